@@ -1,0 +1,80 @@
+"""Settings, read from ``RECON_*`` environment variables when the app is built (never at import)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_INSTANCE = Path("instance")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    instance_path: Path
+    environment: str = "development"
+    reference_prefix: str = "HS"
+    intent_ttl_seconds: int = 15 * 60
+    signature_max_age_seconds: int = 300
+    secret_key_previous: tuple[str, ...] = ()
+    # every RECON_* variable, so provider adapters can read their own secrets
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment in {"development", "test"}
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """A raw ``RECON_<NAME>`` value (``name`` without the prefix)."""
+        value = self.env.get(f"RECON_{name}")
+        return value if value not in (None, "") else default
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def default_database_url(instance_path: Path) -> str:
+    return f"sqlite:///{(instance_path / 'recon.db').resolve()}"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    recon_env = {k: v for k, v in env.items() if k.startswith("RECON_")}
+    instance = Path(env.get("RECON_INSTANCE_PATH") or DEFAULT_INSTANCE)
+    environment = env.get("RECON_ENV", "development")
+    secret = env.get("RECON_SECRET_KEY", "")
+    if not secret:
+        if environment not in {"development", "test"}:
+            raise ValueError(
+                "RECON_SECRET_KEY is not set. Set it to a long random value, e.g. "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+            )
+        secret = "dev-only-insecure-key"  # noqa: S105 - development only, refused elsewhere
+    previous = tuple(
+        p for p in (env.get("RECON_SECRET_KEY_PREVIOUS") or "").split(",") if p.strip()
+    )
+    return Settings(
+        database_url=env.get("RECON_DATABASE_URL") or default_database_url(instance),
+        secret_key=secret,
+        secret_key_previous=previous,
+        instance_path=instance,
+        environment=environment,
+        reference_prefix=env.get("RECON_REFERENCE_PREFIX", "HS"),
+        intent_ttl_seconds=_int(env, "RECON_INTENT_TTL_SECONDS", 15 * 60),
+        signature_max_age_seconds=_int(env, "RECON_SIGNATURE_MAX_AGE_SECONDS", 300),
+        env=recon_env,
+    )

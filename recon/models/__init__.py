@@ -1,0 +1,27 @@
+"""The domain model of DESIGN.md §2, one module per aggregate."""
+
+from recon.models.agencies import Agency, Procedure
+from recon.models.audit import AuditEvent
+from recon.models.dossiers import Dossier, DossierImport, FeeLine
+from recon.models.payments import Callback, Payment, PaymentIntent
+from recon.models.reconciliation import Discrepancy, ReconRun
+from recon.models.settlements import SettlementFile, SettlementLine
+from recon.models.users import ApiToken, User
+
+__all__ = [
+    "Agency",
+    "ApiToken",
+    "AuditEvent",
+    "Callback",
+    "Discrepancy",
+    "Dossier",
+    "DossierImport",
+    "FeeLine",
+    "Payment",
+    "PaymentIntent",
+    "Procedure",
+    "ReconRun",
+    "SettlementFile",
+    "SettlementLine",
+    "User",
+]

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from recon.db import Base, BigIntPK, UTCDateTime, utcnow
+from recon.models.agencies import Agency, Procedure
+
+FEE_KINDS = ("phi", "le_phi")
+RECEIVED_CHANNELS = ("counter", "online", "postal")
+
+
+class Dossier(Base):
+    """A dossier (hồ sơ) filed for a procedure; its fee lines say what was assessed."""
+
+    __tablename__ = "dossiers"
+    __table_args__ = (
+        CheckConstraint(
+            "received_channel IN ('counter', 'online', 'postal')", name="received_channel_known"
+        ),
+        Index("ix_dossiers_agency_received", "agency_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("procedures.id"), index=True)
+    applicant_name: Mapped[str] = mapped_column(String(255))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    received_channel: Mapped[str] = mapped_column(String(10), default="counter")
+    status: Mapped[str] = mapped_column(String(20), default="received")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+    agency: Mapped[Agency] = relationship(lazy="joined")
+    procedure: Mapped[Procedure] = relationship(lazy="joined")
+    fee_lines: Mapped[list[FeeLine]] = relationship(
+        back_populates="dossier", order_by="FeeLine.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def total_assessed(self) -> int:
+        return sum(line.amount for line in self.fee_lines)
+
+
+class FeeLine(Base):
+    """One assessed fee (phí) or charge (lệ phí), an integer number of VND."""
+
+    __tablename__ = "fee_lines"
+    __table_args__ = (
+        CheckConstraint("amount >= 0", name="amount_non_negative"),
+        CheckConstraint("kind IN ('phi', 'le_phi')", name="kind_known"),
+        Index("ix_fee_lines_dossier_position", "dossier_id", "position", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(255))
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+    dossier: Mapped[Dossier] = relationship(back_populates="fee_lines")
+
+
+class DossierImport(Base):
+    """An imported dossier file, kept verbatim; the same file is never imported twice."""
+
+    __tablename__ = "dossier_imports"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    imported_by: Mapped[str] = mapped_column(String(100))
+    dossiers_created: Mapped[int] = mapped_column(Integer, default=0)
+    dossiers_updated: Mapped[int] = mapped_column(Integer, default=0)
+    dossiers_unchanged: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from recon.db import Base, BigIntPK, UTCDateTime, utcnow
+from recon.models.dossiers import Dossier
+
+CHANNELS = ("vietqr", "vnpay", "momo", "zalopay", "payos", "pos", "cash")
+INTENT_STATUSES = ("issued", "paid", "expired", "cancelled")
+PAYMENT_STATUSES = ("succeeded", "failed", "refunded")
+
+
+class PaymentIntent(Base):
+    """A request to pay: one QR code or one gateway order, with its reference."""
+
+    __tablename__ = "payment_intents"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(
+            "status IN ('issued', 'paid', 'expired', 'cancelled')", name="status_known"
+        ),
+        CheckConstraint(
+            "channel IN ('vietqr', 'vnpay', 'momo', 'zalopay', 'payos', 'pos', 'cash')",
+            name="channel_known",
+        ),
+        Index("ix_payment_intents_dossier_status", "dossier_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"))
+    channel: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="issued")
+    # payOS wants an integer order code; ZaloPay an app_trans_id (yymmdd_<reference>)
+    order_code: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    provider_order_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    qr_payload: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100), default="system")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+    dossier: Mapped[Dossier] = relationship()
+
+
+class Payment(Base):
+    """Money that moved, as a provider reported it. Exactly one per (provider, provider_txn_id)."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_txn_id"),
+        CheckConstraint("amount >= 0", name="amount_non_negative"),
+        CheckConstraint(
+            "status IN ('succeeded', 'failed', 'refunded')", name="status_known"
+        ),
+        Index("ix_payments_dossier_id", "dossier_id"),
+        Index("ix_payments_intent_id", "intent_id"),
+        Index("ix_payments_paid_at", "paid_at"),
+        Index("ix_payments_updated_at", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_txn_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10))
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    reference: Mapped[str | None] = mapped_column(String(16))
+    memo: Mapped[str | None] = mapped_column(Text)
+    order_id: Mapped[str | None] = mapped_column(String(64))
+    intent_id: Mapped[int | None] = mapped_column(ForeignKey("payment_intents.id"))
+    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"))
+    callback_id: Mapped[int | None] = mapped_column(ForeignKey("callbacks.id"))
+    receipt_number: Mapped[str | None] = mapped_column(String(64))
+    recorded_by: Mapped[str] = mapped_column(String(100), default="system")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    intent: Mapped[PaymentIntent | None] = relationship()
+    dossier: Mapped[Dossier | None] = relationship()
+
+
+class Callback(Base):
+    """One raw webhook call, kept verbatim (card numbers masked) before anything else happens."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (Index("ix_callbacks_provider_received", "provider", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(255))
+    query_string: Mapped[str] = mapped_column(Text, default="")
+    headers: Mapped[str] = mapped_column(Text)  # JSON object
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    signature_valid: Mapped[bool | None] = mapped_column(Boolean)
+    outcome: Mapped[str] = mapped_column(String(20), default="received")
+    outcome_detail: Mapped[str | None] = mapped_column(Text)
+    provider_txn_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    payment_id: Mapped[int | None] = mapped_column(Integer)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)

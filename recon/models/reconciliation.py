@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from recon.db import Base, BigIntPK, UTCDateTime, utcnow
+
+DISCREPANCY_KINDS = (
+    "underpaid",
+    "overpaid",
+    "duplicate_payment",
+    "unmatched_payment",
+    "missing_settlement",
+    "unexpected_settlement",
+    "amount_mismatch",
+    "duplicate_settlement",
+    "status_mismatch",
+)
+DISCREPANCY_STATUSES = ("open", "resolved", "auto_resolved")
+
+
+class ReconRun(Base):
+    """One reconciliation pass."""
+
+    __tablename__ = "recon_runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status_known"),
+        CheckConstraint("mode IN ('full', 'incremental')", name="mode_known"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    mode: Mapped[str] = mapped_column(String(12))
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(10), default="running")
+    triggered_by: Mapped[str] = mapped_column(String(100))
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    counts: Mapped[str] = mapped_column(Text, default="{}")  # JSON summary
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Discrepancy(Base):
+    """A difference between assessed, paid and settled, with a stable identity (kind + subject)."""
+
+    __tablename__ = "discrepancies"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('underpaid', 'overpaid', 'duplicate_payment', 'unmatched_payment', "
+            "'missing_settlement', 'unexpected_settlement', 'amount_mismatch', "
+            "'duplicate_settlement', 'status_mismatch')",
+            name="kind_known",
+        ),
+        CheckConstraint("status IN ('open', 'resolved', 'auto_resolved')", name="status_known"),
+        Index("ix_discrepancies_status_kind", "status", "kind"),
+        Index("ix_discrepancies_detected_at", "detected_at"),
+        Index("ix_discrepancies_dossier_id", "dossier_id"),
+        Index("ix_discrepancies_payment_id", "payment_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    identity: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(14), default="open")
+    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    settlement_line_id: Mapped[int | None] = mapped_column(ForeignKey("settlement_lines.id"))
+    provider: Mapped[str | None] = mapped_column(String(20))
+    expected_amount: Mapped[int | None] = mapped_column(BigInteger)
+    actual_amount: Mapped[int | None] = mapped_column(BigInteger)
+    delta: Mapped[int | None] = mapped_column(BigInteger)
+    explanation: Mapped[str] = mapped_column(Text)  # Vietnamese, shown by default
+    explanation_en: Mapped[str | None] = mapped_column(Text)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    first_run_id: Mapped[int | None] = mapped_column(ForeignKey("recon_runs.id"))
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("recon_runs.id"))
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolution_type: Mapped[str | None] = mapped_column(String(30))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    proposed_resolution_type: Mapped[str | None] = mapped_column(String(30))
+    proposed_note: Mapped[str | None] = mapped_column(Text)
+    proposed_by: Mapped[str | None] = mapped_column(String(100))
+    proposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from recon.db import Base, BigIntPK, UTCDateTime, utcnow
+
+
+class SettlementFile(Base):
+    """One imported settlement report or statement, kept verbatim; never imported twice."""
+
+    __tablename__ = "settlement_files"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    source: Mapped[str] = mapped_column(String(20), default="upload")
+    profile: Mapped[str | None] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    imported_by: Mapped[str] = mapped_column(String(100))
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    lines: Mapped[list[SettlementLine]] = relationship(back_populates="file")
+
+
+class SettlementLine(Base):
+    """One settled transaction: gross amount, fee, net. The same id may appear twice (a fault)."""
+
+    __tablename__ = "settlement_lines"
+    __table_args__ = (
+        UniqueConstraint("file_id", "line_no"),
+        CheckConstraint("amount >= 0", name="amount_non_negative"),
+        CheckConstraint("fee >= 0", name="fee_non_negative"),
+        CheckConstraint("net = amount - fee", name="net_is_amount_less_fee"),
+        Index("ix_settlement_lines_provider_txn", "provider", "provider_txn_id"),
+        Index("ix_settlement_lines_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("settlement_files.id"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_txn_id: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[int] = mapped_column(BigInteger, default=0)
+    net: Mapped[int] = mapped_column(BigInteger)
+    transaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    settled_on: Mapped[date] = mapped_column(Date)
+    reference: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    file: Mapped[SettlementFile] = relationship(back_populates="lines")

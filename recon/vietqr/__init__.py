@@ -1,0 +1,1 @@
+"""VietQR: the NAPAS transfer QR codec, the bank directory and rendering."""
