@@ -1,0 +1,1 @@
+"""Payment provider adapters: pure protocol code (bytes in, normalised records out)."""

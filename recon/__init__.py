@@ -1,0 +1,33 @@
+"""recon: payment reconciliation for Vietnam's public administrative service centres."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from recon.clock import Clock, SystemClock
+from recon.config import Settings, load_settings
+from recon.db import Database
+
+__version__ = "0.1.0"
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               database: Database | None = None, **overrides: Any) -> Flask:
+    """Build the application: settings, database, blueprints. Reads the environment only here."""
+    settings = settings or load_settings()
+    if overrides:
+        settings = settings.with_overrides(**overrides)
+    app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config["RECON_SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024
+    app.extensions["recon.settings"] = settings
+    app.extensions["recon.db"] = database or Database(settings.database_url)
+    app.extensions["recon.clock"] = clock or SystemClock()
+
+    from recon.web import init_app  # noqa: PLC0415 - web imports models; keep start-up lazy
+
+    init_app(app)
+    return app
