@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 11:12:46.588048
+Create Date: 2026-11-26 11:18:43.669756
 """
 
 from __future__ import annotations
@@ -294,6 +294,7 @@ def upgrade() -> None:
     sa.Column('actual_amount', sa.BigInteger(), nullable=True),
     sa.Column('delta', sa.BigInteger(), nullable=True),
     sa.Column('explanation', sa.Text(), nullable=False),
+    sa.Column('explanation_en', sa.Text(), nullable=True),
     sa.Column('detected_at', recon.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('first_run_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('last_run_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),

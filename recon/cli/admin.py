@@ -1,7 +1,157 @@
-"""Commands (being written)."""
+"""Administration: schema, agencies, users, tokens, audit."""
 
 from __future__ import annotations
 
-import click
+import json
+import sys
+from pathlib import Path
 
-COMMANDS: list[click.Command] = []
+import click
+from alembic import command
+from alembic.config import Config
+
+from recon import audit
+from recon.agencies import create_agency
+from recon.auth import TOKEN_ROLES, USER_ROLES, create_token, create_user
+from recon.cli.common import app_context, fail
+from recon.errors import ReconError
+
+MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config(str(MIGRATIONS / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_database(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Create or upgrade the schema to the latest migration."""
+    app = app_context(ctx)
+    url = app.db.url
+    try:
+        upgrade_database(url, revision)
+    except Exception as exc:  # noqa: BLE001 - say what failed and what to do
+        fail(f"migration failed: {exc}. Check RECON_DATABASE_URL and that the database "
+             "server is reachable, then run `recon db upgrade` again.")
+    click.echo(f"Database is at revision {app.db.ping()['revision']} ({app.db.dialect}).")
+
+
+@click.group("agencies")
+def agencies_group() -> None:
+    """Collecting agencies and their bank accounts."""
+
+
+@agencies_group.command("create")
+@click.argument("code")
+@click.option("--name", required=True, help="Full name, e.g. 'Trung tâm Phục vụ hành chính công'")
+@click.option("--bin", "bank_bin", required=True, help="6-digit bank BIN (recon vietqr banks)")
+@click.option("--account", required=True, help="Collection account number")
+@click.option("--account-name", required=True, help="Account holder name as the bank shows it")
+@click.pass_context
+def agencies_create(ctx: click.Context, code: str, name: str, bank_bin: str, account: str,
+                    account_name: str) -> None:
+    """Create an agency that collects into its own account."""
+    app = app_context(ctx)
+    try:
+        with app.db.transaction() as s:
+            agency = create_agency(s, app.app.extensions["recon.clock"], code=code, name=name,
+                                   bank_bin=bank_bin, account_number=account,
+                                   account_name=account_name, actor="cli")
+            click.echo(f"Created agency {agency.code}: {agency.name} "
+                       f"({agency.bank_bin} / {agency.account_number}).")
+    except ReconError as exc:
+        fail(exc)
+
+
+@click.group("users")
+def users_group() -> None:
+    """People who log in."""
+
+
+@users_group.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(USER_ROLES))
+@click.option("--display-name", default=None)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_context
+def users_create(ctx: click.Context, name: str, role: str, display_name: str | None,
+                 password_stdin: bool) -> None:
+    """Create a user; the password comes from a prompt, or stdin when it is not a terminal."""
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    app = app_context(ctx)
+    try:
+        with app.db.transaction() as s:
+            user = create_user(s, app.app.extensions["recon.clock"], username=name, role=role,
+                               password=password, display_name=display_name)
+            click.echo(f"Created user {user.username} with role {user.role}.")
+    except ReconError as exc:
+        fail(exc)
+
+
+@click.group("tokens")
+def tokens_group() -> None:
+    """Bearer tokens for machines (the one-stop software, integrations)."""
+
+
+@tokens_group.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(TOKEN_ROLES))
+@click.pass_context
+def tokens_create(ctx: click.Context, name: str, role: str) -> None:
+    """Mint a token. It is printed once, on the last line; only its hash is stored."""
+    app = app_context(ctx)
+    try:
+        with app.db.transaction() as s:
+            row, token = create_token(s, app.app.extensions["recon.clock"], name=name, role=role)
+    except ReconError as exc:
+        fail(exc)
+    click.echo(f"Token {row.prefix}… for {row.name} (role {row.role}). Keep it secret; it "
+               "cannot be shown again:", err=True)
+    click.echo(token)
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit trail."""
+
+
+@audit_group.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def audit_verify(ctx: click.Context, as_json: bool) -> None:
+    """Check every link of the chain; name the first broken one."""
+    app = app_context(ctx)
+    with app.db.read() as s:
+        report = audit.verify_chain(s)
+    if as_json:
+        click.echo(json.dumps(report.__dict__))
+    elif report.ok:
+        click.echo(f"Audit chain intact: {report.checked} events verified.")
+    else:
+        click.secho(f"Audit chain BROKEN at event {report.first_broken_id}: {report.reason}",
+                    fg="red", err=True)
+        click.echo(f"{report.checked} events before it verified. Restore the audit_events table "
+                   "from a backup and investigate who changed the database.", err=True)
+    if not report.ok:
+        sys.exit(1)
+
+
+COMMANDS: list[click.Command] = [db_group, agencies_group, users_group, tokens_group,
+                                 audit_group]

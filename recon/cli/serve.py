@@ -1,7 +1,48 @@
-"""Commands (being written)."""
+"""`recon serve` and `recon demo`."""
 
 from __future__ import annotations
 
+import json
+
 import click
 
-COMMANDS: list[click.Command] = []
+from recon.cli.common import app_context, fail
+from recon.errors import ReconError
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-scheduler", is_flag=True, help="Do not run reconciliation in the background.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
+    """Run the web app (development server; use gunicorn in production)."""
+    app = app_context(ctx).app
+    scheduler_start = app.extensions.get("recon.start_scheduler")
+    if scheduler_start is not None and not no_scheduler:
+        scheduler_start(app)
+    click.echo(f"recon is serving on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
+    app.run(host=host, port=port, threaded=True, debug=False, use_reloader=False)
+
+
+@click.command("demo")
+@click.option("--dossiers", default=28_300, show_default=True,
+              help="How many dossiers the demo quarter holds.")
+@click.option("--seed", default=2021, show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, dossiers: int, seed: int) -> None:
+    """Seed the Huế centre, its procedures, a quarter of dossiers and demo users (idempotent)."""
+    from recon.demo import seed_demo  # noqa: PLC0415 - only this command needs the catalogue
+
+    app = app_context(ctx)
+    try:
+        report = seed_demo(app.db, app.app.extensions["recon.clock"], dossiers=dossiers,
+                           seed=seed)
+    except ReconError as exc:
+        fail(exc)
+    for line in report.lines():
+        click.echo(line)
+    click.echo(json.dumps(report.summary(), ensure_ascii=False))
+
+
+COMMANDS: list[click.Command] = [serve, demo]

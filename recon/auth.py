@@ -1,0 +1,106 @@
+"""Users, API tokens and passwords. Only hashes are stored."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from recon import audit
+from recon.clock import Clock
+from recon.errors import Conflict, FieldError, ValidationError
+from recon.models import ApiToken, User
+
+USER_ROLES = ("cashier", "finance", "admin")
+TOKEN_ROLES = ("cashier", "finance", "admin", "intake")
+TOKEN_PREFIX = "rcn_"
+MIN_PASSWORD_LENGTH = 10
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a logged-in user or a machine token."""
+
+    kind: str  # "user" | "token"
+    id: int
+    name: str
+    role: str
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_user(session: Session, clock: Clock, *, username: str, role: str, password: str,
+                display_name: str | None = None, actor: str = "cli") -> User:
+    errors: list[FieldError] = []
+    if not _USERNAME.fullmatch(username):
+        errors.append(FieldError("username", "use 2–64 lowercase letters, digits, '.', '_' "
+                                 "or '-', starting with a letter or digit"))
+    if role not in USER_ROLES:
+        errors.append(FieldError("role", f"must be one of {', '.join(USER_ROLES)}"))
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors.append(FieldError("password", f"must be at least {MIN_PASSWORD_LENGTH} "
+                                 "characters"))
+    if errors:
+        raise ValidationError(errors)
+    if session.execute(select(User.id).where(User.username == username)).first():
+        raise Conflict(f"user {username!r} already exists",
+                       hint="Choose another name, or reset the password of the existing user.")
+    user = User(username=username, display_name=display_name or username, role=role,
+                password_hash=generate_password_hash(password), created_at=clock.now())
+    session.add(user)
+    session.flush()
+    audit.record(session, clock, actor=actor, action="user.created", entity_type="user",
+                 entity_id=user.id, data={"username": username, "role": role})
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None or not user.active:
+        # spend the same time as a real check so names cannot be probed by timing
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def create_token(session: Session, clock: Clock, *, name: str, role: str,
+                 actor: str = "cli") -> tuple[ApiToken, str]:
+    """Mint a token; returns the row and the token text (shown once, never stored)."""
+    if role not in TOKEN_ROLES:
+        raise ValidationError(FieldError("role", f"must be one of {', '.join(TOKEN_ROLES)}"))
+    if not name.strip() or len(name) > 100:
+        raise ValidationError(FieldError("name", "must be 1–100 characters"))
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(name=name.strip(), role=role, token_hash=hash_token(token),
+                   prefix=token[:12], created_at=clock.now())
+    session.add(row)
+    session.flush()
+    audit.record(session, clock, actor=actor, action="token.created", entity_type="api_token",
+                 entity_id=row.id, data={"name": row.name, "role": role, "prefix": row.prefix})
+    return row, token
+
+
+def token_principal(session: Session, token: str) -> Principal | None:
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = session.execute(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token))
+    ).scalar_one_or_none()
+    if row is None or row.revoked_at is not None:
+        return None
+    return Principal("token", row.id, row.name, row.role)

@@ -1,0 +1,287 @@
+"""`recon dossiers import FILE`: JSON array, JSON Lines or CSV, all or nothing.
+
+Pass 1 reads and validates every record (errors collected with their line numbers); if any
+record is bad nothing is written. Pass 2 writes in one transaction: new dossiers in set-based
+batches, dossiers that already exist through the same upsert rule as the API. The file itself is
+kept (``dossier_imports``) and the same file is refused a second time.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from recon import audit
+from recon.clock import Clock
+from recon.db import Database
+from recon.errors import DuplicateFile, FieldError, ValidationError
+from recon.intake import DossierInput, parse_dossier, upsert_dossier
+from recon.models import Agency, Dossier, DossierImport, FeeLine, Procedure
+
+BATCH = 2000
+MAX_ERRORS_REPORTED = 1000
+CSV_COLUMNS = ("code", "agency_code", "procedure_code", "procedure_name", "applicant_name",
+               "received_at", "fee_kind", "fee_name", "fee_amount")
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class ImportSummary:
+    file: str
+    sha256: str
+    format: str
+    records: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    fee_lines: int = 0
+    total_assessed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _reject_float(text: str) -> Decimal:
+    return Decimal(text)  # kept exact, then refused by parse_vnd with a clear message
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_float=_reject_float)
+
+
+def detect_format(path: Path, head: bytes) -> str:
+    suffix = path.suffix.lower()
+    if suffix in {".jsonl", ".ndjson"}:
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"["):
+        return "json"
+    if stripped.startswith(b"{"):
+        return "jsonl"
+    return "csv"
+
+
+def _iter_jsonl(text: str) -> Iterator[tuple[int, Any, str | None]]:
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, _loads(line), None
+        except json.JSONDecodeError as exc:
+            yield number, None, f"not valid JSON ({exc.msg} at column {exc.colno})"
+
+
+def _iter_json_array(text: str) -> Iterator[tuple[int, Any, str | None]]:
+    decoder = json.JSONDecoder(parse_float=_reject_float)
+    i = 0
+    n = len(text)
+    line = 1
+    counted = 0
+
+    def skip_ws(pos: int) -> int:
+        while pos < n and text[pos] in " \t\r\n":
+            pos += 1
+        return pos
+
+    i = skip_ws(i)
+    if i >= n or text[i] != "[":
+        yield 1, None, "a JSON file must hold an array of dossiers ([ ... ])"
+        return
+    i = skip_ws(i + 1)
+    if i < n and text[i] == "]":
+        return
+    while i < n:
+        line += text.count("\n", counted, i)
+        counted = i
+        try:
+            obj, end = decoder.raw_decode(text, i)
+        except json.JSONDecodeError as exc:
+            yield exc.lineno, None, f"not valid JSON ({exc.msg} at column {exc.colno})"
+            return
+        yield line, obj, None
+        i = skip_ws(end)
+        if i < n and text[i] == ",":
+            i = skip_ws(i + 1)
+        elif i < n and text[i] == "]":
+            return
+        else:
+            yield text.count("\n", 0, i) + 1, None, "expected ',' or ']' after a dossier"
+            return
+
+
+def _iter_csv(text: str) -> Iterator[tuple[int, Any, str | None]]:
+    """One row per fee line; rows with the same code form one dossier."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        yield 1, None, "the CSV header lacks column(s) " + ", ".join(missing)
+        return
+    grouped: dict[str, tuple[int, dict[str, Any]]] = {}
+    for row in reader:
+        number = reader.line_num
+        code = (row.get("code") or "").strip()
+        if not code:
+            yield number, None, "code: is required"
+            continue
+        if code not in grouped:
+            record = {k: row.get(k) for k in CSV_COLUMNS[:6]}
+            for optional in ("received_channel", "procedure_field"):
+                if row.get(optional):
+                    record[optional] = row[optional]
+            record["fees"] = []
+            grouped[code] = (number, record)
+        first_line, record = grouped[code]
+        if any(row.get(k) for k in ("fee_kind", "fee_name", "fee_amount")):
+            record["fees"].append({"kind": row.get("fee_kind"), "name": row.get("fee_name"),
+                                   "amount": row.get("fee_amount"), "_line": number})
+    for first_line, record in grouped.values():
+        yield first_line, record, None
+
+
+def read_records(path: Path, data: bytes) -> tuple[str, Iterator[tuple[int, Any, str | None]]]:
+    fmt = detect_format(path, data[:64])
+    text = data.decode("utf-8-sig")
+    if fmt == "jsonl":
+        return fmt, _iter_jsonl(text)
+    if fmt == "json":
+        return fmt, _iter_json_array(text)
+    return fmt, _iter_csv(text)
+
+
+def validate(records: Iterator[tuple[int, Any, str | None]], *, amounts_as_text: bool,
+             progress: Progress | None = None) -> tuple[list[DossierInput], list[FieldError]]:
+    inputs: list[DossierInput] = []
+    errors: list[FieldError] = []
+    first_seen: dict[str, int] = {}
+    for line, obj, problem in records:
+        if progress:
+            progress(1)
+        if problem:
+            errors.append(FieldError("record", problem, line))
+            continue
+        if isinstance(obj, dict) and amounts_as_text:
+            for fee in obj.get("fees", []):
+                fee.pop("_line", None)
+        try:
+            inp = parse_dossier(obj, line=line, amounts_as_text=amounts_as_text)
+        except ValidationError as exc:
+            errors.extend(exc.errors)
+            continue
+        if inp.code in first_seen:
+            errors.append(FieldError("code", f"dossier {inp.code} appears twice in the file "
+                                     f"(first on line {first_seen[inp.code]})", line))
+            continue
+        first_seen[inp.code] = line
+        inputs.append(inp)
+    return inputs, errors
+
+
+def import_file(db: Database, clock: Clock, path: Path, *, actor: str,
+                progress: Progress | None = None,
+                on_validated: Callable[[int], None] | None = None,
+                write_progress: Progress | None = None) -> ImportSummary:
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    fmt, records = read_records(path, data)
+    inputs, errors = validate(records, amounts_as_text=(fmt == "csv"), progress=progress)
+    with db.read() as session:
+        known_agencies = dict(session.execute(select(Agency.code, Agency.id)).all())
+        previous = session.execute(
+            select(DossierImport.imported_at).where(DossierImport.sha256 == sha)
+        ).scalar_one_or_none()
+    if previous is not None:
+        raise DuplicateFile(
+            f"{path.name} was already imported on {previous:%Y-%m-%d %H:%M} UTC "
+            f"(sha256 {sha[:12]}…); nothing was changed",
+            hint="Import a new export instead; re-sending one dossier updates it through the API.")
+    line_of = {}
+    for inp in inputs:
+        if inp.agency_code not in known_agencies:
+            line_of.setdefault(inp.agency_code, inp.code)
+    for code, dossier in line_of.items():
+        errors.append(FieldError("agency_code", f"unknown agency {code!r} (first in dossier "
+                                 f"{dossier})"))
+    if errors:
+        errors.sort(key=lambda e: e.line or 0)
+        raise ValidationError(errors, hint="Nothing was imported. Fix every line listed and "
+                              "import the file again.")
+    if on_validated:
+        on_validated(len(inputs))
+    summary = ImportSummary(file=path.name, sha256=sha, format=fmt, records=len(inputs))
+    with db.transaction() as session:
+        _write(session, clock, inputs, known_agencies, summary, actor, write_progress)
+        session.add(DossierImport(filename=path.name[:255], sha256=sha, size=len(data),
+                                  content=data, imported_at=clock.now(), imported_by=actor,
+                                  dossiers_created=summary.created,
+                                  dossiers_updated=summary.updated,
+                                  dossiers_unchanged=summary.unchanged))
+        audit.record(session, clock, actor=actor, action="dossiers.imported",
+                     entity_type="dossier_import", entity_id=sha,
+                     data={k: v for k, v in summary.as_dict().items() if k != "sha256"})
+    return summary
+
+
+def _procedure_ids(session: Session, inputs: list[DossierInput]) -> dict[str, int]:
+    ids = dict(session.execute(select(Procedure.code, Procedure.id)).all())
+    new: dict[str, DossierInput] = {}
+    for inp in inputs:
+        if inp.procedure_code not in ids and inp.procedure_code not in new:
+            new[inp.procedure_code] = inp
+    if new:
+        session.execute(insert(Procedure), [
+            {"code": c, "name": i.procedure_name, "field": i.procedure_field}
+            for c, i in new.items()])
+        ids = dict(session.execute(select(Procedure.code, Procedure.id)).all())
+    return ids
+
+
+def _write(session: Session, clock: Clock, inputs: list[DossierInput],
+           agencies: dict[str, int], summary: ImportSummary, actor: str,
+           progress: Progress | None) -> None:
+    procedures = _procedure_ids(session, inputs)
+    now = clock.now()
+    for start in range(0, len(inputs), BATCH):
+        batch = inputs[start:start + BATCH]
+        existing = set(session.execute(
+            select(Dossier.code).where(Dossier.code.in_([i.code for i in batch]))
+        ).scalars())
+        fresh = [i for i in batch if i.code not in existing]
+        if fresh:
+            rows = session.execute(insert(Dossier).returning(Dossier.id, Dossier.code,
+                                                             sort_by_parameter_order=True), [
+                {"code": i.code, "agency_id": agencies[i.agency_code],
+                 "procedure_id": procedures[i.procedure_code],
+                 "applicant_name": i.applicant_name, "received_at": i.received_at,
+                 "received_channel": i.received_channel, "status": "received",
+                 "created_at": now, "updated_at": now}
+                for i in fresh]).all()
+            fee_rows = [
+                {"dossier_id": row.id, "position": pos, "kind": f.kind, "name": f.name,
+                 "amount": f.amount}
+                for row, inp in zip(rows, fresh, strict=True)
+                for pos, f in enumerate(inp.fees)
+            ]
+            if fee_rows:
+                session.execute(insert(FeeLine), fee_rows)
+            summary.created += len(fresh)
+            summary.fee_lines += len(fee_rows)
+            summary.total_assessed += sum(i.total_assessed for i in fresh)
+        for inp in batch:
+            if inp.code in existing:
+                _, outcome = upsert_dossier(session, clock, inp, actor=actor)
+                setattr(summary, outcome, getattr(summary, outcome) + 1)
+        if progress:
+            progress(len(batch))

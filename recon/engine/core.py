@@ -1,0 +1,560 @@
+"""The reconciliation core: a pure, deterministic function from facts to discrepancies.
+
+:func:`reconcile` takes dossiers (with their assessed totals, or their fee lines), payment
+intents, payments, settlement lines, an :class:`EngineConfig` and the moment ``as_of``, and
+returns a :class:`Reconciliation` whose ``discrepancies`` are sorted by identity. It does no I/O,
+never reads the clock, and gives the same answer whatever order its inputs come in. It runs in
+O(n) with dict grouping (sorting only the few dossiers and transactions that need it).
+
+How the kinds interact (the rules the tests pin down)
+-----------------------------------------------------
+Dossier level -- only *succeeded* payments matched to the dossier count as paid (cash too; a
+failed or refunded payment counts as nothing). A payment is matched to ``payment.dossier_id``,
+or, when that is empty, to the dossier of its intent. With ``paid`` and ``assessed``:
+
+- no succeeded payment: the dossier is *outstanding*, not a discrepancy;
+- ``paid < assessed``: one ``underpaid``. Nothing is called a duplicate while the dossier is
+  short, so split payments of equal amounts are never mistaken for duplicates;
+- ``paid > assessed``: the excess is first explained by duplicates. Payments are taken in
+  ``(paid_at, id)`` order; a *repeat* is a payment of the same positive amount as an earlier
+  one -- on the same intent (checked first), or anywhere on the dossier. Repeats are taken,
+  intent repeats first, each while its whole amount still fits in the unexplained excess, and
+  each becomes a ``duplicate_payment`` (subject: dossier + the extra payment; the original is
+  the first payment of that amount, on that intent for an intent repeat). Whatever excess is
+  left becomes one ``overpaid`` whose actual amount leaves the duplicates out. So a dossier paid
+  twice the same amount is one ``duplicate_payment`` and no ``overpaid``; paid twice with
+  different amounts it is ``overpaid``. For every dossier the deltas of its ``underpaid``,
+  ``overpaid`` and ``duplicate_payment`` findings add up to exactly ``paid - assessed``.
+
+Payment level -- a succeeded payment with no dossier is ``unmatched_payment`` (and may *also*
+be ``missing_settlement``: settling does not depend on matching).
+
+Settlement level -- lines are grouped by ``(provider, provider_txn_id)``; within a group the
+line settled first (``settled_on``, then ``id``) is the original, and every other line is a
+``duplicate_settlement``. Each line gets at most one finding:
+
+- the original of a group with no recorded payment: ``unexpected_settlement``;
+- the original of a failed/refunded payment: ``status_mismatch`` (no ``amount_mismatch`` as
+  well: nothing should have been settled at all);
+- the original of a succeeded payment whose gross amount differs: ``amount_mismatch``, with
+  ``within_tolerance`` set when ``|delta|`` is within the provider's tolerance (reported all
+  the same; the fee and net are the provider's business as long as the gross matches);
+- a succeeded payment of a provider that settles, with no line at all once its deadline has
+  passed: ``missing_settlement`` (see :func:`settlement_deadline`). Providers in
+  ``config.no_settlement_providers`` (``cash``) never are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from operator import itemgetter
+from typing import Final, cast
+
+from recon.clock import VN_TZ
+from recon.engine import explain
+from recon.engine.records import (
+    KINDS,
+    SUCCEEDED,
+    Discrepancy,
+    DossierRow,
+    EngineConfig,
+    FeeLineRow,
+    IntentRow,
+    PaymentRow,
+    SettlementLineRow,
+)
+
+_NEVER: Final = datetime.min.replace(tzinfo=UTC)  # no paid_at is before it: never overdue
+
+SUBJECTS: Final[dict[str, tuple[str, ...]]] = {
+    "underpaid": ("dossier",),
+    "overpaid": ("dossier",),
+    "duplicate_payment": ("dossier", "payment"),
+    "unmatched_payment": ("payment",),
+    "missing_settlement": ("payment",),
+    "unexpected_settlement": ("settlement_line",),
+    "amount_mismatch": ("payment", "settlement_line"),
+    "duplicate_settlement": ("settlement_line",),
+    "status_mismatch": ("payment", "settlement_line"),
+}
+
+TxnKey = tuple[str, str]
+
+
+# --------------------------------------------------------------------------- identities
+
+
+def make_identity(
+    kind: str,
+    *,
+    dossier_id: int | None = None,
+    payment_id: int | None = None,
+    settlement_line_id: int | None = None,
+) -> str:
+    """``kind`` plus the ids of its subject (see ``SUBJECTS``), e.g.
+    ``duplicate_payment:dossier=12:payment=99``. Ids outside the subject are not part of it."""
+    ids = {"dossier": dossier_id, "payment": payment_id, "settlement_line": settlement_line_id}
+    try:
+        parts = SUBJECTS[kind]
+    except KeyError:
+        raise ValueError(f"unknown discrepancy kind {kind!r}") from None
+    out = [kind]
+    for part in parts:
+        value = ids[part]
+        if value is None:
+            raise ValueError(f"{kind} needs a {part} id")
+        out.append(f"{part}={value}")
+    return ":".join(out)
+
+
+def parse_identity(identity: str) -> tuple[str, dict[str, int]]:
+    """``"amount_mismatch:payment=5:settlement_line=9"`` -> ``("amount_mismatch",
+    {"payment": 5, "settlement_line": 9})``. Raises ``ValueError`` on anything else."""
+    kind, *parts = identity.split(":")
+    if kind not in SUBJECTS:
+        raise ValueError(f"unknown discrepancy kind in identity {identity!r}")
+    ids: dict[str, int] = {}
+    for part in parts:
+        name, sep, value = part.partition("=")
+        if not sep or not value.isdigit() or name in ids:
+            raise ValueError(f"malformed identity {identity!r}")
+        ids[name] = int(value)
+    if tuple(ids) != SUBJECTS[kind]:
+        raise ValueError(f"identity {identity!r} does not name the subject of a {kind}")
+    return kind, ids
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+def settlement_deadline(paid_at: datetime, days: int) -> date:
+    """The last day (Vietnam time) on which a payment's settlement may arrive: the date of
+    ``paid_at`` in Vietnam (UTC+7) plus ``days``."""
+    return explain.vn_date(paid_at) + timedelta(days=days)
+
+
+def settlement_overdue(paid_at: datetime, days: int, as_of: datetime) -> bool:
+    """True once the deadline day is over: ``as_of`` is at or after 00:00 ICT of the next day.
+
+    Paid 2026-11-21 23:59 ICT with 2 days: the deadline is 2026-11-23, so at
+    2026-11-23 23:59:59.999999 ICT it is not overdue and at 2026-11-24 00:00:00 ICT it is.
+    """
+    end = datetime.combine(settlement_deadline(paid_at, days) + timedelta(days=1), time(), VN_TZ)
+    return as_of >= end
+
+
+def settlement_cutoff(as_of: datetime, days: int) -> datetime:
+    """The same rule turned around, in UTC: a payment is overdue iff ``paid_at < cutoff``.
+
+    (Overdue iff VN-date(as_of) >= VN-date(paid_at) + days + 1, i.e. paid before 00:00 ICT of
+    the day ``days`` days before as_of's Vietnam date.)
+    """
+    start = explain.vn_date(as_of) - timedelta(days=days)
+    return datetime.combine(start, time(), VN_TZ).astimezone(UTC)
+
+
+# --------------------------------------------------------------------------- result
+
+
+class Reconciliation:
+    """The outcome of one :func:`reconcile` call: ``discrepancies`` (sorted by identity) and
+    read-only lookups over the facts it saw, which :func:`recon.engine.lifecycle.classify` uses
+    to say why a previous discrepancy no longer holds."""
+
+    __slots__ = (
+        "_assessed", "_dossiers", "_first_pay", "_groups", "_intents", "_lines", "_lines_by_id",
+        "_lines_by_key", "_payments", "_payments_by_id", "as_of", "config", "discrepancies",
+    )
+
+    def __init__(
+        self,
+        *,
+        discrepancies: list[Discrepancy],
+        as_of: datetime,
+        config: EngineConfig,
+        dossiers: dict[int, DossierRow],
+        assessed: dict[int, int],
+        first_pay: dict[int, PaymentRow],
+        groups: dict[int, list[PaymentRow]],
+        intents: _Intents,
+        payments: Sequence[PaymentRow],
+        lines: Sequence[SettlementLineRow],
+    ) -> None:
+        self.discrepancies = discrepancies
+        self.as_of = as_of
+        self.config = config
+        self._dossiers = dossiers
+        self._assessed = assessed
+        self._first_pay = first_pay
+        self._groups = groups
+        self._intents = intents
+        self._payments = payments
+        self._lines = lines
+        self._payments_by_id: dict[int, PaymentRow] | None = None
+        self._lines_by_id: dict[int, SettlementLineRow] | None = None
+        self._lines_by_key: dict[TxnKey, list[SettlementLineRow]] | None = None
+
+    def __iter__(self) -> Iterator[Discrepancy]:
+        return iter(self.discrepancies)
+
+    def __len__(self) -> int:
+        return len(self.discrepancies)
+
+    def counts(self) -> dict[str, int]:
+        """Number of discrepancies per kind, every kind present (0 when none)."""
+        out = dict.fromkeys(KINDS, 0)
+        for d in self.discrepancies:
+            out[d.kind] += 1
+        return out
+
+    def identities(self) -> list[str]:
+        return [d.identity for d in self.discrepancies]
+
+    # facts, for explaining what changed ------------------------------------------------
+
+    def dossier(self, dossier_id: int) -> DossierRow | None:
+        return self._dossiers.get(dossier_id)
+
+    def assessed_total(self, dossier_id: int) -> int | None:
+        return self._assessed.get(dossier_id)
+
+    def paid_total(self, dossier_id: int) -> int:
+        """The sum of the dossier's succeeded matched payments (0 when none)."""
+        group = self._groups.get(dossier_id)
+        if group is not None:
+            return sum(p.amount for p in group)
+        first = self._first_pay.get(dossier_id)
+        return 0 if first is None else first.amount
+
+    def payment(self, payment_id: int) -> PaymentRow | None:
+        if self._payments_by_id is None:
+            self._payments_by_id = {p.id: p for p in self._payments}
+        return self._payments_by_id.get(payment_id)
+
+    def matched_dossier(self, payment: PaymentRow) -> int | None:
+        return _dossier_of(payment, self._intents)
+
+    def intent(self, intent_id: int) -> IntentRow | None:
+        return self._intents.get(intent_id)
+
+    def settlement_line(self, line_id: int) -> SettlementLineRow | None:
+        if self._lines_by_id is None:
+            self._lines_by_id = {ln.id: ln for ln in self._lines}
+        return self._lines_by_id.get(line_id)
+
+    def settlement_lines_for(self, provider: str, provider_txn_id: str) -> list[SettlementLineRow]:
+        """Lines of one provider transaction, the original (first settled) first."""
+        if self._lines_by_key is None:
+            by_key: dict[TxnKey, list[SettlementLineRow]] = {}
+            for ln in self._lines:
+                by_key.setdefault((ln.provider, ln.provider_txn_id), []).append(ln)
+            for group in by_key.values():
+                group.sort(key=_line_order)
+            self._lines_by_key = by_key
+        return list(self._lines_by_key.get((provider, provider_txn_id), ()))
+
+    def covers(self, identity: str) -> bool:
+        """Whether every subject of ``identity`` was among this run's inputs."""
+        _kind, ids = parse_identity(identity)
+        for name, value in ids.items():
+            if name == "dossier" and value not in self._dossiers:
+                return False
+            if name == "payment" and self.payment(value) is None:
+                return False
+            if name == "settlement_line" and self.settlement_line(value) is None:
+                return False
+        return True
+
+
+class _Intents:
+    """Intents by id, indexed only if something asks (most payments carry their dossier)."""
+
+    __slots__ = ("_by_id", "_rows")
+
+    def __init__(self, rows: Sequence[IntentRow]) -> None:
+        self._rows = rows
+        self._by_id: dict[int, IntentRow] | None = None
+
+    def get(self, intent_id: int) -> IntentRow | None:
+        if self._by_id is None:
+            self._by_id = {i.id: i for i in self._rows}
+        return self._by_id.get(intent_id)
+
+
+def _line_order(line: SettlementLineRow) -> tuple[date, int]:
+    return (line.settled_on, line.id)
+
+
+def _payment_order(payment: PaymentRow) -> tuple[datetime, int]:
+    return (payment.paid_at, payment.id)
+
+
+# --------------------------------------------------------------------------- reconcile
+
+
+def reconcile(
+    *,
+    dossiers: Sequence[DossierRow],
+    intents: Sequence[IntentRow] = (),
+    payments: Sequence[PaymentRow] = (),
+    settlement_lines: Sequence[SettlementLineRow] = (),
+    as_of: datetime,
+    config: EngineConfig | None = None,
+    fee_lines: Sequence[FeeLineRow] | None = None,
+) -> Reconciliation:
+    """Compare assessed, paid and settled; return every discrepancy, sorted by identity.
+
+    ``dossiers`` must include every dossier a payment (or its intent) is matched to, and
+    ``intents`` every intent a payment without a dossier points to: a reference to one that is
+    missing is a loader bug and raises ``ValueError`` rather than being silently dropped. With
+    ``fee_lines`` the assessed totals are their sums (a dossier without lines assessed 0, and a
+    ``total_assessed`` given as well must agree); without, each ``total_assessed`` is used.
+
+    For a partial (recent-activity) run, load with each payment every other payment of its
+    dossier and every settlement line of its transaction, or totals will be wrong.
+    """
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise ValueError("as_of must be a timezone-aware datetime")
+    cfg = config if config is not None else EngineConfig()
+
+    # dossiers and what each was assessed ------------------------------------------------
+    dossier_by_id = {d[0]: d for d in dossiers}
+    if len(dossier_by_id) != len(dossiers):
+        raise ValueError("dossier ids must be unique")
+    if fee_lines is None:
+        totals = {d[0]: d[2] for d in dossiers}
+        if None in totals.values():
+            bad = min(k for k, v in totals.items() if v is None)
+            raise ValueError(f"dossier {bad} has no total_assessed and no fee lines were given")
+        assessed = cast(dict[int, int], totals)
+    else:
+        assessed = dict.fromkeys(dossier_by_id, 0)
+        try:
+            for fee_dossier, fee_amount in fee_lines:
+                assessed[fee_dossier] += fee_amount
+        except KeyError as exc:
+            raise ValueError(f"a fee line refers to dossier {exc.args[0]}, not given") from None
+        for did, _code, total in dossiers:
+            if total is not None and total != assessed[did]:
+                raise ValueError(
+                    f"dossier {did}: total_assessed {total} differs from its fee lines "
+                    f"({assessed[did]})"
+                )
+
+    # settlement lines, grouped by provider transaction ------------------------------------
+    first_line: dict[TxnKey, SettlementLineRow] = {}
+    line_groups: dict[TxnKey, list[SettlementLineRow]] = {}
+    for line in settlement_lines:
+        key = (line[1], line[2])
+        held = first_line.setdefault(key, line)
+        if held is not line:
+            group = line_groups.get(key)
+            if group is None:
+                line_groups[key] = [held, line]
+            else:
+                group.append(line)
+    for key, group in line_groups.items():
+        group.sort(key=_line_order)
+        first_line[key] = group[0]
+    group_payment: dict[TxnKey, PaymentRow] = {}
+
+    # payments: one pass ------------------------------------------------------------------
+    intent_rows = _Intents(intents)
+    first_pay: dict[int, PaymentRow] = {}
+    pay_groups: dict[int, list[PaymentRow]] = {}
+    unmatched: list[PaymentRow] = []
+    overdue: list[tuple[PaymentRow, int | None]] = []
+    mismatched: list[tuple[PaymentRow, SettlementLineRow, int | None]] = []
+    status_wrong: list[tuple[PaymentRow, SettlementLineRow]] = []
+    cutoffs: dict[str, datetime] = {}
+    for p in payments:
+        _pid, provider, txn, _channel, amount, status, paid_at, did, intent_id, _ref = p
+        key = (provider, txn)
+        line = first_line.pop(key, None)
+        if line is not None and line_groups and key in line_groups:
+            group_payment[key] = p
+        if status == SUCCEEDED:
+            if did is None and intent_id is not None:
+                intent = intent_rows.get(intent_id)
+                if intent is None:
+                    raise ValueError(f"payment {p[0]} refers to intent {intent_id}, not given")
+                did = intent[1]
+            if did is None:
+                unmatched.append(p)
+            else:
+                held_p = first_pay.setdefault(did, p)
+                if held_p is not p:
+                    pgroup = pay_groups.get(did)
+                    if pgroup is None:
+                        pay_groups[did] = [held_p, p]
+                    else:
+                        pgroup.append(p)
+            if line is None:
+                cutoff = cutoffs.get(provider)
+                if cutoff is None:
+                    cutoff = cutoffs[provider] = (
+                        settlement_cutoff(as_of, cfg.days_for(provider))
+                        if cfg.needs_settlement(provider)
+                        else _NEVER
+                    )
+                if paid_at < cutoff:
+                    overdue.append((p, did))
+            elif line[3] != amount:
+                mismatched.append((p, line, did))
+        elif line is not None:
+            status_wrong.append((p, line))
+
+    out: list[Discrepancy] = []
+    emit = out.append
+
+    # dossier level -------------------------------------------------------------------------
+    for did, first in first_pay.items():
+        group_or_none = pay_groups.get(did)
+        paid = first[4] if group_or_none is None else sum(x[4] for x in group_or_none)
+        due = assessed.get(did)
+        if due is None:
+            raise ValueError(f"payment {first[0]} is matched to dossier {did}, not given")
+        if paid == due:
+            continue
+        code = dossier_by_id[did][1]
+        if paid < due:
+            vi, en = explain.underpaid(code, due, paid)
+            emit(Discrepancy(
+                f"underpaid:dossier={did}", "underpaid", did, None, None, None,
+                due, paid, paid - due, vi, en,
+            ))
+            continue
+        duplicates = 0
+        if group_or_none is not None:
+            duplicates = _emit_duplicates(
+                emit, did, code, group_or_none, paid - due, intent_rows
+            )
+        counted = paid - duplicates
+        if counted > due:
+            vi, en = explain.overpaid(code, due, counted, duplicates)
+            emit(Discrepancy(
+                f"overpaid:dossier={did}", "overpaid", did, None, None, None,
+                due, counted, counted - due, vi, en,
+            ))
+
+    # payment level -------------------------------------------------------------------------
+    for p in unmatched:
+        vi, en = explain.unmatched_payment(p[1], p[2], p[4], p[9])
+        emit(Discrepancy(
+            f"unmatched_payment:payment={p[0]}", "unmatched_payment", None, p[0], None, p[1],
+            0, p[4], p[4], vi, en,
+        ))
+    for p, did in overdue:
+        days = cfg.days_for(p[1])
+        vi, en = explain.missing_settlement(
+            p[1], p[2], p[4], p[6], days, settlement_deadline(p[6], days)
+        )
+        emit(Discrepancy(
+            f"missing_settlement:payment={p[0]}", "missing_settlement", did, p[0], None, p[1],
+            p[4], 0, -p[4], vi, en,
+        ))
+
+    # settlement level ----------------------------------------------------------------------
+    for p, line, did in mismatched:
+        tolerance = cfg.tolerance_for(p[1])
+        delta = line[3] - p[4]
+        within = abs(delta) <= tolerance
+        vi, en = explain.amount_mismatch(p[1], p[2], p[4], line[3], within, tolerance)
+        emit(Discrepancy(
+            f"amount_mismatch:payment={p[0]}:settlement_line={line[0]}", "amount_mismatch",
+            did, p[0], line[0], p[1], p[4], line[3], delta, vi, en, within,
+        ))
+    for p, line in status_wrong:
+        vi, en = explain.status_mismatch(p[1], p[2], p[5], line[3], line[6])
+        emit(Discrepancy(
+            f"status_mismatch:payment={p[0]}:settlement_line={line[0]}", "status_mismatch",
+            _dossier_of(p, intent_rows), p[0], line[0], p[1], 0, line[3], line[3], vi, en,
+        ))
+    for line in first_line.values():  # what is left had no payment
+        vi, en = explain.unexpected_settlement(line[1], line[2], line[3], line[6])
+        emit(Discrepancy(
+            f"unexpected_settlement:settlement_line={line[0]}", "unexpected_settlement",
+            None, None, line[0], line[1], 0, line[3], line[3], vi, en,
+        ))
+    for key, group in line_groups.items():
+        original = group[0]
+        owner = group_payment.get(key)
+        for extra in group[1:]:
+            vi, en = explain.duplicate_settlement(
+                extra[1], extra[2], extra[3], extra[6], original[6]
+            )
+            emit(Discrepancy(
+                f"duplicate_settlement:settlement_line={extra[0]}", "duplicate_settlement",
+                None if owner is None else _dossier_of(owner, intent_rows),
+                None if owner is None else owner[0],
+                extra[0], extra[1], 0, extra[3], extra[3], vi, en,
+            ))
+
+    out.sort(key=itemgetter(0))
+    for i in range(1, len(out)):
+        if out[i - 1][0] == out[i][0]:
+            raise ValueError(f"two findings share the identity {out[i][0]}: are the ids unique?")
+    return Reconciliation(
+        discrepancies=out, as_of=as_of, config=cfg, dossiers=dossier_by_id, assessed=assessed,
+        first_pay=first_pay, groups=pay_groups, intents=intent_rows, payments=payments,
+        lines=settlement_lines,
+    )
+
+
+def _emit_duplicates(
+    emit: Callable[[Discrepancy], None],
+    dossier_id: int,
+    code: str,
+    group: list[PaymentRow],
+    excess: int,
+    intents: _Intents,
+) -> int:
+    """Report the repeats that explain ``excess`` (see the module docstring); return their sum."""
+    group.sort(key=_payment_order)
+    first_of_amount: dict[int, PaymentRow] = {}
+    first_on_intent: dict[tuple[int, int], PaymentRow] = {}
+    intent_repeats: list[tuple[PaymentRow, PaymentRow]] = []
+    amount_repeats: list[tuple[PaymentRow, PaymentRow]] = []
+    for p in group:
+        amount = p.amount
+        if amount <= 0:
+            continue
+        original = None
+        if p.intent_id is not None:
+            original = first_on_intent.setdefault((p.intent_id, amount), p)
+        if original is not None and original is not p:
+            intent_repeats.append((p, original))
+        else:
+            original = first_of_amount.setdefault(amount, p)
+            if original is not p:
+                amount_repeats.append((p, original))
+    total = 0
+    same_intent = True
+    for repeats in (intent_repeats, amount_repeats):
+        for p, original in repeats:
+            if p.amount > excess - total:
+                continue
+            total += p.amount
+            reference = None
+            if same_intent and p.intent_id is not None:
+                intent = intents.get(p.intent_id)
+                reference = intent.reference if intent is not None else p.reference
+            vi, en = explain.duplicate_payment(
+                code, p.amount, p.provider, p.provider_txn_id, original.provider,
+                original.provider_txn_id, original.paid_at, same_intent, reference,
+            )
+            emit(Discrepancy(
+                f"duplicate_payment:dossier={dossier_id}:payment={p.id}", "duplicate_payment",
+                dossier_id, p.id, None, p.provider, 0, p.amount, p.amount, vi, en,
+            ))
+        same_intent = False
+    return total
+
+
+def _dossier_of(payment: PaymentRow, intents: _Intents) -> int | None:
+    """The matched dossier, for context on settlement findings (never raises)."""
+    if payment.dossier_id is not None or payment.intent_id is None:
+        return payment.dossier_id
+    intent = intents.get(payment.intent_id)
+    return None if intent is None else intent.dossier_id

@@ -1,0 +1,204 @@
+"""One sentence per finding, in Vietnamese (shown by default) and in English.
+
+Amounts are written the Vietnamese way (``180.000 ₫``: dots group thousands, a no-break space
+before the sign) in both languages, so an officer sees the same figures in either. Dates are
+``dd/mm/yyyy`` in Vietnamese and ISO ``yyyy-mm-dd`` in English. Everything here is pure.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from recon.clock import VN_TZ
+from recon.money import format_vnd
+
+PROVIDER_NAMES = {
+    "vietqr": "VietQR",
+    "vnpay": "VNPay",
+    "momo": "MoMo",
+    "zalopay": "ZaloPay",
+    "payos": "payOS",
+    "sepay": "SePay",
+    "casso": "Casso",
+    "pos": "POS",
+}
+STATUS_VI = {"succeeded": "thành công", "failed": "thất bại", "refunded": "đã hoàn tiền"}
+
+Pair = tuple[str, str]
+
+
+def vnd(amount: int) -> str:
+    return format_vnd(amount)
+
+
+def provider_vi(provider: str) -> str:
+    return "tiền mặt" if provider == "cash" else PROVIDER_NAMES.get(provider, provider)
+
+
+def provider_en(provider: str) -> str:
+    return "cash" if provider == "cash" else PROVIDER_NAMES.get(provider, provider)
+
+
+def status_vi(status: str) -> str:
+    return STATUS_VI.get(status, status)
+
+
+def vn_date(moment: datetime) -> date:
+    """The calendar date in Vietnam (UTC+7) of an aware moment."""
+    return moment.astimezone(VN_TZ).date()
+
+
+def date_vi(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def date_en(day: date) -> str:
+    return day.isoformat()
+
+
+def _cap(text: str) -> str:
+    """Upper-case the first letter only (``str.capitalize`` would lower-case "VNPay")."""
+    return text[:1].upper() + text[1:]
+
+
+def _txn_vi(provider: str, txn: str) -> str:
+    return f"giao dịch {provider_vi(provider)} mã {txn}"
+
+
+def _txn_en(provider: str, txn: str) -> str:
+    return f"{provider_en(provider)} transaction {txn}"
+
+
+# --------------------------------------------------------------------------- findings
+
+
+def underpaid(code: str, assessed: int, paid: int) -> Pair:
+    short = vnd(assessed - paid)
+    return (
+        f"Hồ sơ {code} mới nộp {vnd(paid)}, còn thiếu {short} so với tổng phí, lệ phí "
+        f"phải nộp là {vnd(assessed)}.",
+        f"Dossier {code} has been paid {vnd(paid)}, {short} short of the {vnd(assessed)} "
+        f"assessed in fees and charges.",
+    )
+
+
+def overpaid(code: str, assessed: int, counted: int, duplicates: int) -> Pair:
+    excess = vnd(counted - assessed)
+    if duplicates:
+        vi_extra = f" (không tính {vnd(duplicates)} nộp trùng đã báo riêng)"
+        en_extra = f" (not counting {vnd(duplicates)} of duplicate payments reported separately)"
+    else:
+        vi_extra = en_extra = ""
+    return (
+        f"Hồ sơ {code} đã nộp {vnd(counted)}{vi_extra}, thừa {excess} so với tổng phí, "
+        f"lệ phí phải nộp là {vnd(assessed)}.",
+        f"Dossier {code} has been paid {vnd(counted)}{en_extra}, {excess} more than the "
+        f"{vnd(assessed)} assessed in fees and charges.",
+    )
+
+
+def duplicate_payment(
+    code: str,
+    amount: int,
+    provider: str,
+    txn: str,
+    original_provider: str,
+    original_txn: str,
+    original_paid_at: datetime,
+    same_intent: bool,
+    reference: str | None,
+) -> Pair:
+    day = vn_date(original_paid_at)
+    if same_intent and reference:
+        vi_what = f"cho cùng mã thanh toán {reference}"
+        en_what = f"for the same payment reference {reference}"
+    elif same_intent:
+        vi_what = "cho cùng yêu cầu thanh toán"
+        en_what = "for the same payment request"
+    else:
+        vi_what = "cùng số tiền"
+        en_what = "for the same amount"
+    return (
+        f"Hồ sơ {code} được thanh toán thêm một lần {vnd(amount)} qua "
+        f"{_txn_vi(provider, txn)}, trùng với {_txn_vi(original_provider, original_txn)} "
+        f"ngày {date_vi(day)} {vi_what}.",
+        f"Dossier {code} was paid {vnd(amount)} again by {_txn_en(provider, txn)}, "
+        f"repeating {_txn_en(original_provider, original_txn)} of {date_en(day)} {en_what}.",
+    )
+
+
+def unmatched_payment(provider: str, txn: str, amount: int, reference: str | None) -> Pair:
+    if reference:
+        vi_ref = f"nội dung/mã tham chiếu “{reference}”"
+        en_ref = f"reference “{reference}”"
+    else:
+        vi_ref = "không có mã tham chiếu"
+        en_ref = "no reference"
+    return (
+        f"Khoản thanh toán {vnd(amount)} qua {_txn_vi(provider, txn)} ({vi_ref}) "
+        f"không khớp với hồ sơ nào.",
+        f"A payment of {vnd(amount)} by {_txn_en(provider, txn)} ({en_ref}) matches no dossier.",
+    )
+
+
+def missing_settlement(
+    provider: str, txn: str, amount: int, paid_at: datetime, days: int, deadline: date
+) -> Pair:
+    paid_day = vn_date(paid_at)
+    return (
+        f"Khoản thanh toán {vnd(amount)} qua {_txn_vi(provider, txn)} ngày "
+        f"{date_vi(paid_day)} chưa có trong báo cáo quyết toán, đã quá hạn quyết toán "
+        f"{days} ngày (hết ngày {date_vi(deadline)}).",
+        f"The payment of {vnd(amount)} by {_txn_en(provider, txn)} on {date_en(paid_day)} "
+        f"has not been settled, and its {days}-day settlement deadline ({date_en(deadline)}) "
+        f"has passed.",
+    )
+
+
+def unexpected_settlement(provider: str, txn: str, gross: int, settled_on: date) -> Pair:
+    return (
+        f"Báo cáo quyết toán của {provider_vi(provider)} ngày {date_vi(settled_on)} có "
+        f"giao dịch mã {txn} số tiền {vnd(gross)} nhưng hệ thống không ghi nhận khoản thanh "
+        f"toán nào tương ứng.",
+        f"{provider_en(provider)}'s settlement of {date_en(settled_on)} lists transaction "
+        f"{txn} for {vnd(gross)}, but no such payment was recorded.",
+    )
+
+
+def amount_mismatch(
+    provider: str, txn: str, amount: int, gross: int, within_tolerance: bool, tolerance: int
+) -> Pair:
+    diff = vnd(abs(gross - amount))
+    vi_dir = "thấp hơn" if gross < amount else "cao hơn"
+    en_dir = "less" if gross < amount else "more"
+    vi_tol = f" (trong mức dung sai {vnd(tolerance)})" if within_tolerance else ""
+    en_tol = f" (within the {vnd(tolerance)} tolerance)" if within_tolerance else ""
+    return (
+        f"Khoản thanh toán qua {_txn_vi(provider, txn)} được ghi nhận {vnd(amount)} nhưng "
+        f"được quyết toán {vnd(gross)}, {vi_dir} {diff}{vi_tol}.",
+        f"{_cap(_txn_en(provider, txn))} was recorded as {vnd(amount)} but settled "
+        f"as {vnd(gross)}, {diff} {en_dir}{en_tol}.",
+    )
+
+
+def duplicate_settlement(
+    provider: str, txn: str, gross: int, settled_on: date, original_settled_on: date
+) -> Pair:
+    return (
+        f"{_cap(_txn_vi(provider, txn))} được quyết toán thêm một lần {vnd(gross)} "
+        f"ngày {date_vi(settled_on)}, dù đã được quyết toán ngày "
+        f"{date_vi(original_settled_on)}.",
+        f"{_cap(_txn_en(provider, txn))} was settled again for {vnd(gross)} on "
+        f"{date_en(settled_on)}; it had already been settled on "
+        f"{date_en(original_settled_on)}.",
+    )
+
+
+def status_mismatch(provider: str, txn: str, status: str, gross: int, settled_on: date) -> Pair:
+    return (
+        f"Khoản thanh toán qua {_txn_vi(provider, txn)} được ghi nhận là "
+        f"{status_vi(status)} nhưng vẫn được quyết toán {vnd(gross)} ngày "
+        f"{date_vi(settled_on)}.",
+        f"{_cap(_txn_en(provider, txn))} is recorded as {status} but was settled "
+        f"for {vnd(gross)} on {date_en(settled_on)}.",
+    )

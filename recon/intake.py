@@ -1,0 +1,308 @@
+"""Dossier intake: validate what the one-stop software sends, then create or update a dossier.
+
+Idempotent on the dossier code: the same body changes nothing; changed fees replace the fee
+lines and are audited; the fees of a dossier that already has payments are never rewritten
+unless the caller says ``reassess`` explicitly (and that is audited too).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from recon import audit
+from recon.clock import Clock, as_utc
+from recon.errors import Conflict, FieldError, ValidationError
+from recon.models import Agency, Dossier, FeeLine, Payment, Procedure
+from recon.models.dossiers import FEE_KINDS, RECEIVED_CHANNELS
+from recon.money import MoneyError, parse_vnd
+
+CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/\-]{0,63}")
+REQUIRED = ("code", "agency_code", "procedure_code", "procedure_name", "applicant_name",
+            "received_at", "fees")
+
+
+@dataclass(frozen=True, slots=True)
+class FeeInput:
+    kind: str
+    name: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class DossierInput:
+    code: str
+    agency_code: str
+    procedure_code: str
+    procedure_name: str
+    applicant_name: str
+    received_at: datetime
+    fees: tuple[FeeInput, ...]
+    received_channel: str = "counter"
+    procedure_field: str | None = None
+
+    @property
+    def total_assessed(self) -> int:
+        return sum(f.amount for f in self.fees)
+
+
+def _text(obj: Mapping[str, Any], key: str, errors: list[FieldError], line: int | None,
+          *, max_len: int, required: bool = True) -> str:
+    value = obj.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors.append(FieldError(key, "is required", line))
+        return ""
+    if not isinstance(value, str):
+        errors.append(FieldError(key, f"must be text, got {type(value).__name__}", line))
+        return ""
+    value = value.strip()
+    if len(value) > max_len:
+        errors.append(FieldError(key, f"is longer than {max_len} characters", line))
+    return value
+
+
+def parse_datetime(value: object) -> datetime:
+    """ISO 8601; a value without an offset is Vietnam time. Raises ValueError saying why."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2021-04-01T08:30:00+07:00")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"is not an ISO 8601 date-time: {value!r} (e.g. 2021-04-01T08:30:00+07:00)"
+        ) from None
+    return as_utc(parsed)
+
+
+def _fees(raw: object, errors: list[FieldError], line: int | None,
+          amounts_as_text: bool) -> tuple[FeeInput, ...]:
+    if not isinstance(raw, list):
+        errors.append(FieldError("fees", "must be a list of fee lines (may be empty)", line))
+        return ()
+    fees: list[FeeInput] = []
+    seen: set[tuple[str, str]] = set()
+    for i, item in enumerate(raw):
+        where = f"fees[{i}]"
+        if not isinstance(item, dict):
+            errors.append(FieldError(where, "must be an object with kind, name, amount", line))
+            continue
+        kind = item.get("kind")
+        if kind not in FEE_KINDS:
+            errors.append(FieldError(f"{where}.kind", "must be 'phi' or 'le_phi'", line))
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name.strip()) > 255:
+            errors.append(FieldError(f"{where}.name", "must be text of 1–255 characters", line))
+            name = ""
+        amount_raw = item.get("amount")
+        amount = 0
+        if isinstance(amount_raw, str) and not amounts_as_text:
+            errors.append(FieldError(f"{where}.amount", "must be a JSON integer number of VND, "
+                                     f"not the text {amount_raw!r}", line))
+        else:
+            try:
+                amount = parse_vnd(amount_raw, allow_zero=False)
+            except MoneyError as exc:
+                errors.append(FieldError(f"{where}.amount", str(exc), line))
+        key = (str(kind), str(name).strip())
+        if key in seen:
+            errors.append(FieldError(where, f"duplicate fee line {kind} {name!r}: list each fee "
+                                     "once", line))
+        seen.add(key)
+        fees.append(FeeInput(str(kind), str(name).strip(), amount))
+    return tuple(fees)
+
+
+def parse_dossier(obj: object, *, line: int | None = None,
+                  amounts_as_text: bool = False) -> DossierInput:
+    """Validate one dossier; raise ValidationError listing every problem found."""
+    if not isinstance(obj, dict):
+        raise ValidationError(FieldError("dossier", "must be a JSON object", line))
+    errors: list[FieldError] = []
+    for key in REQUIRED:
+        if key not in obj:
+            errors.append(FieldError(key, "is required", line))
+    code = _text(obj, "code", errors, line, max_len=64) if "code" in obj else ""
+    if code and not CODE_PATTERN.fullmatch(code):
+        errors.append(FieldError("code", "may hold letters, digits, '.', '-', '_' and '/' only",
+                                 line))
+    agency_code = _text(obj, "agency_code", errors, line, max_len=40) if "agency_code" in obj \
+        else ""
+    procedure_code = _text(obj, "procedure_code", errors, line, max_len=40) \
+        if "procedure_code" in obj else ""
+    procedure_name = _text(obj, "procedure_name", errors, line, max_len=500) \
+        if "procedure_name" in obj else ""
+    applicant = _text(obj, "applicant_name", errors, line, max_len=255) \
+        if "applicant_name" in obj else ""
+    field = _text(obj, "procedure_field", errors, line, max_len=255, required=False)
+    channel = obj.get("received_channel") or "counter"
+    if channel not in RECEIVED_CHANNELS:
+        errors.append(FieldError("received_channel", "must be one of "
+                                 + ", ".join(RECEIVED_CHANNELS), line))
+    received_at = None
+    if "received_at" in obj:
+        try:
+            received_at = parse_datetime(obj["received_at"])
+        except ValueError as exc:
+            errors.append(FieldError("received_at", str(exc), line))
+    fees = _fees(obj.get("fees"), errors, line, amounts_as_text) if "fees" in obj else ()
+    if errors or received_at is None:
+        raise ValidationError(errors)
+    return DossierInput(code=code, agency_code=agency_code, procedure_code=procedure_code,
+                        procedure_name=procedure_name, applicant_name=applicant,
+                        received_at=received_at, fees=fees, received_channel=str(channel),
+                        procedure_field=field or None)
+
+
+def fee_tuples(fees: Sequence[FeeInput] | Sequence[FeeLine]) -> list[tuple[str, str, int]]:
+    return sorted((f.kind, f.name, f.amount) for f in fees)
+
+
+def dossier_as_dict(dossier: Dossier, paid: int | None = None) -> dict[str, Any]:
+    total = dossier.total_assessed
+    out: dict[str, Any] = {
+        "code": dossier.code,
+        "agency_code": dossier.agency.code,
+        "procedure_code": dossier.procedure.code,
+        "procedure_name": dossier.procedure.name,
+        "procedure_field": dossier.procedure.field,
+        "applicant_name": dossier.applicant_name,
+        "received_at": dossier.received_at.isoformat(),
+        "received_channel": dossier.received_channel,
+        "status": dossier.status,
+        "fees": [{"kind": f.kind, "name": f.name, "amount": f.amount}
+                 for f in dossier.fee_lines],
+        "total_assessed": total,
+    }
+    if paid is not None:
+        out["total_paid"] = paid
+        out["outstanding"] = max(total - paid, 0)
+        out["payment_status"] = payment_status(total, paid)
+    return out
+
+
+def payment_status(total: int, paid: int) -> str:
+    if total == 0:
+        return "no_fee"
+    if paid == 0:
+        return "unpaid"
+    if paid < total:
+        return "partially_paid"
+    return "paid" if paid == total else "overpaid"
+
+
+def paid_amount(session: Session, dossier_id: int) -> int:
+    total = session.execute(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(
+            Payment.dossier_id == dossier_id, Payment.status == "succeeded")
+    ).scalar_one()
+    return int(total)
+
+
+def resolve_agency(session: Session, code: str) -> Agency:
+    agency = session.execute(select(Agency).where(Agency.code == code)).scalar_one_or_none()
+    if agency is None:
+        raise ValidationError(FieldError("agency_code", f"unknown agency {code!r}"),
+                              hint="Create it first: recon agencies create CODE --name ... "
+                              "--bin ... --account ... --account-name ...")
+    return agency
+
+
+def resolve_procedure(session: Session, inp: DossierInput) -> Procedure:
+    procedure = session.execute(
+        select(Procedure).where(Procedure.code == inp.procedure_code)
+    ).scalar_one_or_none()
+    if procedure is None:
+        procedure = Procedure(code=inp.procedure_code, name=inp.procedure_name,
+                              field=inp.procedure_field)
+        session.add(procedure)
+        session.flush()
+    elif inp.procedure_field and not procedure.field:
+        procedure.field = inp.procedure_field
+    return procedure
+
+
+def upsert_dossier(session: Session, clock: Clock, inp: DossierInput, *, actor: str,
+                   reassess: bool = False) -> tuple[Dossier, str]:
+    """Create or update one dossier. Returns it and "created" | "updated" | "unchanged"."""
+    agency = resolve_agency(session, inp.agency_code)
+    existing = session.execute(
+        select(Dossier).where(Dossier.code == inp.code)
+    ).unique().scalar_one_or_none()
+    if existing is None:
+        return _create(session, clock, inp, agency, actor), "created"
+    if existing.agency_id != agency.id:
+        raise Conflict(
+            f"dossier {inp.code} already belongs to agency {existing.agency.code}, "
+            f"not {inp.agency_code}",
+            hint="A dossier code is unique across the province: check the code and agency.")
+    return existing, _update(session, clock, existing, inp, actor, reassess)
+
+
+def _create(session: Session, clock: Clock, inp: DossierInput, agency: Agency,
+            actor: str) -> Dossier:
+    procedure = resolve_procedure(session, inp)
+    now = clock.now()
+    dossier = Dossier(code=inp.code, agency_id=agency.id, procedure_id=procedure.id,
+                      applicant_name=inp.applicant_name, received_at=inp.received_at,
+                      received_channel=inp.received_channel, created_at=now, updated_at=now)
+    dossier.fee_lines = [FeeLine(position=i, kind=f.kind, name=f.name, amount=f.amount)
+                         for i, f in enumerate(inp.fees)]
+    session.add(dossier)
+    session.flush()
+    audit.record(session, clock, actor=actor, action="dossier.created", entity_type="dossier",
+                 entity_id=inp.code, data={"fees": fee_tuples(inp.fees),
+                                           "total_assessed": inp.total_assessed})
+    return dossier
+
+
+def _update(session: Session, clock: Clock, dossier: Dossier, inp: DossierInput, actor: str,
+            reassess: bool) -> str:
+    changed: dict[str, Any] = {}
+    procedure = resolve_procedure(session, inp)
+    simple = {
+        "procedure_id": procedure.id,
+        "applicant_name": inp.applicant_name,
+        "received_at": inp.received_at,
+        "received_channel": inp.received_channel,
+    }
+    for key, value in simple.items():
+        if getattr(dossier, key) != value:
+            changed[key] = {"from": str(getattr(dossier, key)), "to": str(value)}
+            setattr(dossier, key, value)
+    old_fees = fee_tuples(dossier.fee_lines)
+    new_fees = fee_tuples(inp.fees)
+    if old_fees != new_fees:
+        paid = paid_amount(session, dossier.id)
+        if paid and not reassess:
+            raise Conflict(
+                f"dossier {dossier.code} already has payments ({paid} VND); its fees are not "
+                "rewritten silently",
+                hint='To reassess anyway, send the same body with "reassess": true; the change '
+                     "is audited and reconciliation will report any difference.")
+        dossier.fee_lines.clear()
+        session.flush()
+        dossier.fee_lines.extend(
+            FeeLine(position=i, kind=f.kind, name=f.name, amount=f.amount)
+            for i, f in enumerate(inp.fees))
+        audit.record(session, clock, actor=actor, action="dossier.fees_reassessed",
+                     entity_type="dossier", entity_id=dossier.code,
+                     data={"from": old_fees, "to": new_fees, "paid_before": paid,
+                           "explicit_reassess": reassess})
+    if not changed and old_fees == new_fees:
+        return "unchanged"
+    dossier.updated_at = clock.now()
+    if changed:
+        audit.record(session, clock, actor=actor, action="dossier.updated",
+                     entity_type="dossier", entity_id=dossier.code, data=changed)
+    session.flush()
+    return "updated"

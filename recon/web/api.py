@@ -1,0 +1,123 @@
+"""`/api/v1`: JSON for the one-stop software and the desks."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import selectinload
+
+from recon.errors import FieldError, NotFound, ValidationError
+from recon.intake import dossier_as_dict, paid_amount, parse_datetime, parse_dossier, upsert_dossier
+from recon.models import Agency, Dossier, Payment, Procedure
+from recon.web.security import database
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+MAX_PAGE = 500
+
+
+def _clock() -> Any:
+    return current_app.extensions["recon.clock"]
+
+
+def json_body() -> Any:
+    """The request body as JSON, with every number that is not an integer kept exact."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise ValidationError(FieldError("body", "is empty: send a JSON object"))
+    try:
+        return json.loads(raw, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError(FieldError("body", f"is not valid JSON: {exc}")) from None
+
+
+@bp.post("/dossiers")
+def create_dossier() -> tuple[Response, int]:
+    body = json_body()
+    inp = parse_dossier(body)
+    reassess = bool(body.get("reassess")) if isinstance(body, dict) else False
+    with database().transaction() as s:
+        dossier, outcome = upsert_dossier(s, _clock(), inp, actor=g.principal.actor,
+                                          reassess=reassess)
+        payload = dossier_as_dict(dossier, paid_amount(s, dossier.id))
+    return jsonify({"status": outcome, "dossier": payload}), 201 if outcome == "created" else 200
+
+
+@bp.get("/dossiers/<path:code>")
+def get_dossier(code: str) -> Response:
+    with database().read() as s:
+        dossier = s.execute(
+            select(Dossier).where(Dossier.code == code).options(selectinload(Dossier.fee_lines))
+        ).scalar_one_or_none()
+        if dossier is None:
+            raise NotFound(f"no dossier with code {code!r}",
+                           hint="Check the code, or send the dossier with POST /api/v1/dossiers.")
+        return jsonify(dossier_as_dict(dossier, paid_amount(s, dossier.id)))
+
+
+def _int_arg(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise ValidationError(FieldError(name, "must be a whole number"))
+    value = int(raw)
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValidationError(FieldError(name, f"must be between {minimum} and {maximum}"))
+    return value
+
+
+def _date_arg(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return parse_datetime(raw if "T" in raw else raw + "T00:00:00")
+    except ValueError as exc:
+        raise ValidationError(FieldError(name, str(exc))) from None
+
+
+@bp.get("/dossiers")
+def list_dossiers() -> Response:
+    """Filter by agency, procedure, received date range, code prefix; keyset pagination."""
+    limit = _int_arg("limit", 50, minimum=1, maximum=MAX_PAGE)
+    after = _int_arg("after", 0)
+    conditions = [Dossier.id > after]
+    if agency := request.args.get("agency_code"):
+        conditions.append(Dossier.agency_id.in_(select(Agency.id).where(Agency.code == agency)))
+    if procedure := request.args.get("procedure_code"):
+        conditions.append(Dossier.procedure_id.in_(
+            select(Procedure.id).where(Procedure.code == procedure)))
+    if start := _date_arg("received_from"):
+        conditions.append(Dossier.received_at >= start)
+    if end := _date_arg("received_to"):
+        conditions.append(Dossier.received_at < end)
+    if prefix := request.args.get("q"):
+        conditions.append(Dossier.code.startswith(prefix, autoescape=True))
+    with database().read() as s:
+        dossiers = s.execute(
+            select(Dossier).where(and_(*conditions)).order_by(Dossier.id).limit(limit)
+            .options(selectinload(Dossier.fee_lines))
+        ).scalars().all()
+        ids = [d.id for d in dossiers]
+        paid = dict(s.execute(
+            select(Payment.dossier_id, func.sum(Payment.amount))
+            .where(Payment.dossier_id.in_(ids), Payment.status == "succeeded")
+            .group_by(Payment.dossier_id)).all()) if ids else {}
+        items = [dossier_as_dict(d, int(paid.get(d.id) or 0)) for d in dossiers]
+    next_after = ids[-1] if len(ids) == limit else None
+    return jsonify({"items": items, "count": len(items), "next_after": next_after})
+
+
+@bp.get("/agencies")
+def list_agencies() -> Response:
+    with database().read() as s:
+        rows = s.execute(select(Agency).order_by(Agency.code)).scalars().all()
+        return jsonify({"items": [
+            {"code": a.code, "name": a.name, "bank_bin": a.bank_bin,
+             "account_number": a.account_number, "account_name": a.account_name}
+            for a in rows]})

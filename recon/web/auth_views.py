@@ -1,0 +1,91 @@
+"""Login, logout, the language switch and the landing page."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlparse
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response as BaseResponse
+
+from recon import audit
+from recon.auth import authenticate
+from recon.web import i18n
+from recon.web.security import database
+
+bp = Blueprint("auth", __name__)
+
+HOME_BY_ROLE = {"cashier": "/cashier", "finance": "/finance", "admin": "/finance"}
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target:
+        return None
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target.rstrip("?") or None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> BaseResponse | str | tuple[str, int]:
+    error = None
+    if request.method == "POST":
+        username = request.form.get("username", "").strip().lower()
+        password = request.form.get("password", "")
+        with database().transaction() as s:
+            user = authenticate(s, username, password)
+            if user is not None:
+                user.last_login_at = current_app.extensions["recon.clock"].now()
+                audit.record(s, current_app.extensions["recon.clock"], actor=f"user:{username}",
+                             action="user.logged_in", entity_type="user", entity_id=user.id)
+        if user is not None:
+            lang = session.get("lang")
+            session.clear()
+            if lang:
+                session["lang"] = lang
+            session["user_id"] = user.id
+            session["csrf"] = secrets.token_urlsafe(32)  # a new token for the new session
+            session.permanent = False
+            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+        error = i18n.translate("Wrong username or password.")
+        return render_template("login.html", error=error), 401
+    return render_template("login.html", error=error)
+
+
+@bp.post("/logout")
+def logout() -> BaseResponse:
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/lang/<code>")
+def language(code: str) -> BaseResponse:
+    if code in i18n.LANGUAGES:
+        session["lang"] = code
+    return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+
+
+@bp.get("/")
+def home() -> BaseResponse | str:
+    principal = g.principal
+    target = HOME_BY_ROLE.get(principal.role)
+    if target and target.strip("/") + ".index" in current_app.view_functions:
+        return redirect(target)
+    return render_template("home.html", principal=principal)
+
+
+__all__ = ["Response", "bp"]

@@ -1,0 +1,42 @@
+"""Which role may use which route: the one place that says so. Deny by default.
+
+Every endpoint the app registers must appear here; a test fails if one does not. ``PUBLIC``
+routes need no login (health, login page, provider webhooks — those authenticate by signature).
+"""
+
+from __future__ import annotations
+
+PUBLIC: frozenset[str] = frozenset({"*"})
+ALL_STAFF = frozenset({"cashier", "finance", "admin"})
+FINANCE = frozenset({"finance", "admin"})
+CASHIER = frozenset({"cashier", "admin"})
+ADMIN = frozenset({"admin"})
+
+POLICY: dict[str, frozenset[str]] = {
+    "static": PUBLIC,
+    "health.healthz": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": PUBLIC,
+    "auth.language": PUBLIC,
+    "auth.home": ALL_STAFF,
+    # intake API
+    "api.create_dossier": frozenset({"intake", "admin"}),
+    "api.get_dossier": frozenset({"intake", "cashier", "finance", "admin"}),
+    "api.list_dossiers": frozenset({"intake", "cashier", "finance", "admin"}),
+    "api.list_agencies": frozenset({"intake", "cashier", "finance", "admin"}),
+}
+
+
+def allowed(endpoint: str | None, role: str | None) -> bool:
+    if endpoint is None:
+        return False
+    roles = POLICY.get(endpoint)
+    if roles is None:
+        return False
+    if roles is PUBLIC:
+        return True
+    return role is not None and role in roles
+
+
+def is_public(endpoint: str | None) -> bool:
+    return endpoint is not None and POLICY.get(endpoint) is PUBLIC
