@@ -19,7 +19,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     settings = settings or load_settings()
     if overrides:
         settings = settings.with_overrides(**overrides)
-    app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
+    app = Flask(__name__, instance_path=str(settings.instance_path.resolve()),
+                template_folder="web/templates", static_folder="web/static")
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["RECON_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024

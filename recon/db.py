@@ -131,10 +131,7 @@ class Database:
     def read(self) -> Iterator[Session]:
         """A read-only unit of work (never commits)."""
         with self._read() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session  # closing releases the connection and ends the transaction
 
     def ping(self) -> dict[str, Any]:
         with self.engine.connect() as conn:

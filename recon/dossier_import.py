@@ -175,17 +175,17 @@ def validate(records: Iterator[tuple[int, Any, str | None]], *, amounts_as_text:
         if isinstance(obj, dict) and amounts_as_text:
             for fee in obj.get("fees", []):
                 fee.pop("_line", None)
+        code = obj.get("code") if isinstance(obj, dict) else None
+        if isinstance(code, str) and code.strip() in first_seen:
+            errors.append(FieldError("code", f"dossier {code.strip()} appears twice in the "
+                                     f"file (first on line {first_seen[code.strip()]})", line))
+            continue
+        if isinstance(code, str):
+            first_seen[code.strip()] = line
         try:
-            inp = parse_dossier(obj, line=line, amounts_as_text=amounts_as_text)
+            inputs.append(parse_dossier(obj, line=line, amounts_as_text=amounts_as_text))
         except ValidationError as exc:
             errors.extend(exc.errors)
-            continue
-        if inp.code in first_seen:
-            errors.append(FieldError("code", f"dossier {inp.code} appears twice in the file "
-                                     f"(first on line {first_seen[inp.code]})", line))
-            continue
-        first_seen[inp.code] = line
-        inputs.append(inp)
     return inputs, errors
 
 

@@ -16,7 +16,7 @@ from recon.errors import FieldError, ValidationError
 from recon.money import MoneyError, parse_vnd
 from recon.vietqr.banks import directory
 from recon.vietqr.codec import VietQRError, VietQRRequest, decode, encode
-from recon.vietqr.render import render_png, render_svg
+from recon.vietqr.render import Size, render_png, render_svg
 
 _FIELD_HINTS = {
     "bin": "Run `recon vietqr banks` to see the BINs, then pass --bin with one of them.",
@@ -55,7 +55,7 @@ def vietqr() -> None:
               default=None, help="Also write the QR code as SVG to this file.")
 @click.option("--size", type=click.Choice(["screen", "print"]), default="screen",
               show_default=True, help="Scale of the PNG/SVG.")
-def encode_command(
+def encode_command(  # noqa: PLR0917 - click passes every option as an argument
     bin_code: str,
     account: str,
     amount: str | None,
@@ -95,7 +95,7 @@ def encode_command(
         payload = encode(request)
     except VietQRError as exc:
         fail(ValidationError(exc.as_field_error(), hint=_FIELD_HINTS.get(exc.field)))
-    scale = "print" if size == "print" else "screen"
+    scale: Size = "print" if size == "print" else "screen"
     for path, render, kind in (
         (png_path, render_png, "PNG"),
         (svg_path, render_svg, "SVG"),

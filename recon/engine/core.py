@@ -335,25 +335,25 @@ def reconcile(
                 assessed[fee_dossier] += fee_amount
         except KeyError as exc:
             raise ValueError(f"a fee line refers to dossier {exc.args[0]}, not given") from None
-        for did, _code, total in dossiers:
-            if total is not None and total != assessed[did]:
+        for d_id, _code, total in dossiers:
+            if total is not None and total != assessed[d_id]:
                 raise ValueError(
-                    f"dossier {did}: total_assessed {total} differs from its fee lines "
-                    f"({assessed[did]})"
+                    f"dossier {d_id}: total_assessed {total} differs from its fee lines "
+                    f"({assessed[d_id]})"
                 )
 
     # settlement lines, grouped by provider transaction ------------------------------------
     first_line: dict[TxnKey, SettlementLineRow] = {}
     line_groups: dict[TxnKey, list[SettlementLineRow]] = {}
-    for line in settlement_lines:
-        key = (line[1], line[2])
-        held = first_line.setdefault(key, line)
-        if held is not line:
+    for row in settlement_lines:
+        key = (row[1], row[2])
+        held = first_line.setdefault(key, row)
+        if held is not row:
             group = line_groups.get(key)
             if group is None:
-                line_groups[key] = [held, line]
+                line_groups[key] = [held, row]
             else:
-                group.append(line)
+                group.append(row)
     for key, group in line_groups.items():
         group.sort(key=_line_order)
         first_line[key] = group[0]
@@ -428,7 +428,8 @@ def reconcile(
         duplicates = 0
         if group_or_none is not None:
             duplicates = _emit_duplicates(
-                emit, did, code, group_or_none, paid - due, intent_rows
+                emit, dossier_id=did, code=code, group=group_or_none, excess=paid - due,
+                intents=intent_rows,
             )
         counted = paid - duplicates
         if counted > due:
@@ -448,7 +449,7 @@ def reconcile(
     for p, did in overdue:
         days = cfg.days_for(p[1])
         vi, en = explain.missing_settlement(
-            p[1], p[2], p[4], p[6], days, settlement_deadline(p[6], days)
+            p[1], p[2], p[4], paid_at=p[6], days=days, deadline=settlement_deadline(p[6], days)
         )
         emit(Discrepancy(
             f"missing_settlement:payment={p[0]}", "missing_settlement", did, p[0], None, p[1],
@@ -460,7 +461,9 @@ def reconcile(
         tolerance = cfg.tolerance_for(p[1])
         delta = line[3] - p[4]
         within = abs(delta) <= tolerance
-        vi, en = explain.amount_mismatch(p[1], p[2], p[4], line[3], within, tolerance)
+        vi, en = explain.amount_mismatch(
+            p[1], p[2], p[4], line[3], within_tolerance=within, tolerance=tolerance
+        )
         emit(Discrepancy(
             f"amount_mismatch:payment={p[0]}:settlement_line={line[0]}", "amount_mismatch",
             did, p[0], line[0], p[1], p[4], line[3], delta, vi, en, within,
@@ -504,6 +507,7 @@ def reconcile(
 
 def _emit_duplicates(
     emit: Callable[[Discrepancy], None],
+    *,
     dossier_id: int,
     code: str,
     group: list[PaymentRow],
@@ -541,8 +545,9 @@ def _emit_duplicates(
                 intent = intents.get(p.intent_id)
                 reference = intent.reference if intent is not None else p.reference
             vi, en = explain.duplicate_payment(
-                code, p.amount, p.provider, p.provider_txn_id, original.provider,
-                original.provider_txn_id, original.paid_at, same_intent, reference,
+                code, p.amount, p.provider, p.provider_txn_id,
+                original_provider=original.provider, original_txn=original.provider_txn_id,
+                original_paid_at=original.paid_at, same_intent=same_intent, reference=reference,
             )
             emit(Discrepancy(
                 f"duplicate_payment:dossier={dossier_id}:payment={p.id}", "duplicate_payment",

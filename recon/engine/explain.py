@@ -102,6 +102,7 @@ def duplicate_payment(
     amount: int,
     provider: str,
     txn: str,
+    *,
     original_provider: str,
     original_txn: str,
     original_paid_at: datetime,
@@ -109,21 +110,21 @@ def duplicate_payment(
     reference: str | None,
 ) -> Pair:
     day = vn_date(original_paid_at)
+    original = f"{_txn_vi(original_provider, original_txn)} ngày {date_vi(day)}"
+    original_en = f"{_txn_en(original_provider, original_txn)} of {date_en(day)}"
     if same_intent and reference:
-        vi_what = f"cho cùng mã thanh toán {reference}"
-        en_what = f"for the same payment reference {reference}"
+        vi_what = f"trùng với {original} cho cùng mã thanh toán {reference}"
+        en_what = f"repeating {original_en} for the same payment reference {reference}"
     elif same_intent:
-        vi_what = "cho cùng yêu cầu thanh toán"
-        en_what = "for the same payment request"
+        vi_what = f"trùng với {original} cho cùng yêu cầu thanh toán"
+        en_what = f"repeating {original_en} for the same payment request"
     else:
-        vi_what = "cùng số tiền"
-        en_what = "for the same amount"
+        vi_what = f"trùng số tiền với {original}"
+        en_what = f"the same amount as {original_en}"
     return (
         f"Hồ sơ {code} được thanh toán thêm một lần {vnd(amount)} qua "
-        f"{_txn_vi(provider, txn)}, trùng với {_txn_vi(original_provider, original_txn)} "
-        f"ngày {date_vi(day)} {vi_what}.",
-        f"Dossier {code} was paid {vnd(amount)} again by {_txn_en(provider, txn)}, "
-        f"repeating {_txn_en(original_provider, original_txn)} of {date_en(day)} {en_what}.",
+        f"{_txn_vi(provider, txn)}, {vi_what}.",
+        f"Dossier {code} was paid {vnd(amount)} again by {_txn_en(provider, txn)}, {en_what}.",
     )
 
 
@@ -135,18 +136,18 @@ def unmatched_payment(provider: str, txn: str, amount: int, reference: str | Non
         vi_ref = "không có mã tham chiếu"
         en_ref = "no reference"
     return (
-        f"Khoản thanh toán {vnd(amount)} qua {_txn_vi(provider, txn)} ({vi_ref}) "
-        f"không khớp với hồ sơ nào.",
+        f"{_cap(_txn_vi(provider, txn))} số tiền {vnd(amount)} ({vi_ref}) không khớp với "
+        f"hồ sơ nào.",
         f"A payment of {vnd(amount)} by {_txn_en(provider, txn)} ({en_ref}) matches no dossier.",
     )
 
 
 def missing_settlement(
-    provider: str, txn: str, amount: int, paid_at: datetime, days: int, deadline: date
+    provider: str, txn: str, amount: int, *, paid_at: datetime, days: int, deadline: date
 ) -> Pair:
     paid_day = vn_date(paid_at)
     return (
-        f"Khoản thanh toán {vnd(amount)} qua {_txn_vi(provider, txn)} ngày "
+        f"{_cap(_txn_vi(provider, txn))} số tiền {vnd(amount)} ngày "
         f"{date_vi(paid_day)} chưa có trong báo cáo quyết toán, đã quá hạn quyết toán "
         f"{days} ngày (hết ngày {date_vi(deadline)}).",
         f"The payment of {vnd(amount)} by {_txn_en(provider, txn)} on {date_en(paid_day)} "
@@ -166,7 +167,7 @@ def unexpected_settlement(provider: str, txn: str, gross: int, settled_on: date)
 
 
 def amount_mismatch(
-    provider: str, txn: str, amount: int, gross: int, within_tolerance: bool, tolerance: int
+    provider: str, txn: str, amount: int, gross: int, *, within_tolerance: bool, tolerance: int
 ) -> Pair:
     diff = vnd(abs(gross - amount))
     vi_dir = "thấp hơn" if gross < amount else "cao hơn"
@@ -174,7 +175,7 @@ def amount_mismatch(
     vi_tol = f" (trong mức dung sai {vnd(tolerance)})" if within_tolerance else ""
     en_tol = f" (within the {vnd(tolerance)} tolerance)" if within_tolerance else ""
     return (
-        f"Khoản thanh toán qua {_txn_vi(provider, txn)} được ghi nhận {vnd(amount)} nhưng "
+        f"{_cap(_txn_vi(provider, txn))} được ghi nhận {vnd(amount)} nhưng "
         f"được quyết toán {vnd(gross)}, {vi_dir} {diff}{vi_tol}.",
         f"{_cap(_txn_en(provider, txn))} was recorded as {vnd(amount)} but settled "
         f"as {vnd(gross)}, {diff} {en_dir}{en_tol}.",
@@ -196,7 +197,7 @@ def duplicate_settlement(
 
 def status_mismatch(provider: str, txn: str, status: str, gross: int, settled_on: date) -> Pair:
     return (
-        f"Khoản thanh toán qua {_txn_vi(provider, txn)} được ghi nhận là "
+        f"{_cap(_txn_vi(provider, txn))} được ghi nhận là "
         f"{status_vi(status)} nhưng vẫn được quyết toán {vnd(gross)} ngày "
         f"{date_vi(settled_on)}.",
         f"{_cap(_txn_en(provider, txn))} is recorded as {status} but was settled "

@@ -447,36 +447,41 @@ def _check_crc(payload: str, crc_item: _Item, fields: _Fields, errors: list[str]
         )
 
 
+def _guid_of(item: _Item) -> str | None:
+    """The GUID (sub-field 00) of a merchant account template, if it parses."""
+    try:
+        sub = {sub_item.tag: sub_item.value for sub_item in _parse_tlv(item.value, "")}
+    except _TLVError:
+        return None
+    return sub.get("00")
+
+
+def _describe_guid(guid: str) -> str:
+    what = KNOWN_GUIDS.get(guid.upper())
+    return f"GUID {guid}" + (f" ({what})" if what else "")
+
+
 def _not_vietqr_reason(root: dict[str, _Item]) -> str | None:
     """Why a structurally sound EMV code is not a NAPAS transfer, or None if it is one."""
     account = root.get("38")
     if account is not None:
         try:
-            sub = {item.tag: item.value for item in _parse_tlv(account.value, "38.")}
+            _parse_tlv(account.value, "38.")
         except _TLVError:
             return None  # a broken 38 is reported as a VietQR field error
-        guid = sub.get("00")
+        guid = _guid_of(account)
         if guid is not None and guid.upper() == NAPAS_GUID:
             return None
-        what = KNOWN_GUIDS.get((guid or "").upper(), "an unknown scheme")
+        held = _describe_guid(guid) if guid is not None else "no GUID"
         return (
-            f"not a VietQR transfer code: field 38 holds GUID {guid!r} ({what}), "
+            f"not a VietQR transfer code: field 38 holds {held}, "
             f"not the NAPAS GUID {NAPAS_GUID}"
         )
     others = []
     for tag in sorted(root):
         if 2 <= int(tag) <= 51:
-            guid = None
-            try:
-                sub = {item.tag: item.value for item in _parse_tlv(root[tag].value, "")}
-                guid = sub.get("00")
-            except _TLVError:
-                pass
-            if guid is not None:
-                what = KNOWN_GUIDS.get(guid.upper())
-                others.append(f"{tag} with GUID {guid}" + (f" ({what})" if what else ""))
-            else:
-                others.append(tag)
+            guid = _guid_of(root[tag])
+            others.append(f"{tag} with {_describe_guid(guid)}" if guid is not None else tag)
     detail = f"; it carries merchant account field(s) {', '.join(others)}" if others else ""
     return (
         "not a VietQR transfer code: it has no NAPAS account field "

@@ -57,7 +57,9 @@ def _box_size(size: Size, box_size: int | None) -> int:
     raise ValueError(f"size: must be 'screen' or 'print', got {size!r}")
 
 
-def render_image(payload: str, *, size: Size = "screen", box_size: int | None = None) -> Image.Image:
+def render_image(
+    payload: str, *, size: Size = "screen", box_size: int | None = None
+) -> Image.Image:
     """A pillow image (mode ``L``, black on white) of the code."""
     scale = _box_size(size, box_size)
     matrix = qr_matrix(payload)

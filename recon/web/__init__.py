@@ -56,8 +56,8 @@ def _enforce_policy() -> Response | None:
     if is_public(request.endpoint):
         g.principal = None
         g.via_session = False
-        if request.endpoint == "auth.login":
-            check_csrf()
+        if (request.endpoint or "").startswith("auth."):
+            check_csrf(form=True)  # login, logout and the language switch are forms
         return None
     principal = load_principal()
     g.principal = principal

@@ -57,12 +57,13 @@ def csrf_token() -> str:
     return str(token)
 
 
-def check_csrf() -> None:
-    """Forms and browser calls made with the session cookie must carry the session's token."""
+def check_csrf(*, form: bool = False) -> None:
+    """Forms (``form=True``) and browser calls made with the session cookie must carry the
+    session's token. Bearer-token API calls and provider webhooks carry no cookie: exempt."""
     if request.method not in UNSAFE_METHODS:
         return
-    if not getattr(g, "via_session", False) and request.endpoint != "auth.login":
-        return  # bearer-token API calls and provider webhooks carry no cookie
+    if not form and not getattr(g, "via_session", False):
+        return
     sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
     expected = session.get("csrf") or ""
     if not expected or not hmac.compare_digest(str(sent), str(expected)):

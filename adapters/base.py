@@ -1,0 +1,422 @@
+"""The adapter interface: normalised records, the error hierarchy and signature verification.
+
+An adapter turns one raw provider call (:class:`RawRequest`) into one normalised
+:class:`CallbackEvent`, or refuses it with an :class:`AdapterError`, and builds the answer the
+provider's protocol expects (:class:`Acknowledgement`) for the :class:`Outcome` the service
+decided. Adapters are pure: no Flask, no database, no network; secrets are passed in.
+
+Verification is a template: this base owns the constant-time comparison and key rotation (the
+current secret, then the ``..._PREVIOUS`` one); each connector supplies the signed message(s), the
+signature it received and the digest algorithm.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import ClassVar, Literal, Protocol
+
+logger = logging.getLogger(__name__)
+
+PaymentStatus = Literal["succeeded", "failed", "refunded", "pending"]
+PAYMENT_STATUSES: tuple[PaymentStatus, ...] = ("succeeded", "failed", "refunded", "pending")
+
+
+class Clock(Protocol):
+    """Anything with ``now()`` returning an aware datetime (``recon.clock`` clocks qualify)."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------------------------
+# Outcomes and errors
+# --------------------------------------------------------------------------------------------
+
+
+class Outcome(StrEnum):
+    """What the service made of a call; each adapter answers it in its provider's protocol."""
+
+    accepted = "accepted"  # recorded (a failed payment we recorded is accepted too)
+    duplicate = "duplicate"  # this provider transaction was already recorded
+    already_confirmed = "duplicate"  # alias, VNPay's wording
+    unknown_order = "unknown_order"  # no intent/dossier matches (the payment is still recorded)
+    amount_mismatch = "amount_mismatch"  # the amount differs from the intent's
+    bad_signature = "bad_signature"  # SignatureError
+    malformed = "malformed"  # MalformedPayload
+    retry_later = "retry_later"  # our side failed (database): the provider must retry
+    not_configured = "not_configured"  # NotConfigured
+    replayed = "replayed"  # ReplayError
+    ignored = "ignored"  # NotAPayment: authentic, understood, nothing to record
+
+
+class AdapterError(Exception):
+    """Base of every error an adapter raises about a call or its own configuration."""
+
+    outcome: ClassVar[Outcome] = Outcome.malformed
+
+
+class SignatureError(AdapterError):
+    """The signature (or API key) is missing, unreadable or does not match any secret."""
+
+    outcome = Outcome.bad_signature
+
+
+class MalformedPayload(AdapterError):
+    """The call is authentic (or could not be checked) but its content is not what we expect."""
+
+    outcome = Outcome.malformed
+
+
+class ReplayError(AdapterError):
+    """A correctly signed call whose signed timestamp is outside the allowed window."""
+
+    outcome = Outcome.replayed
+
+
+class NotConfigured(AdapterError):
+    """A required setting (secret, merchant code) is missing. Never means "accept unsigned"."""
+
+    outcome = Outcome.not_configured
+
+
+class NotAPayment(AdapterError):
+    """An authentic notification that is not a payment (outgoing transfer, agreement binding,
+    a declined void). Answer it as :attr:`Outcome.ignored` so the provider stops sending it."""
+
+    outcome = Outcome.ignored
+
+
+class NotSupported(AdapterError):
+    """The provider's protocol has no way to express this (e.g. a failed ZaloPay callback)."""
+
+    outcome = Outcome.malformed
+
+
+class UnknownProvider(AdapterError, LookupError):
+    """No adapter has this name."""
+
+    outcome = Outcome.not_configured
+
+
+# --------------------------------------------------------------------------------------------
+# Records
+# --------------------------------------------------------------------------------------------
+
+
+class Headers(Mapping[str, str]):
+    """A read-only mapping of HTTP headers with case-insensitive lookups."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, headers: Mapping[str, str] | Sequence[tuple[str, str]] = ()) -> None:
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        items: dict[str, tuple[str, str]] = {}
+        for name, value in pairs:
+            items[name.lower()] = (name, value)
+        self._items = items
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return (original for original, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset((k, v) for k, (_, v) in self._items.items()))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return dict(Headers(other)._lowered()) == dict(self._lowered())
+
+    def _lowered(self) -> Iterator[tuple[str, str]]:
+        return ((k, v) for k, (_, v) in self._items.items())
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self.items())!r})"
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """One HTTP call exactly as received. ``query_string`` is raw (undecoded, without ``?``)."""
+
+    method: str
+    path: str
+    query_string: str
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.headers, Headers):
+            object.__setattr__(self, "headers", Headers(self.headers))
+        if self.received_at.tzinfo is None:
+            raise ValueError("RawRequest.received_at must be timezone-aware")
+
+
+@dataclass(frozen=True)
+class CallbackEvent:
+    """A provider's notification, normalised.
+
+    ``amount`` is integer VND; ``transaction_at`` is the provider's own time, aware (naive provider
+    times are Vietnam time, UTC+7). ``reference`` is our payment reference when the provider
+    carries our order id; ``order_code`` is payOS's numeric order code; ``memo`` is free text
+    (transfer description) in which to look for a reference. ``raw_status`` records the provider
+    fields that decided ``status`` (e.g. ``"resultCode=0"``). ``channel`` uses the payment
+    channel vocabulary (``vnpay``, ``momo``, ``zalopay``, ``payos``, ``vietqr``, ``pos``).
+    """
+
+    provider: str
+    provider_txn_id: str
+    amount: int
+    status: PaymentStatus
+    transaction_at: datetime
+    reference: str | None
+    order_code: int | None
+    memo: str | None
+    raw_status: str
+    channel: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount < 0:
+            raise ValueError(f"amount must be a non-negative int of VND, got {self.amount!r}")
+        if self.status not in PAYMENT_STATUSES:
+            raise ValueError(f"unknown status {self.status!r}")
+        if self.transaction_at.tzinfo is None:
+            raise ValueError("transaction_at must be timezone-aware")
+        if not self.provider_txn_id:
+            raise ValueError("provider_txn_id must not be empty")
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """The HTTP answer the provider expects."""
+
+    status_code: int
+    body: bytes
+    content_type: str
+
+
+JSON_CONTENT_TYPE = "application/json"
+TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
+
+
+def json_ack(status_code: int, payload: Mapping[str, object]) -> Acknowledgement:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Acknowledgement(status_code, body, JSON_CONTENT_TYPE)
+
+
+def empty_ack(status_code: int = 204) -> Acknowledgement:
+    return Acknowledgement(status_code, b"", TEXT_CONTENT_TYPE)
+
+
+# --------------------------------------------------------------------------------------------
+# The adapter
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignedParts:
+    """What a connector extracted for verification.
+
+    ``signature`` is the value received (``None`` or ``""`` when absent); ``messages`` the
+    candidate canonical messages (several when the provider's serialisation is ambiguous; each
+    is an encoding of the same data); ``timestamp`` the signed time, if the scheme has one.
+    ``where`` names the signature's place in the call, for error messages.
+    """
+
+    signature: str | None
+    messages: tuple[bytes, ...]
+    where: str
+    timestamp: datetime | None = None
+
+
+class Adapter(ABC):
+    """One payment provider's callback protocol."""
+
+    name: ClassVar[str]
+    channel: ClassVar[str]
+    http_method: ClassVar[str] = "POST"
+    digest: ClassVar[str] = "sha256"  # hashlib name of the HMAC digest
+    hex_signature: ClassVar[bool] = True  # compare case-insensitively as hex
+
+    def __init__(
+        self,
+        *,
+        secrets: Sequence[str],
+        max_age_seconds: int = 300,
+        clock: Clock | None = None,
+    ) -> None:
+        if not secrets or not secrets[0]:
+            raise NotConfigured(f"{self.name}: no signing secret configured")
+        cleaned = tuple(s for s in secrets if s)
+        if max_age_seconds < 0:
+            raise ValueError("max_age_seconds must be 0 (off) or positive")
+        self._secrets: tuple[bytes, ...] = tuple(s.encode("utf-8") for s in cleaned)
+        self.max_age_seconds = max_age_seconds
+        self.clock: Clock = clock or SystemClock()
+
+    def __repr__(self) -> str:  # never shows secrets
+        return f"<{type(self).__name__} {self.name}>"
+
+    # -- verification (template) ------------------------------------------------------------
+
+    def verify(self, request: RawRequest) -> None:
+        """Raise :class:`SignatureError`, :class:`ReplayError` or :class:`MalformedPayload`
+        unless ``request`` is signed with the current or the previous secret (and, where the
+        scheme has a timestamp, fresh relative to ``request.received_at``)."""
+        parts = self._signed_parts(request)
+        if not parts.signature:
+            raise SignatureError(f"{self.name}: {parts.where} is missing")
+        provided = self._normalise_signature(parts.signature)
+        for index, secret in enumerate(self._secrets):
+            for message in self._messages_for(parts, index):
+                expected = self._expected_signature(secret, message)
+                if hmac.compare_digest(expected, provided):
+                    if index:
+                        logger.info(
+                            "%s callback verified with the previous secret; "
+                            "finish the key rotation",
+                            self.name,
+                            extra={"provider": self.name},
+                        )
+                    if parts.timestamp is not None:
+                        self._check_fresh(parts.timestamp, request.received_at)
+                    return
+        raise SignatureError(
+            f"{self.name}: {parts.where} does not match (wrong secret, or the payload was altered)"
+        )
+
+    def _normalise_signature(self, signature: str) -> bytes:
+        text = signature.strip()
+        if self.hex_signature:
+            text = text.lower()
+        return text.encode("utf-8", "surrogatepass")
+
+    def _messages_for(self, parts: SignedParts, secret_index: int) -> Sequence[bytes]:
+        """The messages to try with secret number ``secret_index`` (override when the message
+        depends on the key, as MoMo's embeds the access key)."""
+        return parts.messages
+
+    def _expected_signature(self, secret: bytes, message: bytes) -> bytes:
+        return hmac.new(secret, message, self.digest).hexdigest().encode()
+
+    def _sign(self, message: bytes) -> str:
+        """Sign with the current secret, as the provider would (for :meth:`build_callback`)."""
+        return self._expected_signature(self._secrets[0], message).decode()
+
+    def _check_fresh(self, signed_at: datetime, received_at: datetime) -> None:
+        if not self.max_age_seconds:
+            return
+        age = abs(received_at - signed_at)
+        if age > timedelta(seconds=self.max_age_seconds):
+            raise ReplayError(
+                f"{self.name}: signed timestamp {signed_at.isoformat()} is "
+                f"{int(age.total_seconds())} s away from when the call was received "
+                f"({received_at.isoformat()}); the limit is {self.max_age_seconds} s"
+            )
+
+    # -- connector hooks ---------------------------------------------------------------------
+
+    @abstractmethod
+    def _signed_parts(self, request: RawRequest) -> SignedParts:
+        """Extract the signature and the signed message(s) from the raw call."""
+
+    @abstractmethod
+    def _parse(self, request: RawRequest) -> CallbackEvent:
+        """Turn a verified call into an event."""
+
+    # -- public interface --------------------------------------------------------------------
+
+    def parse_callback(self, request: RawRequest) -> CallbackEvent:
+        """Verify ``request``, then parse it. Raises only :class:`AdapterError` subclasses."""
+        self.verify(request)
+        return self._parse(request)
+
+    @abstractmethod
+    def acknowledge(self, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
+        """The answer for ``outcome`` in this provider's protocol. ``detail`` (a reason, never
+        a secret) goes where the protocol has room for free text."""
+
+    @abstractmethod
+    def build_callback(
+        self,
+        *,
+        amount: int,
+        reference: str | None = None,
+        provider_txn_id: str | None = None,
+        status: PaymentStatus = "succeeded",
+        transaction_at: datetime | None = None,
+        order_code: int | None = None,
+        memo: str | None = None,
+        path: str | None = None,
+    ) -> RawRequest:
+        """A correctly signed call as the provider would send it (for ``recon simulate pay``
+        and tests). Raises :class:`NotSupported` for what the protocol cannot express."""
+
+    # -- helpers for connectors --------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        now = self.clock.now()
+        if now.tzinfo is None:
+            raise ValueError("the clock must return timezone-aware datetimes")
+        return now
+
+    def _path(self, path: str | None) -> str:
+        return path or f"/webhooks/{self.name}"
+
+    def _require_status(self, status: str, supported: Sequence[str]) -> None:
+        if status not in supported:
+            raise NotSupported(
+                f"{self.name} does not send {status!r} callbacks (it sends: {', '.join(supported)})"
+            )
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """The ``RECON_*`` variables an adapter reads: required ones (each secret may have a
+    ``..._PREVIOUS`` twin, listed in ``rotating``) and optional ones."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    rotating: tuple[str, ...] = field(default=())
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        previous = tuple(f"{name}_PREVIOUS" for name in self.rotating)
+        return self.required + self.optional + previous
+
+
+def env_value(env: Mapping[str, str], name: str, *, required: bool = True) -> str | None:
+    """A non-blank variable, or ``None``; raises :class:`NotConfigured` naming it if required."""
+    value = env.get(name)
+    if value is None or not value.strip():
+        if required:
+            raise NotConfigured(f"{name} is not set")
+        return None
+    return value
+
+
+def env_secrets(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """The current secret ``name`` (required) and its optional ``name_PREVIOUS`` twin."""
+    current = env_value(env, name)
+    assert current is not None
+    previous = env_value(env, f"{name}_PREVIOUS", required=False)
+    return (current, previous) if previous and previous != current else (current,)

@@ -1,0 +1,134 @@
+"""Scrubbing before anything is stored or logged: card numbers (PANs) and credentials.
+
+A PAN here is 13–19 digits passing the Luhn check, written as one run or in groups separated by
+single spaces or dashes (``4111 1111 1111 1111``, ``4111-1111-1111-1111``), not touching other
+digits. :func:`mask_pans` keeps the first 6 and last 4 digits (what PCI DSS allows to be shown)
+and replaces the others with ``*``, leaving separators in place.
+
+False positives are possible (any 13–19 digit number passes Luhn one time in ten, e.g. a long
+account number in a transfer memo); masking one is harmless, missing a PAN is not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+
+PAN_MIN_DIGITS = 13
+PAN_MAX_DIGITS = 19
+KEEP_FIRST = 6
+KEEP_LAST = 4
+
+# digit groups joined by single spaces or dashes, not touching other digits
+_RUN = re.compile(rb"(?<![0-9])[0-9]+(?:[ -][0-9]+)*(?![0-9])")
+_GROUP = re.compile(rb"[0-9]+")
+
+
+def luhn_valid(digits: str | bytes) -> bool:
+    """True when ``digits`` (ASCII digits only) passes the Luhn check."""
+    text = digits.decode("ascii") if isinstance(digits, bytes) else digits
+    if not text or not text.isascii() or not text.isdigit():
+        return False
+    total = 0
+    for position, char in enumerate(reversed(text)):
+        value = ord(char) - 48
+        if position % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def _pan_spans(data: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) byte offsets of every PAN in ``data``, separators included."""
+    for run in _RUN.finditer(data):
+        groups = [(m.start() + run.start(), m.end() + run.start()) for m in _GROUP.finditer(
+            run.group()
+        )]
+        i = 0
+        while i < len(groups):
+            best: int | None = None
+            digits = b""
+            for j in range(i, len(groups)):
+                start, end = groups[j]
+                digits += data[start:end]
+                if len(digits) > PAN_MAX_DIGITS:
+                    break
+                if len(digits) >= PAN_MIN_DIGITS and luhn_valid(digits):
+                    best = j  # keep the longest valid span starting at group i
+            if best is None:
+                i += 1
+                continue
+            yield groups[i][0], groups[best][1]
+            i = best + 1
+
+
+def contains_pan(data: bytes | str) -> bool:
+    """True when ``data`` holds something that looks like a full card number."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    return next(_pan_spans(raw), None) is not None
+
+
+def mask_pans(data: bytes) -> bytes:
+    """``data`` with every PAN masked to first 6 + last 4 digits (``411111******1111``)."""
+    spans = list(_pan_spans(data))
+    if not spans:
+        return data
+    out = bytearray(data)
+    for start, end in spans:
+        positions = [k for k in range(start, end) if 48 <= out[k] <= 57]
+        for k in positions[KEEP_FIRST : len(positions) - KEEP_LAST]:
+            out[k] = ord("*")
+    return bytes(out)
+
+
+def mask_pans_text(text: str) -> str:
+    """:func:`mask_pans` for text (PAN digits are ASCII, so UTF-8 offsets are safe)."""
+    return mask_pans(text.encode("utf-8", "surrogatepass")).decode("utf-8", "surrogatepass")
+
+
+# --------------------------------------------------------------------------------------------
+# Headers
+# --------------------------------------------------------------------------------------------
+
+_CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
+)
+_CREDENTIAL_WORDS = ("token", "secret", "password", "apikey", "api-key", "api_key", "auth")
+_SIGNATURE_PARAM = re.compile(r"(v\d+|sig|signature|mac|hash)=([^,;\s]+)", re.IGNORECASE)
+
+
+def _partial(secret: str) -> str:
+    """Show at most 4 characters, and only of a long value."""
+    if len(secret) >= 12:
+        return f"{secret[:4]}****"
+    return "****"
+
+
+def _redact_credential(value: str) -> str:
+    scheme, sep, credential = value.strip().partition(" ")
+    if sep and credential and scheme.isalpha():  # "Apikey xxx", "Bearer xxx", "Basic xxx"
+        return f"{scheme} {_partial(credential.strip())}"
+    return _partial(value.strip())
+
+
+def _redact_signature(value: str) -> str:
+    if _SIGNATURE_PARAM.search(value):  # "t=...,v1=<hex>": keep t, shorten the signature
+        return _SIGNATURE_PARAM.sub(lambda m: f"{m.group(1)}={m.group(2)[:8]}…", value)
+    return f"{value[:8]}…" if len(value) > 8 else value
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``headers`` fit to store: credentials shown as at most their first 4
+    characters, signatures shortened (they are not secrets, but need not be kept whole)."""
+    redacted: dict[str, str] = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        if "signature" in lowered or lowered.endswith("-mac") or lowered.endswith("-hash"):
+            redacted[name] = _redact_signature(value)
+        elif lowered in _CREDENTIAL_HEADERS or any(w in lowered for w in _CREDENTIAL_WORDS):
+            redacted[name] = _redact_credential(value)
+        else:
+            redacted[name] = mask_pans_text(value)
+    return redacted

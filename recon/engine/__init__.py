@@ -1,0 +1,50 @@
+"""Reconciliation engine: the pure core (:mod:`.core`), its records (:mod:`.records`), the
+sentences it writes (:mod:`.explain`) and what a run changes (:mod:`.lifecycle`).
+
+The runner (loading, persisting, locking) lives beside it and is the only part that does I/O.
+"""
+
+from recon.engine.core import (
+    SUBJECTS,
+    Reconciliation,
+    make_identity,
+    parse_identity,
+    reconcile,
+    settlement_cutoff,
+    settlement_deadline,
+    settlement_overdue,
+)
+from recon.engine.lifecycle import Classification, Resolution, classify, resolution_reason
+from recon.engine.records import (
+    KINDS,
+    Discrepancy,
+    DossierRow,
+    EngineConfig,
+    FeeLineRow,
+    IntentRow,
+    PaymentRow,
+    SettlementLineRow,
+)
+
+__all__ = [
+    "KINDS",
+    "SUBJECTS",
+    "Classification",
+    "Discrepancy",
+    "DossierRow",
+    "EngineConfig",
+    "FeeLineRow",
+    "IntentRow",
+    "PaymentRow",
+    "Reconciliation",
+    "Resolution",
+    "SettlementLineRow",
+    "classify",
+    "make_identity",
+    "parse_identity",
+    "reconcile",
+    "resolution_reason",
+    "settlement_cutoff",
+    "settlement_deadline",
+    "settlement_overdue",
+]

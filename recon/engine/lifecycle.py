@@ -1,0 +1,332 @@
+"""What a run changes: which findings are new, which stay open, which no longer hold and why.
+
+The runner passes the identities of the discrepancies that are open before the run and the
+:class:`~recon.engine.core.Reconciliation` of this run. :func:`classify` says which findings to
+insert (``new``), which to refresh (``still_open``: amounts and sentences may have moved), and
+which to close as ``auto_resolved`` (``resolved``), each with one sentence in Vietnamese and in
+English saying what changed ("the settlement arrived on 2026-11-25"), read from the facts this
+run saw. Pure, like the rest of the engine.
+
+For a partial run (recent activity only) pass ``partial=True``: an open discrepancy whose
+subject (dossier / payment / settlement line) was not among this run's inputs is neither
+confirmed nor resolved but left ``untouched``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from recon.clock import VN_TZ
+from recon.engine import explain
+from recon.engine.core import Reconciliation, parse_identity, settlement_deadline
+from recon.engine.explain import date_en, date_vi, vnd
+from recon.engine.records import SUCCEEDED, Discrepancy, PaymentRow
+
+Pair = tuple[str, str]
+
+
+class Resolution(NamedTuple):
+    """A previously open discrepancy that no longer holds, and why (vi, en)."""
+
+    identity: str
+    kind: str
+    reason: str
+    reason_en: str
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    new: list[Discrepancy]
+    still_open: list[Discrepancy]
+    resolved: list[Resolution]
+    untouched: list[str]
+
+
+def classify(
+    previous_open: Iterable[str], result: Reconciliation, *, partial: bool = False
+) -> Classification:
+    """Split ``previous_open`` and ``result`` into new / still open / resolved / untouched.
+
+    Every list is sorted by identity. A previous identity that cannot be parsed is a caller
+    error and raises ``ValueError``.
+    """
+    previous = set(previous_open)
+    for identity in previous:
+        parse_identity(identity)  # fail loudly on rubbish rather than resolve it
+    current = {d.identity for d in result.discrepancies}
+    new = [d for d in result.discrepancies if d.identity not in previous]
+    still_open = [d for d in result.discrepancies if d.identity in previous]
+    resolved: list[Resolution] = []
+    untouched: list[str] = []
+    for identity in sorted(previous - current):
+        if partial and not result.covers(identity):
+            untouched.append(identity)
+            continue
+        kind, ids = parse_identity(identity)
+        vi, en = resolution_reason(kind, ids, result)
+        resolved.append(Resolution(identity, kind, vi, en))
+    return Classification(new, still_open, resolved, untouched)
+
+
+def resolution_reason(kind: str, ids: dict[str, int], result: Reconciliation) -> Pair:
+    """Why a ``kind`` finding about ``ids`` no longer holds, given this run's facts."""
+    return _REASONS[kind](ids, result)
+
+
+# --------------------------------------------------------------------------- per kind
+
+_GONE_DOSSIER = (
+    "Hồ sơ không còn trong dữ liệu đối soát.",
+    "The dossier is no longer in the reconciled data.",
+)
+_GONE_PAYMENT = (
+    "Khoản thanh toán không còn trong dữ liệu đối soát.",
+    "The payment is no longer in the reconciled data.",
+)
+_GONE_LINE = (
+    "Dòng quyết toán không còn trong dữ liệu đối soát.",
+    "The settlement line is no longer in the reconciled data.",
+)
+
+
+def _fallback(result: Reconciliation) -> Pair:
+    when = result.as_of.astimezone(VN_TZ)
+    return (
+        f"Điều kiện phát sinh chênh lệch không còn đúng tại thời điểm đối soát "
+        f"{when:%d/%m/%Y %H:%M}.",
+        f"The condition no longer holds as of {when:%Y-%m-%d %H:%M} (Vietnam time).",
+    )
+
+
+def _status_changed(payment: PaymentRow) -> Pair:
+    return (
+        f"Khoản thanh toán nay được ghi nhận là {explain.status_vi(payment.status)}.",
+        f"The payment is now recorded as {payment.status}.",
+    )
+
+
+def _dossier_totals(kind: str, ids: dict[str, int], result: Reconciliation) -> Pair:
+    did = ids["dossier"]
+    dossier = result.dossier(did)
+    assessed = result.assessed_total(did)
+    if dossier is None or assessed is None:
+        return _GONE_DOSSIER
+    paid = result.paid_total(did)
+    code = dossier.code
+    if paid == 0:
+        return (
+            f"Hồ sơ {code} không còn khoản thanh toán thành công nào.",
+            f"Dossier {code} no longer has a succeeded payment.",
+        )
+    if paid == assessed:
+        return (
+            f"Hồ sơ {code} nay đã nộp đủ: {vnd(paid)} trên {vnd(assessed)} phải nộp.",
+            f"Dossier {code} is now paid in full: {vnd(paid)} of {vnd(assessed)} assessed.",
+        )
+    if paid < assessed:  # was overpaid
+        return (
+            f"Hồ sơ {code} nay nộp {vnd(paid)}, ít hơn {vnd(assessed)} phải nộp (báo riêng "
+            f"là nộp thiếu).",
+            f"Dossier {code} is now paid {vnd(paid)}, less than the {vnd(assessed)} assessed "
+            f"(reported separately as underpaid).",
+        )
+    if kind == "underpaid":
+        return (
+            f"Hồ sơ {code} nay đã nộp {vnd(paid)}, không còn thiếu so với {vnd(assessed)} "
+            f"phải nộp (phần thừa, nếu có, được báo riêng).",
+            f"Dossier {code} has now been paid {vnd(paid)}, no longer short of the "
+            f"{vnd(assessed)} assessed (any excess is reported separately).",
+        )
+    return (  # overpaid, and the excess is now wholly explained by duplicates
+        f"Phần nộp thừa của hồ sơ {code} nay được báo là các khoản nộp trùng.",
+        f"The excess paid on dossier {code} is now reported as duplicate payments.",
+    )
+
+
+def _underpaid(ids: dict[str, int], result: Reconciliation) -> Pair:
+    return _dossier_totals("underpaid", ids, result)
+
+
+def _overpaid(ids: dict[str, int], result: Reconciliation) -> Pair:
+    return _dossier_totals("overpaid", ids, result)
+
+
+def _duplicate_payment(ids: dict[str, int], result: Reconciliation) -> Pair:
+    payment = result.payment(ids["payment"])
+    if payment is None:
+        return _GONE_PAYMENT
+    if payment.status != SUCCEEDED:
+        return _status_changed(payment)
+    did = ids["dossier"]
+    matched = result.matched_dossier(payment)
+    if matched != did:
+        return _rematched(payment, matched, result)
+    dossier = result.dossier(did)
+    assessed = result.assessed_total(did)
+    if dossier is None or assessed is None:
+        return _GONE_DOSSIER
+    paid = result.paid_total(did)
+    if paid <= assessed:
+        return (
+            f"Tổng đã nộp của hồ sơ {dossier.code} ({vnd(paid)}) nay không vượt số phải nộp "
+            f"{vnd(assessed)}.",
+            f"Dossier {dossier.code}'s total paid ({vnd(paid)}) no longer exceeds the "
+            f"{vnd(assessed)} assessed.",
+        )
+    return (
+        f"Khoản này không còn được coi là nộp trùng: phần thừa của hồ sơ {dossier.code} "
+        f"được báo theo khoản thanh toán khác.",
+        f"This payment is no longer taken as the duplicate: dossier {dossier.code}'s excess "
+        f"is reported against other payments.",
+    )
+
+
+def _rematched(payment: PaymentRow, matched: int | None, result: Reconciliation) -> Pair:
+    if matched is None:
+        return (
+            "Khoản thanh toán nay không còn gắn với hồ sơ này.",
+            "The payment is no longer matched to this dossier.",
+        )
+    dossier = result.dossier(matched)
+    code = dossier.code if dossier is not None else str(matched)
+    return (
+        f"Khoản thanh toán nay được gắn với hồ sơ {code}.",
+        f"The payment is now matched to dossier {code}.",
+    )
+
+
+def _unmatched_payment(ids: dict[str, int], result: Reconciliation) -> Pair:
+    payment = result.payment(ids["payment"])
+    if payment is None:
+        return _GONE_PAYMENT
+    if payment.status != SUCCEEDED:
+        return _status_changed(payment)
+    matched = result.matched_dossier(payment)
+    if matched is not None:
+        return _rematched(payment, matched, result)
+    return _fallback(result)
+
+
+def _missing_settlement(ids: dict[str, int], result: Reconciliation) -> Pair:
+    payment = result.payment(ids["payment"])
+    if payment is None:
+        return _GONE_PAYMENT
+    lines = result.settlement_lines_for(payment.provider, payment.provider_txn_id)
+    if lines:
+        day = lines[0].settled_on
+        return (
+            f"Khoản thanh toán đã được quyết toán ngày {date_vi(day)}.",
+            f"The settlement arrived on {date_en(day)}.",
+        )
+    if payment.status != SUCCEEDED:
+        return _status_changed(payment)
+    config = result.config
+    if not config.needs_settlement(payment.provider):
+        name_vi, name_en = explain.provider_vi(payment.provider), explain.provider_en(
+            payment.provider
+        )
+        return (
+            f"Khoản thanh toán qua {name_vi} nay được cấu hình là không cần quyết toán.",
+            f"Payments by {name_en} are now configured as needing no settlement.",
+        )
+    days = config.days_for(payment.provider)
+    deadline = settlement_deadline(payment.paid_at, days)
+    return (
+        f"Hạn quyết toán ({days} ngày, hết ngày {date_vi(deadline)}) chưa qua tại thời điểm "
+        f"đối soát.",
+        f"The settlement deadline ({days} days, ending {date_en(deadline)}) has not passed as "
+        f"of this run.",
+    )
+
+
+def _unexpected_settlement(ids: dict[str, int], result: Reconciliation) -> Pair:
+    line = result.settlement_line(ids["settlement_line"])
+    if line is None:
+        return _GONE_LINE
+    lines = result.settlement_lines_for(line.provider, line.provider_txn_id)
+    if lines and lines[0].id != line.id:
+        return _now_duplicate()
+    return (
+        f"Khoản thanh toán tương ứng (giao dịch {explain.provider_vi(line.provider)} mã "
+        f"{line.provider_txn_id}) nay đã được ghi nhận.",
+        f"The matching payment ({explain.provider_en(line.provider)} transaction "
+        f"{line.provider_txn_id}) has now been recorded.",
+    )
+
+
+def _now_duplicate() -> Pair:
+    return (
+        "Dòng quyết toán này nay được báo là quyết toán trùng.",
+        "This settlement line is now reported as a duplicate settlement.",
+    )
+
+
+def _payment_and_line(
+    ids: dict[str, int], result: Reconciliation, check: Callable[[PaymentRow, int], Pair]
+) -> Pair:
+    payment = result.payment(ids["payment"])
+    if payment is None:
+        return _GONE_PAYMENT
+    line = result.settlement_line(ids["settlement_line"])
+    if line is None:
+        return _GONE_LINE
+    lines = result.settlement_lines_for(payment.provider, payment.provider_txn_id)
+    if not lines or lines[0].id != line.id:
+        return _now_duplicate()
+    return check(payment, line.amount)
+
+
+def _amount_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
+    def check(payment: PaymentRow, gross: int) -> Pair:
+        if payment.status != SUCCEEDED:
+            return _status_changed(payment)  # now a status_mismatch, reported separately
+        if payment.amount == gross:
+            return (
+                f"Số tiền thanh toán ({vnd(payment.amount)}) nay khớp với số tiền quyết toán.",
+                f"The payment amount ({vnd(payment.amount)}) now equals the settled gross "
+                f"amount.",
+            )
+        return _fallback(result)
+
+    return _payment_and_line(ids, result, check)
+
+
+def _status_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
+    def check(payment: PaymentRow, _gross: int) -> Pair:
+        if payment.status == SUCCEEDED:
+            return _status_changed(payment)
+        return _fallback(result)
+
+    return _payment_and_line(ids, result, check)
+
+
+def _duplicate_settlement(ids: dict[str, int], result: Reconciliation) -> Pair:
+    line = result.settlement_line(ids["settlement_line"])
+    if line is None:
+        return _GONE_LINE
+    lines = result.settlement_lines_for(line.provider, line.provider_txn_id)
+    if len(lines) <= 1:
+        return (
+            "Dòng quyết toán này nay là dòng duy nhất của giao dịch.",
+            "This is now the only settlement line of its transaction.",
+        )
+    return (
+        "Dòng quyết toán này nay được coi là dòng quyết toán gốc của giao dịch (quyết toán "
+        "sớm nhất).",
+        "This line is now taken as the transaction's original (earliest) settlement.",
+    )
+
+
+_REASONS: dict[str, Callable[[dict[str, int], Reconciliation], Pair]] = {
+    "underpaid": _underpaid,
+    "overpaid": _overpaid,
+    "duplicate_payment": _duplicate_payment,
+    "unmatched_payment": _unmatched_payment,
+    "missing_settlement": _missing_settlement,
+    "unexpected_settlement": _unexpected_settlement,
+    "amount_mismatch": _amount_mismatch,
+    "duplicate_settlement": _duplicate_settlement,
+    "status_mismatch": _status_mismatch,
+}
