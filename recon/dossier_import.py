@@ -222,7 +222,8 @@ def import_file(db: Database, clock: Clock, path: Path, *, actor: str,
         on_validated(len(inputs))
     summary = ImportSummary(file=path.name, sha256=sha, format=fmt, records=len(inputs))
     with db.transaction() as session:
-        _write(session, clock, inputs, known_agencies, summary, actor, write_progress)
+        write_dossiers(session, clock, inputs, known_agencies, summary, actor=actor,
+                       progress=write_progress)
         session.add(DossierImport(filename=path.name[:255], sha256=sha, size=len(data),
                                   content=data, imported_at=clock.now(), imported_by=actor,
                                   dossiers_created=summary.created,
@@ -248,9 +249,11 @@ def _procedure_ids(session: Session, inputs: list[DossierInput]) -> dict[str, in
     return ids
 
 
-def _write(session: Session, clock: Clock, inputs: list[DossierInput],
-           agencies: dict[str, int], summary: ImportSummary, actor: str,
-           progress: Progress | None) -> None:
+def write_dossiers(session: Session, clock: Clock, inputs: list[DossierInput],
+                   agencies: dict[str, int], summary: ImportSummary, *, actor: str,
+                   progress: Progress | None = None, skip_existing: bool = False) -> None:
+    """Write validated dossiers: new ones set-based, existing ones by the upsert rule
+    (or left alone with ``skip_existing``, as the idempotent demo does)."""
     procedures = _procedure_ids(session, inputs)
     now = clock.now()
     for start in range(0, len(inputs), BATCH):
@@ -280,7 +283,9 @@ def _write(session: Session, clock: Clock, inputs: list[DossierInput],
             summary.fee_lines += len(fee_rows)
             summary.total_assessed += sum(i.total_assessed for i in fresh)
         for inp in batch:
-            if inp.code in existing:
+            if inp.code in existing and skip_existing:
+                summary.unchanged += 1
+            elif inp.code in existing:
                 _, outcome = upsert_dossier(session, clock, inp, actor=actor)
                 setattr(summary, outcome, getattr(summary, outcome) + 1)
         if progress:

@@ -7,6 +7,7 @@ import json
 import click
 
 from recon.cli.common import app_context, fail
+from recon.cli.progress import ProgressLine
 from recon.errors import ReconError
 
 
@@ -36,8 +37,9 @@ def demo(ctx: click.Context, dossiers: int, seed: int) -> None:
 
     app = app_context(ctx)
     try:
-        report = seed_demo(app.db, app.app.extensions["recon.clock"], dossiers=dossiers,
-                           seed=seed)
+        with ProgressLine("Seeding demo dossiers", total=dossiers) as bar:
+            report = seed_demo(app.db, app.app.extensions["recon.clock"], dossiers=dossiers,
+                               seed=seed, progress=bar.advance)
     except ReconError as exc:
         fail(exc)
     for line in report.lines():
