@@ -11,10 +11,10 @@ What is real and what is not
   codes in the national catalogue.
 * Procedures are real administrative procedures (thủ tục hành chính) with their code in the
   national database (Cơ sở dữ liệu quốc gia về TTHC). ``code_verified=True`` means the code–name
-  pair was cross-checked against at least one copy of the national database while writing
-  this file (not against the live portal); ``False`` means it is recalled from memory or found
-  in a single unofficial source: check it on dichvucong.gov.vn before showing it to anyone as
-  fact. Some codes are the ones in use after the 2024–2025 reforms (Land Law 2024, GPLX moving
+  pair was cross-checked while writing this file against third-party lists that quote the
+  national database (not against the live portal); ``False`` means it is recalled from memory
+  or found in a single unofficial source: check it on dichvucong.gov.vn before showing it to
+  anyone as fact. Some codes are the ones in use after the 2024–2025 reforms (Land Law 2024, GPLX moving
   to the police, labour-permit decree of 2025); the fees are the rates in force around
   2021–2024.
 * Every fee names its legal source. ``rate_verified=True`` means the amount was given in the
@@ -110,7 +110,7 @@ class Procedure:
     def __post_init__(self) -> None:
         if self.weight <= 0:
             raise ValueError(f"{self.code}: weight must be positive")
-        if not (0 <= self.online_share and 0 <= self.postal_share
+        if not (self.online_share >= 0 and self.postal_share >= 0
                 and self.online_share + self.postal_share <= 1):
             raise ValueError(f"{self.code}: channel shares must be within 0..1")
         if not self.fees and not self.free_basis:
@@ -702,9 +702,10 @@ def generate_quarter(year: int, quarter: int, *, dossiers: int = 28_300,
                      seed: int = 2021) -> Iterator[DemoDossier]:
     """Yield ``dossiers`` demo dossiers received in the quarter, in order of reception.
 
-    Deterministic: the same arguments give the same dossiers. The generator is seeded from
-    ``seed`` together with the year and quarter so that consecutive quarters differ. Codes
-    are ``000.00.21.H57-YYMMDD-NNNN``, numbered from 0001 each day (wider past 9999).
+    Arguments are checked at the call, not at the first ``next()``. Deterministic: the same
+    arguments give the same dossiers; one private ``random.Random`` is seeded from ``seed``
+    together with the year and quarter, so consecutive quarters differ. Codes are
+    ``000.00.21.H57-YYMMDD-NNNN``, numbered from 0001 each day (wider past 9999).
     """
     if not 2000 <= year <= 2099:
         raise ValueError("year must be within 2000..2099 (dossier codes use two digits)")
@@ -713,9 +714,13 @@ def generate_quarter(year: int, quarter: int, *, dossiers: int = 28_300,
     days = working_days(year, quarter)  # validates the quarter
     # A string seed is hashed with SHA-512 by random.Random: stable across runs and hosts.
     rng = random.Random(f"recon-demo:{seed}:{year}:Q{quarter}")  # noqa: S311 - demo data
+    return _generate(rng, days, dossiers)
+
+
+def _generate(rng: random.Random, days: list[tuple[date, float]],
+              dossiers: int) -> Iterator[DemoDossier]:
     if not dossiers:
         return
-
     per_day = [0] * len(days)
     for index in rng.choices(range(len(days)), cum_weights=list(accumulate(w for _, w in days)),
                              k=dossiers):
