@@ -14,9 +14,9 @@ What is real and what is not
   pair was cross-checked while writing this file against third-party lists that quote the
   national database (not against the live portal); ``False`` means it is recalled from memory
   or found in a single unofficial source: check it on dichvucong.gov.vn before showing it to
-  anyone as fact. Some codes are the ones in use after the 2024–2025 reforms (Land Law 2024, GPLX moving
-  to the police, labour-permit decree of 2025); the fees are the rates in force around
-  2021–2024.
+  anyone as fact. Some codes are the ones in use after the 2024–2025 reforms (Land Law 2024,
+  GPLX moving to the police, labour-permit decree of 2025); the fees are the rates in force
+  around 2021–2024.
 * Every fee names its legal source. ``rate_verified=True`` means the amount was given in the
   brief for this module or confirmed by a secondary source while writing it; ``False`` means
   it is from memory or is a provincial rate (set by the HĐND of Thừa Thiên Huế under Thông tư
