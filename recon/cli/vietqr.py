@@ -55,7 +55,7 @@ def vietqr() -> None:
               default=None, help="Also write the QR code as SVG to this file.")
 @click.option("--size", type=click.Choice(["screen", "print"]), default="screen",
               show_default=True, help="Scale of the PNG/SVG.")
-def encode_command(  # noqa: PLR0917 - click passes every option as an argument
+def encode_command(
     bin_code: str,
     account: str,
     amount: str | None,
