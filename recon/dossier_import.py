@@ -22,13 +22,17 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from recon import audit
+from recon.bulk import allocate_ids, insert_rows
 from recon.clock import Clock
 from recon.db import Database
 from recon.errors import DuplicateFile, FieldError, ValidationError
 from recon.intake import DossierInput, parse_dossier, upsert_dossier
-from recon.models import Agency, Dossier, DossierImport, FeeLine, Procedure
+from recon.models import Agency, Dossier, DossierImport, Procedure
 
-BATCH = 2000
+BATCH = 5000
+DOSSIER_COLUMNS = ("id", "code", "agency_id", "procedure_id", "applicant_name", "received_at",
+                   "received_channel", "status", "created_at", "updated_at")
+FEE_COLUMNS = ("dossier_id", "position", "kind", "name", "amount")
 MAX_ERRORS_REPORTED = 1000
 CSV_COLUMNS = ("code", "agency_code", "procedure_code", "procedure_name", "applicant_name",
                "received_at", "fee_kind", "fee_name", "fee_amount")
@@ -74,12 +78,14 @@ def detect_format(path: Path, head: bytes) -> str:
     return "csv"
 
 
-def _iter_jsonl(text: str) -> Iterator[tuple[int, Any, str | None]]:
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
+def _iter_jsonl(data: bytes) -> Iterator[tuple[int, Any, str | None]]:
+    for number, raw in enumerate(io.BytesIO(data), start=1):
+        if not raw.strip():
             continue
         try:
-            yield number, _loads(line), None
+            yield number, _loads(raw.decode("utf-8-sig" if number == 1 else "utf-8")), None
+        except UnicodeDecodeError:
+            yield number, None, "is not UTF-8 text"
         except json.JSONDecodeError as exc:
             yield number, None, f"not valid JSON ({exc.msg} at column {exc.colno})"
 
@@ -153,9 +159,13 @@ def _iter_csv(text: str) -> Iterator[tuple[int, Any, str | None]]:
 
 def read_records(path: Path, data: bytes) -> tuple[str, Iterator[tuple[int, Any, str | None]]]:
     fmt = detect_format(path, data[:64])
-    text = data.decode("utf-8-sig")
     if fmt == "jsonl":
-        return fmt, _iter_jsonl(text)
+        return fmt, _iter_jsonl(data)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(FieldError("file", f"is not UTF-8 text (byte {exc.start})"),
+                              hint="Export the file as UTF-8 and import it again.") from None
     if fmt == "json":
         return fmt, _iter_json_array(text)
     return fmt, _iter_csv(text)
@@ -207,7 +217,7 @@ def import_file(db: Database, clock: Clock, path: Path, *, actor: str,
             f"{path.name} was already imported on {previous:%Y-%m-%d %H:%M} UTC "
             f"(sha256 {sha[:12]}…); nothing was changed",
             hint="Import a new export instead; re-sending one dossier updates it through the API.")
-    line_of = {}
+    line_of: dict[str, str] = {}
     for inp in inputs:
         if inp.agency_code not in known_agencies:
             line_of.setdefault(inp.agency_code, inp.code)
@@ -263,22 +273,16 @@ def write_dossiers(session: Session, clock: Clock, inputs: list[DossierInput],
         ).scalars())
         fresh = [i for i in batch if i.code not in existing]
         if fresh:
-            rows = session.execute(insert(Dossier).returning(Dossier.id, Dossier.code,
-                                                             sort_by_parameter_order=True), [
-                {"code": i.code, "agency_id": agencies[i.agency_code],
-                 "procedure_id": procedures[i.procedure_code],
-                 "applicant_name": i.applicant_name, "received_at": i.received_at,
-                 "received_channel": i.received_channel, "status": "received",
-                 "created_at": now, "updated_at": now}
-                for i in fresh]).all()
-            fee_rows = [
-                {"dossier_id": row.id, "position": pos, "kind": f.kind, "name": f.name,
-                 "amount": f.amount}
-                for row, inp in zip(rows, fresh, strict=True)
-                for pos, f in enumerate(inp.fees)
-            ]
-            if fee_rows:
-                session.execute(insert(FeeLine), fee_rows)
+            ids = allocate_ids(session, "dossiers", len(fresh))
+            insert_rows(session, "dossiers", DOSSIER_COLUMNS, (
+                (id_, i.code, agencies[i.agency_code], procedures[i.procedure_code],
+                 i.applicant_name, i.received_at, i.received_channel, "received", now, now)
+                for id_, i in zip(ids, fresh, strict=True)))
+            fee_rows = [(id_, pos, f.kind, f.name, f.amount)
+                        for id_, inp in zip(ids, fresh, strict=True)
+                        for pos, f in enumerate(inp.fees)]
+            if fee_rows:  # fee line ids come from the database's own default
+                insert_rows(session, "fee_lines", FEE_COLUMNS, fee_rows)
             summary.created += len(fresh)
             summary.fee_lines += len(fee_rows)
             summary.total_assessed += sum(i.total_assessed for i in fresh)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -38,11 +38,6 @@ class ReconError(Exception):
         if self.hint:
             out["hint"] = self.hint
         return out
-
-
-@dataclass
-class _Errors:
-    items: list[FieldError] = field(default_factory=list)
 
 
 class ValidationError(ReconError):

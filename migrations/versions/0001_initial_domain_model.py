@@ -1,7 +1,7 @@
 """initial domain model
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26 11:18:43.669756
 """
 

@@ -17,6 +17,7 @@ from flask import (
 )
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from recon.config import Settings
 from recon.errors import ReconError
@@ -51,7 +52,7 @@ def _json_error(status: int, code: str, message: str, hint: str | None = None,
     return response
 
 
-def _enforce_policy() -> Response | None:
+def _enforce_policy() -> BaseResponse | None:
     g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
     if is_public(request.endpoint):
         g.principal = None

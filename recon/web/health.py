@@ -20,8 +20,9 @@ def healthz() -> tuple[Response, int]:
                                      "hint": "Check RECON_DATABASE_URL and that the database "
                                              "server is running."}}), 503
     ok = state["revision"] is not None
-    body = {"status": "ok" if ok else "unavailable", "version": __version__,
-            "database": {"ok": ok, **state}}
+    database_state: dict[str, object] = {"ok": ok, **state}
     if not ok:
-        body["database"]["hint"] = "Run `recon db upgrade` to create the schema."
+        database_state["hint"] = "Run `recon db upgrade` to create the schema."
+    body = {"status": "ok" if ok else "unavailable", "version": __version__,
+            "database": database_state}
     return jsonify(body), 200 if ok else 503

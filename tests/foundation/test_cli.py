@@ -182,6 +182,8 @@ def test_audit_verify_finds_first_broken_link(agency: str, db: Database,
         else:
             conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
         conn.execute(text("UPDATE audit_events SET data = '{\"total\": 1}' WHERE id = 2"))
+        if db.dialect == "postgresql":
+            conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER USER"))
     broken = run("audit", "verify", "--json")
     assert broken.exit_code == 1
     report = json.loads(broken.stdout.strip().splitlines()[0])

@@ -1,0 +1,64 @@
+"""Set-based writes for large imports: ids allocated up front, rows streamed in bulk.
+
+PostgreSQL gets ``COPY ... FROM STDIN`` (psycopg 3); SQLite a plain ``executemany`` inside the
+write transaction the caller already holds (``BEGIN IMMEDIATE``, so no other writer can take the
+ids we allocate). Values are written exactly as the ORM types would store them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for SQLite DATETIME
+
+
+def allocate_ids(session: Session, table: str, n: int) -> list[int]:
+    if n <= 0:
+        return []
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor() as cursor:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
+                           "FROM generate_series(1, %s)", (table, n))
+            return [r[0] for r in cursor.fetchall()]
+    start = int(session.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar_one())
+    return list(range(start + 1, start + n + 1))
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return sqlite_datetime(value)
+    return value
+
+
+def sqlite_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(SQLITE_DATETIME)
+
+
+def insert_rows(session: Session, table: str, columns: Sequence[str],
+                rows: Iterable[Sequence[Any]]) -> int:
+    """Insert ``rows`` (tuples in ``columns`` order) into ``table``; returns how many."""
+    connection = session.connection()
+    cols = ", ".join(columns)
+    count = 0
+    if connection.dialect.name == "postgresql":
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        return count
+    placeholders = ", ".join("?" for _ in columns)
+    materialised = [row if not any(isinstance(v, datetime) for v in row)
+                    else tuple(_sqlite_value(v) for v in row) for row in rows]
+    connection.exec_driver_sql(f"INSERT INTO {table} ({cols}) VALUES ({placeholders})",
+                               materialised)
+    return len(materialised)

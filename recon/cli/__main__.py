@@ -1,0 +1,5 @@
+"""`python -m recon.cli` runs the `recon` command."""
+
+from recon.cli import main
+
+main()
