@@ -18,7 +18,7 @@ from recon.models import ApiToken, User
 
 USER_ROLES = ("cashier", "finance", "admin")
 TOKEN_ROLES = ("cashier", "finance", "admin", "intake")
-TOKEN_PREFIX = "rcn_"
+TOKEN_PREFIX = "rcn_"  # noqa: S105 - a visible prefix, not a secret
 MIN_PASSWORD_LENGTH = 10
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 
