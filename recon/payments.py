@@ -1,0 +1,190 @@
+"""Recording money that moved: exactly one Payment per (provider, provider_txn_id).
+
+Every payment — a webhook from any provider, a cash receipt at the desk, a pulled statement —
+goes through :func:`record_payment`. It inserts with ``ON CONFLICT DO NOTHING`` (both SQLite and
+PostgreSQL), so concurrent deliveries of the same transaction race to one row; matching, the
+intent's state and the audit event are written in the same transaction as the insert, so a
+failure anywhere leaves nothing half-written and the provider's retry starts clean.
+
+State never goes backwards: a late ``failed`` after ``succeeded`` is ignored (and said so);
+``refunded`` may follow ``succeeded``; ``succeeded`` may follow ``failed`` (a retried charge).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from recon import audit
+from recon.clock import Clock
+from recon.models import Dossier, Payment, PaymentIntent
+from recon.references import find_references, is_valid
+
+PaymentStatus = Literal["succeeded", "failed", "refunded"]
+Outcome = Literal["recorded", "duplicate", "updated", "ignored_stale"]
+
+# which status may replace which, on a later delivery of the same transaction
+_TRANSITIONS: dict[str, frozenset[str]] = {
+    "failed": frozenset({"succeeded", "refunded"}),
+    "succeeded": frozenset({"refunded"}),
+    "refunded": frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class PaymentEvent:
+    """A normalised report of money moving (from an adapter, the desk or a statement)."""
+
+    provider: str
+    provider_txn_id: str
+    channel: str
+    amount: int
+    status: PaymentStatus
+    paid_at: datetime
+    reference: str | None = None  # our payment reference, when the provider carries it
+    order_code: int | None = None  # payOS numeric order code
+    order_id: str | None = None  # the provider's own order id (ZaloPay app_trans_id, ...)
+    memo: str | None = None  # free text to search for a reference (bank transfers)
+    receipt_number: str | None = None
+    dossier_code: str | None = None  # cash at the desk names its dossier directly
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    payment: Payment
+    outcome: Outcome
+    intent: PaymentIntent | None
+
+    @property
+    def matched(self) -> bool:
+        return self.payment.dossier_id is not None
+
+
+def find_intent(session: Session, event: PaymentEvent, prefix: str) -> PaymentIntent | None:
+    """The intent a payment is for: by order code, by exact reference, then from the memo."""
+    if event.order_code is not None:
+        intent = session.execute(select(PaymentIntent).where(
+            PaymentIntent.order_code == event.order_code)).scalar_one_or_none()
+        if intent is not None:
+            return intent
+    if event.order_id:
+        intent = session.execute(select(PaymentIntent).where(
+            PaymentIntent.provider_order_id == event.order_id)).scalar_one_or_none()
+        if intent is not None:
+            return intent
+    candidates: list[str] = []
+    if event.reference:
+        ref = event.reference.strip().upper()
+        if is_valid(ref, prefix):
+            candidates.append(ref)
+        else:
+            candidates.extend(find_references(event.reference, prefix))
+    if event.memo:
+        candidates.extend(find_references(event.memo, prefix))
+    for ref in dict.fromkeys(candidates):
+        intent = session.execute(select(PaymentIntent).where(
+            PaymentIntent.reference == ref)).scalar_one_or_none()
+        if intent is not None:
+            return intent
+    return None
+
+
+def _insert_or_ignore(session: Session, values: dict[str, object]) -> int | None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Payment).values(**values).on_conflict_do_nothing(
+        index_elements=["provider", "provider_txn_id"]).returning(Payment.id)
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def intent_paid_total(session: Session, intent_id: int) -> int:
+    return int(session.execute(select(func.coalesce(func.sum(Payment.amount), 0)).where(
+        Payment.intent_id == intent_id, Payment.status == "succeeded")).scalar_one())
+
+
+def _settle_intent(session: Session, clock: Clock, intent: PaymentIntent,
+                   paid_at: datetime) -> None:
+    if intent.status == "paid":
+        return
+    if intent_paid_total(session, intent.id) >= intent.amount:
+        intent.status = "paid"
+        intent.paid_at = paid_at
+        intent.closed_at = clock.now()
+        intent.updated_at = clock.now()
+
+
+def record_payment(session: Session, clock: Clock, event: PaymentEvent, *, actor: str,
+                   reference_prefix: str, callback_id: int | None = None) -> RecordResult:
+    """Record ``event`` exactly once, match it, move its intent; all in the caller's
+    transaction. Never drops money: an unmatched success is kept for reconciliation."""
+    if isinstance(event.amount, bool) or not isinstance(event.amount, int) or event.amount < 0:
+        raise ValueError("payment amount must be a non-negative int of VND")
+    intent = find_intent(session, event, reference_prefix)
+    dossier_id = intent.dossier_id if intent is not None else None
+    if dossier_id is None and event.dossier_code:
+        dossier_id = session.execute(select(Dossier.id).where(
+            Dossier.code == event.dossier_code)).scalar_one_or_none()
+    now = clock.now()
+    values: dict[str, object] = {
+        "provider": event.provider,
+        "provider_txn_id": event.provider_txn_id,
+        "channel": event.channel,
+        "amount": event.amount,
+        "status": event.status,
+        "paid_at": event.paid_at,
+        "received_at": now,
+        "reference": intent.reference if intent is not None else None,
+        "memo": event.memo,
+        "order_id": event.order_id or (str(event.order_code) if event.order_code else None),
+        "intent_id": intent.id if intent is not None else None,
+        "dossier_id": dossier_id,
+        "callback_id": callback_id,
+        "receipt_number": event.receipt_number,
+        "recorded_by": actor,
+        "updated_at": now,
+    }
+    new_id = _insert_or_ignore(session, values)
+    if new_id is not None:
+        payment = session.get_one(Payment, new_id)
+        if intent is not None and event.status == "succeeded":
+            _settle_intent(session, clock, intent, event.paid_at)
+        audit.record(session, clock, actor=actor, action="payment.recorded",
+                     entity_type="payment", entity_id=new_id,
+                     data={"provider": event.provider, "txn": event.provider_txn_id,
+                           "amount": event.amount, "status": event.status,
+                           "reference": payment.reference, "dossier_id": dossier_id,
+                           "callback_id": callback_id})
+        return RecordResult(payment, "recorded", intent)
+    existing = session.execute(select(Payment).where(
+        Payment.provider == event.provider,
+        Payment.provider_txn_id == event.provider_txn_id)).scalar_one()
+    return _redelivery(session, clock, existing, event, actor, callback_id)
+
+
+def _redelivery(session: Session, clock: Clock, payment: Payment, event: PaymentEvent,
+                actor: str, callback_id: int | None) -> RecordResult:
+    intent = session.get(PaymentIntent, payment.intent_id) if payment.intent_id else None
+    if event.status == payment.status:
+        return RecordResult(payment, "duplicate", intent)
+    if event.status not in _TRANSITIONS[payment.status]:
+        audit.record(session, clock, actor=actor, action="payment.stale_status_ignored",
+                     entity_type="payment", entity_id=payment.id,
+                     data={"kept": payment.status, "ignored": event.status,
+                           "callback_id": callback_id})
+        return RecordResult(payment, "ignored_stale", intent)
+    previous = payment.status
+    payment.status = event.status
+    payment.updated_at = clock.now()
+    if event.status == "succeeded" and intent is not None:
+        session.flush()
+        _settle_intent(session, clock, intent, event.paid_at)
+    audit.record(session, clock, actor=actor, action="payment.status_changed",
+                 entity_type="payment", entity_id=payment.id,
+                 data={"from": previous, "to": event.status, "amount": payment.amount,
+                       "callback_id": callback_id})
+    return RecordResult(payment, "updated", intent)
