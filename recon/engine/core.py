@@ -42,6 +42,11 @@ line settled first (``settled_on``, then ``id``) is the original, and every othe
 - a succeeded payment of a provider that settles, with no line at all once its deadline has
   passed: ``missing_settlement`` (see :func:`settlement_deadline`). Providers in
   ``config.no_settlement_providers`` (``cash``) never are.
+
+What the engine assumes of its inputs (the database guarantees all of it): ids are unique per
+record type, ``(provider, provider_txn_id)`` is unique among payments, timestamps are aware.
+``as_of`` drives the settlement deadlines and nothing else: which rows exist "as of" a moment
+is the loader's choice, so a rerun with the same rows and ``as_of`` gives the same answer.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
-from typing import Final, cast
+from typing import Final
 
 from recon.clock import VN_TZ
 from recon.engine import explain
@@ -117,7 +122,7 @@ def parse_identity(identity: str) -> tuple[str, dict[str, int]]:
     ids: dict[str, int] = {}
     for part in parts:
         name, sep, value = part.partition("=")
-        if not sep or not value.isdigit() or name in ids:
+        if not sep or not (value.isascii() and value.isdigit()) or name in ids:
             raise ValueError(f"malformed identity {identity!r}")
         ids[name] = int(value)
     if tuple(ids) != SUBJECTS[kind]:
@@ -174,7 +179,7 @@ class Reconciliation:
         as_of: datetime,
         config: EngineConfig,
         dossiers: dict[int, DossierRow],
-        assessed: dict[int, int],
+        assessed: dict[int, int] | None,
         first_pay: dict[int, PaymentRow],
         groups: dict[int, list[PaymentRow]],
         intents: _Intents,
@@ -217,7 +222,10 @@ class Reconciliation:
         return self._dossiers.get(dossier_id)
 
     def assessed_total(self, dossier_id: int) -> int | None:
-        return self._assessed.get(dossier_id)
+        if self._assessed is not None:
+            return self._assessed.get(dossier_id)
+        row = self._dossiers.get(dossier_id)
+        return None if row is None else row.total_assessed
 
     def paid_total(self, dossier_id: int) -> int:
         """The sum of the dossier's succeeded matched payments (0 when none)."""
@@ -309,7 +317,8 @@ def reconcile(
     ``intents`` every intent a payment without a dossier points to: a reference to one that is
     missing is a loader bug and raises ``ValueError`` rather than being silently dropped. With
     ``fee_lines`` the assessed totals are their sums (a dossier without lines assessed 0, and a
-    ``total_assessed`` given as well must agree); without, each ``total_assessed`` is used.
+    ``total_assessed`` given as well must agree); without, each ``total_assessed`` is used, and
+    one left ``None`` on a dossier that has a payment raises ``ValueError``.
 
     For a partial (recent-activity) run, load with each payment every other payment of its
     dossier and every settlement line of its transaction, or totals will be wrong.
@@ -322,13 +331,8 @@ def reconcile(
     dossier_by_id = {d[0]: d for d in dossiers}
     if len(dossier_by_id) != len(dossiers):
         raise ValueError("dossier ids must be unique")
-    if fee_lines is None:
-        totals = {d[0]: d[2] for d in dossiers}
-        if None in totals.values():
-            bad = min(k for k, v in totals.items() if v is None)
-            raise ValueError(f"dossier {bad} has no total_assessed and no fee lines were given")
-        assessed = cast(dict[int, int], totals)
-    else:
+    assessed: dict[int, int] | None = None  # None: each row's own total_assessed
+    if fee_lines is not None:
         assessed = dict.fromkeys(dossier_by_id, 0)
         try:
             for fee_dossier, fee_amount in fee_lines:
@@ -412,12 +416,15 @@ def reconcile(
     for did, first in first_pay.items():
         group_or_none = pay_groups.get(did)
         paid = first[4] if group_or_none is None else sum(x[4] for x in group_or_none)
-        due = assessed.get(did)
-        if due is None:
+        dossier = dossier_by_id.get(did)
+        if dossier is None:
             raise ValueError(f"payment {first[0]} is matched to dossier {did}, not given")
+        due = dossier[2] if assessed is None else assessed[did]
+        if due is None:
+            raise ValueError(f"dossier {did} has no total_assessed and no fee lines were given")
         if paid == due:
             continue
-        code = dossier_by_id[did][1]
+        code = dossier[1]
         if paid < due:
             vi, en = explain.underpaid(code, due, paid)
             emit(Discrepancy(

@@ -272,8 +272,13 @@ def _payment_and_line(
     line = result.settlement_line(ids["settlement_line"])
     if line is None:
         return _GONE_LINE
+    if (line.provider, line.provider_txn_id) != (payment.provider, payment.provider_txn_id):
+        return (
+            "Dòng quyết toán nay không còn ứng với khoản thanh toán này.",
+            "The settlement line no longer refers to this payment.",
+        )
     lines = result.settlement_lines_for(payment.provider, payment.provider_txn_id)
-    if not lines or lines[0].id != line.id:
+    if lines[0].id != line.id:
         return _now_duplicate()
     return check(payment, line.amount)
 
