@@ -24,6 +24,18 @@ POLICY: dict[str, frozenset[str]] = {
     "api.get_dossier": frozenset({"intake", "cashier", "finance", "admin"}),
     "api.list_dossiers": frozenset({"intake", "cashier", "finance", "admin"}),
     "api.list_agencies": frozenset({"intake", "cashier", "finance", "admin"}),
+    # payment intents and cash (issue 3): the desk writes, everyone else may read
+    "payments_api.create_intent": CASHIER,
+    "payments_api.cancel_intent": CASHIER,
+    "payments_api.record_cash": CASHIER,
+    "payments_api.get_intent": frozenset({"intake", "cashier", "finance", "admin"}),
+    "payments_api.intent_qr_png": frozenset({"intake", "cashier", "finance", "admin"}),
+    "payments_api.intent_qr_svg": frozenset({"intake", "cashier", "finance", "admin"}),
+    # the cashier's desk
+    "cashier.index": CASHIER,
+    "cashier.create_intent": CASHIER,
+    "cashier.cancel_intent": CASHIER,
+    "cashier.record_cash": CASHIER,
 }
 
 
