@@ -17,10 +17,10 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar, Literal, Protocol, Self
 
 logger = logging.getLogger(__name__)
 
@@ -219,12 +219,31 @@ TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 
 def json_ack(status_code: int, payload: Mapping[str, object]) -> Acknowledgement:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    body = json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     return Acknowledgement(status_code, body, JSON_CONTENT_TYPE)
 
 
 def empty_ack(status_code: int = 204) -> Acknowledgement:
     return Acknowledgement(status_code, b"", TEXT_CONTENT_TYPE)
+
+
+REFUSED_STATUS: dict[Outcome, int] = {
+    Outcome.bad_signature: 401,
+    Outcome.replayed: 401,
+    Outcome.malformed: 400,
+    Outcome.retry_later: 503,
+    Outcome.not_configured: 503,
+}
+
+
+def success_flag_ack(outcome: Outcome, detail: str | None = None) -> Acknowledgement:
+    """The ``{"success": true}`` convention (payOS, SePay, Casso): 200 once the call is
+    recorded, whatever we made of it; 401/400 for a call we refuse; 503 (the provider retries)
+    when our side failed."""
+    status = REFUSED_STATUS.get(outcome)
+    if status is None:
+        return json_ack(200, {"success": True})
+    return json_ack(status, {"success": False, "error": detail or outcome.value})
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,6 +267,13 @@ class SignedParts:
     timestamp: datetime | None = None
 
 
+class Secret(bytes):
+    """Key bytes that do not show themselves in reprs (tracebacks with locals, debug logs)."""
+
+    def __repr__(self) -> str:
+        return "Secret(****)"
+
+
 class Adapter(ABC):
     """One payment provider's callback protocol."""
 
@@ -256,6 +282,7 @@ class Adapter(ABC):
     http_method: ClassVar[str] = "POST"
     digest: ClassVar[str] = "sha256"  # hashlib name of the HMAC digest
     hex_signature: ClassVar[bool] = True  # compare case-insensitively as hex
+    env_spec: ClassVar[EnvSpec]
 
     def __init__(
         self,
@@ -269,12 +296,19 @@ class Adapter(ABC):
         cleaned = tuple(s for s in secrets if s)
         if max_age_seconds < 0:
             raise ValueError("max_age_seconds must be 0 (off) or positive")
-        self._secrets: tuple[bytes, ...] = tuple(s.encode("utf-8") for s in cleaned)
+        self._secrets: tuple[bytes, ...] = tuple(Secret(s.encode("utf-8")) for s in cleaned)
         self.max_age_seconds = max_age_seconds
         self.clock: Clock = clock or SystemClock()
 
     def __repr__(self) -> str:  # never shows secrets
         return f"<{type(self).__name__} {self.name}>"
+
+    @classmethod
+    @abstractmethod
+    def from_env(
+        cls, env: Mapping[str, str], *, max_age_seconds: int, clock: Clock | None = None
+    ) -> Self:
+        """Build from ``RECON_*`` variables; :class:`NotConfigured` names what is missing."""
 
     # -- verification (template) ------------------------------------------------------------
 
@@ -391,12 +425,13 @@ class Adapter(ABC):
 
 @dataclass(frozen=True)
 class EnvSpec:
-    """The ``RECON_*`` variables an adapter reads: required ones (each secret may have a
-    ``..._PREVIOUS`` twin, listed in ``rotating``) and optional ones."""
+    """The ``RECON_*`` variables an adapter reads: ``required`` ones, ``optional`` ones (used by
+    query/pull helpers, not by callbacks), and the secrets in ``rotating``, each of which may
+    have a ``..._PREVIOUS`` twin accepted for verification during key rotation."""
 
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
-    rotating: tuple[str, ...] = field(default=())
+    rotating: tuple[str, ...] = ()
 
     @property
     def all(self) -> tuple[str, ...]:
@@ -404,19 +439,26 @@ class EnvSpec:
         return self.required + self.optional + previous
 
 
-def env_value(env: Mapping[str, str], name: str, *, required: bool = True) -> str | None:
-    """A non-blank variable, or ``None``; raises :class:`NotConfigured` naming it if required."""
+def require_env(env: Mapping[str, str], names: Sequence[str]) -> dict[str, str]:
+    """The non-blank values of ``names``; :class:`NotConfigured` naming every missing one."""
+    missing = [name for name in names if not (env.get(name) or "").strip()]
+    if missing:
+        raise NotConfigured(f"not set: {', '.join(missing)}")
+    return {name: env[name] for name in names}
+
+
+def optional_env(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name)
-    if value is None or not value.strip():
-        if required:
-            raise NotConfigured(f"{name} is not set")
-        return None
-    return value
+    return value if value is not None and value.strip() else None
 
 
-def env_secrets(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    """The current secret ``name`` (required) and its optional ``name_PREVIOUS`` twin."""
-    current = env_value(env, name)
-    assert current is not None
-    previous = env_value(env, f"{name}_PREVIOUS", required=False)
+def rotating_secrets(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """The secret ``name`` (required) then its optional ``name_PREVIOUS`` twin."""
+    current = require_env(env, [name])[name]
+    previous = optional_env(env, f"{name}_PREVIOUS")
     return (current, previous) if previous and previous != current else (current,)
+
+
+def utf8(text: str) -> bytes:
+    """UTF-8 bytes of any str, even one with lone surrogates (from JSON ``\\ud800`` escapes)."""
+    return text.encode("utf-8", "surrogatepass")

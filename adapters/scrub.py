@@ -41,14 +41,13 @@ def luhn_valid(digits: str | bytes) -> bool:
 
 
 def _pan_spans(data: bytes) -> Iterator[tuple[int, int]]:
-    """(start, end) byte offsets of every PAN in ``data``, separators included."""
+    """(start, end) byte offsets, separators included, of every run of whole digit groups that
+    is a PAN. Spans may overlap ("0015 4111 1111 1111 1111" may hold two): each is masked by
+    its own first-6/last-4 rule, so no PAN ever shows more than that."""
     for run in _RUN.finditer(data):
-        groups = [(m.start() + run.start(), m.end() + run.start()) for m in _GROUP.finditer(
-            run.group()
-        )]
-        i = 0
-        while i < len(groups):
-            best: int | None = None
+        offset = run.start()
+        groups = [(m.start() + offset, m.end() + offset) for m in _GROUP.finditer(run.group())]
+        for i in range(len(groups)):
             digits = b""
             for j in range(i, len(groups)):
                 start, end = groups[j]
@@ -56,12 +55,7 @@ def _pan_spans(data: bytes) -> Iterator[tuple[int, int]]:
                 if len(digits) > PAN_MAX_DIGITS:
                     break
                 if len(digits) >= PAN_MIN_DIGITS and luhn_valid(digits):
-                    best = j  # keep the longest valid span starting at group i
-            if best is None:
-                i += 1
-                continue
-            yield groups[i][0], groups[best][1]
-            i = best + 1
+                    yield groups[i][0], groups[j][1]
 
 
 def contains_pan(data: bytes | str) -> bool:
@@ -71,16 +65,20 @@ def contains_pan(data: bytes | str) -> bool:
 
 
 def mask_pans(data: bytes) -> bytes:
-    """``data`` with every PAN masked to first 6 + last 4 digits (``411111******1111``)."""
-    spans = list(_pan_spans(data))
-    if not spans:
-        return data
+    """``data`` with every PAN masked to first 6 + last 4 digits (``411111******1111``).
+
+    Repeats until nothing PAN-like is left (the digits kept visible could, in contrived input,
+    join neighbouring digits into a new candidate); each pass masks at least three digits.
+    """
     out = bytearray(data)
-    for start, end in spans:
-        positions = [k for k in range(start, end) if 48 <= out[k] <= 57]
-        for k in positions[KEEP_FIRST : len(positions) - KEEP_LAST]:
-            out[k] = ord("*")
-    return bytes(out)
+    while True:
+        spans = list(_pan_spans(bytes(out)))
+        if not spans:
+            return bytes(out)
+        for start, end in spans:
+            positions = [k for k in range(start, end) if 48 <= out[k] <= 57]
+            for k in positions[KEEP_FIRST : len(positions) - KEEP_LAST]:
+                out[k] = ord("*")
 
 
 def mask_pans_text(text: str) -> str:

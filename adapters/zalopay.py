@@ -1,0 +1,232 @@
+"""ZaloPay v2 callback (POST JSON ``{"data": "<json string>", "mac": "<hex>", "type": 1}``).
+
+``mac`` = HMAC-SHA256(key2, the ``data`` string exactly as received), hex; it is checked before
+``data`` is parsed. ZaloPay calls back only for successful payments, so every event is
+``succeeded``; ``type`` 2 (an agreement/binding callback) is not a payment. ``app_trans_id`` is
+``yymmdd_<our reference>`` (yymmdd in Vietnam time): the part after the first ``_`` is the
+reference (the whole id when it does not have that shape).
+
+Answer (always HTTP 200): ``return_code`` 1 when recorded (duplicates and payments we cannot
+match included: they are kept for review and a retry would change nothing), -1 when refused
+(bad mac, malformed), 0 to make ZaloPay call again (up to 3 times) when our side failed.
+
+Query API: ``POST /v2/query`` with ``app_id``, ``app_trans_id`` and
+``mac`` = HMAC-SHA256(key1, ``app_id|app_trans_id|key1``) — see :func:`build_query_request`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets as _random
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Self
+
+from adapters.base import (
+    Acknowledgement,
+    Adapter,
+    CallbackEvent,
+    Clock,
+    EnvSpec,
+    MalformedPayload,
+    NotAPayment,
+    NotConfigured,
+    NotSupported,
+    Outcome,
+    PaymentStatus,
+    RawRequest,
+    SignedParts,
+    json_ack,
+    optional_env,
+    require_env,
+    rotating_secrets,
+    utf8,
+)
+from adapters.fields import (
+    compact_json,
+    epoch_time,
+    get_id,
+    get_str,
+    get_txn_id,
+    load_json_object,
+    parse_vnd,
+    show,
+    to_epoch_ms,
+    vn_local,
+)
+
+QUERY_PATH = "/v2/query"
+_APP_TRANS_ID = re.compile(r"[0-9]{6}_(.+)", re.DOTALL)
+
+_ACKS: Mapping[Outcome, tuple[int, str]] = {
+    Outcome.accepted: (1, "success"),
+    Outcome.duplicate: (1, "success (already recorded)"),
+    Outcome.unknown_order: (1, "success (recorded; no matching order)"),
+    Outcome.amount_mismatch: (1, "success (recorded; amount differs from the order)"),
+    Outcome.ignored: (1, "success (nothing to record)"),
+    Outcome.bad_signature: (-1, "mac not equal"),
+    Outcome.replayed: (-1, "mac not equal"),
+    Outcome.malformed: (-1, "invalid data"),
+    Outcome.retry_later: (0, "temporarily unavailable, call again"),
+    Outcome.not_configured: (0, "temporarily unavailable, call again"),
+}
+
+
+def reference_from_app_trans_id(app_trans_id: str) -> str:
+    """``yymmdd_<reference>`` → ``<reference>``; any other shape is returned whole."""
+    match = _APP_TRANS_ID.fullmatch(app_trans_id)
+    return match.group(1) if match else app_trans_id
+
+
+def app_trans_id_for(reference: str, at: datetime) -> str:
+    """The ``app_trans_id`` for an order created at ``at`` (yymmdd in Vietnam time)."""
+    return f"{vn_local(at, '%y%m%d')}_{reference}"
+
+
+def build_query_request(*, app_id: str, key1: str, app_trans_id: str
+                        ) -> tuple[str, dict[str, str]]:
+    """An order status query (POST form to :data:`QUERY_PATH`): ``(path, fields)``."""
+    mac = hmac.new(utf8(key1), utf8(f"{app_id}|{app_trans_id}|{key1}"), "sha256").hexdigest()
+    return QUERY_PATH, {"app_id": app_id, "app_trans_id": app_trans_id, "mac": mac}
+
+
+class ZaloPayAdapter(Adapter):
+    name = "zalopay"
+    channel = "zalopay"
+    env_spec = EnvSpec(
+        required=("RECON_ZALOPAY_APP_ID", "RECON_ZALOPAY_KEY2"),
+        optional=("RECON_ZALOPAY_KEY1",),
+        rotating=("RECON_ZALOPAY_KEY2",),
+    )
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        secrets: tuple[str, ...],
+        key1: str | None = None,
+        max_age_seconds: int = 300,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(secrets=secrets, max_age_seconds=max_age_seconds, clock=clock)
+        self.app_id = app_id
+        self._key1 = key1
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str], *, max_age_seconds: int, clock: Clock | None = None
+    ) -> Self:
+        values = require_env(env, cls.env_spec.required)
+        return cls(
+            app_id=values["RECON_ZALOPAY_APP_ID"],
+            secrets=rotating_secrets(env, "RECON_ZALOPAY_KEY2"),
+            key1=optional_env(env, "RECON_ZALOPAY_KEY1"),
+            max_age_seconds=max_age_seconds,
+            clock=clock,
+        )
+
+    def _envelope(self, request: RawRequest) -> tuple[str, object, object]:
+        body = load_json_object(request.body)
+        data = body.get("data")
+        if not isinstance(data, str):
+            raise MalformedPayload("data must be a JSON string")
+        return data, body.get("mac"), body.get("type", 1)
+
+    def _signed_parts(self, request: RawRequest) -> SignedParts:
+        data, mac, _ = self._envelope(request)
+        return SignedParts(
+            signature=mac if isinstance(mac, str) else None,
+            messages=(utf8(data),),
+            where="mac",
+        )
+
+    def _parse(self, request: RawRequest) -> CallbackEvent:
+        data_text, _, callback_type = self._envelope(request)
+        if callback_type in (2, "2"):
+            raise NotAPayment("ZaloPay agreement (type 2) callback: not a payment")
+        if callback_type not in (1, "1"):
+            raise MalformedPayload(f"unknown callback type {show(callback_type)}")
+        data = load_json_object(data_text, what="data")
+        app_id = get_id(data, "app_id", where="data.")
+        if app_id != self.app_id:
+            raise MalformedPayload(f"data.app_id {show(app_id)} is not ours ({self.app_id!r})")
+        app_trans_id = get_str(data, "app_trans_id", where="data.")
+        return CallbackEvent(
+            provider=self.name,
+            provider_txn_id=get_txn_id(data, "zp_trans_id", where="data."),
+            amount=parse_vnd(data.get("amount"), field="data.amount"),
+            status="succeeded",
+            transaction_at=epoch_time(data.get("server_time"), field="data.server_time"),
+            reference=reference_from_app_trans_id(app_trans_id),
+            order_code=None,
+            memo=None,
+            raw_status="type=1",
+            channel=self.channel,
+        )
+
+    def acknowledge(self, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
+        code, message = _ACKS[outcome]
+        if detail and code != 1:
+            message = f"{message}: {detail}"
+        return json_ack(200, {"return_code": code, "return_message": message})
+
+    def build_callback(
+        self,
+        *,
+        amount: int,
+        reference: str | None = None,
+        provider_txn_id: str | None = None,
+        status: PaymentStatus = "succeeded",
+        transaction_at: datetime | None = None,
+        order_code: int | None = None,
+        memo: str | None = None,
+        path: str | None = None,
+    ) -> RawRequest:
+        if not reference:
+            raise ValueError("a ZaloPay callback carries our reference in app_trans_id")
+        self._require_status(status, ("succeeded",))
+        if memo is not None:
+            raise NotSupported("ZaloPay callbacks carry no description (memo)")
+        now = self._now()
+        paid_at = transaction_at or now
+        if provider_txn_id is None:
+            provider_txn_id = vn_local(paid_at, "%y%m%d") + str(
+                100_000_000 + _random.randbelow(899_999_999)
+            )
+        data = {
+            "app_id": int(self.app_id) if self.app_id.isdigit() else self.app_id,
+            "app_trans_id": app_trans_id_for(reference, paid_at),
+            "app_time": to_epoch_ms(paid_at),
+            "app_user": "recon",
+            "amount": amount,
+            "embed_data": "{}",
+            "item": "[]",
+            "zp_trans_id": (
+                int(provider_txn_id)
+                if provider_txn_id.isascii() and provider_txn_id.isdigit()
+                and str(int(provider_txn_id)) == provider_txn_id
+                else provider_txn_id
+            ),
+            "server_time": to_epoch_ms(paid_at),
+            "channel": 38,
+            "merchant_user_id": "",
+            "user_fee_amount": 0,
+            "discount_amount": 0,
+        }
+        data_text = compact_json(data)
+        envelope = {"data": data_text, "mac": self._sign(utf8(data_text)), "type": 1}
+        return RawRequest(
+            method="POST",
+            path=self._path(path),
+            query_string="",
+            headers={"Content-Type": "application/json"},
+            body=utf8(compact_json(envelope)),
+            received_at=now,
+        )
+
+    def query_request(self, *, app_trans_id: str) -> tuple[str, dict[str, str]]:
+        """:func:`build_query_request` with this adapter's app id and key1."""
+        if not self._key1:
+            raise NotConfigured("RECON_ZALOPAY_KEY1 is not set (needed for the query API)")
+        return build_query_request(app_id=self.app_id, key1=self._key1, app_trans_id=app_trans_id)
