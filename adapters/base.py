@@ -384,10 +384,13 @@ class Adapter(ABC):
         self.verify(request)
         return self._parse(request)
 
+    @classmethod
     @abstractmethod
-    def acknowledge(self, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
+    def acknowledge(cls, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
         """The answer for ``outcome`` in this provider's protocol. ``detail`` (a reason, never
-        a secret) goes where the protocol has room for free text."""
+        a secret) goes where the protocol has room for free text. A classmethod: it needs no
+        configuration, so ``adapter_class(name).acknowledge(Outcome.not_configured)`` works
+        when :func:`adapters.get_adapter` could not build the adapter."""
 
     @abstractmethod
     def build_callback(

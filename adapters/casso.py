@@ -164,7 +164,8 @@ class CassoAdapter(Adapter):
             channel=self.channel,
         )
 
-    def acknowledge(self, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
+    @classmethod
+    def acknowledge(cls, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
         return success_flag_ack(outcome, detail)
 
     def build_callback(

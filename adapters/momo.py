@@ -236,7 +236,8 @@ class MoMoAdapter(Adapter):
             channel=self.channel,
         )
 
-    def acknowledge(self, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
+    @classmethod
+    def acknowledge(cls, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
         """204 No Content once the call is recorded (whatever we made of the order); 4xx for
         a call we refuse; 503 when our side failed (MoMo may not retry: the query API will
         catch it)."""

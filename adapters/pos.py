@@ -184,7 +184,8 @@ class POSAdapter(Adapter):
             channel=self.channel,
         )
 
-    def acknowledge(self, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
+    @classmethod
+    def acknowledge(cls, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
         if outcome is Outcome.duplicate:
             return json_ack(200, {"status": "duplicate"})
         if outcome is Outcome.accepted:

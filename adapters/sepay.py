@@ -128,7 +128,8 @@ class SePayAdapter(Adapter):
             channel=self.channel,
         )
 
-    def acknowledge(self, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
+    @classmethod
+    def acknowledge(cls, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
         return success_flag_ack(outcome, detail)
 
     def build_callback(

@@ -315,7 +315,8 @@ class VNPayAdapter(Adapter):
             channel=self.channel,
         )
 
-    def acknowledge(self, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
+    @classmethod
+    def acknowledge(cls, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
         """HTTP 200 always; ``RspCode`` tells VNPay what happened (``detail`` is not sent:
         VNPay expects its own fixed messages)."""
         code, message = _ACKS[outcome]

@@ -165,7 +165,8 @@ class ZaloPayAdapter(Adapter):
             channel=self.channel,
         )
 
-    def acknowledge(self, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
+    @classmethod
+    def acknowledge(cls, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
         code, message = _ACKS[outcome]
         if detail and code != 1:
             message = f"{message}: {detail}"

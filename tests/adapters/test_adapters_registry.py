@@ -174,3 +174,15 @@ def test_public_api_is_exported() -> None:
                  "Acknowledgement", "Outcome", "AdapterError", "SignatureError",
                  "MalformedPayload", "ReplayError", "NotConfigured"):
         assert hasattr(adapters, name)
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_acknowledging_needs_no_configuration(name: str) -> None:
+    """When get_adapter raises NotConfigured, the provider still gets its own answer."""
+    from adapters import adapter_class
+
+    with pytest.raises(NotConfigured):
+        get_adapter(name, {}, max_age_seconds=300)
+    ack = adapter_class(name).acknowledge(Outcome.not_configured)
+    configured = get_adapter(name, env_for(name), max_age_seconds=300)
+    assert ack == configured.acknowledge(Outcome.not_configured)
