@@ -20,7 +20,12 @@ def test_healthz_reports_database(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json["database"]["ok"] is True
-    assert response.json["database"]["revision"] == "0001"
+    from alembic.script import ScriptDirectory
+
+    from recon.cli.admin import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert response.json["database"]["revision"] == head
 
 
 def test_login_page_is_vietnamese_with_english_switch(client: FlaskClient) -> None:
