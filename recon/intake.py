@@ -8,6 +8,7 @@ unless the caller says ``reassess`` explicitly (and that is audited too).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -118,7 +119,8 @@ def _fees(raw: object, errors: list[FieldError], line: int | None,
             errors.append(FieldError(where, f"duplicate fee line {kind} {name!r}: list each fee "
                                      "once", line))
         seen.add(key)
-        fees.append(FeeInput(str(kind), str(name).strip(), amount))
+        # fee names, kinds and procedure names repeat across a file: share one string each
+        fees.append(FeeInput(sys.intern(str(kind)), sys.intern(str(name).strip()), amount))
     return tuple(fees)
 
 
@@ -157,8 +159,9 @@ def parse_dossier(obj: object, *, line: int | None = None,
     fees = _fees(obj.get("fees"), errors, line, amounts_as_text) if "fees" in obj else ()
     if errors or received_at is None:
         raise ValidationError(errors)
-    return DossierInput(code=code, agency_code=agency_code, procedure_code=procedure_code,
-                        procedure_name=procedure_name, applicant_name=applicant,
+    return DossierInput(code=code, agency_code=sys.intern(agency_code),
+                        procedure_code=sys.intern(procedure_code),
+                        procedure_name=sys.intern(procedure_name), applicant_name=applicant,
                         received_at=received_at, fees=fees, received_channel=str(channel),
                         procedure_field=field or None)
 
