@@ -18,7 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import String, any_, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from recon import audit
@@ -245,6 +246,17 @@ def import_file(db: Database, clock: Clock, path: Path, *, actor: str,
     return summary
 
 
+def existing_codes(session: Session, codes: list[str]) -> set[str]:
+    """Which of ``codes`` are dossiers already (one array parameter on PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            select(Dossier.code).where(Dossier.code == any_(
+                bindparam("codes", value=codes, type_=ARRAY(String)))))
+    else:
+        rows = session.execute(select(Dossier.code).where(Dossier.code.in_(codes)))
+    return set(rows.scalars())
+
+
 def _procedure_ids(session: Session, inputs: list[DossierInput]) -> dict[str, int]:
     ids = dict(session.execute(select(Procedure.code, Procedure.id)).all())
     new: dict[str, DossierInput] = {}
@@ -268,9 +280,7 @@ def write_dossiers(session: Session, clock: Clock, inputs: list[DossierInput],
     now = clock.now()
     for start in range(0, len(inputs), BATCH):
         batch = inputs[start:start + BATCH]
-        existing = set(session.execute(
-            select(Dossier.code).where(Dossier.code.in_([i.code for i in batch]))
-        ).scalars())
+        existing = existing_codes(session, [i.code for i in batch])
         fresh = [i for i in batch if i.code not in existing]
         if fresh:
             ids = allocate_ids(session, "dossiers", len(fresh))
