@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+
+import psycopg
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -17,14 +19,19 @@ from sqlalchemy.orm import Session
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for SQLite DATETIME
 
 
+def _psycopg(session: Session) -> psycopg.Connection[Any]:
+    """The psycopg connection under the session's current transaction."""
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    return cast("psycopg.Connection[Any]", raw)
+
+
 def allocate_ids(session: Session, table: str, n: int) -> list[int]:
     if n <= 0:
         return []
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        raw = connection.connection.dbapi_connection
-        assert raw is not None
-        with raw.cursor() as cursor:
+        with _psycopg(session).cursor() as cursor:
             cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
                            "FROM generate_series(1, %s)", (table, n))
             return [r[0] for r in cursor.fetchall()]
@@ -49,9 +56,7 @@ def insert_rows(session: Session, table: str, columns: Sequence[str],
     cols = ", ".join(columns)
     count = 0
     if connection.dialect.name == "postgresql":
-        raw = connection.connection.dbapi_connection
-        assert raw is not None
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+        with _psycopg(session).cursor() as cursor, cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
                 count += 1
