@@ -12,11 +12,20 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import psycopg
-
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+import recon.models  # noqa: F401 - every table registered on Base.metadata
+from recon.db import Base
+
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for SQLite DATETIME
+
+
+def _known(table: str, columns: Sequence[str] = ()) -> None:
+    """Table and column names come from our own code; refuse anything else outright."""
+    known = Base.metadata.tables.get(table)
+    if known is None or any(c not in known.columns for c in columns):
+        raise ValueError(f"not a known table/columns: {table} {list(columns)}")
 
 
 def _psycopg(session: Session) -> psycopg.Connection[Any]:
@@ -35,7 +44,9 @@ def allocate_ids(session: Session, table: str, n: int) -> list[int]:
             cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
                            "FROM generate_series(1, %s)", (table, n))
             return [r[0] for r in cursor.fetchall()]
-    start = int(session.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar_one())
+    _known(table)
+    sql = f"SELECT COALESCE(MAX(id), 0) FROM {table}"  # noqa: S608 - a known table name
+    start = int(session.execute(text(sql)).scalar_one())
     return list(range(start + 1, start + n + 1))
 
 
@@ -53,10 +64,12 @@ def insert_rows(session: Session, table: str, columns: Sequence[str],
                 rows: Iterable[Sequence[Any]]) -> int:
     """Insert ``rows`` (tuples in ``columns`` order) into ``table``; returns how many."""
     connection = session.connection()
+    _known(table, columns)
     cols = ", ".join(columns)
     count = 0
     if connection.dialect.name == "postgresql":
-        with _psycopg(session).cursor() as cursor, cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+        statement = f"COPY {table} ({cols}) FROM STDIN"
+        with _psycopg(session).cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
                 count += 1
@@ -64,6 +77,6 @@ def insert_rows(session: Session, table: str, columns: Sequence[str],
     placeholders = ", ".join("?" for _ in columns)
     materialised = [row if not any(isinstance(v, datetime) for v in row)
                     else tuple(_sqlite_value(v) for v in row) for row in rows]
-    connection.exec_driver_sql(f"INSERT INTO {table} ({cols}) VALUES ({placeholders})",
-                               materialised)
+    sql = f"INSERT INTO {table} ({cols}) VALUES ({placeholders})"  # noqa: S608 - checked
+    connection.exec_driver_sql(sql, materialised)
     return len(materialised)
