@@ -9,6 +9,7 @@ from flask import Flask
 from recon.clock import Clock, SystemClock
 from recon.config import Settings, load_settings
 from recon.db import Database
+from recon.logs import configure_logging
 
 __version__ = "0.1.0"
 
@@ -19,6 +20,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     settings = settings or load_settings()
     if overrides:
         settings = settings.with_overrides(**overrides)
+    configure_logging(settings.get("LOG_FORMAT") or ("text" if settings.is_development
+                                                      else "json"),
+                      settings.get("LOG_LEVEL") or "INFO")
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()),
                 template_folder="web/templates", static_folder="web/static")
     app.config["SECRET_KEY"] = settings.secret_key
