@@ -18,9 +18,15 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from recon.cli import admin, dossiers, serve, vietqr  # noqa: PLC0415 - avoid import cycles
+    from recon.cli import (  # noqa: PLC0415 - avoid import cycles
+        admin,
+        dossiers,
+        serve,
+        settlements,
+        vietqr,
+    )
 
-    for module in (admin, dossiers, serve, vietqr):
+    for module in (admin, dossiers, serve, vietqr, settlements):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -122,13 +122,21 @@ def init_app(app: Flask) -> None:
     settings: Settings = app.config["RECON_SETTINGS"]
     configure_session(app, development=settings.is_development)
     app.config["SECRET_KEY_FALLBACKS"] = list(settings.secret_key_previous)
-    from recon.web import api, auth_views, cashier, health, payments_api  # noqa: PLC0415
+    from recon.web import (  # noqa: PLC0415
+        api,
+        auth_views,
+        cashier,
+        health,
+        payments_api,
+        settlements_api,
+    )
 
     app.register_blueprint(health.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(payments_api.bp)
     app.register_blueprint(cashier.bp)
+    app.register_blueprint(settlements_api.bp)
     for extension in app.extensions.get("recon.blueprints", []):
         app.register_blueprint(extension)
 

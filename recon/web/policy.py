@@ -36,6 +36,11 @@ POLICY: dict[str, frozenset[str]] = {
     "cashier.create_intent": CASHIER,
     "cashier.cancel_intent": CASHIER,
     "cashier.record_cash": CASHIER,
+    # settlement files (issue 5): finance uploads and reads them
+    "settlements_api.upload_settlement": FINANCE,
+    "settlements_api.list_settlement_files": FINANCE,
+    "settlements_api.get_settlement_file": FINANCE,
+    "settlements_api.settlement_file_content": FINANCE,
 }
 
 

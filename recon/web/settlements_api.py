@@ -1,0 +1,146 @@
+"""`/api/v1/settlements` and `/api/v1/settlement-files`: upload and read settlement files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
+from sqlalchemy import func, select
+
+from recon.config import Settings
+from recon.errors import FieldError, NotFound, ValidationError
+from recon.models import SettlementFile, SettlementLine
+from recon.settlements import (
+    PROVIDERS,
+    check_provider,
+    import_settlement,
+    profiles_from_settings,
+)
+from recon.web.security import database
+
+bp = Blueprint("settlements_api", __name__, url_prefix="/api/v1")
+MAX_PAGE = 200
+MIMETYPES = {
+    ".csv": "text/csv",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".json": "application/json",
+}
+
+
+def _int_arg(name: str, default: int | None, *, minimum: int = 1,
+             maximum: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isascii() or not raw.isdigit():
+        raise ValidationError(FieldError(name, "must be a whole number"))
+    value = int(raw)
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValidationError(FieldError(name, f"must be between {minimum} and {maximum}"))
+    return value
+
+
+@bp.post("/settlements")
+def upload_settlement() -> tuple[Response, int]:
+    """Multipart form: ``provider``, optional ``profile``, ``file``. 201 with the summary;
+    422 with every bad row; 409 when the same file was imported before."""
+    provider = check_provider(request.form.get("provider", ""))
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationError(FieldError("file", "is missing: send the report as the 'file' "
+                                         "part of a multipart/form-data request"))
+    data = upload.read()
+    settings: Settings = current_app.config["RECON_SETTINGS"]
+    summary = import_settlement(
+        database(), current_app.extensions["recon.clock"], provider, data,
+        Path(upload.filename).name or "upload", profile=request.form.get("profile") or None,
+        profiles=profiles_from_settings(settings), actor=g.principal.actor)
+    return jsonify(summary.as_dict()), 201
+
+
+@bp.get("/settlement-files")
+def list_settlement_files() -> Response:
+    """Newest first; ``limit`` (≤ 200), ``before`` (an id: the next page), ``provider``."""
+    limit = _int_arg("limit", 50, maximum=MAX_PAGE) or 50
+    before = _int_arg("before", None)
+    query = select(SettlementFile).order_by(SettlementFile.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(SettlementFile.id < before)
+    if provider := request.args.get("provider"):
+        if provider not in PROVIDERS:
+            raise ValidationError(FieldError("provider", "must be one of "
+                                             + ", ".join(PROVIDERS)))
+        query = query.where(SettlementFile.provider == provider)
+    with database().read() as s:
+        rows = s.execute(query.with_only_columns(*_LIST_COLUMNS)).all()
+    items = [dict(zip(_LIST_NAMES, row, strict=True)) for row in rows]
+    for item in items:
+        item["imported_at"] = item["imported_at"].isoformat()
+    next_before = items[-1]["id"] if len(items) == limit else None
+    return jsonify({"items": items, "count": len(items), "next_before": next_before})
+
+
+_LIST_COLUMNS = (SettlementFile.id, SettlementFile.provider, SettlementFile.filename,
+                 SettlementFile.sha256, SettlementFile.size, SettlementFile.source,
+                 SettlementFile.profile, SettlementFile.imported_at,
+                 SettlementFile.imported_by, SettlementFile.row_count,
+                 SettlementFile.total_amount)
+_LIST_NAMES = ("id", "provider", "filename", "sha256", "size", "source", "profile",
+               "imported_at", "imported_by", "row_count", "total_amount")
+
+
+def _file_or_404(file_id: int) -> SettlementFile:
+    with database().read() as s:
+        row = s.get(SettlementFile, file_id)
+        if row is None:
+            raise NotFound(f"no settlement file {file_id}",
+                           hint="List them with GET /api/v1/settlement-files.")
+        return row
+
+
+@bp.get("/settlement-files/<int:file_id>")
+def get_settlement_file(file_id: int) -> Response:
+    with database().read() as s:
+        row = s.execute(select(*_LIST_COLUMNS).where(SettlementFile.id == file_id)).one_or_none()
+        if row is None:
+            raise NotFound(f"no settlement file {file_id}",
+                           hint="List them with GET /api/v1/settlement-files.")
+        totals = s.execute(select(
+            func.count(), func.coalesce(func.sum(SettlementLine.amount), 0),
+            func.coalesce(func.sum(SettlementLine.fee), 0),
+            func.coalesce(func.sum(SettlementLine.net), 0),
+            func.count(func.distinct(SettlementLine.provider_txn_id)),
+            func.min(SettlementLine.settled_on), func.max(SettlementLine.settled_on),
+        ).where(SettlementLine.file_id == file_id)).one()
+    out: dict[str, Any] = dict(zip(_LIST_NAMES, row, strict=True))
+    out["imported_at"] = out["imported_at"].isoformat()
+    count, gross, fee, net, distinct, first, last = totals
+    out["lines"] = {
+        "count": int(count), "total_amount": int(gross), "total_fee": int(fee),
+        "total_net": int(net), "distinct_transactions": int(distinct),
+        "settled_from": _iso(first), "settled_to": _iso(last),
+    }
+    return jsonify(out)
+
+
+def _iso(value: object) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else value.isoformat()  # type: ignore[attr-defined]
+
+
+@bp.get("/settlement-files/<int:file_id>/content")
+def settlement_file_content(file_id: int) -> Response:
+    """The original file, byte for byte, as a download."""
+    row = _file_or_404(file_id)
+    mimetype = MIMETYPES.get(Path(row.filename).suffix.lower(), "application/octet-stream")
+    response = send_file(io.BytesIO(row.content), mimetype=mimetype, as_attachment=True,
+                         download_name=row.filename or f"settlement-{file_id}")
+    response.headers["X-Content-SHA256"] = row.sha256
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+__all__ = ["bp"]
