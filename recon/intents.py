@@ -117,17 +117,16 @@ def balance(session: Session, dossier: Dossier) -> Balance:
 
 
 def _dossier(session: Session, code: str, *, lock: bool = False) -> Dossier:
+    query = select(Dossier).where(Dossier.code == code).options(selectinload(Dossier.fee_lines))
     if lock:
-        # Serialise intent creation per dossier: FOR UPDATE on PostgreSQL (ignored by SQLite,
-        # whose write transactions already hold the database's one write lock).
-        session.execute(select(Dossier.id).where(Dossier.code == code).with_for_update())
-    dossier = session.execute(
-        select(Dossier).where(Dossier.code == code).options(selectinload(Dossier.fee_lines))
-    ).unique().scalar_one_or_none()
+        # Serialise intent creation per dossier: FOR UPDATE OF dossiers on PostgreSQL (SQLite
+        # ignores it: its write transactions already hold the database's one write lock).
+        query = query.with_for_update(of=Dossier)
+    dossier = session.execute(query).unique().scalar_one_or_none()
     if dossier is None:
         raise DeskNotFound("dossier_not_found", f"no dossier with code {code!r}",
-                     "Check the code (or scan it again); the one-stop software must have sent "
-                     "the dossier with POST /api/v1/dossiers first.")
+                           "Check the code (or scan it again); the one-stop software must "
+                           "have sent the dossier with POST /api/v1/dossiers first.")
     return dossier
 
 
@@ -148,10 +147,10 @@ def effective_status(intent: PaymentIntent, now: datetime) -> str:
 def parse_channel(value: object) -> Channel:
     if value is None or value == "":
         raise DeskInvalid("channel_missing", "channel",
-                       f"is required: one of {', '.join(INTENT_CHANNELS)}")
+                          f"is required: one of {', '.join(INTENT_CHANNELS)}")
     if not isinstance(value, str) or value not in INTENT_CHANNELS:
         raise DeskInvalid("channel_unknown", "channel",
-                       f"must be one of {', '.join(INTENT_CHANNELS)}, got {value!r}")
+                          f"must be one of {', '.join(INTENT_CHANNELS)}, got {value!r}")
     return value  # type: ignore[return-value]
 
 
@@ -160,7 +159,7 @@ def parse_amount(value: object, field: str = "amount") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         shown = f"the text {value!r}" if isinstance(value, str) else repr(value)
         raise DeskInvalid("amount_not_int", field,
-                       f"must be a JSON integer number of VND, got {shown}")
+                          f"must be a JSON integer number of VND, got {shown}")
     if value <= 0:
         raise DeskInvalid("amount_not_positive", field, f"must be more than 0 VND, got {value}")
     return value
@@ -220,7 +219,7 @@ def _vietqr_payload(agency: Agency, amount: int, purpose: str) -> str:
                               hint="Split the payment into smaller intents.") from None
         raise DeskInvalid("vietqr_invalid", f"agency.{exc.field}", exc.reason,
                           hint="An administrator must correct the agency's bank account; "
-                               "until then take another channel or cash.") from None
+                          "until then take another channel or cash.") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,26 +268,26 @@ def create_intent(session: Session, clock: Clock, settings: Settings, *, dossier
     checked_note = _check_note(note, REFERENCE_LENGTH)
     if checked_note is not None and checked_channel != "vietqr":
         raise DeskInvalid("note_not_vietqr", "note",
-                       "applies to VietQR codes only (it goes in the transfer purpose)")
+                          "applies to VietQR codes only (it goes in the transfer purpose)")
 
     dossier = _dossier(session, dossier_code, lock=True)
     money = balance(session, dossier)
     if money.outstanding == 0:
         if money.assessed == 0:
             raise DeskConflict("no_fee", f"dossier {dossier.code} has no fee to pay",
-                         "Nothing to collect. If a fee is missing, the one-stop software must "
-                         "reassess the dossier first.")
+                               "Nothing to collect. If a fee is missing, the one-stop software "
+                               "must reassess the dossier first.")
         raise DeskConflict("already_paid",
-                     f"dossier {dossier.code} is paid in full ({money.paid} of "
-                     f"{money.assessed} VND)",
-                     "Nothing to collect; give the citizen the receipt.")
+                           f"dossier {dossier.code} is paid in full ({money.paid} of "
+                           f"{money.assessed} VND)",
+                           "Nothing to collect; give the citizen the receipt.")
     final_amount = money.outstanding if wanted_amount is None else wanted_amount
     if final_amount > money.outstanding:
         raise DeskInvalid("amount_above_outstanding", "amount",
-                       f"{final_amount} VND is more than the {money.outstanding} VND "
-                       f"outstanding on dossier {dossier.code}",
-                       hint=f"Send at most {money.outstanding}, or leave amount out to "
-                            "collect everything outstanding.")
+                          f"{final_amount} VND is more than the {money.outstanding} VND "
+                          f"outstanding on dossier {dossier.code}",
+                          hint=f"Send at most {money.outstanding}, or leave amount out to "
+                          "collect everything outstanding.")
 
     agency = dossier.agency
     if checked_channel == "vietqr":
@@ -303,7 +302,7 @@ def create_intent(session: Session, clock: Clock, settings: Settings, *, dossier
     for _attempt in range(MINT_ATTEMPTS):
         reference = mint(prefix)
         intent = PaymentIntent(
-            dossier_id=dossier.id, channel=checked_channel, amount=final_amount,
+            dossier_id=dossier.id, dossier=dossier, channel=checked_channel, amount=final_amount,
             reference=reference, status=OPEN, created_by=actor, created_at=now,
             expires_at=expires_at, updated_at=now,
             order_code=(secrets.randbelow(MAX_ORDER_CODE) + 1
@@ -341,7 +340,7 @@ def get_intent(session: Session, intent_id: int) -> PaymentIntent:
     ).unique().scalar_one_or_none()
     if intent is None:
         raise DeskNotFound("intent_not_found", f"no payment intent {intent_id}",
-                     "Check the id; create a new intent for the dossier if needed.")
+                           "Check the id; create a new intent for the dossier if needed.")
     return intent
 
 
@@ -405,12 +404,13 @@ def cancel_intent(session: Session, clock: Clock, intent_id: int, *, actor: str,
         return intent
     if intent.status == "paid":
         raise DeskConflict("intent_paid",
-                     f"payment intent {intent.id} ({intent.reference}) is already paid",
-                     "Paid money is not cancelled here; a refund goes through finance.")
+                           f"payment intent {intent.id} ({intent.reference}) is already paid",
+                           "Paid money is not cancelled here; a refund goes through finance.")
     if intent.status == "expired":
         raise DeskConflict("intent_expired",
-                     f"payment intent {intent.id} ({intent.reference}) has already expired",
-                     "Nothing to cancel; create a new intent if the citizen still has to pay.")
+                           f"payment intent {intent.id} ({intent.reference}) has already expired",
+                           "Nothing to cancel; create a new intent if the citizen still has "
+                           "to pay.")
     if not _close(session, clock, intent, "cancelled", actor=actor, action="intent.cancelled",
                   data={"reason": reason}):
         # a payment or the sweep changed it between our read and our update
@@ -460,11 +460,11 @@ class CashOutcome:
 def parse_receipt_number(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise DeskInvalid("receipt_missing", "receipt_number",
-                       "is required: the number printed on the cash receipt (biên lai)")
+                          "is required: the number printed on the cash receipt (biên lai)")
     text = value.strip()
     if len(text) > MAX_RECEIPT or not text.isprintable():
         raise DeskInvalid("receipt_invalid", "receipt_number",
-                       f"must be 1–{MAX_RECEIPT} printable characters, got {value!r}")
+                          f"must be 1–{MAX_RECEIPT} printable characters, got {value!r}")
     return text
 
 
@@ -484,20 +484,20 @@ def record_cash(session: Session, clock: Clock, settings: Settings, *, dossier_c
         Payment.provider == "cash", Payment.provider_txn_id == receipt)).scalar_one_or_none()
     if existing is not None and (existing.dossier_id != dossier.id or existing.amount != cash):
         raise DeskConflict("receipt_reused",
-                     f"receipt {receipt} was already recorded for another payment "
-                     f"({existing.amount} VND)",
-                     "Check the receipt number; each receipt records one payment.")
+                           f"receipt {receipt} was already recorded for another payment "
+                           f"({existing.amount} VND)",
+                           "Check the receipt number; each receipt records one payment.")
     if existing is None:
         money = balance(session, dossier)
         if money.outstanding == 0:
             raise DeskConflict("no_fee" if money.assessed == 0 else "already_paid",
-                         f"dossier {dossier.code} has nothing outstanding",
-                         "Do not take the money; nothing is due.")
+                               f"dossier {dossier.code} has nothing outstanding",
+                               "Do not take the money; nothing is due.")
         if cash > money.outstanding:
             raise DeskInvalid("amount_above_outstanding", "amount",
-                           f"{cash} VND is more than the {money.outstanding} VND outstanding "
-                           f"on dossier {dossier.code}",
-                           hint=f"Take and record at most {money.outstanding}.")
+                              f"{cash} VND is more than the {money.outstanding} VND outstanding "
+                              f"on dossier {dossier.code}",
+                              hint=f"Take and record at most {money.outstanding}.")
     now = clock.now()
     result = record_payment(
         session, clock,
@@ -634,8 +634,8 @@ def parse_size(value: str | None) -> ImageSize:
 def qr_image(intent: PaymentIntent, fmt: ImageFormat, size: ImageSize) -> bytes:
     if not intent.qr_payload:
         raise DeskNotFound("no_qr",
-                     f"payment intent {intent.id} ({intent.channel}) has no QR code",
-                     "Only VietQR intents carry a code; gateways show their own.")
+                           f"payment intent {intent.id} ({intent.channel}) has no QR code",
+                           "Only VietQR intents carry a code; gateways show their own.")
     return QR_CACHE.get(intent.id, intent.qr_payload, fmt, size)
 
 

@@ -77,8 +77,22 @@
       }
       var cancel = slip.querySelector(".cancel-form");
       if (cancel) { cancel.parentNode.removeChild(cancel); }
+      updateRow(newStatus);
       stop();
       if (newStatus === "paid") { refreshTotals(); }
+    }
+
+    // the same intent in the list of payment requests
+    function updateRow(newStatus) {
+      var row = document.querySelector("[data-intent-row='" + slip.getAttribute("data-intent-id") + "']");
+      if (!row) { return; }
+      var label = row.querySelector("[data-role=status]");
+      if (label) {
+        label.textContent = text("status-" + newStatus) || newStatus;
+        label.className = "status status-" + newStatus;
+      }
+      var form = row.querySelector(".cancel-form");
+      if (form) { form.parentNode.removeChild(form); }
     }
 
     function stop() {
@@ -117,7 +131,10 @@
           var paid = document.querySelector("[data-field=paid]");
           var outstanding = document.querySelector("[data-field=outstanding]");
           if (paid) { paid.textContent = formatVnd(d.total_paid); }
-          if (outstanding) { outstanding.textContent = formatVnd(d.outstanding); }
+          if (outstanding) {
+            outstanding.textContent = formatVnd(d.outstanding);
+            outstanding.parentNode.classList.toggle("settled", d.outstanding === 0);
+          }
           if (d.outstanding === 0) {
             var collect = document.querySelector(".collect");
             if (collect) { collect.parentNode.removeChild(collect); }
