@@ -505,6 +505,13 @@ def record_cash(session: Session, clock: Clock, settings: Settings, *, dossier_c
                      status="succeeded", paid_at=now, receipt_number=receipt,
                      dossier_code=dossier.code),
         actor=actor, reference_prefix=settings.reference_prefix)
+    kept = result.payment
+    if result.outcome == "duplicate" and (kept.dossier_id != dossier.id or kept.amount != cash):
+        # another desk recorded this receipt number for other money a moment before us
+        raise DeskConflict("receipt_reused",
+                           f"receipt {receipt} was already recorded for another payment "
+                           f"({kept.amount} VND)",
+                           "Check the receipt number; each receipt records one payment.")
     after = balance(session, dossier)
     if result.outcome == "recorded" and after.outstanding == 0:
         close_open_intents(session, clock, dossier.id, actor=actor,

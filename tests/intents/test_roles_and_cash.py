@@ -184,3 +184,30 @@ def test_cash_in_full_cancels_open_intents(client: FlaskClient, cashier: dict[st
         event = s.scalars(select(AuditEvent).where(
             AuditEvent.action == "intent.cancelled")).one()
     assert "BL-9" in event.data
+
+
+def test_receipt_taken_by_another_desk_meanwhile_is_409(client: FlaskClient,
+                                                        cashier: dict[str, str], db: Database,
+                                                        clock: FixedClock,
+                                                        monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    from recon import intents
+    from recon.payments import PaymentEvent, record_payment
+
+    seed(db, clock, "OTHER-2", agency=False)
+
+    def racing(session: Any, clk: Any, event: PaymentEvent, **kwargs: Any) -> Any:
+        # another desk records the same receipt for another dossier just before us
+        record_payment(session, clk, PaymentEvent(
+            provider="cash", provider_txn_id=event.provider_txn_id, channel="cash",
+            amount=event.amount, status="succeeded", paid_at=event.paid_at,
+            dossier_code="OTHER-2"), **kwargs)
+        return record_payment(session, clk, event, **kwargs)
+
+    monkeypatch.setattr(intents, "record_payment", racing)
+    before = counts(db)
+    response = client.post(cash_url(), json={"amount": 1000, "receipt_number": "BL-R"},
+                           headers=cashier)
+    assert response.status_code == 409
+    assert "BL-R" in js(response)["message"]
+    assert counts(db) == before
