@@ -981,14 +981,18 @@ class ImportSummary:
 
 
 def _duplicate(previous: SettlementFile, filename: str, sha: str) -> DuplicateFile:
-    what = ("the same data was already fetched" if previous.source == "fetch"
-            else f"{filename} was already imported")
+    if previous.source == "fetch":
+        what = "the same data was already fetched"
+        hint = ("The provider returned exactly what that fetch stored: there is nothing new "
+                "for that date. Fetch again later, or another date.")
+    else:
+        what = f"{filename} was already imported"
+        hint = ("Nothing to do if that import was right. To correct lines, import a new, "
+                "corrected export (its content differs, so it is accepted).")
     return DuplicateFile(
         f"{what} on {previous.imported_at:%Y-%m-%d %H:%M} UTC as settlement file "
         f"#{previous.id} ({previous.provider}, {previous.filename}, sha256 {sha[:12]}…); "
-        "nothing was changed",
-        hint="Nothing to do if that import was right. To correct lines, import a new, corrected "
-             "export (its content differs, so it is accepted).")
+        "nothing was changed", hint=hint)
 
 
 def find_duplicate(session: Session, sha: str) -> SettlementFile | None:

@@ -71,10 +71,9 @@ def settlements_import(ctx: click.Context, provider: str, profile: str | None,
 
 
 @settlements_group.command("fetch")
-@click.option("--provider", required=True,
-              type=click.Choice(("sepay", "payos", "vnpay", "zalopay", "momo")),
+@click.option("--provider", required=True, type=click.Choice(PROVIDERS),
               help="sepay: the bank statement; payos/vnpay/zalopay/momo: confirm payments "
-                   "still waiting for their callback.")
+                   "still waiting for their callback (casso and pos have no pull API).")
 @click.option("--date", "day", default=None, metavar="YYYY-MM-DD",
               help="Vietnam date: the statement day (sepay; default yesterday) or the day the "
                    "waiting intents were created (default: the last 48 hours).")

@@ -131,6 +131,7 @@ def test_fetch_sepay_then_again(env: dict[str, str], db: Database, fake: FakePro
     again = run("settlements", "fetch", "--provider", "sepay", "--date", "2026-11-25")
     assert again.exit_code == 1
     assert "the same data was already fetched" in again.stderr
+    assert "there is nothing new for that date" in again.stderr
     assert _count(db, SettlementFile) == 1
 
 
@@ -149,6 +150,9 @@ def test_fetch_errors_say_what_to_do(env: dict[str, str], fake: FakeProviders,
     assert down.exit_code == 1
     assert "SePay did not answer after 3 attempts (HTTP 500)" in down.stderr
     assert fake.calls() == 3
+    casso = run("settlements", "fetch", "--provider", "casso")
+    assert casso.exit_code == 1
+    assert "recon settlements import --provider casso FILE" in casso.stderr
 
 
 def test_fetch_payos_exit_1_when_an_answer_cannot_be_trusted(
