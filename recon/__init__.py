@@ -35,4 +35,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     from recon.web import init_app  # noqa: PLC0415 - web imports models; keep start-up lazy
 
     init_app(app)
+    from recon.scheduler import install  # noqa: PLC0415 - `recon serve` starts it (issue 5)
+
+    install(app)
     return app

@@ -21,12 +21,13 @@ def _register() -> None:
     from recon.cli import (  # noqa: PLC0415 - avoid import cycles
         admin,
         dossiers,
+        reconcile,
         serve,
         settlements,
         vietqr,
     )
 
-    for module in (admin, dossiers, serve, vietqr, settlements):
+    for module in (admin, dossiers, serve, vietqr, settlements, reconcile):
         for command in module.COMMANDS:
             cli.add_command(command)
 

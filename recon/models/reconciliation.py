@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from recon.db import Base, BigIntPK, UTCDateTime, utcnow
@@ -59,6 +68,7 @@ class Discrepancy(Base):
         Index("ix_discrepancies_detected_at", "detected_at"),
         Index("ix_discrepancies_dossier_id", "dossier_id"),
         Index("ix_discrepancies_payment_id", "payment_id"),
+        Index("ix_discrepancies_settlement_line_id", "settlement_line_id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -74,6 +84,12 @@ class Discrepancy(Base):
     delta: Mapped[int | None] = mapped_column(BigInteger)
     explanation: Mapped[str] = mapped_column(Text)  # Vietnamese, shown by default
     explanation_en: Mapped[str | None] = mapped_column(Text)
+    # an amount_mismatch within the provider's explicit tolerance (still reported)
+    within_tolerance: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default=false())
+    # why a run closed it as auto_resolved (vi, en); cleared if it is reopened
+    auto_resolved_reason: Mapped[str | None] = mapped_column(Text)
+    auto_resolved_reason_en: Mapped[str | None] = mapped_column(Text)
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     first_run_id: Mapped[int | None] = mapped_column(ForeignKey("recon_runs.id"))
     last_run_id: Mapped[int | None] = mapped_column(ForeignKey("recon_runs.id"))

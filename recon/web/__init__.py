@@ -137,6 +137,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(payments_api.bp)
     app.register_blueprint(cashier.bp)
     app.register_blueprint(settlements_api.bp)
+    from recon.web import discrepancies_api  # noqa: PLC0415 - issue 5
+
+    app.register_blueprint(discrepancies_api.bp)
     for extension in app.extensions.get("recon.blueprints", []):
         app.register_blueprint(extension)
 

@@ -41,6 +41,9 @@ POLICY: dict[str, frozenset[str]] = {
     "settlements_api.list_settlement_files": FINANCE,
     "settlements_api.get_settlement_file": FINANCE,
     "settlements_api.settlement_file_content": FINANCE,
+    # reconciliation (issue 5): what runs found, for finance
+    "discrepancies_api.list_discrepancies": FINANCE,
+    "discrepancies_api.list_runs": FINANCE,
 }
 
 

@@ -1,0 +1,242 @@
+"""Scheduled reconciliation (APScheduler 3): incremental every few minutes, full nightly.
+
+``recon scheduler`` runs :func:`run_blocking` (a ``BlockingScheduler``, the production shape:
+one or more such processes beside the web workers); ``recon serve`` calls
+:func:`start_background` (a ``BackgroundScheduler`` thread) unless ``--no-scheduler``.
+
+Settings (environment):
+
+- ``RECON_RECONCILE_INTERVAL_MINUTES`` (default 5; a fraction is allowed), or
+  ``RECON_RECONCILE_INTERVAL_SECONDS`` which wins when set (tests use a couple of seconds);
+- ``RECON_FULL_RECONCILE_CRON`` (default ``30 1 * * *``: 01:30 every night), in
+  ``RECON_SCHEDULER_TIMEZONE`` (default ``Asia/Ho_Chi_Minh``).
+
+However many schedulers run, on however many hosts, runs never overlap: each run takes the
+runner's lock (:class:`recon.engine.runner.RunLock`) and a job that cannot get it does nothing
+(incremental) or waits its turn for a while (full). Every incremental run covers everything since
+the last *successful* run, whoever made it, so a skipped or failed tick leaves no gap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any, Final
+
+from flask import Flask
+from sqlalchemy import text
+
+from recon.config import Settings
+from recon.db import Database, UTCDateTime
+
+log = logging.getLogger("recon.scheduler")
+
+DEFAULT_INTERVAL_MINUTES: Final = 5.0
+DEFAULT_FULL_CRON: Final = "30 1 * * *"
+DEFAULT_TIMEZONE: Final = "Asia/Ho_Chi_Minh"
+# how long after its time the nightly full run may still start (see _add_jobs)
+FULL_MISFIRE_GRACE: Final = timedelta(hours=3)
+# how long the nightly full job waits for a running incremental run to finish
+FULL_LOCK_WAIT: Final = timedelta(minutes=10)
+# a catch-up run at start is full when the last successful full run is older than this
+FULL_STALE_AFTER: Final = timedelta(hours=26)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    interval: timedelta
+    full_cron: str
+    timezone: tzinfo
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ScheduleConfig:
+        seconds_raw = settings.get("RECONCILE_INTERVAL_SECONDS")
+        minutes_raw = settings.get("RECONCILE_INTERVAL_MINUTES")
+        if seconds_raw is not None:
+            interval = timedelta(seconds=_positive("RECON_RECONCILE_INTERVAL_SECONDS",
+                                                   seconds_raw))
+        elif minutes_raw is not None:
+            interval = timedelta(minutes=_positive("RECON_RECONCILE_INTERVAL_MINUTES",
+                                                   minutes_raw))
+        else:
+            interval = timedelta(minutes=DEFAULT_INTERVAL_MINUTES)
+        cron = settings.get("FULL_RECONCILE_CRON", DEFAULT_FULL_CRON) or DEFAULT_FULL_CRON
+        zone = settings.get("SCHEDULER_TIMEZONE", DEFAULT_TIMEZONE) or DEFAULT_TIMEZONE
+        return cls(interval=interval, full_cron=cron, timezone=_zone(zone))
+
+
+def _positive(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {raw!r}")
+    return value
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+        return ZoneInfo(name)
+    except Exception:  # noqa: BLE001 - no tz database: Vietnam has no DST, a fixed offset is exact
+        if name == DEFAULT_TIMEZONE:
+            return timezone(timedelta(hours=7), "ICT")
+        raise ValueError(f"unknown time zone {name!r} (RECON_SCHEDULER_TIMEZONE)") from None
+
+
+class Jobs:
+    """What the scheduler calls; each call is one run attempt through the runner."""
+
+    def __init__(self, app: Flask, *, name: str) -> None:
+        self.app = app
+        self.name = name
+        self.settings: Settings = app.extensions["recon.settings"]
+        self.db: Database = app.extensions["recon.db"]
+
+    def _run(self, mode: str, *, trigger: str, wait: timedelta | None = None) -> None:
+        from recon.engine.runner import (  # noqa: PLC0415
+            RunInProgress,
+            engine_config_from_env,
+            overlap_from_env,
+            run_reconciliation,
+        )
+
+        deadline = time.monotonic() + (wait.total_seconds() if wait else 0.0)
+        while True:
+            try:
+                summary = run_reconciliation(
+                    self.db, clock=self.app.extensions["recon.clock"],
+                    config=engine_config_from_env(self.settings.env),
+                    mode=mode,  # type: ignore[arg-type]
+                    triggered_by=f"scheduler:{trigger}:{self.name}",
+                    overlap=overlap_from_env(self.settings.env))
+            except RunInProgress:
+                if time.monotonic() < deadline:
+                    time.sleep(5)
+                    continue
+                log.info("%s run skipped: another run is in progress", trigger)
+                return
+            except Exception:
+                log.exception("%s reconciliation failed", trigger)
+                return
+            log.info("%s run %s (%s): %s new, %s still open, %s auto-resolved in %.2fs",
+                     trigger, summary.run_id, summary.mode, summary.new, summary.still_open,
+                     summary.auto_resolved, summary.seconds)
+            return
+
+    def incremental(self) -> None:
+        self._run("auto", trigger="incremental")
+
+    def full(self) -> None:
+        self._run("full", trigger="nightly", wait=FULL_LOCK_WAIT)
+
+    def catch_up(self) -> None:
+        """At start: cover the whole window missed since the last successful run (incremental
+        from its as_of), or everything when no full run succeeded recently."""
+        mode = catch_up_mode(self.db, now=datetime.now(UTC))
+        log.info("catch-up run at start (%s)", mode)
+        self._run(mode, trigger="catch-up", wait=FULL_LOCK_WAIT if mode == "full" else None)
+
+
+def catch_up_mode(db: Database, *, now: datetime) -> str:
+    with db.engine.connect() as conn:
+        last: datetime | None = conn.execute(text(
+            "SELECT as_of FROM recon_runs WHERE status = 'succeeded' AND mode = 'full' "
+            "AND dry_run = :f ORDER BY as_of DESC LIMIT 1").columns(as_of=UTCDateTime()),
+            {"f": False}).scalar()
+    if last is None:
+        return "full"
+    return "full" if now - last > FULL_STALE_AFTER else "auto"
+
+
+def _add_jobs(scheduler: Any, jobs: Jobs, config: ScheduleConfig) -> None:
+    from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415
+    from apscheduler.triggers.interval import IntervalTrigger  # noqa: PLC0415
+
+    interval = config.interval.total_seconds()
+    scheduler.add_job(
+        jobs.incremental, IntervalTrigger(seconds=interval, timezone=config.timezone),
+        id="reconcile-incremental", name="incremental reconciliation", replace_existing=True,
+        # One at a time in this process (the lock sees to the others).
+        max_instances=1,
+        # A backlog of missed ticks (process suspended, host asleep) becomes ONE run: each run
+        # covers everything since the last successful run, so repeating it gains nothing.
+        coalesce=True,
+        # A tick that could not start on time may still start up to one interval late; later
+        # than that the next tick is as good, so it is dropped rather than run back to back.
+        misfire_grace_time=max(1, int(interval)),
+    )
+    scheduler.add_job(
+        jobs.full, CronTrigger.from_crontab(config.full_cron, timezone=config.timezone),
+        id="reconcile-full", name="nightly full reconciliation", replace_existing=True,
+        max_instances=1,
+        # Several missed nights need one full run, not one per night.
+        coalesce=True,
+        # The nightly run may start up to 3 hours late (the scheduler was down or busy at
+        # 01:30): still before the working day. Later than that it is skipped, not run in
+        # office hours; the next night (or the catch-up at the next start) does it.
+        misfire_grace_time=int(FULL_MISFIRE_GRACE.total_seconds()),
+    )
+    scheduler.add_job(
+        jobs.catch_up, "date", run_date=datetime.now(config.timezone), id="reconcile-catch-up",
+        name="catch-up reconciliation at start", replace_existing=True, max_instances=1,
+        # it must run even if the pool is busy for a while right at start
+        misfire_grace_time=None,
+    )
+
+
+def _name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def start_background(app: Flask) -> Any:
+    """For ``recon serve``: the same jobs in a background thread of the web process."""
+    from apscheduler.schedulers.background import BackgroundScheduler  # noqa: PLC0415
+
+    config = ScheduleConfig.from_settings(app.extensions["recon.settings"])
+    scheduler = BackgroundScheduler(timezone=config.timezone, daemon=True)
+    _add_jobs(scheduler, Jobs(app, name=_name()), config)
+    scheduler.start()
+    app.extensions["recon.scheduler"] = scheduler
+    log.info("background reconciliation every %s; full at %r", config.interval,
+             config.full_cron)
+    return scheduler
+
+
+def run_blocking(app: Flask, *, install_signals: bool = True,
+                 on_start: Callable[[Any], None] | None = None) -> None:
+    """For ``recon scheduler``: run until SIGINT/SIGTERM; a run in progress is finished."""
+    from apscheduler.schedulers.blocking import BlockingScheduler  # noqa: PLC0415
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = ScheduleConfig.from_settings(app.extensions["recon.settings"])
+    scheduler = BlockingScheduler(timezone=config.timezone)
+    _add_jobs(scheduler, Jobs(app, name=_name()), config)
+    if install_signals and threading.current_thread() is threading.main_thread():
+        def _stop(signum: int, _frame: object) -> None:
+            log.info("signal %s: stopping after the run in progress", signum)
+            scheduler.shutdown(wait=False)
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    log.info("reconciliation scheduler %s: incremental every %s, full at %r (%s)", _name(),
+             config.interval, config.full_cron, config.timezone)
+    if on_start is not None:
+        on_start(scheduler)
+    scheduler.start()
+
+
+def install(app: Flask) -> None:
+    """Let ``recon serve`` start the background scheduler (``recon.start_scheduler``)."""
+    app.extensions.setdefault("recon.start_scheduler", start_background)

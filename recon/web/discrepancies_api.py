@@ -1,0 +1,90 @@
+"""`/api/v1/discrepancies` and `/api/v1/recon-runs`: what reconciliation found, for finance."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+
+from recon.engine.records import KINDS
+from recon.errors import FieldError, ValidationError
+from recon.exports import as_dict, jsonable, query
+from recon.models import ReconRun
+from recon.web.security import database
+
+bp = Blueprint("discrepancies_api", __name__, url_prefix="/api/v1")
+MAX_PAGE = 500
+STATUSES = ("open", "resolved", "auto_resolved", "all")
+
+
+def _int_arg(name: str, default: int | None, *, minimum: int = 0,
+             maximum: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit() is True, int("²") fails
+        raise ValidationError(FieldError(name, "must be a whole number"))
+    value = int(raw)
+    highest = 2**63 - 1 if maximum is None else maximum  # ids are BIGINT: no overflow (500)
+    if value < minimum or value > highest:
+        raise ValidationError(FieldError(name, f"must be between {minimum} and {highest}"))
+    return value
+
+
+def _choice(name: str, allowed: tuple[str, ...], default: str | None = None) -> str | None:
+    raw = request.args.get(name) or default
+    if raw is not None and raw not in allowed:
+        raise ValidationError(FieldError(name, f"must be one of {', '.join(allowed)}"))
+    return raw
+
+
+@bp.get("/discrepancies")
+def list_discrepancies() -> Response:
+    """Filter by ``kind``, ``status`` (default open; ``all``), ``provider``; keyset pagination
+    by id: pass ``after`` = the previous page's ``next_after``."""
+    limit = _int_arg("limit", 50, minimum=1, maximum=MAX_PAGE) or 50
+    after = _int_arg("after", None)
+    kind = _choice("kind", KINDS)
+    status = _choice("status", STATUSES, "open")
+    provider = request.args.get("provider") or None
+    with database().read() as s:
+        rows = s.execute(query(status=status, kind=kind, provider=provider, after=after,
+                               limit=limit)).all()
+    items = [jsonable(as_dict(r)) for r in rows]
+    next_after = items[-1]["id"] if len(items) == limit else None
+    return jsonify({"items": items, "count": len(items), "next_after": next_after})
+
+
+def _run_dict(run: ReconRun) -> dict[str, Any]:
+    try:
+        counts = json.loads(run.counts or "{}")
+    except ValueError:
+        counts = {}
+    return {
+        "id": run.id, "mode": run.mode, "status": run.status, "dry_run": run.dry_run,
+        "as_of": run.as_of.isoformat(),
+        "window_start": run.window_start.isoformat() if run.window_start else None,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "triggered_by": run.triggered_by, "counts": counts, "error": run.error,
+    }
+
+
+@bp.get("/recon-runs")
+def list_runs() -> Response:
+    """Newest first; keyset pagination: pass ``before`` = the previous page's ``next_before``."""
+    limit = _int_arg("limit", 50, minimum=1, maximum=MAX_PAGE) or 50
+    before = _int_arg("before", None)
+    status = _choice("status", ("running", "succeeded", "failed"))
+    stmt = select(ReconRun).order_by(ReconRun.id.desc()).limit(limit)
+    if before is not None:
+        stmt = stmt.where(ReconRun.id < before)
+    if status:
+        stmt = stmt.where(ReconRun.status == status)
+    with database().read() as s:
+        runs = list(s.scalars(stmt))
+    items = [_run_dict(r) for r in runs]
+    next_before = items[-1]["id"] if len(items) == limit else None
+    return jsonify({"items": items, "count": len(items), "next_before": next_before})
