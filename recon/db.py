@@ -95,8 +95,13 @@ def build_engine(url: str, **kwargs: Any) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
-        # one connection per checkout keeps WAL readers and writers honest across threads
-        kwargs.setdefault("poolclass", NullPool)
+        if parsed.database in (None, "", ":memory:"):
+            kwargs.setdefault("poolclass", NullPool)
+        else:
+            # Keep connections open: when the last connection to a WAL database closes, SQLite
+            # checkpoints and deletes the WAL (an fsync each time), which doubled request time.
+            kwargs.setdefault("pool_size", 5)
+            kwargs.setdefault("max_overflow", 10)
         engine = create_engine(url, **kwargs)
         _install_sqlite_behaviour(engine)
         return engine
