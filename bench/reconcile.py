@@ -39,10 +39,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import Engine, make_url  # noqa: E402
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
 
-from bench.common import DEFAULT_PG, scratch_database  # noqa: E402
+from bench.common import DEFAULT_PG, scratch_database
 
 AS_OF = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam
 EVENTS_AT = AS_OF + timedelta(minutes=1)

@@ -19,6 +19,7 @@ the last *successful* run, whoever made it, so a skipped or failed tick leaves n
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import signal
@@ -101,6 +102,11 @@ class Jobs:
         self.name = name
         self.settings: Settings = app.extensions["recon.settings"]
         self.db: Database = app.extensions["recon.db"]
+        self.stopping = threading.Event()
+
+    def stop(self) -> None:
+        """No new attempt starts after this (a run under way finishes)."""
+        self.stopping.set()
 
     def _run(self, mode: str, *, trigger: str, wait: timedelta | None = None) -> None:
         from recon.engine.runner import (  # noqa: PLC0415
@@ -111,7 +117,7 @@ class Jobs:
         )
 
         deadline = time.monotonic() + (wait.total_seconds() if wait else 0.0)
-        while True:
+        while not self.stopping.is_set():
             try:
                 summary = run_reconciliation(
                     self.db, clock=self.app.extensions["recon.clock"],
@@ -121,7 +127,7 @@ class Jobs:
                     overlap=overlap_from_env(self.settings.env))
             except RunInProgress:
                 if time.monotonic() < deadline:
-                    time.sleep(5)
+                    self.stopping.wait(5)
                     continue
                 log.info("%s run skipped: another run is in progress", trigger)
                 return
@@ -204,8 +210,10 @@ def start_background(app: Flask) -> Any:
 
     config = ScheduleConfig.from_settings(app.extensions["recon.settings"])
     scheduler = BackgroundScheduler(timezone=config.timezone, daemon=True)
-    _add_jobs(scheduler, Jobs(app, name=_name()), config)
+    jobs = Jobs(app, name=_name())
+    _add_jobs(scheduler, jobs, config)
     scheduler.start()
+    atexit.register(jobs.stop)
     app.extensions["recon.scheduler"] = scheduler
     log.info("background reconciliation every %s; full at %r", config.interval,
              config.full_cron)
@@ -222,10 +230,12 @@ def run_blocking(app: Flask, *, install_signals: bool = True,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = ScheduleConfig.from_settings(app.extensions["recon.settings"])
     scheduler = BlockingScheduler(timezone=config.timezone)
-    _add_jobs(scheduler, Jobs(app, name=_name()), config)
+    jobs = Jobs(app, name=_name())
+    _add_jobs(scheduler, jobs, config)
     if install_signals and threading.current_thread() is threading.main_thread():
         def _stop(signum: int, _frame: object) -> None:
             log.info("signal %s: stopping after the run in progress", signum)
+            jobs.stop()
             scheduler.shutdown(wait=False)
 
         signal.signal(signal.SIGTERM, _stop)
