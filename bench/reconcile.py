@@ -316,7 +316,8 @@ def events_sqlite(engine: Engine, n: int) -> None:
 
 
 def reconcile_in_child(url: str, *args: str) -> tuple[dict[str, Any], float, float]:
-    """``recon reconcile ARGS`` in a child: its JSON summary, wall seconds, peak RSS MiB."""
+    """``recon reconcile ARGS`` in a child: its JSON summary (with the child's CPU seconds
+    added), wall seconds, peak RSS MiB."""
     env = {**os.environ, "RECON_DATABASE_URL": url, "RECON_ENV": "development"}
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "recon.cli", "reconcile", *args], env=env,
@@ -328,6 +329,7 @@ def reconcile_in_child(url: str, *args: str) -> tuple[dict[str, Any], float, flo
     if status != 0:
         raise SystemExit(f"recon reconcile {' '.join(args)} failed (wait status {status})")
     summary = json.loads(out.decode().strip().splitlines()[-1])
+    summary["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 2)
     return summary, wall, usage.ru_maxrss / 1024
 
 
@@ -410,6 +412,7 @@ def main() -> None:
     kind = "sqlite" if args.database_url.startswith("sqlite") else "postgresql"
     if kind == "postgresql":
         make_url(args.database_url)  # fail early on a malformed URL
+    load_before = round(os.getloadavg()[0], 2)
     with scratch_database(kind, args.database_url) as url:
         engine = create_engine(url)
         t0 = time.perf_counter()
@@ -441,7 +444,8 @@ def main() -> None:
         "records_per_second": round(records / full_seconds),
         "full_seconds": full_seconds,
         "full_process_seconds": round(full_wall, 2),
-        "full_timings": json.loads(json.dumps(full.get("timings", {}))),
+        "full_timings": full.get("timings", {}),
+        "full_process_cpu_seconds": full["cpu_seconds"],
         "incremental_seconds": float(inc["seconds"]),
         "incremental_process_seconds": round(inc_wall, 2),
         "peak_rss_mb": round(peak, 1),
@@ -453,6 +457,8 @@ def main() -> None:
         "pandas_counts": pandas_counts,
         "incremental": {k: inc[k] for k in ("new", "still_open", "auto_resolved", "loaded")},
         "build_seconds": round(build_seconds, 1),
+        # the machine is shared: how busy it was (1-minute load average, 2 cores here)
+        "load_average": [load_before, round(os.getloadavg()[0], 2)],
     }))
 
 
