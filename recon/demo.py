@@ -124,4 +124,6 @@ def seed_demo(db: Database, clock: Clock, *, dossiers: int = 28_300, seed: int =
                          entity_type="dossier_import", entity_id="demo",
                          data={"quarter": report.quarter.as_dict(),
                                "today": report.today.as_dict()})
+    from recon.demo_payments import seed_payments  # noqa: PLC0415 - issue 6: the quarter's payments
+    seed_payments(db, clock, year=year, quarter=quarter, seed=seed)
     return report

@@ -30,6 +30,10 @@ def _register() -> None:
     for module in (admin, dossiers, serve, vietqr, settlements, reconcile):
         for command in module.COMMANDS:
             cli.add_command(command)
+    from recon.cli import report  # noqa: PLC0415 - issue 6: recon report quarterly
+
+    for command in report.COMMANDS:
+        cli.add_command(command)
 
 
 _register()

@@ -136,6 +136,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(payments_api.bp)
     app.register_blueprint(cashier.bp)
+    from recon.web import finance  # noqa: PLC0415 - issue 6
+
+    app.register_blueprint(finance.bp)
     app.register_blueprint(settlements_api.bp)
     from recon.web import discrepancies_api  # noqa: PLC0415 - issue 5
 

@@ -1,0 +1,567 @@
+"""The finance workbench (`/finance`): dashboard, discrepancy queue, the whole story of one
+discrepancy, the actions on it, exports, reports and the audit log.
+
+Views are thin: parse the request, call :mod:`recon.workbench` / :mod:`recon.reports` (reads)
+or :mod:`recon.review` (writes, one audited service function per action), render. Every
+state change is a POST form carrying the CSRF token; no GET changes anything. Forms work
+without JavaScript; ``static/finance.js`` only adds conveniences (the dossier field of a manual
+match, printing, auto-submit of the sort).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    get_flashed_messages,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from sqlalchemy import and_, or_, select
+from werkzeug.exceptions import NotFound as HTTPNotFound
+from werkzeug.wrappers import Response as BaseResponse
+
+from recon import reports, review, workbench
+from recon.audit import verify_chain
+from recon.clock import VN_TZ, Clock
+from recon.errors import FieldError, NotFound, ReconError, ValidationError
+from recon.models import Agency, AuditEvent
+from recon.models.reconciliation import DISCREPANCY_KINDS
+from recon.money import format_vnd
+from recon.web import i18n
+from recon.web.finance_text import (
+    channel_label,
+    kind_label,
+    num,
+    payment_status_label,
+    provider_label,
+    resolution_label,
+    run_mode_label,
+    status_label,
+    tr,
+)
+from recon.web.security import database
+
+bp = Blueprint("finance", __name__, url_prefix="/finance")
+
+AUDIT_PAGE = 100
+OUTSTANDING_PAGE = 50
+SORT_LABELS = (("oldest", "Oldest first"), ("newest", "Newest first"),
+               ("amount_desc", "Largest amount first"), ("amount_asc", "Smallest amount first"),
+               ("kind", "By kind"))
+
+
+def _clock() -> Clock:
+    clock: Clock = current_app.extensions["recon.clock"]
+    return clock
+
+
+def vn_time(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    return value.astimezone(VN_TZ).strftime(fmt) if value else ""
+
+
+def vn_date(value: date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def pct(part: int, whole: int) -> int:
+    """An integer percentage for bar widths (never a float)."""
+    return part * 100 // whole if whole > 0 else 0
+
+
+def explanation(item: Any) -> str:
+    if i18n.current_language() == "en" and getattr(item, "explanation_en", None):
+        return str(item.explanation_en)
+    return str(item.explanation)
+
+
+def auto_reason(item: Any) -> str:
+    if i18n.current_language() == "en" and getattr(item, "auto_resolved_reason_en", None):
+        return str(item.auto_resolved_reason_en)
+    return str(item.auto_resolved_reason or "")
+
+
+def pretty_json(text: str) -> str:
+    try:
+        return json.dumps(json.loads(text), ensure_ascii=False, indent=1, sort_keys=True)
+    except ValueError:
+        return text
+
+
+@bp.context_processor
+def _finance_context() -> dict[str, Any]:
+    return {"t": tr, "vn_time": vn_time, "vn_date": vn_date, "pct": pct,
+            "kind_label": kind_label, "status_label": status_label,
+            "resolution_label": resolution_label, "channel_label": channel_label,
+            "provider_label": provider_label, "payment_status_label": payment_status_label,
+            "run_mode_label": run_mode_label, "num": num,
+            "explanation": explanation, "auto_reason": auto_reason, "pretty_json": pretty_json,
+            "kinds": DISCREPANCY_KINDS, "resolution_types": review.RESOLUTION_TYPES,
+            "needs_approval": review.NEEDS_APPROVAL, "format_bp": reports.format_bp}
+
+
+def _user_id() -> int | None:
+    principal = g.principal
+    return principal.id if principal is not None and principal.kind == "user" else None
+
+
+def _agencies() -> list[tuple[str, str]]:
+    with database().read() as s:
+        return [(c, n) for c, n in s.execute(select(Agency.code, Agency.name)
+                                              .order_by(Agency.code))]
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+@bp.get("")
+def index() -> str:
+    now = _clock().now()
+    day = reports.vn_today(now)
+    error = None
+    raw = (request.args.get("day") or "").strip()
+    if raw:
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            error = tr("The filters are not valid: {message}").format(message=raw)
+    with database().read() as s:
+        board = reports.dashboard(s, now, day=day)
+    return render_template("finance/index.html", board=board, day=day, error=error,
+                           notices=get_flashed_messages(with_categories=True))
+
+
+# --------------------------------------------------------------------------- queue
+
+
+def _filters() -> tuple[workbench.QueueFilters, str | None]:
+    try:
+        return workbench.parse_filters(request.args, request.args.getlist), None
+    except workbench.FilterError as exc:
+        return workbench.QueueFilters(), _filter_error(exc)
+
+
+def _filter_error(exc: workbench.FilterError) -> str:
+    return tr("The filters are not valid: {message}").format(
+        message=f"{exc.field}: {exc.message}")
+
+
+@bp.get("/discrepancies")
+def queue() -> tuple[str, int]:
+    filters, error = _filters()
+    cursor = request.args.get("after") or request.args.get("before")
+    direction: workbench.Direction = "before" if request.args.get("before") else "after"
+    limit = request.args.get("limit", type=int) or workbench.DEFAULT_LIMIT
+    page = None
+    status = 200
+    if error is None:
+        try:
+            with database().read() as s:
+                page = workbench.queue(s, filters, limit=limit, cursor=cursor,
+                                       direction=direction, user_id=_user_id())
+        except workbench.FilterError as exc:
+            error = _filter_error(exc)
+    if error is not None:
+        status = 422
+    args = filters.as_args()
+    if limit != workbench.DEFAULT_LIMIT:
+        args.append(("limit", str(limit)))
+    return render_template(
+        "finance/queue.html", page=page, filters=filters, error=error, query=urlencode(args),
+        args=args, agencies=_agencies(), providers=workbench.PROVIDERS,
+        channels=workbench.CHANNELS, statuses=workbench.STATUSES, sorts=SORT_LABELS,
+        limit=limit, notices=get_flashed_messages(with_categories=True)), status
+
+
+@bp.get("/discrepancies/export.<fmt>")
+def export(fmt: str) -> Response:
+    if fmt not in ("csv", "xlsx"):
+        raise HTTPNotFound()
+    filters, error = _filters()
+    if error is not None:
+        raise ValidationError(FieldError("filters", error))
+    lang = i18n.current_language()
+    db = database()
+    user_id = _user_id()
+    stamp = _clock().now().astimezone(VN_TZ).strftime("%Y%m%d-%H%M")
+    name = f"chenh-lech-{stamp}.{fmt}"
+
+    def body() -> Iterator[bytes]:
+        header, rows, amounts = workbench.queue_table(
+            workbench.export_rows(db, filters, user_id=user_id), lang)
+        if fmt == "csv":
+            yield from workbench.csv_chunks(header, rows)
+        else:
+            yield from workbench.xlsx_chunks("discrepancies", header, rows, amounts)
+
+    return _download(body(), name, fmt)
+
+
+def _download(chunks: Iterator[bytes], name: str, fmt: str) -> Response:
+    mimetype = ("text/csv; charset=utf-8" if fmt == "csv" else
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response = Response(stream_with_context(chunks), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --------------------------------------------------------------------------- detail
+
+
+def _story(discrepancy_id: int) -> workbench.Story:
+    with database().read() as s:
+        found = workbench.story(s, discrepancy_id)
+    if found is None:
+        raise NotFound(tr("Not found."))
+    return found
+
+
+@bp.get("/discrepancies/<int:discrepancy_id>")
+def detail(discrepancy_id: int) -> tuple[str, int]:
+    return _render_detail(discrepancy_id)
+
+
+def _render_detail(discrepancy_id: int, *, error: str | None = None, status: int = 200,
+                   form: dict[str, str] | None = None) -> tuple[str, int]:
+    story = _story(discrepancy_id)
+    return render_template(
+        "finance/detail.html", story=story, d=story.discrepancy, error=error,
+        form=form or {}, me=g.principal.actor,
+        back=request.args.get("back") or url_for("finance.queue"),
+        notices=get_flashed_messages(with_categories=True)), status
+
+
+@bp.get("/discrepancies/<int:discrepancy_id>/approval")
+def approval(discrepancy_id: int) -> tuple[str, int]:
+    story = _story(discrepancy_id)
+    return render_template("finance/approval.html", story=story, d=story.discrepancy,
+                           me=g.principal.actor, error=None,
+                           notices=get_flashed_messages(with_categories=True)), 200
+
+
+@bp.get("/approvals")
+def approvals() -> str:
+    filters = workbench.QueueFilters(status="pending", sort="oldest")
+    with database().read() as s:
+        page = workbench.queue(s, filters, limit=workbench.MAX_LIMIT, user_id=_user_id())
+    return render_template("finance/approvals.html", page=page, me=g.principal.actor,
+                           notices=get_flashed_messages(with_categories=True))
+
+
+# --------------------------------------------------------------------------- actions
+
+_REASON_MESSAGES = {
+    "not_open": "This discrepancy is not open any more. Reload the page; reopen it if it "
+                "needs more work.",
+    "pending": "A proposal is waiting for approval. Approve or reject it first.",
+    "no_proposal": "There is no proposal to act on any more. Reload the page.",
+    "same_user": "You proposed this resolution, so you cannot approve it. Ask another "
+                 "finance officer.",
+    "already_open": "This discrepancy is already open.",
+}
+_FIELD_MESSAGES = {
+    "note": "Write a note: what was done and why.",
+    "dossier_code": "Name the dossier the money belongs to.",
+    "resolution_type": "Choose how it was resolved.",
+    "user_id": "Choose an active finance officer.",
+}
+
+
+def review_message(exc: ReconError) -> str:
+    """What the officer reads: the error in the page's language, saying what to do."""
+    reason = getattr(exc, "reason", None)
+    if reason in _REASON_MESSAGES:
+        return tr(_REASON_MESSAGES[reason])
+    if isinstance(exc, ValidationError) and exc.errors:
+        first = exc.errors[0]
+        if first.field == "note" and "at most" in first.message:
+            return tr("The note is too long (at most 2,000 characters).")
+        if first.field == "dossier_code" and "no dossier" in first.message:
+            return tr("No dossier has that code. Check it and try again.")
+        if first.field in _FIELD_MESSAGES:
+            return tr(_FIELD_MESSAGES[first.field])
+    if isinstance(exc, NotFound):
+        return tr("Not found.")
+    return tr("That could not be done. Reload the page and try again.")
+
+
+def _act(discrepancy_id: int, action: str) -> BaseResponse | tuple[str, int]:
+    actor = g.principal.actor
+    form = request.form
+    try:
+        with database().transaction() as s:
+            clock = _clock()
+            if action == "resolve":
+                result = review.resolve(s, clock, discrepancy_id, actor=actor,
+                                        resolution_type=form.get("resolution_type"),
+                                        note=form.get("note"),
+                                        dossier_code=form.get("dossier_code"))
+            elif action == "approve":
+                result = review.approve(s, clock, discrepancy_id, actor=actor,
+                                        note=form.get("note"))
+            elif action == "reject":
+                result = review.reject(s, clock, discrepancy_id, actor=actor,
+                                       note=form.get("note"))
+            elif action == "assign":
+                raw = (form.get("user_id") or "").strip()
+                if raw == "me":
+                    target = _user_id()
+                elif raw in ("", "none"):
+                    target = None
+                elif raw.isdigit():
+                    target = int(raw)
+                else:
+                    raise ValidationError(FieldError("user_id", "not a user"))
+                result = review.assign(s, clock, discrepancy_id, actor=actor, user_id=target)
+            else:
+                result = review.reopen(s, clock, discrepancy_id, actor=actor,
+                                       note=form.get("note"))
+    except ReconError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        if action in ("approve", "reject") and request.form.get("from") == "approval":
+            story = _story(discrepancy_id)
+            return render_template("finance/approval.html", story=story, d=story.discrepancy,
+                                   me=actor, error=review_message(exc), notices=[]), \
+                exc.http_status
+        return _render_detail(discrepancy_id, error=review_message(exc),
+                              status=exc.http_status, form=dict(form))
+    messages = {
+        "resolved": "Resolved.",
+        "proposed": "Proposal recorded; another finance officer must approve it.",
+        "approved": "Approved and resolved.",
+        "rejected": "Proposal rejected; the discrepancy stays open.",
+        "assigned": "Assigned.",
+        "reopened": "Reopened.",
+    }
+    flash(tr(messages[result.outcome]), "ok")
+    return redirect(url_for("finance.detail", discrepancy_id=discrepancy_id), 303)
+
+
+@bp.post("/discrepancies/<int:discrepancy_id>/resolve")
+def resolve(discrepancy_id: int) -> BaseResponse | tuple[str, int]:
+    return _act(discrepancy_id, "resolve")
+
+
+@bp.post("/discrepancies/<int:discrepancy_id>/approve")
+def approve(discrepancy_id: int) -> BaseResponse | tuple[str, int]:
+    return _act(discrepancy_id, "approve")
+
+
+@bp.post("/discrepancies/<int:discrepancy_id>/reject")
+def reject(discrepancy_id: int) -> BaseResponse | tuple[str, int]:
+    return _act(discrepancy_id, "reject")
+
+
+@bp.post("/discrepancies/<int:discrepancy_id>/assign")
+def assign(discrepancy_id: int) -> BaseResponse | tuple[str, int]:
+    return _act(discrepancy_id, "assign")
+
+
+@bp.post("/discrepancies/<int:discrepancy_id>/reopen")
+def reopen(discrepancy_id: int) -> BaseResponse | tuple[str, int]:
+    return _act(discrepancy_id, "reopen")
+
+
+@bp.get("/dossiers/lookup")
+def dossier_lookup() -> Response:
+    """For the manual-match field: does this dossier exist, what is assessed and paid."""
+    code = (request.args.get("code") or "").strip()
+    with database().read() as s:
+        found = workbench.dossier_summary(s, code) if code else None
+        if found is None:
+            response = jsonify({"found": False, "code": code})
+            response.status_code = 404
+            return response
+        dossier, assessed, paid = found
+        return jsonify({"found": True, "code": dossier.code, "applicant": dossier.applicant_name,
+                        "agency": dossier.agency.code, "assessed": assessed, "paid": paid,
+                        "assessed_text": format_vnd(assessed), "paid_text": format_vnd(paid)})
+
+
+@bp.get("/settlement-files/<int:file_id>/download")
+def download_file(file_id: int) -> Response:
+    with database().read() as s:
+        found = workbench.file_content(s, file_id)
+    if found is None:
+        raise NotFound(tr("Not found."))
+    filename, content = found
+    response = Response(content, mimetype="application/octet-stream")
+    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "._-") else "_"
+                   for ch in filename) or f"settlement-{file_id}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --------------------------------------------------------------------------- reports
+
+
+@bp.get("/reports/daily")
+def daily() -> tuple[str, int]:
+    today = reports.vn_today(_clock().now())
+    raw = (request.args.get("day") or "").strip()
+    error = None
+    day = today
+    if raw:
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            error = tr("The filters are not valid: {message}").format(message=raw)
+    with database().read() as s:
+        summary = reports.daily_summary(s, day)
+    return render_template("finance/daily.html", summary=summary, day=day, error=error,
+                           prev_day=day - timedelta(days=1),
+                           next_day=day + timedelta(days=1)), 422 if error else 200
+
+
+def _quarter_args() -> tuple[int, int]:
+    now = reports.vn_today(_clock().now())
+    year = request.args.get("year", type=int) or now.year
+    quarter = request.args.get("quarter", type=int) or (now.month - 1) // 3 + 1
+    if not 2000 <= year <= 2100 or quarter not in (1, 2, 3, 4):
+        raise ValidationError(FieldError("quarter", "year 2000–2100, quarter 1–4"))
+    return year, quarter
+
+
+@bp.get("/reports/quarterly")
+def quarterly() -> str:
+    year, quarter = _quarter_args()
+    with database().read() as s:
+        report = reports.quarterly_report(s, year, quarter)
+    return render_template("finance/quarterly.html", report=report, year=year, quarter=quarter,
+                           years=list(range(reports.vn_today(_clock().now()).year, 2019, -1)))
+
+
+@bp.get("/reports/quarterly.<fmt>")
+def quarterly_export(fmt: str) -> Response:
+    if fmt not in ("csv", "xlsx", "json"):
+        raise HTTPNotFound()
+    year, quarter = _quarter_args()
+    with database().read() as s:
+        report = reports.quarterly_report(s, year, quarter)
+    if fmt == "json":
+        return jsonify(report.as_dict())
+    header = [tr("Quarterly report"), tr("Dossiers received"), tr("received online"),
+              tr("Dossiers paid"), tr("Paid cashless"), tr("Cashless amount"),
+              tr("Share of paid dossiers") + " (%)", tr("Paid in cash"), tr("Cash amount")]
+
+    def line(group: str, r: reports.QuarterRow) -> list[Any]:
+        return [group, r.received, r.received_online, r.paid, r.paid_cashless,
+                r.cashless_amount, reports.format_bp(r.share_bp), r.paid_cash, r.cash_amount]
+
+    rows: list[list[Any]] = [line(f"Q{quarter}/{year}", report.total)]
+    rows += [line(channel_label(r.key), r) for r in report.by_received_channel]
+    rows += [line(r.key, r) for r in report.by_field]
+    name = f"bao-cao-quy-{quarter}-{year}.{fmt}"
+    amounts = frozenset({5, 8})
+    chunks = (workbench.csv_chunks(header, rows) if fmt == "csv"
+              else workbench.xlsx_chunks(f"Q{quarter}-{year}", header, rows, amounts))
+    return _download(chunks, name, fmt)
+
+
+def _outstanding_args() -> tuple[str | None, int | None]:
+    agency = (request.args.get("agency") or "").strip() or None
+    min_age = request.args.get("min_age", type=int)
+    return agency, (min_age if min_age and min_age > 0 else None)
+
+
+@bp.get("/outstanding")
+def outstanding() -> str:
+    agency, min_age = _outstanding_args()
+    with database().read() as s:
+        page = reports.outstanding(s, _clock().now(), agency_code=agency, min_age_days=min_age,
+                                   limit=OUTSTANDING_PAGE, after=request.args.get("after"))
+    args = [(k, v) for k, v in (("agency", agency or ""), ("min_age", str(min_age or "")))
+            if v]
+    return render_template("finance/outstanding.html", page=page, agency=agency,
+                           min_age=min_age, agencies=_agencies(), query=urlencode(args),
+                           first=not request.args.get("after"))
+
+
+@bp.get("/outstanding/export.<fmt>")
+def outstanding_export(fmt: str) -> Response:
+    if fmt not in ("csv", "xlsx"):
+        raise HTTPNotFound()
+    agency, min_age = _outstanding_args()
+    db = database()
+    now = _clock().now()
+    header = [tr("Dossier"), tr("Agency"), tr("Procedure"), tr("Field"), tr("Received"),
+              tr("Received via"), tr("Total assessed"), tr("Age (days)")]
+
+    def rows() -> Iterator[list[Any]]:
+        after: str | None = None
+        while True:
+            with db.read() as s:
+                page = reports.outstanding(s, now, agency_code=agency, min_age_days=min_age,
+                                           limit=2000, after=after, with_totals=False)
+            for r in page.rows:
+                yield [r.code, r.agency_code, r.procedure_name, r.field or "", r.received_at,
+                       channel_label(r.received_channel), r.assessed, r.age_days]
+            if page.next_after is None:
+                return
+            after = page.next_after
+
+    def body() -> Iterator[bytes]:
+        if fmt == "csv":
+            yield from workbench.csv_chunks(header, rows())
+        else:
+            yield from workbench.xlsx_chunks("outstanding", header, rows(), frozenset({6}))
+
+    stamp = now.astimezone(VN_TZ).strftime("%Y%m%d")
+    return _download(body(), f"ho-so-chua-nop-{stamp}.{fmt}", fmt)
+
+
+# --------------------------------------------------------------------------- audit
+
+
+@bp.get("/audit")
+def audit_log() -> str:
+    entity_type = (request.args.get("entity_type") or "").strip() or None
+    entity_id = (request.args.get("entity_id") or "").strip() or None
+    actor = (request.args.get("actor") or "").strip() or None
+    action = (request.args.get("action") or "").strip() or None
+    before = request.args.get("before", type=int)
+    conditions = []
+    if entity_type:
+        conditions.append(AuditEvent.entity_type == entity_type)
+    if entity_id:
+        conditions.append(AuditEvent.entity_id == entity_id)
+    if actor:
+        conditions.append(AuditEvent.actor == actor)
+    if action:
+        conditions.append(or_(AuditEvent.action == action,
+                              and_(AuditEvent.action.like(f"{action}.%"))))
+    if before:
+        conditions.append(AuditEvent.id < before)
+    with database().read() as s:
+        events = list(s.scalars(select(AuditEvent).where(*conditions)
+                                .order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE)))
+    args = [(k, v) for k, v in (("entity_type", entity_type), ("entity_id", entity_id),
+                                ("actor", actor), ("action", action)) if v]
+    older = events[-1].id if len(events) == AUDIT_PAGE else None
+    return render_template("finance/audit.html", events=events, args=dict(args),
+                           query=urlencode(args), older=older, report=None,
+                           first=before is None)
+
+
+@bp.get("/audit/verify")
+def audit_verify() -> str:
+    with database().read() as s:
+        report = verify_chain(s)
+    return render_template("finance/audit.html", events=[], args={}, query="", older=None,
+                           report=report, first=True)

@@ -1,0 +1,87 @@
+"""The demo quarter reproduces what the Huế centre published for Q1 2021, exactly, and gives
+finance a realistic handful of faults to work."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from recon.cli import cli
+from recon.db import Database
+from recon.demo_catalog import generate_quarter, quarter_bounds
+from recon.demo_payments import FAULTS, Candidate, exact_pick, plan_quarter
+from recon.models import Callback, Payment, PaymentIntent, SettlementFile, SettlementLine
+
+
+def _counts(db: Database) -> dict[str, int]:
+    with db.read() as s:
+        return {m.__name__: int(s.scalar(select(func.count()).select_from(m)) or 0)
+                for m in (Payment, PaymentIntent, Callback, SettlementFile, SettlementLine)}
+
+
+def test_quarterly_report_on_the_demo(env: dict[str, str], db: Database) -> None:
+    seeded = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
+    assert seeded.exit_code == 0, seeded.output
+    report = CliRunner().invoke(cli, ["report", "quarterly", "--year", "2021", "--quarter", "1"],
+                                catch_exceptions=False)
+    assert report.exit_code == 0
+    out = report.output
+    assert re.search(r"Dossiers received:\s+28,300\n", out)
+    assert re.search(r"paid cashless:\s+2,835 \(61% of paid dossiers", out)
+    assert re.search(r"cashless amount \(VND\):\s+274,207,000\n", out)
+    figures = json.loads(CliRunner().invoke(
+        cli, ["report", "quarterly", "--year", "2021", "--quarter", "1", "--format", "json"]
+    ).output)
+    assert (figures["received"], figures["paid_cashless"], figures["cashless_amount"],
+            figures["cashless_share_percent"]) == (28_300, 2_835, 274_207_000, 61)
+    assert figures["paid"] == 2_835 + 1_813
+    channels = {c["channel"]: c["dossiers"] for c in figures["by_payment_channel"]}
+    assert all(channels[c] > 100 for c in ("vietqr", "vnpay", "momo", "zalopay", "payos", "pos"))
+    assert sum(r["received"] for r in figures["by_field"]) == 28_300
+    counts = _counts(db)
+    assert counts["SettlementLine"] > 2_700 and counts["Callback"] > 2_800
+    with db.read() as s:
+        cashless = int(s.scalar(select(func.count()).select_from(Payment).where(
+            Payment.channel != "cash")) or 0)
+    # most cashless payments are settled; a realistic 1–3 % are faults
+    fault_payments = sum(v for k, v in FAULTS.items() if k != "failed_attempt")
+    assert 0.01 * cashless <= fault_payments <= 0.03 * cashless
+    again = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
+    assert again.exit_code == 0
+    assert _counts(db) == counts  # idempotent
+
+
+def test_the_plan_is_exact_and_deterministic() -> None:
+    dossiers = [d for d in generate_quarter(2021, 1) if d.fees]
+    candidates = [Candidate(i, d.code, 1, d.received_at, d.received_channel,
+                            sum(f.amount for f in d.fees)) for i, d in enumerate(dossiers, 1)]
+    _, end = quarter_bounds(2021, 1)
+
+    def plan() -> tuple[int, int, int, list[tuple[int | None, str, int]]]:
+        p = plan_quarter(candidates, cashless=2_835, amount=274_207_000, cash=1_813,
+                         rng=random.Random("same"), quarter_end=end,
+                         fault_scale=(2_835, 2_835))
+        return (p.cashless_dossiers, p.cashless_amount, p.cash_dossiers,
+                [(x.candidate.dossier_id if x.candidate else None, x.provider, x.amount)
+                 for x in p.payments])
+
+    first = plan()
+    assert first[:3] == (2_835, 274_207_000, 1_813)
+    assert plan() == first
+    kinds = Counter(provider for _, provider, _ in first[3])
+    assert {"sepay", "casso", "vnpay", "momo", "zalopay", "payos", "pos", "cash"} <= set(kinds)
+
+
+def test_exact_pick() -> None:
+    values = Counter({2_000: 50, 8_000: 50, 135_000: 3, 1_000_000: 1})
+    picked = exact_pick(values, 5, 1_147_000)
+    assert picked is not None and len(picked) == 5 and sum(picked) == 1_147_000
+    assert Counter(picked) <= values
+    assert exact_pick(values, 2, 1_000) is None
+    assert exact_pick(Counter({1_000_000: 1}), 2, 2_000_000) is None  # only one of it
+    assert exact_pick(values, 0, 0) == []
