@@ -241,8 +241,16 @@ def _render_detail(discrepancy_id: int, *, error: str | None = None, status: int
     return render_template(
         "finance/detail.html", story=story, d=story.discrepancy, error=error,
         form=form or {}, me=g.principal.actor,
-        back=request.args.get("back") or url_for("finance.queue"),
+        back=_back_link(),
         notices=get_flashed_messages(with_categories=True)), status
+
+
+def _back_link() -> str:
+    """Where "back to the queue" goes: a queue URL of ours, never anything else."""
+    back = request.args.get("back") or ""
+    if back.startswith("/finance/discrepancies") and "//" not in back and "\\" not in back:
+        return back
+    return url_for("finance.queue")
 
 
 @bp.get("/discrepancies/<int:discrepancy_id>/approval")

@@ -76,6 +76,14 @@ def test_detail_tells_the_whole_story(finance: tuple[FlaskClient, str], world: W
     assert download.data.startswith(b"provider_txn_id,amount")
     assert "attachment" in download.headers["Content-Disposition"]
     assert client.get("/finance/discrepancies/987654").status_code == 404
+    back = _text(client.get(f"/finance/discrepancies/{world.discrepancies['A']}"
+                            "?back=/finance/discrepancies%3Fkind%3Doverpaid"))
+    assert 'href="/finance/discrepancies?kind=overpaid"' in back
+    for hostile in ("javascript:alert(1)", "//evil.example/finance", "https://evil.example"):
+        page = _text(client.get(f"/finance/discrepancies/{world.discrepancies['A']}",
+                                query_string={"back": hostile}))
+        assert '<a href="/finance/discrepancies">‹' in page
+        assert f'href="{hostile}' not in page
     assert client.get("/finance/settlement-files/987654/download").status_code == 404
 
 
