@@ -23,6 +23,7 @@ from recon.errors import Conflict, FieldError, ValidationError
 from recon.models import Agency, Dossier, FeeLine, Payment, Procedure
 from recon.models.dossiers import FEE_KINDS, RECEIVED_CHANNELS
 from recon.money import MoneyError, parse_vnd
+from recon.text_safety import text_problem
 
 CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/\-]{0,63}")
 REQUIRED = ("code", "agency_code", "procedure_code", "procedure_name", "applicant_name",
@@ -62,6 +63,9 @@ def _text(obj: Mapping[str, Any], key: str, errors: list[FieldError], line: int 
         return ""
     if not isinstance(value, str):
         errors.append(FieldError(key, f"must be text, got {type(value).__name__}", line))
+        return ""
+    if problem := text_problem(value):
+        errors.append(FieldError(key, problem, line))
         return ""
     value = value.strip()
     if len(value) > max_len:
@@ -103,6 +107,9 @@ def _fees(raw: object, errors: list[FieldError], line: int | None,
         name = item.get("name")
         if not isinstance(name, str) or not name.strip() or len(name.strip()) > 255:
             errors.append(FieldError(f"{where}.name", "must be text of 1–255 characters", line))
+            name = ""
+        elif problem := text_problem(name):
+            errors.append(FieldError(f"{where}.name", problem, line))
             name = ""
         amount_raw = item.get("amount")
         amount = 0

@@ -5,6 +5,7 @@ from recon.models.audit import AuditEvent
 from recon.models.dossiers import Dossier, DossierImport, FeeLine
 from recon.models.payments import Callback, Payment, PaymentIntent
 from recon.models.reconciliation import Discrepancy, ReconRun
+from recon.models.security import LoginAttempt
 from recon.models.settlements import SettlementFile, SettlementLine
 from recon.models.users import ApiToken, User
 
@@ -17,6 +18,7 @@ __all__ = [
     "Dossier",
     "DossierImport",
     "FeeLine",
+    "LoginAttempt",
     "Payment",
     "PaymentIntent",
     "Procedure",

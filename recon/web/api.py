@@ -14,10 +14,12 @@ from sqlalchemy.orm import selectinload
 from recon.errors import FieldError, NotFound, ValidationError
 from recon.intake import dossier_as_dict, paid_amount, parse_datetime, parse_dossier, upsert_dossier
 from recon.models import Agency, Dossier, Payment, Procedure
+from recon.text_safety import first_bad_text
 from recon.web.security import database
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_PAGE = 500
+BIGINT_MAX = 2**63 - 1
 
 
 def _clock() -> Any:
@@ -30,16 +32,34 @@ def json_body() -> Any:
     if not raw:
         raise ValidationError(FieldError("body", "is empty: send a JSON object"))
     try:
-        return json.loads(raw, parse_float=Decimal)
+        parsed = json.loads(raw, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationError(FieldError("body", f"is not valid JSON: {exc}")) from None
+    except RecursionError:  # "[[[[..." deeper than the parser's stack
+        raise ValidationError(FieldError("body", "is nested too deeply")) from None
+    except ArithmeticError:  # 1e1000000000000000000: beyond what Decimal can hold
+        raise ValidationError(FieldError("body", "holds a number out of any range")) from None
+    bad = first_bad_text(parsed)  # "\u0000" and "\ud800" parse, but no database stores them
+    if bad is not None:
+        raise ValidationError(bad)
+    return parsed
 
 
 @bp.post("/dossiers")
 def create_dossier() -> tuple[Response, int]:
     body = json_body()
-    inp = parse_dossier(body)
-    reassess = bool(body.get("reassess")) if isinstance(body, dict) else False
+    reassess = body.get("reassess", False) if isinstance(body, dict) else False
+    # a JSON boolean only: bool("false") is True, and reassessing rewrites fees of paid dossiers
+    problem = (None if isinstance(reassess, bool) else
+               FieldError("reassess", "must be true or false (a JSON boolean)"))
+    try:
+        inp = parse_dossier(body)
+    except ValidationError as exc:
+        if problem is None:
+            raise
+        raise ValidationError([*exc.errors, problem]) from None
+    if problem is not None:
+        raise ValidationError(problem)
     with database().transaction() as s:
         dossier, outcome = upsert_dossier(s, _clock(), inp, actor=g.principal.actor,
                                           reassess=reassess)
@@ -63,11 +83,12 @@ def _int_arg(name: str, default: int, *, minimum: int = 0, maximum: int | None =
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit() is True, int("²") fails
         raise ValidationError(FieldError(name, "must be a whole number"))
     value = int(raw)
-    if value < minimum or (maximum is not None and value > maximum):
-        raise ValidationError(FieldError(name, f"must be between {minimum} and {maximum}"))
+    highest = BIGINT_MAX if maximum is None else maximum  # ids are BIGINT: no overflow
+    if value < minimum or value > highest:
+        raise ValidationError(FieldError(name, f"must be between {minimum} and {highest}"))
     return value
 
 

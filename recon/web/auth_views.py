@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import secrets
+from datetime import datetime
 from urllib.parse import urlparse
 
 from flask import (
@@ -18,12 +21,14 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from recon import audit
+from recon import audit, login_limits
 from recon.auth import authenticate
+from recon.clock import VN_TZ, Clock
 from recon.web import i18n
 from recon.web.security import database
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
 
 HOME_BY_ROLE = {"cashier": "/cashier", "finance": "/finance", "admin": "/finance"}
 
@@ -38,17 +43,30 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> BaseResponse | str | tuple[str, int]:
+def login() -> BaseResponse | str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     error = None
     if request.method == "POST":
         username = request.form.get("username", "").strip().lower()
         password = request.form.get("password", "")
+        clock: Clock = current_app.extensions["recon.clock"]
+        limit: login_limits.LoginLimit = current_app.extensions["recon.login_limit"]
+        client = login_limits.client_key(request.remote_addr)
+        with database().read() as s:
+            until = login_limits.blocked_until(s, clock, username, client, limit)
+        if until is not None:
+            return _too_many_attempts(clock.now(), until)
         with database().transaction() as s:
             user = authenticate(s, username, password)
             if user is not None:
-                user.last_login_at = current_app.extensions["recon.clock"].now()
-                audit.record(s, current_app.extensions["recon.clock"], actor=f"user:{username}",
+                user.last_login_at = clock.now()
+                audit.record(s, clock, actor=f"user:{username}",
                              action="user.logged_in", entity_type="user", entity_id=user.id)
+                login_limits.reset(s, username, client)
+            else:
+                login_limits.record_failure(s, clock, username, client, limit)
+        if user is None:
+            log.warning("failed login (username sha256 %s…) from %s",
+                        login_limits.username_key(username)[:12], client)
         if user is not None:
             lang = session.get("lang")
             session.clear()
@@ -61,6 +79,17 @@ def login() -> BaseResponse | str | tuple[str, int]:
         error = i18n.translate("Wrong username or password.")
         return render_template("login.html", error=error), 401
     return render_template("login.html", error=error)
+
+
+def _too_many_attempts(now: datetime, until: datetime) -> tuple[str, int, dict[str, str]]:
+    seconds = max(math.ceil((until - now).total_seconds()), 1)
+    minutes = max(math.ceil(seconds / 60), 1)
+    at = until.astimezone(VN_TZ).strftime("%H:%M")
+    message = i18n.translate(
+        "Too many failed logins. Try again in {minutes} minutes (at {time})."
+    ).format(minutes=minutes, time=at)
+    return (render_template("login.html", error=message), 429,
+            {"Retry-After": str(seconds)})
 
 
 @bp.post("/logout")

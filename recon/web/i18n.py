@@ -13,6 +13,8 @@ VI: dict[str, str] = {
     "Username": "Tên đăng nhập",
     "Password": "Mật khẩu",
     "Wrong username or password.": "Sai tên đăng nhập hoặc mật khẩu.",
+    "Too many failed logins. Try again in {minutes} minutes (at {time}).":
+        "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút (lúc {time}).",
     "Please log in to continue.": "Vui lòng đăng nhập để tiếp tục.",
     "You do not have access to this page.": "Bạn không có quyền truy cập trang này.",
     "Cashier desk": "Quầy thu",

@@ -45,6 +45,8 @@ POLICY: dict[str, frozenset[str]] = {
     "api.get_dossier": frozenset({"intake", "cashier", "finance", "admin"}),
     "api.list_dossiers": frozenset({"intake", "cashier", "finance", "admin"}),
     "api.list_agencies": frozenset({"intake", "cashier", "finance", "admin"}),
+    # the OpenAPI document (issue 7): it documents, it grants nothing
+    "openapi.spec": PUBLIC,
     # payment intents and cash (issue 3): the desk writes, everyone else may read
     "payments_api.create_intent": CASHIER,
     "payments_api.cancel_intent": CASHIER,

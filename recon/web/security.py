@@ -70,7 +70,14 @@ def check_csrf(*, form: bool = False) -> None:
         abort(400, description="csrf")
 
 
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def add_security_headers(response: Response) -> Response:
+    """On every response (errors and webhooks too). HSTS wherever cookies are ``Secure``, i.e.
+    outside development and test: the site is served over HTTPS there."""
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -37,8 +37,9 @@ def _int_arg(name: str, default: int | None, *, minimum: int = 1,
     if not raw.isascii() or not raw.isdigit():
         raise ValidationError(FieldError(name, "must be a whole number"))
     value = int(raw)
-    if value < minimum or (maximum is not None and value > maximum):
-        raise ValidationError(FieldError(name, f"must be between {minimum} and {maximum}"))
+    highest = 2**63 - 1 if maximum is None else maximum  # ids are BIGINT: no overflow (500)
+    if value < minimum or value > highest:
+        raise ValidationError(FieldError(name, f"must be between {minimum} and {highest}"))
     return value
 
 
