@@ -80,7 +80,8 @@ def load_json(data: bytes | str, *, what: str = "body", exact: bool = True) -> o
         )
     except json.JSONDecodeError as exc:
         raise MalformedPayload(f"{what} is not valid JSON: {exc.msg} at {exc.pos}") from None
-    except (ValueError, RecursionError) as exc:  # huge integers, absurd nesting
+    # huge integers, absurd nesting, exponents beyond Decimal's range (1e1000000000000000000)
+    except (ValueError, ArithmeticError, RecursionError) as exc:
         raise MalformedPayload(f"{what} is not acceptable JSON: {type(exc).__name__}") from None
 
 

@@ -5,6 +5,11 @@ single spaces or dashes (``4111 1111 1111 1111``, ``4111-1111-1111-1111``), not 
 digits. :func:`mask_pans` keeps the first 6 and last 4 digits (what PCI DSS allows to be shown)
 and replaces the others with ``*``, leaving separators in place.
 
+A digit may also be spelled as a JSON escape (``\u0034``) or percent-encoded (``%34``, as in a
+query string or form body), and a separator as ``\u0020``, ``%20`` or ``+``: such a number is
+the same card number to whoever reads the stored call, so it is found and masked too (each
+encoded digit becomes as many ``*`` as it had bytes, so lengths never change).
+
 False positives are possible (any 13–19 digit number passes Luhn one time in ten, e.g. a long
 account number in a transfer memo); masking one is harmless, missing a PAN is not.
 """
@@ -22,6 +27,8 @@ KEEP_LAST = 4
 # digit groups joined by single spaces or dashes, not touching other digits
 _RUN = re.compile(rb"(?<![0-9])[0-9]+(?:[ -][0-9]+)*(?![0-9])")
 _GROUP = re.compile(rb"[0-9]+")
+# a digit or a separator spelled as a JSON escape or percent-encoded; "+" is a URL space
+_ENCODED = re.compile(rb"\\u003([0-9])|%3([0-9])|\\u00(?:20|2[dD])|%(?:20|2[dD])|\+")
 
 
 def luhn_valid(digits: str | bytes) -> bool:
@@ -58,10 +65,30 @@ def _pan_spans(data: bytes) -> Iterator[tuple[int, int]]:
                     yield groups[i][0], groups[j][1]
 
 
+def _decoded(data: bytes) -> tuple[bytes, list[tuple[int, int]] | None]:
+    """``data`` with encoded digits and separators decoded to one byte each, and where each
+    byte of that came from in ``data`` (``None``: nothing was encoded, offsets are the same)."""
+    if _ENCODED.search(data) is None:
+        return data, None
+    out = bytearray()
+    origin: list[tuple[int, int]] = []
+    pos = 0
+    for match in _ENCODED.finditer(data):
+        out += data[pos:match.start()]
+        origin.extend((k, k + 1) for k in range(pos, match.start()))
+        digit = match.group(1) or match.group(2)
+        out += digit if digit else b" "
+        origin.append((match.start(), match.end()))
+        pos = match.end()
+    out += data[pos:]
+    origin.extend((k, k + 1) for k in range(pos, len(data)))
+    return bytes(out), origin
+
+
 def contains_pan(data: bytes | str) -> bool:
     """True when ``data`` holds something that looks like a full card number."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    return next(_pan_spans(raw), None) is not None
+    return next(_pan_spans(_decoded(raw)[0]), None) is not None
 
 
 def mask_pans(data: bytes) -> bytes:
@@ -72,13 +99,17 @@ def mask_pans(data: bytes) -> bytes:
     """
     out = bytearray(data)
     while True:
-        spans = list(_pan_spans(bytes(out)))
+        plain, origin = _decoded(bytes(out))
+        spans = list(_pan_spans(plain))
         if not spans:
             return bytes(out)
         for start, end in spans:
-            positions = [k for k in range(start, end) if 48 <= out[k] <= 57]
-            for k in positions[KEEP_FIRST : len(positions) - KEEP_LAST]:
-                out[k] = ord("*")
+            where = [origin[k] if origin is not None else (k, k + 1) for k in range(start, end)
+                     if 48 <= plain[k] <= 57]
+            # digits an overlapping span of this pass masked already no longer count
+            where = [(first, last) for first, last in where if out[first] != ord("*")]
+            for first, last in where[KEEP_FIRST : len(where) - KEEP_LAST]:
+                out[first:last] = b"*" * (last - first)
 
 
 def mask_pans_text(text: str) -> str:

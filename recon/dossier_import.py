@@ -61,6 +61,14 @@ def _reject_float(text: str) -> Decimal:
     return Decimal(text)  # kept exact, then refused by parse_vnd with a clear message
 
 
+def _unreadable(exc: BaseException) -> str:
+    """JSON that parses in principle but not here: nesting deeper than the parser's stack,
+    an exponent beyond Decimal's range, an integer of more than 4300 digits."""
+    if isinstance(exc, RecursionError):
+        return "not acceptable JSON (nested too deeply)"
+    return f"not acceptable JSON (a number out of range: {type(exc).__name__})"
+
+
 def _loads(text: str) -> Any:
     return json.loads(text, parse_float=_reject_float)
 
@@ -89,6 +97,8 @@ def _iter_jsonl(data: bytes) -> Iterator[tuple[int, Any, str | None]]:
             yield number, None, "is not UTF-8 text"
         except json.JSONDecodeError as exc:
             yield number, None, f"not valid JSON ({exc.msg} at column {exc.colno})"
+        except (ValueError, ArithmeticError, RecursionError) as exc:
+            yield number, None, _unreadable(exc)
 
 
 def _iter_json_array(text: str) -> Iterator[tuple[int, Any, str | None]]:
@@ -118,26 +128,50 @@ def _iter_json_array(text: str) -> Iterator[tuple[int, Any, str | None]]:
         except json.JSONDecodeError as exc:
             yield exc.lineno, None, f"not valid JSON ({exc.msg} at column {exc.colno})"
             return
+        except (ValueError, ArithmeticError, RecursionError) as exc:
+            yield line, None, _unreadable(exc)
+            return
         yield line, obj, None
         i = skip_ws(end)
         if i < n and text[i] == ",":
             i = skip_ws(i + 1)
         elif i < n and text[i] == "]":
+            if skip_ws(i + 1) < n:  # "[...][...]": the second half would be dropped silently
+                yield text.count("\n", 0, i) + 1, None, "there is more after the closing ']'"
             return
         else:
             yield text.count("\n", 0, i) + 1, None, "expected ',' or ']' after a dossier"
             return
+    # the text ended inside the array: a truncated file must not import its first half
+    yield text.count("\n") + 1, None, "the file ends before the closing ']' (is it truncated?)"
+
+
+def _csv_dicts(reader: csv.DictReader[str]) -> Iterator[dict[str, Any] | None]:
+    """The rows, then ``None`` once if the CSV module gives up (``csv.Error``)."""
+    try:
+        yield from reader
+    except csv.Error:
+        yield None
 
 
 def _iter_csv(text: str) -> Iterator[tuple[int, Any, str | None]]:
     """One row per fee line; rows with the same code form one dossier."""
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        yield 1, None, f"is not readable CSV: {exc}"
+        return
+    missing = [c for c in CSV_COLUMNS if c not in (fieldnames or [])]
     if missing:
         yield 1, None, "the CSV header lacks column(s) " + ", ".join(missing)
         return
     grouped: dict[str, tuple[int, dict[str, Any]]] = {}
-    for row in reader:
+    for row in _csv_dicts(reader):
+        if row is None:
+            yield reader.line_num, None, "is not readable CSV (a field over the size limit, "\
+                "or broken quoting)"
+            return
         number = reader.line_num
         code = (row.get("code") or "").strip()
         if not code:

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from adapters.scrub import mask_pans_text
 from recon import audit
 from recon.clock import Clock
 from recon.models import Dossier, Payment, PaymentIntent
@@ -139,7 +140,8 @@ def record_payment(session: Session, clock: Clock, event: PaymentEvent, *, actor
         "paid_at": event.paid_at,
         "received_at": now,
         "reference": intent.reference if intent is not None else None,
-        "memo": event.memo,
+        # matched above on the memo as sent; stored with any card number masked (PCI DSS)
+        "memo": mask_pans_text(event.memo) if event.memo else event.memo,
         "order_id": event.order_id or (str(event.order_code) if event.order_code else None),
         "intent_id": intent.id if intent is not None else None,
         "dossier_id": dossier_id,
