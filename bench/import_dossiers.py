@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DEFAULT_PG, scratch_database  # noqa: E402
+from bench.common import DEFAULT_PG, scratch_database
 
 AGENCY = "BENCH"
 
