@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from recon.db import Base, BigIntPK, UTCDateTime, utcnow
@@ -12,6 +12,8 @@ class AuditEvent(Base):
     """Append-only; each event's hash covers its content and the previous event's hash."""
 
     __tablename__ = "audit_events"
+    # the audit trail of one dossier, payment or discrepancy (the finance detail page)
+    __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
