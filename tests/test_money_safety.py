@@ -33,6 +33,7 @@ ALLOWED_FLOAT_SITES: dict[tuple[str, str], str] = {
     ("recon/fetch.py", "*"): "HTTP timeouts and backoff in seconds",
     ("recon/scheduler.py", "*"): "scheduler timings",
     ("recon/reports.py", "*"): "shares (percentages) computed from integer counts for display",
+    ("recon/sealing.py", "*"): "audit sealing intervals and retry delays in seconds",
 }
 MONEY_WORDS = ("amount", "fee", "net", "delta", "total", "paid", "assessed", "outstanding")
 NOT_MONEY_COLUMNS = {("payments", "paid_at"), ("payment_intents", "paid_at")}

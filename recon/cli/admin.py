@@ -14,6 +14,7 @@ from recon import audit
 from recon.agencies import create_agency
 from recon.auth import TOKEN_ROLES, USER_ROLES, create_token, create_user
 from recon.cli.common import app_context, fail
+from recon.db import Database
 from recon.errors import ReconError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
@@ -132,12 +133,31 @@ def audit_group() -> None:
     """The hash-chained audit trail."""
 
 
+def _seal_all(db: Database) -> int:
+    """Seal every committed unsealed event (PostgreSQL writes them unsealed; see recon.audit)."""
+    total = 0
+    while True:
+        with db.transaction() as s:
+            sealed = audit.seal(s) or 0
+        total += sealed
+        if sealed < audit.SEAL_BATCH:
+            return total
+
+
+@audit_group.command("seal")
+@click.pass_context
+def audit_seal(ctx: click.Context) -> None:
+    """Chain the events written since the last seal (the web workers do it continuously)."""
+    click.echo(f"{_seal_all(app_context(ctx).db)} events sealed.")
+
+
 @audit_group.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def audit_verify(ctx: click.Context, as_json: bool) -> None:
-    """Check every link of the chain; name the first broken one."""
+    """Seal what is pending, then check every link of the chain; name the first broken one."""
     app = app_context(ctx)
+    _seal_all(app.db)
     with app.db.read() as s:
         report = audit.verify_chain(s)
     if as_json:
