@@ -47,6 +47,28 @@ class Settings:
         return replace(self, **changes)
 
 
+# Provider credentials for RECON_ENV=development only (`make run`, `recon simulate pay`): fake
+# values so the demo's webhooks verify out of the box. Never applied in any other environment;
+# a variable that is set always wins.
+DEV_PROVIDER_ENV: Mapping[str, str] = {
+    "RECON_VNPAY_TMN_CODE": "DEVTMN01",
+    "RECON_VNPAY_HASH_SECRET": "dev-only-vnpay-hash-secret",
+    "RECON_MOMO_PARTNER_CODE": "MOMODEV",
+    "RECON_MOMO_ACCESS_KEY": "dev-only-momo-access-key",
+    "RECON_MOMO_SECRET_KEY": "dev-only-momo-secret-key",
+    "RECON_ZALOPAY_APP_ID": "2553",
+    "RECON_ZALOPAY_KEY1": "dev-only-zalopay-key1",
+    "RECON_ZALOPAY_KEY2": "dev-only-zalopay-key2",
+    "RECON_PAYOS_CLIENT_ID": "dev-only-payos-client-id",
+    "RECON_PAYOS_API_KEY": "dev-only-payos-api-key",
+    "RECON_PAYOS_CHECKSUM_KEY": "dev-only-payos-checksum-key",
+    "RECON_SEPAY_API_KEY": "dev-only-sepay-api-key",
+    "RECON_CASSO_CHECKSUM_KEY": "dev-only-casso-checksum-key",
+    "RECON_CASSO_API_KEY": "dev-only-casso-api-key",
+    "RECON_POS_SECRET": "dev-only-pos-secret",
+}
+
+
 def default_database_url(instance_path: Path) -> str:
     return f"sqlite:///{(instance_path / 'recon.db').resolve()}"
 
@@ -64,6 +86,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 "`python -c 'import secrets; print(secrets.token_hex(32))'`."
             )
         secret = "dev-only-insecure-key"  # noqa: S105 - development only, refused elsewhere
+    if environment == "development":
+        for name, value in DEV_PROVIDER_ENV.items():
+            if not recon_env.get(name):
+                recon_env[name] = value
     previous = tuple(
         p for p in (env.get("RECON_SECRET_KEY_PREVIOUS") or "").split(",") if p.strip()
     )

@@ -13,12 +13,14 @@ State never goes backwards: a late ``failed`` after ``succeeded`` is ignored (an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Literal, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from adapters.scrub import mask_pans_text
 from recon import audit
@@ -66,16 +68,38 @@ class RecordResult:
         return self.payment.dossier_id is not None
 
 
+# Built once: a webhook's hot path runs these for every call (no per-call statement work).
+_INTENTS = cast(Table, PaymentIntent.__table__)
+_INTENT_BY = {
+    column: select(_INTENTS).where(_INTENTS.c[column] == bindparam("value"))
+    for column in ("order_code", "provider_order_id", "reference")
+}
+
+
+def _intent_by(session: Session, column: str, value: object) -> PaymentIntent | None:
+    """The intent whose ``column`` is ``value``: the session's own object if it has one (as a
+    query would give), else one made from the row (a Core read: cheaper than an ORM load)."""
+    row = session.execute(_INTENT_BY[column], {"value": value}).mappings().one_or_none()
+    if row is None:
+        return None
+    known = session.identity_map.get(identity_key(PaymentIntent, (row["id"],)))
+    if known is not None:
+        return known
+    intent = PaymentIntent(**row)
+    make_transient_to_detached(intent)  # persistent as if loaded
+    session.add(intent)
+    return intent
+
+
 def find_intent(session: Session, event: PaymentEvent, prefix: str) -> PaymentIntent | None:
     """The intent a payment is for: by order code, by exact reference, then from the memo."""
+    session.flush()  # an intent made in this transaction is found too (as a query would)
     if event.order_code is not None:
-        intent = session.execute(select(PaymentIntent).where(
-            PaymentIntent.order_code == event.order_code)).scalar_one_or_none()
+        intent = _intent_by(session, "order_code", event.order_code)
         if intent is not None:
             return intent
     if event.order_id:
-        intent = session.execute(select(PaymentIntent).where(
-            PaymentIntent.provider_order_id == event.order_id)).scalar_one_or_none()
+        intent = _intent_by(session, "provider_order_id", event.order_id)
         if intent is not None:
             return intent
     candidates: list[str] = []
@@ -88,19 +112,34 @@ def find_intent(session: Session, event: PaymentEvent, prefix: str) -> PaymentIn
     if event.memo:
         candidates.extend(find_references(event.memo, prefix))
     for ref in dict.fromkeys(candidates):
-        intent = session.execute(select(PaymentIntent).where(
-            PaymentIntent.reference == ref)).scalar_one_or_none()
+        intent = _intent_by(session, "reference", ref)
         if intent is not None:
             return intent
     return None
 
 
-def _insert_or_ignore(session: Session, values: dict[str, object]) -> int | None:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Payment).values(**values).on_conflict_do_nothing(
-        index_elements=["provider", "provider_txn_id"]).returning(Payment.id)
-    return session.execute(stmt).scalar_one_or_none()
+_PAYMENTS = cast(Table, Payment.__table__)  # Core statements: no ORM work per call
+_INSERT_OR_IGNORE = {
+    name: dialect_insert(_PAYMENTS).on_conflict_do_nothing(
+        index_elements=["provider", "provider_txn_id"]).returning(_PAYMENTS.c.id)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
+def _insert_or_ignore(session: Session, values: dict[str, object]) -> Payment | None:
+    """The new row, or None when this (provider, provider_txn_id) exists already.
+
+    One round trip, a statement built once (a webhook's hot path): the new row's values are
+    all ours, so its object is made from them and its id, never read back."""
+    stmt = _INSERT_OR_IGNORE[session.get_bind().dialect.name]
+    new_id = session.execute(stmt, values).scalar_one_or_none()
+    if new_id is None:
+        return None
+    payment = Payment(id=new_id, **{
+        k: v.astimezone(UTC) if isinstance(v, datetime) else v for k, v in values.items()})
+    make_transient_to_detached(payment)  # persistent as if loaded: nothing to flush
+    session.add(payment)
+    return payment
 
 
 def intent_paid_total(session: Session, intent_id: int) -> int:
@@ -108,15 +147,23 @@ def intent_paid_total(session: Session, intent_id: int) -> int:
         Payment.intent_id == intent_id, Payment.status == "succeeded")).scalar_one())
 
 
+_PAY_INTENT = update(_INTENTS).where(_INTENTS.c.id == bindparam("intent_id"),
+                                     _INTENTS.c.status != "paid")
+
+
 def _settle_intent(session: Session, clock: Clock, intent: PaymentIntent,
-                   paid_at: datetime) -> None:
+                   paid_at: datetime, covering: int = 0) -> None:
+    """Mark ``intent`` paid once its succeeded payments cover it. ``covering`` is the amount
+    of a succeeded payment of this intent just written: when it covers the intent alone, the
+    sum over its payments (amounts are never negative) need not be read."""
     if intent.status == "paid":
         return
-    if intent_paid_total(session, intent.id) >= intent.amount:
-        intent.status = "paid"
-        intent.paid_at = paid_at
-        intent.closed_at = clock.now()
-        intent.updated_at = clock.now()
+    if covering >= intent.amount or intent_paid_total(session, intent.id) >= intent.amount:
+        now = clock.now()
+        changes = {"status": "paid", "paid_at": paid_at, "closed_at": now, "updated_at": now}
+        session.execute(_PAY_INTENT, {"intent_id": intent.id, **changes})
+        for name, value in changes.items():  # the loaded object says so too, nothing to flush
+            set_committed_value(intent, name, value)
 
 
 def record_payment(session: Session, clock: Clock, event: PaymentEvent, *, actor: str,
@@ -150,11 +197,11 @@ def record_payment(session: Session, clock: Clock, event: PaymentEvent, *, actor
         "recorded_by": actor,
         "updated_at": now,
     }
-    new_id = _insert_or_ignore(session, values)
-    if new_id is not None:
-        payment = session.get_one(Payment, new_id)
+    payment = _insert_or_ignore(session, values)
+    if payment is not None:
+        new_id = payment.id
         if intent is not None and event.status == "succeeded":
-            _settle_intent(session, clock, intent, event.paid_at)
+            _settle_intent(session, clock, intent, event.paid_at, covering=event.amount)
         audit.record(session, clock, actor=actor, action="payment.recorded",
                      entity_type="payment", entity_id=new_id,
                      data={"provider": event.provider, "txn": event.provider_txn_id,

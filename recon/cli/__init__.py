@@ -24,10 +24,11 @@ def _register() -> None:
         reconcile,
         serve,
         settlements,
+        simulate,
         vietqr,
     )
 
-    for module in (admin, dossiers, serve, vietqr, settlements, reconcile):
+    for module in (admin, dossiers, serve, vietqr, settlements, reconcile, simulate):
         for command in module.COMMANDS:
             cli.add_command(command)
     from recon.cli import report  # noqa: PLC0415 - issue 6: recon report quarterly

@@ -236,6 +236,13 @@ def init_app(app: Flask) -> None:
     from recon.web import discrepancies_api  # noqa: PLC0415 - issue 5
 
     app.register_blueprint(discrepancies_api.bp)
+    from recon.web import webhooks  # noqa: PLC0415 - issue 4
+
+    app.register_blueprint(webhooks.bp)
+    if settings.get("BENCH_ENDPOINTS") == "1":  # bench/webhooks.py only, never in production
+        from recon.web import bench_endpoints  # noqa: PLC0415
+
+        app.register_blueprint(bench_endpoints.bp)
     for extension in app.extensions.get("recon.blueprints", []):
         app.register_blueprint(extension)
 

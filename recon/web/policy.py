@@ -67,6 +67,11 @@ POLICY: dict[str, frozenset[str]] = {
     # reconciliation (issue 5): what runs found, for finance
     "discrepancies_api.list_discrepancies": FINANCE,
     "discrepancies_api.list_runs": FINANCE,
+    # provider webhooks (issue 4): public, they authenticate by signature
+    "webhooks.receive": PUBLIC,
+    # bench/webhooks.py only: registered when RECON_BENCH_ENDPOINTS=1, never in production
+    "bench_endpoints.bare": PUBLIC,
+    "bench_endpoints.durable": PUBLIC,
 }
 
 

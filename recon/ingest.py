@@ -1,0 +1,382 @@
+"""The one ingest service: a provider's raw webhook call in, the provider's own answer out.
+
+:func:`handle_callback` is the whole of DESIGN.md §3 flow 3, in three steps:
+
+1. **Archive.** The raw call is stored first, in its own committed transaction: headers with
+   credentials redacted, body and query string with full card numbers masked. Whatever happens
+   next, the call is on file (even for an unconfigured provider, a bad signature or a body that
+   is too large — of that one, the headers and the first :data:`MAX_BODY_BYTES` bytes).
+2. **Verify, parse, record.** The adapter verifies the signature over the exact bytes received
+   (not the masked copy), then parses to a normalised event — pure work, no transaction open.
+   :func:`recon.payments.record_payment` writes the payment exactly once, matches it and audits
+   it, and the callback row gets its verdict, outcome, transaction id, payment and answer, all
+   in one second transaction. Any failure there rolls it back entirely, marks the callback
+   ``error`` (best effort, in a transaction of its own) and answers
+   :attr:`Outcome.retry_later`, so the provider calls again and the retry starts clean.
+3. **Answer** in the provider's protocol (:meth:`adapters.Adapter.acknowledge`), only after the
+   commit: nothing is acknowledged that is not on disk.
+
+One pooled connection serves the whole call; on PostgreSQL the archive is a single
+autocommitted statement (no BEGIN/COMMIT round trips). Recording takes no global lock: the audit
+event is written unsealed and chained right after (:mod:`recon.sealing`), so concurrent
+deliveries share commits instead of queueing.
+
+VNPay's checks run in its documented order — signature (97), order exists (01), amount (04),
+already confirmed (02) — and the money is recorded in every case where it moved (an unknown
+order is an unmatched payment, a wrong amount is recorded as what really moved). Other protocols
+answer a duplicate first; their answers for unknown orders and amounts are 2xx anyway. A pending
+payment (VNPay ``vnp_TransactionStatus=01``) is archived and answered, and records nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
+
+from adapters import (
+    PROVIDERS,
+    Acknowledgement,
+    Adapter,
+    AdapterError,
+    CallbackEvent,
+    NotConfigured,
+    Outcome,
+    RawRequest,
+    ReplayError,
+    SignatureError,
+    adapter_class,
+    get_adapter,
+)
+from adapters.base import json_ack
+from adapters.scrub import mask_pans, mask_pans_text, redact_headers
+from recon.clock import Clock
+from recon.config import Settings
+from recon.db import Database
+from recon.models import Callback
+from recon.payments import PaymentEvent, RecordResult, record_payment
+from recon.sealing import request_seal
+
+log = logging.getLogger("recon.ingest")
+
+#: the largest body we accept (and the most of one we archive)
+MAX_BODY_BYTES = 64 * 1024
+#: read this much past the limit, so a card number cut by the limit is still seen and masked
+PAN_SLACK_BYTES = 64
+MAX_DETAIL = 1000
+ACTOR_PREFIX = "webhook:"
+
+# Callback.outcome values beyond the protocol outcomes (Outcome values)
+RECEIVED = "received"
+TOO_LARGE = "too_large"
+ERROR = "error"
+PENDING = "pending"
+
+# providers whose protocol puts "order exists" and "amount" before "already confirmed"
+ORDER_FIRST = frozenset({"vnpay"})
+
+
+class IngestError(Exception):
+    """A failure of ours in step 2 (the provider is told to retry)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What step 2 made of a call."""
+
+    outcome: Outcome
+    callback_outcome: str  # what the callback row says (an Outcome value, pending, ...)
+    detail: str
+    signature_valid: bool | None
+    provider_txn_id: str | None = None
+    payment_id: int | None = None
+
+
+def known_provider(provider: str) -> bool:
+    return provider in PROVIDERS
+
+
+def _text(value: str) -> str:
+    """Fit for a text column: PostgreSQL refuses NUL characters (a fuzzed query string)."""
+    return value.replace("\x00", "%00") if "\x00" in value else value
+
+
+def _clip(text_value: str, limit: int = MAX_DETAIL) -> str:
+    masked = _text(mask_pans_text(text_value))
+    return masked if len(masked) <= limit else masked[: limit - 1] + "…"
+
+
+def _json_body(ack: Acknowledgement) -> str:
+    return ack.body.decode("utf-8", "replace")
+
+
+def too_large_ack(length: int | None) -> Acknowledgement:
+    size = f"{length} bytes" if length is not None else "more than that"
+    return json_ack(413, {
+        "error": "payload_too_large",
+        "message": f"webhook bodies are limited to {MAX_BODY_BYTES} bytes; this one is {size}",
+    })
+
+
+def not_configured_ack(provider: str, detail: str) -> Acknowledgement:
+    """503 in every protocol: the provider retries, and whoever reads it learns why."""
+    return json_ack(503, {
+        "error": "provider_not_configured",
+        "message": f"provider {provider!r} is not configured on this server ({detail}); "
+                   "the call was archived",
+        "hint": "Set the provider's RECON_* variables (README, Webhooks) and restart.",
+    })
+
+
+# Statements built once (their parameters come at execution: no per-call compilation work)
+_INSERT_CALLBACK = insert(Callback).returning(Callback.id)
+_UPDATE_CALLBACK = update(Callback).where(Callback.id == bindparam("callback_id"))
+_UPDATE_CALLBACK_RETURNING = _UPDATE_CALLBACK.returning(Callback.id)
+
+
+# --------------------------------------------------------------------------------------------
+# Step 1: the archive
+
+
+def _archive_values(provider: str, raw: RawRequest, *, request_id: str | None,
+                    remote_addr: str | None) -> dict[str, Any]:
+    body = mask_pans(raw.body)[:MAX_BODY_BYTES]  # mask before cutting: a cut PAN is caught
+    headers = redact_headers(raw.headers)
+    return {
+        "provider": provider[:20],
+        "received_at": raw.received_at,
+        "method": raw.method[:10],
+        "path": raw.path[:255],
+        "query_string": _text(mask_pans_text(raw.query_string)),
+        "headers": json.dumps(headers, ensure_ascii=False, sort_keys=True),
+        "body": body,
+        "remote_addr": (remote_addr or None) and remote_addr[:64],
+        "request_id": (request_id or None) and request_id[:64],
+        "outcome": RECEIVED,
+    }
+
+
+def _autocommit(conn: Connection, statement: Executable, params: dict[str, Any]) -> Any:
+    """Run one statement as its own synchronously committed transaction: on PostgreSQL in
+    autocommit mode (one round trip: no BEGIN, no COMMIT), elsewhere in a write transaction."""
+    if conn.dialect.name != "postgresql":
+        with conn.begin():
+            return conn.execute(statement, params).all()
+    conn.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with conn.begin():  # a no-op at the driver: the statement commits by itself
+            return conn.execute(statement, params).all()
+    finally:
+        conn.execution_options(isolation_level=conn.default_isolation_level)
+
+
+def archive(conn: Connection, provider: str, raw: RawRequest, *, request_id: str | None,
+            remote_addr: str | None) -> int:
+    """Step 1: store the raw call in its own committed transaction; its callback id."""
+    values = _archive_values(provider, raw, request_id=request_id, remote_addr=remote_addr)
+    rows = _autocommit(conn, _INSERT_CALLBACK, values)
+    return int(rows[0][0])
+
+
+# --------------------------------------------------------------------------------------------
+# Step 2: verify, parse, record
+
+
+def _verdict(adapter_error: AdapterError, verified: bool) -> bool | None:
+    if isinstance(adapter_error, SignatureError | ReplayError):
+        return False
+    return True if verified else None
+
+
+def _parse(adapter: Any, raw: RawRequest) -> tuple[CallbackEvent | None, Decision | None]:
+    """The event, or the decision for a call the adapter refused. Pure CPU: no transaction."""
+    verified = False
+    try:
+        adapter.verify(raw)
+        verified = True
+        return adapter.parse_callback(raw), None
+    except NotConfigured:
+        raise
+    except AdapterError as exc:
+        outcome = exc.outcome
+        return None, Decision(outcome=outcome, callback_outcome=outcome.value,
+                              detail=_clip(str(exc)), signature_valid=_verdict(exc, verified))
+
+
+def _outcome_for(provider: str, event: CallbackEvent, result: RecordResult) -> Outcome:
+    intent = result.intent
+    duplicate = result.outcome in ("duplicate", "ignored_stale")
+    if duplicate and provider not in ORDER_FIRST:
+        return Outcome.duplicate
+    if intent is None:
+        return Outcome.unknown_order
+    if event.amount != intent.amount:
+        return Outcome.amount_mismatch
+    if duplicate:
+        return Outcome.duplicate
+    return Outcome.accepted
+
+
+def _describe(event: CallbackEvent, result: RecordResult) -> str:
+    payment = result.payment
+    match = (f"intent {result.intent.reference}" if result.intent is not None
+             else "no intent (unmatched)")
+    if result.outcome == "recorded":
+        return (f"payment {payment.id} recorded: {event.status} {event.amount} VND, {match}")
+    if result.outcome == "duplicate":
+        return f"already recorded as payment {payment.id} ({payment.status})"
+    if result.outcome == "updated":
+        return f"payment {payment.id} is now {payment.status}, {match}"
+    return (f"late {event.status} ignored: payment {payment.id} stays {payment.status}")
+
+
+def _record(session: Session, clock: Clock, settings: Settings, provider: str,
+            event: CallbackEvent, callback_id: int) -> Decision:
+    """Record ``event`` (nothing for a pending one); the decision."""
+    if event.status == "pending":
+        return Decision(Outcome.ignored, PENDING,
+                        f"pending ({event.raw_status}): not a payment yet, nothing recorded",
+                        True, event.provider_txn_id)
+    status = event.status
+    payment_event = PaymentEvent(
+        provider=provider,
+        provider_txn_id=event.provider_txn_id,
+        channel=event.channel,
+        amount=event.amount,
+        status=status,
+        paid_at=event.transaction_at,
+        reference=event.reference,
+        order_code=event.order_code,
+        memo=event.memo,
+    )
+    result = record_payment(session, clock, payment_event, actor=ACTOR_PREFIX + provider,
+                            reference_prefix=settings.reference_prefix,
+                            callback_id=callback_id)
+    outcome = _outcome_for(provider, event, result)
+    return Decision(outcome, outcome.value, _describe(event, result), True,
+                    event.provider_txn_id, result.payment.id)
+
+
+def _verdict_values(decision: Decision) -> dict[str, Any]:
+    return {
+        "signature_valid": decision.signature_valid,
+        "outcome": decision.callback_outcome[:20],
+        "outcome_detail": _clip(decision.detail),
+        "provider_txn_id": decision.provider_txn_id,
+        "payment_id": decision.payment_id,
+    }
+
+
+def _answer_values(ack: Acknowledgement) -> dict[str, Any]:
+    return {"response_status": ack.status_code, "response_body": _json_body(ack)}
+
+
+def _record_in_transaction(conn: Connection, clock: Clock, settings: Settings, provider: str,
+                           event: CallbackEvent, callback_id: int, cls: type[Adapter]
+                           ) -> tuple[Decision, Acknowledgement]:
+    """Step 2's transaction: the payment, its effects and audit, the callback's verdict and
+    answer; committed before the answer is given."""
+    with conn.begin():
+        session = Session(bind=conn, expire_on_commit=False)  # joins this transaction
+        try:
+            decision = _record(session, clock, settings, provider, event, callback_id)
+            session.flush()
+        finally:
+            session.close()
+        ack = cls.acknowledge(decision.outcome)
+        conn.execute(_UPDATE_CALLBACK, {"callback_id": callback_id,
+                                        **_verdict_values(decision), **_answer_values(ack)})
+    return decision, ack
+
+
+def _answer(conn: Connection, callback_id: int, ack: Acknowledgement,
+            decision: Decision) -> None:
+    """The verdict and answer of a call refused before recording: one write."""
+    _autocommit(conn, _UPDATE_CALLBACK_RETURNING, {
+        "callback_id": callback_id, **_verdict_values(decision), **_answer_values(ack)})
+
+
+def _mark_error(db: Database, callback_id: int, exc: BaseException,
+                ack: Acknowledgement) -> None:
+    detail = _clip(f"{type(exc).__name__}: {exc}")
+    try:
+        with db.transaction() as session:
+            session.execute(update(Callback).where(Callback.id == callback_id).values(
+                outcome=ERROR, outcome_detail=detail, **_answer_values(ack)))
+    except Exception:  # best effort: the call itself is already archived
+        log.exception("could not mark callback %s as error", callback_id)
+
+
+# --------------------------------------------------------------------------------------------
+# The service
+
+
+def _decide_before_recording(provider: str, raw: RawRequest, clock: Clock,
+                             settings: Settings, cls: type[Adapter],
+                             declared_length: int | None
+                             ) -> tuple[CallbackEvent | None, Decision | None, Acknowledgement]:
+    """Size, configuration, signature and parsing: pure work, no transaction held."""
+    if len(raw.body) > MAX_BODY_BYTES or (declared_length or 0) > MAX_BODY_BYTES:
+        shown = declared_length if declared_length is not None else "unknown"
+        return None, Decision(Outcome.malformed, TOO_LARGE,
+                              f"body over {MAX_BODY_BYTES} bytes (declared {shown}); "
+                              f"first {MAX_BODY_BYTES} bytes archived", None), \
+            too_large_ack(declared_length)
+    try:
+        adapter = get_adapter(provider, settings.env,
+                              max_age_seconds=settings.signature_max_age_seconds, clock=clock)
+    except NotConfigured as exc:
+        return None, Decision(Outcome.not_configured, Outcome.not_configured.value,
+                              _clip(str(exc)), None), not_configured_ack(provider, str(exc))
+    event, decision = _parse(adapter, raw)
+    if decision is not None:
+        return None, decision, cls.acknowledge(decision.outcome, decision.detail)
+    return event, None, cls.acknowledge(Outcome.accepted)
+
+
+def handle_callback(db: Database, clock: Clock, settings: Settings, provider: str,
+                    raw: RawRequest, *, request_id: str | None,
+                    remote_addr: str | None, declared_length: int | None = None
+                    ) -> Acknowledgement:
+    """Archive, verify, record and answer one webhook call (see the module doc).
+
+    ``raw.body`` is what was read, which for an oversized call is the first
+    ``MAX_BODY_BYTES + PAN_SLACK_BYTES`` bytes; ``declared_length`` is its Content-Length.
+    Raises :class:`adapters.UnknownProvider` for a provider name we do not know. Uses one
+    pooled connection for the whole call.
+    """
+    cls = adapter_class(provider)  # UnknownProvider before anything is stored
+    retry = cls.acknowledge(Outcome.retry_later, "temporarily unavailable")
+    callback_id: int | None = None
+    try:
+        with db.engine.connect() as conn:
+            callback_id = archive(conn, provider, raw, request_id=request_id,
+                                  remote_addr=remote_addr)
+            event, decision, ack = _decide_before_recording(provider, raw, clock, settings,
+                                                            cls, declared_length)
+            if event is None:
+                assert decision is not None  # refused before recording: one write
+                _answer(conn, callback_id, ack, decision)
+            else:
+                decision, ack = _record_in_transaction(conn, clock, settings, provider, event,
+                                                       callback_id, cls)
+                if decision.payment_id is not None:
+                    request_seal(db)  # chain its audit event soon (PostgreSQL)
+    except Exception as exc:  # any failure: nothing half-written, the provider retries
+        if callback_id is None:
+            log.exception("could not archive a %s callback; answering retry", provider,
+                          extra={"request_id": request_id})
+        else:
+            log.exception("%s callback %s failed; answering retry", provider, callback_id,
+                          extra={"request_id": request_id})
+            _mark_error(db, callback_id, exc, retry)
+        return retry
+
+    log.info("%s callback %s: %s (%s)", provider, callback_id, decision.callback_outcome,
+             decision.detail, extra={"request_id": request_id})
+    return ack

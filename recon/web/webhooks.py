@@ -1,0 +1,71 @@
+"""``/webhooks/<provider>``: thin. The raw call in, :func:`recon.ingest.handle_callback`, its
+answer out. Public in the access policy: providers authenticate by signature, carry no session
+(so no CSRF check applies) and no bearer token.
+
+The body is read as raw bytes before anything parses it. A body whose declared length is over
+:data:`recon.ingest.MAX_BODY_BYTES` is not read whole: only the first bytes (the limit plus a
+little, to mask a card number cut by the limit) are read and archived, and the answer is 413.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, g, request
+from werkzeug.wsgi import get_input_stream
+
+from adapters import Headers, RawRequest, adapter_class
+from recon.clock import Clock
+from recon.config import Settings
+from recon.ingest import MAX_BODY_BYTES, PAN_SLACK_BYTES, handle_callback, known_provider
+from recon.sealing import sealer_for
+from recon.web.security import database
+
+bp = Blueprint("webhooks", __name__)
+
+
+def _read_body() -> tuple[bytes, int | None]:
+    """The raw body (at most the limit plus slack) and the declared Content-Length."""
+    declared = request.content_length
+    if declared is not None and declared <= MAX_BODY_BYTES:
+        return request.get_data(cache=True, as_text=False, parse_form_data=False), declared
+    # too large, or of unknown length: read no more than we may keep (the app-wide
+    # MAX_CONTENT_LENGTH must not turn this into an unarchived 413)
+    stream = get_input_stream(request.environ, max_content_length=None)
+    return stream.read(MAX_BODY_BYTES + PAN_SLACK_BYTES), declared
+
+
+SERVER_SOCKETS = ("gunicorn.socket", "werkzeug.socket")
+
+
+@bp.before_app_request
+def _audit_sealer() -> None:
+    """Every serving process seals the audit chain in the background (PostgreSQL; see
+    recon.sealing), from the first request it serves, whatever the route. Only real servers
+    (gunicorn, ``recon serve``): an app built by a test or a command starts no thread."""
+    if any(key in request.environ for key in SERVER_SOCKETS):
+        sealer_for(database(), current_app.extensions["recon.settings"])
+
+
+@bp.route("/webhooks/<provider>", methods=["GET", "POST"])
+def receive(provider: str) -> Response:
+    if not known_provider(provider):
+        abort(404, description=f"no webhook for provider {provider!r}")
+    if request.method != adapter_class(provider).http_method:
+        abort(405, description=f"{provider} webhooks use {adapter_class(provider).http_method}")
+    clock: Clock = current_app.extensions["recon.clock"]
+    settings: Settings = current_app.extensions["recon.settings"]
+    body, declared = _read_body()
+    raw = RawRequest(
+        method=request.method,
+        path=request.path,
+        query_string=request.query_string.decode("utf-8", "replace"),
+        headers=Headers(list(request.headers.items())),
+        body=body,
+        received_at=clock.now(),
+    )
+    ack = handle_callback(database(), clock, settings, provider, raw,
+                          request_id=g.get("request_id"), remote_addr=request.remote_addr,
+                          declared_length=declared)
+    response = Response(ack.body, status=ack.status_code, content_type=ack.content_type)
+    if ack.status_code == 413:
+        response.headers["Connection"] = "close"  # the rest of the body was never read
+    return response
