@@ -8,7 +8,8 @@ Signatures, as implemented here (hex digests, UTF-8):
 
 - **VNPay querydr** request, HMAC-SHA512(hash secret) over the fields joined with ``|`` in this
   order: ``vnp_RequestId|vnp_Version|vnp_Command|vnp_TmnCode|vnp_TxnRef|vnp_TransactionDate|
-  vnp_CreateDate|vnp_IpAddr|vnp_OrderInfo`` (:data:`VNPAY_QUERYDR_FIELDS`). The response is
+  vnp_CreateDate|vnp_IpAddr|vnp_OrderInfo`` (built by :func:`adapters.vnpay.build_querydr`).
+  The response is
   checked, when it carries ``vnp_SecureHash``, over ``vnp_ResponseId|vnp_Command|
   vnp_ResponseCode|vnp_Message|vnp_TmnCode|vnp_TxnRef|vnp_Amount|vnp_BankCode|vnp_PayDate|
   vnp_TransactionNo|vnp_TransactionType|vnp_TransactionStatus|vnp_OrderInfo|vnp_PromotionCode|
@@ -33,7 +34,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from recon.clock import VN_TZ, as_utc
+from adapters import momo, vnpay, zalopay
+from recon.clock import as_utc
 from recon.money import MAX_VND
 
 State = Literal["paid", "waiting", "failed", "not_found"]
@@ -51,10 +53,6 @@ VNPAY_QUERYDR_PATH = "/merchant_webapi/api/transaction"
 ZALOPAY_QUERY_PATH = "/v2/query"
 MOMO_QUERY_PATH = "/v2/gateway/api/query"
 
-VNPAY_VERSION = "2.1.0"
-VNPAY_QUERYDR_FIELDS = ("vnp_RequestId", "vnp_Version", "vnp_Command", "vnp_TmnCode",
-                        "vnp_TxnRef", "vnp_TransactionDate", "vnp_CreateDate", "vnp_IpAddr",
-                        "vnp_OrderInfo")
 VNPAY_QUERYDR_RESPONSE_FIELDS = ("vnp_ResponseId", "vnp_Command", "vnp_ResponseCode",
                                  "vnp_Message", "vnp_TmnCode", "vnp_TxnRef", "vnp_Amount",
                                  "vnp_BankCode", "vnp_PayDate", "vnp_TransactionNo",
@@ -171,11 +169,6 @@ def _epoch_ms(value: object, what: str) -> datetime:
     if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
         raise ProtocolError(f"{what} is not a time in epoch milliseconds: {value!r}")
     return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-
-
-def vn_compact(at: datetime) -> str:
-    """``yyyyMMddHHmmss`` in Vietnam time (VNPay's dates)."""
-    return at.astimezone(VN_TZ).strftime("%Y%m%d%H%M%S")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,20 +307,11 @@ def read_payos_payment_request(body: bytes, checksum_key: str) -> QueryOutcome:
 def vnpay_querydr_body(*, tmn_code: str, hash_secret: str, request_id: str, txn_ref: str,
                        transaction_date: datetime, create_date: datetime, ip_addr: str,
                        order_info: str) -> dict[str, str]:
-    """The JSON body of a ``querydr`` call, signed (see the module docstring for the order)."""
-    body = {
-        "vnp_RequestId": request_id,
-        "vnp_Version": VNPAY_VERSION,
-        "vnp_Command": "querydr",
-        "vnp_TmnCode": tmn_code,
-        "vnp_TxnRef": txn_ref,
-        "vnp_OrderInfo": order_info,
-        "vnp_TransactionDate": vn_compact(transaction_date),
-        "vnp_CreateDate": vn_compact(create_date),
-        "vnp_IpAddr": ip_addr,
-    }
-    body["vnp_SecureHash"] = _hmac(
-        hash_secret, "|".join(body[k] for k in VNPAY_QUERYDR_FIELDS), "sha512")
+    """The JSON body of a ``querydr`` call, signed by the VNPay adapter's own builder."""
+    _, body = vnpay.build_querydr(
+        tmn_code=tmn_code, hash_secret=hash_secret, request_id=request_id, txn_ref=txn_ref,
+        transaction_date=transaction_date, create_date=create_date, ip_addr=ip_addr,
+        order_info=order_info)
     return body
 
 
@@ -384,13 +368,14 @@ def read_vnpay_querydr(body: bytes, hash_secret: str) -> QueryOutcome:
 
 
 def zalopay_query_form(*, app_id: str, key1: str, app_trans_id: str) -> dict[str, str]:
-    return {"app_id": app_id, "app_trans_id": app_trans_id,
-            "mac": _hmac(key1, f"{app_id}|{app_trans_id}|{key1}", "sha256")}
+    """The signed form of a ``/v2/query`` call (the ZaloPay adapter's builder)."""
+    _, form = zalopay.build_query_request(app_id=app_id, key1=key1, app_trans_id=app_trans_id)
+    return form
 
 
 def zalopay_app_trans_id(reference: str, created_at: datetime) -> str:
     """``yymmdd_<reference>``, the date in Vietnam time (how recon names ZaloPay orders)."""
-    return f"{created_at.astimezone(VN_TZ):%y%m%d}_{reference}"
+    return zalopay.app_trans_id_for(reference, created_at)
 
 
 def read_zalopay_query(body: bytes) -> QueryOutcome:
@@ -422,10 +407,11 @@ MOMO_REFUSED_US = frozenset({11, 13})  # access denied; merchant authentication 
 
 def momo_query_body(*, partner_code: str, access_key: str, secret_key: str, order_id: str,
                     request_id: str, lang: str = "vi") -> dict[str, str]:
-    raw = (f"accessKey={access_key}&orderId={order_id}&partnerCode={partner_code}"
-           f"&requestId={request_id}")
-    return {"partnerCode": partner_code, "requestId": request_id, "orderId": order_id,
-            "lang": lang, "signature": _hmac(secret_key, raw, "sha256")}
+    """The signed body of a ``/v2/gateway/api/query`` call (the MoMo adapter's builder)."""
+    _, body = momo.build_query_request(partner_code=partner_code, access_key=access_key,
+                                       secret_key=secret_key, order_id=order_id,
+                                       request_id=request_id, lang=lang)
+    return body
 
 
 def read_momo_query(body: bytes) -> QueryOutcome:
