@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from recon import audit
 from recon.clock import Clock
-from recon.errors import Conflict, FieldError, ValidationError
+from recon.errors import Conflict, FieldError, NotFound, ValidationError
 from recon.models import ApiToken, User
 
 USER_ROLES = ("cashier", "finance", "admin")
@@ -93,6 +93,37 @@ def create_token(session: Session, clock: Clock, *, name: str, role: str,
     audit.record(session, clock, actor=actor, action="token.created", entity_type="api_token",
                  entity_id=row.id, data={"name": row.name, "role": role, "prefix": row.prefix})
     return row, token
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    """Every token, oldest first (revoked ones too). Rows hold only hashes and prefixes."""
+    return list(session.execute(select(ApiToken).order_by(ApiToken.id)).scalars())
+
+
+@dataclass(frozen=True)
+class Revocation:
+    token: ApiToken
+    changed: bool  # False: it was already revoked (nothing written)
+
+
+def revoke_token(session: Session, clock: Clock, token_id: int, *,
+                 actor: str = "cli") -> Revocation:
+    """Revoke a token: from now on every call with it is refused (401). Idempotent: revoking a
+    revoked token changes nothing and writes no audit event."""
+    row = session.execute(
+        select(ApiToken).where(ApiToken.id == token_id).with_for_update()
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"no API token with id {token_id}",
+                       hint="`recon tokens list` shows every token with its id.")
+    if row.revoked_at is not None:
+        return Revocation(row, changed=False)
+    row.revoked_at = clock.now()
+    session.flush()
+    audit.record(session, clock, actor=actor, action="token.revoked", entity_type="api_token",
+                 entity_id=row.id, data={"name": row.name, "role": row.role,
+                                         "prefix": row.prefix})
+    return Revocation(row, changed=True)
 
 
 def token_principal(session: Session, token: str) -> Principal | None:

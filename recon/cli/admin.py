@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from alembic import command
@@ -12,8 +14,16 @@ from alembic.config import Config
 
 from recon import audit
 from recon.agencies import create_agency
-from recon.auth import TOKEN_ROLES, USER_ROLES, create_token, create_user
+from recon.auth import (
+    TOKEN_ROLES,
+    USER_ROLES,
+    create_token,
+    create_user,
+    list_tokens,
+    revoke_token,
+)
 from recon.cli.common import app_context, fail
+from recon.clock import VN_TZ
 from recon.db import Database
 from recon.errors import ReconError
 
@@ -126,6 +136,59 @@ def tokens_create(ctx: click.Context, name: str, role: str) -> None:
     click.echo(f"Token {row.prefix}… for {row.name} (role {row.role}). Keep it secret; it "
                "cannot be shown again:", err=True)
     click.echo(token)
+
+
+def _vn_time(moment: datetime | None) -> str:
+    return "-" if moment is None else f"{moment.astimezone(VN_TZ):%Y-%m-%d %H:%M}"
+
+
+@tokens_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+@click.pass_context
+def tokens_list(ctx: click.Context, as_json: bool) -> None:
+    """Every token: id, prefix, name, role, created, revoked (never the secret: only its hash
+    is stored)."""
+    app = app_context(ctx)
+    with app.db.read() as s:
+        rows = list_tokens(s)
+        data: list[dict[str, Any]] = [
+            {"id": r.id, "prefix": r.prefix, "name": r.name, "role": r.role,
+             "created_at": r.created_at.isoformat(),
+             "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None}
+            for r in rows]
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    if not data:
+        click.echo("No API tokens. Create one with `recon tokens create NAME --role ROLE`.")
+        return
+    click.echo(f"{'id':>5}  {'prefix':<13} {'role':<8} {'created (VN)':<16}  "
+               f"{'revoked (VN)':<16}  name")
+    for r in rows:
+        click.echo(f"{r.id:>5}  {r.prefix + '…':<13} {r.role:<8} {_vn_time(r.created_at):<16}  "
+                   f"{_vn_time(r.revoked_at):<16}  {r.name}")
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", metavar="ID", type=int)
+@click.pass_context
+def tokens_revoke(ctx: click.Context, token_id: int) -> None:
+    """Revoke token ID (see `recon tokens list`): every API call with it gets 401 from now on.
+    Revoking a revoked token changes nothing."""
+    app = app_context(ctx)
+    try:
+        with app.db.transaction() as s:
+            done = revoke_token(s, app.app.extensions["recon.clock"], token_id)
+            row = done.token
+            ident = f"{row.id} ({row.prefix}…, {row.name}, role {row.role})"
+            revoked_at = _vn_time(row.revoked_at)
+    except ReconError as exc:
+        fail(exc)
+    if done.changed:  # said only once it is committed
+        click.echo(f"Revoked token {ident}: API calls with it are refused (401) from now on.")
+    else:
+        click.echo(f"Token {ident} was already revoked at {revoked_at} (Vietnam time); "
+                   "nothing changed.")
 
 
 @click.group("audit")
