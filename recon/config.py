@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_INSTANCE = Path("instance")
+DEFAULT_INTENT_EXPIRY_INTERVAL = 60
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -21,6 +22,14 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value <= 0:
+        raise ValueError(f"{name} must be a whole number of seconds above 0, got {value}; "
+                         f"unset it for the default ({default})")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -30,6 +39,8 @@ class Settings:
     reference_prefix: str = "HS"
     intent_ttl_seconds: int = 15 * 60
     signature_max_age_seconds: int = 300
+    # how often the scheduler sweeps issued intents whose time is up (recon.scheduler)
+    intent_expiry_interval_seconds: int = DEFAULT_INTENT_EXPIRY_INTERVAL
     secret_key_previous: tuple[str, ...] = ()
     # every RECON_* variable, so provider adapters can read their own secrets
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -102,5 +113,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         reference_prefix=env.get("RECON_REFERENCE_PREFIX", "HS"),
         intent_ttl_seconds=_int(env, "RECON_INTENT_TTL_SECONDS", 15 * 60),
         signature_max_age_seconds=_int(env, "RECON_SIGNATURE_MAX_AGE_SECONDS", 300),
+        intent_expiry_interval_seconds=_positive_int(
+            env, "RECON_INTENT_EXPIRY_INTERVAL_SECONDS", DEFAULT_INTENT_EXPIRY_INTERVAL),
         env=recon_env,
     )

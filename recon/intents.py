@@ -23,15 +23,18 @@ An intent is an *offer*, not money. The rules this module keeps:
   must fit 25 characters after transliteration (refused, never truncated).
 - **Lifecycle.** ``issued`` → ``paid`` (only :func:`recon.payments.record_payment` does that) |
   ``expired`` | ``cancelled``. Expiry is lazy when an intent is read (:func:`read_intent`) and
-  swept in bulk by :func:`expire_due`. State changes are conditional updates (``WHERE status =
-  'issued'``) so a concurrent payment is never overwritten. Every creation, cancellation and
-  expiry writes an audit event in the same transaction.
+  swept in bulk by :func:`sweep_expired` (the scheduler's job, every
+  ``RECON_INTENT_EXPIRY_INTERVAL_SECONDS``; ``recon intents expire``). State changes are
+  conditional updates (``WHERE status = 'issued'``) so a concurrent payment is never
+  overwritten. Every creation, cancellation and expiry writes an audit event in the same
+  transaction.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Lock
@@ -378,7 +381,8 @@ def expire_if_due(session: Session, clock: Clock, intent: PaymentIntent) -> bool
 def expire_due(session: Session, clock: Clock, *, limit: int = 1000) -> int:
     """The sweep: expire every issued intent whose time is up (at most ``limit`` per call).
 
-    Returns how many were expired. Run it from the scheduler; reads expire lazily anyway.
+    Returns how many were expired. The scheduler runs it through :func:`sweep_expired`;
+    reads expire lazily anyway.
     """
     now = clock.now()
     due = session.execute(
@@ -393,6 +397,28 @@ def expire_due(session: Session, clock: Clock, *, limit: int = 1000) -> int:
                   data={"expires_at": intent.expires_at.isoformat(), "via": "sweep"}):
             count += 1
     return count
+
+
+EXPIRY_BATCH = 1000
+
+
+def sweep_expired(db: Database, clock: Clock, *, batch: int = EXPIRY_BATCH,
+                  should_stop: Callable[[], bool] | None = None) -> int:
+    """Expire every due intent, ``batch`` per transaction, until a batch finds fewer than
+    ``batch`` (none are left due). How many were expired. The scheduler's job and
+    ``recon intents expire`` call this; it is safe beside other sweepers, reads and payments
+    (each change is conditional on the intent still being issued and due). ``should_stop`` is
+    asked between batches (a scheduler shutting down)."""
+    if batch <= 0:
+        raise ValueError("batch must be above 0")
+    total = 0
+    while should_stop is None or not should_stop():
+        with db.transaction() as session:
+            expired = expire_due(session, clock, limit=batch)
+        total += expired
+        if expired < batch:
+            break
+    return total
 
 
 def cancel_intent(session: Session, clock: Clock, intent_id: int, *, actor: str,
@@ -666,4 +692,5 @@ __all__ = [
     "read_intent",
     "reason_of",
     "record_cash",
+    "sweep_expired",
 ]

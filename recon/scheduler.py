@@ -10,6 +10,10 @@ Settings (environment):
   ``RECON_RECONCILE_INTERVAL_SECONDS`` which wins when set (tests use a couple of seconds);
 - ``RECON_FULL_RECONCILE_CRON`` (default ``30 1 * * *``: 01:30 every night), in
   ``RECON_SCHEDULER_TIMEZONE`` (default ``Asia/Ho_Chi_Minh``).
+- ``RECON_INTENT_EXPIRY_INTERVAL_SECONDS`` (default 60): how often issued payment intents whose
+  time is up are marked expired (:func:`recon.intents.sweep_expired`; its own job, at start and
+  then every interval; it takes no run lock: each change is conditional, so sweepers in several
+  processes never conflict).
 
 However many schedulers run, on however many hosts, runs never overlap: each run takes the
 runner's lock (:class:`recon.engine.runner.RunLock`) and a job that cannot get it does nothing
@@ -34,7 +38,7 @@ from typing import Any, Final
 from flask import Flask
 from sqlalchemy import text
 
-from recon.config import Settings
+from recon.config import DEFAULT_INTENT_EXPIRY_INTERVAL, Settings
 from recon.db import Database, UTCDateTime
 
 log = logging.getLogger("recon.scheduler")
@@ -55,6 +59,7 @@ class ScheduleConfig:
     interval: timedelta
     full_cron: str
     timezone: tzinfo
+    expiry_interval: timedelta = timedelta(seconds=DEFAULT_INTENT_EXPIRY_INTERVAL)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ScheduleConfig:
@@ -70,7 +75,8 @@ class ScheduleConfig:
             interval = timedelta(minutes=DEFAULT_INTERVAL_MINUTES)
         cron = settings.get("FULL_RECONCILE_CRON", DEFAULT_FULL_CRON) or DEFAULT_FULL_CRON
         zone = settings.get("SCHEDULER_TIMEZONE", DEFAULT_TIMEZONE) or DEFAULT_TIMEZONE
-        return cls(interval=interval, full_cron=cron, timezone=_zone(zone))
+        return cls(interval=interval, full_cron=cron, timezone=_zone(zone),
+                   expiry_interval=timedelta(seconds=settings.intent_expiry_interval_seconds))
 
 
 def _positive(name: str, raw: str) -> float:
@@ -145,6 +151,19 @@ class Jobs:
     def full(self) -> None:
         self._run("full", trigger="nightly", wait=FULL_LOCK_WAIT)
 
+    def expire_intents(self) -> None:
+        """Mark every issued intent whose time is up as expired, in batches until none is."""
+        from recon.intents import sweep_expired  # noqa: PLC0415
+
+        try:
+            expired = sweep_expired(self.db, self.app.extensions["recon.clock"],
+                                    should_stop=self.stopping.is_set)
+        except Exception:
+            log.exception("intent expiry sweep failed")
+            return
+        if expired:
+            log.info("intent expiry sweep: %s intents expired", expired)
+
     def catch_up(self) -> None:
         """At start: cover the whole window missed since the last successful run (incremental
         from its as_of), or everything when no full run succeeded recently."""
@@ -192,6 +211,18 @@ def _add_jobs(scheduler: Any, jobs: Jobs, config: ScheduleConfig) -> None:
         # office hours; the next night (or the catch-up at the next start) does it.
         misfire_grace_time=int(FULL_MISFIRE_GRACE.total_seconds()),
     )
+    expiry = config.expiry_interval.total_seconds()
+    scheduler.add_job(
+        jobs.expire_intents, IntervalTrigger(seconds=expiry, timezone=config.timezone),
+        id="intents-expire", name="payment intent expiry sweep", replace_existing=True,
+        # at start (intents that fell due while no scheduler ran), then every interval
+        next_run_time=datetime.now(config.timezone),
+        max_instances=1,
+        # One sweep expires everything due, so a backlog of missed ticks is one sweep ...
+        coalesce=True,
+        # ... and a tick more than one interval late is dropped: the next one does the same.
+        misfire_grace_time=max(1, int(expiry)),
+    )
     scheduler.add_job(
         jobs.catch_up, "date", run_date=datetime.now(config.timezone), id="reconcile-catch-up",
         name="catch-up reconciliation at start", replace_existing=True, max_instances=1,
@@ -215,8 +246,8 @@ def start_background(app: Flask) -> Any:
     scheduler.start()
     atexit.register(jobs.stop)
     app.extensions["recon.scheduler"] = scheduler
-    log.info("background reconciliation every %s; full at %r", config.interval,
-             config.full_cron)
+    log.info("background reconciliation every %s; full at %r; intent expiry every %s",
+             config.interval, config.full_cron, config.expiry_interval)
     return scheduler
 
 
@@ -240,8 +271,9 @@ def run_blocking(app: Flask, *, install_signals: bool = True,
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-    log.info("reconciliation scheduler %s: incremental every %s, full at %r (%s)", _name(),
-             config.interval, config.full_cron, config.timezone)
+    log.info("reconciliation scheduler %s: incremental every %s, full at %r (%s); intent "
+             "expiry every %s", _name(), config.interval, config.full_cron, config.timezone,
+             config.expiry_interval)
     if on_start is not None:
         on_start(scheduler)
     scheduler.start()

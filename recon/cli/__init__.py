@@ -21,6 +21,7 @@ def _register() -> None:
     from recon.cli import (  # noqa: PLC0415 - avoid import cycles
         admin,
         dossiers,
+        intents,
         reconcile,
         serve,
         settlements,
@@ -28,7 +29,8 @@ def _register() -> None:
         vietqr,
     )
 
-    for module in (admin, dossiers, serve, vietqr, settlements, reconcile, simulate):
+    for module in (admin, dossiers, intents, serve, vietqr, settlements, reconcile,
+                   simulate):
         for command in module.COMMANDS:
             cli.add_command(command)
     from recon.cli import report  # noqa: PLC0415 - issue 6: recon report quarterly
