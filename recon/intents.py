@@ -16,7 +16,8 @@ An intent is an *offer*, not money. The rules this module keeps:
 - **Identifiers.** A reference from :func:`recon.references.mint` (retried on the rare collision
   with the unique constraint); for payOS an integer ``order_code`` in ``[1, 2^53 − 1]`` (payOS
   takes a JavaScript-safe integer); for ZaloPay ``app_trans_id = yymmdd_<reference>`` with the
-  date in Vietnam time, as ZaloPay requires.
+  date in Vietnam time, as ZaloPay requires (:func:`adapters.zalopay.app_trans_id_for`, the
+  adapter's own builder, so the id we issue is the one its queries and callbacks use).
 - **VietQR.** A dynamic (one-payment) code for the agency's account with the amount and the
   reference in ``62.08`` (purpose of transaction), which bank apps copy into the transfer
   description. An optional short ``note`` may follow the reference in the purpose; the purpose
@@ -44,8 +45,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from adapters import zalopay
 from recon import audit
-from recon.clock import VN_TZ, Clock
+from recon.clock import Clock
 from recon.config import Settings
 from recon.db import Database
 from recon.errors import Conflict, FieldError, NotFound, ValidationError
@@ -235,10 +237,6 @@ class IntentOutcome:
     created: bool  # False: an open intent was reused
 
 
-def _zalopay_trans_id(now: datetime, reference: str) -> str:
-    return f"{now.astimezone(VN_TZ):%y%m%d}_{reference}"
-
-
 def _find_reusable(session: Session, dossier: Dossier, channel: str, amount: int,
                    now: datetime, agency: Agency, note: str | None) -> PaymentIntent | None:
     candidates = session.execute(
@@ -310,7 +308,7 @@ def create_intent(session: Session, clock: Clock, settings: Settings, *, dossier
             expires_at=expires_at, updated_at=now,
             order_code=(secrets.randbelow(MAX_ORDER_CODE) + 1
                         if checked_channel == "payos" else None),
-            provider_order_id=(_zalopay_trans_id(now, reference)
+            provider_order_id=(zalopay.app_trans_id_for(reference, now)
                                if checked_channel == "zalopay" else None),
             qr_payload=(_vietqr_payload(agency, final_amount, _purpose(reference, checked_note))
                         if checked_channel == "vietqr" else None),

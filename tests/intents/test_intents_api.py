@@ -9,6 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
+from adapters import zalopay
 from recon.clock import FixedClock
 from recon.db import Database
 from recon.models import Agency, AuditEvent, PaymentIntent
@@ -146,6 +147,16 @@ def test_zalopay_date_is_vietnam_time(client: FlaskClient, cashier: dict[str, st
     assert clock.now() == datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
     zalo = js(_post(client, cashier, {"channel": "zalopay"}))
     assert zalo["app_trans_id"].startswith("261127_")
+
+
+def test_zalopay_date_just_before_midnight_in_hue(client: FlaskClient,
+                                                  cashier: dict[str, str],
+                                                  clock: FixedClock) -> None:
+    clock.advance(timedelta(hours=13, minutes=59, seconds=59))  # 23:59:59 on the 26th in Huế
+    zalo = js(_post(client, cashier, {"channel": "zalopay"}))
+    assert zalo["app_trans_id"] == f"261126_{zalo['reference']}"
+    # the id the adapter reads back is our reference (what its callbacks and queries use)
+    assert zalopay.reference_from_app_trans_id(zalo["app_trans_id"]) == zalo["reference"]
 
 
 def test_note_goes_after_the_reference(client: FlaskClient, cashier: dict[str, str]) -> None:
