@@ -4,15 +4,28 @@ SQLite (the embedded default) runs in WAL mode with a busy timeout, and every wr
 starts with ``BEGIN IMMEDIATE`` so it holds the write lock from its first statement: concurrent
 writers queue behind the busy timeout instead of failing with "database is locked" when a read
 transaction tries to upgrade. Read-only work uses :meth:`Database.read`, a plain deferred BEGIN.
+
+Faults. :func:`retrying` reruns a whole unit of work that PostgreSQL aborted with a
+serialization failure or a deadlock (SQLSTATE 40001 / 40P01) a bounded number of times with
+jittered exponential backoff (:meth:`Database.run` is the same for a session's unit of work);
+anything else is raised at once. :func:`classify_fault` names what a database error means for
+the caller — unreachable, read-only, disk full, overloaded, busy, conflict — so the web answers
+503 with what to do, and the provider is told to retry; :meth:`Database.probe_write` is the
+health check's real write.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import logging
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -26,6 +39,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -39,6 +53,9 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+log = logging.getLogger("recon.db")
+_T = TypeVar("_T")
 
 # Integer primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
@@ -138,6 +155,27 @@ class Database:
         with self._read() as session:
             yield session  # closing releases the connection and ends the transaction
 
+    def run(self, work: Callable[[Session], _T], *, attempts: int | None = None) -> _T:
+        """``work(session)`` in a write transaction, committed; the whole unit is run again
+        (a new transaction) when PostgreSQL aborts it with a serialization failure or a
+        deadlock, at most ``attempts`` times in all (see :func:`retrying`). ``work`` must do
+        nothing outside the database that cannot be repeated."""
+        def once() -> _T:
+            with self.transaction() as session:
+                return work(session)
+
+        return retrying(once, attempts=attempts or RETRY_ATTEMPTS)
+
+    def probe_write(self) -> None:
+        """A real, committed write that changes nothing (the health check's): raises what a
+        write raises now — read-only database, disk full, unreachable. The one-row
+        ``alembic_version`` is rewritten with its own value (on PostgreSQL a HOT update, with
+        a short lock timeout so a migration in progress is waited for briefly, not hung on)."""
+        with self.engine.connect() as conn, conn.begin():
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
+
     def ping(self) -> dict[str, Any]:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -153,3 +191,110 @@ class Database:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------------------------
+# Faults: what a database error means, and retrying the ones that a rerun cures
+
+#: PostgreSQL aborts one of two conflicting transactions with these; rerunning it succeeds
+RETRYABLE_SQLSTATES: Final = {"40001": "serialization failure", "40P01": "deadlock"}
+RETRY_ATTEMPTS: Final = 4
+RETRY_BASE_DELAY: Final = 0.02  # seconds; doubled per attempt, then jittered
+RETRY_MAX_DELAY: Final = 0.5
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The PostgreSQL SQLSTATE of a driver error (wrapped by SQLAlchemy or not), if any."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return str(code) if code else None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A serialization failure or deadlock: the transaction was rolled back, rerun it."""
+    return isinstance(exc, DBAPIError) and sqlstate(exc) in RETRYABLE_SQLSTATES
+
+
+def retrying(work: Callable[[], _T], *, attempts: int = RETRY_ATTEMPTS,
+             base_delay: float = RETRY_BASE_DELAY, max_delay: float = RETRY_MAX_DELAY,
+             sleep: Callable[[float], None] = time.sleep,
+             jitter: Callable[[], float] = random.random) -> _T:
+    """Call ``work()`` (one whole transaction: it begins and commits it) until it returns, at
+    most ``attempts`` times, while it fails with a retryable error (:func:`is_retryable`).
+    Between attempts it sleeps ``base_delay * 2**n`` (at most ``max_delay``) times a random
+    factor in [0.5, 1.5), so two transactions that collided do not collide again in step.
+    Any other error, or the last attempt's, is raised as it is."""
+    if attempts < 1:
+        raise ValueError("attempts must be at least 1")
+    attempt = 1
+    while True:
+        try:
+            return work()
+        except DBAPIError as exc:
+            if not is_retryable(exc) or attempt >= attempts:
+                if is_retryable(exc):
+                    log.error("%s persisted through %d attempts; giving up",
+                              RETRYABLE_SQLSTATES[sqlstate(exc) or ""], attempts)
+                raise
+            delay = min(max_delay, base_delay * 2 ** (attempt - 1)) * (0.5 + jitter())
+            log.warning("%s (attempt %d of %d); retrying the transaction in %.3fs",
+                        RETRYABLE_SQLSTATES[sqlstate(exc) or ""], attempt, attempts, delay)
+            sleep(delay)
+            attempt += 1
+
+
+@dataclass(frozen=True)
+class DatabaseFault:
+    """What a database error means for whoever is waiting: ``kind`` is one of
+    ``unreachable``, ``read_only``, ``disk_full``, ``overloaded``, ``busy``, ``conflict``."""
+
+    kind: str
+    detail: str
+
+
+# PostgreSQL SQLSTATE classes and codes -> kind
+_PG_KINDS: Final = {
+    "25006": "read_only",  # read_only_sql_transaction (default_transaction_read_only, standby)
+    "53100": "disk_full",
+    "53200": "overloaded",  # out of memory
+    "53300": "overloaded",  # too many connections
+    "53400": "overloaded",  # configuration limit exceeded
+    "57P01": "unreachable",  # admin shutdown (a restart)
+    "57P02": "unreachable",  # crash shutdown
+    "57P03": "unreachable",  # cannot connect now (starting up, shutting down)
+    "57014": "busy",  # statement timeout / cancelled
+    "55P03": "busy",  # lock not available (lock_timeout)
+    "40001": "conflict",
+    "40P01": "conflict",
+    "58030": "disk_full",  # io_error
+}
+# SQLite primary result codes -> kind
+_SQLITE_KINDS: Final = {
+    sqlite3.SQLITE_FULL: "disk_full",
+    sqlite3.SQLITE_IOERR: "disk_full",  # a write refused by the file system (EFBIG, EIO)
+    sqlite3.SQLITE_READONLY: "read_only",
+    sqlite3.SQLITE_CANTOPEN: "unreachable",
+    sqlite3.SQLITE_BUSY: "busy",
+    sqlite3.SQLITE_LOCKED: "busy",
+    sqlite3.SQLITE_NOMEM: "overloaded",
+}
+
+
+def classify_fault(exc: BaseException) -> DatabaseFault | None:
+    """The fault behind a database error, or None when it is not one of the database's
+    availability (a constraint violation, a bug of ours: those are not 503s)."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    orig = exc.orig
+    detail = " ".join(str(orig).split())[:300]
+    if isinstance(orig, sqlite3.Error):
+        code = getattr(orig, "sqlite_errorcode", None)
+        kind = _SQLITE_KINDS.get(code & 0xFF) if isinstance(code, int) else None
+        return DatabaseFault(kind, detail) if kind else None
+    state = sqlstate(exc)
+    if state is not None:
+        kind = _PG_KINDS.get(state) or ("unreachable" if state.startswith("08") else None)
+        return DatabaseFault(kind, detail) if kind else None
+    if exc.connection_invalidated or isinstance(exc, OperationalError):
+        return DatabaseFault("unreachable", detail)  # no SQLSTATE: the connection itself
+    return None

@@ -10,7 +10,9 @@
    (not the masked copy), then parses to a normalised event — pure work, no transaction open.
    :func:`recon.payments.record_payment` writes the payment exactly once, matches it and audits
    it, and the callback row gets its verdict, outcome, transaction id, payment and answer, all
-   in one second transaction. Any failure there rolls it back entirely, marks the callback
+   in one second transaction (rerun, a bounded number of times, when PostgreSQL aborts it with a
+   serialization failure or deadlock: :func:`recon.db.retrying`). Any other failure there, or
+   the last retry's, rolls it back entirely, marks the callback
    ``error`` (best effort, in a transaction of its own) and answers
    :attr:`Outcome.retry_later`, so the provider calls again and the retry starts clean.
 3. **Answer** in the provider's protocol (:meth:`adapters.Adapter.acknowledge`), only after the
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +60,7 @@ from adapters.base import json_ack
 from adapters.scrub import mask_pans, mask_pans_text, redact_headers
 from recon.clock import Clock
 from recon.config import Settings
-from recon.db import Database
+from recon.db import Database, retrying
 from recon.models import Callback
 from recon.payments import PaymentEvent, RecordResult, record_payment
 from recon.sealing import request_seal
@@ -286,12 +289,23 @@ def _record_in_transaction(conn: Connection, clock: Clock, settings: Settings, p
         try:
             decision = _record(session, clock, settings, provider, event, callback_id)
             session.flush()
+            _fault_pause(settings)
         finally:
             session.close()
         ack = cls.acknowledge(decision.outcome)
         conn.execute(_UPDATE_CALLBACK, {"callback_id": callback_id,
                                         **_verdict_values(decision), **_answer_values(ack)})
     return decision, ack
+
+
+def _fault_pause(settings: Settings) -> None:
+    """Fault injection for the crash tests only (``RECON_ENV=test``): sleep this long inside
+    the recording transaction, its rows written and not committed, so a test can kill the
+    worker there (``RECON_FAULT_RECORD_SLEEP_SECONDS``)."""
+    if settings.environment == "test":
+        pause = settings.get("FAULT_RECORD_SLEEP_SECONDS")
+        if pause:
+            time.sleep(float(pause))
 
 
 def _answer(conn: Connection, callback_id: int, ack: Acknowledgement,
@@ -363,8 +377,9 @@ def handle_callback(db: Database, clock: Clock, settings: Settings, provider: st
                 assert decision is not None  # refused before recording: one write
                 _answer(conn, callback_id, ack, decision)
             else:
-                decision, ack = _record_in_transaction(conn, clock, settings, provider, event,
-                                                       callback_id, cls)
+                # a serialization failure or deadlock reruns the whole transaction (bounded)
+                decision, ack = retrying(lambda: _record_in_transaction(
+                    conn, clock, settings, provider, event, callback_id, cls))
                 if decision.payment_id is not None:
                     request_seal(db)  # chain its audit event soon (PostgreSQL)
     except Exception as exc:  # any failure: nothing half-written, the provider retries
