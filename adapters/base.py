@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar, Literal, Protocol, Self
+from typing import Any, ClassVar, Literal, Protocol, Self
 
 logger = logging.getLogger(__name__)
 
@@ -304,11 +304,14 @@ class Adapter(ABC):
         return f"<{type(self).__name__} {self.name}>"
 
     @classmethod
-    @abstractmethod
     def from_env(
         cls, env: Mapping[str, str], *, max_age_seconds: int, clock: Clock | None = None
     ) -> Self:
-        """Build from ``RECON_*`` variables; :class:`NotConfigured` names what is missing."""
+        """Build from ``RECON_*`` variables as :attr:`env_spec` declares them (the signing
+        secret and its ``..._PREVIOUS`` twin as ``secrets``, then each of
+        :attr:`EnvSpec.arguments`); :class:`NotConfigured` names every missing variable."""
+        return cls(**cls.env_spec.arguments_from(env), max_age_seconds=max_age_seconds,
+                   clock=clock)
 
     # -- verification (template) ------------------------------------------------------------
 
@@ -426,20 +429,63 @@ class Adapter(ABC):
             )
 
 
+_BASE_KEYWORDS = frozenset({"secrets", "max_age_seconds", "clock"})
+
+
 @dataclass(frozen=True)
 class EnvSpec:
     """The ``RECON_*`` variables an adapter reads: ``required`` ones, ``optional`` ones (used by
     query/pull helpers, not by callbacks), and the secrets in ``rotating``, each of which may
-    have a ``..._PREVIOUS`` twin accepted for verification during key rotation."""
+    have a ``..._PREVIOUS`` twin accepted for verification during key rotation. The first
+    ``rotating`` variable is the signing secret.
+
+    ``arguments`` drives :meth:`Adapter.from_env`: ``(keyword, variable)`` pairs, each passed to
+    the adapter's constructor as ``keyword`` — the value of a required variable, of an optional
+    one (``None`` when unset or blank), or, for a ``rotating`` one, the current value then its
+    previous twin (as for ``secrets``)."""
 
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
     rotating: tuple[str, ...] = ()
+    arguments: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.rotating:
+            raise ValueError("an adapter has a signing secret: name it first in rotating")
+        known = set(self.required) | set(self.optional)
+        problems = [f"rotating {name} is not required" for name in self.rotating
+                    if name not in self.required]
+        problems += [f"argument {keyword}: {name} is neither required nor optional"
+                     for keyword, name in self.arguments if name not in known]
+        problems += [f"argument {keyword} is set by the base class"
+                     for keyword, _ in self.arguments if keyword in _BASE_KEYWORDS]
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def secret(self) -> str:
+        """The signing secret's variable."""
+        return self.rotating[0]
 
     @property
     def all(self) -> tuple[str, ...]:
         previous = tuple(f"{name}_PREVIOUS" for name in self.rotating)
         return self.required + self.optional + previous
+
+    def arguments_from(self, env: Mapping[str, str]) -> dict[str, Any]:
+        """The constructor's keywords (except ``max_age_seconds`` and ``clock``) read from
+        ``env``; :class:`NotConfigured` naming every missing required variable."""
+        values = require_env(env, self.required)
+        # values: str, None (optional, unset) or tuple[str, ...] (rotating)
+        found: dict[str, Any] = {"secrets": rotating_secrets(env, self.secret)}
+        for keyword, name in self.arguments:
+            if name in self.rotating:
+                found[keyword] = rotating_secrets(env, name)
+            elif name in values:
+                found[keyword] = values[name]
+            else:
+                found[keyword] = optional_env(env, name)
+        return found
 
 
 def require_env(env: Mapping[str, str], names: Sequence[str]) -> dict[str, str]:

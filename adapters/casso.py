@@ -17,15 +17,12 @@ Answer 2xx ``{"success": true}`` once recorded.
 from __future__ import annotations
 
 import secrets as _random
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Self
 
 from adapters.base import (
     Acknowledgement,
     Adapter,
     CallbackEvent,
-    Clock,
     EnvSpec,
     MalformedPayload,
     NotAPayment,
@@ -34,9 +31,6 @@ from adapters.base import (
     RawRequest,
     SignatureError,
     SignedParts,
-    optional_env,
-    require_env,
-    rotating_secrets,
     success_flag_ack,
     utf8,
 )
@@ -94,29 +88,6 @@ class CassoAdapter(Adapter):
         optional=("RECON_CASSO_API_KEY",),
         rotating=("RECON_CASSO_CHECKSUM_KEY",),
     )
-
-    def __init__(
-        self,
-        *,
-        secrets: tuple[str, ...],
-        api_key: str | None = None,
-        max_age_seconds: int = 300,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(secrets=secrets, max_age_seconds=max_age_seconds, clock=clock)
-        self._api_key = api_key
-
-    @classmethod
-    def from_env(
-        cls, env: Mapping[str, str], *, max_age_seconds: int, clock: Clock | None = None
-    ) -> Self:
-        require_env(env, cls.env_spec.required)
-        return cls(
-            secrets=rotating_secrets(env, "RECON_CASSO_CHECKSUM_KEY"),
-            api_key=optional_env(env, "RECON_CASSO_API_KEY"),
-            max_age_seconds=max_age_seconds,
-            clock=clock,
-        )
 
     def _signed_parts(self, request: RawRequest) -> SignedParts:
         header = parse_signature_header(request.headers.get(HEADER))

@@ -23,7 +23,6 @@ import hmac
 import secrets as _random
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Self
 
 from adapters.base import (
     Acknowledgement,
@@ -39,9 +38,6 @@ from adapters.base import (
     SignedParts,
     empty_ack,
     json_ack,
-    optional_env,
-    require_env,
-    rotating_secrets,
     utf8,
 )
 from adapters.fields import (
@@ -155,8 +151,12 @@ class MoMoAdapter(Adapter):
     channel = "momo"
     env_spec = EnvSpec(
         required=("RECON_MOMO_PARTNER_CODE", "RECON_MOMO_ACCESS_KEY", "RECON_MOMO_SECRET_KEY"),
-        optional=("RECON_MOMO_ACCESS_KEY_PREVIOUS",),
-        rotating=("RECON_MOMO_SECRET_KEY",),
+        # the access key is part of the signed message: it rotates with the secret
+        rotating=("RECON_MOMO_SECRET_KEY", "RECON_MOMO_ACCESS_KEY"),
+        arguments=(
+            ("partner_code", "RECON_MOMO_PARTNER_CODE"),
+            ("access_keys", "RECON_MOMO_ACCESS_KEY"),
+        ),
     )
 
     def __init__(
@@ -176,21 +176,6 @@ class MoMoAdapter(Adapter):
         self._access_keys = tuple(
             access_keys[i] if i < len(access_keys) and access_keys[i] else access_keys[0]
             for i in range(len(self._secrets))
-        )
-
-    @classmethod
-    def from_env(
-        cls, env: Mapping[str, str], *, max_age_seconds: int, clock: Clock | None = None
-    ) -> Self:
-        values = require_env(env, cls.env_spec.required)
-        access = values["RECON_MOMO_ACCESS_KEY"]
-        previous_access = optional_env(env, "RECON_MOMO_ACCESS_KEY_PREVIOUS") or access
-        return cls(
-            partner_code=values["RECON_MOMO_PARTNER_CODE"],
-            access_keys=(access, previous_access),
-            secrets=rotating_secrets(env, "RECON_MOMO_SECRET_KEY"),
-            max_age_seconds=max_age_seconds,
-            clock=clock,
         )
 
     def _signed_parts(self, request: RawRequest) -> SignedParts:

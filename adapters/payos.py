@@ -20,22 +20,17 @@ import secrets as _random
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Self
 
 from adapters.base import (
     Acknowledgement,
     Adapter,
     CallbackEvent,
-    Clock,
     EnvSpec,
     MalformedPayload,
     Outcome,
     PaymentStatus,
     RawRequest,
     SignedParts,
-    optional_env,
-    require_env,
-    rotating_secrets,
     success_flag_ack,
     utf8,
 )
@@ -98,32 +93,6 @@ class PayOSAdapter(Adapter):
         optional=("RECON_PAYOS_CLIENT_ID", "RECON_PAYOS_API_KEY"),
         rotating=("RECON_PAYOS_CHECKSUM_KEY",),
     )
-
-    def __init__(
-        self,
-        *,
-        secrets: tuple[str, ...],
-        client_id: str | None = None,
-        api_key: str | None = None,
-        max_age_seconds: int = 300,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(secrets=secrets, max_age_seconds=max_age_seconds, clock=clock)
-        self.client_id = client_id
-        self._api_key = api_key
-
-    @classmethod
-    def from_env(
-        cls, env: Mapping[str, str], *, max_age_seconds: int, clock: Clock | None = None
-    ) -> Self:
-        require_env(env, cls.env_spec.required)
-        return cls(
-            secrets=rotating_secrets(env, "RECON_PAYOS_CHECKSUM_KEY"),
-            client_id=optional_env(env, "RECON_PAYOS_CLIENT_ID"),
-            api_key=optional_env(env, "RECON_PAYOS_API_KEY"),
-            max_age_seconds=max_age_seconds,
-            clock=clock,
-        )
 
     def _signed_parts(self, request: RawRequest) -> SignedParts:
         body = load_json_object(request.body)

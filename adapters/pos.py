@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import hmac
 import secrets as _random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Self
 
 from adapters.base import (
     Acknowledgement,
     Adapter,
     CallbackEvent,
-    Clock,
     EnvSpec,
     MalformedPayload,
     NotAPayment,
@@ -45,8 +43,6 @@ from adapters.base import (
     SignatureError,
     SignedParts,
     json_ack,
-    require_env,
-    rotating_secrets,
     utf8,
 )
 from adapters.fields import (
@@ -115,17 +111,6 @@ class POSAdapter(Adapter):
     name = "pos"
     channel = "pos"
     env_spec = EnvSpec(required=("RECON_POS_SECRET",), rotating=("RECON_POS_SECRET",))
-
-    @classmethod
-    def from_env(
-        cls, env: Mapping[str, str], *, max_age_seconds: int, clock: Clock | None = None
-    ) -> Self:
-        require_env(env, cls.env_spec.required)
-        return cls(
-            secrets=rotating_secrets(env, "RECON_POS_SECRET"),
-            max_age_seconds=max_age_seconds,
-            clock=clock,
-        )
 
     def _signed_parts(self, request: RawRequest) -> SignedParts:
         header = parse_signature_header(request.headers.get(HEADER))

@@ -17,15 +17,12 @@ Answer 2xx ``{"success": true}``; anything else makes SePay retry (8 attempts ov
 from __future__ import annotations
 
 import secrets as _random
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Self
 
 from adapters.base import (
     Acknowledgement,
     Adapter,
     CallbackEvent,
-    Clock,
     EnvSpec,
     MalformedPayload,
     NotAPayment,
@@ -34,9 +31,6 @@ from adapters.base import (
     RawRequest,
     SignatureError,
     SignedParts,
-    optional_env,
-    require_env,
-    rotating_secrets,
     success_flag_ack,
     utf8,
 )
@@ -75,29 +69,6 @@ class SePayAdapter(Adapter):
         optional=("RECON_SEPAY_API_TOKEN",),
         rotating=("RECON_SEPAY_API_KEY",),
     )
-
-    def __init__(
-        self,
-        *,
-        secrets: tuple[str, ...],
-        api_token: str | None = None,
-        max_age_seconds: int = 300,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(secrets=secrets, max_age_seconds=max_age_seconds, clock=clock)
-        self._api_token = api_token
-
-    @classmethod
-    def from_env(
-        cls, env: Mapping[str, str], *, max_age_seconds: int, clock: Clock | None = None
-    ) -> Self:
-        require_env(env, cls.env_spec.required)
-        return cls(
-            secrets=rotating_secrets(env, "RECON_SEPAY_API_KEY"),
-            api_token=optional_env(env, "RECON_SEPAY_API_TOKEN"),
-            max_age_seconds=max_age_seconds,
-            clock=clock,
-        )
 
     def _signed_parts(self, request: RawRequest) -> SignedParts:
         key = api_key_from_header(request.headers.get("Authorization"))

@@ -23,7 +23,6 @@ import re
 import secrets as _random
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Self
 from urllib.parse import parse_qsl, quote_plus, urlencode
 
 from adapters.base import (
@@ -38,8 +37,6 @@ from adapters.base import (
     RawRequest,
     SignedParts,
     json_ack,
-    require_env,
-    rotating_secrets,
     utf8,
 )
 from adapters.fields import (
@@ -241,6 +238,7 @@ class VNPayAdapter(Adapter):
     env_spec = EnvSpec(
         required=("RECON_VNPAY_TMN_CODE", "RECON_VNPAY_HASH_SECRET"),
         rotating=("RECON_VNPAY_HASH_SECRET",),
+        arguments=(("tmn_code", "RECON_VNPAY_TMN_CODE"),),
     )
 
     def __init__(
@@ -253,18 +251,6 @@ class VNPayAdapter(Adapter):
     ) -> None:
         super().__init__(secrets=secrets, max_age_seconds=max_age_seconds, clock=clock)
         self.tmn_code = tmn_code
-
-    @classmethod
-    def from_env(
-        cls, env: Mapping[str, str], *, max_age_seconds: int, clock: Clock | None = None
-    ) -> Self:
-        values = require_env(env, cls.env_spec.required)
-        return cls(
-            tmn_code=values["RECON_VNPAY_TMN_CODE"],
-            secrets=rotating_secrets(env, "RECON_VNPAY_HASH_SECRET"),
-            max_age_seconds=max_age_seconds,
-            clock=clock,
-        )
 
     def _signed_parts(self, request: RawRequest) -> SignedParts:
         params = parse_query(request.query_string)

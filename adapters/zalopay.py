@@ -21,7 +21,6 @@ import re
 import secrets as _random
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Self
 
 from adapters.base import (
     Acknowledgement,
@@ -38,9 +37,6 @@ from adapters.base import (
     RawRequest,
     SignedParts,
     json_ack,
-    optional_env,
-    require_env,
-    rotating_secrets,
     utf8,
 )
 from adapters.fields import (
@@ -98,6 +94,7 @@ class ZaloPayAdapter(Adapter):
         required=("RECON_ZALOPAY_APP_ID", "RECON_ZALOPAY_KEY2"),
         optional=("RECON_ZALOPAY_KEY1",),
         rotating=("RECON_ZALOPAY_KEY2",),
+        arguments=(("app_id", "RECON_ZALOPAY_APP_ID"), ("key1", "RECON_ZALOPAY_KEY1")),
     )
 
     def __init__(
@@ -112,19 +109,6 @@ class ZaloPayAdapter(Adapter):
         super().__init__(secrets=secrets, max_age_seconds=max_age_seconds, clock=clock)
         self.app_id = app_id
         self._key1 = key1
-
-    @classmethod
-    def from_env(
-        cls, env: Mapping[str, str], *, max_age_seconds: int, clock: Clock | None = None
-    ) -> Self:
-        values = require_env(env, cls.env_spec.required)
-        return cls(
-            app_id=values["RECON_ZALOPAY_APP_ID"],
-            secrets=rotating_secrets(env, "RECON_ZALOPAY_KEY2"),
-            key1=optional_env(env, "RECON_ZALOPAY_KEY1"),
-            max_age_seconds=max_age_seconds,
-            clock=clock,
-        )
 
     def _envelope(self, request: RawRequest) -> tuple[str, object, object]:
         body = load_json_object(request.body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -186,3 +187,58 @@ def test_acknowledging_needs_no_configuration(name: str) -> None:
     ack = adapter_class(name).acknowledge(Outcome.not_configured)
     configured = get_adapter(name, env_for(name), max_age_seconds=300)
     assert ack == configured.acknowledge(Outcome.not_configured)
+
+
+# --------------------------------------------------------------------------------------------
+# from_env is one method of the base class, driven by each adapter's EnvSpec
+
+
+def test_from_env_passes_each_declared_argument() -> None:
+    from adapters.momo import MoMoAdapter
+    from adapters.vnpay import VNPayAdapter
+    from adapters.zalopay import ZaloPayAdapter
+
+    vnpay = get_adapter("vnpay", env_for("vnpay", RECON_VNPAY_TMN_CODE="TMN42"),
+                        max_age_seconds=300)
+    assert isinstance(vnpay, VNPayAdapter) and vnpay.tmn_code == "TMN42"
+    zalo = get_adapter("zalopay", env_for("zalopay", RECON_ZALOPAY_APP_ID="777",
+                                          RECON_ZALOPAY_KEY1="   "), max_age_seconds=300)
+    assert isinstance(zalo, ZaloPayAdapter) and zalo.app_id == "777"
+    assert zalo._key1 is None  # blank optional: unset
+    momo = get_adapter("momo", env_for("momo", RECON_MOMO_PARTNER_CODE="P1",
+                                       RECON_MOMO_ACCESS_KEY="NEW",
+                                       RECON_MOMO_SECRET_KEY_PREVIOUS="old-secret",
+                                       RECON_MOMO_ACCESS_KEY_PREVIOUS="OLD"),
+                       max_age_seconds=300)
+    assert isinstance(momo, MoMoAdapter) and momo.partner_code == "P1"
+    assert momo._access_keys == ("NEW", "OLD")  # one per secret
+    same = get_adapter("momo", env_for("momo", RECON_MOMO_ACCESS_KEY="NEW",
+                                       RECON_MOMO_SECRET_KEY_PREVIOUS="old-secret"),
+                       max_age_seconds=300)
+    assert isinstance(same, MoMoAdapter) and same._access_keys == ("NEW", "NEW")
+
+
+def test_from_env_passes_max_age_and_clock() -> None:
+    class Fixed:
+        def now(self) -> datetime:
+            return datetime(2026, 1, 1, tzinfo=UTC)
+
+    clock = Fixed()
+    adapter = get_adapter("casso", env_for("casso"), max_age_seconds=17, clock=clock)
+    assert adapter.max_age_seconds == 17
+    assert adapter.clock is clock
+
+
+@pytest.mark.parametrize(("spec", "problem"), [
+    ({"required": ("A",)}, "signing secret"),
+    ({"required": ("A",), "rotating": ("B",)}, "rotating B is not required"),
+    ({"required": ("A",), "rotating": ("A",), "arguments": (("x", "C"),)},
+     "argument x: C is neither"),
+    ({"required": ("A",), "rotating": ("A",), "arguments": (("clock", "A"),)},
+     "argument clock is set by the base class"),
+])
+def test_a_misdeclared_env_spec_is_refused(spec: dict[str, Any], problem: str) -> None:
+    from adapters import EnvSpec
+
+    with pytest.raises(ValueError, match=problem):
+        EnvSpec(**spec)
