@@ -18,7 +18,6 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
@@ -190,16 +189,9 @@ def _register_errors(app: Flask) -> None:
             exc.description or exc.name or "")
         return render_template("error.html", status=status, message=message), status
 
-    @app.errorhandler(OperationalError)
-    def _db_down(exc: OperationalError) -> Response | tuple[str, int]:
-        log.exception("database unavailable", extra={"request_id": g.get("request_id")})
-        if wants_json():
-            return _json_error(503, "database_unavailable",
-                               "the database is unavailable; nothing was changed",
-                               "Retry in a moment; if it persists, check the database server.")
-        return render_template("error.html", status=503, message=i18n.translate(
-            "Something went wrong. Try again; if it keeps happening, tell the administrator."
-        )), 503
+    from recon.web import errors  # noqa: PLC0415
+
+    errors.register(app, wants_json=wants_json)
 
 
 def init_app(app: Flask) -> None:

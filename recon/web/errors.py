@@ -1,0 +1,115 @@
+"""503s for a database that cannot do its part: unreachable, read-only, disk full, overloaded.
+
+Every such error — raised anywhere under a request (loading the caller's session, a page, an
+API call) — is answered 503 with ``Retry-After``, saying in Vietnamese and English what happened
+(nothing was saved) and what to do next; JSON for ``/api``, ``/webhooks`` and ``/healthz``
+callers, the error page otherwise. Webhooks never get here: :func:`recon.ingest.handle_callback`
+catches its own failures and answers each provider's own "retry" code. A database error that is
+not about availability (a bug of ours, a constraint) stays a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Final
+
+from flask import Flask, Response, g, jsonify, render_template
+from sqlalchemy.exc import DBAPIError
+
+from recon.db import DatabaseFault, classify_fault
+from recon.web import i18n
+
+log = logging.getLogger("recon.web")
+
+#: kind -> (Vietnamese, English): what happened and what the reader does next
+MESSAGES: Final[dict[str, tuple[str, str]]] = {
+    "unreachable": (
+        "Không kết nối được cơ sở dữ liệu; chưa có gì được lưu. Hãy thử lại sau ít phút; "
+        "nếu vẫn lỗi, báo quản trị viên kiểm tra máy chủ cơ sở dữ liệu.",
+        "The database cannot be reached; nothing was saved. Try again in a few minutes; if it "
+        "persists, ask the administrator to check the database server."),
+    "read_only": (
+        "Cơ sở dữ liệu đang ở chế độ chỉ đọc; chưa có gì được lưu. Hãy thử lại sau; quản trị "
+        "viên cần cho phép ghi trở lại.",
+        "The database is read-only at the moment; nothing was saved. Try again later; the "
+        "administrator must make it writable again."),
+    "disk_full": (
+        "Ổ đĩa của cơ sở dữ liệu đã đầy hoặc không ghi được; chưa có gì được lưu. Hãy thử lại "
+        "sau; quản trị viên cần giải phóng dung lượng đĩa.",
+        "The database's disk is full or refuses writes; nothing was saved. Try again later; "
+        "the administrator must free disk space."),
+    "overloaded": (
+        "Cơ sở dữ liệu đang quá tải; chưa có gì được lưu. Hãy thử lại sau ít phút.",
+        "The database is overloaded; nothing was saved. Try again in a few minutes."),
+    "busy": (
+        "Cơ sở dữ liệu đang bận; chưa có gì được lưu. Hãy thử lại sau giây lát.",
+        "The database is busy; nothing was saved. Try again in a moment."),
+    "conflict": (
+        "Thao tác trùng thời điểm với một thao tác khác; chưa có gì được lưu. Hãy thử lại.",
+        "This change collided with another one made at the same moment; nothing was saved. "
+        "Try again."),
+}
+#: kind -> what the administrator checks (English: it goes to operators and logs)
+ADMIN_HINTS: Final[dict[str, str]] = {
+    "unreachable": "Check that PostgreSQL is running and RECON_DATABASE_URL is right "
+                   "(GET /healthz says what it sees).",
+    "read_only": "PostgreSQL: default_transaction_read_only, or a standby without a primary; "
+                 "SQLite: the permissions of the database file and its directory.",
+    "disk_full": "Free space on the database's disk (PostgreSQL's data and WAL directories, or "
+                 "the SQLite file's directory), then retry.",
+    "overloaded": "Too many connections or out of memory: check max_connections and the "
+                  "number of workers (README, Deployment).",
+    "busy": "A long transaction or a migration holds locks; it should pass.",
+    "conflict": "Transient: concurrent changes to the same rows.",
+}
+#: seconds a caller should wait before retrying
+RETRY_AFTER: Final[dict[str, int]] = {"unreachable": 30, "read_only": 60, "disk_full": 60,
+                                      "overloaded": 10, "busy": 5, "conflict": 1}
+
+
+def describe(fault: DatabaseFault) -> dict[str, object]:
+    """The JSON description of a fault (also /healthz's)."""
+    vi, en = MESSAGES[fault.kind]
+    return {"problem": fault.kind, "message": en, "message_vi": vi,
+            "hint": ADMIN_HINTS[fault.kind], "detail": fault.detail}
+
+
+def database_unavailable(fault: DatabaseFault, *, as_json: bool) -> Response:
+    """The 503 for ``fault``: JSON, or the error page in the reader's language."""
+    if as_json:
+        response = jsonify({"error": "database_unavailable", **describe(fault)})
+    else:
+        vi, en = MESSAGES[fault.kind]
+        response = Response(render_template(
+            "error.html", status=503,
+            message=en if i18n.current_language() == "en" else vi), mimetype="text/html")
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER[fault.kind])
+    return response
+
+
+def register(app: Flask, *, wants_json: Callable[[], bool]) -> None:
+    """Map database errors: availability faults to 503, anything else to a plain 500."""
+    json_wanted = wants_json
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError) -> Response:
+        fault = classify_fault(exc)
+        if fault is None:
+            log.exception("database error", extra={"request_id": g.get("request_id")})
+            if json_wanted():
+                response = jsonify({"error": "internal_error",
+                                    "message": "an internal error occurred; nothing was "
+                                               "changed",
+                                    "hint": "Retry; if it keeps happening, tell the "
+                                            "administrator (quote the X-Request-Id)."})
+            else:
+                response = Response(render_template("error.html", status=500, message=(
+                    i18n.translate("Something went wrong. Try again; if it keeps happening, "
+                                   "tell the administrator."))), mimetype="text/html")
+            response.status_code = 500
+            return response
+        log.error("database unavailable (%s): %s", fault.kind, fault.detail,
+                  extra={"request_id": g.get("request_id")})
+        return database_unavailable(fault, as_json=bool(json_wanted()))
