@@ -29,6 +29,10 @@ _RUN = re.compile(rb"(?<![0-9])[0-9]+(?:[ -][0-9]+)*(?![0-9])")
 _GROUP = re.compile(rb"[0-9]+")
 # a digit or a separator spelled as a JSON escape or percent-encoded; "+" is a URL space
 _ENCODED = re.compile(rb"\\u003([0-9])|%3([0-9])|\\u00(?:20|2[dD])|%(?:20|2[dD])|\+")
+# a stretch of digits and separators from a digit to a digit, 13 bytes or more: every PAN lies
+# in one (a simple character class: the regex engine runs through it fast)
+_CANDIDATE = re.compile(rb"[0-9][0-9 -]{%d,}[0-9]" % (PAN_MIN_DIGITS - 2))
+_DIGITS = b"0123456789"
 
 
 def luhn_valid(digits: str | bytes) -> bool:
@@ -53,6 +57,8 @@ def _pan_spans(data: bytes) -> Iterator[tuple[int, int]]:
     its own first-6/last-4 rule, so no PAN ever shows more than that."""
     for run in _RUN.finditer(data):
         offset = run.start()
+        if run.end() - offset < PAN_MIN_DIGITS:  # too short to hold 13 digits
+            continue
         groups = [(m.start() + offset, m.end() + offset) for m in _GROUP.finditer(run.group())]
         for i in range(len(groups)):
             digits = b""
@@ -85,10 +91,36 @@ def _decoded(data: bytes) -> tuple[bytes, list[tuple[int, int]] | None]:
     return bytes(out), origin
 
 
+def _decode_one(match: re.Match[bytes]) -> bytes:
+    return match.group(1) or match.group(2) or b" "
+
+
+def _plain(data: bytes) -> bytes:
+    """What :func:`_decoded` gives, without the map of where each byte came from."""
+    return _ENCODED.sub(_decode_one, data)
+
+
+def _may_hold_pan(data: bytes) -> bool:
+    """False when ``data`` certainly holds no PAN: the common case, decided by scans that run
+    in C. Every digit of the decoded text comes from at least one ASCII digit of ``data``
+    (``%34``, ``\\u0034``), so fewer than 13 digits in ``data`` cannot make a PAN; and a PAN is
+    13 or more digits with single separators between groups, so the decoded text holds a
+    stretch of digits and separators from a digit to a digit (:data:`_CANDIDATE`, each match
+    as long as it goes) with 13 or more digits in it."""
+    if len(data) - len(data.translate(None, _DIGITS)) < PAN_MIN_DIGITS:
+        return False
+    for stretch in _CANDIDATE.finditer(_plain(data)):  # few: "2026-11-26 21" is one
+        if len(stretch.group().translate(None, b" -")) >= PAN_MIN_DIGITS:  # its digits
+            return True
+    return False
+
+
 def contains_pan(data: bytes | str) -> bool:
     """True when ``data`` holds something that looks like a full card number."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    return next(_pan_spans(_decoded(raw)[0]), None) is not None
+    if not _may_hold_pan(raw):
+        return False
+    return next(_pan_spans(_plain(raw)), None) is not None
 
 
 def mask_pans(data: bytes) -> bytes:
@@ -96,13 +128,17 @@ def mask_pans(data: bytes) -> bytes:
 
     Repeats until nothing PAN-like is left (the digits kept visible could, in contrived input,
     join neighbouring digits into a new candidate); each pass masks at least three digits.
+    Text that cannot hold a PAN (:func:`_may_hold_pan`: most webhook bodies, headers and
+    memos) is returned as it is after two scans in C, without the byte-by-byte work below.
     """
+    if not _may_hold_pan(data):
+        return bytes(data)
     out = bytearray(data)
     while True:
-        plain, origin = _decoded(bytes(out))
-        spans = list(_pan_spans(plain))
+        spans = list(_pan_spans(_plain(bytes(out))))
         if not spans:
             return bytes(out)
+        plain, origin = _decoded(bytes(out))  # where each digit came from: only when masking
         for start, end in spans:
             where = [origin[k] if origin is not None else (k, k + 1) for k in range(start, end)
                      if 48 <= plain[k] <= 57]
@@ -114,7 +150,10 @@ def mask_pans(data: bytes) -> bytes:
 
 def mask_pans_text(text: str) -> str:
     """:func:`mask_pans` for text (PAN digits are ASCII, so UTF-8 offsets are safe)."""
-    return mask_pans(text.encode("utf-8", "surrogatepass")).decode("utf-8", "surrogatepass")
+    raw = text.encode("utf-8", "surrogatepass")
+    if not _may_hold_pan(raw):
+        return text
+    return mask_pans(raw).decode("utf-8", "surrogatepass")
 
 
 # --------------------------------------------------------------------------------------------
