@@ -7,12 +7,7 @@ transaction ids across every provider, must leave exactly one payment per id.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +19,7 @@ import requests
 from sqlalchemy import func, select
 
 from adapters import RawRequest, get_adapter
+from bench.procs import base_env, start_gunicorn
 from recon import audit
 from recon.clock import SystemClock
 from recon.config import load_settings
@@ -40,13 +36,6 @@ pytestmark = pytest.mark.slow
 IDENTICAL = 50
 ROUNDS = 200
 PER_ROUND = 3
-GUNICORN = Path(sys.executable).with_name("gunicorn")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _accepted_or_duplicate(provider: str, response: requests.Response) -> bool:
@@ -79,43 +68,17 @@ def server_db(request: pytest.FixtureRequest, tmp_path: Path,
 
 @pytest.fixture
 def gunicorn(server_db: str, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECON_")}
-    env.update(PROVIDER_ENV)
-    env.update({"RECON_DATABASE_URL": server_db, "RECON_ENV": "test",
-                "RECON_SECRET_KEY": TEST_SECRET, "RECON_INSTANCE_PATH": str(tmp_path / "inst"),
-                "RECON_LOG_LEVEL": "WARNING",
-                # every worker seals the audit chain in the background (PostgreSQL), all at once
-                "RECON_AUDIT_SEAL_SECONDS": "0.5"})
-    log_path = tmp_path / "gunicorn.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(GUNICORN), "-w", "3", "--bind", f"127.0.0.1:{port}", "--timeout", "60",
-             "--graceful-timeout", "5", "recon.wsgi:app"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[2],
-            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    # every worker seals the audit chain in the background (PostgreSQL), all at once
+    env = base_env(server_db, tmp_path, **PROVIDER_ENV, RECON_AUDIT_SEAL_SECONDS="0.5")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("gunicorn did not start:\n" + log_path.read_text()[-3000:])
-            time.sleep(0.2)
-        yield base
+        server = start_gunicorn(env, tmp_path, workers=3)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server.base
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-        tail = log_path.read_text(errors="replace")[-2000:]
+        server.stop(timeout=15)
+        tail = server.output()[-2000:]
         if " 500 " in tail or "Traceback" in tail:
             print(tail)  # shown with a failure
 
