@@ -18,10 +18,14 @@
 3. **Answer** in the provider's protocol (:meth:`adapters.Adapter.acknowledge`), only after the
    commit: nothing is acknowledged that is not on disk.
 
-One pooled connection serves the whole call; on PostgreSQL the archive is a single
-autocommitted statement (no BEGIN/COMMIT round trips). Recording takes no global lock: the audit
-event is written unsealed and chained right after (:mod:`recon.sealing`), so concurrent
-deliveries share commits instead of queueing.
+One pooled connection serves the whole call. On PostgreSQL each transaction is a single
+autocommitted statement (no BEGIN/COMMIT round trips): the archive is one; a first delivery's
+recording is another — the payment, its intent, its audit event and the callback's verdict
+written by one statement (:func:`recon.payments.record_new_payment`), after one that finds the
+intent and numbers the payment. A redelivery, a status change or a pending call takes the
+general path (a unit of work, :func:`recon.payments.record_payment`), as everything does on
+SQLite. Recording takes no global lock: the audit event is written unsealed and chained right
+after (:mod:`recon.sealing`), so concurrent deliveries share commits instead of queueing.
 
 VNPay's checks run in its documented order — signature (97), order exists (01), amount (04),
 already confirmed (02) — and the money is recorded in every case where it moved (an unknown
@@ -35,6 +39,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +68,13 @@ from recon.clock import Clock
 from recon.config import Settings
 from recon.db import Database, retrying
 from recon.models import Callback
-from recon.payments import PaymentEvent, RecordResult, record_payment
+from recon.payments import (
+    NewPayment,
+    PaymentEvent,
+    RecordResult,
+    record_new_payment,
+    record_payment,
+)
 from recon.sealing import request_seal
 
 log = logging.getLogger("recon.ingest")
@@ -211,31 +223,63 @@ def _parse(adapter: Any, raw: RawRequest) -> tuple[CallbackEvent | None, Decisio
                               detail=_clip(str(exc)), signature_valid=_verdict(exc, verified))
 
 
-def _outcome_for(provider: str, event: CallbackEvent, result: RecordResult) -> Outcome:
-    intent = result.intent
-    duplicate = result.outcome in ("duplicate", "ignored_stale")
+def _match_outcome(provider: str, event: CallbackEvent, intent_amount: int | None,
+                   duplicate: bool) -> Outcome:
+    """The protocol outcome of a recorded (or already recorded) payment; ``intent_amount`` is
+    None when it matched no intent."""
     if duplicate and provider not in ORDER_FIRST:
         return Outcome.duplicate
-    if intent is None:
+    if intent_amount is None:
         return Outcome.unknown_order
-    if event.amount != intent.amount:
+    if event.amount != intent_amount:
         return Outcome.amount_mismatch
     if duplicate:
         return Outcome.duplicate
     return Outcome.accepted
 
 
+def _outcome_for(provider: str, event: CallbackEvent, result: RecordResult) -> Outcome:
+    return _match_outcome(provider, event,
+                          result.intent.amount if result.intent is not None else None,
+                          duplicate=result.outcome in ("duplicate", "ignored_stale"))
+
+
+def _match_text(intent_reference: str | None) -> str:
+    return f"intent {intent_reference}" if intent_reference is not None else \
+        "no intent (unmatched)"
+
+
+def _recorded_text(payment_id: int, event: CallbackEvent, intent_reference: str | None) -> str:
+    return (f"payment {payment_id} recorded: {event.status} {event.amount} VND, "
+            f"{_match_text(intent_reference)}")
+
+
 def _describe(event: CallbackEvent, result: RecordResult) -> str:
     payment = result.payment
-    match = (f"intent {result.intent.reference}" if result.intent is not None
-             else "no intent (unmatched)")
+    match = _match_text(result.intent.reference if result.intent is not None else None)
     if result.outcome == "recorded":
-        return (f"payment {payment.id} recorded: {event.status} {event.amount} VND, {match}")
+        return _recorded_text(payment.id, event, result.intent.reference
+                              if result.intent is not None else None)
     if result.outcome == "duplicate":
         return f"already recorded as payment {payment.id} ({payment.status})"
     if result.outcome == "updated":
         return f"payment {payment.id} is now {payment.status}, {match}"
     return (f"late {event.status} ignored: payment {payment.id} stays {payment.status}")
+
+
+def _payment_event(provider: str, event: CallbackEvent) -> PaymentEvent:
+    assert event.status != "pending"  # a pending event records nothing
+    return PaymentEvent(
+        provider=provider,
+        provider_txn_id=event.provider_txn_id,
+        channel=event.channel,
+        amount=event.amount,
+        status=event.status,
+        paid_at=event.transaction_at,
+        reference=event.reference,
+        order_code=event.order_code,
+        memo=event.memo,
+    )
 
 
 def _record(session: Session, clock: Clock, settings: Settings, provider: str,
@@ -245,19 +289,8 @@ def _record(session: Session, clock: Clock, settings: Settings, provider: str,
         return Decision(Outcome.ignored, PENDING,
                         f"pending ({event.raw_status}): not a payment yet, nothing recorded",
                         True, event.provider_txn_id)
-    status = event.status
-    payment_event = PaymentEvent(
-        provider=provider,
-        provider_txn_id=event.provider_txn_id,
-        channel=event.channel,
-        amount=event.amount,
-        status=status,
-        paid_at=event.transaction_at,
-        reference=event.reference,
-        order_code=event.order_code,
-        memo=event.memo,
-    )
-    result = record_payment(session, clock, payment_event, actor=ACTOR_PREFIX + provider,
+    result = record_payment(session, clock, _payment_event(provider, event),
+                            actor=ACTOR_PREFIX + provider,
                             reference_prefix=settings.reference_prefix,
                             callback_id=callback_id)
     outcome = _outcome_for(provider, event, result)
@@ -279,11 +312,64 @@ def _answer_values(ack: Acknowledgement) -> dict[str, Any]:
     return {"response_status": ack.status_code, "response_body": _json_body(ack)}
 
 
+@contextmanager
+def _each_statement_commits(conn: Connection) -> Iterator[None]:
+    """PostgreSQL in autocommit mode: every statement is its own transaction, committed
+    synchronously by itself (one round trip: no BEGIN, no COMMIT)."""
+    conn.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with conn.begin():  # a no-op at the driver
+            yield
+    finally:
+        conn.execution_options(isolation_level=conn.default_isolation_level)
+
+
+def _record_new(conn: Connection, clock: Clock, settings: Settings, provider: str,
+                event: CallbackEvent, callback_id: int, cls: type[Adapter]
+                ) -> tuple[Decision, Acknowledgement] | None:
+    """PostgreSQL, a payment not recorded yet (every first delivery): the payment, its intent,
+    its audit event and the callback's verdict and answer in one statement, its own atomic
+    transaction (:func:`recon.payments.record_new_payment`). None when the payment exists
+    already: nothing was written, the general path takes over."""
+    decided: list[tuple[Decision, Acknowledgement]] = []
+
+    def verdict(new: NewPayment) -> dict[str, Any]:
+        intent = new.intent
+        outcome = _match_outcome(provider, event, intent.amount if intent is not None else None,
+                                 duplicate=False)
+        decision = Decision(outcome, outcome.value,
+                            _recorded_text(new.id, event, intent.reference
+                                           if intent is not None else None),
+                            True, event.provider_txn_id, new.id)
+        ack = cls.acknowledge(decision.outcome)
+        decided.append((decision, ack))
+        return {**_verdict_values(decision), **_answer_values(ack)}
+
+    def record() -> NewPayment | None:
+        return record_new_payment(conn, clock, _payment_event(provider, event),
+                                  actor=ACTOR_PREFIX + provider,
+                                  reference_prefix=settings.reference_prefix,
+                                  callback_id=callback_id, verdict=verdict)
+
+    if _fault_pause_wanted(settings):  # the crash tests kill the worker inside the transaction
+        with conn.begin():
+            new = record()
+            _fault_pause(settings)
+    else:
+        with _each_statement_commits(conn):
+            new = record()
+    return decided[-1] if new is not None else None
+
+
 def _record_in_transaction(conn: Connection, clock: Clock, settings: Settings, provider: str,
                            event: CallbackEvent, callback_id: int, cls: type[Adapter]
                            ) -> tuple[Decision, Acknowledgement]:
     """Step 2's transaction: the payment, its effects and audit, the callback's verdict and
     answer; committed before the answer is given."""
+    if conn.dialect.name == "postgresql" and event.status != "pending":
+        recorded = _record_new(conn, clock, settings, provider, event, callback_id, cls)
+        if recorded is not None:
+            return recorded
     with conn.begin():
         session = Session(bind=conn, expire_on_commit=False)  # joins this transaction
         try:
@@ -296,6 +382,10 @@ def _record_in_transaction(conn: Connection, clock: Clock, settings: Settings, p
         conn.execute(_UPDATE_CALLBACK, {"callback_id": callback_id,
                                         **_verdict_values(decision), **_answer_values(ack)})
     return decision, ack
+
+
+def _fault_pause_wanted(settings: Settings) -> bool:
+    return settings.environment == "test" and bool(settings.get("FAULT_RECORD_SLEEP_SECONDS"))
 
 
 def _fault_pause(settings: Settings) -> None:

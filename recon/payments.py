@@ -8,15 +8,21 @@ failure anywhere leaves nothing half-written and the provider's retry starts cle
 
 State never goes backwards: a late ``failed`` after ``succeeded`` is ignored (and said so);
 ``refunded`` may follow ``succeeded``; ``succeeded`` may follow ``failed`` (a retried charge).
+
+On PostgreSQL, :func:`record_new_payment` does what :func:`record_payment` does for a payment not
+recorded yet with two statements and no unit of work, the second writing everything (payment,
+intent, audit event, the callback's verdict) at once: a webhook's first delivery, the hot path.
+Anything else (a redelivery, a status change) it leaves to :func:`record_payment`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Connection, Table, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -91,6 +97,21 @@ def _intent_by(session: Session, column: str, value: object) -> PaymentIntent | 
     return intent
 
 
+def reference_candidates(event: PaymentEvent, prefix: str) -> list[str]:
+    """The references ``event`` may be paying, best first: its reference as given (or those
+    found in it), then those found in its memo."""
+    candidates: list[str] = []
+    if event.reference:
+        ref = event.reference.strip().upper()
+        if is_valid(ref, prefix):
+            candidates.append(ref)
+        else:
+            candidates.extend(find_references(event.reference, prefix))
+    if event.memo:
+        candidates.extend(find_references(event.memo, prefix))
+    return list(dict.fromkeys(candidates))
+
+
 def find_intent(session: Session, event: PaymentEvent, prefix: str) -> PaymentIntent | None:
     """The intent a payment is for: by order code, by exact reference, then from the memo."""
     session.flush()  # an intent made in this transaction is found too (as a query would)
@@ -102,16 +123,7 @@ def find_intent(session: Session, event: PaymentEvent, prefix: str) -> PaymentIn
         intent = _intent_by(session, "provider_order_id", event.order_id)
         if intent is not None:
             return intent
-    candidates: list[str] = []
-    if event.reference:
-        ref = event.reference.strip().upper()
-        if is_valid(ref, prefix):
-            candidates.append(ref)
-        else:
-            candidates.extend(find_references(event.reference, prefix))
-    if event.memo:
-        candidates.extend(find_references(event.memo, prefix))
-    for ref in dict.fromkeys(candidates):
+    for ref in reference_candidates(event, prefix):
         intent = _intent_by(session, "reference", ref)
         if intent is not None:
             return intent
@@ -178,7 +190,33 @@ def record_payment(session: Session, clock: Clock, event: PaymentEvent, *, actor
         dossier_id = session.execute(select(Dossier.id).where(
             Dossier.code == event.dossier_code)).scalar_one_or_none()
     now = clock.now()
-    values: dict[str, object] = {
+    values = _payment_values(event, now, actor=actor, callback_id=callback_id,
+                             intent_id=intent.id if intent is not None else None,
+                             reference=intent.reference if intent is not None else None,
+                             dossier_id=dossier_id)
+    payment = _insert_or_ignore(session, values)
+    if payment is not None:
+        new_id = payment.id
+        if intent is not None and event.status == "succeeded":
+            _settle_intent(session, clock, intent, event.paid_at, covering=event.amount)
+        audit.record(session, clock, actor=actor, action=RECORDED,
+                     entity_type="payment", entity_id=new_id,
+                     data=_recorded_data(event, payment.reference, dossier_id, callback_id))
+        return RecordResult(payment, "recorded", intent)
+    existing = session.execute(select(Payment).where(
+        Payment.provider == event.provider,
+        Payment.provider_txn_id == event.provider_txn_id)).scalar_one()
+    return _redelivery(session, clock, existing, event, actor, callback_id)
+
+
+RECORDED = "payment.recorded"
+
+
+def _payment_values(event: PaymentEvent, now: datetime, *, actor: str, callback_id: int | None,
+                    intent_id: int | None, reference: str | None, dossier_id: int | None
+                    ) -> dict[str, object]:
+    """The row of a new payment."""
+    return {
         "provider": event.provider,
         "provider_txn_id": event.provider_txn_id,
         "channel": event.channel,
@@ -186,33 +224,25 @@ def record_payment(session: Session, clock: Clock, event: PaymentEvent, *, actor
         "status": event.status,
         "paid_at": event.paid_at,
         "received_at": now,
-        "reference": intent.reference if intent is not None else None,
-        # matched above on the memo as sent; stored with any card number masked (PCI DSS)
+        "reference": reference,
+        # matched on the memo as sent; stored with any card number masked (PCI DSS)
         "memo": mask_pans_text(event.memo) if event.memo else event.memo,
         "order_id": event.order_id or (str(event.order_code) if event.order_code else None),
-        "intent_id": intent.id if intent is not None else None,
+        "intent_id": intent_id,
         "dossier_id": dossier_id,
         "callback_id": callback_id,
         "receipt_number": event.receipt_number,
         "recorded_by": actor,
         "updated_at": now,
     }
-    payment = _insert_or_ignore(session, values)
-    if payment is not None:
-        new_id = payment.id
-        if intent is not None and event.status == "succeeded":
-            _settle_intent(session, clock, intent, event.paid_at, covering=event.amount)
-        audit.record(session, clock, actor=actor, action="payment.recorded",
-                     entity_type="payment", entity_id=new_id,
-                     data={"provider": event.provider, "txn": event.provider_txn_id,
-                           "amount": event.amount, "status": event.status,
-                           "reference": payment.reference, "dossier_id": dossier_id,
-                           "callback_id": callback_id})
-        return RecordResult(payment, "recorded", intent)
-    existing = session.execute(select(Payment).where(
-        Payment.provider == event.provider,
-        Payment.provider_txn_id == event.provider_txn_id)).scalar_one()
-    return _redelivery(session, clock, existing, event, actor, callback_id)
+
+
+def _recorded_data(event: PaymentEvent, reference: str | None, dossier_id: int | None,
+                   callback_id: int | None) -> dict[str, object]:
+    """The audit event's data for a new payment."""
+    return {"provider": event.provider, "txn": event.provider_txn_id, "amount": event.amount,
+            "status": event.status, "reference": reference, "dossier_id": dossier_id,
+            "callback_id": callback_id}
 
 
 def _redelivery(session: Session, clock: Clock, payment: Payment, event: PaymentEvent,
@@ -237,3 +267,141 @@ def _redelivery(session: Session, clock: Clock, payment: Payment, event: Payment
                  data={"from": previous, "to": event.status, "amount": payment.amount,
                        "callback_id": callback_id})
     return RecordResult(payment, "updated", intent)
+
+
+# --------------------------------------------------------------------------------------------
+# PostgreSQL: a new payment in one statement (a webhook's hot path)
+
+
+@dataclass(frozen=True)
+class MatchedIntent:
+    """The columns of an intent that recording a payment for it reads."""
+
+    id: int
+    dossier_id: int
+    amount: int
+    status: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class NewPayment:
+    """What :func:`record_new_payment` wrote: the payment's id and the intent it matched."""
+
+    id: int
+    intent: MatchedIntent | None
+    intent_paid: bool = False
+
+
+# The intent (as find_intent finds it: order code, then provider order id, then the candidate
+# references in order) and the id the new payment will have, in one round trip.
+_MATCH_AND_NUMBER = text("""
+SELECT nextval(pg_get_serial_sequence('payments', 'id')) AS payment_id,
+       i.id, i.dossier_id, i.amount, i.status, i.reference
+FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+    SELECT id, dossier_id, amount, status, reference FROM payment_intents
+    WHERE order_code = CAST(:order_code AS bigint)
+       OR provider_order_id = CAST(:order_id AS varchar)
+       OR reference = ANY(CAST(:refs AS varchar[]))
+    ORDER BY CASE WHEN order_code = CAST(:order_code AS bigint) THEN 0
+                  WHEN provider_order_id = CAST(:order_id AS varchar) THEN 1
+                  ELSE 2 + array_position(CAST(:refs AS varchar[]), reference) END
+    LIMIT 1) AS i ON true
+""")
+
+# The new payment, its intent marked paid when covered, its audit event (unsealed, as
+# recon.audit.record writes them on PostgreSQL) and the verdict of the callback that reported
+# it: one statement, so one atomic commit in autocommit mode. When (provider, provider_txn_id)
+# exists already (a redelivery, or a concurrent delivery that committed first) the insert does
+# nothing and neither does anything else: the caller takes the general path.
+_RECORD_NEW = """
+WITH ins AS (
+    INSERT INTO payments (id, provider, provider_txn_id, channel, amount, status, paid_at,
+                          received_at, reference, memo, order_id, intent_id, dossier_id,
+                          callback_id, receipt_number, recorded_by, updated_at)
+    VALUES (:id, :provider, :provider_txn_id, :channel, :amount, :status, :paid_at,
+            :received_at, :reference, :memo, :order_id, :intent_id, :dossier_id,
+            :callback_id, :receipt_number, :recorded_by, :updated_at)
+    ON CONFLICT (provider, provider_txn_id) DO NOTHING
+    RETURNING id
+), paid AS (
+    UPDATE payment_intents
+    SET status = 'paid', paid_at = :paid_at, closed_at = :received_at,
+        updated_at = :received_at
+    WHERE id = CAST(:settle_intent_id AS bigint) AND status <> 'paid'
+      AND EXISTS (SELECT FROM ins)
+      AND (CAST(:covering AS bigint) >= amount
+           OR CAST(:covering AS bigint) + (
+               SELECT coalesce(sum(p.amount), 0) FROM payments AS p
+               WHERE p.intent_id = CAST(:settle_intent_id AS bigint)
+                 AND p.status = 'succeeded') >= amount)
+    RETURNING id
+), audited AS (
+    INSERT INTO audit_events (occurred_at, actor, action, entity_type, entity_id, data)
+    SELECT :received_at, :recorded_by, :action, 'payment', CAST(ins.id AS varchar), :data
+    FROM ins
+    RETURNING id
+)%s
+SELECT (SELECT id FROM ins) AS payment_id, (SELECT count(*) FROM paid) AS intents_paid
+"""
+_CALLBACK_VERDICT = """, answered AS (
+    UPDATE callbacks
+    SET signature_valid = :cb_signature_valid, outcome = :cb_outcome,
+        outcome_detail = :cb_outcome_detail, provider_txn_id = :cb_provider_txn_id,
+        payment_id = :cb_payment_id, response_status = :cb_response_status,
+        response_body = :cb_response_body
+    WHERE id = CAST(:callback_id AS bigint) AND EXISTS (SELECT FROM ins)
+    RETURNING id
+)"""
+_RECORD_NEW_ONLY = text(_RECORD_NEW % "")
+_RECORD_NEW_AND_ANSWER = text(_RECORD_NEW % _CALLBACK_VERDICT)
+#: the callback columns a ``verdict`` gives :func:`record_new_payment`
+CALLBACK_VERDICT_COLUMNS = ("signature_valid", "outcome", "outcome_detail", "provider_txn_id",
+                            "payment_id", "response_status", "response_body")
+
+
+def record_new_payment(conn: Connection, clock: Clock, event: PaymentEvent, *, actor: str,
+                       reference_prefix: str, callback_id: int | None = None,
+                       verdict: Callable[[NewPayment], Mapping[str, object]] | None = None
+                       ) -> NewPayment | None:
+    """PostgreSQL: what :func:`record_payment` does for a payment not recorded yet, in two
+    statements instead of a unit of work: one finds the intent and numbers the payment, one
+    writes the payment, marks the intent paid when it is covered, writes the audit event and —
+    given ``verdict``, which maps the new payment to the values of
+    :data:`CALLBACK_VERDICT_COLUMNS` — the callback's verdict. On a connection in autocommit
+    mode the second statement is its own atomic transaction: all of it or nothing.
+
+    None when (provider, provider_txn_id) is recorded already: nothing was written (a
+    payment id was used up, harmlessly); the caller goes on with :func:`record_payment`, which
+    knows redeliveries and late statuses.
+    """
+    if conn.dialect.name != "postgresql":
+        raise ValueError("record_new_payment is for PostgreSQL; use record_payment")
+    if isinstance(event.amount, bool) or not isinstance(event.amount, int) or event.amount < 0:
+        raise ValueError("payment amount must be a non-negative int of VND")
+    if event.dossier_code:
+        raise ValueError("record_new_payment matches by intent only; use record_payment")
+    row = conn.execute(_MATCH_AND_NUMBER, {
+        "order_code": event.order_code, "order_id": event.order_id or None,
+        "refs": reference_candidates(event, reference_prefix)}).one()
+    intent = (MatchedIntent(int(row.id), int(row.dossier_id), int(row.amount), str(row.status),
+                            str(row.reference)) if row.id is not None else None)
+    new = NewPayment(int(row.payment_id), intent)
+    intent_id, reference, dossier_id = ((intent.id, intent.reference, intent.dossier_id)
+                                        if intent is not None else (None, None, None))
+    params = _payment_values(event, clock.now(), actor=actor, callback_id=callback_id,
+                             intent_id=intent_id, reference=reference, dossier_id=dossier_id)
+    settle = intent is not None and intent.status != "paid" and event.status == "succeeded"
+    params.update(
+        id=new.id, action=RECORDED, covering=event.amount,
+        settle_intent_id=intent_id if settle else None,
+        data=audit.canonical_json(_recorded_data(event, reference, dossier_id, callback_id)))
+    statement = _RECORD_NEW_ONLY
+    if verdict is not None:
+        statement = _RECORD_NEW_AND_ANSWER
+        given = verdict(new)
+        params.update({f"cb_{name}": given[name] for name in CALLBACK_VERDICT_COLUMNS})
+    result = conn.execute(statement, params).one()
+    if result.payment_id is None:
+        return None
+    return NewPayment(new.id, intent, intent_paid=bool(result.intents_paid))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -12,6 +14,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
+from adapters import RawRequest
 from adapters.pos import sign as pos_sign
 from adapters.scrub import mask_pans, mask_pans_text
 from recon import audit
@@ -33,6 +36,7 @@ from tests.webhooks.whkit import (
     is_retry,
     json_of,
     make_hooks,
+    pg_insert_fails_once,
     tamper_amount,
     without_signature,
 )
@@ -392,6 +396,41 @@ def test_late_failure_after_success_never_undoes_it(hooks: Hooks, provider: str)
     assert "ignored" in (hooks.callbacks()[-1].outcome_detail or "")
 
 
+def test_a_first_delivery_is_written_by_one_statement_on_postgresql(hooks: Hooks) -> None:
+    """PostgreSQL: after the archive, one statement finds the intent and numbers the payment,
+    and one writes the payment, the intent, the audit event and the callback's verdict (its
+    own transaction). A redelivery takes the general path. SQLite: a unit of work."""
+    intent = hooks.intent("sepay")
+    raw = hooks.call("sepay", intent)
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split())[:60])
+
+    event.listen(hooks.db.engine, "before_cursor_execute", seen)
+    try:
+        assert is_accepted("sepay", hooks.send(raw))
+        first = list(statements)
+        assert is_duplicate("sepay", hooks.send(raw))
+    finally:
+        event.remove(hooks.db.engine, "before_cursor_execute", seen)
+    (payment,) = hooks.payments()
+    assert hooks.intent_row(intent.id).status == "paid"
+    assert hooks.audit_count_of("payment.recorded") == 1
+    first_cb, second_cb = hooks.callbacks()
+    assert (first_cb.outcome, first_cb.payment_id) == ("accepted", payment.id)
+    assert (second_cb.outcome, second_cb.payment_id) == ("duplicate", payment.id)
+    assert first_cb.outcome_detail == (f"payment {payment.id} recorded: succeeded {TOTAL} VND, "
+                                       f"intent {intent.reference}")
+    assert first_cb.response_body == '{"success":true}'
+    if hooks.db.dialect == "postgresql":
+        expected = ["INSERT INTO callbacks", "SELECT nextval(",
+                    "WITH ins AS ( INSERT INTO payments"]
+        assert len(first) == len(expected), first
+        assert all(s.startswith(e) for s, e in zip(first, expected, strict=True)), first
+        assert len(statements) > len(first) + 3  # the redelivery: the general path
+
+
 def test_failure_then_success_then_refund(hooks: Hooks) -> None:
     intent = hooks.intent("pos")
     for status in ("failed", "succeeded", "refunded", "succeeded"):
@@ -421,17 +460,37 @@ def _fail_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
+@contextmanager
+def audit_insert_fails_once(hooks: Hooks, monkeypatch: pytest.MonkeyPatch
+                            ) -> Iterator[Callable[[], bool]]:
+    """The first audit event written from now on fails, after the payment's insert in the same
+    transaction. PostgreSQL: the database refuses it (a payment is written there in one
+    statement or in a unit of work: either way); SQLite: ``audit.record`` raises."""
+    if hooks.db.dialect == "postgresql":
+        with pg_insert_fails_once(hooks.db, "audit_events") as fired:
+            yield fired
+        return
+    calls = _fail_once(monkeypatch)
+    yield lambda: bool(calls)
+
+
 @by_provider
 def test_database_error_after_insert_asks_for_a_retry(hooks: Hooks, provider: str,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     intent = hooks.intent(provider)
     raw = hooks.call(provider, intent)
-    calls = _fail_once(monkeypatch)
-    response = hooks.send(raw)
-    assert calls, "the fault was not reached"
+    with audit_insert_fails_once(hooks, monkeypatch) as fired:
+        response = hooks.send(raw)
+        assert fired(), "the fault was not reached"
+        _retried_cleanly(hooks, provider, intent.id, raw, response)
+
+
+def _retried_cleanly(hooks: Hooks, provider: str, intent_id: int, raw: RawRequest,
+                     response: Any) -> None:
     assert is_retry(provider, response), response.get_data(as_text=True)
     assert hooks.payments() == []  # the insert was rolled back with everything else
-    assert hooks.intent_row(intent.id).status == "issued"
+    assert hooks.intent_row(intent_id).status == "issued"
+    assert hooks.audit_count_of("payment.recorded") == 0
     (callback,) = hooks.callbacks()
     assert callback.outcome == "error"
     assert "injected" in (callback.outcome_detail or "")
@@ -442,17 +501,50 @@ def test_database_error_after_insert_asks_for_a_retry(hooks: Hooks, provider: st
         hooks.send(raw)
     (payment,) = hooks.payments()
     assert payment.amount == TOTAL
-    assert hooks.intent_row(intent.id).status == "paid"
+    assert hooks.intent_row(intent_id).status == "paid"
+    assert hooks.audit_count_of("payment.recorded") == 1
     assert [c.outcome for c in hooks.callbacks()] == ["error", "accepted", "duplicate"]
+    assert hooks.callbacks()[1].payment_id == payment.id
+    with hooks.db.transaction() as s:
+        audit.seal(s)
     with hooks.db.read() as s:
         assert audit.verify_chain(s).ok
 
 
+def test_database_error_in_a_status_change_asks_for_a_retry(
+        hooks: Hooks, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A later delivery that changes a payment (declined, then approved: a redelivery, not a
+    new payment) fails after its update: nothing of it stays, the retry applies it once."""
+    intent = hooks.intent("pos")
+    hooks.send(hooks.call("pos", intent, provider_txn_id="77", status="failed"))
+    approved = hooks.call("pos", intent, provider_txn_id="77")
+    with audit_insert_fails_once(hooks, monkeypatch) as fired:
+        response = hooks.send(approved)
+        assert fired(), "the fault was not reached"
+        assert is_retry("pos", response)
+        (payment,) = hooks.payments()
+        assert payment.status == "failed"  # the update was rolled back with its audit event
+        assert hooks.intent_row(intent.id).status == "issued"
+        assert [c.outcome for c in hooks.callbacks()] == ["accepted", "error"]
+        assert json_of(hooks.send(approved)) == {"status": "accepted"}
+    (payment,) = hooks.payments()
+    assert payment.status == "succeeded"
+    assert hooks.intent_row(intent.id).status == "paid"
+    assert hooks.audit_count_of("payment.status_changed") == 1
+
+
 @pytest.mark.parametrize("provider", ["vnpay", "sepay"])
 def test_failure_at_commit_asks_for_a_retry(hooks: Hooks, provider: str) -> None:
-    """The fault at the last moment: the commit of the transaction that inserted the payment."""
+    """The fault at the last moment: the commit of the transaction that inserted the payment
+    (PostgreSQL: the database refuses the commit; SQLite: the driver's commit raises)."""
     intent = hooks.intent(provider)
     raw = hooks.call(provider, intent)
+    if hooks.db.dialect == "postgresql":
+        with pg_insert_fails_once(hooks.db, "payments", at_commit=True) as fired:
+            response = hooks.send(raw)
+            assert fired()
+        _refused_then_recorded(hooks, provider, intent.id, raw, response)
+        return
     state = {"inserted": False, "failed": False}
 
     def before_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -473,12 +565,19 @@ def test_failure_at_commit_asks_for_a_retry(hooks: Hooks, provider: str) -> None
         event.remove(engine, "before_cursor_execute", before_execute)
         event.remove(engine, "commit", on_commit)
     assert state["failed"]
+    _refused_then_recorded(hooks, provider, intent.id, raw, response)
+
+
+def _refused_then_recorded(hooks: Hooks, provider: str, intent_id: int, raw: RawRequest,
+                           response: Any) -> None:
     assert is_retry(provider, response)
     assert hooks.payments() == []
-    assert hooks.intent_row(intent.id).status == "issued"
+    assert hooks.intent_row(intent_id).status == "issued"
+    assert hooks.audit_count_of("payment.recorded") == 0
     assert hooks.callbacks()[0].outcome == "error"
     assert is_accepted(provider, hooks.send(raw))
     assert len(hooks.payments()) == 1
+    assert hooks.intent_row(intent_id).status == "paid"
 
 
 def test_archive_failure_asks_for_a_retry(hooks: Hooks, monkeypatch: pytest.MonkeyPatch) -> None:

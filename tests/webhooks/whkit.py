@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -151,6 +153,11 @@ class Hooks:
         with self.db.read() as s:
             return int(s.scalar(select(func.count()).select_from(AuditEvent)) or 0)
 
+    def audit_count_of(self, action: str) -> int:
+        with self.db.read() as s:
+            return int(s.scalar(select(func.count()).select_from(AuditEvent).where(
+                AuditEvent.action == action)) or 0)
+
     # -- calls ------------------------------------------------------------------------------
 
     def adapter(self, provider: str, clock: Clock | None = None,
@@ -186,6 +193,45 @@ def make_hooks(env: dict[str, str], db: Database, clock: Clock, *, drop: tuple[s
     app = create_app(load_settings(values), clock=clock, database=db)
     app.config["TESTING"] = True
     return Hooks(app, app.test_client(), db, clock)
+
+
+# -- faults inside the database (PostgreSQL) -------------------------------------------------
+
+
+@contextmanager
+def pg_insert_fails_once(db: Database, table: str, *,
+                         at_commit: bool = False) -> Iterator[Callable[[], bool]]:
+    """PostgreSQL: the first INSERT into ``table`` from now on is refused by the database itself
+    (a trigger raising "injected: ..."), whichever way it is written — one statement or a unit
+    of work; ``at_commit``: refused at the commit of its transaction instead (a deferred
+    constraint trigger). Yields a function telling whether the fault has fired."""
+    name = f"test_fault_{table}"
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SEQUENCE {name}_seq")  # not transactional: fires once
+        conn.exec_driver_sql(
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF nextval('{name}_seq') = 1 THEN RAISE EXCEPTION "
+            f"'injected: the database refused this insert into {table}'; END IF; "
+            "RETURN NEW; END $$")
+        if at_commit:
+            conn.exec_driver_sql(f"CREATE CONSTRAINT TRIGGER {name} AFTER INSERT ON {table} "
+                                 "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+                                 f"EXECUTE FUNCTION {name}()")
+        else:
+            conn.exec_driver_sql(f"CREATE TRIGGER {name} BEFORE INSERT ON {table} "
+                                 f"FOR EACH ROW EXECUTE FUNCTION {name}()")
+
+    def fired() -> bool:
+        with db.engine.connect() as conn:
+            return bool(conn.exec_driver_sql(f"SELECT is_called FROM {name}_seq").scalar())
+
+    try:
+        yield fired
+    finally:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+            conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {name}()")
+            conn.exec_driver_sql(f"DROP SEQUENCE IF EXISTS {name}_seq")
 
 
 # -- tampering ------------------------------------------------------------------------------
