@@ -27,12 +27,15 @@ About 4.5% of dossiers are faulty, covering every discrepancy kind.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
 from bench.common import DEFAULT_PG, scratch_database
+from recon.cli.admin import upgrade_database
 
 AS_OF = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam
 EVENTS_AT = AS_OF + timedelta(minutes=1)
@@ -176,6 +180,81 @@ def build_postgresql(engine: Engine, n: int) -> None:
                               f"(SELECT MAX(id) FROM {table}))"))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
+
+
+# Undo a finished bench run on a kept database (--reuse-database): its discrepancies, runs and
+# audit events, and the 1,000 events. A scratch database only: session_replication_role =
+# replica skips the audit table's append-only trigger (and the foreign-key triggers).
+PG_RESET = """
+SET LOCAL session_replication_role = replica;
+TRUNCATE discrepancies, recon_runs, audit_events;
+DELETE FROM settlement_lines WHERE created_at = :at;
+DELETE FROM payments WHERE provider_txn_id LIKE 'TXN%' AND updated_at = :at;
+UPDATE payments SET status = 'succeeded', updated_at = paid_at WHERE updated_at = :at
+"""
+
+
+def reset_postgresql(engine: Engine) -> None:
+    """Bring a kept bench database back to what ``build_postgresql`` left."""
+    with engine.begin() as conn:
+        for statement in (s.strip() for s in PG_RESET.split(";\n") if s.strip()):
+            conn.execute(text(statement), {"at": EVENTS_AT})
+        for table in ("payments", "settlement_lines", "discrepancies", "recon_runs",
+                      "audit_events"):
+            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                              f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE payments, settlement_lines, discrepancies, "
+                          "recon_runs, audit_events"))
+
+
+@contextmanager
+def kept_database(pg_url: str, name: str, n: int) -> Iterator[tuple[str, bool]]:
+    """PostgreSQL database ``name`` beside ``pg_url``, kept afterwards: ``(url, built)``.
+    Created, migrated and built with ``n`` dossiers the first time (``built`` true); later,
+    reset to the as-built state (``built`` false). It must have been built with the same ``n``."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise SystemExit(f"--reuse-database: {name!r} is not a plain lower-case identifier")
+    base = make_url(pg_url)
+    url = base.set(database=name).render_as_string(hide_password=False)
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                              {"n": name}).first() is not None
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    engine = create_engine(url)
+    try:
+        if exists:
+            with engine.connect() as conn:
+                marker = conn.execute(text(
+                    "SELECT to_regclass('bench_reconcile')")).scalar_one()
+                built_n = None if marker is None else conn.execute(text(
+                    "SELECT dossiers FROM bench_reconcile")).scalar_one_or_none()
+            if built_n != n:
+                raise SystemExit(
+                    f"database {name!r} exists but was not built by this bench with --dossiers "
+                    f"{n} (found {built_n}); drop it (--drop-database {name}) or pick another")
+            reset_postgresql(engine)
+        else:
+            upgrade_database(url)
+            build_postgresql(engine, n)
+            with engine.begin() as conn:
+                conn.execute(text("CREATE TABLE bench_reconcile (dossiers INTEGER NOT NULL)"))
+                conn.execute(text("INSERT INTO bench_reconcile VALUES (:n)"), {"n": n})
+    finally:
+        engine.dispose()
+    yield url, not exists
+
+
+def drop_database(pg_url: str, name: str) -> None:
+    admin = create_engine(make_url(pg_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = :n"), {"n": name})
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
 
 
 def events_postgresql(engine: Engine, n: int) -> None:
@@ -399,6 +478,15 @@ def pandas_seconds(engine: Engine, as_of: datetime) -> tuple[float | None, dict[
     return time.perf_counter() - started, counts
 
 
+@contextmanager
+def _built_scratch(kind: str, pg_url: str, n: int) -> Iterator[tuple[str, bool]]:
+    with scratch_database(kind, pg_url) as url:
+        engine = create_engine(url)
+        (build_postgresql if kind == "postgresql" else build_sqlite)(engine, n)
+        engine.dispose()
+        yield url, True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dossiers", type=int, default=100_000)
@@ -406,19 +494,34 @@ def main() -> None:
                                                                  DEFAULT_PG),
                         help="admin URL of a PostgreSQL server (a scratch database is made "
                              "beside it), or 'sqlite' for a temporary SQLite file")
-    parser.add_argument("--keep", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--reuse-database", metavar="NAME",
+                        help="PostgreSQL: build into database NAME beside the admin URL and "
+                             "keep it; a later run with the same NAME and --dossiers resets it "
+                             "to as built (a few seconds) instead of building again")
+    parser.add_argument("--drop-database", metavar="NAME",
+                        help="drop a database kept by --reuse-database, and do nothing else")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="skip the plain scan and pandas baselines (quicker, no ratios)")
     args = parser.parse_args()
     n = args.dossiers
     kind = "sqlite" if args.database_url.startswith("sqlite") else "postgresql"
     if kind == "postgresql":
         make_url(args.database_url)  # fail early on a malformed URL
+    if args.drop_database:
+        drop_database(args.database_url, args.drop_database)
+        return
+    if args.reuse_database and kind != "postgresql":
+        raise SystemExit("--reuse-database is for PostgreSQL")
     load_before = round(os.getloadavg()[0], 2)
-    with scratch_database(kind, args.database_url) as url:
+    t0 = time.perf_counter()
+    database: contextlib.AbstractContextManager[tuple[str, bool]] = (
+        kept_database(args.database_url, args.reuse_database, n) if args.reuse_database
+        else _built_scratch(kind, args.database_url, n))
+    with database as (url, built):
         engine = create_engine(url)
-        t0 = time.perf_counter()
-        (build_postgresql if kind == "postgresql" else build_sqlite)(engine, n)
         build_seconds = time.perf_counter() - t0
-        print(f"built {n:,} dossiers in {build_seconds:.1f}s", file=sys.stderr)
+        print(f"{'built' if built else 'reset'} {n:,} dossiers in {build_seconds:.1f}s",
+              file=sys.stderr)
         with engine.connect() as conn:
             sizes = {t: int(conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one())
                      for t in ("dossiers", "fee_lines", "payment_intents", "payments",
@@ -426,8 +529,10 @@ def main() -> None:
         full, full_wall, peak = reconcile_in_child(url, "--full", "--as-of", AS_OF.isoformat())
         print(f"full: {full['seconds']}s, {full['total']:,} discrepancies", file=sys.stderr)
         # the baselines read the very rows the full run read (before the new events)
-        scan = plain_scan_seconds(engine) if kind == "postgresql" else None
-        pandas_time, pandas_counts = pandas_seconds(engine, AS_OF)
+        baselines = not args.no_baselines
+        scan = plain_scan_seconds(engine) if kind == "postgresql" and baselines else None
+        pandas_time, pandas_counts = (pandas_seconds(engine, AS_OF) if baselines
+                                      else (None, {}))
         (events_postgresql if kind == "postgresql" else events_sqlite)(engine, n)
         inc, inc_wall, _ = reconcile_in_child(url, "--incremental", "--as-of",
                                               INCREMENTAL_AS_OF.isoformat())
@@ -457,6 +562,7 @@ def main() -> None:
         "pandas_counts": pandas_counts,
         "incremental": {k: inc[k] for k in ("new", "still_open", "auto_resolved", "loaded")},
         "build_seconds": round(build_seconds, 1),
+        "database_built": built,
         # the machine is shared: how busy it was (1-minute load average, 2 cores here)
         "load_average": [load_before, round(os.getloadavg()[0], 2)],
     }))

@@ -303,7 +303,7 @@ def _payment_order(payment: PaymentRow) -> tuple[datetime, int]:
 
 def reconcile(
     *,
-    dossiers: Sequence[DossierRow],
+    dossiers: Sequence[DossierRow] | Callable[[], Sequence[DossierRow]],
     intents: Sequence[IntentRow] = (),
     payments: Sequence[PaymentRow] = (),
     settlement_lines: Sequence[SettlementLineRow] = (),
@@ -322,29 +322,14 @@ def reconcile(
 
     For a partial (recent-activity) run, load with each payment every other payment of its
     dossier and every settlement line of its transaction, or totals will be wrong.
+
+    ``dossiers`` may also be a function returning them: it is called once, after the
+    settlement lines are grouped and the payments walked, so a loader can still be fetching
+    the dossiers meanwhile (the runner's full load does). The result is the same.
     """
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         raise ValueError("as_of must be a timezone-aware datetime")
     cfg = config if config is not None else EngineConfig()
-
-    # dossiers and what each was assessed ------------------------------------------------
-    dossier_by_id = {d[0]: d for d in dossiers}
-    if len(dossier_by_id) != len(dossiers):
-        raise ValueError("dossier ids must be unique")
-    assessed: dict[int, int] | None = None  # None: each row's own total_assessed
-    if fee_lines is not None:
-        assessed = dict.fromkeys(dossier_by_id, 0)
-        try:
-            for fee_dossier, fee_amount in fee_lines:
-                assessed[fee_dossier] += fee_amount
-        except KeyError as exc:
-            raise ValueError(f"a fee line refers to dossier {exc.args[0]}, not given") from None
-        for d_id, _code, total in dossiers:
-            if total is not None and total != assessed[d_id]:
-                raise ValueError(
-                    f"dossier {d_id}: total_assessed {total} differs from its fee lines "
-                    f"({assessed[d_id]})"
-                )
 
     # settlement lines, grouped by provider transaction ------------------------------------
     first_line: dict[TxnKey, SettlementLineRow] = {}
@@ -408,6 +393,26 @@ def reconcile(
                 mismatched.append((p, line, did))
         elif line is not None:
             status_wrong.append((p, line))
+
+    # dossiers and what each was assessed (only now: a loader may still be fetching them) ---
+    dossier_rows = dossiers() if callable(dossiers) else dossiers
+    dossier_by_id = {d[0]: d for d in dossier_rows}
+    if len(dossier_by_id) != len(dossier_rows):
+        raise ValueError("dossier ids must be unique")
+    assessed: dict[int, int] | None = None  # None: each row's own total_assessed
+    if fee_lines is not None:
+        assessed = dict.fromkeys(dossier_by_id, 0)
+        try:
+            for fee_dossier, fee_amount in fee_lines:
+                assessed[fee_dossier] += fee_amount
+        except KeyError as exc:
+            raise ValueError(f"a fee line refers to dossier {exc.args[0]}, not given") from None
+        for d_id, _code, total in dossier_rows:
+            if total is not None and total != assessed[d_id]:
+                raise ValueError(
+                    f"dossier {d_id}: total_assessed {total} differs from its fee lines "
+                    f"({assessed[d_id]})"
+                )
 
     out: list[Discrepancy] = []
     emit = out.append
