@@ -246,7 +246,8 @@ def retrying(work: Callable[[], _T], *, attempts: int = RETRY_ATTEMPTS,
 @dataclass(frozen=True)
 class DatabaseFault:
     """What a database error means for whoever is waiting: ``kind`` is one of
-    ``unreachable``, ``read_only``, ``disk_full``, ``overloaded``, ``busy``, ``conflict``."""
+    ``unreachable``, ``read_only``, ``disk_full``, ``overloaded``, ``busy``, ``conflict``,
+    ``not_migrated``."""
 
     kind: str
     detail: str
@@ -267,6 +268,7 @@ _PG_KINDS: Final = {
     "40001": "conflict",
     "40P01": "conflict",
     "58030": "disk_full",  # io_error
+    "42P01": "not_migrated",  # undefined_table: the schema is behind the code
 }
 # SQLite primary result codes -> kind
 _SQLITE_KINDS: Final = {
@@ -290,6 +292,8 @@ def classify_fault(exc: BaseException) -> DatabaseFault | None:
     if isinstance(orig, sqlite3.Error):
         code = getattr(orig, "sqlite_errorcode", None)
         kind = _SQLITE_KINDS.get(code & 0xFF) if isinstance(code, int) else None
+        if kind is None and detail.startswith("no such table"):
+            kind = "not_migrated"
         return DatabaseFault(kind, detail) if kind else None
     state = sqlstate(exc)
     if state is not None:

@@ -45,6 +45,9 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "busy": (
         "Cơ sở dữ liệu đang bận; chưa có gì được lưu. Hãy thử lại sau giây lát.",
         "The database is busy; nothing was saved. Try again in a moment."),
+    "not_migrated": (
+        "Cơ sở dữ liệu chưa được khởi tạo đầy đủ; chưa có gì được lưu. Hãy báo quản trị viên.",
+        "The database's schema is not up to date; nothing was saved. Tell the administrator."),
     "conflict": (
         "Thao tác trùng thời điểm với một thao tác khác; chưa có gì được lưu. Hãy thử lại.",
         "This change collided with another one made at the same moment; nothing was saved. "
@@ -62,10 +65,12 @@ ADMIN_HINTS: Final[dict[str, str]] = {
                   "number of workers (README, Deployment).",
     "busy": "A long transaction or a migration holds locks; it should pass.",
     "conflict": "Transient: concurrent changes to the same rows.",
+    "not_migrated": "Run `recon db upgrade`.",
 }
 #: seconds a caller should wait before retrying
 RETRY_AFTER: Final[dict[str, int]] = {"unreachable": 30, "read_only": 60, "disk_full": 60,
-                                      "overloaded": 10, "busy": 5, "conflict": 1}
+                                      "overloaded": 10, "busy": 5, "conflict": 1,
+                                      "not_migrated": 60}
 
 
 def describe(fault: DatabaseFault) -> dict[str, object]:
