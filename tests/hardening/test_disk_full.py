@@ -66,6 +66,7 @@ def test_sqlite_full_disk(tmp_path: Path, sqlite_template: Path) -> None:
             assert isinstance(database, dict)
             assert (database["problem"], database["writable"]) == ("disk_full", False)
             assert re.search(r"disk is full|disk I/O error", str(database["detail"]))
+            print("healthz while full:", database["detail"])  # shown with -s
             assert "đầy" in str(database["message_vi"])
 
             with requests.Session() as session:

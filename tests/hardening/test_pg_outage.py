@@ -138,6 +138,9 @@ def test_postgresql_restart_under_load(cluster: PrivateCluster, tmp_path: Path) 
     after = [a for a in answers if a.sent > back_at + 0.5]
     assert after and all(a.kind == "delivered" for a in after)
 
+    print({"requests": len(answers), "payments": len(intents),  # shown with -s
+           "answers": {k: sum(a.kind == k for a in answers) for k in sorted(kinds)},
+           "outage_answers": len(outage), "after_outage": len(after)})
     # nothing lost, nothing doubled, every "delivered" answer for a stored payment
     keys = sorted(clients.delivered)
     stored = count(url, "SELECT count(*) FROM payments")
