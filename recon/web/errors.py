@@ -96,14 +96,13 @@ def database_unavailable(fault: DatabaseFault, *, as_json: bool) -> Response:
 
 def register(app: Flask, *, wants_json: Callable[[], bool]) -> None:
     """Map database errors: availability faults to 503, anything else to a plain 500."""
-    json_wanted = wants_json
 
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError) -> Response:
         fault = classify_fault(exc)
         if fault is None:
             log.exception("database error", extra={"request_id": g.get("request_id")})
-            if json_wanted():
+            if wants_json():
                 response = jsonify({"error": "internal_error",
                                     "message": "an internal error occurred; nothing was "
                                                "changed",
@@ -117,4 +116,4 @@ def register(app: Flask, *, wants_json: Callable[[], bool]) -> None:
             return response
         log.error("database unavailable (%s): %s", fault.kind, fault.detail,
                   extra={"request_id": g.get("request_id")})
-        return database_unavailable(fault, as_json=bool(json_wanted()))
+        return database_unavailable(fault, as_json=wants_json())
