@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
@@ -190,12 +191,23 @@ def _autocommit(conn: Connection, statement: Executable, params: dict[str, Any])
         conn.execution_options(isolation_level=conn.default_isolation_level)
 
 
+# the archive's insert as psycopg takes it, for exec_driver_sql (no per-call parameter and
+# result processing: the values are plain, the timestamp aware)
+_ARCHIVE_COLUMNS = ("provider", "received_at", "method", "path", "query_string", "headers",
+                    "body", "remote_addr", "request_id", "outcome")
+_INSERT_CALLBACK_PG = str(
+    insert(Callback).values({c: bindparam(c) for c in _ARCHIVE_COLUMNS}).returning(Callback.id)
+    .compile(dialect=pg_psycopg.dialect()))  # type: ignore[no-untyped-call]
+
+
 def archive(conn: Connection, provider: str, raw: RawRequest, *, request_id: str | None,
             remote_addr: str | None) -> int:
     """Step 1: store the raw call in its own committed transaction; its callback id."""
     values = _archive_values(provider, raw, request_id=request_id, remote_addr=remote_addr)
-    rows = _autocommit(conn, _INSERT_CALLBACK, values)
-    return int(rows[0][0])
+    if conn.dialect.name != "postgresql":
+        return int(_autocommit(conn, _INSERT_CALLBACK, values)[0][0])
+    with _each_statement_commits(conn):
+        return int(conn.exec_driver_sql(_INSERT_CALLBACK_PG, values).scalar_one())
 
 
 # --------------------------------------------------------------------------------------------
