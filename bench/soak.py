@@ -450,8 +450,10 @@ def soak(url: str, workdir: Path, *, duration: float, rate: float, interval: flo
     load_before = os.getloadavg()
     try:
         mark = time.monotonic()
-        webs = [start_gunicorn(env, workdir, name=f"web{i}") for i in range(2)]
-        schedulers = [start_scheduler(env, workdir, name=f"scheduler{i}") for i in range(2)]
+        for i in range(2):  # appended one by one: one that started is stopped if the next fails
+            webs.append(start_gunicorn(env, workdir, name=f"web{i}"))
+        for i in range(2):
+            schedulers.append(start_scheduler(env, workdir, name=f"scheduler{i}"))
         phases["start"] = time.monotonic() - mark
         load = Load([w.base for w in webs], plan(intents, random.Random(seed)), rate=rate,
                     threads=threads)
