@@ -368,16 +368,21 @@ class CpuMeter:
     skews, unlike requests per second."""
 
     def __init__(self, server: subprocess.Popen[bytes], url: str) -> None:
-        self.server = server
-        self.dsn = url.replace("postgresql+psycopg://", "postgresql://")
-
-    def _backends(self) -> list[int]:
         import psycopg
 
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            return [int(r[0]) for r in conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid()").fetchall()]
+        self.server = server
+        # one connection for the whole bench: a busy machine's other work may use up the
+        # server's connection slots in the middle of a run
+        self.conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"),
+                                    autocommit=True)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _backends(self) -> list[int]:
+        return [int(r[0]) for r in self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()").fetchall()]
 
     def snapshot(self) -> dict[str, dict[int, float]]:
         app = [self.server.pid, *_children(self.server.pid)]
@@ -460,9 +465,9 @@ def main() -> None:
         payloads = Payloads(tmp, seed(url, args.intents), args.provider)
         port = free_port()
         server = start_server(url, port, args.threads, tmp / "gunicorn.log")
+        meter = CpuMeter(server, url)
         try:
             base = f"http://127.0.0.1:{port}"
-            meter = CpuMeter(server, url)
             endpoints = [Endpoint("ingest", f"/webhooks/{args.provider}")
                          if e.name == "ingest" else e
                          for e in ENDPOINTS if e.name in args.endpoints.split(",")]
@@ -490,6 +495,7 @@ def main() -> None:
                 print(json.dumps({"bench": "webhooks", "endpoint": endpoint.name,
                                   "half_rate": half}), flush=True)
         finally:
+            meter.close()
             stop_server(server)
         check = integrity(url)
     summary: dict[str, Any] = {
