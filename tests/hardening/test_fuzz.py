@@ -506,7 +506,8 @@ def expected_lines(data: bytes) -> list[tuple[str, int, int, int]]:
     """The canonical CSV read independently: only rows of digit-only amounts can be stored."""
     import csv
     import io
-    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    # newline="": a bare "\r" ends a line, as it does for the importer's csv reader
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     out = []
     for row in rows:
         amount, fee = row["amount"].strip(), row["fee"].strip()
