@@ -90,7 +90,7 @@ Progress = Callable[[str], None]
 LOCK_KEY: Final = 0x7265636F6E02  # "recon" + 2: the reconciliation run lock
 DEFAULT_OVERLAP: Final = timedelta(minutes=5)
 CHUNK: Final = 500  # ids per IN (...) list: well under SQLite's variable limit
-SCAN_BATCH: Final = 50_000
+SCAN_BATCH: Final = 10_000
 SYSTEM_ACTOR: Final = "system:reconcile"
 ANALYZE_AFTER: Final = 10_000  # new discrepancies after which a run refreshes the statistics
 
@@ -443,9 +443,13 @@ def _scan_in_snapshot(engine: Engine, snapshot: str, sql: str,
 
 def _tune_scans(conn: Connection) -> None:
     """Plan whole-table cursors for every row, not the first 10 %; no JIT (compiling costs a
-    streaming scan more than it saves)."""
+    streaming scan more than it saves); timestamps in UTC: under any other session time zone
+    (Debian's default is ``Etc/UTC``, a zone, not UTC itself) psycopg converts every
+    ``timestamptz`` through ``zoneinfo``, over twice the cost of the value itself. The values
+    are the same instants either way."""
     conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
     conn.exec_driver_sql("SET LOCAL jit = off")
+    conn.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
 
 
 class _FullLoad:
@@ -851,10 +855,13 @@ def _run_reconciliation(
             _fail_run(db, clock, run_id, exc)
             raise
         if summary.new >= ANALYZE_AFTER and db.dialect == "postgresql":
-            # fresh statistics, so the next incremental run's lookups use the indexes
+            # fresh statistics, so the next incremental run's lookups use the indexes: only
+            # the columns those lookups filter on (a quarter of the time of every column; the
+            # row count is refreshed all the same, and autovacuum analyzes the rest soon)
             t2 = time.perf_counter()
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("ANALYZE discrepancies")
+                conn.exec_driver_sql("ANALYZE discrepancies (identity, status, kind, dossier_id, "
+                                     "payment_id, settlement_line_id)")
             summary.timings["analyze"] = time.perf_counter() - t2
         summary.seconds = time.perf_counter() - started
     return summary
