@@ -310,6 +310,7 @@ def reconcile(
     as_of: datetime,
     config: EngineConfig | None = None,
     fee_lines: Sequence[FeeLineRow] | None = None,
+    settled: Callable[[list[Discrepancy]], None] | None = None,
 ) -> Reconciliation:
     """Compare assessed, paid and settled; return every discrepancy, sorted by identity.
 
@@ -326,6 +327,11 @@ def reconcile(
     ``dossiers`` may also be a function returning them: it is called once, after the
     settlement lines are grouped and the payments walked, so a loader can still be fetching
     the dossiers meanwhile (the runner's full load does). The result is the same.
+
+    ``settled``, if given, is called once, before the dossiers are asked for, with the
+    payment- and settlement-level findings (every kind but ``underpaid``, ``overpaid`` and
+    ``duplicate_payment``; sorted by identity): the runner starts writing them meanwhile. They
+    are in the result too, unchanged.
     """
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         raise ValueError("as_of must be a timezone-aware datetime")
@@ -394,62 +400,8 @@ def reconcile(
         elif line is not None:
             status_wrong.append((p, line))
 
-    # dossiers and what each was assessed (only now: a loader may still be fetching them) ---
-    dossier_rows = dossiers() if callable(dossiers) else dossiers
-    dossier_by_id = {d[0]: d for d in dossier_rows}
-    if len(dossier_by_id) != len(dossier_rows):
-        raise ValueError("dossier ids must be unique")
-    assessed: dict[int, int] | None = None  # None: each row's own total_assessed
-    if fee_lines is not None:
-        assessed = dict.fromkeys(dossier_by_id, 0)
-        try:
-            for fee_dossier, fee_amount in fee_lines:
-                assessed[fee_dossier] += fee_amount
-        except KeyError as exc:
-            raise ValueError(f"a fee line refers to dossier {exc.args[0]}, not given") from None
-        for d_id, _code, total in dossier_rows:
-            if total is not None and total != assessed[d_id]:
-                raise ValueError(
-                    f"dossier {d_id}: total_assessed {total} differs from its fee lines "
-                    f"({assessed[d_id]})"
-                )
-
     out: list[Discrepancy] = []
     emit = out.append
-
-    # dossier level -------------------------------------------------------------------------
-    for did, first in first_pay.items():
-        group_or_none = pay_groups.get(did)
-        paid = first[4] if group_or_none is None else sum(x[4] for x in group_or_none)
-        dossier = dossier_by_id.get(did)
-        if dossier is None:
-            raise ValueError(f"payment {first[0]} is matched to dossier {did}, not given")
-        due = dossier[2] if assessed is None else assessed[did]
-        if due is None:
-            raise ValueError(f"dossier {did} has no total_assessed and no fee lines were given")
-        if paid == due:
-            continue
-        code = dossier[1]
-        if paid < due:
-            vi, en = explain.underpaid(code, due, paid)
-            emit(Discrepancy(
-                f"underpaid:dossier={did}", "underpaid", did, None, None, None,
-                due, paid, paid - due, vi, en,
-            ))
-            continue
-        duplicates = 0
-        if group_or_none is not None:
-            duplicates = _emit_duplicates(
-                emit, dossier_id=did, code=code, group=group_or_none, excess=paid - due,
-                intents=intent_rows,
-            )
-        counted = paid - duplicates
-        if counted > due:
-            vi, en = explain.overpaid(code, due, counted, duplicates)
-            emit(Discrepancy(
-                f"overpaid:dossier={did}", "overpaid", did, None, None, None,
-                due, counted, counted - due, vi, en,
-            ))
 
     # payment level -------------------------------------------------------------------------
     for p in unmatched:
@@ -504,6 +456,63 @@ def reconcile(
                 None if owner is None else _dossier_of(owner, intent_rows),
                 None if owner is None else owner[0],
                 extra[0], extra[1], 0, extra[3], extra[3], vi, en,
+            ))
+
+    if settled is not None:
+        settled(sorted(out, key=itemgetter(0)))
+
+    # dossiers and what each was assessed (only now: a loader may still be fetching them) ---
+    dossier_rows = dossiers() if callable(dossiers) else dossiers
+    dossier_by_id = {d[0]: d for d in dossier_rows}
+    if len(dossier_by_id) != len(dossier_rows):
+        raise ValueError("dossier ids must be unique")
+    assessed: dict[int, int] | None = None  # None: each row's own total_assessed
+    if fee_lines is not None:
+        assessed = dict.fromkeys(dossier_by_id, 0)
+        try:
+            for fee_dossier, fee_amount in fee_lines:
+                assessed[fee_dossier] += fee_amount
+        except KeyError as exc:
+            raise ValueError(f"a fee line refers to dossier {exc.args[0]}, not given") from None
+        for d_id, _code, total in dossier_rows:
+            if total is not None and total != assessed[d_id]:
+                raise ValueError(
+                    f"dossier {d_id}: total_assessed {total} differs from its fee lines "
+                    f"({assessed[d_id]})"
+                )
+
+    # dossier level -------------------------------------------------------------------------
+    for did, first in first_pay.items():
+        group_or_none = pay_groups.get(did)
+        paid = first[4] if group_or_none is None else sum(x[4] for x in group_or_none)
+        dossier = dossier_by_id.get(did)
+        if dossier is None:
+            raise ValueError(f"payment {first[0]} is matched to dossier {did}, not given")
+        due = dossier[2] if assessed is None else assessed[did]
+        if due is None:
+            raise ValueError(f"dossier {did} has no total_assessed and no fee lines were given")
+        if paid == due:
+            continue
+        code = dossier[1]
+        if paid < due:
+            vi, en = explain.underpaid(code, due, paid)
+            emit(Discrepancy(
+                f"underpaid:dossier={did}", "underpaid", did, None, None, None,
+                due, paid, paid - due, vi, en,
+            ))
+            continue
+        duplicates = 0
+        if group_or_none is not None:
+            duplicates = _emit_duplicates(
+                emit, dossier_id=did, code=code, group=group_or_none, excess=paid - due,
+                intents=intent_rows,
+            )
+        counted = paid - duplicates
+        if counted > due:
+            vi, en = explain.overpaid(code, due, counted, duplicates)
+            emit(Discrepancy(
+                f"overpaid:dossier={did}", "overpaid", did, None, None, None,
+                due, counted, counted - due, vi, en,
             ))
 
     out.sort(key=itemgetter(0))

@@ -20,7 +20,9 @@ A run (:func:`run_reconciliation`) goes like this:
    payments whose settlement deadline passed between the two runs, and expands that to whole
    dossiers (every payment of each) and whole provider transactions (every settlement line of
    each), as the core requires of a partial run.
-4. **Reconcile and classify** (pure; ``partial=True`` for incremental runs).
+4. **Reconcile and classify** (pure; ``partial=True`` for incremental runs). A full run on
+   PostgreSQL starts the core on the settlement lines and payments while the dossiers are
+   still being read (see :class:`_FullLoad`).
 5. **Persist in ONE write transaction**: every current finding is upserted by identity
    (``INSERT ... ON CONFLICT (identity) DO UPDATE ... WHERE status IN ('open',
    'auto_resolved')``: new rows are inserted, open ones refreshed, auto-resolved ones that hold
@@ -29,7 +31,9 @@ A run (:func:`run_reconciliation`) goes like this:
    counts; one audit event records the run's changes. A ``kill -9`` before the commit leaves
    nothing but a ``running`` row (failed by the next run); after it, a rerun finds everything
    already in place. Either way the discrepancy set ends up exactly as one uninterrupted run
-   leaves it.
+   leaves it. A full run on PostgreSQL opens that transaction before the core starts and
+   upserts the findings that need no dossier in it, on a worker thread, while the core walks
+   the dossiers (:class:`_EarlyWrite`); the rest follows as above.
 
 ``dry_run=True`` takes no lock and writes nothing at all (no ``ReconRun`` row, no discrepancy,
 no audit event): it loads, reconciles, classifies against the open discrepancies, and reports.
@@ -73,9 +77,10 @@ from recon import audit
 from recon.clock import Clock
 from recon.db import Database, UTCDateTime
 from recon.engine.core import Reconciliation, reconcile, settlement_cutoff
-from recon.engine.lifecycle import Classification, classify
+from recon.engine.lifecycle import Classification, Resolution, classify
 from recon.engine.records import (
     KINDS,
+    Discrepancy,
     DossierRow,
     EngineConfig,
     IntentRow,
@@ -680,10 +685,10 @@ def _upsert_tail(pg: bool) -> str:
             + " WHERE discrepancies.status IN ('open', 'auto_resolved')")
 
 
-def _finding_rows(result: Reconciliation, run_id: int, now: datetime,
+def _finding_rows(findings: Iterable[Discrepancy], run_id: int, now: datetime,
                   pg: bool) -> Iterator[tuple[Any, ...]]:
     stamp: Any = now if pg else now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    for d in result.discrepancies:
+    for d in findings:
         yield (d.identity, d.kind, "open", d.dossier_id, d.payment_id, d.settlement_line_id,
                d.provider, d.expected_amount, d.actual_amount, d.delta, d.explanation,
                d.explanation_en, d.within_tolerance, stamp, run_id, run_id, stamp)
@@ -699,10 +704,12 @@ def _reopened(conn: Connection, identities: Sequence[str]) -> list[str]:
     return out
 
 
-def persist(conn: Connection, *, run_id: int, result: Reconciliation,
-            classification: Classification, now: datetime, copy: bool = True) -> list[str]:
-    """Make the discrepancies table say what ``result`` says (see the module docstring), in
-    the caller's transaction. Returns the identities that were reopened.
+def persist(conn: Connection, *, run_id: int, now: datetime,
+            findings: Sequence[Discrepancy], resolved: Sequence[Resolution] = (),
+            copy: bool = True) -> list[str]:
+    """Upsert ``findings`` by identity and close ``resolved`` as ``auto_resolved`` (see the
+    module docstring), in the caller's transaction. Returns the identities that were reopened,
+    sorted. A run may call it more than once in its transaction, with disjoint findings.
 
     On PostgreSQL the findings are streamed with a binary ``COPY`` into a temporary table and
     upserted from it in one statement; elsewhere (or with ``copy=False``, which the tests use
@@ -712,11 +719,12 @@ def persist(conn: Connection, *, run_id: int, result: Reconciliation,
     any_auto = conn.execute(text(
         "SELECT 1 FROM discrepancies WHERE status = 'auto_resolved' LIMIT 1")).first()
     reopened: list[str] = []
-    if pg and copy and result.discrepancies:
+    if pg and copy and findings:
         raw: Any = conn.connection.dbapi_connection
         with raw.cursor() as cursor:
             # room to sort the findings in memory (4 MB would spill 45,000 of them to disk)
             cursor.execute("SET LOCAL work_mem = '64MB'")
+            cursor.execute("DROP TABLE IF EXISTS pg_temp.recon_incoming")
             cursor.execute(f"CREATE TEMP TABLE recon_incoming ON COMMIT DROP AS "
                            f"SELECT {cols} FROM discrepancies WITH NO DATA")
             cursor.execute("SELECT format_type(atttypid, NULL) FROM pg_attribute "
@@ -726,23 +734,22 @@ def persist(conn: Connection, *, run_id: int, result: Reconciliation,
             # binary, with the column types given: a third of the time of text COPY
             with cursor.copy(f"COPY recon_incoming ({cols}) FROM STDIN (FORMAT BINARY)") as out:
                 out.set_types(types)
-                for row in _finding_rows(result, run_id, now, pg):
+                for row in _finding_rows(findings, run_id, now, pg):
                     out.write_row(row)
             if any_auto is not None:
                 cursor.execute("SELECT i.identity FROM recon_incoming i JOIN discrepancies d "
-                               "ON d.identity = i.identity WHERE d.status = 'auto_resolved' "
-                               "ORDER BY i.identity")
+                               "ON d.identity = i.identity WHERE d.status = 'auto_resolved'")
                 reopened = [r[0] for r in cursor.fetchall()]
             cursor.execute(f"INSERT INTO discrepancies ({cols}) SELECT {cols} "
                            f"FROM recon_incoming ORDER BY identity " + _upsert_tail(pg))
-    elif result.discrepancies:
+    elif findings:
         if any_auto is not None:
-            reopened = _reopened(conn, [d.identity for d in classification.new])
+            reopened = _reopened(conn, [d.identity for d in findings])
         placeholders = ", ".join(("%s" if pg else "?") for _ in _DISC_COLS)
         conn.exec_driver_sql(
             f"INSERT INTO discrepancies ({cols}) VALUES ({placeholders}) " + _upsert_tail(pg),
-            list(_finding_rows(result, run_id, now, pg)))
-    if classification.resolved:
+            list(_finding_rows(findings, run_id, now, pg)))
+    if resolved:
         conn.execute(text(
             "UPDATE discrepancies SET status = 'auto_resolved', auto_resolved_reason = :vi, "
             "auto_resolved_reason_en = :en, resolution_type = 'auto', resolved_by = :actor, "
@@ -750,8 +757,8 @@ def persist(conn: Connection, *, run_id: int, result: Reconciliation,
             "WHERE identity = :identity AND status = 'open'"
         ).bindparams(bindparam("now", type_=UTCDateTime())), [
             {"vi": r.reason, "en": r.reason_en, "actor": SYSTEM_ACTOR, "now": now,
-             "run": run_id, "identity": r.identity} for r in classification.resolved])
-    return reopened
+             "run": run_id, "identity": r.identity} for r in resolved])
+    return sorted(reopened)
 
 
 # --------------------------------------------------------------------------- a run
@@ -832,22 +839,40 @@ def _run_reconciliation(
         run_id, actual, window = _open_run(db, clock, requested=mode, as_of=at,
                                            overlap=overlap, triggered_by=triggered_by, say=say)
         try:
-            with read_snapshot(db) as conn:
-                summary, result, classification = _compute(
-                    conn, run_id=run_id, mode=actual, requested=mode, as_of=at,
-                    window_start=window, config=cfg, dry_run=False, say=say)
-            t0 = time.perf_counter()
-            say(f"writing {summary.new} new, {summary.still_open} still open, "
-                f"{summary.auto_resolved} auto-resolved")
-            with db.engine.begin() as conn:
-                now = clock.now()
-                reopened = persist(conn, run_id=run_id, result=result,
-                                   classification=classification, now=now)
+            with contextlib.ExitStack() as stack:
+                early: _EarlyWrite | None = None
+                if db.dialect == "postgresql" and actual == "full":
+                    # the write transaction opens first: the findings that need no dossier
+                    # are upserted in it (on another thread) while the core walks the dossiers
+                    wconn = stack.enter_context(db.engine.begin())
+                    early = stack.enter_context(_EarlyWrite(wconn, run_id=run_id,
+                                                            now=clock.now()))
+                with read_snapshot(db) as conn:
+                    summary, result, classification = _compute(
+                        conn, run_id=run_id, mode=actual, requested=mode, as_of=at,
+                        window_start=window, config=cfg, dry_run=False, say=say,
+                        settled=None if early is None else early.submit)
+                t0 = time.perf_counter()
+                say(f"writing {summary.new} new, {summary.still_open} still open, "
+                    f"{summary.auto_resolved} auto-resolved")
+                if early is None:
+                    wconn = stack.enter_context(db.engine.begin())
+                    now = clock.now()
+                    written: set[str] = set()
+                    reopened: list[str] = []
+                else:
+                    now = early.now
+                    written, reopened = early.result()
+                    summary.timings["write_early"] = early.seconds
+                rest = [d for d in result.discrepancies if d.identity not in written]
+                reopened = sorted(reopened + persist(wconn, run_id=run_id, now=now,
+                                                     findings=rest,
+                                                     resolved=classification.resolved))
                 summary.reopened = len(reopened)
-                summary.open_by_kind = _open_by_kind(conn)
+                summary.open_by_kind = _open_by_kind(wconn)
                 summary.timings["write"] = time.perf_counter() - t0
                 summary.seconds = time.perf_counter() - started
-                _close_run(conn, clock, run_id, summary, classification, reopened)
+                _close_run(wconn, clock, run_id, summary, classification, reopened)
                 t1 = time.perf_counter()
             # (the run row keeps the timings up to here; the summary adds the commit's)
             summary.timings["commit"] = time.perf_counter() - t1
@@ -865,6 +890,47 @@ def _run_reconciliation(
             summary.timings["analyze"] = time.perf_counter() - t2
         summary.seconds = time.perf_counter() - started
     return summary
+
+
+class _EarlyWrite:
+    """Upserts the findings the core hands over before it walks the dossiers, on a worker
+    thread, in the run's write transaction (``conn``, which nothing else touches until
+    :meth:`result`). Leaving the context waits for the worker, so an error elsewhere rolls the
+    transaction back only once it is idle."""
+
+    def __init__(self, conn: Connection, *, run_id: int, now: datetime) -> None:
+        self.conn = conn
+        self.run_id = run_id
+        self.now = now
+        self.seconds = 0.0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-write")
+        self._future: Future[list[str]] | None = None
+        self._identities: set[str] = set()
+
+    def submit(self, findings: list[Discrepancy]) -> None:
+        if self._future is not None:
+            raise RuntimeError("the early findings come once")
+        self._identities = {d.identity for d in findings}
+        self._future = self._pool.submit(self._write, findings)
+
+    def _write(self, findings: list[Discrepancy]) -> list[str]:
+        started = time.perf_counter()
+        try:
+            return persist(self.conn, run_id=self.run_id, now=self.now, findings=findings)
+        finally:
+            self.seconds = time.perf_counter() - started
+
+    def result(self) -> tuple[set[str], list[str]]:
+        """The identities written, and those of them reopened."""
+        if self._future is None:
+            return set(), []
+        return self._identities, self._future.result()
+
+    def __enter__(self) -> _EarlyWrite:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._pool.shutdown(wait=True)
 
 
 def _open_run(db: Database, clock: Clock, *, requested: Mode, as_of: datetime,
@@ -899,18 +965,22 @@ def _open_run(db: Database, clock: Clock, *, requested: Mode, as_of: datetime,
 
 def _compute(conn: Connection, *, run_id: int | None, mode: str, requested: str,
              as_of: datetime, window_start: datetime | None, config: EngineConfig,
-             dry_run: bool, say: Progress) -> tuple[RunSummary, Reconciliation, Classification]:
+             dry_run: bool, say: Progress,
+             settled: Callable[[list[Discrepancy]], None] | None = None,
+             ) -> tuple[RunSummary, Reconciliation, Classification]:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     say("loading" + (" everything" if mode == "full" else " recent activity"))
     return _load_and_reconcile(conn, run_id=run_id, mode=mode, requested=requested,
                                as_of=as_of, window_start=window_start, config=config,
-                               dry_run=dry_run, say=say, t0=t0, timings=timings)
+                               dry_run=dry_run, say=say, t0=t0, timings=timings,
+                               settled=settled)
 
 
 def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requested: str,
                         as_of: datetime, window_start: datetime | None, config: EngineConfig,
                         dry_run: bool, say: Progress, t0: float, timings: dict[str, float],
+                        settled: Callable[[list[Discrepancy]], None] | None = None,
                         ) -> tuple[RunSummary, Reconciliation, Classification]:
     if mode == "full":
         with _full_load(conn) as load:
@@ -921,7 +991,7 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
             # the core walks lines and payments first, and asks for the dossiers only then
             result = reconcile(dossiers=load.dossiers, intents=load.intents,
                                payments=payments, settlement_lines=lines, as_of=as_of,
-                               config=config)
+                               config=config, settled=settled)
             loaded = load.loaded()
             loaded_at = load.dossiers_done or time.perf_counter()
     else:

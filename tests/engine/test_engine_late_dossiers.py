@@ -1,6 +1,7 @@
 """The core may be handed its dossiers as a function, called once after the settlement lines
 and payments are walked (the runner's full load still fetches them meanwhile): the answer is
-the one it gives for the list itself, errors included."""
+the one it gives for the list itself, errors included. Before asking for them it hands the
+findings that need no dossier to ``settled`` (the runner starts writing them)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given, settings
 
-from recon.engine import DossierRow, PaymentRow, classify, reconcile
+from recon.engine import Discrepancy, DossierRow, PaymentRow, classify, reconcile
 from tests.engine.test_engine_properties import World, worlds
 
 
@@ -62,3 +63,25 @@ def test_late_dossiers_are_checked_like_a_list() -> None:
                       as_of=as_of)
     assert [d.identity for d in found] == ["missing_settlement:payment=1",
                                            "underpaid:dossier=7"]
+
+
+DOSSIER_KINDS = {"underpaid", "overpaid", "duplicate_payment"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(world=worlds())
+def test_findings_without_a_dossier_are_handed_over_first(world: World) -> None:
+    late = _Late(world.dossiers)
+    handed: list[tuple[int, list[Discrepancy]]] = []
+
+    def settled(findings: list[Discrepancy]) -> None:
+        handed.append((late.calls, findings))
+
+    result = reconcile(dossiers=late, fee_lines=world.fee_lines, intents=world.intents,
+                       payments=world.payments, settlement_lines=world.lines,
+                       as_of=world.as_of, config=world.config, settled=settled)
+    assert result.discrepancies == world.run().discrepancies
+    assert len(handed) == 1
+    calls_then, findings = handed[0]
+    assert calls_then == 0  # before the dossiers were asked for
+    assert findings == [d for d in result.discrepancies if d.kind not in DOSSIER_KINDS]
