@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from adapters import RawRequest
@@ -22,6 +22,7 @@ from recon.clock import FixedClock
 from recon.config import DEV_PROVIDER_ENV, load_settings
 from recon.db import Database
 from recon.ingest import MAX_BODY_BYTES
+from recon.models import AuditEvent
 from tests.conftest import T0
 from tests.webhooks.whkit import (
     PAID_AT,
@@ -429,6 +430,45 @@ def test_a_first_delivery_is_written_by_one_statement_on_postgresql(hooks: Hooks
         assert len(first) == len(expected), first
         assert all(s.startswith(e) for s, e in zip(first, expected, strict=True)), first
         assert len(statements) > len(first) + 3  # the redelivery: the general path
+
+
+@pytest.mark.parametrize("kind", ["matched", "amount_differs", "unmatched"])
+def test_a_first_delivery_writes_the_verdict_and_audit_data_of_how_it_matched(
+        hooks: Hooks, kind: str) -> None:
+    """What the one-statement recording writes (PostgreSQL) is what the unit of work writes
+    (SQLite): the callback's detail and answer, the payment's match, the audit event's data."""
+    intent = hooks.intent("pos")
+    amount = TOTAL - 1000 if kind == "amount_differs" else TOTAL  # short: not paid
+    reference = intent.reference if kind != "unmatched" else "HS00000000000"
+    response = hooks.send(hooks.call("pos", intent, amount=amount, reference=reference,
+                                     provider_txn_id="424242"))
+    (payment,) = hooks.payments()
+    (callback,) = hooks.callbacks()
+    matched = kind != "unmatched"
+    assert json_of(response) == ({"status": "accepted"} if kind == "matched" else
+                                 {"status": "accepted", "note": {
+                                     "amount_differs": "amount_mismatch",
+                                     "unmatched": "unknown_order"}[kind]})
+    assert callback.outcome == {"matched": "accepted", "amount_differs": "amount_mismatch",
+                                "unmatched": "unknown_order"}[kind]
+    assert callback.outcome_detail == (
+        f"payment {payment.id} recorded: succeeded {amount} VND, "
+        + (f"intent {intent.reference}" if matched else "no intent (unmatched)"))
+    assert (callback.payment_id, callback.provider_txn_id) == (payment.id, "424242")
+    assert callback.response_body == response.get_data(as_text=True)
+    assert callback.signature_valid is True
+    assert (payment.intent_id, payment.reference, payment.dossier_id) == (
+        (intent.id, intent.reference, intent.dossier_id) if matched else (None, None, None))
+    assert hooks.intent_row(intent.id).status == ("paid" if kind == "matched" else "issued")
+    with hooks.db.read() as s:
+        (event_row,) = s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "payment.recorded")).all()
+    assert event_row.entity_id == str(payment.id)
+    assert event_row.actor == "webhook:pos"
+    assert event_row.data == audit.canonical_json({
+        "provider": "pos", "txn": "424242", "amount": amount, "status": "succeeded",
+        "reference": intent.reference if matched else None,
+        "dossier_id": intent.dossier_id if matched else None, "callback_id": callback.id})
 
 
 def test_failure_then_success_then_refund(hooks: Hooks) -> None:
