@@ -34,6 +34,9 @@ ALLOWED_FLOAT_SITES: dict[tuple[str, str], str] = {
     ("recon/scheduler.py", "*"): "scheduler timings",
     ("recon/reports.py", "*"): "shares (percentages) computed from integer counts for display",
     ("recon/sealing.py", "*"): "audit sealing intervals and retry delays in seconds",
+    ("recon/db.py", "<module>"): "retry delays for deadlocks and serialization failures, seconds",
+    ("recon/db.py", "retrying"): "jittered retry delay in seconds",
+    ("recon/ingest.py", "_fault_pause"): "the crash tests' sleep in seconds (RECON_ENV=test only)",
 }
 MONEY_WORDS = ("amount", "fee", "net", "delta", "total", "paid", "assessed", "outstanding")
 NOT_MONEY_COLUMNS = {("payments", "paid_at"), ("payment_intents", "paid_at")}
