@@ -171,6 +171,18 @@ def _settle_intent(session: Session, clock: Clock, intent: PaymentIntent,
     sum over its payments (amounts are never negative) need not be read."""
     if intent.status == "paid":
         return
+    if covering < intent.amount:
+        # A part payment: the sum must see every other part that committed. Lock the intent
+        # first (FOR NO KEY UPDATE: it does not wait for the key-share locks that the payments'
+        # foreign keys take), so of two parts recorded at once the second waits for the first
+        # to commit and then sums both; without the lock each would sum only itself and the
+        # intent would stay unpaid (SQLite serialises writers anyway).
+        status = session.execute(
+            select(PaymentIntent.status).where(PaymentIntent.id == intent.id)
+            .with_for_update(key_share=True)).scalar_one()
+        if status == "paid":
+            set_committed_value(intent, "status", status)
+            return
     if covering >= intent.amount or intent_paid_total(session, intent.id) >= intent.amount:
         now = clock.now()
         changes = {"status": "paid", "paid_at": paid_at, "closed_at": now, "updated_at": now}
@@ -382,9 +394,10 @@ def record_new_payment(conn: Connection, clock: Clock, event: PaymentEvent, *, a
     :data:`CALLBACK_VERDICT_COLUMNS` — the callback's verdict. On a connection in autocommit
     mode the second statement is its own atomic transaction: all of it or nothing.
 
-    None when (provider, provider_txn_id) is recorded already: nothing was written (a
-    payment id was used up, harmlessly); the caller goes on with :func:`record_payment`, which
-    knows redeliveries and late statuses.
+    None when (provider, provider_txn_id) is recorded already, or when the payment is a part
+    of its intent's amount: nothing was written (a payment id was used up, harmlessly); the
+    caller goes on with :func:`record_payment`, which knows redeliveries and late statuses and
+    sums part payments under the intent's lock.
     """
     if conn.dialect.name != "postgresql":
         raise ValueError("record_new_payment is for PostgreSQL; use record_payment")
@@ -403,6 +416,11 @@ def record_new_payment(conn: Connection, clock: Clock, event: PaymentEvent, *, a
     params = _payment_values(event, clock.now(), actor=actor, callback_id=callback_id,
                              intent_id=intent_id, reference=reference, dossier_id=dossier_id)
     settle = intent is not None and intent.status != "paid" and event.status == "succeeded"
+    if settle and intent is not None and event.amount < intent.amount:
+        # A part payment: whether the parts now cover the intent needs the intent locked
+        # before summing (see _settle_intent), which one statement cannot do. Nothing was
+        # written (a payment id was used up, harmlessly): the general path records it.
+        return None
     params.update(
         id=new.id, action=RECORDED, covering=event.amount,
         settle_intent_id=intent_id if settle else None,
