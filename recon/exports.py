@@ -150,41 +150,50 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def write_xlsx(items: Iterable[dict[str, Any]], out: IO[bytes]) -> int:
-    """A write-only (streaming) workbook: one sheet, a header row, amounts as ``#,##0``."""
+def write_table_xlsx(out: IO[bytes], sheet_name: str, header: Sequence[str],
+               rows: Iterable[Sequence[Any]], amounts: frozenset[int] = frozenset()) -> int:
+    """A write-only (streaming) workbook: a bold frozen header, amounts as ``#,##0`` integers,
+    times in Vietnam time (XLSX holds no time zone)."""
     from openpyxl import Workbook  # noqa: PLC0415 - only exports need it
     from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
     from openpyxl.styles import Font  # noqa: PLC0415
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("discrepancies")
+    sheet = workbook.create_sheet(sheet_name[:31])
     sheet.freeze_panes = "A2"
     bold = Font(bold=True)
-    header = []
-    for name in FIELDS:
-        cell = WriteOnlyCell(sheet, value=f"{name} (ICT)" if name in TIME_FIELDS else name)
+    head = []
+    for title in header:
+        cell = WriteOnlyCell(sheet, value=title)
         cell.font = bold
-        header.append(cell)
-    sheet.append(header)
+        head.append(cell)
+    sheet.append(head)
     n = 0
-    for item in items:
-        row: list[Any] = []
-        for name in FIELDS:
-            value = item[name]
-            if name in AMOUNT_FIELDS and value is not None:
-                cell = WriteOnlyCell(sheet, value=int(value))
+    for row in rows:
+        cells: list[Any] = []
+        for i, value in enumerate(row):
+            if i in amounts and isinstance(value, int) and not isinstance(value, bool):
+                cell = WriteOnlyCell(sheet, value=value)
                 cell.number_format = "#,##0"
-                row.append(cell)
+                cells.append(cell)
             elif isinstance(value, datetime):
                 cell = WriteOnlyCell(sheet, value=value.astimezone(VN_TZ).replace(tzinfo=None))
                 cell.number_format = "yyyy-mm-dd hh:mm:ss"
-                row.append(cell)
+                cells.append(cell)
             else:
-                row.append(value)
-        sheet.append(row)
+                cells.append(value)
+        sheet.append(cells)
         n += 1
     workbook.save(out)  # rows were spooled to a temporary file as they were appended
     return n
+
+
+def write_xlsx(items: Iterable[dict[str, Any]], out: IO[bytes]) -> int:
+    """The discrepancies as one sheet: a header row (times marked ICT), amounts as ``#,##0``."""
+    header = [f"{name} (ICT)" if name in TIME_FIELDS else name for name in FIELDS]
+    amounts = frozenset(i for i, name in enumerate(FIELDS) if name in AMOUNT_FIELDS)
+    rows = ([item[name] for name in FIELDS] for item in items)
+    return write_table_xlsx(out, "discrepancies", header, rows, amounts)
 
 
 def export(db: Database, fmt: Format, out: IO[bytes], *, status: str | None = "open") -> int:

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import IO, Any, Final, Literal
+from typing import Any, Final, Literal
 from urllib.parse import parse_qsl
 
 from sqlalchemy import (
@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session, aliased
 
 from recon.clock import VN_TZ
 from recon.db import Database
+from recon.exports import write_table_xlsx
 from recon.models import (
     Agency,
     AuditEvent,
@@ -817,50 +818,12 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator
     yield buffer.getvalue().encode("utf-8")
 
 
-def write_xlsx(out: IO[bytes], sheet_name: str, header: Sequence[str],
-               rows: Iterable[Sequence[Any]], amounts: frozenset[int] = frozenset()) -> int:
-    """A write-only (streaming) workbook: a bold frozen header, amounts as ``#,##0`` integers,
-    times in Vietnam time (XLSX holds no time zone)."""
-    from openpyxl import Workbook  # noqa: PLC0415 - only exports need it
-    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
-    from openpyxl.styles import Font  # noqa: PLC0415
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(sheet_name[:31])
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    head = []
-    for title in header:
-        cell = WriteOnlyCell(sheet, value=title)
-        cell.font = bold
-        head.append(cell)
-    sheet.append(head)
-    n = 0
-    for row in rows:
-        cells: list[Any] = []
-        for i, value in enumerate(row):
-            if i in amounts and isinstance(value, int) and not isinstance(value, bool):
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.number_format = "#,##0"
-                cells.append(cell)
-            elif isinstance(value, datetime):
-                cell = WriteOnlyCell(sheet, value=value.astimezone(VN_TZ).replace(tzinfo=None))
-                cell.number_format = "yyyy-mm-dd hh:mm:ss"
-                cells.append(cell)
-            else:
-                cells.append(value)
-        sheet.append(cells)
-        n += 1
-    workbook.save(out)  # rows were spooled to a temporary file as they were appended
-    return n
-
-
 def xlsx_chunks(sheet_name: str, header: Sequence[str], rows: Iterable[Sequence[Any]],
                 amounts: frozenset[int] = frozenset(), chunk: int = 64 * 1024
                 ) -> Iterator[bytes]:
     """The workbook is built in a temporary file (constant memory), then sent in chunks."""
     with tempfile.TemporaryFile() as spool:
-        write_xlsx(spool, sheet_name, header, rows, amounts)
+        write_table_xlsx(spool, sheet_name, header, rows, amounts)
         spool.seek(0)
         while block := spool.read(chunk):
             yield block
