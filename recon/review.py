@@ -214,14 +214,19 @@ def reject(session: Session, clock: Clock, discrepancy_id: int, *, actor: str,
     data = {**_snapshot(d), "proposed_resolution_type": d.proposed_resolution_type,
             "proposed_by": d.proposed_by, "proposed_note": d.proposed_note, "note": comment,
             "withdrawn": d.proposed_by == actor}
-    d.proposed_resolution_type = None
-    d.proposed_note = None
-    d.proposed_by = None
-    d.proposed_at = None
+    _clear_proposal(d)
     d.updated_at = clock.now()
     event = audit.record(session, clock, actor=actor, action="discrepancy.resolution_rejected",
                          entity_type="discrepancy", entity_id=d.id, data=data)
     return ActionResult(d, "rejected", event.id)
+
+
+def _clear_proposal(d: Discrepancy) -> None:
+    """No resolution is proposed any more (rejected, withdrawn, or the case reopened)."""
+    d.proposed_resolution_type = None
+    d.proposed_note = None
+    d.proposed_by = None
+    d.proposed_at = None
 
 
 def assign(session: Session, clock: Clock, discrepancy_id: int, *, actor: str,
@@ -262,10 +267,7 @@ def reopen(session: Session, clock: Clock, discrepancy_id: int, *, actor: str,
     d.resolution_note = None
     d.resolved_by = None
     d.resolved_at = None
-    d.proposed_resolution_type = None
-    d.proposed_note = None
-    d.proposed_by = None
-    d.proposed_at = None
+    _clear_proposal(d)
     d.auto_resolved_reason = None
     d.auto_resolved_reason_en = None
     d.updated_at = clock.now()
