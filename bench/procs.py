@@ -50,6 +50,20 @@ def _get(url: str, timeout: float = 5.0) -> int:
         return int(exc.code)
 
 
+def children(parent: int) -> list[int]:
+    """The pids whose parent is ``parent``, sorted (read from /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == parent:
+                pids.append(int(entry.name))
+    return sorted(pids)
+
+
 @dataclass
 class Proc:
     """A child process started in its own session, with its output in ``log``."""
@@ -77,16 +91,7 @@ class Proc:
 
     def worker_pids(self) -> list[int]:
         """The children of this process (gunicorn's workers)."""
-        out = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if int(stat[1]) == self.pid:
-                    out.append(int(entry.name))
-        return sorted(out)
+        return children(self.pid)
 
 
 def _spawn(command: list[str], env: dict[str, str], log: Path, *,

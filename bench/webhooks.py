@@ -51,6 +51,7 @@ from sqlalchemy import func, insert, select, text
 
 from adapters import get_adapter
 from bench.common import DEFAULT_PG, scratch_database
+from bench.procs import children
 from recon.agencies import create_agency
 from recon.clock import SystemClock
 from recon.db import Database
@@ -349,17 +350,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _children(parent: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(stat[1]) == parent:
-                pids.append(int(entry.name))
-    return pids
 
 
 class CpuMeter:
@@ -385,7 +375,7 @@ class CpuMeter:
             "AND pid <> pg_backend_pid()").fetchall()]
 
     def snapshot(self) -> dict[str, dict[int, float]]:
-        app = [self.server.pid, *_children(self.server.pid)]
+        app = [self.server.pid, *children(self.server.pid)]
         return {"app": {pid: _cpu_seconds(pid) for pid in app},
                 "db": {pid: _cpu_seconds(pid) for pid in self._backends()}}
 
