@@ -87,6 +87,14 @@ def _truncate_pg(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture
+def empty_pg(pg_url: str) -> Iterator[str]:
+    """The suite's PostgreSQL database, emptied before and after the test (its URL)."""
+    _truncate_pg(pg_url)
+    yield pg_url
+    _truncate_pg(pg_url)
+
+
 @pytest.fixture(params=backends())
 def database_url(request: pytest.FixtureRequest, tmp_path: Path,
                  sqlite_template: Path) -> Iterator[str]:

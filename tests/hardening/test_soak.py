@@ -5,27 +5,18 @@ instances and later replays; then everything checked by SQL (the bench's queries
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bench.soak import soak
-from tests.conftest import _truncate_pg
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
-@pytest.fixture
-def pg_db(pg_url: str) -> Iterator[str]:
-    _truncate_pg(pg_url)
-    yield pg_url
-    _truncate_pg(pg_url)
-
-
-def test_two_instances_two_schedulers_nothing_lost_nothing_doubled(pg_db: str,
+def test_two_instances_two_schedulers_nothing_lost_nothing_doubled(empty_pg: str,
                                                                    tmp_path: Path) -> None:
-    result = soak(pg_db, tmp_path, duration=15, rate=25, interval=2, threads=4)
+    result = soak(empty_pg, tmp_path, duration=15, rate=25, interval=2, threads=4)
     f = result["figures"]
     context = {k: v for k, v in result.items() if k != "queries"}
     # the load was what it says: every kind of delivery, all answered as delivered

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,19 +20,12 @@ from bench.reconcile import build_postgresql
 from recon.clock import SystemClock
 from recon.db import Database
 from recon.engine.runner import run_reconciliation
-from tests.conftest import PG_ENV, TEST_SECRET, _truncate_pg
+from tests.conftest import PG_ENV, TEST_SECRET
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_FOR = 40.0
-
-
-@pytest.fixture
-def pg_db(pg_url: str) -> Iterator[str]:
-    _truncate_pg(pg_url)
-    yield pg_url
-    _truncate_pg(pg_url)
 
 
 def _writer(url: str, stop: threading.Event, written: list[int]) -> None:
@@ -54,12 +46,12 @@ def _writer(url: str, stop: threading.Event, written: list[int]) -> None:
     engine.dispose()
 
 
-def test_two_schedulers_never_overlap_and_skip_no_window(pg_db: str, tmp_path: Path) -> None:
-    engine = create_engine(pg_db)
+def test_two_schedulers_never_overlap_and_skip_no_window(empty_pg: str, tmp_path: Path) -> None:
+    engine = create_engine(empty_pg)
     build_postgresql(engine, 3000)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECON_") or k == PG_ENV}
     env.update({
-        "RECON_DATABASE_URL": pg_db, "RECON_ENV": "test", "RECON_SECRET_KEY": TEST_SECRET,
+        "RECON_DATABASE_URL": empty_pg, "RECON_ENV": "test", "RECON_SECRET_KEY": TEST_SECRET,
         "RECON_INSTANCE_PATH": str(tmp_path / "instance"), "PYTHONPATH": str(ROOT),
         "RECON_RECONCILE_INTERVAL_SECONDS": "2",
         "RECON_FULL_RECONCILE_CRON": "* * * * *",  # a full run every minute, too
@@ -69,7 +61,7 @@ def test_two_schedulers_never_overlap_and_skip_no_window(pg_db: str, tmp_path: P
                               stdout=log, stderr=subprocess.STDOUT) for log in logs]
     stop = threading.Event()
     written: list[int] = []
-    writer = threading.Thread(target=_writer, args=(pg_db, stop, written), daemon=True)
+    writer = threading.Thread(target=_writer, args=(empty_pg, stop, written), daemon=True)
     try:
         writer.start()
         time.sleep(RUN_FOR - 6)
@@ -107,7 +99,7 @@ def test_two_schedulers_never_overlap_and_skip_no_window(pg_db: str, tmp_path: P
     assert {r.mode for r in runs} == {"full", "incremental"}
 
     # nothing was missed: a full run now finds nothing new and closes nothing
-    db = Database(pg_db)
+    db = Database(empty_pg)
     try:
         final = run_reconciliation(db, clock=SystemClock(), mode="full", triggered_by="test")
     finally:
