@@ -25,7 +25,7 @@ from recon.db import (
     sqlstate,
 )
 from tests.conftest import T0, TEST_SECRET, _truncate_pg
-from tests.webhooks.whkit import is_accepted, make_hooks
+from tests.webhooks.whkit import is_accepted, make_hooks, wait_for_lock_waiter
 
 pytestmark = pytest.mark.postgres
 
@@ -189,7 +189,8 @@ def test_a_webhook_that_deadlocks_is_retried_and_recorded_once(
             sender = threading.Thread(target=lambda: answer.append(hooks.send(raw)))
             with caplog.at_level(logging.WARNING, logger="recon.db"):
                 sender.start()
-                _wait_for_lock_waiter(pg_url)  # the callback waits for the intent
+                assert wait_for_lock_waiter(pg_url), \
+                    "the callback never waited for the intent's lock"
                 now = datetime.now(UTC)
                 conn.execute(text(  # ... and this waits for the callback's insert: a cycle
                     "INSERT INTO payments (provider, provider_txn_id, channel, amount, status, "
@@ -210,20 +211,3 @@ def test_a_webhook_that_deadlocks_is_retried_and_recorded_once(
         other.dispose()
         db.dispose()
         _truncate_pg(pg_url)
-
-
-def _wait_for_lock_waiter(url: str) -> None:
-    engine = create_engine(url)
-    deadline = time.monotonic() + 20
-    try:
-        while time.monotonic() < deadline:
-            with engine.connect() as conn:
-                waiting = conn.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'")).scalar_one()
-            if waiting:
-                return
-            time.sleep(0.02)
-    finally:
-        engine.dispose()
-    raise AssertionError("the callback never waited for the intent's lock")

@@ -10,18 +10,22 @@ it. These tests hold the first part's transaction open and show the second one w
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from recon.clock import FixedClock
 from recon.db import Database
 from recon.models import PaymentIntent
 from recon.payments import PaymentEvent, record_new_payment, record_payment
 from tests.conftest import T0, TEST_SECRET, _truncate_pg
-from tests.webhooks.whkit import PAID_AT, Hooks, is_accepted, make_hooks
+from tests.webhooks.whkit import (
+    PAID_AT,
+    Hooks,
+    is_accepted,
+    make_hooks,
+    wait_for_lock_waiter,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -41,26 +45,6 @@ def hooks(pg_url: str) -> Iterator[Hooks]:
 def _part(intent: PaymentIntent, txn: str, amount: int) -> PaymentEvent:
     return PaymentEvent(provider="sepay", provider_txn_id=txn, channel="vietqr", amount=amount,
                         status="succeeded", paid_at=PAID_AT, reference=intent.reference)
-
-
-def _lock_waiters(url: str) -> int:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'")).scalar_one())
-    finally:
-        engine.dispose()
-
-
-def _wait_for_lock_waiter(url: str) -> bool:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if _lock_waiters(url):
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_two_parts_recorded_at_once_mark_the_intent_paid(hooks: Hooks, pg_url: str) -> None:
@@ -88,7 +72,7 @@ def test_two_parts_recorded_at_once_mark_the_intent_paid(hooks: Hooks, pg_url: s
         thread = threading.Thread(target=second)
         thread.start()
         # the second part waits for the intent's lock, held by this open transaction
-        assert _wait_for_lock_waiter(pg_url), "the second part did not wait for the first"
+        assert wait_for_lock_waiter(pg_url), "the second part did not wait for the first"
         assert results == []
     thread.join(timeout=60)
     assert not errors, errors

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -13,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from adapters import Adapter, RawRequest, get_adapter
 from recon import create_app
@@ -260,3 +261,21 @@ def without_signature(provider: str, raw: RawRequest) -> RawRequest:
     del body[SIGNATURE_FIELD[provider]]
     return replace(raw, body=json.dumps(body, ensure_ascii=False,
                                         separators=(",", ":")).encode())
+
+
+def wait_for_lock_waiter(url: str, timeout: float = 20.0) -> bool:
+    """PostgreSQL: wait until some session of this database waits for a lock (True), or
+    ``timeout`` seconds have passed (False)."""
+    engine = create_engine(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if conn.execute(text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                        "current_database() AND wait_event_type = 'Lock'")).scalar_one():
+                    return True
+            time.sleep(0.02)
+        return False
+    finally:
+        engine.dispose()
