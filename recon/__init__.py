@@ -29,7 +29,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.config["RECON_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024
     app.extensions["recon.settings"] = settings
-    app.extensions["recon.db"] = database or Database(settings.database_url)
+    app.extensions["recon.db"] = database or Database(
+        settings.database_url, ping_after_seconds=settings.db_ping_after_seconds)
     app.extensions["recon.clock"] = clock or SystemClock()
 
     from recon.web import init_app  # noqa: PLC0415 - web imports models; keep start-up lazy

@@ -30,6 +30,14 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 0:
+        raise ValueError(f"{name} must be a whole number of seconds, 0 or more, got {value}; "
+                         f"unset it for the default ({default})")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -42,6 +50,8 @@ class Settings:
     # how often the scheduler sweeps issued intents whose time is up (recon.scheduler)
     intent_expiry_interval_seconds: int = DEFAULT_INTENT_EXPIRY_INTERVAL
     secret_key_previous: tuple[str, ...] = ()
+    # PostgreSQL: a pooled connection idle longer than this is pinged before use (0: always)
+    db_ping_after_seconds: int = 1
     # every RECON_* variable, so provider adapters can read their own secrets
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -115,5 +125,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         signature_max_age_seconds=_int(env, "RECON_SIGNATURE_MAX_AGE_SECONDS", 300),
         intent_expiry_interval_seconds=_positive_int(
             env, "RECON_INTENT_EXPIRY_INTERVAL_SECONDS", DEFAULT_INTENT_EXPIRY_INTERVAL),
+        db_ping_after_seconds=_non_negative_int(env, "RECON_DB_PING_AFTER_SECONDS", 1),
         env=recon_env,
     )

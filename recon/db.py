@@ -39,7 +39,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -107,6 +107,7 @@ def _install_sqlite_behaviour(engine: Engine) -> None:
 
 
 def build_engine(url: str, **kwargs: Any) -> Engine:
+    ping_after = kwargs.pop("ping_after_seconds", PING_AFTER_SECONDS)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -122,16 +123,69 @@ def build_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         _install_sqlite_behaviour(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    if ping_after <= 0:
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _install_idle_ping(engine, ping_after)
+    return engine
+
+
+#: a pooled PostgreSQL connection idle longer than this is pinged before use
+#: (``RECON_DB_PING_AFTER_SECONDS``; 0 pings at every checkout)
+PING_AFTER_SECONDS: Final = 1
+_IDLE_SINCE = "recon_idle_since"
+
+
+class _Disconnects:
+    """When this process last saw a connection to the database die (monotonic seconds)."""
+
+    last: float = float("-inf")
+
+
+def note_disconnect() -> None:
+    """A connection was found dead: ping every pooled connection before its next use."""
+    _Disconnects.last = time.monotonic()
+
+
+def _install_idle_ping(engine: Engine, after: float) -> None:
+    """Pessimistic disconnect handling, without a round trip per checkout: a connection is
+    pinged before use only when it sat in the pool longer than ``after`` seconds, or when a
+    dead connection was seen since it was last used (a restart kills them all). Under load a
+    connection comes back within milliseconds and goes out again unpinged; a failed ping makes
+    the pool discard it and connect afresh (SQLAlchemy's ``DisconnectionError`` protocol)."""
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _idle_from_now(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        now = time.monotonic()
+        fresh = since is not None and now - since < after and since > _Disconnects.last
+        if fresh and not (dbapi_connection.closed or dbapi_connection.broken):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            note_disconnect()
+            raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        if context.is_disconnect:
+            note_disconnect()
 
 
 class Database:
     """The one place that makes sessions."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        """``engine_kwargs`` go to :func:`build_engine` (``ping_after_seconds`` among them)."""
         self.url = url
         self.engine = build_engine(url, **engine_kwargs)
         self._write = sessionmaker(self.engine, expire_on_commit=False)

@@ -1,31 +1,36 @@
 """The one ingest service: a provider's raw webhook call in, the provider's own answer out.
 
-:func:`handle_callback` is the whole of DESIGN.md §3 flow 3, in three steps:
+:func:`handle_callback` is the whole of DESIGN.md §3 flow 3:
 
-1. **Archive.** The raw call is stored first, in its own committed transaction: headers with
-   credentials redacted, body and query string with full card numbers masked. Whatever happens
-   next, the call is on file (even for an unconfigured provider, a bad signature or a body that
-   is too large — of that one, the headers and the first :data:`MAX_BODY_BYTES` bytes).
-2. **Verify, parse, record.** The adapter verifies the signature over the exact bytes received
-   (not the masked copy), then parses to a normalised event — pure work, no transaction open.
-   :func:`recon.payments.record_payment` writes the payment exactly once, matches it and audits
-   it, and the callback row gets its verdict, outcome, transaction id, payment and answer, all
-   in one second transaction (rerun, a bounded number of times, when PostgreSQL aborts it with a
-   serialization failure or deadlock: :func:`recon.db.retrying`). Any other failure there, or
-   the last retry's, rolls it back entirely, marks the callback
-   ``error`` (best effort, in a transaction of its own) and answers
-   :attr:`Outcome.retry_later`, so the provider calls again and the retry starts clean.
-3. **Answer** in the provider's protocol (:meth:`adapters.Adapter.acknowledge`), only after the
+1. **Decide what can be decided without the database** — size, configuration, signature over
+   the exact bytes received, parsing to a normalised event. Pure CPU, no connection used, no
+   transaction open. A failure of ours here (an adapter's bug) still archives the call, then
+   answers retry.
+2. **Archive.** The raw call is stored in its own committed transaction before anything is
+   recorded: headers with credentials redacted, body and query string with full card numbers
+   masked. Whatever happens next, the call is on file (even for an unconfigured provider, a
+   bad signature or a body that is too large — of that one, the headers and the first
+   :data:`MAX_BODY_BYTES` bytes). A call refused in step 1, or a pending one, is stored with
+   its verdict and answer in that same write: one write in all.
+3. **Record.** :func:`recon.payments.record_payment` writes the payment exactly once, matches
+   it and audits it, and the callback row gets its verdict, outcome, payment and answer, all
+   in one second transaction (rerun, a bounded number of times, when PostgreSQL aborts it with
+   a serialization failure or deadlock: :func:`recon.db.retrying`). Any other failure there, or
+   the last retry's, rolls it back entirely, marks the callback ``error`` (best effort, in a
+   transaction of its own) and answers :attr:`Outcome.retry_later`, so the provider calls
+   again and the retry starts clean.
+4. **Answer** in the provider's protocol (:meth:`adapters.Adapter.acknowledge`), only after the
    commit: nothing is acknowledged that is not on disk.
 
-One pooled connection serves the whole call. On PostgreSQL each transaction is a single
-autocommitted statement (no BEGIN/COMMIT round trips): the archive is one; a first delivery's
-recording is another — the payment, its intent, its audit event and the callback's verdict
-written by one statement (:func:`recon.payments.record_new_payment`), after one that finds the
-intent and numbers the payment. A redelivery, a status change or a pending call takes the
-general path (a unit of work, :func:`recon.payments.record_payment`), as everything does on
-SQLite. Recording takes no global lock: the audit event is written unsealed and chained right
-after (:mod:`recon.sealing`), so concurrent deliveries share commits instead of queueing.
+One pooled connection serves the whole call. On PostgreSQL a first delivery is two statements,
+each its own autocommitted transaction, sent straight to psycopg (:mod:`recon.driver`): the
+archive, which in the same statement finds the intent and numbers the payment
+(:func:`recon.payments.match_and_number_sql`), and the recording — the payment, its intent, its
+audit event and the callback's verdict written by one statement
+(:func:`recon.payments.record_new_payment`). A redelivery, a status change or a part payment
+takes the general path (a unit of work, :func:`recon.payments.record_payment`), as everything
+does on SQLite. Recording takes no global lock: the audit event is written unsealed and chained
+right after (:mod:`recon.sealing`), so concurrent deliveries share commits instead of queueing.
 
 VNPay's checks run in its documented order — signature (97), order exists (01), amount (04),
 already confirmed (02) — and the money is recorded in every case where it moved (an unknown
@@ -39,15 +44,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, update
-from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import Executable
 
 from adapters import (
     PROVIDERS,
@@ -65,6 +67,7 @@ from adapters import (
 )
 from adapters.base import json_ack
 from adapters.scrub import mask_pans, mask_pans_text, redact_headers
+from recon import driver
 from recon.clock import Clock
 from recon.config import Settings
 from recon.db import Database, retrying
@@ -73,8 +76,11 @@ from recon.payments import (
     NewPayment,
     PaymentEvent,
     RecordResult,
+    match_and_number_sql,
+    match_params,
     record_new_payment,
     record_payment,
+    slot_of,
 )
 from recon.sealing import request_seal
 
@@ -92,6 +98,9 @@ RECEIVED = "received"
 TOO_LARGE = "too_large"
 ERROR = "error"
 PENDING = "pending"
+
+# outcomes logged at DEBUG only (the callbacks table keeps every verdict)
+ROUTINE = frozenset({Outcome.accepted.value, Outcome.duplicate.value})
 
 # providers whose protocol puts "order exists" and "amount" before "already confirmed"
 ORDER_FIRST = frozenset({"vnpay"})
@@ -152,7 +161,6 @@ def not_configured_ack(provider: str, detail: str) -> Acknowledgement:
 # Statements built once (their parameters come at execution: no per-call compilation work)
 _INSERT_CALLBACK = insert(Callback).returning(Callback.id)
 _UPDATE_CALLBACK = update(Callback).where(Callback.id == bindparam("callback_id"))
-_UPDATE_CALLBACK_RETURNING = _UPDATE_CALLBACK.returning(Callback.id)
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,40 +182,57 @@ def _archive_values(provider: str, raw: RawRequest, *, request_id: str | None,
         "remote_addr": (remote_addr or None) and remote_addr[:64],
         "request_id": (request_id or None) and request_id[:64],
         "outcome": RECEIVED,
+        "signature_valid": None,
+        "outcome_detail": None,
+        "provider_txn_id": None,
+        "payment_id": None,
+        "response_status": None,
+        "response_body": None,
     }
 
 
-def _autocommit(conn: Connection, statement: Executable, params: dict[str, Any]) -> Any:
-    """Run one statement as its own synchronously committed transaction: on PostgreSQL in
-    autocommit mode (one round trip: no BEGIN, no COMMIT), elsewhere in a write transaction."""
-    if conn.dialect.name != "postgresql":
-        with conn.begin():
-            return conn.execute(statement, params).all()
-    conn.execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with conn.begin():  # a no-op at the driver: the statement commits by itself
-            return conn.execute(statement, params).all()
-    finally:
-        conn.execution_options(isolation_level=conn.default_isolation_level)
-
-
-# the archive's insert as psycopg takes it, for exec_driver_sql (no per-call parameter and
-# result processing: the values are plain, the timestamp aware)
+# The archive's insert as psycopg takes it (:mod:`recon.driver`): the raw call, and the verdict
+# and answer when they are known before anything is recorded (a refused or pending call)
 _ARCHIVE_COLUMNS = ("provider", "received_at", "method", "path", "query_string", "headers",
-                    "body", "remote_addr", "request_id", "outcome")
-_INSERT_CALLBACK_PG = str(
-    insert(Callback).values({c: bindparam(c) for c in _ARCHIVE_COLUMNS}).returning(Callback.id)
-    .compile(dialect=pg_psycopg.dialect()))  # type: ignore[no-untyped-call]
+                    "body", "remote_addr", "request_id", "outcome", "signature_valid",
+                    "outcome_detail", "provider_txn_id", "payment_id", "response_status",
+                    "response_body")
+_ARCHIVE_INSERT_PG = (f"INSERT INTO callbacks ({', '.join(_ARCHIVE_COLUMNS)}) "  # noqa: S608
+                      f"VALUES ({', '.join(f'%({c})s' for c in _ARCHIVE_COLUMNS)})")
+_INSERT_CALLBACK_PG = f"{_ARCHIVE_INSERT_PG} RETURNING callbacks.id"
+# ... and, for a call to record, the intent it pays and its payment's id, in the same round trip
+# (recon.payments.match_and_number_sql): one statement, committed before anything is recorded
+_ARCHIVE_AND_MATCH_PG = match_and_number_sql(
+    with_clause=f"WITH cb AS ({_ARCHIVE_INSERT_PG} RETURNING callbacks.id)",
+    source="cb", leading="cb.id")
+
+
+@dataclass(frozen=True)
+class Archived:
+    """A stored call: its id, and (PostgreSQL, a call to record) the match read with it."""
+
+    callback_id: int
+    slot: NewPayment | None = None
 
 
 def archive(conn: Connection, provider: str, raw: RawRequest, *, request_id: str | None,
-            remote_addr: str | None) -> int:
-    """Step 1: store the raw call in its own committed transaction; its callback id."""
+            remote_addr: str | None, verdict: Mapping[str, Any] | None = None,
+            match: Mapping[str, Any] | None = None) -> Archived:
+    """Step 1: store the raw call in its own committed transaction, with ``verdict`` (callback
+    columns: a refused call's verdict and answer) when it is decided already. On PostgreSQL,
+    given ``match`` (:func:`recon.payments.match_params`), the same statement also finds the
+    intent the call pays and numbers its payment (:attr:`Archived.slot`)."""
     values = _archive_values(provider, raw, request_id=request_id, remote_addr=remote_addr)
+    if verdict:
+        values.update(verdict)
     if conn.dialect.name != "postgresql":
-        return int(_autocommit(conn, _INSERT_CALLBACK, values)[0][0])
-    with _each_statement_commits(conn):
-        return int(conn.exec_driver_sql(_INSERT_CALLBACK_PG, values).scalar_one())
+        with conn.begin():
+            return Archived(int(conn.execute(_INSERT_CALLBACK, values).scalar_one()))
+    with driver.autocommit(conn):
+        if match is None:
+            return Archived(int(driver.one(conn, _INSERT_CALLBACK_PG, values)[0]))
+        row = driver.one(conn, _ARCHIVE_AND_MATCH_PG, {**values, **match})
+    return Archived(int(row[0]), slot_of(row))
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,11 +321,7 @@ def _payment_event(provider: str, event: CallbackEvent) -> PaymentEvent:
 
 def _record(session: Session, clock: Clock, settings: Settings, provider: str,
             event: CallbackEvent, callback_id: int) -> Decision:
-    """Record ``event`` (nothing for a pending one); the decision."""
-    if event.status == "pending":
-        return Decision(Outcome.ignored, PENDING,
-                        f"pending ({event.raw_status}): not a payment yet, nothing recorded",
-                        True, event.provider_txn_id)
+    """Record ``event`` (never a pending one: :func:`_pending`); the decision."""
     result = record_payment(session, clock, _payment_event(provider, event),
                             actor=ACTOR_PREFIX + provider,
                             reference_prefix=settings.reference_prefix,
@@ -308,6 +329,14 @@ def _record(session: Session, clock: Clock, settings: Settings, provider: str,
     outcome = _outcome_for(provider, event, result)
     return Decision(outcome, outcome.value, _describe(event, result), True,
                     event.provider_txn_id, result.payment.id)
+
+
+def _pending(event: CallbackEvent) -> Decision:
+    """A pending payment (VNPay ``vnp_TransactionStatus=01``): archived, answered, not
+    recorded."""
+    return Decision(Outcome.ignored, PENDING,
+                    f"pending ({event.raw_status}): not a payment yet, nothing recorded",
+                    True, event.provider_txn_id)
 
 
 def _verdict_values(decision: Decision) -> dict[str, Any]:
@@ -324,21 +353,9 @@ def _answer_values(ack: Acknowledgement) -> dict[str, Any]:
     return {"response_status": ack.status_code, "response_body": _json_body(ack)}
 
 
-@contextmanager
-def _each_statement_commits(conn: Connection) -> Iterator[None]:
-    """PostgreSQL in autocommit mode: every statement is its own transaction, committed
-    synchronously by itself (one round trip: no BEGIN, no COMMIT)."""
-    conn.execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with conn.begin():  # a no-op at the driver
-            yield
-    finally:
-        conn.execution_options(isolation_level=conn.default_isolation_level)
-
-
 def _record_new(conn: Connection, clock: Clock, settings: Settings, provider: str,
-                event: CallbackEvent, callback_id: int, cls: type[Adapter]
-                ) -> tuple[Decision, Acknowledgement] | None:
+                event: CallbackEvent, callback_id: int, cls: type[Adapter],
+                slot: NewPayment | None) -> tuple[Decision, Acknowledgement] | None:
     """PostgreSQL, a payment not recorded yet (every first delivery): the payment, its intent,
     its audit event and the callback's verdict and answer in one statement, its own atomic
     transaction (:func:`recon.payments.record_new_payment`). None when the payment exists
@@ -361,25 +378,26 @@ def _record_new(conn: Connection, clock: Clock, settings: Settings, provider: st
         return record_new_payment(conn, clock, _payment_event(provider, event),
                                   actor=ACTOR_PREFIX + provider,
                                   reference_prefix=settings.reference_prefix,
-                                  callback_id=callback_id, verdict=verdict)
+                                  callback_id=callback_id, verdict=verdict, slot=slot)
 
     if _fault_pause_wanted(settings):  # the crash tests kill the worker inside the transaction
         with conn.begin():
             new = record()
             _fault_pause(settings)
     else:
-        with _each_statement_commits(conn):
+        with driver.autocommit(conn):
             new = record()
     return decided[-1] if new is not None else None
 
 
 def _record_in_transaction(conn: Connection, clock: Clock, settings: Settings, provider: str,
-                           event: CallbackEvent, callback_id: int, cls: type[Adapter]
-                           ) -> tuple[Decision, Acknowledgement]:
+                           event: CallbackEvent, callback_id: int, cls: type[Adapter],
+                           slot: NewPayment | None = None) -> tuple[Decision, Acknowledgement]:
     """Step 2's transaction: the payment, its effects and audit, the callback's verdict and
-    answer; committed before the answer is given."""
-    if conn.dialect.name == "postgresql" and event.status != "pending":
-        recorded = _record_new(conn, clock, settings, provider, event, callback_id, cls)
+    answer; committed before the answer is given. ``slot``: PostgreSQL's match, read with the
+    archive (a rerun after a serialization failure reads it afresh)."""
+    if conn.dialect.name == "postgresql":
+        recorded = _record_new(conn, clock, settings, provider, event, callback_id, cls, slot)
         if recorded is not None:
             return recorded
     with conn.begin():
@@ -408,13 +426,6 @@ def _fault_pause(settings: Settings) -> None:
         pause = settings.get("FAULT_RECORD_SLEEP_SECONDS")
         if pause:
             time.sleep(float(pause))
-
-
-def _answer(conn: Connection, callback_id: int, ack: Acknowledgement,
-            decision: Decision) -> None:
-    """The verdict and answer of a call refused before recording: one write."""
-    _autocommit(conn, _UPDATE_CALLBACK_RETURNING, {
-        "callback_id": callback_id, **_verdict_values(decision), **_answer_values(ack)})
 
 
 def _mark_error(db: Database, callback_id: int, exc: BaseException,
@@ -471,19 +482,28 @@ def handle_callback(db: Database, clock: Clock, settings: Settings, provider: st
     callback_id: int | None = None
     try:
         with db.engine.connect() as conn:
-            callback_id = archive(conn, provider, raw, request_id=request_id,
-                                  remote_addr=remote_addr)
-            event, decision, ack = _decide_before_recording(provider, raw, clock, settings,
-                                                            cls, declared_length)
-            if event is None:
-                assert decision is not None  # refused before recording: one write
-                _answer(conn, callback_id, ack, decision)
+            def store(**kwargs: Any) -> Archived:
+                nonlocal callback_id
+                archived = archive(conn, provider, raw, request_id=request_id,
+                                   remote_addr=remote_addr, **kwargs)
+                callback_id = archived.callback_id
+                return archived
+
+            try:
+                event, decision, ack = _decide_before_recording(provider, raw, clock, settings,
+                                                                cls, declared_length)
+            except Exception:
+                store()  # a failure of ours (an adapter's bug): the call is kept all the same
+                raise
+            if event is not None and event.status == "pending":
+                decision = _pending(event)
+                event, ack = None, cls.acknowledge(decision.outcome)
+            if event is None:  # refused, or pending: stored with its verdict, one write
+                assert decision is not None
+                store(verdict={**_verdict_values(decision), **_answer_values(ack)})
             else:
-                # a serialization failure or deadlock reruns the whole transaction (bounded)
-                decision, ack = retrying(lambda: _record_in_transaction(
-                    conn, clock, settings, provider, event, callback_id, cls))
-                if decision.payment_id is not None:
-                    request_seal(db)  # chain its audit event soon (PostgreSQL)
+                decision, ack = _store_and_record(db, conn, clock, settings, provider, event,
+                                                  cls, store)
     except Exception as exc:  # any failure: nothing half-written, the provider retries
         if callback_id is None:
             log.exception("could not archive a %s callback; answering retry", provider,
@@ -494,6 +514,30 @@ def handle_callback(db: Database, clock: Clock, settings: Settings, provider: st
             _mark_error(db, callback_id, exc, retry)
         return retry
 
-    log.info("%s callback %s: %s (%s)", provider, callback_id, decision.callback_outcome,
-             decision.detail, extra={"request_id": request_id})
+    # a routine answer is on record in the callbacks table and the access log: DEBUG; anything
+    # finance or an integrator may need to look at (refused, unmatched, wrong amount): INFO
+    level = logging.DEBUG if decision.callback_outcome in ROUTINE else logging.INFO
+    if log.isEnabledFor(level):
+        log.log(level, "%s callback %s: %s (%s)", provider, callback_id,
+                decision.callback_outcome, decision.detail, extra={"request_id": request_id})
     return ack
+
+
+def _store_and_record(db: Database, conn: Connection, clock: Clock, settings: Settings,
+                      provider: str, event: CallbackEvent, cls: type[Adapter],
+                      store: Callable[..., Archived]) -> tuple[Decision, Acknowledgement]:
+    """A verified payment event: archived first (on PostgreSQL with its match, in the same
+    statement), then recorded in a transaction of its own."""
+    matching = None
+    if conn.dialect.name == "postgresql":
+        matching = match_params(_payment_event(provider, event), settings.reference_prefix)
+    archived = store(verdict={"signature_valid": True,
+                              "provider_txn_id": event.provider_txn_id}, match=matching)
+    slots = [archived.slot]  # the first attempt uses it; a rerun matches afresh
+    # a serialization failure or deadlock reruns the whole transaction (bounded)
+    decision, ack = retrying(lambda: _record_in_transaction(
+        conn, clock, settings, provider, event, archived.callback_id, cls,
+        slots.pop() if slots else None))
+    if decision.payment_id is not None:
+        request_seal(db)  # chain its audit event soon (PostgreSQL)
+    return decision, ack

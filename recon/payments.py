@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, Table, TextClause, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,7 +30,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from adapters.scrub import mask_pans_text
-from recon import audit
+from recon import audit, driver
 from recon.clock import Clock
 from recon.models import Dossier, Payment, PaymentIntent
 from recon.references import find_references, is_valid
@@ -307,11 +307,11 @@ class NewPayment:
 
 
 # The intent (as find_intent finds it: order code, then provider order id, then the candidate
-# references in order) and the id the new payment will have, in one round trip.
-_MATCH_AND_NUMBER = text("""
-SELECT nextval(pg_get_serial_sequence('payments', 'id')) AS payment_id,
-       i.id, i.dossier_id, i.amount, i.status, i.reference
-FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+# references in order) and the id the new payment will have. ``match_and_number_sql`` puts it
+# after another statement's CTE (the webhook's archive: one round trip for both).
+_SLOT_COLUMNS = ("nextval(pg_get_serial_sequence('payments', 'id')) AS payment_id, "
+                 "i.id, i.dossier_id, i.amount, i.status, i.reference")
+_MATCH_LATERAL = """LEFT JOIN LATERAL (
     SELECT id, dossier_id, amount, status, reference FROM payment_intents
     WHERE order_code = CAST(:order_code AS bigint)
        OR provider_order_id = CAST(:order_id AS varchar)
@@ -319,8 +319,32 @@ FROM (SELECT 1) AS one LEFT JOIN LATERAL (
     ORDER BY CASE WHEN order_code = CAST(:order_code AS bigint) THEN 0
                   WHEN provider_order_id = CAST(:order_id AS varchar) THEN 1
                   ELSE 2 + array_position(CAST(:refs AS varchar[]), reference) END
-    LIMIT 1) AS i ON true
-""")
+    LIMIT 1) AS i ON true"""
+
+
+def match_and_number_sql(*, with_clause: str = "", source: str = "(SELECT 1) AS one",
+                         leading: str = "") -> str:
+    """The match-and-number query as psycopg takes it: ``with_clause`` (a ``WITH ...`` of the
+    caller's, in psycopg's style) before it, ``leading`` columns before its own (which a row
+    ends with: see :func:`slot_of`), ``source`` the one-row relation it joins to."""
+    head = f"SELECT {leading + ', ' if leading else ''}{_SLOT_COLUMNS}"
+    match = _driver_sql(text(f"{head} FROM {source} {_MATCH_LATERAL}"))
+    return f"{with_clause}\n{match}" if with_clause else match
+
+
+def match_params(event: PaymentEvent, reference_prefix: str) -> dict[str, object]:
+    """The parameters of :func:`match_and_number_sql` for ``event``."""
+    return {"order_code": event.order_code, "order_id": event.order_id or None,
+            "refs": reference_candidates(event, reference_prefix)}
+
+
+def slot_of(row: tuple[Any, ...]) -> NewPayment:
+    """The payment id and matched intent at the end of a match-and-number row."""
+    payment_id, intent_id, dossier_id, amount, status, reference = row[-6:]
+    intent = (MatchedIntent(int(intent_id), int(dossier_id), int(amount), str(status),
+                            str(reference)) if intent_id is not None else None)
+    return NewPayment(int(payment_id), intent)
+
 
 # The new payment, its intent marked paid when covered, its audit event (unsealed, as
 # recon.audit.record writes them on PostgreSQL) and the verdict of the callback that reported
@@ -375,7 +399,7 @@ def _driver_sql(statement: TextClause) -> str:
     return str(statement.compile(dialect=pg_psycopg.dialect()))  # type: ignore[no-untyped-call]
 
 
-_MATCH_AND_NUMBER_SQL = _driver_sql(_MATCH_AND_NUMBER)
+_MATCH_AND_NUMBER_SQL = match_and_number_sql()
 _RECORD_NEW_ONLY = _driver_sql(text(_RECORD_NEW % ""))
 _RECORD_NEW_AND_ANSWER = _driver_sql(text(_RECORD_NEW % _CALLBACK_VERDICT))
 #: the callback columns a ``verdict`` gives :func:`record_new_payment`
@@ -385,8 +409,8 @@ CALLBACK_VERDICT_COLUMNS = ("signature_valid", "outcome", "outcome_detail", "pro
 
 def record_new_payment(conn: Connection, clock: Clock, event: PaymentEvent, *, actor: str,
                        reference_prefix: str, callback_id: int | None = None,
-                       verdict: Callable[[NewPayment], Mapping[str, object]] | None = None
-                       ) -> NewPayment | None:
+                       verdict: Callable[[NewPayment], Mapping[str, object]] | None = None,
+                       slot: NewPayment | None = None) -> NewPayment | None:
     """PostgreSQL: what :func:`record_payment` does for a payment not recorded yet, in two
     statements instead of a unit of work: one finds the intent and numbers the payment, one
     writes the payment, marks the intent paid when it is covered, writes the audit event and —
@@ -397,7 +421,11 @@ def record_new_payment(conn: Connection, clock: Clock, event: PaymentEvent, *, a
     None when (provider, provider_txn_id) is recorded already, or when the payment is a part
     of its intent's amount: nothing was written (a payment id was used up, harmlessly); the
     caller goes on with :func:`record_payment`, which knows redeliveries and late statuses and
-    sums part payments under the intent's lock.
+    sums part payments under the intent's lock. ``slot``: the row of the first statement, when
+    the caller read it already (with the webhook's archive: :func:`match_and_number_sql`).
+
+    Both statements go straight to psycopg (:mod:`recon.driver`): on a connection in
+    autocommit mode, each commits by itself.
     """
     if conn.dialect.name != "postgresql":
         raise ValueError("record_new_payment is for PostgreSQL; use record_payment")
@@ -405,12 +433,9 @@ def record_new_payment(conn: Connection, clock: Clock, event: PaymentEvent, *, a
         raise ValueError("payment amount must be a non-negative int of VND")
     if event.dossier_code:
         raise ValueError("record_new_payment matches by intent only; use record_payment")
-    row = conn.exec_driver_sql(_MATCH_AND_NUMBER_SQL, {
-        "order_code": event.order_code, "order_id": event.order_id or None,
-        "refs": reference_candidates(event, reference_prefix)}).one()
-    intent = (MatchedIntent(int(row.id), int(row.dossier_id), int(row.amount), str(row.status),
-                            str(row.reference)) if row.id is not None else None)
-    new = NewPayment(int(row.payment_id), intent)
+    new = slot if slot is not None else slot_of(
+        driver.one(conn, _MATCH_AND_NUMBER_SQL, match_params(event, reference_prefix)))
+    intent = new.intent
     intent_id, reference, dossier_id = ((intent.id, intent.reference, intent.dossier_id)
                                         if intent is not None else (None, None, None))
     params = _payment_values(event, clock.now(), actor=actor, callback_id=callback_id,
@@ -430,7 +455,7 @@ def record_new_payment(conn: Connection, clock: Clock, event: PaymentEvent, *, a
         statement = _RECORD_NEW_AND_ANSWER
         given = verdict(new)
         params.update({f"cb_{name}": given[name] for name in CALLBACK_VERDICT_COLUMNS})
-    result = conn.exec_driver_sql(statement, params).one()
-    if result.payment_id is None:
+    payment_id, intents_paid = driver.one(conn, statement, params)
+    if payment_id is None:
         return None
-    return NewPayment(new.id, intent, intent_paid=bool(result.intents_paid))
+    return NewPayment(new.id, intent, intent_paid=bool(intents_paid))
