@@ -133,7 +133,9 @@ class POSAdapter(Adapter):
         if contains_pan(request.body):
             raise MalformedPayload(full_pan)
         body = load_json_object(request.body)
-        if any(contains_pan(text) for text in _strings(body)):  # e.g. hidden in \\u escapes
+        # e.g. hidden in \\u escapes, or in a number's exponent form; one scan of every value,
+        # a line each (a card number cannot run across a line break)
+        if contains_pan("\n".join(_strings(body))):
             raise MalformedPayload(full_pan)
         masked_pan = opt_str(body, "masked_pan")
         if masked_pan and sum(c.isdigit() for c in masked_pan) > MASKED_PAN_MAX_DIGITS:

@@ -446,24 +446,26 @@ def _mark_error(db: Database, callback_id: int, exc: BaseException,
 def _decide_before_recording(provider: str, raw: RawRequest, clock: Clock,
                              settings: Settings, cls: type[Adapter],
                              declared_length: int | None
-                             ) -> tuple[CallbackEvent | None, Decision | None, Acknowledgement]:
-    """Size, configuration, signature and parsing: pure work, no transaction held."""
+                             ) -> CallbackEvent | tuple[Decision, Acknowledgement]:
+    """Size, configuration, signature and parsing: pure work, no transaction held. The event
+    to record, or the decision and answer for a call refused."""
     if len(raw.body) > MAX_BODY_BYTES or (declared_length or 0) > MAX_BODY_BYTES:
         shown = declared_length if declared_length is not None else "unknown"
-        return None, Decision(Outcome.malformed, TOO_LARGE,
-                              f"body over {MAX_BODY_BYTES} bytes (declared {shown}); "
-                              f"first {MAX_BODY_BYTES} bytes archived", None), \
+        return Decision(Outcome.malformed, TOO_LARGE,
+                        f"body over {MAX_BODY_BYTES} bytes (declared {shown}); "
+                        f"first {MAX_BODY_BYTES} bytes archived", None), \
             too_large_ack(declared_length)
     try:
         adapter = get_adapter(provider, settings.env,
                               max_age_seconds=settings.signature_max_age_seconds, clock=clock)
     except NotConfigured as exc:
-        return None, Decision(Outcome.not_configured, Outcome.not_configured.value,
-                              _clip(str(exc)), None), not_configured_ack(provider, str(exc))
+        return Decision(Outcome.not_configured, Outcome.not_configured.value,
+                        _clip(str(exc)), None), not_configured_ack(provider, str(exc))
     event, decision = _parse(adapter, raw)
     if decision is not None:
-        return None, decision, cls.acknowledge(decision.outcome, decision.detail)
-    return event, None, cls.acknowledge(Outcome.accepted)
+        return decision, cls.acknowledge(decision.outcome, decision.detail)
+    assert event is not None
+    return event
 
 
 def handle_callback(db: Database, clock: Clock, settings: Settings, provider: str,
@@ -478,7 +480,6 @@ def handle_callback(db: Database, clock: Clock, settings: Settings, provider: st
     pooled connection for the whole call.
     """
     cls = adapter_class(provider)  # UnknownProvider before anything is stored
-    retry = cls.acknowledge(Outcome.retry_later, "temporarily unavailable")
     callback_id: int | None = None
     try:
         with db.engine.connect() as conn:
@@ -490,21 +491,22 @@ def handle_callback(db: Database, clock: Clock, settings: Settings, provider: st
                 return archived
 
             try:
-                event, decision, ack = _decide_before_recording(provider, raw, clock, settings,
-                                                                cls, declared_length)
+                decided = _decide_before_recording(provider, raw, clock, settings, cls,
+                                                   declared_length)
             except Exception:
                 store()  # a failure of ours (an adapter's bug): the call is kept all the same
                 raise
-            if event is not None and event.status == "pending":
-                decision = _pending(event)
-                event, ack = None, cls.acknowledge(decision.outcome)
-            if event is None:  # refused, or pending: stored with its verdict, one write
-                assert decision is not None
+            if isinstance(decided, CallbackEvent) and decided.status == "pending":
+                decided = _pending(decided), cls.acknowledge(Outcome.ignored)
+            if isinstance(decided, tuple):  # refused, or pending: stored with its verdict
+                decision, ack = decided
                 store(verdict={**_verdict_values(decision), **_answer_values(ack)})
             else:
+                event = decided
                 decision, ack = _store_and_record(db, conn, clock, settings, provider, event,
                                                   cls, store)
     except Exception as exc:  # any failure: nothing half-written, the provider retries
+        retry = cls.acknowledge(Outcome.retry_later, "temporarily unavailable")
         if callback_id is None:
             log.exception("could not archive a %s callback; answering retry", provider,
                           extra={"request_id": request_id})
