@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import click
@@ -24,10 +23,8 @@ from recon.auth import (
 )
 from recon.cli.common import app_context, fail
 from recon.clock import VN_TZ
-from recon.db import Database
+from recon.db import MIGRATIONS, Database
 from recon.errors import ReconError
-
-MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
 
 
 def alembic_config(url: str) -> Config:
