@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from recon import audit
 from recon.clock import Clock
+from recon.db import Database, classify_fault
 from recon.errors import Conflict, FieldError, NotFound, ValidationError
 from recon.models import ApiToken, User
 
@@ -21,6 +24,12 @@ TOKEN_ROLES = ("cashier", "finance", "admin", "intake")
 TOKEN_PREFIX = "rcn_"  # noqa: S105 - a visible prefix, not a secret
 MIN_PASSWORD_LENGTH = 10
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+#: ``api_tokens.last_used_at`` is written at most this often per token
+TOKEN_USE_RESOLUTION = timedelta(seconds=60)
+#: how long noting a token's use may wait for a lock before it gives up (best effort)
+TOKEN_USE_TIMEOUT_SECONDS = 0.25
+
+log = logging.getLogger("recon.auth")
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,8 @@ class Principal:
     id: int
     name: str
     role: str
+    # a token's last recorded use, as loaded with it (None: never used, or a user)
+    last_used_at: datetime | None = field(default=None, compare=False)
 
     @property
     def actor(self) -> str:
@@ -134,4 +145,38 @@ def token_principal(session: Session, token: str) -> Principal | None:
     ).scalar_one_or_none()
     if row is None or row.revoked_at is not None:
         return None
-    return Principal("token", row.id, row.name, row.role)
+    return Principal("token", row.id, row.name, row.role, row.last_used_at)
+
+
+def note_token_use(db: Database, clock: Clock, principal: Principal) -> bool:
+    """Record that a token authenticated a call, at most once per :data:`TOKEN_USE_RESOLUTION`:
+    True when ``last_used_at`` was written now.
+
+    Decided first from the row already loaded (``principal.last_used_at``): most calls write
+    nothing and, on SQLite, take no write lock. Otherwise one conditional ``UPDATE`` in its own
+    short transaction (:meth:`recon.db.Database.bounded_transaction`), which a concurrent call
+    that wrote first turns into a no-op. Best effort: any failure (a busy, read-only or
+    unreachable database, anything at all) is logged and the call goes on."""
+    if principal.kind != "token":
+        return False
+    now = clock.now()
+    cutoff = now - TOKEN_USE_RESOLUTION
+    if principal.last_used_at is not None and principal.last_used_at >= cutoff:
+        return False
+    try:
+        with db.bounded_transaction(TOKEN_USE_TIMEOUT_SECONDS) as conn:
+            written = conn.execute(
+                update(ApiToken)
+                .where(ApiToken.id == principal.id,
+                       or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < cutoff))
+                .values(last_used_at=now)).rowcount
+    except Exception as exc:  # best effort: never fails the call
+        fault = classify_fault(exc, db)
+        if fault is not None:
+            log.warning("could not note the use of API token %s (%s: %s); the call goes on",
+                        principal.id, fault.kind, fault.detail)
+        else:
+            log.exception("could not note the use of API token %s; the call goes on",
+                          principal.id)
+        return False
+    return bool(written)

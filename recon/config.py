@@ -10,6 +10,7 @@ from typing import Any
 
 DEFAULT_INSTANCE = Path("instance")
 DEFAULT_INTENT_EXPIRY_INTERVAL = 60
+DEFAULT_HEALTH_TIMEOUT = 2.0
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -38,6 +39,21 @@ def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _positive_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}; unset it for the "
+                         f"default ({default:g})") from None
+    if not 0 < value <= 60:
+        raise ValueError(f"{name} must be above 0 and at most 60 seconds, got {raw!r}; unset "
+                         f"it for the default ({default:g})")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -52,12 +68,22 @@ class Settings:
     secret_key_previous: tuple[str, ...] = ()
     # PostgreSQL: a pooled connection idle longer than this is pinged before use (0: always)
     db_ping_after_seconds: int = 1
+    # how long /healthz waits for a lock before it says "busy" (recon.web.health)
+    health_timeout_seconds: float = DEFAULT_HEALTH_TIMEOUT
+    # where webhook calls go when the database cannot store them (recon.spool); None: the
+    # instance directory's spool/
+    spool_dir: Path | None = None
     # every RECON_* variable, so provider adapters can read their own secrets
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def is_development(self) -> bool:
         return self.environment in {"development", "test"}
+
+    @property
+    def spool_path(self) -> Path:
+        """The spool directory (``RECON_SPOOL_DIR``, else ``<instance>/spool``)."""
+        return self.spool_dir if self.spool_dir is not None else self.instance_path / "spool"
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """A raw ``RECON_<NAME>`` value (``name`` without the prefix)."""
@@ -126,5 +152,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         intent_expiry_interval_seconds=_positive_int(
             env, "RECON_INTENT_EXPIRY_INTERVAL_SECONDS", DEFAULT_INTENT_EXPIRY_INTERVAL),
         db_ping_after_seconds=_non_negative_int(env, "RECON_DB_PING_AFTER_SECONDS", 1),
+        health_timeout_seconds=_positive_seconds(env, "RECON_HEALTH_TIMEOUT_SECONDS",
+                                                 DEFAULT_HEALTH_TIMEOUT),
+        spool_dir=Path(env["RECON_SPOOL_DIR"]) if env.get("RECON_SPOOL_DIR") else None,
         env=recon_env,
     )

@@ -9,16 +9,19 @@ Faults. :func:`retrying` reruns a whole unit of work that PostgreSQL aborted wit
 serialization failure or a deadlock (SQLSTATE 40001 / 40P01) a bounded number of times with
 jittered exponential backoff (:meth:`Database.run` is the same for a session's unit of work);
 anything else is raised at once. :func:`classify_fault` names what a database error means for
-the caller — unreachable, read-only, disk full, overloaded, busy, conflict — so the web answers
-503 with what to do, and the provider is told to retry; :meth:`Database.probe_write` is the
-health check's real write.
+the caller — unreachable, read-only, disk full, overloaded, busy, conflict, not migrated — so the
+web answers 503 with what to do, and the provider is told to retry; anything it does not name (a
+bug of ours, a constraint) stays an ordinary error. :meth:`Database.probe_write` is the health
+check's real write, bounded in time (:meth:`Database.bounded_transaction`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import random
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -27,8 +30,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+import psycopg
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     BigInteger,
+    Connection,
     DateTime,
     Dialect,
     Engine,
@@ -39,7 +45,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -53,6 +59,8 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: the Alembic scripts: the only way the schema is made (``recon db upgrade``)
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 log = logging.getLogger("recon.db")
 _T = TypeVar("_T")
@@ -220,24 +228,70 @@ class Database:
 
         return retrying(once, attempts=attempts or RETRY_ATTEMPTS)
 
-    def probe_write(self) -> None:
+    @contextlib.contextmanager
+    def bounded_transaction(self, seconds: float) -> Iterator[Connection]:
+        """A short write transaction that waits at most about ``seconds`` for a lock instead
+        of the usual 30 s: on SQLite the connection's busy timeout (restored afterwards), on
+        PostgreSQL ``lock_timeout`` and ``statement_timeout`` for this transaction only. When
+        the time is up it raises what a busy database raises (:func:`classify_fault`:
+        ``busy``). Commits on success, rolls back on any exception."""
+        millis = max(1, int(seconds * 1000))
+        with self.engine.connect() as conn:
+            if self.dialect != "sqlite":
+                with conn.begin():
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{millis}ms'")
+                    conn.exec_driver_sql(f"SET LOCAL statement_timeout = '{millis}ms'")
+                    yield conn
+                return
+            raw = conn.connection.driver_connection  # no transaction: PRAGMAs run as they are
+            assert raw is not None
+            raw.execute(f"PRAGMA busy_timeout = {millis}")
+            try:
+                with conn.begin():  # BEGIN IMMEDIATE: waits for the write lock at most that long
+                    yield conn
+            finally:
+                try:
+                    raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+                except Exception:  # noqa: BLE001 - never give a short timeout back to the pool
+                    conn.invalidate()
+
+    def probe_write(self, timeout: float = 2.0) -> None:
         """A real, committed write that changes nothing (the health check's): raises what a
-        write raises now — read-only database, disk full, unreachable. The one-row
-        ``alembic_version`` is rewritten with its own value (on PostgreSQL a HOT update, with
-        a short lock timeout so a migration in progress is waited for briefly, not hung on)."""
-        with self.engine.connect() as conn, conn.begin():
-            if self.dialect == "postgresql":
-                conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+        write raises now — read-only database, disk full, unreachable, or busy when a lock is
+        not had within ``timeout`` seconds (a long writer on SQLite, a migration on
+        PostgreSQL): the check answers at once instead of hanging behind it. The one-row
+        ``alembic_version`` is rewritten with its own value (on PostgreSQL a HOT update)."""
+        with self.bounded_transaction(timeout) as conn:
             conn.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
 
-    def ping(self) -> dict[str, Any]:
-        with self.engine.connect() as conn:
+    def ping(self, timeout: float | None = None) -> dict[str, Any]:
+        """Can it be reached, and the schema's revision (None before the first migration). A
+        read: on SQLite it never waits for a writer; on PostgreSQL, given a ``timeout``, it
+        gives up after that many seconds (a migration's exclusive lock)."""
+        with self.engine.execution_options(recon_readonly=True).connect() as conn:
+            if timeout is not None and self.dialect == "postgresql":
+                conn.exec_driver_sql(
+                    f"SET LOCAL statement_timeout = '{max(1, int(timeout * 1000))}ms'")
             conn.execute(text("SELECT 1"))
-            try:
-                revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            except Exception:  # noqa: BLE001 - a database before its first migration
-                revision = None
+            revision = self._revision(conn)
         return {"dialect": self.dialect, "revision": revision}
+
+    @staticmethod
+    def _revision(conn: Connection) -> str | None:
+        """``alembic_version``'s revision; None when the table is missing. In a savepoint-free
+        way: the query is the last one of its transaction."""
+        try:
+            value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except DBAPIError as exc:
+            if _missing_relation(exc):
+                return None  # a database before its first migration
+            raise
+        return str(value) if value is not None else None
+
+    def schema_status(self) -> str:
+        """Where the schema stands against this code's migrations (:func:`revision_status`)."""
+        with self.engine.execution_options(recon_readonly=True).connect() as conn:
+            return revision_status(self._revision(conn))
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -245,6 +299,26 @@ class Database:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@functools.lru_cache(maxsize=1)
+def _migration_revisions() -> tuple[frozenset[str], frozenset[str]]:
+    """(heads, every revision) of the migrations shipped with this code."""
+    scripts = ScriptDirectory(str(MIGRATIONS))
+    return (frozenset(scripts.get_heads()),
+            frozenset(r.revision for r in scripts.walk_revisions()))
+
+
+def revision_status(revision: str | None) -> str:
+    """``missing`` (no ``alembic_version``: never migrated), ``current`` (at a head of this
+    code's migrations), ``behind`` (an older revision: `recon db upgrade` has not been run) or
+    ``ahead`` (a revision this code does not know: the database was migrated by newer code)."""
+    if revision is None:
+        return "missing"
+    heads, known = _migration_revisions()
+    if revision in heads:
+        return "current"
+    return "behind" if revision in known else "ahead"
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,8 +396,11 @@ _PG_KINDS: Final = {
     "40001": "conflict",
     "40P01": "conflict",
     "58030": "disk_full",  # io_error
-    "42P01": "not_migrated",  # undefined_table: the schema is behind the code
 }
+# a table or column the code expects is not there: a schema behind the code, or a bug of ours
+_PG_SCHEMA_GAPS: Final = frozenset({"42P01", "42703"})  # undefined_table, undefined_column
+_SQLITE_SCHEMA_GAPS: Final = ("no such table", "no such column")
+_SQLITE_SCHEMA_GAP_WORDS: Final = ("has no column named",)
 # SQLite primary result codes -> kind
 _SQLITE_KINDS: Final = {
     sqlite3.SQLITE_FULL: "disk_full",
@@ -334,25 +411,85 @@ _SQLITE_KINDS: Final = {
     sqlite3.SQLITE_LOCKED: "busy",
     sqlite3.SQLITE_NOMEM: "overloaded",
 }
+MIGRATION_TABLE: Final = "alembic_version"
+_MIGRATION_TABLE_NAMED: Final = re.compile(rf"(?<![\w.]){MIGRATION_TABLE}(?!\w)")
 
 
-def classify_fault(exc: BaseException) -> DatabaseFault | None:
+def _detail(exc: DBAPIError) -> str:
+    return " ".join(str(exc.orig).split())[:300]
+
+
+def _schema_gap(exc: DBAPIError) -> bool:
+    """A missing table or column (whatever the reason)."""
+    if isinstance(exc.orig, sqlite3.Error):
+        detail = _detail(exc)
+        return detail.startswith(_SQLITE_SCHEMA_GAPS) or any(
+            w in detail for w in _SQLITE_SCHEMA_GAP_WORDS)
+    return sqlstate(exc) in _PG_SCHEMA_GAPS
+
+
+def _missing_relation(exc: DBAPIError) -> bool:
+    if isinstance(exc.orig, sqlite3.Error):
+        return _detail(exc).startswith("no such table")
+    return sqlstate(exc) == "42P01"
+
+
+def _connection_lost(exc: DBAPIError) -> bool:
+    """The connection itself failed: lost (SQLAlchemy invalidated it), or never made (the
+    driver's connection is bad, or connecting timed out)."""
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    if isinstance(orig, psycopg.errors.ConnectionTimeout):
+        return True
+    pgconn = getattr(orig, "pgconn", None) if isinstance(orig, psycopg.Error) else None
+    return pgconn is not None and pgconn.status != psycopg.pq.ConnStatus.OK
+
+
+def _not_migrated(exc: DBAPIError, db: Database | None) -> DatabaseFault | None:
+    """A missing table or column means "not migrated" only when the migrations say so: the
+    migration table itself is missing, or at an older revision than this code's. A schema
+    that is current (or unknown) and still lacks it is a bug of ours: None."""
+    detail = _detail(exc)
+    if _MIGRATION_TABLE_NAMED.search(detail) and _missing_relation(exc):
+        return DatabaseFault("not_migrated", detail)
+    if db is None:
+        return None  # nothing to check the schema against: not said to be the schema's fault
+    try:
+        status = db.schema_status()
+    except Exception as check:  # noqa: BLE001 - the check failed: say why, if it is a fault
+        return classify_fault(check)
+    if status in ("missing", "behind"):
+        return DatabaseFault("not_migrated", f"{detail} (schema {status})")
+    return None
+
+
+def classify_fault(exc: BaseException, db: Database | None = None) -> DatabaseFault | None:
     """The fault behind a database error, or None when it is not one of the database's
-    availability (a constraint violation, a bug of ours: those are not 503s)."""
+    availability (a constraint violation, a bug of ours: those are not 503s, they are 500s
+    with a logged traceback).
+
+    ``unreachable`` only when the connection was really lost or could not be made (SQLAlchemy
+    invalidated it, the driver's connection is bad, SQLSTATE class 08, an administrator or
+    crash shutdown 57P01–57P03, SQLite cannot open the file): an error without a SQLSTATE on
+    a live connection (psycopg refusing more than 65,535 parameters) is not one.
+    ``not_migrated`` only when ``db``'s migrations say so (:func:`_not_migrated`): a typo'd
+    table name in a current schema is a bug."""
     if not isinstance(exc, DBAPIError):
         return None
-    orig = exc.orig
-    detail = " ".join(str(orig).split())[:300]
-    if isinstance(orig, sqlite3.Error):
-        code = getattr(orig, "sqlite_errorcode", None)
+    detail = _detail(exc)
+    if _schema_gap(exc):
+        return _not_migrated(exc, db)
+    if isinstance(exc.orig, sqlite3.Error):
+        code = getattr(exc.orig, "sqlite_errorcode", None)
         kind = _SQLITE_KINDS.get(code & 0xFF) if isinstance(code, int) else None
-        if kind is None and detail.startswith("no such table"):
-            kind = "not_migrated"
+        if kind is None and exc.connection_invalidated:
+            kind = "unreachable"
         return DatabaseFault(kind, detail) if kind else None
     state = sqlstate(exc)
-    if state is not None:
-        kind = _PG_KINDS.get(state) or ("unreachable" if state.startswith("08") else None)
-        return DatabaseFault(kind, detail) if kind else None
-    if exc.connection_invalidated or isinstance(exc, OperationalError):
-        return DatabaseFault("unreachable", detail)  # no SQLSTATE: the connection itself
-    return None
+    kind = _PG_KINDS.get(state) if state is not None else None
+    if kind is None and state is not None and state.startswith("08"):
+        kind = "unreachable"
+    if kind is None and _connection_lost(exc):
+        kind = "unreachable"
+    return DatabaseFault(kind, detail) if kind else None

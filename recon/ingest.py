@@ -83,6 +83,7 @@ from recon.payments import (
     slot_of,
 )
 from recon.sealing import request_seal
+from recon.spool import failure_reason, spool_callback
 
 log = logging.getLogger("recon.ingest")
 
@@ -510,6 +511,8 @@ def handle_callback(db: Database, clock: Clock, settings: Settings, provider: st
         if callback_id is None:
             log.exception("could not archive a %s callback; answering retry", provider,
                           extra={"request_id": request_id})
+            spool_callback(settings, provider, raw, request_id=request_id,  # kept on disk
+                           remote_addr=remote_addr, reason=failure_reason(exc))
         else:
             log.exception("%s callback %s failed; answering retry", provider, callback_id,
                           extra={"request_id": request_id})

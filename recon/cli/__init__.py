@@ -20,6 +20,7 @@ def cli(ctx: click.Context) -> None:
 def _register() -> None:
     from recon.cli import (  # noqa: PLC0415 - avoid import cycles
         admin,
+        callbacks,
         dossiers,
         intents,
         reconcile,
@@ -30,7 +31,7 @@ def _register() -> None:
     )
 
     for module in (admin, dossiers, intents, serve, vietqr, settlements, reconcile,
-                   simulate):
+                   simulate, callbacks):
         for command in module.COMMANDS:
             cli.add_command(command)
     from recon.cli import report  # noqa: PLC0415 - issue 6: recon report quarterly

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import click
@@ -24,10 +23,8 @@ from recon.auth import (
 )
 from recon.cli.common import app_context, fail
 from recon.clock import VN_TZ
-from recon.db import Database
+from recon.db import MIGRATIONS, Database
 from recon.errors import ReconError
-
-MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
 
 
 def alembic_config(url: str) -> Config:
@@ -146,14 +143,15 @@ def _vn_time(moment: datetime | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
 @click.pass_context
 def tokens_list(ctx: click.Context, as_json: bool) -> None:
-    """Every token: id, prefix, name, role, created, revoked (never the secret: only its hash
-    is stored)."""
+    """Every token: id, prefix, name, role, created, last used (to the minute), revoked
+    (never the secret: only its hash is stored)."""
     app = app_context(ctx)
     with app.db.read() as s:
         rows = list_tokens(s)
         data: list[dict[str, Any]] = [
             {"id": r.id, "prefix": r.prefix, "name": r.name, "role": r.role,
              "created_at": r.created_at.isoformat(),
+             "last_used_at": r.last_used_at.isoformat() if r.last_used_at else None,
              "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None}
             for r in rows]
     if as_json:
@@ -163,10 +161,10 @@ def tokens_list(ctx: click.Context, as_json: bool) -> None:
         click.echo("No API tokens. Create one with `recon tokens create NAME --role ROLE`.")
         return
     click.echo(f"{'id':>5}  {'prefix':<13} {'role':<8} {'created (VN)':<16}  "
-               f"{'revoked (VN)':<16}  name")
+               f"{'last used (VN)':<16}  {'revoked (VN)':<16}  name")
     for r in rows:
         click.echo(f"{r.id:>5}  {r.prefix + '…':<13} {r.role:<8} {_vn_time(r.created_at):<16}  "
-                   f"{_vn_time(r.revoked_at):<16}  {r.name}")
+                   f"{_vn_time(r.last_used_at):<16}  {_vn_time(r.revoked_at):<16}  {r.name}")
 
 
 @tokens_group.command("revoke")

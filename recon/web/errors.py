@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
-from flask import Flask, Response, g, jsonify, render_template
+from flask import Flask, Response, current_app, g, jsonify, render_template
 from sqlalchemy.exc import DBAPIError
 
 from recon.db import DatabaseFault, classify_fault
@@ -99,7 +99,7 @@ def register(app: Flask, *, wants_json: Callable[[], bool]) -> None:
 
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError) -> Response:
-        fault = classify_fault(exc)
+        fault = classify_fault(exc, current_app.extensions["recon.db"])
         if fault is None:
             log.exception("database error", extra={"request_id": g.get("request_id")})
             if wants_json():

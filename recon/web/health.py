@@ -2,55 +2,94 @@
 
 200 ``{"status": "ok", "version", "database": {"ok": true, "writable": true, "dialect",
 "revision"}}``; otherwise 503 with ``database.problem`` (``unreachable``, ``not_migrated``,
-``read_only``, ``disk_full``, ``overloaded``, ``busy``), a message in English and Vietnamese and
-a hint for the administrator. "Writable" is a real committed write that changes nothing
-(:meth:`recon.db.Database.probe_write`): a read-only or full database answers reads, so only a
-write tells.
+``read_only``, ``disk_full``, ``overloaded``, ``busy``), a message in English and Vietnamese, a
+hint for the administrator and ``Retry-After``. "Writable" is a real committed write that
+changes nothing (:meth:`recon.db.Database.probe_write`): a read-only or full database answers
+reads, so only a write tells. The write waits at most ``RECON_HEALTH_TIMEOUT_SECONDS`` (2 s) for
+a lock: behind a long writer the answer is ``busy`` at once, never a hang.
+
+``spool.pending`` counts the webhook calls kept in the spool (:mod:`recon.spool`) while the
+database could not store them and not imported yet; when there are any, ``warnings`` says so
+and what to run. A warning never makes the answer a 503.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify
 
 from recon import __version__
-from recon.db import DatabaseFault, classify_fault
+from recon.config import Settings
+from recon.db import DatabaseFault, classify_fault, revision_status
+from recon.spool import pending_lines
 from recon.web.errors import RETRY_AFTER, describe
 from recon.web.security import database
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger("recon.web")
 
 
-def _unhealthy(state: dict[str, object]) -> tuple[Response, int]:
+def _spool(settings: Settings) -> dict[str, object]:
+    """``spool`` and, when there is something to say, ``warnings`` (cheap: counts lines)."""
+    try:
+        pending = pending_lines(settings.spool_path)
+    except OSError as exc:
+        log.warning("cannot read the spool directory %s: %s", settings.spool_path, exc)
+        return {"spool": {"pending": None}, "warnings": [{
+            "code": "spool_unreadable",
+            "message": f"the spool directory cannot be read ({exc.strerror or exc}); check "
+                       "RECON_SPOOL_DIR and its permissions",
+            "message_vi": f"Không đọc được thư mục spool ({exc.strerror or exc}); hãy kiểm "
+                          "tra RECON_SPOOL_DIR và quyền truy cập thư mục."}]}
+    if not pending:
+        return {"spool": {"pending": 0}}
+    return {"spool": {"pending": pending}, "warnings": [{
+        "code": "spooled_callbacks",
+        "message": f"{pending} webhook calls were kept in the spool while the database could "
+                   "not store them (their providers were told to retry); once the database is "
+                   "healthy, run `recon callbacks spool-import` on this host",
+        "message_vi": f"Có {pending} lệnh gọi webhook được lưu tạm trong spool khi cơ sở dữ "
+                      "liệu không ghi được (nhà cung cấp đã được yêu cầu gửi lại); khi cơ sở dữ "
+                      "liệu hoạt động bình thường, hãy chạy `recon callbacks spool-import` trên "
+                      "máy chủ này."}]}
+
+
+def _unhealthy(state: dict[str, object], fault: DatabaseFault) -> tuple[Response, int]:
+    settings: Settings = current_app.extensions["recon.settings"]
     response = jsonify({"status": "unavailable", "version": __version__,
-                        "database": {"ok": False, **state}})
+                        "database": {"ok": False, **state, **describe(fault)},
+                        **_spool(settings)})
+    response.headers["Retry-After"] = str(RETRY_AFTER[fault.kind])
     return response, 503
 
 
 def _fault(exc: Exception) -> DatabaseFault:
-    return classify_fault(exc) or DatabaseFault("unreachable", " ".join(str(exc).split())[:300])
+    fault = classify_fault(exc, database())
+    if fault is None:  # whatever it is, the database cannot serve: said plainly, and logged
+        log.exception("health check failed")
+        return DatabaseFault("unreachable", " ".join(str(exc).split())[:300])
+    return fault
 
 
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
     db = database()
+    settings: Settings = current_app.extensions["recon.settings"]
     try:
-        state = db.ping()
+        state = db.ping(settings.health_timeout_seconds)
     except Exception as exc:  # noqa: BLE001 - any failure means "not healthy", said plainly
-        fault = _fault(exc)
-        response, status = _unhealthy({"writable": False, "error": type(exc).__name__,
-                                       **describe(fault)})
-        response.headers["Retry-After"] = str(RETRY_AFTER[fault.kind])
-        return response, status
-    if state["revision"] is None:
-        return _unhealthy({**state, "writable": None, "problem": "not_migrated",
-                           "hint": "Run `recon db upgrade` to create the schema."})
+        return _unhealthy({"writable": False, "error": type(exc).__name__}, _fault(exc))
+    schema = revision_status(state["revision"])
+    if schema in ("missing", "behind"):
+        return _unhealthy({**state, "writable": None}, DatabaseFault(
+            "not_migrated", "no schema yet" if schema == "missing" else
+            f"the schema is at revision {state['revision']}, older than this code's"))
     try:
-        db.probe_write()
+        db.probe_write(settings.health_timeout_seconds)
     except Exception as exc:  # noqa: BLE001 - said plainly, as above
-        fault = _fault(exc)
-        response, status = _unhealthy({**state, "writable": False,
-                                       "error": type(exc).__name__, **describe(fault)})
-        response.headers["Retry-After"] = str(RETRY_AFTER[fault.kind])
-        return response, status
+        return _unhealthy({**state, "writable": False, "error": type(exc).__name__},
+                          _fault(exc))
     return jsonify({"status": "ok", "version": __version__,
-                    "database": {"ok": True, "writable": True, **state}}), 200
+                    "database": {"ok": True, "writable": True, **state},
+                    **_spool(settings)}), 200

@@ -8,7 +8,7 @@ import secrets
 from flask import Flask, Response, abort, current_app, g, request, session
 from sqlalchemy import select
 
-from recon.auth import Principal, token_principal
+from recon.auth import Principal, note_token_use, token_principal
 from recon.db import Database
 from recon.models import User
 
@@ -36,7 +36,10 @@ def load_principal() -> Principal | None:
     token = bearer_token()
     if token is not None:
         with database().read() as s:
-            return token_principal(s, token)
+            principal = token_principal(s, token)
+        if principal is not None:  # after the read: no transaction held while it writes
+            note_token_use(database(), current_app.extensions["recon.clock"], principal)
+        return principal
     user_id = session.get("user_id")
     if user_id is None:
         return None

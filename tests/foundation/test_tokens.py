@@ -90,8 +90,8 @@ def test_revoked_token_gets_401_and_the_revocation_is_audited(
     assert listed["giu-lai"]["revoked_at"] is None
     table = run("tokens", "list").stdout.splitlines()
     stamps = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d")
-    assert len(stamps.findall(table[1])) == 1  # created only
-    assert len(stamps.findall(table[2])) == 2  # created and revoked
+    assert len(stamps.findall(table[1])) == 2  # created and last used
+    assert len(stamps.findall(table[2])) == 3  # created, last used and revoked
 
 
 def test_revoke_is_idempotent(env: dict[str, str], db: Database) -> None:

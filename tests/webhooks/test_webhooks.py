@@ -411,7 +411,7 @@ def test_a_first_delivery_is_written_by_two_statements_on_postgresql(
         statements.append(" ".join(statement.split())[:60])
 
     if hooks.db.dialect == "postgresql":
-        import psycopg  # noqa: PLC0415 - PostgreSQL only
+        import psycopg
 
         sent = psycopg.Connection.execute
 
