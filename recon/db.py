@@ -133,6 +133,9 @@ def build_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    # a host that drops packets silently fails a new connection in seconds, not minutes
+    connect_args = kwargs.setdefault("connect_args", {})
+    connect_args.setdefault("connect_timeout", PG_CONNECT_TIMEOUT_SECONDS)
     if ping_after <= 0:
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **kwargs)
@@ -141,6 +144,8 @@ def build_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+#: how long a new PostgreSQL connection may take (libpq ``connect_timeout``, whole seconds)
+PG_CONNECT_TIMEOUT_SECONDS: Final = 10
 #: a pooled PostgreSQL connection idle longer than this is pinged before use
 #: (``RECON_DB_PING_AFTER_SECONDS``; 0 pings at every checkout)
 PING_AFTER_SECONDS: Final = 1
