@@ -134,8 +134,9 @@ def build_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     # a host that drops packets silently fails a new connection in seconds, not minutes
-    connect_args = kwargs.setdefault("connect_args", {})
-    connect_args.setdefault("connect_timeout", PG_CONNECT_TIMEOUT_SECONDS)
+    if "connect_timeout" not in parsed.query:  # one given in the URL wins
+        connect_args = kwargs.setdefault("connect_args", {})
+        connect_args.setdefault("connect_timeout", PG_CONNECT_TIMEOUT_SECONDS)
     if ping_after <= 0:
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **kwargs)
