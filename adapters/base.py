@@ -181,6 +181,9 @@ class CallbackEvent:
     (transfer description) in which to look for a reference. ``raw_status`` records the provider
     fields that decided ``status`` (e.g. ``"resultCode=0"``). ``channel`` uses the payment
     channel vocabulary (``vnpay``, ``momo``, ``zalopay``, ``payos``, ``vietqr``, ``pos``).
+    ``bank_reference`` is the bank's own reference for the credit (the id a bank statement
+    lists it by), from the bank-feed providers that carry one (SePay ``referenceCode``, Casso
+    ``data.reference``, payOS ``data.reference``); ``None`` for the others, or when absent.
     """
 
     provider: str
@@ -193,6 +196,7 @@ class CallbackEvent:
     memo: str | None
     raw_status: str
     channel: str
+    bank_reference: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount < 0:
@@ -203,6 +207,8 @@ class CallbackEvent:
             raise ValueError("transaction_at must be timezone-aware")
         if not self.provider_txn_id:
             raise ValueError("provider_txn_id must not be empty")
+        if self.bank_reference is not None and not self.bank_reference:
+            raise ValueError("bank_reference must be None or non-empty")
 
 
 @dataclass(frozen=True)

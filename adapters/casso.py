@@ -7,7 +7,9 @@ How Casso writes non-ASCII text when signing is unconfirmed: both ``\\uXXXX`` es
 UTF-8 are accepted (they encode the same data). A timestamp further than ``max_age_seconds``
 from the time the call was received is refused as a replay (0 turns the check off).
 
-``data.id`` is the provider transaction id, ``data.description`` the memo. A negative amount is
+``data.id`` is the provider transaction id, ``data.description`` the memo, ``data.reference``
+(the bank's own reference for the credit, what the account's bank statement lists it by) the
+bank reference. A negative amount is
 an outgoing transfer: not a payment (:class:`NotAPayment`). Webhook v1 (``data`` a list) is
 refused: configure webhook v2 in Casso.
 
@@ -40,6 +42,7 @@ from adapters.fields import (
     get_txn_id,
     load_json_object,
     local_time,
+    opt_bank_reference,
     opt_str,
     parse_vnd,
     show,
@@ -133,6 +136,7 @@ class CassoAdapter(Adapter):
             memo=opt_str(data, "description", where="data.") or None,
             raw_status="error=0",
             channel=self.channel,
+            bank_reference=opt_bank_reference(data, "reference"),
         )
 
     @classmethod

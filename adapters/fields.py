@@ -174,6 +174,25 @@ def check_txn_id(value: str, *, field: str) -> str:
     return value
 
 
+def opt_bank_reference(data: Mapping[str, object], key: str) -> str | None:
+    """The bank's reference for a credit (what a bank statement lists it by), or ``None``.
+
+    Text (trimmed) or a non-negative JSON integer. It only helps reconciliation match a bank
+    statement line, so a value recon cannot use (missing, empty, another type, longer than
+    :data:`TXN_ID_MAX_LENGTH`, which no statement line can be) is left out rather than
+    refusing the payment: money is never turned away over it."""
+    value = data.get(key)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        text = str(value)
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        return None
+    if not text or len(text) > TXN_ID_MAX_LENGTH or not text.isprintable():
+        return None
+    return text
+
+
 def unpaid_txn_id(reference: str) -> str:
     """The id for a payment that did not happen and has no provider transaction number
     (VNPay sends ``vnp_TransactionNo=0``): one per order, so such calls do not collide."""

@@ -7,8 +7,9 @@ accepted too) and an array is written as compact JSON with each object's keys so
 
 Our link to the order is ``data.orderCode`` (an integer: keep a numeric order code per intent),
 reported as ``order_code``; ``data.reference`` (the bank transaction reference) is the provider
-transaction id; ``data.description`` is the memo. Success is ``data.code == "00"`` (and the
-envelope's ``code``, when present, ``"00"``); any other code is a failure.
+transaction id, and the bank reference too; ``data.description`` is the memo. Success is
+``data.code == "00"`` (and the envelope's ``code``, when present, ``"00"``); any other code is a
+failure.
 
 Answer 2xx ``{"success": true}`` once recorded (payOS's own "confirm webhook" test call, which
 carries a made-up order, included).
@@ -41,6 +42,7 @@ from adapters.fields import (
     get_txn_id,
     load_json_object,
     local_time,
+    opt_bank_reference,
     opt_str,
     parse_vnd,
     signing_text,
@@ -131,6 +133,7 @@ class PayOSAdapter(Adapter):
             raw_status=f"code={code}" if envelope_code in (None, "00")
             else f"code={envelope_code},data.code={code}",
             channel=self.channel,
+            bank_reference=opt_bank_reference(data, "reference"),
         )
 
     @classmethod

@@ -4,7 +4,9 @@ The key is compared in constant time (the scheme name case-insensitively, the ke
 ``transferType == "in"`` is a payment: ``"out"`` is answered as :attr:`Outcome.ignored`
 (:class:`NotAPayment`); any other value is refused as malformed. ``id`` is the provider
 transaction id, ``content`` (the transfer memo) is the memo, ``code`` (the payment code SePay
-parsed with the prefix configured there, or null) the reference.
+parsed with the prefix configured there, or null) the reference, ``referenceCode`` (the bank's
+own reference for the credit, what the account's bank statement lists it by) the bank
+reference.
 
 Amounts: the webhook sends ``transferAmount`` as a JSON integer, while SePay's transactions API
 writes amounts as decimal strings (``"50000.00"``). We accept an integer, a digit string, or a
@@ -40,6 +42,7 @@ from adapters.fields import (
     get_txn_id,
     load_json_object,
     local_time,
+    opt_bank_reference,
     opt_str,
     parse_vnd,
     show,
@@ -97,6 +100,7 @@ class SePayAdapter(Adapter):
             memo=opt_str(body, "content") or None,
             raw_status="transferType=in",
             channel=self.channel,
+            bank_reference=opt_bank_reference(body, "referenceCode"),
         )
 
     @classmethod

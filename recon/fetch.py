@@ -546,7 +546,7 @@ def _record(db: Database, clock: Clock, settings: Settings, provider: str,
                 channel=intent.channel, amount=paid.amount, status="succeeded",
                 paid_at=paid.paid_at, reference=intent.reference,
                 order_code=intent.order_code if provider == "payos" else None,
-                order_id=order_id, memo=paid.memo)
+                order_id=order_id, memo=paid.memo, bank_reference=paid.bank_reference)
             result = record_payment(session, clock, event, actor=actor,
                                     reference_prefix=settings.reference_prefix)
             if result.outcome in ("recorded", "updated"):

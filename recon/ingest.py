@@ -317,6 +317,7 @@ def _payment_event(provider: str, event: CallbackEvent) -> PaymentEvent:
         reference=event.reference,
         order_code=event.order_code,
         memo=event.memo,
+        bank_reference=event.bank_reference,
     )
 
 

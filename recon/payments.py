@@ -62,6 +62,7 @@ class PaymentEvent:
     memo: str | None = None  # free text to search for a reference (bank transfers)
     receipt_number: str | None = None
     dossier_code: str | None = None  # cash at the desk names its dossier directly
+    bank_reference: str | None = None  # the bank's reference of a credit (bank statements)
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,7 @@ def _payment_values(event: PaymentEvent, now: datetime, *, actor: str, callback_
         # matched on the memo as sent; stored with any card number masked (PCI DSS)
         "memo": mask_pans_text(event.memo) if event.memo else event.memo,
         "order_id": event.order_id or (str(event.order_code) if event.order_code else None),
+        "bank_reference": event.bank_reference,
         "intent_id": intent_id,
         "dossier_id": dossier_id,
         "callback_id": callback_id,
@@ -355,10 +357,11 @@ _RECORD_NEW = """
 WITH ins AS (
     INSERT INTO payments (id, provider, provider_txn_id, channel, amount, status, paid_at,
                           received_at, reference, memo, order_id, intent_id, dossier_id,
-                          callback_id, receipt_number, recorded_by, updated_at)
+                          callback_id, receipt_number, recorded_by, updated_at,
+                          bank_reference)
     VALUES (:id, :provider, :provider_txn_id, :channel, :amount, :status, :paid_at,
             :received_at, :reference, :memo, :order_id, :intent_id, :dossier_id,
-            :callback_id, :receipt_number, :recorded_by, :updated_at)
+            :callback_id, :receipt_number, :recorded_by, :updated_at, :bank_reference)
     ON CONFLICT (provider, provider_txn_id) DO NOTHING
     RETURNING id
 ), paid AS (

@@ -35,6 +35,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from adapters import momo, vnpay, zalopay
+from adapters.fields import opt_bank_reference
 from recon.clock import as_utc
 from recon.money import MAX_VND
 
@@ -74,6 +75,7 @@ class ConfirmedPayment:
     amount: int
     paid_at: datetime
     memo: str | None = None
+    bank_reference: str | None = None  # the bank's reference of the credit (payOS: its id)
 
 
 @dataclass(frozen=True)
@@ -284,12 +286,14 @@ def read_payos_payment_request(body: bytes, checksum_key: str) -> QueryOutcome:
     for i, tx in enumerate(txns, start=1):
         if not isinstance(tx, dict):
             raise ProtocolError(f"payOS's answer: transaction {i} is not an object")
+        reference = _id_text(tx.get("reference"), f"payOS transaction {i}: reference")
         payments.append(ConfirmedPayment(
-            provider_txn_id=_id_text(tx.get("reference"), f"payOS transaction {i}: reference"),
+            provider_txn_id=reference,
             amount=exact_vnd(tx.get("amount"), f"payOS transaction {i}: amount"),
             paid_at=vn_datetime(tx.get("transactionDateTime"),
                                 f"payOS transaction {i}: transactionDateTime"),
-            memo=tx.get("description") if isinstance(tx.get("description"), str) else None))
+            memo=tx.get("description") if isinstance(tx.get("description"), str) else None,
+            bank_reference=opt_bank_reference(tx, "reference")))
     amount = exact_vnd(data.get("amount"), "payOS data.amount")
     paid = exact_vnd(data.get("amountPaid", 0), "payOS data.amountPaid")
     detail = f"payOS status {status}: {paid} of {amount} paid"

@@ -326,11 +326,14 @@ class DailySummary:
 
 
 def _first_line_amount() -> Any:
-    """The gross amount of the first settlement line of a payment's transaction, or NULL."""
-    return (select(SettlementLine.amount)
-            .where(SettlementLine.provider == Payment.provider,
-                   SettlementLine.provider_txn_id == Payment.provider_txn_id)
-            .order_by(SettlementLine.id).limit(1).correlate(Payment).scalar_subquery())
+    """The gross amount of the first settlement line of a payment's transaction, or NULL:
+    listed by its own id, else by the bank's reference (a bank statement line)."""
+    def first_by(column: Any) -> Any:
+        return (select(SettlementLine.amount)
+                .where(SettlementLine.provider == Payment.provider,
+                       SettlementLine.provider_txn_id == column)
+                .order_by(SettlementLine.id).limit(1).correlate(Payment).scalar_subquery())
+    return func.coalesce(first_by(Payment.provider_txn_id), first_by(Payment.bank_reference))
 
 
 def daily_summary(session: Session, day: date) -> DailySummary:

@@ -624,10 +624,11 @@ def story(session: Session, discrepancy_id: int) -> Story | None:
             PaymentIntent.dossier_id == dossier.id).order_by(PaymentIntent.id)))
         for p in session.scalars(select(Payment).where(Payment.dossier_id == dossier.id)):
             payments[p.id] = p
-    if line is not None:
+    if line is not None:  # its payment, by its own id or by the bank's reference
         for p in session.scalars(select(Payment).where(
                 Payment.provider == line.provider,
-                Payment.provider_txn_id == line.provider_txn_id)):
+                or_(Payment.provider_txn_id == line.provider_txn_id,
+                    Payment.bank_reference == line.provider_txn_id))):
             payments[p.id] = p
     intent_ids = {i.id for i in intents}
     missing_intents = {p.intent_id for p in payments.values()
@@ -637,6 +638,7 @@ def story(session: Session, discrepancy_id: int) -> Story | None:
             PaymentIntent.id.in_(missing_intents))))
     ordered = sorted(payments.values(), key=lambda p: (p.paid_at, p.id))
     keys = {(p.provider, p.provider_txn_id) for p in ordered}
+    keys |= {(p.provider, p.bank_reference) for p in ordered if p.bank_reference}
     if line is not None:
         keys.add((line.provider, line.provider_txn_id))
     lines: list[SettlementLine] = []

@@ -43,6 +43,19 @@ line settled first (``settled_on``, then ``id``) is the original, and every othe
   passed: ``missing_settlement`` (see :func:`settlement_deadline`). Providers in
   ``config.no_settlement_providers`` (``cash``) never are.
 
+Bank references -- a bank statement lists a SePay, Casso or payOS credit by the *bank's*
+reference, which the provider reports beside its own id (``PaymentRow.bank_reference``). A
+payment with no line under its own ``(provider, provider_txn_id)`` takes, failing that, the
+group ``(provider, bank_reference)`` -- provided no payment's own id claimed that group first
+(own ids always win) -- and that group then is its settlement exactly as if it carried its own
+id: original, duplicates, amount and status checks alike. Of two such payments with the same
+bank reference the lower id takes it. A payment already settled under its own id (the
+provider's report) whose bank reference names a group no one else claimed (the bank statement
+imported too) is settled twice: every line of that group is a ``duplicate_settlement`` of it.
+A line whose id is neither a payment's own id nor a payment's bank reference stays
+``unexpected_settlement``. The matching is by the line's provider, i.e. the provider the
+statement was imported for.
+
 What the engine assumes of its inputs (the database guarantees all of it): ids are unique per
 record type, ``(provider, provider_txn_id)`` is unique among payments, timestamps are aware.
 ``as_of`` drives the settlement deadlines and nothing else: which rows exist "as of" a moment
@@ -168,8 +181,9 @@ class Reconciliation:
     to say why a previous discrepancy no longer holds."""
 
     __slots__ = (
-        "_assessed", "_dossiers", "_first_pay", "_groups", "_intents", "_lines", "_lines_by_id",
-        "_lines_by_key", "_payments", "_payments_by_id", "as_of", "config", "discrepancies",
+        "_assessed", "_bank_claims", "_dossiers", "_first_pay", "_groups", "_intents", "_lines",
+        "_lines_by_id", "_lines_by_key", "_payments", "_payments_by_id", "as_of", "config",
+        "discrepancies",
     )
 
     def __init__(
@@ -185,6 +199,7 @@ class Reconciliation:
         intents: _Intents,
         payments: Sequence[PaymentRow],
         lines: Sequence[SettlementLineRow],
+        bank_claims: dict[TxnKey, PaymentRow] | None = None,
     ) -> None:
         self.discrepancies = discrepancies
         self.as_of = as_of
@@ -196,6 +211,7 @@ class Reconciliation:
         self._intents = intents
         self._payments = payments
         self._lines = lines
+        self._bank_claims = bank_claims or {}
         self._payments_by_id: dict[int, PaymentRow] | None = None
         self._lines_by_id: dict[int, SettlementLineRow] | None = None
         self._lines_by_key: dict[TxnKey, list[SettlementLineRow]] | None = None
@@ -262,6 +278,22 @@ class Reconciliation:
             self._lines_by_key = by_key
         return list(self._lines_by_key.get((provider, provider_txn_id), ()))
 
+    def bank_claimant(self, provider: str, provider_txn_id: str) -> PaymentRow | None:
+        """The payment that took the lines keyed ``(provider, provider_txn_id)`` by its bank
+        reference (see the module doc), or ``None``."""
+        return self._bank_claims.get((provider, provider_txn_id))
+
+    def settlement_lines_of(self, payment: PaymentRow) -> list[SettlementLineRow]:
+        """Every line that settles ``payment``, its original first: those under its own id,
+        then those it took by its bank reference (all duplicates when the former exist)."""
+        lines = self.settlement_lines_for(payment.provider, payment.provider_txn_id)
+        bank = payment.bank_reference
+        if bank is not None:
+            claimant = self._bank_claims.get((payment.provider, bank))
+            if claimant is not None and claimant.id == payment.id:
+                lines += self.settlement_lines_for(payment.provider, bank)
+        return lines
+
     def covers(self, identity: str) -> bool:
         """Whether every subject of ``identity`` was among this run's inputs."""
         _kind, ids = parse_identity(identity)
@@ -298,6 +330,18 @@ def _payment_order(payment: PaymentRow) -> tuple[datetime, int]:
     return (payment.paid_at, payment.id)
 
 
+def _first_id(entry: tuple[PaymentRow, TxnKey, object]) -> int:
+    return entry[0][0]
+
+
+def _cutoff(provider: str, as_of: datetime, cfg: EngineConfig) -> datetime:
+    """Paid before this, a payment of ``provider`` with no line is overdue (never for the
+    providers that do not settle)."""
+    if not cfg.needs_settlement(provider):
+        return _NEVER
+    return settlement_cutoff(as_of, cfg.days_for(provider))
+
+
 # --------------------------------------------------------------------------- reconcile
 
 
@@ -322,7 +366,9 @@ def reconcile(
     one left ``None`` on a dossier that has a payment raises ``ValueError``.
 
     For a partial (recent-activity) run, load with each payment every other payment of its
-    dossier and every settlement line of its transaction, or totals will be wrong.
+    dossier and every settlement line of its transaction (under its own id and under its bank
+    reference), and with each line every payment whose own id or bank reference is the line's
+    id, or totals and matches will be wrong.
 
     ``dossiers`` may also be a function returning them: it is called once, after the
     settlement lines are grouped and the payments walked, so a loader can still be fetching
@@ -353,6 +399,7 @@ def reconcile(
         group.sort(key=_line_order)
         first_line[key] = group[0]
     group_payment: dict[TxnKey, PaymentRow] = {}
+    bank_claims: dict[TxnKey, PaymentRow] = {}
 
     # payments: one pass ------------------------------------------------------------------
     intent_rows = _Intents(intents)
@@ -362,13 +409,20 @@ def reconcile(
     overdue: list[tuple[PaymentRow, int | None]] = []
     mismatched: list[tuple[PaymentRow, SettlementLineRow, int | None]] = []
     status_wrong: list[tuple[PaymentRow, SettlementLineRow]] = []
+    # payments with a bank reference: without a line of their own (and their dossier) ...
+    by_bank: list[tuple[PaymentRow, TxnKey, int | None]] = []
+    # ... and with one (and that line)
+    settled_too: list[tuple[PaymentRow, TxnKey, SettlementLineRow]] = []
     cutoffs: dict[str, datetime] = {}
     for p in payments:
-        _pid, provider, txn, _channel, amount, status, paid_at, did, intent_id, _ref = p
+        _pid, provider, txn, _channel, amount, status, paid_at, did, intent_id, _ref, bank = p
         key = (provider, txn)
         line = first_line.pop(key, None)
-        if line is not None and line_groups and key in line_groups:
-            group_payment[key] = p
+        if line is not None:
+            if line_groups and key in line_groups:
+                group_payment[key] = p
+            if bank is not None and bank != txn:
+                settled_too.append((p, (provider, bank), line))
         if status == SUCCEEDED:
             if did is None and intent_id is not None:
                 intent = intent_rows.get(intent_id)
@@ -386,19 +440,52 @@ def reconcile(
                     else:
                         pgroup.append(p)
             if line is None:
-                cutoff = cutoffs.get(provider)
-                if cutoff is None:
-                    cutoff = cutoffs[provider] = (
-                        settlement_cutoff(as_of, cfg.days_for(provider))
-                        if cfg.needs_settlement(provider)
-                        else _NEVER
-                    )
-                if paid_at < cutoff:
-                    overdue.append((p, did))
+                if bank is not None and bank != txn:  # judged once own ids took their lines
+                    by_bank.append((p, (provider, bank), did))
+                else:
+                    cutoff = cutoffs.get(provider)
+                    if cutoff is None:
+                        cutoff = cutoffs[provider] = _cutoff(provider, as_of, cfg)
+                    if paid_at < cutoff:
+                        overdue.append((p, did))
             elif line[3] != amount:
                 mismatched.append((p, line, did))
         elif line is not None:
             status_wrong.append((p, line))
+        elif bank is not None and bank != txn:
+            by_bank.append((p, (provider, bank), None))
+
+    # bank references (see the module doc): lowest payment id first, so input order never
+    # matters. First payments with no line of their own take the group of their reference ...
+    by_bank.sort(key=_first_id)
+    for p, bank_key, did in by_bank:
+        line = first_line.pop(bank_key, None)
+        if line is not None:
+            bank_claims[bank_key] = p
+            if line_groups and bank_key in line_groups:
+                group_payment[bank_key] = p
+        if p[5] == SUCCEEDED:
+            if line is None:
+                cutoff = cutoffs.get(p[1])
+                if cutoff is None:
+                    cutoff = cutoffs[p[1]] = _cutoff(p[1], as_of, cfg)
+                if p[6] < cutoff:
+                    overdue.append((p, did))
+            elif line[3] != p[4]:
+                mismatched.append((p, line, did))
+        elif line is not None:
+            status_wrong.append((p, line))
+    # ... then a group still unclaimed that names a settled payment settles it a second time
+    settled_twice: list[tuple[PaymentRow, SettlementLineRow, SettlementLineRow]] = []
+    first_settled: dict[TxnKey, SettlementLineRow] = {}  # such a group -> the payment's original
+    settled_too.sort(key=_first_id)
+    for p, bank_key, own in settled_too:
+        extra = first_line.pop(bank_key, None)
+        if extra is not None:
+            bank_claims[bank_key] = p
+            group_payment[bank_key] = p
+            first_settled[bank_key] = own
+            settled_twice.append((p, own, extra))
 
     out: list[Discrepancy] = []
     emit = out.append
@@ -444,8 +531,15 @@ def reconcile(
             f"unexpected_settlement:settlement_line={line[0]}", "unexpected_settlement",
             None, None, line[0], line[1], 0, line[3], line[3], vi, en,
         ))
+    for p, own, extra in settled_twice:
+        vi, en = explain.duplicate_settlement(extra[1], extra[2], extra[3], extra[6], own[6])
+        emit(Discrepancy(
+            f"duplicate_settlement:settlement_line={extra[0]}", "duplicate_settlement",
+            _dossier_of(p, intent_rows), p[0], extra[0], extra[1], 0, extra[3], extra[3],
+            vi, en,
+        ))
     for key, group in line_groups.items():
-        original = group[0]
+        original = first_settled.get(key, group[0])
         owner = group_payment.get(key)
         for extra in group[1:]:
             vi, en = explain.duplicate_settlement(
@@ -522,7 +616,7 @@ def reconcile(
     return Reconciliation(
         discrepancies=out, as_of=as_of, config=cfg, dossiers=dossier_by_id, assessed=assessed,
         first_pay=first_pay, groups=pay_groups, intents=intent_rows, payments=payments,
-        lines=settlement_lines,
+        lines=settlement_lines, bank_claims=bank_claims,
     )
 
 

@@ -213,7 +213,7 @@ def _missing_settlement(ids: dict[str, int], result: Reconciliation) -> Pair:
     payment = result.payment(ids["payment"])
     if payment is None:
         return _GONE_PAYMENT
-    lines = result.settlement_lines_for(payment.provider, payment.provider_txn_id)
+    lines = result.settlement_lines_of(payment)
     if lines:
         day = lines[0].settled_on
         return (
@@ -245,9 +245,20 @@ def _unexpected_settlement(ids: dict[str, int], result: Reconciliation) -> Pair:
     line = result.settlement_line(ids["settlement_line"])
     if line is None:
         return _GONE_LINE
-    lines = result.settlement_lines_for(line.provider, line.provider_txn_id)
+    claimant = result.bank_claimant(line.provider, line.provider_txn_id)
+    lines = (result.settlement_lines_for(line.provider, line.provider_txn_id)
+             if claimant is None else result.settlement_lines_of(claimant))
     if lines and lines[0].id != line.id:
         return _now_duplicate()
+    if claimant is not None:  # found by the bank's reference (a bank statement line)
+        return (
+            f"Khoản thanh toán tương ứng (giao dịch {explain.provider_vi(line.provider)} mã "
+            f"{claimant.provider_txn_id}, số tham chiếu ngân hàng {line.provider_txn_id}) nay "
+            f"đã được ghi nhận.",
+            f"The matching payment ({explain.provider_en(line.provider)} transaction "
+            f"{claimant.provider_txn_id}, bank reference {line.provider_txn_id}) has now been "
+            f"recorded.",
+        )
     return (
         f"Khoản thanh toán tương ứng (giao dịch {explain.provider_vi(line.provider)} mã "
         f"{line.provider_txn_id}) nay đã được ghi nhận.",
@@ -272,12 +283,12 @@ def _payment_and_line(
     line = result.settlement_line(ids["settlement_line"])
     if line is None:
         return _GONE_LINE
-    if (line.provider, line.provider_txn_id) != (payment.provider, payment.provider_txn_id):
+    lines = result.settlement_lines_of(payment)
+    if all(ln.id != line.id for ln in lines):
         return (
             "Dòng quyết toán nay không còn ứng với khoản thanh toán này.",
             "The settlement line no longer refers to this payment.",
         )
-    lines = result.settlement_lines_for(payment.provider, payment.provider_txn_id)
     if lines[0].id != line.id:
         return _now_duplicate()
     return check(payment, line.amount)
@@ -311,7 +322,9 @@ def _duplicate_settlement(ids: dict[str, int], result: Reconciliation) -> Pair:
     line = result.settlement_line(ids["settlement_line"])
     if line is None:
         return _GONE_LINE
-    lines = result.settlement_lines_for(line.provider, line.provider_txn_id)
+    claimant = result.bank_claimant(line.provider, line.provider_txn_id)
+    lines = (result.settlement_lines_for(line.provider, line.provider_txn_id)
+             if claimant is None else result.settlement_lines_of(claimant))
     if len(lines) <= 1:
         return (
             "Dòng quyết toán này nay là dòng duy nhất của giao dịch.",

@@ -66,7 +66,9 @@ class PaymentRow(NamedTuple):
 
     ``dossier_id`` is the dossier the ingest matched (by intent reference, bank memo or the
     cashier); ``None`` when nothing matched. ``(provider, provider_txn_id)`` is unique, as the
-    database guarantees.
+    database guarantees. ``bank_reference`` is the bank's own reference for the credit (SePay,
+    Casso, payOS report it): a bank statement lists the payment by it, and a settlement line
+    that no payment's own id claims is matched on it (see :mod:`recon.engine.core`).
     """
 
     id: int
@@ -79,6 +81,7 @@ class PaymentRow(NamedTuple):
     dossier_id: int | None = None
     intent_id: int | None = None
     reference: str | None = None
+    bank_reference: str | None = None
 
 
 class SettlementLineRow(NamedTuple):

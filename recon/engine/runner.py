@@ -314,7 +314,7 @@ class Loaded(NamedTuple):
 # values to decode and keep at a million dossiers. tests/reconcile/test_loader_columns.py pins
 # that the core's output does not depend on them; change both together.
 _PAY_COLS = ("p.id, p.provider, p.provider_txn_id, '' AS channel, p.amount, p.status, "
-             "p.paid_at, p.dossier_id, p.intent_id, p.reference")
+             "p.paid_at, p.dossier_id, p.intent_id, p.reference, p.bank_reference")
 _LINE_COLS = ("l.id, l.provider, l.provider_txn_id, l.amount, 0 AS fee, 0 AS net, l.settled_on, "
               "NULL AS transaction_at")
 _INTENT_COLS = "i.id, i.dossier_id, i.reference, i.amount, i.channel, i.status"
@@ -338,6 +338,8 @@ _FULL_INTENTS = (f"SELECT {_INTENT_COLS} FROM payment_intents i WHERE i.id IN "
                  "(SELECT intent_id FROM payments WHERE dossier_id IS NULL "
                  "AND intent_id IS NOT NULL)")
 _OPEN_ALL = "SELECT identity FROM discrepancies WHERE status = 'open'"
+_OPEN_ABOUT = ("SELECT dossier_id FROM discrepancies WHERE status = 'open' "
+               "AND dossier_id IS NOT NULL AND {IN}")
 
 _TYPES: dict[str, dict[str, Any]] = {
     "payment": {"paid_at": UTCDateTime()},
@@ -562,41 +564,67 @@ def load_incremental(conn: Connection, *, window_start: datetime, as_of: datetim
             "SELECT 1 FROM settlement_lines l WHERE l.provider = p.provider "
             "AND l.provider_txn_id = p.provider_txn_id)",
             _make_payment, kind="payment", params=params, expanding=("exempt",)))
-    # payments of the transactions the new lines settle
+    # payments of the transactions the new lines settle: by their own id, or by the bank's
+    # reference (a bank statement line)
     seed_keys = {(ln.provider, ln.provider_txn_id) for ln in seed_lines}
     add_payments(_by_keys(reader, "payments p", _PAY_COLS, "p", seed_keys, _make_payment,
                           "payment"))
+    add_payments(_by_bank_references(reader, seed_keys))
 
     # dossiers: of every seed payment (directly or through its intent), and of any open
     # discrepancy about a seed payment or line (a payment that moved keeps its old dossier's
     # findings in view)
     intents: dict[int, IntentRow] = {}
-    _add_intents_for(reader, payments.values(), intents)
-    for p in payments.values():
-        did = p.dossier_id
-        if did is None and p.intent_id is not None:
-            did = intents[p.intent_id].dossier_id
-        if did is not None:
-            dossier_ids.add(did)
-    open_about = ("SELECT dossier_id FROM discrepancies WHERE status = 'open' "
-                  "AND dossier_id IS NOT NULL AND {IN}")
-    dossier_ids.update(reader.where_in(open_about, "payment_id", payments, _first))
-    dossier_ids.update(reader.where_in(open_about, "settlement_line_id",
+    dossier_ids.update(reader.where_in(_OPEN_ABOUT, "settlement_line_id",
                                        [ln.id for ln in seed_lines], _first))
+    expanded: set[int] = set()
+
+    def whole_dossiers(of: Sequence[PaymentRow]) -> None:
+        """The dossiers of ``of`` (and those already wanted), each with every payment."""
+        _add_intents_for(reader, of, intents)
+        for p in of:
+            did = p.dossier_id
+            if did is None and p.intent_id is not None:
+                did = intents[p.intent_id].dossier_id
+            if did is not None:
+                dossier_ids.add(did)
+        dossier_ids.update(reader.where_in(_OPEN_ABOUT, "payment_id", [p.id for p in of],
+                                           _first))
+        todo = sorted(dossier_ids - expanded)
+        expanded.update(todo)
+        add_payments(reader.where_in(f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}",
+                                     "p.dossier_id", todo, _make_payment, kind="payment"))
+        add_payments(reader.where_in(
+            f"SELECT {_PAY_COLS} FROM payments p WHERE p.dossier_id IS NULL AND p.intent_id IN "
+            "(SELECT i.id FROM payment_intents i WHERE {IN})", "i.dossier_id", todo,
+            _make_payment, kind="payment"))
+        _add_intents_for(reader, payments.values(), intents)
 
     # every payment of those dossiers ---------------------------------------------------
+    whole_dossiers(list(payments.values()))
+
+    # bank references: the lines a payment may take by its bank reference go to whichever
+    # payment the core gives them (one whose own id is theirs, else the lowest id carrying the
+    # reference), so those payments are read too, with their whole dossiers; rarely any
+    bank_keys: set[tuple[str, str]] = set()
+    while True:
+        wanted = {(p.provider, p.bank_reference) for p in payments.values()
+                  if p.bank_reference is not None and p.bank_reference != p.provider_txn_id}
+        wanted -= bank_keys
+        if not wanted:
+            break
+        bank_keys |= wanted
+        rivals = [p for p in (*_by_keys(reader, "payments p", _PAY_COLS, "p", wanted,
+                                        _make_payment, "payment"),
+                              *_by_bank_references(reader, wanted)) if p.id not in payments]
+        if not rivals:
+            break
+        add_payments(rivals)
+        whole_dossiers(rivals)
     ordered_dossiers = sorted(dossier_ids)
-    add_payments(reader.where_in(f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}",
-                                 "p.dossier_id", ordered_dossiers, _make_payment,
-                                 kind="payment"))
-    add_payments(reader.where_in(
-        f"SELECT {_PAY_COLS} FROM payments p WHERE p.dossier_id IS NULL AND p.intent_id IN "
-        "(SELECT i.id FROM payment_intents i WHERE {IN})", "i.dossier_id", ordered_dossiers,
-        _make_payment, kind="payment"))
-    _add_intents_for(reader, payments.values(), intents)
 
     # every settlement line of their transactions ---------------------------------------
-    keys = seed_keys | {(p.provider, p.provider_txn_id) for p in payments.values()}
+    keys = seed_keys | bank_keys | {(p.provider, p.provider_txn_id) for p in payments.values()}
     lines = _by_keys(reader, "settlement_lines l", _LINE_COLS, "l", keys, _make_line, "line")
 
     dossiers = reader.where_in(f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d WHERE {{IN}}",
@@ -624,6 +652,21 @@ def _by_keys(reader: _Reader, table: str, cols: str, alias: str, keys: set[tuple
         out.extend(reader.where_in(
             f"SELECT {cols} FROM {table} WHERE {alias}.provider = :provider AND {{IN}}",
             f"{alias}.provider_txn_id", txns, make, kind=kind, params={"provider": provider}))
+    return out
+
+
+def _by_bank_references(reader: _Reader, keys: set[tuple[str, str]]) -> list[PaymentRow]:
+    """Payments whose (provider, bank_reference) is in ``keys`` (the partial index on both
+    columns holds only payments with a reference)."""
+    by_provider: dict[str, list[str]] = {}
+    for provider, reference in sorted(keys):
+        by_provider.setdefault(provider, []).append(reference)
+    out: list[PaymentRow] = []
+    for provider, references in by_provider.items():
+        out.extend(reader.where_in(
+            f"SELECT {_PAY_COLS} FROM payments p WHERE p.provider = :provider "
+            "AND p.bank_reference IS NOT NULL AND {IN}", "p.bank_reference", references,
+            _make_payment, kind="payment", params={"provider": provider}))
     return out
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -74,6 +75,11 @@ class Payment(Base):
         Index("ix_payments_intent_id", "intent_id"),
         Index("ix_payments_paid_at", "paid_at"),
         Index("ix_payments_updated_at", "updated_at"),
+        # a bank-statement line keyed by the bank's reference finds its payment (incremental
+        # reconciliation); only bank-feed payments carry one
+        Index("ix_payments_provider_bank_reference", "provider", "bank_reference",
+              postgresql_where=text("bank_reference IS NOT NULL"),
+              sqlite_where=text("bank_reference IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -87,6 +93,9 @@ class Payment(Base):
     reference: Mapped[str | None] = mapped_column(String(16))
     memo: Mapped[str | None] = mapped_column(Text)
     order_id: Mapped[str | None] = mapped_column(String(64))
+    # the bank's own reference for the credit (SePay referenceCode, Casso/payOS reference):
+    # what a bank statement lists it by
+    bank_reference: Mapped[str | None] = mapped_column(String(64))
     intent_id: Mapped[int | None] = mapped_column(ForeignKey("payment_intents.id"))
     dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"))
     callback_id: Mapped[int | None] = mapped_column(ForeignKey("callbacks.id"))

@@ -175,6 +175,7 @@ VI: dict[str, str] = {
     "Paid at": "Thời điểm thanh toán",
     "Recorded at": "Ghi nhận lúc",
     "Memo": "Nội dung chuyển khoản",
+    "Bank reference": "Số tham chiếu ngân hàng",
     "Receipt": "Biên lai",
     "Recorded by": "Người/hệ thống ghi nhận",
     "Raw callback": "Lời gọi gốc từ nhà cung cấp",

@@ -173,3 +173,23 @@ def test_build_callback_signs_now_and_is_fresh(clock: Any) -> None:
     adapter.verify(request)
     with pytest.raises(NotSupported):
         adapter.build_callback(amount=1000, reference="HS1", status="refunded")
+
+
+def test_data_reference_is_the_bank_reference() -> None:
+    """``data.reference`` is the bank's reference for the credit (what the bank statement lists
+    it by); ``data.id`` stays the provider transaction id."""
+    event = adapter_for("casso").parse_callback(vector())
+    assert (event.provider_txn_id, event.bank_reference) == ("0", "MA_GIAO_DICH_THU_NGHIEM")
+    body = body_of(vector())
+    body["data"]["reference"] = "FT24277000123"
+    assert adapter_for("casso").parse_callback(signed(body)).bank_reference == "FT24277000123"
+
+
+@pytest.mark.parametrize("value", [None, "", " ", "R" * 65, ["FT1"]])
+def test_bank_reference_absent_or_unusable_is_none(value: object) -> None:
+    body = body_of(vector())
+    body["data"]["reference"] = value
+    event = adapter_for("casso").parse_callback(signed(body))
+    assert (event.bank_reference, event.amount) == (None, 599000)
+    del body["data"]["reference"]
+    assert adapter_for("casso").parse_callback(signed(body)).bank_reference is None

@@ -94,3 +94,18 @@ def test_verify_alone_refuses_what_parse_refuses(provider: str, name: str) -> No
     adapter = adapter_for(provider)
     with pytest.raises(SignatureError):
         adapter.verify(strip_signature(provider, fixture_request(provider, name)))
+
+
+BANK_FEEDS = ("sepay", "casso", "payos")
+
+
+@pytest.mark.parametrize(("provider", "name"), PAYMENT_FIXTURES)
+def test_bank_reference_only_from_the_bank_feeds(provider: str, name: str) -> None:
+    """SePay, Casso and payOS carry the bank's reference of the credit; the gateways, wallets
+    and POS terminals have none."""
+    event = adapter_for(provider).parse_callback(fixture_request(provider, name))
+    if provider in BANK_FEEDS:
+        assert event.bank_reference
+        assert load_fixture(provider, name)["expect"]["bank_reference"] == event.bank_reference
+    else:
+        assert event.bank_reference is None

@@ -159,3 +159,12 @@ def test_arrays_sign_as_compact_json_with_sorted_keys() -> None:
             "signature": hmac.new(KEY.encode(), text.encode(), hashlib.sha256).hexdigest()}
     request = RawRequest("POST", "/", "", {}, json.dumps(body).encode(), NOW)
     assert adapter_for("payos").parse_callback(request).amount == 3000
+
+
+def test_reference_is_the_transaction_id_and_the_bank_reference() -> None:
+    """payOS keys a payment by ``data.reference``, the bank's own reference: a bank statement
+    line lists it by the same value."""
+    for name in ("vector_success", "nulls_and_vietnamese"):
+        event = adapter_for("payos").parse_callback(fixture_request("payos", name))
+        assert event.bank_reference == event.provider_txn_id
+    assert adapter_for("payos").parse_callback(signed(DATA)).bank_reference == "TF230204212323"

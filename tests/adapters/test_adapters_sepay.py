@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from adapters import MalformedPayload, NotAPayment, Outcome, RawRequest, SignatureError
-from tests.adapters.adapters_testkit import NOW, adapter_for
+from tests.adapters.adapters_testkit import NOW, adapter_for, fixture_request
 
 KEY = "sepay-test-key-0123456789abcdef"
 BODY: dict[str, Any] = {
@@ -144,3 +144,25 @@ def test_acknowledgement(outcome: Outcome, status: int) -> None:
     body = json.loads(ack.body)
     assert body == ({"success": True} if status == 200 else {"success": False,
                                                              "error": "reason"})
+
+
+def test_reference_code_is_the_bank_reference() -> None:
+    """``referenceCode`` is the bank's own reference for the credit: what the account's bank
+    statement lists it by (the reconciliation matches statement lines on it)."""
+    event = adapter_for("sepay").parse_callback(fixture_request("sepay", "credit"))
+    assert (event.provider_txn_id, event.bank_reference) == ("92704", "MBVCB.3278907687")
+    event = adapter_for("sepay").parse_callback(call(dict(BODY, referenceCode=" FT24207XY ")))
+    assert event.bank_reference == "FT24207XY"
+    event = adapter_for("sepay").parse_callback(call(dict(BODY, referenceCode=2420712345)))
+    assert event.bank_reference == "2420712345"
+
+
+@pytest.mark.parametrize("value", [None, "", "   ", "F" * 65, ["FT1"], {"a": 1}, True, -1,
+                                   "FT\n1"])
+def test_bank_reference_absent_or_unusable_is_none_and_the_payment_still_counts(
+        value: object) -> None:
+    body = dict(BODY, referenceCode=value)
+    event = adapter_for("sepay").parse_callback(call(body))
+    assert (event.bank_reference, event.amount) == (None, 2277000)
+    del body["referenceCode"]
+    assert adapter_for("sepay").parse_callback(call(body)).bank_reference is None

@@ -40,10 +40,10 @@ def intent(id: int, dossier_id: int, amount: int, *, reference: str | None = Non
 def pay(id: int, amount: int, *, dossier: int | None = None, provider: str = "vnpay",
         txn: str | None = None, status: str = "succeeded", paid_at: datetime = T0,
         intent: int | None = None, reference: str | None = None,
-        channel: str | None = None) -> PaymentRow:
+        channel: str | None = None, bank_reference: str | None = None) -> PaymentRow:
     return PaymentRow(
         id, provider, txn or f"TX{id}", channel or provider, amount, status, paid_at, dossier,
-        intent, reference,
+        intent, reference, bank_reference,
     )
 
 

@@ -85,3 +85,38 @@ def test_exact_pick() -> None:
     assert exact_pick(values, 2, 1_000) is None
     assert exact_pick(Counter({1_000_000: 1}), 2, 2_000_000) is None  # only one of it
     assert exact_pick(values, 0, 0) == []
+
+
+def test_the_demo_reconciles_to_its_planned_faults_and_no_more(env: dict[str, str],
+                                                              db: Database) -> None:
+    """Every finding of the demo quarter is a planned fault. The province centre's SePay and
+    Casso credits are settled by its VietinBank statement, which lists them by the bank's
+    reference: their payments carry it (payments.bank_reference), so none of them shows as
+    an unexpected line plus a missing settlement."""
+    from recon.settlements import load_profiles, parse_settlement
+
+    seeded = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
+    assert seeded.exit_code == 0, seeded.output
+    run = CliRunner().invoke(cli, ["reconcile", "--full", "--as-of",
+                                   "2021-05-01T00:00:00+07:00"], catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    counts = json.loads(run.output.strip().splitlines()[-1])["counts"]
+    planned = {k: v for k, v in FAULTS.items() if k not in ("late_settlement", "failed_attempt")}
+    assert counts == planned
+    profile = load_profiles()["vietinbank_statement"]
+    with db.read() as s:
+        statements = s.scalars(select(SettlementFile).where(
+            SettlementFile.profile == "vietinbank_statement")).all()
+        assert {f.provider for f in statements} == {"sepay", "casso"}
+        stored = {(f.id, ln.provider_txn_id, ln.amount, ln.settled_on, ln.reference)
+                  for f in statements for ln in f.lines}
+        # each statement reads back, through its profile, as the lines stored from it
+        parsed = {(f.id, ln.provider_txn_id, ln.amount, ln.settled_on, ln.reference)
+                  for f in statements
+                  for ln in parse_settlement(f.content, f.filename, profile).lines}
+        by_bank = s.scalar(select(func.count()).select_from(Payment).where(
+            Payment.provider.in_(("sepay", "casso")),
+            Payment.bank_reference.in_({txn for _, txn, *_ in stored})))
+    assert parsed == stored and len(stored) > 200
+    assert all(txn.startswith("FT21") for _, txn, *_ in stored)
+    assert by_bank > 200  # recorded with the bank's reference the statement lists

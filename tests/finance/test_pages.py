@@ -237,3 +237,18 @@ def test_audit_viewer_and_chain_verification(finance: tuple[FlaskClient, str], w
             conn.exec_driver_sql("UPDATE audit_events SET actor = 'mallory'")
         broken = _text(client.get("/finance/audit/verify"))
         assert 'data-testid="chain-broken"' in broken
+
+
+def test_detail_shows_a_payment_s_bank_reference(finance: tuple[FlaskClient, str],
+                                                 world: World, db: Database) -> None:
+    from recon.models import Payment
+
+    with db.transaction() as s:
+        payment = s.get(Payment, world.payments["unmatched"])
+        assert payment is not None
+        payment.bank_reference = "FT21069000777"
+    client, _ = finance
+    page = _text(client.get(f"/finance/discrepancies/{world.discrepancies['B']}"))
+    assert "Số tham chiếu ngân hàng" in page and "FT21069000777" in page
+    english = _text(client.get(f"/finance/discrepancies/{world.discrepancies['B']}?lang=en"))
+    assert "Bank reference" in english

@@ -6,6 +6,7 @@ import re
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from recon import reports
 from recon.db import Database
@@ -159,3 +160,27 @@ def test_shares_are_integers_rounded_half_up(part: int, whole: int, bp: int,
     assert reports.share_bp(part, whole) == bp
     assert reports.share_percent(part, whole) == percent
     assert isinstance(reports.share_bp(part, whole), int)
+
+
+def test_daily_summary_counts_a_payment_settled_by_the_bank_statement(
+        world_db: Database) -> None:
+    """A SePay credit listed by the bank's reference on the statement is settled."""
+    from recon.models import Payment, SettlementFile, SettlementLine
+
+    with world_db.transaction() as s:
+        payment = s.scalars(select(Payment).where(
+            Payment.provider_txn_id == "TX-unmatched")).one()
+        payment.bank_reference = "FT21069000777"
+        f = SettlementFile(provider="sepay", filename="vietinbank-2021-03-10.csv",
+                           sha256="f" * 64, size=1, content=b"x", imported_by="test",
+                           row_count=1, total_amount=70_000)
+        s.add(f)
+        s.flush()
+        s.add(SettlementLine(file_id=f.id, line_no=1, provider="sepay",
+                             provider_txn_id="FT21069000777", amount=70_000, fee=0,
+                             net=70_000, settled_on=date(2021, 3, 10)))
+    with world_db.read() as s:
+        day = reports.daily_summary(s, date(2021, 3, 10))
+    assert [(r.provider, r.amount, r.settled_count, r.settled_amount)
+            for r in day.payments] == [("sepay", 70_000, 1, 70_000)]
+    assert day.totals["unsettled_count"] == 0

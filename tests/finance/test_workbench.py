@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from recon import workbench
 from recon.db import Database
@@ -188,3 +189,39 @@ def test_pretty_body_masks_and_reads_forms() -> None:
     assert form.splitlines() == ["vnp_Amount = 100", "vnp_SecureHash = ••••"]
     assert workbench.pretty_body(b"") == ""
     assert vn(2021, 1, 1).tzinfo is not None
+
+
+def test_story_shows_the_bank_statement_line_of_a_payment(db: Database, world: World) -> None:
+    """A bank statement lists a SePay credit by the bank's reference: the payment's story
+    shows that line, and the line's story shows the payment."""
+    from recon.models import Payment, SettlementFile, SettlementLine
+
+    with db.transaction() as s:
+        payment = s.get(Payment, world.payments["unmatched"])
+        assert payment is not None
+        payment.bank_reference = "FT21069000777"
+        f = SettlementFile(provider="sepay", filename="vietinbank-2021-03-10.csv",
+                           sha256="e" * 64, size=1, content=b"x", imported_by="test",
+                           profile="vietinbank_statement", row_count=1, total_amount=70_000)
+        s.add(f)
+        s.flush()
+        line = SettlementLine(file_id=f.id, line_no=7, provider="sepay",
+                              provider_txn_id="FT21069000777", amount=70_000, fee=0,
+                              net=70_000, settled_on=date(2021, 3, 10))
+        s.add(line)
+        s.flush()
+        s.add(Discrepancy(
+            identity=f"duplicate_settlement:settlement_line={line.id}",
+            kind="duplicate_settlement", status="open", settlement_line_id=line.id,
+            provider="sepay", expected_amount=0, actual_amount=70_000, delta=70_000,
+            explanation="x", explanation_en="x", detected_at=T0, updated_at=T0))
+        line_id = line.id
+    with db.read() as s:
+        story = workbench.story(s, world.discrepancies["B"])
+        assert story is not None
+        assert [ln.id for ln in story.lines] == [line_id]
+        about_line = s.scalar(select(Discrepancy.id).where(
+            Discrepancy.settlement_line_id == line_id))
+        line_story = workbench.story(s, about_line)
+        assert line_story is not None
+        assert [p.id for p in line_story.payments] == [world.payments["unmatched"]]

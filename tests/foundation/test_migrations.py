@@ -43,3 +43,47 @@ def test_audit_events_are_append_only_in_the_database(db: Database) -> None:
         conn.execute(text("DELETE FROM audit_events"))
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT actor FROM audit_events")).scalar_one() == "a"
+
+
+def test_0006_bank_reference_upgrades_and_downgrades_with_data(db: Database) -> None:
+    """0006 adds payments.bank_reference and its partial index; downgrading to 0005 drops
+    both and keeps every payment (and what refers to it); upgrading again gives NULLs."""
+    from alembic import command
+
+    from recon.cli.admin import upgrade_database
+
+    def columns() -> set[str]:
+        return {c["name"] for c in inspect(db.engine).get_columns("payments")}
+
+    def indexes() -> set[str]:
+        return {i["name"] for i in inspect(db.engine).get_indexes("payments") if i["name"]}
+
+    assert "bank_reference" in columns()
+    assert "ix_payments_provider_bank_reference" in indexes()
+    with db.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO payments (id, provider, provider_txn_id, channel, amount, status, "
+            "paid_at, received_at, recorded_by, updated_at, bank_reference) VALUES "
+            "(7, 'sepay', '92704', 'vietqr', 180000, 'succeeded', CURRENT_TIMESTAMP, "
+            "CURRENT_TIMESTAMP, 'test', CURRENT_TIMESTAMP, 'FT24207000001')"))
+        conn.execute(text(
+            "INSERT INTO discrepancies (identity, kind, status, payment_id, expected_amount, "
+            "actual_amount, delta, explanation, explanation_en, within_tolerance, detected_at, "
+            "updated_at) VALUES ('unmatched_payment:payment=7', 'unmatched_payment', 'open', 7, "
+            "0, 180000, 180000, 'x', 'x', false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    db.dispose()
+    command.downgrade(alembic_config(db.url), "0005")
+    db.dispose()
+    assert "bank_reference" not in columns()
+    assert "ix_payments_provider_bank_reference" not in indexes()
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT provider_txn_id FROM payments")).scalars().all() == [
+            "92704"]
+        assert conn.execute(text("SELECT payment_id FROM discrepancies")).scalar_one() == 7
+    db.dispose()
+    upgrade_database(db.url)
+    db.dispose()
+    assert "bank_reference" in columns()
+    assert "ix_payments_provider_bank_reference" in indexes()
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT bank_reference FROM payments")).all() == [(None,)]

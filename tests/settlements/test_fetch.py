@@ -353,6 +353,8 @@ def test_payos_confirms_a_waiting_intent_exactly_once(
             for p in payments] == [
         ("payos", "FT26330000001", 180000, paid.id, "fetch:payos"),
         ("payos", "FT26330000002", 100000, waiting.id, "fetch:payos")]
+    # payOS's transaction reference is the bank's: a bank statement line finds it either way
+    assert [p.bank_reference for p in payments] == ["FT26330000001", "FT26330000002"]
     assert payments[0].paid_at == datetime(2026, 11, 26, 2, 31, 5, tzinfo=UTC)
     assert _intent(db, paid.id).status == "paid"
     assert _intent(db, waiting.id).status == "issued"  # 100,000 of 180,000

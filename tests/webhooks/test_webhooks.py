@@ -73,6 +73,12 @@ def test_valid_call_records_one_matched_payment(hooks: Hooks, provider: str) -> 
     assert payment.intent_id == intent.id
     assert payment.dossier_id == intent.dossier_id
     assert hooks.intent_row(intent.id).status == "paid"
+    # the bank's reference of the credit, for bank statements: the bank feeds carry one
+    body = json.loads(raw.body) if provider in ("sepay", "casso") else {}
+    assert payment.bank_reference == {
+        "sepay": body.get("referenceCode"), "casso": body.get("data", {}).get("reference"),
+        "payos": "20240521001"}.get(provider)
+    assert provider not in ("sepay", "casso") or payment.bank_reference.startswith("FT")
 
     (callback,) = hooks.callbacks()
     assert callback.signature_valid is True
