@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from typing import Any
 
 from flask import Flask, Response, abort, current_app, g, request, session
+from flask.sessions import (
+    NullSession,
+    SecureCookieSession,
+    SecureCookieSessionInterface,
+    SessionMixin,
+)
+from flask.wrappers import Request
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
 from recon.auth import Principal, token_principal
@@ -88,7 +97,48 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+WEBHOOK_PREFIX = "/webhooks/"
+
+
+class WebhookSession(NullSession):
+    """A provider's webhook has no session: it authenticates by signature, and a cookie it may
+    send is neither read nor answered. Reads see an empty session; a write is a bug."""
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie sessions, without the work every request paid for none: the
+    signing serializer is built once per key set (Flask builds one per request, twice when
+    saving), a request without a ``Cookie`` header opens an empty session without parsing
+    cookies, webhooks open none (:class:`WebhookSession`), and an empty session nobody touched
+    is not saved (Flask reads seven settings first to do nothing)."""
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple[Any, ...], URLSafeTimedSerializer] = {}
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        key = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        serializer = self._serializers.get(key)
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            if serializer is not None:
+                self._serializers[key] = serializer
+        return serializer
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(WEBHOOK_PREFIX):
+            return WebhookSession()
+        if not request.environ.get("HTTP_COOKIE"):
+            return None if self.get_signing_serializer(app) is None else self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not session and not session.accessed and not session.modified:
+            return  # Flask would do nothing either: no cookie to set, none to delete, no Vary
+        super().save_session(app, session, response)
+
+
 def configure_session(app: Flask, *, development: bool) -> None:
+    app.session_interface = CookieSessions()
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
