@@ -16,7 +16,6 @@ from adapters import Headers, RawRequest, adapter_class
 from recon.clock import Clock
 from recon.config import Settings
 from recon.ingest import MAX_BODY_BYTES, PAN_SLACK_BYTES, handle_callback, known_provider
-from recon.sealing import sealer_for
 from recon.web.security import database
 
 bp = Blueprint("webhooks", __name__)
@@ -31,18 +30,6 @@ def _read_body() -> tuple[bytes, int | None]:
     # MAX_CONTENT_LENGTH must not turn this into an unarchived 413)
     stream = get_input_stream(request.environ, max_content_length=None)
     return stream.read(MAX_BODY_BYTES + PAN_SLACK_BYTES), declared
-
-
-SERVER_SOCKETS = ("gunicorn.socket", "werkzeug.socket")
-
-
-@bp.before_app_request
-def _audit_sealer() -> None:
-    """Every serving process seals the audit chain in the background (PostgreSQL; see
-    recon.sealing), from the first request it serves, whatever the route. Only real servers
-    (gunicorn, ``recon serve``): an app built by a test or a command starts no thread."""
-    if any(key in request.environ for key in SERVER_SOCKETS):
-        sealer_for(database(), current_app.extensions["recon.settings"])
 
 
 @bp.route("/webhooks/<provider>", methods=["GET", "POST"])
