@@ -138,9 +138,7 @@ def _after_request(response: Response) -> Response:
     """Every response, in one hook: the request id, the security headers, the access line."""
     ctx_g: _AppCtxGlobals = g._get_current_object()
     request_id = ctx_g.get("request_id")
-    if request_id:
-        response.headers["X-Request-Id"] = request_id
-    add_security_headers(response)
+    add_security_headers(response, request_id)
     _log_access(response, request_id, ctx_g.get("request_started"))
     return response
 
