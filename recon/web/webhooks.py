@@ -24,11 +24,12 @@ bp = Blueprint("webhooks", __name__)
 def _read_body(req: Request) -> tuple[bytes, int | None]:
     """The raw body (at most the limit plus slack) and the declared Content-Length."""
     declared = req.content_length
-    if declared is not None and declared <= MAX_BODY_BYTES:
-        return req.get_data(cache=True, as_text=False, parse_form_data=False), declared
-    # too large, or of unknown length: read no more than we may keep (the app-wide
-    # MAX_CONTENT_LENGTH must not turn this into an unarchived 413)
+    # never more than we may keep (the app-wide MAX_CONTENT_LENGTH must not turn a large call
+    # into an unarchived 413); within the declared length, which is what werkzeug's stream
+    # reads for ``request.get_data`` (the view reads the body once: nothing is cached)
     stream = get_input_stream(req.environ, max_content_length=None)
+    if declared is not None and declared <= MAX_BODY_BYTES:
+        return stream.read(), declared
     return stream.read(MAX_BODY_BYTES + PAN_SLACK_BYTES), declared
 
 
