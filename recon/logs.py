@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -26,20 +27,42 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+_second: tuple[int, str] = (0, "1970-01-01T00:00:00")  # the last second formatted, and how
+
+
+def _timestamp(created: float) -> str:
+    """``datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")`` (rounded to
+    the microsecond the same way), with the date and time formatted once per second."""
+    global _second  # noqa: PLW0603 - one tuple, replaced whole: safe across threads
+    seconds = math.floor(created)
+    micros = round((created - seconds) * 1_000_000)
+    if micros >= 1_000_000:
+        seconds, micros = seconds + 1, micros - 1_000_000
+    cached_seconds, text = _second
+    if cached_seconds != seconds:
+        text = datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")[:19]
+        _second = (seconds, text)
+    return f"{text}.{micros // 1000:03d}+00:00"
+
+
+# what json.dumps(..., ensure_ascii=False, default=str) builds on every call: built once
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": _timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
         }
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in _STANDARD and key[:1] != "_":
                 out[key] = value
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False, default=str)
+        return _ENCODER.encode(out)
 
 
 def configure_logging(fmt: str, level: str = "INFO") -> None:

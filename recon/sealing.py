@@ -126,7 +126,7 @@ def sealer_for(db: Database, settings: Settings) -> Sealer | None:
 
 def request_seal(db: Database) -> None:
     """Ask this process's sealer, if it runs one, to seal now (after committing audited
-    changes). Starts nothing: serving processes start theirs (recon.web.webhooks)."""
+    changes). Starts nothing: serving processes start theirs (recon.web)."""
     sealer = _sealers.get((os.getpid(), id(db)))
     if sealer is not None:
         sealer.request()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from flask import (
     Flask,
     Response,
+    current_app,
     g,
     jsonify,
     redirect,
@@ -18,6 +20,8 @@ from flask import (
     request,
     url_for,
 )
+from flask.ctx import _AppCtxGlobals
+from flask.wrappers import Request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
@@ -28,9 +32,11 @@ from recon.config import Settings
 from recon.errors import FieldError, ReconError, ValidationError
 from recon.login_limits import limit_from_settings
 from recon.money import format_vnd
+from recon.sealing import sealer_for
 from recon.web import i18n
 from recon.web.policy import allowed, is_public
 from recon.web.security import (
+    WEBHOOK_PREFIX,
     add_security_headers,
     check_csrf,
     configure_session,
@@ -73,9 +79,10 @@ def _json_error(status: int, code: str, message: str, hint: str | None = None,
     return response
 
 
-def _request_id() -> str:
-    sent = request.headers.get("X-Request-Id") or ""
-    return sent if REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+def _request_id(environ: Mapping[str, Any]) -> str:
+    """The caller's ``X-Request-Id`` if it is a plain token, else 32 random hex digits."""
+    sent = environ.get("HTTP_X_REQUEST_ID") or ""
+    return sent if REQUEST_ID.fullmatch(sent) else os.urandom(16).hex()
 
 
 NUL = "\x00"
@@ -91,65 +98,101 @@ def _refuse_nul(pairs: Iterable[tuple[str | None, str | None]], where: str) -> N
                                              "not text"))
 
 
-def _refuse_nul_in_url() -> None:
+def _refuse_nul_in_url(req: Request) -> None:
     """No URL carries a NUL legitimately, and PostgreSQL refuses one in any query parameter
     (a 500 from deep inside otherwise). Not for webhooks: every call is archived first, raw
-    (its query string still percent-encoded), and refused by its adapter."""
-    if request.path.startswith("/webhooks/"):
+    (its query string still percent-encoded), and refused by its adapter. A decoded query
+    holds a NUL only where the raw one has a NUL or ``%00``: only then is it parsed here."""
+    path = req.path
+    if path.startswith(WEBHOOK_PREFIX):
         return
-    _refuse_nul([("path", request.path)], "path")
-    _refuse_nul(request.args.items(multi=True), "query")
+    _refuse_nul([("path", path)], "path")
+    query = req.query_string
+    if b"\x00" in query or b"%00" in query:
+        _refuse_nul(req.args.items(multi=True), "query")
 
 
 def _refuse_nul_in_form() -> None:
     """Form fields and upload names, once the caller may post them (never webhooks: their raw
     bytes are archived as they came, and reading the form would consume them)."""
-    if request.path.startswith("/webhooks/") or request.mimetype not in FORM_TYPES:
+    if request.path.startswith(WEBHOOK_PREFIX) or request.mimetype not in FORM_TYPES:
         return
     _refuse_nul(request.form.items(multi=True), "form")
     _refuse_nul(((name, upload.filename or "") for name, upload
                  in request.files.items(multi=True)), "file")
 
 
-def _start_request() -> None:
-    g.request_started = time.perf_counter()
-    g.request_id = _request_id()
-    _refuse_nul_in_url()
+def _before_request() -> BaseResponse | None:
+    """Every request, in one hook (Flask dispatches each hook separately): start the audit
+    sealer, note the start time and request id, refuse a NUL in the URL, apply the policy."""
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    _start_sealer(req.environ)
+    ctx_g: _AppCtxGlobals = g._get_current_object()
+    ctx_g.request_started = time.perf_counter()
+    ctx_g.request_id = _request_id(req.environ)
+    _refuse_nul_in_url(req)
+    return _enforce_policy(req, ctx_g)
 
 
-def _log_access(response: Response) -> Response:
-    """One line per request: method, path, status, duration, request id (from the log filter).
-    Never the query string (VNPay signs its callback data there) nor any body."""
-    started = g.get("request_started")
-    duration_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
-    path = mask_pans_text(request.path[:300])
-    access_log.info("%s %s %s %s ms", request.method, path, response.status_code, duration_ms,
-                    extra={"method": request.method, "path": path,
-                           "status": response.status_code, "duration_ms": duration_ms,
-                           "remote_addr": request.remote_addr})
+def _after_request(response: Response) -> Response:
+    """Every response, in one hook: the request id, the security headers, the access line."""
+    ctx_g: _AppCtxGlobals = g._get_current_object()
+    request_id = ctx_g.get("request_id")
+    add_security_headers(response, request_id)
+    _log_access(response, request_id, ctx_g.get("request_started"))
     return response
 
 
-def _enforce_policy() -> BaseResponse | None:
-    if not g.get("request_id"):
-        g.request_id = _request_id()
-    if is_public(request.endpoint):
-        g.principal = None
-        g.via_session = False
-        if (request.endpoint or "").startswith("auth."):
+SERVER_SOCKETS = ("gunicorn.socket", "werkzeug.socket")
+
+
+def _start_sealer(environ: Mapping[str, Any]) -> None:
+    """Every serving process seals the audit chain in the background (PostgreSQL; see
+    recon.sealing), from the first request it serves, whatever the route. Only real servers
+    (gunicorn, ``recon serve``): an app built by a test or a command starts no thread.
+    After the first request of a process, one comparison."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    pid = os.getpid()
+    if app.extensions.get("recon.sealer_pid") == pid:
+        return
+    if any(key in environ for key in SERVER_SOCKETS):
+        sealer_for(app.extensions["recon.db"], app.extensions["recon.settings"])
+        app.extensions["recon.sealer_pid"] = pid  # a forked child starts its own
+
+
+def _log_access(response: Response, request_id: str | None, started: float | None) -> None:
+    """One line per request: method, path, status, duration, request id. Never the query
+    string (VNPay signs its callback data there) nor any body."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    duration_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
+    method, path, status = req.method, mask_pans_text(req.path[:300]), response.status_code
+    access_log.info("%s %s %s %s ms", method, path, status, duration_ms,
+                    extra={"method": method, "path": path, "status": status,
+                           "duration_ms": duration_ms, "remote_addr": req.remote_addr,
+                           "request_id": request_id})
+
+
+def _enforce_policy(req: Request, ctx_g: _AppCtxGlobals) -> BaseResponse | None:
+    endpoint = req.endpoint
+    if is_public(endpoint):
+        ctx_g.principal = None
+        ctx_g.via_session = False
+        if (endpoint or "").startswith("auth."):
             check_csrf(form=True)  # login, logout and the language switch are forms
             _refuse_nul_in_form()
         return None
     principal = load_principal()
-    g.principal = principal
-    if principal is not None and request.routing_exception is not None:
+    ctx_g.principal = principal
+    if principal is not None and req.routing_exception is not None:
         return None  # an authenticated caller learns the truth: 404 or 405, not 403
     if principal is None:
         if wants_json():
             return _json_error(401, "unauthorized", "authentication required",
                                "Send 'Authorization: Bearer <token>' (recon tokens create ...).")
-        return redirect(url_for("auth.login", next=request.full_path))
-    if not allowed(request.endpoint, principal.role):
+        return redirect(url_for("auth.login", next=req.full_path))
+    if not allowed(endpoint, principal.role):
         if wants_json():
             return _json_error(403, "forbidden",
                                f"role {principal.role!r} may not use this route",
@@ -238,17 +281,8 @@ def init_app(app: Flask) -> None:
     for extension in app.extensions.get("recon.blueprints", []):
         app.register_blueprint(extension)
 
-    app.before_request(_start_request)
-    app.before_request(_enforce_policy)
-    app.after_request(add_security_headers)
-    app.after_request(_log_access)
-
-    @app.after_request
-    def _request_id(response: Response) -> Response:
-        if g.get("request_id"):
-            response.headers["X-Request-Id"] = g.request_id
-        return response
-
+    app.before_request(_before_request)
+    app.after_request(_after_request)
     _register_errors(app)
     app.jinja_env.globals.update(
         t=i18n.translate, lang=i18n.current_language, csrf_token=csrf_token,

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from typing import Any
 
 from flask import Flask, Response, abort, current_app, g, request, session
+from flask.sessions import (
+    NullSession,
+    SecureCookieSession,
+    SecureCookieSessionInterface,
+    SessionMixin,
+)
+from flask.wrappers import Request
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
+from werkzeug.datastructures import Headers as WerkzeugHeaders
 
 from recon.auth import Principal, note_token_use, token_principal
 from recon.db import Database
@@ -74,24 +84,86 @@ def check_csrf(*, form: bool = False) -> None:
 
 
 HSTS = "max-age=31536000; includeSubDomains"
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Content-Security-Policy",
+     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+     "script-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+)
+_WITH_HSTS = (("Strict-Transport-Security", HSTS), *SECURITY_HEADERS)
+# werkzeug's Headers.extend validates each pair (a regex for a newline in name and value): a
+# third of this function's cost, for constants and a request id that is [A-Za-z0-9._:-] or hex.
+# The pairs go straight into the header list where werkzeug keeps one (every werkzeug so far)
+_RAW_HEADER_LIST = isinstance(getattr(WerkzeugHeaders(), "_list", None), list)
 
 
-def add_security_headers(response: Response) -> Response:
-    """On every response (errors and webhooks too). HSTS wherever cookies are ``Secure``, i.e.
-    outside development and test: the site is served over HTTPS there."""
-    if current_app.config.get("SESSION_COOKIE_SECURE"):
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+def add_security_headers(response: Response, request_id: str | None = None) -> Response:
+    """On every response (errors and webhooks too): the request id (replacing one a view set)
+    and each security header a view did not set itself. HSTS wherever cookies are ``Secure``,
+    i.e. outside development and test: the site is served over HTTPS there. One pass over the
+    response's few headers and one ``extend``, not a case-insensitive lookup per header.
+    ``request_id`` is a plain token (recon.web._request_id), fit for a header as it is."""
+    headers = response.headers
+    present = {name.lower() for name, _ in headers}
+    add: list[tuple[str, str]] = []
+    if request_id:
+        if "x-request-id" in present:
+            headers["X-Request-Id"] = request_id
+        else:
+            add.append(("X-Request-Id", request_id))
+    wanted = _WITH_HSTS if current_app.config.get("SESSION_COOKIE_SECURE") else SECURITY_HEADERS
+    add.extend(pair for pair in wanted if pair[0].lower() not in present)
+    if _RAW_HEADER_LIST:
+        headers._list.extend(add)
+    else:
+        headers.extend(add)
     return response
 
 
+WEBHOOK_PREFIX = "/webhooks/"
+
+
+class WebhookSession(NullSession):
+    """A provider's webhook has no session: it authenticates by signature, and a cookie it may
+    send is neither read nor answered. Reads see an empty session; a write is a bug."""
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie sessions, without the work every request paid for none: the
+    signing serializer is built once per key set (Flask builds one per request, twice when
+    saving), a request without a ``Cookie`` header opens an empty session without parsing
+    cookies, webhooks open none (:class:`WebhookSession`), and an empty session nobody touched
+    is not saved (Flask reads seven settings first to do nothing)."""
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple[Any, ...], URLSafeTimedSerializer] = {}
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        key = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        serializer = self._serializers.get(key)
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            if serializer is not None:
+                self._serializers[key] = serializer
+        return serializer
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(WEBHOOK_PREFIX):
+            return WebhookSession()
+        if not request.environ.get("HTTP_COOKIE"):
+            return None if self.get_signing_serializer(app) is None else self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not session and not session.accessed and not session.modified:
+            return  # Flask would do nothing either: no cookie to set, none to delete, no Vary
+        super().save_session(app, session, response)
+
+
 def configure_session(app: Flask, *, development: bool) -> None:
+    app.session_interface = CookieSessions()
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -10,60 +10,51 @@ little, to mask a card number cut by the limit) are read and archived, and the a
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, g, request
+from flask.wrappers import Request
 from werkzeug.wsgi import get_input_stream
 
 from adapters import Headers, RawRequest, adapter_class
 from recon.clock import Clock
 from recon.config import Settings
 from recon.ingest import MAX_BODY_BYTES, PAN_SLACK_BYTES, handle_callback, known_provider
-from recon.sealing import sealer_for
-from recon.web.security import database
 
 bp = Blueprint("webhooks", __name__)
 
 
-def _read_body() -> tuple[bytes, int | None]:
+def _read_body(req: Request) -> tuple[bytes, int | None]:
     """The raw body (at most the limit plus slack) and the declared Content-Length."""
-    declared = request.content_length
+    declared = req.content_length
+    # never more than we may keep (the app-wide MAX_CONTENT_LENGTH must not turn a large call
+    # into an unarchived 413); within the declared length, which is what werkzeug's stream
+    # reads for ``request.get_data`` (the view reads the body once: nothing is cached)
+    stream = get_input_stream(req.environ, max_content_length=None)
     if declared is not None and declared <= MAX_BODY_BYTES:
-        return request.get_data(cache=True, as_text=False, parse_form_data=False), declared
-    # too large, or of unknown length: read no more than we may keep (the app-wide
-    # MAX_CONTENT_LENGTH must not turn this into an unarchived 413)
-    stream = get_input_stream(request.environ, max_content_length=None)
+        return stream.read(), declared
     return stream.read(MAX_BODY_BYTES + PAN_SLACK_BYTES), declared
-
-
-SERVER_SOCKETS = ("gunicorn.socket", "werkzeug.socket")
-
-
-@bp.before_app_request
-def _audit_sealer() -> None:
-    """Every serving process seals the audit chain in the background (PostgreSQL; see
-    recon.sealing), from the first request it serves, whatever the route. Only real servers
-    (gunicorn, ``recon serve``): an app built by a test or a command starts no thread."""
-    if any(key in request.environ for key in SERVER_SOCKETS):
-        sealer_for(database(), current_app.extensions["recon.settings"])
 
 
 @bp.route("/webhooks/<provider>", methods=["GET", "POST"])
 def receive(provider: str) -> Response:
     if not known_provider(provider):
         abort(404, description=f"no webhook for provider {provider!r}")
-    if request.method != adapter_class(provider).http_method:
-        abort(405, description=f"{provider} webhooks use {adapter_class(provider).http_method}")
-    clock: Clock = current_app.extensions["recon.clock"]
-    settings: Settings = current_app.extensions["recon.settings"]
-    body, declared = _read_body()
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    method = adapter_class(provider).http_method
+    if req.method != method:
+        abort(405, description=f"{provider} webhooks use {method}")
+    extensions = current_app.extensions
+    clock: Clock = extensions["recon.clock"]
+    settings: Settings = extensions["recon.settings"]
+    body, declared = _read_body(req)
     raw = RawRequest(
-        method=request.method,
-        path=request.path,
-        query_string=request.query_string.decode("utf-8", "replace"),
-        headers=Headers(list(request.headers.items())),
+        method=method,
+        path=req.path,
+        query_string=req.query_string.decode("utf-8", "replace"),
+        headers=Headers(list(req.headers.items())),
         body=body,
         received_at=clock.now(),
     )
-    ack = handle_callback(database(), clock, settings, provider, raw,
-                          request_id=g.get("request_id"), remote_addr=request.remote_addr,
+    ack = handle_callback(extensions["recon.db"], clock, settings, provider, raw,
+                          request_id=g.get("request_id"), remote_addr=req.remote_addr,
                           declared_length=declared)
     response = Response(ack.body, status=ack.status_code, content_type=ack.content_type)
     if ack.status_code == 413:

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 
-from recon import audit
+from recon import audit, create_app, sealing
 from recon.cli import cli
 from recon.cli.admin import upgrade_database
 from recon.clock import FixedClock
@@ -193,6 +193,27 @@ def test_background_sealer(pg_db: Database, clock: FixedClock) -> None:
     assert sealer.sealed == 7
     with pg_db.read() as s:
         assert audit.verify_chain(s) == audit.ChainReport(True, 7)
+
+
+def test_a_serving_process_starts_its_sealer_on_its_first_request(
+        pg_db: Database, clock: FixedClock, tmp_path: object) -> None:
+    """Only a real server's requests (gunicorn, ``recon serve``) start it; once per process."""
+    settings = load_settings({"RECON_ENV": "test", "RECON_AUDIT_SEAL_SECONDS": "30",
+                              "RECON_DATABASE_URL": pg_db.url,
+                              "RECON_INSTANCE_PATH": str(tmp_path)})
+    client = create_app(settings, clock=clock, database=pg_db).test_client()
+    key = (os.getpid(), id(pg_db))
+    assert client.get("/healthz").status_code == 200
+    assert key not in sealing._sealers  # a test's request: no thread
+    served = {"werkzeug.socket": object()}
+    assert client.get("/healthz", environ_base=served).status_code == 200
+    sealer = sealing._sealers[key]
+    try:
+        assert client.post("/webhooks/pos", environ_base=served).status_code == 503  # no secret
+        assert sealing._sealers[key] is sealer
+    finally:
+        sealer.stop()
+        del sealing._sealers[key]
 
 
 def test_sealer_settings(db: Database) -> None:
