@@ -246,13 +246,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(url: str, port: int, threads: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, threads: int, log: Path,
+                 extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECON_")}
     env.update({"RECON_DATABASE_URL": url, "RECON_ENV": "production",
                 "RECON_SECRET_KEY": secrets.token_hex(32), "RECON_BENCH_ENDPOINTS": "1",
                 "RECON_BENCH_SECRET": BENCH_SECRET, "RECON_POS_SECRET": POS_SECRET,
                 "RECON_SEPAY_API_KEY": SEPAY_KEY,
                 "RECON_INSTANCE_PATH": str(log.parent / "instance")})
+    env.update(extra_env or {})
     worker = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else []
     command = [str(GUNICORN), "-w", "3", *worker, "--bind", f"127.0.0.1:{port}",
                "--backlog", "2048", "recon.wsgi:app"]
@@ -442,6 +444,9 @@ def main() -> None:
     parser.add_argument("--provider", default="pos", choices=("pos", "sepay"),
                         help="which webhook the ingest runs hit")
     parser.add_argument("--pg-url", default=os.environ.get("RECON_BENCH_PG_URL", DEFAULT_PG))
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a variable for the server (repeatable), e.g. "
+                             "RECON_AUDIT_SEAL_SECONDS=0 to see what sealing costs")
     args = parser.parse_args()
     expected = {"bare": 9000.0, "durable": 3000.0, "ingest": 2000.0}
     load_before = round(os.getloadavg()[0], 2)  # other work on the machine skews every figure
@@ -454,7 +459,8 @@ def main() -> None:
         script.write_text(LUA)
         payloads = Payloads(tmp, seed(url, args.intents), args.provider)
         port = free_port()
-        server = start_server(url, port, args.threads, tmp / "gunicorn.log")
+        server = start_server(url, port, args.threads, tmp / "gunicorn.log",
+                              dict(item.split("=", 1) for item in args.server_env))
         meter = CpuMeter(server, url)
         try:
             base = f"http://127.0.0.1:{port}"

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from adapters import RawRequest
 from adapters.pos import sign as pos_sign
 from adapters.scrub import mask_pans, mask_pans_text
-from recon import audit
+from recon import audit, ingest
 from recon.clock import FixedClock
 from recon.config import DEV_PROVIDER_ENV, load_settings
 from recon.db import Database
@@ -448,6 +449,63 @@ def test_a_first_delivery_is_written_by_two_statements_on_postgresql(
         assert len(first) == len(expected), first
         assert all(s.startswith(e) for s, e in zip(first, expected, strict=True)), first
         assert len(statements) > len(first) + 3  # the redelivery: the general path
+
+
+def test_the_archive_leaves_its_disk_flush_to_the_synchronous_commit_that_follows(
+        hooks: Hooks, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: the archive-and-match statement commits without waiting for the disk, for
+    its own transaction only (set_config(..., true)): the recording's synchronous commit
+    flushes the WAL, the archive with it, before the answer. The connection goes back to the
+    pool committing synchronously. SQLite: the archive is an ordinary transaction."""
+    intent = hooks.intent("pos")
+    flushed: list[bool] = []
+    archive = ingest.archive
+
+    def watched(*args: Any, **kwargs: Any) -> ingest.Archived:
+        archived = archive(*args, **kwargs)
+        flushed.append(archived.flushed)
+        return archived
+
+    monkeypatch.setattr(ingest, "archive", watched)
+    assert is_accepted("pos", hooks.send(hooks.call("pos", intent)))
+    assert flushed == [hooks.db.dialect != "postgresql"]
+    (payment,) = hooks.payments()
+    assert hooks.callbacks()[0].payment_id == payment.id
+    if hooks.db.dialect == "postgresql":
+        assert "set_config('synchronous_commit', 'off', true)" in ingest._ARCHIVE_AND_MATCH_PG
+        with hooks.db.engine.connect() as conn:  # the pool's one connection, just used
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+
+
+def test_a_deferred_archive_is_spooled_when_nothing_synchronous_follows_it(
+        hooks: Hooks, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recording fails and so does marking the callback as an error: on PostgreSQL the
+    archive's commit may not have reached the disk yet, so the call is spooled too (a crash in
+    that instant cannot lose it); on SQLite the archive was flushed, nothing is spooled. Either
+    way the provider is told to retry and nothing is recorded."""
+    intent = hooks.intent("pos")
+
+    def recording_fails(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("INSERT", {}, Exception("injected: the server went away"))
+
+    def marking_fails(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("UPDATE", {}, Exception("injected: still away"))
+
+    monkeypatch.setattr(ingest, "_record_in_transaction", recording_fails)
+    monkeypatch.setattr(hooks.db, "transaction", marking_fails)
+    assert is_retry("pos", hooks.send(hooks.call("pos", intent)))
+    assert hooks.payments() == []
+    (callback,) = hooks.callbacks()
+    assert callback.outcome == "received"  # the error mark failed
+    spool = Path(hooks.app.extensions["recon.settings"].spool_path)
+    lines = [json.loads(line) for path in sorted(spool.glob("callbacks-*.jsonl"))
+             for line in path.read_text().splitlines()]
+    if hooks.db.dialect == "postgresql":
+        (line,) = lines
+        assert line["reason"].startswith(f"archived as callback {callback.id}, not yet flushed")
+        assert line["provider"] == "pos"
+    else:
+        assert lines == []
 
 
 @pytest.mark.parametrize("kind", ["matched", "amount_differs", "unmatched"])
