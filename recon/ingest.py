@@ -29,7 +29,7 @@ archive, which in the same statement finds the intent and numbers the payment
 audit event and the callback's verdict written by one statement
 (:func:`recon.payments.record_new_payment`). The archive's commit does not wait for the disk; the
 recording's does, and with it the archive reaches the disk before the answer: one flush per
-delivery (see ``_ARCHIVE_AND_MATCH_PG``). A redelivery, a status change or a part payment
+delivery (see :func:`archive_and_match_sql`). A redelivery, a status change or a part payment
 takes the general path (a unit of work, :func:`recon.payments.record_payment`), as everything
 does on SQLite. Recording takes no global lock: the audit event is written unsealed and chained
 right after (:mod:`recon.sealing`), so concurrent deliveries share commits instead of queueing.
@@ -75,6 +75,8 @@ from recon.config import Settings
 from recon.db import Database, retrying
 from recon.models import Callback
 from recon.payments import (
+    MatchKeys,
+    MatchShape,
     NewPayment,
     PaymentEvent,
     RecordResult,
@@ -212,9 +214,13 @@ _INSERT_CALLBACK_PG = f"{_ARCHIVE_INSERT_PG} RETURNING callbacks.id"
 # the call is spooled as well (handle_callback): a crash in that instant cannot lose it. One
 # disk flush per delivery instead of two.
 _DEFER_FLUSH = "set_config('synchronous_commit', 'off', true) AS deferred_flush"
-_ARCHIVE_AND_MATCH_PG = match_and_number_sql(
-    with_clause=f"WITH cb AS ({_ARCHIVE_INSERT_PG} RETURNING callbacks.id)",
-    source="cb", leading=f"cb.id, {_DEFER_FLUSH}")
+_ARCHIVE_CTE = f"WITH cb AS ({_ARCHIVE_INSERT_PG} RETURNING callbacks.id)"
+
+
+def archive_and_match_sql(shape: MatchShape) -> str:
+    """The archive, with the match of an event of ``shape`` (one statement, built once)."""
+    return match_and_number_sql(shape, with_clause=_ARCHIVE_CTE, source="cb",
+                                leading=f"cb.id, {_DEFER_FLUSH}")
 
 
 @dataclass(frozen=True)
@@ -223,14 +229,14 @@ class Archived:
 
     callback_id: int
     slot: NewPayment | None = None
-    #: False when its commit did not wait for the disk (see _ARCHIVE_AND_MATCH_PG): a
+    #: False when its commit did not wait for the disk (see archive_and_match_sql): a
     #: synchronous commit on the same connection must follow before the call is answered
     flushed: bool = True
 
 
 def archive(conn: Connection, provider: str, raw: RawRequest, *, request_id: str | None,
             remote_addr: str | None, verdict: Mapping[str, Any] | None = None,
-            match: Mapping[str, Any] | None = None) -> Archived:
+            match: MatchKeys | None = None) -> Archived:
     """Step 1: store the raw call in its own committed transaction, with ``verdict`` (callback
     columns: a refused call's verdict and answer) when it is decided already. On PostgreSQL,
     given ``match`` (:func:`recon.payments.match_params`), the same statement also finds the
@@ -244,7 +250,7 @@ def archive(conn: Connection, provider: str, raw: RawRequest, *, request_id: str
     with driver.autocommit(conn):
         if match is None:
             return Archived(int(driver.one(conn, _INSERT_CALLBACK_PG, values)[0]))
-        row = driver.one(conn, _ARCHIVE_AND_MATCH_PG, {**values, **match})
+        row = driver.one(conn, archive_and_match_sql(match.shape), {**values, **match.params})
     return Archived(int(row[0]), slot_of(row), flushed=False)
 
 

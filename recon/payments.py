@@ -311,33 +311,95 @@ class NewPayment:
 # The intent (as find_intent finds it: order code, then provider order id, then the candidate
 # references in order) and the id the new payment will have. ``match_and_number_sql`` puts it
 # after another statement's CTE (the webhook's archive: one round trip for both).
+#
+# The statement has one branch per key the event carries, each an equality on a unique index
+# with a scalar parameter, so PostgreSQL's generic plan of the prepared statement is as cheap as
+# any custom plan and is kept: planning afresh on every call (what one statement for every shape
+# of event, with NULL keys and an array of references, made PostgreSQL do) cost a third of the
+# database's CPU per webhook. An event with more candidate references than
+# :data:`MATCH_SCALAR_REFS` (a memo full of reference-like words: rare) takes the array form.
 _SLOT_COLUMNS = ("nextval(pg_get_serial_sequence('payments', 'id')) AS payment_id, "
                  "i.id, i.dossier_id, i.amount, i.status, i.reference")
-_MATCH_LATERAL = """LEFT JOIN LATERAL (
-    SELECT id, dossier_id, amount, status, reference FROM payment_intents
-    WHERE order_code = CAST(:order_code AS bigint)
-       OR provider_order_id = CAST(:order_id AS varchar)
-       OR reference = ANY(CAST(:refs AS varchar[]))
-    ORDER BY CASE WHEN order_code = CAST(:order_code AS bigint) THEN 0
-                  WHEN provider_order_id = CAST(:order_id AS varchar) THEN 1
-                  ELSE 2 + array_position(CAST(:refs AS varchar[]), reference) END
-    LIMIT 1) AS i ON true"""
+_INTENT_COLUMNS = "id, dossier_id, amount, status, reference"
+#: candidate references matched by scalar branches; more take one array branch
+MATCH_SCALAR_REFS = 4
+
+#: which keys a match uses: (order code?, provider order id?, number of references, or -1 for
+#: the array form)
+MatchShape = tuple[bool, bool, int]
 
 
-def match_and_number_sql(*, with_clause: str = "", source: str = "(SELECT 1) AS one",
-                         leading: str = "") -> str:
-    """The match-and-number query as psycopg takes it: ``with_clause`` (a ``WITH ...`` of the
-    caller's, in psycopg's style) before it, ``leading`` columns before its own (which a row
-    ends with: see :func:`slot_of`), ``source`` the one-row relation it joins to."""
-    head = f"SELECT {leading + ', ' if leading else ''}{_SLOT_COLUMNS}"
-    match = _driver_sql(text(f"{head} FROM {source} {_MATCH_LATERAL}"))
-    return f"{with_clause}\n{match}" if with_clause else match
+@dataclass(frozen=True)
+class MatchKeys:
+    """The keys that find a payment's intent: the statement's shape and its parameters."""
+
+    shape: MatchShape
+    params: dict[str, object]
 
 
-def match_params(event: PaymentEvent, reference_prefix: str) -> dict[str, object]:
-    """The parameters of :func:`match_and_number_sql` for ``event``."""
-    return {"order_code": event.order_code, "order_id": event.order_id or None,
-            "refs": reference_candidates(event, reference_prefix)}
+def _match_branches(shape: MatchShape) -> list[str]:
+    by_code, by_order_id, refs = shape
+    # built only from constants of this module (ranks, columns): no value is ever spliced in
+    head = f"SELECT {{rank}} AS rank, {_INTENT_COLUMNS} FROM payment_intents WHERE "  # noqa: S608
+    branches = []
+    if by_code:
+        branches.append(head.format(rank=0) + "order_code = CAST(:order_code AS bigint)")
+    if by_order_id:
+        branches.append(head.format(rank=1) + "provider_order_id = CAST(:order_id AS varchar)")
+    if refs < 0:
+        branches.append(head.format(rank="2 + array_position(CAST(:refs AS varchar[]), "
+                                          "reference)")
+                        + "reference = ANY(CAST(:refs AS varchar[]))")
+    branches.extend(head.format(rank=2 + k) + f"reference = CAST(:ref_{k} AS varchar)"
+                    for k in range(max(refs, 0)))
+    return branches
+
+
+def _match_lateral(shape: MatchShape) -> str:
+    branches = _match_branches(shape)
+    if not branches:  # nothing to match by: no intent
+        return (f"LEFT JOIN LATERAL (SELECT {_INTENT_COLUMNS} FROM payment_intents "  # noqa: S608
+                "WHERE false) AS i ON true")
+    union = "\n    UNION ALL ".join(branches)
+    return (f"LEFT JOIN LATERAL (\n    SELECT {_INTENT_COLUMNS} FROM (\n    {union}\n    ) "  # noqa: S608
+            "AS candidates ORDER BY rank LIMIT 1) AS i ON true")
+
+
+_MATCH_SQL_CACHE: dict[tuple[MatchShape, str, str, str], str] = {}
+
+
+def match_and_number_sql(shape: MatchShape, *, with_clause: str = "",
+                         source: str = "(SELECT 1) AS one", leading: str = "") -> str:
+    """The match-and-number query for events of ``shape`` (:attr:`MatchKeys.shape`) as psycopg
+    takes it: ``with_clause`` (a ``WITH ...`` of the caller's, in psycopg's style) before it,
+    ``leading`` columns before its own (which a row ends with: see :func:`slot_of`),
+    ``source`` the one-row relation it joins to. Built once per shape."""
+    key = (shape, with_clause, source, leading)
+    sql = _MATCH_SQL_CACHE.get(key)
+    if sql is None:
+        head = f"SELECT {leading + ', ' if leading else ''}{_SLOT_COLUMNS}"
+        match = _driver_sql(text(f"{head} FROM {source} {_match_lateral(shape)}"))
+        sql = f"{with_clause}\n{match}" if with_clause else match
+        _MATCH_SQL_CACHE[key] = sql
+    return sql
+
+
+def match_params(event: PaymentEvent, reference_prefix: str) -> MatchKeys:
+    """The shape and parameters of :func:`match_and_number_sql` for ``event``."""
+    order_id = event.order_id or None
+    refs = reference_candidates(event, reference_prefix)
+    params: dict[str, object] = {}
+    if event.order_code is not None:
+        params["order_code"] = event.order_code
+    if order_id is not None:
+        params["order_id"] = order_id
+    if len(refs) > MATCH_SCALAR_REFS:
+        params["refs"] = refs
+        count = -1
+    else:
+        params.update((f"ref_{k}", ref) for k, ref in enumerate(refs))
+        count = len(refs)
+    return MatchKeys((event.order_code is not None, order_id is not None, count), params)
 
 
 def slot_of(row: tuple[Any, ...]) -> NewPayment:
@@ -402,7 +464,6 @@ def _driver_sql(statement: TextClause) -> str:
     return str(statement.compile(dialect=pg_psycopg.dialect()))  # type: ignore[no-untyped-call]
 
 
-_MATCH_AND_NUMBER_SQL = match_and_number_sql()
 _RECORD_NEW_ONLY = _driver_sql(text(_RECORD_NEW % ""))
 _RECORD_NEW_AND_ANSWER = _driver_sql(text(_RECORD_NEW % _CALLBACK_VERDICT))
 #: the callback columns a ``verdict`` gives :func:`record_new_payment`
@@ -436,8 +497,10 @@ def record_new_payment(conn: Connection, clock: Clock, event: PaymentEvent, *, a
         raise ValueError("payment amount must be a non-negative int of VND")
     if event.dossier_code:
         raise ValueError("record_new_payment matches by intent only; use record_payment")
-    new = slot if slot is not None else slot_of(
-        driver.one(conn, _MATCH_AND_NUMBER_SQL, match_params(event, reference_prefix)))
+    if slot is None:
+        keys = match_params(event, reference_prefix)
+        slot = slot_of(driver.one(conn, match_and_number_sql(keys.shape), keys.params))
+    new = slot
     intent = new.intent
     intent_id, reference, dossier_id = ((intent.id, intent.reference, intent.dossier_id)
                                         if intent is not None else (None, None, None))

@@ -24,6 +24,7 @@ from recon.config import DEV_PROVIDER_ENV, load_settings
 from recon.db import Database
 from recon.ingest import MAX_BODY_BYTES
 from recon.models import AuditEvent
+from recon.references import mint
 from tests.conftest import T0
 from tests.webhooks.whkit import (
     PAID_AT,
@@ -472,7 +473,8 @@ def test_the_archive_leaves_its_disk_flush_to_the_synchronous_commit_that_follow
     (payment,) = hooks.payments()
     assert hooks.callbacks()[0].payment_id == payment.id
     if hooks.db.dialect == "postgresql":
-        assert "set_config('synchronous_commit', 'off', true)" in ingest._ARCHIVE_AND_MATCH_PG
+        statement = ingest.archive_and_match_sql((False, False, 1))
+        assert "set_config('synchronous_commit', 'off', true)" in statement
         with hooks.db.engine.connect() as conn:  # the pool's one connection, just used
             assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
 
@@ -506,6 +508,68 @@ def test_a_deferred_archive_is_spooled_when_nothing_synchronous_follows_it(
         assert line["provider"] == "pos"
     else:
         assert lines == []
+
+
+@pytest.mark.parametrize(("words", "real"), [
+    (2, (0, 1)),  # two intents named: the first in the memo wins
+    (3, (2,)),
+    (6, (4,)),  # more candidates than scalar branches: the array form
+    (6, (1, 5)),
+])
+def test_a_memo_pays_the_first_intent_it_names_whatever_its_shape(
+        hooks: Hooks, words: int, real: tuple[int, ...]) -> None:
+    """A transfer memo naming several reference-like words pays the intent of the first one
+    that exists, in memo order, on either backend and in every form of the match statement
+    (one branch per candidate up to MATCH_SCALAR_REFS, one array branch beyond)."""
+    prefix = hooks.settings.reference_prefix
+    intents = {k: hooks.intent("sepay", code=f"000.00.21.H57-210401-{k + 11:04d}")
+               for k in real}
+    memo_refs = [intents[k].reference if k in intents else mint(prefix) for k in range(words)]
+    memo = "MBVCB.3278907687." + " ".join(memo_refs) + " NGUYEN VAN A chuyen tien"
+    first = intents[min(real)]
+    raw = hooks.call("sepay", amount=first.amount, memo=memo, provider_txn_id="8080")
+    assert is_accepted("sepay", hooks.send(raw))
+    (payment,) = hooks.payments()
+    assert (payment.intent_id, payment.reference) == (first.id, first.reference)
+    assert hooks.intent_row(first.id).status == "paid"
+    assert all(hooks.intent_row(intents[k].id).status == "issued" for k in real[1:])
+
+
+DELIVERIES = 14
+
+
+@pytest.mark.parametrize("refs", [0, 1, 3, 6])
+def test_the_archive_statement_keeps_one_generic_plan(hooks: Hooks, refs: int) -> None:
+    """PostgreSQL: every shape of the match (here: 0, 1, 3 candidate references, and 6, the
+    array form) is equalities on unique indexes, so the prepared archive statement runs its
+    generic plan instead of planning afresh for every delivery (a third of the database's CPU
+    per webhook when it did). SQLite has no such statement: there the same events are
+    archived, each in its own transaction, all flushed."""
+    prefix = hooks.settings.reference_prefix
+    hooks.dossier()
+    archived = []
+    with hooks.db.engine.connect() as conn:  # one connection: prepared statements are its own
+        for n in range(DELIVERIES):
+            memo = " ".join(mint(prefix) for _ in range(refs)) or "chuyen tien"
+            raw = hooks.call("sepay", amount=TOTAL, memo=memo, provider_txn_id=str(900 + n))
+            event = hooks.adapter("sepay").parse_callback(raw)
+            keys = ingest.match_params(ingest._payment_event("sepay", event), prefix)
+            archived.append(ingest.archive(
+                conn, "sepay", raw, request_id=None, remote_addr=None,
+                match=keys if hooks.db.dialect == "postgresql" else None))
+        if hooks.db.dialect == "postgresql":
+            assert {a.slot.intent for a in archived if a.slot} == {None}  # nothing matches
+            plans = conn.exec_driver_sql(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                "WHERE starts_with(statement, 'WITH cb AS (INSERT INTO callbacks')").all()
+            assert len(plans) == 1, plans
+            generic, custom = plans[0]
+            # psycopg prepares a statement at its 5th run; PostgreSQL then tries 5 custom plans
+            assert (generic, custom) == (DELIVERIES - 5 - 5, 5), plans
+            assert [a.flushed for a in archived] == [False] * DELIVERIES
+        else:
+            assert [a.flushed for a in archived] == [True] * DELIVERIES
+    assert len(hooks.callbacks()) == DELIVERIES
 
 
 @pytest.mark.parametrize("kind", ["matched", "amount_differs", "unmatched"])
