@@ -41,6 +41,12 @@ SEAL_BATCH = 5000
 _EVENTS = cast(Table, AuditEvent.__table__)
 _INSERT = insert(_EVENTS).returning(_EVENTS.c.id)
 _SEAL = update(_EVENTS).where(_EVENTS.c.id == bindparam("event_id"), _EVENTS.c.hash.is_(None))
+# PostgreSQL: a batch's seals in one statement (one executor start-up, not one per event)
+_SEAL_BATCH_PG = text(
+    "UPDATE audit_events AS e SET seq = s.seq, prev_hash = s.prev_hash, hash = s.hash "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:seqs AS bigint[]), "
+    "CAST(:prevs AS varchar[]), CAST(:hashes AS varchar[])) AS s(id, seq, prev_hash, hash) "
+    "WHERE e.id = s.id AND e.hash IS NULL")
 _LAST_SEALED = select(_EVENTS.c.seq, _EVENTS.c.hash).where(
     _EVENTS.c.seq == select(func.max(_EVENTS.c.seq)).scalar_subquery())
 
@@ -126,7 +132,13 @@ def seal(session: Session, *, wait: bool = True, limit: int = SEAL_BATCH) -> int
                             row.entity_id, row.data)
         seals.append({"event_id": row.id, "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
-    session.execute(_SEAL, seals)
+    if _postgres(session):
+        session.execute(_SEAL_BATCH_PG, {
+            "ids": [seal["event_id"] for seal in seals], "seqs": [seal["seq"] for seal in seals],
+            "prevs": [seal["prev_hash"] for seal in seals],
+            "hashes": [seal["hash"] for seal in seals]})
+    else:
+        session.execute(_SEAL, seals)
     session.expire_all()  # loaded events now have their seal
     return len(seals)
 
