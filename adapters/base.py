@@ -393,6 +393,12 @@ class Adapter(ABC):
         self.verify(request)
         return self._parse(request)
 
+    def parse_verified(self, request: RawRequest) -> CallbackEvent:
+        """Parse ``request`` that :meth:`verify` has just accepted (the second half of
+        :meth:`parse_callback`, for a caller that must know which half refused a call).
+        Raises only :class:`AdapterError` subclasses."""
+        return self._parse(request)
+
     @classmethod
     @abstractmethod
     def acknowledge(cls, outcome: Outcome, detail: str | None = None) -> Acknowledgement:

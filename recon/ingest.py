@@ -270,7 +270,7 @@ def _parse(adapter: Any, raw: RawRequest) -> tuple[CallbackEvent | None, Decisio
     try:
         adapter.verify(raw)
         verified = True
-        return adapter.parse_callback(raw), None
+        return adapter.parse_verified(raw), None
     except NotConfigured:
         raise
     except AdapterError as exc:

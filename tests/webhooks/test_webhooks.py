@@ -59,6 +59,31 @@ def _no_payment_and_refused_archive(hooks: Hooks) -> None:
 
 
 @by_provider
+def test_a_call_is_verified_once_and_a_forged_one_still_refused(
+        hooks: Hooks, provider: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ingest verifies the signature once, then parses (Adapter.parse_verified), not a
+    second time through parse_callback; a tampered call is refused all the same."""
+    from adapters.base import Adapter
+
+    checks: list[str] = []
+    verify = Adapter.verify
+
+    def counted(self: Adapter, request: RawRequest) -> None:
+        checks.append(self.name)
+        verify(self, request)
+
+    monkeypatch.setattr(Adapter, "verify", counted)
+    intent = hooks.intent(provider)
+    assert is_accepted(provider, hooks.send(hooks.call(provider, intent)))
+    assert checks == [provider]
+    stranger = hooks.adapter(provider, **{SECRET_VAR[provider]: "not-the-secret"})
+    forged = hooks.call(provider, intent, adapter=stranger, provider_txn_id="31337")
+    assert is_refused_signature(provider, hooks.send(forged))
+    assert checks == [provider, provider]
+    assert len(hooks.payments()) == 1
+
+
+@by_provider
 def test_valid_call_records_one_matched_payment(hooks: Hooks, provider: str) -> None:
     intent = hooks.intent(provider)
     raw = hooks.call(provider, intent, provider_txn_id="20240521001")
