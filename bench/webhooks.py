@@ -439,7 +439,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=8,
                         help="gthread threads per worker (1 = sync workers)")
-    parser.add_argument("--intents", type=int, default=80_000)
+    parser.add_argument("--intents", type=int, default=200_000,
+                        help="open intents seeded (each ingest payload written uses one)")
     parser.add_argument("--endpoints", default="bare,durable,ingest")
     parser.add_argument("--provider", default="pos", choices=("pos", "sepay"),
                         help="which webhook the ingest runs hit")
