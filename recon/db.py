@@ -46,6 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -481,6 +482,9 @@ def classify_fault(exc: BaseException, db: Database | None = None) -> DatabaseFa
     a live connection (psycopg refusing more than 65,535 parameters) is not one.
     ``not_migrated`` only when ``db``'s migrations say so (:func:`_not_migrated`): a typo'd
     table name in a current schema is a bug."""
+    if isinstance(exc, PoolTimeout):  # every connection of this process's pool is in use
+        return DatabaseFault("overloaded", "no pooled database connection came free in time "
+                             f"({' '.join(str(exc).split())[:200]})")
     if not isinstance(exc, DBAPIError):
         return None
     detail = _detail(exc)

@@ -16,6 +16,7 @@ from typing import Final
 
 from flask import Flask, Response, current_app, g, jsonify, render_template
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from recon.db import DatabaseFault, classify_fault
 from recon.web import i18n
@@ -61,8 +62,9 @@ ADMIN_HINTS: Final[dict[str, str]] = {
                  "SQLite: the permissions of the database file and its directory.",
     "disk_full": "Free space on the database's disk (PostgreSQL's data and WAL directories, or "
                  "the SQLite file's directory), then retry.",
-    "overloaded": "Too many connections or out of memory: check max_connections and the "
-                  "number of workers (README, Deployment).",
+    "overloaded": "Too many connections, out of memory, or every connection of a worker's "
+                  "pool in use: check max_connections, the number of workers and threads, and "
+                  "long requests holding connections (README, Deployment).",
     "busy": "A long transaction or a migration holds locks; it should pass.",
     "conflict": "Transient: concurrent changes to the same rows.",
     "not_migrated": "Run `recon db upgrade`.",
@@ -97,8 +99,9 @@ def database_unavailable(fault: DatabaseFault, *, as_json: bool) -> Response:
 def register(app: Flask, *, wants_json: Callable[[], bool]) -> None:
     """Map database errors: availability faults to 503, anything else to a plain 500."""
 
+    @app.errorhandler(PoolTimeout)  # every pooled connection busy: overloaded, not a bug
     @app.errorhandler(DBAPIError)
-    def _database_error(exc: DBAPIError) -> Response:
+    def _database_error(exc: DBAPIError | PoolTimeout) -> Response:
         fault = classify_fault(exc, current_app.extensions["recon.db"])
         if fault is None:
             log.exception("database error", extra={"request_id": g.get("request_id")})

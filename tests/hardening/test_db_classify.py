@@ -316,3 +316,42 @@ def test_health_timeout_setting() -> None:
     for bad in ("0", "-1", "soon", "120"):
         with pytest.raises(ValueError, match="RECON_HEALTH_TIMEOUT_SECONDS"):
             load_settings({**base, "RECON_HEALTH_TIMEOUT_SECONDS": bad})
+
+
+# --------------------------------------------------------------------------------------------
+# Every pooled connection in use: overloaded (503), not a bug (500)
+
+
+def test_an_exhausted_pool_is_overloaded_for_pages_and_webhooks(database_url: str,
+                                                                tmp_path: Path) -> None:
+    """A worker whose pool has no connection free within its timeout answers 503 with
+    Retry-After (the reader is told to try again), not a 500; a webhook is told to retry and
+    its call is spooled, the reason saying why."""
+    db = Database(database_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    app = create_app(load_settings({
+        "RECON_DATABASE_URL": database_url, "RECON_ENV": "test", "RECON_SECRET_KEY": TEST_SECRET,
+        "RECON_INSTANCE_PATH": str(tmp_path / "instance"), "RECON_POS_SECRET": "pos-secret"}),
+        clock=SystemClock(), database=db)
+    app.config["TESTING"] = True
+    client = app.test_client()
+    from adapters.pos import POSAdapter
+
+    raw = POSAdapter(secrets=("pos-secret",), max_age_seconds=0).build_callback(
+        amount=180_000, reference="HS7K3M9QX2RP", provider_txn_id="000000000042")
+    held = db.engine.connect()  # the pool's only connection
+    try:
+        page = client.get("/api/v1/agencies", headers={"Authorization": "Bearer rcn_x"})
+        hook = client.post(raw.path, data=raw.body, headers=dict(raw.headers))
+    finally:
+        held.close()
+    assert page.status_code == 503, page.get_data(as_text=True)
+    assert page.json["problem"] == "overloaded"
+    assert page.headers["Retry-After"] == "10"
+    assert "pool" in page.json["hint"] and "quá tải" in page.json["message_vi"]
+    assert hook.status_code == 503 and hook.json["status"] == "retry"
+    spooled = [line for path in (tmp_path / "instance" / "spool").glob("callbacks-*.jsonl")
+               for line in path.read_text().splitlines()]
+    assert len(spooled) == 1 and "database overloaded" in spooled[0]
+    assert client.get("/api/v1/agencies",  # a connection is free again: an ordinary 401
+                      headers={"Authorization": "Bearer rcn_x"}).status_code == 401
+    db.dispose()
