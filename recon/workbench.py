@@ -219,8 +219,9 @@ MAX_HITS: Final = 1000
 
 
 def search_hits(session: Session, q: str) -> SearchHits:
-    """Look the text up as a dossier code, our payment reference (an intent's), or a provider
-    transaction id (of a payment or a settlement line), each through its index. Resolving
+    """Look the text up as a dossier code, our payment reference (an intent's), a provider
+    transaction id (of a payment or a settlement line) or a bank's reference of a payment (what
+    a bank statement shows for a SePay, Casso or payOS transfer), each through its index. Resolving
     these first, then filtering discrepancies by id lists, lets the database use the
     discrepancies' own indexes instead of scanning them against three subqueries."""
     text = q.strip()
@@ -230,6 +231,7 @@ def search_hits(session: Session, q: str) -> SearchHits:
     intents = select(PaymentIntent.id).where(PaymentIntent.reference == upper)
     payments = tuple(session.scalars(select(Payment.id).where(or_(
         and_(Payment.provider.in_(PROVIDERS), Payment.provider_txn_id == text),
+        and_(Payment.provider.in_(PROVIDERS), Payment.bank_reference.in_({text, upper})),
         Payment.intent_id.in_(intents))).limit(MAX_HITS)))
     lines = tuple(session.scalars(select(SettlementLine.id).where(
         SettlementLine.provider.in_(PROVIDERS), SettlementLine.provider_txn_id == text)

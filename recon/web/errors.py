@@ -56,8 +56,9 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
 }
 #: kind -> what the administrator checks (English: it goes to operators and logs)
 ADMIN_HINTS: Final[dict[str, str]] = {
-    "unreachable": "Check that PostgreSQL is running and RECON_DATABASE_URL is right "
-                   "(GET /healthz says what it sees).",
+    "unreachable": "Check that RECON_DATABASE_URL is right and the database is there: "
+                   "PostgreSQL running and accepting connections, or the SQLite file's "
+                   "directory present and readable (GET /healthz says what it sees).",
     "read_only": "PostgreSQL: default_transaction_read_only, or a standby without a primary; "
                  "SQLite: the permissions of the database file and its directory.",
     "disk_full": "Free space on the database's disk (PostgreSQL's data and WAL directories, or "

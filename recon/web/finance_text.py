@@ -112,8 +112,8 @@ VI: dict[str, str] = {
     "Amount from (VND)": "Số tiền từ (đồng)",
     "Amount to (VND)": "Số tiền đến (đồng)",
     "Search": "Tìm kiếm",
-    "Dossier code, reference or provider transaction id":
-        "Mã hồ sơ, mã tham chiếu hoặc mã giao dịch",
+    "Dossier code, reference, or transaction id (provider's or bank's)":
+        "Mã hồ sơ, mã tham chiếu hoặc mã giao dịch (của đơn vị thanh toán hoặc ngân hàng)",
     "Assigned to": "Người xử lý",
     "Anyone": "Bất kỳ ai",
     "Me": "Tôi",

@@ -56,6 +56,7 @@ def test_queue_filters_and_search(finance: tuple[FlaskClient, str], world: World
     assert "2 chênh lệch phù hợp" in page
     page = _text(client.get(f"/finance/discrepancies?q={world.codes['d4']}"))
     assert "1 chênh lệch phù hợp" in page and world.codes["d4"] in page
+    assert "mã giao dịch (của đơn vị thanh toán hoặc ngân hàng)" in page  # what it searches
     bad = client.get("/finance/discrepancies?min=nhiều")
     assert bad.status_code == 422 and "Bộ lọc không hợp lệ" in _text(bad)
 

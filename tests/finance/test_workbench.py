@@ -65,6 +65,18 @@ def test_search_by_code_reference_and_transaction(db: Database, world: World) ->
     assert _ids(db, q="nothing-like-this") == []
 
 
+def test_search_by_a_payments_bank_reference(db: Database, world: World) -> None:
+    """The reference a bank statement shows for a transfer finds its payment's discrepancy."""
+    from recon.models import Payment
+
+    d = world.discrepancies
+    assert _ids(db, q="FT21069123456789") == []
+    with db.transaction() as s:
+        s.get_one(Payment, world.payments["unmatched"]).bank_reference = "FT21069123456789"
+    assert _ids(db, q="FT21069123456789") == [d["B"]]
+    assert _ids(db, q="ft21069123456789") == [d["B"]]
+
+
 @pytest.mark.parametrize("bad", [
     {"kind": "lost"}, {"status": "gone"}, {"provider": "paypal"}, {"channel": "cheque"},
     {"sort": "random"}, {"min": "1,5e3"}, {"from": "2026-13-01"}, {"min": "9", "max": "1"},
