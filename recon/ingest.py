@@ -536,7 +536,7 @@ def handle_callback(db: Database, clock: Clock, settings: Settings, provider: st
             log.exception("could not archive a %s callback; answering retry", provider,
                           extra={"request_id": request_id})
             spool_callback(settings, provider, raw, request_id=request_id,  # kept on disk
-                           remote_addr=remote_addr, reason=failure_reason(exc))
+                           remote_addr=remote_addr, reason=failure_reason(exc), answer=retry)
         else:
             log.exception("%s callback %s failed; answering retry", provider, callback_id,
                           extra={"request_id": request_id})
@@ -545,7 +545,7 @@ def handle_callback(db: Database, clock: Clock, settings: Settings, provider: st
                 spool_callback(settings, provider, raw, request_id=request_id,
                                remote_addr=remote_addr,
                                reason=f"archived as callback {callback_id}, not yet flushed "
-                                      f"to disk when {failure_reason(exc)}")
+                                      f"to disk when {failure_reason(exc)}", answer=retry)
         return retry
 
     # a routine answer is on record in the callbacks table and the access log: DEBUG; anything

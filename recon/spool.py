@@ -49,7 +49,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from adapters import RawRequest
+from adapters import Acknowledgement, RawRequest
 from adapters.scrub import mask_pans, mask_pans_text, redact_headers
 from recon.clock import Clock
 from recon.config import Settings
@@ -93,9 +93,11 @@ def failure_reason(exc: BaseException) -> str:
 
 
 def spool_line(provider: str, raw: RawRequest, *, request_id: str | None,
-               remote_addr: str | None, reason: str) -> dict[str, Any]:
-    """The JSON object kept for one call: scrubbed exactly as the archive scrubs it."""
-    return {
+               remote_addr: str | None, reason: str,
+               answer: Acknowledgement | None = None) -> dict[str, Any]:
+    """The JSON object kept for one call: scrubbed exactly as the archive scrubs it, with the
+    answer the provider was given when known."""
+    line = {
         "v": VERSION,
         "id": uuid.uuid4().hex,
         "provider": provider[:20],
@@ -109,6 +111,10 @@ def spool_line(provider: str, raw: RawRequest, *, request_id: str | None,
         "request_id": (request_id or None) and request_id[:64],
         "reason": mask_pans_text(reason)[:300],
     }
+    if answer is not None:
+        line["response_status"] = answer.status_code
+        line["response_body"] = answer.body.decode("utf-8", "replace")[:2000]
+    return line
 
 
 def spool_file(directory: Path, received_at: datetime) -> Path:
@@ -152,14 +158,14 @@ def _append(path: Path, data: bytes) -> None:
 
 def spool_callback(settings: Settings, provider: str, raw: RawRequest, *,
                    request_id: str | None, remote_addr: str | None,
-                   reason: str) -> Path | None:
+                   reason: str, answer: Acknowledgement | None = None) -> Path | None:
     """Keep a call the archive could not store: one JSON line appended to today's spool file
     (UTC day of receipt). The file, or None when even that failed. Never raises."""
     try:
         directory = settings.spool_path
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         line = spool_line(provider, raw, request_id=request_id, remote_addr=remote_addr,
-                          reason=reason)
+                          reason=reason, answer=answer)
         path = spool_file(directory, raw.received_at)
         _append(path, (json.dumps(line, ensure_ascii=True, separators=(",", ":")) + "\n")
                 .encode("ascii"))
@@ -282,9 +288,13 @@ def _entry(line: bytes, clock: Clock) -> _Entry:
     if not isinstance(headers, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
         raise ValueError("headers are not an object of texts")
-    optional = {k: obj.get(k) for k in ("remote_addr", "request_id")}
+    optional = {k: obj.get(k) for k in ("remote_addr", "request_id", "response_body")}
     if any(v is not None and not isinstance(v, str) for v in optional.values()):
-        raise ValueError("remote_addr or request_id is not text")
+        raise ValueError("remote_addr, request_id or response_body is not text")
+    status = obj.get("response_status")  # the answer given (lines spooled since 2026-11-27)
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int)
+                               or not 100 <= status <= 599):
+        raise ValueError("response_status is not an HTTP status")
     try:
         received_at = datetime.fromisoformat(str(texts["received_at"]))
         body = base64.b64decode(str(texts["body_b64"]), validate=True)
@@ -293,9 +303,9 @@ def _entry(line: bytes, clock: Clock) -> _Entry:
     if received_at.tzinfo is None:
         raise ValueError("received_at has no time zone")
     imported_at = clock.now().astimezone(UTC).isoformat(timespec="seconds")
-    detail = (f"spool {ident}: not archived when received ({texts['reason']}); kept in the "
-              f"spool and imported {imported_at}. The provider was told to retry (its retry "
-              "code): its retry records the payment; nothing was recorded from this copy.")
+    detail = (f"spool {ident}: kept in the spool when received ({texts['reason']}) and "
+              f"imported {imported_at}. The provider was told to retry (its retry code): its "
+              "retry records the payment; nothing was recorded from this copy.")
     return _Entry(ident, {
         # masked again: the scrubbing is idempotent, and a hand-edited file gains nothing
         "provider": provider[:20],
@@ -310,6 +320,8 @@ def _entry(line: bytes, clock: Clock) -> _Entry:
         "request_id": optional["request_id"],
         "outcome": SPOOLED,
         "outcome_detail": mask_pans_text(detail),
+        "response_status": status,
+        "response_body": optional["response_body"],
     })
 
 

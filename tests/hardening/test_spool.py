@@ -161,6 +161,15 @@ def test_a_call_the_archive_cannot_store_is_spooled_then_imported_once(
         ("sepay", "spooled", second["request_id"], None)]
     assert "The provider was told to retry" in rows[0][2]
     assert rows[0][2].startswith(f"spool {first['id']}:")
+    # the answer each provider was given is on record too (a spooled call is not an error)
+    answers = _rows(database_url, "SELECT response_status, response_body FROM callbacks "
+                                  "ORDER BY id")
+    assert [(status, body) for status, body in answers] == [
+        (first["response_status"], first["response_body"]),
+        (second["response_status"], second["response_body"])]
+    assert is_retry_answer(intent.provider, first["response_status"],
+                           first["response_body"].encode())
+    assert is_retry_answer("sepay", second["response_status"], second["response_body"].encode())
     assert MASKED.encode() in bytes(rows[1][4]) and PAN.encode() not in bytes(rows[1][4])
     assert "spool-test-secret" not in rows[1][5]
     assert _rows(database_url, "SELECT count(*) FROM payments") == [(0,)]  # nothing recorded
@@ -292,3 +301,21 @@ def test_processes_threads_and_claims_lose_nothing(tmp_path: Path) -> None:
     assert len({r["request_id"] for r in records}) == len(records)
     print(f"{claims} claims during the appends")  # shown with -s
     assert pending_lines(spool) == len(records)
+
+
+def test_a_line_without_an_answer_still_imports_and_a_bad_answer_is_refused() -> None:
+    """Lines spooled before the answer was kept have none (imported with no status); a status
+    that is not an HTTP status makes the line unreadable (kept in rejected/, said)."""
+    from recon.clock import FixedClock
+    from recon.spool import _entry, spool_line
+
+    raw = RawRequest(method="POST", path="/webhooks/pos", query_string="", headers={},
+                     body=b"{}", received_at=datetime(2026, 11, 27, 3, 0, tzinfo=UTC))
+    clock = FixedClock(datetime(2026, 11, 27, 4, 0, tzinfo=UTC))
+    old = spool_line("pos", raw, request_id=None, remote_addr=None, reason="database down")
+    assert "response_status" not in old
+    values = _entry(json.dumps(old).encode(), clock).values
+    assert (values["response_status"], values["response_body"]) == (None, None)
+    for bad in (True, 99, 600, "503"):
+        with pytest.raises(ValueError, match="response_status"):
+            _entry(json.dumps({**old, "response_status": bad}).encode(), clock)
