@@ -188,12 +188,14 @@ class PrivateCluster:
         self.pg_ctl("start")
         return self
 
-    def pg_ctl(self, action: str, *extra: str) -> None:
+    def pg_ctl(self, action: str, *extra: str, mode: str = "fast") -> None:
+        """``mode`` of a stop or restart: ``fast`` (sessions cut, a clean shutdown) or
+        ``immediate`` (a crash: no checkpoint, recovery replays the WAL at the next start)."""
         args = ["pg_ctl", "-D", str(self.data), "-w", "-t", "60", action, *extra]
         if action in ("start", "restart"):
             args += ["-l", str(self.root / "server.log"), "-o", self._options()]
         if action in ("stop", "restart"):
-            args += ["-m", "fast"]
+            args += ["-m", mode]
         self._run(*args)
 
     def create_database(self, name: str) -> str:
