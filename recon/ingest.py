@@ -532,20 +532,19 @@ def handle_callback(db: Database, clock: Clock, settings: Settings, provider: st
                                                   cls, store)
     except Exception as exc:  # any failure: nothing half-written, the provider retries
         retry = cls.acknowledge(Outcome.retry_later, "temporarily unavailable")
+        reason = failure_reason(exc)
         if callback_id is None:
             log.exception("could not archive a %s callback; answering retry", provider,
                           extra={"request_id": request_id})
-            spool_callback(settings, provider, raw, request_id=request_id,  # kept on disk
-                           remote_addr=remote_addr, reason=failure_reason(exc), answer=retry)
         else:
             log.exception("%s callback %s failed; answering retry", provider, callback_id,
                           extra={"request_id": request_id})
-            if not _mark_error(db, callback_id, exc, retry) and not flushed:
-                # nothing synchronous followed the archive's deferred flush: keep it on disk
-                spool_callback(settings, provider, raw, request_id=request_id,
-                               remote_addr=remote_addr,
-                               reason=f"archived as callback {callback_id}, not yet flushed "
-                                      f"to disk when {failure_reason(exc)}", answer=retry)
+            if _mark_error(db, callback_id, exc, retry) or flushed:
+                return retry  # the call is on disk in the archive
+            # nothing synchronous followed the archive's deferred flush: keep it on disk too
+            reason = f"archived as callback {callback_id}, not yet flushed to disk when {reason}"
+        spool_callback(settings, provider, raw, request_id=request_id, remote_addr=remote_addr,
+                       reason=reason, answer=retry)
         return retry
 
     # a routine answer is on record in the callbacks table and the access log: DEBUG; anything

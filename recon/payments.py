@@ -497,10 +497,10 @@ def record_new_payment(conn: Connection, clock: Clock, event: PaymentEvent, *, a
         raise ValueError("payment amount must be a non-negative int of VND")
     if event.dossier_code:
         raise ValueError("record_new_payment matches by intent only; use record_payment")
-    if slot is None:
-        keys = match_params(event, reference_prefix)
-        slot = slot_of(driver.one(conn, match_and_number_sql(keys.shape), keys.params))
     new = slot
+    if new is None:
+        keys = match_params(event, reference_prefix)
+        new = slot_of(driver.one(conn, match_and_number_sql(keys.shape), keys.params))
     intent = new.intent
     intent_id, reference, dossier_id = ((intent.id, intent.reference, intent.dossier_id)
                                         if intent is not None else (None, None, None))

@@ -25,6 +25,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -99,30 +100,58 @@ class Clients:
         return [a for p in self.providers for a in p.answers]
 
 
-def test_postgresql_restart_under_load(cluster: PrivateCluster, tmp_path: Path) -> None:
-    url = _database(cluster, "restart")
-    intents = seed_intents(url, 210)
+@contextmanager
+def _under_load(cluster: PrivateCluster, tmp_path: Path, name: str,
+                payments: int) -> Iterator[tuple[str, str, Clients]]:
+    """A fresh database on the cluster, 3 gunicorn workers on it and the providers sending
+    ``payments`` payments, 1.5 s under way: (database url, server base, clients)."""
+    url = _database(cluster, name)
+    intents = seed_intents(url, payments)
     with gunicorn(url, tmp_path, workers=3) as web:
         clients = Clients(web.base, intents)
         clients.start()
         time.sleep(1.5)
+        yield url, web.base, clients
+
+
+def _each_delivered_payment_stored_once(url: str, clients: Clients) -> None:
+    """Nothing lost, nothing doubled: every provider was told "delivered" in the end, and each
+    of those payments is stored once, with its accepted callback, paid intent and audit event.
+    (A provider told "delivered" never retries: a payment lost after that answer is missing.)"""
+    assert all(clients.delivered.values()) and len(clients.delivered) == len(clients.intents)
+    keys = sorted(clients.delivered)
+    stored = count(url, "SELECT count(*) FROM payments")
+    assert stored == len(keys) == count(
+        url, "SELECT count(DISTINCT (provider, provider_txn_id)) FROM payments")
+    values = ", ".join(f"('{p}', '{t}')" for p, t in keys)
+    assert count(url, f"SELECT count(*) FROM payments WHERE (provider, provider_txn_id) IN "
+                      f"({values})") == len(keys)
+    assert count(url, "SELECT count(*) FROM callbacks WHERE outcome = 'accepted'") == len(keys)
+    assert count(url, "SELECT count(*) FROM payment_intents WHERE status = 'paid'") == len(keys)
+    assert count(url, "SELECT count(*) FROM payment_intents i WHERE status = 'paid' AND NOT "
+                      "EXISTS (SELECT 1 FROM payments p WHERE p.intent_id = i.id)") == 0
+    assert count(url, "SELECT count(*) FROM audit_events WHERE action = 'payment.recorded'") \
+        == len(keys)
+
+
+def test_postgresql_restart_under_load(cluster: PrivateCluster, tmp_path: Path) -> None:
+    with _under_load(cluster, tmp_path, "restart", 210) as (url, base, clients):
         cluster.pg_ctl("restart")  # fast: sessions are cut mid-transaction
         time.sleep(1.5)
         cluster.pg_ctl("stop")
         down_at = time.monotonic()  # from here until start: no server at all
-        health_down = _healthz(web.base)
+        health_down = _healthz(base)
         time.sleep(2.0)
         up_at = time.monotonic()
         cluster.pg_ctl("start")
         back_at = time.monotonic()  # accepting connections again
         clients.join()
-        health_up = _healthz(web.base)
+        health_up = _healthz(base)
 
     answers = clients.answers
     kinds = {a.kind for a in answers}
-    # every provider was told "delivered" in the end, and nothing but retry answers (or no
-    # answer, a connection cut) before that: never a refusal
-    assert all(clients.delivered.values()) and len(clients.delivered) == len(intents)
+    # every provider was told "delivered" in the end (checked below), and nothing but retry
+    # answers (or no answer, a connection cut) before that: never a refusal
     assert kinds <= {"delivered", "retry", "no_answer"}, [a for a in answers
                                                           if a.kind == "other"][:3]
     outage = [a for a in answers if down_at <= a.sent and a.at <= up_at]
@@ -141,23 +170,10 @@ def test_postgresql_restart_under_load(cluster: PrivateCluster, tmp_path: Path) 
     after = [a for a in answers if a.sent > back_at + 0.5]
     assert after and all(a.kind == "delivered" for a in after)
 
-    print({"requests": len(answers), "payments": len(intents),  # shown with -s
+    print({"requests": len(answers), "payments": len(clients.intents),  # shown with -s
            "answers": {k: sum(a.kind == k for a in answers) for k in sorted(kinds)},
            "outage_answers": len(outage), "after_outage": len(after)})
-    # nothing lost, nothing doubled, every "delivered" answer for a stored payment
-    keys = sorted(clients.delivered)
-    stored = count(url, "SELECT count(*) FROM payments")
-    assert stored == len(keys) == count(
-        url, "SELECT count(DISTINCT (provider, provider_txn_id)) FROM payments")
-    values = ", ".join(f"('{p}', '{t}')" for p, t in keys)
-    assert count(url, f"SELECT count(*) FROM payments WHERE (provider, provider_txn_id) IN "
-                      f"({values})") == len(keys)
-    assert count(url, "SELECT count(*) FROM callbacks WHERE outcome = 'accepted'") == len(keys)
-    assert count(url, "SELECT count(*) FROM payment_intents WHERE status = 'paid'") == len(keys)
-    assert count(url, "SELECT count(*) FROM payment_intents i WHERE status = 'paid' AND NOT "
-                      "EXISTS (SELECT 1 FROM payments p WHERE p.intent_id = i.id)") == 0
-    assert count(url, "SELECT count(*) FROM audit_events WHERE action = 'payment.recorded'") \
-        == len(keys)
+    _each_delivered_payment_stored_once(url, clients)
 
 
 def test_postgresql_crash_under_load_loses_no_answered_call(cluster: PrivateCluster,
@@ -166,12 +182,7 @@ def test_postgresql_crash_under_load_loses_no_answered_call(cluster: PrivateClus
     disk survives) under load. A first delivery's archive commits without waiting for the disk
     and its recording commits synchronously before the answer: so after recovery every call
     answered "delivered" has its payment and its archived callback, and nothing is doubled."""
-    url = _database(cluster, "crash")
-    intents = seed_intents(url, 150)
-    with gunicorn(url, tmp_path, workers=3) as web:
-        clients = Clients(web.base, intents)
-        clients.start()
-        time.sleep(1.5)
+    with _under_load(cluster, tmp_path, "crash", 150) as (url, _, clients):
         cluster.pg_ctl("stop", mode="immediate")
         crashed_at = time.monotonic()
         time.sleep(1.0)
@@ -181,19 +192,12 @@ def test_postgresql_crash_under_load_loses_no_answered_call(cluster: PrivateClus
     answers = clients.answers
     before = [a for a in answers if a.kind == "delivered" and a.at < crashed_at]
     assert before, "no call was answered before the crash: raise the first sleep"
-    assert all(clients.delivered.values()) and len(clients.delivered) == len(intents)
     assert {a.kind for a in answers} <= {"delivered", "retry", "no_answer"}
-    keys = sorted(clients.delivered)
-    values = ", ".join(f"('{p}', '{t}')" for p, t in keys)
-    # every delivered payment is stored once (a provider told "delivered" never retries, so a
-    # payment lost in the crash would be missing here), with its archived, answered callback
-    assert count(url, "SELECT count(*) FROM payments") == len(keys)
-    assert count(url, f"SELECT count(*) FROM payments WHERE (provider, provider_txn_id) IN "
-                      f"({values})") == len(keys)
+    _each_delivered_payment_stored_once(url, clients)
+    # ... each with its archived, answered callback
     assert count(url, "SELECT count(*) FROM callbacks c JOIN payments p ON p.id = c.payment_id "
                       "WHERE c.outcome = 'accepted' AND c.response_status IS NOT NULL") \
-        == len(keys)
-    assert count(url, "SELECT count(*) FROM payment_intents WHERE status = 'paid'") == len(keys)
+        == len(clients.delivered)
     print({"requests": len(answers), "delivered_before_crash": len(before),  # shown with -s
            "answers": {k: sum(a.kind == k for a in answers)
                        for k in ("delivered", "retry", "no_answer")}})
