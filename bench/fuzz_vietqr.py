@@ -35,8 +35,8 @@ with atheris.instrument_imports():
     import adapters
     from adapters import AdapterError, RawRequest, get_adapter
     from recon.errors import ValidationError
-    from recon.intake import parse_dossier
-    from recon.settlements import load_profiles, parse_settlement
+    from recon.intake.dossiers import parse_dossier
+    from recon.settlements.importer import load_profiles, parse_settlement
     from recon.vietqr.codec import decode
 
 PROVIDER_ENV = {

@@ -165,7 +165,7 @@ def measure(url: str, n: int, requests: int) -> dict[str, dict[str, float]]:
                        "RECON_SECRET_KEY": "bench-pages-secret-0123456789abcdef",
                        "RECON_INSTANCE_PATH": "/tmp/recon-bench-pages"})
     from recon import create_app
-    from recon.auth import create_user
+    from recon.accounts.auth import create_user
     from recon.clock import SystemClock
     from recon.models import User
 

@@ -39,13 +39,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import DEFAULT_PG, scratch_database
-from recon import create_app, intents
-from recon.agencies import create_agency
-from recon.auth import create_token
+from recon import create_app
+from recon.accounts.auth import create_token
 from recon.clock import SystemClock
 from recon.config import load_settings
 from recon.db import Database
-from recon.intake import parse_dossier, upsert_dossier
+from recon.intake.agencies import create_agency
+from recon.intake.dossiers import parse_dossier, upsert_dossier
+from recon.payments import intents
 
 AGENCY = "BENCH-QR"
 

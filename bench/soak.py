@@ -47,14 +47,14 @@ from sqlalchemy import create_engine, text
 from adapters import PROVIDERS, RawRequest, get_adapter
 from bench.common import DEFAULT_PG, scratch_database
 from bench.procs import Proc, base_env, start_gunicorn, start_scheduler
-from recon import audit
-from recon.agencies import create_agency
+from recon.audit import chain as audit
 from recon.clock import SystemClock
 from recon.config import load_settings
 from recon.db import Database
 from recon.engine.runner import run_reconciliation
-from recon.intake import parse_dossier, upsert_dossier
-from recon.intents import create_intent
+from recon.intake.agencies import create_agency
+from recon.intake.dossiers import parse_dossier, upsert_dossier
+from recon.payments.intents import create_intent
 
 #: the soak's own provider credentials (the servers get the same)
 PROVIDER_ENV: dict[str, str] = {

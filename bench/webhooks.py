@@ -52,12 +52,12 @@ from sqlalchemy import func, insert, select, text
 from adapters import get_adapter
 from bench.common import DEFAULT_PG, scratch_database
 from bench.procs import children
-from recon.agencies import create_agency
 from recon.clock import SystemClock
 from recon.db import Database
-from recon.intake import parse_dossier, upsert_dossier
+from recon.intake.agencies import create_agency
+from recon.intake.dossiers import parse_dossier, upsert_dossier
 from recon.models import Callback, Dossier, Payment, PaymentIntent
-from recon.references import mint
+from recon.payments.references import mint
 from recon.web.bench_endpoints import CREATE_SCRATCH
 
 WRK = shutil.which("wrk") or "/usr/bin/wrk"

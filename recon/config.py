@@ -70,7 +70,7 @@ class Settings:
     db_ping_after_seconds: int = 1
     # how long /healthz waits for a lock before it says "busy" (recon.web.health)
     health_timeout_seconds: float = DEFAULT_HEALTH_TIMEOUT
-    # where webhook calls go when the database cannot store them (recon.spool); None: the
+    # where webhook calls go when the database cannot store them (recon.payments.spool); None: the
     # instance directory's spool/
     spool_dir: Path | None = None
     # every RECON_* variable, so provider adapters can read their own secrets

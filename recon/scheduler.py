@@ -11,7 +11,7 @@ Settings (environment):
 - ``RECON_FULL_RECONCILE_CRON`` (default ``30 1 * * *``: 01:30 every night), in
   ``RECON_SCHEDULER_TIMEZONE`` (default ``Asia/Ho_Chi_Minh``).
 - ``RECON_INTENT_EXPIRY_INTERVAL_SECONDS`` (default 60): how often issued payment intents whose
-  time is up are marked expired (:func:`recon.intents.sweep_expired`; its own job, at start and
+  time is up are marked expired (:func:`payments.intents.sweep_expired`; its own job, at start and
   then every interval; it takes no run lock: each change is conditional, so sweepers in several
   processes never conflict).
 
@@ -153,7 +153,7 @@ class Jobs:
 
     def expire_intents(self) -> None:
         """Mark every issued intent whose time is up as expired, in batches until none is."""
-        from recon.intents import sweep_expired  # noqa: PLC0415
+        from recon.payments.intents import sweep_expired  # noqa: PLC0415
 
         try:
             expired = sweep_expired(self.db, self.app.extensions["recon.clock"],

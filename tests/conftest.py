@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from recon import create_app
-from recon.auth import create_token, create_user
+from recon.accounts.auth import create_token, create_user
 from recon.cli.admin import upgrade_database
 from recon.clock import FixedClock
 from recon.config import load_settings

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from recon import demo_catalog as dc
+from recon.demo import catalog as dc
 from recon.models.dossiers import FEE_KINDS, RECEIVED_CHANNELS
 from recon.vietqr.banks import lookup
 

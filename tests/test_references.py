@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recon.references import (
+from recon.payments.references import (
     ALPHABET,
     DEFAULT_PREFIX,
     REFERENCE_LENGTH,

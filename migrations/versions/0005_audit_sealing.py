@@ -3,7 +3,7 @@
 On PostgreSQL the audit chain's advisory lock was held through every commit's fsync (locks are
 released after the commit record is flushed), so every audited write in the service — every
 webhook payment — waited for the one before it. Events are now written unsealed and chained
-right after by ``recon.audit.seal`` in the order it finds them (``seq``), so writers never
+right after by ``recon.audit.chain.seal`` in the order it finds them (``seq``), so writers never
 wait for each other; the database still refuses every UPDATE and DELETE except sealing an
 unsealed event once, without changing its content. SQLite keeps sealing each event as it is
 written (its one writer at a time makes that free).

@@ -11,9 +11,7 @@ import click
 from alembic import command
 from alembic.config import Config
 
-from recon import audit
-from recon.agencies import create_agency
-from recon.auth import (
+from recon.accounts.auth import (
     TOKEN_ROLES,
     USER_ROLES,
     create_token,
@@ -21,10 +19,12 @@ from recon.auth import (
     list_tokens,
     revoke_token,
 )
+from recon.audit import chain as audit
 from recon.cli.common import app_context, fail
 from recon.clock import VN_TZ
 from recon.db import MIGRATIONS, Database
 from recon.errors import ReconError
+from recon.intake.agencies import create_agency
 
 
 def alembic_config(url: str) -> Config:
@@ -195,7 +195,7 @@ def audit_group() -> None:
 
 
 def _seal_all(db: Database) -> int:
-    """Seal every committed unsealed event (PostgreSQL writes them unsealed; see recon.audit)."""
+    """Seal every committed unsealed event (PostgreSQL writes them unsealed)."""
     total = 0
     while True:
         with db.transaction() as s:

@@ -1,5 +1,5 @@
 """Webhook calls: ``recon callbacks spool-import`` loads the calls kept in the spool while the
-database could not store them into the ``callbacks`` archive (:mod:`recon.spool`)."""
+database could not store them into the ``callbacks`` archive (:mod:`recon.payments.spool`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from recon.cli.common import app_context, fail
 from recon.cli.progress import ProgressLine
 from recon.config import Settings
 from recon.errors import ReconError
-from recon.spool import (
+from recon.payments.spool import (
     IMPORTED,
     IMPORTING,
     REJECTED,

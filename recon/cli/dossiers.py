@@ -9,8 +9,8 @@ import click
 
 from recon.cli.common import app_context, fail
 from recon.cli.progress import ProgressLine
-from recon.dossier_import import import_file
 from recon.errors import ReconError, ValidationError
+from recon.intake.importer import import_file
 
 
 @click.group("dossiers")

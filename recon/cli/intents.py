@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from recon.cli.common import app_context
-from recon.intents import EXPIRY_BATCH, sweep_expired
+from recon.payments.intents import EXPIRY_BATCH, sweep_expired
 
 
 @click.group("intents")

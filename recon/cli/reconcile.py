@@ -111,7 +111,7 @@ def discrepancies_group() -> None:
 def discrepancies_export(ctx: click.Context, fmt: str, status: str,
                          output: Path | None) -> None:
     """Export discrepancies as JSON (a list of objects), CSV (UTF-8 with BOM) or XLSX."""
-    from recon.exports import Format, export  # noqa: PLC0415
+    from recon.review.exports import Format, export  # noqa: PLC0415
 
     app = app_context(ctx)
     if output is None and fmt == "xlsx" and sys.stdout.isatty():

@@ -23,7 +23,7 @@ def report_group() -> None:
 def quarterly(ctx: click.Context, year: int, quarter: int, fmt: str) -> None:
     """Dossiers received (and online), paid, paid cashless (count, VND, share of paid), by
     channel and by procedure field, for one calendar quarter in Vietnam time."""
-    from recon.reports import quarterly_report, quarterly_text  # noqa: PLC0415 - fast --help
+    from recon.review.reports import quarterly_report, quarterly_text  # noqa: PLC0415 - fast --help
 
     app = app_context(ctx)
     with app.db.read() as session:

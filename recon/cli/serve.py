@@ -33,7 +33,7 @@ def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
 @click.pass_context
 def demo(ctx: click.Context, dossiers: int, seed: int) -> None:
     """Seed the Huế centre, its procedures, a quarter of dossiers and demo users (idempotent)."""
-    from recon.demo import seed_demo  # noqa: PLC0415 - only this command needs the catalogue
+    from recon.demo.seed import seed_demo  # noqa: PLC0415 - only this command needs the catalogue
 
     app = app_context(ctx)
     try:

@@ -73,7 +73,7 @@ from typing import Any, Final, Literal, NamedTuple, TypeVar
 from sqlalchemy import Connection, Date, Engine, bindparam, text
 from sqlalchemy.engine import make_url
 
-from recon import audit
+from recon.audit import chain as audit
 from recon.clock import Clock
 from recon.db import Database, UTCDateTime
 from recon.engine.core import Reconciliation, reconcile, settlement_cutoff

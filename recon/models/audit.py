@@ -13,13 +13,13 @@ class AuditEvent(Base):
 
     ``seq`` is the event's place in the chain. On PostgreSQL an event is written unsealed
     (``seq``, ``prev_hash`` and ``hash`` empty) and sealed soon after, once, by
-    :func:`recon.audit.seal`; the database refuses any other change (migration 0005).
+    :func:`recon.audit.chain.seal`; the database refuses any other change (migration 0005).
     """
 
     __tablename__ = "audit_events"
     # the audit trail of one dossier, payment or discrepancy (the finance detail page)
     __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),
-                      # what recon.audit.seal looks for
+                      # what recon.audit.chain.seal looks for
                       Index("ix_audit_events_unsealed", "id",
                             postgresql_where=text("hash IS NULL"),
                             sqlite_where=text("hash IS NULL")))

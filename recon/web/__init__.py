@@ -28,11 +28,11 @@ from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response as BaseResponse
 
 from adapters.scrub import mask_pans_text
+from recon.accounts.login_limits import limit_from_settings
+from recon.audit.sealing import sealer_for
 from recon.config import Settings
 from recon.errors import FieldError, ReconError, ValidationError
-from recon.login_limits import limit_from_settings
 from recon.money import format_vnd
-from recon.sealing import sealer_for
 from recon.web import i18n
 from recon.web.policy import allowed, is_public
 from recon.web.security import (
@@ -148,7 +148,7 @@ SERVER_SOCKETS = ("gunicorn.socket", "werkzeug.socket")
 
 def _start_sealer(environ: Mapping[str, Any]) -> None:
     """Every serving process seals the audit chain in the background (PostgreSQL; see
-    recon.sealing), from the first request it serves, whatever the route. Only real servers
+    recon.audit.sealing), from the first request it serves, whatever the route. Only real servers
     (gunicorn, ``recon serve``): an app built by a test or a command starts no thread.
     After the first request of a process, one comparison."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]

@@ -12,7 +12,13 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import selectinload
 
 from recon.errors import FieldError, NotFound, ValidationError
-from recon.intake import dossier_as_dict, paid_amount, parse_datetime, parse_dossier, upsert_dossier
+from recon.intake.dossiers import (
+    dossier_as_dict,
+    paid_amount,
+    parse_datetime,
+    parse_dossier,
+    upsert_dossier,
+)
 from recon.models import Agency, Dossier, Payment, Procedure
 from recon.text_safety import first_bad_text
 from recon.web.security import database

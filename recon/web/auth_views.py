@@ -21,8 +21,9 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from recon import audit, login_limits
-from recon.auth import authenticate
+from recon.accounts import login_limits
+from recon.accounts.auth import authenticate
+from recon.audit import chain as audit
 from recon.clock import VN_TZ, Clock
 from recon.web import i18n
 from recon.web.security import database

@@ -25,12 +25,12 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from recon import intents
 from recon.clock import VN_TZ, Clock
 from recon.config import Settings
 from recon.errors import ReconError
 from recon.models import PaymentIntent
 from recon.money import format_vnd
+from recon.payments import intents
 from recon.web import i18n
 from recon.web.payments_api import intent_body
 from recon.web.security import database

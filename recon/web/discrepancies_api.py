@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from recon.engine.records import KINDS
 from recon.errors import FieldError, ValidationError
-from recon.exports import as_dict, jsonable, query
 from recon.models import ReconRun
+from recon.review.exports import as_dict, jsonable, query
 from recon.web.security import database
 
 bp = Blueprint("discrepancies_api", __name__, url_prefix="/api/v1")

@@ -3,7 +3,7 @@
 Every such error — raised anywhere under a request (loading the caller's session, a page, an
 API call) — is answered 503 with ``Retry-After``, saying in Vietnamese and English what happened
 (nothing was saved) and what to do next; JSON for ``/api``, ``/webhooks`` and ``/healthz``
-callers, the error page otherwise. Webhooks never get here: :func:`recon.ingest.handle_callback`
+callers, the error page otherwise. Webhooks never get here: :func:`payments.ingest.handle_callback`
 catches its own failures and answers each provider's own "retry" code. A database error that is
 not about availability (a bug of ours, a constraint) stays a 500.
 """

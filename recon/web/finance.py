@@ -1,8 +1,8 @@
 """The finance workbench (`/finance`): dashboard, discrepancy queue, the whole story of one
 discrepancy, the actions on it, exports, reports and the audit log.
 
-Views are thin: parse the request, call :mod:`recon.workbench` / :mod:`recon.reports` (reads)
-or :mod:`recon.review` (writes, one audited service function per action), render. Every
+Views are thin: parse the request, call :mod:`review.workbench` / :mod:`review.reports` (reads)
+or :mod:`recon.review.actions` (writes, one audited service function per action), render. Every
 state change is a POST form carrying the CSRF token; no GET changes anything. Forms work
 without JavaScript; ``static/finance.js`` only adds conveniences (the dossier field of a manual
 match, printing, auto-submit of the sort).
@@ -34,13 +34,14 @@ from sqlalchemy import and_, or_, select
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.wrappers import Response as BaseResponse
 
-from recon import reports, review, workbench
-from recon.audit import verify_chain
+from recon.audit.chain import verify_chain
 from recon.clock import VN_TZ, Clock
 from recon.errors import FieldError, NotFound, ReconError, ValidationError
 from recon.models import Agency, AuditEvent
 from recon.models.reconciliation import DISCREPANCY_KINDS
 from recon.money import format_vnd
+from recon.review import actions as review
+from recon.review import reports, workbench
 from recon.web import i18n
 from recon.web.finance_text import (
     channel_label,

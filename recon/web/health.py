@@ -8,7 +8,7 @@ changes nothing (:meth:`recon.db.Database.probe_write`): a read-only or full dat
 reads, so only a write tells. The write waits at most ``RECON_HEALTH_TIMEOUT_SECONDS`` (2 s) for
 a lock: behind a long writer the answer is ``busy`` at once, never a hang.
 
-``spool.pending`` counts the webhook calls kept in the spool (:mod:`recon.spool`) while the
+``spool.pending`` counts the webhook calls kept in the spool (:mod:`recon.payments.spool`) while the
 database could not store them and not imported yet; when there are any, ``warnings`` says so
 and what to run. A warning never makes the answer a 503.
 """
@@ -22,7 +22,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from recon import __version__
 from recon.config import Settings
 from recon.db import DatabaseFault, classify_fault, revision_status
-from recon.spool import pending_lines
+from recon.payments.spool import pending_lines
 from recon.web.errors import RETRY_AFTER, describe
 from recon.web.security import database
 

@@ -17,10 +17,10 @@ from flask import Blueprint, Response, jsonify
 from adapters import PROVIDERS
 from recon import __version__
 from recon.engine.records import KINDS
-from recon.intake import CODE_PATTERN
-from recon.intents import INTENT_CHANNELS
+from recon.intake.dossiers import CODE_PATTERN
 from recon.models.dossiers import FEE_KINDS, RECEIVED_CHANNELS
 from recon.money import MAX_VND
+from recon.payments.intents import INTENT_CHANNELS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 

@@ -1,5 +1,5 @@
 """`/api/v1`: payment intents, their QR codes, and cash taken at the desk. Thin: parse, call
-:mod:`recon.intents`, serialise."""
+:mod:`recon.payments.intents`, serialise."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
-from recon import intents
 from recon.clock import Clock
 from recon.config import Settings
 from recon.errors import FieldError, ValidationError
 from recon.models import PaymentIntent
+from recon.payments import intents
 from recon.web.api import json_body
 from recon.web.security import database
 

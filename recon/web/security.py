@@ -18,7 +18,7 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 from werkzeug.datastructures import Headers as WerkzeugHeaders
 
-from recon.auth import Principal, note_token_use, token_principal
+from recon.accounts.auth import Principal, note_token_use, token_principal
 from recon.db import Database
 from recon.models import User
 

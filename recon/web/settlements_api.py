@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from recon.config import Settings
 from recon.errors import FieldError, NotFound, ValidationError
 from recon.models import SettlementFile, SettlementLine
-from recon.settlements import (
+from recon.settlements.importer import (
     PROVIDERS,
     check_provider,
     import_settlement,

@@ -1,9 +1,9 @@
-"""``/webhooks/<provider>``: thin. The raw call in, :func:`recon.ingest.handle_callback`, its
+"""``/webhooks/<provider>``: thin. The raw call in, :func:`payments.ingest.handle_callback`, its
 answer out. Public in the access policy: providers authenticate by signature, carry no session
 (so no CSRF check applies) and no bearer token.
 
 The body is read as raw bytes before anything parses it. A body whose declared length is over
-:data:`recon.ingest.MAX_BODY_BYTES` is not read whole: only the first bytes (the limit plus a
+:data:`payments.ingest.MAX_BODY_BYTES` is not read whole: only the first bytes (the limit plus a
 little, to mask a card number cut by the limit) are read and archived, and the answer is 413.
 """
 
@@ -16,7 +16,7 @@ from werkzeug.wsgi import get_input_stream
 from adapters import Headers, RawRequest, adapter_class
 from recon.clock import Clock
 from recon.config import Settings
-from recon.ingest import MAX_BODY_BYTES, PAN_SLACK_BYTES, handle_callback, known_provider
+from recon.payments.ingest import MAX_BODY_BYTES, PAN_SLACK_BYTES, handle_callback, known_provider
 
 bp = Blueprint("webhooks", __name__)
 

@@ -15,7 +15,7 @@ from recon.clock import FixedClock
 from recon.db import Database
 from recon.errors import ValidationError
 from recon.models import Agency, Payment, PaymentIntent
-from recon.payments import PaymentEvent, record_payment
+from recon.payments.recording import PaymentEvent, record_payment
 from recon.web import cashier as desk
 from tests.intents.helpers import ACCOUNT, ACCOUNT_NAME, CODE, TOTAL, counts, seed
 

@@ -21,13 +21,13 @@ from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from recon import create_app
-from recon.auth import create_user
+from recon.accounts.auth import create_user
 from recon.cli.admin import upgrade_database
 from recon.clock import SystemClock
 from recon.config import load_settings
 from recon.db import Database
 from recon.models import PaymentIntent
-from recon.payments import PaymentEvent, record_payment
+from recon.payments.recording import PaymentEvent, record_payment
 from recon.vietqr.codec import decode
 from tests.intents.helpers import ACCOUNT, BIN, CODE, TOTAL, seed
 

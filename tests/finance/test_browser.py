@@ -28,13 +28,13 @@ from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from recon import create_app
-from recon.auth import create_user
+from recon.accounts.auth import create_user
 from recon.cli.admin import upgrade_database
 from recon.clock import SystemClock
 from recon.config import load_settings
 from recon.db import Database
 from recon.models import Discrepancy, PaymentIntent
-from recon.payments import PaymentEvent, record_payment
+from recon.payments.recording import PaymentEvent, record_payment
 from tests.finance.helpers import World, build_world
 
 CHROMIUM = "/usr/bin/chromium"

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from recon.cli import cli
 from recon.db import Database
-from recon.demo_catalog import generate_quarter, quarter_bounds
-from recon.demo_payments import FAULTS, Candidate, exact_pick, plan_quarter
+from recon.demo.catalog import generate_quarter, quarter_bounds
+from recon.demo.payments import FAULTS, Candidate, exact_pick, plan_quarter
 from recon.models import Callback, Payment, PaymentIntent, SettlementFile, SettlementLine
 
 
@@ -93,7 +93,7 @@ def test_the_demo_reconciles_to_its_planned_faults_and_no_more(env: dict[str, st
     Casso credits are settled by its VietinBank statement, which lists them by the bank's
     reference: their payments carry it (payments.bank_reference), so none of them shows as
     an unexpected line plus a missing settlement."""
-    from recon.settlements import load_profiles, parse_settlement
+    from recon.settlements.importer import load_profiles, parse_settlement
 
     seeded = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
     assert seeded.exit_code == 0, seeded.output

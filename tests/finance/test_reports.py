@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from recon import reports
 from recon.db import Database
+from recon.review import reports
 from tests.finance.helpers import T0, build_world
 
 

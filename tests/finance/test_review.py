@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from recon import review
-from recon.audit import verify_chain
+from recon.audit.chain import verify_chain
 from recon.clock import FixedClock
 from recon.db import Database
 from recon.errors import NotFound, ValidationError
 from recon.models import AuditEvent, Discrepancy, Payment, User
+from recon.review import actions as review
 from tests.finance.helpers import World, build_world
 
 

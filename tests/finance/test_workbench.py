@@ -11,10 +11,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from recon import workbench
 from recon.db import Database
 from recon.models import Discrepancy
 from recon.models.reconciliation import DISCREPANCY_KINDS
+from recon.review import workbench
 from tests.finance.helpers import T0, World, build_world, vn
 
 

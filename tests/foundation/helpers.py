@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from recon.agencies import create_agency
 from recon.clock import Clock
 from recon.db import Database
+from recon.intake.agencies import create_agency
 
 AGENCY = "HUE-TTHCC"
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, text
 
-from recon.auth import hash_token
+from recon.accounts.auth import hash_token
 from recon.cli import cli
 from recon.db import Database
 from recon.models import ApiToken, AuditEvent, Dossier, DossierImport, FeeLine, User

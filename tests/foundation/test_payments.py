@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from recon.clock import FixedClock
 from recon.db import Database
-from recon.intake import parse_dossier, upsert_dossier
+from recon.intake.dossiers import parse_dossier, upsert_dossier
 from recon.models import AuditEvent, Dossier, Payment, PaymentIntent
-from recon.payments import PaymentEvent, record_payment
-from recon.references import mint
+from recon.payments.recording import PaymentEvent, record_payment
+from recon.payments.references import mint
 from tests.foundation.helpers import dossier_body, seed_agency
 
 PREFIX = "HS"

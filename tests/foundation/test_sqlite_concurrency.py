@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from recon.clock import FixedClock
 from recon.db import Database
-from recon.intake import parse_dossier, upsert_dossier
+from recon.intake.dossiers import parse_dossier, upsert_dossier
 from recon.models import AuditEvent, Dossier
 from tests.conftest import T0
 from tests.foundation.helpers import dossier_body, seed_agency

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.exc import OperationalError
 
-from recon.auth import note_token_use, token_principal
+from recon.accounts.auth import note_token_use, token_principal
 from recon.cli import cli
 from recon.clock import FixedClock
 from recon.db import Database

@@ -9,12 +9,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from recon import create_app
-from recon.auth import create_token
+from recon.accounts.auth import create_token
 from recon.clock import Clock
 from recon.config import load_settings
 from recon.db import Database
-from recon.intake import parse_dossier, upsert_dossier
-from recon.intents import create_intent
+from recon.intake.dossiers import parse_dossier, upsert_dossier
+from recon.payments.intents import create_intent
 from recon.web.openapi import EXAMPLE_AGENCY
 from tests.foundation.helpers import AGENCY, dossier_body, seed_agency
 

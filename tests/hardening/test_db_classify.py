@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from recon import create_app
-from recon.auth import Principal
+from recon.accounts.auth import Principal
 from recon.clock import SystemClock
 from recon.config import load_settings
 from recon.db import Database, DatabaseFault, classify_fault, revision_status

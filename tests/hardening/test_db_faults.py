@@ -12,7 +12,7 @@ from flask import Flask
 
 from bench.soak import PROVIDER_ENV, is_retry_answer, seed_intents, signed
 from recon import create_app
-from recon.auth import create_token
+from recon.accounts.auth import create_token
 from recon.clock import SystemClock
 from recon.config import load_settings
 from recon.db import Database

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from bench.soak import seed_intents
-from recon.auth import create_token
+from recon.accounts.auth import create_token
 from recon.clock import SystemClock
 from recon.db import Database
 from tests.foundation.helpers import dossier_body

@@ -26,10 +26,10 @@ from sqlalchemy import func, select, text
 from adapters import PROVIDERS, AdapterError, CallbackEvent, RawRequest, get_adapter
 from recon.clock import FixedClock
 from recon.db import Base, Database
-from recon.dossier_import import CSV_COLUMNS, import_file
 from recon.errors import ReconError
+from recon.intake.importer import CSV_COLUMNS, import_file
 from recon.models import Callback, Dossier, FeeLine, Payment, SettlementLine
-from recon.settlements import import_settlement
+from recon.settlements.importer import import_settlement
 from recon.vietqr.banks import directory
 from recon.vietqr.codec import VietQRRequest, decode, encode, payload_crc
 from tests.conftest import T0

@@ -27,10 +27,10 @@ from sqlalchemy import inspect, text
 from adapters import PROVIDERS, RawRequest, get_adapter
 from adapters.pos import sign as pos_sign
 from adapters.scrub import contains_pan, luhn_valid, mask_pans
-from recon.auth import create_user
+from recon.accounts.auth import create_user
 from recon.clock import FixedClock
 from recon.db import Database
-from recon.dossier_import import import_file
+from recon.intake.importer import import_file
 from recon.logs import JsonFormatter, RequestIdFilter
 from tests.conftest import TEST_SECRET
 from tests.hardening.hkit import CODE, PROVIDER_ENV, SECRET_VALUES, Api, make_api

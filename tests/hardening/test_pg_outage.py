@@ -33,7 +33,7 @@ import requests
 
 from bench.procs import PrivateCluster
 from bench.soak import Intent, seed_intents
-from recon.auth import create_token
+from recon.accounts.auth import create_token
 from recon.cli.admin import upgrade_database
 from recon.clock import SystemClock
 from recon.db import Database

@@ -30,7 +30,7 @@ from recon.cli import cli
 from recon.clock import SystemClock
 from recon.config import load_settings
 from recon.db import Database
-from recon.spool import (
+from recon.payments.spool import (
     IMPORTED,
     IMPORTING,
     REJECTED,
@@ -307,7 +307,7 @@ def test_a_line_without_an_answer_still_imports_and_a_bad_answer_is_refused() ->
     """Lines spooled before the answer was kept have none (imported with no status); a status
     that is not an HTTP status makes the line unreadable (kept in rejected/, said)."""
     from recon.clock import FixedClock
-    from recon.spool import _entry, spool_line
+    from recon.payments.spool import _entry, spool_line
 
     raw = RawRequest(method="POST", path="/webhooks/pos", query_string="", headers={},
                      body=b"{}", received_at=datetime(2026, 11, 27, 3, 0, tzinfo=UTC))

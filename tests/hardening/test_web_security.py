@@ -22,10 +22,10 @@ from sqlalchemy import select, text
 from werkzeug.routing import IntegerConverter, PathConverter, Rule
 
 from recon import create_app
+from recon.accounts.login_limits import username_key
 from recon.clock import FixedClock
 from recon.config import load_settings
 from recon.db import Database
-from recon.login_limits import username_key
 from recon.models import LoginAttempt
 from recon.web.policy import POLICY, PUBLIC, allowed
 from tests.conftest import TEST_SECRET

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from recon.clock import Clock
 from recon.db import Database
-from recon.intake import parse_dossier, upsert_dossier
+from recon.intake.dossiers import parse_dossier, upsert_dossier
 from recon.models import AuditEvent, Payment, PaymentIntent
 from tests.foundation.helpers import dossier_body, seed_agency
 

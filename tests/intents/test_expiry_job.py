@@ -12,13 +12,13 @@ from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import select
 
-from recon import intents
 from recon.cli import cli
 from recon.clock import Clock, FixedClock
 from recon.config import load_settings
 from recon.db import Database
 from recon.models import AuditEvent, PaymentIntent
-from recon.payments import PaymentEvent, record_payment
+from recon.payments import intents
+from recon.payments.recording import PaymentEvent, record_payment
 from recon.scheduler import Jobs, ScheduleConfig, _add_jobs
 from tests.intents.helpers import CODE, seed
 

@@ -13,8 +13,8 @@ from adapters import zalopay
 from recon.clock import FixedClock
 from recon.db import Database
 from recon.models import Agency, AuditEvent, PaymentIntent
-from recon.payments import PaymentEvent, record_payment
-from recon.references import is_valid
+from recon.payments.recording import PaymentEvent, record_payment
+from recon.payments.references import is_valid
 from recon.vietqr.codec import decode
 from tests.intents.helpers import (
     ACCOUNT,
@@ -313,7 +313,7 @@ def test_concurrent_creates_make_one_intent(db: Database, clock: FixedClock,
                                             app: Any) -> None:
     import threading
 
-    from recon import intents
+    from recon.payments import intents
 
     seed(db, clock)
     settings = app.extensions["recon.settings"]

@@ -10,12 +10,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from recon import intents
 from recon.clock import FixedClock
 from recon.db import Database
 from recon.errors import Conflict, NotFound
 from recon.models import AuditEvent, PaymentIntent
-from recon.payments import PaymentEvent, record_payment
+from recon.payments import intents
+from recon.payments.recording import PaymentEvent, record_payment
 from tests.intents.helpers import CODE, TOTAL, bearer, counts, intents_url, js, seed
 
 
@@ -173,7 +173,7 @@ def test_service_errors_carry_reasons(db: Database, clock: FixedClock, app: Flas
 
 def test_reference_collision_is_retried(db: Database, clock: FixedClock, app: Flask,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from recon import references
+    from recon.payments import references
 
     seed(db, clock)
     settings = app.extensions["recon.settings"]

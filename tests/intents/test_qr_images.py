@@ -10,9 +10,9 @@ import zxingcpp
 from flask.testing import FlaskClient
 from PIL import Image
 
-from recon import intents
 from recon.clock import FixedClock
 from recon.db import Database
+from recon.payments import intents
 from recon.vietqr import render
 from recon.vietqr.codec import decode
 from tests.intents.helpers import ACCOUNT, BIN, bearer, intents_url, js, seed

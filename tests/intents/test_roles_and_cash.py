@@ -191,8 +191,8 @@ def test_receipt_taken_by_another_desk_meanwhile_is_409(client: FlaskClient,
                                                         clock: FixedClock,
                                                         monkeypatch: pytest.MonkeyPatch
                                                         ) -> None:
-    from recon import intents
-    from recon.payments import PaymentEvent, record_payment
+    from recon.payments import intents
+    from recon.payments.recording import PaymentEvent, record_payment
 
     seed(db, clock, "OTHER-2", agency=False)
 

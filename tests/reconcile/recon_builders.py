@@ -15,7 +15,7 @@ from recon.clock import FixedClock
 from recon.db import Database
 from recon.engine import EngineConfig
 from recon.engine.runner import RunSummary, run_reconciliation
-from recon.intake import parse_dossier, upsert_dossier
+from recon.intake.dossiers import parse_dossier, upsert_dossier
 from recon.models import (
     Discrepancy,
     PaymentIntent,
@@ -23,8 +23,8 @@ from recon.models import (
     SettlementFile,
     SettlementLine,
 )
-from recon.payments import PaymentEvent, record_payment
-from recon.references import mint
+from recon.payments.recording import PaymentEvent, record_payment
+from recon.payments.references import mint
 from tests.foundation.helpers import dossier_body, seed_agency
 
 PREFIX = "HS"

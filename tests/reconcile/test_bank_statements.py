@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from recon.clock import FixedClock
 from recon.db import Database
-from recon.settlements import import_settlement
+from recon.settlements.importer import import_settlement
 from tests.conftest import T0
 from tests.reconcile.recon_builders import World, state
 from tests.settlements.conftest import FIXTURES

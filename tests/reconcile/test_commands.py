@@ -21,7 +21,7 @@ from recon.clock import FixedClock
 from recon.config import load_settings
 from recon.db import Database
 from recon.engine.runner import RunLock
-from recon.exports import FIELDS
+from recon.review.exports import FIELDS
 from recon.scheduler import (
     ScheduleConfig,
     _add_jobs,

@@ -22,7 +22,7 @@ import pytest
 from recon.clock import FixedClock
 from recon.config import Settings, load_settings
 from recon.db import Database
-from recon.intake import parse_dossier, upsert_dossier
+from recon.intake.dossiers import parse_dossier, upsert_dossier
 from recon.models import PaymentIntent
 from tests.foundation.helpers import dossier_body, seed_agency
 
@@ -173,7 +173,7 @@ def make_intent(db: Database, clock: FixedClock) -> Callable[..., PaymentIntent]
     def _make(channel: str, *, amount: int = 180000, order_code: int | None = None,
               provider_order_id: str | None = None, reference: str | None = None,
               status: str = "issued") -> PaymentIntent:
-        from recon.references import mint
+        from recon.payments.references import mint
 
         counter["n"] += 1
         code = f"000.00.21.H57-261126-{counter['n']:04d}"

@@ -17,7 +17,7 @@ from recon.clock import FixedClock
 from recon.db import Database
 from recon.errors import ConfigurationError, DuplicateFile, ValidationError
 from recon.models import AuditEvent, SettlementFile, SettlementLine
-from recon.settlements import (
+from recon.settlements.importer import (
     PROVIDERS,
     choose_profile,
     import_settlement,

@@ -19,7 +19,7 @@ from recon.clock import VN_TZ, FixedClock, as_utc
 from recon.db import Database
 from recon.errors import ReconError
 from recon.money import MAX_VND
-from recon.settlements import (
+from recon.settlements.importer import (
     ParsedLine,
     canonical_csv,
     choose_profile,

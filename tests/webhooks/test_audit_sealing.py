@@ -1,7 +1,7 @@
 """The audit chain, sealed after commit (issue 4: writers no longer queue on one lock).
 
 SQLite seals each event as it is written; PostgreSQL writes events unsealed and
-:func:`recon.audit.seal` chains them, in id order, under an advisory lock, once.
+:func:`recon.audit.chain.seal` chains them, in id order, under an advisory lock, once.
 """
 
 from __future__ import annotations
@@ -19,14 +19,16 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 
-from recon import audit, create_app, sealing
+from recon import create_app
+from recon.audit import chain as audit
+from recon.audit import sealing
+from recon.audit.sealing import Sealer, interval_from, request_seal, sealer_for
 from recon.cli import cli
 from recon.cli.admin import upgrade_database
 from recon.clock import FixedClock
 from recon.config import load_settings
 from recon.db import Database
 from recon.models import AuditEvent
-from recon.sealing import Sealer, interval_from, request_seal, sealer_for
 from tests.conftest import PG_ENV, T0, _truncate_pg
 
 

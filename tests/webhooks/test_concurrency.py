@@ -20,13 +20,13 @@ from sqlalchemy import func, select
 
 from adapters import RawRequest, get_adapter
 from bench.procs import base_env, start_gunicorn
-from recon import audit
+from recon.audit import chain as audit
 from recon.clock import SystemClock
 from recon.config import load_settings
 from recon.db import Database
-from recon.intake import parse_dossier, upsert_dossier
-from recon.intents import create_intent
+from recon.intake.dossiers import parse_dossier, upsert_dossier
 from recon.models import AuditEvent, Callback, Payment, PaymentIntent
+from recon.payments.intents import create_intent
 from tests.conftest import TEST_SECRET, _truncate_pg
 from tests.foundation.helpers import dossier_body, seed_agency
 from tests.webhooks.whkit import CHANNEL, PROVIDER_ENV, PROVIDERS

@@ -17,7 +17,7 @@ import pytest
 from recon.clock import FixedClock
 from recon.db import Database
 from recon.models import PaymentIntent
-from recon.payments import PaymentEvent, record_new_payment, record_payment
+from recon.payments.recording import PaymentEvent, record_new_payment, record_payment
 from tests.conftest import T0, TEST_SECRET, _truncate_pg
 from tests.webhooks.whkit import (
     PAID_AT,

@@ -18,13 +18,14 @@ from sqlalchemy.exc import OperationalError
 from adapters import RawRequest
 from adapters.pos import sign as pos_sign
 from adapters.scrub import mask_pans, mask_pans_text
-from recon import audit, ingest
+from recon.audit import chain as audit
 from recon.clock import FixedClock
 from recon.config import DEV_PROVIDER_ENV, load_settings
 from recon.db import Database
-from recon.ingest import MAX_BODY_BYTES
 from recon.models import AuditEvent
-from recon.references import mint
+from recon.payments import ingest
+from recon.payments.ingest import MAX_BODY_BYTES
+from recon.payments.references import mint
 from tests.conftest import T0
 from tests.webhooks.whkit import (
     PAID_AT,
@@ -786,7 +787,7 @@ def _refused_then_recorded(hooks: Hooks, provider: str, intent_id: int, raw: Raw
 
 
 def test_archive_failure_asks_for_a_retry(hooks: Hooks, monkeypatch: pytest.MonkeyPatch) -> None:
-    from recon import ingest
+    from recon.payments import ingest
 
     def broken(*args: Any, **kwargs: Any) -> int:
         raise OperationalError("INSERT INTO callbacks", {}, Exception("database down"))

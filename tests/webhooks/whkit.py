@@ -21,9 +21,9 @@ from recon import create_app
 from recon.clock import Clock
 from recon.config import load_settings
 from recon.db import Database
-from recon.intake import parse_dossier, upsert_dossier
-from recon.intents import create_intent
+from recon.intake.dossiers import parse_dossier, upsert_dossier
 from recon.models import Agency, AuditEvent, Callback, Payment, PaymentIntent
+from recon.payments.intents import create_intent
 from tests.conftest import T0
 from tests.foundation.helpers import dossier_body, seed_agency
 

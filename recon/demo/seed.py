@@ -12,15 +12,15 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from recon import audit
-from recon import demo_catalog as catalog
-from recon.agencies import create_agency
-from recon.auth import create_user
+from recon.accounts.auth import create_user
+from recon.audit import chain as audit
 from recon.clock import VN_TZ, Clock
 from recon.db import Database
-from recon.dossier_import import ImportSummary, Progress, write_dossiers
+from recon.demo import catalog
 from recon.errors import Conflict
-from recon.intake import DossierInput, parse_dossier
+from recon.intake.agencies import create_agency
+from recon.intake.dossiers import DossierInput, parse_dossier
+from recon.intake.importer import ImportSummary, Progress, write_dossiers
 from recon.models import Agency, Procedure, User
 
 DEMO_QUARTER = (2021, 1)
@@ -124,6 +124,6 @@ def seed_demo(db: Database, clock: Clock, *, dossiers: int = 28_300, seed: int =
                          entity_type="dossier_import", entity_id="demo",
                          data={"quarter": report.quarter.as_dict(),
                                "today": report.today.as_dict()})
-    from recon.demo_payments import seed_payments  # noqa: PLC0415 - issue 6: the quarter's payments
+    from recon.demo.payments import seed_payments  # noqa: PLC0415 - issue 6: the quarter's payments
     seed_payments(db, clock, year=year, quarter=quarter, seed=seed)
     return report

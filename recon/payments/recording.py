@@ -30,10 +30,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from adapters.scrub import mask_pans_text
-from recon import audit, driver
+from recon import driver
+from recon.audit import chain as audit
 from recon.clock import Clock
 from recon.models import Dossier, Payment, PaymentIntent
-from recon.references import find_references, is_valid
+from recon.payments.references import find_references, is_valid
 
 PaymentStatus = Literal["succeeded", "failed", "refunded"]
 Outcome = Literal["recorded", "duplicate", "updated", "ignored_stale"]
@@ -411,7 +412,7 @@ def slot_of(row: tuple[Any, ...]) -> NewPayment:
 
 
 # The new payment, its intent marked paid when covered, its audit event (unsealed, as
-# recon.audit.record writes them on PostgreSQL) and the verdict of the callback that reported
+# recon.audit.chain.record writes them on PostgreSQL) and the verdict of the callback that reported
 # it: one statement, so one atomic commit in autocommit mode. When (provider, provider_txn_id)
 # exists already (a redelivery, or a concurrent delivery that committed first) the insert does
 # nothing and neither does anything else: the caller takes the general path.

@@ -22,7 +22,7 @@ from typing import Any, Final, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from recon import audit
+from recon.audit import chain as audit
 from recon.clock import Clock
 from recon.errors import Conflict, FieldError, Forbidden, NotFound, ValidationError
 from recon.models import Discrepancy, Dossier, Payment, User
@@ -156,7 +156,7 @@ def resolve(session: Session, clock: Clock, discrepancy_id: int, *, actor: str,
 def approve(session: Session, clock: Clock, discrepancy_id: int, *, actor: str,
             note: object = None) -> ActionResult:
     """Apply a pending proposal; ``actor`` must not be its proposer."""
-    from recon.workbench import latest_proposal  # noqa: PLC0415 - workbench reads, we write
+    from recon.review.workbench import latest_proposal  # noqa: PLC0415 - workbench reads, we write
 
     comment = _note(note, required=False)
     d = _lock(session, discrepancy_id)

@@ -13,7 +13,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from recon import audit
+from recon.audit import chain as audit
 from recon.clock import Clock
 from recon.db import Database, classify_fault
 from recon.errors import Conflict, FieldError, NotFound, ValidationError

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from recon import audit
+from recon.audit import chain as audit
 from recon.clock import Clock, as_utc
 from recon.errors import Conflict, FieldError, ValidationError
 from recon.models import Agency, Dossier, FeeLine, Payment, Procedure

@@ -1,5 +1,5 @@
 """The providers' query and statement APIs, as pure functions: requests built and signed,
-responses checked and read. No HTTP, no database (``recon/fetch.py`` does the calling).
+responses checked and read. No HTTP, no database (``recon/settlements/fetch.py`` does the calling).
 
 Money leaves here only as exact ints of VND: decimal strings (``"50000.00"``) are accepted when
 their fraction is zero, anything else is a :class:`ProtocolError`, never rounded.

@@ -22,12 +22,12 @@ from sqlalchemy import String, any_, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from recon import audit
+from recon.audit import chain as audit
 from recon.bulk import allocate_ids, insert_rows
 from recon.clock import Clock
 from recon.db import Database
 from recon.errors import DuplicateFile, FieldError, ValidationError
-from recon.intake import DossierInput, parse_dossier, upsert_dossier
+from recon.intake.dossiers import DossierInput, parse_dossier, upsert_dossier
 from recon.models import Agency, Dossier, DossierImport, Procedure
 
 BATCH = 5000

@@ -7,7 +7,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from recon import audit
+from recon.audit import chain as audit
 from recon.clock import Clock
 from recon.errors import Conflict, FieldError, ValidationError
 from recon.models import Agency

@@ -14,11 +14,11 @@ with a :class:`FetchError` that says what to do next; what was already committed
   counted (``already_settled``) and not stored again.
 - **payOS** (payment-requests), **VNPay** (querydr), **ZaloPay** (/v2/query) and **MoMo**
   (/v2/gateway/api/query) confirm intents still waiting for their callback: each paid
-  transaction they report is recorded through :func:`recon.payments.record_payment` (exactly
+  transaction they report is recorded through :func:`payments.recording.record_payment` (exactly
   once per provider transaction) with an audit event holding the provider's raw answer.
 
 Configuration (``RECON_`` variables): ``<PROVIDER>_API_BASE`` (defaults in
-:data:`recon.provider_queries.DEFAULT_BASES`), ``FETCH_CONNECT_TIMEOUT``,
+:data:`recon.settlements.provider_queries.DEFAULT_BASES`), ``FETCH_CONNECT_TIMEOUT``,
 ``FETCH_READ_TIMEOUT``, ``FETCH_ATTEMPTS``, ``FETCH_BACKOFF`` (seconds, doubled per retry),
 ``SEPAY_API_TOKEN``, ``SEPAY_ACCOUNT_NUMBER`` (optional filter), ``SEPAY_PAGE_SIZE``
 (default 5000), ``VNPAY_QUERY_IP`` (the vnp_IpAddr sent, default 127.0.0.1), and each
@@ -40,14 +40,15 @@ from urllib.parse import urlencode
 import requests
 from sqlalchemy import select
 
-from recon import audit
+from recon.audit import chain as audit
 from recon.clock import VN_TZ, Clock
 from recon.config import Settings
 from recon.db import Database
 from recon.errors import ConfigurationError, FieldError, ReconError, ValidationError
 from recon.models import PaymentIntent
-from recon.payments import PaymentEvent, record_payment
-from recon.provider_queries import (
+from recon.payments.recording import PaymentEvent, record_payment
+from recon.settlements.importer import ImportSummary, ParsedLine, check_provider, store_settlement
+from recon.settlements.provider_queries import (
     DEFAULT_BASES,
     MOMO_QUERY_PATH,
     PAYOS_PAYMENT_REQUEST_PATH,
@@ -69,7 +70,6 @@ from recon.provider_queries import (
     zalopay_app_trans_id,
     zalopay_query_form,
 )
-from recon.settlements import ImportSummary, ParsedLine, check_provider, store_settlement
 
 log = logging.getLogger(__name__)
 

@@ -48,7 +48,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from recon import audit
+from recon.audit import chain as audit
 from recon.bulk import insert_rows
 from recon.clock import VN_TZ, Clock, as_utc
 from recon.config import Settings
@@ -61,7 +61,7 @@ PROVIDERS: tuple[str, ...] = ("vnpay", "momo", "zalopay", "payos", "sepay", "cas
 FIELDS: tuple[str, ...] = ("provider_txn_id", "amount", "fee", "net_amount", "transaction_at",
                            "settled_on", "reference")
 MONEY_FIELDS = frozenset({"amount", "fee", "net_amount"})
-BUILTIN_PROFILES_PATH = Path(__file__).parent / "data" / "settlement_profiles.toml"
+BUILTIN_PROFILES_PATH = Path(__file__).parent.parent / "data" / "settlement_profiles.toml"
 PROFILES_ENV = "RECON_SETTLEMENT_PROFILES"
 DEFAULT_PROFILE = "canonical"
 MAX_ERRORS = 10_000

@@ -1,6 +1,6 @@
 """The spool: raw webhook calls kept on local disk when the database could not store them.
 
-"Nothing is ever lost": :func:`recon.ingest.handle_callback` archives every call in the
+"Nothing is ever lost": :func:`ingest.handle_callback` archives every call in the
 ``callbacks`` table first. When that very insert fails (the database is down, read-only, full,
 or a bug), the provider is told to retry — and :func:`spool_callback` appends the call to a file
 here, so it is on record all the same. ``recon callbacks spool-import`` (:func:`import_spool`)
@@ -16,7 +16,7 @@ Layout of the spool directory (``RECON_SPOOL_DIR``, default ``<instance>/spool``
 - ``rejected/`` — lines that could not be read (a line cut short by a full disk), verbatim.
 
 A line is what the archive would have stored: headers with credentials redacted, body and query
-string with card numbers masked (:mod:`adapters.scrub`, as :func:`recon.ingest.archive`); the
+string with card numbers masked (:mod:`adapters.scrub`, as :func:`ingest.archive`); the
 body is base64. Each line has an ``id`` of its own; the archive row keeps it at the start of its
 ``outcome_detail`` (``spool <id>: …``), so an import run twice, or stopped half-way and run
 again, stores each call once.
@@ -67,7 +67,7 @@ IMPORTING: Final = "importing"
 IMPORTED: Final = "imported"
 REJECTED: Final = "rejected"
 LOCK_FILE: Final = ".import.lock"
-#: the most of a body kept (as the archive: recon.ingest.MAX_BODY_BYTES)
+#: the most of a body kept (as the archive: recon.payments.ingest.MAX_BODY_BYTES)
 MAX_BODY_BYTES: Final = 64 * 1024
 _WRITE_ATTEMPTS: Final = 5
 _DETAIL_ID = re.compile(r"spool ([0-9a-f]{32}):")

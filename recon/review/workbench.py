@@ -39,7 +39,6 @@ from sqlalchemy.orm import Session, aliased
 
 from recon.clock import VN_TZ
 from recon.db import Database
-from recon.exports import write_table_xlsx
 from recon.models import (
     Agency,
     AuditEvent,
@@ -55,7 +54,8 @@ from recon.models import (
     User,
 )
 from recon.models.reconciliation import DISCREPANCY_KINDS
-from recon.reports import vn_midnight
+from recon.review.exports import write_table_xlsx
+from recon.review.reports import vn_midnight
 
 STATUSES: Final = ("open", "pending", "resolved", "auto_resolved", "all")
 SORTS: Final = ("oldest", "newest", "amount_desc", "amount_asc", "kind")

@@ -13,7 +13,7 @@ An intent is an *offer*, not money. The rules this module keeps:
   if the code it would build now is the one it holds (same account, same purpose), so a changed
   agency account never hands out a stale code. Creation is serialised per dossier (a row lock on
   PostgreSQL, the write lock on SQLite), so two clicks never make two intents.
-- **Identifiers.** A reference from :func:`recon.references.mint` (retried on the rare collision
+- **Identifiers.** A reference from :func:`references.mint` (retried on the rare collision
   with the unique constraint); for payOS an integer ``order_code`` in ``[1, 2^53 − 1]`` (payOS
   takes a JavaScript-safe integer); for ZaloPay ``app_trans_id = yymmdd_<reference>`` with the
   date in Vietnam time, as ZaloPay requires (:func:`adapters.zalopay.app_trans_id_for`, the
@@ -22,7 +22,7 @@ An intent is an *offer*, not money. The rules this module keeps:
   reference in ``62.08`` (purpose of transaction), which bank apps copy into the transfer
   description. An optional short ``note`` may follow the reference in the purpose; the purpose
   must fit 25 characters after transliteration (refused, never truncated).
-- **Lifecycle.** ``issued`` → ``paid`` (only :func:`recon.payments.record_payment` does that) |
+- **Lifecycle.** ``issued`` → ``paid`` (only :func:`recording.record_payment` does that) |
   ``expired`` | ``cancelled``. Expiry is lazy when an intent is read (:func:`read_intent`) and
   swept in bulk by :func:`sweep_expired` (the scheduler's job, every
   ``RECON_INTENT_EXPIRY_INTERVAL_SECONDS``; ``recon intents expire``). State changes are
@@ -46,15 +46,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from adapters import zalopay
-from recon import audit
+from recon.audit import chain as audit
 from recon.clock import Clock
 from recon.config import Settings
 from recon.db import Database
 from recon.errors import Conflict, FieldError, NotFound, ValidationError
-from recon.intake import paid_amount
+from recon.intake.dossiers import paid_amount
 from recon.models import Agency, Dossier, Payment, PaymentIntent
-from recon.payments import PaymentEvent, RecordResult, record_payment
-from recon.references import REFERENCE_LENGTH, mint
+from recon.payments.recording import PaymentEvent, RecordResult, record_payment
+from recon.payments.references import REFERENCE_LENGTH, mint
 from recon.vietqr.banks import Bank, lookup
 from recon.vietqr.codec import MAX_ADDITIONAL_FIELD, VietQRError, VietQRRequest, encode
 from recon.vietqr.render import render_png, render_svg

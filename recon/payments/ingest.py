@@ -12,7 +12,7 @@
    bad signature or a body that is too large — of that one, the headers and the first
    :data:`MAX_BODY_BYTES` bytes). A call refused in step 1, or a pending one, is stored with
    its verdict and answer in that same write: one write in all.
-3. **Record.** :func:`recon.payments.record_payment` writes the payment exactly once, matches
+3. **Record.** :func:`recording.record_payment` writes the payment exactly once, matches
    it and audits it, and the callback row gets its verdict, outcome, payment and answer, all
    in one second transaction (rerun, a bounded number of times, when PostgreSQL aborts it with
    a serialization failure or deadlock: :func:`recon.db.retrying`). Any other failure there, or
@@ -25,14 +25,14 @@
 One pooled connection serves the whole call. On PostgreSQL a first delivery is two statements,
 each its own autocommitted transaction, sent straight to psycopg (:mod:`recon.driver`): the
 archive, which in the same statement finds the intent and numbers the payment
-(:func:`recon.payments.match_and_number_sql`), and the recording — the payment, its intent, its
+(:func:`recording.match_and_number_sql`), and the recording — the payment, its intent, its
 audit event and the callback's verdict written by one statement
-(:func:`recon.payments.record_new_payment`). The archive's commit does not wait for the disk; the
+(:func:`recording.record_new_payment`). The archive's commit does not wait for the disk; the
 recording's does, and with it the archive reaches the disk before the answer: one flush per
 delivery (see :func:`archive_and_match_sql`). A redelivery, a status change or a part payment
-takes the general path (a unit of work, :func:`recon.payments.record_payment`), as everything
+takes the general path (a unit of work, :func:`recording.record_payment`), as everything
 does on SQLite. Recording takes no global lock: the audit event is written unsealed and chained
-right after (:mod:`recon.sealing`), so concurrent deliveries share commits instead of queueing.
+right after (:mod:`audit.sealing`), so concurrent deliveries share commits instead of queueing.
 
 VNPay's checks run in its documented order — signature (97), order exists (01), amount (04),
 already confirmed (02) — and the money is recorded in every case where it moved (an unknown
@@ -70,11 +70,12 @@ from adapters import (
 from adapters.base import json_ack
 from adapters.scrub import mask_pans, mask_pans_text, redact_headers
 from recon import driver
+from recon.audit.sealing import request_seal
 from recon.clock import Clock
 from recon.config import Settings
 from recon.db import Database, retrying
 from recon.models import Callback
-from recon.payments import (
+from recon.payments.recording import (
     MatchKeys,
     MatchShape,
     NewPayment,
@@ -86,8 +87,7 @@ from recon.payments import (
     record_payment,
     slot_of,
 )
-from recon.sealing import request_seal
-from recon.spool import failure_reason, spool_callback
+from recon.payments.spool import failure_reason, spool_callback
 
 log = logging.getLogger("recon.ingest")
 
@@ -206,7 +206,7 @@ _ARCHIVE_INSERT_PG = (f"INSERT INTO callbacks ({', '.join(_ARCHIVE_COLUMNS)}) " 
                       f"VALUES ({', '.join(f'%({c})s' for c in _ARCHIVE_COLUMNS)})")
 _INSERT_CALLBACK_PG = f"{_ARCHIVE_INSERT_PG} RETURNING callbacks.id"
 # ... and, for a call to record, the intent it pays and its payment's id, in the same round trip
-# (recon.payments.match_and_number_sql): one statement, committed before anything is recorded.
+# (recording.match_and_number_sql): one statement, committed before anything is recorded.
 # Its commit does not wait for the disk (synchronous_commit off, for this transaction only):
 # whatever follows on the connection commits synchronously before any answer is given (the
 # recording, a redelivery's verdict, or the error mark), and flushing that commit flushes the
@@ -239,7 +239,7 @@ def archive(conn: Connection, provider: str, raw: RawRequest, *, request_id: str
             match: MatchKeys | None = None) -> Archived:
     """Step 1: store the raw call in its own committed transaction, with ``verdict`` (callback
     columns: a refused call's verdict and answer) when it is decided already. On PostgreSQL,
-    given ``match`` (:func:`recon.payments.match_params`), the same statement also finds the
+    given ``match`` (:func:`recording.match_params`), the same statement also finds the
     intent the call pays and numbers its payment (:attr:`Archived.slot`)."""
     values = _archive_values(provider, raw, request_id=request_id, remote_addr=remote_addr)
     if verdict:
@@ -378,7 +378,7 @@ def _record_new(conn: Connection, clock: Clock, settings: Settings, provider: st
                 slot: NewPayment | None) -> tuple[Decision, Acknowledgement] | None:
     """PostgreSQL, a payment not recorded yet (every first delivery): the payment, its intent,
     its audit event and the callback's verdict and answer in one statement, its own atomic
-    transaction (:func:`recon.payments.record_new_payment`). None when the payment exists
+    transaction (:func:`recording.record_new_payment`). None when the payment exists
     already: nothing was written, the general path takes over."""
     decided: list[tuple[Decision, Acknowledgement]] = []
 

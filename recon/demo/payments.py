@@ -43,13 +43,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from recon import audit
+from recon.audit import chain as audit
 from recon.bulk import allocate_ids, insert_rows
 from recon.clock import VN_TZ, Clock
 from recon.db import Database
-from recon.demo_catalog import DOSSIER_PREFIX, quarter_bounds
+from recon.demo.catalog import DOSSIER_PREFIX, quarter_bounds
 from recon.models import Agency, AuditEvent, Dossier, FeeLine
-from recon.references import mint
+from recon.payments.references import mint
 from recon.vietqr.codec import VietQRRequest, encode
 
 PUBLISHED_DOSSIERS = 28_300

@@ -15,7 +15,7 @@ write in the service — every webhook payment — queued behind the one before 
 ``bench/webhooks.py``: 10 of 10.5 busy sessions waiting on that lock). The database refuses any
 change to an event except sealing it once without touching its content (migration 0005), and
 :func:`verify_chain` reports how many events are still unsealed. Who seals: the web workers
-(:mod:`recon.sealing`, within a couple of seconds), ``recon audit verify`` (first), or anyone
+(:mod:`recon.audit.sealing`, within a couple of seconds), ``recon audit verify`` (first), or anyone
 calling :func:`seal`.
 """
 

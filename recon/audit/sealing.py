@@ -1,13 +1,13 @@
 """Sealing the audit chain in the background of a web process (PostgreSQL).
 
-On PostgreSQL, :func:`recon.audit.record` writes events unsealed so writers never queue on the
+On PostgreSQL, :func:`recon.audit.chain.record` writes events unsealed so writers never queue on the
 chain; this module chains them soon after. Each process that serves the web app (gunicorn,
 ``recon serve``) runs one :class:`Sealer`, a daemon thread started by the first request it
 serves. It seals when a writer asks (:func:`request_seal`, after a webhook recorded a payment;
 a quarter of a second later, so a busy moment's events are sealed together) and every
 ``RECON_AUDIT_SEAL_SECONDS`` (default 2; 0 turns the thread off, the default when
 ``RECON_ENV=test``) for events other writers made. Several processes may run one each:
-:func:`recon.audit.seal` lets one at a time work and the others return at once; a sealer that
+:func:`recon.audit.chain.seal` lets one at a time work and the others return at once; a sealer that
 found the lock taken tries again shortly, so every request to seal is followed by a seal that
 started after it. ``recon audit seal`` / ``recon audit verify`` seal from the command line.
 SQLite needs none of this (events are sealed as they are written).
@@ -21,7 +21,7 @@ import random
 import threading
 import time
 
-from recon import audit
+from recon.audit import chain as audit
 from recon.config import Settings
 from recon.db import Database
 

@@ -1,0 +1,1 @@
+"""Dossiers in: the one-stop software's pushes, file imports, agencies."""

@@ -1,0 +1,1 @@
+"""Money that moved: intents and their references, webhook ingest, the spool, recording."""

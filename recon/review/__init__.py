@@ -1,0 +1,1 @@
+"""Finance's work: the workbench's reads, actions on discrepancies, reports, exports."""

@@ -1,0 +1,1 @@
+"""Providers' settlement reports and bank statements: import, profiles, fetch."""
