@@ -226,10 +226,10 @@ def test_date_filters_are_vietnam_calendar_days(db: Database, world: World) -> N
     header, rows, _ = workbench.queue_table(workbench.export_rows(db, filters), "en")
     table = list(csv.reader(io.StringIO(
         b"".join(workbench.csv_chunks(header, rows)).decode("utf-8-sig"))))
-    detected = {row[0]: dict(zip(table[0], row, strict=True))["Detected (ICT)"]
-                for row in table[1:]}
-    assert detected[str(late)] == "2026-11-24 23:30:00"
-    assert detected[str(early)] == "2026-11-25 00:30:00"
+    shown = {row[0]: dict(zip(table[0], row, strict=True))["Detected (ICT)"]
+             for row in table[1:]}
+    assert shown[str(late)] == "2026-11-24 23:30:00"
+    assert shown[str(early)] == "2026-11-25 00:30:00"
 
 
 def test_story_shows_the_bank_statement_line_of_a_payment(db: Database, world: World) -> None:
