@@ -75,12 +75,18 @@ def test_nested_keys_are_sorted_recursively() -> None:
 
 def test_replay_window() -> None:
     request = vector()  # received 1.2 s after signing
-    adapter_for("casso", max_age_seconds=300).verify(request)
+    for delta in (299, -299):  # inside the window, either side of the signing time
+        on_time = dataclasses.replace(request, received_at=SIGNED_AT + timedelta(seconds=delta))
+        assert adapter_for("casso", max_age_seconds=300).parse_callback(on_time).amount == 599000
     for delta in (301, -301, 86_400 * 365):
         late = dataclasses.replace(request, received_at=SIGNED_AT + timedelta(seconds=delta))
         with pytest.raises(ReplayError, match="limit is 300 s"):
             adapter_for("casso", max_age_seconds=300).parse_callback(late)
-        adapter_for("casso", max_age_seconds=0).verify(late)  # 0 turns the check off
+        # 0 turns the check off: the late call is read, and still only with a good signature
+        off = adapter_for("casso", max_age_seconds=0)
+        assert off.parse_callback(late).provider_txn_id == "0"
+        with pytest.raises(SignatureError, match="does not match"):
+            off.verify(signed(body_of(late), key="wrong-key", received_at=late.received_at))
 
 
 def test_replay_is_checked_after_the_signature() -> None:
@@ -120,9 +126,18 @@ def test_unreadable_header(header: str, message: str) -> None:
 
 def test_header_with_spaces_and_extra_parts_is_read() -> None:
     request = vector()
-    header = request.headers["X-Casso-Signature"].replace(",", " , ") + ",v0=ignored"
-    adapter_for("casso").verify(dataclasses.replace(request, headers={"x-casso-signature":
-                                                                       header}))
+    good = request.headers["X-Casso-Signature"]
+    header = good.replace(",", " , ") + ",v0=ignored"
+    spaced = dataclasses.replace(request, headers={"x-casso-signature": header})
+    adapter_for("casso").verify(spaced)
+    assert adapter_for("casso").parse_callback(spaced).amount == 599000
+    # the digest really is read from v1= in that spelling: change one digit and it is refused
+    digest = good.split("v1=")[1]
+    flipped = digest[:-1] + ("0" if digest[-1] != "0" else "1")
+    tampered = dataclasses.replace(request, headers={
+        "x-casso-signature": header.replace(digest, flipped)})
+    with pytest.raises(SignatureError, match="does not match"):
+        adapter_for("casso").verify(tampered)
 
 
 def test_outgoing_transfer_is_not_a_payment() -> None:
@@ -171,6 +186,14 @@ def test_build_callback_signs_now_and_is_fresh(clock: Any) -> None:
     request = adapter.build_callback(amount=1000, reference="HS1")
     assert request.received_at == clock.now()
     adapter.verify(request)
+    event = adapter.parse_callback(request)
+    assert (event.amount, event.memo, event.status) == (1000, "HS1 chuyen tien", "succeeded")
+    # signed now: its t= is the clock's time, so it goes stale 300 s after it, not before
+    t = request.headers["X-Casso-Signature"].split(",")[0]
+    assert t == f"t={int(clock.now().timestamp() * 1000)}"
+    stale = dataclasses.replace(request, received_at=clock.now() + timedelta(seconds=301))
+    with pytest.raises(ReplayError):
+        adapter.verify(stale)
     with pytest.raises(NotSupported):
         adapter.build_callback(amount=1000, reference="HS1", status="refunded")
 

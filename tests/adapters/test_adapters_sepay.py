@@ -41,7 +41,14 @@ def test_credit() -> None:
     "authorization", [f"Apikey {KEY}", f"apikey {KEY}", f"APIKEY  {KEY} "],
 )
 def test_api_key_header_forms(authorization: str) -> None:
-    adapter_for("sepay").verify(call(authorization=authorization))
+    """Each spelling of the scheme is accepted with the right key, and only with it."""
+    adapter = adapter_for("sepay")
+    adapter.verify(call(authorization=authorization))
+    event = adapter.parse_callback(call(authorization=authorization))
+    assert (event.provider_txn_id, event.amount) == ("92704", 2277000)
+    wrong = authorization.replace(KEY, "sepay-wrong-key-0123456789abcdef")
+    with pytest.raises(SignatureError, match="does not match"):
+        adapter.verify(call(authorization=wrong))
 
 
 @pytest.mark.parametrize(

@@ -200,7 +200,36 @@ def test_pretty_body_masks_and_reads_forms() -> None:
     form = workbench.pretty_body(b"vnp_Amount=100&vnp_SecureHash=deadbeef")
     assert form.splitlines() == ["vnp_Amount = 100", "vnp_SecureHash = ••••"]
     assert workbench.pretty_body(b"") == ""
-    assert vn(2021, 1, 1).tzinfo is not None
+
+
+def test_date_filters_are_vietnam_calendar_days(db: Database, world: World) -> None:
+    """``from``/``to`` are days in Huế: 23:30 on the 24th (16:30 UTC) is the 24th, and 00:30
+    on the 25th (17:30 UTC on the 24th) is the 25th, in the filters and in the exports."""
+    with db.transaction() as s:
+        for key, detected in (("late", vn(2026, 11, 24, 23, 30)),
+                              ("early", vn(2026, 11, 25, 0, 30))):
+            row = Discrepancy(
+                identity=f"unmatched_payment:test={key}", kind="unmatched_payment",
+                status="open", provider="vnpay", expected_amount=0, actual_amount=1_000,
+                delta=1_000, explanation=key, detected_at=detected, updated_at=detected,
+                first_run_id=world.run_id, last_run_id=world.run_id)
+            s.add(row)
+            s.flush()
+            world.discrepancies[key] = row.id
+    late, early = world.discrepancies["late"], world.discrepancies["early"]
+    assert early not in _ids(db, to="2026-11-24")
+    assert late in _ids(db, to="2026-11-24")
+    assert late not in _ids(db, **{"from": "2026-11-25"})
+    assert early in _ids(db, **{"from": "2026-11-25"})
+    assert _ids(db, **{"from": "2026-11-24", "to": "2026-11-24", "provider": "vnpay"}) == [late]
+    filters = workbench.parse_filters({"provider": "vnpay", "sort": "oldest"})
+    header, rows, _ = workbench.queue_table(workbench.export_rows(db, filters), "en")
+    table = list(csv.reader(io.StringIO(
+        b"".join(workbench.csv_chunks(header, rows)).decode("utf-8-sig"))))
+    shown = {row[0]: dict(zip(table[0], row, strict=True))["Detected (ICT)"]
+             for row in table[1:]}
+    assert shown[str(late)] == "2026-11-24 23:30:00"
+    assert shown[str(early)] == "2026-11-25 00:30:00"
 
 
 def test_story_shows_the_bank_statement_line_of_a_payment(db: Database, world: World) -> None:

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
 from recon.cli import cli
 from recon.db import Database
+from recon.demo import catalog
+from recon.demo.seed import DEMO_USERS
 from recon.models import Agency, Dossier, FeeLine, Procedure, User
 
 
@@ -16,25 +20,39 @@ def _counts(db: Database) -> dict[str, int]:
                 for m in (Agency, Procedure, Dossier, FeeLine, User)}
 
 
+def _demo(*args: str) -> tuple[Result, dict[str, Any]]:
+    """Run `recon demo`; it must succeed and end with its JSON summary."""
+    result = CliRunner().invoke(cli, ["demo", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return result, summary
+
+
 def test_demo_is_idempotent_and_prints_passwords(env: dict[str, str], db: Database) -> None:
-    first = CliRunner().invoke(cli, ["demo", "--dossiers", "400"], catch_exceptions=False)
-    assert first.exit_code == 0, first.output
-    assert "thungan" in first.output and "password:" in first.output
-    summary = json.loads(first.stdout.strip().splitlines()[-1])
+    first, summary = _demo("--dossiers", "400")
+    for username, role, _display, password in DEMO_USERS:
+        assert re.search(rf"^\s+{username}\s+{role}\s+password: {password}$", first.stdout,
+                         re.MULTILINE), first.stdout
     assert summary["quarter_dossiers_created"] == 400
+    assert summary["agencies_created"] == len(catalog.AGENCIES)
+    assert summary["procedures_created"] == len(catalog.PROCEDURES)
+    assert sorted(summary["users_created"]) == sorted(u[0] for u in DEMO_USERS)
+    assert summary["today_dossiers_created"] > 0
     counts = _counts(db)
-    assert counts["Agency"] >= 1
-    assert counts["Procedure"] >= 15
+    assert counts["Agency"] == len(catalog.AGENCIES)
+    assert counts["Procedure"] == len(catalog.PROCEDURES) >= 15
     assert counts["Dossier"] == 400 + summary["today_dossiers_created"]
-    assert counts["User"] == 4
-    second = CliRunner().invoke(cli, ["demo", "--dossiers", "400"], catch_exceptions=False)
-    assert second.exit_code == 0
-    assert json.loads(second.stdout.strip().splitlines()[-1])["quarter_dossiers_created"] == 0
+    assert counts["User"] == len(DEMO_USERS) == 4
+    _second, again = _demo("--dossiers", "400")
+    assert again == {"agencies_created": 0, "procedures_created": 0, "users_created": [],
+                     "quarter_dossiers_created": 0, "quarter_dossiers_already_there": 400,
+                     "today_dossiers_created": 0}
     assert _counts(db) == counts
 
 
 def test_demo_centre_collects_into_vietinbank(env: dict[str, str], db: Database) -> None:
-    CliRunner().invoke(cli, ["demo", "--dossiers", "50"], catch_exceptions=False)
+    _result, summary = _demo("--dossiers", "50")
+    assert summary["agencies_created"] == len(catalog.AGENCIES)
     with db.read() as s:
         bins = set(s.scalars(select(Agency.bank_bin)))
         fields = set(s.scalars(select(Procedure.field)))
@@ -43,10 +61,14 @@ def test_demo_centre_collects_into_vietinbank(env: dict[str, str], db: Database)
 
 
 def test_demo_users_can_log_in(env: dict[str, str], db: Database, client) -> None:  # type: ignore[no-untyped-def]
-    CliRunner().invoke(cli, ["demo", "--dossiers", "10"], catch_exceptions=False)
+    result, summary = _demo("--dossiers", "10")
+    assert "thungan" in summary["users_created"]
+    # the password the command printed is the one that works
+    [password] = re.findall(r"^\s+thungan\s+\w+\s+password: (\S+)$", result.stdout, re.MULTILINE)
     client.get("/login")
     with client.session_transaction() as sess:
         csrf = sess["csrf"]
-    response = client.post("/login", data={"username": "thungan",
-                                           "password": "thungan-demo-2021", "csrf_token": csrf})
+    response = client.post("/login", data={"username": "thungan", "password": password,
+                                           "csrf_token": csrf})
     assert response.status_code == 302
+    assert client.get("/cashier").status_code == 200  # signed in as the demo's cashier

@@ -258,32 +258,37 @@ def test_broken_xlsx_is_a_validation_error(db: Database, clock: FixedClock) -> N
 # ---------------------------------------------------------------------------- shipped profiles
 
 
-@pytest.mark.parametrize(("fixture", "provider", "profile", "expected"), [
-    ("vnpay_merchant.csv", "vnpay", "vnpay_merchant", [
+# every built-in profile (recon/data/settlement_profiles.toml) with the sample it must read:
+# profile: (sample under tests/settlements/fixtures, provider, the lines it gives)
+SHIPPED_SAMPLES: dict[str, tuple[str, str, list[tuple[Any, ...]]]] = {
+    "vnpay_merchant": ("vnpay_merchant.csv", "vnpay", [
         ("14422574", 180000, 1980, 178020, "2026-11-25", "HS7K3M9QX2PA"),
         ("14422575", 1250000, 13750, 1236250, "2026-11-25", "HS4T8WZ2NB6C"),
         ("14422580", 80000, 0, 80000, "2026-11-25", "HS2B6NQ8TR5W")]),
-    ("momo_report.csv", "momo", "momo_report", [
+    "momo_report": ("momo_report.csv", "momo", [
         ("3108111745", 180000, 1800, 178200, "2026-11-25", "HS5M2QW9KX7B"),
         ("3108111790", 1000000, 10000, 990000, "2026-11-25", "HS8R4TN3PZ6D")]),
-    ("vietinbank_statement.xlsx", "payos", "vietinbank_statement", [
+    "vietinbank_statement": ("vietinbank_statement.xlsx", "payos", [
         ("FT26328123456", 180000, 0, 180000, "2026-11-24",
          "MBVCB.3278907687.HS7K3M9QX2PA.NGUYEN VAN A CT"),
         ("FT26328124001", 1250000, 0, 1250000, "2026-11-24",
          "HS4T8WZ2NB6C LE PHI HO KINH DOANH"),
         ("FT26328124777", 100000, 0, 100000, "2026-11-24", "IBFT HS9D2KX7MP3E NOP PHI")]),
-    ("sepay_export.csv", "sepay", "sepay_export", [
+    "sepay_export": ("sepay_export.csv", "sepay", [
         ("92704", 180000, 0, 180000, "2026-11-24",
          "MBVCB.3278907687.HS7K3M9QX2PA.NGUYEN VAN A CT"),
         ("92711", 100000, 0, 100000, "2026-11-24", "HS4T8WZ2NB6C LE PHI HO KINH DOANH")]),
-    ("canonical.csv", "pos", "canonical", [
+    "canonical": ("canonical.csv", "pos", [
         ("14422574", 180000, 1980, 178020, "2026-11-25", "HS7K3M9QX2PA"),
         ("14422575", 100000, 1100, 98900, "2026-11-25", "HS4T8WZ2NB6C"),
         ("14422576", 80000, 0, 80000, "2026-11-25", None)]),
-])
-def test_every_shipped_profile_reads_its_sample(db: Database, clock: FixedClock, fixture: str,
-                                                provider: str, profile: str,
-                                                expected: list[tuple[Any, ...]]) -> None:
+}
+
+
+@pytest.mark.parametrize("profile", sorted(SHIPPED_SAMPLES))
+def test_every_shipped_profile_reads_its_sample(db: Database, clock: FixedClock,
+                                                profile: str) -> None:
+    fixture, provider, expected = SHIPPED_SAMPLES[profile]
     path = FIXTURES / fixture
     # the header alone picks the profile
     summary = _import(db, clock, provider, path, fixture)
@@ -296,9 +301,21 @@ def test_every_shipped_profile_reads_its_sample(db: Database, clock: FixedClock,
 
 
 def test_every_shipped_profile_has_a_sample() -> None:
-    samples = {"canonical", "vnpay_merchant", "momo_report", "vietinbank_statement",
-               "sepay_export"}
-    assert set(load_profiles()) == samples
+    """Each built-in profile has a sample file, for a provider the profile serves, whose header
+    picks that profile and which it reads without an error: a profile added without a sample,
+    a sample removed, or a sample its profile no longer reads fails here."""
+    profiles = load_profiles()
+    assert sorted(profiles) == sorted(SHIPPED_SAMPLES), "a built-in profile has no sample"
+    for name, (fixture, provider, expected) in SHIPPED_SAMPLES.items():
+        path = FIXTURES / fixture
+        assert path.is_file(), f"the sample of profile {name} is missing: {path}"
+        data = path.read_bytes()
+        assert data, f"the sample of profile {name} is empty"
+        assert provider in profiles[name].providers
+        assert choose_profile(profiles, provider, None, data, fixture).name == name
+        result = parse_settlement(data, fixture, profiles[name])
+        assert result.errors == [], (name, result.errors)
+        assert len(result.lines) == len(expected) >= 2
 
 
 def test_filters_footers_and_title_rows(db: Database, clock: FixedClock) -> None:
