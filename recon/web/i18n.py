@@ -434,6 +434,28 @@ _PHRASES: dict[str, str] = {
     "not sealed yet": "chưa niêm phong",
     "{n} recent events are not sealed into the chain yet; they are checked once sealed.":
         "{n} sự kiện mới chưa được niêm phong vào chuỗi; sẽ được kiểm tra khi niêm phong.",
+    "Not collected yet": "Chưa thu",
+    "Nothing was collected this month.": "Tháng này chưa thu khoản nào.",
+    "Nothing was settled this month.": "Tháng này chưa có khoản nào được đối soát.",
+    "No payment was made this day.": "Không có giao dịch nào trong ngày.",
+    "No settlement line is dated this day.": "Không có dòng đối soát nào trong ngày.",
+    "No discrepancy was detected this day.": "Không phát hiện chênh lệch nào trong ngày.",
+    "No payment in this quarter.": "Không có giao dịch nào trong quý.",
+    "No dossier was received in this quarter.": "Không có hồ sơ nào được tiếp nhận trong quý.",
+    "Choose a year from 2000 to 2100 and a quarter from 1 to 4.":
+        "Hãy chọn năm từ 2000 đến 2100 và quý từ 1 đến 4.",
+    "This dossier has no fee line.": "Hồ sơ không có khoản phí, lệ phí nào.",
+    "No payment is linked to this discrepancy.":
+        "Không có khoản thanh toán nào gắn với chênh lệch này.",
+    "No reconciliation run has seen it.": "Chưa lần đối soát nào ghi nhận chênh lệch này.",
+    "No related discrepancy.": "Không có chênh lệch liên quan.",
+    "No event is recorded for it.": "Chưa có sự kiện nào được ghi lại.",
+    "Query string": "Tham số truy vấn",
+    "Details": "Chi tiết",
+    "line": "dòng",
+    "assessed": "phải nộp",
+    "already paid": "đã nộp",
+    "No dossier has this code.": "Không có hồ sơ nào có mã này.",
     # --- the cashier's desk
     "Dossier code": "Mã hồ sơ",
     "Type or scan the dossier code, then press Enter":
