@@ -561,7 +561,7 @@ def _derived() -> dict[str, str]:
     """The desk's older keys, kept working from the vocabularies (one source for each word):
     payment and intent status codes (``t("paid")``) and channels' English labels."""
     out = {code: vi for code, (_, vi) in PAYMENT_STATUS_LABELS.items()}
-    out.update({en: vi for en, vi in CHANNEL_LABELS.values() if en != vi})
+    out.update(dict(CHANNEL_LABELS.values()))
     return out
 
 
@@ -643,20 +643,28 @@ def outcome_label(value: str | None) -> str:
     return _pick(OUTCOME_LABELS, value)
 
 
+def actor_label_pair(actor: str | None) -> tuple[str, str] | None:
+    """(English, Vietnamese) of an actor, or None when its form is unknown."""
+    value = actor or ""
+    if value in ACTOR_LABELS:
+        return ACTOR_LABELS[value]
+    kind, sep, name = value.partition(":")
+    pair = ACTOR_KIND_LABELS.get(kind)
+    if not sep or pair is None or not name:
+        return None
+    if kind in _PROVIDER_ACTORS:
+        name = PROVIDER_LABELS.get(name, name)
+    return pair[0].format(name=name), pair[1].format(name=name)
+
+
 def actor_label(actor: str | None) -> str:
     """Who did it, in words: ``user:thungan`` -> ``Người dùng thungan``, ``webhook:pos`` ->
     ``Thông báo từ POS``, ``system:reconcile`` -> ``Đối soát tự động``. Unknown forms show as
     they are."""
-    value = actor or ""
-    if value in ACTOR_LABELS:
-        return _pick(ACTOR_LABELS, value)
-    kind, sep, name = value.partition(":")
-    pair = ACTOR_KIND_LABELS.get(kind)
-    if not sep or pair is None or not name:
-        return value
-    if kind in _PROVIDER_ACTORS:
-        name = provider_label(name)
-    return (pair[1] if current_language() == "vi" else pair[0]).format(name=name)
+    pair = actor_label_pair(actor)
+    if pair is None:
+        return actor or ""
+    return pair[1] if current_language() == "vi" else pair[0]
 
 
 def num(value: int | None) -> str:
