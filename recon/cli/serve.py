@@ -17,8 +17,8 @@ class QuietRequestHandler(WSGIRequestHandler):
 
     ``recon.access`` already logs each request once (method, path without its query string,
     status, duration, request id); werkzeug's line would log it a second time *with* the query
-    string, which can carry a provider's signature. Its start-up lines and its errors (``log_error``:
-    a malformed request, a broken connection) are kept.
+    string, which can carry a provider's signature. Its start-up lines and its errors
+    (``log_error``: a malformed request, a broken connection) are kept.
     """
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:

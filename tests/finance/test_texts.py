@@ -36,7 +36,7 @@ def test_every_template_key_has_vietnamese() -> None:
         found = {m.group("key") for m in TRANSLATE_CALL.finditer(path.read_text("utf-8"))}
         keys[str(path.relative_to(TEMPLATES))] = found
     assert sum(len(v) for v in keys.values()) > 250  # the scan sees the templates' keys
-    assert "Kết quả" == i18n.VI["Outcome"]
+    assert i18n.VI["Outcome"] == "Kết quả"
     missing = {name: _missing(found) for name, found in keys.items() if _missing(found)}
     assert not missing, missing
     untranslated = sorted(k for found in keys.values() for k in found
