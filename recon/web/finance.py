@@ -100,6 +100,19 @@ def auto_reason(item: Any) -> str:
     return str(item.auto_resolved_reason or "")
 
 
+#: what verify_chain's (English) reasons say happened, shown in the page's language
+_CHAIN_REASONS = ("an event was removed or reordered", "its content was changed")
+
+
+def chain_reason(reason: str | None) -> str:
+    if i18n.current_language() == "en":
+        return reason or ""
+    for key in _CHAIN_REASONS:
+        if key in (reason or ""):
+            return tr(key)
+    return reason or ""
+
+
 def pretty_json(text: str) -> str:
     try:
         return json.dumps(json.loads(text), ensure_ascii=False, indent=1, sort_keys=True)
@@ -118,6 +131,7 @@ def _finance_context() -> dict[str, Any]:
             "outcome_label": outcome_label, "action_labels": i18n.ACTION_LABELS,
             "entity_labels": i18n.ENTITY_LABELS,
             "explanation": explanation, "auto_reason": auto_reason, "pretty_json": pretty_json,
+            "chain_reason": chain_reason,
             "kinds": DISCREPANCY_KINDS, "resolution_types": review.RESOLUTION_TYPES,
             "needs_approval": review.NEEDS_APPROVAL, "format_bp": reports.format_bp}
 

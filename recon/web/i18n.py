@@ -451,6 +451,8 @@ _PHRASES: dict[str, str] = {
     "No related discrepancy.": "Không có chênh lệch liên quan.",
     "No event is recorded for it.": "Chưa có sự kiện nào được ghi lại.",
     "Query string": "Tham số truy vấn",
+    "an event was removed or reordered": "một sự kiện đã bị xóa hoặc bị đổi thứ tự",
+    "its content was changed": "nội dung của sự kiện đã bị sửa",
     "Details": "Chi tiết",
     "line": "dòng",
     "assessed": "phải nộp",

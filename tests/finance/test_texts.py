@@ -68,6 +68,7 @@ def test_every_key_a_view_shows_has_vietnamese() -> None:
     # message tables the views translate at run time
     keys |= set(finance._REASON_MESSAGES.values()) | set(finance._FIELD_MESSAGES.values())
     keys |= set(finance._DONE_MESSAGES.values()) | {label for _, label in finance.SORT_LABELS}
+    keys |= set(finance._CHAIN_REASONS)
     keys |= set(cashier.DESK_MESSAGES.values()) | {cashier.FALLBACK}
     keys |= set(cashier.CHANNEL_LABELS.values())
     keys |= set(i18n.PAYMENT_STATUS_LABELS)  # the desk shows t(status)
