@@ -5,10 +5,24 @@ from __future__ import annotations
 import json
 
 import click
+from werkzeug.serving import WSGIRequestHandler
 
 from recon.cli.common import app_context, fail
 from recon.cli.progress import ProgressLine
 from recon.errors import ReconError
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """The development server's handler without werkzeug's own line per request.
+
+    ``recon.access`` already logs each request once (method, path without its query string,
+    status, duration, request id); werkzeug's line would log it a second time *with* the query
+    string, which can carry a provider's signature. Its start-up lines and its errors
+    (``log_error``: a malformed request, a broken connection) are kept.
+    """
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
 
 
 @click.command("serve")
@@ -23,7 +37,8 @@ def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
     if scheduler_start is not None and not no_scheduler:
         scheduler_start(app)
     click.echo(f"recon is serving on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
-    app.run(host=host, port=port, threaded=True, debug=False, use_reloader=False)
+    app.run(host=host, port=port, threaded=True, debug=False, use_reloader=False,
+            request_handler=QuietRequestHandler)
 
 
 @click.command("demo")

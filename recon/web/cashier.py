@@ -37,147 +37,12 @@ from recon.web.security import database
 
 bp = Blueprint("cashier", __name__)
 
-CHANNEL_LABELS = {
-    "vietqr": "VietQR (bank transfer)",
-    "vnpay": "VNPay",
-    "momo": "MoMo",
-    "zalopay": "ZaloPay",
-    "payos": "payOS",
-    "pos": "Card (POS terminal)",
-    "cash": "Cash",
-}
-
-# English key -> Vietnamese. The desk's own words; anything else falls back to recon.web.i18n.
-VI: dict[str, str] = {
-    "Cashier desk": "Quầy thu",
-    "Dossier code": "Mã hồ sơ",
-    "Type or scan the dossier code, then press Enter":
-        "Nhập hoặc quét mã hồ sơ rồi nhấn Enter",
-    "Find": "Tìm",
-    "Applicant": "Người nộp",
-    "Procedure": "Thủ tục",
-    "Agency": "Đơn vị",
-    "Received": "Ngày tiếp nhận",
-    "Fee lines": "Các khoản phí, lệ phí",
-    "Fee": "Phí",
-    "Charge": "Lệ phí",
-    "Kind": "Loại",
-    "Item": "Khoản thu",
-    "Amount": "Số tiền",
-    "Total assessed": "Tổng phải nộp",
-    "Amount paid": "Đã nộp",
-    "Outstanding": "Còn phải nộp",
-    "Paid in full": "Đã thanh toán đủ",
-    "No fee to pay": "Không có khoản phải nộp",
-    "Collect payment": "Thu tiền",
-    "Channel": "Kênh thanh toán",
-    "Amount (VND, empty = everything outstanding)":
-        "Số tiền (đồng; để trống = toàn bộ số còn phải nộp)",
-    "Create VietQR code": "Tạo mã VietQR",
-    "Create payment request": "Tạo yêu cầu thanh toán",
-    "Cash payment": "Thu tiền mặt",
-    "Receipt number": "Số biên lai",
-    "Record cash payment": "Ghi nhận tiền mặt",
-    "Payment requests": "Các yêu cầu thanh toán",
-    "Payments received": "Các khoản đã thu",
-    "Reference": "Mã tham chiếu",
-    "Status": "Trạng thái",
-    "Created": "Lúc tạo",
-    "Time": "Thời gian",
-    "Show": "Xem",
-    "Cancel": "Hủy",
-    "Cancel this code": "Hủy mã này",
-    "Print slip": "In phiếu",
-    "Payment slip": "Phiếu thanh toán",
-    "Scan with any banking app to pay": "Quét bằng ứng dụng ngân hàng bất kỳ để thanh toán",
-    "Bank": "Ngân hàng",
-    "Account name": "Chủ tài khoản",
-    "Account number": "Số tài khoản",
-    "Transfer description": "Nội dung chuyển khoản",
-    "Expires in": "Hết hạn sau",
-    "Waiting for payment…": "Đang chờ thanh toán…",
-    "Paid": "Đã thanh toán",
-    "Payment received. Give the citizen the receipt.":
-        "Đã nhận tiền. Giao biên lai cho công dân.",
-    "This code has expired. Create a new code if the citizen still has to pay.":
-        "Mã đã hết hạn. Tạo mã mới nếu công dân vẫn cần thanh toán.",
-    "This code was cancelled. Create a new code if the citizen still has to pay.":
-        "Mã đã bị hủy. Tạo mã mới nếu công dân vẫn cần thanh toán.",
-    "Connection lost; retrying…": "Mất kết nối tới máy chủ, đang thử lại…",
-    "Your session has ended. Log in again to keep watching this payment.":
-        "Phiên đăng nhập đã hết. Hãy đăng nhập lại để tiếp tục theo dõi khoản thanh toán.",
-    "Order code": "Mã đơn hàng",
-    "The citizen pays through the provider; this page turns to paid when it confirms.":
-        "Công dân thanh toán qua cổng thanh toán; trang sẽ tự chuyển sang “Đã thanh toán” "
-        "khi cổng xác nhận.",
-    "issued": "Đang chờ thanh toán",
-    "expired": "Đã hết hạn",
-    "cancelled": "Đã hủy",
-    "paid": "Đã thanh toán",
-    "succeeded": "Thành công",
-    "failed": "Thất bại",
-    "refunded": "Đã hoàn tiền",
-    "VietQR (bank transfer)": "VietQR (chuyển khoản)",
-    "Card (POS terminal)": "Thẻ (máy POS)",
-    "Cash": "Tiền mặt",
-    "Recorded {amount} in cash, receipt {receipt}.":
-        "Đã ghi nhận {amount} tiền mặt, biên lai {receipt}.",
-    "Receipt {receipt} was already recorded; nothing was added.":
-        "Biên lai {receipt} đã được ghi nhận trước đó; không ghi thêm.",
-    "The code was cancelled.": "Đã hủy mã thanh toán.",
-    # errors: what went wrong and what to do next
-    "No dossier has the code {code}. Check the code on the receipt slip, or scan its "
-    "barcode again.":
-        "Không tìm thấy hồ sơ có mã {code}. Kiểm tra lại mã trên giấy tiếp nhận hoặc quét lại "
-        "mã vạch.",
-    "This dossier has no fee to pay. If a fee is missing, ask the intake desk to update "
-    "the dossier.":
-        "Hồ sơ này không có khoản phí, lệ phí nào phải nộp. Nếu thiếu khoản thu, đề nghị bộ "
-        "phận tiếp nhận cập nhật hồ sơ.",
-    "This dossier is already paid in full. Take no more money; give the citizen the receipt.":
-        "Hồ sơ đã được thanh toán đủ. Không thu thêm tiền; giao biên lai cho công dân.",
-    "The amount is more than what is outstanding ({outstanding}). Enter at most "
-    "{outstanding}.":
-        "Số tiền lớn hơn số còn phải nộp ({outstanding}). Nhập số tiền không quá "
-        "{outstanding}.",
-    "The amount is not valid. Enter whole dong, for example 180000 or 180.000.":
-        "Số tiền không hợp lệ. Nhập số đồng nguyên, ví dụ 180000 hoặc 180.000.",
-    "The agency has no bank account on file, so no VietQR code can be made. Take another "
-    "channel or cash, and ask the administrator to add the account.":
-        "Đơn vị chưa khai báo tài khoản ngân hàng nên chưa tạo được mã VietQR. Hãy thu qua kênh "
-        "khác hoặc tiền mặt, và báo quản trị viên bổ sung tài khoản.",
-    "The agency's bank (BIN) is not in the bank directory, so no VietQR code can be made. "
-    "Take another channel or cash, and ask the administrator to correct the account.":
-        "Ngân hàng (mã BIN) của đơn vị không có trong danh mục ngân hàng nên chưa tạo được mã "
-        "VietQR. Hãy thu qua kênh khác hoặc tiền mặt, và báo quản trị viên sửa thông tin "
-        "tài khoản.",
-    "The amount is too large for one VietQR code. Split it into several smaller payments.":
-        "Số tiền quá lớn cho một mã VietQR. Hãy chia thành nhiều lần thanh toán nhỏ hơn.",
-    "The transfer description is too long. Shorten the note and try again.":
-        "Nội dung chuyển khoản quá dài. Rút ngắn ghi chú rồi thử lại.",
-    "No payment channel was chosen. Choose one from the list and try again.":
-        "Chưa chọn kênh thanh toán. Chọn một kênh trong danh sách rồi thử lại.",
-    "That payment channel is not offered. Choose one from the list and try again.":
-        "Kênh thanh toán này không được hỗ trợ. Chọn một kênh trong danh sách rồi thử lại.",
-    "This payment request no longer exists. Reload the page or create a new code.":
-        "Không tìm thấy yêu cầu thanh toán này. Tải lại trang hoặc tạo mã mới.",
-    "This code is already paid, so it cannot be cancelled. For a refund, pass the case "
-    "to finance.":
-        "Mã này đã được thanh toán nên không hủy được. Nếu cần hoàn tiền, chuyển cho bộ phận "
-        "kế toán.",
-    "This code has already expired; there is nothing to cancel. Create a new code if the "
-    "citizen still has to pay.":
-        "Mã này đã hết hạn, không cần hủy. Tạo mã mới nếu công dân vẫn cần thanh toán.",
-    "The receipt number is missing. Enter the number printed on the cash receipt, then "
-    "record again.":
-        "Chưa nhập số biên lai. Nhập số in trên biên lai thu tiền rồi ghi nhận lại.",
-    "The receipt number is not valid (at most 64 characters). Check it and try again.":
-        "Số biên lai không hợp lệ (tối đa 64 ký tự). Kiểm tra lại rồi thử lại.",
-    "Receipt {receipt} was already used for another payment. Check the receipt number.":
-        "Số biên lai {receipt} đã được dùng cho một khoản thu khác. Kiểm tra lại số biên lai.",
-    "That could not be done. Try again; if it keeps failing, tell the administrator.":
-        "Không thực hiện được. Hãy thử lại; nếu vẫn lỗi, báo quản trị viên.",
-}
+#: channel -> its English label; pages show ``t(label)``. The words live in the one catalogue,
+#: :mod:`recon.web.i18n` (so do the desk's phrases: ``VI`` is that catalogue's).
+CHANNEL_LABELS = {code: i18n.CHANNEL_LABELS[code][0]
+                  for code in ("vietqr", "vnpay", "momo", "zalopay", "payos", "pos", "cash")}
+VI = i18n.VI
+tr = i18n.translate
 
 DESK_MESSAGES: dict[str, str] = {
     "dossier_not_found": "No dossier has the code {code}. Check the code on the receipt "
@@ -225,12 +90,6 @@ FALLBACK = "That could not be done. Try again; if it keeps failing, tell the adm
 
 _GROUPED = re.compile(r"[0-9]{1,3}(?:[.\s\u00a0][0-9]{3})+")
 
-
-def tr(key: str) -> str:
-    """The desk's words in the current language (Vietnamese unless switched)."""
-    if i18n.current_language() == "vi" and key in VI:
-        return VI[key]
-    return i18n.translate(key)
 
 
 def _clock() -> Clock:

@@ -43,20 +43,25 @@ from recon.money import format_vnd
 from recon.review import actions as review
 from recon.review import reports, workbench
 from recon.web import i18n
-from recon.web.finance_text import (
+from recon.web.i18n import (
+    action_label,
+    actor_label,
     channel_label,
+    entity_label,
+    entity_ref,
     kind_label,
     num,
+    outcome_label,
     payment_status_label,
     provider_label,
     resolution_label,
     run_mode_label,
     status_label,
-    tr,
 )
 from recon.web.security import database
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
+tr = i18n.translate
 
 AUDIT_PAGE = 100
 OUTSTANDING_PAGE = 50
@@ -95,6 +100,19 @@ def auto_reason(item: Any) -> str:
     return str(item.auto_resolved_reason or "")
 
 
+#: what verify_chain's (English) reasons say happened, shown in the page's language
+_CHAIN_REASONS = ("an event was removed or reordered", "its content was changed")
+
+
+def chain_reason(reason: str | None) -> str:
+    if i18n.current_language() == "en":
+        return reason or ""
+    for key in _CHAIN_REASONS:
+        if key in (reason or ""):
+            return tr(key)
+    return reason or ""
+
+
 def pretty_json(text: str) -> str:
     try:
         return json.dumps(json.loads(text), ensure_ascii=False, indent=1, sort_keys=True)
@@ -108,8 +126,12 @@ def _finance_context() -> dict[str, Any]:
             "kind_label": kind_label, "status_label": status_label,
             "resolution_label": resolution_label, "channel_label": channel_label,
             "provider_label": provider_label, "payment_status_label": payment_status_label,
-            "run_mode_label": run_mode_label, "num": num,
+            "run_mode_label": run_mode_label, "num": num, "action_label": action_label,
+            "actor_label": actor_label, "entity_label": entity_label, "entity_ref": entity_ref,
+            "outcome_label": outcome_label, "action_labels": i18n.ACTION_LABELS,
+            "entity_labels": i18n.ENTITY_LABELS,
             "explanation": explanation, "auto_reason": auto_reason, "pretty_json": pretty_json,
+            "chain_reason": chain_reason,
             "kinds": DISCREPANCY_KINDS, "resolution_types": review.RESOLUTION_TYPES,
             "needs_approval": review.NEEDS_APPROVAL, "format_bp": reports.format_bp}
 
@@ -289,6 +311,15 @@ _FIELD_MESSAGES = {
     "user_id": "Choose an active finance officer.",
 }
 
+_DONE_MESSAGES = {
+    "resolved": "Resolved.",
+    "proposed": "Proposal recorded; another finance officer must approve it.",
+    "approved": "Approved and resolved.",
+    "rejected": "Proposal rejected; the discrepancy stays open.",
+    "assigned": "Assigned.",
+    "reopened": "Reopened.",
+}
+
 
 def review_message(exc: ReconError) -> str:
     """What the officer reads: the error in the page's language, saying what to do."""
@@ -349,15 +380,7 @@ def _act(discrepancy_id: int, action: str) -> BaseResponse | tuple[str, int]:
                 exc.http_status
         return _render_detail(discrepancy_id, error=review_message(exc),
                               status=exc.http_status, form=dict(form))
-    messages = {
-        "resolved": "Resolved.",
-        "proposed": "Proposal recorded; another finance officer must approve it.",
-        "approved": "Approved and resolved.",
-        "rejected": "Proposal rejected; the discrepancy stays open.",
-        "assigned": "Assigned.",
-        "reopened": "Reopened.",
-    }
-    flash(tr(messages[result.outcome]), "ok")
+    flash(tr(_DONE_MESSAGES[result.outcome]), "ok")
     return redirect(url_for("finance.detail", discrepancy_id=discrepancy_id), 303)
 
 
@@ -448,12 +471,20 @@ def _quarter_args() -> tuple[int, int]:
 
 
 @bp.get("/reports/quarterly")
-def quarterly() -> str:
-    year, quarter = _quarter_args()
+def quarterly() -> tuple[str, int]:
+    error = None
+    try:
+        year, quarter = _quarter_args()
+    except ValidationError:  # shown on the page, in its language; the current quarter below
+        error = tr("Choose a year from 2000 to 2100 and a quarter from 1 to 4.")
+        now = reports.vn_today(_clock().now())
+        year, quarter = now.year, (now.month - 1) // 3 + 1
     with database().read() as s:
         report = reports.quarterly_report(s, year, quarter)
     return render_template("finance/quarterly.html", report=report, year=year, quarter=quarter,
-                           years=list(range(reports.vn_today(_clock().now()).year, 2019, -1)))
+                           error=error,
+                           years=list(range(reports.vn_today(_clock().now()).year, 2019, -1))
+                           ), 422 if error else 200
 
 
 @bp.get("/reports/quarterly.<fmt>")

@@ -1,12 +1,171 @@
-"""Vietnamese by default, English as a switch. Keys are short English phrases."""
+"""The one catalogue of the web app's words: Vietnamese by default, English as a switch.
+
+Every page (the frame, the login, the cashier's desk, the finance workbench) and every message a
+view shows takes its words from here, so a word means the same everywhere:
+
+* :data:`VI`: phrases. The key is the English text (what the English switch shows); the value
+  its Vietnamese. ``translate`` (``t`` in templates, ``tr`` in the views) looks them up.
+* the vocabularies: labels of the fixed codes the data carries (discrepancy kinds, statuses,
+  resolutions, channels, providers, audit actions and entities, callback outcomes, actors),
+  each ``code -> (English, Vietnamese)``. Pages never show a bare code: they call the label
+  functions below (``kind_label``, ``action_label``, ``actor_label``...).
+
+``tests/finance/test_texts.py`` fails when a template or a view shows a key with no Vietnamese
+text here, or when the code can write an audit action, entity, callback outcome or actor kind
+that has no label.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from flask import request, session
 
 LANGUAGES = ("vi", "en")
 
-VI: dict[str, str] = {
+# --------------------------------------------------------------------------- vocabularies
+
+KIND_LABELS: dict[str, tuple[str, str]] = {  # kind -> (English, Vietnamese)
+    "underpaid": ("Underpaid", "Nộp thiếu"),
+    "overpaid": ("Overpaid", "Nộp thừa"),
+    "duplicate_payment": ("Paid twice", "Thanh toán trùng"),
+    "unmatched_payment": ("Payment without dossier", "Khoản thu không khớp hồ sơ"),
+    "missing_settlement": ("Settlement missing", "Thiếu đối soát"),
+    "unexpected_settlement": ("Settlement without payment", "Đối soát không có giao dịch"),
+    "amount_mismatch": ("Amount differs", "Lệch số tiền"),
+    "duplicate_settlement": ("Settled twice", "Đối soát trùng"),
+    "status_mismatch": ("Failed or refunded, yet settled", "Sai trạng thái giao dịch"),
+}
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "open": ("Open", "Đang mở"),
+    "pending": ("Waiting for approval", "Chờ phê duyệt"),
+    "resolved": ("Resolved", "Đã xử lý"),
+    "auto_resolved": ("Closed by reconciliation", "Tự đóng khi đối soát"),
+    "all": ("All", "Tất cả"),
+}
+RESOLUTION_LABELS: dict[str, tuple[str, str]] = {
+    "refunded_to_citizen": ("Refunded to the citizen", "Đã hoàn tiền cho công dân"),
+    "provider_corrected": ("Corrected by the provider", "Nhà cung cấp đã điều chỉnh"),
+    "matched_manually": ("Matched by hand to a dossier", "Đối chiếu thủ công với hồ sơ"),
+    "written_off": ("Written off", "Xử lý xóa sổ chênh lệch"),
+    "auto": ("Closed by reconciliation", "Tự đóng khi đối soát"),
+}
+CHANNEL_LABELS: dict[str, tuple[str, str]] = {
+    "vietqr": ("VietQR (bank transfer)", "VietQR (chuyển khoản)"),
+    "vnpay": ("VNPay", "VNPay"),
+    "momo": ("MoMo", "MoMo"),
+    "zalopay": ("ZaloPay", "ZaloPay"),
+    "payos": ("payOS", "payOS"),
+    "pos": ("Card (POS terminal)", "Thẻ (máy POS)"),
+    "cash": ("Cash", "Tiền mặt"),
+    "counter": ("At the counter", "Trực tiếp tại quầy"),
+    "online": ("Online", "Trực tuyến"),
+    "postal": ("By post", "Qua bưu chính"),
+}
+PROVIDER_LABELS: dict[str, str] = {  # names, the same in both languages
+    "sepay": "SePay", "casso": "Casso", "vnpay": "VNPay", "momo": "MoMo", "zalopay": "ZaloPay",
+    "payos": "payOS", "pos": "POS", "vietqr": "VietQR",
+}
+RUN_MODE_LABELS: dict[str, tuple[str, str]] = {
+    "full": ("full", "toàn bộ"),
+    "incremental": ("incremental", "gia tăng"),
+}
+PAYMENT_STATUS_LABELS: dict[str, tuple[str, str]] = {  # payments, intents and runs
+    "succeeded": ("Succeeded", "Thành công"),
+    "failed": ("Failed", "Thất bại"),
+    "refunded": ("Refunded", "Đã hoàn tiền"),
+    "issued": ("Waiting for payment", "Đang chờ thanh toán"),
+    "paid": ("Paid", "Đã thanh toán"),
+    "expired": ("Expired", "Đã hết hạn"),
+    "cancelled": ("Cancelled", "Đã hủy"),
+    "running": ("Running", "Đang chạy"),
+}
+#: audit_events.action -> label: every action the code writes (tests/finance/test_texts.py)
+ACTION_LABELS: dict[str, tuple[str, str]] = {
+    "user.logged_in": ("Logged in", "Đăng nhập"),
+    "user.created": ("User created", "Tạo người dùng"),
+    "token.created": ("API token created", "Tạo mã truy cập API"),
+    "token.revoked": ("API token revoked", "Thu hồi mã truy cập API"),
+    "agency.created": ("Agency created", "Tạo đơn vị"),
+    "dossier.created": ("Dossier created", "Tạo hồ sơ"),
+    "dossier.updated": ("Dossier updated", "Cập nhật hồ sơ"),
+    "dossier.fees_reassessed": ("Fees reassessed", "Tính lại phí, lệ phí"),
+    "dossiers.imported": ("Dossiers imported", "Nhập danh sách hồ sơ"),
+    "intent.created": ("Payment request created", "Tạo yêu cầu thanh toán"),
+    "intent.expired": ("Payment request expired", "Yêu cầu thanh toán hết hạn"),
+    "intent.cancelled": ("Payment request cancelled", "Hủy yêu cầu thanh toán"),
+    "payment.recorded": ("Payment recorded", "Ghi nhận khoản thanh toán"),
+    "payment.status_changed": ("Payment status changed", "Thay đổi trạng thái giao dịch"),
+    "payment.stale_status_ignored": ("Outdated status ignored", "Bỏ qua trạng thái đã cũ"),
+    "payment.confirmed_by_query": ("Payment confirmed by asking the provider",
+                                   "Xác nhận thanh toán qua truy vấn nhà cung cấp"),
+    "payment.matched_manually": ("Payment matched by hand", "Đối chiếu thủ công khoản thu"),
+    "settlements.imported": ("Settlement file imported", "Nhập tệp đối soát"),
+    "reconcile.run": ("Reconciliation run", "Chạy đối soát"),
+    "discrepancy.resolved": ("Discrepancy resolved", "Xử lý chênh lệch"),
+    "discrepancy.resolution_proposed": ("Resolution proposed", "Đề xuất cách xử lý"),
+    "discrepancy.resolution_approved": ("Resolution approved", "Phê duyệt cách xử lý"),
+    "discrepancy.resolution_rejected": ("Proposal rejected", "Từ chối đề xuất xử lý"),
+    "discrepancy.assigned": ("Discrepancy assigned", "Giao xử lý chênh lệch"),
+    "discrepancy.reopened": ("Discrepancy reopened", "Mở lại chênh lệch"),
+    "demo.payments_seeded": ("Demo payments created", "Tạo dữ liệu thanh toán mẫu"),
+}
+#: audit_events.entity_type -> label
+ENTITY_LABELS: dict[str, tuple[str, str]] = {
+    "discrepancy": ("Discrepancy", "Chênh lệch"),
+    "payment": ("Payment", "Khoản thanh toán"),
+    "payment_intent": ("Payment request", "Yêu cầu thanh toán"),
+    "dossier": ("Dossier", "Hồ sơ"),
+    "dossier_import": ("Dossier import", "Lần nhập hồ sơ"),
+    "settlement_file": ("Settlement file", "Tệp đối soát"),
+    "recon_run": ("Reconciliation run", "Lần đối soát"),
+    "user": ("User", "Người dùng"),
+    "api_token": ("API token", "Mã truy cập API"),
+    "agency": ("Agency", "Đơn vị"),
+    "demo": ("Demo data", "Dữ liệu mẫu"),
+}
+#: callbacks.outcome -> label: the protocol outcomes (adapters.base.Outcome) and the archive's own
+OUTCOME_LABELS: dict[str, tuple[str, str]] = {
+    "accepted": ("Accepted", "Đã ghi nhận"),
+    "duplicate": ("Already recorded", "Đã ghi nhận trước đó"),
+    "unknown_order": ("No matching payment request", "Không khớp yêu cầu thanh toán nào"),
+    "amount_mismatch": ("Amount differs from the request", "Số tiền khác yêu cầu thanh toán"),
+    "bad_signature": ("Signature rejected", "Chữ ký không hợp lệ"),
+    "malformed": ("Unreadable call", "Dữ liệu không đọc được"),
+    "retry_later": ("Provider asked to retry", "Đề nghị nhà cung cấp gửi lại"),
+    "not_configured": ("Provider not configured", "Chưa cấu hình nhà cung cấp"),
+    "replayed": ("Replayed call refused", "Từ chối lời gọi lặp lại"),
+    "ignored": ("Nothing to record", "Không có gì cần ghi nhận"),
+    "received": ("Received, not handled yet", "Đã nhận, chưa xử lý"),
+    "too_large": ("Too large", "Quá lớn"),
+    "error": ("Failed on our side", "Lỗi phía hệ thống"),
+    "pending": ("Waiting to be handled", "Đang chờ xử lý"),
+    "spooled": ("Kept during an outage, loaded later", "Lưu tạm khi gián đoạn, nạp sau"),
+}
+#: whole actors (audit_events.actor, recorded_by, resolved_by...) that carry no name
+ACTOR_LABELS: dict[str, tuple[str, str]] = {
+    "system": ("System", "Hệ thống"),
+    "system:reconcile": ("Reconciliation (automatic)", "Đối soát tự động"),
+    "cli": ("Command line", "Dòng lệnh"),
+    "demo": ("Demo data", "Dữ liệu mẫu"),
+}
+#: ``kind:name`` actors: the kind's label, with the name (a provider's shown by its label)
+ACTOR_KIND_LABELS: dict[str, tuple[str, str]] = {
+    "user": ("User {name}", "Người dùng {name}"),
+    "token": ("API token {name}", "Mã truy cập API {name}"),
+    "webhook": ("Callback from {name}", "Thông báo từ {name}"),
+    "fetch": ("Query to {name}", "Truy vấn {name}"),
+    "cli": ("Command line ({name})", "Dòng lệnh ({name})"),
+    "scheduler": ("Scheduler ({name})", "Lịch tự động ({name})"),
+    "system": ("System ({name})", "Hệ thống ({name})"),
+    "demo": ("Demo data ({name})", "Dữ liệu mẫu ({name})"),
+}
+_PROVIDER_ACTORS = frozenset({"webhook", "fetch"})
+
+# --------------------------------------------------------------------------- phrases
+
+_PHRASES: dict[str, str] = {
+    # --- shared: the frame, logins, errors
     "app_name": "Đối soát thanh toán",
     "Log in": "Đăng nhập",
     "Log out": "Đăng xuất",
@@ -33,7 +192,386 @@ VI: dict[str, str] = {
     "Home": "Trang chủ",
     "English": "English",
     "Tiếng Việt": "Tiếng Việt",
+    # --- the finance workbench
+    "Dashboard": "Tổng quan",
+    "Discrepancies": "Chênh lệch",
+    "Approvals": "Phê duyệt",
+    "Daily summary": "Tổng hợp ngày",
+    "Quarterly report": "Báo cáo quý",
+    "Outstanding dossiers": "Hồ sơ chưa nộp phí",
+    "Audit log": "Nhật ký kiểm toán",
+    "Today": "Hôm nay",
+    "This month": "Tháng này",
+    "Collected": "Đã thu",
+    "Settled": "Đã đối soát",
+    "payments": "giao dịch",
+    "Number of payments": "Số giao dịch",
+    "dossiers": "hồ sơ",
+    "lines": "dòng",
+    "Collected by channel": "Đã thu theo kênh",
+    "Collected by provider": "Đã thu theo nhà cung cấp",
+    "Settled by provider": "Đã đối soát theo nhà cung cấp",
+    "Open discrepancies by kind": "Chênh lệch đang mở theo loại",
+    "Open discrepancies by age (days)": "Chênh lệch đang mở theo tuổi (ngày)",
+    "Open discrepancies": "Chênh lệch đang mở",
+    "Waiting for approval": "Chờ phê duyệt",
+    "All outstanding dossiers": "Tổng số hồ sơ chưa nộp phí",
+    "Last reconciliation run": "Lần đối soát gần nhất",
+    "No run yet.": "Chưa chạy đối soát lần nào.",
+    "Nothing in this period.": "Không có số liệu trong kỳ.",
+    "Show another day": "Xem ngày khác",
+    "Show": "Xem",
+    "Day": "Ngày",
+    "Fee": "Phí",
+    "Net": "Thực nhận",
+    "Count": "Số lượng",
+    "Amount": "Số tiền",
+    "Total": "Tổng cộng",
+    "days": "ngày",
+    "Kind": "Loại",
+    "Status": "Trạng thái",
+    "Agency": "Đơn vị",
+    "Provider": "Nhà cung cấp",
+    "Channel": "Kênh thanh toán",
+    "From": "Từ ngày",
+    "To": "Đến ngày",
+    "Amount from (VND)": "Số tiền từ (đồng)",
+    "Amount to (VND)": "Số tiền đến (đồng)",
+    "Search": "Tìm kiếm",
+    "Dossier code, reference, or transaction id (provider's or bank's)":
+        "Mã hồ sơ, mã tham chiếu hoặc mã giao dịch (của đơn vị thanh toán hoặc ngân hàng)",
+    "Assigned to": "Người xử lý",
+    "Anyone": "Bất kỳ ai",
+    "Me": "Tôi",
+    "Nobody": "Chưa giao",
+    "Sort": "Sắp xếp",
+    "Oldest first": "Cũ nhất trước",
+    "Newest first": "Mới nhất trước",
+    "Largest amount first": "Số tiền lớn nhất trước",
+    "Smallest amount first": "Số tiền nhỏ nhất trước",
+    "By kind": "Theo loại",
+    "Filter": "Lọc",
+    "Clear": "Xóa bộ lọc",
+    "All": "Tất cả",
+    "Any": "Tất cả",
+    "Detected": "Phát hiện",
+    "Dossier": "Hồ sơ",
+    "Transaction": "Giao dịch",
+    "Expected": "Phải thu",
+    "Actual": "Thực tế",
+    "Difference": "Chênh lệch",
+    "Explanation": "Diễn giải",
+    "Open": "Mở",
+    "First page": "Trang đầu",
+    "Previous": "Trang trước",
+    "Next": "Trang sau",
+    "Export CSV": "Xuất CSV",
+    "Export Excel": "Xuất Excel",
+    "{n} discrepancies match": "{n} chênh lệch phù hợp",
+    "No discrepancy matches these filters.": "Không có chênh lệch nào phù hợp bộ lọc.",
+    "within tolerance": "trong ngưỡng cho phép",
+    "The filters are not valid: {message}": "Bộ lọc không hợp lệ: {message}",
+    "Discrepancy": "Chênh lệch",
+    "What happened": "Diễn giải",
+    "Why it was closed": "Lý do tự đóng",
+    "Resolution": "Cách xử lý",
+    "Resolved by": "Người xử lý",
+    "Note": "Ghi chú",
+    "Fee lines": "Các khoản phí, lệ phí",
+    "Charge": "Lệ phí",
+    "Item": "Khoản thu",
+    "Total assessed": "Tổng phải nộp",
+    "Paid (succeeded)": "Đã nộp (thành công)",
+    "Applicant": "Người nộp",
+    "Procedure": "Thủ tục",
+    "Field": "Lĩnh vực",
+    "Received": "Ngày tiếp nhận",
+    "Received via": "Hình thức tiếp nhận",
+    "No dossier: the money could not be matched to one.":
+        "Không có hồ sơ: khoản tiền chưa khớp với hồ sơ nào.",
+    "Payment requests": "Các yêu cầu thanh toán",
+    "Reference": "Mã tham chiếu",
+    "Created": "Lúc tạo",
+    "Expires": "Hết hạn",
+    "Paid": "Đã thanh toán",
+    "QR payload": "Nội dung mã QR",
+    "Payments": "Các khoản thanh toán",
+    "Provider transaction": "Mã giao dịch",
+    "Paid at": "Thời điểm thanh toán",
+    "Recorded at": "Ghi nhận lúc",
+    "Memo": "Nội dung chuyển khoản",
+    "Bank reference": "Số tham chiếu ngân hàng",
+    "Receipt": "Biên lai",
+    "Recorded by": "Người/hệ thống ghi nhận",
+    "Raw callback": "Lời gọi gốc từ nhà cung cấp",
+    "Headers": "Tiêu đề",
+    "Body": "Nội dung",
+    "Signature": "Chữ ký",
+    "valid": "hợp lệ",
+    "invalid": "không hợp lệ",
+    "not checked": "chưa kiểm tra",
+    "Outcome": "Kết quả",
+    "No callback stored for this payment.": "Không có lời gọi nào được lưu cho khoản này.",
+    "Settlement lines": "Các dòng đối soát",
+    "Settled on": "Ngày đối soát",
+    "Gross": "Số tiền gộp",
+    "Source file": "Tệp nguồn",
+    "Download": "Tải xuống",
+    "No settlement line.": "Chưa có dòng đối soát nào.",
+    "Reconciliation runs": "Các lần đối soát",
+    "Run": "Lần chạy",
+    "As of": "Tính đến",
+    "Mode": "Chế độ",
+    "Related discrepancies": "Chênh lệch liên quan",
+    "Audit trail": "Nhật ký",
+    "Time": "Thời gian",
+    "Who": "Người thực hiện",
+    "Action": "Hành động",
+    "Data": "Dữ liệu",
+    "Resolve": "Xử lý",
+    "Resolution type": "Cách xử lý",
+    "Dossier code (for a manual match)": "Mã hồ sơ (khi đối chiếu thủ công)",
+    "What was done and why": "Đã làm gì và vì sao",
+    "Write-offs and manual matches need a second person's approval.":
+        "Xóa sổ và đối chiếu thủ công cần người thứ hai phê duyệt.",
+    "Assign": "Giao việc",
+    "Assign to me": "Giao cho tôi",
+    "Unassign": "Bỏ giao",
+    "Reopen": "Mở lại",
+    "Why reopen": "Lý do mở lại",
+    "Proposal waiting for approval": "Đề xuất đang chờ phê duyệt",
+    "Proposed by": "Người đề xuất",
+    "Proposed at": "Đề xuất lúc",
+    "Review the proposal": "Xem xét đề xuất",
+    "Approve": "Phê duyệt",
+    "Reject": "Từ chối",
+    "Withdraw my proposal": "Rút lại đề xuất",
+    "Comment (optional)": "Ý kiến (không bắt buộc)",
+    "You proposed this, so another finance officer must approve it.":
+        "Bạn là người đề xuất nên cần một cán bộ tài chính khác phê duyệt.",
+    "Target dossier": "Hồ sơ được đối chiếu",
+    "Back to the discrepancy": "Quay lại chênh lệch",
+    "Back to the queue": "Quay lại danh sách",
+    "No proposal is waiting.": "Không có đề xuất nào đang chờ.",
+    "Nothing is waiting for approval.": "Không có đề xuất nào đang chờ phê duyệt.",
+    "Resolved.": "Đã xử lý xong.",
+    "Proposal recorded; another finance officer must approve it.":
+        "Đã ghi nhận đề xuất; cần một cán bộ tài chính khác phê duyệt.",
+    "Approved and resolved.": "Đã phê duyệt và xử lý xong.",
+    "Proposal rejected; the discrepancy stays open.":
+        "Đã từ chối đề xuất; chênh lệch vẫn đang mở.",
+    "Assigned.": "Đã giao việc.",
+    "Reopened.": "Đã mở lại.",
+    "This discrepancy is not open any more. Reload the page; reopen it if it needs more work.":
+        "Chênh lệch này không còn mở. Hãy tải lại trang; mở lại nếu cần xử lý thêm.",
+    "A proposal is waiting for approval. Approve or reject it first.":
+        "Đang có đề xuất chờ phê duyệt. Hãy phê duyệt hoặc từ chối trước.",
+    "There is no proposal to act on any more. Reload the page.":
+        "Không còn đề xuất nào để xử lý. Hãy tải lại trang.",
+    "You proposed this resolution, so you cannot approve it. Ask another finance officer.":
+        "Bạn là người đề xuất nên không thể tự phê duyệt. Hãy nhờ một cán bộ tài chính khác.",
+    "This discrepancy is already open.": "Chênh lệch này đang mở.",
+    "Write a note: what was done and why.": "Hãy ghi chú: đã làm gì và vì sao.",
+    "The note is too long (at most 2,000 characters).":
+        "Ghi chú quá dài (tối đa 2.000 ký tự).",
+    "Name the dossier the money belongs to.": "Hãy nhập mã hồ sơ mà khoản tiền thuộc về.",
+    "No dossier has that code. Check it and try again.":
+        "Không có hồ sơ nào có mã này. Kiểm tra lại rồi thử lại.",
+    "Choose how it was resolved.": "Hãy chọn cách xử lý.",
+    "Choose an active finance officer.": "Hãy chọn một cán bộ tài chính đang hoạt động.",
+    "That could not be done. Reload the page and try again.":
+        "Không thực hiện được. Hãy tải lại trang rồi thử lại.",
+    "Not found.": "Không tìm thấy.",
+    "Print": "In",
+    "Year": "Năm",
+    "Quarter": "Quý",
+    "Dossiers received": "Số hồ sơ tiếp nhận",
+    "received online": "tiếp nhận trực tuyến",
+    "Dossiers paid": "Số hồ sơ đã nộp phí, lệ phí",
+    "Paid cashless": "Thanh toán không dùng tiền mặt",
+    "Cashless amount": "Số tiền không dùng tiền mặt",
+    "Share of paid dossiers": "Tỷ lệ trên số hồ sơ đã nộp",
+    "Paid in cash": "Nộp tiền mặt",
+    "Cash amount": "Số tiền mặt",
+    "By payment channel": "Theo kênh thanh toán",
+    "By received channel": "Theo hình thức tiếp nhận",
+    "By procedure field": "Theo lĩnh vực",
+    "Online": "Trực tuyến",
+    "Share": "Tỷ lệ",
+    "How the figures are counted": "Cách tính số liệu",
+    "Dossiers received: received in the quarter (Vietnam time). Dossiers paid: distinct "
+    "dossiers with a succeeded payment matched to them in the quarter. Cashless: paid by "
+    "any channel but cash; the amount is those payments' total. Share: cashless over paid "
+    "dossiers.":
+        "Hồ sơ tiếp nhận: tiếp nhận trong quý (giờ Việt Nam). Hồ sơ đã nộp: số hồ sơ (không "
+        "trùng) có khoản thanh toán thành công khớp hồ sơ trong quý. Không dùng tiền mặt: nộp "
+        "qua mọi kênh trừ tiền mặt; số tiền là tổng các khoản đó. Tỷ lệ: số hồ sơ không dùng "
+        "tiền mặt trên số hồ sơ đã nộp.",
+    "Payments by agency, provider, channel and status":
+        "Giao dịch theo đơn vị, nhà cung cấp, kênh và trạng thái",
+    "Settled (lines)": "Đã đối soát (dòng)",
+    "Not settled": "Chưa đối soát",
+    "Lines settled this day": "Dòng đối soát trong ngày",
+    "Discrepancies detected this day": "Chênh lệch phát hiện trong ngày",
+    "Reconciliation runs this day": "Số lần đối soát trong ngày",
+    "No agency (unmatched)": "Chưa xác định đơn vị (không khớp)",
+    "Age (days)": "Số ngày",
+    "Minimum age (days)": "Tối thiểu (ngày)",
+    "Outstanding by age (days)": "Chưa nộp theo số ngày",
+    "No outstanding dossier.": "Không có hồ sơ nào chưa nộp phí.",
+    "Verify the chain": "Kiểm tra chuỗi",
+    "The chain is intact: {n} events checked.":
+        "Chuỗi nhật ký toàn vẹn: đã kiểm tra {n} sự kiện.",
+    "The chain is broken at event {id}: {reason}":
+        "Chuỗi nhật ký bị phá vỡ tại sự kiện {id}: {reason}",
+    "Entity": "Đối tượng",
+    "Entity id": "Mã đối tượng",
+    "Actor": "Người thực hiện",
+    "Older": "Cũ hơn",
+    "Newest": "Mới nhất",
+    "No event matches.": "Không có sự kiện nào phù hợp.",
+    "Hash": "Mã băm",
+    "not sealed yet": "chưa niêm phong",
+    "{n} recent events are not sealed into the chain yet; they are checked once sealed.":
+        "{n} sự kiện mới chưa được niêm phong vào chuỗi; sẽ được kiểm tra khi niêm phong.",
+    "Not collected yet": "Chưa thu",
+    "Nothing was collected this month.": "Tháng này chưa thu khoản nào.",
+    "Nothing was settled this month.": "Tháng này chưa có khoản nào được đối soát.",
+    "No payment was made this day.": "Không có giao dịch nào trong ngày.",
+    "No settlement line is dated this day.": "Không có dòng đối soát nào trong ngày.",
+    "No discrepancy was detected this day.": "Không phát hiện chênh lệch nào trong ngày.",
+    "No payment in this quarter.": "Không có giao dịch nào trong quý.",
+    "No dossier was received in this quarter.": "Không có hồ sơ nào được tiếp nhận trong quý.",
+    "Choose a year from 2000 to 2100 and a quarter from 1 to 4.":
+        "Hãy chọn năm từ 2000 đến 2100 và quý từ 1 đến 4.",
+    "This dossier has no fee line.": "Hồ sơ không có khoản phí, lệ phí nào.",
+    "No payment is linked to this discrepancy.":
+        "Không có khoản thanh toán nào gắn với chênh lệch này.",
+    "No reconciliation run has seen it.": "Chưa lần đối soát nào ghi nhận chênh lệch này.",
+    "No related discrepancy.": "Không có chênh lệch liên quan.",
+    "No event is recorded for it.": "Chưa có sự kiện nào được ghi lại.",
+    "Query string": "Tham số truy vấn",
+    "an event was removed or reordered": "một sự kiện đã bị xóa hoặc bị đổi thứ tự",
+    "its content was changed": "nội dung của sự kiện đã bị sửa",
+    "Details": "Chi tiết",
+    "line": "dòng",
+    "assessed": "phải nộp",
+    "already paid": "đã nộp",
+    "No dossier has this code.": "Không có hồ sơ nào có mã này.",
+    # --- the cashier's desk
+    "Dossier code": "Mã hồ sơ",
+    "Type or scan the dossier code, then press Enter":
+        "Nhập hoặc quét mã hồ sơ rồi nhấn Enter",
+    "Find": "Tìm",
+    "Amount paid": "Đã nộp",
+    "Outstanding": "Còn phải nộp",
+    "Paid in full": "Đã thanh toán đủ",
+    "No fee to pay": "Không có khoản phải nộp",
+    "Collect payment": "Thu tiền",
+    "Amount (VND, empty = everything outstanding)":
+        "Số tiền (đồng; để trống = toàn bộ số còn phải nộp)",
+    "Create VietQR code": "Tạo mã VietQR",
+    "Create payment request": "Tạo yêu cầu thanh toán",
+    "Cash payment": "Thu tiền mặt",
+    "Receipt number": "Số biên lai",
+    "Record cash payment": "Ghi nhận tiền mặt",
+    "Payments received": "Các khoản đã thu",
+    "Cancel": "Hủy",
+    "Cancel this code": "Hủy mã này",
+    "Print slip": "In phiếu",
+    "Payment slip": "Phiếu thanh toán",
+    "Scan with any banking app to pay": "Quét bằng ứng dụng ngân hàng bất kỳ để thanh toán",
+    "Bank": "Ngân hàng",
+    "Account name": "Chủ tài khoản",
+    "Account number": "Số tài khoản",
+    "Transfer description": "Nội dung chuyển khoản",
+    "Expires in": "Hết hạn sau",
+    "Waiting for payment…": "Đang chờ thanh toán…",
+    "Payment received. Give the citizen the receipt.":
+        "Đã nhận tiền. Giao biên lai cho công dân.",
+    "This code has expired. Create a new code if the citizen still has to pay.":
+        "Mã đã hết hạn. Tạo mã mới nếu công dân vẫn cần thanh toán.",
+    "This code was cancelled. Create a new code if the citizen still has to pay.":
+        "Mã đã bị hủy. Tạo mã mới nếu công dân vẫn cần thanh toán.",
+    "Connection lost; retrying…": "Mất kết nối tới máy chủ, đang thử lại…",
+    "Your session has ended. Log in again to keep watching this payment.":
+        "Phiên đăng nhập đã hết. Hãy đăng nhập lại để tiếp tục theo dõi khoản thanh toán.",
+    "Order code": "Mã đơn hàng",
+    "The citizen pays through the provider; this page turns to paid when it confirms.":
+        "Công dân thanh toán qua cổng thanh toán; trang sẽ tự chuyển sang “Đã thanh toán” "
+        "khi cổng xác nhận.",
+    "Recorded {amount} in cash, receipt {receipt}.":
+        "Đã ghi nhận {amount} tiền mặt, biên lai {receipt}.",
+    "Receipt {receipt} was already recorded; nothing was added.":
+        "Biên lai {receipt} đã được ghi nhận trước đó; không ghi thêm.",
+    "The code was cancelled.": "Đã hủy mã thanh toán.",
+    "No dossier has the code {code}. Check the code on the receipt slip, or scan its "
+    "barcode again.":
+        "Không tìm thấy hồ sơ có mã {code}. Kiểm tra lại mã trên giấy tiếp nhận hoặc quét lại "
+        "mã vạch.",
+    "This dossier has no fee to pay. If a fee is missing, ask the intake desk to update "
+    "the dossier.":
+        "Hồ sơ này không có khoản phí, lệ phí nào phải nộp. Nếu thiếu khoản thu, đề nghị bộ "
+        "phận tiếp nhận cập nhật hồ sơ.",
+    "This dossier is already paid in full. Take no more money; give the citizen the receipt.":
+        "Hồ sơ đã được thanh toán đủ. Không thu thêm tiền; giao biên lai cho công dân.",
+    "The amount is more than what is outstanding ({outstanding}). Enter at most "
+    "{outstanding}.":
+        "Số tiền lớn hơn số còn phải nộp ({outstanding}). Nhập số tiền không quá "
+        "{outstanding}.",
+    "The amount is not valid. Enter whole dong, for example 180000 or 180.000.":
+        "Số tiền không hợp lệ. Nhập số đồng nguyên, ví dụ 180000 hoặc 180.000.",
+    "The agency has no bank account on file, so no VietQR code can be made. Take another "
+    "channel or cash, and ask the administrator to add the account.":
+        "Đơn vị chưa khai báo tài khoản ngân hàng nên chưa tạo được mã VietQR. Hãy thu qua kênh "
+        "khác hoặc tiền mặt, và báo quản trị viên bổ sung tài khoản.",
+    "The agency's bank (BIN) is not in the bank directory, so no VietQR code can be made. "
+    "Take another channel or cash, and ask the administrator to correct the account.":
+        "Ngân hàng (mã BIN) của đơn vị không có trong danh mục ngân hàng nên chưa tạo được mã "
+        "VietQR. Hãy thu qua kênh khác hoặc tiền mặt, và báo quản trị viên sửa thông tin "
+        "tài khoản.",
+    "The amount is too large for one VietQR code. Split it into several smaller payments.":
+        "Số tiền quá lớn cho một mã VietQR. Hãy chia thành nhiều lần thanh toán nhỏ hơn.",
+    "The transfer description is too long. Shorten the note and try again.":
+        "Nội dung chuyển khoản quá dài. Rút ngắn ghi chú rồi thử lại.",
+    "No payment channel was chosen. Choose one from the list and try again.":
+        "Chưa chọn kênh thanh toán. Chọn một kênh trong danh sách rồi thử lại.",
+    "That payment channel is not offered. Choose one from the list and try again.":
+        "Kênh thanh toán này không được hỗ trợ. Chọn một kênh trong danh sách rồi thử lại.",
+    "This payment request no longer exists. Reload the page or create a new code.":
+        "Không tìm thấy yêu cầu thanh toán này. Tải lại trang hoặc tạo mã mới.",
+    "This code is already paid, so it cannot be cancelled. For a refund, pass the case "
+    "to finance.":
+        "Mã này đã được thanh toán nên không hủy được. Nếu cần hoàn tiền, chuyển cho bộ phận "
+        "kế toán.",
+    "This code has already expired; there is nothing to cancel. Create a new code if the "
+    "citizen still has to pay.":
+        "Mã này đã hết hạn, không cần hủy. Tạo mã mới nếu công dân vẫn cần thanh toán.",
+    "The receipt number is missing. Enter the number printed on the cash receipt, then "
+    "record again.":
+        "Chưa nhập số biên lai. Nhập số in trên biên lai thu tiền rồi ghi nhận lại.",
+    "The receipt number is not valid (at most 64 characters). Check it and try again.":
+        "Số biên lai không hợp lệ (tối đa 64 ký tự). Kiểm tra lại rồi thử lại.",
+    "Receipt {receipt} was already used for another payment. Check the receipt number.":
+        "Số biên lai {receipt} đã được dùng cho một khoản thu khác. Kiểm tra lại số biên lai.",
+    "That could not be done. Try again; if it keeps failing, tell the administrator.":
+        "Không thực hiện được. Hãy thử lại; nếu vẫn lỗi, báo quản trị viên.",
 }
+
+
+def _derived() -> dict[str, str]:
+    """The desk's older keys, kept working from the vocabularies (one source for each word):
+    payment and intent status codes (``t("paid")``) and channels' English labels."""
+    out = {code: vi for code, (_, vi) in PAYMENT_STATUS_LABELS.items()}
+    out.update(dict(CHANNEL_LABELS.values()))
+    return out
+
+
+#: English key -> Vietnamese: every phrase of the web app
+VI: dict[str, str] = {**_derived(), **_PHRASES}
+#: the few keys that are codes, not English: what the English switch shows for them
+EN: dict[str, str] = {"app_name": "Trung tâm recon",
+                      **{code: en for code, (en, _) in PAYMENT_STATUS_LABELS.items()}}
 
 
 def current_language() -> str:
@@ -45,8 +583,94 @@ def current_language() -> str:
 
 
 def translate(key: str) -> str:
+    """``key`` (an English phrase) in the current language; unknown keys show as they are."""
     if current_language() == "en":
-        return "Trung tâm recon" if key == "app_name" else key
-    if key == "app_name":
-        return VI[key]
+        return EN.get(key, key)
     return VI.get(key, key)
+
+
+def _pick(table: Mapping[str, tuple[str, str]], value: str | None) -> str:
+    pair = table.get(value or "")
+    if pair is None:
+        return value or ""
+    return pair[1] if current_language() == "vi" else pair[0]
+
+
+def kind_label(kind: str) -> str:
+    return _pick(KIND_LABELS, kind)
+
+
+def status_label(status: str) -> str:
+    return _pick(STATUS_LABELS, status)
+
+
+def resolution_label(value: str | None) -> str:
+    return _pick(RESOLUTION_LABELS, value)
+
+
+def channel_label(value: str | None) -> str:
+    return _pick(CHANNEL_LABELS, value)
+
+
+def provider_label(value: str | None) -> str:
+    if value == "cash":
+        return channel_label("cash")
+    return PROVIDER_LABELS.get(value or "", value or "")
+
+
+def run_mode_label(value: str | None) -> str:
+    return _pick(RUN_MODE_LABELS, value)
+
+
+def payment_status_label(value: str | None) -> str:
+    return _pick(PAYMENT_STATUS_LABELS, value)
+
+
+def action_label(value: str | None) -> str:
+    return _pick(ACTION_LABELS, value)
+
+
+def entity_label(value: str | None) -> str:
+    return _pick(ENTITY_LABELS, value)
+
+
+def entity_ref(entity_type: str | None, entity_id: str | int | None) -> str:
+    """``payment``, ``4685`` -> ``Khoản thanh toán #4685`` (English: ``Payment #4685``)."""
+    ident = str(entity_id or "")
+    shown = f"#{ident}" if ident.isdigit() else ident
+    return f"{entity_label(entity_type)} {shown}".strip()
+
+
+def outcome_label(value: str | None) -> str:
+    return _pick(OUTCOME_LABELS, value)
+
+
+def actor_label_pair(actor: str | None) -> tuple[str, str] | None:
+    """(English, Vietnamese) of an actor, or None when its form is unknown."""
+    value = actor or ""
+    if value in ACTOR_LABELS:
+        return ACTOR_LABELS[value]
+    kind, sep, name = value.partition(":")
+    pair = ACTOR_KIND_LABELS.get(kind)
+    if not sep or pair is None or not name:
+        return None
+    if kind in _PROVIDER_ACTORS:
+        name = PROVIDER_LABELS.get(name, name)
+    return pair[0].format(name=name), pair[1].format(name=name)
+
+
+def actor_label(actor: str | None) -> str:
+    """Who did it, in words: ``user:thungan`` -> ``Người dùng thungan``, ``webhook:pos`` ->
+    ``Thông báo từ POS``, ``system:reconcile`` -> ``Đối soát tự động``. Unknown forms show as
+    they are."""
+    pair = actor_label_pair(actor)
+    if pair is None:
+        return actor or ""
+    return pair[1] if current_language() == "vi" else pair[0]
+
+
+def num(value: int | None) -> str:
+    """A count the Vietnamese way: ``28300`` -> ``"28.300"`` (both languages, like amounts)."""
+    if value is None:
+        return ""
+    return f"{value:,}".replace(",", ".")

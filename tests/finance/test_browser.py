@@ -243,7 +243,7 @@ def test_finance_filter_resolve_approve_export(live: Live, page: Page, tmp_path:
     page.click(f"[data-testid=review-{w.discrepancies['C']}]")
     page.wait_for_selector("[data-testid=approve-form]")
     assert page.inner_text("[data-testid=proposal-note]") == "Chênh 10.000 ₫, đề nghị xóa sổ"
-    assert page.inner_text("[data-testid=proposal-by]") == "user:ketoan"
+    assert page.inner_text("[data-testid=proposal-by]") == "Người dùng ketoan"
     _shot(page, "finance-browser-approval")
     page.click("[data-testid=approve-submit]")
     page.wait_for_selector("[data-testid=reopen-form]")

@@ -238,6 +238,7 @@ def test_audit_viewer_and_chain_verification(finance: tuple[FlaskClient, str], w
             conn.exec_driver_sql("UPDATE audit_events SET actor = 'mallory'")
         broken = _text(client.get("/finance/audit/verify"))
         assert 'data-testid="chain-broken"' in broken
+        assert "nội dung của sự kiện đã bị sửa" in broken  # its reason, in Vietnamese
 
 
 def test_detail_shows_a_payment_s_bank_reference(finance: tuple[FlaskClient, str],

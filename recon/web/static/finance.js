@@ -42,8 +42,9 @@
           if (input.value.trim() !== code) return;
           result.textContent = r.ok && r.body.found
             ? r.body.code + " · " + r.body.applicant + " · " + r.body.agency + " · " +
-              r.body.assessed_text + " / " + r.body.paid_text
-            : "✘ " + code;
+              input.dataset.tAssessed + " " + r.body.assessed_text + " · " +
+              input.dataset.tPaid + " " + r.body.paid_text
+            : "✘ " + code + ": " + input.dataset.tMissing;
         }).catch(function () { result.textContent = ""; });
       }, 300);
     });
