@@ -30,7 +30,7 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, Subquery, func, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -398,14 +398,9 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def owing_queue(s: Session, day: date, *, agency: Agency | None = None, query: str = "",
-                limit: int = LIST_LIMIT) -> Queue:
-    """The dossiers received on ``day`` (of ``agency``, or of all) with fees still to pay,
-    newest first, whose folded applicant name or code contains ``query`` folded.
-
-    The day (and agency) narrow through the index on ``(agency_id, received_at)`` (or the one
-    on ``received_at``); what is owed is assessed − succeeded payments, as on the dossier.
-    """
+def _owing_today(day: date, agency: Agency | None, query: str) -> Subquery:
+    """The dossiers received on ``day`` (of ``agency``, or of all) whose folded applicant name
+    or code contains ``query`` folded, each with what it still owes (may be 0)."""
     start, end = day_bounds(day)
     assessed = (select(func.coalesce(func.sum(FeeLine.amount), 0))
                 .where(FeeLine.dossier_id == Dossier.id).correlate(Dossier).scalar_subquery())
@@ -419,19 +414,36 @@ def owing_queue(s: Session, day: date, *, agency: Agency | None = None, query: s
     if folded:
         conditions.append(or_(Dossier.applicant_name_folded.contains(folded, autoescape=True),
                               func.lower(Dossier.code).contains(folded, autoescape=True)))
-    day_rows = (select(Dossier.id, Dossier.code, Dossier.applicant_name, Dossier.received_at,
-                       Dossier.procedure_id, Dossier.agency_id, (assessed - paid).label("owed"))
-                .where(*conditions).subquery("day_rows"))
-    owing = day_rows.c.owed > 0
+    return (select(Dossier.id, Dossier.code, Dossier.applicant_name, Dossier.received_at,
+                   Dossier.procedure_id, Dossier.agency_id, (assessed - paid).label("owed"))
+            .where(*conditions).subquery("day_rows"))
+
+
+def owing_statement(day: date, *, agency: Agency | None = None, query: str = "",
+                    limit: int | None = None) -> Select[Any]:
+    """The rows of the list: those of :func:`_owing_today` that owe something, newest first.
+
+    The day (and agency) narrow through the index on ``(agency_id, received_at)`` (or the one
+    on ``received_at``); what is owed is assessed − succeeded payments, as on the dossier.
+    """
+    day_rows = _owing_today(day, agency, query)
+    return (select(day_rows.c.code, day_rows.c.applicant_name, Procedure.name, Agency.name,
+                   day_rows.c.received_at, day_rows.c.owed)
+            .join(Procedure, Procedure.id == day_rows.c.procedure_id)
+            .join(Agency, Agency.id == day_rows.c.agency_id)
+            .where(day_rows.c.owed > 0)
+            .order_by(day_rows.c.received_at.desc(), day_rows.c.id.desc())
+            .limit(LIST_LIMIT if limit is None else limit))
+
+
+def owing_queue(s: Session, day: date, *, agency: Agency | None = None, query: str = "",
+                limit: int | None = None) -> Queue:
+    """Today's list: the newest ``limit`` dossiers that owe fees, and how many (and how much)
+    match in all."""
+    day_rows = _owing_today(day, agency, query)
     total, owed = s.execute(select(func.count(), func.coalesce(func.sum(day_rows.c.owed), 0))
-                            .where(owing)).one()
-    rows = s.execute(
-        select(day_rows.c.code, day_rows.c.applicant_name, Procedure.name, Agency.name,
-               day_rows.c.received_at, day_rows.c.owed)
-        .join(Procedure, Procedure.id == day_rows.c.procedure_id)
-        .join(Agency, Agency.id == day_rows.c.agency_id)
-        .where(owing).order_by(day_rows.c.received_at.desc(), day_rows.c.id.desc())
-        .limit(limit)).all()
+                            .where(day_rows.c.owed > 0)).one()
+    rows = s.execute(owing_statement(day, agency=agency, query=query, limit=limit)).all()
     return Queue(day, agency, query,
                  [QueueRow(code, applicant, procedure, agency_name, received, int(owed_by))
                   for code, applicant, procedure, agency_name, received, owed_by in rows],
