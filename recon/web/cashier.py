@@ -199,8 +199,8 @@ VI: dict[str, str] = {
         "Không thực hiện được. Hãy thử lại; nếu vẫn lỗi, báo quản trị viên.",
     # the day's list: dossiers that still owe fees, found by name or code
     "Applicant's name or dossier code": "Tên người nộp hoặc mã hồ sơ",
-    "Type a name (with or without diacritics) or a code, or scan the barcode, then press Enter":
-        "Nhập tên (có dấu hoặc không dấu) hoặc mã hồ sơ, hoặc quét mã vạch, rồi nhấn Enter",
+    "Type a name (diacritics optional) or a code, or scan it, then press Enter":
+        "Nhập tên (không dấu cũng được) hoặc mã hồ sơ, rồi nhấn Enter",
     "Received at": "Giờ tiếp nhận",
     "All agencies": "Tất cả đơn vị",
     "Show list": "Xem danh sách",

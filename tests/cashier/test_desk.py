@@ -43,12 +43,12 @@ def test_desk_is_vietnamese_with_a_scanner_friendly_search(client: FlaskClient,
     html = page(client.get("/cashier"))
     assert "Quầy thu" in html
     assert "Tên người nộp hoặc mã hồ sơ" in html
-    assert "hoặc quét mã vạch, rồi nhấn Enter" in html
+    assert "Nhập tên (không dấu cũng được) hoặc mã hồ sơ, rồi nhấn Enter" in html
     search = re.search(r'<form method="get"[^>]*>.*?</form>', html, re.S)
     assert search is not None
     assert re.search(r'<input id="dossier-code" name="q"[^>]*autofocus', search.group(0))
     english = page(client.get("/cashier?lang=en"))
-    assert "Cashier desk" in english and "or scan the barcode, then press Enter" in english
+    assert "Cashier desk" in english and "or scan it, then press Enter" in english
 
 
 def test_a_scanned_code_opens_its_dossier(client: FlaskClient, csrf: str) -> None:
