@@ -116,6 +116,13 @@ def test_desk_list_search_open_and_pay(live_desk: LiveDesk, page: Page) -> None:
     assert re.fullmatch(r"41 hồ sơ, cần thu [0-9.]+\u00a0₫", summary.strip()), summary
     search = page.locator("[data-testid=dossier-code]")
     assert search.evaluate("el => el === document.activeElement")
+    # at 1366 px the table fits its card: no sideways scrolling
+    edges = page.evaluate(
+        "() => { const t = document.querySelector('[data-testid=desk-rows]');"
+        " const card = t.closest('.card');"
+        " return [t.getBoundingClientRect().right, card.getBoundingClientRect().right"
+        " - parseFloat(getComputedStyle(card).paddingRight)]; }")
+    assert edges[0] <= edges[1] + 0.5, edges
     page.screenshot(path=str(SCREENSHOTS / "cashier-desk-list.png"))
 
     # a name typed without diacritics narrows the list as it is typed
