@@ -203,7 +203,6 @@ VI: dict[str, str] = {
         "Nhập tên (không dấu cũng được) hoặc mã hồ sơ, rồi nhấn Enter",
     "Received at": "Giờ tiếp nhận",
     "All agencies": "Tất cả đơn vị",
-    "Show list": "Xem danh sách",
     "Still to pay today": "Hồ sơ hôm nay còn phải nộp",
     "Received today, {day}, with fees still to pay; newest first.":
         "Tiếp nhận hôm nay, {day}, còn khoản phải nộp; mới nhất ở trên.",
@@ -223,7 +222,6 @@ VI: dict[str, str] = {
     "Clear search": "Xóa tìm kiếm",
     "Back to today's list": "Quay lại danh sách hôm nay",
     "Amount to pay": "Còn phải nộp",
-    "Open": "Mở",
     "No agency has the code {code}; showing every agency. Choose the counter from the list.":
         "Không có đơn vị mã {code}; đang hiện tất cả đơn vị. Chọn quầy trong danh sách.",
 }
