@@ -63,18 +63,34 @@ def _inputs(dossiers: list[catalog.DemoDossier]) -> list[DossierInput]:
 
 
 def today_queue(clock: Clock, count: int = TODAY_QUEUE, seed: int = 7) -> list[DossierInput]:
-    """Dossiers received this morning, with fees, waiting to be paid at the desk."""
+    """Dossiers received this morning, with fees, waiting to be paid at the desk.
+
+    Whatever the date (a Sunday, a holiday), today by the clock in Vietnam: the desk's list
+    shows them until they are paid. Their codes carry the day (``-YYMMDD-9001`` on), so
+    seeding again the same day adds nothing, and the next day adds that day's queue.
+    """
     now_vn = clock.now().astimezone(VN_TZ)
     quarter = (now_vn.month - 1) // 3 + 1
-    pool = [d for d in catalog.generate_quarter(now_vn.year, quarter, dossiers=count * 4,
-                                                seed=seed) if d.fees][:count]
-    start = now_vn.replace(hour=7, minute=30, second=0, microsecond=0)
+    pool: list[catalog.DemoDossier] = []
+    drawn = count * 4
+    while len(pool) < count and drawn <= count * 64:  # most procedures are free: draw more
+        pool = [d for d in catalog.generate_quarter(now_vn.year, quarter, dossiers=drawn,
+                                                    seed=seed) if d.fees][:count]
+        drawn *= 2
+    # from 07:30 every 7 minutes, but never later than a minute ago (closer together when
+    # seeded early in the day; from midnight when seeded before the desk opens)
+    midnight = now_vn.replace(hour=0, minute=0, second=0, microsecond=0)
+    latest = max(now_vn - timedelta(minutes=1), midnight + timedelta(seconds=len(pool) + 1))
+    start = midnight + timedelta(hours=7, minutes=30)
+    if latest - start < timedelta(seconds=len(pool) + 1):
+        start = midnight
+    step = min(timedelta(minutes=7), (latest - start) / max(len(pool), 1))
     stamp = now_vn.strftime("%y%m%d")
     out = []
     for i, d in enumerate(pool, start=1):
         body = d.as_intake()
         body["code"] = f"{catalog.DOSSIER_PREFIX}-{stamp}-{9000 + i:04d}"
-        body["received_at"] = (start + timedelta(minutes=7 * i)).isoformat()
+        body["received_at"] = (start + step * i).replace(microsecond=0).isoformat()
         out.append(parse_dossier(body))
     return out
 

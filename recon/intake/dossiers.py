@@ -21,7 +21,7 @@ from recon.audit import chain as audit
 from recon.clock import Clock, as_utc
 from recon.errors import Conflict, FieldError, ValidationError
 from recon.models import Agency, Dossier, FeeLine, Payment, Procedure
-from recon.models.dossiers import FEE_KINDS, RECEIVED_CHANNELS
+from recon.models.dossiers import FEE_KINDS, RECEIVED_CHANNELS, fold_name
 from recon.money import MoneyError, parse_vnd
 from recon.text_safety import text_problem
 
@@ -52,6 +52,12 @@ class DossierInput:
     @property
     def total_assessed(self) -> int:
         return sum(f.amount for f in self.fees)
+
+    @property
+    def applicant_name_folded(self) -> str:
+        """What the desk's unaccented search compares (written as is by the bulk importer;
+        the model keeps it on every ORM create and update)."""
+        return fold_name(self.applicant_name)
 
 
 def _text(obj: Mapping[str, Any], key: str, errors: list[FieldError], line: int | None,

@@ -32,7 +32,8 @@ from recon.models import Agency, Dossier, DossierImport, Procedure
 
 BATCH = 5000
 DOSSIER_COLUMNS = ("id", "code", "agency_id", "procedure_id", "applicant_name", "received_at",
-                   "received_channel", "status", "created_at", "updated_at")
+                   "received_channel", "status", "created_at", "updated_at",
+                   "applicant_name_folded")
 FEE_COLUMNS = ("dossier_id", "position", "kind", "name", "amount")
 MAX_ERRORS_REPORTED = 1000
 CSV_COLUMNS = ("code", "agency_code", "procedure_code", "procedure_name", "applicant_name",
@@ -320,7 +321,8 @@ def write_dossiers(session: Session, clock: Clock, inputs: list[DossierInput],
             ids = allocate_ids(session, "dossiers", len(fresh))
             insert_rows(session, "dossiers", DOSSIER_COLUMNS, (
                 (id_, i.code, agencies[i.agency_code], procedures[i.procedure_code],
-                 i.applicant_name, i.received_at, i.received_channel, "received", now, now)
+                 i.applicant_name, i.received_at, i.received_channel, "received", now, now,
+                 i.applicant_name_folded)
                 for id_, i in zip(ids, fresh, strict=True)))
             fee_rows = [(id_, pos, f.kind, f.name, f.amount)
                         for id_, inp in zip(ids, fresh, strict=True)

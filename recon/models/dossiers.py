@@ -1,15 +1,35 @@
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from recon.db import Base, BigIntPK, UTCDateTime, utcnow
 from recon.models.agencies import Agency, Procedure
 
 FEE_KINDS = ("phi", "le_phi")
 RECEIVED_CHANNELS = ("counter", "online", "postal")
+FOLDED_LENGTH = 255
+
+
+def fold_name(text: str) -> str:
+    """``"Nguyễn  Văn Đức"`` -> ``"nguyen van duc"``: no diacritics, đ/Đ as d, lower case,
+    single spaces. What the desk's search compares (``dossiers.applicant_name_folded``)."""
+    bare = "".join(c for c in unicodedata.normalize("NFD", text)
+                   if not unicodedata.combining(c)).lower()
+    # lower() can bring marks back (İ -> i + U+0307): strip them again
+    bare = "".join(c for c in unicodedata.normalize("NFD", bare) if not unicodedata.combining(c))
+    return " ".join(bare.replace("đ", "d").split())[:FOLDED_LENGTH]
+
+
+def _folded_default(context: DefaultExecutionContext) -> str:
+    """A Core ``insert(Dossier)`` that names no folded column: fold the row's applicant."""
+    params = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    name = params.get("applicant_name")
+    return fold_name(name) if isinstance(name, str) else ""
 
 
 class Dossier(Base):
@@ -28,6 +48,10 @@ class Dossier(Base):
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
     procedure_id: Mapped[int] = mapped_column(ForeignKey("procedures.id"), index=True)
     applicant_name: Mapped[str] = mapped_column(String(255))
+    # the desk's unaccented search: fold_name(applicant_name), kept by the model on every ORM
+    # write, by Core inserts through the default, and by the bulk importer explicitly
+    applicant_name_folded: Mapped[str] = mapped_column(
+        String(FOLDED_LENGTH), default=_folded_default, server_default="")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     received_channel: Mapped[str] = mapped_column(String(10), default="counter")
     status: Mapped[str] = mapped_column(String(20), default="received")
@@ -39,6 +63,11 @@ class Dossier(Base):
     fee_lines: Mapped[list[FeeLine]] = relationship(
         back_populates="dossier", order_by="FeeLine.position", cascade="all, delete-orphan"
     )
+
+    @validates("applicant_name")
+    def _keep_folded(self, _key: str, value: str) -> str:
+        self.applicant_name_folded = fold_name(value) if isinstance(value, str) else ""
+        return value
 
     @property
     def total_assessed(self) -> int:

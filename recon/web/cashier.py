@@ -1,5 +1,10 @@
 """The cashier's desk (`/cashier`): find a dossier, show a VietQR code, record cash.
 
+Without a dossier open, the desk lists the day's dossiers that still owe fees (newest first),
+of the agency chosen on the desk (kept in the session; users carry no agency) or of every
+agency; the one search box filters the list by the applicant's name, with or without
+diacritics, or by code, and a scanned code (typed fast, then Enter) opens its dossier at once.
+
 Forms post with the CSRF token and work without JavaScript; ``static/cashier.js`` adds the
 countdown, polls the intent every 2 s and turns the page to "Đã thanh toán" when money arrives.
 Every error is shown in the desk's language with what to do next (see :data:`DESK_MESSAGES`).
@@ -9,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask import (
@@ -21,15 +27,19 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
+from sqlalchemy import Select, Subquery, func, or_, select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
 from recon.clock import VN_TZ, Clock
 from recon.config import Settings
 from recon.errors import ReconError
-from recon.models import PaymentIntent
-from recon.money import format_vnd
+from recon.models import Agency, Dossier, FeeLine, Payment, PaymentIntent, Procedure
+from recon.models.dossiers import fold_name
+from recon.money import MAX_VND, format_vnd
 from recon.payments import intents
 from recon.web import i18n
 from recon.web.payments_api import intent_body
@@ -53,10 +63,14 @@ DESK_MESSAGES: dict[str, str] = {
                     "citizen the receipt.",
     "amount_above_outstanding": "The amount is more than what is outstanding ({outstanding})."
                                 " Enter at most {outstanding}.",
-    "amount_not_int": "The amount is not valid. Enter whole dong, for example 180000 or "
-                      "180.000.",
-    "amount_not_positive": "The amount is not valid. Enter whole dong, for example 180000 or "
-                           "180.000.",
+    "amount_not_int": "The amount is not valid. Enter whole dong with dots between thousands, "
+                      "for example 180.000.",
+    "amount_format": "The amount “{typed}” is not whole dong: dong have no decimals, and a dot "
+                     "only separates thousands. Enter it like 8.000 or 180.000.",
+    "amount_not_positive": "The amount must be more than 0 dong. Enter the amount to collect, "
+                           "for example 8.000.",
+    "amount_too_big": "The amount is too large. Check the number of digits and enter it again.",
+    "amount_missing": "The amount is missing. Enter the amount received, for example 180.000.",
     "agency_without_account": "The agency has no bank account on file, so no VietQR code can "
                               "be made. Take another channel or cash, and ask the "
                               "administrator to add the account.",
@@ -88,7 +102,13 @@ DESK_MESSAGES: dict[str, str] = {
 }
 FALLBACK = "That could not be done. Try again; if it keeps failing, tell the administrator."
 
-_GROUPED = re.compile(r"[0-9]{1,3}(?:[.\s\u00a0][0-9]{3})+")
+LIST_LIMIT = 100
+MAX_QUERY = 100
+SESSION_AGENCY = "desk_agency"
+
+# a typed amount: digits, or groups of three after a dot (or a space)
+_AMOUNT = re.compile(r"[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+|[0-9]+")
+_CURRENCY = re.compile(r"\s*(?:₫|đ|đồng|vnđ|vnd)\s*$", re.IGNORECASE)
 
 
 
@@ -121,29 +141,179 @@ def desk_message(exc: ReconError, **values: object) -> str:
 
 
 def parse_typed_amount(text: str | None) -> int | None:
-    """A typed amount: ``180000``, ``180.000``, ``180 000`` or ``180.000 ₫``; empty is None.
+    """An amount typed on the desk, in whole dong; empty is None.
 
-    Dots and spaces are accepted only as thousands separators (``180.5`` is refused, never
-    read as 1805).
+    Accepted: ``8000``, ``8.000``, ``1.180.000`` (dots between thousands, the Vietnamese way),
+    ``180 000``, optionally followed by ``₫``/``đ``/``VND``. Refused with a reason the desk
+    explains: ``8,5`` and ``8.00`` (dong have no decimals; a dot only separates thousands),
+    ``08.000``, signs, letters, 0, and anything above :data:`recon.money.MAX_VND`.
     """
-    raw = (text or "").replace("₫", "").replace("đ", "").strip()
+    raw = _CURRENCY.sub("", (text or "").strip()).strip()
     if not raw:
         return None
-    if raw.isascii() and raw.isdigit():
-        return intents.parse_amount(int(raw))
-    if _GROUPED.fullmatch(raw):
-        return intents.parse_amount(int(re.sub(r"\D", "", raw)))
-    return intents.parse_amount(raw)  # refused with the reason "amount_not_int"
+    if not _AMOUNT.fullmatch(raw):
+        raise intents.DeskInvalid("amount_format", "amount",
+                                  f"must be whole dong with dots between thousands (8.000), "
+                                  f"got {text!r}")
+    digits = re.sub(r"[^0-9]", "", raw)
+    value = int(digits)
+    if value == 0:
+        raise intents.DeskInvalid("amount_not_positive", "amount",
+                                  f"must be more than 0 VND, got {text!r}")
+    if digits.startswith("0"):
+        raise intents.DeskInvalid("amount_format", "amount",
+                                  f"must not start with 0, got {text!r}")
+    if len(digits) > 16 or value > MAX_VND:
+        raise intents.DeskInvalid("amount_too_big", "amount", f"is too large: {text!r}")
+    return value
+
+
+def amount_for_input(amount: int) -> str:
+    """What an amount field shows: ``180000`` -> ``"180.000"`` (no symbol, so it re-parses)."""
+    return format_vnd(amount, symbol=False)
+
+
+def count_text(count: int) -> str:
+    """A count the Vietnamese way: ``12294`` -> ``"12.294"``."""
+    return f"{count:,}".replace(",", ".")
+
+
+def vn_day(value: date) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
+def vn_clock(value: datetime) -> str:
+    return value.astimezone(VN_TZ).strftime("%H:%M")
+
+
+# --------------------------------------------------------------------------------------------
+# The day's list
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    code: str
+    applicant: str
+    procedure: str
+    agency: str
+    received_at: datetime
+    owed: int
+
+
+@dataclass(frozen=True)
+class Queue:
+    """Today's dossiers that still owe fees: those shown, and how many match in all."""
+
+    day: date
+    agency: Agency | None
+    query: str
+    rows: list[QueueRow]
+    total: int
+    owed: int
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """A calendar day in Vietnam, as the half-open range of ``received_at`` it covers."""
+    start = datetime.combine(day, time(0), tzinfo=VN_TZ)
+    return start, start + timedelta(days=1)
+
+
+def _owing_today(day: date, agency: Agency | None, query: str) -> Subquery:
+    """The dossiers received on ``day`` (of ``agency``, or of all) whose folded applicant name
+    or code contains ``query`` folded, each with what it still owes (may be 0)."""
+    start, end = day_bounds(day)
+    assessed = (select(func.coalesce(func.sum(FeeLine.amount), 0))
+                .where(FeeLine.dossier_id == Dossier.id).correlate(Dossier).scalar_subquery())
+    paid = (select(func.coalesce(func.sum(Payment.amount), 0))
+            .where(Payment.dossier_id == Dossier.id, Payment.status == "succeeded")
+            .correlate(Dossier).scalar_subquery())
+    conditions = [Dossier.received_at >= start, Dossier.received_at < end]
+    if agency is not None:
+        conditions.append(Dossier.agency_id == agency.id)
+    folded = fold_name(query)
+    if folded:
+        conditions.append(or_(Dossier.applicant_name_folded.contains(folded, autoescape=True),
+                              func.lower(Dossier.code).contains(folded, autoescape=True)))
+    return (select(Dossier.id, Dossier.code, Dossier.applicant_name, Dossier.received_at,
+                   Dossier.procedure_id, Dossier.agency_id, (assessed - paid).label("owed"))
+            .where(*conditions).subquery("day_rows"))
+
+
+def owing_statement(day: date, *, agency: Agency | None = None, query: str = "",
+                    limit: int | None = None) -> Select[Any]:
+    """The rows of the list: those of :func:`_owing_today` that owe something, newest first.
+
+    The day (and agency) narrow through the index on ``(agency_id, received_at)`` (or the one
+    on ``received_at``); what is owed is assessed − succeeded payments, as on the dossier.
+    """
+    day_rows = _owing_today(day, agency, query)
+    return (select(day_rows.c.code, day_rows.c.applicant_name, Procedure.name, Agency.name,
+                   day_rows.c.received_at, day_rows.c.owed)
+            .join(Procedure, Procedure.id == day_rows.c.procedure_id)
+            .join(Agency, Agency.id == day_rows.c.agency_id)
+            .where(day_rows.c.owed > 0)
+            .order_by(day_rows.c.received_at.desc(), day_rows.c.id.desc())
+            .limit(LIST_LIMIT if limit is None else limit))
+
+
+def owing_queue(s: Session, day: date, *, agency: Agency | None = None, query: str = "",
+                limit: int | None = None) -> Queue:
+    """Today's list: the newest ``limit`` dossiers that owe fees, and how many (and how much)
+    match in all."""
+    day_rows = _owing_today(day, agency, query)
+    total, owed = s.execute(select(func.count(), func.coalesce(func.sum(day_rows.c.owed), 0))
+                            .where(day_rows.c.owed > 0)).one()
+    rows = s.execute(owing_statement(day, agency=agency, query=query, limit=limit)).all()
+    return Queue(day, agency, query,
+                 [QueueRow(code, applicant, procedure, agency_name, received, int(owed_by))
+                  for code, applicant, procedure, agency_name, received, owed_by in rows],
+                 int(total), int(owed))
+
+
+def exact_dossier_code(s: Session, text: str) -> str | None:
+    """The code of the dossier ``text`` names exactly (a scan); upper case is tried too."""
+    for candidate in dict.fromkeys((text, text.upper())):
+        found = s.scalar(select(Dossier.code).where(Dossier.code == candidate))
+        if found is not None:
+            return str(found)
+    return None
+
+
+def _chosen_agency(s: Session) -> tuple[Agency | None, str | None]:
+    """The counter whose dossiers the desk lists: ``?agency=CODE`` (empty: every agency),
+    remembered in the session. Users carry no agency, so the desk asks once."""
+    if "agency" in request.args:
+        session[SESSION_AGENCY] = (request.args.get("agency") or "").strip()[:40]
+    code = session.get(SESSION_AGENCY) or ""
+    if not code:
+        return None, None
+    agency = s.scalar(select(Agency).where(Agency.code == code))
+    if agency is None:
+        session.pop(SESSION_AGENCY, None)
+        return None, tr("No agency has the code {code}; showing every agency. Choose the "
+                        "counter from the list.").format(code=code)
+    return agency, None
+
+
+def _queue_context(s: Session, query: str) -> dict[str, Any]:
+    agency, problem = _chosen_agency(s)
+    today = _clock().now().astimezone(VN_TZ).date()
+    return {"queue": owing_queue(s, today, agency=agency, query=query),
+            "agencies": s.execute(select(Agency.code, Agency.name).order_by(Agency.name)).all(),
+            "agency_problem": problem}
 
 
 @bp.context_processor
 def _desk_context() -> dict[str, Any]:
     return {"t": tr, "vn_time": vn_time, "channel_labels": CHANNEL_LABELS,
-            "channels": intents.INTENT_CHANNELS, "countdown": countdown}
+            "channels": intents.INTENT_CHANNELS, "countdown": countdown,
+            "amount_for_input": amount_for_input, "count_text": count_text, "vn_day": vn_day,
+            "vn_clock": vn_clock}
 
 
 def _render(code: str, *, intent_id: int | None = None, error: str | None = None,
-            status: int = 200, form: dict[str, str] | None = None) -> tuple[str, int]:
+            status: int = 200, form: dict[str, str] | None = None,
+            query: str = "") -> tuple[str, int]:
     clock = _clock()
     intent: PaymentIntent | None = None
     info: dict[str, Any] | None = None
@@ -161,27 +331,42 @@ def _render(code: str, *, intent_id: int | None = None, error: str | None = None
             else:
                 info = intent_body(intent)
     desk = None
-    if code:
-        with database().read() as s:
+    listing: dict[str, Any] = {}
+    with database().read() as s:
+        if code:
             try:
                 desk = intents.desk_dossier(s, code)
             except ReconError as exc:
                 error = error or desk_message(exc, code=code)
                 status = status if status != 200 else exc.http_status
+        else:
+            listing = _queue_context(s, query)
     notices = get_flashed_messages(with_categories=True)
     return render_template("cashier/index.html", code=code, desk=desk, intent=intent,
                            info=info, error=error, notices=notices, form=form or {},
-                           now=clock.now()), status
+                           now=clock.now(), query=query, **listing), status
 
 
 @bp.get("/cashier")
-def index() -> tuple[str, int]:
+def index() -> BaseResponse | tuple[str, int]:
     code = (request.args.get("code") or "").strip()
-    return _render(code, intent_id=request.args.get("intent", type=int))
+    query = " ".join((request.args.get("q") or "").split())[:MAX_QUERY]
+    if request.args.get("partial") == "list":
+        # the list alone, for the search-as-you-type of static/cashier.js
+        with database().read() as s:
+            return render_template("cashier/_queue.html", query=query,
+                                   **_queue_context(s, query)), 200
+    if query and not code:
+        with database().read() as s:
+            found = exact_dossier_code(s, query)
+        if found is not None:  # a scan, or a code typed in full: open the dossier
+            return redirect(url_for("cashier.index", code=found), 303)
+    return _render(code, intent_id=request.args.get("intent", type=int), query=query)
 
 
 def _values(code: str) -> dict[str, object]:
-    values: dict[str, object] = {"code": code}
+    values: dict[str, object] = {"code": code,
+                                 "typed": (request.form.get("amount") or "").strip()[:40]}
     with database().read() as s, contextlib.suppress(ReconError):
         values["outstanding"] = intents.desk_dossier(s, code).balance.outstanding
     receipt = request.form.get("receipt_number", "").strip()
@@ -224,6 +409,8 @@ def cancel_intent(intent_id: int) -> BaseResponse | tuple[str, int]:
 def record_cash(code: str) -> BaseResponse | tuple[str, int]:
     try:
         amount = parse_typed_amount(request.form.get("amount"))
+        if amount is None:
+            raise intents.DeskInvalid("amount_missing", "amount", "is required")
         with database().transaction() as s:
             outcome = intents.record_cash(
                 s, _clock(), _settings(), dossier_code=code, amount=amount,

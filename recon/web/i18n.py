@@ -460,8 +460,6 @@ _PHRASES: dict[str, str] = {
     "No dossier has this code.": "Không có hồ sơ nào có mã này.",
     # --- the cashier's desk
     "Dossier code": "Mã hồ sơ",
-    "Type or scan the dossier code, then press Enter":
-        "Nhập hoặc quét mã hồ sơ rồi nhấn Enter",
     "Find": "Tìm",
     "Amount paid": "Đã nộp",
     "Outstanding": "Còn phải nộp",
@@ -519,8 +517,6 @@ _PHRASES: dict[str, str] = {
     "{outstanding}.":
         "Số tiền lớn hơn số còn phải nộp ({outstanding}). Nhập số tiền không quá "
         "{outstanding}.",
-    "The amount is not valid. Enter whole dong, for example 180000 or 180.000.":
-        "Số tiền không hợp lệ. Nhập số đồng nguyên, ví dụ 180000 hoặc 180.000.",
     "The agency has no bank account on file, so no VietQR code can be made. Take another "
     "channel or cash, and ask the administrator to add the account.":
         "Đơn vị chưa khai báo tài khoản ngân hàng nên chưa tạo được mã VietQR. Hãy thu qua kênh "
@@ -556,6 +552,44 @@ _PHRASES: dict[str, str] = {
         "Số biên lai {receipt} đã được dùng cho một khoản thu khác. Kiểm tra lại số biên lai.",
     "That could not be done. Try again; if it keeps failing, tell the administrator.":
         "Không thực hiện được. Hãy thử lại; nếu vẫn lỗi, báo quản trị viên.",
+    # --- the desk's list of the day's dossiers, and amounts typed the Vietnamese way
+    "The amount is not valid. Enter whole dong with dots between thousands, for example 180.000.":
+        "Số tiền không hợp lệ. Nhập số đồng nguyên, dấu chấm ngăn cách hàng nghìn, ví dụ 180.000.",
+    "The amount “{typed}” is not whole dong: dong have no decimals, and a dot only separates "
+    "thousands. Enter it like 8.000 or 180.000.":
+        "Số tiền “{typed}” không phải số đồng nguyên: tiền đồng không có phần lẻ, dấu chấm chỉ "
+        "dùng để ngăn cách hàng nghìn. Nhập theo dạng 8.000 hoặc 180.000.",
+    "The amount must be more than 0 dong. Enter the amount to collect, for example 8.000.":
+        "Số tiền phải lớn hơn 0 đồng. Nhập số tiền cần thu, ví dụ 8.000.",
+    "The amount is too large. Check the number of digits and enter it again.":
+        "Số tiền quá lớn. Kiểm tra lại số chữ số rồi nhập lại.",
+    "The amount is missing. Enter the amount received, for example 180.000.":
+        "Chưa nhập số tiền. Nhập số tiền đã nhận, ví dụ 180.000.",
+    "Applicant's name or dossier code": 'Tên người nộp hoặc mã hồ sơ',
+    "Type a name (diacritics optional) or a code, or scan it, then press Enter":
+        "Nhập tên (không dấu cũng được) hoặc mã hồ sơ, rồi nhấn Enter",
+    "Received at": "Giờ tiếp nhận",
+    "All agencies": "Tất cả đơn vị",
+    "Still to pay today": "Hồ sơ hôm nay còn phải nộp",
+    "Received today, {day}, with fees still to pay; newest first.":
+        "Tiếp nhận hôm nay, {day}, còn khoản phải nộp; mới nhất ở trên.",
+    "{count} dossiers, {amount} to collect": "{count} hồ sơ, cần thu {amount}",
+    "{count} dossiers match “{query}”, {amount} to collect":
+        "{count} hồ sơ khớp với “{query}”, cần thu {amount}",
+    "Showing the newest {shown}. Type a name or a code to narrow the list.":
+        "Đang hiện {shown} hồ sơ mới nhất. Nhập tên hoặc mã để thu hẹp danh sách.",
+    "No dossier received today still owes fees. Scan or type a dossier code to open an older one.":
+        "Không có hồ sơ nào tiếp nhận hôm nay còn phải nộp. Quét hoặc nhập mã hồ sơ để mở hồ sơ "
+        "những ngày trước.",
+    "No dossier received today and still owing fees matches “{query}”. Check the spelling, or "
+    "scan the dossier's barcode.":
+        "Không có hồ sơ nào hôm nay còn phải nộp khớp với “{query}”. Kiểm tra lại chính tả hoặc "
+        "quét mã vạch của hồ sơ.",
+    "Clear search": "Xóa tìm kiếm",
+    "Back to today's list": 'Quay lại danh sách hôm nay',
+    "Amount to pay": "Còn phải nộp",
+    "No agency has the code {code}; showing every agency. Choose the counter from the list.":
+        "Không có đơn vị mã {code}; đang hiện tất cả đơn vị. Chọn quầy trong danh sách.",
 }
 
 

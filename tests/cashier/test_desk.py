@@ -42,12 +42,26 @@ def test_desk_is_vietnamese_with_a_scanner_friendly_search(client: FlaskClient,
                                                            csrf: str) -> None:
     html = page(client.get("/cashier"))
     assert "Quầy thu" in html
-    assert "Nhập hoặc quét mã hồ sơ rồi nhấn Enter" in html
+    assert "Tên người nộp hoặc mã hồ sơ" in html
+    assert "Nhập tên (không dấu cũng được) hoặc mã hồ sơ, rồi nhấn Enter" in html
     search = re.search(r'<form method="get"[^>]*>.*?</form>', html, re.S)
     assert search is not None
-    assert re.search(r'<input id="dossier-code" name="code"[^>]*autofocus', search.group(0))
+    assert re.search(r'<input id="dossier-code" name="q"[^>]*autofocus', search.group(0))
     english = page(client.get("/cashier?lang=en"))
-    assert "Cashier desk" in english and "Type or scan the dossier code" in english
+    assert "Cashier desk" in english and "or scan it, then press Enter" in english
+
+
+def test_a_scanned_code_opens_its_dossier(client: FlaskClient, csrf: str) -> None:
+    """A scanner types the code and presses Enter: the search box sends it as ``q``."""
+    response = client.get(f"/cashier?q={CODE}")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/cashier?code={CODE}")
+    assert client.get(f"/cashier?q=%20{CODE.lower()}%20").headers["Location"].endswith(
+        f"/cashier?code={CODE}")
+    html = page(client.get(response.headers["Location"]))
+    assert 'data-testid="dossier"' in html and "Nguyễn Thị Hương" in html
+    assert 'value="000.00.21.H57-210401-0001"' in html  # a new scan replaces it (cashier.js)
+    assert "Quay lại danh sách hôm nay" in html
 
 
 def test_home_sends_the_cashier_to_the_desk(client: FlaskClient, csrf: str) -> None:
@@ -149,9 +163,13 @@ def test_typed_amount_with_dots(client: FlaskClient, csrf: str, db: Database) ->
 
 @pytest.mark.parametrize(("amount", "message"), [
     ("180.001", "Số tiền lớn hơn số còn phải nộp (180.000\u00a0₫). Nhập số tiền không quá"),
-    ("100.5", "Số tiền không hợp lệ. Nhập số đồng nguyên"),
-    ("abc", "Số tiền không hợp lệ"),
-    ("0", "Số tiền không hợp lệ"),
+    ("100.5", "Số tiền “100.5” không phải số đồng nguyên: tiền đồng không có phần lẻ"),
+    ("8,5", "Số tiền “8,5” không phải số đồng nguyên: tiền đồng không có phần lẻ, dấu chấm chỉ "
+            "dùng để ngăn cách hàng nghìn. Nhập theo dạng 8.000 hoặc 180.000."),
+    ("8.00", "Số tiền “8.00” không phải số đồng nguyên"),
+    ("abc", "Số tiền “abc” không phải số đồng nguyên"),
+    ("0", "Số tiền phải lớn hơn 0 đồng. Nhập số tiền cần thu, ví dụ 8.000."),
+    ("99999999999999999", "Số tiền quá lớn."),
 ])
 def test_bad_amount_is_explained(client: FlaskClient, csrf: str, db: Database, amount: str,
                                  message: str) -> None:
@@ -254,7 +272,9 @@ def test_record_cash_from_the_desk(client: FlaskClient, csrf: str, db: Database)
 
 @pytest.mark.parametrize(("form", "message"), [
     ({"amount": "180000", "receipt_number": ""}, "Chưa nhập số biên lai. Nhập số in trên biên lai"),
-    ({"amount": "", "receipt_number": "BL-1"}, "Số tiền không hợp lệ"),
+    ({"amount": "", "receipt_number": "BL-1"}, "Chưa nhập số tiền. Nhập số tiền đã nhận"),
+    ({"amount": "8,5", "receipt_number": "BL-1"}, "Số tiền “8,5” không phải số đồng nguyên"),
+    ({"amount": "8.00", "receipt_number": "BL-1"}, "Số tiền “8.00” không phải số đồng nguyên"),
     ({"amount": "200.000", "receipt_number": "BL-1"}, "Số tiền lớn hơn số còn phải nộp"),
 ])
 def test_bad_cash_form_is_explained_and_kept(client: FlaskClient, csrf: str, db: Database,
@@ -293,12 +313,57 @@ def test_every_desk_message_is_translated_and_says_what_next() -> None:
 
 
 def test_typed_amounts() -> None:
+    assert desk.parse_typed_amount("8000") == 8000
+    assert desk.parse_typed_amount("8.000") == 8000
     assert desk.parse_typed_amount("180000") == 180000
     assert desk.parse_typed_amount("180.000") == 180000
-    assert desk.parse_typed_amount("1.180.000 ₫") == 1180000
+    assert desk.parse_typed_amount(" 1.180.000 ₫ ") == 1180000
+    assert desk.parse_typed_amount("180.000đ") == 180000
+    assert desk.parse_typed_amount("180.000 VND") == 180000
     assert desk.parse_typed_amount("180 000") == 180000
     assert desk.parse_typed_amount("") is None
+    assert desk.parse_typed_amount("  ") is None
     assert desk.parse_typed_amount(None) is None
-    for bad in ("180.00", "18.0000", "1,5", "-5", "1e5", "١٢٣"):
-        with pytest.raises(ValidationError):
-            desk.parse_typed_amount(bad)
+    assert type(desk.parse_typed_amount("8.000")) is int
+
+
+@pytest.mark.parametrize(("typed", "reason"), [
+    ("8,5", "amount_format"), ("8.00", "amount_format"), ("8.0000", "amount_format"),
+    ("180.00", "amount_format"), ("18.0000", "amount_format"), ("1,5", "amount_format"),
+    ("8,000", "amount_format"), ("8.000,00", "amount_format"), ("08.000", "amount_format"),
+    ("0800", "amount_format"), ("-5", "amount_format"), ("+5", "amount_format"),
+    ("1e5", "amount_format"), ("١٢٣", "amount_format"), ("8.000.", "amount_format"),
+    (".8000", "amount_format"), ("8 .000", "amount_format"), ("1đ000", "amount_format"),
+    ("0", "amount_not_positive"), ("0.000", "amount_not_positive"),
+    ("10.000.000.000.000.001", "amount_too_big"), ("99999999999999999", "amount_too_big"),
+])
+def test_typed_amounts_refused(typed: str, reason: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        desk.parse_typed_amount(typed)
+    assert desk.intents.reason_of(caught.value) == reason
+    message = desk.DESK_MESSAGES[reason]
+    assert desk.VI[message]  # explained in the desk's words
+
+
+def test_amount_fields_show_vietnamese_grouping(client: FlaskClient, csrf: str) -> None:
+    html = page(client.get(f"/cashier?code={CODE}"))
+    cash = re.search(r'<input[^>]*data-testid="cash-amount"[^>]*>', html)
+    assert cash is not None and 'value="180.000"' in cash.group(0)
+    intent = re.search(r'<input[^>]*data-testid="intent-amount"[^>]*>', html)
+    assert intent is not None and 'placeholder="180.000"' in intent.group(0)
+    assert not re.search(r'value="180000"|placeholder="180000"', html)
+    assert "180000" not in re.sub(r"<script.*?</script>", "", html, flags=re.S)
+
+
+def test_cash_amount_in_the_vietnamese_form_is_recorded(client: FlaskClient, csrf: str,
+                                                        db: Database) -> None:
+    for typed, receipt in (("8.000", "BL-1"), ("8000", "BL-2")):
+        response = client.post(f"/cashier/dossiers/{CODE}/cash",
+                               data={"csrf_token": csrf, "amount": typed,
+                                     "receipt_number": receipt})
+        assert response.status_code == 303, page(response)
+    with db.read() as s:
+        assert sorted(s.scalars(select(Payment.amount))) == [8000, 8000]
+    html = page(client.get(f"/cashier?code={CODE}"))
+    cash = re.search(r'<input[^>]*data-testid="cash-amount"[^>]*>', html)
+    assert cash is not None and 'value="164.000"' in cash.group(0)

@@ -24,6 +24,89 @@
     }
   }
 
+  // Amounts are written the Vietnamese way: "8000" becomes "8.000" when the field is left.
+  function groupDigits(digits) { return digits.replace(/\B(?=(\d{3})+(?!\d))/g, "."); }
+
+  function setupAmounts() {
+    var inputs = document.querySelectorAll("input[data-amount]");
+    Array.prototype.forEach.call(inputs, function (input) {
+      input.addEventListener("blur", function () {
+        var value = input.value.trim();
+        if (/^[1-9][0-9]*$/.test(value)) { input.value = groupDigits(value); }
+      });
+    });
+  }
+
+  // The day's list: search as you type (the server folds diacritics), the agency choice
+  // refreshes it, a row opens its dossier. Enter still submits the form, so a scanned code
+  // (typed fast, then Enter) opens its dossier as before.
+  function setupQueue() {
+    var form = document.getElementById("desk-search");
+    var input = document.getElementById("dossier-code");
+    if (!form || !input || !document.getElementById("desk-list")) { return; }
+    var agency = document.getElementById("desk-agency");
+    var listUrl = form.getAttribute("data-list-url");
+    var timer = null;
+    var asked = 0;
+    var lastKey = null;
+
+    function params() {
+      var p = new URLSearchParams();
+      var q = input.value.trim();
+      if (q) { p.set("q", q); }
+      if (agency) { p.set("agency", agency.value); }
+      return p;
+    }
+
+    function refresh() {
+      var p = params();
+      var key = p.toString();
+      if (key === lastKey) { return; }
+      lastKey = key;
+      var mine = ++asked;
+      fetch(listUrl + "&" + key, { credentials: "same-origin", cache: "no-store",
+                                   headers: { "Accept": "text/html" } })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html === null || mine !== asked) { return; }
+          var list = document.getElementById("desk-list");
+          if (!list) { return; }
+          var holder = document.createElement("div");
+          holder.innerHTML = html;
+          var fresh = holder.querySelector("#desk-list");
+          if (fresh) { list.parentNode.replaceChild(fresh, list); }
+          var shown = new URLSearchParams(p);
+          shown.delete("agency");
+          var query = shown.toString();
+          window.history.replaceState(null, "", form.getAttribute("action") +
+                                      (query ? "?" + query : ""));
+        })
+        .catch(function () { /* the form still works: Enter submits it */ });
+    }
+
+    lastKey = params().toString();
+    input.addEventListener("input", function () {
+      if (timer) { clearTimeout(timer); }
+      timer = setTimeout(refresh, 250);
+    });
+    form.addEventListener("submit", function () {
+      if (timer) { clearTimeout(timer); timer = null; }
+      asked++; // a late answer must not replace the page the form is loading
+    });
+    if (agency) {
+      agency.addEventListener("change", function () {
+        if (timer) { clearTimeout(timer); timer = null; }
+        refresh();
+      });
+    }
+    document.addEventListener("click", function (event) {
+      var target = event.target;
+      if (!(target instanceof Element) || target.closest("a, button, input, select")) { return; }
+      var row = target.closest("#desk-list tr[data-href]");
+      if (row) { window.location.assign(row.getAttribute("data-href")); }
+    });
+  }
+
   function setupChannelLabel() {
     var form = document.querySelector("[data-testid=intent-form]");
     if (!form) { return; }
@@ -180,6 +263,8 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     setupSearch();
+    setupQueue();
+    setupAmounts();
     setupChannelLabel();
     setupPrint();
     setupSlip();
