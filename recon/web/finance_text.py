@@ -4,19 +4,10 @@ channels, providers) live here too, so every page and export names them the same
 
 from __future__ import annotations
 
+from recon.engine.kinds import REGISTRY
 from recon.web import i18n
 
-KIND_LABELS: dict[str, tuple[str, str]] = {  # kind -> (English, Vietnamese)
-    "underpaid": ("Underpaid", "Nộp thiếu"),
-    "overpaid": ("Overpaid", "Nộp thừa"),
-    "duplicate_payment": ("Paid twice", "Thanh toán trùng"),
-    "unmatched_payment": ("Payment without dossier", "Khoản thu không khớp hồ sơ"),
-    "missing_settlement": ("Settlement missing", "Thiếu đối soát"),
-    "unexpected_settlement": ("Settlement without payment", "Đối soát không có giao dịch"),
-    "amount_mismatch": ("Amount differs", "Lệch số tiền"),
-    "duplicate_settlement": ("Settled twice", "Đối soát trùng"),
-    "status_mismatch": ("Failed or refunded, yet settled", "Sai trạng thái giao dịch"),
-}
+KIND_LABELS: dict[str, tuple[str, str]] = REGISTRY.labels()  # kind -> (English, Vietnamese)
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     "open": ("Open", "Đang mở"),
     "pending": ("Waiting for approval", "Chờ phê duyệt"),
