@@ -6,6 +6,13 @@ returns a :class:`Reconciliation` whose ``discrepancies`` are sorted by identity
 never reads the clock, and gives the same answer whatever order its inputs come in. It runs in
 O(n) with dict grouping (sorting only the few dossiers and transactions that need it).
 
+How it is built: one pass matches payments to dossiers and settlement lines and fills the
+shared indexes (:class:`Facts`); then each kind of the registry (:mod:`recon.engine.kinds`)
+runs its detector -- one small function per kind below, ``detect_<kind>`` -- over those
+indexes: first the ``"transactions"`` kinds, then, once the dossiers are loaded, the
+``"dossiers"`` kinds. ``reconcile(..., kinds=...)`` runs another registry (e.g. one with an
+extra kind) without changing anything here.
+
 How the kinds interact (the rules the tests pin down)
 -----------------------------------------------------
 Dossier level -- only *succeeded* payments matched to the dossier count as paid (cash too; a
