@@ -1,11 +1,11 @@
-"""Reconciliation engine: the pure core (:mod:`.core`), its records (:mod:`.records`), the
-sentences it writes (:mod:`.explain`) and what a run changes (:mod:`.lifecycle`).
+"""Reconciliation engine: the discrepancy kinds, each declared once (:mod:`.kinds`), the pure
+core that detects them (:mod:`.core`), its records (:mod:`.records`), the sentences it writes
+(:mod:`.explain`) and what a run changes (:mod:`.lifecycle`).
 
 The runner (loading, persisting, locking) lives beside it and is the only part that does I/O.
 """
 
 from recon.engine.core import (
-    SUBJECTS,
     Reconciliation,
     make_identity,
     parse_identity,
@@ -14,9 +14,9 @@ from recon.engine.core import (
     settlement_deadline,
     settlement_overdue,
 )
+from recon.engine.kinds import KINDS, REGISTRY, SUBJECTS, Kind, KindRegistry
 from recon.engine.lifecycle import Classification, Resolution, classify, resolution_reason
 from recon.engine.records import (
-    KINDS,
     Discrepancy,
     DossierRow,
     EngineConfig,
@@ -28,6 +28,7 @@ from recon.engine.records import (
 
 __all__ = [
     "KINDS",
+    "REGISTRY",
     "SUBJECTS",
     "Classification",
     "Discrepancy",
@@ -35,6 +36,8 @@ __all__ = [
     "EngineConfig",
     "FeeLineRow",
     "IntentRow",
+    "Kind",
+    "KindRegistry",
     "PaymentRow",
     "Reconciliation",
     "Resolution",

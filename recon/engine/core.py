@@ -6,6 +6,13 @@ returns a :class:`Reconciliation` whose ``discrepancies`` are sorted by identity
 never reads the clock, and gives the same answer whatever order its inputs come in. It runs in
 O(n) with dict grouping (sorting only the few dossiers and transactions that need it).
 
+How it is built: one pass matches payments to dossiers and settlement lines and fills the
+shared indexes (:class:`Facts`); then each kind of the registry (:mod:`recon.engine.kinds`)
+runs its detector -- one small function per kind below, ``detect_<kind>`` -- over those
+indexes: first the ``"transactions"`` kinds, then, once the dossiers are loaded, the
+``"dossiers"`` kinds. ``reconcile(..., kinds=...)`` runs another registry (e.g. one with an
+extra kind) without changing anything here.
+
 How the kinds interact (the rules the tests pin down)
 -----------------------------------------------------
 Dossier level -- only *succeeded* payments matched to the dossier count as paid (cash too; a
@@ -67,12 +74,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
-from typing import Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from recon.clock import VN_TZ
 from recon.engine import explain
 from recon.engine.records import (
-    KINDS,
     SUCCEEDED,
     Discrepancy,
     DossierRow,
@@ -83,21 +89,22 @@ from recon.engine.records import (
     SettlementLineRow,
 )
 
+if TYPE_CHECKING:
+    from recon.engine.kinds import Kind, KindRegistry
+
 _NEVER: Final = datetime.min.replace(tzinfo=UTC)  # no paid_at is before it: never overdue
 
-SUBJECTS: Final[dict[str, tuple[str, ...]]] = {
-    "underpaid": ("dossier",),
-    "overpaid": ("dossier",),
-    "duplicate_payment": ("dossier", "payment"),
-    "unmatched_payment": ("payment",),
-    "missing_settlement": ("payment",),
-    "unexpected_settlement": ("settlement_line",),
-    "amount_mismatch": ("payment", "settlement_line"),
-    "duplicate_settlement": ("settlement_line",),
-    "status_mismatch": ("payment", "settlement_line"),
-}
-
 TxnKey = tuple[str, str]
+Emit = Callable[[Discrepancy], None]
+
+
+def builtin_kinds() -> KindRegistry:
+    """The registry of :mod:`recon.engine.kinds`, the default of every function here that
+    takes ``kinds``. (Imported when first asked for: the registry names this module's
+    detectors, so this module cannot import it while it loads.)"""
+    from recon.engine.kinds import REGISTRY  # noqa: PLC0415 - see above
+
+    return REGISTRY
 
 
 # --------------------------------------------------------------------------- identities
@@ -109,38 +116,21 @@ def make_identity(
     dossier_id: int | None = None,
     payment_id: int | None = None,
     settlement_line_id: int | None = None,
+    kinds: KindRegistry | None = None,
 ) -> str:
-    """``kind`` plus the ids of its subject (see ``SUBJECTS``), e.g.
+    """``kind`` plus the ids of its subject (``Kind.subject``), e.g.
     ``duplicate_payment:dossier=12:payment=99``. Ids outside the subject are not part of it."""
-    ids = {"dossier": dossier_id, "payment": payment_id, "settlement_line": settlement_line_id}
-    try:
-        parts = SUBJECTS[kind]
-    except KeyError:
-        raise ValueError(f"unknown discrepancy kind {kind!r}") from None
-    out = [kind]
-    for part in parts:
-        value = ids[part]
-        if value is None:
-            raise ValueError(f"{kind} needs a {part} id")
-        out.append(f"{part}={value}")
-    return ":".join(out)
+    registry = kinds if kinds is not None else builtin_kinds()
+    return registry.make_identity(kind, dossier_id=dossier_id, payment_id=payment_id,
+                                  settlement_line_id=settlement_line_id)
 
 
-def parse_identity(identity: str) -> tuple[str, dict[str, int]]:
+def parse_identity(identity: str, *, kinds: KindRegistry | None = None,
+                   ) -> tuple[str, dict[str, int]]:
     """``"amount_mismatch:payment=5:settlement_line=9"`` -> ``("amount_mismatch",
     {"payment": 5, "settlement_line": 9})``. Raises ``ValueError`` on anything else."""
-    kind, *parts = identity.split(":")
-    if kind not in SUBJECTS:
-        raise ValueError(f"unknown discrepancy kind in identity {identity!r}")
-    ids: dict[str, int] = {}
-    for part in parts:
-        name, sep, value = part.partition("=")
-        if not sep or not (value.isascii() and value.isdigit()) or name in ids:
-            raise ValueError(f"malformed identity {identity!r}")
-        ids[name] = int(value)
-    if tuple(ids) != SUBJECTS[kind]:
-        raise ValueError(f"identity {identity!r} does not name the subject of a {kind}")
-    return kind, ids
+    registry = kinds if kinds is not None else builtin_kinds()
+    return registry.parse_identity(identity)
 
 
 # --------------------------------------------------------------------------- deadlines
@@ -176,14 +166,15 @@ def settlement_cutoff(as_of: datetime, days: int) -> datetime:
 
 
 class Reconciliation:
-    """The outcome of one :func:`reconcile` call: ``discrepancies`` (sorted by identity) and
-    read-only lookups over the facts it saw, which :func:`recon.engine.lifecycle.classify` uses
-    to say why a previous discrepancy no longer holds."""
+    """The outcome of one :func:`reconcile` call: ``discrepancies`` (sorted by identity), the
+    ``kinds`` registry it ran with, and read-only lookups over the facts it saw, which
+    :func:`recon.engine.lifecycle.classify` uses to say why a previous discrepancy no longer
+    holds."""
 
     __slots__ = (
         "_assessed", "_bank_claims", "_dossiers", "_first_pay", "_groups", "_intents", "_lines",
         "_lines_by_id", "_lines_by_key", "_payments", "_payments_by_id", "as_of", "config",
-        "discrepancies",
+        "discrepancies", "kinds",
     )
 
     def __init__(
@@ -200,8 +191,10 @@ class Reconciliation:
         payments: Sequence[PaymentRow],
         lines: Sequence[SettlementLineRow],
         bank_claims: dict[TxnKey, PaymentRow] | None = None,
+        kinds: KindRegistry | None = None,
     ) -> None:
         self.discrepancies = discrepancies
+        self.kinds = kinds if kinds is not None else builtin_kinds()
         self.as_of = as_of
         self.config = config
         self._dossiers = dossiers
@@ -224,7 +217,7 @@ class Reconciliation:
 
     def counts(self) -> dict[str, int]:
         """Number of discrepancies per kind, every kind present (0 when none)."""
-        out = dict.fromkeys(KINDS, 0)
+        out = dict.fromkeys(self.kinds.names, 0)
         for d in self.discrepancies:
             out[d.kind] += 1
         return out
@@ -296,7 +289,7 @@ class Reconciliation:
 
     def covers(self, identity: str) -> bool:
         """Whether every subject of ``identity`` was among this run's inputs."""
-        _kind, ids = parse_identity(identity)
+        _kind, ids = self.kinds.parse_identity(identity)
         for name, value in ids.items():
             if name == "dossier" and value not in self._dossiers:
                 return False
@@ -342,6 +335,268 @@ def _cutoff(provider: str, as_of: datetime, cfg: EngineConfig) -> datetime:
     return settlement_cutoff(as_of, cfg.days_for(provider))
 
 
+# --------------------------------------------------------------------------- shared indexes
+
+
+class Balance(NamedTuple):
+    """A dossier whose succeeded matched payments do not add up to what it was assessed."""
+
+    dossier_id: int
+    code: str
+    assessed: int
+    paid: int
+    payments: list[PaymentRow] | None  # all of them when more than one, else None
+
+
+class Repeat(NamedTuple):
+    """A payment taken as a repeat of ``original`` (see the module doc)."""
+
+    payment: PaymentRow
+    original: PaymentRow
+    same_intent: bool
+
+
+class Facts:
+    """The shared indexes of one run: built once by :func:`reconcile`, read by every detector.
+
+    After the transactions are matched (before any detector runs):
+
+    - ``unmatched``: succeeded payments matched to no dossier;
+    - ``unsettled``: ``(payment, dossier id)`` of each succeeded payment that no settlement
+      line settles (neither under its own id nor under its bank reference);
+    - ``gross_differs``: ``(payment, line, dossier id)`` of each succeeded payment whose
+      settlement (the original line of the group it took) has another gross amount;
+    - ``settled_not_succeeded``: ``(payment, line)`` of each failed or refunded payment that
+      took a line group, with the group's original line;
+    - ``unclaimed``: ``(provider, txn) -> original line`` of the groups no payment took;
+    - ``line_groups``: ``(provider, txn) -> lines``, original first, of the groups with more
+      than one line; ``group_payment`` names the payment that took such a group;
+    - ``settled_twice``: ``(payment, its own original line, the first line of a group of its
+      bank reference)``: a payment settled under both; ``first_settled`` maps such a group to
+      the payment's own original;
+    - ``bank_claims``: ``(provider, bank reference) -> payment`` for groups taken that way;
+    - ``first_pay`` / ``pay_groups``: the succeeded matched payments by dossier (the first
+      seen; all of them when there are more than one).
+
+    Once the dossiers are loaded (before the dossier-stage detectors run): ``dossiers``,
+    ``assessed`` (``None``: each row's own ``total_assessed``), ``balances`` (one
+    :class:`Balance` per dossier paid more or less than assessed) and :meth:`repeats`.
+    """
+
+    __slots__ = (
+        "_repeats", "as_of", "assessed", "balances", "bank_claims", "config", "dossiers",
+        "first_pay", "first_settled", "gross_differs", "group_payment", "intents", "line_groups",
+        "pay_groups", "payments", "settled_not_succeeded", "settled_twice", "settlement_lines",
+        "unclaimed", "unmatched", "unsettled",
+    )
+
+    def __init__(self, *, as_of: datetime, config: EngineConfig, intents: _Intents,
+                 payments: Sequence[PaymentRow],
+                 settlement_lines: Sequence[SettlementLineRow]) -> None:
+        self.as_of = as_of
+        self.config = config
+        self.intents = intents
+        self.payments = payments
+        self.settlement_lines = settlement_lines
+        self.unmatched: list[PaymentRow] = []
+        self.unsettled: list[tuple[PaymentRow, int | None]] = []
+        self.gross_differs: list[tuple[PaymentRow, SettlementLineRow, int | None]] = []
+        self.settled_not_succeeded: list[tuple[PaymentRow, SettlementLineRow]] = []
+        self.unclaimed: dict[TxnKey, SettlementLineRow] = {}
+        self.line_groups: dict[TxnKey, list[SettlementLineRow]] = {}
+        self.group_payment: dict[TxnKey, PaymentRow] = {}
+        self.settled_twice: list[tuple[PaymentRow, SettlementLineRow, SettlementLineRow]] = []
+        self.first_settled: dict[TxnKey, SettlementLineRow] = {}
+        self.bank_claims: dict[TxnKey, PaymentRow] = {}
+        self.first_pay: dict[int, PaymentRow] = {}
+        self.pay_groups: dict[int, list[PaymentRow]] = {}
+        self.dossiers: dict[int, DossierRow] = {}
+        self.assessed: dict[int, int] | None = None
+        self.balances: list[Balance] = []
+        self._repeats: dict[int, list[Repeat]] = {}
+
+    def dossier_of(self, payment: PaymentRow) -> int | None:
+        """The dossier a payment is matched to, for context on any finding (never raises)."""
+        return _dossier_of(payment, self.intents)
+
+    def repeats(self, balance: Balance) -> list[Repeat]:
+        """The repeats that explain an overpaid dossier's excess, in the order taken (see the
+        module doc); empty unless it was paid more than assessed by more than one payment."""
+        did = balance.dossier_id
+        found = self._repeats.get(did)
+        if found is None:
+            group = balance.payments
+            found = ([] if group is None or balance.paid <= balance.assessed
+                     else _take_repeats(group, balance.paid - balance.assessed))
+            self._repeats[did] = found
+        return found
+
+
+def _match_transactions(
+    facts: Facts, payments: Sequence[PaymentRow], settlement_lines: Sequence[SettlementLineRow]
+) -> None:
+    """Fill the transaction indexes of ``facts`` (see :class:`Facts` and the module doc)."""
+    # settlement lines, grouped by provider transaction ------------------------------------
+    first_line = facts.unclaimed  # what is left once payments took theirs is unclaimed
+    line_groups = facts.line_groups
+    for row in settlement_lines:
+        key = (row[1], row[2])
+        held = first_line.setdefault(key, row)
+        if held is not row:
+            group = line_groups.get(key)
+            if group is None:
+                line_groups[key] = [held, row]
+            else:
+                group.append(row)
+    for key, group in line_groups.items():
+        group.sort(key=_line_order)
+        first_line[key] = group[0]
+    group_payment = facts.group_payment
+    bank_claims = facts.bank_claims
+
+    # payments: one pass ------------------------------------------------------------------
+    intent_rows = facts.intents
+    first_pay = facts.first_pay
+    pay_groups = facts.pay_groups
+    unmatched = facts.unmatched.append
+    unsettled = facts.unsettled.append
+    differs = facts.gross_differs.append
+    not_succeeded = facts.settled_not_succeeded.append
+    # payments with a bank reference: without a line of their own (and their dossier) ...
+    by_bank: list[tuple[PaymentRow, TxnKey, int | None]] = []
+    # ... and with one (and that line)
+    settled_too: list[tuple[PaymentRow, TxnKey, SettlementLineRow]] = []
+    for p in payments:
+        _pid, provider, txn, _channel, amount, status, _paid, did, intent_id, _ref, bank = p
+        key = (provider, txn)
+        line = first_line.pop(key, None)
+        if line is not None:
+            if line_groups and key in line_groups:
+                group_payment[key] = p
+            if bank is not None and bank != txn:
+                settled_too.append((p, (provider, bank), line))
+        if status == SUCCEEDED:
+            if did is None and intent_id is not None:
+                intent = intent_rows.get(intent_id)
+                if intent is None:
+                    raise ValueError(f"payment {p[0]} refers to intent {intent_id}, not given")
+                did = intent[1]
+            if did is None:
+                unmatched(p)
+            else:
+                held_p = first_pay.setdefault(did, p)
+                if held_p is not p:
+                    pgroup = pay_groups.get(did)
+                    if pgroup is None:
+                        pay_groups[did] = [held_p, p]
+                    else:
+                        pgroup.append(p)
+            if line is None:
+                if bank is not None and bank != txn:  # judged once own ids took their lines
+                    by_bank.append((p, (provider, bank), did))
+                else:
+                    unsettled((p, did))
+            elif line[3] != amount:
+                differs((p, line, did))
+        elif line is not None:
+            not_succeeded((p, line))
+        elif bank is not None and bank != txn:
+            by_bank.append((p, (provider, bank), None))
+
+    # bank references (see the module doc): lowest payment id first, so input order never
+    # matters. First payments with no line of their own take the group of their reference ...
+    by_bank.sort(key=_first_id)
+    for p, bank_key, did in by_bank:
+        line = first_line.pop(bank_key, None)
+        if line is not None:
+            bank_claims[bank_key] = p
+            if line_groups and bank_key in line_groups:
+                group_payment[bank_key] = p
+            if p[5] != SUCCEEDED:
+                not_succeeded((p, line))
+            elif line[3] != p[4]:
+                differs((p, line, did))
+        elif p[5] == SUCCEEDED:
+            unsettled((p, did))
+    # ... then a group still unclaimed that names a settled payment settles it a second time
+    settled_too.sort(key=_first_id)
+    for p, bank_key, own in settled_too:
+        extra = first_line.pop(bank_key, None)
+        if extra is not None:
+            bank_claims[bank_key] = p
+            group_payment[bank_key] = p
+            facts.first_settled[bank_key] = own
+            facts.settled_twice.append((p, own, extra))
+
+
+def _add_dossiers(
+    facts: Facts, dossier_rows: Sequence[DossierRow], fee_lines: Sequence[FeeLineRow] | None
+) -> None:
+    """Fill the dossier indexes of ``facts``; raise ``ValueError`` on inconsistent input."""
+    dossier_by_id = facts.dossiers = {d[0]: d for d in dossier_rows}
+    if len(dossier_by_id) != len(dossier_rows):
+        raise ValueError("dossier ids must be unique")
+    assessed: dict[int, int] | None = None  # None: each row's own total_assessed
+    if fee_lines is not None:
+        assessed = dict.fromkeys(dossier_by_id, 0)
+        try:
+            for fee_dossier, fee_amount in fee_lines:
+                assessed[fee_dossier] += fee_amount
+        except KeyError as exc:
+            raise ValueError(f"a fee line refers to dossier {exc.args[0]}, not given") from None
+        for d_id, _code, total in dossier_rows:
+            if total is not None and total != assessed[d_id]:
+                raise ValueError(
+                    f"dossier {d_id}: total_assessed {total} differs from its fee lines "
+                    f"({assessed[d_id]})"
+                )
+    facts.assessed = assessed
+    balance = facts.balances.append
+    pay_groups = facts.pay_groups
+    for did, first in facts.first_pay.items():
+        group_or_none = pay_groups.get(did)
+        paid = first[4] if group_or_none is None else sum(x[4] for x in group_or_none)
+        dossier = dossier_by_id.get(did)
+        if dossier is None:
+            raise ValueError(f"payment {first[0]} is matched to dossier {did}, not given")
+        due = dossier[2] if assessed is None else assessed[did]
+        if due is None:
+            raise ValueError(f"dossier {did} has no total_assessed and no fee lines were given")
+        if paid != due:
+            balance(Balance(did, dossier[1], due, paid, group_or_none))
+
+
+def _take_repeats(group: list[PaymentRow], excess: int) -> list[Repeat]:
+    """The repeats that explain ``excess`` (see the module docstring), in the order taken."""
+    group.sort(key=_payment_order)
+    first_of_amount: dict[int, PaymentRow] = {}
+    first_on_intent: dict[tuple[int, int], PaymentRow] = {}
+    intent_repeats: list[tuple[PaymentRow, PaymentRow]] = []
+    amount_repeats: list[tuple[PaymentRow, PaymentRow]] = []
+    for p in group:
+        amount = p.amount
+        if amount <= 0:
+            continue
+        original = None
+        if p.intent_id is not None:
+            original = first_on_intent.setdefault((p.intent_id, amount), p)
+        if original is not None and original is not p:
+            intent_repeats.append((p, original))
+        else:
+            original = first_of_amount.setdefault(amount, p)
+            if original is not p:
+                amount_repeats.append((p, original))
+    taken: list[Repeat] = []
+    total = 0
+    for repeats, same_intent in ((intent_repeats, True), (amount_repeats, False)):
+        for p, original in repeats:
+            if p.amount > excess - total:
+                continue
+            total += p.amount
+            taken.append(Repeat(p, original, same_intent))
+    return taken
+
+
 # --------------------------------------------------------------------------- reconcile
 
 
@@ -355,6 +610,7 @@ def reconcile(
     config: EngineConfig | None = None,
     fee_lines: Sequence[FeeLineRow] | None = None,
     settled: Callable[[list[Discrepancy]], None] | None = None,
+    kinds: KindRegistry | None = None,
 ) -> Reconciliation:
     """Compare assessed, paid and settled; return every discrepancy, sorted by identity.
 
@@ -375,301 +631,195 @@ def reconcile(
     the dossiers meanwhile (the runner's full load does). The result is the same.
 
     ``settled``, if given, is called once, before the dossiers are asked for, with the
-    payment- and settlement-level findings (every kind but ``underpaid``, ``overpaid`` and
-    ``duplicate_payment``; sorted by identity): the runner starts writing them meanwhile. They
-    are in the result too, unchanged.
+    findings of the ``"transactions"`` stage (every built-in kind but ``underpaid``,
+    ``overpaid`` and ``duplicate_payment``; sorted by identity): the runner starts writing
+    them meanwhile. They are in the result too, unchanged.
+
+    ``kinds`` is the registry whose detectors run (:data:`recon.engine.kinds.REGISTRY` when
+    ``None``): the shared indexes are built once, then each kind's detector adds its findings.
     """
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         raise ValueError("as_of must be a timezone-aware datetime")
     cfg = config if config is not None else EngineConfig()
+    registry = kinds if kinds is not None else builtin_kinds()
 
-    # settlement lines, grouped by provider transaction ------------------------------------
-    first_line: dict[TxnKey, SettlementLineRow] = {}
-    line_groups: dict[TxnKey, list[SettlementLineRow]] = {}
-    for row in settlement_lines:
-        key = (row[1], row[2])
-        held = first_line.setdefault(key, row)
-        if held is not row:
-            group = line_groups.get(key)
-            if group is None:
-                line_groups[key] = [held, row]
-            else:
-                group.append(row)
-    for key, group in line_groups.items():
-        group.sort(key=_line_order)
-        first_line[key] = group[0]
-    group_payment: dict[TxnKey, PaymentRow] = {}
-    bank_claims: dict[TxnKey, PaymentRow] = {}
-
-    # payments: one pass ------------------------------------------------------------------
-    intent_rows = _Intents(intents)
-    first_pay: dict[int, PaymentRow] = {}
-    pay_groups: dict[int, list[PaymentRow]] = {}
-    unmatched: list[PaymentRow] = []
-    overdue: list[tuple[PaymentRow, int | None]] = []
-    mismatched: list[tuple[PaymentRow, SettlementLineRow, int | None]] = []
-    status_wrong: list[tuple[PaymentRow, SettlementLineRow]] = []
-    # payments with a bank reference: without a line of their own (and their dossier) ...
-    by_bank: list[tuple[PaymentRow, TxnKey, int | None]] = []
-    # ... and with one (and that line)
-    settled_too: list[tuple[PaymentRow, TxnKey, SettlementLineRow]] = []
-    cutoffs: dict[str, datetime] = {}
-    for p in payments:
-        _pid, provider, txn, _channel, amount, status, paid_at, did, intent_id, _ref, bank = p
-        key = (provider, txn)
-        line = first_line.pop(key, None)
-        if line is not None:
-            if line_groups and key in line_groups:
-                group_payment[key] = p
-            if bank is not None and bank != txn:
-                settled_too.append((p, (provider, bank), line))
-        if status == SUCCEEDED:
-            if did is None and intent_id is not None:
-                intent = intent_rows.get(intent_id)
-                if intent is None:
-                    raise ValueError(f"payment {p[0]} refers to intent {intent_id}, not given")
-                did = intent[1]
-            if did is None:
-                unmatched.append(p)
-            else:
-                held_p = first_pay.setdefault(did, p)
-                if held_p is not p:
-                    pgroup = pay_groups.get(did)
-                    if pgroup is None:
-                        pay_groups[did] = [held_p, p]
-                    else:
-                        pgroup.append(p)
-            if line is None:
-                if bank is not None and bank != txn:  # judged once own ids took their lines
-                    by_bank.append((p, (provider, bank), did))
-                else:
-                    cutoff = cutoffs.get(provider)
-                    if cutoff is None:
-                        cutoff = cutoffs[provider] = _cutoff(provider, as_of, cfg)
-                    if paid_at < cutoff:
-                        overdue.append((p, did))
-            elif line[3] != amount:
-                mismatched.append((p, line, did))
-        elif line is not None:
-            status_wrong.append((p, line))
-        elif bank is not None and bank != txn:
-            by_bank.append((p, (provider, bank), None))
-
-    # bank references (see the module doc): lowest payment id first, so input order never
-    # matters. First payments with no line of their own take the group of their reference ...
-    by_bank.sort(key=_first_id)
-    for p, bank_key, did in by_bank:
-        line = first_line.pop(bank_key, None)
-        if line is not None:
-            bank_claims[bank_key] = p
-            if line_groups and bank_key in line_groups:
-                group_payment[bank_key] = p
-        if p[5] == SUCCEEDED:
-            if line is None:
-                cutoff = cutoffs.get(p[1])
-                if cutoff is None:
-                    cutoff = cutoffs[p[1]] = _cutoff(p[1], as_of, cfg)
-                if p[6] < cutoff:
-                    overdue.append((p, did))
-            elif line[3] != p[4]:
-                mismatched.append((p, line, did))
-        elif line is not None:
-            status_wrong.append((p, line))
-    # ... then a group still unclaimed that names a settled payment settles it a second time
-    settled_twice: list[tuple[PaymentRow, SettlementLineRow, SettlementLineRow]] = []
-    first_settled: dict[TxnKey, SettlementLineRow] = {}  # such a group -> the payment's original
-    settled_too.sort(key=_first_id)
-    for p, bank_key, own in settled_too:
-        extra = first_line.pop(bank_key, None)
-        if extra is not None:
-            bank_claims[bank_key] = p
-            group_payment[bank_key] = p
-            first_settled[bank_key] = own
-            settled_twice.append((p, own, extra))
-
+    facts = Facts(as_of=as_of, config=cfg, intents=_Intents(intents), payments=payments,
+                  settlement_lines=settlement_lines)
+    _match_transactions(facts, payments, settlement_lines)
     out: list[Discrepancy] = []
     emit = out.append
-
-    # payment level -------------------------------------------------------------------------
-    for p in unmatched:
-        vi, en = explain.unmatched_payment(p[1], p[2], p[4], p[9])
-        emit(Discrepancy(
-            f"unmatched_payment:payment={p[0]}", "unmatched_payment", None, p[0], None, p[1],
-            0, p[4], p[4], vi, en,
-        ))
-    for p, did in overdue:
-        days = cfg.days_for(p[1])
-        vi, en = explain.missing_settlement(
-            p[1], p[2], p[4], paid_at=p[6], days=days, deadline=settlement_deadline(p[6], days)
-        )
-        emit(Discrepancy(
-            f"missing_settlement:payment={p[0]}", "missing_settlement", did, p[0], None, p[1],
-            p[4], 0, -p[4], vi, en,
-        ))
-
-    # settlement level ----------------------------------------------------------------------
-    for p, line, did in mismatched:
-        tolerance = cfg.tolerance_for(p[1])
-        delta = line[3] - p[4]
-        within = abs(delta) <= tolerance
-        vi, en = explain.amount_mismatch(
-            p[1], p[2], p[4], line[3], within_tolerance=within, tolerance=tolerance
-        )
-        emit(Discrepancy(
-            f"amount_mismatch:payment={p[0]}:settlement_line={line[0]}", "amount_mismatch",
-            did, p[0], line[0], p[1], p[4], line[3], delta, vi, en, within,
-        ))
-    for p, line in status_wrong:
-        vi, en = explain.status_mismatch(p[1], p[2], p[5], line[3], line[6])
-        emit(Discrepancy(
-            f"status_mismatch:payment={p[0]}:settlement_line={line[0]}", "status_mismatch",
-            _dossier_of(p, intent_rows), p[0], line[0], p[1], 0, line[3], line[3], vi, en,
-        ))
-    for line in first_line.values():  # what is left had no payment
-        vi, en = explain.unexpected_settlement(line[1], line[2], line[3], line[6])
-        emit(Discrepancy(
-            f"unexpected_settlement:settlement_line={line[0]}", "unexpected_settlement",
-            None, None, line[0], line[1], 0, line[3], line[3], vi, en,
-        ))
-    for p, own, extra in settled_twice:
-        vi, en = explain.duplicate_settlement(extra[1], extra[2], extra[3], extra[6], own[6])
-        emit(Discrepancy(
-            f"duplicate_settlement:settlement_line={extra[0]}", "duplicate_settlement",
-            _dossier_of(p, intent_rows), p[0], extra[0], extra[1], 0, extra[3], extra[3],
-            vi, en,
-        ))
-    for key, group in line_groups.items():
-        original = first_settled.get(key, group[0])
-        owner = group_payment.get(key)
-        for extra in group[1:]:
-            vi, en = explain.duplicate_settlement(
-                extra[1], extra[2], extra[3], extra[6], original[6]
-            )
-            emit(Discrepancy(
-                f"duplicate_settlement:settlement_line={extra[0]}", "duplicate_settlement",
-                None if owner is None else _dossier_of(owner, intent_rows),
-                None if owner is None else owner[0],
-                extra[0], extra[1], 0, extra[3], extra[3], vi, en,
-            ))
-
+    for kind in registry.transaction_kinds:
+        kind.detector(facts, kind, emit)
     if settled is not None:
         settled(sorted(out, key=itemgetter(0)))
 
     # dossiers and what each was assessed (only now: a loader may still be fetching them) ---
-    dossier_rows = dossiers() if callable(dossiers) else dossiers
-    dossier_by_id = {d[0]: d for d in dossier_rows}
-    if len(dossier_by_id) != len(dossier_rows):
-        raise ValueError("dossier ids must be unique")
-    assessed: dict[int, int] | None = None  # None: each row's own total_assessed
-    if fee_lines is not None:
-        assessed = dict.fromkeys(dossier_by_id, 0)
-        try:
-            for fee_dossier, fee_amount in fee_lines:
-                assessed[fee_dossier] += fee_amount
-        except KeyError as exc:
-            raise ValueError(f"a fee line refers to dossier {exc.args[0]}, not given") from None
-        for d_id, _code, total in dossier_rows:
-            if total is not None and total != assessed[d_id]:
-                raise ValueError(
-                    f"dossier {d_id}: total_assessed {total} differs from its fee lines "
-                    f"({assessed[d_id]})"
-                )
-
-    # dossier level -------------------------------------------------------------------------
-    for did, first in first_pay.items():
-        group_or_none = pay_groups.get(did)
-        paid = first[4] if group_or_none is None else sum(x[4] for x in group_or_none)
-        dossier = dossier_by_id.get(did)
-        if dossier is None:
-            raise ValueError(f"payment {first[0]} is matched to dossier {did}, not given")
-        due = dossier[2] if assessed is None else assessed[did]
-        if due is None:
-            raise ValueError(f"dossier {did} has no total_assessed and no fee lines were given")
-        if paid == due:
-            continue
-        code = dossier[1]
-        if paid < due:
-            vi, en = explain.underpaid(code, due, paid)
-            emit(Discrepancy(
-                f"underpaid:dossier={did}", "underpaid", did, None, None, None,
-                due, paid, paid - due, vi, en,
-            ))
-            continue
-        duplicates = 0
-        if group_or_none is not None:
-            duplicates = _emit_duplicates(
-                emit, dossier_id=did, code=code, group=group_or_none, excess=paid - due,
-                intents=intent_rows,
-            )
-        counted = paid - duplicates
-        if counted > due:
-            vi, en = explain.overpaid(code, due, counted, duplicates)
-            emit(Discrepancy(
-                f"overpaid:dossier={did}", "overpaid", did, None, None, None,
-                due, counted, counted - due, vi, en,
-            ))
+    _add_dossiers(facts, dossiers() if callable(dossiers) else dossiers, fee_lines)
+    for kind in registry.dossier_kinds:
+        kind.detector(facts, kind, emit)
 
     out.sort(key=itemgetter(0))
     for i in range(1, len(out)):
         if out[i - 1][0] == out[i][0]:
             raise ValueError(f"two findings share the identity {out[i][0]}: are the ids unique?")
     return Reconciliation(
-        discrepancies=out, as_of=as_of, config=cfg, dossiers=dossier_by_id, assessed=assessed,
-        first_pay=first_pay, groups=pay_groups, intents=intent_rows, payments=payments,
-        lines=settlement_lines, bank_claims=bank_claims,
+        discrepancies=out, as_of=as_of, config=cfg, dossiers=facts.dossiers,
+        assessed=facts.assessed, first_pay=facts.first_pay, groups=facts.pay_groups,
+        intents=facts.intents, payments=payments, lines=settlement_lines,
+        bank_claims=facts.bank_claims, kinds=registry,
     )
 
 
-def _emit_duplicates(
-    emit: Callable[[Discrepancy], None],
-    *,
-    dossier_id: int,
-    code: str,
-    group: list[PaymentRow],
-    excess: int,
-    intents: _Intents,
-) -> int:
-    """Report the repeats that explain ``excess`` (see the module docstring); return their sum."""
-    group.sort(key=_payment_order)
-    first_of_amount: dict[int, PaymentRow] = {}
-    first_on_intent: dict[tuple[int, int], PaymentRow] = {}
-    intent_repeats: list[tuple[PaymentRow, PaymentRow]] = []
-    amount_repeats: list[tuple[PaymentRow, PaymentRow]] = []
-    for p in group:
-        amount = p.amount
-        if amount <= 0:
+# --------------------------------------------------------------------------- detectors
+#
+# One per built-in kind, named in its entry of recon.engine.kinds. A detector reads the shared
+# indexes (Facts) and emits each finding of ``kind``; it writes its sentence with
+# ``kind.explain``. Amounts follow the table of recon.engine.records.Discrepancy.
+
+
+def detect_unmatched_payment(facts: Facts, kind: Kind, emit: Emit) -> None:
+    name, explain_ = kind.name, kind.explain
+    for p in facts.unmatched:
+        vi, en = explain_(p[1], p[2], p[4], p[9])
+        emit(Discrepancy(
+            f"{name}:payment={p[0]}", name, None, p[0], None, p[1], 0, p[4], p[4], vi, en,
+        ))
+
+
+def detect_missing_settlement(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """Succeeded, no line, and paid before its provider's cutoff (never for ``cash``)."""
+    name, explain_ = kind.name, kind.explain
+    cfg, as_of = facts.config, facts.as_of
+    cutoffs: dict[str, datetime] = {}
+    for p, did in facts.unsettled:
+        provider = p[1]
+        cutoff = cutoffs.get(provider)
+        if cutoff is None:
+            cutoff = cutoffs[provider] = _cutoff(provider, as_of, cfg)
+        if p[6] < cutoff:
+            days = cfg.days_for(provider)
+            vi, en = explain_(
+                provider, p[2], p[4], paid_at=p[6], days=days,
+                deadline=settlement_deadline(p[6], days),
+            )
+            emit(Discrepancy(
+                f"{name}:payment={p[0]}", name, did, p[0], None, provider, p[4], 0, -p[4],
+                vi, en,
+            ))
+
+
+def detect_amount_mismatch(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """A succeeded payment whose original line's gross differs (flagged within tolerance)."""
+    name, explain_ = kind.name, kind.explain
+    cfg = facts.config
+    for p, line, did in facts.gross_differs:
+        tolerance = cfg.tolerance_for(p[1])
+        delta = line[3] - p[4]
+        within = abs(delta) <= tolerance
+        vi, en = explain_(p[1], p[2], p[4], line[3], within_tolerance=within, tolerance=tolerance)
+        emit(Discrepancy(
+            f"{name}:payment={p[0]}:settlement_line={line[0]}", name,
+            did, p[0], line[0], p[1], p[4], line[3], delta, vi, en, within,
+        ))
+
+
+def detect_status_mismatch(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """A failed or refunded payment whose transaction was settled all the same."""
+    name, explain_ = kind.name, kind.explain
+    for p, line in facts.settled_not_succeeded:
+        vi, en = explain_(p[1], p[2], p[5], line[3], line[6])
+        emit(Discrepancy(
+            f"{name}:payment={p[0]}:settlement_line={line[0]}", name,
+            facts.dossier_of(p), p[0], line[0], p[1], 0, line[3], line[3], vi, en,
+        ))
+
+
+def detect_unexpected_settlement(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """The original line of a group no payment took."""
+    name, explain_ = kind.name, kind.explain
+    for line in facts.unclaimed.values():
+        vi, en = explain_(line[1], line[2], line[3], line[6])
+        emit(Discrepancy(
+            f"{name}:settlement_line={line[0]}", name,
+            None, None, line[0], line[1], 0, line[3], line[3], vi, en,
+        ))
+
+
+def detect_duplicate_settlement(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """Every line of a group but its original, and every line of a bank-reference group that
+    settles a payment already settled under its own id."""
+    name, explain_ = kind.name, kind.explain
+    for p, own, extra in facts.settled_twice:
+        vi, en = explain_(extra[1], extra[2], extra[3], extra[6], own[6])
+        emit(Discrepancy(
+            f"{name}:settlement_line={extra[0]}", name,
+            facts.dossier_of(p), p[0], extra[0], extra[1], 0, extra[3], extra[3], vi, en,
+        ))
+    first_settled = facts.first_settled
+    group_payment = facts.group_payment
+    for key, group in facts.line_groups.items():
+        original = first_settled.get(key, group[0])
+        owner = group_payment.get(key)
+        did = None if owner is None else facts.dossier_of(owner)
+        owner_id = None if owner is None else owner[0]
+        for extra in group[1:]:
+            vi, en = explain_(extra[1], extra[2], extra[3], extra[6], original[6])
+            emit(Discrepancy(
+                f"{name}:settlement_line={extra[0]}", name, did, owner_id,
+                extra[0], extra[1], 0, extra[3], extra[3], vi, en,
+            ))
+
+
+def detect_underpaid(facts: Facts, kind: Kind, emit: Emit) -> None:
+    name, explain_ = kind.name, kind.explain
+    for did, code, due, paid, _payments in facts.balances:
+        if paid < due:
+            vi, en = explain_(code, due, paid)
+            emit(Discrepancy(
+                f"{name}:dossier={did}", name, did, None, None, None,
+                due, paid, paid - due, vi, en,
+            ))
+
+
+def detect_overpaid(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """The excess that the repeats (``duplicate_payment``) leave unexplained."""
+    name, explain_ = kind.name, kind.explain
+    for balance in facts.balances:
+        did, code, due, paid, _payments = balance
+        if paid <= due:
             continue
-        original = None
-        if p.intent_id is not None:
-            original = first_on_intent.setdefault((p.intent_id, amount), p)
-        if original is not None and original is not p:
-            intent_repeats.append((p, original))
-        else:
-            original = first_of_amount.setdefault(amount, p)
-            if original is not p:
-                amount_repeats.append((p, original))
-    total = 0
-    same_intent = True
-    for repeats in (intent_repeats, amount_repeats):
-        for p, original in repeats:
-            if p.amount > excess - total:
-                continue
-            total += p.amount
+        duplicates = sum(r.payment.amount for r in facts.repeats(balance))
+        counted = paid - duplicates
+        if counted > due:
+            vi, en = explain_(code, due, counted, duplicates)
+            emit(Discrepancy(
+                f"{name}:dossier={did}", name, did, None, None, None,
+                due, counted, counted - due, vi, en,
+            ))
+
+
+def detect_duplicate_payment(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """Each repeat taken to explain an overpaid dossier's excess."""
+    name, explain_ = kind.name, kind.explain
+    intents = facts.intents
+    for balance in facts.balances:
+        if balance.paid <= balance.assessed or balance.payments is None:
+            continue
+        did, code = balance.dossier_id, balance.code
+        for p, original, same_intent in facts.repeats(balance):
             reference = None
             if same_intent and p.intent_id is not None:
                 intent = intents.get(p.intent_id)
                 reference = intent.reference if intent is not None else p.reference
-            vi, en = explain.duplicate_payment(
+            vi, en = explain_(
                 code, p.amount, p.provider, p.provider_txn_id,
                 original_provider=original.provider, original_txn=original.provider_txn_id,
                 original_paid_at=original.paid_at, same_intent=same_intent, reference=reference,
             )
             emit(Discrepancy(
-                f"duplicate_payment:dossier={dossier_id}:payment={p.id}", "duplicate_payment",
-                dossier_id, p.id, None, p.provider, 0, p.amount, p.amount, vi, en,
+                f"{name}:dossier={did}:payment={p.id}", name,
+                did, p.id, None, p.provider, 0, p.amount, p.amount, vi, en,
             ))
-        same_intent = False
-    return total
 
 
 def _dossier_of(payment: PaymentRow, intents: _Intents) -> int | None:

@@ -5,7 +5,8 @@ The runner passes the identities of the discrepancies that are open before the r
 insert (``new``), which to refresh (``still_open``: amounts and sentences may have moved), and
 which to close as ``auto_resolved`` (``resolved``), each with one sentence in Vietnamese and in
 English saying what changed ("the settlement arrived on 2026-11-25"), read from the facts this
-run saw. Pure, like the rest of the engine.
+run saw. Pure, like the rest of the engine. Each kind's reason is the ``resolve`` of its entry
+in the registry the run used (:mod:`recon.engine.kinds`).
 
 For a partial run (recent activity only) pass ``partial=True``: an open discrepancy whose
 subject (dossier / payment / settlement line) was not among this run's inputs is neither
@@ -20,7 +21,7 @@ from typing import NamedTuple
 
 from recon.clock import VN_TZ
 from recon.engine import explain
-from recon.engine.core import Reconciliation, parse_identity, settlement_deadline
+from recon.engine.core import Reconciliation, settlement_deadline
 from recon.engine.explain import date_en, date_vi, vnd
 from recon.engine.records import SUCCEEDED, Discrepancy, PaymentRow
 
@@ -52,9 +53,10 @@ def classify(
     Every list is sorted by identity. A previous identity that cannot be parsed is a caller
     error and raises ``ValueError``.
     """
+    kinds = result.kinds
     previous = set(previous_open)
     for identity in previous:
-        parse_identity(identity)  # fail loudly on rubbish rather than resolve it
+        kinds.parse_identity(identity)  # fail loudly on rubbish rather than resolve it
     current = {d.identity for d in result.discrepancies}
     new = [d for d in result.discrepancies if d.identity not in previous]
     still_open = [d for d in result.discrepancies if d.identity in previous]
@@ -64,18 +66,21 @@ def classify(
         if partial and not result.covers(identity):
             untouched.append(identity)
             continue
-        kind, ids = parse_identity(identity)
-        vi, en = resolution_reason(kind, ids, result)
+        kind, ids = kinds.parse_identity(identity)
+        vi, en = kinds[kind].resolve(ids, result)
         resolved.append(Resolution(identity, kind, vi, en))
     return Classification(new, still_open, resolved, untouched)
 
 
 def resolution_reason(kind: str, ids: dict[str, int], result: Reconciliation) -> Pair:
-    """Why a ``kind`` finding about ``ids`` no longer holds, given this run's facts."""
-    return _REASONS[kind](ids, result)
+    """Why a ``kind`` finding about ``ids`` no longer holds, given this run's facts (the
+    ``resolve`` of the kind's entry in the registry the run used)."""
+    return result.kinds[kind].resolve(ids, result)
 
 
 # --------------------------------------------------------------------------- per kind
+#
+# One reason per built-in kind, named in its entry of recon.engine.kinds.
 
 _GONE_DOSSIER = (
     "Hồ sơ không còn trong dữ liệu đối soát.",
@@ -145,15 +150,15 @@ def _dossier_totals(kind: str, ids: dict[str, int], result: Reconciliation) -> P
     )
 
 
-def _underpaid(ids: dict[str, int], result: Reconciliation) -> Pair:
+def reason_underpaid(ids: dict[str, int], result: Reconciliation) -> Pair:
     return _dossier_totals("underpaid", ids, result)
 
 
-def _overpaid(ids: dict[str, int], result: Reconciliation) -> Pair:
+def reason_overpaid(ids: dict[str, int], result: Reconciliation) -> Pair:
     return _dossier_totals("overpaid", ids, result)
 
 
-def _duplicate_payment(ids: dict[str, int], result: Reconciliation) -> Pair:
+def reason_duplicate_payment(ids: dict[str, int], result: Reconciliation) -> Pair:
     payment = result.payment(ids["payment"])
     if payment is None:
         return _GONE_PAYMENT
@@ -197,7 +202,7 @@ def _rematched(payment: PaymentRow, matched: int | None, result: Reconciliation)
     )
 
 
-def _unmatched_payment(ids: dict[str, int], result: Reconciliation) -> Pair:
+def reason_unmatched_payment(ids: dict[str, int], result: Reconciliation) -> Pair:
     payment = result.payment(ids["payment"])
     if payment is None:
         return _GONE_PAYMENT
@@ -209,7 +214,7 @@ def _unmatched_payment(ids: dict[str, int], result: Reconciliation) -> Pair:
     return _fallback(result)
 
 
-def _missing_settlement(ids: dict[str, int], result: Reconciliation) -> Pair:
+def reason_missing_settlement(ids: dict[str, int], result: Reconciliation) -> Pair:
     payment = result.payment(ids["payment"])
     if payment is None:
         return _GONE_PAYMENT
@@ -241,7 +246,7 @@ def _missing_settlement(ids: dict[str, int], result: Reconciliation) -> Pair:
     )
 
 
-def _unexpected_settlement(ids: dict[str, int], result: Reconciliation) -> Pair:
+def reason_unexpected_settlement(ids: dict[str, int], result: Reconciliation) -> Pair:
     line = result.settlement_line(ids["settlement_line"])
     if line is None:
         return _GONE_LINE
@@ -294,7 +299,7 @@ def _payment_and_line(
     return check(payment, line.amount)
 
 
-def _amount_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
+def reason_amount_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
     def check(payment: PaymentRow, gross: int) -> Pair:
         if payment.status != SUCCEEDED:
             return _status_changed(payment)  # now a status_mismatch, reported separately
@@ -309,7 +314,7 @@ def _amount_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
     return _payment_and_line(ids, result, check)
 
 
-def _status_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
+def reason_status_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
     def check(payment: PaymentRow, _gross: int) -> Pair:
         if payment.status == SUCCEEDED:
             return _status_changed(payment)
@@ -318,7 +323,7 @@ def _status_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
     return _payment_and_line(ids, result, check)
 
 
-def _duplicate_settlement(ids: dict[str, int], result: Reconciliation) -> Pair:
+def reason_duplicate_settlement(ids: dict[str, int], result: Reconciliation) -> Pair:
     line = result.settlement_line(ids["settlement_line"])
     if line is None:
         return _GONE_LINE
@@ -335,16 +340,3 @@ def _duplicate_settlement(ids: dict[str, int], result: Reconciliation) -> Pair:
         "sớm nhất).",
         "This line is now taken as the transaction's original (earliest) settlement.",
     )
-
-
-_REASONS: dict[str, Callable[[dict[str, int], Reconciliation], Pair]] = {
-    "underpaid": _underpaid,
-    "overpaid": _overpaid,
-    "duplicate_payment": _duplicate_payment,
-    "unmatched_payment": _unmatched_payment,
-    "missing_settlement": _missing_settlement,
-    "unexpected_settlement": _unexpected_settlement,
-    "amount_mismatch": _amount_mismatch,
-    "duplicate_settlement": _duplicate_settlement,
-    "status_mismatch": _status_mismatch,
-}

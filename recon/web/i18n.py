@@ -21,21 +21,14 @@ from collections.abc import Mapping
 
 from flask import request, session
 
+from recon.engine.kinds import REGISTRY
+
 LANGUAGES = ("vi", "en")
 
 # --------------------------------------------------------------------------- vocabularies
 
-KIND_LABELS: dict[str, tuple[str, str]] = {  # kind -> (English, Vietnamese)
-    "underpaid": ("Underpaid", "Nộp thiếu"),
-    "overpaid": ("Overpaid", "Nộp thừa"),
-    "duplicate_payment": ("Paid twice", "Thanh toán trùng"),
-    "unmatched_payment": ("Payment without dossier", "Khoản thu không khớp hồ sơ"),
-    "missing_settlement": ("Settlement missing", "Thiếu đối soát"),
-    "unexpected_settlement": ("Settlement without payment", "Đối soát không có giao dịch"),
-    "amount_mismatch": ("Amount differs", "Lệch số tiền"),
-    "duplicate_settlement": ("Settled twice", "Đối soát trùng"),
-    "status_mismatch": ("Failed or refunded, yet settled", "Sai trạng thái giao dịch"),
-}
+#: kind -> (English, Vietnamese), from the one registry of discrepancy kinds
+KIND_LABELS: dict[str, tuple[str, str]] = REGISTRY.labels()
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     "open": ("Open", "Đang mở"),
     "pending": ("Waiting for approval", "Chờ phê duyệt"),

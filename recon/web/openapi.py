@@ -16,7 +16,7 @@ from flask import Blueprint, Response, jsonify
 
 from adapters import PROVIDERS
 from recon import __version__
-from recon.engine.records import KINDS
+from recon.engine.kinds import KINDS
 from recon.intake.dossiers import CODE_PATTERN
 from recon.models.dossiers import FEE_KINDS, RECEIVED_CHANNELS
 from recon.money import MAX_VND

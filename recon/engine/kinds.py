@@ -1,0 +1,233 @@
+"""The discrepancy kinds, each declared once: the one place that says what a kind is.
+
+A :class:`Kind` entry names the kind and gives everything the rest of recon needs to know
+about it:
+
+- ``subject``: what its identity is about, in order (``dossier``, ``payment``,
+  ``settlement_line``, or a pair of them). The identity is ``kind`` plus those ids
+  (:meth:`KindRegistry.make_identity`) and never changes between runs;
+- ``stage``: ``"transactions"`` for a kind found from payments and settlement lines alone
+  (reported early to the runner, while the dossiers still load), ``"dossiers"`` for one that
+  needs the dossiers and what they were assessed;
+- ``detector``: the function of :mod:`recon.engine.core` that finds it over the run's shared
+  indexes (:class:`recon.engine.core.Facts`);
+- ``explain``: the function of :mod:`recon.engine.explain` writing its sentence (vi, en); the
+  detector calls it through the entry;
+- ``resolve``: the function of :mod:`recon.engine.lifecycle` saying (vi, en) why an open
+  finding of this kind no longer holds (the ``auto_resolved`` reason);
+- ``label_vi`` / ``label_en``: its name on the finance pages and exports;
+- ``severity``: ``high`` (money owed to or by a citizen, or missing), ``medium`` (the
+  provider's books disagree with ours), ``low``.
+
+Everything else is derived from :data:`REGISTRY`: the engine's :data:`KINDS` and
+:data:`SUBJECTS`, the model's ``DISCREPANCY_KINDS`` and its CHECK constraint, the finance
+labels (``recon.web.i18n.KIND_LABELS``), the OpenAPI enum, the per-kind counts of a
+run. ``tests/engine/test_kinds.py`` keeps all of them equal to the registry.
+
+Adding a kind = one entry here + one detector in :mod:`recon.engine.core` (and its sentence in
+:mod:`~recon.engine.explain`, its reason in :mod:`~recon.engine.lifecycle`) + a migration that
+widens the database's CHECK (copy ``migrations/versions/0008_kinds_check.py``: a migration is
+history, so it lists the kinds it admits as a literal tuple and never imports this module;
+:meth:`KindRegistry.check_clause` prints the new clause to paste) + its tests. The test
+``test_the_migrated_check_admits_exactly_the_registry`` fails until that migration exists.
+
+A caller may also run the engine with another registry (``reconcile(..., kinds=...)``,
+usually ``REGISTRY.extended(...)``): the result carries it, and :func:`~recon.engine.lifecycle.
+classify` resolves with it. Pure, like the rest of the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Literal
+
+from recon.engine import core, explain, lifecycle
+
+if TYPE_CHECKING:
+    from recon.engine.core import Facts, Reconciliation
+    from recon.engine.records import Discrepancy
+
+Pair = tuple[str, str]
+Severity = Literal["high", "medium", "low"]
+Stage = Literal["transactions", "dossiers"]
+Emit = Callable[["Discrepancy"], None]
+Detector = Callable[["Facts", "Kind", Emit], None]
+Reason = Callable[[dict[str, int], "Reconciliation"], Pair]
+
+SUBJECT_PARTS: Final = ("dossier", "payment", "settlement_line")
+SEVERITIES: Final = ("high", "medium", "low")
+STAGES: Final = ("transactions", "dossiers")
+NAME_LENGTH: Final = 24  # discrepancies.kind is a VARCHAR(24)
+_NAME = re.compile(r"[a-z][a-z_]*[a-z]")
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """One discrepancy kind (see the module doc for each field)."""
+
+    name: str
+    subject: tuple[str, ...]
+    stage: Stage
+    detector: Detector
+    explain: Callable[..., Pair]
+    resolve: Reason
+    label_vi: str
+    label_en: str
+    severity: Severity
+
+    def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name) or len(self.name) > NAME_LENGTH:
+            raise ValueError(
+                f"kind name {self.name!r}: lower-case letters and '_', at most {NAME_LENGTH}")
+        parts = self.subject
+        if not parts or any(p not in SUBJECT_PARTS for p in parts) or tuple(
+                sorted(set(parts), key=SUBJECT_PARTS.index)) != parts:
+            raise ValueError(
+                f"kind {self.name}: subject {parts!r} must be one or more of {SUBJECT_PARTS}, "
+                f"in that order, each once")
+        if self.stage not in STAGES:
+            raise ValueError(f"kind {self.name}: stage must be one of {STAGES}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"kind {self.name}: severity must be one of {SEVERITIES}")
+        if not self.label_vi.strip() or not self.label_en.strip():
+            raise ValueError(f"kind {self.name}: needs a label in Vietnamese and in English")
+
+
+class KindRegistry:
+    """An ordered, immutable set of :class:`Kind` entries, looked up by name."""
+
+    __slots__ = ("_by_name", "dossier_kinds", "names", "subjects", "transaction_kinds")
+
+    def __init__(self, entries: Iterable[Kind]) -> None:
+        by_name: dict[str, Kind] = {}
+        for entry in entries:
+            if entry.name in by_name:
+                raise ValueError(f"kind {entry.name!r} is declared twice")
+            by_name[entry.name] = entry
+        self._by_name = by_name
+        self.names: tuple[str, ...] = tuple(by_name)
+        self.subjects: dict[str, tuple[str, ...]] = {k.name: k.subject for k in by_name.values()}
+        self.transaction_kinds: tuple[Kind, ...] = tuple(
+            k for k in by_name.values() if k.stage == "transactions")
+        self.dossier_kinds: tuple[Kind, ...] = tuple(
+            k for k in by_name.values() if k.stage == "dossiers")
+
+    def __getitem__(self, name: str) -> Kind:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise ValueError(f"unknown discrepancy kind {name!r}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __iter__(self) -> Iterator[Kind]:
+        return iter(self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def extended(self, *entries: Kind) -> KindRegistry:
+        """A new registry: these kinds and ``entries`` after them (this one is unchanged)."""
+        return KindRegistry((*self, *entries))
+
+    # identities ------------------------------------------------------------------------
+
+    def make_identity(
+        self,
+        kind: str,
+        *,
+        dossier_id: int | None = None,
+        payment_id: int | None = None,
+        settlement_line_id: int | None = None,
+    ) -> str:
+        """``kind`` plus the ids of its subject, e.g.
+        ``duplicate_payment:dossier=12:payment=99``. Ids outside the subject are not part."""
+        ids = {"dossier": dossier_id, "payment": payment_id,
+               "settlement_line": settlement_line_id}
+        out = [kind]
+        for part in self[kind].subject:
+            value = ids[part]
+            if value is None:
+                raise ValueError(f"{kind} needs a {part} id")
+            out.append(f"{part}={value}")
+        return ":".join(out)
+
+    def parse_identity(self, identity: str) -> tuple[str, dict[str, int]]:
+        """``"amount_mismatch:payment=5:settlement_line=9"`` -> ``("amount_mismatch",
+        {"payment": 5, "settlement_line": 9})``. Raises ``ValueError`` on anything else."""
+        kind, *parts = identity.split(":")
+        subject = self.subjects.get(kind)
+        if subject is None:
+            raise ValueError(f"unknown discrepancy kind in identity {identity!r}")
+        ids: dict[str, int] = {}
+        for part in parts:
+            name, sep, value = part.partition("=")
+            if not sep or not (value.isascii() and value.isdigit()) or name in ids:
+                raise ValueError(f"malformed identity {identity!r}")
+            ids[name] = int(value)
+        if tuple(ids) != subject:
+            raise ValueError(f"identity {identity!r} does not name the subject of a {kind}")
+        return kind, ids
+
+    # what other layers derive ----------------------------------------------------------
+
+    def labels(self) -> dict[str, Pair]:
+        """kind -> (English, Vietnamese), the shape of ``i18n.KIND_LABELS``."""
+        return {k.name: (k.label_en, k.label_vi) for k in self}
+
+    def label(self, name: str, language: str) -> str:
+        entry = self[name]
+        return entry.label_vi if language == "vi" else entry.label_en
+
+    def check_clause(self, column: str = "kind") -> str:
+        """The SQL of the CHECK admitting exactly these kinds, for a migration's author to
+        paste (as a literal) when a kind is added; see the module doc."""
+        return f"{column} IN ({', '.join(repr(n) for n in self.names)})"
+
+
+def _entries() -> Sequence[Kind]:
+    return (
+        Kind("underpaid", ("dossier",), "dossiers", core.detect_underpaid,
+             explain.underpaid, lifecycle.reason_underpaid,
+             "Nộp thiếu", "Underpaid", "high"),
+        Kind("overpaid", ("dossier",), "dossiers", core.detect_overpaid,
+             explain.overpaid, lifecycle.reason_overpaid,
+             "Nộp thừa", "Overpaid", "high"),
+        Kind("duplicate_payment", ("dossier", "payment"), "dossiers",
+             core.detect_duplicate_payment, explain.duplicate_payment,
+             lifecycle.reason_duplicate_payment,
+             "Thanh toán trùng", "Paid twice", "high"),
+        Kind("unmatched_payment", ("payment",), "transactions", core.detect_unmatched_payment,
+             explain.unmatched_payment, lifecycle.reason_unmatched_payment,
+             "Khoản thu không khớp hồ sơ", "Payment without dossier", "high"),
+        Kind("missing_settlement", ("payment",), "transactions",
+             core.detect_missing_settlement, explain.missing_settlement,
+             lifecycle.reason_missing_settlement,
+             "Thiếu đối soát", "Settlement missing", "high"),
+        Kind("unexpected_settlement", ("settlement_line",), "transactions",
+             core.detect_unexpected_settlement, explain.unexpected_settlement,
+             lifecycle.reason_unexpected_settlement,
+             "Đối soát không có giao dịch", "Settlement without payment", "medium"),
+        Kind("amount_mismatch", ("payment", "settlement_line"), "transactions",
+             core.detect_amount_mismatch, explain.amount_mismatch,
+             lifecycle.reason_amount_mismatch,
+             "Lệch số tiền", "Amount differs", "medium"),
+        Kind("duplicate_settlement", ("settlement_line",), "transactions",
+             core.detect_duplicate_settlement, explain.duplicate_settlement,
+             lifecycle.reason_duplicate_settlement,
+             "Đối soát trùng", "Settled twice", "medium"),
+        Kind("status_mismatch", ("payment", "settlement_line"), "transactions",
+             core.detect_status_mismatch, explain.status_mismatch,
+             lifecycle.reason_status_mismatch,
+             "Sai trạng thái giao dịch", "Failed or refunded, yet settled", "high"),
+    )
+
+
+REGISTRY: Final = KindRegistry(_entries())
+"""The built-in kinds, in the order pages and reports list them."""
+
+KINDS: Final[tuple[str, ...]] = REGISTRY.names
+SUBJECTS: Final[dict[str, tuple[str, ...]]] = REGISTRY.subjects
