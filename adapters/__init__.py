@@ -8,10 +8,10 @@ Nothing here imports from ``recon``; secrets come in through ``env``.
 
 **The registry** is the one list of providers: :data:`ADAPTERS` (name → adapter class) and
 :data:`PROVIDERS` (their names, in registration order) are live views of it, read by the
-webhooks, the simulator, settlement import and fetch, the finance workbench and the OpenAPI
-document. Adding a provider is one adapter module (its callback protocol, simulator fields,
-pull API and settlement profiles) registered with :func:`register`; a test can do the same for
-a while with :func:`registered`.
+webhooks, the simulator, settlement import and fetch and the finance workbench (the OpenAPI
+document and the CLI's choices take theirs at import). Adding a provider is one adapter module
+(its callback protocol, simulator fields, pull API and settlement profiles) registered with
+:func:`register`; a test can do the same for a while with :func:`registered`.
 """
 
 from __future__ import annotations

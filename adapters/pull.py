@@ -41,8 +41,9 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True)
 class ApiRequest:
-    """One call to a provider's API: ``params`` go in the query string, ``json`` or ``form``
-    (at most one) in the body."""
+    """One call to a provider's API: ``params`` go in the query string; the body is ``json``
+    (serialised by the HTTP client), ``form`` fields, or ``body`` bytes sent exactly (when the
+    signature is over the bytes; give its Content-Type in ``headers``) — at most one."""
 
     method: str
     path: str
@@ -50,6 +51,11 @@ class ApiRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
     json: Mapping[str, object] | None = None
     form: Mapping[str, str] | None = None
+    body: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if sum(part is not None for part in (self.json, self.form, self.body)) > 1:
+            raise ValueError("an API request has one body: json, form or body")
 
     @property
     def target(self) -> str:

@@ -162,10 +162,12 @@ class ProviderClient:
     def send(self, request: ApiRequest) -> requests.Response:
         """:meth:`call` with a request an adapter built."""
         return self.call(request.method, request.path, params=request.params or None,
-                         json_body=request.json, form=request.form, headers=request.headers)
+                         json_body=request.json,
+                         form=request.body if request.body is not None else request.form,
+                         headers=request.headers)
 
     def call(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-             json_body: Any = None, form: Mapping[str, str] | None = None,
+             json_body: Any = None, form: Mapping[str, str] | bytes | None = None,
              headers: Mapping[str, str] | None = None) -> requests.Response:
         """The provider's answer (any status below 500 except 429), or :class:`FetchError`
         once ``policy.attempts`` tries have failed on a connection error, a timeout, 5xx or
@@ -393,10 +395,11 @@ def _asks_by_order_code(provider: str) -> bool:
 
 def waiting_intents(db: Database, provider: str, start: datetime, end: datetime
                     ) -> list[PaymentIntent]:
-    """Intents of this channel, created in [start, end), not paid and not cancelled."""
+    """Intents of the provider's channel, created in [start, end), not paid and not
+    cancelled."""
     with db.read() as session:
         query = select(PaymentIntent).where(
-            PaymentIntent.channel == provider,
+            PaymentIntent.channel == adapter_class(provider).channel,
             PaymentIntent.status.in_(("issued", "expired")),
             PaymentIntent.created_at >= start, PaymentIntent.created_at < end,
         ).order_by(PaymentIntent.id)
