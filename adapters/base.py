@@ -327,6 +327,12 @@ class SimulatedPayment:
     order_code: int | None
     memo: str | None
 
+    @property
+    def transfer_memo(self) -> str:
+        """A bank transfer's description: the memo given, else the reference as payers write
+        it (for the bank-feed providers, whose calls carry no other link)."""
+        return self.memo if self.memo is not None else f"{self.reference} chuyen tien"
+
 
 @dataclass(frozen=True)
 class Wire:

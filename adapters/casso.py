@@ -159,8 +159,7 @@ class CassoAdapter(Adapter):
             "data": {
                 "id": id_value(payment.provider_txn_id),
                 "reference": f"FT{_random.randbelow(10**10):010d}",
-                "description": payment.memo if payment.memo is not None
-                else f"{payment.reference} chuyen tien",
+                "description": payment.transfer_memo,
                 "amount": payment.amount,
                 "runningBalance": payment.amount,
                 "transactionDateTime": vn_local(payment.paid_at),

@@ -224,7 +224,7 @@ class SePayAdapter(Adapter):
         return str(1_000_000 + _random.randbelow(9_000_000))
 
     def _callback_fields(self, payment: SimulatedPayment) -> dict[str, object]:
-        content = payment.memo if payment.memo is not None else f"{payment.reference} chuyen tien"
+        content = payment.transfer_memo
         return {
             "id": id_value(payment.provider_txn_id),
             "gateway": "Vietcombank",
