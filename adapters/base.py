@@ -17,10 +17,13 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar, Literal, Protocol, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, Self
+
+if TYPE_CHECKING:
+    from adapters.pull import PullApi
 
 logger = logging.getLogger(__name__)
 
@@ -224,6 +227,28 @@ JSON_CONTENT_TYPE = "application/json"
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 
+def compact_json(value: object, *, ascii_only: bool = False, sort_keys: bool = False) -> str:
+    """JSON with compact separators, as JavaScript's ``JSON.stringify`` writes it."""
+    return json.dumps(value, ensure_ascii=ascii_only, sort_keys=sort_keys, separators=(",", ":"))
+
+
+def json_body(value: object) -> bytes:
+    """``value`` as a compact JSON body, non-ASCII kept as UTF-8 (as providers send it)."""
+    return utf8(compact_json(value))
+
+
+def response_json(body: bytes | str) -> object:
+    """An answer's JSON; ``None`` when empty or not JSON (for :meth:`Adapter.delivered`)."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if not text.strip():
+        return None
+    try:
+        value: object = json.loads(text)
+    except ValueError:
+        return None
+    return value
+
+
 def json_ack(status_code: int, payload: Mapping[str, object]) -> Acknowledgement:
     body = json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     return Acknowledgement(status_code, body, JSON_CONTENT_TYPE)
@@ -252,6 +277,12 @@ def success_flag_ack(outcome: Outcome, detail: str | None = None) -> Acknowledge
     return json_ack(status, {"success": False, "error": detail or outcome.value})
 
 
+def success_flag_delivered(status_code: int, body: bytes | str) -> bool:
+    """Whether a provider of the ``{"success": true}`` convention stops retrying."""
+    answer = response_json(body)
+    return 200 <= status_code < 300 and isinstance(answer, dict) and answer.get("success") is True
+
+
 # --------------------------------------------------------------------------------------------
 # The adapter
 # --------------------------------------------------------------------------------------------
@@ -273,6 +304,51 @@ class SignedParts:
     timestamp: datetime | None = None
 
 
+class CallbackLink(StrEnum):
+    """How a provider's callback tells us which payment it is about."""
+
+    reference = "reference"  # our payment reference, in one of its fields (required)
+    order_code = "order_code"  # our numeric order code (payOS)
+    memo = "memo"  # the payer's transfer description, where we look for the reference
+    typed = "typed"  # a reference typed or scanned at a terminal; it may be missing (POS)
+
+
+@dataclass(frozen=True)
+class SimulatedPayment:
+    """What :meth:`Adapter.build_callback` was asked to send, its defaults filled in:
+    ``paid_at`` is the provider's time of the payment, ``sent_at`` the time of the call."""
+
+    amount: int
+    reference: str | None
+    provider_txn_id: str
+    status: PaymentStatus
+    paid_at: datetime
+    sent_at: datetime
+    order_code: int | None
+    memo: str | None
+
+    @property
+    def transfer_memo(self) -> str:
+        """A bank transfer's description: the memo given, else the reference as payers write
+        it (for the bank-feed providers, whose calls carry no other link)."""
+        return self.memo if self.memo is not None else f"{self.reference} chuyen tien"
+
+
+@dataclass(frozen=True)
+class Wire:
+    """A simulated callback as it travels: its body, headers and query string."""
+
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query_string: str = ""
+
+    @classmethod
+    def json(cls, value: object, *, content_type: str = JSON_CONTENT_TYPE,
+             headers: Mapping[str, str] | None = None) -> Wire:
+        """A POST of ``value`` as compact JSON, with ``headers`` after the Content-Type."""
+        return cls(body=json_body(value), headers={"Content-Type": content_type, **(headers or {})})
+
+
 class Secret(bytes):
     """Key bytes that do not show themselves in reprs (tracebacks with locals, debug logs)."""
 
@@ -281,14 +357,31 @@ class Secret(bytes):
 
 
 class Adapter(ABC):
-    """One payment provider's callback protocol."""
+    """One payment provider: its callback protocol, and every other fact recon knows of it.
+
+    Besides verifying and parsing callbacks, an adapter declares its display ``label``, the
+    simulator's callback builder (:meth:`build_callback`: the base does the common work, the
+    adapter gives its fields, signature and transport), whether an answer counts as delivered
+    (:meth:`delivered`), its pull API if recon calls one (``pull_api``, see
+    :mod:`adapters.pull`) and the column profiles of its settlement reports
+    (``settlement_profiles``: tables with the keys of ``recon/data/settlement_profiles.toml``,
+    ``providers`` left out: they are this provider's).
+    """
 
     name: ClassVar[str]
+    label: ClassVar[str]  # how people write the provider's name ("payOS", "VNPay")
     channel: ClassVar[str]
     http_method: ClassVar[str] = "POST"
     digest: ClassVar[str] = "sha256"  # hashlib name of the HMAC digest
     hex_signature: ClassVar[bool] = True  # compare case-insensitively as hex
     env_spec: ClassVar[EnvSpec]
+    # the simulator (build_callback): how a call names its payment, what it can carry
+    link: ClassVar[CallbackLink]
+    link_field: ClassVar[str] = ""  # the provider's field holding the link, for messages
+    simulated_statuses: ClassVar[tuple[PaymentStatus, ...]] = ("succeeded",)
+    carries_memo: ClassVar[bool] = True
+    pull_api: ClassVar[type[PullApi] | None] = None
+    settlement_profiles: ClassVar[Mapping[str, Mapping[str, object]]] = {}
 
     def __init__(
         self,
@@ -407,7 +500,14 @@ class Adapter(ABC):
         configuration, so ``adapter_class(name).acknowledge(Outcome.not_configured)`` works
         when :func:`adapters.get_adapter` could not build the adapter."""
 
-    @abstractmethod
+    @classmethod
+    def delivered(cls, status_code: int, body: bytes | str) -> bool:
+        """Whether the provider takes this answer as delivered and stops retrying (for
+        ``recon simulate pay``). Any 2xx here; adapters whose protocol says more override."""
+        return 200 <= status_code < 300
+
+    # -- the simulator -----------------------------------------------------------------------
+
     def build_callback(
         self,
         *,
@@ -421,7 +521,62 @@ class Adapter(ABC):
         path: str | None = None,
     ) -> RawRequest:
         """A correctly signed call as the provider would send it (for ``recon simulate pay``
-        and tests). Raises :class:`NotSupported` for what the protocol cannot express."""
+        and tests). Raises :class:`NotSupported` for what the protocol cannot express and
+        ValueError when the call would not name its payment (see :attr:`link`).
+
+        The base checks the request against the adapter's declarations, fills the defaults
+        (the time, a fresh transaction id) and makes the :class:`RawRequest`; the adapter
+        gives its fields (:meth:`_callback_fields`), then signs them and puts them on the wire
+        (:meth:`_wire`)."""
+        self._require_status(status, self.simulated_statuses)
+        self._require_link(reference, order_code, memo)
+        if memo is not None and not self.carries_memo:
+            raise NotSupported(f"{self.label} callbacks carry no description (memo)")
+        now = self._now()
+        paid_at = transaction_at or now
+        payment = SimulatedPayment(
+            amount=amount,
+            reference=reference,
+            provider_txn_id=provider_txn_id or self._new_txn_id(paid_at),
+            status=status,
+            paid_at=paid_at,
+            sent_at=now,
+            order_code=order_code,
+            memo=memo,
+        )
+        wire = self._wire(self._callback_fields(payment), payment)
+        return RawRequest(
+            method=self.http_method,
+            path=self._path(path),
+            query_string=wire.query_string,
+            headers=wire.headers,
+            body=wire.body,
+            received_at=now,
+        )
+
+    def _require_link(self, reference: str | None, order_code: int | None,
+                      memo: str | None) -> None:
+        where = f" in {self.link_field}" if self.link_field else ""
+        if self.link is CallbackLink.reference and not reference:
+            raise ValueError(f"a {self.label} callback carries our reference{where}: "
+                             "pass reference")
+        if self.link is CallbackLink.order_code and order_code is None:
+            raise ValueError(f"a {self.label} callback carries our order code{where}: "
+                             "pass order_code")
+        if self.link is CallbackLink.memo and memo is None and not reference:
+            raise ValueError("pass a reference or a memo (the transfer description)")
+
+    @abstractmethod
+    def _new_txn_id(self, paid_at: datetime) -> str:
+        """A fresh provider transaction id, shaped as the provider's."""
+
+    @abstractmethod
+    def _callback_fields(self, payment: SimulatedPayment) -> dict[str, object]:
+        """The provider's fields for ``payment`` (its names and formats), not yet signed."""
+
+    @abstractmethod
+    def _wire(self, fields: dict[str, object], payment: SimulatedPayment) -> Wire:
+        """``fields`` signed and put on the wire as the provider sends them."""
 
     # -- helpers for connectors --------------------------------------------------------------
 

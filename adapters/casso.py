@@ -25,21 +25,24 @@ from adapters.base import (
     Acknowledgement,
     Adapter,
     CallbackEvent,
+    CallbackLink,
     EnvSpec,
     MalformedPayload,
     NotAPayment,
     Outcome,
-    PaymentStatus,
     RawRequest,
     SignatureError,
     SignedParts,
+    SimulatedPayment,
+    Wire,
+    compact_json,
     success_flag_ack,
     utf8,
 )
 from adapters.fields import (
-    compact_json,
     epoch_time,
     get_txn_id,
+    id_value,
     load_json_object,
     local_time,
     opt_bank_reference,
@@ -84,6 +87,7 @@ def signature_messages(timestamp: str, body: object) -> tuple[bytes, ...]:
 
 class CassoAdapter(Adapter):
     name = "casso"
+    label = "Casso"
     channel = "vietqr"
     digest = "sha512"
     env_spec = EnvSpec(
@@ -91,6 +95,7 @@ class CassoAdapter(Adapter):
         optional=("RECON_CASSO_API_KEY",),
         rotating=("RECON_CASSO_CHECKSUM_KEY",),
     )
+    link = CallbackLink.memo
 
     def _signed_parts(self, request: RawRequest) -> SignedParts:
         header = parse_signature_header(request.headers.get(HEADER))
@@ -143,36 +148,21 @@ class CassoAdapter(Adapter):
     def acknowledge(cls, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
         return success_flag_ack(outcome, detail)
 
-    def build_callback(
-        self,
-        *,
-        amount: int,
-        reference: str | None = None,
-        provider_txn_id: str | None = None,
-        status: PaymentStatus = "succeeded",
-        transaction_at: datetime | None = None,
-        order_code: int | None = None,
-        memo: str | None = None,
-        path: str | None = None,
-    ) -> RawRequest:
-        self._require_status(status, ("succeeded",))
-        if memo is None and not reference:
-            raise ValueError("pass a reference or a memo (the transfer description)")
-        now = self._now()
-        paid_at = transaction_at or now
-        if provider_txn_id is None:
-            provider_txn_id = str(1_000_000 + _random.randbelow(9_000_000))
-        body = {
+    # -- the simulator -----------------------------------------------------------------------
+
+    def _new_txn_id(self, paid_at: datetime) -> str:
+        return str(1_000_000 + _random.randbelow(9_000_000))
+
+    def _callback_fields(self, payment: SimulatedPayment) -> dict[str, object]:
+        return {
             "error": 0,
             "data": {
-                "id": int(provider_txn_id) if provider_txn_id.isascii()
-                and provider_txn_id.isdigit() and str(int(provider_txn_id)) == provider_txn_id
-                else provider_txn_id,
+                "id": id_value(payment.provider_txn_id),
                 "reference": f"FT{_random.randbelow(10**10):010d}",
-                "description": memo if memo is not None else f"{reference} chuyen tien",
-                "amount": amount,
-                "runningBalance": amount,
-                "transactionDateTime": vn_local(paid_at),
+                "description": payment.transfer_memo,
+                "amount": payment.amount,
+                "runningBalance": payment.amount,
+                "transactionDateTime": vn_local(payment.paid_at),
                 "accountNumber": "88888888",
                 "bankName": "VPBank",
                 "bankAbbreviation": "VPB",
@@ -184,16 +174,8 @@ class CassoAdapter(Adapter):
                 "counterAccountBankName": "VietinBank",
             },
         }
-        timestamp = str(to_epoch_ms(now))
-        message = signature_messages(timestamp, body)[0]  # raw UTF-8, as JavaScript signs
-        return RawRequest(
-            method="POST",
-            path=self._path(path),
-            query_string="",
-            headers={
-                "Content-Type": "application/json",
-                HEADER: f"t={timestamp},v1={self._sign(message)}",
-            },
-            body=utf8(compact_json(body)),
-            received_at=now,
-        )
+
+    def _wire(self, fields: dict[str, object], payment: SimulatedPayment) -> Wire:
+        timestamp = str(to_epoch_ms(payment.sent_at))
+        message = signature_messages(timestamp, fields)[0]  # raw UTF-8, as JavaScript signs
+        return Wire.json(fields, headers={HEADER: f"t={timestamp},v1={self._sign(message)}"})

@@ -93,11 +93,6 @@ def load_json_object(data: bytes | str, *, what: str = "body", exact: bool = Tru
     return value
 
 
-def compact_json(value: object, *, ascii_only: bool = False, sort_keys: bool = False) -> str:
-    """JSON with compact separators, as JavaScript's ``JSON.stringify`` writes it."""
-    return json.dumps(value, ensure_ascii=ascii_only, sort_keys=sort_keys, separators=(",", ":"))
-
-
 def type_name(value: object) -> str:
     if value is None:
         return "null"
@@ -191,6 +186,12 @@ def opt_bank_reference(data: Mapping[str, object], key: str) -> str | None:
     if not text or len(text) > TXN_ID_MAX_LENGTH or not text.isprintable():
         return None
     return text
+
+
+def id_value(text: str) -> int | str:
+    """An id as a provider writes it in JSON: a number when it is one (no leading zeros),
+    else text."""
+    return int(text) if text.isascii() and text.isdigit() and str(int(text)) == text else text
 
 
 def unpaid_txn_id(reference: str) -> str:

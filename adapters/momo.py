@@ -11,7 +11,10 @@ a failure. The v2 IPN carries no refunds (refund results come back from the refu
 adapter never reports ``refunded``.
 
 The answer is HTTP 204 within 15 s. MoMo does not document retries (one attempt is reported), so
-the query API (:func:`build_query_request`) is how missed payments are caught.
+the query API (:func:`build_query_request`, called through :class:`MoMoQuery`) is how missed
+payments are caught.
+
+Settlement profile: ``momo_report``, the business portal's transaction report.
 
 Key rotation: ``RECON_MOMO_SECRET_KEY_PREVIOUS`` is tried with
 ``RECON_MOMO_ACCESS_KEY_PREVIOUS`` if that is set, else with the current access key.
@@ -28,6 +31,7 @@ from adapters.base import (
     Acknowledgement,
     Adapter,
     CallbackEvent,
+    CallbackLink,
     Clock,
     EnvSpec,
     MalformedPayload,
@@ -36,16 +40,18 @@ from adapters.base import (
     PaymentStatus,
     RawRequest,
     SignedParts,
+    SimulatedPayment,
+    Wire,
     empty_ack,
     json_ack,
     utf8,
 )
 from adapters.fields import (
-    compact_json,
     epoch_time,
     get_int,
     get_str,
     get_txn_id,
+    id_value,
     load_json_object,
     opt_str,
     parse_vnd,
@@ -53,6 +59,18 @@ from adapters.fields import (
     signing_text,
     to_epoch_ms,
     unpaid_txn_id,
+)
+from adapters.pull import (
+    ApiRequest,
+    ConfirmApi,
+    ConfirmedPayment,
+    ProtocolError,
+    QueryOutcome,
+    WaitingOrder,
+    answer_object,
+    epoch_ms,
+    exact_vnd,
+    id_text,
 )
 
 QUERY_PATH = "/v2/gateway/api/query"
@@ -110,6 +128,38 @@ _BUILD_CODES: Mapping[str, tuple[int, str]] = {
     "pending": (9000, "Transaction is authorized successfully."),
 }
 
+#: the query API's resultCodes that are not an answer about the order
+QUERY_WAITING = frozenset({1000, 7000, 7002, 9000})
+QUERY_NOT_FOUND = frozenset({42})
+QUERY_REFUSED_US = frozenset({11, 13})  # access denied; merchant authentication failed
+
+#: the business portal's transaction report (the usual shape; contracts differ in titles)
+SETTLEMENT_PROFILES: Mapping[str, Mapping[str, object]] = {
+    "momo_report": {
+        "description": "MoMo business portal transaction report, CSV or XLSX, amounts as "
+                       "1,234,000",
+        "header_row": "auto",
+        "stop_at": ["Tổng cộng"],
+        "optional_columns": ["net_amount", "reference"],
+        "datetime_formats": ["%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "iso"],
+        "date_formats": ["%d/%m/%Y", "iso"],
+        "thousands_separator": ",",
+        "decimal_separator": ".",
+        "strip": ["VND", "đ", "₫"],
+        "blank_is_zero": ["fee"],
+        "columns": {
+            "provider_txn_id": ["Mã giao dịch", "Mã giao dịch MoMo", "transId"],
+            "reference": ["Mã đơn hàng", "orderId"],
+            "amount": ["Số tiền", "Số tiền giao dịch"],
+            "fee": ["Phí giao dịch", "Phí"],
+            "net_amount": ["Số tiền thực nhận", "Thực nhận"],
+            "transaction_at": ["Thời gian giao dịch", "Thời gian thanh toán"],
+            "settled_on": ["Ngày thanh toán cho đối tác", "Ngày quyết toán"],
+        },
+        "filters": [{"column": "Trạng thái", "equals": ["Thành công"]}],
+    },
+}
+
 
 def payment_status(result_code: int) -> PaymentStatus:
     known = RESULT_CODES.get(result_code)
@@ -146,8 +196,47 @@ def build_query_request(
     }
 
 
+class MoMoQuery(ConfirmApi):
+    """``POST /v2/gateway/api/query`` about one order (our reference is its orderId)."""
+
+    default_base = "https://payment.momo.vn"  # sandbox: https://test-payment.momo.vn
+    required = ("RECON_MOMO_PARTNER_CODE", "RECON_MOMO_ACCESS_KEY", "RECON_MOMO_SECRET_KEY")
+
+    def request(self, order: WaitingOrder, now: datetime) -> ApiRequest:
+        path, body = build_query_request(
+            partner_code=self.value("RECON_MOMO_PARTNER_CODE"),
+            access_key=self.value("RECON_MOMO_ACCESS_KEY"),
+            secret_key=self.value("RECON_MOMO_SECRET_KEY"),
+            order_id=order.reference,
+            request_id=f"{order.reference}-Q{int(now.timestamp() * 1000)}")
+        return ApiRequest("POST", path, json=body)
+
+    def read(self, body: bytes) -> QueryOutcome:
+        doc = answer_object(body, "MoMo's answer")
+        code = doc.get("resultCode")
+        message = str(doc.get("message", ""))
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise ProtocolError(f"MoMo's answer has no resultCode: {code!r}")
+        if code == 0:
+            when = doc.get("lastUpdated", doc.get("responseTime"))
+            payment = ConfirmedPayment(
+                provider_txn_id=id_text(doc.get("transId"), "MoMo transId"),
+                amount=exact_vnd(doc.get("amount"), "MoMo amount"),
+                paid_at=epoch_ms(when, "MoMo lastUpdated/responseTime"))
+            return QueryOutcome("paid", f"MoMo 0: {message}", (payment,))
+        if code in QUERY_REFUSED_US:
+            raise ProtocolError(f"MoMo refused our request ({code}: {message}): check "
+                                f"{', '.join(self.required[:-1])} and {self.required[-1]}")
+        if code in QUERY_WAITING:
+            return QueryOutcome("waiting", f"MoMo {code}: {message}")
+        if code in QUERY_NOT_FOUND:
+            return QueryOutcome("not_found", f"MoMo {code}: {message}")
+        return QueryOutcome("failed", f"MoMo {code}: {message}")
+
+
 class MoMoAdapter(Adapter):
     name = "momo"
+    label = "MoMo"
     channel = "momo"
     env_spec = EnvSpec(
         required=("RECON_MOMO_PARTNER_CODE", "RECON_MOMO_ACCESS_KEY", "RECON_MOMO_SECRET_KEY"),
@@ -158,6 +247,11 @@ class MoMoAdapter(Adapter):
             ("access_keys", "RECON_MOMO_ACCESS_KEY"),
         ),
     )
+    link = CallbackLink.reference
+    link_field = "orderId"
+    simulated_statuses = ("succeeded", "failed", "pending")
+    pull_api = MoMoQuery
+    settlement_profiles = SETTLEMENT_PROFILES
 
     def __init__(
         self,
@@ -234,54 +328,33 @@ class MoMoAdapter(Adapter):
             return json_ack(503, {"message": detail or "temporarily unavailable"})
         return empty_ack(204)
 
-    def build_callback(
-        self,
-        *,
-        amount: int,
-        reference: str | None = None,
-        provider_txn_id: str | None = None,
-        status: PaymentStatus = "succeeded",
-        transaction_at: datetime | None = None,
-        order_code: int | None = None,
-        memo: str | None = None,
-        path: str | None = None,
-    ) -> RawRequest:
-        if not reference:
-            raise ValueError("a MoMo IPN carries our reference in orderId: pass reference")
-        self._require_status(status, tuple(_BUILD_CODES))
-        result_code, message = _BUILD_CODES[status]
-        now = self._now()
-        if provider_txn_id is None:
-            provider_txn_id = str(3_000_000_000 + _random.randbelow(999_999_999))
-        trans_id: int | str = (
-            int(provider_txn_id)
-            if provider_txn_id.isascii() and provider_txn_id.isdigit()
-            and str(int(provider_txn_id)) == provider_txn_id
-            else provider_txn_id
-        )
-        body: dict[str, object] = {
+    # -- the simulator -----------------------------------------------------------------------
+
+    def _new_txn_id(self, paid_at: datetime) -> str:
+        return str(3_000_000_000 + _random.randbelow(999_999_999))
+
+    def _callback_fields(self, payment: SimulatedPayment) -> dict[str, object]:
+        result_code, message = _BUILD_CODES[payment.status]
+        return {
             "partnerCode": self.partner_code,
-            "orderId": reference,
-            "requestId": reference,
-            "amount": amount,
-            "orderInfo": memo if memo is not None else f"Thanh toán hồ sơ {reference}",
+            "orderId": payment.reference,
+            "requestId": payment.reference,
+            "amount": payment.amount,
+            "orderInfo": payment.memo if payment.memo is not None
+            else f"Thanh toán hồ sơ {payment.reference}",
             "orderType": "momo_wallet",
-            "transId": trans_id,
+            "transId": id_value(payment.provider_txn_id),
             "resultCode": result_code,
             "message": message,
             "payType": "qr",
-            "responseTime": to_epoch_ms(transaction_at or now),
+            "responseTime": to_epoch_ms(payment.paid_at),
             "extraData": "",
         }
-        body["signature"] = self._sign(signature_message(self._access_keys[0], body))
-        return RawRequest(
-            method="POST",
-            path=self._path(path),
-            query_string="",
-            headers={"Content-Type": "application/json; charset=UTF-8"},
-            body=utf8(compact_json(body)),
-            received_at=now,
-        )
+
+    def _wire(self, fields: dict[str, object], payment: SimulatedPayment) -> Wire:
+        signature = self._sign(signature_message(self._access_keys[0], fields))
+        return Wire.json({**fields, "signature": signature},
+                         content_type="application/json; charset=UTF-8")
 
     def query_request(self, *, order_id: str, request_id: str, lang: str = "vi"
                       ) -> tuple[str, dict[str, str]]:

@@ -33,21 +33,24 @@ from adapters.base import (
     Acknowledgement,
     Adapter,
     CallbackEvent,
+    CallbackLink,
     EnvSpec,
     MalformedPayload,
     NotAPayment,
-    NotSupported,
     Outcome,
     PaymentStatus,
     RawRequest,
     SignatureError,
     SignedParts,
+    SimulatedPayment,
+    Wire,
     json_ack,
+    json_body,
+    response_json,
     utf8,
 )
 from adapters.fields import (
     VN_TZ,
-    compact_json,
     epoch_time,
     get_id,
     get_str,
@@ -109,8 +112,12 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 class POSAdapter(Adapter):
     name = "pos"
+    label = "POS"
     channel = "pos"
     env_spec = EnvSpec(required=("RECON_POS_SECRET",), rotating=("RECON_POS_SECRET",))
+    link = CallbackLink.typed
+    simulated_statuses = ("succeeded", "failed", "refunded")
+    carries_memo = False
 
     def _signed_parts(self, request: RawRequest) -> SignedParts:
         header = parse_signature_header(request.headers.get(HEADER))
@@ -184,54 +191,43 @@ class POSAdapter(Adapter):
         status = 401 if outcome in (Outcome.bad_signature, Outcome.replayed) else 400
         return json_ack(status, {"status": "rejected", "reason": detail or outcome.value})
 
-    def build_callback(
-        self,
-        *,
-        amount: int,
-        reference: str | None = None,
-        provider_txn_id: str | None = None,
-        status: PaymentStatus = "succeeded",
-        transaction_at: datetime | None = None,
-        order_code: int | None = None,
-        memo: str | None = None,
-        path: str | None = None,
-    ) -> RawRequest:
-        self._require_status(status, ("succeeded", "failed", "refunded"))
-        if memo is not None:
-            raise NotSupported("POS notifications carry no memo")
-        now = self._now()
-        paid_at = transaction_at or now
-        if provider_txn_id is None:
-            provider_txn_id = f"{_random.randbelow(10**12):012d}"
-        approved = status != "failed"
-        body = {
+    @classmethod
+    def delivered(cls, status_code: int, body: bytes | str) -> bool:
+        answer = response_json(body)
+        return (200 <= status_code < 300 and isinstance(answer, dict)
+                and answer.get("status") in ("accepted", "duplicate"))
+
+    # -- the simulator -----------------------------------------------------------------------
+
+    def _new_txn_id(self, paid_at: datetime) -> str:
+        return f"{_random.randbelow(10**12):012d}"
+
+    def _callback_fields(self, payment: SimulatedPayment) -> dict[str, object]:
+        approved = payment.status != "failed"
+        paid_at = payment.paid_at
+        return {
             "event_id": f"evt_{_random.token_urlsafe(12)}",
-            "type": "refund" if status == "refunded" else "sale",
+            "type": "refund" if payment.status == "refunded" else "sale",
             "terminal_id": "T0000001",
             "merchant_id": "M00000001",
             "batch_no": "000001",
             "invoice_no": "000001",
             "stan": "000001",
-            "rrn": provider_txn_id,
+            "rrn": payment.provider_txn_id,
             "approval_code": "A1B2C3" if approved else "",
             "response_code": "00" if approved else "05",
             "masked_pan": "411111******1111",
             "card_brand": "VISA",
             "entry_mode": "chip",
-            "amount": amount,
+            "amount": payment.amount,
             "currency": CURRENCY_VND,
             "transaction_at": (
                 paid_at if paid_at.tzinfo else paid_at.replace(tzinfo=VN_TZ)
             ).isoformat(),
-            "reference": reference,
+            "reference": payment.reference,
         }
-        raw = utf8(compact_json(body))
-        header = sign(self._secrets[0].decode("utf-8"), to_epoch_s(now), raw)
-        return RawRequest(
-            method="POST",
-            path=self._path(path),
-            query_string="",
-            headers={"Content-Type": "application/json", HEADER: header},
-            body=raw,
-            received_at=now,
-        )
+
+    def _wire(self, fields: dict[str, object], payment: SimulatedPayment) -> Wire:
+        raw = json_body(fields)
+        header = sign(self._secrets[0].decode("utf-8"), to_epoch_s(payment.sent_at), raw)
+        return Wire(body=raw, headers={"Content-Type": "application/json", HEADER: header})

@@ -14,32 +14,42 @@ decimal (string or JSON number) whose fraction is all zeros — ``"50000.00"`` i
 and refuse anything else (``"50000.50"``, ``"50,000"``, ``"5e4"``): VND has no minor unit.
 
 Answer 2xx ``{"success": true}``; anything else makes SePay retry (8 attempts over ~33 min).
+
+Statement API (:class:`SePayStatement`): ``GET /userapi/transactions/list`` with a bearer token
+(``RECON_SEPAY_API_TOKEN``), one Vietnam day (``transaction_date_min``/``_max``), paged by
+``since_id`` and ``limit`` (at most 5000); optionally one account (``RECON_SEPAY_ACCOUNT_NUMBER``).
+
+Settlement profile: ``sepay_export``, SePay's own transactions export (money in only).
 """
 
 from __future__ import annotations
 
 import secrets as _random
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
 
 from adapters.base import (
     Acknowledgement,
     Adapter,
     CallbackEvent,
+    CallbackLink,
     EnvSpec,
     MalformedPayload,
     NotAPayment,
     Outcome,
-    PaymentStatus,
     RawRequest,
     SignatureError,
     SignedParts,
+    SimulatedPayment,
+    Wire,
     success_flag_ack,
-    utf8,
+    success_flag_delivered,
 )
 from adapters.fields import (
-    compact_json,
     get_str,
     get_txn_id,
+    id_value,
     load_json_object,
     local_time,
     opt_bank_reference,
@@ -48,8 +58,39 @@ from adapters.fields import (
     show,
     vn_local,
 )
+from adapters.pull import (
+    ApiRequest,
+    ProtocolError,
+    StatementApi,
+    StatementLine,
+    answer_object,
+    exact_vnd,
+    id_text,
+    vn_datetime,
+)
 
 SCHEME = "Apikey"
+LIST_PATH = "/userapi/transactions/list"
+
+#: SePay's own export (my.sepay.vn → Giao dịch → Xuất Excel/CSV)
+SETTLEMENT_PROFILES: Mapping[str, Mapping[str, object]] = {
+    "sepay_export": {
+        "description": "SePay transactions export (my.sepay.vn → Giao dịch → Xuất Excel/CSV): "
+                       "money in only, SePay's id as id",
+        "header_row": "auto",
+        "optional_columns": ["reference"],
+        "datetime_formats": ["%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M:%S", "iso"],
+        "thousands_separator": ",",
+        "decimal_separator": ".",
+        "columns": {
+            "provider_txn_id": ["ID", "Mã giao dịch SePay", "id"],
+            "transaction_at": ["Ngày giao dịch", "Thời gian giao dịch", "transaction_date"],
+            "amount": ["Tiền vào", "Số tiền vào", "amount_in"],
+            "reference": ["Nội dung", "Nội dung thanh toán", "transaction_content"],
+        },
+        "filters": [{"column": "amount", "positive": True}],
+    },
+}
 
 
 def api_key_from_header(value: str | None) -> str | None:
@@ -63,8 +104,71 @@ def api_key_from_header(value: str | None) -> str | None:
     return key.strip()
 
 
+class SePayStatement(StatementApi):
+    """The bank account's transactions of one Vietnam day, oldest id first."""
+
+    default_base = "https://my.sepay.vn"
+    required = ("RECON_SEPAY_API_TOKEN",)
+    optional = ("RECON_SEPAY_ACCOUNT_NUMBER",)
+    profile = "sepay_api"
+    page_size_variable = "RECON_SEPAY_PAGE_SIZE"
+    max_page_size = 5000
+
+    def page_request(self, day: date, *, limit: int, cursor: str | None) -> ApiRequest:
+        params = {
+            "transaction_date_min": f"{day.isoformat()} 00:00:00",
+            "transaction_date_max": f"{day.isoformat()} 23:59:59",
+            "limit": str(limit),
+        }
+        if cursor is not None:
+            params["since_id"] = cursor
+        account = self.value("RECON_SEPAY_ACCOUNT_NUMBER")
+        if account:
+            params["account_number"] = account
+        return ApiRequest("GET", LIST_PATH, params=params, headers={
+            "Authorization": f"Bearer {self.value('RECON_SEPAY_API_TOKEN')}",
+            "Accept": "application/json"})
+
+    def read_page(self, body: bytes) -> list[Mapping[str, Any]]:
+        """The transactions of one page; the envelope must say success."""
+        doc = answer_object(body, "SePay's answer")
+        if doc.get("status") not in (200, "200") or doc.get("error"):
+            raise ProtocolError(f"SePay reported an error: status {doc.get('status')!r}, "
+                                f"error {doc.get('error')!r}, messages {doc.get('messages')!r}")
+        transactions = doc.get("transactions")
+        if not isinstance(transactions, list) or not all(
+                isinstance(t, dict) for t in transactions):
+            raise ProtocolError("SePay's answer has no 'transactions' list")
+        return transactions
+
+    def key(self, transaction: Mapping[str, Any]) -> str:
+        return str(transaction.get("id"))
+
+    def next_cursor(self, keys: Iterable[str]) -> str | None:
+        numeric = [int(k) for k in keys if k.isdigit()]
+        return str(max(numeric) + 1) if numeric else None
+
+    def line(self, transaction: Mapping[str, Any]) -> StatementLine:
+        where = f"transaction {transaction.get('id')!r}"
+        memo = next((value for value in (transaction.get(name) for name in (
+            "transaction_content", "code", "reference_number")) if isinstance(value, str)
+            and value), None)
+        return StatementLine(
+            provider_txn_id=id_text(transaction.get("id"), f"{where}: id"),
+            amount_in=exact_vnd(transaction.get("amount_in", "0"), f"{where}: amount_in"),
+            amount_out=exact_vnd(transaction.get("amount_out", "0"), f"{where}: amount_out"),
+            transaction_at=vn_datetime(transaction.get("transaction_date"),
+                                       f"{where}: transaction_date"),
+            memo=memo)
+
+    def file_header(self, provider: str, day: date) -> dict[str, object]:
+        return {"provider": provider, "api": LIST_PATH, "date": day.isoformat(),
+                "account_number": self.value("RECON_SEPAY_ACCOUNT_NUMBER") or None}
+
+
 class SePayAdapter(Adapter):
     name = "sepay"
+    label = "SePay"
     channel = "vietqr"
     hex_signature = False
     env_spec = EnvSpec(
@@ -72,6 +176,9 @@ class SePayAdapter(Adapter):
         optional=("RECON_SEPAY_API_TOKEN",),
         rotating=("RECON_SEPAY_API_KEY",),
     )
+    link = CallbackLink.memo
+    pull_api = SePayStatement
+    settlement_profiles = SETTLEMENT_PROFILES
 
     def _signed_parts(self, request: RawRequest) -> SignedParts:
         key = api_key_from_header(request.headers.get("Authorization"))
@@ -107,50 +214,32 @@ class SePayAdapter(Adapter):
     def acknowledge(cls, outcome: Outcome, detail: str | None = None) -> Acknowledgement:
         return success_flag_ack(outcome, detail)
 
-    def build_callback(
-        self,
-        *,
-        amount: int,
-        reference: str | None = None,
-        provider_txn_id: str | None = None,
-        status: PaymentStatus = "succeeded",
-        transaction_at: datetime | None = None,
-        order_code: int | None = None,
-        memo: str | None = None,
-        path: str | None = None,
-    ) -> RawRequest:
-        self._require_status(status, ("succeeded",))
-        if memo is None and not reference:
-            raise ValueError("pass a reference or a memo (the transfer description)")
-        now = self._now()
-        paid_at = transaction_at or now
-        if provider_txn_id is None:
-            provider_txn_id = str(1_000_000 + _random.randbelow(9_000_000))
-        content = memo if memo is not None else f"{reference} chuyen tien"
-        body = {
-            "id": int(provider_txn_id) if provider_txn_id.isascii()
-            and provider_txn_id.isdigit() and str(int(provider_txn_id)) == provider_txn_id
-            else provider_txn_id,
+    @classmethod
+    def delivered(cls, status_code: int, body: bytes | str) -> bool:
+        return success_flag_delivered(status_code, body)
+
+    # -- the simulator -----------------------------------------------------------------------
+
+    def _new_txn_id(self, paid_at: datetime) -> str:
+        return str(1_000_000 + _random.randbelow(9_000_000))
+
+    def _callback_fields(self, payment: SimulatedPayment) -> dict[str, object]:
+        content = payment.transfer_memo
+        return {
+            "id": id_value(payment.provider_txn_id),
             "gateway": "Vietcombank",
-            "transactionDate": vn_local(paid_at),
+            "transactionDate": vn_local(payment.paid_at),
             "accountNumber": "0123456789",
-            "code": reference,
+            "code": payment.reference,
             "content": content,
             "transferType": "in",
-            "transferAmount": amount,
-            "accumulated": amount,
+            "transferAmount": payment.amount,
+            "accumulated": payment.amount,
             "subAccount": None,
             "referenceCode": f"FT{_random.randbelow(10**10):010d}",
             "description": f"BankAPINotify {content}",
         }
-        return RawRequest(
-            method="POST",
-            path=self._path(path),
-            query_string="",
-            headers={
-                "Content-Type": "application/json",
-                "Authorization": f"{SCHEME} {self._secrets[0].decode('utf-8')}",
-            },
-            body=utf8(compact_json(body)),
-            received_at=now,
-        )
+
+    def _wire(self, fields: dict[str, object], payment: SimulatedPayment) -> Wire:
+        key = self._secrets[0].decode("utf-8")
+        return Wire.json(fields, headers={"Authorization": f"{SCHEME} {key}"})

@@ -14,6 +14,12 @@ payments that did not happen (e.g. the customer cancelled); those get the provid
 The answer is always HTTP 200 with ``{"RspCode", "Message"}``; VNPay retries on 01/04/97/99 (or a
 timeout) up to 10 times, 5 minutes apart. The service checks, in this order: signature, order
 exists (01), amount (04), not already confirmed (02).
+
+Query API (:class:`VNPayQuery`): ``querydr`` (:func:`build_querydr`); its answer is checked,
+when it carries ``vnp_SecureHash``, with HMAC-SHA512 (hash secret) over
+:data:`QUERYDR_RESPONSE_FIELDS` joined with ``|`` (a missing field is empty).
+
+Settlement profile: ``vnpay_merchant``, the merchant portal's transaction report.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from adapters.base import (
     Acknowledgement,
     Adapter,
     CallbackEvent,
+    CallbackLink,
     Clock,
     EnvSpec,
     MalformedPayload,
@@ -36,7 +43,10 @@ from adapters.base import (
     PaymentStatus,
     RawRequest,
     SignedParts,
+    SimulatedPayment,
+    Wire,
     json_ack,
+    response_json,
     utf8,
 )
 from adapters.fields import (
@@ -44,8 +54,22 @@ from adapters.fields import (
     check_txn_id,
     compact_vn_time,
     show,
+    signing_text,
     unpaid_txn_id,
     vn_local,
+)
+from adapters.pull import (
+    ApiRequest,
+    ConfirmApi,
+    ConfirmedPayment,
+    ProtocolError,
+    QueryOutcome,
+    WaitingOrder,
+    answer_object,
+    exact_vnd,
+    id_text,
+    same_hex,
+    utc,
 )
 
 VERSION = "2.1.0"
@@ -94,6 +118,41 @@ _ACKS: Mapping[Outcome, tuple[str, str]] = {
     Outcome.malformed: ("99", "Invalid request"),
     Outcome.retry_later: ("99", "Unknown error"),
     Outcome.not_configured: ("99", "Unknown error"),
+}
+
+#: the fields of a querydr answer its vnp_SecureHash signs, in order
+QUERYDR_RESPONSE_FIELDS = (
+    "vnp_ResponseId", "vnp_Command", "vnp_ResponseCode", "vnp_Message", "vnp_TmnCode",
+    "vnp_TxnRef", "vnp_Amount", "vnp_BankCode", "vnp_PayDate", "vnp_TransactionNo",
+    "vnp_TransactionType", "vnp_TransactionStatus", "vnp_OrderInfo", "vnp_PromotionCode",
+    "vnp_PromotionAmount",
+)
+
+#: the merchant portal's transaction report (the usual shape; contracts differ in titles)
+SETTLEMENT_PROFILES: Mapping[str, Mapping[str, object]] = {
+    "vnpay_merchant": {
+        "description": "VNPay merchant portal transaction report (Báo cáo giao dịch), CSV or "
+                       "XLSX, amounts as 1.234.000",
+        "header_row": "auto",
+        "stop_at": ["Tổng cộng", "Tổng"],
+        "optional_columns": ["net_amount", "reference"],
+        "datetime_formats": ["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "iso"],
+        "date_formats": ["%d/%m/%Y", "iso"],
+        "thousands_separator": ".",
+        "decimal_separator": ",",
+        "strip": ["VND", "đ", "₫"],
+        "blank_is_zero": ["fee"],
+        "columns": {
+            "provider_txn_id": ["Mã GD VNPAY", "Mã giao dịch VNPAY", "vnp_TransactionNo"],
+            "reference": ["Mã GD merchant", "Mã tham chiếu", "vnp_TxnRef"],
+            "amount": ["Số tiền", "Số tiền giao dịch"],
+            "fee": ["Phí", "Phí giao dịch"],
+            "net_amount": ["Thực nhận", "Số tiền thực nhận"],
+            "transaction_at": ["Thời gian thanh toán", "Ngày thanh toán"],
+            "settled_on": ["Ngày quyết toán", "Ngày đối soát"],
+        },
+        "filters": [{"column": "Trạng thái", "equals": ["Thành công", "Giao dịch thành công"]}],
+    },
 }
 
 # (vnp_ResponseCode, vnp_TransactionStatus) that build_callback sends for each status
@@ -230,8 +289,74 @@ def build_querydr(
     return QUERYDR_PATH, body
 
 
+def querydr_response_hash(doc: Mapping[str, object], hash_secret: str) -> str:
+    """The vnp_SecureHash a querydr answer must carry."""
+    message = "|".join(signing_text(doc.get(key)) for key in QUERYDR_RESPONSE_FIELDS)
+    return hmac.new(utf8(hash_secret), utf8(message), "sha512").hexdigest()
+
+
+class VNPayQuery(ConfirmApi):
+    """``querydr`` about one order (our reference is its vnp_TxnRef)."""
+
+    default_base = "https://merchant.vnpay.vn"  # sandbox: https://sandbox.vnpayment.vn
+    required = ("RECON_VNPAY_TMN_CODE", "RECON_VNPAY_HASH_SECRET")
+    optional = ("RECON_VNPAY_QUERY_IP",)  # the vnp_IpAddr sent (default 127.0.0.1)
+
+    def request(self, order: WaitingOrder, now: datetime) -> ApiRequest:
+        path, body = build_querydr(
+            tmn_code=self.value("RECON_VNPAY_TMN_CODE"),
+            hash_secret=self.value("RECON_VNPAY_HASH_SECRET"),
+            request_id=f"Q{order.id}T{int(now.timestamp() * 1000)}"[:32],
+            txn_ref=order.reference, transaction_date=order.created_at, create_date=now,
+            ip_addr=self.value("RECON_VNPAY_QUERY_IP", "127.0.0.1"),
+            order_info=f"Truy van GD {order.reference}")
+        return ApiRequest("POST", path, json=body)
+
+    def read(self, body: bytes) -> QueryOutcome:
+        doc = answer_object(body, "VNPay's answer")
+        sent = doc.get("vnp_SecureHash")
+        if sent and (not isinstance(sent, str) or not same_hex(
+                querydr_response_hash(doc, self.value("RECON_VNPAY_HASH_SECRET")), sent)):
+            raise ProtocolError("VNPay's answer has a vnp_SecureHash that does not match "
+                                "(check RECON_VNPAY_HASH_SECRET)")
+        code = str(doc.get("vnp_ResponseCode", ""))
+        message = str(doc.get("vnp_Message", ""))
+        if code == "91":
+            return QueryOutcome("not_found", f"VNPay 91: {message}")
+        if code == "97":
+            raise ProtocolError("VNPay refused our request signature (97): check "
+                                "RECON_VNPAY_HASH_SECRET and RECON_VNPAY_TMN_CODE")
+        if code != "00":
+            raise ProtocolError(f"VNPay could not answer the query ({code}: {message})")
+        status = str(doc.get("vnp_TransactionStatus", ""))
+        detail = f"VNPay transaction status {status}"
+        if status == "00":
+            return QueryOutcome("paid", detail, (_querydr_payment(doc),))
+        if status == "02":
+            return QueryOutcome("failed", detail + " (failed)")
+        return QueryOutcome("waiting", detail)
+
+
+def _querydr_payment(doc: Mapping[str, object]) -> ConfirmedPayment:
+    raw_amount = doc.get("vnp_Amount")
+    hundredths = exact_vnd(raw_amount, "VNPay vnp_Amount")
+    if hundredths % 100:
+        raise ProtocolError(f"VNPay vnp_Amount {raw_amount!r} is not a whole number of VND "
+                            "(it is VND x 100)")
+    pay_date = str(doc.get("vnp_PayDate", ""))
+    try:
+        paid_at = utc(datetime.strptime(pay_date, "%Y%m%d%H%M%S"))  # noqa: DTZ007 - VN time
+    except ValueError:
+        raise ProtocolError(f"VNPay vnp_PayDate {pay_date!r} is not yyyyMMddHHmmss") from None
+    return ConfirmedPayment(
+        provider_txn_id=id_text(doc.get("vnp_TransactionNo"), "VNPay vnp_TransactionNo"),
+        amount=hundredths // 100, paid_at=paid_at,
+        memo=str(doc.get("vnp_OrderInfo") or "") or None)
+
+
 class VNPayAdapter(Adapter):
     name = "vnpay"
+    label = "VNPay"
     channel = "vnpay"
     http_method = "GET"
     digest = "sha512"
@@ -240,6 +365,11 @@ class VNPayAdapter(Adapter):
         rotating=("RECON_VNPAY_HASH_SECRET",),
         arguments=(("tmn_code", "RECON_VNPAY_TMN_CODE"),),
     )
+    link = CallbackLink.reference
+    link_field = "vnp_TxnRef"
+    simulated_statuses = ("succeeded", "failed", "pending", "refunded")
+    pull_api = VNPayQuery
+    settlement_profiles = SETTLEMENT_PROFILES
 
     def __init__(
         self,
@@ -308,48 +438,42 @@ class VNPayAdapter(Adapter):
         code, message = _ACKS[outcome]
         return json_ack(200, {"RspCode": code, "Message": message})
 
-    def build_callback(
-        self,
-        *,
-        amount: int,
-        reference: str | None = None,
-        provider_txn_id: str | None = None,
-        status: PaymentStatus = "succeeded",
-        transaction_at: datetime | None = None,
-        order_code: int | None = None,
-        memo: str | None = None,
-        path: str | None = None,
-    ) -> RawRequest:
-        if not reference:
-            raise ValueError("a VNPay IPN carries our reference in vnp_TxnRef: pass reference")
-        self._require_status(status, tuple(_BUILD_CODES))
-        response_code, transaction_status = _BUILD_CODES[status]
-        now = self._now()
-        paid_at = transaction_at or now
-        if provider_txn_id is None:
-            provider_txn_id = str(10_000_000 + _random.randbelow(90_000_000))
-        params = {
-            "vnp_Amount": str(amount * 100),
+    @classmethod
+    def delivered(cls, status_code: int, body: bytes | str) -> bool:
+        """00 (confirmed) and 02 (already confirmed) stop VNPay's retries."""
+        answer = response_json(body)
+        return (200 <= status_code < 300 and isinstance(answer, dict)
+                and answer.get("RspCode") in ("00", "02"))
+
+    # -- the simulator -----------------------------------------------------------------------
+
+    def _new_txn_id(self, paid_at: datetime) -> str:
+        return str(10_000_000 + _random.randbelow(90_000_000))
+
+    def _callback_fields(self, payment: SimulatedPayment) -> dict[str, object]:
+        response_code, transaction_status = _BUILD_CODES[payment.status]
+        succeeded = payment.status == "succeeded"
+        return {
+            "vnp_Amount": str(payment.amount * 100),
             "vnp_BankCode": "NCB",
-            "vnp_BankTranNo": f"VNP{provider_txn_id}" if status == "succeeded" else "",
+            "vnp_BankTranNo": f"VNP{payment.provider_txn_id}" if succeeded else "",
             "vnp_CardType": "ATM",
-            "vnp_OrderInfo": memo if memo is not None else f"Thanh toan {reference}",
-            "vnp_PayDate": vn_local(paid_at, "%Y%m%d%H%M%S"),
+            "vnp_OrderInfo": payment.memo if payment.memo is not None
+            else f"Thanh toan {payment.reference}",
+            "vnp_PayDate": vn_local(payment.paid_at, "%Y%m%d%H%M%S"),
             "vnp_ResponseCode": response_code,
             "vnp_TmnCode": self.tmn_code,
-            "vnp_TransactionNo": provider_txn_id,
+            "vnp_TransactionNo": payment.provider_txn_id,
             "vnp_TransactionStatus": transaction_status,
-            "vnp_TxnRef": reference,
+            "vnp_TxnRef": payment.reference,
         }
+
+    def _wire(self, fields: dict[str, object], payment: SimulatedPayment) -> Wire:
+        params = {key: str(value) for key, value in fields.items()}
         params["vnp_SecureHash"] = self._sign(utf8(hash_data(params)))
-        query = urlencode(sorted(params.items()), quote_via=quote_plus)
-        return RawRequest(
-            method="GET",
-            path=self._path(path),
-            query_string=query,
+        return Wire(
+            query_string=urlencode(sorted(params.items()), quote_via=quote_plus),
             headers={"User-Agent": "VNPAY-IPN (simulated by recon)"},
-            body=b"",
-            received_at=now,
         )
 
     def querydr_request(

@@ -10,8 +10,9 @@ Answer (always HTTP 200): ``return_code`` 1 when recorded (duplicates and paymen
 match included: they are kept for review and a retry would change nothing), -1 when refused
 (bad mac, malformed), 0 to make ZaloPay call again (up to 3 times) when our side failed.
 
-Query API: ``POST /v2/query`` with ``app_id``, ``app_trans_id`` and
-``mac`` = HMAC-SHA256(key1, ``app_id|app_trans_id|key1``) — see :func:`build_query_request`.
+Query API (:class:`ZaloPayQuery`): ``POST /v2/query`` (a form) with ``app_id``,
+``app_trans_id`` and ``mac`` = HMAC-SHA256(key1, ``app_id|app_trans_id|key1``) — see
+:func:`build_query_request`.
 """
 
 from __future__ import annotations
@@ -26,30 +27,45 @@ from adapters.base import (
     Acknowledgement,
     Adapter,
     CallbackEvent,
+    CallbackLink,
     Clock,
     EnvSpec,
     MalformedPayload,
     NotAPayment,
     NotConfigured,
-    NotSupported,
     Outcome,
-    PaymentStatus,
     RawRequest,
     SignedParts,
+    SimulatedPayment,
+    Wire,
+    compact_json,
     json_ack,
+    response_json,
     utf8,
 )
 from adapters.fields import (
-    compact_json,
     epoch_time,
     get_id,
     get_str,
     get_txn_id,
+    id_value,
     load_json_object,
     parse_vnd,
     show,
     to_epoch_ms,
     vn_local,
+)
+from adapters.pull import (
+    ApiRequest,
+    ConfirmApi,
+    ConfirmedPayment,
+    ProtocolError,
+    QueryOutcome,
+    WaitingOrder,
+    answer_object,
+    epoch_ms,
+    exact_vnd,
+    id_text,
 )
 
 QUERY_PATH = "/v2/query"
@@ -87,8 +103,41 @@ def build_query_request(*, app_id: str, key1: str, app_trans_id: str
     return QUERY_PATH, {"app_id": app_id, "app_trans_id": app_trans_id, "mac": mac}
 
 
+class ZaloPayQuery(ConfirmApi):
+    """``POST /v2/query`` about one order, named by its ``app_trans_id``."""
+
+    default_base = "https://openapi.zalopay.vn"  # sandbox: https://sb-openapi.zalopay.vn
+    required = ("RECON_ZALOPAY_APP_ID", "RECON_ZALOPAY_KEY1")
+
+    def order_id(self, order: WaitingOrder) -> str:
+        return order.provider_order_id or app_trans_id_for(order.reference, order.created_at)
+
+    def request(self, order: WaitingOrder, now: datetime) -> ApiRequest:
+        path, form = build_query_request(app_id=self.value("RECON_ZALOPAY_APP_ID"),
+                                         key1=self.value("RECON_ZALOPAY_KEY1"),
+                                         app_trans_id=self.order_id(order))
+        return ApiRequest("POST", path, form=form)
+
+    def read(self, body: bytes) -> QueryOutcome:
+        doc = answer_object(body, "ZaloPay's answer")
+        code = doc.get("return_code")
+        message = f"{doc.get('return_message', '')} ({doc.get('sub_return_message', '')})"
+        if code == 1:
+            payment = ConfirmedPayment(
+                provider_txn_id=id_text(doc.get("zp_trans_id"), "ZaloPay zp_trans_id"),
+                amount=exact_vnd(doc.get("amount"), "ZaloPay amount"),
+                paid_at=epoch_ms(doc.get("server_time"), "ZaloPay server_time"))
+            return QueryOutcome("paid", f"ZaloPay 1: {message}", (payment,))
+        if code == 3:
+            return QueryOutcome("waiting", f"ZaloPay 3: {message}")
+        if code == 2:
+            return QueryOutcome("failed", f"ZaloPay 2: {message}")
+        raise ProtocolError(f"ZaloPay answered return_code {code!r}: {message}")
+
+
 class ZaloPayAdapter(Adapter):
     name = "zalopay"
+    label = "ZaloPay"
     channel = "zalopay"
     env_spec = EnvSpec(
         required=("RECON_ZALOPAY_APP_ID", "RECON_ZALOPAY_KEY2"),
@@ -96,6 +145,10 @@ class ZaloPayAdapter(Adapter):
         rotating=("RECON_ZALOPAY_KEY2",),
         arguments=(("app_id", "RECON_ZALOPAY_APP_ID"), ("key1", "RECON_ZALOPAY_KEY1")),
     )
+    link = CallbackLink.reference
+    link_field = "app_trans_id"
+    carries_memo = False
+    pull_api = ZaloPayQuery
 
     def __init__(
         self,
@@ -156,59 +209,38 @@ class ZaloPayAdapter(Adapter):
             message = f"{message}: {detail}"
         return json_ack(200, {"return_code": code, "return_message": message})
 
-    def build_callback(
-        self,
-        *,
-        amount: int,
-        reference: str | None = None,
-        provider_txn_id: str | None = None,
-        status: PaymentStatus = "succeeded",
-        transaction_at: datetime | None = None,
-        order_code: int | None = None,
-        memo: str | None = None,
-        path: str | None = None,
-    ) -> RawRequest:
-        if not reference:
-            raise ValueError("a ZaloPay callback carries our reference in app_trans_id")
-        self._require_status(status, ("succeeded",))
-        if memo is not None:
-            raise NotSupported("ZaloPay callbacks carry no description (memo)")
-        now = self._now()
-        paid_at = transaction_at or now
-        if provider_txn_id is None:
-            provider_txn_id = vn_local(paid_at, "%y%m%d") + str(
-                100_000_000 + _random.randbelow(899_999_999)
-            )
-        data = {
+    @classmethod
+    def delivered(cls, status_code: int, body: bytes | str) -> bool:
+        answer = response_json(body)
+        return (200 <= status_code < 300 and isinstance(answer, dict)
+                and answer.get("return_code") == 1)
+
+    # -- the simulator -----------------------------------------------------------------------
+
+    def _new_txn_id(self, paid_at: datetime) -> str:
+        return vn_local(paid_at, "%y%m%d") + str(100_000_000 + _random.randbelow(899_999_999))
+
+    def _callback_fields(self, payment: SimulatedPayment) -> dict[str, object]:
+        assert payment.reference is not None  # the base checked the link
+        return {
             "app_id": int(self.app_id) if self.app_id.isdigit() else self.app_id,
-            "app_trans_id": app_trans_id_for(reference, paid_at),
-            "app_time": to_epoch_ms(paid_at),
+            "app_trans_id": app_trans_id_for(payment.reference, payment.paid_at),
+            "app_time": to_epoch_ms(payment.paid_at),
             "app_user": "recon",
-            "amount": amount,
+            "amount": payment.amount,
             "embed_data": "{}",
             "item": "[]",
-            "zp_trans_id": (
-                int(provider_txn_id)
-                if provider_txn_id.isascii() and provider_txn_id.isdigit()
-                and str(int(provider_txn_id)) == provider_txn_id
-                else provider_txn_id
-            ),
-            "server_time": to_epoch_ms(paid_at),
+            "zp_trans_id": id_value(payment.provider_txn_id),
+            "server_time": to_epoch_ms(payment.paid_at),
             "channel": 38,
             "merchant_user_id": "",
             "user_fee_amount": 0,
             "discount_amount": 0,
         }
-        data_text = compact_json(data)
-        envelope = {"data": data_text, "mac": self._sign(utf8(data_text)), "type": 1}
-        return RawRequest(
-            method="POST",
-            path=self._path(path),
-            query_string="",
-            headers={"Content-Type": "application/json"},
-            body=utf8(compact_json(envelope)),
-            received_at=now,
-        )
+
+    def _wire(self, fields: dict[str, object], payment: SimulatedPayment) -> Wire:
+        data_text = compact_json(fields)
+        return Wire.json({"data": data_text, "mac": self._sign(utf8(data_text)), "type": 1})
 
     def query_request(self, *, app_trans_id: str) -> tuple[str, dict[str, str]]:
         """:func:`build_query_request` with this adapter's app id and key1."""

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import click
 
+from adapters import PROVIDERS
 from recon.cli.common import app_context, fail
 from recon.cli.progress import ProgressLine
 from recon.config import Settings
 from recon.errors import ReconError, ValidationError
 from recon.settlements.fetch import fetch
-from recon.settlements.importer import PROVIDERS, import_settlement, profiles_from_settings
+from recon.settlements.importer import import_settlement, profiles_from_settings
 
 MAX_PRINTED_ERRORS = 10_000
 

@@ -8,17 +8,23 @@ server uses), so it verifies exactly when the server would accept the real provi
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import click
 import requests
 from sqlalchemy import select
 
-from adapters import PROVIDERS, AdapterError, NotConfigured, RawRequest, get_adapter
+from adapters import (
+    PROVIDERS,
+    AdapterError,
+    CallbackLink,
+    NotConfigured,
+    RawRequest,
+    adapter_class,
+    get_adapter,
+)
 from recon.cli.common import app_context, fail
 from recon.clock import Clock
 from recon.config import Settings
@@ -39,21 +45,7 @@ class Answer:
 
 def answer_accepted(provider: str, status_code: int, body: str) -> bool:
     """Whether the provider would take this answer as "delivered, stop retrying"."""
-    if not 200 <= status_code < 300:
-        return False
-    try:
-        data: Any = json.loads(body) if body.strip() else None
-    except ValueError:
-        data = None
-    if provider == "vnpay":
-        return isinstance(data, dict) and data.get("RspCode") in ("00", "02")
-    if provider == "zalopay":
-        return isinstance(data, dict) and data.get("return_code") == 1
-    if provider == "pos":
-        return isinstance(data, dict) and data.get("status") in ("accepted", "duplicate")
-    if provider in ("payos", "sepay"):
-        return isinstance(data, dict) and data.get("success") is True
-    return True  # momo (204), casso (2xx)
+    return adapter_class(provider).delivered(status_code, body)
 
 
 def build_request(db: Database, clock: Clock, settings: Settings, *, reference: str,
@@ -83,13 +75,13 @@ def build_request(db: Database, clock: Clock, settings: Settings, *, reference: 
             "server uses") from None
     order_code = intent.order_code if intent is not None else None
     memo: str | None = None
-    if provider in ("sepay", "casso"):
+    if adapter.link is CallbackLink.memo:  # a bank transfer: the reference is in its memo
         memo = BANK_MEMO.format(txn=secrets.randbelow(10**10), reference=ref)
-    if provider == "payos" and order_code is None:
+    if adapter.link is CallbackLink.order_code and order_code is None:
         order_code = 1 + secrets.randbelow(2**53 - 1)
         memo = f"{ref} thanh toan"
-        notes.append("the intent has no payOS order code: sent a new one, with the reference "
-                     "in the description")
+        notes.append(f"the intent has no {adapter.label} order code: sent a new one, with the "
+                     "reference in the description")
     now: datetime = clock.now()
     try:
         raw = adapter.build_callback(amount=pay_amount, reference=ref, provider_txn_id=txn_id,

@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from adapters import PROVIDERS as ADAPTER_PROVIDERS
 from recon.clock import VN_TZ
 from recon.db import Database
 from recon.models import (
@@ -59,8 +60,8 @@ from recon.review.reports import vn_midnight
 
 STATUSES: Final = ("open", "pending", "resolved", "auto_resolved", "all")
 SORTS: Final = ("oldest", "newest", "amount_desc", "amount_asc", "kind")
-PROVIDERS: Final = ("sepay", "casso", "vnpay", "momo", "zalopay", "payos", "pos", "cash",
-                    "vietqr")
+# every provider adapter's payments, and those no adapter reports (the cash desk; VietQR)
+PROVIDERS: Final = ADAPTER_PROVIDERS.plus("cash", "vietqr")
 CHANNELS: Final = ("vietqr", "vnpay", "momo", "zalopay", "payos", "pos", "cash")
 MAX_LIMIT: Final = 200
 DEFAULT_LIMIT: Final = 50

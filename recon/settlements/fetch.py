@@ -6,23 +6,25 @@ backoff on connection errors, timeouts, HTTP 5xx and 429 (3 attempts by default;
 is honoured up to the backoff ceiling). When the provider still does not answer the run stops
 with a :class:`FetchError` that says what to do next; what was already committed stays.
 
-- **SePay** (``GET {base}/userapi/transactions/list``, bearer token): the bank account's
-  transactions for one Vietnam date, paged with ``since_id``/``limit``, become settlement lines
-  (money in only; gross = net, fee 0). The raw JSON answers are the stored file's content, so
-  nothing is lost and fetching the same data twice is refused as a duplicate. Statements
-  overlap by nature, so a line whose SePay id an earlier *fetched* file already holds is
-  counted (``already_settled``) and not stored again.
-- **payOS** (payment-requests), **VNPay** (querydr), **ZaloPay** (/v2/query) and **MoMo**
-  (/v2/gateway/api/query) confirm intents still waiting for their callback: each paid
-  transaction they report is recorded through :func:`payments.recording.record_payment` (exactly
+What to ask and how to read the answer is the provider's adapter's (``Adapter.pull_api``, see
+:mod:`adapters.pull`); this module makes the calls and writes what they bring:
+
+- a **statement** API (SePay's ``/userapi/transactions/list``): the bank account's
+  transactions for one Vietnam date, paged, become settlement lines (money in only; gross =
+  net, fee 0). The raw JSON answers are the stored file's content, so nothing is lost and
+  fetching the same data twice is refused as a duplicate. Statements overlap by nature, so a
+  line whose id an earlier *fetched* file already holds is counted (``already_settled``) and
+  not stored again.
+- a **confirmation** API (payOS payment-requests, VNPay querydr, ZaloPay /v2/query, MoMo
+  /v2/gateway/api/query) confirms intents still waiting for their callback: each paid
+  transaction it reports is recorded through :func:`payments.recording.record_payment` (exactly
   once per provider transaction) with an audit event holding the provider's raw answer.
 
-Configuration (``RECON_`` variables): ``<PROVIDER>_API_BASE`` (defaults in
-:data:`recon.settlements.provider_queries.DEFAULT_BASES`), ``FETCH_CONNECT_TIMEOUT``,
-``FETCH_READ_TIMEOUT``, ``FETCH_ATTEMPTS``, ``FETCH_BACKOFF`` (seconds, doubled per retry),
-``SEPAY_API_TOKEN``, ``SEPAY_ACCOUNT_NUMBER`` (optional filter), ``SEPAY_PAGE_SIZE``
-(default 5000), ``VNPAY_QUERY_IP`` (the vnp_IpAddr sent, default 127.0.0.1), and each
-provider's keys as listed in PROVIDERS.md.
+Configuration (``RECON_`` variables): ``<PROVIDER>_API_BASE`` (default: the adapter's),
+``FETCH_CONNECT_TIMEOUT``, ``FETCH_READ_TIMEOUT``, ``FETCH_ATTEMPTS``, ``FETCH_BACKOFF``
+(seconds, doubled per retry), and each provider's own (its pull API's ``required`` and
+``optional`` variables: ``SEPAY_API_TOKEN``, ``SEPAY_ACCOUNT_NUMBER``, ``SEPAY_PAGE_SIZE``,
+``VNPAY_QUERY_IP``, the keys listed in PROVIDERS.md).
 """
 
 from __future__ import annotations
@@ -35,11 +37,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlencode
 
 import requests
 from sqlalchemy import select
 
+from adapters import CallbackLink, adapter_class, label
+from adapters.pull import (
+    ApiRequest,
+    ConfirmApi,
+    ProtocolError,
+    PullApi,
+    QueryOutcome,
+    StatementApi,
+    WaitingOrder,
+)
 from recon.audit import chain as audit
 from recon.clock import VN_TZ, Clock
 from recon.config import Settings
@@ -48,34 +59,9 @@ from recon.errors import ConfigurationError, FieldError, ReconError, ValidationE
 from recon.models import PaymentIntent
 from recon.payments.recording import PaymentEvent, record_payment
 from recon.settlements.importer import ImportSummary, ParsedLine, check_provider, store_settlement
-from recon.settlements.provider_queries import (
-    DEFAULT_BASES,
-    MOMO_QUERY_PATH,
-    PAYOS_PAYMENT_REQUEST_PATH,
-    SEPAY_LIST_PATH,
-    VNPAY_QUERYDR_PATH,
-    ZALOPAY_QUERY_PATH,
-    ProtocolError,
-    QueryOutcome,
-    momo_query_body,
-    payos_headers,
-    read_momo_query,
-    read_payos_payment_request,
-    read_sepay_page,
-    read_vnpay_querydr,
-    read_zalopay_query,
-    sepay_credit,
-    sepay_list_params,
-    vnpay_querydr_body,
-    zalopay_app_trans_id,
-    zalopay_query_form,
-)
 
 log = logging.getLogger(__name__)
 
-LABELS = {"sepay": "SePay", "payos": "payOS", "vnpay": "VNPay", "zalopay": "ZaloPay",
-          "momo": "MoMo", "casso": "Casso", "pos": "POS"}
-CONFIRMERS = ("payos", "vnpay", "zalopay", "momo")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504}) | frozenset(range(505, 600))
 MAX_PAGES = 1000
 RAW_AUDIT_LIMIT = 20_000
@@ -155,7 +141,7 @@ class ProviderClient:
     def __init__(self, provider: str, base_url: str, policy: HttpPolicy, *,
                  session: requests.Session | None = None, sleep: Sleep = time.sleep) -> None:
         self.provider = provider
-        self.label = LABELS.get(provider, provider)
+        self.label = label(provider)
         self.base_url = base_url.rstrip("/")
         self.policy = policy
         self.session = session or requests.Session()
@@ -173,8 +159,15 @@ class ProviderClient:
     def close(self) -> None:
         self.session.close()
 
+    def send(self, request: ApiRequest) -> requests.Response:
+        """:meth:`call` with a request an adapter built."""
+        return self.call(request.method, request.path, params=request.params or None,
+                         json_body=request.json,
+                         form=request.body if request.body is not None else request.form,
+                         headers=request.headers)
+
     def call(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-             json_body: Any = None, form: Mapping[str, str] | None = None,
+             json_body: Any = None, form: Mapping[str, str] | bytes | None = None,
              headers: Mapping[str, str] | None = None) -> requests.Response:
         """The provider's answer (any status below 500 except 429), or :class:`FetchError`
         once ``policy.attempts`` tries have failed on a connection error, a timeout, 5xx or
@@ -217,24 +210,39 @@ class ProviderClient:
                  "already recorded stays, nothing is recorded twice.")
 
 
+def pull_api(provider: str) -> type[PullApi] | None:
+    """The adapter's pull API class (None: recon pulls nothing from this provider)."""
+    return adapter_class(provider).pull_api
+
+
 def client_for(provider: str, settings: Settings, *,
                session: requests.Session | None = None, sleep: Sleep = time.sleep
                ) -> ProviderClient:
-    base = settings.get(f"{provider.upper()}_API_BASE") or DEFAULT_BASES[provider]
+    api = pull_api(provider)
+    base = settings.get(f"{provider.upper()}_API_BASE") or (api.default_base if api else "")
+    if not base:
+        raise ConfigurationError(f"{label(provider)} has no API that recon calls",
+                                 hint=f"Set RECON_{provider.upper()}_API_BASE to call one.")
     return ProviderClient(provider, base, HttpPolicy.from_settings(settings), session=session,
                           sleep=sleep)
 
 
-def _require(settings: Settings, provider: str, *names: str) -> list[str]:
-    values = [settings.get(n) for n in names]
-    missing = [f"RECON_{n}" for n, v in zip(names, values, strict=True) if not v]
+def _and(names: tuple[str, ...]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def configured(api: type[PullApi], provider: str, settings: Settings) -> PullApi:
+    """The provider's pull API with its ``RECON_*`` variables, or a ConfigurationError that
+    names each missing one."""
+    missing = api.missing(settings.env)
     if missing:
+        who = label(provider)
         raise ConfigurationError(
             f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set; cannot call "
-            f"{LABELS[provider]}'s API",
-            hint=f"Set {' and '.join(missing)} (from your {LABELS[provider]} merchant account) "
+            f"{who}'s API",
+            hint=f"Set {' and '.join(missing)} (from your {who} merchant account) "
                  f"and run `recon settlements fetch --provider {provider}` again.")
-    return [v for v in values if v is not None]
+    return api(settings.env)
 
 
 def _refused(client: ProviderClient, response: requests.Response, variables: str) -> ReconError:
@@ -254,54 +262,56 @@ def vietnam_today(clock: Clock) -> date:
 
 
 # ---------------------------------------------------------------------------------------------
-# SePay: the statement
+# statements
 
 
-def fetch_sepay(db: Database, clock: Clock, settings: Settings, day: date, *,
-                actor: str = "fetch:sepay", client: ProviderClient | None = None
-                ) -> ImportSummary:
-    """One Vietnam day of the SePay account's transactions, stored as a settlement file."""
-    (token,) = _require(settings, "sepay", "SEPAY_API_TOKEN")
-    page_size = _int_setting(settings, "SEPAY_PAGE_SIZE", 5000)
-    account = settings.get("SEPAY_ACCOUNT_NUMBER")
+def fetch_statement(db: Database, clock: Clock, settings: Settings, provider: str, day: date,
+                    *, actor: str | None = None, client: ProviderClient | None = None
+                    ) -> ImportSummary:
+    """One Vietnam day of the provider's account statement, stored as a settlement file."""
+    api_class = pull_api(provider)
+    if api_class is None or not issubclass(api_class, StatementApi):
+        raise ReconError(f"{label(provider)} has no statement API that recon pulls")
+    api = configured(api_class, provider, settings)
+    assert isinstance(api, StatementApi)
+    who = label(provider)
+    size_name = api.page_size_variable.removeprefix("RECON_")
+    page_size = _int_setting(settings, size_name, api.max_page_size)
     own = client is None
-    client = client or client_for("sepay", settings)
+    client = client or client_for(provider, settings)
     pages: list[dict[str, Any]] = []
     txns: dict[str, Mapping[str, Any]] = {}
     try:
-        since: int | None = None
+        cursor: str | None = None
         for _ in range(MAX_PAGES):
-            params = sepay_list_params(day, limit=page_size, since_id=since,
-                                       account_number=account)
-            response = client.call("GET", SEPAY_LIST_PATH, params=params,
-                                   headers={"Authorization": f"Bearer {token}",
-                                            "Accept": "application/json"})
+            request = api.page_request(day, limit=page_size, cursor=cursor)
+            response = client.send(request)
             if response.status_code != 200:
-                raise _refused(client, response, "RECON_SEPAY_API_TOKEN")
+                raise _refused(client, response, _and(api.credential_names()))
             try:
-                page = read_sepay_page(response.content)
+                page = api.read_page(response.content)
                 text = response.content.decode("utf-8")
             except (ProtocolError, UnicodeDecodeError) as exc:
-                raise FetchError(f"SePay's transactions list could not be read: {exc}",
+                raise FetchError(f"{who}'s transactions list could not be read: {exc}",
                                  hint="Nothing was stored. Run again later; if it persists, "
-                                      "report the answer to SePay.") from None
-            pages.append({"request": f"{SEPAY_LIST_PATH}?{urlencode(params)}",
-                          "status": response.status_code, "body": text})
+                                      f"report the answer to {who}.") from None
+            pages.append({"request": request.target, "status": response.status_code,
+                          "body": text})
             fresh = 0
             for txn in page:
-                key = str(txn.get("id"))
+                key = api.key(txn)
                 if key not in txns:
                     txns[key] = txn
                     fresh += 1
             if len(page) < page_size or fresh == 0:
                 break
-            numeric = [int(k) for k in txns if k.isdigit()]
-            if not numeric:
+            cursor = api.next_cursor(txns)
+            if cursor is None:
                 break
-            since = max(numeric) + 1
         else:
-            raise FetchError(f"SePay returned more than {MAX_PAGES} pages for {day}",
-                             hint="Raise RECON_SEPAY_PAGE_SIZE (at most 5000) and run again.")
+            raise FetchError(f"{who} returned more than {MAX_PAGES} pages for {day}",
+                             hint=f"Raise {api.page_size_variable} (at most "
+                                  f"{api.max_page_size}) and run again.")
     finally:
         if own:
             client.close()
@@ -313,7 +323,7 @@ def fetch_sepay(db: Database, clock: Clock, settings: Settings, day: date, *,
                                                    int(kv[0]) if kv[0].isdigit() else 0, kv[0]))
     for position, (_, txn) in enumerate(ordered, start=1):
         try:
-            credit = sepay_credit(txn)
+            credit = api.line(txn)
         except ProtocolError as exc:
             errors.append(FieldError("transaction", str(exc), position))
             continue
@@ -323,22 +333,20 @@ def fetch_sepay(db: Database, clock: Clock, settings: Settings, day: date, *,
         if credit.transaction_at.astimezone(VN_TZ).date() != day:
             other_days += 1
             continue
-        memo = credit.content or credit.code or credit.reference_number
         lines.append(ParsedLine(
             line_no=position, provider_txn_id=credit.provider_txn_id, amount=credit.amount_in,
             fee=0, net=credit.amount_in, transaction_at=credit.transaction_at, settled_on=day,
-            reference=memo[:255] if memo else None))
+            reference=credit.memo[:255] if credit.memo else None))
     if errors:
-        raise ValidationError(errors, hint="Nothing was stored: SePay sent transactions recon "
-                              "cannot take exactly. Report them to SePay, or import a corrected "
-                              "statement with `recon settlements import`.")
-    content = json.dumps({"provider": "sepay", "api": SEPAY_LIST_PATH, "date": day.isoformat(),
-                          "account_number": account, "pages": pages},
+        raise ValidationError(errors, hint=f"Nothing was stored: {who} sent transactions recon "
+                              f"cannot take exactly. Report them to {who}, or import a "
+                              "corrected statement with `recon settlements import`.")
+    content = json.dumps({**api.file_header(provider, day), "pages": pages},
                          ensure_ascii=False, indent=1).encode("utf-8")
     return store_settlement(
-        db, clock, provider="sepay", filename=f"sepay-transactions-{day.isoformat()}.json",
-        content=content, lines=lines, fmt="json", profile="sepay_api", source="fetch",
-        actor=actor, rows=len(ordered), skipped=outgoing + other_days,
+        db, clock, provider=provider, filename=api.file_name(provider, day),
+        content=content, lines=lines, fmt="json", profile=api.profile, source="fetch",
+        actor=actor or f"fetch:{provider}", rows=len(ordered), skipped=outgoing + other_days,
         skip_already_fetched=True,
         extra={"date": day.isoformat(), "pages": len(pages), "outgoing_skipped": outgoing,
                "other_days_skipped": other_days})
@@ -380,111 +388,47 @@ def _window(clock: Clock, day: date | None) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+def _asks_by_order_code(provider: str) -> bool:
+    """The provider knows our order by its numeric order code (payOS)."""
+    return adapter_class(provider).link is CallbackLink.order_code
+
+
 def waiting_intents(db: Database, provider: str, start: datetime, end: datetime
                     ) -> list[PaymentIntent]:
-    """Intents of this channel, created in [start, end), not paid and not cancelled."""
+    """Intents of the provider's channel, created in [start, end), not paid and not
+    cancelled."""
     with db.read() as session:
         query = select(PaymentIntent).where(
-            PaymentIntent.channel == provider,
+            PaymentIntent.channel == adapter_class(provider).channel,
             PaymentIntent.status.in_(("issued", "expired")),
             PaymentIntent.created_at >= start, PaymentIntent.created_at < end,
         ).order_by(PaymentIntent.id)
-        if provider == "payos":
+        if _asks_by_order_code(provider):
             query = query.where(PaymentIntent.order_code.is_not(None))
         return list(session.execute(query).scalars())
 
 
-class _Confirmer:
-    variables = ""
+def waiting_order(intent: PaymentIntent) -> WaitingOrder:
+    return WaitingOrder(id=intent.id, reference=intent.reference, created_at=intent.created_at,
+                        order_code=intent.order_code, provider_order_id=intent.provider_order_id)
 
-    def __init__(self, settings: Settings, clock: Clock, client: ProviderClient) -> None:
-        self.settings = settings
+
+class _Confirmer:
+    """Asks the provider's :class:`ConfirmApi` about one intent over ``client``."""
+
+    def __init__(self, api: ConfirmApi, clock: Clock, client: ProviderClient) -> None:
+        self.api = api
         self.clock = clock
         self.client = client
+        self.variables = _and(api.credential_names())
 
     def query(self, intent: PaymentIntent) -> tuple[QueryOutcome, str, str | None]:
         """(outcome, the raw answer, the provider's order id to record)."""
-        raise NotImplementedError
-
-    def _body(self, response: requests.Response) -> bytes:
+        order = waiting_order(intent)
+        response = self.client.send(self.api.request(order, self.clock.now()))
         if response.status_code != 200:
             raise _refused(self.client, response, self.variables)
-        return response.content
-
-
-class _PayOS(_Confirmer):
-    variables = "RECON_PAYOS_CLIENT_ID and RECON_PAYOS_API_KEY"
-
-    def __init__(self, settings: Settings, clock: Clock, client: ProviderClient) -> None:
-        super().__init__(settings, clock, client)
-        self.client_id, self.api_key, self.checksum_key = _require(
-            settings, "payos", "PAYOS_CLIENT_ID", "PAYOS_API_KEY", "PAYOS_CHECKSUM_KEY")
-
-    def query(self, intent: PaymentIntent) -> tuple[QueryOutcome, str, str | None]:
-        path = PAYOS_PAYMENT_REQUEST_PATH.format(order_code=intent.order_code)
-        response = self.client.call("GET", path,
-                                    headers=payos_headers(self.client_id, self.api_key))
-        body = self._body(response)
-        return read_payos_payment_request(body, self.checksum_key), response.text, None
-
-
-class _VNPay(_Confirmer):
-    variables = "RECON_VNPAY_TMN_CODE and RECON_VNPAY_HASH_SECRET"
-
-    def __init__(self, settings: Settings, clock: Clock, client: ProviderClient) -> None:
-        super().__init__(settings, clock, client)
-        self.tmn_code, self.secret = _require(settings, "vnpay", "VNPAY_TMN_CODE",
-                                              "VNPAY_HASH_SECRET")
-        self.ip = settings.get("VNPAY_QUERY_IP", "127.0.0.1") or "127.0.0.1"
-
-    def query(self, intent: PaymentIntent) -> tuple[QueryOutcome, str, str | None]:
-        now = self.clock.now()
-        body = vnpay_querydr_body(
-            tmn_code=self.tmn_code, hash_secret=self.secret,
-            request_id=f"Q{intent.id}T{int(now.timestamp() * 1000)}"[:32],
-            txn_ref=intent.reference, transaction_date=intent.created_at, create_date=now,
-            ip_addr=self.ip, order_info=f"Truy van GD {intent.reference}")
-        response = self.client.call("POST", VNPAY_QUERYDR_PATH, json_body=body)
-        return read_vnpay_querydr(self._body(response), self.secret), response.text, None
-
-
-class _ZaloPay(_Confirmer):
-    variables = "RECON_ZALOPAY_APP_ID and RECON_ZALOPAY_KEY1"
-
-    def __init__(self, settings: Settings, clock: Clock, client: ProviderClient) -> None:
-        super().__init__(settings, clock, client)
-        self.app_id, self.key1 = _require(settings, "zalopay", "ZALOPAY_APP_ID",
-                                          "ZALOPAY_KEY1")
-
-    def query(self, intent: PaymentIntent) -> tuple[QueryOutcome, str, str | None]:
-        app_trans_id = intent.provider_order_id or zalopay_app_trans_id(intent.reference,
-                                                                        intent.created_at)
-        form = zalopay_query_form(app_id=self.app_id, key1=self.key1,
-                                  app_trans_id=app_trans_id)
-        response = self.client.call("POST", ZALOPAY_QUERY_PATH, form=form)
-        return read_zalopay_query(self._body(response)), response.text, app_trans_id
-
-
-class _MoMo(_Confirmer):
-    variables = ("RECON_MOMO_PARTNER_CODE, RECON_MOMO_ACCESS_KEY and "
-                 "RECON_MOMO_SECRET_KEY")
-
-    def __init__(self, settings: Settings, clock: Clock, client: ProviderClient) -> None:
-        super().__init__(settings, clock, client)
-        self.partner, self.access_key, self.secret = _require(
-            settings, "momo", "MOMO_PARTNER_CODE", "MOMO_ACCESS_KEY", "MOMO_SECRET_KEY")
-
-    def query(self, intent: PaymentIntent) -> tuple[QueryOutcome, str, str | None]:
-        now = self.clock.now()
-        body = momo_query_body(partner_code=self.partner, access_key=self.access_key,
-                               secret_key=self.secret, order_id=intent.reference,
-                               request_id=f"{intent.reference}-Q{int(now.timestamp() * 1000)}")
-        response = self.client.call("POST", MOMO_QUERY_PATH, json_body=body)
-        return read_momo_query(self._body(response)), response.text, None
-
-
-_CONFIRMER_TYPES: dict[str, type[_Confirmer]] = {
-    "payos": _PayOS, "vnpay": _VNPay, "zalopay": _ZaloPay, "momo": _MoMo}
+        return self.api.read(response.content), response.text, self.api.order_id(order)
 
 
 def confirm_waiting(db: Database, clock: Clock, settings: Settings, provider: str, *,
@@ -496,11 +440,16 @@ def confirm_waiting(db: Database, clock: Clock, settings: Settings, provider: st
 
     A provider that does not answer stops the run (:class:`FetchError`); an answer that cannot
     be trusted or read for one intent is listed in ``errors`` and the run goes on."""
+    api_class = pull_api(provider)
+    if api_class is None or not issubclass(api_class, ConfirmApi):
+        raise ReconError(f"{label(provider)} has no query API that recon calls")
     actor = actor or f"fetch:{provider}"
+    api = configured(api_class, provider, settings)
+    assert isinstance(api, ConfirmApi)
     own = client is None
     client = client or client_for(provider, settings)
     try:
-        confirmer = _CONFIRMER_TYPES[provider](settings, clock, client)
+        confirmer = _Confirmer(api, clock, client)
         start, end = _window(clock, day)
         summary = ConfirmSummary(provider, start, end)
         for intent in waiting_intents(db, provider, start, end):
@@ -545,7 +494,7 @@ def _record(db: Database, clock: Clock, settings: Settings, provider: str,
                 provider=provider, provider_txn_id=paid.provider_txn_id,
                 channel=intent.channel, amount=paid.amount, status="succeeded",
                 paid_at=paid.paid_at, reference=intent.reference,
-                order_code=intent.order_code if provider == "payos" else None,
+                order_code=intent.order_code if _asks_by_order_code(provider) else None,
                 order_id=order_id, memo=paid.memo, bank_reference=paid.bank_reference)
             result = record_payment(session, clock, event, actor=actor,
                                     reference_prefix=settings.reference_prefix)
@@ -574,23 +523,37 @@ def fetch(db: Database, clock: Clock, settings: Settings, provider: str, *,
           progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """What ``recon settlements fetch --provider P [--date D]`` does; a JSON-ready summary.
 
-    SePay: the statement of ``day`` (default: yesterday, Vietnam time). payOS, VNPay, ZaloPay,
-    MoMo: confirm intents waiting since ``day`` (default: the last 48 hours)."""
+    A statement API (SePay): the statement of ``day`` (default: yesterday, Vietnam time). A
+    confirmation API (payOS, VNPay, ZaloPay, MoMo): confirm intents waiting since ``day``
+    (default: the last 48 hours)."""
     provider = check_provider(provider)
-    if provider == "sepay":
+    api = pull_api(provider)
+    if api is not None and issubclass(api, StatementApi):
         the_day = day or vietnam_today(clock) - timedelta(days=1)
-        summary = fetch_sepay(db, clock, settings, the_day,
-                              actor=actor or "fetch:sepay", client=client)
+        summary = fetch_statement(db, clock, settings, provider, the_day, actor=actor,
+                                  client=client)
         return {"kind": "statement", **summary.as_dict()}
-    if provider in CONFIRMERS:
+    if api is not None and issubclass(api, ConfirmApi):
         confirmed = confirm_waiting(db, clock, settings, provider, day=day, actor=actor,
                                     client=client, progress=progress)
         return {"kind": "confirmations", **confirmed.as_dict()}
     raise ReconError(
-        f"{LABELS[provider]} has no query or statement API that recon pulls",
+        f"{label(provider)} has no query or statement API that recon pulls",
         hint=f"Import its report or statement instead: `recon settlements import --provider "
              f"{provider} FILE` (see `recon settlements profiles`).")
 
 
-__all__ = ["CONFIRMERS", "ConfirmSummary", "FetchError", "HttpPolicy", "ProviderClient",
-           "client_for", "confirm_waiting", "fetch", "fetch_sepay", "waiting_intents"]
+__all__ = [
+    "ConfirmSummary",
+    "FetchError",
+    "HttpPolicy",
+    "ProviderClient",
+    "client_for",
+    "configured",
+    "confirm_waiting",
+    "fetch",
+    "fetch_statement",
+    "pull_api",
+    "waiting_intents",
+    "waiting_order",
+]

@@ -2,10 +2,11 @@
 
 A file is read through a **column profile** (which column is the id, the gross amount, the fee,
 the dates; date formats; decimal and thousands separators; delimiter, encoding, header row, rows
-to skip, footers and filters). Profiles are data: the built-in ones ship in
-``recon/data/settlement_profiles.toml`` and an operator adds or overrides them, without code, in
-a TOML or JSON file named by ``RECON_SETTLEMENT_PROFILES``. The ``canonical`` profile reads
-recon's own format (PROVIDERS.md §3)::
+to skip, footers and filters). Profiles are data: a provider's own report layouts are declared
+by its adapter (``Adapter.settlement_profiles``), the others (recon's canonical format, bank
+statements) ship in ``recon/data/settlement_profiles.toml``, and an operator adds or overrides
+them, without code, in a TOML or JSON file named by ``RECON_SETTLEMENT_PROFILES``. The
+``canonical`` profile reads recon's own format (PROVIDERS.md §3), for every provider::
 
     provider_txn_id,amount,fee,transaction_at,settled_on[,net_amount][,reference]
 
@@ -48,6 +49,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from adapters import ADAPTERS, PROVIDERS
 from recon.audit import chain as audit
 from recon.bulk import insert_rows
 from recon.clock import VN_TZ, Clock, as_utc
@@ -57,7 +59,6 @@ from recon.errors import ConfigurationError, DuplicateFile, FieldError, Validati
 from recon.models import SettlementFile, SettlementLine
 from recon.money import MAX_VND
 
-PROVIDERS: tuple[str, ...] = ("vnpay", "momo", "zalopay", "payos", "sepay", "casso", "pos")
 FIELDS: tuple[str, ...] = ("provider_txn_id", "amount", "fee", "net_amount", "transaction_at",
                            "settled_on", "reference")
 MONEY_FIELDS = frozenset({"amount", "fee", "net_amount"})
@@ -293,7 +294,7 @@ def parse_profiles(document: Mapping[str, Any], origin: str) -> dict[str, Profil
     return out
 
 
-def _read_profiles_file(path: Path) -> dict[str, Profile]:
+def _read_document(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -314,13 +315,41 @@ def _read_profiles_file(path: Path) -> dict[str, Profile]:
         ) from None
     if not isinstance(document, dict):
         raise ConfigurationError(f"{path} must hold an object with a 'profiles' table")
-    return parse_profiles(document, str(path))
+    return document
+
+
+def _read_profiles_file(path: Path) -> dict[str, Profile]:
+    return parse_profiles(_read_document(path), str(path))
+
+
+def builtin_profiles() -> dict[str, Profile]:
+    """The data file's profiles and every registered adapter's, listed by provider (in
+    :data:`adapters.PROVIDERS` order, a profile under the first provider it serves), canonical
+    first. ``canonical`` serves every provider."""
+    document = _read_document(BUILTIN_PROFILES_PATH)
+    table = dict(document.get("profiles") or {})
+    for cls in ADAPTERS.values():
+        for name, raw in cls.settlement_profiles.items():
+            if name in table:
+                raise ConfigurationError(
+                    f"settlement profile {name!r} of the {cls.name} adapter is declared twice",
+                    hint="Give each provider's profile its own name.")
+            table[name] = {**raw, "providers": [cls.name]}
+    if isinstance(table.get(DEFAULT_PROFILE), dict):
+        table[DEFAULT_PROFILE] = {**table[DEFAULT_PROFILE], "providers": list(PROVIDERS)}
+    parsed = parse_profiles({"profiles": table}, "the built-in settlement profiles")
+    order = {name: index for index, name in enumerate(PROVIDERS)}
+
+    def position(profile: Profile) -> tuple[bool, int]:
+        first = min((order[p] for p in profile.providers if p in order), default=len(order))
+        return profile.name != DEFAULT_PROFILE, first
+
+    return {p.name: _with_origin(p, "built-in") for p in sorted(parsed.values(), key=position)}
 
 
 def load_profiles(extra_path: str | Path | None = None) -> dict[str, Profile]:
     """The built-in profiles, then those of ``extra_path`` (same name replaces built-in)."""
-    profiles = _read_profiles_file(BUILTIN_PROFILES_PATH)
-    profiles = {name: _with_origin(p, "built-in") for name, p in profiles.items()}
+    profiles = builtin_profiles()
     if extra_path:
         profiles.update(_read_profiles_file(Path(extra_path)))
     return profiles

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from adapters.payos import sign as payos_signature
 from recon.clock import FixedClock
 from recon.db import Database
 from recon.errors import ConfigurationError, DuplicateFile, ReconError, ValidationError
 from recon.models import AuditEvent, Payment, PaymentIntent, SettlementFile, SettlementLine
 from recon.settlements.fetch import FetchError, HttpPolicy, client_for, fetch
-from recon.settlements.provider_queries import payos_signature
 from tests.settlements.conftest import FakeProviders, Seen, json_answer, make_settings
 
 DAY = date(2026, 11, 25)
