@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from recon.clock import VN_TZ, FixedClock
 from recon.db import Database
 from recon.demo.seed import TODAY_QUEUE, seed_demo, today_queue
+from recon.intake.desk_queue import owing_queue
 from recon.models.dossiers import fold_name
-from recon.web.cashier import owing_queue
 
 
 def test_the_demo_fills_todays_list_whatever_the_date(db: Database,

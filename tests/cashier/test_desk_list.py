@@ -16,6 +16,7 @@ from werkzeug.test import TestResponse
 
 from recon.clock import VN_TZ, FixedClock
 from recon.db import Database
+from recon.intake import desk_queue
 from recon.intake.dossiers import parse_dossier, upsert_dossier
 from recon.intake.importer import ImportSummary, write_dossiers
 from recon.models import Agency, Dossier
@@ -199,8 +200,8 @@ def test_the_day_is_found_through_an_index(db: Database, clock: FixedClock) -> N
     seed_agency(db, clock)
     with db.read() as s:
         agency = s.scalars(select(Agency)).one()
-    plan = _plan(db, desk.owing_statement(date(2026, 11, 26), agency=agency, query="van a"))
-    plan_all = _plan(db, desk.owing_statement(date(2026, 11, 26)))
+    plan = _plan(db, desk_queue.owing_statement(date(2026, 11, 26), agency=agency, query="van a"))
+    plan_all = _plan(db, desk_queue.owing_statement(date(2026, 11, 26)))
     assert "ix_dossiers_agency_received (agency_id=? AND received_at>? AND received_at<?)" \
         in plan, plan
     assert "ix_dossiers_received_at (received_at>? AND received_at<?)" in plan_all, plan_all
@@ -310,7 +311,7 @@ def test_an_empty_day_says_so(client: FlaskClient, cashier: str, db: Database,
 def test_the_list_is_limited_and_says_so(client: FlaskClient, cashier: str, db: Database,
                                          clock: FixedClock, monkeypatch: pytest.MonkeyPatch,
                                          day: dict[str, str]) -> None:
-    monkeypatch.setattr(desk, "LIST_LIMIT", 2)
+    monkeypatch.setattr(desk_queue, "LIST_LIMIT", 2)
     html = page(client.get("/cashier"))
     assert listed(html) == [day["other"], day["duc"]]
     assert f"4 hồ sơ, cần thu 620.000{NBSP}₫" in html
@@ -342,10 +343,10 @@ def test_every_new_desk_text_is_vietnamese(client: FlaskClient, cashier: str,
 def test_owing_queue_counts_and_money(db: Database, clock: FixedClock,
                                       day: dict[str, str]) -> None:
     with db.read() as s:
-        queue = desk.owing_queue(s, date(2026, 11, 26))
+        queue = desk_queue.owing_queue(s, date(2026, 11, 26))
         assert (queue.total, queue.owed) == (4, 620_000)
         assert all(type(r.owed) is int for r in queue.rows)
         assert [r.received_at.astimezone(VN_TZ).strftime("%H:%M") for r in queue.rows] == [
             "09:05", "08:10", "07:35", "00:00"]
-        yesterday = desk.owing_queue(s, date(2026, 11, 25))
+        yesterday = desk_queue.owing_queue(s, date(2026, 11, 25))
         assert [r.code for r in yesterday.rows] == [day["yesterday"]]
