@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from recon.cli.common import app_context, fail
+from recon.cli.common import database_app, fail
 from recon.cli.progress import ProgressLine
 from recon.config import Settings
 from recon.errors import ReconError
@@ -35,7 +35,7 @@ def spool_import(ctx: click.Context, directory: Path | None) -> None:
     """Archive the webhook calls spooled while the database could not store them (outcome
     `spooled`), each once: running it again imports nothing twice. Records no payment: the
     providers were told to retry, and their retries do that."""
-    app = app_context(ctx)
+    app = database_app(ctx)
     settings: Settings = app.app.extensions["recon.settings"]
     spool = directory or settings.spool_path
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from recon.cli.common import app_context, fail
+from recon.cli.common import database_app, fail
 from recon.cli.progress import ProgressLine
 from recon.errors import ReconError, ValidationError
 from recon.intake.importer import import_file
@@ -23,7 +23,7 @@ def dossiers_group() -> None:
 @click.pass_context
 def dossiers_import(ctx: click.Context, file: Path) -> None:
     """Import a JSON array, JSON Lines or CSV file (one row per fee line). All or nothing."""
-    app = app_context(ctx)
+    app = database_app(ctx)
     size = file.stat().st_size
     click.echo(f"Reading {file.name} ({size:,} bytes)…", err=True)
     reading = ProgressLine("Validating")

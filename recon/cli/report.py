@@ -6,7 +6,7 @@ import json
 
 import click
 
-from recon.cli.common import app_context
+from recon.cli.common import database_app
 
 
 @click.group("report")
@@ -25,7 +25,7 @@ def quarterly(ctx: click.Context, year: int, quarter: int, fmt: str) -> None:
     channel and by procedure field, for one calendar quarter in Vietnam time."""
     from recon.review.reports import quarterly_report, quarterly_text  # noqa: PLC0415 - fast --help
 
-    app = app_context(ctx)
+    app = database_app(ctx)
     with app.db.read() as session:
         report = quarterly_report(session, year, quarter)
     if fmt == "json":
