@@ -30,8 +30,13 @@ class AppContext:
     def app(self) -> Flask:
         if self._app is None:
             from recon import create_app  # noqa: PLC0415 - commands like `vietqr` need no app
+            from recon.config import load_settings  # noqa: PLC0415
 
-            self._app = create_app()
+            try:
+                self._app = create_app(load_settings())
+            except ValueError as exc:  # a setting of the environment (RECON_*) is wrong
+                fail(f"{' '.join(str(exc).split())} (the environment's RECON_* settings; "
+                     "README, Configuration)")
             AppContext.last_url = self._app.extensions["recon.db"].url
         return self._app
 
