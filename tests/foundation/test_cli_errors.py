@@ -219,3 +219,72 @@ def test_unreachable_postgresql(name: str, runs: dict[tuple[str, str], Run]) -> 
         return
     assert_one_line(out, expected="cannot connect to PostgreSQL at 127.0.0.1:5999/recon: "
                                   "connection refused", name=name)
+
+
+# --------------------------------------------------------------------------------------------
+# What main() does with an error raised in the middle of a command
+
+
+def _main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+          error: BaseException) -> tuple[int, str]:
+    from recon import cli as cli_module
+
+    @click.command("boom")
+    def boom() -> None:
+        raise error
+
+    monkeypatch.setitem(cli_module.cli.commands, "boom", boom)
+    monkeypatch.setattr(sys, "argv", ["recon", "boom"])
+    with pytest.raises(SystemExit) as exited:
+        cli_module.main()
+    code = exited.value.code
+    return (code if isinstance(code, int) else 1), capsys.readouterr().err
+
+
+def test_a_bug_is_one_line_and_its_traceback_on_request(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("RECON_TRACEBACK", raising=False)
+    code, err = _main(monkeypatch, capsys, RuntimeError("the\nimpossible happened"))
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "unexpected error: RuntimeError: the impossible happened" in err
+    assert "RECON_TRACEBACK=1" in err
+    monkeypatch.setenv("RECON_TRACEBACK", "1")
+    with pytest.raises(RuntimeError):
+        _main(monkeypatch, capsys, RuntimeError("shown"))
+
+
+def test_a_database_lost_mid_command_is_one_line(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from recon.cli.common import AppContext
+
+    monkeypatch.setattr(AppContext, "last_url", UNREACHABLE_URL)
+    lost = OperationalError("SELECT 1", {}, psycopg.OperationalError(
+        'connection failed: connection to server at "127.0.0.1", port 5999 failed: '
+        "Connection refused\n\tIs the server running on that host and accepting TCP/IP "
+        "connections?"), connection_invalidated=True)
+    code, err = _main(monkeypatch, capsys, lost)
+    assert code == 1
+    assert err == ("Error: cannot connect to PostgreSQL at 127.0.0.1:5999/recon: connection "
+                   "refused. Check that the server is running and that RECON_DATABASE_URL "
+                   "names it.\n")
+
+
+@pytest.mark.parametrize(("detail", "reason"), [
+    ('connection failed: connection to server at "127.0.0.1", port 5999 failed: Connection '
+     "refused\n\tIs the server running on that host and accepting TCP/IP connections?",
+     "connection refused"),
+    ('connection failed: connection to server at "10.0.0.5", port 5432 failed: FATAL:  '
+     'password authentication failed for user "recon"',
+     'password authentication failed for user "recon"'),
+    ('connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  '
+     'database "recon" does not exist', 'database "recon" does not exist'),
+    ("connection timeout expired", "connection timeout expired"),
+])
+def test_connect_reason(detail: str, reason: str) -> None:
+    from recon.cli.faults import connect_reason
+
+    assert connect_reason(detail) == reason
