@@ -466,6 +466,9 @@ _SQLITE_KINDS: Final = {
     sqlite3.SQLITE_LOCKED: "busy",
     sqlite3.SQLITE_NOMEM: "overloaded",
 }
+#: PostgreSQL refusing a new connection for want of slots (too_many_connections, 53300)
+_CONNECT_REFUSED_FULL: Final = re.compile(
+    r"sorry, too many clients already|remaining connection slots are reserved")
 MIGRATION_TABLE: Final = "alembic_version"
 _MIGRATION_TABLE_NAMED: Final = re.compile(rf"(?<![\w.]){MIGRATION_TABLE}(?!\w)")
 
@@ -546,6 +549,8 @@ def classify_fault(exc: BaseException, db: Database | None = None) -> DatabaseFa
         return DatabaseFault(kind, detail) if kind else None
     state = sqlstate(exc)
     kind = _PG_KINDS.get(state) if state is not None else None
+    if kind is None and state is None and _CONNECT_REFUSED_FULL.search(detail):
+        kind = "overloaded"  # 53300 while connecting: libpq gives the message, no SQLSTATE
     if kind is None and state is not None and state.startswith("08"):
         kind = "unreachable"
     if kind is None and _connection_lost(exc):

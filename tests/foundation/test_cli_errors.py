@@ -288,3 +288,22 @@ def test_connect_reason(detail: str, reason: str) -> None:
     from recon.cli.faults import connect_reason
 
     assert connect_reason(detail) == reason
+
+
+def test_a_server_without_free_connections_is_overloaded_not_unreachable() -> None:
+    """PostgreSQL full (max_connections) refuses a new connection without a SQLSTATE: the
+    operator is told to look at the connections, not that the server is down."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from recon.cli.faults import fault_line
+    from recon.db import classify_fault
+
+    full = OperationalError("connect", {}, psycopg.OperationalError(
+        'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  '
+        "sorry, too many clients already"))
+    fault = classify_fault(full)
+    assert fault is not None and fault.kind == "overloaded"
+    line = fault_line(fault, "postgresql+psycopg://recon:secret@127.0.0.1/recon")
+    assert line.startswith("the database (PostgreSQL at 127.0.0.1/recon) is overloaded")
+    assert "max_connections" in line and "secret" not in line
