@@ -36,3 +36,7 @@ loglevel = os.environ.get("RECON_LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("RECON_FORWARDED_ALLOW_IPS", "127.0.0.1")
 limit_request_line = 8190  # VNPay's signed query strings are long, but not longer than this
 proc_name = "recon-web"
+# gunicorn 24+ opens a control socket in $HOME/.gunicorn, which the units' ProtectSystem=strict
+# makes read-only (a warning at every start); the service is driven by systemd's signals
+# (reload = HUP). Older gunicorn ignores the name.
+control_socket_disable = True

@@ -60,8 +60,23 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-#: the Alembic scripts: the only way the schema is made (``recon db upgrade``)
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def migrations_dir() -> Path:
+    """The Alembic scripts, the only way the schema is made (``recon db upgrade``): the copy
+    an installed wheel carries inside the package (``recon/migrations``, see setup.py), else
+    the top-level ``migrations/`` of a checkout (an editable install too). When neither holds
+    them, the checkout's path (``recon db upgrade`` then says they are missing)."""
+    package = Path(__file__).resolve().parent
+    candidates = (package / "migrations", package.parent / "migrations")
+    for candidate in candidates:
+        if (candidate / "env.py").is_file() and (candidate / "versions").is_dir():
+            return candidate
+    return candidates[-1]
+
+
+#: where :func:`migrations_dir` found them when this module was imported
+MIGRATIONS = migrations_dir()
 
 log = logging.getLogger("recon.db")
 _T = TypeVar("_T")
@@ -115,12 +130,43 @@ def _install_sqlite_behaviour(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
+def _make_folder_on_connect(engine: Engine, folder: Path) -> None:
+    """The SQLite file's folder is made when a connection is first opened (SQLite then makes
+    the file), never when an engine is merely built: a command that stops before it connects
+    (`recon report` on a folder without a database) leaves nothing behind."""
+
+    @event.listens_for(engine, "do_connect")
+    def _before_connect(*_args: Any) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database or an in-memory one)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.database.startswith("file:"):  # a URI filename: not a plain path
+        return None
+    return Path(parsed.database).resolve()
+
+
+def database_location(url: str) -> str:
+    """Where a database is, for messages, never with its password: "SQLite file
+    /var/lib/recon/recon.db", "PostgreSQL at 127.0.0.1:5432/recon"."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = sqlite_file(url)
+        return f"SQLite file {path}" if path else f"SQLite database {parsed.database or ':memory:'}"
+    name = "PostgreSQL" if parsed.get_backend_name() == "postgresql" else parsed.get_backend_name()
+    host = parsed.host or "localhost (socket)"
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{name} at {host}{port}/{parsed.database or ''}"
+
+
 def build_engine(url: str, **kwargs: Any) -> Engine:
     ping_after = kwargs.pop("ping_after_seconds", PING_AFTER_SECONDS)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         if parsed.database in (None, "", ":memory:"):
             kwargs.setdefault("poolclass", NullPool)
@@ -131,6 +177,8 @@ def build_engine(url: str, **kwargs: Any) -> Engine:
             kwargs.setdefault("max_overflow", 10)
         engine = create_engine(url, **kwargs)
         _install_sqlite_behaviour(engine)
+        if parsed.database and parsed.database != ":memory:":
+            _make_folder_on_connect(engine, Path(parsed.database).parent)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
@@ -418,6 +466,9 @@ _SQLITE_KINDS: Final = {
     sqlite3.SQLITE_LOCKED: "busy",
     sqlite3.SQLITE_NOMEM: "overloaded",
 }
+#: PostgreSQL refusing a new connection for want of slots (too_many_connections, 53300)
+_CONNECT_REFUSED_FULL: Final = re.compile(
+    r"sorry, too many clients already|remaining connection slots are reserved")
 MIGRATION_TABLE: Final = "alembic_version"
 _MIGRATION_TABLE_NAMED: Final = re.compile(rf"(?<![\w.]){MIGRATION_TABLE}(?!\w)")
 
@@ -498,6 +549,8 @@ def classify_fault(exc: BaseException, db: Database | None = None) -> DatabaseFa
         return DatabaseFault(kind, detail) if kind else None
     state = sqlstate(exc)
     kind = _PG_KINDS.get(state) if state is not None else None
+    if kind is None and state is None and _CONNECT_REFUSED_FULL.search(detail):
+        kind = "overloaded"  # 53300 while connecting: libpq gives the message, no SQLSTATE
     if kind is None and state is not None and state.startswith("08"):
         kind = "unreachable"
     if kind is None and _connection_lost(exc):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from recon.cli.common import AppContext, fail
+from recon.cli.faults import TRACEBACK_ENV, database_error_line, unexpected_line
 from recon.errors import ReconError
 
 
@@ -44,6 +46,8 @@ _register()
 
 
 def main() -> None:
+    """Run the command. Whatever goes wrong ends in one line on stderr saying what to do and a
+    non-zero exit, never a traceback (``RECON_TRACEBACK=1`` shows one for a bug)."""
     try:
         cli.main(prog_name="recon", standalone_mode=False)
     except click.exceptions.Abort:
@@ -56,6 +60,16 @@ def main() -> None:
         fail(exc)
     except SystemExit:
         raise
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        line = database_error_line(exc, AppContext.last_url)
+        if line is not None:
+            fail(line)
+        if os.environ.get(TRACEBACK_ENV) == "1":
+            raise
+        fail(unexpected_line(exc), code=2)
 
 
 __all__ = ["cli", "main"]

@@ -9,7 +9,10 @@ from typing import Any
 
 import click
 from alembic import command
+from alembic import util as alembic_util
 from alembic.config import Config
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from recon.accounts.auth import (
     TOKEN_ROLES,
@@ -20,16 +23,22 @@ from recon.accounts.auth import (
     revoke_token,
 )
 from recon.audit import chain as audit
-from recon.cli.common import app_context, fail
+from recon.cli.common import app_context, database_app, fail
+from recon.cli.faults import fault_line, migrations_problem
 from recon.clock import VN_TZ
-from recon.db import MIGRATIONS, Database
+from recon.db import MIGRATIONS, Database, classify_fault
 from recon.errors import ReconError
 from recon.intake.agencies import create_agency
 
 
 def alembic_config(url: str) -> Config:
+    """Alembic's settings for ``url``, wherever the migrations are (a checkout's top-level
+    ``migrations/`` or an installed wheel's ``recon/migrations``)."""
     cfg = Config(str(MIGRATIONS / "alembic.ini"))
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    # recon is importable already; the ini's sys.path entry is for `alembic -c` in a checkout
+    # (installed, it would put site-packages/recon itself on sys.path)
+    cfg.set_main_option("prepend_sys_path", "")
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
@@ -49,13 +58,23 @@ def db_group() -> None:
 def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Create or upgrade the schema to the latest migration."""
     app = app_context(ctx)
-    url = app.db.url
+    db = app.unchecked_db  # this command makes the schema: nothing to check first
+    problem = migrations_problem()
+    if problem:
+        fail(problem)
     try:
-        upgrade_database(url, revision)
-    except Exception as exc:  # noqa: BLE001 - say what failed and what to do
-        fail(f"migration failed: {exc}. Check RECON_DATABASE_URL and that the database "
-             "server is reachable, then run `recon db upgrade` again.")
-    click.echo(f"Database is at revision {app.db.ping()['revision']} ({app.db.dialect}).")
+        upgrade_database(db.url, revision)
+    except (DBAPIError, PoolTimeout) as exc:
+        fault = classify_fault(exc)
+        if fault is None:
+            cause = exc.orig if isinstance(exc, DBAPIError) else exc
+            fail(f"migration failed: {' '.join(str(cause).split())[:300]}. Fix the cause, "
+                 "then run `recon db upgrade` again.")
+        fail(fault_line(fault, db.url))
+    except alembic_util.CommandError as exc:
+        fail(f"migration failed: {' '.join(str(exc).split())[:300]}. Check --revision "
+             "(`recon db upgrade` with no option goes to the latest).")
+    click.echo(f"Database is at revision {db.ping()['revision']} ({db.dialect}).")
 
 
 @click.group("agencies")
@@ -73,7 +92,7 @@ def agencies_group() -> None:
 def agencies_create(ctx: click.Context, code: str, name: str, bank_bin: str, account: str,
                     account_name: str) -> None:
     """Create an agency that collects into its own account."""
-    app = app_context(ctx)
+    app = database_app(ctx)
     try:
         with app.db.transaction() as s:
             agency = create_agency(s, app.app.extensions["recon.clock"], code=code, name=name,
@@ -99,11 +118,11 @@ def users_group() -> None:
 def users_create(ctx: click.Context, name: str, role: str, display_name: str | None,
                  password_stdin: bool) -> None:
     """Create a user; the password comes from a prompt, or stdin when it is not a terminal."""
+    app = database_app(ctx)  # a database that cannot take the user is said before the prompt
     if password_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    app = app_context(ctx)
     try:
         with app.db.transaction() as s:
             user = create_user(s, app.app.extensions["recon.clock"], username=name, role=role,
@@ -124,7 +143,7 @@ def tokens_group() -> None:
 @click.pass_context
 def tokens_create(ctx: click.Context, name: str, role: str) -> None:
     """Mint a token. It is printed once, on the last line; only its hash is stored."""
-    app = app_context(ctx)
+    app = database_app(ctx)
     try:
         with app.db.transaction() as s:
             row, token = create_token(s, app.app.extensions["recon.clock"], name=name, role=role)
@@ -145,7 +164,7 @@ def _vn_time(moment: datetime | None) -> str:
 def tokens_list(ctx: click.Context, as_json: bool) -> None:
     """Every token: id, prefix, name, role, created, last used (to the minute), revoked
     (never the secret: only its hash is stored)."""
-    app = app_context(ctx)
+    app = database_app(ctx)
     with app.db.read() as s:
         rows = list_tokens(s)
         data: list[dict[str, Any]] = [
@@ -173,7 +192,7 @@ def tokens_list(ctx: click.Context, as_json: bool) -> None:
 def tokens_revoke(ctx: click.Context, token_id: int) -> None:
     """Revoke token ID (see `recon tokens list`): every API call with it gets 401 from now on.
     Revoking a revoked token changes nothing."""
-    app = app_context(ctx)
+    app = database_app(ctx)
     try:
         with app.db.transaction() as s:
             done = revoke_token(s, app.app.extensions["recon.clock"], token_id)
@@ -209,7 +228,7 @@ def _seal_all(db: Database) -> int:
 @click.pass_context
 def audit_seal(ctx: click.Context) -> None:
     """Chain the events written since the last seal (the web workers do it continuously)."""
-    click.echo(f"{_seal_all(app_context(ctx).db)} events sealed.")
+    click.echo(f"{_seal_all(database_app(ctx).db)} events sealed.")
 
 
 @audit_group.command("verify")
@@ -217,7 +236,7 @@ def audit_seal(ctx: click.Context) -> None:
 @click.pass_context
 def audit_verify(ctx: click.Context, as_json: bool) -> None:
     """Seal what is pending, then check every link of the chain; name the first broken one."""
-    app = app_context(ctx)
+    app = database_app(ctx)
     _seal_all(app.db)
     with app.db.read() as s:
         report = audit.verify_chain(s)

@@ -35,6 +35,9 @@ def spool_import(ctx: click.Context, directory: Path | None) -> None:
     """Archive the webhook calls spooled while the database could not store them (outcome
     `spooled`), each once: running it again imports nothing twice. Records no payment: the
     providers were told to retry, and their retries do that."""
+    # the database is checked only when there is something to import, by the import itself:
+    # a database that cannot store the calls gets the spool's own refusal (what to fix, then
+    # run this again), and the spool is left as it was
     app = app_context(ctx)
     settings: Settings = app.app.extensions["recon.settings"]
     spool = directory or settings.spool_path
@@ -50,7 +53,7 @@ def spool_import(ctx: click.Context, directory: Path | None) -> None:
     click.echo(f"{waiting:,} spooled lines waiting in {spool}.", err=True)
     try:
         with ProgressLine("Importing spooled callbacks", total=waiting, unit="lines") as line:
-            summary = import_spool(app.db, app.app.extensions["recon.clock"], spool,
+            summary = import_spool(app.unchecked_db, app.app.extensions["recon.clock"], spool,
                                    progress=line.advance)
     except SpoolImportStopped as exc:
         hint = exc.hint if exc.fault is None else (

@@ -13,22 +13,51 @@ from recon.errors import ReconError, ValidationError
 
 
 class AppContext:
-    """Builds the Flask app (settings, database) only when a command needs it."""
+    """Builds the Flask app (settings, database) only when a command needs it.
+
+    :attr:`db` is the database checked ready (it exists, answers, holds the schema: see
+    :func:`recon.cli.faults.check_database`), else the command stops with one line saying
+    what to do; :attr:`unchecked_db` is for the commands that make the schema."""
+
+    #: the database URL of the last app built (for the error line of :func:`recon.cli.main`)
+    last_url: str | None = None
 
     def __init__(self) -> None:
         self._app: Flask | None = None
+        self._checked = False
 
     @property
     def app(self) -> Flask:
         if self._app is None:
             from recon import create_app  # noqa: PLC0415 - commands like `vietqr` need no app
+            from recon.config import load_settings  # noqa: PLC0415
 
-            self._app = create_app()
+            try:
+                self._app = create_app(load_settings())
+            except ValueError as exc:  # a setting of the environment (RECON_*) is wrong
+                fail(f"{' '.join(str(exc).split())} (the environment's RECON_* settings; "
+                     "README, Configuration)")
+            AppContext.last_url = self._app.extensions["recon.db"].url
         return self._app
 
     @property
-    def db(self) -> Database:
+    def unchecked_db(self) -> Database:
+        """The database as configured, whatever state it is in (`recon db upgrade`)."""
         db: Database = self.app.extensions["recon.db"]
+        return db
+
+    @property
+    def db(self) -> Database:
+        """The database, once checked ready; a command stops (exit 1, one line) otherwise."""
+        from recon.cli.faults import DatabaseNotReady, check_database  # noqa: PLC0415
+
+        db = self.unchecked_db
+        if not self._checked:
+            try:
+                check_database(db)
+            except DatabaseNotReady as exc:
+                fail(exc.line)
+            self._checked = True
         return db
 
 
@@ -51,6 +80,14 @@ def app_context(ctx: click.Context) -> AppContext:
     if obj is None:  # pragma: no cover - cli() always sets it
         obj = AppContext()
         ctx.obj = obj
+    return obj
+
+
+def database_app(ctx: click.Context) -> AppContext:
+    """The command's app, its database checked ready first (:attr:`AppContext.db`): a
+    command that needs the database stops here, with one line, when it cannot have it."""
+    obj = app_context(ctx)
+    obj.db  # noqa: B018 - the check is the point
     return obj
 
 

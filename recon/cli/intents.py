@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from recon.cli.common import app_context
+from recon.cli.common import database_app
 from recon.payments.intents import EXPIRY_BATCH, sweep_expired
 
 
@@ -20,7 +20,7 @@ def intents_group() -> None:
 def intents_expire(ctx: click.Context, batch: int) -> None:
     """Mark every issued intent whose time is up as expired (audited), batch after batch until
     none is left. Paid and cancelled intents are never touched. Safe while the service runs."""
-    app = app_context(ctx)
+    app = database_app(ctx)
     expired = sweep_expired(app.db, app.app.extensions["recon.clock"], batch=batch)
     click.echo(f"{expired} payment intent{'' if expired == 1 else 's'} expired.")
 

@@ -11,7 +11,7 @@ from typing import IO, cast
 
 import click
 
-from recon.cli.common import app_context, fail
+from recon.cli.common import database_app, fail
 from recon.clock import as_utc
 from recon.errors import ReconError
 
@@ -58,7 +58,7 @@ def reconcile_command(ctx: click.Context, as_of: str | None, dry_run: bool,
     )
 
     at = parse_as_of(as_of)
-    app = app_context(ctx)
+    app = database_app(ctx)
     settings = app.app.extensions["recon.settings"]
     started = time.monotonic()
 
@@ -113,7 +113,7 @@ def discrepancies_export(ctx: click.Context, fmt: str, status: str,
     """Export discrepancies as JSON (a list of objects), CSV (UTF-8 with BOM) or XLSX."""
     from recon.review.exports import Format, export  # noqa: PLC0415
 
-    app = app_context(ctx)
+    app = database_app(ctx)
     if output is None and fmt == "xlsx" and sys.stdout.isatty():
         fail("an XLSX workbook is binary: give --output FILE (or redirect standard output)")
     target: IO[bytes]
@@ -143,7 +143,7 @@ def scheduler_command(ctx: click.Context) -> None:
     """
     from recon.scheduler import run_blocking  # noqa: PLC0415 - APScheduler only here
 
-    app = app_context(ctx).app
+    app = database_app(ctx).app
     run_blocking(app)
 
 

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from recon.cli.common import app_context
+from recon.cli.common import database_app
 
 
 @click.group("report")
@@ -15,17 +15,20 @@ def report_group() -> None:
 
 
 @report_group.command("quarterly")
-@click.option("--year", type=click.IntRange(2000, 2100), required=True)
-@click.option("--quarter", type=click.IntRange(1, 4), required=True)
+@click.option("--year", type=click.IntRange(2000, 2100), required=True, metavar="YYYY",
+              help="The calendar year, e.g. 2026.")
+@click.option("--quarter", type=click.IntRange(1, 4), required=True, metavar="1-4",
+              help="The quarter of that year: 1 = January–March, 2 = April–June, "
+                   "3 = July–September, 4 = October–December (Vietnam time).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+              show_default=True, help="A table to read, or one JSON object.")
 @click.pass_context
 def quarterly(ctx: click.Context, year: int, quarter: int, fmt: str) -> None:
     """Dossiers received (and online), paid, paid cashless (count, VND, share of paid), by
     channel and by procedure field, for one calendar quarter in Vietnam time."""
     from recon.review.reports import quarterly_report, quarterly_text  # noqa: PLC0415 - fast --help
 
-    app = app_context(ctx)
+    app = database_app(ctx)
     with app.db.read() as session:
         report = quarterly_report(session, year, quarter)
     if fmt == "json":

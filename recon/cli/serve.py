@@ -7,7 +7,7 @@ import json
 import click
 from werkzeug.serving import WSGIRequestHandler
 
-from recon.cli.common import app_context, fail
+from recon.cli.common import database_app, fail
 from recon.cli.progress import ProgressLine
 from recon.errors import ReconError
 
@@ -32,7 +32,7 @@ class QuietRequestHandler(WSGIRequestHandler):
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
     """Run the web app (development server; use gunicorn in production)."""
-    app = app_context(ctx).app
+    app = database_app(ctx).app
     scheduler_start = app.extensions.get("recon.start_scheduler")
     if scheduler_start is not None and not no_scheduler:
         scheduler_start(app)
@@ -50,7 +50,7 @@ def demo(ctx: click.Context, dossiers: int, seed: int) -> None:
     """Seed the Huế centre, its procedures, a quarter of dossiers and demo users (idempotent)."""
     from recon.demo.seed import seed_demo  # noqa: PLC0415 - only this command needs the catalogue
 
-    app = app_context(ctx)
+    app = database_app(ctx)
     try:
         with ProgressLine("Seeding demo dossiers", total=dossiers) as bar:
             report = seed_demo(app.db, app.app.extensions["recon.clock"], dossiers=dossiers,

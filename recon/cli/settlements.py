@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from adapters import PROVIDERS
-from recon.cli.common import app_context, fail
+from recon.cli.common import app_context, database_app, fail
 from recon.cli.progress import ProgressLine
 from recon.config import Settings
 from recon.errors import ReconError, ValidationError
@@ -47,7 +47,7 @@ def settlements_import(ctx: click.Context, provider: str, profile: str | None,
     """Import a CSV or XLSX settlement FILE. All or nothing; the same file twice is refused.
 
     Prints a JSON summary on its last line."""
-    app = app_context(ctx)
+    app = database_app(ctx)
     settings: Settings = app.app.config["RECON_SETTINGS"]
     click.echo(f"Reading {file.name} ({file.stat().st_size:,} bytes)…", err=True)
     reading = ProgressLine("Checking", unit="rows")
@@ -87,7 +87,7 @@ def settlements_fetch(ctx: click.Context, provider: str, day: str | None) -> Non
             the_day = date.fromisoformat(day)
         except ValueError:
             fail(f"--date must be YYYY-MM-DD, got {day!r}")
-    app = app_context(ctx)
+    app = database_app(ctx)
     settings: Settings = app.app.config["RECON_SETTINGS"]
     checking = ProgressLine("Querying", unit="intents")
     try:

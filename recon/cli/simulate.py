@@ -25,7 +25,7 @@ from adapters import (
     adapter_class,
     get_adapter,
 )
-from recon.cli.common import app_context, fail
+from recon.cli.common import database_app, fail
 from recon.clock import Clock
 from recon.config import Settings
 from recon.db import Database
@@ -123,7 +123,7 @@ def pay(ctx: click.Context, reference: str, provider: str, amount: int | None, u
 
     Prints the server's answer; exits 1 unless the provider would take it as accepted.
     """
-    app = app_context(ctx)
+    app = database_app(ctx)
     clock: Clock = app.app.extensions["recon.clock"]
     settings: Settings = app.app.extensions["recon.settings"]
     raw, notes = build_request(app.db, clock, settings, reference=reference,

@@ -12,7 +12,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -207,8 +207,29 @@ def read_records(path: Path, data: bytes) -> tuple[str, Iterator[tuple[int, Any,
     return fmt, _iter_csv(text)
 
 
+def _unknown_agency(obj: Any, parsed: list[FieldError], line: int,
+                    agencies: Collection[str] | None) -> FieldError | None:
+    """The error for a record whose agency is not one of ``agencies`` (whatever else is wrong
+    with it), None when it is known, or its agency_code is missing or malformed (reported
+    already, in ``parsed``)."""
+    if agencies is None or not isinstance(obj, dict):
+        return None
+    code = obj.get("agency_code")
+    if not isinstance(code, str) or not code.strip():
+        return None
+    if any(error.field == "agency_code" for error in parsed):
+        return None
+    if code.strip() in agencies:
+        return None
+    return FieldError("agency_code", f"unknown agency {code.strip()!r}", line)
+
+
 def validate(records: Iterator[tuple[int, Any, str | None]], *, amounts_as_text: bool,
-             progress: Progress | None = None) -> tuple[list[DossierInput], list[FieldError]]:
+             progress: Progress | None = None, agencies: Collection[str] | None = None
+             ) -> tuple[list[DossierInput], list[FieldError]]:
+    """Every record parsed; every problem with its line. Given the ``agencies`` that exist,
+    a record naming another one is an error on its line too (also when the record has other
+    errors)."""
     inputs: list[DossierInput] = []
     errors: list[FieldError] = []
     first_seen: dict[str, int] = {}
@@ -228,10 +249,17 @@ def validate(records: Iterator[tuple[int, Any, str | None]], *, amounts_as_text:
             continue
         if isinstance(code, str):
             first_seen[code.strip()] = line
+        parsed: list[FieldError] = []
         try:
-            inputs.append(parse_dossier(obj, line=line, amounts_as_text=amounts_as_text))
+            dossier = parse_dossier(obj, line=line, amounts_as_text=amounts_as_text)
         except ValidationError as exc:
-            errors.extend(exc.errors)
+            parsed = exc.errors
+        errors.extend(parsed)
+        unknown = _unknown_agency(obj, parsed, line, agencies)
+        if unknown is not None:
+            errors.append(unknown)
+        elif not parsed:
+            inputs.append(dossier)
     return inputs, errors
 
 
@@ -242,7 +270,6 @@ def import_file(db: Database, clock: Clock, path: Path, *, actor: str,
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     fmt, records = read_records(path, data)
-    inputs, errors = validate(records, amounts_as_text=(fmt == "csv"), progress=progress)
     with db.read() as session:
         known_agencies = dict(session.execute(select(Agency.code, Agency.id)).all())
         previous = session.execute(
@@ -253,17 +280,16 @@ def import_file(db: Database, clock: Clock, path: Path, *, actor: str,
             f"{path.name} was already imported on {previous:%Y-%m-%d %H:%M} UTC "
             f"(sha256 {sha[:12]}…); nothing was changed",
             hint="Import a new export instead; re-sending one dossier updates it through the API.")
-    line_of: dict[str, str] = {}
-    for inp in inputs:
-        if inp.agency_code not in known_agencies:
-            line_of.setdefault(inp.agency_code, inp.code)
-    for code, dossier in line_of.items():
-        errors.append(FieldError("agency_code", f"unknown agency {code!r} (first in dossier "
-                                 f"{dossier})"))
+    inputs, errors = validate(records, amounts_as_text=(fmt == "csv"), progress=progress,
+                              agencies=known_agencies)
     if errors:
         errors.sort(key=lambda e: e.line or 0)
-        raise ValidationError(errors, hint="Nothing was imported. Fix every line listed and "
-                              "import the file again.")
+        hint = "Nothing was imported. Fix every line listed and import the file again."
+        if any(e.field == "agency_code" and e.message.startswith("unknown agency")
+               for e in errors):
+            hint += (" An unknown agency is created with `recon agencies create` (its code, "
+                     "name and collection account), or its code corrected in the file.")
+        raise ValidationError(errors, hint=hint)
     if on_validated:
         on_validated(len(inputs))
     summary = ImportSummary(file=path.name, sha256=sha, format=fmt, records=len(inputs))
