@@ -20,7 +20,7 @@ from recon.cli import cli
 from recon.clock import FixedClock
 from recon.config import load_settings
 from recon.db import Database
-from recon.engine.runner import RunLock
+from recon.engine.lock import RunLock
 from recon.review.exports import FIELDS
 from recon.scheduler import (
     ScheduleConfig,
