@@ -278,13 +278,13 @@ def resolve_agency(session: Session, code: str) -> Agency:
     return agency
 
 
-def resolve_procedure(session: Session, inp: DossierInput) -> Procedure:
+def resolve_procedure(session: Session, clock: Clock, inp: DossierInput) -> Procedure:
     procedure = session.execute(
         select(Procedure).where(Procedure.code == inp.procedure_code)
     ).scalar_one_or_none()
     if procedure is None:
         procedure = Procedure(code=inp.procedure_code, name=inp.procedure_name,
-                              field=inp.procedure_field)
+                              field=inp.procedure_field, created_at=clock.now())
         session.add(procedure)
         session.flush()
     elif inp.procedure_field and not procedure.field:
@@ -311,7 +311,7 @@ def upsert_dossier(session: Session, clock: Clock, inp: DossierInput, *, actor: 
 
 def _create(session: Session, clock: Clock, inp: DossierInput, agency: Agency,
             actor: str) -> Dossier:
-    procedure = resolve_procedure(session, inp)
+    procedure = resolve_procedure(session, clock, inp)
     now = clock.now()
     dossier = Dossier(code=inp.code, agency_id=agency.id, procedure_id=procedure.id,
                       applicant_name=inp.applicant_name, received_at=inp.received_at,
@@ -329,7 +329,7 @@ def _create(session: Session, clock: Clock, inp: DossierInput, agency: Agency,
 def _update(session: Session, clock: Clock, dossier: Dossier, inp: DossierInput, actor: str,
             reassess: bool) -> str:
     changed: dict[str, Any] = {}
-    procedure = resolve_procedure(session, inp)
+    procedure = resolve_procedure(session, clock, inp)
     simple = {
         "procedure_id": procedure.id,
         "applicant_name": inp.applicant_name,
