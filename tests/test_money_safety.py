@@ -32,16 +32,19 @@ ALLOWED_FLOAT_SITES: dict[tuple[str, str], str] = {
     ("recon/engine/runner.py", "*"): "run timings in seconds",
     ("recon/settlements/fetch.py", "*"): "HTTP timeouts and backoff in seconds",
     ("recon/scheduler.py", "*"): "scheduler timings",
-    ("recon/review/reports.py", "*"): "shares (percentages) computed from integer counts for display",
+    ("recon/review/reports.py", "*"):
+        "shares (percentages) computed from integer counts for display",
     ("recon/audit/sealing.py", "*"): "audit sealing intervals and retry delays in seconds",
     ("recon/db.py", "<module>"): "retry delays for deadlocks and serialization failures, seconds",
     ("recon/db.py", "retrying"): "jittered retry delay in seconds",
-    ("recon/payments/ingest.py", "_fault_pause"): "the crash tests' sleep in seconds (RECON_ENV=test only)",
+    ("recon/payments/ingest.py", "_fault_pause"):
+        "the crash tests' sleep in seconds (RECON_ENV=test only)",
     ("recon/accounts/auth.py", "<module>"): "lock wait of the token's last-use write, seconds",
     ("recon/config.py", "<module>"): "the health check's lock wait, seconds",
     ("recon/config.py", "_positive_seconds"): "a timeout setting in seconds",
     ("recon/db.py", "probe_write"): "the health probe's lock and statement timeout, seconds",
-    ("recon/payments/spool.py", "import_spool"): "the write probe's timeout before an import, seconds",
+    ("recon/payments/spool.py", "import_spool"):
+        "the write probe's timeout before an import, seconds",
 }
 MONEY_WORDS = ("amount", "fee", "net", "delta", "total", "paid", "assessed", "outstanding")
 NOT_MONEY_COLUMNS = {("payments", "paid_at"), ("payment_intents", "paid_at")}
