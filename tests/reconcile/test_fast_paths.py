@@ -39,6 +39,11 @@ def harness_for(sqlite_template: Path, fast_tmp: Path,
     made: list[Harness] = []
 
     def make(backend: str) -> Harness:
+        # one example at a time: the previous example's pools go first (fifteen examples'
+        # idle connections would otherwise outnumber a shared server's max_connections)
+        for old in made:
+            old.close()
+        made.clear()
         pg = request.getfixturevalue("pg_url") if backend == "postgresql" else None
         h = Harness(backend, sqlite_template, fast_tmp, pg)
         made.append(h)
