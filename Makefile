@@ -35,9 +35,11 @@ browser-deps:
 test: install browser-deps
 	$(BIN)/pytest
 
+## make lint: style, types, and the house's import contracts (setup.cfg [importlinter])
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache .grimp_cache

@@ -403,7 +403,7 @@ def final_full_run(url: str) -> dict[str, int]:
     """A full run after the load: what the incremental runs missed (it should be nothing)."""
     db = Database(url)
     try:
-        summary = run_reconciliation(db, clock=SystemClock(), mode="full",
+        summary = run_reconciliation(db, clock=SystemClock(), audit=audit.record_on, mode="full",
                                      triggered_by="bench:soak-final")
     finally:
         db.dispose()

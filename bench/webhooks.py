@@ -51,6 +51,7 @@ from sqlalchemy import func, insert, select, text
 
 from adapters import get_adapter
 from bench.common import DEFAULT_PG, scratch_database
+from bench.endpoints import CREATE_SCRATCH
 from bench.procs import children
 from recon.clock import SystemClock
 from recon.db import Database
@@ -58,7 +59,6 @@ from recon.intake.agencies import create_agency
 from recon.intake.dossiers import parse_dossier, upsert_dossier
 from recon.models import Callback, Dossier, Payment, PaymentIntent
 from recon.payments.references import mint
-from recon.web.bench_endpoints import CREATE_SCRATCH
 
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 GUNICORN = Path(sys.executable).with_name("gunicorn")

@@ -16,7 +16,7 @@ Settings (environment):
   processes never conflict).
 
 However many schedulers run, on however many hosts, runs never overlap: each run takes the
-runner's lock (:class:`recon.engine.runner.RunLock`) and a job that cannot get it does nothing
+runner's lock (:class:`recon.engine.lock.RunLock`) and a job that cannot get it does nothing
 (incremental) or waits its turn for a while (full). Every incremental run covers everything since
 the last *successful* run, whoever made it, so a skipped or failed tick leaves no gap.
 """
@@ -32,14 +32,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Final
 
 from flask import Flask
-from sqlalchemy import text
 
+from recon.clock import Clock
 from recon.config import DEFAULT_INTENT_EXPIRY_INTERVAL, Settings
-from recon.db import Database, UTCDateTime
+from recon.db import Database
 
 log = logging.getLogger("recon.scheduler")
 
@@ -108,6 +108,7 @@ class Jobs:
         self.name = name
         self.settings: Settings = app.extensions["recon.settings"]
         self.db: Database = app.extensions["recon.db"]
+        self.clock: Clock = app.extensions["recon.clock"]
         self.stopping = threading.Event()
 
     def stop(self) -> None:
@@ -115,6 +116,7 @@ class Jobs:
         self.stopping.set()
 
     def _run(self, mode: str, *, trigger: str, wait: timedelta | None = None) -> None:
+        from recon.audit.chain import record_on  # noqa: PLC0415
         from recon.engine.runner import (  # noqa: PLC0415
             RunInProgress,
             engine_config_from_env,
@@ -126,7 +128,7 @@ class Jobs:
         while not self.stopping.is_set():
             try:
                 summary = run_reconciliation(
-                    self.db, clock=self.app.extensions["recon.clock"],
+                    self.db, clock=self.clock, audit=record_on,
                     config=engine_config_from_env(self.settings.env),
                     mode=mode,  # type: ignore[arg-type]
                     triggered_by=f"scheduler:{trigger}:{self.name}",
@@ -156,8 +158,7 @@ class Jobs:
         from recon.payments.intents import sweep_expired  # noqa: PLC0415
 
         try:
-            expired = sweep_expired(self.db, self.app.extensions["recon.clock"],
-                                    should_stop=self.stopping.is_set)
+            expired = sweep_expired(self.db, self.clock, should_stop=self.stopping.is_set)
         except Exception:
             log.exception("intent expiry sweep failed")
             return
@@ -167,20 +168,27 @@ class Jobs:
     def catch_up(self) -> None:
         """At start: cover the whole window missed since the last successful run (incremental
         from its as_of), or everything when no full run succeeded recently."""
-        mode = catch_up_mode(self.db, now=datetime.now(UTC))
+        mode = catch_up_mode(self.db, now=self.clock.now())
         log.info("catch-up run at start (%s)", mode)
         self._run(mode, trigger="catch-up", wait=FULL_LOCK_WAIT if mode == "full" else None)
 
 
 def catch_up_mode(db: Database, *, now: datetime) -> str:
+    from recon.engine.store import last_full_success  # noqa: PLC0415
+
     with db.engine.connect() as conn:
-        last: datetime | None = conn.execute(text(
-            "SELECT as_of FROM recon_runs WHERE status = 'succeeded' AND mode = 'full' "
-            "AND dry_run = :f ORDER BY as_of DESC LIMIT 1").columns(as_of=UTCDateTime()),
-            {"f": False}).scalar()
+        last = last_full_success(conn)
     if last is None:
         return "full"
     return "full" if now - last > FULL_STALE_AFTER else "auto"
+
+
+def _wall_now(zone: tzinfo) -> datetime:
+    """"Now" as APScheduler counts it, for the jobs due at start: its triggers fire on the
+    wall clock whatever clock the services are given (a fixed test clock would make them
+    misfire). Business time (what a run covers, whether the last full run is stale) comes
+    from the injected clock, never from here."""
+    return datetime.now(zone)
 
 
 def _add_jobs(scheduler: Any, jobs: Jobs, config: ScheduleConfig) -> None:
@@ -216,7 +224,7 @@ def _add_jobs(scheduler: Any, jobs: Jobs, config: ScheduleConfig) -> None:
         jobs.expire_intents, IntervalTrigger(seconds=expiry, timezone=config.timezone),
         id="intents-expire", name="payment intent expiry sweep", replace_existing=True,
         # at start (intents that fell due while no scheduler ran), then every interval
-        next_run_time=datetime.now(config.timezone),
+        next_run_time=_wall_now(config.timezone),
         max_instances=1,
         # One sweep expires everything due, so a backlog of missed ticks is one sweep ...
         coalesce=True,
@@ -224,7 +232,7 @@ def _add_jobs(scheduler: Any, jobs: Jobs, config: ScheduleConfig) -> None:
         misfire_grace_time=max(1, int(expiry)),
     )
     scheduler.add_job(
-        jobs.catch_up, "date", run_date=datetime.now(config.timezone), id="reconcile-catch-up",
+        jobs.catch_up, "date", run_date=_wall_now(config.timezone), id="reconcile-catch-up",
         name="catch-up reconciliation at start", replace_existing=True, max_instances=1,
         # it must run even if the pool is busy for a while right at start
         misfire_grace_time=None,

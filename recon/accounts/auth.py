@@ -148,6 +148,15 @@ def token_principal(session: Session, token: str) -> Principal | None:
     return Principal("token", row.id, row.name, row.role, row.last_used_at)
 
 
+def user_principal(session: Session, user_id: int) -> Principal | None:
+    """The logged-in user ``user_id`` (from the login session); None when that user is gone
+    or no longer active."""
+    user = session.execute(select(User).where(User.id == user_id)).scalar_one_or_none()
+    if user is None or not user.active:
+        return None
+    return Principal("user", user.id, user.username, user.role)
+
+
 def note_token_use(db: Database, clock: Clock, principal: Principal) -> bool:
     """Record that a token authenticated a call, at most once per :data:`TOKEN_USE_RESOLUTION`:
     True when ``last_used_at`` was written now.

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from recon.clock import Clock
@@ -107,6 +107,17 @@ def record(session: Session, clock: Clock, *, actor: str, action: str, entity_ty
     make_transient_to_detached(event)  # as if loaded: nothing left to flush
     session.add(event)
     return event
+
+
+def record_on(conn: Connection, clock: Clock, *, actor: str, action: str, entity_type: str,
+              entity_id: str | int, data: Mapping[str, Any] | None = None) -> AuditEvent:
+    """:func:`record` in the transaction of a Core connection (the reconciliation runner
+    writes its findings through one), flushed before it returns."""
+    with Session(bind=conn) as session:
+        event = record(session, clock, actor=actor, action=action, entity_type=entity_type,
+                       entity_id=entity_id, data=data)
+        session.flush()
+        return event
 
 
 def seal(session: Session, *, wait: bool = True, limit: int = SEAL_BATCH) -> int | None:

@@ -49,7 +49,8 @@ def reconcile_command(ctx: click.Context, as_of: str | None, dry_run: bool,
 
     Exits 0 without doing anything (and says so) when another run holds the lock.
     """
-    from recon.engine.runner import (  # noqa: PLC0415 - keep `recon --help` fast
+    from recon.audit.chain import record_on  # noqa: PLC0415 - keep `recon --help` fast
+    from recon.engine.runner import (  # noqa: PLC0415
         Mode,
         RunInProgress,
         engine_config_from_env,
@@ -68,8 +69,9 @@ def reconcile_command(ctx: click.Context, as_of: str | None, dry_run: bool,
     try:
         config = engine_config_from_env(settings.env)
         summary = run_reconciliation(
-            app.db, clock=app.app.extensions["recon.clock"], config=config, as_of=at,
-            mode=cast(Mode, mode or "auto"), dry_run=dry_run, triggered_by=f"cli:{_who()}",
+            app.db, clock=app.app.extensions["recon.clock"], audit=record_on, config=config,
+            as_of=at, mode=cast(Mode, mode or "auto"), dry_run=dry_run,
+            triggered_by=f"cli:{_who()}",
             overlap=overlap_from_env(settings.env), progress=progress)
     except RunInProgress as exc:
         click.echo(f"{exc.message} {exc.hint}", err=True)

@@ -109,7 +109,7 @@ def seed_demo(db: Database, clock: Clock, *, dossiers: int = 28_300, seed: int =
         known = set(s.scalars(select(Procedure.code)))
         for p in catalog.PROCEDURES:
             if p.code not in known:
-                s.add(Procedure(code=p.code, name=p.name, field=p.field))
+                s.add(Procedure(code=p.code, name=p.name, field=p.field, created_at=clock.now()))
                 report.procedures_created += 1
         users = set(s.scalars(select(User.username)))
         for username, role, display, password in DEMO_USERS:

@@ -2,7 +2,8 @@
 core that detects them (:mod:`.core`), its records (:mod:`.records`), the sentences it writes
 (:mod:`.explain`) and what a run changes (:mod:`.lifecycle`).
 
-The runner (loading, persisting, locking) lives beside it and is the only part that does I/O.
+The runner (:mod:`.runner`, orchestration) with its lock (:mod:`.lock`), reads (:mod:`.load`)
+and writes (:mod:`.store`) lives beside it and is the only part that does I/O.
 """
 
 from recon.engine.core import (

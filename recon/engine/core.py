@@ -98,13 +98,21 @@ TxnKey = tuple[str, str]
 Emit = Callable[[Discrepancy], None]
 
 
-def builtin_kinds() -> KindRegistry:
-    """The registry of :mod:`recon.engine.kinds`, the default of every function here that
-    takes ``kinds``. (Imported when first asked for: the registry names this module's
-    detectors, so this module cannot import it while it loads.)"""
-    from recon.engine.kinds import REGISTRY  # noqa: PLC0415 - see above
+_builtin: list[KindRegistry] = []
 
-    return REGISTRY
+
+def use_builtin_kinds(registry: KindRegistry) -> None:
+    """Called once by :mod:`recon.engine.kinds` when it loads: its registry becomes the default
+    of every function here that takes ``kinds``. (The registry names this module's detectors,
+    so the registry imports this module, never the other way round.)"""
+    _builtin[:] = [registry]
+
+
+def builtin_kinds() -> KindRegistry:
+    """The registry of :mod:`recon.engine.kinds` (loaded with the package, :mod:`recon.engine`)."""
+    if not _builtin:
+        raise RuntimeError("recon.engine.kinds is not loaded: import recon.engine first")
+    return _builtin[0]
 
 
 # --------------------------------------------------------------------------- identities

@@ -231,3 +231,5 @@ REGISTRY: Final = KindRegistry(_entries())
 
 KINDS: Final[tuple[str, ...]] = REGISTRY.names
 SUBJECTS: Final[dict[str, tuple[str, ...]]] = REGISTRY.subjects
+
+core.use_builtin_kinds(REGISTRY)  # the core's default registry: this one

@@ -174,14 +174,3 @@ class EngineConfig:
 
     def needs_settlement(self, provider: str) -> bool:
         return provider not in self.no_settlement_providers
-
-
-def __getattr__(name: str) -> tuple[str, ...]:
-    """``KINDS``, the names of the registry's kinds (:data:`recon.engine.kinds.KINDS`), still
-    importable from here: declared there, and read only when asked for, since the registry
-    names detectors that import this module."""
-    if name == "KINDS":
-        from recon.engine.kinds import KINDS  # noqa: PLC0415 - see above
-
-        return KINDS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -45,3 +45,14 @@ def create_agency(session: Session, clock: Clock, *, code: str, name: str, bank_
                  entity_id=code, data={"bin": bank_bin, "account": account_number,
                                        "account_name": agency.account_name})
     return agency
+
+
+def list_agencies(session: Session) -> list[Agency]:
+    """Every agency, by code."""
+    return list(session.execute(select(Agency).order_by(Agency.code)).scalars().all())
+
+
+def agency_names(session: Session) -> list[tuple[str, str]]:
+    """(code, name) of every agency, by code (for a filter's choices)."""
+    return [(code, name) for code, name in session.execute(
+        select(Agency.code, Agency.name).order_by(Agency.code))]

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, selectinload
 
 from recon.audit import chain as audit
 from recon.clock import Clock, as_utc
@@ -224,6 +224,57 @@ def paid_amount(session: Session, dossier_id: int) -> int:
     return int(total)
 
 
+def paid_amounts(session: Session, dossier_ids: Sequence[int]) -> dict[int, int]:
+    """:func:`paid_amount` of each of ``dossier_ids`` in one query (a dossier nobody paid is
+    left out)."""
+    if not dossier_ids:
+        return {}
+    return {dossier_id: int(total or 0) for dossier_id, total in session.execute(
+        select(Payment.dossier_id, func.sum(Payment.amount))
+        .where(Payment.dossier_id.in_(dossier_ids), Payment.status == "succeeded")
+        .group_by(Payment.dossier_id)).all() if dossier_id is not None}
+
+
+def find_dossier(session: Session, code: str) -> Dossier | None:
+    """The dossier with this code, its fee lines loaded; None when there is none."""
+    return session.execute(
+        select(Dossier).where(Dossier.code == code).options(selectinload(Dossier.fee_lines))
+    ).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class DossierFilters:
+    """What a dossier listing may be narrowed by (each None: not narrowed)."""
+
+    agency_code: str | None = None
+    procedure_code: str | None = None
+    received_from: datetime | None = None  # inclusive
+    received_to: datetime | None = None  # exclusive
+    code_prefix: str | None = None
+
+
+def list_dossiers(session: Session, filters: DossierFilters, *, after: int,
+                  limit: int) -> list[Dossier]:
+    """Up to ``limit`` dossiers with an id above ``after``, by id, fee lines loaded."""
+    conditions = [Dossier.id > after]
+    if filters.agency_code:
+        conditions.append(Dossier.agency_id.in_(
+            select(Agency.id).where(Agency.code == filters.agency_code)))
+    if filters.procedure_code:
+        conditions.append(Dossier.procedure_id.in_(
+            select(Procedure.id).where(Procedure.code == filters.procedure_code)))
+    if filters.received_from:
+        conditions.append(Dossier.received_at >= filters.received_from)
+    if filters.received_to:
+        conditions.append(Dossier.received_at < filters.received_to)
+    if filters.code_prefix:
+        conditions.append(Dossier.code.startswith(filters.code_prefix, autoescape=True))
+    return list(session.execute(
+        select(Dossier).where(and_(*conditions)).order_by(Dossier.id).limit(limit)
+        .options(selectinload(Dossier.fee_lines))
+    ).scalars().all())
+
+
 def resolve_agency(session: Session, code: str) -> Agency:
     agency = session.execute(select(Agency).where(Agency.code == code)).scalar_one_or_none()
     if agency is None:
@@ -233,13 +284,13 @@ def resolve_agency(session: Session, code: str) -> Agency:
     return agency
 
 
-def resolve_procedure(session: Session, inp: DossierInput) -> Procedure:
+def resolve_procedure(session: Session, clock: Clock, inp: DossierInput) -> Procedure:
     procedure = session.execute(
         select(Procedure).where(Procedure.code == inp.procedure_code)
     ).scalar_one_or_none()
     if procedure is None:
         procedure = Procedure(code=inp.procedure_code, name=inp.procedure_name,
-                              field=inp.procedure_field)
+                              field=inp.procedure_field, created_at=clock.now())
         session.add(procedure)
         session.flush()
     elif inp.procedure_field and not procedure.field:
@@ -266,7 +317,7 @@ def upsert_dossier(session: Session, clock: Clock, inp: DossierInput, *, actor: 
 
 def _create(session: Session, clock: Clock, inp: DossierInput, agency: Agency,
             actor: str) -> Dossier:
-    procedure = resolve_procedure(session, inp)
+    procedure = resolve_procedure(session, clock, inp)
     now = clock.now()
     dossier = Dossier(code=inp.code, agency_id=agency.id, procedure_id=procedure.id,
                       applicant_name=inp.applicant_name, received_at=inp.received_at,
@@ -284,7 +335,7 @@ def _create(session: Session, clock: Clock, inp: DossierInput, agency: Agency,
 def _update(session: Session, clock: Clock, dossier: Dossier, inp: DossierInput, actor: str,
             reassess: bool) -> str:
     changed: dict[str, Any] = {}
-    procedure = resolve_procedure(session, inp)
+    procedure = resolve_procedure(session, clock, inp)
     simple = {
         "procedure_id": procedure.id,
         "applicant_name": inp.applicant_name,

@@ -318,15 +318,17 @@ def existing_codes(session: Session, codes: list[str]) -> set[str]:
     return set(rows.scalars())
 
 
-def _procedure_ids(session: Session, inputs: list[DossierInput]) -> dict[str, int]:
+def _procedure_ids(session: Session, clock: Clock,
+                   inputs: list[DossierInput]) -> dict[str, int]:
     ids = dict(session.execute(select(Procedure.code, Procedure.id)).all())
     new: dict[str, DossierInput] = {}
     for inp in inputs:
         if inp.procedure_code not in ids and inp.procedure_code not in new:
             new[inp.procedure_code] = inp
     if new:
+        now = clock.now()
         session.execute(insert(Procedure), [
-            {"code": c, "name": i.procedure_name, "field": i.procedure_field}
+            {"code": c, "name": i.procedure_name, "field": i.procedure_field, "created_at": now}
             for c, i in new.items()])
         ids = dict(session.execute(select(Procedure.code, Procedure.id)).all())
     return ids
@@ -337,7 +339,7 @@ def write_dossiers(session: Session, clock: Clock, inputs: list[DossierInput],
                    progress: Progress | None = None, skip_existing: bool = False) -> None:
     """Write validated dossiers: new ones set-based, existing ones by the upsert rule
     (or left alone with ``skip_existing``, as the idempotent demo does)."""
-    procedures = _procedure_ids(session, inputs)
+    procedures = _procedure_ids(session, clock, inputs)
     now = clock.now()
     for start in range(0, len(inputs), BATCH):
         batch = inputs[start:start + BATCH]

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import IO, Any, Final, Literal
 
 from sqlalchemy import Select, and_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from recon.clock import VN_TZ
 from recon.db import Database
@@ -77,6 +77,15 @@ def query(*, status: str | None = None, kind: str | None = None, provider: str |
     if limit is not None:
         stmt = stmt.limit(limit)
     return stmt
+
+
+def page(session: Session, *, status: str | None = None, kind: str | None = None,
+         provider: str | None = None, after: int | None = None,
+         limit: int | None = None) -> list[dict[str, Any]]:
+    """One page of :func:`query`'s rows, each as JSON-ready :func:`as_dict` (the API's list)."""
+    rows = session.execute(query(status=status, kind=kind, provider=provider, after=after,
+                                 limit=limit)).all()
+    return [jsonable(as_dict(r)) for r in rows]
 
 
 def as_dict(row: Sequence[Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import re
@@ -10,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import (
+    Blueprint,
     Flask,
     Response,
     current_app,
@@ -237,6 +239,19 @@ def _register_errors(app: Flask) -> None:
     errors.register(app, wants_json=wants_json)
 
 
+def _bench_endpoints() -> Blueprint:
+    """The benchmark's reference endpoints (``bench/endpoints.py``): not part of the
+    application, so imported by name, from the repository's ``bench`` package."""
+    try:
+        module = importlib.import_module("bench.endpoints")
+    except ModuleNotFoundError as exc:
+        raise RuntimeError(
+            "RECON_BENCH_ENDPOINTS=1 needs the repository's bench/ package on the path (run "
+            "the server from a checkout, as bench/webhooks.py does), or unset it") from exc
+    blueprint: Blueprint = module.bp
+    return blueprint
+
+
 def init_app(app: Flask) -> None:
     settings: Settings = app.config["RECON_SETTINGS"]
     configure_session(app, development=settings.is_development)
@@ -275,9 +290,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(webhooks.bp)
     if settings.get("BENCH_ENDPOINTS") == "1":  # bench/webhooks.py only, never in production
-        from recon.web import bench_endpoints  # noqa: PLC0415
-
-        app.register_blueprint(bench_endpoints.bp)
+        app.register_blueprint(_bench_endpoints())
     for extension in app.extensions.get("recon.blueprints", []):
         app.register_blueprint(extension)
 

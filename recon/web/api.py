@@ -8,10 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import selectinload
 
 from recon.errors import FieldError, NotFound, ValidationError
+from recon.intake import agencies as intake_agencies
+from recon.intake import dossiers as intake_dossiers
 from recon.intake.dossiers import (
     dossier_as_dict,
     paid_amount,
@@ -19,7 +19,6 @@ from recon.intake.dossiers import (
     parse_dossier,
     upsert_dossier,
 )
-from recon.models import Agency, Dossier, Payment, Procedure
 from recon.text_safety import first_bad_text
 from recon.web.security import database
 
@@ -76,9 +75,7 @@ def create_dossier() -> tuple[Response, int]:
 @bp.get("/dossiers/<path:code>")
 def get_dossier(code: str) -> Response:
     with database().read() as s:
-        dossier = s.execute(
-            select(Dossier).where(Dossier.code == code).options(selectinload(Dossier.fee_lines))
-        ).scalar_one_or_none()
+        dossier = intake_dossiers.find_dossier(s, code)
         if dossier is None:
             raise NotFound(f"no dossier with code {code!r}",
                            hint="Check the code, or send the dossier with POST /api/v1/dossiers.")
@@ -113,29 +110,16 @@ def list_dossiers() -> Response:
     """Filter by agency, procedure, received date range, code prefix; keyset pagination."""
     limit = _int_arg("limit", 50, minimum=1, maximum=MAX_PAGE)
     after = _int_arg("after", 0)
-    conditions = [Dossier.id > after]
-    if agency := request.args.get("agency_code"):
-        conditions.append(Dossier.agency_id.in_(select(Agency.id).where(Agency.code == agency)))
-    if procedure := request.args.get("procedure_code"):
-        conditions.append(Dossier.procedure_id.in_(
-            select(Procedure.id).where(Procedure.code == procedure)))
-    if start := _date_arg("received_from"):
-        conditions.append(Dossier.received_at >= start)
-    if end := _date_arg("received_to"):
-        conditions.append(Dossier.received_at < end)
-    if prefix := request.args.get("q"):
-        conditions.append(Dossier.code.startswith(prefix, autoescape=True))
+    filters = intake_dossiers.DossierFilters(
+        agency_code=request.args.get("agency_code") or None,
+        procedure_code=request.args.get("procedure_code") or None,
+        received_from=_date_arg("received_from"), received_to=_date_arg("received_to"),
+        code_prefix=request.args.get("q") or None)
     with database().read() as s:
-        dossiers = s.execute(
-            select(Dossier).where(and_(*conditions)).order_by(Dossier.id).limit(limit)
-            .options(selectinload(Dossier.fee_lines))
-        ).scalars().all()
+        dossiers = intake_dossiers.list_dossiers(s, filters, after=after, limit=limit)
         ids = [d.id for d in dossiers]
-        paid = dict(s.execute(
-            select(Payment.dossier_id, func.sum(Payment.amount))
-            .where(Payment.dossier_id.in_(ids), Payment.status == "succeeded")
-            .group_by(Payment.dossier_id)).all()) if ids else {}
-        items = [dossier_as_dict(d, int(paid.get(d.id) or 0)) for d in dossiers]
+        paid = intake_dossiers.paid_amounts(s, ids)
+        items = [dossier_as_dict(d, paid.get(d.id, 0)) for d in dossiers]
     next_after = ids[-1] if len(ids) == limit else None
     return jsonify({"items": items, "count": len(items), "next_after": next_after})
 
@@ -143,7 +127,7 @@ def list_dossiers() -> Response:
 @bp.get("/agencies")
 def list_agencies() -> Response:
     with database().read() as s:
-        rows = s.execute(select(Agency).order_by(Agency.code)).scalars().all()
+        rows = intake_agencies.list_agencies(s)
         return jsonify({"items": [
             {"code": a.code, "name": a.name, "bank_bin": a.bank_bin,
              "account_number": a.account_number, "account_name": a.account_name}

@@ -29,11 +29,11 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
 from recon.clock import VN_TZ, Clock
 from recon.config import Settings
+from recon.db import DbSession
 from recon.errors import ReconError
 from recon.intake import desk_queue
 from recon.models import Agency, PaymentIntent
@@ -187,7 +187,7 @@ def vn_clock(value: datetime) -> str:
 # The day's list
 
 
-def _chosen_agency(s: Session) -> tuple[Agency | None, str | None]:
+def _chosen_agency(s: DbSession) -> tuple[Agency | None, str | None]:
     """The counter whose dossiers the desk lists: ``?agency=CODE`` (empty: every agency),
     remembered in the session. Users carry no agency, so the desk asks once."""
     if "agency" in request.args:
@@ -203,7 +203,7 @@ def _chosen_agency(s: Session) -> tuple[Agency | None, str | None]:
     return agency, None
 
 
-def _queue_context(s: Session, query: str) -> dict[str, Any]:
+def _queue_context(s: DbSession, query: str) -> dict[str, Any]:
     agency, problem = _chosen_agency(s)
     today = _clock().now().astimezone(VN_TZ).date()
     return {"queue": desk_queue.owing_queue(s, today, agency=agency, query=query),

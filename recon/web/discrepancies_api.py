@@ -6,12 +6,11 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
 
-from recon.engine.records import KINDS
+from recon.engine.kinds import KINDS
 from recon.errors import FieldError, ValidationError
 from recon.models import ReconRun
-from recon.review.exports import as_dict, jsonable, query
+from recon.review import exports, runs
 from recon.web.security import database
 
 bp = Blueprint("discrepancies_api", __name__, url_prefix="/api/v1")
@@ -50,9 +49,8 @@ def list_discrepancies() -> Response:
     status = _choice("status", STATUSES, "open")
     provider = request.args.get("provider") or None
     with database().read() as s:
-        rows = s.execute(query(status=status, kind=kind, provider=provider, after=after,
-                               limit=limit)).all()
-    items = [jsonable(as_dict(r)) for r in rows]
+        items = exports.page(s, status=status, kind=kind, provider=provider, after=after,
+                             limit=limit)
     next_after = items[-1]["id"] if len(items) == limit else None
     return jsonify({"items": items, "count": len(items), "next_after": next_after})
 
@@ -77,14 +75,9 @@ def list_runs() -> Response:
     """Newest first; keyset pagination: pass ``before`` = the previous page's ``next_before``."""
     limit = _int_arg("limit", 50, minimum=1, maximum=MAX_PAGE) or 50
     before = _int_arg("before", None)
-    status = _choice("status", ("running", "succeeded", "failed"))
-    stmt = select(ReconRun).order_by(ReconRun.id.desc()).limit(limit)
-    if before is not None:
-        stmt = stmt.where(ReconRun.id < before)
-    if status:
-        stmt = stmt.where(ReconRun.status == status)
+    status = _choice("status", runs.RUN_STATUSES)
     with database().read() as s:
-        runs = list(s.scalars(stmt))
-    items = [_run_dict(r) for r in runs]
+        found = runs.list_runs(s, limit=limit, before=before, status=status)
+    items = [_run_dict(r) for r in found]
     next_before = items[-1]["id"] if len(items) == limit else None
     return jsonify({"items": items, "count": len(items), "next_before": next_before})

@@ -30,14 +30,14 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from sqlalchemy import and_, or_, select
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.wrappers import Response as BaseResponse
 
 from recon.audit.chain import verify_chain
+from recon.audit.events import EventFilters, list_events
 from recon.clock import VN_TZ, Clock
 from recon.errors import FieldError, NotFound, ReconError, ValidationError
-from recon.models import Agency, AuditEvent
+from recon.intake.agencies import agency_names
 from recon.models.reconciliation import DISCREPANCY_KINDS
 from recon.money import format_vnd
 from recon.review import actions as review
@@ -143,8 +143,7 @@ def _user_id() -> int | None:
 
 def _agencies() -> list[tuple[str, str]]:
     with database().read() as s:
-        return [(c, n) for c, n in s.execute(select(Agency.code, Agency.name)
-                                              .order_by(Agency.code))]
+        return agency_names(s)
 
 
 # --------------------------------------------------------------------------- dashboard
@@ -576,21 +575,9 @@ def audit_log() -> str:
     actor = (request.args.get("actor") or "").strip() or None
     action = (request.args.get("action") or "").strip() or None
     before = request.args.get("before", type=int)
-    conditions = []
-    if entity_type:
-        conditions.append(AuditEvent.entity_type == entity_type)
-    if entity_id:
-        conditions.append(AuditEvent.entity_id == entity_id)
-    if actor:
-        conditions.append(AuditEvent.actor == actor)
-    if action:
-        conditions.append(or_(AuditEvent.action == action,
-                              and_(AuditEvent.action.like(f"{action}.%"))))
-    if before:
-        conditions.append(AuditEvent.id < before)
     with database().read() as s:
-        events = list(s.scalars(select(AuditEvent).where(*conditions)
-                                .order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE)))
+        events = list_events(s, EventFilters(entity_type, entity_id, actor, action),
+                             limit=AUDIT_PAGE, before=before)
     args = [(k, v) for k, v in (("entity_type", entity_type), ("entity_id", entity_id),
                                 ("actor", actor), ("action", action)) if v]
     older = events[-1].id if len(events) == AUDIT_PAGE else None

@@ -15,12 +15,10 @@ from flask.sessions import (
 )
 from flask.wrappers import Request
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import select
 from werkzeug.datastructures import Headers as WerkzeugHeaders
 
-from recon.accounts.auth import Principal, note_token_use, token_principal
+from recon.accounts.auth import Principal, note_token_use, token_principal, user_principal
 from recon.db import Database
-from recon.models import User
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -54,12 +52,12 @@ def load_principal() -> Principal | None:
     if user_id is None:
         return None
     with database().read() as s:
-        user = s.execute(select(User).where(User.id == user_id)).scalar_one_or_none()
-    if user is None or not user.active:
+        principal = user_principal(s, user_id)
+    if principal is None:
         session.clear()
         return None
     g.via_session = True
-    return Principal("user", user.id, user.username, user.role)
+    return principal
 
 
 def csrf_token() -> str:

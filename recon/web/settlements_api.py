@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
-from sqlalchemy import func, select
 
 from recon.config import Settings
 from recon.errors import FieldError, NotFound, ValidationError
-from recon.models import SettlementFile, SettlementLine
+from recon.models import SettlementFile
+from recon.settlements import files
 from recon.settlements.importer import (
     PROVIDERS,
     check_provider,
@@ -66,35 +66,20 @@ def list_settlement_files() -> Response:
     """Newest first; ``limit`` (≤ 200), ``before`` (an id: the next page), ``provider``."""
     limit = _int_arg("limit", 50, maximum=MAX_PAGE) or 50
     before = _int_arg("before", None)
-    query = select(SettlementFile).order_by(SettlementFile.id.desc()).limit(limit)
-    if before is not None:
-        query = query.where(SettlementFile.id < before)
-    if provider := request.args.get("provider"):
-        if provider not in PROVIDERS:
-            raise ValidationError(FieldError("provider", "must be one of "
-                                             + ", ".join(PROVIDERS)))
-        query = query.where(SettlementFile.provider == provider)
+    provider = request.args.get("provider") or None
+    if provider is not None and provider not in PROVIDERS:
+        raise ValidationError(FieldError("provider", "must be one of " + ", ".join(PROVIDERS)))
     with database().read() as s:
-        rows = s.execute(query.with_only_columns(*_LIST_COLUMNS)).all()
-    items = [dict(zip(_LIST_NAMES, row, strict=True)) for row in rows]
+        items = files.list_files(s, limit=limit, before=before, provider=provider)
     for item in items:
         item["imported_at"] = item["imported_at"].isoformat()
     next_before = items[-1]["id"] if len(items) == limit else None
     return jsonify({"items": items, "count": len(items), "next_before": next_before})
 
 
-_LIST_COLUMNS = (SettlementFile.id, SettlementFile.provider, SettlementFile.filename,
-                 SettlementFile.sha256, SettlementFile.size, SettlementFile.source,
-                 SettlementFile.profile, SettlementFile.imported_at,
-                 SettlementFile.imported_by, SettlementFile.row_count,
-                 SettlementFile.total_amount)
-_LIST_NAMES = ("id", "provider", "filename", "sha256", "size", "source", "profile",
-               "imported_at", "imported_by", "row_count", "total_amount")
-
-
 def _file_or_404(file_id: int) -> SettlementFile:
     with database().read() as s:
-        row = s.get(SettlementFile, file_id)
+        row = files.get_file(s, file_id)
         if row is None:
             raise NotFound(f"no settlement file {file_id}",
                            hint="List them with GET /api/v1/settlement-files.")
@@ -104,23 +89,16 @@ def _file_or_404(file_id: int) -> SettlementFile:
 @bp.get("/settlement-files/<int:file_id>")
 def get_settlement_file(file_id: int) -> Response:
     with database().read() as s:
-        row = s.execute(select(*_LIST_COLUMNS).where(SettlementFile.id == file_id)).one_or_none()
-        if row is None:
-            raise NotFound(f"no settlement file {file_id}",
-                           hint="List them with GET /api/v1/settlement-files.")
-        totals = s.execute(select(
-            func.count(), func.coalesce(func.sum(SettlementLine.amount), 0),
-            func.coalesce(func.sum(SettlementLine.fee), 0),
-            func.coalesce(func.sum(SettlementLine.net), 0),
-            func.count(func.distinct(SettlementLine.provider_txn_id)),
-            func.min(SettlementLine.settled_on), func.max(SettlementLine.settled_on),
-        ).where(SettlementLine.file_id == file_id)).one()
-    out: dict[str, Any] = dict(zip(_LIST_NAMES, row, strict=True))
+        found = files.file_with_totals(s, file_id)
+    if found is None:
+        raise NotFound(f"no settlement file {file_id}",
+                       hint="List them with GET /api/v1/settlement-files.")
+    out: dict[str, Any] = found[0]
     out["imported_at"] = out["imported_at"].isoformat()
-    count, gross, fee, net, distinct, first, last = totals
+    count, gross, fee, net, distinct, first, last = found[1]
     out["lines"] = {
-        "count": int(count), "total_amount": int(gross), "total_fee": int(fee),
-        "total_net": int(net), "distinct_transactions": int(distinct),
+        "count": count, "total_amount": gross, "total_fee": fee,
+        "total_net": net, "distinct_transactions": distinct,
         "settled_from": _iso(first), "settled_to": _iso(last),
     }
     return jsonify(out)

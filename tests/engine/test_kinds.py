@@ -30,7 +30,6 @@ from recon.engine import (
     make_identity,
     parse_identity,
     reconcile,
-    records,
 )
 from recon.engine.core import Facts
 from recon.engine.explain import vnd
@@ -54,7 +53,6 @@ def test_each_built_in_kind_names_its_own_detector_sentence_and_reason() -> None
 def test_every_list_of_kinds_equals_the_registry() -> None:
     names = tuple(k.name for k in REGISTRY)
     assert names == KINDS
-    assert names == records.KINDS  # the runner and the web API read it there
     assert names == DISCREPANCY_KINDS
     assert {k.name: k.subject for k in REGISTRY} == SUBJECTS
     assert {k.name: (k.label_en, k.label_vi) for k in REGISTRY} == i18n.KIND_LABELS

@@ -22,6 +22,7 @@ from sqlalchemy import create_engine
 from bench.procs import base_env, start_scheduler
 from bench.reconcile import build_postgresql
 from bench.soak import seed_intents
+from recon.audit.chain import record_on
 from recon.clock import SystemClock
 from recon.db import Database
 from recon.engine.runner import run_reconciliation
@@ -125,7 +126,8 @@ def test_scheduler_killed_mid_run(empty_pg: str, tmp_path: Path) -> None:
     # what an uninterrupted run leaves: a full run now finds nothing new, closes nothing
     db = Database(empty_pg)
     try:
-        final = run_reconciliation(db, clock=SystemClock(), mode="full", triggered_by="test")
+        final = run_reconciliation(db, clock=SystemClock(), audit=record_on, mode="full",
+                                   triggered_by="test")
     finally:
         db.dispose()
     assert (final.new, final.auto_resolved) == (0, 0)

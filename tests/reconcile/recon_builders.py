@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from recon.audit.chain import record_on
 from recon.clock import FixedClock
 from recon.db import Database
 from recon.engine import EngineConfig
@@ -118,7 +119,7 @@ class World:
 
     def run(self, mode: str = "auto", *, as_of: datetime | None = None,
             dry_run: bool = False) -> RunSummary:
-        return run_reconciliation(self.db, clock=self.clock, config=self.config,
+        return run_reconciliation(self.db, clock=self.clock, audit=record_on, config=self.config,
                                   as_of=as_of, mode=mode, dry_run=dry_run,  # type: ignore[arg-type]
                                   triggered_by="test")
 

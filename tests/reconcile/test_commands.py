@@ -20,7 +20,7 @@ from recon.cli import cli
 from recon.clock import FixedClock
 from recon.config import load_settings
 from recon.db import Database
-from recon.engine.runner import RunLock
+from recon.engine.lock import RunLock
 from recon.review.exports import FIELDS
 from recon.scheduler import (
     ScheduleConfig,
@@ -239,6 +239,22 @@ def test_jobs_are_set_up_on_purpose(app: Flask) -> None:
     assert full.misfire_grace_time == 3 * 3600
     assert str(full.trigger).startswith("cron[") and "hour='1', minute='30'" in str(full.trigger)
     assert "reconcile-catch-up" in jobs
+
+
+def test_catch_up_judges_staleness_by_the_app_clock(world: World, app: Flask, clock: FixedClock,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's clock, not the wall clock: a full run as of the clock's now is fresh, however
+    far the clock stands from today."""
+    from recon.scheduler import Jobs
+
+    clock.advance(datetime(2021, 6, 1, 3, 0, tzinfo=UTC) - clock.now())
+    world.run("full", as_of=clock.now())
+    chosen: list[str] = []
+    monkeypatch.setattr(Jobs, "_run", lambda self, mode, **_kw: chosen.append(mode))
+    Jobs(app, name="test").catch_up()
+    clock.advance(timedelta(hours=30))
+    Jobs(app, name="test").catch_up()
+    assert chosen == ["auto", "full"]
 
 
 def test_catch_up_is_full_when_no_recent_full_run(world: World) -> None:

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recon.db import Database
-from recon.engine import runner
+from recon.engine import load, runner
 from tests.conftest import backends
 from tests.reconcile.recon_builders import state
 from tests.reconcile.test_runner_properties import Event, Harness, events, play
@@ -39,6 +39,11 @@ def harness_for(sqlite_template: Path, fast_tmp: Path,
     made: list[Harness] = []
 
     def make(backend: str) -> Harness:
+        # one example at a time: the previous example's pools go first (fifteen examples'
+        # idle connections would otherwise outnumber a shared server's max_connections)
+        for old in made:
+            old.close()
+        made.clear()
         pg = request.getfixturevalue("pg_url") if backend == "postgresql" else None
         h = Harness(backend, sqlite_template, fast_tmp, pg)
         made.append(h)
@@ -61,10 +66,10 @@ def test_parallel_full_load_reads_what_one_connection_reads(
         backend: str, script: list[Event], harness_for: Any) -> None:
     db: Database = harness_for(backend).fresh()
     play(db, script, mode="incremental")  # leaves open, auto-resolved and resolved rows
-    with runner.read_snapshot(db) as conn:
-        together = runner.load_full(conn)
-    with runner.read_snapshot(db) as conn:
-        apart = runner.load_full(conn, parallel=False)
+    with load.read_snapshot(db) as conn:
+        together = load.load_full(conn)
+    with load.read_snapshot(db) as conn:
+        apart = load.load_full(conn, parallel=False)
     for mine, theirs in zip(together, apart, strict=True):
         assert _sorted(mine) == _sorted(theirs)
     # and it is everything the core needs: every payment and line, every matched dossier

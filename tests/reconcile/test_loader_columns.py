@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recon.engine import classify
-from recon.engine.runner import _LINE_COLS, _PAY_COLS
+from recon.engine.load import _LINE_COLS, _PAY_COLS
 from tests.engine.test_engine_properties import World, worlds
 
 

@@ -12,7 +12,8 @@ from sqlalchemy import select, text
 from recon.clock import FixedClock
 from recon.db import Database
 from recon.engine import EngineConfig
-from recon.engine.runner import RunInProgress, RunLock, engine_config_from_env
+from recon.engine.lock import RunInProgress, RunLock
+from recon.engine.settings import engine_config_from_env
 from recon.models import AuditEvent, ReconRun
 from tests.reconcile.recon_builders import AS_OF_LATE, TOTAL, World, state
 

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bench.reconcile import build_postgresql
+from recon.audit.chain import record_on
 from recon.clock import SystemClock
 from recon.db import Database
 from recon.engine.runner import run_reconciliation
@@ -101,7 +102,8 @@ def test_two_schedulers_never_overlap_and_skip_no_window(empty_pg: str, tmp_path
     # nothing was missed: a full run now finds nothing new and closes nothing
     db = Database(empty_pg)
     try:
-        final = run_reconciliation(db, clock=SystemClock(), mode="full", triggered_by="test")
+        final = run_reconciliation(db, clock=SystemClock(), audit=record_on, mode="full",
+                                   triggered_by="test")
     finally:
         db.dispose()
     assert (final.new, final.auto_resolved) == (0, 0)

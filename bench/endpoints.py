@@ -1,5 +1,7 @@
-"""Reference endpoints for ``bench/webhooks.py``; registered only when ``RECON_BENCH_ENDPOINTS=1``
-(never in production). They bracket the real ingest on the same server:
+"""Reference endpoints for ``bench/webhooks.py``, registered by ``recon.web`` only when
+``RECON_BENCH_ENDPOINTS=1`` (never in production; they live here, outside the application, and
+need the repository's ``bench`` package on the path, as the benchmark's server has). They
+bracket the real ingest on the same server:
 
 - ``POST /_bench/bare``: 204 and nothing else (the framework's ceiling);
 - ``POST /_bench/durable``: verifies an HMAC-SHA256 of the body (``X-Bench-Signature`` header,
@@ -17,7 +19,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import text
 
 from recon.config import Settings
-from recon.web.security import database
+from recon.db import Database
 
 bp = Blueprint("bench_endpoints", __name__)
 
@@ -42,7 +44,8 @@ def durable() -> Response:
         return Response(b'{"error":"bad signature"}', status=401,
                         content_type="application/json")
     txn = request.headers.get("X-Bench-Txn", "")
-    with database().transaction() as session:
-        session.execute(text(f"INSERT INTO {SCRATCH_TABLE} (txn, body) VALUES (:t, :b) "  # noqa: S608
+    db: Database = current_app.extensions["recon.db"]
+    with db.transaction() as session:
+        session.execute(text(f"INSERT INTO {SCRATCH_TABLE} (txn, body) VALUES (:t, :b) "
                              "ON CONFLICT (txn) DO NOTHING"), {"t": txn, "b": body})
     return Response(b'{"success":true}', status=200, content_type="application/json")

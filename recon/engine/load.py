@@ -1,0 +1,461 @@
+"""Loading: the rows the core reads, in one read snapshot, built straight into its NamedTuples.
+
+Everything is read in one snapshot (:func:`read_snapshot`: PostgreSQL ``REPEATABLE READ READ
+ONLY``; SQLite one read transaction), with plain set-based ``SELECT``\\ s building the engine's
+NamedTuples positionally.
+
+- A *full* load (:func:`load_full`, :class:`FullLoad`) reads everything; on PostgreSQL the
+  three big tables through server-side cursors on the raw psycopg connection, at once on three
+  connections sharing the snapshot, so the core can walk the settlement lines and payments while
+  the dossiers still arrive.
+- An *incremental* load (:func:`load_incremental`) reads what changed since the window start:
+  payments by ``updated_at``, settlement lines by ``created_at``, dossiers and intents by
+  ``updated_at``, plus succeeded payments whose settlement deadline passed between the two runs,
+  and expands that to whole dossiers (every payment of each) and whole provider transactions
+  (every settlement line of each), as the core requires of a partial run.
+
+What the incremental loader relies on: every write to a payment sets ``payments.updated_at``
+(``record_payment`` does), settlement lines are only ever inserted, and anything that moves a
+payment from one dossier to another (nothing does today) must also touch the old dossier's
+``updated_at``. ``as_of`` drives settlement deadlines only: which rows are read is "what is in
+the database now". The nightly full run re-derives everything in any case.
+"""
+
+# ruff: noqa: S608 - every SQL string here is built from this module's constants; values are
+# always bound parameters.
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, Final, NamedTuple, TypeVar
+
+from sqlalchemy import Connection, Date, Engine, bindparam, text
+
+from recon.db import Database, UTCDateTime
+from recon.engine.core import settlement_cutoff
+from recon.engine.records import (
+    DossierRow,
+    EngineConfig,
+    IntentRow,
+    PaymentRow,
+    SettlementLineRow,
+)
+
+CHUNK: Final = 500  # ids per IN (...) list: well under SQLite's variable limit
+SCAN_BATCH: Final = 10_000
+
+_R = TypeVar("_R", bound=tuple[Any, ...])
+
+
+class Loaded(NamedTuple):
+    dossiers: list[DossierRow]
+    intents: list[IntentRow]
+    payments: list[PaymentRow]
+    lines: list[SettlementLineRow]
+    previous_open: list[str]
+
+
+# --------------------------------------------------------------------------- SQL
+
+# The loader reads only what the core reads. The core never looks at a payment's channel nor at
+# a settlement line's fee, net or transaction time (the gross amount is what is reconciled), so
+# those fields are filled with '' / 0 / NULL instead of being read: about 3.5 million fewer
+# values to decode and keep at a million dossiers. tests/reconcile/test_loader_columns.py pins
+# that the core's output does not depend on them; change both together.
+_PAY_COLS = ("p.id, p.provider, p.provider_txn_id, '' AS channel, p.amount, p.status, "
+             "p.paid_at, p.dossier_id, p.intent_id, p.reference, p.bank_reference")
+_LINE_COLS = ("l.id, l.provider, l.provider_txn_id, l.amount, 0 AS fee, 0 AS net, l.settled_on, "
+              "NULL AS transaction_at")
+_INTENT_COLS = "i.id, i.dossier_id, i.reference, i.amount, i.channel, i.status"
+_FEE_TOTAL = ("CAST(COALESCE((SELECT SUM(f.amount) FROM fee_lines f WHERE f.dossier_id = d.id),"
+              " 0) AS BIGINT)")
+
+_FULL_DOSSIERS = """
+SELECT d.id, d.code, CAST(COALESCE(f.total, 0) AS BIGINT)
+FROM dossiers d
+LEFT JOIN (SELECT dossier_id, SUM(amount) AS total FROM fee_lines GROUP BY dossier_id) f
+       ON f.dossier_id = d.id
+WHERE d.id IN (SELECT dossier_id FROM payments WHERE dossier_id IS NOT NULL
+               UNION SELECT i.dossier_id FROM payments p
+                     JOIN payment_intents i ON i.id = p.intent_id WHERE p.dossier_id IS NULL
+               UNION SELECT dossier_id FROM discrepancies
+                     WHERE status = 'open' AND dossier_id IS NOT NULL)
+"""
+_FULL_PAYMENTS = f"SELECT {_PAY_COLS} FROM payments p"
+_FULL_LINES = f"SELECT {_LINE_COLS} FROM settlement_lines l"
+_FULL_INTENTS = (f"SELECT {_INTENT_COLS} FROM payment_intents i WHERE i.id IN "
+                 "(SELECT intent_id FROM payments WHERE dossier_id IS NULL "
+                 "AND intent_id IS NOT NULL)")
+_OPEN_ALL = "SELECT identity FROM discrepancies WHERE status = 'open'"
+_OPEN_ABOUT = ("SELECT dossier_id FROM discrepancies WHERE status = 'open' "
+               "AND dossier_id IS NOT NULL AND {IN}")
+
+_TYPES: dict[str, dict[str, Any]] = {
+    "payment": {"paid_at": UTCDateTime()},
+    "line": {"settled_on": Date(), "transaction_at": UTCDateTime()},
+}
+_SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f]+-[0-9A-Fa-f]+(-[0-9]+)?$")
+
+
+def chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _maker(cls: type[_R]) -> Callable[[Sequence[Any]], _R]:
+    """``cls(*row)`` without a Python-level call per row (NamedTuples are tuples)."""
+    return functools.partial(tuple.__new__, cls)
+
+
+_make_dossier = _maker(DossierRow)
+_make_payment = _maker(PaymentRow)
+_make_line = _maker(SettlementLineRow)
+_make_intent = _maker(IntentRow)
+
+
+def _first(row: Sequence[Any]) -> Any:
+    return row[0]
+
+
+class _Reader:
+    """Runs the loader's SELECTs on one connection (one snapshot) and builds engine rows."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pg = conn.dialect.name == "postgresql"
+
+    def rows(self, sql: str, make: Callable[[Sequence[Any]], _R], *, kind: str | None = None,
+             params: Mapping[str, Any] | None = None, expanding: Sequence[str] = ()) -> list[_R]:
+        """Small or medium reads, through SQLAlchemy (typed columns give aware datetimes on
+        SQLite too)."""
+        stmt = text(sql)
+        for name in expanding:
+            stmt = stmt.bindparams(bindparam(name, expanding=True))
+        columns = _TYPES.get(kind or "", {})
+        if columns:
+            typed = stmt.columns(**columns)  # only named columns get a type
+            result = self.conn.execute(typed, dict(params or {}))
+        else:
+            result = self.conn.execute(stmt, dict(params or {}))
+        return [make(r) for r in result]
+
+    def where_in(self, sql: str, column: str, values: Iterable[Any],
+                 make: Callable[[Sequence[Any]], _R], *, kind: str | None = None,
+                 params: Mapping[str, Any] | None = None) -> list[_R]:
+        """``sql`` with ``{IN}`` standing for "``column`` is one of ``values``" (all ints or all
+        strings): one query with an array on PostgreSQL, chunked ``IN (...)`` on SQLite."""
+        wanted = list(values)
+        if not wanted:
+            return []
+        if self.pg:
+            # a semi-join on unnest(array), not "= ANY(array)": the planner can hash it or
+            # walk an index, where ANY compares every row with every element
+            pg_type = "text" if isinstance(wanted[0], str) else "bigint"
+            clause = f"{column} IN (SELECT unnest(CAST(:vals AS {pg_type}[])))"
+            return self.rows(sql.replace("{IN}", clause), make, kind=kind,
+                             params={**(params or {}), "vals": wanted})
+        out: list[_R] = []
+        for chunk in chunks(wanted):
+            out.extend(self.rows(sql.replace("{IN}", f"{column} IN :vals"), make, kind=kind,
+                                 params={**(params or {}), "vals": chunk},
+                                 expanding=("vals",)))
+        return out
+
+    def scan(self, sql: str, make: Callable[[Sequence[Any]], _R], *,
+             kind: str | None = None) -> list[_R]:
+        """A whole-table read. PostgreSQL: a server-side cursor on the raw psycopg connection,
+        binary rows built straight into engine tuples; SQLite: the SQLAlchemy path."""
+        if not self.pg:
+            return self.rows(sql, make, kind=kind)
+        raw: Any = self.conn.connection.dbapi_connection
+        out: list[_R] = []
+        with raw.cursor(name=f"recon_scan_{kind or 'x'}", binary=True) as cursor:
+            cursor.itersize = SCAN_BATCH
+            cursor.execute(sql)
+            while batch := cursor.fetchmany(SCAN_BATCH):
+                out.extend(map(make, batch))
+        return out
+
+
+def _scan_in_snapshot(engine: Engine, snapshot: str, sql: str,
+                      make: Callable[[Sequence[Any]], _R], kind: str) -> list[_R]:
+    """One big scan on its own connection, in the snapshot another transaction exported."""
+    if not _SNAPSHOT_ID.match(snapshot):
+        raise ValueError(f"unexpected snapshot id {snapshot!r}")
+    with engine.connect() as raw_conn:
+        conn = raw_conn.execution_options(isolation_level="REPEATABLE READ",
+                                          postgresql_readonly=True)
+        with conn.begin():
+            conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            _tune_scans(conn)
+            return _Reader(conn).scan(sql, make, kind=kind)
+
+
+def _tune_scans(conn: Connection) -> None:
+    """Plan whole-table cursors for every row, not the first 10 %; no JIT (compiling costs a
+    streaming scan more than it saves); timestamps in UTC: under any other session time zone
+    (Debian's default is ``Etc/UTC``, a zone, not UTC itself) psycopg converts every
+    ``timestamptz`` through ``zoneinfo``, over twice the cost of the value itself. The values
+    are the same instants either way."""
+    conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
+    conn.exec_driver_sql("SET LOCAL jit = off")
+    conn.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
+
+
+class FullLoad:
+    """A full load under way. On PostgreSQL the three big tables are read at once on three
+    connections sharing the caller's snapshot (``pg_export_snapshot``): the server produces one
+    while Python builds the rows of another, and the core can walk the settlement lines and
+    payments while the dossiers (the costliest query: every fee line summed) still arrive.
+    Elsewhere everything is read at once, in order."""
+
+    def __init__(self, conn: Connection, pool: ThreadPoolExecutor | None) -> None:
+        reader = _Reader(conn)
+        self.dossiers_done: float | None = None
+        if pool is not None:
+            snapshot = str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+            engine = conn.engine
+            self._dossiers = pool.submit(self._timed, _scan_in_snapshot, engine, snapshot,
+                                         _FULL_DOSSIERS, _make_dossier, "dossier")
+            self._payments = pool.submit(_scan_in_snapshot, engine, snapshot, _FULL_PAYMENTS,
+                                         _make_payment, "payment")
+            self._lines = pool.submit(_scan_in_snapshot, engine, snapshot, _FULL_LINES,
+                                      _make_line, "line")
+            self.intents = reader.rows(_FULL_INTENTS, _make_intent)
+            self.previous = reader.rows(_OPEN_ALL, _first)
+        else:
+            done: Future[Any] = Future()
+            done.set_result(self._timed(reader.scan, _FULL_DOSSIERS, _make_dossier,
+                                        kind="dossier"))
+            self._dossiers = done
+            self._payments = Future()
+            self._payments.set_result(reader.scan(_FULL_PAYMENTS, _make_payment, kind="payment"))
+            self._lines = Future()
+            self._lines.set_result(reader.scan(_FULL_LINES, _make_line, kind="line"))
+            self.intents = reader.rows(_FULL_INTENTS, _make_intent)
+            self.previous = reader.rows(_OPEN_ALL, _first)
+
+    def _timed(self, scan: Callable[..., list[DossierRow]], *args: Any,
+               **kwargs: Any) -> list[DossierRow]:
+        rows = scan(*args, **kwargs)
+        self.dossiers_done = time.perf_counter()
+        return rows
+
+    def payments(self) -> list[PaymentRow]:
+        rows: list[PaymentRow] = self._payments.result()
+        return rows
+
+    def lines(self) -> list[SettlementLineRow]:
+        rows: list[SettlementLineRow] = self._lines.result()
+        return rows
+
+    def dossiers(self) -> list[DossierRow]:
+        rows: list[DossierRow] = self._dossiers.result()
+        return rows
+
+    def loaded(self) -> Loaded:
+        return Loaded(self.dossiers(), self.intents, self.payments(), self.lines(),
+                      self.previous)
+
+
+@contextlib.contextmanager
+def full_load(conn: Connection, *, parallel: bool = True) -> Iterator[FullLoad]:
+    if conn.dialect.name == "postgresql" and parallel:
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="recon-load") as pool:
+            yield FullLoad(conn, pool)
+    else:
+        yield FullLoad(conn, None)
+
+
+def load_full(conn: Connection, *, parallel: bool = True) -> Loaded:
+    """Everything (see :class:`FullLoad`)."""
+    with full_load(conn, parallel=parallel) as load:
+        return load.loaded()
+
+
+def load_incremental(conn: Connection, *, window_start: datetime, as_of: datetime,
+                     config: EngineConfig) -> Loaded:
+    """Recent activity since ``window_start``, expanded to whole dossiers and transactions."""
+    reader = _Reader(conn)
+    ws = {"ws": window_start}
+    payments: dict[int, PaymentRow] = {}
+
+    def add_payments(rows: Iterable[PaymentRow]) -> None:
+        for p in rows:
+            payments.setdefault(p.id, p)
+
+    # seeds: what changed ---------------------------------------------------------------
+    add_payments(reader.rows(f"SELECT {_PAY_COLS} FROM payments p WHERE p.updated_at >= :ws",
+                             _make_payment, kind="payment", params=ws))
+    seed_lines = reader.rows(
+        f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE l.created_at >= :ws",
+        _make_line, kind="line", params=ws)
+    dossier_ids: set[int] = set(reader.rows(
+        "SELECT id FROM dossiers WHERE updated_at >= :ws UNION "
+        "SELECT dossier_id FROM payment_intents WHERE updated_at >= :ws", _first, params=ws))
+    # ... and what fell due: succeeded payments, still without a settlement line, whose
+    # deadline passed between the window start and as_of (per provider; a superset is fine)
+    day_values = {config.default_settlement_days, *config.settlement_days.values()}
+    low = min(settlement_cutoff(window_start, d) for d in day_values)
+    high = max(settlement_cutoff(as_of, d) for d in day_values)
+    if low < high:
+        params: dict[str, Any] = {"low": low, "high": high,
+                                  "exempt": sorted(config.no_settlement_providers) or [""]}
+        add_payments(reader.rows(
+            f"SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at >= :low AND p.paid_at < :high "
+            "AND p.status = 'succeeded' AND p.provider NOT IN :exempt AND NOT EXISTS ("
+            "SELECT 1 FROM settlement_lines l WHERE l.provider = p.provider "
+            "AND l.provider_txn_id = p.provider_txn_id)",
+            _make_payment, kind="payment", params=params, expanding=("exempt",)))
+    # payments of the transactions the new lines settle: by their own id, or by the bank's
+    # reference (a bank statement line)
+    seed_keys = {(ln.provider, ln.provider_txn_id) for ln in seed_lines}
+    add_payments(_by_keys(reader, "payments p", _PAY_COLS, "p", seed_keys, _make_payment,
+                          "payment"))
+    add_payments(_by_bank_references(reader, seed_keys))
+
+    # dossiers: of every seed payment (directly or through its intent), and of any open
+    # discrepancy about a seed payment or line (a payment that moved keeps its old dossier's
+    # findings in view)
+    intents: dict[int, IntentRow] = {}
+    dossier_ids.update(reader.where_in(_OPEN_ABOUT, "settlement_line_id",
+                                       [ln.id for ln in seed_lines], _first))
+    expanded: set[int] = set()
+
+    def whole_dossiers(of: Sequence[PaymentRow]) -> None:
+        """The dossiers of ``of`` (and those already wanted), each with every payment."""
+        _add_intents_for(reader, of, intents)
+        for p in of:
+            did = p.dossier_id
+            if did is None and p.intent_id is not None:
+                did = intents[p.intent_id].dossier_id
+            if did is not None:
+                dossier_ids.add(did)
+        dossier_ids.update(reader.where_in(_OPEN_ABOUT, "payment_id", [p.id for p in of],
+                                           _first))
+        todo = sorted(dossier_ids - expanded)
+        expanded.update(todo)
+        add_payments(reader.where_in(f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}",
+                                     "p.dossier_id", todo, _make_payment, kind="payment"))
+        add_payments(reader.where_in(
+            f"SELECT {_PAY_COLS} FROM payments p WHERE p.dossier_id IS NULL AND p.intent_id IN "
+            "(SELECT i.id FROM payment_intents i WHERE {IN})", "i.dossier_id", todo,
+            _make_payment, kind="payment"))
+        _add_intents_for(reader, payments.values(), intents)
+
+    # every payment of those dossiers ---------------------------------------------------
+    whole_dossiers(list(payments.values()))
+
+    # bank references: the lines a payment may take by its bank reference go to whichever
+    # payment the core gives them (one whose own id is theirs, else the lowest id carrying the
+    # reference), so those payments are read too, with their whole dossiers; rarely any
+    bank_keys: set[tuple[str, str]] = set()
+    while True:
+        wanted = {(p.provider, p.bank_reference) for p in payments.values()
+                  if p.bank_reference is not None and p.bank_reference != p.provider_txn_id}
+        wanted -= bank_keys
+        if not wanted:
+            break
+        bank_keys |= wanted
+        rivals = [p for p in (*_by_keys(reader, "payments p", _PAY_COLS, "p", wanted,
+                                        _make_payment, "payment"),
+                              *_by_bank_references(reader, wanted)) if p.id not in payments]
+        if not rivals:
+            break
+        add_payments(rivals)
+        whole_dossiers(rivals)
+    ordered_dossiers = sorted(dossier_ids)
+
+    # every settlement line of their transactions ---------------------------------------
+    keys = seed_keys | bank_keys | {(p.provider, p.provider_txn_id) for p in payments.values()}
+    lines = _by_keys(reader, "settlement_lines l", _LINE_COLS, "l", keys, _make_line, "line")
+
+    dossiers = reader.where_in(f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d WHERE {{IN}}",
+                               "d.id", ordered_dossiers, _make_dossier)
+
+    previous: set[str] = set()
+    open_ids = "SELECT identity FROM discrepancies WHERE status = 'open' AND {IN}"
+    previous.update(reader.where_in(open_ids, "dossier_id", ordered_dossiers, _first))
+    previous.update(reader.where_in(open_ids, "payment_id", payments, _first))
+    previous.update(reader.where_in(open_ids, "settlement_line_id", [ln.id for ln in lines],
+                                    _first))
+    return Loaded(dossiers, list(intents.values()), list(payments.values()), lines,
+                  sorted(previous))
+
+
+def _by_keys(reader: _Reader, table: str, cols: str, alias: str, keys: set[tuple[str, str]],
+             make: Callable[[Sequence[Any]], _R], kind: str) -> list[_R]:
+    """Rows of ``table`` whose (provider, provider_txn_id) is in ``keys``, per provider (the
+    index is on both columns)."""
+    by_provider: dict[str, list[str]] = {}
+    for provider, txn in sorted(keys):
+        by_provider.setdefault(provider, []).append(txn)
+    out: list[_R] = []
+    for provider, txns in by_provider.items():
+        out.extend(reader.where_in(
+            f"SELECT {cols} FROM {table} WHERE {alias}.provider = :provider AND {{IN}}",
+            f"{alias}.provider_txn_id", txns, make, kind=kind, params={"provider": provider}))
+    return out
+
+
+def _by_bank_references(reader: _Reader, keys: set[tuple[str, str]]) -> list[PaymentRow]:
+    """Payments whose (provider, bank_reference) is in ``keys`` (the partial index on both
+    columns holds only payments with a reference)."""
+    by_provider: dict[str, list[str]] = {}
+    for provider, reference in sorted(keys):
+        by_provider.setdefault(provider, []).append(reference)
+    out: list[PaymentRow] = []
+    for provider, references in by_provider.items():
+        out.extend(reader.where_in(
+            f"SELECT {_PAY_COLS} FROM payments p WHERE p.provider = :provider "
+            "AND p.bank_reference IS NOT NULL AND {IN}", "p.bank_reference", references,
+            _make_payment, kind="payment", params={"provider": provider}))
+    return out
+
+
+def _add_intents_for(reader: _Reader, payments: Iterable[PaymentRow],
+                     intents: dict[int, IntentRow]) -> None:
+    """The intents the core needs: those of payments that carry no dossier of their own."""
+    wanted = sorted({p.intent_id for p in payments
+                     if p.dossier_id is None and p.intent_id is not None} - set(intents))
+    for row in reader.where_in(f"SELECT {_INTENT_COLS} FROM payment_intents i WHERE {{IN}}",
+                               "i.id", wanted, _make_intent):
+        intents[row.id] = row
+
+
+@contextlib.contextmanager
+def read_snapshot(db: Database) -> Iterator[Connection]:
+    """One consistent view of the database for the whole load."""
+    with db.engine.connect() as raw_conn:
+        if db.dialect == "postgresql":
+            conn = raw_conn.execution_options(isolation_level="REPEATABLE READ",
+                                              postgresql_readonly=True)
+        else:
+            conn = raw_conn.execution_options(recon_readonly=True)
+        with conn.begin():
+            if db.dialect == "postgresql":
+                _tune_scans(conn)
+            yield conn
+
+
+__all__ = [
+    "CHUNK",
+    "FullLoad",
+    "Loaded",
+    "chunks",
+    "full_load",
+    "load_full",
+    "load_incremental",
+    "read_snapshot",
+]

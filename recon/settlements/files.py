@@ -1,0 +1,69 @@
+"""Imported settlement files read back: the list, one file with its lines' totals, the file."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, NamedTuple
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from recon.models import SettlementFile, SettlementLine
+
+# what a listing shows of each file (never its content)
+LIST_COLUMNS = (SettlementFile.id, SettlementFile.provider, SettlementFile.filename,
+                SettlementFile.sha256, SettlementFile.size, SettlementFile.source,
+                SettlementFile.profile, SettlementFile.imported_at,
+                SettlementFile.imported_by, SettlementFile.row_count,
+                SettlementFile.total_amount)
+LIST_NAMES = ("id", "provider", "filename", "sha256", "size", "source", "profile",
+              "imported_at", "imported_by", "row_count", "total_amount")
+
+
+class LineTotals(NamedTuple):
+    """A file's settlement lines summed (gross, fee and net in VND)."""
+
+    lines: int
+    gross: int
+    fee: int
+    net: int
+    distinct_transactions: int
+    settled_from: date | str | None  # SQLite may answer MIN/MAX of dates as text
+    settled_to: date | str | None
+
+
+def list_files(session: Session, *, limit: int, before: int | None = None,
+               provider: str | None = None) -> list[dict[str, Any]]:
+    """Up to ``limit`` files, newest first, each as :data:`LIST_NAMES`; only ids below
+    ``before`` and files of ``provider``, when given."""
+    query = select(*LIST_COLUMNS).order_by(SettlementFile.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(SettlementFile.id < before)
+    if provider:
+        query = query.where(SettlementFile.provider == provider)
+    return [dict(zip(LIST_NAMES, row, strict=True)) for row in session.execute(query).all()]
+
+
+def file_with_totals(session: Session,
+                     file_id: int) -> tuple[dict[str, Any], LineTotals] | None:
+    """The file as :data:`LIST_NAMES` and its lines' totals; None when there is no such file."""
+    row = session.execute(select(*LIST_COLUMNS).where(SettlementFile.id == file_id)).one_or_none()
+    if row is None:
+        return None
+    count, gross, fee, net, distinct, first, last = session.execute(select(
+        func.count(), func.coalesce(func.sum(SettlementLine.amount), 0),
+        func.coalesce(func.sum(SettlementLine.fee), 0),
+        func.coalesce(func.sum(SettlementLine.net), 0),
+        func.count(func.distinct(SettlementLine.provider_txn_id)),
+        func.min(SettlementLine.settled_on), func.max(SettlementLine.settled_on),
+    ).where(SettlementLine.file_id == file_id)).one()
+    return (dict(zip(LIST_NAMES, row, strict=True)),
+            LineTotals(int(count), int(gross), int(fee), int(net), int(distinct), first, last))
+
+
+def get_file(session: Session, file_id: int) -> SettlementFile | None:
+    """The stored file (content included)."""
+    return session.get(SettlementFile, file_id)
+
+
+__all__ = ["LIST_NAMES", "LineTotals", "file_with_totals", "get_file", "list_files"]
