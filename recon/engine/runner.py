@@ -76,7 +76,8 @@ from sqlalchemy.engine import make_url
 from recon.audit import chain as audit
 from recon.clock import Clock
 from recon.db import Database, UTCDateTime
-from recon.engine.core import Reconciliation, reconcile, settlement_cutoff
+from recon.engine import changes
+from recon.engine.core import Reconciliation, reconcile
 from recon.engine.lifecycle import Classification, Resolution, classify
 from recon.engine.records import (
     KINDS,
@@ -530,11 +531,12 @@ def load_full(conn: Connection, *, parallel: bool = True) -> Loaded:
         return load.loaded()
 
 
-def load_incremental(conn: Connection, *, window_start: datetime, as_of: datetime,
+def load_incremental(conn: Connection, *, mark: int, since: datetime, as_of: datetime,
                      config: EngineConfig) -> Loaded:
-    """Recent activity since ``window_start``, expanded to whole dossiers and transactions."""
+    """What changed at or after the change ``mark`` of the previous run (whose ``as_of`` was
+    ``since``), expanded to whole dossiers and transactions (see :mod:`.changes`)."""
     reader = _Reader(conn)
-    ws = {"ws": window_start}
+    ws = {"mark": mark}
     payments: dict[int, PaymentRow] = {}
 
     def add_payments(rows: Iterable[PaymentRow]) -> None:
@@ -542,28 +544,30 @@ def load_incremental(conn: Connection, *, window_start: datetime, as_of: datetim
             payments.setdefault(p.id, p)
 
     # seeds: what changed ---------------------------------------------------------------
-    add_payments(reader.rows(f"SELECT {_PAY_COLS} FROM payments p WHERE p.updated_at >= :ws",
-                             _make_payment, kind="payment", params=ws))
+    add_payments(reader.rows(
+        f"SELECT {_PAY_COLS} FROM payments p WHERE {changes.CHANGED.format(alias='p.')}",
+        _make_payment, kind="payment", params=ws))
     seed_lines = reader.rows(
-        f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE l.created_at >= :ws",
+        f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE {changes.CHANGED.format(alias='l.')}",
         _make_line, kind="line", params=ws)
-    dossier_ids: set[int] = set(reader.rows(
-        "SELECT id FROM dossiers WHERE updated_at >= :ws UNION "
-        "SELECT dossier_id FROM payment_intents WHERE updated_at >= :ws", _first, params=ws))
-    # ... and what fell due: succeeded payments, still without a settlement line, whose
-    # deadline passed between the window start and as_of (per provider; a superset is fine)
-    day_values = {config.default_settlement_days, *config.settlement_days.values()}
-    low = min(settlement_cutoff(window_start, d) for d in day_values)
-    high = max(settlement_cutoff(as_of, d) for d in day_values)
-    if low < high:
-        params: dict[str, Any] = {"low": low, "high": high,
-                                  "exempt": sorted(config.no_settlement_providers) or [""]}
-        add_payments(reader.rows(
-            f"SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at >= :low AND p.paid_at < :high "
-            "AND p.status = 'succeeded' AND p.provider NOT IN :exempt AND NOT EXISTS ("
-            "SELECT 1 FROM settlement_lines l WHERE l.provider = p.provider "
-            "AND l.provider_txn_id = p.provider_txn_id)",
-            _make_payment, kind="payment", params=params, expanding=("exempt",)))
+    dossier_ids: set[int] = set(reader.rows(changes.CHANGED_DOSSIERS, _first, params=ws))
+    # the subjects of discrepancies opened again (by hand) since
+    reopened = reader.rows(changes.REOPENED, tuple, params=ws)
+    dossier_ids.update(r[0] for r in reopened if r[0] is not None)
+    add_payments(reader.where_in(f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}", "p.id",
+                                 sorted({r[1] for r in reopened if r[1] is not None}),
+                                 _make_payment, kind="payment"))
+    known_lines = {ln.id for ln in seed_lines}
+    seed_lines += [ln for ln in reader.where_in(
+        f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE {{IN}}", "l.id",
+        sorted({r[2] for r in reopened if r[2] is not None} - known_lines), _make_line,
+        kind="line")]
+    # ... and what fell due, or stopped being due: succeeded payments, still without a
+    # settlement line, whose deadline lies between the previous as_of and this one
+    for condition, params, names in changes.fell_due(since, as_of, config):
+        add_payments(reader.rows(f"SELECT {_PAY_COLS} FROM payments p WHERE {condition}",
+                                 _make_payment, kind="payment", params=params,
+                                 expanding=names))
     # payments of the transactions the new lines settle: by their own id, or by the bank's
     # reference (a bank statement line)
     seed_keys = {(ln.provider, ln.provider_txn_id) for ln in seed_lines}
@@ -807,18 +811,18 @@ def persist(conn: Connection, *, run_id: int, now: datetime,
 # --------------------------------------------------------------------------- a run
 
 
-def _last_success(conn: Connection) -> tuple[datetime, str] | None:
-    row = conn.execute(text(
-        "SELECT as_of, mode FROM recon_runs WHERE status = 'succeeded' AND dry_run = :f "
-        "ORDER BY id DESC LIMIT 1").columns(as_of=UTCDateTime()), {"f": False}).first()
-    return None if row is None else (row[0], row[1])
+_last_success = changes.last_success
 
 
-def _decide(requested: Mode, last: tuple[datetime, str] | None, as_of: datetime,
-            overlap: timedelta) -> tuple[str, datetime | None]:
-    if requested == "full" or last is None or as_of < last[0]:
-        return "full", None
-    return "incremental", last[0] - overlap
+def _decide(requested: Mode, last: changes.Previous | None, as_of: datetime,
+            overlap: timedelta) -> tuple[str, datetime | None, int | None]:
+    """The mode, and for an incremental run the previous run's ``as_of`` (recorded as the
+    window start: deadlines are re-judged from it) and its change mark (what is read). Neither
+    ``as_of`` nor ``overlap`` (kept for callers; no longer needed) decides what is read."""
+    del as_of, overlap
+    if changes.decide(requested, last) == "full" or last is None:
+        return "full", None, None
+    return "incremental", last.as_of, last.mark
 
 
 def run_reconciliation(
@@ -871,16 +875,17 @@ def _run_reconciliation(
     say = progress or (lambda _message: None)
     if dry_run:
         with read_snapshot(db) as conn:
-            actual, window = _decide(mode, _last_success(conn), at, overlap)
+            actual, window, since_mark = _decide(mode, _last_success(conn), at, overlap)
             summary, _result, _classification = _compute(
                 conn, run_id=None, mode=actual, requested=mode, as_of=at, window_start=window,
-                config=cfg, dry_run=True, say=say)
+                config=cfg, dry_run=True, say=say, since_mark=since_mark)
             return summary
 
     with RunLock(db):
         started = time.perf_counter()
-        run_id, actual, window = _open_run(db, clock, requested=mode, as_of=at,
-                                           overlap=overlap, triggered_by=triggered_by, say=say)
+        run_id, actual, window, since_mark = _open_run(
+            db, clock, requested=mode, as_of=at, overlap=overlap, triggered_by=triggered_by,
+            say=say)
         try:
             with contextlib.ExitStack() as stack:
                 early: _EarlyWrite | None = None
@@ -894,7 +899,7 @@ def _run_reconciliation(
                     summary, result, classification = _compute(
                         conn, run_id=run_id, mode=actual, requested=mode, as_of=at,
                         window_start=window, config=cfg, dry_run=False, say=say,
-                        settled=None if early is None else early.submit)
+                        settled=None if early is None else early.submit, since_mark=since_mark)
                 t0 = time.perf_counter()
                 say(f"writing {summary.new} new, {summary.still_open} still open, "
                     f"{summary.auto_resolved} auto-resolved")
@@ -978,7 +983,7 @@ class _EarlyWrite:
 
 def _open_run(db: Database, clock: Clock, *, requested: Mode, as_of: datetime,
               overlap: timedelta, triggered_by: str,
-              say: Progress) -> tuple[int, str, datetime | None]:
+              say: Progress) -> tuple[int, str, datetime | None, int | None]:
     with db.engine.begin() as conn:
         now = clock.now()
         stale = conn.execute(text(
@@ -991,25 +996,28 @@ def _open_run(db: Database, clock: Clock, *, requested: Mode, as_of: datetime,
         }).rowcount
         if stale:
             say(f"marked {stale} abandoned run(s) failed")
-        actual, window = _decide(requested, _last_success(conn), as_of, overlap)
+        actual, window, since_mark = _decide(requested, _last_success(conn), as_of, overlap)
+        mark = changes.take_mark(conn)
         run_id = conn.execute(text(
             "INSERT INTO recon_runs (mode, as_of, window_start, started_at, status, "
-            "triggered_by, dry_run, counts) VALUES (:mode, :as_of, :ws, :now, 'running', "
-            ":by, :dry, '{}') RETURNING id"
+            "triggered_by, dry_run, counts, change_mark) VALUES (:mode, :as_of, :ws, :now, "
+            "'running', :by, :dry, '{}', :mark) RETURNING id"
         ).bindparams(bindparam("as_of", type_=UTCDateTime()),
                      bindparam("ws", type_=UTCDateTime()),
                      bindparam("now", type_=UTCDateTime())),
             {"mode": actual, "as_of": as_of, "ws": window, "now": now,
-             "by": triggered_by[:100], "dry": False}).scalar_one()
+             "by": triggered_by[:100], "dry": False, "mark": mark}).scalar_one()
     say(f"run {run_id}: {actual}, as of {as_of.isoformat()}"
-        + (f", window from {window.isoformat()}" if window else ""))
-    return int(run_id), actual, window
+        + (f", changes since mark {since_mark}, deadlines since {window.isoformat()}"
+           if window else ""))
+    return int(run_id), actual, window, since_mark
 
 
 def _compute(conn: Connection, *, run_id: int | None, mode: str, requested: str,
              as_of: datetime, window_start: datetime | None, config: EngineConfig,
              dry_run: bool, say: Progress,
              settled: Callable[[list[Discrepancy]], None] | None = None,
+             since_mark: int | None = None,
              ) -> tuple[RunSummary, Reconciliation, Classification]:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -1017,13 +1025,14 @@ def _compute(conn: Connection, *, run_id: int | None, mode: str, requested: str,
     return _load_and_reconcile(conn, run_id=run_id, mode=mode, requested=requested,
                                as_of=as_of, window_start=window_start, config=config,
                                dry_run=dry_run, say=say, t0=t0, timings=timings,
-                               settled=settled)
+                               settled=settled, since_mark=since_mark)
 
 
 def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requested: str,
                         as_of: datetime, window_start: datetime | None, config: EngineConfig,
                         dry_run: bool, say: Progress, t0: float, timings: dict[str, float],
                         settled: Callable[[list[Discrepancy]], None] | None = None,
+                        since_mark: int | None = None,
                         ) -> tuple[RunSummary, Reconciliation, Classification]:
     if mode == "full":
         with _full_load(conn) as load:
@@ -1038,8 +1047,9 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
             loaded = load.loaded()
             loaded_at = load.dossiers_done or time.perf_counter()
     else:
-        assert window_start is not None
-        loaded = load_incremental(conn, window_start=window_start, as_of=as_of, config=config)
+        assert window_start is not None and since_mark is not None
+        loaded = load_incremental(conn, mark=since_mark, since=window_start, as_of=as_of,
+                                  config=config)
         loaded_at = t1 = time.perf_counter()
         result = reconcile(dossiers=loaded.dossiers, intents=loaded.intents,
                            payments=loaded.payments, settlement_lines=loaded.lines,
