@@ -14,12 +14,13 @@ A run (:func:`run_reconciliation`) goes like this:
 3. **Load** in one read snapshot (PostgreSQL ``REPEATABLE READ READ ONLY``; SQLite one read
    transaction), with plain set-based ``SELECT``\\ s building the engine's NamedTuples
    positionally. A *full* run reads everything (on PostgreSQL through server-side cursors on the
-   raw psycopg connection). An *incremental* run reads what changed since the window start (the
-   last successful run's ``as_of`` less :data:`DEFAULT_OVERLAP`): payments by ``updated_at``,
-   settlement lines by ``created_at``, dossiers and intents by ``updated_at``, plus succeeded
-   payments whose settlement deadline passed between the two runs, and expands that to whole
-   dossiers (every payment of each) and whole provider transactions (every settlement line of
-   each), as the core requires of a partial run.
+   raw psycopg connection). An *incremental* run reads what changed since the last successful
+   run in the order the database keeps (rows whose ``change_seq`` is at or above that run's
+   ``change_mark``; see :mod:`recon.engine.changes`), plus the subjects of discrepancies
+   reopened since, plus succeeded payments whose settlement deadline lies between the two
+   runs' ``as_of`` (either way), and expands that to whole dossiers (every payment of each) and
+   whole provider transactions (every settlement line of each), as the core requires of a
+   partial run.
 4. **Reconcile and classify** (pure; ``partial=True`` for incremental runs). A full run on
    PostgreSQL starts the core on the settlement lines and payments while the dossiers are
    still being read (see :class:`_FullLoad`).
@@ -38,15 +39,18 @@ A run (:func:`run_reconciliation`) goes like this:
 ``dry_run=True`` takes no lock and writes nothing at all (no ``ReconRun`` row, no discrepancy,
 no audit event): it loads, reconciles, classifies against the open discrepancies, and reports.
 
-Modes: ``full`` reads everything; ``incremental`` reads recent activity and falls back to a full
-run when there is no successful run yet, or ``as_of`` is earlier than the last one's (deadlines
-can only be re-judged backwards by a full pass); ``auto`` is incremental.
+Modes: ``full`` reads everything; ``incremental`` reads what changed and falls back to a full
+run when there is no successful run with a change mark yet; ``auto`` is incremental. The
+opening transaction takes this run's mark (:func:`recon.engine.changes.take_mark`) and stores
+it on the run row; ``recon_runs.window_start`` keeps the previous run's ``as_of``, from which
+deadlines are re-judged.
 
-What the incremental loader relies on: every write to a payment sets ``payments.updated_at``
-(``record_payment`` does), settlement lines are only ever inserted, and anything that moves a
-payment from one dossier to another (nothing does today) must also touch the old dossier's
-``updated_at``. ``as_of`` drives settlement deadlines only: which rows are read is "what is in
-the database now". The nightly full run re-derives everything in any case.
+What the incremental loader relies on: the database stamps ``change_seq`` on every write
+(migration ``0009_change_seq``), the app never deletes payments, settlement lines, intents or
+dossiers (a fee line's deletion stamps its dossier), and anything that moves a payment from one
+dossier to another must leave an open discrepancy about it or touch the old dossier.
+``as_of`` drives settlement deadlines only. The nightly full run re-derives everything in any
+case.
 """
 
 # ruff: noqa: S608 - every SQL string here is built from this module's constants; values are

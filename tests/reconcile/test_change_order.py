@@ -242,3 +242,34 @@ def test_a_transaction_that_commits_after_a_run_read_is_read_next_time(
     finally:
         db.dispose()
 
+
+
+def test_0009_change_seq_downgrades_and_upgrades_with_data(db: Database) -> None:
+    """Downgrading to 0006 drops the columns, triggers and counter and keeps every row;
+    upgrading again stamps new writes, and the first run after it is a full one."""
+    from alembic import command
+
+    from recon.cli.admin import alembic_config, upgrade_database
+
+    w = World(db, FixedClock(T0))
+    d = w.dossier()
+    w.pay(TOTAL, reference=w.intent(d, TOTAL), paid_at=T0 - timedelta(days=5))
+    w.run(as_of=T0)
+    db.dispose()
+    command.downgrade(alembic_config(db.url), "0006")
+    db.dispose()
+    with db.engine.begin() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM payments")).scalar_one() == 1
+        conn.execute(text("UPDATE payments SET amount = amount"))  # no trigger left behind
+        conn.execute(text("DELETE FROM fee_lines WHERE position = 1"))
+    db.dispose()
+    upgrade_database(db.url)
+    db.dispose()
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT change_seq FROM payments")).scalar_one() is None
+        assert conn.execute(text("SELECT change_mark FROM recon_runs")).scalar_one() is None
+    assert w.run(as_of=T0).mode == "full"
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE payments SET amount = amount"))
+        assert conn.execute(text("SELECT change_seq FROM payments")).scalar_one() is not None
+    assert w.run(as_of=T0).mode == "incremental"
