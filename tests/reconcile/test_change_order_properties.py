@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
@@ -283,6 +283,24 @@ def change_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @settings(max_examples=30, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(script=st.lists(events, min_size=1, max_size=16))
+# the first four fail on the rule this replaced (a window from the last as_of less 5 minutes);
+# the first was found by this test on it:
+# a payment written by a clock an hour behind is never read
+@example(script=[Pay(key=0, dossier=None, amount_kind=0, minutes=0, skew=-1)])
+# the late file after a run as of next week
+@example(script=[Pay(key=1, dossier=0, amount_kind=0, minutes=0), Run(offset=192),
+                 Settle(key=1, extra=0, day=0), Run(offset=192)])
+# a reassessment by an intake host two days behind
+@example(script=[Pay(key=1, dossier=0, amount_kind=0, minutes=0), Run(offset=1),
+                 Intake(dossier=0, fees=3, skew=-48), Run(offset=1)])
+# a discrepancy reopened by hand after its condition stopped holding
+@example(script=[Pay(key=1, dossier=0, amount_kind=0, minutes=0), Run(),
+                 Settle(key=1, extra=0, day=0), Later(hours=6), Run(), Later(hours=6),
+                 Reopen(pick=0), Run()])
+# a manual match, then the payment refunded by a writer two days behind (passes on the old
+# rule too: kept for the manual-match path)
+@example(script=[Pay(key=0, dossier=None, amount_kind=0, minutes=0), Run(), Later(hours=6),
+                 Match(pick=0, dossier=1), Refund(key=0, skew=-48), Run()])
 def test_every_incremental_run_leaves_open_what_a_full_run_would(
         backend: str, script: list[Event], sqlite_template: Path, change_tmp: Path,
         request: pytest.FixtureRequest) -> None:
