@@ -37,7 +37,7 @@ from typing import Any, Final, NamedTuple, TypeVar
 from sqlalchemy import Connection, Date, Engine, bindparam, text
 
 from recon.db import Database, UTCDateTime
-from recon.engine.core import settlement_cutoff
+from recon.engine import changes
 from recon.engine.records import (
     DossierRow,
     EngineConfig,
@@ -284,11 +284,12 @@ def load_full(conn: Connection, *, parallel: bool = True) -> Loaded:
         return load.loaded()
 
 
-def load_incremental(conn: Connection, *, window_start: datetime, as_of: datetime,
+def load_incremental(conn: Connection, *, mark: int, since: datetime, as_of: datetime,
                      config: EngineConfig) -> Loaded:
-    """Recent activity since ``window_start``, expanded to whole dossiers and transactions."""
+    """What changed at or after the change ``mark`` of the previous run (whose ``as_of`` was
+    ``since``), expanded to whole dossiers and transactions (see :mod:`.changes`)."""
     reader = _Reader(conn)
-    ws = {"ws": window_start}
+    ws = {"mark": mark}
     payments: dict[int, PaymentRow] = {}
 
     def add_payments(rows: Iterable[PaymentRow]) -> None:
@@ -296,28 +297,30 @@ def load_incremental(conn: Connection, *, window_start: datetime, as_of: datetim
             payments.setdefault(p.id, p)
 
     # seeds: what changed ---------------------------------------------------------------
-    add_payments(reader.rows(f"SELECT {_PAY_COLS} FROM payments p WHERE p.updated_at >= :ws",
-                             _make_payment, kind="payment", params=ws))
+    add_payments(reader.rows(
+        f"SELECT {_PAY_COLS} FROM payments p WHERE {changes.CHANGED.format(alias='p.')}",
+        _make_payment, kind="payment", params=ws))
     seed_lines = reader.rows(
-        f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE l.created_at >= :ws",
+        f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE {changes.CHANGED.format(alias='l.')}",
         _make_line, kind="line", params=ws)
-    dossier_ids: set[int] = set(reader.rows(
-        "SELECT id FROM dossiers WHERE updated_at >= :ws UNION "
-        "SELECT dossier_id FROM payment_intents WHERE updated_at >= :ws", _first, params=ws))
-    # ... and what fell due: succeeded payments, still without a settlement line, whose
-    # deadline passed between the window start and as_of (per provider; a superset is fine)
-    day_values = {config.default_settlement_days, *config.settlement_days.values()}
-    low = min(settlement_cutoff(window_start, d) for d in day_values)
-    high = max(settlement_cutoff(as_of, d) for d in day_values)
-    if low < high:
-        params: dict[str, Any] = {"low": low, "high": high,
-                                  "exempt": sorted(config.no_settlement_providers) or [""]}
-        add_payments(reader.rows(
-            f"SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at >= :low AND p.paid_at < :high "
-            "AND p.status = 'succeeded' AND p.provider NOT IN :exempt AND NOT EXISTS ("
-            "SELECT 1 FROM settlement_lines l WHERE l.provider = p.provider "
-            "AND l.provider_txn_id = p.provider_txn_id)",
-            _make_payment, kind="payment", params=params, expanding=("exempt",)))
+    dossier_ids: set[int] = set(reader.rows(changes.CHANGED_DOSSIERS, _first, params=ws))
+    # the subjects of discrepancies opened again (by hand) since
+    reopened = reader.rows(changes.REOPENED, tuple, params=ws)
+    dossier_ids.update(r[0] for r in reopened if r[0] is not None)
+    add_payments(reader.where_in(f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}", "p.id",
+                                 sorted({r[1] for r in reopened if r[1] is not None}),
+                                 _make_payment, kind="payment"))
+    known_lines = {ln.id for ln in seed_lines}
+    seed_lines += [ln for ln in reader.where_in(
+        f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE {{IN}}", "l.id",
+        sorted({r[2] for r in reopened if r[2] is not None} - known_lines), _make_line,
+        kind="line")]
+    # ... and what fell due, or stopped being due: succeeded payments, still without a
+    # settlement line, whose deadline lies between the previous as_of and this one
+    for condition, params, names in changes.fell_due(since, as_of, config):
+        add_payments(reader.rows(f"SELECT {_PAY_COLS} FROM payments p WHERE {condition}",
+                                 _make_payment, kind="payment", params=params,
+                                 expanding=names))
     # payments of the transactions the new lines settle: by their own id, or by the bank's
     # reference (a bank statement line)
     seed_keys = {(ln.provider, ln.provider_txn_id) for ln in seed_lines}

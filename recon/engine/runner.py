@@ -7,11 +7,14 @@ This module orchestrates; the lock is :mod:`recon.engine.lock`, the reading
 1. **Lock** (:class:`~recon.engine.lock.RunLock`): only one run at a time across every process
    and host; a runner that cannot get the lock raises :class:`RunInProgress` at once.
 2. **Open the run.** In one short write transaction: every ``ReconRun`` still ``running`` is
-   marked ``failed`` (we hold the lock, so its process is dead), the mode and window are decided,
-   and this run's row is inserted as ``running``.
+   marked ``failed`` (we hold the lock, so its process is dead), the mode is decided, this
+   run's change mark is taken (:func:`recon.engine.changes.take_mark`) and its row is inserted
+   as ``running``.
 3. **Load** in one read snapshot (:mod:`recon.engine.load`): a *full* run reads everything; an
-   *incremental* run reads what changed since the window start (the last successful run's
-   ``as_of`` less :data:`DEFAULT_OVERLAP`), expanded to whole dossiers and whole provider
+   *incremental* run reads what changed since the last successful run in the order the database
+   keeps (rows whose ``change_seq`` is at or above that run's ``change_mark``), the subjects of
+   discrepancies reopened since, and succeeded payments whose settlement deadline lies between
+   the two runs' ``as_of`` (either way), expanded to whole dossiers and whole provider
    transactions.
 4. **Reconcile and classify** (pure; ``partial=True`` for incremental runs). A full run on
    PostgreSQL starts the core on the settlement lines and payments while the dossiers are
@@ -29,9 +32,13 @@ This module orchestrates; the lock is :mod:`recon.engine.lock`, the reading
 ``dry_run=True`` takes no lock and writes nothing at all (no ``ReconRun`` row, no discrepancy,
 no audit event): it loads, reconciles, classifies against the open discrepancies, and reports.
 
-Modes: ``full`` reads everything; ``incremental`` reads recent activity and falls back to a full
-run when there is no successful run yet, or ``as_of`` is earlier than the last one's (deadlines
-can only be re-judged backwards by a full pass); ``auto`` is incremental.
+Modes: ``full`` reads everything; ``incremental`` reads what changed and falls back to a full
+run when there is no successful run with a change mark yet; ``auto`` is incremental.
+``recon_runs.window_start`` keeps the previous run's ``as_of``, from which deadlines are
+re-judged. What the incremental loader relies on: the database stamps ``change_seq`` on every
+write (migration ``0009_change_seq``), the app never deletes payments, settlement lines, intents
+or dossiers (a fee line's deletion stamps its dossier), and ``as_of`` drives settlement deadlines
+only. The nightly full run re-derives everything in any case.
 
 The engine imports no service: the audit trail is handed in (``audit``, an :class:`AuditWriter`
 such as :func:`recon.audit.chain.record_on`) by whoever starts the run (the CLI, the scheduler).
@@ -53,6 +60,7 @@ from sqlalchemy import Connection
 
 from recon.clock import Clock
 from recon.db import Database
+from recon.engine import changes
 from recon.engine.core import Reconciliation, reconcile
 from recon.engine.kinds import KINDS
 from recon.engine.lifecycle import Classification, classify
@@ -67,7 +75,6 @@ from recon.engine.store import (
     fail_run,
     finish_run,
     insert_run,
-    last_success,
     open_by_kind,
     persist,
 )
@@ -148,11 +155,15 @@ class RunSummary:
 # --------------------------------------------------------------------------- a run
 
 
-def _decide(requested: Mode, last: tuple[datetime, str] | None, as_of: datetime,
-            overlap: timedelta) -> tuple[str, datetime | None]:
-    if requested == "full" or last is None or as_of < last[0]:
-        return "full", None
-    return "incremental", last[0] - overlap
+def _decide(requested: Mode, last: changes.Previous | None, as_of: datetime,
+            overlap: timedelta) -> tuple[str, datetime | None, int | None]:
+    """The mode, and for an incremental run the previous run's ``as_of`` (recorded as the
+    window start: deadlines are re-judged from it) and its change mark (what is read). Neither
+    ``as_of`` nor ``overlap`` (kept for callers; no longer needed) decides what is read."""
+    del as_of, overlap
+    if changes.decide(requested, last) == "full" or last is None:
+        return "full", None, None
+    return "incremental", last.as_of, last.mark
 
 
 def run_reconciliation(
@@ -208,16 +219,17 @@ def _run_reconciliation(
     say = progress or (lambda _message: None)
     if dry_run:
         with read_snapshot(db) as conn:
-            actual, window = _decide(mode, last_success(conn), at, overlap)
+            actual, window, since_mark = _decide(mode, changes.last_success(conn), at, overlap)
             summary, _result, _classification = _compute(
                 conn, run_id=None, mode=actual, requested=mode, as_of=at, window_start=window,
-                config=cfg, dry_run=True, say=say)
+                config=cfg, dry_run=True, say=say, since_mark=since_mark)
             return summary
 
     with RunLock(db):
         started = time.perf_counter()
-        run_id, actual, window = _open_run(db, clock, requested=mode, as_of=at,
-                                           overlap=overlap, triggered_by=triggered_by, say=say)
+        run_id, actual, window, since_mark = _open_run(
+            db, clock, requested=mode, as_of=at, overlap=overlap, triggered_by=triggered_by,
+            say=say)
         try:
             with contextlib.ExitStack() as stack:
                 early: _EarlyWrite | None = None
@@ -231,7 +243,7 @@ def _run_reconciliation(
                     summary, result, classification = _compute(
                         conn, run_id=run_id, mode=actual, requested=mode, as_of=at,
                         window_start=window, config=cfg, dry_run=False, say=say,
-                        settled=None if early is None else early.submit)
+                        settled=None if early is None else early.submit, since_mark=since_mark)
                 t0 = time.perf_counter()
                 say(f"writing {summary.new} new, {summary.still_open} still open, "
                     f"{summary.auto_resolved} auto-resolved")
@@ -310,24 +322,27 @@ class _EarlyWrite:
 
 def _open_run(db: Database, clock: Clock, *, requested: Mode, as_of: datetime,
               overlap: timedelta, triggered_by: str,
-              say: Progress) -> tuple[int, str, datetime | None]:
+              say: Progress) -> tuple[int, str, datetime | None, int | None]:
     with db.engine.begin() as conn:
         now = clock.now()
         stale = fail_abandoned_runs(conn, now)
         if stale:
             say(f"marked {stale} abandoned run(s) failed")
-        actual, window = _decide(requested, last_success(conn), as_of, overlap)
+        actual, window, since_mark = _decide(requested, changes.last_success(conn), as_of, overlap)
+        mark = changes.take_mark(conn)
         run_id = insert_run(conn, mode=actual, as_of=as_of, window_start=window, now=now,
-                            triggered_by=triggered_by)
+                            triggered_by=triggered_by, mark=mark)
     say(f"run {run_id}: {actual}, as of {as_of.isoformat()}"
-        + (f", window from {window.isoformat()}" if window else ""))
-    return run_id, actual, window
+        + (f", changes since mark {since_mark}, deadlines since {window.isoformat()}"
+           if window else ""))
+    return run_id, actual, window, since_mark
 
 
 def _compute(conn: Connection, *, run_id: int | None, mode: str, requested: str,
              as_of: datetime, window_start: datetime | None, config: EngineConfig,
              dry_run: bool, say: Progress,
              settled: Callable[[list[Discrepancy]], None] | None = None,
+             since_mark: int | None = None,
              ) -> tuple[RunSummary, Reconciliation, Classification]:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -335,13 +350,14 @@ def _compute(conn: Connection, *, run_id: int | None, mode: str, requested: str,
     return _load_and_reconcile(conn, run_id=run_id, mode=mode, requested=requested,
                                as_of=as_of, window_start=window_start, config=config,
                                dry_run=dry_run, say=say, t0=t0, timings=timings,
-                               settled=settled)
+                               settled=settled, since_mark=since_mark)
 
 
 def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requested: str,
                         as_of: datetime, window_start: datetime | None, config: EngineConfig,
                         dry_run: bool, say: Progress, t0: float, timings: dict[str, float],
                         settled: Callable[[list[Discrepancy]], None] | None = None,
+                        since_mark: int | None = None,
                         ) -> tuple[RunSummary, Reconciliation, Classification]:
     if mode == "full":
         with full_load(conn) as load:
@@ -356,8 +372,9 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
             loaded = load.loaded()
             loaded_at = load.dossiers_done or time.perf_counter()
     else:
-        assert window_start is not None
-        loaded = load_incremental(conn, window_start=window_start, as_of=as_of, config=config)
+        assert window_start is not None and since_mark is not None
+        loaded = load_incremental(conn, mark=since_mark, since=window_start, as_of=as_of,
+                                  config=config)
         loaded_at = t1 = time.perf_counter()
         result = reconcile(dossiers=loaded.dossiers, intents=loaded.intents,
                            payments=loaded.payments, settlement_lines=loaded.lines,

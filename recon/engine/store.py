@@ -7,8 +7,8 @@
   reason (vi/en).
 - **The run's row** in ``recon_runs``: abandoned ``running`` rows failed
   (:func:`fail_abandoned_runs`), this run's row opened (:func:`insert_run`), closed with its
-  counts (:func:`finish_run`) or failed (:func:`fail_run`); the last successful run
-  (:func:`last_success`) decides the next run's mode and window.
+  counts (:func:`finish_run`) or failed (:func:`fail_run`), with its change mark; the last
+  successful run (:func:`recon.engine.changes.last_success`) decides the next run's mode.
 - The count of open discrepancies by kind after a run (:func:`open_by_kind`), and fresh
   statistics after a big one (:func:`analyze_discrepancies`).
 """
@@ -154,14 +154,6 @@ def fail_abandoned_runs(conn: Connection, now: datetime) -> int:
     }).rowcount)
 
 
-def last_success(conn: Connection) -> tuple[datetime, str] | None:
-    """(``as_of``, mode) of the last successful run that was not a dry run, if any."""
-    row = conn.execute(text(
-        "SELECT as_of, mode FROM recon_runs WHERE status = 'succeeded' AND dry_run = :f "
-        "ORDER BY id DESC LIMIT 1").columns(as_of=UTCDateTime()), {"f": False}).first()
-    return None if row is None else (row[0], row[1])
-
-
 def last_full_success(conn: Connection) -> datetime | None:
     """``as_of`` of the latest successful full run that was not a dry run, if any."""
     last: datetime | None = conn.execute(text(
@@ -172,17 +164,17 @@ def last_full_success(conn: Connection) -> datetime | None:
 
 
 def insert_run(conn: Connection, *, mode: str, as_of: datetime, window_start: datetime | None,
-               now: datetime, triggered_by: str) -> int:
-    """This run's row, ``running``; its id."""
+               now: datetime, triggered_by: str, mark: int) -> int:
+    """This run's row, ``running``, with its change ``mark``; its id."""
     run_id = conn.execute(text(
         "INSERT INTO recon_runs (mode, as_of, window_start, started_at, status, "
-        "triggered_by, dry_run, counts) VALUES (:mode, :as_of, :ws, :now, 'running', "
-        ":by, :dry, '{}') RETURNING id"
+        "triggered_by, dry_run, counts, change_mark) VALUES (:mode, :as_of, :ws, :now, "
+        "'running', :by, :dry, '{}', :mark) RETURNING id"
     ).bindparams(bindparam("as_of", type_=UTCDateTime()),
                  bindparam("ws", type_=UTCDateTime()),
                  bindparam("now", type_=UTCDateTime())),
         {"mode": mode, "as_of": as_of, "ws": window_start, "now": now,
-         "by": triggered_by[:100], "dry": False}).scalar_one()
+         "by": triggered_by[:100], "dry": False, "mark": mark}).scalar_one()
     return int(run_id)
 
 
@@ -232,7 +224,6 @@ __all__ = [
     "finish_run",
     "insert_run",
     "last_full_success",
-    "last_success",
     "open_by_kind",
     "persist",
 ]

@@ -4,7 +4,7 @@ from recon.models.agencies import Agency, Procedure
 from recon.models.audit import AuditEvent
 from recon.models.dossiers import Dossier, DossierImport, FeeLine
 from recon.models.payments import Callback, Payment, PaymentIntent
-from recon.models.reconciliation import Discrepancy, ReconRun
+from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
 from recon.models.security import LoginAttempt
 from recon.models.settlements import SettlementFile, SettlementLine
 from recon.models.users import ApiToken, User
@@ -14,6 +14,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Callback",
+    "ChangeCounter",
     "Discrepancy",
     "Dossier",
     "DossierImport",

@@ -57,6 +57,8 @@ class Dossier(Base):
     status: Mapped[str] = mapped_column(String(20), default="received")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # stamped by the database on every write (migration 0009): what incremental runs read
+    change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)
 
     agency: Mapped[Agency] = relationship(lazy="joined")
     procedure: Mapped[Procedure] = relationship(lazy="joined")
@@ -90,6 +92,8 @@ class FeeLine(Base):
     kind: Mapped[str] = mapped_column(String(10))
     name: Mapped[str] = mapped_column(String(255))
     amount: Mapped[int] = mapped_column(BigInteger)
+    # stamped by the database (migration 0009); deleting a line stamps its dossier
+    change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)
 
     dossier: Mapped[Dossier] = relationship(back_populates="fee_lines")
 

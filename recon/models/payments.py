@@ -57,6 +57,8 @@ class PaymentIntent(Base):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # stamped by the database on every write (migration 0009): what incremental runs read
+    change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)
 
     dossier: Mapped[Dossier] = relationship()
 
@@ -102,6 +104,8 @@ class Payment(Base):
     receipt_number: Mapped[str | None] = mapped_column(String(64))
     recorded_by: Mapped[str] = mapped_column(String(100), default="system")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # stamped by the database on every write (migration 0009): what incremental runs read
+    change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)
 
     intent: Mapped[PaymentIntent | None] = relationship()
     dossier: Mapped[Dossier | None] = relationship()

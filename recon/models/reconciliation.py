@@ -8,6 +8,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     false,
@@ -43,6 +44,20 @@ class ReconRun(Base):
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     counts: Mapped[str] = mapped_column(Text, default="{}")  # JSON summary
     error: Mapped[str | None] = mapped_column(Text)
+    # every change stamped below it was seen by this run (recon/engine/changes.py); NULL for
+    # runs from before migration 0009
+    change_mark: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ChangeCounter(Base):
+    """SQLite only (PostgreSQL stamps transaction ids): the one counter that every write stamps
+    on the rows it writes (``change_seq``) and each run bumps as it opens (migration 0009)."""
+
+    __tablename__ = "recon_change_counter"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger)
 
 
 class Discrepancy(Base):
@@ -91,3 +106,5 @@ class Discrepancy(Base):
     proposed_by: Mapped[str | None] = mapped_column(String(100))
     proposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # stamped by the database when it becomes open again (reopened by hand or by a run)
+    change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)

@@ -64,5 +64,7 @@ class SettlementLine(Base):
     settled_on: Mapped[date] = mapped_column(Date)
     reference: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # stamped by the database on every write (migration 0009): what incremental runs read
+    change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)
 
     file: Mapped[SettlementFile] = relationship(back_populates="lines")
