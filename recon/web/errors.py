@@ -24,36 +24,6 @@ from recon.web import i18n
 log = logging.getLogger("recon.web")
 
 #: kind -> (Vietnamese, English): what happened and what the reader does next
-MESSAGES: Final[dict[str, tuple[str, str]]] = {
-    "unreachable": (
-        "Không kết nối được cơ sở dữ liệu; chưa có gì được lưu. Hãy thử lại sau ít phút; "
-        "nếu vẫn lỗi, báo quản trị viên kiểm tra máy chủ cơ sở dữ liệu.",
-        "The database cannot be reached; nothing was saved. Try again in a few minutes; if it "
-        "persists, ask the administrator to check the database server."),
-    "read_only": (
-        "Cơ sở dữ liệu đang ở chế độ chỉ đọc; chưa có gì được lưu. Hãy thử lại sau; quản trị "
-        "viên cần cho phép ghi trở lại.",
-        "The database is read-only at the moment; nothing was saved. Try again later; the "
-        "administrator must make it writable again."),
-    "disk_full": (
-        "Ổ đĩa của cơ sở dữ liệu đã đầy hoặc không ghi được; chưa có gì được lưu. Hãy thử lại "
-        "sau; quản trị viên cần giải phóng dung lượng đĩa.",
-        "The database's disk is full or refuses writes; nothing was saved. Try again later; "
-        "the administrator must free disk space."),
-    "overloaded": (
-        "Cơ sở dữ liệu đang quá tải; chưa có gì được lưu. Hãy thử lại sau ít phút.",
-        "The database is overloaded; nothing was saved. Try again in a few minutes."),
-    "busy": (
-        "Cơ sở dữ liệu đang bận; chưa có gì được lưu. Hãy thử lại sau giây lát.",
-        "The database is busy; nothing was saved. Try again in a moment."),
-    "not_migrated": (
-        "Cơ sở dữ liệu chưa được khởi tạo đầy đủ; chưa có gì được lưu. Hãy báo quản trị viên.",
-        "The database's schema is not up to date; nothing was saved. Tell the administrator."),
-    "conflict": (
-        "Thao tác trùng thời điểm với một thao tác khác; chưa có gì được lưu. Hãy thử lại.",
-        "This change collided with another one made at the same moment; nothing was saved. "
-        "Try again."),
-}
 #: kind -> what the administrator checks (English: it goes to operators and logs)
 ADMIN_HINTS: Final[dict[str, str]] = {
     "unreachable": "Check that RECON_DATABASE_URL is right and the database is there: "
@@ -78,7 +48,7 @@ RETRY_AFTER: Final[dict[str, int]] = {"unreachable": 30, "read_only": 60, "disk_
 
 def describe(fault: DatabaseFault) -> dict[str, object]:
     """The JSON description of a fault (also /healthz's)."""
-    vi, en = MESSAGES[fault.kind]
+    en, vi = i18n.FAULT_MESSAGES[fault.kind]
     return {"problem": fault.kind, "message": en, "message_vi": vi,
             "hint": ADMIN_HINTS[fault.kind], "detail": fault.detail}
 
@@ -88,10 +58,9 @@ def database_unavailable(fault: DatabaseFault, *, as_json: bool) -> Response:
     if as_json:
         response = jsonify({"error": "database_unavailable", **describe(fault)})
     else:
-        vi, en = MESSAGES[fault.kind]
         response = Response(render_template(
-            "error.html", status=503,
-            message=en if i18n.current_language() == "en" else vi), mimetype="text/html")
+            "error.html", status=503, message=i18n.fault_message(fault.kind)),
+            mimetype="text/html")
     response.status_code = 503
     response.headers["Retry-After"] = str(RETRY_AFTER[fault.kind])
     return response

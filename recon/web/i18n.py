@@ -616,6 +616,39 @@ def translate(key: str) -> str:
     return VI.get(key, key)
 
 
+#: a database fault (recon.db.classify_fault) -> (English, Vietnamese): the 503 page and JSON
+FAULT_MESSAGES: dict[str, tuple[str, str]] = {
+    "unreachable": (
+        "The database cannot be reached; nothing was saved. Try again in a few minutes; if it "
+        "persists, ask the administrator to check the database server.",
+        "Không kết nối được cơ sở dữ liệu; chưa có gì được lưu. Hãy thử lại sau ít phút; nếu vẫn "
+        "lỗi, báo quản trị viên kiểm tra máy chủ cơ sở dữ liệu."),
+    "read_only": (
+        "The database is read-only at the moment; nothing was saved. Try again later; the "
+        "administrator must make it writable again.",
+        "Cơ sở dữ liệu đang ở chế độ chỉ đọc; chưa có gì được lưu. Hãy thử lại sau; quản trị viên "
+        "cần cho phép ghi trở lại."),
+    "disk_full": (
+        "The database's disk is full or refuses writes; nothing was saved. Try again later; the "
+        "administrator must free disk space.",
+        "Ổ đĩa của cơ sở dữ liệu đã đầy hoặc không ghi được; chưa có gì được lưu. Hãy thử lại "
+        "sau; quản trị viên cần giải phóng dung lượng đĩa."),
+    "overloaded": (
+        "The database is overloaded; nothing was saved. Try again in a few minutes.",
+        "Cơ sở dữ liệu đang quá tải; chưa có gì được lưu. Hãy thử lại sau ít phút."),
+    "busy": (
+        "The database is busy; nothing was saved. Try again in a moment.",
+        "Cơ sở dữ liệu đang bận; chưa có gì được lưu. Hãy thử lại sau giây lát."),
+    "not_migrated": (
+        "The database's schema is not up to date; nothing was saved. Tell the administrator.",
+        "Cơ sở dữ liệu chưa được khởi tạo đầy đủ; chưa có gì được lưu. Hãy báo quản trị viên."),
+    "conflict": (
+        "This change collided with another one made at the same moment; nothing was saved. Try "
+        "again.",
+        "Thao tác trùng thời điểm với một thao tác khác; chưa có gì được lưu. Hãy thử lại."),
+}
+
+
 def _pick(table: Mapping[str, tuple[str, str]], value: str | None) -> str:
     pair = table.get(value or "")
     if pair is None:
@@ -701,3 +734,8 @@ def num(value: int | None) -> str:
     if value is None:
         return ""
     return f"{value:,}".replace(",", ".")
+
+
+def fault_message(kind: str) -> str:
+    """What a page says when the database cannot do its part (``kind`` of the fault)."""
+    return _pick(FAULT_MESSAGES, kind)
