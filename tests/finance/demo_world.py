@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from recon.audit.chain import record_on
 from recon.clock import Clock
 from recon.db import Database
 from recon.demo.seed import seed_demo
@@ -39,8 +40,8 @@ class DemoWorld:
 
 def build_demo_world(db: Database, clock: Clock, dossiers: int = DEMO_DOSSIERS) -> DemoWorld:
     seed_demo(db, clock, dossiers=dossiers, seed=2021)
-    run_reconciliation(db, clock=clock, config=engine_config_from_env({}), mode="full",
-                       triggered_by="test")
+    run_reconciliation(db, clock=clock, audit=record_on, config=engine_config_from_env({}),
+                       mode="full", triggered_by="test")
     world = DemoWorld()
     with db.transaction() as s:
         rows = s.execute(select(Discrepancy.id, Discrepancy.kind, Discrepancy.payment_id,
