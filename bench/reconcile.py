@@ -1,33 +1,48 @@
-"""Reconciliation at scale: build N dossiers, run a full and an incremental reconciliation.
+"""Reconciliation at scale: build N dossiers, run recon and the peers a user would pick instead.
 
     python bench/reconcile.py --dossiers 1000000 \\
         --database-url postgresql+psycopg://postgres@127.0.0.1/test
 
 The URL names an *admin* database: the bench creates a scratch database beside it (SQLite: a
 temporary file when the URL is ``sqlite``), builds the data there with set-based SQL
-(``generate_series`` on PostgreSQL; SQLite gets the same rows through ``recon.bulk``), runs
-``recon reconcile --full`` and, after 1,000 new events (late settlements, new duplicate
-payments, refunds of settled payments), ``recon reconcile --incremental``, each in a child
-process, and prints one JSON line:
+(``generate_series`` on PostgreSQL; SQLite gets the same rows through ``recon.bulk``), then, each
+recon run in a child process: ``recon reconcile --full``; the same again with nothing changed
+(the nightly rerun); the peers; 1,000 new events (400 late settlements, 300 new duplicate
+payments, 300 refunds of settled payments) and ``recon reconcile --incremental``. It prints one
+JSON line:
 
+- ``full_seconds`` / ``steady_rerun_seconds`` / ``incremental_seconds``: each run's own time
+  (load, reconcile, write, commit), as the command reports it; ``*_process_seconds`` add the
+  child's interpreter start-up;
+- ``peak_rss_mb``: the peak resident memory of the first full run's process;
 - ``records_per_second``: (dossiers + payments + settlement lines) / ``full_seconds``;
-- ``full_seconds`` / ``incremental_seconds``: the run's own time (load, reconcile, write the
-  discrepancies and the run row, commit), as the command reports it; ``*_process_seconds`` add
-  the child's interpreter start-up;
-- ``peak_rss_mb``: the peak resident memory of the full run's process;
 - ``scan_ratio``: full run / the time to read the same rows with plain SELECTs (psycopg
-  tuples, no processing);
-- ``pandas_ratio``: full run / a straightforward pandas reconciliation of the same rows (read,
-  group, outer merge: the script an analyst would write). Needs pandas (``pip install
-  -e '.[bench]'``); without it the field is null.
+  tuples, no processing; PostgreSQL);
+- ``peers``: for each peer its ``seconds`` (read and count, library import excluded), its
+  ``ratio`` (recon's full run / the peer) and whether its per-kind counts equal recon's
+  (``counts_match``; a difference is also shouted on stderr). ``polars_adbc``: polars over
+  Arrow tables read through ADBC; ``pandas_copy``: pandas reading ``COPY … TO STDOUT`` CSV
+  (PostgreSQL); ``pandas_read_sql``: ``pandas.read_sql``, the old baseline. They need the
+  ``bench`` extra (``pip install -e '.[bench]'``); a peer whose library is missing is skipped.
+  A peer counts the nine kinds but writes nothing, explains nothing and has no incremental
+  mode (see the comment above ``PEER_FEES`` for what it simplifies);
+- ``targets``: issue 15's (full ≤ 6 s, incremental ≤ 0.3 s, steady rerun ≤ 60 % of the first
+  run, peak ≤ 1.5 GB), each with ``met``; ``applies`` is true only for 1,000,000 dossiers on
+  PostgreSQL without ``--history``, the size they are set for.
 
-About 4.5% of dossiers are faulty, covering every discrepancy kind.
+About 4.5% of the dossiers in the open months are faulty, covering every discrepancy kind.
+
+``--history TOTAL`` (PostgreSQL) builds TOTAL dossiers of which the newest ``--dossiers`` lie in
+the open months (from 2026-01-01, with the faults, the same as without the flag) and the older
+ones in the months before, fully paid and settled: no discrepancies. The 1,000 events touch only
+open months. Compare its figures with a run of ``--dossiers`` alone: until the engine closes
+periods, a full run still reads the whole history.
 
 To iterate without building again (a million dossiers take one to two minutes):
 ``--reuse-database NAME`` builds into PostgreSQL database ``NAME`` the first time and keeps it;
 later runs reset it to as built (the previous run's discrepancies, runs and audit events and
-the 1,000 events undone: a few seconds). ``--no-baselines`` skips the scan and pandas
-baselines; ``--drop-database NAME`` drops the kept database.
+the 1,000 events undone: a few seconds). ``--no-baselines`` skips the scan and the peers;
+``--drop-database NAME`` drops the kept database.
 """
 
 from __future__ import annotations
