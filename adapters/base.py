@@ -484,13 +484,21 @@ class Adapter(ABC):
     def parse_callback(self, request: RawRequest) -> CallbackEvent:
         """Verify ``request``, then parse it. Raises only :class:`AdapterError` subclasses."""
         self.verify(request)
-        return self._parse(request)
+        return self.parse_verified(request)
 
     def parse_verified(self, request: RawRequest) -> CallbackEvent:
         """Parse ``request`` that :meth:`verify` has just accepted (the second half of
         :meth:`parse_callback`, for a caller that must know which half refused a call).
-        Raises only :class:`AdapterError` subclasses."""
-        return self._parse(request)
+        Raises only :class:`AdapterError` subclasses.
+
+        An amount that is not positive (a 0 VND credit, whatever the provider calls its status)
+        moves no money: it is :class:`NotAPayment`, answered with the provider's "ignored"
+        answer and archived by the caller, never recorded as a payment."""
+        event = self._parse(request)
+        if event.amount <= 0:
+            raise NotAPayment(f"{self.label} call for {event.amount} VND: an amount that is not "
+                              "positive is not a payment")
+        return event
 
     @classmethod
     @abstractmethod

@@ -116,6 +116,29 @@ DEV_PROVIDER_ENV: Mapping[str, str] = {
 }
 
 
+DEV_SECRET_KEY = "dev-only-insecure-key"  # noqa: S105 - development only, refused elsewhere
+SECRET_KEY_MIN_BYTES = 32
+_GENERATE_HINT = ("generate one with `python -c 'import secrets; print(secrets.token_hex(32))'` "
+                  "and set it as RECON_SECRET_KEY")
+# values published somewhere (the example env file, the dev default, the usual stand-ins):
+# anyone can sign a session cookie with them
+_PLACEHOLDER_WORDS = ("change-me", "changeme", "change_me", "replace-me", "replaceme",
+                      "example", "placeholder", "secret-key-here", "your-secret", "dev-only",
+                      "insecure", "token_hex", "xxxxxxxx")
+
+
+def secret_key_problem(secret: str) -> str | None:
+    """Why ``secret`` must not sign sessions outside development (``None``: it may)."""
+    lowered = secret.strip().lower()
+    if lowered == DEV_SECRET_KEY or any(word in lowered for word in _PLACEHOLDER_WORDS):
+        return ("RECON_SECRET_KEY is a published placeholder (the example file's or the "
+                "development default): anyone could forge a session with it; " + _GENERATE_HINT)
+    if len(secret.encode("utf-8")) < SECRET_KEY_MIN_BYTES:
+        return (f"RECON_SECRET_KEY is {len(secret.encode('utf-8'))} bytes long; it must be at "
+                f"least {SECRET_KEY_MIN_BYTES} bytes of random text; " + _GENERATE_HINT)
+    return None
+
+
 def default_database_url(instance_path: Path) -> str:
     return f"sqlite:///{(instance_path / 'recon.db').resolve()}"
 
@@ -132,7 +155,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 "RECON_SECRET_KEY is not set. Set it to a long random value, e.g. "
                 "`python -c 'import secrets; print(secrets.token_hex(32))'`."
             )
-        secret = "dev-only-insecure-key"  # noqa: S105 - development only, refused elsewhere
+        secret = DEV_SECRET_KEY
+    elif environment not in {"development", "test"}:
+        problem = secret_key_problem(secret)
+        if problem is not None:
+            raise ValueError(problem)
     if environment == "development":
         for name, value in DEV_PROVIDER_ENV.items():
             if not recon_env.get(name):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from recon.clock import VN_TZ
 from recon.db import Database
 from recon.models import Agency, Discrepancy, Dossier, Payment, SettlementLine
+from recon.review.cells import safe_cell, safe_text
 
 Format = Literal["json", "csv", "xlsx"]
 
@@ -156,13 +157,14 @@ def _csv_value(value: Any) -> Any:
         return "true" if value else "false"
     if isinstance(value, datetime):
         return value.isoformat()
-    return value
+    return safe_cell(value)  # text that starts like a formula is made inert
 
 
 def write_table_xlsx(out: IO[bytes], sheet_name: str, header: Sequence[str],
                rows: Iterable[Sequence[Any]], amounts: frozenset[int] = frozenset()) -> int:
     """A write-only (streaming) workbook: a bold frozen header, amounts as ``#,##0`` integers,
-    times in Vietnam time (XLSX holds no time zone)."""
+    times in Vietnam time (XLSX holds no time zone). Text cells are always strings, never
+    formulas, and those that start like one get :func:`recon.review.cells.safe_text`'s quote."""
     from openpyxl import Workbook  # noqa: PLC0415 - only exports need it
     from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
     from openpyxl.styles import Font  # noqa: PLC0415
@@ -188,6 +190,10 @@ def write_table_xlsx(out: IO[bytes], sheet_name: str, header: Sequence[str],
             elif isinstance(value, datetime):
                 cell = WriteOnlyCell(sheet, value=value.astimezone(VN_TZ).replace(tzinfo=None))
                 cell.number_format = "yyyy-mm-dd hh:mm:ss"
+                cells.append(cell)
+            elif isinstance(value, str):
+                cell = WriteOnlyCell(sheet, value=safe_text(value))
+                cell.data_type = "s"  # a string, whatever it starts with
                 cells.append(cell)
             else:
                 cells.append(value)

@@ -55,6 +55,7 @@ from recon.models import (
     User,
 )
 from recon.models.reconciliation import DISCREPANCY_KINDS
+from recon.review.cells import safe_cell
 from recon.review.exports import write_table_xlsx
 from recon.review.reports import vn_midnight
 
@@ -804,7 +805,7 @@ def _csv_value(value: Any) -> Any:
         return value.astimezone(VN_TZ).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, date):
         return value.isoformat()
-    return value
+    return safe_cell(value)  # text that starts like a formula is made inert
 
 
 def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:

@@ -11,11 +11,20 @@ a lock: behind a long writer the answer is ``busy`` at once, never a hang.
 ``spool.pending`` counts the webhook calls kept in the spool (:mod:`recon.payments.spool`) while the
 database could not store them and not imported yet; when there are any, ``warnings`` says so
 and what to run. A warning never makes the answer a 503.
+
+That whole answer is for administrators only (``GET /admin/health``, an admin session or token):
+a driver's error text names hosts, ports and users. ``/healthz`` is public (load balancers,
+monitors) and answers only the state and this service's own fixed words: ``status``, and in
+``database`` ``ok``, ``writable``, ``problem`` with its fixed ``message``/``message_vi``/``hint``,
+``spool`` and ``warnings``; never the driver's ``detail`` or ``error``, nor the version,
+dialect or schema revision. The same status code and ``Retry-After``; the details of a failure
+go to the log.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
@@ -55,13 +64,14 @@ def _spool(settings: Settings) -> dict[str, object]:
                       "máy chủ này."}]}
 
 
-def _unhealthy(state: dict[str, object], fault: DatabaseFault) -> tuple[Response, int]:
+Answer = tuple[dict[str, Any], int, str | None]  # the full answer, its status, Retry-After
+
+
+def _unhealthy(state: dict[str, object], fault: DatabaseFault) -> Answer:
     settings: Settings = current_app.extensions["recon.settings"]
-    response = jsonify({"status": "unavailable", "version": __version__,
-                        "database": {"ok": False, **state, **describe(fault)},
-                        **_spool(settings)})
-    response.headers["Retry-After"] = str(RETRY_AFTER[fault.kind])
-    return response, 503
+    return ({"status": "unavailable", "version": __version__,
+             "database": {"ok": False, **state, **describe(fault)}, **_spool(settings)},
+            503, str(RETRY_AFTER[fault.kind]))
 
 
 def _fault(exc: Exception) -> DatabaseFault:
@@ -72,8 +82,7 @@ def _fault(exc: Exception) -> DatabaseFault:
     return fault
 
 
-@bp.get("/healthz")
-def healthz() -> tuple[Response, int]:
+def _check() -> Answer:
     db = database()
     settings: Settings = current_app.extensions["recon.settings"]
     try:
@@ -90,6 +99,37 @@ def healthz() -> tuple[Response, int]:
     except Exception as exc:  # noqa: BLE001 - said plainly, as above
         return _unhealthy({**state, "writable": False, "error": type(exc).__name__},
                           _fault(exc))
-    return jsonify({"status": "ok", "version": __version__,
-                    "database": {"ok": True, "writable": True, **state},
-                    **_spool(settings)}), 200
+    return ({"status": "ok", "version": __version__,
+             "database": {"ok": True, "writable": True, **state}, **_spool(settings)}, 200, None)
+
+
+def _respond(body: dict[str, Any], status: int, retry_after: str | None) -> tuple[Response, int]:
+    response = jsonify(body)
+    if retry_after is not None:
+        response.headers["Retry-After"] = retry_after
+    return response, status
+
+
+# fixed words of this service, never text from the driver or the environment
+_PUBLIC_DB = frozenset({"ok", "writable", "problem", "message", "message_vi", "hint"})
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """The public answer: state words only, never a driver's text (hosts, ports, users)."""
+    body, status, retry_after = _check()
+    database_state = body["database"]
+    public: dict[str, Any] = {
+        "status": body["status"],
+        "database": {key: value for key, value in database_state.items() if key in _PUBLIC_DB},
+        **{key: body[key] for key in ("spool", "warnings") if key in body}}
+    if status != 200:
+        log.warning("health check: %s (%s): %s", database_state.get("problem"),
+                    database_state.get("error", ""), database_state.get("detail", ""))
+    return _respond(public, status, retry_after)
+
+
+@bp.get("/admin/health")
+def detail() -> tuple[Response, int]:
+    """The whole answer (versions, revision, the fault's detail, the spool): administrators."""
+    return _respond(*_check())

@@ -15,6 +15,8 @@ ADMIN = frozenset({"admin"})
 POLICY: dict[str, frozenset[str]] = {
     "static": PUBLIC,
     "health.healthz": PUBLIC,
+    # the full health answer (a driver's error text names hosts and users): administrators
+    "health.detail": ADMIN,
     "auth.login": PUBLIC,
     "auth.logout": PUBLIC,
     "auth.language": PUBLIC,

@@ -91,12 +91,19 @@ def test_unknown_transfer_type_is_refused(transfer_type: object) -> None:
     ("raw", "amount"),
     [
         ("50000", 50000), ("50000.00", 50000), ("50000.0", 50000), ("50000.", 50000),
-        (50000, 50000), ("0", 0), ("000123", 123),
+        (50000, 50000), ("000123", 123),
     ],
 )
 def test_amount_forms_accepted(raw: object, amount: int) -> None:
     assert adapter_for("sepay").parse_callback(call(dict(BODY, transferAmount=raw))).amount == (
         amount)
+
+
+@pytest.mark.parametrize("raw", ["0", 0, "0.00", "000"])
+def test_zero_credit_is_not_a_payment(raw: object) -> None:
+    """Issue 16 item 11: a 0 VND credit was recorded as a succeeded payment."""
+    with pytest.raises(NotAPayment, match="not positive"):
+        adapter_for("sepay").parse_callback(call(dict(BODY, transferAmount=raw)))
 
 
 @pytest.mark.parametrize("number", ["50000.00", "50000.0", "1000000.000"])
@@ -119,8 +126,9 @@ def test_amount_forms_refused(raw: object) -> None:
 @pytest.mark.parametrize("number", ["50000.5", "5e4", "5.0E+4", "1e400", "-0.0"])
 def test_json_numbers_refused(number: str) -> None:
     text = json.dumps(dict(BODY, transferAmount="__N__")).replace('"__N__"', number)
-    if number == "-0.0":  # negative zero is zero: harmless, accepted
-        assert adapter_for("sepay").parse_callback(call(text)).amount == 0
+    if number == "-0.0":  # negative zero is zero: no money moved, not a payment (issue 16)
+        with pytest.raises(NotAPayment):
+            adapter_for("sepay").parse_callback(call(text))
         return
     with pytest.raises(MalformedPayload, match="transferAmount"):
         adapter_for("sepay").parse_callback(call(text))

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, quote_plus, urlencode
 
 import pytest
 
-from adapters import MalformedPayload, Outcome, RawRequest, SignatureError
+from adapters import MalformedPayload, NotAPayment, Outcome, RawRequest, SignatureError
 from adapters.vnpay import (
     QUERYDR_PATH,
     RESPONSE_CODES,
@@ -129,12 +129,18 @@ def test_every_documented_transaction_status_is_mapped() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "amount"),
-    [("1000000", 10000), ("100", 1), ("0", 0), ("5000000000", 50_000_000),
+    [("1000000", 10000), ("100", 1), ("5000000000", 50_000_000),
      ("100000000000000000", 10**15)],
 )
 def test_amount_is_vnd_times_100(raw: str, amount: int) -> None:
     event = adapter_for("vnpay").parse_callback(signed(dict(VECTOR, vnp_Amount=raw)))
     assert event.amount == amount
+
+
+def test_zero_amount_is_not_a_payment() -> None:
+    """Issue 16 item 11: 0 VND moves no money; VNPay answers it as ignored, never records."""
+    with pytest.raises(NotAPayment):
+        adapter_for("vnpay").parse_callback(signed(dict(VECTOR, vnp_Amount="0")))
 
 
 @pytest.mark.parametrize(

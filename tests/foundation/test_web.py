@@ -16,8 +16,10 @@ def test_every_route_is_in_the_policy_table(app: Flask) -> None:
     assert not missing, f"routes without a policy entry (denied, but say so): {missing}"
 
 
-def test_healthz_reports_database(client: FlaskClient) -> None:
-    response = client.get("/healthz")
+def test_healthz_reports_database(client: FlaskClient, make_token: Any) -> None:
+    assert client.get("/healthz").json["database"]["ok"] is True  # public: state words only
+    response = client.get("/admin/health",
+                          headers={"Authorization": f"Bearer {make_token('admin')}"})
     assert response.status_code == 200
     assert response.json["database"]["ok"] is True
     from alembic.script import ScriptDirectory

@@ -251,7 +251,7 @@ def test_healthz_behind_a_long_sqlite_writer_says_busy(tmp_path: Path,
     assert response.status_code == 503
     database = response.json["database"]
     assert database["problem"] == "busy" and database["writable"] is False
-    assert database["revision"]  # the read still worked
+    assert "revision" not in database and "detail" not in database  # public: no driver text
     assert "bận" in database["message_vi"] and "busy" in database["message"]
     assert response.headers["Retry-After"] == "5"
     assert 0.9 <= elapsed < 4, elapsed
@@ -291,7 +291,7 @@ def test_healthz_behind_a_long_pg_writer_says_busy(empty_pg: str, tmp_path: Path
         holder.dispose()
     status, database, retry_after, elapsed = answers[0]
     assert (status, database["problem"], retry_after) == (503, "busy", "5"), database
-    assert "timeout" in str(database["detail"])  # lock_timeout or statement_timeout
+    assert "detail" not in database  # the driver's text goes to the log, not to the public
     assert 0.9 <= elapsed < 4, elapsed
     assert client.get("/healthz").status_code == 200
     app.extensions["recon.db"].dispose()
@@ -303,7 +303,7 @@ def test_healthz_says_not_migrated_for_a_schema_behind_the_code(
     response = client.get("/healthz")
     assert response.status_code == 503
     database = response.json["database"]
-    assert (database["problem"], database["revision"]) == ("not_migrated", "0004")
+    assert database["problem"] == "not_migrated" and "revision" not in database
     assert "recon db upgrade" in database["hint"]
     assert response.headers["Retry-After"] == "60"
 
