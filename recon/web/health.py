@@ -10,7 +10,8 @@ a lock: behind a long writer the answer is ``busy`` at once, never a hang.
 
 ``spool.pending`` counts the webhook calls kept in the spool (:mod:`recon.payments.spool`) while the
 database could not store them and not imported yet; when there are any, ``warnings`` says so
-and what to run. A warning never makes the answer a 503.
+and what to run. A warning never makes the answer a 503. ``webhooks.rate_limited_today`` counts
+the refused webhook calls answered 429 today by the per-address limit (a count only).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from recon import __version__
 from recon.config import Settings
-from recon.db import DatabaseFault, classify_fault, revision_status
+from recon.db import Database, DatabaseFault, classify_fault, revision_status
+from recon.payments.refused import limited_today
 from recon.payments.spool import pending_lines
 from recon.web.errors import RETRY_AFTER, describe
 from recon.web.security import database
@@ -53,6 +55,17 @@ def _spool(settings: Settings) -> dict[str, object]:
                       "liệu không ghi được (nhà cung cấp đã được yêu cầu gửi lại); khi cơ sở dữ "
                       "liệu hoạt động bình thường, hãy chạy `recon callbacks spool-import` trên "
                       "máy chủ này."}]}
+
+
+def _webhooks(db: Database) -> dict[str, object]:
+    """``webhooks.rate_limited_today``: refused webhook calls answered 429 today (UTC), a count
+    only (:mod:`recon.payments.refused`); None when it cannot be read."""
+    try:
+        count: int | None = limited_today(db, current_app.extensions["recon.clock"])
+    except Exception:
+        log.warning("cannot read the refused-call counter", exc_info=True)
+        count = None
+    return {"webhooks": {"rate_limited_today": count}}
 
 
 def _unhealthy(state: dict[str, object], fault: DatabaseFault) -> tuple[Response, int]:
@@ -92,4 +105,4 @@ def healthz() -> tuple[Response, int]:
                           _fault(exc))
     return jsonify({"status": "ok", "version": __version__,
                     "database": {"ok": True, "writable": True, **state},
-                    **_spool(settings)}), 200
+                    **_spool(settings), **_webhooks(db)}), 200
