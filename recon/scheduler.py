@@ -14,6 +14,8 @@ Settings (environment):
   time is up are marked expired (:func:`payments.intents.sweep_expired`; its own job, at start and
   then every interval; it takes no run lock: each change is conditional, so sweepers in several
   processes never conflict).
+- ``RECON_REFUSED_CALLBACK_DAYS`` (default 30): refused webhook calls older than this are deleted
+  (:func:`payments.refused.sweep`; its own job, at start and then every 6 hours).
 
 However many schedulers run, on however many hosts, runs never overlap: each run takes the
 runner's lock (:class:`recon.engine.lock.RunLock`) and a job that cannot get it does nothing
@@ -52,6 +54,8 @@ FULL_MISFIRE_GRACE: Final = timedelta(hours=3)
 FULL_LOCK_WAIT: Final = timedelta(minutes=10)
 # a catch-up run at start is full when the last successful full run is older than this
 FULL_STALE_AFTER: Final = timedelta(hours=26)
+# how often refused webhook calls past their retention are deleted (recon.payments.refused)
+REFUSED_SWEEP_HOURS: Final = 6
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,19 @@ class Jobs:
         if expired:
             log.info("intent expiry sweep: %s intents expired", expired)
 
+    def sweep_refused_callbacks(self) -> None:
+        """Delete refused webhook calls older than ``RECON_REFUSED_CALLBACK_DAYS``."""
+        from recon.payments.refused import RefusalPolicy, sweep  # noqa: PLC0415
+
+        try:
+            deleted = sweep(self.db, self.clock, RefusalPolicy.from_settings(self.settings),
+                            should_stop=self.stopping.is_set)
+        except Exception:
+            log.exception("refused-callback retention sweep failed")
+            return
+        if deleted:
+            log.info("refused-callback retention sweep: %s calls deleted", deleted)
+
     def catch_up(self) -> None:
         """At start: cover the whole window missed since the last successful run (incremental
         from its as_of), or everything when no full run succeeded recently."""
@@ -230,6 +247,13 @@ def _add_jobs(scheduler: Any, jobs: Jobs, config: ScheduleConfig) -> None:
         coalesce=True,
         # ... and a tick more than one interval late is dropped: the next one does the same.
         misfire_grace_time=max(1, int(expiry)),
+    )
+    scheduler.add_job(
+        jobs.sweep_refused_callbacks, IntervalTrigger(hours=REFUSED_SWEEP_HOURS,
+                                                      timezone=config.timezone),
+        id="callbacks-sweep-refused", name="refused webhook call retention sweep",
+        replace_existing=True, next_run_time=_wall_now(config.timezone), max_instances=1,
+        coalesce=True, misfire_grace_time=int(REFUSED_SWEEP_HOURS * 3600),
     )
     scheduler.add_job(
         jobs.catch_up, "date", run_date=_wall_now(config.timezone), id="reconcile-catch-up",

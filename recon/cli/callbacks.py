@@ -1,5 +1,7 @@
 """Webhook calls: ``recon callbacks spool-import`` loads the calls kept in the spool while the
-database could not store them into the ``callbacks`` archive (:mod:`recon.payments.spool`)."""
+database could not store them into the ``callbacks`` archive (:mod:`recon.payments.spool`);
+``recon callbacks sweep`` deletes refused calls past their retention
+(:mod:`recon.payments.refused`)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from recon.cli.common import app_context, fail
 from recon.cli.progress import ProgressLine
 from recon.config import Settings
 from recon.errors import ReconError
+from recon.payments.refused import RefusalPolicy, sweep
 from recon.payments.spool import (
     IMPORTED,
     IMPORTING,
@@ -80,3 +83,24 @@ def spool_import(ctx: click.Context, directory: Path | None) -> None:
 
 
 COMMANDS: list[click.Command] = [callbacks_group]
+
+
+@callbacks_group.command("sweep")
+@click.option("--days", type=click.IntRange(min=1),
+              help="Keep refused calls this many days (default: RECON_REFUSED_CALLBACK_DAYS, "
+                   "else 30).")
+@click.pass_context
+def sweep_refused(ctx: click.Context, days: int | None) -> None:
+    """Delete refused webhook calls (bad signature, replay, unconfigured provider, malformed,
+    too large; never a verified call) older than the retention period. The scheduler does the
+    same every 6 hours."""
+    app = app_context(ctx)
+    settings: Settings = app.app.extensions["recon.settings"]
+    try:
+        policy = RefusalPolicy.from_settings(settings)
+    except ValueError as exc:
+        fail(f"{exc}.")
+    if days is not None:
+        policy = RefusalPolicy(policy.body_bytes, days, policy.limit, policy.window_seconds)
+    deleted = sweep(app.db, app.app.extensions["recon.clock"], policy)
+    click.echo(f"Deleted {deleted:,} refused webhook calls older than {policy.days} days.")

@@ -3,7 +3,7 @@
 from recon.models.agencies import Agency, Procedure
 from recon.models.audit import AuditEvent
 from recon.models.dossiers import Dossier, DossierImport, FeeLine
-from recon.models.payments import Callback, Payment, PaymentIntent
+from recon.models.payments import Callback, Payment, PaymentIntent, RefusedCallCount
 from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
 from recon.models.security import LoginAttempt
 from recon.models.settlements import SettlementFile, SettlementLine
@@ -24,6 +24,7 @@ __all__ = [
     "PaymentIntent",
     "Procedure",
     "ReconRun",
+    "RefusedCallCount",
     "SettlementFile",
     "SettlementLine",
     "User",

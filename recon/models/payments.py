@@ -23,6 +23,17 @@ from recon.models.dossiers import Dossier
 CHANNELS = ("vietqr", "vnpay", "momo", "zalopay", "payos", "pos", "cash")
 INTENT_STATUSES = ("issued", "paid", "expired", "cancelled")
 PAYMENT_STATUSES = ("succeeded", "failed", "refunded")
+#: a callback whose signature was not verified (refused, or never checked)
+UNVERIFIED = "signature_valid IS NOT TRUE"
+
+
+class RefusedCallCount(Base):
+    """Webhook calls refused by the per-address rate limit (not archived), counted per day."""
+
+    __tablename__ = "refused_call_counts"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC
+    limited: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class PaymentIntent(Base):
@@ -115,7 +126,15 @@ class Callback(Base):
     """One raw webhook call, kept verbatim (card numbers masked) before anything else happens."""
 
     __tablename__ = "callbacks"
-    __table_args__ = (Index("ix_callbacks_provider_received", "provider", "received_at"),)
+    __table_args__ = (
+        Index("ix_callbacks_provider_received", "provider", "received_at"),
+        # refused (unverified) calls only: the per-address rate limit and the retention sweep
+        # (recon.payments.refused); accepted calls never enter these indexes
+        Index("ix_callbacks_refused_addr", "remote_addr", "received_at",
+              postgresql_where=text(UNVERIFIED), sqlite_where=text(UNVERIFIED)),
+        Index("ix_callbacks_refused_received", "received_at",
+              postgresql_where=text(UNVERIFIED), sqlite_where=text(UNVERIFIED)),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     provider: Mapped[str] = mapped_column(String(20))
@@ -134,3 +153,5 @@ class Callback(Base):
     payment_id: Mapped[int | None] = mapped_column(Integer)
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)
+    #: a refused call whose body was cut to a prefix: its length as received (NULL: whole)
+    body_length: Mapped[int | None] = mapped_column(Integer)

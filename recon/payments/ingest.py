@@ -87,6 +87,14 @@ from recon.payments.recording import (
     record_payment,
     slot_of,
 )
+from recon.payments.refused import (
+    RefusalPolicy,
+    count_limited,
+    cut_headers,
+    is_refused,
+    over_limit,
+    rate_limited_ack,
+)
 from recon.payments.spool import failure_reason, spool_callback
 
 log = logging.getLogger("recon.ingest")
@@ -173,9 +181,20 @@ _UPDATE_CALLBACK = update(Callback).where(Callback.id == bindparam("callback_id"
 
 
 def _archive_values(provider: str, raw: RawRequest, *, request_id: str | None,
-                    remote_addr: str | None) -> dict[str, Any]:
-    body = mask_pans(raw.body)[:MAX_BODY_BYTES]  # mask before cutting: a cut PAN is caught
-    headers = redact_headers(raw.headers)
+                    remote_addr: str | None, prefix: int | None = None,
+                    original_length: int | None = None) -> dict[str, Any]:
+    """The archive's columns. ``prefix``: a refused call (:mod:`payments.refused`), kept as its
+    first ``prefix`` bytes, its header values cut, its length as received in ``body_length``
+    when the body was cut (``original_length``: the declared length of a body not read whole)."""
+    body_length = None
+    if prefix is None:
+        body = mask_pans(raw.body)[:MAX_BODY_BYTES]  # mask before cutting: a cut PAN is caught
+        headers = redact_headers(raw.headers)
+    else:
+        body = mask_pans(raw.body[:prefix + PAN_SLACK_BYTES])[:prefix]
+        headers = cut_headers(redact_headers(raw.headers))
+        length = max(original_length or 0, len(raw.body))
+        body_length = length if length > prefix else None
     return {
         "provider": provider[:20],
         "received_at": raw.received_at,
@@ -193,6 +212,7 @@ def _archive_values(provider: str, raw: RawRequest, *, request_id: str | None,
         "payment_id": None,
         "response_status": None,
         "response_body": None,
+        "body_length": body_length,
     }
 
 
@@ -201,7 +221,7 @@ def _archive_values(provider: str, raw: RawRequest, *, request_id: str | None,
 _ARCHIVE_COLUMNS = ("provider", "received_at", "method", "path", "query_string", "headers",
                     "body", "remote_addr", "request_id", "outcome", "signature_valid",
                     "outcome_detail", "provider_txn_id", "payment_id", "response_status",
-                    "response_body")
+                    "response_body", "body_length")
 _ARCHIVE_INSERT_PG = (f"INSERT INTO callbacks ({', '.join(_ARCHIVE_COLUMNS)}) "  # noqa: S608
                       f"VALUES ({', '.join(f'%({c})s' for c in _ARCHIVE_COLUMNS)})")
 _INSERT_CALLBACK_PG = f"{_ARCHIVE_INSERT_PG} RETURNING callbacks.id"
@@ -236,14 +256,20 @@ class Archived:
 
 def archive(conn: Connection, provider: str, raw: RawRequest, *, request_id: str | None,
             remote_addr: str | None, verdict: Mapping[str, Any] | None = None,
-            match: MatchKeys | None = None) -> Archived:
+            match: MatchKeys | None = None, prefix: int | None = None,
+            original_length: int | None = None) -> Archived:
     """Step 1: store the raw call in its own committed transaction, with ``verdict`` (callback
     columns: a refused call's verdict and answer) when it is decided already. On PostgreSQL,
     given ``match`` (:func:`recording.match_params`), the same statement also finds the
     intent the call pays and numbers its payment (:attr:`Archived.slot`)."""
-    values = _archive_values(provider, raw, request_id=request_id, remote_addr=remote_addr)
+    values = _archive_values(provider, raw, request_id=request_id, remote_addr=remote_addr,
+                             prefix=prefix, original_length=original_length)
     if verdict:
         values.update(verdict)
+    if values["body_length"] is not None and values.get("outcome_detail"):
+        values["outcome_detail"] = _clip(
+            f"{values['outcome_detail']} [body cut: first {len(values['body'])} of "
+            f"{values['body_length']} bytes kept]")
     if conn.dialect.name != "postgresql":
         with conn.begin():
             return Archived(int(conn.execute(_INSERT_CALLBACK, values).scalar_one()))
@@ -525,7 +551,13 @@ def handle_callback(db: Database, clock: Clock, settings: Settings, provider: st
                 decided = _pending(decided), cls.acknowledge(Outcome.ignored)
             if isinstance(decided, tuple):  # refused, or pending: stored with its verdict
                 decision, ack = decided
-                store(verdict={**_verdict_values(decision), **_answer_values(ack)})
+                if is_refused(decision.signature_valid, decision.callback_outcome):
+                    limited = _store_refused(conn, settings, raw, remote_addr, decision, ack,
+                                             declared_length, store)
+                    if limited is not None:
+                        return limited
+                else:
+                    store(verdict={**_verdict_values(decision), **_answer_values(ack)})
             else:
                 event = decided
                 decision, ack = _store_and_record(db, conn, clock, settings, provider, event,
@@ -554,6 +586,24 @@ def handle_callback(db: Database, clock: Clock, settings: Settings, provider: st
         log.log(level, "%s callback %s: %s (%s)", provider, callback_id,
                 decision.callback_outcome, decision.detail, extra={"request_id": request_id})
     return ack
+
+
+def _store_refused(conn: Connection, settings: Settings, raw: RawRequest,
+                   remote_addr: str | None, decision: Decision, ack: Acknowledgement,
+                   declared_length: int | None,
+                   store: Callable[..., Archived]) -> Acknowledgement | None:
+    """A refused call (not verified: anyone could send it): archived as a bounded prefix, or,
+    past the per-address limit, only counted and answered 429 (:mod:`payments.refused`)."""
+    policy = RefusalPolicy.from_settings(settings)
+    if over_limit(conn, policy, remote_addr, raw.received_at):
+        count_limited(conn, raw.received_at)
+        log.debug("refused %s call from %s over the rate limit: not archived",
+                  decision.callback_outcome, remote_addr)
+        return rate_limited_ack(policy)
+    store(verdict={**_verdict_values(decision), **_answer_values(ack)},
+          prefix=policy.body_bytes,
+          original_length=declared_length if decision.callback_outcome == TOO_LARGE else None)
+    return None
 
 
 def _store_and_record(db: Database, conn: Connection, clock: Clock, settings: Settings,

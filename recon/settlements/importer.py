@@ -35,6 +35,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 import tomllib
 import unicodedata
@@ -591,9 +592,188 @@ def _csv_rows(data: bytes, profile: Profile) -> Iterator[tuple[int, list[Cell]]]
                                    "delimiter.") from None
 
 
-def _xlsx_rows(data: bytes, profile: Profile) -> Iterator[tuple[int, list[Cell]]]:
+@dataclass(frozen=True)
+class XlsxLimits:
+    """What an XLSX workbook may hold before it is opened or while it is read (spreadsheet
+    bombs: a small zip that inflates to gigabytes, a cell in column XFD, a million rows).
+    Settings: ``RECON_XLSX_MAX_UNCOMPRESSED_BYTES``, ``RECON_XLSX_MAX_RATIO``,
+    ``RECON_XLSX_MAX_SHARED_STRINGS``, ``RECON_XLSX_MAX_ROWS``, ``RECON_XLSX_MAX_COLUMNS``."""
+
+    uncompressed_bytes: int = 256 * 1024 * 1024
+    ratio: int = 100
+    shared_strings: int = 1_000_000
+    rows: int = 500_000
+    columns: int = 256
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> XlsxLimits:
+        values: dict[str, int] = {}
+        for name, default in asdict(cls()).items():
+            var = f"RECON_XLSX_MAX_{name.upper()}"
+            raw = env.get(var)
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigurationError(f"{var} must be a whole number, got {raw!r}; unset "
+                                         f"it for the default ({default})") from None
+            if value <= 0:
+                raise ConfigurationError(f"{var} must be above 0, got {value}; unset it for "
+                                         f"the default ({default})")
+            values[name] = value
+        return cls(**values)
+
+
+#: parts this small are not held to the compression ratio (tiny XML compresses unevenly)
+RATIO_EXEMPT_BYTES = 1024 * 1024
+_SHARED_STRINGS_PART = "xl/sharedStrings.xml"
+_BOMB_HINT = ("Nothing was imported. Export the statement again from the bank or provider "
+              "(one sheet, only the statement's rows and columns), or export CSV; if the file is "
+              "genuine and larger, an administrator can raise {var}.")
+
+
+def _refuse(message: str, var: str) -> ValidationError:
+    return ValidationError(FieldError("file", message), hint=_BOMB_HINT.format(var=var))
+
+
+def _check_zip(data: bytes, limits: XlsxLimits) -> None:
+    """Before anything is inflated: the workbook's declared sizes (zip directory only), then
+    the number of shared strings (counted streaming, the part never held whole)."""
+    import zipfile  # noqa: PLC0415
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError):
+        return  # openpyxl's own refusal says it is not a readable workbook
+    with archive:
+        members = archive.infolist()
+        total = sum(m.file_size for m in members)
+        if total > limits.uncompressed_bytes:
+            raise _refuse(f"inflates to {total:,} bytes, over the limit of "
+                          f"{limits.uncompressed_bytes:,} bytes",
+                          "RECON_XLSX_MAX_UNCOMPRESSED_BYTES")
+        for member in members:
+            if member.file_size <= RATIO_EXEMPT_BYTES:
+                continue
+            ratio = member.file_size / max(member.compress_size, 1)
+            if ratio > limits.ratio:
+                raise _refuse(f"part {member.filename} is compressed {ratio:,.0f} to 1, over "
+                              f"the limit of {limits.ratio} to 1 (a zip bomb?)",
+                              "RECON_XLSX_MAX_RATIO")
+        names = {m.filename for m in members}
+        for part in sorted(_shared_string_parts(archive, names)):
+            _count_shared_strings(archive, part, limits)
+
+
+class _NotCounted(Exception):
+    """The shared-strings part cannot be counted (a DTD, damaged XML): openpyxl refuses it."""
+
+
+def _stream_xml(archive: Any, part: str, start: Callable[[str, dict[str, str]], None],
+                stop: Callable[[], bool] = lambda: False) -> None:
+    """Feed one part to expat, streaming: no tree, no entity expansion (a part declaring a DTD
+    is not read: openpyxl refuses it). Damaged XML ends the reading quietly: openpyxl's own
+    refusal says the workbook is damaged."""
+    from xml.parsers import expat  # noqa: PLC0415
+
+    def no_dtd(*_args: object) -> None:
+        raise _NotCounted
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.StartDoctypeDeclHandler = no_dtd
+    parser.EntityDeclHandler = no_dtd
+    try:
+        with archive.open(part) as stream:
+            while chunk := stream.read(1 << 16):
+                parser.Parse(chunk, False)
+                if stop():
+                    return
+            parser.Parse(b"", True)
+    except (_NotCounted, expat.ExpatError, OSError, RuntimeError, ValueError):
+        return
+
+
+_SHARED_STRINGS_TYPE = ("application/vnd.openxmlformats-officedocument.spreadsheetml."
+                        "sharedStrings+xml")
+
+
+def _shared_string_parts(archive: Any, names: set[str]) -> set[str]:
+    """The parts openpyxl reads as shared strings (by content type, whatever their name)."""
+    parts = {_SHARED_STRINGS_PART} & names
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if name.endswith("Override") and attrs.get("ContentType") == _SHARED_STRINGS_TYPE:
+            parts.add(attrs.get("PartName", "").lstrip("/"))
+
+    if "[Content_Types].xml" in names:
+        _stream_xml(archive, "[Content_Types].xml", start)
+    return parts & names
+
+
+def _count_shared_strings(archive: Any, part: str, limits: XlsxLimits) -> None:
+    """Count the part's ``<si>`` elements, streaming; refuse past the limit."""
+    count = 0
+
+    def start(name: str, _attrs: object) -> None:
+        nonlocal count
+        if name == "si" or name.endswith(":si") or name.endswith("}si"):
+            count += 1
+
+    _stream_xml(archive, part, start, stop=lambda: count > limits.shared_strings)
+    if count > limits.shared_strings:
+        raise _refuse(f"holds more than {limits.shared_strings:,} shared strings",
+                      "RECON_XLSX_MAX_SHARED_STRINGS")
+
+
+def _column_name(number: int) -> str:
+    name = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        name = chr(65 + rest) + name
+    return name
+
+
+def _sheet_rows(workbook: Any, sheet: Any, limits: XlsxLimits) -> Iterator[tuple[int, list[Cell]]]:
+    """The sheet's rows, streamed from its XML (read-only mode), each as wide as its last cell;
+    a row past the row limit or a cell past the column limit stops the import before the
+    padding is built. Missing rows come as empty lists (blank), as openpyxl gives them."""
+    from openpyxl.worksheet._reader import WorkSheetParser  # noqa: PLC0415
+
+    expected = 1
+    # openpyxl's own read-only parts (3.1): the sheet's XML stream and its row parser
+    with sheet._get_source() as source:
+        parser = WorkSheetParser(source, sheet._shared_strings,
+                                 data_only=True, epoch=workbook.epoch,
+                                 date_formats=workbook._date_formats,
+                                 timedelta_formats=workbook._timedelta_formats)
+        for number, cells in parser.parse():
+            if number > limits.rows:
+                raise _refuse(f"has more than {limits.rows:,} rows (row {number:,} has data)",
+                              "RECON_XLSX_MAX_ROWS")
+            width = max((cell["column"] for cell in cells), default=0)
+            if width > limits.columns:
+                raise _refuse(f"row {number:,} has a cell in column {_column_name(width)} "
+                              f"(column {width:,}); at most {limits.columns:,} columns "
+                              f"(up to {_column_name(limits.columns)}) are read",
+                              "RECON_XLSX_MAX_COLUMNS")
+            while expected < number:
+                yield expected, []
+                expected += 1
+            row: list[Cell] = [None] * width
+            for cell in cells:
+                row[cell["column"] - 1] = cell["value"]
+            yield number, row
+            expected = number + 1
+
+
+def _xlsx_rows(data: bytes, profile: Profile,
+               limits: XlsxLimits | None = None) -> Iterator[tuple[int, list[Cell]]]:
     import openpyxl  # noqa: PLC0415 - only XLSX imports pay for it
 
+    limits = limits if limits is not None else XlsxLimits.from_env(os.environ)
+    _check_zip(data, limits)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - any damage to the zip/XML is the same answer
@@ -616,9 +796,7 @@ def _xlsx_rows(data: bytes, profile: Profile) -> Iterator[tuple[int, list[Cell]]
                 raise ValidationError(FieldError(
                     "file", f"has no sheet {profile.sheet!r} (sheets: {', '.join(names)})"))
             sheet = workbook[profile.sheet]
-        sheet.reset_dimensions()
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, list(row)
+        yield from _sheet_rows(workbook, sheet, limits)
     except ValidationError:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged sheet is reported, never a crash

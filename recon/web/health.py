@@ -10,14 +10,15 @@ a lock: behind a long writer the answer is ``busy`` at once, never a hang.
 
 ``spool.pending`` counts the webhook calls kept in the spool (:mod:`recon.payments.spool`) while the
 database could not store them and not imported yet; when there are any, ``warnings`` says so
-and what to run. A warning never makes the answer a 503.
+and what to run. A warning never makes the answer a 503. ``webhooks.rate_limited_today`` counts
+the refused webhook calls answered 429 today by the per-address limit (a count only).
 
 That whole answer is for administrators only (``GET /admin/health``, an admin session or token):
 a driver's error text names hosts, ports and users. ``/healthz`` is public (load balancers,
 monitors) and answers only the state and this service's own fixed words: ``status``, and in
 ``database`` ``ok``, ``writable``, ``problem`` with its fixed ``message``/``message_vi``/``hint``,
-``spool`` and ``warnings``; never the driver's ``detail`` or ``error``, nor the version,
-dialect or schema revision. The same status code and ``Retry-After``; the details of a failure
+``spool``, ``webhooks`` and ``warnings``; never the driver's ``detail`` or ``error``, nor the
+version, dialect or schema revision. The same status code and ``Retry-After``; the details of a failure
 go to the log.
 """
 
@@ -30,7 +31,8 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from recon import __version__
 from recon.config import Settings
-from recon.db import DatabaseFault, classify_fault, revision_status
+from recon.db import Database, DatabaseFault, classify_fault, revision_status
+from recon.payments.refused import limited_today
 from recon.payments.spool import pending_lines
 from recon.web.errors import RETRY_AFTER, describe
 from recon.web.security import database
@@ -62,6 +64,17 @@ def _spool(settings: Settings) -> dict[str, object]:
                       "liệu không ghi được (nhà cung cấp đã được yêu cầu gửi lại); khi cơ sở dữ "
                       "liệu hoạt động bình thường, hãy chạy `recon callbacks spool-import` trên "
                       "máy chủ này."}]}
+
+
+def _webhooks(db: Database) -> dict[str, object]:
+    """``webhooks.rate_limited_today``: refused webhook calls answered 429 today (UTC), a count
+    only (:mod:`recon.payments.refused`); None when it cannot be read."""
+    try:
+        count: int | None = limited_today(db, current_app.extensions["recon.clock"])
+    except Exception:
+        log.warning("cannot read the refused-call counter", exc_info=True)
+        count = None
+    return {"webhooks": {"rate_limited_today": count}}
 
 
 Answer = tuple[dict[str, Any], int, str | None]  # the full answer, its status, Retry-After
@@ -100,7 +113,8 @@ def _check() -> Answer:
         return _unhealthy({**state, "writable": False, "error": type(exc).__name__},
                           _fault(exc))
     return ({"status": "ok", "version": __version__,
-             "database": {"ok": True, "writable": True, **state}, **_spool(settings)}, 200, None)
+             "database": {"ok": True, "writable": True, **state}, **_spool(settings),
+             **_webhooks(db)}, 200, None)
 
 
 def _respond(body: dict[str, Any], status: int, retry_after: str | None) -> tuple[Response, int]:
@@ -122,7 +136,7 @@ def healthz() -> tuple[Response, int]:
     public: dict[str, Any] = {
         "status": body["status"],
         "database": {key: value for key, value in database_state.items() if key in _PUBLIC_DB},
-        **{key: body[key] for key in ("spool", "warnings") if key in body}}
+        **{key: body[key] for key in ("spool", "webhooks", "warnings") if key in body}}
     if status != 200:
         log.warning("health check: %s (%s): %s", database_state.get("problem"),
                     database_state.get("error", ""), database_state.get("detail", ""))

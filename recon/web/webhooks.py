@@ -5,11 +5,14 @@ answer out. Public in the access policy: providers authenticate by signature, ca
 The body is read as raw bytes before anything parses it. A body whose declared length is over
 :data:`payments.ingest.MAX_BODY_BYTES` is not read whole: only the first bytes (the limit plus a
 little, to mask a card number cut by the limit) are read and archived, and the answer is 413.
+A refused call is archived as a bounded prefix; past the per-address limit on refused calls the
+answer is 429 with ``Retry-After`` (:mod:`payments.refused`).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, g, request
+from flask.blueprints import BlueprintSetupState
 from flask.wrappers import Request
 from werkzeug.wsgi import get_input_stream
 
@@ -17,8 +20,15 @@ from adapters import Headers, RawRequest, adapter_class
 from recon.clock import Clock
 from recon.config import Settings
 from recon.payments.ingest import MAX_BODY_BYTES, PAN_SLACK_BYTES, handle_callback, known_provider
+from recon.payments.refused import RefusalPolicy
 
 bp = Blueprint("webhooks", __name__)
+
+
+@bp.record_once
+def _check_settings(state: BlueprintSetupState) -> None:
+    """A bad RECON_REFUSED_CALLBACK_* value stops the app at start, not at the first refusal."""
+    RefusalPolicy.from_settings(state.app.extensions["recon.settings"])
 
 
 def _read_body(req: Request) -> tuple[bytes, int | None]:
@@ -59,4 +69,7 @@ def receive(provider: str) -> Response:
     response = Response(ack.body, status=ack.status_code, content_type=ack.content_type)
     if ack.status_code == 413:
         response.headers["Connection"] = "close"  # the rest of the body was never read
+    elif ack.status_code == 429:  # too many refused calls from this address: not archived
+        response.headers["Retry-After"] = str(RefusalPolicy.from_settings(settings)
+                                              .window_seconds)
     return response

@@ -1,0 +1,164 @@
+"""Refused webhook calls cannot fill the disk (issue 16, item 3).
+
+A refused call is one whose signature was not verified: a bad or missing signature, a replay,
+an unconfigured provider, a body too large, a payload that could not even be checked. Anyone can
+send those, so what we keep of them is bounded three ways:
+
+- **a prefix**: the body is archived cut to ``RECON_REFUSED_CALLBACK_BYTES`` (2048) bytes, its
+  length as received in ``callbacks.body_length`` and the detail saying so; each header value is
+  cut to :data:`HEADER_VALUE_CHARS` characters (card numbers are masked before cutting);
+- **a rate**: at most ``RECON_REFUSED_CALLBACK_LIMIT`` (30) refused calls per source address in
+  ``RECON_REFUSED_CALLBACK_WINDOW_SECONDS`` (60) are archived; past that the answer is 429 with
+  ``Retry-After`` and the call is only counted (``refused_call_counts``, per UTC day, shown on
+  ``/healthz`` as ``webhooks.rate_limited_today``). The count is read from the archive itself
+  (a partial index over unverified calls), so every worker and host shares it;
+- **a retention**: refused calls older than ``RECON_REFUSED_CALLBACK_DAYS`` (30) are deleted by
+  the scheduler (:func:`sweep`, daily) and by ``recon callbacks sweep``.
+
+None of this touches a verified call: it is checked only once a call is refused, so a valid call
+from an address that is rate-limited is still recorded and archived whole, and the accepted
+path runs no extra query. A call whose signature verified but whose content was refused (a
+malformed payload signed by the provider) is the provider's, and is kept whole too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from adapters import Acknowledgement
+from adapters.base import json_ack
+from recon.clock import Clock
+from recon.config import Settings
+from recon.db import Database
+from recon.models import Callback, RefusedCallCount
+from recon.models.payments import UNVERIFIED
+
+DEFAULT_BYTES = 2048
+DEFAULT_DAYS = 30
+DEFAULT_LIMIT = 30
+DEFAULT_WINDOW_SECONDS = 60
+#: each header value of a refused call is kept up to this many characters
+HEADER_VALUE_CHARS = 1024
+#: the sweep deletes this many rows per transaction
+SWEEP_BATCH = 5000
+#: callback outcomes that are refusals (the sweep deletes only these; ``spooled``, ``error`` and
+#: ``received`` rows are kept: they may be a provider's real calls)
+REFUSED_OUTCOMES = ("too_large", "not_configured", "bad_signature", "malformed", "replayed")
+
+
+def _setting(settings: Settings, name: str, default: int, *, minimum: int) -> int:
+    raw = settings.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"RECON_{name} must be a whole number, got {raw!r}; unset it for the "
+                         f"default ({default})") from None
+    if value < minimum:
+        raise ValueError(f"RECON_{name} must be at least {minimum}, got {value}; unset it for "
+                         f"the default ({default})")
+    return value
+
+
+@dataclass(frozen=True)
+class RefusalPolicy:
+    body_bytes: int = DEFAULT_BYTES
+    days: int = DEFAULT_DAYS
+    limit: int = DEFAULT_LIMIT
+    window_seconds: int = DEFAULT_WINDOW_SECONDS
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RefusalPolicy:
+        return cls(
+            body_bytes=_setting(settings, "REFUSED_CALLBACK_BYTES", DEFAULT_BYTES, minimum=0),
+            days=_setting(settings, "REFUSED_CALLBACK_DAYS", DEFAULT_DAYS, minimum=1),
+            limit=_setting(settings, "REFUSED_CALLBACK_LIMIT", DEFAULT_LIMIT, minimum=1),
+            window_seconds=_setting(settings, "REFUSED_CALLBACK_WINDOW_SECONDS",
+                                    DEFAULT_WINDOW_SECONDS, minimum=1),
+        )
+
+
+def is_refused(signature_valid: bool | None, callback_outcome: str) -> bool:
+    """Whether a decided call is a refusal that anyone could have sent (not verified)."""
+    return signature_valid is not True and callback_outcome in REFUSED_OUTCOMES
+
+
+def cut_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {name: value if len(value) <= HEADER_VALUE_CHARS
+            else f"{value[:HEADER_VALUE_CHARS]}…[{len(value)} chars]"
+            for name, value in headers.items()}
+
+
+_unverified = text(UNVERIFIED)
+
+
+def over_limit(conn: Connection, policy: RefusalPolicy, remote_addr: str | None,
+               now: datetime) -> bool:
+    """Whether ``remote_addr`` has used up its refused calls in the window (one indexed count,
+    stopping at the limit)."""
+    since = now - timedelta(seconds=policy.window_seconds)
+    address = (remote_addr or None) and remote_addr[:64]
+    same = (Callback.remote_addr == address) if address is not None \
+        else Callback.remote_addr.is_(None)
+    recent = (select(Callback.id).where(same, Callback.received_at >= since, _unverified)
+              .limit(policy.limit).subquery())
+    with conn.begin():
+        seen = int(conn.execute(select(func.count()).select_from(recent)).scalar_one())
+    return seen >= policy.limit
+
+
+def _day(now: datetime) -> str:
+    return now.date().isoformat()
+
+
+def count_limited(conn: Connection, now: datetime) -> None:
+    """One more call answered 429 today (an upsert on one row per day)."""
+    maker = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = maker(RefusedCallCount).values(day=_day(now), limited=1)
+    stmt = stmt.on_conflict_do_update(index_elements=["day"],
+                                      set_={"limited": RefusedCallCount.limited + 1})
+    with conn.begin():
+        conn.execute(stmt)
+
+
+def limited_today(db: Database, clock: Clock) -> int:
+    """Calls refused by the rate limit today (UTC): /healthz shows it."""
+    with db.read() as session:
+        return int(session.scalar(select(RefusedCallCount.limited).where(
+            RefusedCallCount.day == _day(clock.now()))) or 0)
+
+
+def rate_limited_ack(policy: RefusalPolicy) -> Acknowledgement:
+    return json_ack(429, {
+        "error": "too_many_refused_calls",
+        "message": f"more than {policy.limit} refused webhook calls from this address in "
+                   f"{policy.window_seconds} s; this call was not archived. Fix the signature "
+                   "or configuration, then retry after the Retry-After delay.",
+    })
+
+
+def sweep(db: Database, clock: Clock, policy: RefusalPolicy, *,
+          should_stop: Callable[[], bool] = lambda: False) -> int:
+    """Delete refused calls older than the retention period, in batches. How many went."""
+    cutoff = clock.now() - timedelta(days=policy.days)
+    old = (select(Callback.id).where(Callback.received_at < cutoff, _unverified,
+                                     Callback.outcome.in_(REFUSED_OUTCOMES),
+                                     Callback.payment_id.is_(None))
+           .limit(SWEEP_BATCH))
+    deleted = 0
+    while not should_stop():
+        with db.transaction() as session:
+            ids = list(session.scalars(old))
+            if ids:
+                session.execute(delete(Callback).where(Callback.id.in_(ids)))
+        deleted += len(ids)
+        if len(ids) < SWEEP_BATCH:
+            break
+    return deleted
