@@ -18,8 +18,8 @@ a driver's error text names hosts, ports and users. ``/healthz`` is public (load
 monitors) and answers only the state and this service's own fixed words: ``status``, and in
 ``database`` ``ok``, ``writable``, ``problem`` with its fixed ``message``/``message_vi``/``hint``,
 ``spool``, ``webhooks`` and ``warnings``; never the driver's ``detail`` or ``error``, nor the
-version, dialect or schema revision. The same status code and ``Retry-After``; the details of a failure
-go to the log.
+version, dialect or schema revision. The same status code and ``Retry-After``; the details of a
+failure go to the log.
 """
 
 from __future__ import annotations
