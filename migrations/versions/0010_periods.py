@@ -1,0 +1,84 @@
+"""periods: closed months (khóa sổ) and every snapshot their closes took
+
+``periods`` holds one row per month (its first day, Vietnam time) and agency (NULL: every
+agency), with its status (open, proposed, closed), who proposed and approved the close, who
+reopened it and why, and the last snapshot with its sha256. ``period_snapshots`` keeps every
+snapshot a close took, so reopening and closing again never loses the old one.
+
+Revision ID: 0010_periods
+Revises: 0009_change_seq
+Create Date: 2026-12-06 05:40:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import recon.db
+
+revision: str = '0010_periods'
+down_revision: str | None = '0009_change_seq'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+
+
+def upgrade() -> None:
+    op.create_table('periods',
+    sa.Column('id', _ID, nullable=False),
+    sa.Column('agency_id', _ID, nullable=True),
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('proposed_by', sa.String(length=100), nullable=True),
+    sa.Column('proposed_at', recon.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('proposal_note', sa.Text(), nullable=True),
+    sa.Column('carried_forward', sa.Text(), nullable=True),
+    sa.Column('approved_by', sa.String(length=100), nullable=True),
+    sa.Column('approved_at', recon.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reopened_by', sa.String(length=100), nullable=True),
+    sa.Column('reopened_at', recon.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reopen_reason', sa.Text(), nullable=True),
+    sa.Column('snapshot', sa.Text(), nullable=True),
+    sa.Column('snapshot_sha256', sa.String(length=64), nullable=True),
+    sa.Column('created_at', recon.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', recon.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('open', 'proposed', 'closed')",
+                       name=op.f('ck_periods_status_known')),
+    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'],
+                            name=op.f('fk_periods_agency_id_agencies')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_periods'))
+    )
+    with op.batch_alter_table('periods', schema=None) as batch_op:
+        batch_op.create_index('ix_periods_month', ['month'], unique=False)
+
+    op.create_table('period_snapshots',
+    sa.Column('id', _ID, nullable=False),
+    sa.Column('period_id', _ID, nullable=False),
+    sa.Column('taken_at', recon.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('proposed_by', sa.String(length=100), nullable=False),
+    sa.Column('approved_by', sa.String(length=100), nullable=False),
+    sa.Column('snapshot', sa.Text(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('audit_event_id', _ID, nullable=True),
+    sa.ForeignKeyConstraint(['audit_event_id'], ['audit_events.id'],
+                            name=op.f('fk_period_snapshots_audit_event_id_audit_events')),
+    sa.ForeignKeyConstraint(['period_id'], ['periods.id'],
+                            name=op.f('fk_period_snapshots_period_id_periods')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_period_snapshots'))
+    )
+    with op.batch_alter_table('period_snapshots', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_period_snapshots_period_id'), ['period_id'],
+                              unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('period_snapshots', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_period_snapshots_period_id'))
+    op.drop_table('period_snapshots')
+    with op.batch_alter_table('periods', schema=None) as batch_op:
+        batch_op.drop_index('ix_periods_month')
+    op.drop_table('periods')
