@@ -5,6 +5,11 @@ agency), with its status (open, proposed, closed), who proposed and approved the
 reopened it and why, and the last snapshot with its sha256. ``period_snapshots`` keeps every
 snapshot a close took, so reopening and closing again never loses the old one.
 
+It also widens ``ck_discrepancies_kind_known`` (as 0008 does) to admit the kind
+``late_for_closed_period``: data arriving for a payment of a closed month is reported in the
+current month by a finding of that kind (``recon/engine/closed.py``). Downgrading refuses
+while such a discrepancy exists.
+
 Revision ID: 0010_periods
 Revises: 0009_change_seq
 Create Date: 2026-12-06 05:40:00
@@ -26,8 +31,30 @@ depends_on: str | Sequence[str] | None = None
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
+PREVIOUS_KINDS: tuple[str, ...] = (
+    'underpaid',
+    'overpaid',
+    'duplicate_payment',
+    'unmatched_payment',
+    'missing_settlement',
+    'unexpected_settlement',
+    'amount_mismatch',
+    'duplicate_settlement',
+    'status_mismatch',
+)
+KINDS: tuple[str, ...] = (*PREVIOUS_KINDS, 'late_for_closed_period')
+CHECK = 'ck_discrepancies_kind_known'
+
+
+def _replace_check(kinds: Sequence[str]) -> None:
+    with op.batch_alter_table('discrepancies', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f(CHECK), type_='check')
+        batch_op.create_check_constraint(
+            op.f(CHECK), sa.text(f"kind IN ({', '.join(repr(k) for k in kinds)})"))
+
 
 def upgrade() -> None:
+    _replace_check(KINDS)
     op.create_table('periods',
     sa.Column('id', _ID, nullable=False),
     sa.Column('agency_id', _ID, nullable=True),
@@ -76,6 +103,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    in_use = op.get_bind().execute(sa.text(
+        "SELECT COUNT(*) FROM discrepancies WHERE kind = 'late_for_closed_period'")).scalar()
+    if in_use:
+        raise RuntimeError("cannot downgrade: discrepancies of kind late_for_closed_period "
+                           "exist; delete or reclassify them first")
+    _replace_check(PREVIOUS_KINDS)
     with op.batch_alter_table('period_snapshots', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_period_snapshots_period_id'))
     op.drop_table('period_snapshots')

@@ -13,8 +13,12 @@ What "dated in" a month means, per row (its Vietnam-time date):
 - a **settlement line**: its transaction date, ``transaction_at``, else ``settled_on`` (a
   line says when the money moved; its file says only when it was imported); its agency is
   that of the payment it settles, if any;
-- a **discrepancy**: the date of its subject -- its dossier if it has one, else its payment,
-  else its settlement line -- and that subject's agency.
+- a **discrepancy**: the date and agency of the first part of its kind's subject
+  (:mod:`recon.engine.kinds`): underpaid, overpaid and duplicate_payment by their dossier;
+  unmatched_payment, missing_settlement, amount_mismatch and status_mismatch by their
+  payment; unexpected_settlement and duplicate_settlement by their line. A
+  ``late_for_closed_period`` finding is dated by when it was found (``detected_at``): it is
+  how late data for a closed month shows in the current open month.
 
 A month is closed for a row when a ``closed`` period exists for that month and either covers
 every agency or names the row's agency. Writing to such a row is refused with
@@ -31,6 +35,8 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from recon.clock import VN_TZ
+from recon.engine.closed import LATE
+from recon.engine.kinds import REGISTRY
 from recon.errors import Conflict
 from recon.models import Discrepancy, Dossier, Payment, Period, SettlementLine
 
@@ -133,16 +139,19 @@ def payment_date_agency(session: Session, payment: Payment) -> tuple[datetime, i
 def discrepancy_date_agency(session: Session,
                             d: Discrepancy) -> tuple[datetime | date | None, int | None]:
     """The date and agency of a discrepancy's subject (see the module docstring)."""
-    if d.dossier_id is not None:
+    if d.kind == LATE:
+        return d.detected_at, None
+    first = REGISTRY[d.kind].subject[0] if d.kind in REGISTRY else "dossier"
+    if first == "dossier" and d.dossier_id is not None:
         row = session.execute(select(Dossier.received_at, Dossier.agency_id).where(
             Dossier.id == d.dossier_id)).first()
         if row is not None:
             return row[0], row[1]
-    if d.payment_id is not None:
+    if first == "payment" and d.payment_id is not None:
         payment = session.get(Payment, d.payment_id)
         if payment is not None:
             return payment_date_agency(session, payment)
-    if d.settlement_line_id is not None:
+    if first == "settlement_line" and d.settlement_line_id is not None:
         line = session.get(SettlementLine, d.settlement_line_id)
         if line is not None:
             return line.transaction_at or line.settled_on, None

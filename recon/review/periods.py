@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session, aliased
 
 from recon.audit import chain as audit
 from recon.clock import Clock
+from recon.engine.closed import LATE
+from recon.engine.kinds import REGISTRY
 from recon.errors import FieldError, Forbidden, NotFound, ValidationError
 from recon.models import (
     Agency,
@@ -107,23 +109,29 @@ def list_periods(session: Session) -> list[Period]:
 
 def discrepancies_of(session: Session, month: date, agency_id: int | None,
                      *, status: str | None = None) -> list[Discrepancy]:
-    """The discrepancies dated in ``month`` (by their subject, see :mod:`recon.periods`),
+    """The discrepancies dated in ``month`` (by their subject's first part, see
+    :mod:`recon.periods`; a ``late_for_closed_period`` by when it was found),
     for ``agency_id`` (None: all), by id."""
     start, end = month_window(month)
     first = month.replace(day=1)
     nxt = month_of(end)
     pd = aliased(Dossier)
+    by_part = {part: [k.name for k in REGISTRY if k.subject[0] == part and k.name != LATE]
+               for part in ("dossier", "payment", "settlement_line")}
     dated = or_(
-        and_(Discrepancy.dossier_id.is_not(None), Dossier.received_at >= start,
+        and_(Discrepancy.kind.in_(by_part["dossier"]), Dossier.received_at >= start,
              Dossier.received_at < end),
-        and_(Discrepancy.dossier_id.is_(None), Discrepancy.payment_id.is_not(None),
+        and_(Discrepancy.kind.in_(by_part["payment"]),
              Payment.paid_at >= start, Payment.paid_at < end),
-        and_(Discrepancy.dossier_id.is_(None), Discrepancy.payment_id.is_(None),
+        and_(Discrepancy.kind.in_(by_part["settlement_line"]),
              or_(and_(SettlementLine.transaction_at >= start,
                       SettlementLine.transaction_at < end),
                  and_(SettlementLine.transaction_at.is_(None),
                       SettlementLine.settled_on >= first,
-                      SettlementLine.settled_on < nxt))))
+                      SettlementLine.settled_on < nxt))),
+        # late data for a closed month belongs to the month it was found in
+        and_(Discrepancy.kind == LATE, Discrepancy.detected_at >= start,
+             Discrepancy.detected_at < end))
     stmt = (select(Discrepancy)
             .outerjoin(Dossier, Dossier.id == Discrepancy.dossier_id)
             .outerjoin(Payment, Payment.id == Discrepancy.payment_id)
@@ -131,8 +139,10 @@ def discrepancies_of(session: Session, month: date, agency_id: int | None,
             .outerjoin(SettlementLine, SettlementLine.id == Discrepancy.settlement_line_id)
             .where(dated).order_by(Discrepancy.id))
     if agency_id is not None:
-        stmt = stmt.where(or_(Dossier.agency_id == agency_id,
-                              and_(Discrepancy.dossier_id.is_(None), pd.agency_id == agency_id)))
+        stmt = stmt.where(or_(and_(Discrepancy.kind.in_(by_part["dossier"]),
+                                   Dossier.agency_id == agency_id),
+                              and_(Discrepancy.kind.in_([*by_part["payment"], LATE]),
+                                   pd.agency_id == agency_id)))
     if status is not None:
         stmt = stmt.where(Discrepancy.status == status)
     return list(session.scalars(stmt))
