@@ -16,9 +16,10 @@ A run still reads and judges everything, but before it writes (:func:`hold`, cal
   ``actual_amount`` the difference that holds now, ``delta`` the change. Findings of that
   kind are never auto-resolved by a run: a person closes them.
 
-A change of a dossier-only or settlement-line-only finding of a closed month is held back the
-same way, without a late finding (late reassessments are refused at intake; a late line that
-no payment claims is dated by its own transaction date).
+A finding about a settlement line (a duplicate line) reports its late change on the payment
+whose transaction id the line carries. A change of a dossier-only finding, or of a line that
+no payment claims (``unexpected_settlement``), of a closed month is held back the same way
+without a late finding (late reassessments are refused at intake).
 
 With no closed month (the usual case) this is one small query and changes nothing.
 """
@@ -129,9 +130,22 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
         conn, "SELECT p.id, p.paid_at, p.provider, p.provider_txn_id, p.dossier_id, "
               "d.agency_id FROM payments p LEFT JOIN dossiers d ON d.id = p.dossier_id "
               "WHERE p.id IN :ids", want["payment"], paid_at=UTCDateTime())}
-    lines = {i: (at or _as_date(on)) for i, at, on in _fetch(
-        conn, "SELECT id, transaction_at, settled_on FROM settlement_lines WHERE id IN :ids",
-        want["settlement_line"], transaction_at=UTCDateTime())}
+    lines: dict[int, datetime | date] = {}
+    line_payment: dict[int, int] = {}  # a line's payment, by the line's own transaction id
+    for i, at, on, pay in _fetch(
+            conn, "SELECT l.id, l.transaction_at, l.settled_on, p.id FROM settlement_lines l "
+                  "LEFT JOIN payments p ON p.provider = l.provider "
+                  "AND p.provider_txn_id = l.provider_txn_id WHERE l.id IN :ids",
+            want["settlement_line"], transaction_at=UTCDateTime()):
+        lines[i] = at or _as_date(on)
+        if pay is not None:
+            line_payment[i] = pay
+    if line_payment:
+        payments.update((p[0], _Payment(*p)) for p in _fetch(
+            conn, "SELECT p.id, p.paid_at, p.provider, p.provider_txn_id, p.dossier_id, "
+                  "d.agency_id FROM payments p LEFT JOIN dossiers d ON d.id = p.dossier_id "
+                  "WHERE p.id IN :ids", set(line_payment.values()) - set(payments),
+            paid_at=UTCDateTime()))
 
     def period_of(part: str, ident: int | None) -> _Closed | None:
         if ident is None:
@@ -186,14 +200,16 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
             if before is not None and (before[0] == "resolved" or (
                     before[0] == "open" and before[1] == found.delta)):
                 continue  # nothing the closed month froze would change
-            if found.payment_id is None:
+            anchor = found.payment_id or line_payment.get(found.settlement_line_id or 0)
+            if anchor is None:
                 continue
             old = before[1] if before is not None and before[0] == "open" else 0
-            finding = _late(conn, payments.get(found.payment_id), period, old or 0,
+            finding = _late(conn, payments.get(anchor), period, old or 0,
                             found.delta, found.explanation, found.explanation_en)
         else:
             assert gone is not None
-            pid = res_ids[gone.identity].get("payment")
+            ids = res_ids[gone.identity]
+            pid = ids.get("payment") or line_payment.get(ids.get("settlement_line", 0))
             before = stored.get(gone.identity)
             if pid is None or before is None:
                 continue
