@@ -320,3 +320,38 @@ def reopen(session: Session, clock: Clock, period_id: int, *, actor: str, role: 
 def snapshots(session: Session, period_id: int) -> list[PeriodSnapshot]:
     return list(session.scalars(select(PeriodSnapshot).where(
         PeriodSnapshot.period_id == period_id).order_by(PeriodSnapshot.id)))
+
+
+def as_dict(period: Period, snapshots_count: int = 0) -> dict[str, Any]:
+    """A period as the API and the CLI show it."""
+    def iso(v: datetime | None) -> str | None:
+        return v.isoformat() if v else None
+    return {"id": period.id, "month": f"{period.month:%Y-%m}", "agency_id": period.agency_id,
+            "status": period.status, "proposed_by": period.proposed_by,
+            "proposed_at": iso(period.proposed_at), "proposal_note": period.proposal_note,
+            "carried_forward": json.loads(period.carried_forward or "{}"),
+            "approved_by": period.approved_by, "approved_at": iso(period.approved_at),
+            "reopened_by": period.reopened_by, "reopened_at": iso(period.reopened_at),
+            "reopen_reason": period.reopen_reason, "snapshot_sha256": period.snapshot_sha256,
+            "snapshots": snapshots_count}
+
+
+REPORT_HEADER: Final = ("Mã", "Loại", "Trạng thái", "Kỳ vọng (₫)", "Thực tế (₫)",
+                        "Chênh lệch (₫)", "Giải thích", "Cách xử lý", "Ghi chú",
+                        "Người xử lý", "Chuyển kỳ sau")
+
+
+def report_rows(snapshot: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The discrepancy rows of a snapshot, for its XLSX and HTML report."""
+    return [(r["identity"], r["kind"], r["status"], r["expected"], r["actual"], r["delta"],
+             r["explanation"], r["resolution_type"] or r["auto_resolved_reason"],
+             r["resolution_note"], r["resolved_by"], r["carried_forward"])
+            for r in snapshot.get("discrepancies", [])]
+
+
+def write_report_xlsx(snapshot: dict[str, Any], out: Any) -> int:
+    """The snapshot's discrepancies as an XLSX sheet (amounts as integers of VND)."""
+    from recon.review.exports import write_table_xlsx  # noqa: PLC0415 - openpyxl on demand
+
+    return write_table_xlsx(out, f"Khoa so {snapshot['month'][:7]}", REPORT_HEADER,
+                            report_rows(snapshot), amounts=frozenset({3, 4, 5}))
