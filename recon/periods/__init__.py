@@ -22,9 +22,19 @@ What "dated in" a month means, per row (its Vietnam-time date):
 
 A month is closed for a row when a ``closed`` period exists for that month and either covers
 every agency or names the row's agency. Writing to such a row is refused with
-:class:`PeriodClosed` (it says who may reopen the month: an admin). Data that arrives later
-for a closed month (a new settlement line, a refund) is kept: it does not change any row of
-the closed month.
+:class:`PeriodClosed` (it says who may reopen the month: an admin):
+
+- intake (``recon.intake.dossiers.upsert_dossier`` and the bulk importer): a new dossier
+  received in a closed month, or any change (fees, reassessment, date, applicant) to a dossier
+  received in one, is refused; re-sending it unchanged is accepted (idempotent);
+- review (``recon.review.actions``): resolving, proposing, approving, rejecting, assigning or
+  reopening a discrepancy dated in a closed month is refused;
+- the run (``recon.engine.closed``): a closed month's findings are left as they are.
+
+Data that arrives later for a closed month is kept, never refused: a settlement import only
+adds lines (it changes no existing row), and a payment's later status (a refund) is recorded
+as always. The run then reports it in the current open month as a ``late_for_closed_period``
+finding instead of changing the closed month.
 """
 
 from __future__ import annotations
