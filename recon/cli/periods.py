@@ -33,12 +33,13 @@ def _actor(session: Session, username: str, roles: tuple[str, ...]) -> tuple[str
 
 
 def _month(value: str) -> date:
+    from recon.errors import FieldError, ValidationError  # noqa: PLC0415
     from recon.periods import parse_month  # noqa: PLC0415
 
     try:
         return parse_month(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+    except ValueError as exc:  # after the database's checks, so their message comes first
+        raise ValidationError(FieldError("month", str(exc))) from None
 
 
 @click.group("periods")
@@ -88,6 +89,7 @@ def close_cmd(ctx: click.Context, month: str, agency: str | None, username: str,
     """Propose closing MONTH (YYYY-MM); another finance user approves it."""
     from recon.review import periods  # noqa: PLC0415
 
+    app = database_app(ctx)
     when = _month(month)
     carried: dict[int, str] = {}
     for item in carry:
@@ -96,7 +98,6 @@ def close_cmd(ctx: click.Context, month: str, agency: str | None, username: str,
             raise click.BadParameter(f"{item!r}: write ID=NOTE, e.g. 42='bank owes'",
                                      param_hint="--carry-forward")
         carried[int(ident)] = text
-    app = database_app(ctx)
     clock = app.app.extensions["recon.clock"]
     with app.db.transaction() as s:
         actor, _ = _actor(s, username, periods.CLOSE_ROLES)
