@@ -40,6 +40,10 @@ def _register() -> None:
 
     for command in report.COMMANDS:
         cli.add_command(command)
+    from recon.cli import periods  # noqa: PLC0415 - issue 15: closed months
+
+    for command in periods.COMMANDS:
+        cli.add_command(command)
 
 
 _register()

@@ -685,6 +685,14 @@ def reconcile(
 # ``kind.explain``. Amounts follow the table of recon.engine.records.Discrepancy.
 
 
+def detect_late_for_closed_period(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """Emits nothing here: which months are closed, and what they froze, only the database
+    knows. The run finds these where it writes (:func:`recon.engine.closed.hold`): data that
+    arrives for a payment of a closed month (a late settlement line, a refund) would change a
+    finding of that month; the finding is left as it was and this kind reports the change in
+    the current month instead."""
+
+
 def detect_unmatched_payment(facts: Facts, kind: Kind, emit: Emit) -> None:
     name, explain_ = kind.name, kind.explain
     for p in facts.unmatched:

@@ -203,3 +203,28 @@ def status_mismatch(provider: str, txn: str, status: str, gross: int, settled_on
         f"{_cap(_txn_en(provider, txn))} is recorded as {status} but was settled "
         f"for {vnd(gross)} on {date_en(settled_on)}.",
     )
+
+
+def late_for_closed_period(month: date, paid: datetime, provider: str, txn: str,
+                           arrived: datetime | None, now_vi: str, now_en: str) -> Pair:
+    """Late data for a payment of a closed month: the closed month is not changed; this finding
+    reports it in the current month (``now_vi`` / ``now_en``: what the data says now)."""
+    day = vn_date(paid)
+    if arrived is not None:
+        when = vn_date(arrived)
+        return (
+            f"Một dòng đối soát cho khoản thanh toán {provider_vi(provider)} {txn} ngày "
+            f"{day:%d/%m/%Y} (tháng {month:%m/%Y}, đã khóa sổ) đến ngày {when:%d/%m/%Y}. "
+            f"Tháng đã khóa không thay đổi; {now_vi}",
+            f"A settlement line for a payment of {month:%m/%Y}, a closed month "
+            f"({provider_en(provider)} {txn}, paid {day:%Y-%m-%d}), arrived on "
+            f"{when:%Y-%m-%d}. The closed month is left unchanged; {now_en}",
+        )
+    return (
+        f"Khoản thanh toán {provider_vi(provider)} {txn} ngày {day:%d/%m/%Y} thuộc tháng "
+        f"{month:%m/%Y} đã khóa sổ thay đổi sau khi khóa sổ. Tháng đã khóa không thay đổi; "
+        f"{now_vi}",
+        f"A payment of {month:%m/%Y}, a closed month ({provider_en(provider)} {txn}, paid "
+        f"{day:%Y-%m-%d}), changed after the month was closed. The closed month is left "
+        f"unchanged; {now_en}",
+    )

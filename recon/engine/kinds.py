@@ -223,6 +223,10 @@ def _entries() -> Sequence[Kind]:
              core.detect_status_mismatch, explain.status_mismatch,
              lifecycle.reason_status_mismatch,
              "Sai trạng thái giao dịch", "Failed or refunded, yet settled", "high"),
+        Kind("late_for_closed_period", ("payment",), "transactions",
+             core.detect_late_for_closed_period, explain.late_for_closed_period,
+             lifecycle.reason_late_for_closed_period,
+             "Phát sinh sau khóa sổ", "Late for a closed month", "high"),
     )
 
 

@@ -340,3 +340,9 @@ def reason_duplicate_settlement(ids: dict[str, int], result: Reconciliation) -> 
         "sớm nhất).",
         "This line is now taken as the transaction's original (earliest) settlement.",
     )
+
+
+def reason_late_for_closed_period(ids: dict[str, int], result: Reconciliation) -> Pair:
+    """Never used by a run (a late finding is closed by a person, see
+    :mod:`recon.engine.closed`); here for the registry's completeness."""
+    return _fallback(result)

@@ -25,6 +25,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, bindparam, text
 
 from recon.db import Database, UTCDateTime
+from recon.engine import closed
 from recon.engine.kinds import KINDS
 from recon.engine.lifecycle import Resolution
 from recon.engine.load import chunks
@@ -91,6 +92,8 @@ def persist(conn: Connection, *, run_id: int, now: datetime,
     On PostgreSQL the findings are streamed with a binary ``COPY`` into a temporary table and
     upserted from it in one statement; elsewhere (or with ``copy=False``, which the tests use
     to hold the two to the same rows) one ``INSERT ... ON CONFLICT`` per finding."""
+    # a closed month's findings are left as they are; late data is reported in the open month
+    findings, resolved = closed.hold(conn, findings, resolved, now)
     pg = conn.dialect.name == "postgresql"
     cols = ", ".join(_DISC_COLS)
     any_auto = conn.execute(text(

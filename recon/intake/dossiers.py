@@ -23,6 +23,7 @@ from recon.errors import Conflict, FieldError, ValidationError
 from recon.models import Agency, Dossier, FeeLine, Payment, Procedure
 from recon.models.dossiers import FEE_KINDS, RECEIVED_CHANNELS, fold_name
 from recon.money import MoneyError, parse_vnd
+from recon.periods import ensure_open
 from recon.text_safety import text_problem
 
 CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/\-]{0,63}")
@@ -306,6 +307,7 @@ def upsert_dossier(session: Session, clock: Clock, inp: DossierInput, *, actor: 
         select(Dossier).where(Dossier.code == inp.code)
     ).unique().scalar_one_or_none()
     if existing is None:
+        ensure_open(session, inp.received_at, agency.id, f"dossier {inp.code}")
         return _create(session, clock, inp, agency, actor), "created"
     if existing.agency_id != agency.id:
         raise Conflict(
@@ -342,6 +344,10 @@ def _update(session: Session, clock: Clock, dossier: Dossier, inp: DossierInput,
         "received_at": inp.received_at,
         "received_channel": inp.received_channel,
     }
+    if any(getattr(dossier, k) != v for k, v in simple.items()) or fee_tuples(
+            dossier.fee_lines) != fee_tuples(inp.fees):  # a closed month's dossier is read-only
+        ensure_open(session, dossier.received_at, dossier.agency_id, f"dossier {dossier.code}")
+        ensure_open(session, inp.received_at, dossier.agency_id, f"dossier {dossier.code}")
     for key, value in simple.items():
         if getattr(dossier, key) != value:
             changed[key] = {"from": str(getattr(dossier, key)), "to": str(value)}

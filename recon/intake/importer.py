@@ -24,11 +24,12 @@ from sqlalchemy.orm import Session
 
 from recon.audit import chain as audit
 from recon.bulk import allocate_ids, insert_rows
-from recon.clock import Clock
+from recon.clock import VN_TZ, Clock
 from recon.db import Database
 from recon.errors import DuplicateFile, FieldError, ValidationError
 from recon.intake.dossiers import DossierInput, parse_dossier, upsert_dossier
 from recon.models import Agency, Dossier, DossierImport, Procedure
+from recon.periods import PeriodClosed, closed_in, closed_months
 
 BATCH = 5000
 DOSSIER_COLUMNS = ("id", "code", "agency_id", "procedure_id", "applicant_name", "received_at",
@@ -339,6 +340,12 @@ def write_dossiers(session: Session, clock: Clock, inputs: list[DossierInput],
                    progress: Progress | None = None, skip_existing: bool = False) -> None:
     """Write validated dossiers: new ones set-based, existing ones by the upsert rule
     (or left alone with ``skip_existing``, as the idempotent demo does)."""
+    closed = closed_months(session)  # a closed month takes no new dossier
+    for inp in inputs:
+        period = closed_in(closed, inp.received_at, agencies.get(inp.agency_code))
+        if period is not None:
+            raise PeriodClosed(period.month, f"dossier {inp.code} (received "
+                               f"{inp.received_at.astimezone(VN_TZ):%d/%m/%Y})")
     procedures = _procedure_ids(session, clock, inputs)
     now = clock.now()
     for start in range(0, len(inputs), BATCH):

@@ -4,6 +4,7 @@ from recon.models.agencies import Agency, Procedure
 from recon.models.audit import AuditEvent
 from recon.models.dossiers import Dossier, DossierImport, FeeLine
 from recon.models.payments import Callback, Payment, PaymentIntent, RefusedCallCount
+from recon.models.periods import Period, PeriodSnapshot
 from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
 from recon.models.security import LoginAttempt
 from recon.models.settlements import SettlementFile, SettlementLine
@@ -22,6 +23,8 @@ __all__ = [
     "LoginAttempt",
     "Payment",
     "PaymentIntent",
+    "Period",
+    "PeriodSnapshot",
     "Procedure",
     "ReconRun",
     "RefusedCallCount",

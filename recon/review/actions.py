@@ -26,6 +26,7 @@ from recon.audit import chain as audit
 from recon.clock import Clock
 from recon.errors import Conflict, FieldError, Forbidden, NotFound, ValidationError
 from recon.models import Discrepancy, Dossier, Payment, User
+from recon.periods import ensure_discrepancy_open
 
 RESOLUTION_TYPES: Final = ("refunded_to_citizen", "provider_corrected", "matched_manually",
                            "written_off")
@@ -74,6 +75,7 @@ def _lock(session: Session, discrepancy_id: int) -> Discrepancy:
     if row is None:
         raise NotFound(f"discrepancy {discrepancy_id} does not exist",
                        hint="It may have been removed; go back to the queue.")
+    ensure_discrepancy_open(session, row)  # a closed month's findings are read-only
     return row
 
 

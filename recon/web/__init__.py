@@ -286,6 +286,10 @@ def init_app(app: Flask) -> None:
     from recon.web import discrepancies_api  # noqa: PLC0415 - issue 5
 
     app.register_blueprint(discrepancies_api.bp)
+    from recon.web import finance_periods, periods_api  # noqa: PLC0415 - issue 15
+
+    app.register_blueprint(periods_api.bp)
+    app.register_blueprint(finance_periods.bp)
     from recon.web import webhooks  # noqa: PLC0415 - issue 4
 
     app.register_blueprint(webhooks.bp)

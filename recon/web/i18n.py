@@ -102,6 +102,10 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "discrepancy.assigned": ("Discrepancy assigned", "Giao xử lý chênh lệch"),
     "discrepancy.reopened": ("Discrepancy reopened", "Mở lại chênh lệch"),
     "demo.payments_seeded": ("Demo payments created", "Tạo dữ liệu thanh toán mẫu"),
+    "period.close_proposed": ("Month close proposed", "Đề xuất khóa sổ tháng"),
+    "period.closed": ("Month closed", "Khóa sổ tháng"),
+    "period.close_rejected": ("Month close withdrawn", "Rút đề xuất khóa sổ"),
+    "period.reopened": ("Month reopened", "Mở lại sổ tháng"),
 }
 #: audit_events.entity_type -> label
 ENTITY_LABELS: dict[str, tuple[str, str]] = {
@@ -116,6 +120,7 @@ ENTITY_LABELS: dict[str, tuple[str, str]] = {
     "api_token": ("API token", "Mã truy cập API"),
     "agency": ("Agency", "Đơn vị"),
     "demo": ("Demo data", "Dữ liệu mẫu"),
+    "period": ("Month (books)", "Kỳ khóa sổ"),
 }
 #: callbacks.outcome -> label: the protocol outcomes (adapters.base.Outcome) and the archive's own
 OUTCOME_LABELS: dict[str, tuple[str, str]] = {
@@ -376,6 +381,40 @@ _PHRASES: dict[str, str] = {
         "Không thực hiện được. Hãy tải lại trang rồi thử lại.",
     "Not found.": "Không tìm thấy.",
     "Print": "In",
+    "Closed months": "Khóa sổ",
+    "Month": "Tháng",
+    "Approved by": "Người phê duyệt",
+    "Reopened by": "Người mở lại",
+    "Snapshots": "Số lần chốt sổ",
+    "Propose closing a month": "Đề xuất khóa sổ tháng",
+    "Carry forward (one per line: ID=note)": "Chuyển kỳ sau (mỗi dòng: mã=ghi chú)",
+    "Propose": "Đề xuất",
+    "Approve the close": "Phê duyệt khóa sổ",
+    "Reason": "Lý do",
+    "Report (print)": "Báo cáo (in)",
+    "Report (XLSX)": "Báo cáo (XLSX)",
+    "Month open": "Đang mở",
+    "Close proposed": "Chờ phê duyệt khóa sổ",
+    "Month closed": "Đã khóa sổ",
+    "No month has been closed yet.": "Chưa có tháng nào được khóa sổ.",
+    "Month close report": "Báo cáo khóa sổ tháng",
+    "Carried forward": "Chuyển kỳ sau",
+    "Discrepancies of the month": "Chênh lệch của tháng",
+    "Collected in the month": "Đã thu trong tháng",
+    "Settled in the month": "Đã đối soát trong tháng",
+    "Done.": "Đã thực hiện.",
+    "The month has open discrepancies: resolve them, or carry each forward with a note.":
+        "Tháng còn chênh lệch đang mở: hãy xử lý, hoặc chuyển từng chênh lệch sang kỳ sau "
+        "kèm ghi chú.",
+    "The person who proposed the close cannot approve it: ask another finance officer.":
+        "Người đề xuất khóa sổ không được tự phê duyệt: hãy nhờ cán bộ tài chính khác.",
+    "Only an admin may reopen a closed month.": "Chỉ quản trị viên được mở lại tháng đã khóa sổ.",
+    "This month is closed: an admin may reopen it, with a reason.":
+        "Tháng này đã khóa sổ: quản trị viên có thể mở lại, kèm lý do.",
+    "The action does not fit the month's state: reload the page.":
+        "Thao tác không phù hợp với trạng thái của tháng: hãy tải lại trang.",
+    "Check the month (YYYY-MM) and the notes, then try again.":
+        "Kiểm tra tháng (YYYY-MM) và các ghi chú rồi thử lại.",
     "Year": "Năm",
     "Quarter": "Quý",
     "Dossiers received": "Số hồ sơ tiếp nhận",

@@ -319,6 +319,24 @@ SCHEMAS: dict[str, Schema] = {
         "count": {"type": "integer", "minimum": 0},
         "next_before": nullable(ID),
     }),
+    "Period": every_key({
+        "id": ID, "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+        "agency_id": nullable(ID),
+        "status": {"type": "string", "enum": ["open", "proposed", "closed"]},
+        "proposed_by": nullable(STR), "proposed_at": nullable(DATETIME),
+        "proposal_note": nullable(STR),
+        "carried_forward": {"type": "object", "additionalProperties": STR,
+                            "description": "discrepancy id -> why it is carried forward"},
+        "approved_by": nullable(STR), "approved_at": nullable(DATETIME),
+        "reopened_by": nullable(STR), "reopened_at": nullable(DATETIME),
+        "reopen_reason": nullable(STR),
+        "snapshot_sha256": nullable({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
+        "snapshots": {"type": "integer", "minimum": 0},
+    }, description="A month's books (khóa sổ), for one agency or (agency_id null) all"),
+    "PeriodPage": every_key({
+        "items": {"type": "array", "items": ref("Period")},
+        "count": {"type": "integer", "minimum": 0},
+    }),
     "ProviderAnswer": {
         "description": "The provider's own protocol: VNPay `{RspCode, Message}`, ZaloPay "
                        "`{return_code, return_message}`, payOS/SePay/Casso `{success}`, POS "
@@ -581,7 +599,55 @@ def _paths() -> dict[str, Any]:
             ],
             "responses": responses({200: ok(ref("ReconRunPage"), "a page")}, 422),
         }},
+        **_period_paths(),
         "/webhooks/{provider}": _webhook_paths(),
+    }
+
+
+def _period_paths() -> dict[str, Any]:
+    period_id = path("period_id", {"type": "integer", "minimum": 0}, "the period id", 1)
+    one = ok(ref("Period"), "the period")
+    return {
+        "/api/v1/periods": {
+            "get": {"tags": ["reconciliation"],
+                    "summary": "Months proposed, closed or reopened (khóa sổ), newest first",
+                    "responses": responses({200: ok(ref("PeriodPage"), "every period")})},
+            "post": {"tags": ["reconciliation"],
+                     "summary": "Propose closing a month; refused (409) while it has open "
+                                "discrepancies not carried forward with a note",
+                     "requestBody": _json_body(obj({
+                         "month": {"type": "string", "description": "YYYY-MM"},
+                         "agency": nullable(STR), "note": nullable(STR),
+                         "carry_forward": {"type": "object", "additionalProperties": STR},
+                     }, ["month"]), "the month", {"month": "2021-03", "carry_forward": {
+                         "42": "VNPay's March file has not arrived"}}),
+                     "responses": responses({201: ok(ref("Period"), "proposed")}, 409, 422)},
+        },
+        "/api/v1/periods/{period_id}/approve": {"post": {
+            "tags": ["reconciliation"],
+            "summary": "Approve a proposed close (not by its proposer): the month is closed, "
+                       "its snapshot stored and its sha256 audited",
+            "parameters": [period_id],
+            "responses": responses({200: one}, 404, 409)}},
+        "/api/v1/periods/{period_id}/reopen": {"post": {
+            "tags": ["reconciliation"],
+            "summary": "Reopen a closed month (admin only), with a reason; snapshots are kept",
+            "parameters": [period_id],
+            "requestBody": _json_body(obj({"reason": STR}, ["reason"]), "why",
+                                      {"reason": "the bank corrected its statement"}),
+            "responses": responses({200: one}, 404, 409, 422)}},
+        "/api/v1/periods/{period_id}/snapshot": {"get": {
+            "tags": ["reconciliation"],
+            "summary": "The last close's frozen snapshot: the hashed JSON text, or "
+                       "`?format=xlsx`",
+            "parameters": [period_id, query("format", {"type": "string",
+                                                       "enum": ["json", "xlsx"]}, "xlsx")],
+            "responses": responses({200: {
+                "description": "the snapshot; `X-Snapshot-SHA256` is its hash",
+                "content": {JSON: {}, "application/vnd.openxmlformats-officedocument."
+                            "spreadsheetml.sheet": {"schema": {"type": "string",
+                                                               "format": "binary"}}}}},
+                404, 422)}},
     }
 
 

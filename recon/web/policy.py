@@ -69,6 +69,19 @@ POLICY: dict[str, frozenset[str]] = {
     # reconciliation (issue 5): what runs found, for finance
     "discrepancies_api.list_discrepancies": FINANCE,
     "discrepancies_api.list_runs": FINANCE,
+    # closed months (issue 15): finance proposes and approves; the service lets only an
+    # admin reopen
+    "periods_api.list_periods": FINANCE,
+    "periods_api.propose_period": FINANCE,
+    "periods_api.approve_period": FINANCE,
+    "periods_api.reopen_period": FINANCE,
+    "periods_api.period_snapshot": FINANCE,
+    "finance_periods.index": FINANCE,
+    "finance_periods.propose": FINANCE,
+    "finance_periods.approve": FINANCE,
+    "finance_periods.reopen": FINANCE,
+    "finance_periods.report": FINANCE,
+    "finance_periods.report_xlsx": FINANCE,
     # provider webhooks (issue 4): public, they authenticate by signature
     "webhooks.receive": PUBLIC,
     # bench/webhooks.py only: registered when RECON_BENCH_ENDPOINTS=1, never in production
