@@ -7,33 +7,26 @@ tests/artifacts/ (git-ignored).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import zxingcpp
-from flask import Flask
 from PIL import Image
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 from sqlalchemy import select
-from werkzeug.serving import BaseWSGIServer, make_server
 
-from recon import create_app
 from recon.accounts.auth import create_user
 from recon.cli.admin import upgrade_database
 from recon.clock import SystemClock
-from recon.config import load_settings
 from recon.db import Database
 from recon.models import PaymentIntent
 from recon.payments.recording import PaymentEvent, record_payment
 from recon.vietqr.codec import decode
+from tests.cashier.live import chromium_page, served
 from tests.intents.helpers import ACCOUNT, BIN, CODE, TOTAL, seed
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 PASSWORD = "thungan-browser-2021"
 
@@ -56,35 +49,14 @@ def live_desk(tmp_path: Path) -> Iterator[LiveDesk]:
     with db.transaction() as s:
         create_user(s, clock, username="thungan", role="cashier", password=PASSWORD,
                     display_name="Nguyễn Thị Thu Ngân")
-    settings = load_settings({
-        "RECON_DATABASE_URL": url,
-        "RECON_SECRET_KEY": "browser-test-secret-0123456789abcdef",
-        "RECON_ENV": "test",
-        "RECON_INSTANCE_PATH": str(tmp_path / "instance"),
-    })
-    app: Flask = create_app(settings, clock=clock, database=db)
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LiveDesk(f"http://127.0.0.1:{server.server_port}", db)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        db.dispose()
+    with served(db, clock, tmp_path) as base:
+        yield LiveDesk(base, db)
 
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 1000},
-                                      locale="vi-VN")
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+    with chromium_page(1280, 1000) as page:
+        yield page
 
 
 def test_cashier_desk_qr_to_paid(live_desk: LiveDesk, page: Page) -> None:

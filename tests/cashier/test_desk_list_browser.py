@@ -8,26 +8,21 @@ Debian's /usr/bin/chromium only. The list's screenshots are committed under docs
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from flask import Flask
-from playwright.sync_api import Page, sync_playwright
-from werkzeug.serving import BaseWSGIServer, make_server
+from playwright.sync_api import Page
 
-from recon import create_app
 from recon.cli.admin import upgrade_database
 from recon.clock import VN_TZ, SystemClock
-from recon.config import load_settings
 from recon.db import Database
 from recon.demo.catalog import AGENCIES
 from recon.demo.seed import TODAY_QUEUE, seed_demo
 from recon.intake.dossiers import parse_dossier, upsert_dossier
 from recon.models import Payment
-from tests.cashier.test_desk_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.cashier.live import chromium_page, served
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NAME = "Đặng Thị Ngọc Ánh"
@@ -59,35 +54,14 @@ def live_desk(tmp_path: Path) -> Iterator[LiveDesk]:
                       "amount": 100000},
                      {"kind": "phi", "name": "Phí cung cấp thông tin", "amount": 80000}]}),
             actor="test")
-    settings = load_settings({
-        "RECON_DATABASE_URL": url,
-        "RECON_SECRET_KEY": "browser-test-secret-0123456789abcdef",
-        "RECON_ENV": "test",
-        "RECON_INSTANCE_PATH": str(tmp_path / "instance"),
-    })
-    app: Flask = create_app(settings, clock=clock, database=db)
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LiveDesk(f"http://127.0.0.1:{server.server_port}", db)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        db.dispose()
+    with served(db, clock, tmp_path) as base:
+        yield LiveDesk(base, db)
 
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 900},
-                                      locale="vi-VN")
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+    with chromium_page(1366, 900) as page:
+        yield page
 
 
 def test_desk_list_search_open_and_pay(live_desk: LiveDesk, page: Page) -> None:
