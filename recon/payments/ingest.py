@@ -68,7 +68,7 @@ from adapters import (
     get_adapter,
 )
 from adapters.base import json_ack
-from adapters.scrub import mask_pans, mask_pans_text, redact_headers
+from adapters.scrub import mask_pans_text, mask_prefix, mask_prefix_text, redact_headers
 from recon import driver
 from recon.audit.sealing import request_seal
 from recon.clock import Clock
@@ -90,8 +90,8 @@ from recon.payments.recording import (
 from recon.payments.refused import (
     RefusalPolicy,
     count_limited,
-    cut_headers,
     is_refused,
+    kept_headers,
     over_limit,
     rate_limited_ack,
 )
@@ -145,7 +145,7 @@ def _text(value: str) -> str:
 
 
 def _clip(text_value: str, limit: int = MAX_DETAIL) -> str:
-    masked = _text(mask_pans_text(text_value))
+    masked = _text(mask_prefix_text(text_value, limit + 1))  # scans only what may be kept
     return masked if len(masked) <= limit else masked[: limit - 1] + "…"
 
 
@@ -188,11 +188,11 @@ def _archive_values(provider: str, raw: RawRequest, *, request_id: str | None,
     when the body was cut (``original_length``: the declared length of a body not read whole)."""
     body_length = None
     if prefix is None:
-        body = mask_pans(raw.body)[:MAX_BODY_BYTES]  # mask before cutting: a cut PAN is caught
+        body = mask_prefix(raw.body, MAX_BODY_BYTES)  # a PAN the cut splits is still masked
         headers = redact_headers(raw.headers)
-    else:
-        body = mask_pans(raw.body[:prefix + PAN_SLACK_BYTES])[:prefix]
-        headers = cut_headers(redact_headers(raw.headers))
+    else:  # nobody vouched for it: only what is kept is scanned (bounded work)
+        body = mask_prefix(raw.body, prefix)
+        headers = kept_headers(raw.headers)
         length = max(original_length or 0, len(raw.body))
         body_length = length if length > prefix else None
     return {
