@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -72,7 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     worst = ("", 0.0)
     for name, body in shapes().items():
-        ms = _best_ms(lambda body=body: mask_pans(body), args.repeat)
+        ms = _best_ms(partial(mask_pans, body), args.repeat)
         work = Work()
         mask_pans(body, work=work)
         print(json.dumps({"shape": name, "bytes": len(body), "mask_ms": ms,
