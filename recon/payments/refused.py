@@ -7,7 +7,8 @@ send those, so what we keep of them is bounded three ways:
 - **a prefix**: the body is archived cut to ``RECON_REFUSED_CALLBACK_BYTES`` (2048) bytes, its
   length as received in ``callbacks.body_length`` and the detail saying so; each header value is
   cut to :data:`HEADER_VALUE_CHARS` characters and all headers together to
-  :data:`HEADERS_CHARS` (:func:`kept_headers`). Card numbers are masked in what is kept, and
+  :data:`HEADERS_CHARS` (:func:`kept_headers`), its query string to
+  :data:`QUERY_STRING_CHARS`. Card numbers are masked in what is kept, and
   only that (plus :data:`adapters.scrub.PAN_MAX_BYTES` past each cut, to mask a number the cut
   splits) is ever scanned: an unverified call costs the masking a bounded amount of work
   whatever its headers (issue 16 item 2: 90 headers of 8 KiB);
@@ -56,6 +57,9 @@ HEADER_NAME_CHARS = 128
 HEADERS_CHARS = 8192
 #: the entry that counts a refused call's headers not kept
 MORE_HEADERS = "…"
+#: a refused call's query string is kept up to this many characters (gunicorn's own limit on
+#: the whole request line is 4094: nothing a real provider sends is cut)
+QUERY_STRING_CHARS = 4096
 #: the sweep deletes this many rows per transaction
 SWEEP_BATCH = 5000
 #: callback outcomes that are refusals (the sweep deletes only these; ``spooled``, ``error`` and

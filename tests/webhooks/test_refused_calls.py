@@ -78,6 +78,18 @@ def test_refused_call_with_ninety_big_headers_keeps_a_bounded_masked_part(
     assert sum(scanned) <= refused.HEADERS_CHARS + len(scanned) * PAN_MAX_BYTES
 
 
+def test_refused_call_keeps_a_bounded_masked_query_string(hooks: Hooks) -> None:
+    raw = _forged(hooks, 3000)
+    query = "card=4111-1111-1111-1111&junk=" + "0-" * 50_000
+    response = hooks.client.open(raw.path + "?" + query, method=raw.method,
+                                 headers=dict(raw.headers), data=raw.body,
+                                 environ_base={"REMOTE_ADDR": ATTACKER})
+    assert response.status_code == 401
+    (callback,) = hooks.callbacks()
+    assert len(callback.query_string) == refused.QUERY_STRING_CHARS
+    assert callback.query_string.startswith("card=4111-11**-****-1111&junk=0-0-0-0-0-0-*-*")
+
+
 def test_oversized_refused_call_keeps_the_prefix_and_declared_length(hooks: Hooks) -> None:
     raw = replace(hooks.call("sepay", amount=180_000, memo="HS123 chuyen tien"),
                   body=b"x" * 200_000)
