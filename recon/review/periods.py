@@ -326,7 +326,8 @@ def as_dict(period: Period, snapshots_count: int = 0) -> dict[str, Any]:
     """A period as the API and the CLI show it."""
     def iso(v: datetime | None) -> str | None:
         return v.isoformat() if v else None
-    return {"id": period.id, "month": f"{period.month:%Y-%m}", "agency_id": period.agency_id,
+    month = f"{period.month.year:04d}-{period.month.month:02d}"  # %Y does not pad year 600
+    return {"id": period.id, "month": month, "agency_id": period.agency_id,
             "status": period.status, "proposed_by": period.proposed_by,
             "proposed_at": iso(period.proposed_at), "proposal_note": period.proposal_note,
             "carried_forward": json.loads(period.carried_forward or "{}"),
