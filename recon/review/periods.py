@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from recon.audit import chain as audit
@@ -193,7 +194,19 @@ def propose(session: Session, clock: Clock, *, actor: str, month: date,
     period.proposal_note = text
     period.carried_forward = json.dumps(carried, ensure_ascii=False, sort_keys=True)
     period.updated_at = now
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # uq_periods_month_scope_key: another proposal for this month and scope was stored
+        # between our look and our insert (the row lock cannot cover a row not yet there)
+        if "scope_key" not in str(exc.orig) and "uq_periods" not in str(exc.orig):
+            raise
+        raise ReviewError(
+            "close_in_progress",
+            f"{month:%m/%Y} ({agency_code or 'all agencies'}) was proposed for closing by "
+            "someone else at the same moment; this proposal was not stored",
+            "Reload the list of months: approve or reject the proposal that is there.",
+        ) from None
     audit.record(session, clock, actor=actor, action="period.close_proposed",
                  entity_type="period", entity_id=period.id,
                  data={"month": month.isoformat(), "agency": agency_code,
