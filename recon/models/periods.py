@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-
 from typing import Any
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
@@ -24,9 +23,10 @@ class Period(Base):
     """One month's books (``month`` is its first day, Vietnam time) for one agency, or for
     every agency when ``agency_id`` is NULL. ``scope_key`` is ``agency_id`` or 0 (every agency):
     the unique ``(month, scope_key)`` lets the database itself refuse a second row for the same
-    month and scope (NULLs are distinct in SQL, so ``agency_id`` alone could not). ``snapshot`` is the frozen report of the last
-    close (JSON) and ``snapshot_sha256`` its hash, which the audit chain also holds; every
-    snapshot ever taken is kept in ``period_snapshots``."""
+    month and scope (NULLs are distinct in SQL, so ``agency_id`` alone could not).
+    ``snapshot`` is the frozen report of the last close (JSON) and ``snapshot_sha256`` its
+    hash, which the audit chain also holds; every snapshot ever taken is kept in
+    ``period_snapshots``."""
 
     __tablename__ = "periods"
     __table_args__ = (
