@@ -13,8 +13,9 @@
   again; its snapshots are kept and the next close adds a new one.
 
 The figures are those of :mod:`recon.review.reports` (the finance dashboard and daily
-summary), which cover every agency; a close for one agency freezes the same figures plus its
-own discrepancies.
+summary): a close for every agency freezes the province's figures, a close for one agency
+only that agency's (its dossiers, their payments, the settlement lines of those payments, the
+discrepancies about them).
 """
 
 from __future__ import annotations
@@ -229,11 +230,12 @@ def _jsonable(value: Any) -> Any:
 def snapshot_of(session: Session, period: Period) -> dict[str, Any]:
     """The frozen report of a month: its figures, each day's, its discrepancies."""
     start, end = month_window(period.month)
-    month_fig = reports._period(session, f"{period.month:%m/%Y}", start, end)
+    agency = period.agency_id  # a close for one agency freezes that agency's figures only
+    month_fig = reports._period(session, f"{period.month:%m/%Y}", start, end, agency)
     days = []
     day = period.month
     while day.month == period.month.month:
-        summary = reports.daily_summary(session, day)
+        summary = reports.daily_summary(session, day, agency)
         days.append({"day": day.isoformat(), "totals": summary.totals,
                      "settled": _jsonable(summary.settled)})
         day += timedelta(days=1)
