@@ -144,7 +144,10 @@ def discrepancies_of(session: Session, month: date, agency_id: int | None,
         stmt = stmt.where(or_(and_(Discrepancy.kind.in_(by_part["dossier"]),
                                    Dossier.agency_id == agency_id),
                               and_(Discrepancy.kind.in_([*by_part["payment"], LATE]),
-                                   pd.agency_id == agency_id)))
+                                   pd.agency_id == agency_id),
+                              # a late finding about a dossier (a reassessment)
+                              and_(Discrepancy.kind == LATE, Discrepancy.payment_id.is_(None),
+                                   Dossier.agency_id == agency_id)))
     if status is not None:
         stmt = stmt.where(Discrepancy.status == status)
     return list(session.scalars(stmt))

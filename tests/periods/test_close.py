@@ -113,9 +113,19 @@ def test_a_closed_month_refuses_resolution_and_intake(db: Database, clock: Fixed
                          for f in d1.fee_lines]}
     with db.transaction() as s:  # the same again changes nothing: allowed
         assert upsert_dossier(s, clock, parse_dossier(body), actor="t")[1] == "unchanged"
+    for changed in ({"received_at": vn(2021, 2, 6).isoformat()},
+                    {"applicant_name": "Công dân khác"}):  # the dossier itself is read-only
+        with db.transaction() as s, pytest.raises(PeriodClosed):
+            upsert_dossier(s, clock, parse_dossier({**body, **changed}), actor="t")
+    # a late reassessment is kept (the run reports it in the open month, test_late_data.py)
     reassessed = {**body, "fees": [{"kind": "phi", "name": "Khoản 0", "amount": 70_000}]}
-    with db.transaction() as s, pytest.raises(PeriodClosed):
-        upsert_dossier(s, clock, parse_dossier(reassessed), actor="t", reassess=True)
+    with db.transaction() as s:
+        assert upsert_dossier(s, clock, parse_dossier(reassessed), actor="t",
+                              reassess=True)[1] == "updated"
+    with db.read() as s:
+        event = s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "dossier.fees_reassessed")).one()
+        assert json.loads(event.data)["closed_month"] == "2021-01"
     late = {**body, "code": "LATE-JAN-1", "received_at": vn(2021, 1, 20).isoformat()}
     with db.transaction() as s, pytest.raises(PeriodClosed):
         upsert_dossier(s, clock, parse_dossier(late), actor="t")
