@@ -35,8 +35,8 @@ every agency or names the row's agency. Writing to such a row is refused with
 
 Data that arrives later for a closed month is kept, never refused: a settlement import only
 adds lines (it changes no existing row), a payment's later status (a refund) is recorded as
-always, and so is a reassessment of a dossier's fees. The run then reports it in the current open month as a ``late_for_closed_period``
-finding instead of changing the closed month.
+always, and so is a reassessment of a dossier's fees. The run then reports it in the current
+open month as a ``late_for_closed_period`` finding instead of changing the closed month.
 """
 
 from __future__ import annotations
