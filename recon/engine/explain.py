@@ -228,3 +228,52 @@ def late_for_closed_period(month: date, paid: datetime, provider: str, txn: str,
         f"{day:%Y-%m-%d}), changed after the month was closed. The closed month is left "
         f"unchanged; {now_en}",
     )
+
+
+def late_dossier_for_closed_period(month: date, code: str, received: datetime,
+                                   reassessed: datetime | None, now_vi: str,
+                                   now_en: str) -> Pair:
+    """Late data for a dossier of a closed month (a reassessment of its fees, or a payment
+    that changed what it owes): reported in the current month, the closed month unchanged.
+    ``reassessed``: when its fees changed after the close, if they did."""
+    day = vn_date(received)
+    if reassessed is not None:
+        when = vn_date(reassessed)
+        return (
+            f"Hồ sơ {code} tiếp nhận ngày {day:%d/%m/%Y} (tháng {month:%m/%Y}, đã khóa sổ) "
+            f"được định lại phí, lệ phí ngày {when:%d/%m/%Y}. Tháng đã khóa không thay đổi; "
+            f"{now_vi}",
+            f"A reassessment for dossier {code} of {month:%m/%Y}, a closed month (received "
+            f"{day:%Y-%m-%d}), arrived on {when:%Y-%m-%d}. The closed month is left "
+            f"unchanged; {now_en}",
+        )
+    return (
+        f"Hồ sơ {code} tiếp nhận ngày {day:%d/%m/%Y} thuộc tháng {month:%m/%Y} đã khóa sổ "
+        f"thay đổi sau khi khóa sổ. Tháng đã khóa không thay đổi; {now_vi}",
+        f"Dossier {code} of {month:%m/%Y}, a closed month (received {day:%Y-%m-%d}), changed "
+        f"after the month was closed. The closed month is left unchanged; {now_en}",
+    )
+
+
+def late_line_for_closed_period(month: date, provider: str, txn: str, dated: date,
+                                arrived: datetime | None, now_vi: str, now_en: str) -> Pair:
+    """Late data for a settlement line of a closed month that settles no payment of ours
+    (an unexpected settlement): reported in the current month, the closed month unchanged."""
+    if arrived is not None:
+        when = vn_date(arrived)
+        return (
+            f"Một dòng đối soát {provider_vi(provider)} {txn} ngày {dated:%d/%m/%Y} (tháng "
+            f"{month:%m/%Y}, đã khóa sổ) đến ngày {when:%d/%m/%Y}. Tháng đã khóa không thay "
+            f"đổi; {now_vi}",
+            f"A settlement line of {month:%m/%Y}, a closed month ({provider_en(provider)} "
+            f"{txn}, dated {dated:%Y-%m-%d}), arrived on {when:%Y-%m-%d}. The closed month is "
+            f"left unchanged; {now_en}",
+        )
+    return (
+        f"Dòng đối soát {provider_vi(provider)} {txn} ngày {dated:%d/%m/%Y} thuộc tháng "
+        f"{month:%m/%Y} đã khóa sổ thay đổi sau khi khóa sổ. Tháng đã khóa không thay đổi; "
+        f"{now_vi}",
+        f"A settlement line of {month:%m/%Y}, a closed month ({provider_en(provider)} {txn}, "
+        f"dated {dated:%Y-%m-%d}), changed after the month was closed. The closed month is "
+        f"left unchanged; {now_en}",
+    )

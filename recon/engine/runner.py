@@ -60,7 +60,7 @@ from sqlalchemy import Connection
 
 from recon.clock import Clock
 from recon.db import Database
-from recon.engine import changes
+from recon.engine import changes, closed
 from recon.engine.core import Reconciliation, reconcile
 from recon.engine.kinds import KINDS
 from recon.engine.lifecycle import Classification, classify
@@ -117,6 +117,7 @@ class RunSummary:
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     open_by_kind: dict[str, int] | None = None  # every open discrepancy after the run
+    held: int = 0  # a closed month's findings not written, or left open (engine.closed)
 
     @property
     def total(self) -> int:
@@ -137,6 +138,7 @@ class RunSummary:
             "auto_resolved": self.auto_resolved,
             "reopened": self.reopened,
             "untouched": self.untouched,
+            "held": self.held,
             "open_by_kind": self.open_by_kind,
             "loaded": self.loaded,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
@@ -148,7 +150,7 @@ class RunSummary:
         return {"by_kind": self.counts, "total": self.total, "new": self.new,
                 "still_open": self.still_open, "auto_resolved": self.auto_resolved,
                 "reopened": self.reopened, "untouched": self.untouched,
-                "loaded": self.loaded, "open_by_kind": self.open_by_kind,
+                "held": self.held, "loaded": self.loaded, "open_by_kind": self.open_by_kind,
                 "timings": {k: round(v, 3) for k, v in self.timings.items()}}
 
 
@@ -233,12 +235,13 @@ def _run_reconciliation(
         try:
             with contextlib.ExitStack() as stack:
                 early: _EarlyWrite | None = None
+                held = closed.Held()  # what closed months keep from being written
                 if db.dialect == "postgresql" and actual == "full":
                     # the write transaction opens first: the findings that need no dossier
                     # are upserted in it (on another thread) while the core walks the dossiers
                     wconn = stack.enter_context(db.engine.begin())
                     early = stack.enter_context(_EarlyWrite(wconn, run_id=run_id,
-                                                            now=clock.now()))
+                                                            now=clock.now(), held=held))
                 with read_snapshot(db) as conn:
                     summary, result, classification = _compute(
                         conn, run_id=run_id, mode=actual, requested=mode, as_of=at,
@@ -259,7 +262,14 @@ def _run_reconciliation(
                 rest = [d for d in result.discrepancies if d.identity not in written]
                 reopened = sorted(reopened + persist(wconn, run_id=run_id, now=now,
                                                      findings=rest,
-                                                     resolved=classification.resolved))
+                                                     resolved=classification.resolved,
+                                                     held=held))
+                if held:  # the counts are what was written
+                    summary.counts = held.counts(summary.counts, result.discrepancies)
+                    classification = held.correct(classification)
+                    summary.new, summary.still_open, summary.auto_resolved, summary.held = (
+                        len(classification.new), len(classification.still_open),
+                        len(classification.resolved), held.count)
                 summary.reopened = len(reopened)
                 summary.open_by_kind = open_by_kind(wconn)
                 summary.timings["write"] = time.perf_counter() - t0
@@ -285,8 +295,10 @@ class _EarlyWrite:
     :meth:`result`). Leaving the context waits for the worker, so an error elsewhere rolls the
     transaction back only once it is idle."""
 
-    def __init__(self, conn: Connection, *, run_id: int, now: datetime) -> None:
+    def __init__(self, conn: Connection, *, run_id: int, now: datetime,
+                 held: closed.Held | None = None) -> None:
         self.conn = conn
+        self.held = held
         self.run_id = run_id
         self.now = now
         self.seconds = 0.0
@@ -303,7 +315,8 @@ class _EarlyWrite:
     def _write(self, findings: list[Discrepancy]) -> list[str]:
         started = time.perf_counter()
         try:
-            return persist(self.conn, run_id=self.run_id, now=self.now, findings=findings)
+            return persist(self.conn, run_id=self.run_id, now=self.now, findings=findings,
+                           held=self.held)
         finally:
             self.seconds = time.perf_counter() - started
 

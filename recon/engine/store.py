@@ -84,16 +84,17 @@ def _reopened(conn: Connection, identities: Sequence[str]) -> list[str]:
 
 def persist(conn: Connection, *, run_id: int, now: datetime,
             findings: Sequence[Discrepancy], resolved: Sequence[Resolution] = (),
-            copy: bool = True) -> list[str]:
+            copy: bool = True, held: closed.Held | None = None) -> list[str]:
     """Upsert ``findings`` by identity and close ``resolved`` as ``auto_resolved`` (see the
     module docstring), in the caller's transaction. Returns the identities that were reopened,
     sorted. A run may call it more than once in its transaction, with disjoint findings.
 
     On PostgreSQL the findings are streamed with a binary ``COPY`` into a temporary table and
     upserted from it in one statement; elsewhere (or with ``copy=False``, which the tests use
-    to hold the two to the same rows) one ``INSERT ... ON CONFLICT`` per finding."""
+    to hold the two to the same rows) one ``INSERT ... ON CONFLICT`` per finding. ``held``
+    is told what a closed month held back (:func:`recon.engine.closed.hold`)."""
     # a closed month's findings are left as they are; late data is reported in the open month
-    findings, resolved = closed.hold(conn, findings, resolved, now)
+    findings, resolved = closed.hold(conn, findings, resolved, now, held)
     pg = conn.dialect.name == "postgresql"
     cols = ", ".join(_DISC_COLS)
     any_auto = conn.execute(text(

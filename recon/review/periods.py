@@ -13,8 +13,9 @@
   again; its snapshots are kept and the next close adds a new one.
 
 The figures are those of :mod:`recon.review.reports` (the finance dashboard and daily
-summary), which cover every agency; a close for one agency freezes the same figures plus its
-own discrepancies.
+summary): a close for every agency freezes the province's figures, a close for one agency
+only that agency's (its dossiers, their payments, the settlement lines of those payments, the
+discrepancies about them).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from recon.audit import chain as audit
@@ -142,7 +144,10 @@ def discrepancies_of(session: Session, month: date, agency_id: int | None,
         stmt = stmt.where(or_(and_(Discrepancy.kind.in_(by_part["dossier"]),
                                    Dossier.agency_id == agency_id),
                               and_(Discrepancy.kind.in_([*by_part["payment"], LATE]),
-                                   pd.agency_id == agency_id)))
+                                   pd.agency_id == agency_id),
+                              # a late finding about a dossier (a reassessment)
+                              and_(Discrepancy.kind == LATE, Discrepancy.payment_id.is_(None),
+                                   Dossier.agency_id == agency_id)))
     if status is not None:
         stmt = stmt.where(Discrepancy.status == status)
     return list(session.scalars(stmt))
@@ -193,7 +198,19 @@ def propose(session: Session, clock: Clock, *, actor: str, month: date,
     period.proposal_note = text
     period.carried_forward = json.dumps(carried, ensure_ascii=False, sort_keys=True)
     period.updated_at = now
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # uq_periods_month_scope_key: another proposal for this month and scope was stored
+        # between our look and our insert (the row lock cannot cover a row not yet there)
+        if "scope_key" not in str(exc.orig) and "uq_periods" not in str(exc.orig):
+            raise
+        raise ReviewError(
+            "close_in_progress",
+            f"{month:%m/%Y} ({agency_code or 'all agencies'}) was proposed for closing by "
+            "someone else at the same moment; this proposal was not stored",
+            "Reload the list of months: approve or reject the proposal that is there.",
+        ) from None
     audit.record(session, clock, actor=actor, action="period.close_proposed",
                  entity_type="period", entity_id=period.id,
                  data={"month": month.isoformat(), "agency": agency_code,
@@ -216,11 +233,12 @@ def _jsonable(value: Any) -> Any:
 def snapshot_of(session: Session, period: Period) -> dict[str, Any]:
     """The frozen report of a month: its figures, each day's, its discrepancies."""
     start, end = month_window(period.month)
-    month_fig = reports._period(session, f"{period.month:%m/%Y}", start, end)
+    agency = period.agency_id  # a close for one agency freezes that agency's figures only
+    month_fig = reports._period(session, f"{period.month:%m/%Y}", start, end, agency)
     days = []
     day = period.month
     while day.month == period.month.month:
-        summary = reports.daily_summary(session, day)
+        summary = reports.daily_summary(session, day, agency)
         days.append({"day": day.isoformat(), "totals": summary.totals,
                      "settled": _jsonable(summary.settled)})
         day += timedelta(days=1)

@@ -183,26 +183,47 @@ def _has_succeeded_payment() -> Any:
     return exists().where(Payment.dossier_id == Dossier.id, Payment.status == "succeeded")
 
 
+def _payment_of_agency(agency_id: int) -> ColumnElement[bool]:
+    """A payment whose dossier is the agency's (a payment without a dossier is no agency's)."""
+    return Payment.dossier_id.in_(select(Dossier.id).where(Dossier.agency_id == agency_id))
+
+
+def _line_of_agency(agency_id: int) -> ColumnElement[bool]:
+    """A settlement line settling a payment of the agency (by the payment's own transaction
+    id, or the bank's reference for a bank statement's line)."""
+    return exists().where(
+        Payment.provider == SettlementLine.provider,
+        (Payment.provider_txn_id == SettlementLine.provider_txn_id)
+        | (Payment.bank_reference == SettlementLine.provider_txn_id),
+        _payment_of_agency(agency_id)).correlate(SettlementLine)
+
+
 def _collected(session: Session, start: datetime, end: datetime,
-               by: Any) -> list[Figure]:
-    rows = session.execute(
-        select(by, func.count(), func.sum(Payment.amount))
-        .where(Payment.status == "succeeded", Payment.paid_at >= start, Payment.paid_at < end)
-        .group_by(by).order_by(func.sum(Payment.amount).desc(), by))
+               by: Any, agency_id: int | None = None) -> list[Figure]:
+    stmt = (select(by, func.count(), func.sum(Payment.amount))
+            .where(Payment.status == "succeeded", Payment.paid_at >= start,
+                   Payment.paid_at < end))
+    if agency_id is not None:
+        stmt = stmt.where(_payment_of_agency(agency_id))
+    rows = session.execute(stmt.group_by(by).order_by(func.sum(Payment.amount).desc(), by))
     return [Figure(str(k), _int(c), _int(a)) for k, c, a in rows]
 
 
-def _settled(session: Session, first: date, last_exclusive: date) -> list[SettledFigure]:
-    rows = session.execute(
-        select(SettlementLine.provider, func.count(), func.sum(SettlementLine.amount),
-               func.sum(SettlementLine.fee), func.sum(SettlementLine.net))
-        .where(SettlementLine.settled_on >= first, SettlementLine.settled_on < last_exclusive)
-        .group_by(SettlementLine.provider).order_by(SettlementLine.provider))
+def _settled(session: Session, first: date, last_exclusive: date,
+             agency_id: int | None = None) -> list[SettledFigure]:
+    stmt = (select(SettlementLine.provider, func.count(), func.sum(SettlementLine.amount),
+                   func.sum(SettlementLine.fee), func.sum(SettlementLine.net))
+            .where(SettlementLine.settled_on >= first,
+                   SettlementLine.settled_on < last_exclusive))
+    if agency_id is not None:
+        stmt = stmt.where(_line_of_agency(agency_id))
+    rows = session.execute(stmt.group_by(SettlementLine.provider)
+                           .order_by(SettlementLine.provider))
     return [SettledFigure(p, _int(c), _int(a), _int(f), _int(n)) for p, c, a, f, n in rows]
 
 
 def _outstanding_figure(session: Session, start: datetime | None,
-                        end: datetime | None) -> Figure:
+                        end: datetime | None, agency_id: int | None = None) -> Figure:
     """Dossiers with something assessed and no succeeded payment (received in the window).
 
     In a window, the dossiers are found through ``received_at`` and each one's fees summed
@@ -210,9 +231,12 @@ def _outstanding_figure(session: Session, start: datetime | None,
     if start is not None and end is not None:
         assessed_one = (select(func.sum(FeeLine.amount)).where(FeeLine.dossier_id == Dossier.id)
                         .correlate(Dossier).scalar_subquery())
+        where = [Dossier.received_at >= start, Dossier.received_at < end,
+                 ~_has_succeeded_payment()]
+        if agency_id is not None:
+            where.append(Dossier.agency_id == agency_id)
         inner = (select(assessed_one.label("assessed")).select_from(Dossier)
-                 .where(Dossier.received_at >= start, Dossier.received_at < end,
-                        ~_has_succeeded_payment()).subquery())
+                 .where(*where).subquery())
         count, amount = session.execute(
             select(func.count(), func.sum(inner.c.assessed)).where(inner.c.assessed > 0)).one()
         return Figure("outstanding", _int(count), _int(amount))
@@ -224,21 +248,24 @@ def _outstanding_figure(session: Session, start: datetime | None,
     return Figure("outstanding", _int(count), _int(amount))
 
 
-def _period(session: Session, label: str, start: datetime, end: datetime) -> Period:
+def _period(session: Session, label: str, start: datetime, end: datetime,
+            agency_id: int | None = None) -> Period:
+    """A window's figures, of every agency or of ``agency_id`` only (its dossiers, their
+    payments, the lines settling those payments)."""
     period = Period(label, start, end)
-    period.collected_by_channel = _collected(session, start, end, Payment.channel)
-    period.collected_by_provider = _collected(session, start, end, Payment.provider)
+    period.collected_by_channel = _collected(session, start, end, Payment.channel, agency_id)
+    period.collected_by_provider = _collected(session, start, end, Payment.provider, agency_id)
     period.collected = Figure("total", sum(f.count for f in period.collected_by_channel),
                               sum(f.amount for f in period.collected_by_channel))
     first = vn_today(start)
     last = vn_today(end)
-    period.settled_by_provider = _settled(session, first, last)
+    period.settled_by_provider = _settled(session, first, last, agency_id)
     period.settled = SettledFigure(
         "total", sum(s.count for s in period.settled_by_provider),
         sum(s.amount for s in period.settled_by_provider),
         sum(s.fee for s in period.settled_by_provider),
         sum(s.net for s in period.settled_by_provider))
-    period.outstanding = _outstanding_figure(session, start, end)
+    period.outstanding = _outstanding_figure(session, start, end, agency_id)
     return period
 
 
@@ -336,13 +363,17 @@ def _first_line_amount() -> Any:
     return func.coalesce(first_by(Payment.provider_txn_id), first_by(Payment.bank_reference))
 
 
-def daily_summary(session: Session, day: date) -> DailySummary:
+def daily_summary(session: Session, day: date, agency_id: int | None = None) -> DailySummary:
     """One Vietnam day: payments by agency, provider, channel and status (with how many of
     them are settled), lines settled that day, discrepancies detected that day by kind and
-    status, and how many reconciliation runs ran."""
+    status, and how many reconciliation runs ran. With ``agency_id``, only that agency's
+    payments, the lines settling them and the discrepancies about its dossiers or their
+    payments (the runs are the province's)."""
     start, end = vn_day_window(day)
     settled_amount = _first_line_amount()
     is_settled = case((settled_amount.is_not(None), 1), else_=0)
+    mine: list[ColumnElement[bool]] = [] if agency_id is None else [
+        Dossier.agency_id == agency_id]
     rows = session.execute(
         select(Agency.code, Agency.name, Payment.provider, Payment.channel, Payment.status,
                func.count(), func.sum(Payment.amount), func.sum(is_settled),
@@ -350,18 +381,22 @@ def daily_summary(session: Session, day: date) -> DailySummary:
         .select_from(Payment)
         .outerjoin(Dossier, Dossier.id == Payment.dossier_id)
         .outerjoin(Agency, Agency.id == Dossier.agency_id)
-        .where(Payment.paid_at >= start, Payment.paid_at < end)
+        .where(Payment.paid_at >= start, Payment.paid_at < end, *mine)
         .group_by(Agency.code, Agency.name, Payment.provider, Payment.channel, Payment.status)
         .order_by(Agency.code, Payment.provider, Payment.channel, Payment.status))
     payments = [DailyRow(ac, an, p, ch, st, _int(c), _int(a), _int(sc), _int(sa))
                 for ac, an, p, ch, st, c, a, sc, sa in rows]
-    settled = _settled(session, day, day + timedelta(days=1))
+    settled = _settled(session, day, day + timedelta(days=1), agency_id)
+    found = (select(Discrepancy.kind, Discrepancy.status, func.count(),
+                    func.sum(func.abs(Discrepancy.delta)))
+             .where(Discrepancy.detected_at >= start, Discrepancy.detected_at < end))
+    if agency_id is not None:
+        theirs = select(Dossier.id).where(Dossier.agency_id == agency_id)
+        found = found.where(Discrepancy.dossier_id.in_(theirs) | Discrepancy.payment_id.in_(
+            select(Payment.id).where(Payment.dossier_id.in_(theirs))))
     by_kind: dict[str, dict[str, int]] = {}
     for kind, status, count, amount in session.execute(
-            select(Discrepancy.kind, Discrepancy.status, func.count(),
-                   func.sum(func.abs(Discrepancy.delta)))
-            .where(Discrepancy.detected_at >= start, Discrepancy.detected_at < end)
-            .group_by(Discrepancy.kind, Discrepancy.status)):
+            found.group_by(Discrepancy.kind, Discrepancy.status)):
         entry = by_kind.setdefault(kind, {"open": 0, "resolved": 0, "auto_resolved": 0,
                                           "amount": 0})
         entry[status] = _int(count)

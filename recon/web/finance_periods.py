@@ -38,6 +38,12 @@ _MESSAGES = {
     "same_user": "The person who proposed the close cannot approve it: ask another finance "
                  "officer.",
     "period_closed": "This month is closed: an admin may reopen it, with a reason.",
+    "close_in_progress": "Someone else proposed closing this month at the same moment: "
+                         "reload the page and approve or reject that proposal.",
+    "already_proposed": "This month already has a proposal or is closed: approve it, or ask "
+                        "an admin to reopen it.",
+    "already_closed": "This month already has a proposal or is closed: approve it, or ask "
+                      "an admin to reopen it.",
 }
 
 

@@ -415,6 +415,14 @@ _PHRASES: dict[str, str] = {
         "Thao tác không phù hợp với trạng thái của tháng: hãy tải lại trang.",
     "Check the month (YYYY-MM) and the notes, then try again.":
         "Kiểm tra tháng (YYYY-MM) và các ghi chú rồi thử lại.",
+    "Someone else proposed closing this month at the same moment: reload the page and "
+    "approve or reject that proposal.":
+        "Một người khác vừa đề xuất khóa sổ tháng này cùng lúc: hãy tải lại trang rồi phê "
+        "duyệt hoặc từ chối đề xuất đó.",
+    "This month already has a proposal or is closed: approve it, or ask an admin to reopen "
+    "it.":
+        "Tháng này đã có đề xuất khóa sổ hoặc đã khóa sổ: hãy phê duyệt đề xuất, hoặc nhờ quản "
+        "trị viên mở lại.",
     "Year": "Năm",
     "Quarter": "Quý",
     "Dossiers received": "Số hồ sơ tiếp nhận",
