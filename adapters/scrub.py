@@ -97,8 +97,9 @@ _MULTIPLE_OF_10 = _table({v: 1 for v in range(0, 256, 10)}, 0)
 @dataclass
 class Work:
     """What scans did (for the tests and ``bench/scrub.py``): ``windows`` Luhn windows checked
-    (each O(1): one byte of a sliding sum), ``bytes`` bytes passed over by whole-string
-    operations, ``scans`` inputs that went past the fast path."""
+    (each O(1): one byte of a sliding sum), ``bytes`` an estimate of the bytes passed over by
+    whole-string operations (a fixed number of passes per input byte), ``scans`` inputs that
+    went past the fast path."""
 
     windows: int = 0
     bytes: int = 0
