@@ -62,7 +62,7 @@ from adapters.fields import (
     show,
     to_epoch_s,
 )
-from adapters.scrub import contains_pan
+from adapters.scrub import holds_card_number
 
 HEADER = "X-Recon-Signature"
 TYPES = ("sale", "void", "refund")
@@ -137,12 +137,12 @@ class POSAdapter(Adapter):
 
     def _parse(self, request: RawRequest) -> CallbackEvent:
         full_pan = "a full card number is not allowed; send masked_pan (first 6 + last 4)"
-        if contains_pan(request.body):
+        if holds_card_number(request.body.decode("utf-8", "replace")):
             raise MalformedPayload(full_pan)
         body = load_json_object(request.body)
         # e.g. hidden in \\u escapes, or in a number's exponent form; one scan of every value,
         # a line each (a card number cannot run across a line break)
-        if contains_pan("\n".join(_strings(body))):
+        if holds_card_number("\n".join(_strings(body))):
             raise MalformedPayload(full_pan)
         masked_pan = opt_str(body, "masked_pan")
         if masked_pan and sum(c.isdigit() for c in masked_pan) > MASKED_PAN_MAX_DIGITS:

@@ -251,6 +251,25 @@ def _scan(data: bytes, work: Work | None) -> tuple[bytes, bool]:
     return masked.to_bytes(len(data), "little"), True
 
 
+# a whole number of 13-19 digits, plain or in groups of single spaces or hyphens, with no digit
+# (or grouped digit) right before or after it: what a person or a terminal writes as a card number
+_WHOLE_NUMBER = re.compile(r"(?<![0-9])(?<![0-9][ -])[0-9](?:[ -]?[0-9])"
+                           rf"{{{PAN_MIN_DIGITS - 1},{PAN_MAX_DIGITS - 1}}}(?![ -]?[0-9])")
+
+
+def holds_card_number(text: str) -> bool:
+    """True when ``text`` holds a whole number of 13-19 digits (plain or grouped by single spaces
+    or hyphens) that passes Luhn: a card number as written, the test for *refusing* a call.
+
+    Narrower than :func:`contains_pan` on purpose. Masking what is stored may err on the safe side
+    (a Luhn-valid window inside a longer id loses some digits in the stored copy only); refusing
+    may not, because a refused payment is refused again on every retry: a 20-digit transaction
+    id or a 14-digit timestamp that happens to hold a Luhn-valid window is not a card number.
+    Linear: each match is bounded to 37 characters and the pattern never backtracks past one."""
+    return any(luhn_valid(re.sub(r"[ -]", "", found.group()))
+               for found in _WHOLE_NUMBER.finditer(text))
+
+
 def contains_pan(data: bytes | str) -> bool:
     """True when ``data`` holds a PAN (the rule above)."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
