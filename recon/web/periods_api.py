@@ -47,7 +47,8 @@ def propose_period() -> tuple[Response, int]:
         p = periods.propose(s, current_app.extensions["recon.clock"], actor=g.principal.actor,
                             month=month, agency_code=agency if isinstance(agency, str) else None,
                             note=data.get("note"),
-                            carry_forward={int(k): str(v) for k, v in raw.items()})
+                            carry_forward={int(k): str(v) for k, v in raw.items()},
+                            person=g.principal.person)
         out = periods.as_dict(p)
     return jsonify(out), 201
 
@@ -56,7 +57,7 @@ def propose_period() -> tuple[Response, int]:
 def approve_period(period_id: int) -> Response:
     with database().transaction() as s:
         p = periods.approve(s, current_app.extensions["recon.clock"], period_id,
-                            actor=g.principal.actor)
+                            actor=g.principal.actor, person=g.principal.person)
         out = periods.as_dict(p, len(periods.snapshots(s, p.id)))
     return jsonify(out)
 
