@@ -77,6 +77,12 @@ PAYMENT_STATUS_LABELS: dict[str, tuple[str, str]] = {  # payments, intents and r
 ACTION_LABELS: dict[str, tuple[str, str]] = {
     "user.logged_in": ("Logged in", "Đăng nhập"),
     "user.created": ("User created", "Tạo người dùng"),
+    "user.logged_out": ("Logged out (every session ended)", "Đăng xuất (kết thúc mọi phiên)"),
+    "user.password_changed": ("Password changed (every session ended)",
+                              "Đổi mật khẩu (kết thúc mọi phiên)"),
+    "user.disabled": ("User disabled (every session ended)",
+                      "Khóa người dùng (kết thúc mọi phiên)"),
+    "user.enabled": ("User enabled", "Mở khóa người dùng"),
     "token.created": ("API token created", "Tạo mã truy cập API"),
     "token.revoked": ("API token revoked", "Thu hồi mã truy cập API"),
     "agency.created": ("Agency created", "Tạo đơn vị"),
