@@ -15,7 +15,7 @@ from recon.db import Database
 from recon.models import ApiToken, AuditEvent
 
 
-def run(*args: str, input: str | None = None) -> Any:  # noqa: A002 - CliRunner's name
+def run(*args: str, input: str | None = None) -> Any:
     return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
 
 
