@@ -138,13 +138,6 @@ def touch(db: Database, clock: Clock, live: LiveSession) -> bool:
     return bool(written)
 
 
-def user_of(session: Session, session_id: str) -> int | None:
-    """Whose session this id opened (ended or not); ``None`` for an unknown id."""
-    found: int | None = session.scalar(
-        select(WebSession.user_id).where(WebSession.token_hash == _hash(session_id)))
-    return found
-
-
 def end_all(session: Session, clock: Clock, user_id: int, reason: str) -> int:
     """End every session of ``user_id`` still open; returns how many were ended."""
     if reason not in END_REASONS:

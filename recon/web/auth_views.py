@@ -113,13 +113,15 @@ def logout() -> BaseResponse:
     session_id = session.get(SESSION_ID_KEY)
     if isinstance(session_id, str) and session_id:
         clock: Clock = current_app.extensions["recon.clock"]
+        policy: web_sessions.SessionPolicy = current_app.extensions["recon.session_policy"]
         with database().transaction() as s:
-            user_id = web_sessions.user_of(s, session_id)
-            if user_id is not None:
-                ended = web_sessions.end_all(s, clock, user_id, "logout")
-                audit.record(s, clock, actor=f"user:{username_of(s, user_id)}",
-                             action="user.logged_out", entity_type="user", entity_id=user_id,
-                             data={"sessions_ended": ended})
+            # only a live session logs its user out everywhere: a stale cookie ends nothing
+            live = web_sessions.find(s, clock, session_id, policy)
+            if live is not None:
+                ended = web_sessions.end_all(s, clock, live.user_id, "logout")
+                audit.record(s, clock, actor=f"user:{username_of(s, live.user_id)}",
+                             action="user.logged_out", entity_type="user",
+                             entity_id=live.user_id, data={"sessions_ended": ended})
     clear_login()
     return redirect(url_for("auth.login"))
 

@@ -219,3 +219,17 @@ def test_a_cookie_signed_with_the_key_but_naming_a_user_id_is_nothing(
     with forged.session_transaction() as sess:
         sess["user_id"] = 1
     assert _sent_to_login(forged.get("/finance"))
+
+
+def test_a_stale_cookie_cannot_log_its_user_out_elsewhere(
+        app: Flask, db: Database, clock: FixedClock, make_user: Any) -> None:
+    """Logout ends every session only from a live one: an expired copy ends nothing."""
+    make_user("ketoan", "finance")
+    old, current = app.test_client(), app.test_client()
+    old_csrf = _login(old, "ketoan")
+    clock.advance(timedelta(minutes=31))  # the first session is idle past the limit
+    _login(current, "ketoan")
+    assert old.post("/logout", data={"csrf_token": old_csrf}).status_code == 302
+    assert _opens(current.get("/finance"))
+    with db.read() as s:
+        assert s.scalars(select(WebSession.end_reason)).all() == [None, None]
