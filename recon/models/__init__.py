@@ -6,7 +6,7 @@ from recon.models.dossiers import Dossier, DossierImport, FeeLine
 from recon.models.payments import Callback, Payment, PaymentIntent, RefusedCallCount
 from recon.models.periods import Period, PeriodSnapshot
 from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
-from recon.models.security import LoginAttempt
+from recon.models.security import LoginAttempt, WebSession
 from recon.models.settlements import SettlementFile, SettlementLine
 from recon.models.users import ApiToken, User
 
@@ -31,4 +31,5 @@ __all__ = [
     "SettlementFile",
     "SettlementLine",
     "User",
+    "WebSession",
 ]

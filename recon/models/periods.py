@@ -54,6 +54,8 @@ class Period(Base):
     snapshot_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # the person behind ``proposed_by`` (a token's owner): what maker ≠ checker compares (0013)
+    proposed_by_person: Mapped[str | None] = mapped_column(String(100))
 
 
 class PeriodSnapshot(Base):

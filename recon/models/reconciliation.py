@@ -106,5 +106,8 @@ class Discrepancy(Base):
     proposed_by: Mapped[str | None] = mapped_column(String(100))
     proposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # the person behind ``proposed_by`` ("user:NAME", also for a token its owner): what
+    # maker ≠ checker compares (0013)
+    proposed_by_person: Mapped[str | None] = mapped_column(String(100))
     # stamped by the database when it becomes open again (reopened by hand or by a run)
     change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)

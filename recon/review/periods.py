@@ -46,7 +46,13 @@ from recon.models import (
 )
 from recon.periods import month_of, month_window
 from recon.review import reports
-from recon.review.actions import MAX_NOTE, ReviewError
+from recon.review.actions import (
+    MAX_NOTE,
+    ReviewError,
+    check_second_person,
+    four_eyes_person,
+)
+from recon.review.actions import SameUser as ActionsSameUser
 
 CLOSE_ROLES: Final = ("finance", "admin")
 REOPEN_ROLES: Final = ("admin",)
@@ -174,8 +180,11 @@ def _carry(session: Session, month: date, agency_id: int | None,
 
 def propose(session: Session, clock: Clock, *, actor: str, month: date,
             agency_code: str | None = None, note: object = None,
-            carry_forward: dict[int, str] | None = None) -> Period:
-    """Propose closing ``month`` (see the module docstring)."""
+            carry_forward: dict[int, str] | None = None,
+            person: str | None = None) -> Period:
+    """Propose closing ``month`` (see the module docstring); ``person`` is who answers for
+    ``actor`` (a token's owner), which the approver must not be."""
+    maker = four_eyes_person(actor, person)
     agency = _agency(session, agency_code)
     agency_id = agency.id if agency else None
     month = month.replace(day=1)
@@ -194,6 +203,7 @@ def propose(session: Session, clock: Clock, *, actor: str, month: date,
         session.add(period)
     period.status = "proposed"
     period.proposed_by = actor
+    period.proposed_by_person = maker
     period.proposed_at = now
     period.proposal_note = text
     period.carried_forward = json.dumps(carried, ensure_ascii=False, sort_keys=True)
@@ -214,7 +224,8 @@ def propose(session: Session, clock: Clock, *, actor: str, month: date,
     audit.record(session, clock, actor=actor, action="period.close_proposed",
                  entity_type="period", entity_id=period.id,
                  data={"month": month.isoformat(), "agency": agency_code,
-                       "note": text, "carried_forward": carried})
+                       "note": text, "carried_forward": carried,
+                       **({"person": maker} if maker != actor else {})})
     return period
 
 
@@ -266,14 +277,18 @@ def snapshot_hash(snapshot: dict[str, Any]) -> tuple[str, str]:
     return text, hashlib.sha256(text.encode()).hexdigest()
 
 
-def approve(session: Session, clock: Clock, period_id: int, *, actor: str) -> Period:
+def approve(session: Session, clock: Clock, period_id: int, *, actor: str,
+            person: str | None = None) -> Period:
     """Close the month: a second person approves the proposal (see the module docstring)."""
+    checker = four_eyes_person(actor, person)
     period = get(session, period_id, lock=True)
     if period.status != "proposed" or period.proposed_by is None:
         raise ReviewError("not_proposed", f"{period.month:%m/%Y} has no proposal to approve",
                           "Propose closing it first.")
-    if period.proposed_by == actor:
-        raise SameUser()
+    try:
+        check_second_person(period.proposed_by, period.proposed_by_person, checker)
+    except ActionsSameUser:
+        raise SameUser() from None
     carried = {int(k): v for k, v in json.loads(period.carried_forward or "{}").items()}
     _carry(session, period.month, period.agency_id, carried)  # anything new opened since?
     now = clock.now()
@@ -308,6 +323,7 @@ def reject(session: Session, clock: Clock, period_id: int, *, actor: str) -> Per
                  entity_type="period", entity_id=period.id,
                  data={"month": period.month.isoformat(), "proposed_by": period.proposed_by})
     period.status = "open"
+    period.proposed_by_person = None
     period.updated_at = clock.now()
     return period
 

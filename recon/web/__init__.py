@@ -31,6 +31,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from adapters.scrub import mask_pans_text
 from recon.accounts.login_limits import limit_from_settings
+from recon.accounts.sessions import policy_from_settings as session_policy_from_settings
 from recon.audit.sealing import sealer_for
 from recon.config import Settings
 from recon.errors import FieldError, ReconError, ValidationError
@@ -284,6 +285,7 @@ def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = BigIntConverter  # before any route is added
     app.url_map.converters["dossier_code"] = DossierCodeConverter
     app.extensions["recon.login_limit"] = limit_from_settings(settings)  # checked at start-up
+    app.extensions["recon.session_policy"] = session_policy_from_settings(settings)
     proxies = int(settings.get("TRUSTED_PROXIES") or 0)  # behind nginx on the same host: 1
     if proxies > 0:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

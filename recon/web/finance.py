@@ -301,6 +301,10 @@ _REASON_MESSAGES = {
     "no_proposal": "There is no proposal to act on any more. Reload the page.",
     "same_user": "You proposed this resolution, so you cannot approve it. Ask another "
                  "finance officer.",
+    "unowned_token": "This API token belongs to no person, so it cannot propose or approve "
+                     "what needs two people. Recreate it with --user (recon tokens create).",
+    "unknown_proposer": "Nobody can tell which person made this proposal (a token without an "
+                        "owner did). Reject it and propose it again.",
     "already_open": "This discrepancy is already open.",
 }
 _FIELD_MESSAGES = {
@@ -340,6 +344,7 @@ def review_message(exc: ReconError) -> str:
 
 def _act(discrepancy_id: int, action: str) -> BaseResponse | tuple[str, int]:
     actor = g.principal.actor
+    person = g.principal.person  # maker ≠ checker compares people (a token: its owner)
     form = request.form
     try:
         with database().transaction() as s:
@@ -348,13 +353,14 @@ def _act(discrepancy_id: int, action: str) -> BaseResponse | tuple[str, int]:
                 result = review.resolve(s, clock, discrepancy_id, actor=actor,
                                         resolution_type=form.get("resolution_type"),
                                         note=form.get("note"),
-                                        dossier_code=form.get("dossier_code"))
+                                        dossier_code=form.get("dossier_code"),
+                                        person=person)
             elif action == "approve":
                 result = review.approve(s, clock, discrepancy_id, actor=actor,
-                                        note=form.get("note"))
+                                        note=form.get("note"), person=person)
             elif action == "reject":
                 result = review.reject(s, clock, discrepancy_id, actor=actor,
-                                       note=form.get("note"))
+                                       note=form.get("note"), person=person)
             elif action == "assign":
                 raw = (form.get("user_id") or "").strip()
                 if raw == "me":

@@ -37,6 +37,10 @@ _MESSAGES = {
                           "forward with a note.",
     "same_user": "The person who proposed the close cannot approve it: ask another finance "
                  "officer.",
+    "unowned_token": "This API token belongs to no person, so it cannot propose or approve "
+                     "what needs two people. Recreate it with --user (recon tokens create).",
+    "unknown_proposer": "Nobody can tell which person made this proposal (a token without an "
+                        "owner did). Reject it and propose it again.",
     "period_closed": "This month is closed: an admin may reopen it, with a reason.",
     "close_in_progress": "Someone else proposed closing this month at the same moment: "
                          "reload the page and approve or reject that proposal.",
@@ -96,10 +100,12 @@ def _do(action: str, period_id: int | None = None) -> BaseResponse | tuple[str, 
                     raise ValidationError(FieldError("month", str(exc))) from None
                 periods.propose(s, clock, actor=g.principal.actor, month=month,
                                 agency_code=form.get("agency") or None, note=form.get("note"),
-                                carry_forward=_carry(form.get("carry_forward") or ""))
+                                carry_forward=_carry(form.get("carry_forward") or ""),
+                                person=g.principal.person)
             elif action == "approve":
                 assert period_id is not None
-                periods.approve(s, clock, period_id, actor=g.principal.actor)
+                periods.approve(s, clock, period_id, actor=g.principal.actor,
+                                person=g.principal.person)
             else:
                 assert period_id is not None
                 periods.reopen(s, clock, period_id, actor=g.principal.actor,

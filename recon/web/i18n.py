@@ -77,6 +77,12 @@ PAYMENT_STATUS_LABELS: dict[str, tuple[str, str]] = {  # payments, intents and r
 ACTION_LABELS: dict[str, tuple[str, str]] = {
     "user.logged_in": ("Logged in", "Đăng nhập"),
     "user.created": ("User created", "Tạo người dùng"),
+    "user.logged_out": ("Logged out (every session ended)", "Đăng xuất (kết thúc mọi phiên)"),
+    "user.password_changed": ("Password changed (every session ended)",
+                              "Đổi mật khẩu (kết thúc mọi phiên)"),
+    "user.disabled": ("User disabled (every session ended)",
+                      "Khóa người dùng (kết thúc mọi phiên)"),
+    "user.enabled": ("User enabled", "Mở khóa người dùng"),
     "token.created": ("API token created", "Tạo mã truy cập API"),
     "token.revoked": ("API token revoked", "Thu hồi mã truy cập API"),
     "agency.created": ("Agency created", "Tạo đơn vị"),
@@ -172,6 +178,14 @@ _PHRASES: dict[str, str] = {
     "Wrong username or password.": "Sai tên đăng nhập hoặc mật khẩu.",
     "Too many failed logins. Try again in {minutes} minutes (at {time}).":
         "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút (lúc {time}).",
+    "Too many failed logins from this network address. Try again in {minutes} minutes "
+    "(at {time}).":
+        "Có quá nhiều lần đăng nhập sai từ địa chỉ mạng này. Vui lòng thử lại sau {minutes} "
+        "phút (lúc {time}).",
+    "Too many failed logins for this account from several places. Try again in {minutes} "
+    "minutes (at {time}); if it was not you, tell an administrator.":
+        "Tài khoản này bị đăng nhập sai quá nhiều lần từ nhiều nơi. Vui lòng thử lại sau "
+        "{minutes} phút (lúc {time}); nếu không phải bạn, hãy báo quản trị viên.",
     "Please log in to continue.": "Vui lòng đăng nhập để tiếp tục.",
     "You do not have access to this page.": "Bạn không có quyền truy cập trang này.",
     "Cashier desk": "Quầy thu",
@@ -368,6 +382,14 @@ _PHRASES: dict[str, str] = {
         "Không còn đề xuất nào để xử lý. Hãy tải lại trang.",
     "You proposed this resolution, so you cannot approve it. Ask another finance officer.":
         "Bạn là người đề xuất nên không thể tự phê duyệt. Hãy nhờ một cán bộ tài chính khác.",
+    "This API token belongs to no person, so it cannot propose or approve what needs two "
+    "people. Recreate it with --user (recon tokens create).":
+        "Mã truy cập API này không thuộc về người nào nên không được đề xuất hay phê duyệt "
+        "việc cần hai người. Hãy tạo lại mã với --user (recon tokens create).",
+    "Nobody can tell which person made this proposal (a token without an owner did). "
+    "Reject it and propose it again.":
+        "Không xác định được người lập đề xuất này (do một mã truy cập không có chủ tạo). "
+        "Hãy từ chối rồi đề xuất lại.",
     "This discrepancy is already open.": "Chênh lệch này đang mở.",
     "Write a note: what was done and why.": "Hãy ghi chú: đã làm gì và vì sao.",
     "The note is too long (at most 2,000 characters).":

@@ -660,8 +660,9 @@ def _period_paths() -> dict[str, Any]:
         },
         "/api/v1/periods/{period_id}/approve": {"post": {
             "tags": ["reconciliation"],
-            "summary": "Approve a proposed close (not by its proposer): the month is closed, "
-                       "its snapshot stored and its sha256 audited",
+            "summary": "Approve a proposed close (not by the person who proposed it; a token "
+                       "counts as its owner, a token with no owner is refused 403): the month "
+                       "is closed, its snapshot stored and its sha256 audited",
             "parameters": [period_id],
             "responses": responses({200: one}, 404, 409)}},
         "/api/v1/periods/{period_id}/reopen": {"post": {

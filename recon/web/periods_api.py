@@ -81,7 +81,8 @@ def propose_period() -> tuple[Response, int]:
     month, agency, note, carry = _proposal(_body())
     with database().transaction() as s:
         p = periods.propose(s, current_app.extensions["recon.clock"], actor=g.principal.actor,
-                            month=month, agency_code=agency, note=note, carry_forward=carry)
+                            month=month, agency_code=agency, note=note, carry_forward=carry,
+                            person=g.principal.person)
         out = periods.as_dict(p)
     return jsonify(out), 201
 
@@ -90,7 +91,7 @@ def propose_period() -> tuple[Response, int]:
 def approve_period(period_id: int) -> Response:
     with database().transaction() as s:
         p = periods.approve(s, current_app.extensions["recon.clock"], period_id,
-                            actor=g.principal.actor)
+                            actor=g.principal.actor, person=g.principal.person)
         out = periods.as_dict(p, len(periods.snapshots(s, p.id)))
     return jsonify(out)
 

@@ -38,7 +38,7 @@ def test_read_only_sqlite(tmp_path: Path, sqlite_template: Path) -> None:
     intent = seed_intents(url, 1)[0]  # (its writes leave the file in WAL mode)
     writable = Database(url)
     with writable.transaction() as s:
-        _, token = create_token(s, SystemClock(), name="ro", role="admin")
+        _, token = create_token(s, SystemClock(), name="ro", role="admin", user=None)
     writable.dispose()
     db = Database(url, creator=lambda: sqlite3.connect(f"file:{path}?mode=ro", uri=True,
                                                       check_same_thread=False))
