@@ -60,7 +60,7 @@ def test_every_check_every_phase_finds_nothing(env: dict[str, str], db: Database
     run_reconciliation(db, clock=clock, audit=record_on, config=engine_config_from_env({}),
                        mode="full", triggered_by="test")
     with db.transaction() as s:
-        _, token = create_token(s, clock, name="contract", role="admin")
+        _, token = create_token(s, clock, name="contract", role="admin", user="quantri")
 
     config = SchemathesisConfig.from_path(str(ROOT / "schemathesis.toml"))
     project = config.projects.default
