@@ -407,7 +407,8 @@ def _close_run(conn: Connection, clock: Clock, run_id: int, summary: RunSummary,
                classification: Classification, reopened: list[str],
                audit: AuditWriter) -> None:
     finish_run(conn, run_id, now=clock.now(),
-               counts=json.dumps(summary.run_counts(), sort_keys=True))
+               counts=json.dumps(summary.run_counts(), sort_keys=True),
+               seen_open=summary.mode == "full")
     if classification.new or classification.resolved or reopened:
         audit(conn, clock, actor=SYSTEM_ACTOR, action="reconcile.run",
               entity_type="recon_run", entity_id=run_id, data={
