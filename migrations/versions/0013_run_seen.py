@@ -8,6 +8,10 @@ that judged every discrepancy left open after it (a full run) says so once, on i
 ``last_run_id`` and the latest successful run with ``seen_open``
 (:func:`recon.models.reconciliation.last_seen_run`).
 
+Two indexes on ``settlement_lines`` (``settled_on``, ``transaction_at``): a full run reads
+the open months only, and finds the first month with data (``MIN``) and the lines dated in the
+open months through them.
+
 Runs recorded before this migration keep NULL (they rewrote their findings' ``last_run_id``).
 
 Revision ID: 0013_run_seen
@@ -32,9 +36,13 @@ def upgrade() -> None:
     op.add_column('recon_runs', sa.Column('seen_open', sa.Boolean(), nullable=True))
     op.create_index('ix_recon_runs_seen_open', 'recon_runs', ['id'],
                     postgresql_where=sa.text('seen_open'), sqlite_where=sa.text('seen_open'))
+    op.create_index('ix_settlement_lines_settled_on', 'settlement_lines', ['settled_on'])
+    op.create_index('ix_settlement_lines_transaction_at', 'settlement_lines', ['transaction_at'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_settlement_lines_transaction_at', table_name='settlement_lines')
+    op.drop_index('ix_settlement_lines_settled_on', table_name='settlement_lines')
     op.drop_index('ix_recon_runs_seen_open', table_name='recon_runs')
     # a plain DROP COLUMN (SQLite >= 3.35 has it): batch mode would copy recon_runs, which
     # the discrepancies' foreign keys refer to

@@ -64,7 +64,15 @@ from recon.engine import changes
 from recon.engine.core import Reconciliation, reconcile
 from recon.engine.kinds import KINDS
 from recon.engine.lifecycle import Classification, classify
-from recon.engine.load import Loaded, full_load, load_full, load_incremental, read_snapshot
+from recon.engine.load import (
+    Loaded,
+    full_load,
+    horizon,
+    load_full,
+    load_incremental,
+    load_open,
+    read_snapshot,
+)
 from recon.engine.lock import LOCK_KEY, RunInProgress, RunLock
 from recon.engine.records import Discrepancy, EngineConfig
 from recon.engine.settings import DEFAULT_OVERLAP, engine_config_from_env, overlap_from_env
@@ -117,6 +125,7 @@ class RunSummary:
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     open_by_kind: dict[str, int] | None = None  # every open discrepancy after the run
+    open_from: str | None = None  # a full run that read the open months from this one on
 
     @property
     def total(self) -> int:
@@ -139,6 +148,7 @@ class RunSummary:
             "untouched": self.untouched,
             "open_by_kind": self.open_by_kind,
             "loaded": self.loaded,
+            "open_from": self.open_from,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "seconds": round(self.seconds, 3),
         }
@@ -149,6 +159,7 @@ class RunSummary:
                 "still_open": self.still_open, "auto_resolved": self.auto_resolved,
                 "reopened": self.reopened, "untouched": self.untouched,
                 "loaded": self.loaded, "open_by_kind": self.open_by_kind,
+                "open_from": self.open_from,
                 "timings": {k: round(v, 3) for k, v in self.timings.items()}}
 
 
@@ -359,7 +370,18 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
                         settled: Callable[[list[Discrepancy]], None] | None = None,
                         since_mark: int | None = None,
                         ) -> tuple[RunSummary, Reconciliation, Classification]:
-    if mode == "full":
+    month = horizon(conn) if mode == "full" else None
+    last = changes.last_success(conn) if month is not None else None
+    if month is not None and last is not None and last.mark is not None:
+        # closed months behind: read the open ones, and what links to them or is still open
+        say(f"reading the open months from {month:%m/%Y}")
+        loaded = load_open(conn, month=month, previous=last, as_of=as_of, config=config)
+        loaded_at = t1 = time.perf_counter()
+        result = reconcile(dossiers=loaded.dossiers, intents=loaded.intents,
+                           payments=loaded.payments, settlement_lines=loaded.lines,
+                           as_of=as_of, config=config)
+    elif mode == "full":
+        month = None
         with full_load(conn) as load:
             payments, lines = load.payments(), load.lines()
             t1 = time.perf_counter()
@@ -395,7 +417,7 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
         untouched=len(classification.untouched),
         loaded={"dossiers": len(loaded.dossiers), "payments": len(loaded.payments),
                 "settlement_lines": len(loaded.lines), "intents": len(loaded.intents)},
-        timings=timings,
+        timings=timings, open_from=None if month is None else month.isoformat(),
     )
     summary.seconds = t2 - t0
     return summary, result, classification
