@@ -4,6 +4,11 @@ Everything is read in one snapshot (:func:`read_snapshot`: PostgreSQL ``REPEATAB
 ONLY``; SQLite one read transaction), with plain set-based ``SELECT``\\ s building the engine's
 NamedTuples positionally.
 
+- A full run with closed months behind (:func:`horizon`) reads the open months
+  (:func:`load_open`): the rows dated from the first month not closed on, and of the months
+  before only what links to them, changed since the last successful run, fell due since its
+  ``as_of`` or is the subject of an open discrepancy, widened to whole dossiers and
+  transactions.
 - A *full* load (:func:`load_full`, :class:`FullLoad`) reads everything; on PostgreSQL the
   three big tables through server-side cursors on the raw psycopg connection, at once on three
   connections sharing the snapshot, so the core can walk the settlement lines and payments while

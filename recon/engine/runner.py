@@ -10,19 +10,23 @@ This module orchestrates; the lock is :mod:`recon.engine.lock`, the reading
    marked ``failed`` (we hold the lock, so its process is dead), the mode is decided, this
    run's change mark is taken (:func:`recon.engine.changes.take_mark`) and its row is inserted
    as ``running``.
-3. **Load** in one read snapshot (:mod:`recon.engine.load`): a *full* run reads everything; an
-   *incremental* run reads what changed since the last successful run in the order the database
-   keeps (rows whose ``change_seq`` is at or above that run's ``change_mark``), the subjects of
-   discrepancies reopened since, and succeeded payments whose settlement deadline lies between
-   the two runs' ``as_of`` (either way), expanded to whole dossiers and whole provider
-   transactions.
+3. **Load** in one read snapshot (:mod:`recon.engine.load`): a *full* run reads the open
+   months (:func:`~recon.engine.load.load_open`: from the first month that is not closed, and
+   of the closed ones only what links to them, changed since the last successful run, fell due
+   since its ``as_of`` or is the subject of an open discrepancy), or everything when no month
+   is closed or no run succeeded yet; an *incremental* run reads what changed since the last
+   successful run in the order the database keeps (rows whose ``change_seq`` is at or above
+   that run's ``change_mark``), the subjects of discrepancies reopened since, and succeeded
+   payments whose settlement deadline lies between the two runs' ``as_of`` (either way),
+   expanded to whole dossiers and whole provider transactions.
 4. **Reconcile and classify** (pure; ``partial=True`` for incremental runs). A full run on
    PostgreSQL starts the core on the settlement lines and payments while the dossiers are
    still being read (see :class:`~recon.engine.load.FullLoad`).
-5. **Persist in ONE write transaction** (:mod:`recon.engine.store`): every current finding is
-   upserted by identity, findings that no longer hold are set ``auto_resolved`` with the
-   reason, the run row becomes ``succeeded`` with its counts, and the ``audit`` the caller
-   gives records one event of the run's changes. A ``kill -9`` before the commit leaves
+5. **Persist in ONE write transaction** (:mod:`recon.engine.store`): the findings that changed
+   are upserted by identity (an unchanged open one is not written), findings that no longer
+   hold are set ``auto_resolved`` with the reason, the run row becomes ``succeeded`` with its
+   counts (a full run's with ``seen_open``: it saw every open discrepancy), and the ``audit``
+   the caller gives records one event of the run's changes. A ``kill -9`` before the commit leaves
    nothing but a ``running`` row (failed by the next run); after it, a rerun finds everything
    already in place. Either way the discrepancy set ends up exactly as one uninterrupted run
    leaves it. A full run on PostgreSQL opens that transaction before the core starts and
