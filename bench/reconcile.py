@@ -698,11 +698,22 @@ def run_peers(url: str, engine: Engine, kind: str, as_of: datetime,
         if run is None:
             peers[name] = {"skipped": "PostgreSQL only"}
             continue
+        if kind == "sqlite":
+            # ADBC's SQLite driver carries its own copy of SQLite. Two copies in one process
+            # do not see each other's file locks: closing its connection, ADBC's copy thinks
+            # it is the last one, checkpoints and deletes the WAL file that this process's
+            # pooled sqlite3 connections still hold open, and what they write next goes to the
+            # deleted file, unseen by any other process (the next incremental run, in a child,
+            # loaded nothing). So no sqlite3 connection stays open across a peer.
+            engine.dispose()
         try:
             seconds, counts = run()
         except ImportError as exc:
             peers[name] = {"skipped": f"{exc.name} not installed: pip install -e '.[bench]'"}
             continue
+        finally:
+            if kind == "sqlite":
+                engine.dispose()
         expected = {k: recon_counts.get(k, 0) for k in counts}
         differs = {k: [counts[k], expected[k]] for k in counts if counts[k] != expected[k]}
         if differs:

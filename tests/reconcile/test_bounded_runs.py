@@ -134,6 +134,11 @@ def test_a_full_run_reads_the_open_months_and_what_open_work_refers_to(
                             as_of=clock.now(), config=h.w.config, parallel=False)
         everything = load_full(conn, parallel=False)
         changed = changed_payments(conn, previous.mark)
+        # PostgreSQL reads the open months at once on connections sharing the snapshot: the
+        # same rows as one connection reads
+        at_once = load_open(conn, month=OCT, previous=previous, as_of=clock.now(),
+                            config=h.w.config, parallel=True)
+        assert [sorted(rows) for rows in at_once] == [sorted(rows) for rows in bounded]
         # what is read: the open months, what they link to, the short dossier (open
         # discrepancy) and the clean one (its new line); nothing else of August/September
         # (but what changed since the last run's mark: see changed_payments)
