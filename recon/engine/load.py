@@ -218,6 +218,8 @@ def _tune_scans(conn: Connection) -> None:
     ``timestamptz`` through ``zoneinfo``, over twice the cost of the value itself. The values
     are the same instants either way."""
     conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
+    # room to hash the semi-joins of a bounded read (the open months' keys) in memory
+    conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
     conn.exec_driver_sql("SET LOCAL jit = off")
     conn.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
 
@@ -462,18 +464,24 @@ _OPEN_KEYS = (
     "UNION SELECT l.provider, l.provider_txn_id FROM settlement_lines l WHERE " + _OPEN_LINE
 )
 # rows before the horizon linked to the open months: each is a seed of the expansion, which
-# reads it with its whole dossier and transactions (rarely any)
+# reads it with its whole dossier and transactions (rarely any). Each ``IN`` stands alone in
+# its WHERE (never under an OR), so PostgreSQL plans it as a hashed semi-join that may spill,
+# not as a subplan run again for every row.
 _EARLIER_OF_OPEN_DOSSIERS = (
-    f"SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at < {{h}} AND ("
-    f"p.dossier_id IN ({_OPEN_DOSSIER_IDS}) OR (p.dossier_id IS NULL AND p.intent_id IN "
-    f"(SELECT i2.id FROM payment_intents i2 WHERE i2.dossier_id IN ({_OPEN_DOSSIER_IDS}))))"
+    f"SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at < {{h}} "
+    f"AND p.dossier_id IN ({_OPEN_DOSSIER_IDS}) "
+    f"UNION ALL SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at < {{h}} "
+    "AND p.dossier_id IS NULL AND p.intent_id IN (SELECT i2.id FROM payment_intents i2 "
+    f"WHERE i2.dossier_id IN ({_OPEN_DOSSIER_IDS}))"
 )
 _EARLIER_OF_OPEN_KEYS = (
-    f"SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at < {{h}} AND ("
-    f"(p.provider, p.provider_txn_id) IN ({_OPEN_KEYS}) OR (p.bank_reference IS NOT NULL "
-    f"AND (p.provider, p.bank_reference) IN ({_OPEN_KEYS})))"
+    f"SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at < {{h}} "
+    f"AND (p.provider, p.provider_txn_id) IN ({_OPEN_KEYS}) "
+    f"UNION ALL SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at < {{h}} "
+    f"AND p.bank_reference IS NOT NULL AND (p.provider, p.bank_reference) IN ({_OPEN_KEYS})"
 )
-_EARLIER_LINES = (f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE NOT {_OPEN_LINE} "
+_EARLIER_LINES = (f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE l.settled_on < {{hd}} "
+                  "AND (l.transaction_at IS NULL OR l.transaction_at < {h}) "
                   f"AND (l.provider, l.provider_txn_id) IN ({_OPEN_KEYS})")
 _OPEN_SUBJECTS = ("SELECT identity, dossier_id, payment_id, settlement_line_id "
                   "FROM discrepancies WHERE status = 'open'")
