@@ -144,7 +144,19 @@ def persist(conn: Connection, *, run_id: int, now: datetime,
         conn.exec_driver_sql(
             f"INSERT INTO discrepancies ({cols}) VALUES ({placeholders}) " + _upsert_tail(pg),
             list(_finding_rows(findings, run_id, now, pg)))
-    if resolved:
+    if resolved and pg:
+        # one statement for them all (one per finding costs a round trip each)
+        conn.execute(text(
+            "UPDATE discrepancies d SET status = 'auto_resolved', auto_resolved_reason = r.vi, "
+            "auto_resolved_reason_en = r.en, resolution_type = 'auto', resolved_by = :actor, "
+            "resolved_at = :now, last_run_id = :run, updated_at = :now "
+            "FROM unnest(CAST(:ids AS text[]), CAST(:vis AS text[]), CAST(:ens AS text[])) "
+            "AS r(identity, vi, en) WHERE d.identity = r.identity AND d.status = 'open'"
+        ).bindparams(bindparam("now", type_=UTCDateTime())), {
+            "ids": [r.identity for r in resolved], "vis": [r.reason for r in resolved],
+            "ens": [r.reason_en for r in resolved], "actor": SYSTEM_ACTOR, "now": now,
+            "run": run_id})
+    elif resolved:
         conn.execute(text(
             "UPDATE discrepancies SET status = 'auto_resolved', auto_resolved_reason = :vi, "
             "auto_resolved_reason_en = :en, resolution_type = 'auto', resolved_by = :actor, "
