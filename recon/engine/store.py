@@ -6,7 +6,7 @@
   again reopened, and a human resolution is never undone; an open finding found unchanged is
   not written at all (on PostgreSQL not even locked). Its ``last_run_id`` is the last run that
   wrote it; that a full run saw it is recorded once, on the run's row (``seen_open``,
-  migration 0013, read by :func:`recon.models.reconciliation.last_seen_run`). Findings that no
+  migration 0014, read by :func:`recon.models.reconciliation.last_seen_run`). Findings that no
   longer hold are set ``auto_resolved`` with the reason (vi/en).
 - **The run's row** in ``recon_runs``: abandoned ``running`` rows failed
   (:func:`fail_abandoned_runs`), this run's row opened (:func:`insert_run`), closed with its
@@ -212,7 +212,7 @@ def insert_run(conn: Connection, *, mode: str, as_of: datetime, window_start: da
 def finish_run(conn: Connection, run_id: int, *, now: datetime, counts: str,
                seen_open: bool = False) -> None:
     """The run ``succeeded``, with its counts (JSON); ``seen_open``: it judged every
-    discrepancy open after it (a full run), so each was seen by it (migration 0013)."""
+    discrepancy open after it (a full run), so each was seen by it (migration 0014)."""
     conn.execute(text(
         "UPDATE recon_runs SET status = 'succeeded', finished_at = :now, counts = :counts, "
         "seen_open = :seen WHERE id = :id"

@@ -57,7 +57,7 @@ class ReconRun(Base):
     # runs from before migration 0009
     change_mark: Mapped[int | None] = mapped_column(BigInteger)
     # the run judged every discrepancy left open after it (a full run): each of them was seen
-    # by it, without its row being rewritten (migration 0013; see last_seen_run)
+    # by it, without its row being rewritten (migration 0014; see last_seen_run)
     seen_open: Mapped[bool | None] = mapped_column(Boolean)
 
 
@@ -130,7 +130,7 @@ def last_seen_run(last_run_id: ColumnElement[int | None] | Any,
     """The last run that saw a discrepancy, as SQL: its ``last_run_id`` (the last run that
     wrote it), or, while it is open, the latest successful run that saw every open
     discrepancy (``seen_open``), whichever is later. A run does not rewrite a finding it finds
-    unchanged (migration 0013)."""
+    unchanged (migration 0014)."""
     seen = (select(func.max(ReconRun.id))
             .where(ReconRun.seen_open.is_(True), ReconRun.status == "succeeded")
             .scalar_subquery())

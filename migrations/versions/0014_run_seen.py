@@ -14,7 +14,7 @@ open months through them.
 
 Runs recorded before this migration keep NULL (they rewrote their findings' ``last_run_id``).
 
-Revision ID: 0013_run_seen
+Revision ID: 0014_run_seen
 Revises: 0011_periods
 Create Date: 2026-12-06 07:40:00
 """
@@ -26,8 +26,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0013_run_seen'
-down_revision: str | None = '0011_periods'
+revision: str = '0014_run_seen'
+down_revision: str | None = '0013_sessions'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
