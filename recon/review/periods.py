@@ -110,6 +110,11 @@ def get(session: Session, period_id: int, *, lock: bool = False) -> Period:
     return period
 
 
+def agency_codes(session: Session) -> dict[int, str]:
+    """Every agency's code by id (the periods page names a close's agency by its code)."""
+    return {i: c for i, c in session.execute(select(Agency.id, Agency.code))}
+
+
 def list_periods(session: Session) -> list[Period]:
     return list(session.scalars(select(Period).order_by(Period.month.desc(),
                                                         Period.agency_id)))

@@ -65,7 +65,8 @@ def _message(exc: ReconError) -> str:
 def _page(error: str | None = None, status: int = 200) -> tuple[str, int]:
     with database().read() as s:
         rows = [(p, len(periods.snapshots(s, p.id))) for p in periods.list_periods(s)]
-    return render_template("finance/periods.html", rows=rows, error=error,
+        codes = periods.agency_codes(s)
+    return render_template("finance/periods.html", rows=rows, error=error, codes=codes,
                            me=g.principal.actor, role=g.principal.role,
                            form=dict(request.form),
                            notices=get_flashed_messages(with_categories=True)), status

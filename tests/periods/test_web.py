@@ -81,3 +81,20 @@ def test_the_finance_page_lists_and_closes_months(client: FlaskClient, db: Datab
     assert "ngân hàng còn nợ 1.000 ₫" in report.text and "Báo cáo khóa sổ tháng" in report.text
     xlsx = client.get(f"/finance/periods/{item['id']}/report.xlsx")
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+
+
+def test_the_page_names_the_agency_and_refuses_a_second_proposal(
+        client: FlaskClient, db: Database, login: Any) -> None:
+    build_world(db)
+    csrf = login("finance", "maker")
+    for agency in ("AG1", ""):  # May has nothing open: each scope is proposed at once
+        made = client.post("/finance/periods", data={"month": "2021-05", "agency": agency,
+                                                      "csrf_token": csrf})
+        assert made.status_code == 303
+    listed = client.get("/finance/periods").text
+    assert '<td data-testid="period-agency">AG1</td>' in listed
+    assert '<td data-testid="period-agency">Tất cả đơn vị</td>' in listed
+    again = client.post("/finance/periods", data={"month": "2021-05", "agency": "AG1",
+                                                   "csrf_token": csrf})
+    assert again.status_code == 409
+    assert "Tháng này đã có đề xuất khóa sổ hoặc đã khóa sổ" in again.text
