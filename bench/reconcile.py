@@ -204,9 +204,9 @@ WHERE id IN (SELECT i FROM generate_series(:base + 21, :total, 211) i
 # they were closed: a successful full run as of the close, whose change mark lies after the
 # build (what a centre's database holds after years of nightly runs and monthly closes)
 PG_HISTORY = """
-INSERT INTO periods (month, status, proposed_by, proposed_at, approved_by, approved_at,
-                     created_at, updated_at)
-SELECT m::date, 'closed', 'bench', timestamptz '2026-01-05 03:00+00', 'bench',
+INSERT INTO periods (month, scope_key, status, proposed_by, proposed_at, approved_by,
+                     approved_at, created_at, updated_at)
+SELECT m::date, 0, 'closed', 'bench', timestamptz '2026-01-05 03:00+00', 'bench',
        timestamptz '2026-01-06 03:00+00', now(), now()
 FROM generate_series(
        date_trunc('month', (SELECT MIN(received_at) FROM dossiers) AT TIME ZONE

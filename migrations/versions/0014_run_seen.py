@@ -15,7 +15,7 @@ open months through them.
 Runs recorded before this migration keep NULL (they rewrote their findings' ``last_run_id``).
 
 Revision ID: 0014_run_seen
-Revises: 0011_periods
+Revises: 0013_sessions
 Create Date: 2026-12-06 07:40:00
 """
 

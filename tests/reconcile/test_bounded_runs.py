@@ -36,8 +36,8 @@ def close(db: Database, *months: date) -> None:
     with db.engine.begin() as conn:
         for m in months:
             conn.execute(text(
-                "INSERT INTO periods (month, status, approved_by, approved_at, created_at, "
-                "updated_at) VALUES (:m, 'closed', 'user:checker', :at, :at, :at)"),
+                "INSERT INTO periods (month, scope_key, status, approved_by, approved_at, "
+                "created_at, updated_at) VALUES (:m, 0, 'closed', 'user:checker', :at, :at, :at)"),
                 {"m": m, "at": datetime(2026, 11, 1, tzinfo=UTC).strftime(
                     "%Y-%m-%d %H:%M:%S.%f") if db.dialect == "sqlite"
                     else datetime(2026, 11, 1, tzinfo=UTC)})
