@@ -3,7 +3,9 @@
 
 Built from Python data so schemas are shared (money is always an integer with a ``minimum``).
 ``tests/hardening/test_openapi.py`` fails when a route under ``/api/v1`` or ``/webhooks`` is not
-documented here, and ``tests/hardening/test_schemathesis.py`` checks every answer against it.
+documented here, ``tests/hardening/test_schemathesis.py`` checks every answer against it, and
+``tests/hardening/test_api_contract.py`` runs every Schemathesis check and phase (the stateful
+one follows :data:`LINKS`): the document must declare every constraint the API enforces.
 """
 
 from __future__ import annotations
