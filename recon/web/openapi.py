@@ -773,8 +773,13 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
 }
 
 
-def _link(operation_id: str, description: str, **parameters: str) -> Schema:
-    return {"operationId": operation_id, "parameters": parameters, "description": description}
+def _link(operation_id: str, description: str, body: object = None,
+          **parameters: str) -> Schema:
+    out: Schema = {"operationId": operation_id, "parameters": parameters,
+                   "description": description}
+    if body is not None:
+        out["requestBody"] = body
+    return out
 
 
 def _intent_links(source: str) -> dict[str, Schema]:
@@ -793,6 +798,8 @@ def _dossier_links(source: str) -> dict[str, Schema]:
         "GetDossier": _link("getDossier", "the dossier", code=source),
         "CreateIntent": _link("createPaymentIntent", "issue a payment intent for it",
                               code=source),
+        "CreateVietQR": _link("createPaymentIntent", "a VietQR code for everything it owes",
+                              {"channel": "vietqr"}, code=source),
         "RecordCash": _link("recordCashPayment", "record cash for it", code=source),
     }
 
