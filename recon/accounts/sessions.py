@@ -92,15 +92,18 @@ class LiveSession:
     id: int
     user_id: int
     last_seen_at: datetime
+    username: str
+    role: str
 
 
 def find(session: Session, clock: Clock, session_id: str,
          policy: SessionPolicy) -> LiveSession | None:
-    """The live session with this id, or ``None`` (unknown, ended, idle too long, too old,
-    or its user disabled)."""
+    """The live session with this id, with its user's name and role (one query per request),
+    or ``None`` (unknown, ended, idle too long, too old, or its user disabled)."""
     row = session.execute(
         select(WebSession.id, WebSession.user_id, WebSession.created_at,
-               WebSession.last_seen_at, WebSession.ended_at, User.active)
+               WebSession.last_seen_at, WebSession.ended_at, User.active, User.username,
+               User.role)
         .join(User, User.id == WebSession.user_id)
         .where(WebSession.token_hash == _hash(session_id))
     ).first()
@@ -109,7 +112,7 @@ def find(session: Session, clock: Clock, session_id: str,
     now = clock.now()
     if now - row.last_seen_at >= policy.idle or now - row.created_at >= policy.max_age:
         return None
-    return LiveSession(row.id, row.user_id, row.last_seen_at)
+    return LiveSession(row.id, row.user_id, row.last_seen_at, row.username, row.role)
 
 
 def touch(db: Database, clock: Clock, live: LiveSession) -> bool:

@@ -3,7 +3,9 @@
 
 Built from Python data so schemas are shared (money is always an integer with a ``minimum``).
 ``tests/hardening/test_openapi.py`` fails when a route under ``/api/v1`` or ``/webhooks`` is not
-documented here, and ``tests/hardening/test_schemathesis.py`` checks every answer against it.
+documented here, ``tests/hardening/test_schemathesis.py`` checks every answer against it, and
+``tests/hardening/test_api_contract.py`` runs every Schemathesis check and phase (the stateful
+one follows :data:`LINKS`): the document must declare every constraint the API enforces.
 """
 
 from __future__ import annotations
@@ -772,8 +774,13 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
 }
 
 
-def _link(operation_id: str, description: str, **parameters: str) -> Schema:
-    return {"operationId": operation_id, "parameters": parameters, "description": description}
+def _link(operation_id: str, description: str, body: object = None,
+          **parameters: str) -> Schema:
+    out: Schema = {"operationId": operation_id, "parameters": parameters,
+                   "description": description}
+    if body is not None:
+        out["requestBody"] = body
+    return out
 
 
 def _intent_links(source: str) -> dict[str, Schema]:
@@ -792,6 +799,8 @@ def _dossier_links(source: str) -> dict[str, Schema]:
         "GetDossier": _link("getDossier", "the dossier", code=source),
         "CreateIntent": _link("createPaymentIntent", "issue a payment intent for it",
                               code=source),
+        "CreateVietQR": _link("createPaymentIntent", "a VietQR code for everything it owes",
+                              {"channel": "vietqr"}, code=source),
         "RecordCash": _link("recordCashPayment", "record cash for it", code=source),
     }
 

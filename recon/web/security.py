@@ -18,7 +18,7 @@ from itsdangerous import URLSafeTimedSerializer
 from werkzeug.datastructures import Headers as WerkzeugHeaders
 
 from recon.accounts import sessions as web_sessions
-from recon.accounts.auth import Principal, note_token_use, token_principal, user_principal
+from recon.accounts.auth import Principal, note_token_use, person_of, token_principal
 from recon.db import Database
 
 #: the cookie session's key for the server-side session id (recon.accounts.sessions)
@@ -57,17 +57,15 @@ def load_principal() -> Principal | None:
         return None
     clock = current_app.extensions["recon.clock"]
     policy: web_sessions.SessionPolicy = current_app.extensions["recon.session_policy"]
-    principal = None
     with database().read() as s:
         live = web_sessions.find(s, clock, session_id, policy)
-        if live is not None:
-            principal = user_principal(s, live.user_id)
-    if live is None or principal is None:
+    if live is None:
         clear_login()  # ended, expired or disabled: log in again
         return None
     web_sessions.touch(database(), clock, live)  # after the read, at most once a minute
     g.via_session = True
-    return principal
+    return Principal("user", live.user_id, live.username, live.role,
+                     person=person_of(live.username))
 
 
 def clear_login() -> None:

@@ -16,6 +16,7 @@ import os
 import threading
 from pathlib import Path
 
+import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
@@ -28,7 +29,8 @@ from recon.clock import FixedClock
 from recon.db import Database
 from recon.demo.seed import seed_demo
 from recon.engine.runner import engine_config_from_env, run_reconciliation
-from tests.hardening.hkit import make_app
+from recon.web.openapi import document
+from tests.hardening.hkit import CODE, Api, make_api, make_app
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("RECON_CONTRACT_EXAMPLES") or "4")
@@ -100,3 +102,52 @@ def test_every_check_every_phase_finds_nothing(env: dict[str, str], db: Database
     assert ran >= EVERY_PHASE, finished
     operations = sum(len(item) for item in schema.raw_schema["paths"].values())
     assert scenarios >= operations, (scenarios, operations)
+
+
+@pytest.fixture
+def api(env: dict[str, str], db: Database, clock: FixedClock) -> Api:
+    return make_api(env, db, clock)
+
+
+@pytest.mark.parametrize(("method", "path", "allowed", "not_allowed"), [
+    ("TRACE", "/api/v1/agencies", {"GET"}, {"POST"}),
+    ("DELETE", "/api/v1/dossiers", {"GET", "POST"}, set()),
+    ("GET", f"/api/v1/dossiers/{CODE}/cash-payments", {"POST"}, {"GET"}),
+    ("GET", f"/api/v1/dossiers/{CODE}/payment-intents", {"POST"}, {"GET"}),
+    ("GET", "/webhooks/momo", {"POST"}, {"GET"}),
+    ("POST", "/webhooks/vnpay", {"GET"}, {"POST"}),
+])
+def test_every_405_names_the_allowed_methods(api: Api, method: str, path: str,
+                                             allowed: set[str], not_allowed: set[str]) -> None:
+    response = api.client.open(path, method=method, headers=api.auth("admin"))
+    assert response.status_code == 405, response.get_data(as_text=True)
+    methods = {m.strip() for m in response.headers["Allow"].split(",")}
+    assert allowed <= methods and not (not_allowed & methods), methods
+    assert response.json["error"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("query", [
+    "/api/v1/dossiers?limit=", "/api/v1/dossiers?after=", "/api/v1/dossiers?q=",
+    "/api/v1/dossiers?received_from=", "/api/v1/discrepancies?status=",
+    "/api/v1/discrepancies?after=", "/api/v1/recon-runs?limit=", "/api/v1/recon-runs?status=",
+    "/api/v1/settlement-files?before=", "/api/v1/settlement-files?provider=",
+])
+def test_an_empty_query_value_is_refused_not_taken_as_absent(api: Api, query: str) -> None:
+    response = api.client.get(query, headers=api.auth("admin"))
+    assert response.status_code == 422, response.get_data(as_text=True)
+    name = query.rsplit("?", 1)[1].rstrip("=")
+    assert [e["field"] for e in response.json["errors"]] == [name]
+    assert "is empty" in response.json["errors"][0]["message"]
+    assert api.client.get(query.rsplit("?", 1)[0], headers=api.auth("admin")).status_code == 200
+
+
+def test_the_document_links_an_intent_to_its_state_images_and_cancellation() -> None:
+    paths = document()["paths"]
+    created = paths["/api/v1/dossiers/{code}/payment-intents"]["post"]["responses"]["201"]
+    reached = {link["operationId"] for link in created["links"].values()}
+    assert reached == {"getPaymentIntent", "getPaymentIntentQrPng", "getPaymentIntentQrSvg",
+                       "cancelPaymentIntent"}
+    ids = {op.get("operationId") for item in paths.values() for op in item.values()}
+    assert reached <= ids
+    assert all(link["parameters"] == {"intent_id": "$response.body#/id"}
+               for link in created["links"].values())
