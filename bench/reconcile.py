@@ -249,7 +249,7 @@ def build_postgresql(engine: Engine, n: int, total: int | None = None) -> None:
 # replica skips the audit table's append-only trigger (and the foreign-key triggers).
 PG_RESET = """
 SET LOCAL session_replication_role = replica;
-TRUNCATE discrepancies, recon_runs, audit_events;
+TRUNCATE discrepancies, recon_runs, audit_events, period_snapshots;
 DELETE FROM settlement_lines WHERE created_at = :at;
 DELETE FROM payments WHERE provider_txn_id LIKE 'TXN%' AND updated_at = :at;
 UPDATE payments SET status = 'succeeded', updated_at = paid_at WHERE updated_at = :at
