@@ -50,6 +50,7 @@ class SettlementLine(Base):
         CheckConstraint("net = amount - fee", name="net_is_amount_less_fee"),
         Index("ix_settlement_lines_provider_txn", "provider", "provider_txn_id"),
         Index("ix_settlement_lines_created_at", "created_at"),
+        Index("ix_settlement_lines_settled_on", "settled_on"),  # the payout pass's window
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
