@@ -62,10 +62,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Final, NamedTuple
 
+from recon.engine import explain
 from recon.engine.core import Reconciliation
 from recon.engine.explain import vn_date
 from recon.engine.records import Discrepancy, SettlementLineRow
-from recon.money import format_vnd
 
 AddBankingDays = Callable[[date, int], date]
 Pair = tuple[str, str]
@@ -393,70 +393,8 @@ def _match_one(credit: BankCredit, provider: str, open_: list[PayoutBatch],
 # --------------------------------------------------------------------------- findings
 
 
-def _days(batch: PayoutBatch) -> str:
-    if batch.last_day == batch.session_on:
-        return f"{batch.session_on:%d/%m/%Y}"
-    return f"{batch.session_on:%d/%m/%Y}–{batch.last_day:%d/%m/%Y}"
-
-
-def _days_en(batch: PayoutBatch) -> str:
-    if batch.last_day == batch.session_on:
-        return f"{batch.session_on:%Y-%m-%d}"
-    return f"{batch.session_on:%Y-%m-%d} to {batch.last_day:%Y-%m-%d}"
-
-
-def explain_missing(batch: PayoutBatch, label: str) -> Pair:
-    return (
-        f"Đợt chuyển tiền {label} phiên {_days(batch)} ({len(batch.lines)} giao dịch, thực "
-        f"nhận {format_vnd(batch.expected_credit)}) chưa được ghi có vào tài khoản; hạn ghi "
-        f"có là ngày làm việc {batch.expected_on:%d/%m/%Y}.",
-        f"The {label} payout batch of session {_days_en(batch)} ({len(batch.lines)} "
-        f"transactions, {format_vnd(batch.expected_credit)} expected) has not been credited to "
-        f"the account; it was due on banking day {batch.expected_on:%Y-%m-%d}.",
-    )
-
-
-def explain_mismatch(match: PayoutMatch, label: str) -> Pair:
-    credit = match.credit
-    sessions = ", ".join(_days(b) for b in match.batches)
-    sessions_en = ", ".join(_days_en(b) for b in match.batches)
-    diff = match.difference
-    short = format_vnd(abs(diff))
-    if match.named == "deduction" and match.deduction is not None:
-        d = match.deduction
-        what_vi = {"chargeback": "khoản hoàn tiền/bồi hoàn", "fee_invoice": "hóa đơn phí"}.get(
-            d.kind, d.kind)
-        what_en = {"chargeback": "chargeback", "fee_invoice": "fee invoice"}.get(d.kind, d.kind)
-        why = (f"Chênh lệch {short} đúng bằng {what_vi} {d.reference} bị khấu trừ.",
-               f"The difference of {short} is exactly the {what_en} {d.reference}, deducted.")
-    elif match.named == "fee":
-        why = (f"Chênh lệch {short} đúng bằng phí của đợt: đã chuyển tổng tiền chưa trừ phí "
-               f"(phí sẽ thu theo hóa đơn riêng).",
-               f"The difference of {short} is exactly the batch's fee: the gross was paid "
-               f"(the fee is to be invoiced separately).")
-    else:
-        direction = ("thiếu", "short") if diff < 0 else ("thừa", "over")
-        why = (f"Chênh lệch {direction[0]} {short} chưa rõ nguyên nhân.",
-               f"{format_vnd(abs(diff))} {direction[1]}, not explained.")
-    return (
-        f"Khoản ghi có {credit.bank_reference} ngày {credit.booked_on:%d/%m/%Y} của {label} "
-        f"({format_vnd(credit.amount)}) thanh toán phiên {sessions}, cần "
-        f"{format_vnd(match.expected)}. {why[0]}",
-        f"The {label} credit {credit.bank_reference} of {credit.booked_on:%Y-%m-%d} "
-        f"({format_vnd(credit.amount)}) pays session {sessions_en}, which needs "
-        f"{format_vnd(match.expected)}. {why[1]}",
-    )
-
-
-def explain_unexpected(credit: BankCredit, label: str) -> Pair:
-    return (
-        f"Khoản ghi có {credit.bank_reference} ngày {credit.booked_on:%d/%m/%Y} "
-        f"({format_vnd(credit.amount)}, nội dung “{credit.memo}”) là tiền {label} chuyển về "
-        f"nhưng không khớp đợt chuyển tiền nào.",
-        f"The credit {credit.bank_reference} of {credit.booked_on:%Y-%m-%d} "
-        f"({format_vnd(credit.amount)}, memo “{credit.memo}”) is a {label} payout that no "
-        f"batch explains.",
-    )
+def _sessions(batches: Iterable[PayoutBatch]) -> list[tuple[date, date]]:
+    return [(b.session_on, b.last_day) for b in batches]
 
 
 def _findings(batches: list[PayoutBatch], states: dict[int, str],
@@ -466,7 +404,9 @@ def _findings(batches: list[PayoutBatch], states: dict[int, str],
     for batch in batches:
         if states[batch.first_line_id] != "missing":
             continue
-        vi, en = explain_missing(batch, batch.provider)
+        vi, en = explain.payout_missing(batch.provider, batch.session_on, batch.last_day,
+                                        len(batch.lines), batch.expected_credit,
+                                        batch.expected_on)
         lid = batch.first_line_id
         out.append(Discrepancy(
             f"payout_missing:settlement_line={lid}", "payout_missing", None, None, lid,
@@ -474,13 +414,18 @@ def _findings(batches: list[PayoutBatch], states: dict[int, str],
     for match in matches:
         if match.named == "":
             continue
-        vi, en = explain_mismatch(match, match.provider)
+        c, d = match.credit, match.deduction
+        vi, en = explain.payout_mismatch(
+            match.provider, c.bank_reference, c.booked_on, c.amount, _sessions(match.batches),
+            match.expected, match.named, None if d is None else d.kind,
+            None if d is None else d.reference)
         cid = match.credit.id
         out.append(Discrepancy(
             f"payout_mismatch:settlement_line={cid}", "payout_mismatch", None, None, cid,
             match.provider, match.expected, match.credit.amount, match.difference, vi, en))
     for provider, credit in unexpected:
-        vi, en = explain_unexpected(credit, provider)
+        vi, en = explain.payout_unexpected(provider, credit.bank_reference, credit.booked_on,
+                                           credit.amount, credit.memo)
         out.append(Discrepancy(
             f"payout_unexpected:settlement_line={credit.id}", "payout_unexpected", None, None,
             credit.id, provider, 0, credit.amount, credit.amount, vi, en))
@@ -491,10 +436,9 @@ def _findings(batches: list[PayoutBatch], states: dict[int, str],
 # --------------------------------------------------------------------------- the run
 
 
-def detect_nothing(facts: object, kind: object, emit: object) -> None:
-    """The core's detector for the payout kinds: nothing. The core does not see batches or
-    credits; the run adds these findings with :func:`with_payouts` (see the module doc)."""
-    del facts, kind, emit
+def sessions_of(match: PayoutMatch) -> list[tuple[date, date]]:
+    """The sessions (first day, last day) a match pays."""
+    return _sessions(match.batches)
 
 
 class PayoutReconciliation(Reconciliation):
@@ -547,56 +491,6 @@ def with_payouts(base: Reconciliation, outcome: PayoutOutcome,
     return PayoutReconciliation(base, outcome, seen_lines, merged)
 
 
-# --------------------------------------------------------------------------- reasons
-
-
-def _outcome(result: Reconciliation) -> PayoutOutcome | None:
-    found = getattr(result, "payouts", None)
-    return found if isinstance(found, PayoutOutcome) else None
-
-
-def reason_payout_missing(ids: dict[str, int], result: Reconciliation) -> Pair:
-    outcome = _outcome(result)
-    line = ids.get("settlement_line", 0)
-    if outcome is not None:
-        match = next((m for first, m in outcome.paid_by.items() if first == line), None)
-        if match is not None:
-            c = match.credit
-            return (f"Đợt đã được ghi có: {c.bank_reference} ngày {c.booked_on:%d/%m/%Y} "
-                    f"({format_vnd(c.amount)}).",
-                    f"The batch was credited: {c.bank_reference} of {c.booked_on:%Y-%m-%d} "
-                    f"({format_vnd(c.amount)}).")
-        if outcome.batch_of_line(line) is not None:
-            return ("Đợt chưa đến hạn ghi có tại thời điểm đối soát.",
-                    "The batch's credit is not due yet as of this run.")
-    return ("Đợt chuyển tiền không còn trong dữ liệu đối soát.",
-            "The payout batch is no longer in the reconciled data.")
-
-
-def reason_payout_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
-    outcome = _outcome(result)
-    line = ids.get("settlement_line", 0)
-    if outcome is not None and line in outcome.credits:
-        return ("Khoản ghi có nay khớp đúng số tiền của đợt chuyển tiền.",
-                "The credit now matches its batch's amount exactly.")
-    return ("Khoản ghi có không còn trong dữ liệu đối soát.",
-            "The credit is no longer in the reconciled data.")
-
-
-def reason_payout_unexpected(ids: dict[str, int], result: Reconciliation) -> Pair:
-    outcome = _outcome(result)
-    line = ids.get("settlement_line", 0)
-    if outcome is not None:
-        for match in outcome.matches:
-            if match.credit.id == line:
-                sessions = ", ".join(_days(b) for b in match.batches)
-                sessions_en = ", ".join(_days_en(b) for b in match.batches)
-                return (f"Khoản ghi có nay khớp đợt chuyển tiền phiên {sessions}.",
-                        f"The credit now pays the batch of session {sessions_en}.")
-    return ("Khoản ghi có không còn được xem là tiền chuyển về của nhà cung cấp.",
-            "The credit is no longer taken for a provider's payout.")
-
-
 __all__ = [
     "PAYOUT_KINDS",
     "STATES",
@@ -611,11 +505,11 @@ __all__ = [
     "ProviderPayout",
     "build_batches",
     "claimed_credit_ids",
-    "detect_nothing",
     "drop_claimed",
     "is_banking_day",
     "match_payouts",
     "session_day",
+    "sessions_of",
     "weekend_add_banking_days",
     "with_payouts",
 ]
