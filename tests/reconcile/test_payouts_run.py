@@ -1,0 +1,149 @@
+"""Payouts on a real database: a gateway's settlement file (its batches) and the centre's
+VietinBank statement (the credits), imported as finance imports them, reconciled by full and
+incremental runs. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+
+from recon.clock import VN_TZ, FixedClock
+from recon.db import Database
+from recon.engine.records import EngineConfig
+from recon.settlements.importer import import_settlement
+from recon.settlements.payouts import engine_config, payout_config
+from tests.reconcile.recon_builders import World
+
+MON = date(2026, 11, 23)  # a Monday
+FRI = MON - timedelta(days=3)
+
+
+def vn(day: date, hour: int = 10) -> datetime:
+    return datetime.combine(day, time(hour), VN_TZ)
+
+
+def gateway_file(rows: list[tuple[str, int, int, date]]) -> bytes:
+    """recon's canonical settlement CSV: (txn, gross, fee, day of the transaction)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["provider_txn_id", "amount", "fee", "transaction_at", "settled_on"])
+    for txn, amount, fee, day in rows:
+        writer.writerow([txn, amount, fee, vn(day).isoformat(), day.isoformat()])
+    return out.getvalue().encode()
+
+
+def statement(day: date, rows: list[tuple[str, int, str]]) -> bytes:
+    """A VietinBank statement: (bank reference, credit, memo)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["SAO KÊ TÀI KHOẢN / ACCOUNT STATEMENT"])
+    writer.writerow([])
+    writer.writerow(["STT", "Ngày giao dịch", "Số tham chiếu", "Nội dung", "Số tiền ghi nợ",
+                     "Số tiền ghi có"])
+    for n, (ref, amount, memo) in enumerate(rows, start=1):
+        writer.writerow([n, f"{day:%d/%m/%Y} 09:15:00", ref, memo, "", f"{amount:,}"])
+    writer.writerow(["Tổng cộng", "", "", "", "0", f"{sum(r[1] for r in rows):,}"])
+    return out.getvalue().encode()
+
+
+@pytest.fixture
+def w(db: Database) -> World:
+    clock = FixedClock(vn(MON, 8).astimezone(UTC))
+    return World(db, clock, config=engine_config({}))
+
+
+def pay_and_settle(w: World) -> None:
+    """VNPay payments on Friday, Saturday and Monday (Fri+Sat is one session), settled."""
+    for txn, day in (("V1", FRI), ("V2", FRI + timedelta(days=1)), ("V3", MON)):
+        d = w.dossier(amounts=(100000,))
+        w.pay(100000, provider="vnpay", txn=txn, reference=w.intent(d, 100000, channel="vnpay"),
+              paid_at=vn(day))
+    body = gateway_file([("V1", 100000, 2000, FRI), ("V2", 100000, 2000, FRI + timedelta(1)),
+                         ("V3", 100000, 2000, MON)])
+    summary = import_settlement(w.db, w.clock, "vnpay", body, "vnpay-2026-11-23.csv",
+                                actor="test")
+    assert summary.lines == 3
+
+
+def credit(w: World, day: date, rows: list[tuple[str, int, str]]) -> None:
+    import_settlement(w.db, w.clock, "sepay", statement(day, rows), f"saoke-{day}.csv",
+                      actor="test", profile="vietinbank_statement")
+
+
+def at_day(w: World, day: date, hour: int = 12) -> None:
+    target = vn(day, hour).astimezone(UTC)
+    if w.clock.now() < target:
+        w.clock.advance(target - w.clock.now())
+
+
+def test_credits_pay_batches_and_the_faults_are_found(w: World) -> None:
+    pay_and_settle(w)
+    credit(w, MON, [("FT001", 196000, "VNPAY TT PHIEN 20/11"),     # Fri+Sat session: paid
+                    ("FT002", 55000, "VNPAY TT PHIEN 19/11"),      # no batch: unexpected
+                    ("FT003", 180000, "HS7K2P NOP PHI")])          # a citizen's transfer
+    at_day(w, MON + timedelta(days=3))
+    w.run("full", as_of=w.clock.now())
+    kinds = {d.kind: d for d in w.discrepancies("open")}
+    # Monday's session (due Tuesday) was never credited; FT002 is no batch's; FT003 is the
+    # bank statement's ordinary unexpected line (no payment carries it)
+    assert sorted(kinds) == ["payout_missing", "payout_unexpected", "unexpected_settlement"]
+    assert (kinds["payout_missing"].expected_amount, kinds["payout_missing"].delta) == (
+        98000, -98000)
+    assert kinds["payout_unexpected"].actual_amount == 55000
+    assert "VNPay" in kinds["payout_unexpected"].explanation
+
+
+def test_the_missing_credit_imported_later_resolves_payout_missing_incrementally(
+        w: World) -> None:
+    pay_and_settle(w)
+    credit(w, MON, [("FT001", 196000, "VNPAY TT PHIEN 20/11")])
+    at_day(w, MON + timedelta(days=3))
+    w.run("full", as_of=w.clock.now())
+    assert w.kinds() == ["payout_missing"]
+    w.later(hours=1)
+    credit(w, MON + timedelta(days=3), [("FT010", 98000, "VNPAY TT PHIEN 23/11")])
+    w.later(minutes=5)
+    summary = w.run("auto", as_of=w.clock.now())
+    assert summary.mode == "incremental"
+    assert w.kinds() == []
+    [resolved] = w.discrepancies("auto_resolved")
+    assert resolved.kind == "payout_missing"
+    assert "FT010" in (resolved.auto_resolved_reason or "")
+
+
+def test_a_short_credit_is_a_mismatch_with_both_amounts(w: World) -> None:
+    pay_and_settle(w)
+    credit(w, MON, [("FT001", 190000, "VNPAY TT PHIEN 20/11")])  # 6,000 short, on the day due
+    credit(w, MON + timedelta(days=1), [("FT004", 98000, "VNPAY TT PHIEN 23/11")])
+    at_day(w, MON + timedelta(days=3))
+    w.run("full", as_of=w.clock.now())
+    [d] = w.discrepancies("open")
+    assert (d.kind, d.expected_amount, d.actual_amount, d.delta) == (
+        "payout_mismatch", 196000, 190000, -6000)
+
+
+def test_without_a_payout_configuration_nothing_changes(w: World) -> None:
+    w.config = EngineConfig()
+    pay_and_settle(w)
+    credit(w, MON, [("FT001", 196000, "VNPAY TT PHIEN 20/11")])
+    at_day(w, MON + timedelta(days=3))
+    w.run("full", as_of=w.clock.now())
+    assert w.kinds() == ["unexpected_settlement"]  # what finance saw before
+
+
+def test_memo_and_days_are_settings() -> None:
+    config = payout_config({"RECON_VNPAY_PAYOUT_MEMO": r"CTY VNPAY\s+\d+",
+                            "RECON_VNPAY_PAYOUT_DAYS": "2"})
+    assert config.providers["vnpay"].memo == r"CTY VNPAY\s+\d+"
+    assert config.providers["vnpay"].days == 2
+    assert set(config.providers) == {"vnpay", "momo", "zalopay", "pos"}
+    from recon.errors import ValidationError
+    with pytest.raises(ValidationError, match="RECON_VNPAY_PAYOUT_DAYS"):
+        payout_config({"RECON_VNPAY_PAYOUT_DAYS": "two"})
+    with pytest.raises(ValidationError, match="RECON_MOMO_PAYOUT_MEMO"):
+        payout_config({"RECON_MOMO_PAYOUT_MEMO": "("})
+    assert replace(engine_config({}), payouts=None) == EngineConfig()
