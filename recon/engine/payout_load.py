@@ -113,16 +113,7 @@ def prepare(conn: Connection, *, config: PayoutConfig | None, mode: str, as_of: 
         inner_low = low - reach
         params.update(low=inner_low - reach, high=high + reach)
         window = _WINDOW
-    lines = [SettlementLineRow(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), int(r[5]),
-                               _day(r[6]), r[7])
-             for r in conn.execute(_bind(text(_BATCH_LINES + window), "providers", "statements")
-                                   .columns(transaction_at=UTCDateTime()), params)]
-    credits = [BankCredit(int(r[0]), r[1], int(r[2]), _day(r[3]), r[4] or "", r[5],
-                          int(r[6]))
-               for r in conn.execute(_bind(text(_CREDITS + window), "statements")
-                                   .columns(transaction_at=UTCDateTime()), params)]
-    deductions = [Deduction(r[0], "chargeback", r[1], int(r[2]))
-                  for r in conn.execute(_bind(text(_REFUNDED), "providers"), params)]
+    lines, credits, deductions = _read(conn, params, window)
     outcome = match_payouts(lines=lines, credits=credits, config=config, as_of=as_of,
                             deductions=deductions)
     if inner_low is None:
@@ -137,6 +128,35 @@ def prepare(conn: Connection, *, config: PayoutConfig | None, mode: str, as_of: 
     return PayoutPass(outcome, seen, previous)
 
 
+def read_window(conn: Connection, *, config: PayoutConfig, as_of: datetime, low: date,
+                high: date) -> PayoutOutcome:
+    """The batches and credits of the days ``low`` to ``high`` (with their neighbours, so a
+    credit finds its batch across the edge), matched as of ``as_of``: what the payouts page
+    shows. Nothing is written."""
+    reach = timedelta(days=config.reach())
+    params: dict[str, Any] = {"providers": sorted(config.providers) or [""],
+                              "statements": sorted(config.statement_profiles) or [""],
+                              "low": low - reach, "high": high + reach}
+    lines, credits, deductions = _read(conn, params, _WINDOW)
+    return match_payouts(lines=lines, credits=credits, config=config, as_of=as_of,
+                         deductions=deductions)
+
+
+def _read(conn: Connection, params: dict[str, Any], window: str
+          ) -> tuple[list[SettlementLineRow], list[BankCredit], list[Deduction]]:
+    lines = [SettlementLineRow(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), int(r[5]),
+                               _day(r[6]), r[7])
+             for r in conn.execute(_bind(text(_BATCH_LINES + window), "providers", "statements")
+                                   .columns(transaction_at=UTCDateTime()), params)]
+    credits = [BankCredit(int(r[0]), r[1], int(r[2]), _day(r[3]), r[4] or "", r[5],
+                          int(r[6]))
+               for r in conn.execute(_bind(text(_CREDITS + window), "statements")
+                                   .columns(transaction_at=UTCDateTime()), params)]
+    deductions = [Deduction(r[0], "chargeback", r[1], int(r[2]))
+                  for r in conn.execute(_bind(text(_REFUNDED), "providers"), params)]
+    return lines, credits, deductions
+
+
 def _bind(clause: Any, *names: str) -> Any:
     return clause.bindparams(*(bindparam(n, expanding=True) for n in names))
 
@@ -149,4 +169,4 @@ def _day(value: object) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
-__all__ = ["PayoutPass", "prepare"]
+__all__ = ["PayoutPass", "prepare", "read_window"]
