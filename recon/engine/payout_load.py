@@ -58,6 +58,8 @@ _CHANGED_DAYS = (
     "AND (l.provider IN :providers OR f.profile IN :statements)")
 _REFUNDED = ("SELECT provider, provider_txn_id, amount FROM payments "
              "WHERE status = 'refunded' AND provider IN :providers")
+_HORIZON = ("SELECT MAX(l.settled_on) FROM settlement_lines l "
+            "JOIN settlement_files f ON f.id = l.file_id WHERE f.profile IN :statements")
 _OPEN = ("SELECT identity, settlement_line_id FROM discrepancies "
          "WHERE status = 'open' AND kind IN :kinds")
 
@@ -115,7 +117,7 @@ def prepare(conn: Connection, *, config: PayoutConfig | None, mode: str, as_of: 
         window = _WINDOW
     lines, credits, deductions = _read(conn, params, window)
     outcome = match_payouts(lines=lines, credits=credits, config=config, as_of=as_of,
-                            deductions=deductions)
+                            deductions=deductions, statements_until=_horizon(conn, params))
     if inner_low is None:
         seen = {ln.id for ln in lines} | {c.id for c in credits}
     else:
@@ -139,7 +141,14 @@ def read_window(conn: Connection, *, config: PayoutConfig, as_of: datetime, low:
                               "low": low - reach, "high": high + reach}
     lines, credits, deductions = _read(conn, params, _WINDOW)
     return match_payouts(lines=lines, credits=credits, config=config, as_of=as_of,
-                         deductions=deductions)
+                         deductions=deductions, statements_until=_horizon(conn, params))
+
+
+def _horizon(conn: Connection, params: dict[str, Any]) -> date:
+    """The last day the imported bank statements reach (``date.min`` with none: no batch can be
+    missing from statements that were never imported)."""
+    last = conn.execute(_bind(text(_HORIZON), "statements"), params).scalar()
+    return date.min if last is None else _day(last)
 
 
 def _read(conn: Connection, params: dict[str, Any], window: str

@@ -41,7 +41,8 @@ day plus ``late_days`` banking days is on or after it. In this order it takes:
 
 Anything else is ``payout_unexpected``. A batch matched in 1 or 2 is ``paid``; in 3 or 4
 ``differs`` (one ``payout_mismatch`` on the credit); unmatched it is ``waiting`` until its
-expected day is over (as of the run, Vietnam time), then ``missing``.
+expected day is over (as of the run, Vietnam time) and the imported statements reach that day
+(a credit cannot be missing from a statement not yet imported), then ``missing``.
 
 **Identities.** A batch is named by its first settlement line (the lowest id: later lines of
 the same session get higher ids), a credit by its statement line, so every finding's subject is
@@ -291,9 +292,14 @@ def match_payouts(
     config: PayoutConfig,
     as_of: datetime,
     deductions: Sequence[Deduction] = (),
+    statements_until: date | None = None,
 ) -> PayoutOutcome:
     """Batches from ``lines``, matched to ``credits`` (see the module doc). Deterministic: the
-    same answer in any input order."""
+    same answer in any input order.
+
+    ``statements_until``: the last day the centre's imported statements reach. A batch
+    expected after it stays ``waiting`` (its credit cannot be missing from a statement not yet
+    imported); ``None``: the statements are taken as complete."""
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         raise ValueError("as_of must be a timezone-aware datetime")
     batches = build_batches(lines, config)
@@ -338,7 +344,9 @@ def match_payouts(
         if match is not None:
             states[batch.first_line_id] = "paid" if match.named == "" else "differs"
         else:
-            states[batch.first_line_id] = "missing" if today > batch.expected_on else "waiting"
+            due = today > batch.expected_on and (
+                statements_until is None or batch.expected_on <= statements_until)
+            states[batch.first_line_id] = "missing" if due else "waiting"
     findings = _findings(batches, states, matches, unexpected)
     return PayoutOutcome(batches=batches, matches=matches, unexpected=unexpected,
                          states=states, paid_by=paid_by, findings=findings,

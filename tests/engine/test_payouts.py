@@ -240,3 +240,11 @@ def test_a_bad_provider_setting_is_refused() -> None:
         ProviderPayout("vnpay", "(")
     with pytest.raises(ValueError, match="whole number"):
         ProviderPayout("vnpay", "VNPAY", days=-1)
+
+
+def test_no_batch_is_missing_beyond_the_statements_imported() -> None:
+    lines = [line(1, FRI, 100_000), line(2, MON, 50_000)]  # due Monday and Tuesday
+    outcome = match_payouts(lines=lines, credits=[], config=CONFIG,
+                            as_of=at(date(2026, 10, 9)), statements_until=MON)
+    assert kinds(outcome) == [("payout_missing", 1, -100_000)]
+    assert outcome.states == {1: "missing", 2: "waiting"}

@@ -19,7 +19,7 @@ from recon.db import Database
 from recon.settlements.payouts import engine_config
 from tests.cashier.live import chromium_page, served
 from tests.conftest import T0
-from tests.reconcile.payout_builders import MON, credit, pay_and_settle
+from tests.reconcile.payout_builders import MON, credit, pay_and_settle, statement_of_wednesday
 from tests.reconcile.recon_builders import World
 
 pytestmark = pytest.mark.browser
@@ -42,6 +42,7 @@ def live(tmp_path: Path) -> Iterator[LivePayouts]:
     w = World(db, clock, config=engine_config({}))
     pay_and_settle(w)  # VNPay: the Fri+Sat session, and Monday's
     credit(w, MON, [("FT001", 196000, "VNPAY TT PHIEN 20/11")])  # Monday's never comes
+    statement_of_wednesday(w)
     w.run("full", as_of=clock.now())
     with db.transaction() as s:
         create_user(s, clock, username="ketoan", role="finance", password=PASSWORD,

@@ -17,7 +17,7 @@ from recon.clock import FixedClock
 from recon.db import Database
 from recon.settlements.payouts import engine_config
 from tests.finance.test_roles import _session_client
-from tests.reconcile.payout_builders import MON, credit, pay_and_settle
+from tests.reconcile.payout_builders import MON, credit, pay_and_settle, statement_of_wednesday
 from tests.reconcile.recon_builders import World
 
 
@@ -29,6 +29,7 @@ def world(db: Database, clock: FixedClock) -> World:
     pay_and_settle(w)
     credit(w, MON, [("FT001", 196000, "VNPAY TT PHIEN 20/11"),
                     ("FT002", 55000, "=VNPAY HYPERLINK(1)")])
+    statement_of_wednesday(w)
     w.run("full", as_of=clock.now())
     return w
 

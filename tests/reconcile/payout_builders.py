@@ -67,3 +67,10 @@ def at_day(w: World, day: date, hour: int = 12) -> None:
         w.clock.advance(target - w.clock.now())
 
 
+
+
+def statement_of_wednesday(w: World) -> None:
+    """Wednesday's statement, with one citizen's transfer no payment carries (an ordinary
+    ``unexpected_settlement``): the imported statements now reach past Monday's batch's due day
+    (Tuesday), so that batch can be missing."""
+    credit(w, MON + timedelta(days=2), [("FT003", 180000, "HS7K2P NOP PHI")])

@@ -13,7 +13,14 @@ from recon.clock import FixedClock
 from recon.db import Database
 from recon.engine.records import EngineConfig
 from recon.settlements.payouts import engine_config, payout_config
-from tests.reconcile.payout_builders import MON, at_day, credit, pay_and_settle, vn
+from tests.reconcile.payout_builders import (
+    MON,
+    at_day,
+    credit,
+    pay_and_settle,
+    statement_of_wednesday,
+    vn,
+)
 from tests.reconcile.recon_builders import World
 
 
@@ -26,8 +33,8 @@ def w(db: Database) -> World:
 def test_credits_pay_batches_and_the_faults_are_found(w: World) -> None:
     pay_and_settle(w)
     credit(w, MON, [("FT001", 196000, "VNPAY TT PHIEN 20/11"),     # Fri+Sat session: paid
-                    ("FT002", 55000, "VNPAY TT PHIEN 19/11"),      # no batch: unexpected
-                    ("FT003", 180000, "HS7K2P NOP PHI")])          # a citizen's transfer
+                    ("FT002", 55000, "VNPAY TT PHIEN 19/11")])     # no batch: unexpected
+    statement_of_wednesday(w)  # FT003, a citizen's transfer
     at_day(w, MON + timedelta(days=3))
     w.run("full", as_of=w.clock.now())
     kinds = {d.kind: d for d in w.discrepancies("open")}
@@ -44,15 +51,16 @@ def test_the_missing_credit_imported_later_resolves_payout_missing_incrementally
         w: World) -> None:
     pay_and_settle(w)
     credit(w, MON, [("FT001", 196000, "VNPAY TT PHIEN 20/11")])
+    statement_of_wednesday(w)
     at_day(w, MON + timedelta(days=3))
     w.run("full", as_of=w.clock.now())
-    assert w.kinds() == ["payout_missing"]
+    assert w.kinds() == ["payout_missing", "unexpected_settlement"]
     w.later(hours=1)
     credit(w, MON + timedelta(days=3), [("FT010", 98000, "VNPAY TT PHIEN 23/11")])
     w.later(minutes=5)
     summary = w.run("auto", as_of=w.clock.now())
     assert summary.mode == "incremental"
-    assert w.kinds() == []
+    assert w.kinds() == ["unexpected_settlement"]
     [resolved] = w.discrepancies("auto_resolved")
     assert resolved.kind == "payout_missing"
     assert "FT010" in (resolved.auto_resolved_reason or "")
@@ -67,6 +75,19 @@ def test_a_short_credit_is_a_mismatch_with_both_amounts(w: World) -> None:
     [d] = w.discrepancies("open")
     assert (d.kind, d.expected_amount, d.actual_amount, d.delta) == (
         "payout_mismatch", 196000, 190000, -6000)
+
+
+def test_no_batch_is_missing_from_statements_not_yet_imported(w: World) -> None:
+    pay_and_settle(w)
+    credit(w, MON, [("FT001", 196000, "VNPAY TT PHIEN 20/11")])  # Monday's statement only
+    at_day(w, MON + timedelta(days=3))
+    w.run("full", as_of=w.clock.now())
+    assert w.kinds() == []  # Monday's batch is due Tuesday: that statement is not in yet
+    w.later(hours=1)
+    statement_of_wednesday(w)
+    w.later(minutes=5)
+    w.run("auto", as_of=w.clock.now())
+    assert w.kinds() == ["payout_missing", "unexpected_settlement"]
 
 
 def test_without_a_payout_configuration_nothing_changes(w: World) -> None:
