@@ -74,9 +74,10 @@ def test_a_payout_from_batch_to_bank_credit(live: LivePayouts, page: Page) -> No
     assert rows.count() == 2
     paid = page.locator("[data-testid=payout-batch][data-state=paid]")
     assert "20/11/2026 – 22/11/2026" in paid.inner_text() and "FT001" in paid.inner_text()
-    paid.locator("summary").click()  # the batch's lines
-    assert paid.locator("details table").is_visible()
-    assert "V1" in paid.inner_text() and "V2" in paid.inner_text()
+    lines = page.locator("[data-testid=payout-lines][data-state=paid]")
+    lines.locator("summary").click()  # the batch's lines
+    assert lines.locator("details table").is_visible()
+    assert "V1" in lines.inner_text() and "V2" in lines.inner_text()
     page.screenshot(path=str(SCREENSHOTS / "finance-payouts.png"), full_page=True)
 
     with page.expect_download() as download:  # the bank statement the credit came in
