@@ -365,6 +365,9 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
                                   mark=since_mark, since=window_start)
     if payouts is not None:
         settled = payouts.early(settled)
+        timings["payouts"] = time.perf_counter() - t0
+        say(f"payouts: {len(payouts.outcome.batches):,} batches, "
+            f"{len(payouts.outcome.credits):,} provider credits in {timings['payouts']:.2f}s")
     if mode == "full":
         with full_load(conn) as load:
             payments, lines = load.payments(), load.lines()
