@@ -14,6 +14,7 @@ from recon.db import Database
 from recon.engine.records import EngineConfig
 from recon.settlements.payouts import engine_config, payout_config
 from tests.reconcile.payout_builders import (
+    FRI,
     MON,
     at_day,
     credit,
@@ -111,3 +112,38 @@ def test_memo_and_days_are_settings() -> None:
     with pytest.raises(ValidationError, match="RECON_MOMO_PAYOUT_MEMO"):
         payout_config({"RECON_MOMO_PAYOUT_MEMO": "("})
     assert replace(engine_config({}), payouts=None) == EngineConfig()
+
+
+def test_one_credit_for_two_sessions_then_a_stray_one(w: World) -> None:
+    pay_and_settle(w)
+    # a refunded VNPay payment: the provider takes it back from a later payout
+    d = w.dossier(amounts=(50000,))
+    w.pay(50000, provider="vnpay", txn="V9", reference=w.intent(d, 50000, channel="vnpay"),
+          paid_at=vn(FRI), status="refunded")
+    credit(w, MON + timedelta(days=1), [("FT020", 196000 + 98000, "VNPAY TT 2 PHIEN")])  # N:1
+    statement_of_wednesday(w)
+    at_day(w, MON + timedelta(days=3))
+    w.run("full", as_of=w.clock.now())
+    assert w.kinds() == ["unexpected_settlement"]  # both sessions paid by FT020
+
+    credit(w, MON + timedelta(days=8), [("FT030", 45000, "VNPAY TT PHIEN 27/11")])
+    w.later(hours=1)
+    w.run("full", as_of=w.clock.now())
+    [stray] = [d for d in w.discrepancies("open") if d.kind.startswith("payout")]
+    assert (stray.kind, stray.actual_amount) == ("payout_unexpected", 45000)
+
+
+def test_a_payout_less_a_chargeback_names_it(w: World) -> None:
+    pay_and_settle(w)
+    d = w.dossier(amounts=(50000,))
+    w.pay(50000, provider="vnpay", txn="V9", reference=w.intent(d, 50000, channel="vnpay"),
+          paid_at=vn(FRI), status="refunded")
+    credit(w, MON, [("FT001", 196000, "VNPAY TT PHIEN 20/11")])
+    credit(w, MON + timedelta(days=1), [("FT004", 48000, "VNPAY TT PHIEN 23/11")])  # 98,000 - V9
+    statement_of_wednesday(w)
+    at_day(w, MON + timedelta(days=3))
+    w.run("full", as_of=w.clock.now())
+    [d] = [x for x in w.discrepancies("open") if x.kind.startswith("payout")]
+    assert (d.kind, d.expected_amount, d.actual_amount, d.delta) == (
+        "payout_mismatch", 98000, 48000, -50000)
+    assert "V9" in d.explanation and "chargeback" in (d.explanation_en or "")
