@@ -135,6 +135,27 @@ def sides(session: Session, *, config: PayoutConfig, now: datetime, kind: str,
                            match.batches[0].first_line_id))
 
 
+LINE_HEADER_KEYS = ("Statement", "Line", "Bank reference", "Credited on", "Credited", "Memo",
+                    "Provider")
+
+
+def statement_line(session: Session, line_id: int, config: PayoutConfig) -> list[Any] | None:
+    """One line of an imported bank statement (a file of one of ``config``'s statement
+    profiles), in the order of :data:`LINE_HEADER_KEYS`; ``None`` for any other line."""
+    row = session.execute(text(
+        "SELECT f.filename, l.line_no, l.provider_txn_id, l.settled_on, l.amount, "
+        "COALESCE(l.reference, ''), l.provider, f.profile FROM settlement_lines l "
+        "JOIN settlement_files f ON f.id = l.file_id WHERE l.id = :i"), {"i": line_id}).first()
+    if row is not None and row[7] not in config.statement_profiles:
+        row = None
+    if row is None:
+        return None
+    day = row[3]
+    return [row[0], int(row[1]), row[2],  # the memo is made inert by the export
+            day.isoformat() if isinstance(day, date) else str(day)[:10], int(row[4]), row[5],
+            row[6]]
+
+
 HEADER_KEYS = ("Provider", "Session from", "Session to", "Transactions", "Gross", "Fee", "Net",
                "Expected credit", "State", "Bank reference", "Credited on", "Credited",
                "Difference")
@@ -154,5 +175,5 @@ def export_rows(page: PayoutPage) -> Iterator[list[Any]]:
                "" if view.match is None else view.match.difference]
 
 
-__all__ = ["BatchView", "CreditView", "PayoutPage", "PayoutSides", "export_rows", "month_bounds",
-           "payout_page", "sides"]
+__all__ = ["LINE_HEADER_KEYS", "BatchView", "CreditView", "PayoutPage", "PayoutSides",
+           "export_rows", "month_bounds", "payout_page", "sides", "statement_line"]

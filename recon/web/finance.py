@@ -635,6 +635,17 @@ def payouts_export(fmt: str) -> Response:
     return _download(chunks, f"chuyen-tien-ve-{month:%Y-%m}.{fmt}", fmt)
 
 
+@bp.get("/settlement-lines/<int:line_id>/download.csv")
+def download_statement_line(line_id: int) -> Response:
+    """One bank statement line (a payout credit) as a CSV of one row."""
+    with database().read() as s:
+        row = payout_reads.statement_line(s, line_id, _payout_config())
+    if row is None:
+        raise NotFound(tr("Not found."))
+    header = [tr(k) for k in payout_reads.LINE_HEADER_KEYS]
+    return _download(workbench.csv_chunks(header, [row]), f"sao-ke-dong-{line_id}.csv", "csv")
+
+
 # --------------------------------------------------------------------------- audit
 
 

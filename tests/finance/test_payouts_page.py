@@ -86,6 +86,12 @@ def test_exports_are_csv_and_xlsx(finance: tuple[FlaskClient, str], world: World
     assert len(values) == 3 and values[1][6] in (196000, 98000)
 
 
+def _line(world: World, kind: str) -> int:
+    [d] = [d for d in world.discrepancies("open") if d.kind == kind]
+    assert d.settlement_line_id is not None
+    return d.settlement_line_id
+
+
 def test_a_payout_discrepancy_shows_both_sides(finance: tuple[FlaskClient, str],
                                                 world: World) -> None:
     client, _ = finance
@@ -99,5 +105,13 @@ def test_a_payout_discrepancy_shows_both_sides(finance: tuple[FlaskClient, str],
         as_text=True)
     assert "Không có đợt chuyển tiền nào giải thích khoản ghi có này." in unexpected
     assert "FT002" in unexpected and 'data-testid="statement-download"' in unexpected
+    line = client.get(f"/finance/settlement-lines/{_line(world, 'payout_unexpected')}/download.csv")
+    assert line.status_code == 200 and "attachment" in line.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(line.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][:3] == ["Sao kê", "Dòng", "Số tham chiếu ngân hàng"]
+    assert rows[1][2:5] == ["FT002", "2026-11-23", "55000"]
+    assert rows[1][5] == "'=VNPAY HYPERLINK(1)"  # a formula-like memo made inert
+    batch_line = _line(world, "payout_missing")  # a provider's line is no statement line
+    assert client.get(f"/finance/settlement-lines/{batch_line}/download.csv").status_code == 404
     assert found.keys() >= {"payout_missing", "payout_unexpected"}
     assert world.clock.now() - timedelta(days=3) < world.clock.now()
