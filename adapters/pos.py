@@ -39,6 +39,7 @@ from adapters.base import (
     NotAPayment,
     Outcome,
     PaymentStatus,
+    PayoutSpec,
     RawRequest,
     SignatureError,
     SignedParts,
@@ -114,6 +115,11 @@ class POSAdapter(Adapter):
     name = "pos"
     label = "POS"
     channel = "pos"
+    # payouts: the acquirer credits a terminal's day T+1 (LEGS.md A.2, bank POS 1-3 working
+    # days); memo never seen (A.4): unverified, overridable
+    payout = PayoutSpec(
+        memo=r"\bPOS\b.*\b(?:KET\s*TOAN|TT\s*THE|SETTLE)|\bMERCHANT\s*SETTLEMENT\b",
+        days=1)
     env_spec = EnvSpec(required=("RECON_POS_SECRET",), rotating=("RECON_POS_SECRET",))
     link = CallbackLink.typed
     simulated_statuses = ("succeeded", "failed", "refunded")

@@ -277,3 +277,82 @@ def late_line_for_closed_period(month: date, provider: str, txn: str, dated: dat
         f"dated {dated:%Y-%m-%d}), changed after the month was closed. The closed month is "
         f"left unchanged; {now_en}",
     )
+
+
+# --------------------------------------------------------------------------- payouts
+
+
+def _session_vi(first: date, last: date) -> str:
+    return f"{first:%d/%m/%Y}" if first == last else f"{first:%d/%m/%Y}–{last:%d/%m/%Y}"
+
+
+def _session_en(first: date, last: date) -> str:
+    return f"{first:%Y-%m-%d}" if first == last else f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+
+
+def sessions_vi(sessions: list[tuple[date, date]]) -> str:
+    return ", ".join(_session_vi(a, b) for a, b in sessions)
+
+
+def sessions_en(sessions: list[tuple[date, date]]) -> str:
+    return ", ".join(_session_en(a, b) for a, b in sessions)
+
+
+def payout_missing(provider: str, first: date, last: date, count: int, expected: int,
+                   due: date) -> Pair:
+    """A batch whose credit has not come once its expected banking day is over."""
+    return (
+        f"Đợt chuyển tiền {provider_vi(provider)} phiên {_session_vi(first, last)} ({count} "
+        f"giao dịch, cần nhận {vnd(expected)}) chưa được ghi có vào tài khoản; hạn ghi có là "
+        f"ngày làm việc {date_vi(due)}.",
+        f"The {provider_en(provider)} payout batch of session {_session_en(first, last)} "
+        f"({count} transactions, {vnd(expected)} expected) has not been credited to the "
+        f"account; it was due on banking day {date_en(due)}.",
+    )
+
+
+_DEDUCTION_VI = {"chargeback": "khoản bồi hoàn (chargeback)", "fee_invoice": "hóa đơn phí"}
+_DEDUCTION_EN = {"chargeback": "chargeback", "fee_invoice": "fee invoice"}
+
+
+def payout_mismatch(provider: str, bank_reference: str, booked_on: date, amount: int,
+                    sessions: list[tuple[date, date]], expected: int, named: str,
+                    deduction_kind: str | None, deduction_reference: str | None) -> Pair:
+    """A credit that pays its batch(es) with another amount; ``named`` says what the
+    difference is (``deduction``, ``fee``) or that nothing explains it."""
+    diff = amount - expected
+    size = vnd(abs(diff))
+    if named == "deduction" and deduction_kind is not None:
+        why = (f"Chênh lệch {size} đúng bằng {_DEDUCTION_VI.get(deduction_kind, deduction_kind)}"
+               f" {deduction_reference} đã bị khấu trừ.",
+               f"The difference of {size} is exactly the "
+               f"{_DEDUCTION_EN.get(deduction_kind, deduction_kind)} {deduction_reference}, "
+               f"deducted.")
+    elif named == "fee":
+        why = (f"Chênh lệch {size} đúng bằng phí của đợt: đã chuyển tổng tiền chưa trừ phí "
+               f"(phí thu theo hóa đơn riêng).",
+               f"The difference of {size} is exactly the batch's fee: the gross was paid "
+               f"(the fee is invoiced separately).")
+    else:
+        why = (f"Chuyển {'thiếu' if diff < 0 else 'thừa'} {size}, chưa rõ nguyên nhân.",
+               f"{size} {'short' if diff < 0 else 'over'}, not explained.")
+    return (
+        f"Khoản ghi có {bank_reference} ngày {date_vi(booked_on)} của {provider_vi(provider)} "
+        f"({vnd(amount)}) thanh toán phiên {sessions_vi(sessions)}, cần {vnd(expected)}. "
+        f"{why[0]}",
+        f"The {provider_en(provider)} credit {bank_reference} of {date_en(booked_on)} "
+        f"({vnd(amount)}) pays session {sessions_en(sessions)}, which needs {vnd(expected)}. "
+        f"{why[1]}",
+    )
+
+
+def payout_unexpected(provider: str, bank_reference: str, booked_on: date, amount: int,
+                      memo: str) -> Pair:
+    """A credit whose memo says it is a provider's payout, that no batch explains."""
+    return (
+        f"Khoản ghi có {bank_reference} ngày {date_vi(booked_on)} ({vnd(amount)}, nội dung "
+        f"“{memo}”) là tiền {provider_vi(provider)} chuyển về nhưng không khớp đợt chuyển tiền "
+        f"nào.",
+        f"The credit {bank_reference} of {date_en(booked_on)} ({vnd(amount)}, memo “{memo}”) "
+        f"is a {provider_en(provider)} payout that no batch explains.",
+    )

@@ -237,6 +237,19 @@ def _entries() -> Sequence[Kind]:
              lifecycle.reason_late_for_closed_period,
              "Phát sinh sau khóa sổ", "Late for a closed month", "high",
              alternatives=(("dossier",), ("settlement_line",))),
+        # found by the run's payout pass (recon.engine.payouts), not by the core
+        Kind("payout_missing", ("settlement_line",), "transactions",
+             core.detect_payout_missing,
+             explain.payout_missing, lifecycle.reason_payout_missing,
+             "Chưa nhận tiền chuyển về", "Payout not credited", "high"),
+        Kind("payout_mismatch", ("settlement_line",), "transactions",
+             core.detect_payout_mismatch,
+             explain.payout_mismatch, lifecycle.reason_payout_mismatch,
+             "Tiền chuyển về lệch", "Payout amount differs", "medium"),
+        Kind("payout_unexpected", ("settlement_line",), "transactions",
+             core.detect_payout_unexpected,
+             explain.payout_unexpected, lifecycle.reason_payout_unexpected,
+             "Tiền chuyển về không rõ đợt", "Payout without batch", "medium"),
     )
 
 

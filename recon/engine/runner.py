@@ -64,7 +64,7 @@ from sqlalchemy import Connection
 
 from recon.clock import Clock
 from recon.db import Database
-from recon.engine import changes, closed
+from recon.engine import changes, closed, payout_load
 from recon.engine.core import Reconciliation, reconcile
 from recon.engine.kinds import KINDS
 from recon.engine.lifecycle import Classification, classify
@@ -387,6 +387,15 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
                         settled: Callable[[list[Discrepancy]], None] | None = None,
                         since_mark: int | None = None,
                         ) -> tuple[RunSummary, Reconciliation, Classification]:
+    # the payout pass (recon/engine/payout_load.py) reads and matches before the core runs:
+    # the credits it claims leave the core's early findings
+    payouts = payout_load.prepare(conn, config=config.payouts, mode=mode, as_of=as_of,
+                                  mark=since_mark, since=window_start)
+    if payouts is not None:
+        settled = payouts.early(settled)
+        timings["payouts"] = time.perf_counter() - t0
+        say(f"payouts: {len(payouts.outcome.batches):,} batches, "
+            f"{len(payouts.outcome.credits):,} provider credits in {timings['payouts']:.2f}s")
     month = horizon(conn) if mode == "full" else None
     last = changes.last_success(conn) if month is not None else None
     if month is not None and last is not None and last.mark is not None:
@@ -421,7 +430,11 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
     timings["load"] = loaded_at - t0
     say(f"loaded {len(loaded.dossiers):,} dossiers, {len(loaded.payments):,} payments, "
         f"{len(loaded.lines):,} settlement lines in {loaded_at - t0:.2f}s")
-    classification = classify(loaded.previous_open, result, partial=mode != "full")
+    previous_open: list[str] = loaded.previous_open
+    if payouts is not None:
+        result = payouts.apply(result)
+        previous_open = payouts.previous(previous_open)
+    classification = classify(previous_open, result, partial=mode != "full")
     t2 = time.perf_counter()
     timings["reconcile"] = t2 - t1  # from the core's start: in a full run, overlaps the load
     timings["load_and_reconcile"] = t2 - t0

@@ -73,6 +73,13 @@ PAYMENT_STATUS_LABELS: dict[str, tuple[str, str]] = {  # payments, intents and r
     "cancelled": ("Cancelled", "Đã hủy"),
     "running": ("Running", "Đang chạy"),
 }
+#: a payout batch's state on the payouts page (recon.engine.payouts.STATES)
+PAYOUT_STATE_LABELS: dict[str, tuple[str, str]] = {
+    "paid": ("Credited", "Đã ghi có"),
+    "differs": ("Credited, amount differs", "Đã ghi có, lệch số tiền"),
+    "waiting": ("Not due yet", "Chưa đến hạn"),
+    "missing": ("Not credited", "Chưa nhận được"),
+}
 #: audit_events.action -> label: every action the code writes (tests/finance/test_texts.py)
 ACTION_LABELS: dict[str, tuple[str, str]] = {
     "user.logged_in": ("Logged in", "Đăng nhập"),
@@ -647,6 +654,35 @@ _PHRASES: dict[str, str] = {
     "scan the dossier's barcode.":
         "Không có hồ sơ nào hôm nay còn phải nộp khớp với “{query}”. Kiểm tra lại chính tả hoặc "
         "quét mã vạch của hồ sơ.",
+    # --- payouts (/finance/payouts)
+    "Payouts": "Tiền chuyển về",
+    "Payouts: provider batches and bank credits":
+        "Tiền chuyển về: đợt chuyển tiền và ghi có ngân hàng",
+    "Session from": "Phiên từ ngày",
+    "Session to": "Phiên đến ngày",
+    "Session": "Phiên",
+    "Transactions": "Số giao dịch",
+    "Expected credit": "Ngày dự kiến ghi có",
+    "State": "Trạng thái",
+    "Credited on": "Ngày ghi có",
+    "Credited": "Số tiền ghi có",
+    "Lines of the batch": "Các giao dịch của đợt",
+    "Credits no batch explains": "Khoản ghi có không khớp đợt nào",
+    "No batch in this month.": "Không có đợt chuyển tiền nào trong tháng.",
+    "Previous month": "Tháng trước",
+    "Next month": "Tháng sau",
+    "Choose a month as YYYY-MM.": "Hãy chọn tháng theo dạng NNNN-TT (ví dụ 2021-03).",
+    "Choose a provider from the list.": "Hãy chọn nhà cung cấp trong danh sách.",
+    "Open the discrepancy": "Mở chênh lệch",
+    "Download the bank statement": "Tải sao kê ngân hàng",
+    "Download this statement line": "Tải dòng sao kê này",
+    "Statement": "Sao kê",
+    "Line": "Dòng",
+    "Payout batch": "Đợt chuyển tiền",
+    "Bank credit": "Khoản ghi có ngân hàng",
+    "No credit has paid this batch.": "Chưa có khoản ghi có nào thanh toán đợt này.",
+    "No batch explains this credit.": "Không có đợt chuyển tiền nào giải thích khoản ghi có này.",
+    "batches": "đợt",
     "Clear search": "Xóa tìm kiếm",
     "Back to today's list": 'Quay lại danh sách hôm nay',
     "Amount to pay": "Còn phải nộp",
@@ -749,6 +785,10 @@ def provider_label(value: str | None) -> str:
 
 def run_mode_label(value: str | None) -> str:
     return _pick(RUN_MODE_LABELS, value)
+
+
+def payout_state_label(value: str | None) -> str:
+    return _pick(PAYOUT_STATE_LABELS, value)
 
 
 def payment_status_label(value: str | None) -> str:
