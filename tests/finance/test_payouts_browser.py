@@ -53,7 +53,7 @@ def live(tmp_path: Path) -> Iterator[LivePayouts]:
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    with chromium_page(1366, 900) as page:
+    with chromium_page(1366, 900, downloads=True) as page:
         yield page
 
 
