@@ -44,6 +44,10 @@ def _register() -> None:
 
     for command in periods.COMMANDS:
         cli.add_command(command)
+    from recon.cli import calendar  # noqa: PLC0415 - issue 17: the banking calendar
+
+    for command in calendar.COMMANDS:
+        cli.add_command(command)
 
 
 _register()

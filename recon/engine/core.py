@@ -76,6 +76,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
 from typing import TYPE_CHECKING, Final, NamedTuple
 
+from recon.calendar.days import EVERY_DAY, BankingCalendar
 from recon.clock import VN_TZ
 from recon.engine import explain
 from recon.engine.records import (
@@ -144,29 +145,38 @@ def parse_identity(identity: str, *, kinds: KindRegistry | None = None,
 # --------------------------------------------------------------------------- deadlines
 
 
-def settlement_deadline(paid_at: datetime, days: int) -> date:
-    """The last day (Vietnam time) on which a payment's settlement may arrive: the date of
-    ``paid_at`` in Vietnam (UTC+7) plus ``days``."""
-    return explain.vn_date(paid_at) + timedelta(days=days)
+def settlement_deadline(paid_at: datetime, days: int,
+                        calendar: BankingCalendar = EVERY_DAY) -> date:
+    """The last day (Vietnam time) on which a payment's settlement may arrive: the ``days``-th
+    day of ``calendar`` after the date of ``paid_at`` in Vietnam (UTC+7). With the banking
+    calendar, a payment of Tuesday 9 Feb 2021 with 2 days is due Thursday 18 Feb (Tết Tân
+    Sửu, 10–16 Feb, counts no day); with :data:`~recon.calendar.EVERY_DAY` it is the date plus
+    ``days``."""
+    return calendar.add_banking_days(explain.vn_date(paid_at), days)
 
 
-def settlement_overdue(paid_at: datetime, days: int, as_of: datetime) -> bool:
+def settlement_overdue(paid_at: datetime, days: int, as_of: datetime,
+                       calendar: BankingCalendar = EVERY_DAY) -> bool:
     """True once the deadline day is over: ``as_of`` is at or after 00:00 ICT of the next day.
 
-    Paid 2026-11-21 23:59 ICT with 2 days: the deadline is 2026-11-23, so at
+    Paid 2026-11-21 23:59 ICT with 2 calendar days: the deadline is 2026-11-23, so at
     2026-11-23 23:59:59.999999 ICT it is not overdue and at 2026-11-24 00:00:00 ICT it is.
     """
-    end = datetime.combine(settlement_deadline(paid_at, days) + timedelta(days=1), time(), VN_TZ)
+    end = datetime.combine(settlement_deadline(paid_at, days, calendar) + timedelta(days=1),
+                           time(), VN_TZ)
     return as_of >= end
 
 
-def settlement_cutoff(as_of: datetime, days: int) -> datetime:
+def settlement_cutoff(as_of: datetime, days: int,
+                      calendar: BankingCalendar = EVERY_DAY) -> datetime:
     """The same rule turned around, in UTC: a payment is overdue iff ``paid_at < cutoff``.
 
-    (Overdue iff VN-date(as_of) >= VN-date(paid_at) + days + 1, i.e. paid before 00:00 ICT of
-    the day ``days`` days before as_of's Vietnam date.)
+    Overdue iff deadline(paid day) < A (``as_of``'s Vietnam date). The deadline never moves
+    back when the paid day moves forward, so the overdue paid days are those before one day
+    q: the ``days``-th banking day before A (A itself when ``days`` is 0). With calendar days
+    q is A - ``days``. ``tests/engine/test_banking_deadlines.py`` checks the two rules agree.
     """
-    start = explain.vn_date(as_of) - timedelta(days=days)
+    start = calendar.add_banking_days(explain.vn_date(as_of), -days)
     return datetime.combine(start, time(), VN_TZ).astimezone(UTC)
 
 
@@ -340,7 +350,7 @@ def _cutoff(provider: str, as_of: datetime, cfg: EngineConfig) -> datetime:
     providers that do not settle)."""
     if not cfg.needs_settlement(provider):
         return _NEVER
-    return settlement_cutoff(as_of, cfg.days_for(provider))
+    return settlement_cutoff(as_of, cfg.days_for(provider), cfg.calendar)
 
 
 # --------------------------------------------------------------------------- shared indexes
@@ -716,7 +726,8 @@ def detect_missing_settlement(facts: Facts, kind: Kind, emit: Emit) -> None:
             days = cfg.days_for(provider)
             vi, en = explain_(
                 provider, p[2], p[4], paid_at=p[6], days=days,
-                deadline=settlement_deadline(p[6], days),
+                deadline=settlement_deadline(p[6], days, cfg.calendar),
+                banking=cfg.banking_days,
             )
             emit(Discrepancy(
                 f"{name}:payment={p[0]}", name, did, p[0], None, provider, p[4], 0, -p[4],

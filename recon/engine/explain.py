@@ -143,16 +143,19 @@ def unmatched_payment(provider: str, txn: str, amount: int, reference: str | Non
 
 
 def missing_settlement(
-    provider: str, txn: str, amount: int, *, paid_at: datetime, days: int, deadline: date
+    provider: str, txn: str, amount: int, *, paid_at: datetime, days: int, deadline: date,
+    banking: bool = False,
 ) -> Pair:
+    """``banking``: the deadline counts banking days (the service's calendar), not days."""
     paid_day = vn_date(paid_at)
+    unit_vi, unit_en = ("ngày làm việc", "banking-day") if banking else ("ngày", "day")
     return (
         f"{_cap(_txn_vi(provider, txn))} số tiền {vnd(amount)} ngày "
         f"{date_vi(paid_day)} chưa có trong báo cáo quyết toán, đã quá hạn quyết toán "
-        f"{days} ngày (hết ngày {date_vi(deadline)}).",
+        f"{days} {unit_vi} (hết ngày {date_vi(deadline)}).",
         f"The payment of {vnd(amount)} by {_txn_en(provider, txn)} on {date_en(paid_day)} "
-        f"has not been settled, and its {days}-day settlement deadline ({date_en(deadline)}) "
-        f"has passed.",
+        f"has not been settled, and its {days}-{unit_en} settlement deadline "
+        f"({date_en(deadline)}) has passed.",
     )
 
 

@@ -237,12 +237,14 @@ def reason_missing_settlement(ids: dict[str, int], result: Reconciliation) -> Pa
             f"Payments by {name_en} are now configured as needing no settlement.",
         )
     days = config.days_for(payment.provider)
-    deadline = settlement_deadline(payment.paid_at, days)
+    deadline = settlement_deadline(payment.paid_at, days, config.calendar)
+    unit_vi, unit_en = ("ngày làm việc", "banking days") if config.banking_days else (
+        "ngày", "days")
     return (
-        f"Hạn quyết toán ({days} ngày, hết ngày {date_vi(deadline)}) chưa qua tại thời điểm "
-        f"đối soát.",
-        f"The settlement deadline ({days} days, ending {date_en(deadline)}) has not passed as "
-        f"of this run.",
+        f"Hạn quyết toán ({days} {unit_vi}, hết ngày {date_vi(deadline)}) chưa qua tại thời "
+        f"điểm đối soát.",
+        f"The settlement deadline ({days} {unit_en}, ending {date_en(deadline)}) has not "
+        f"passed as of this run.",
     )
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Final, NamedTuple
 
+from recon.calendar.days import EVERY_DAY, BankingCalendar
+
 SUCCEEDED: Final = "succeeded"
 DEFAULT_SETTLEMENT_DAYS: Final = 2
 
@@ -138,8 +140,11 @@ class EngineConfig:
     """What the engine needs to know about providers.
 
     - ``settlement_days``: per provider, how many days after the payment's Vietnam-time date
-      its settlement may arrive (``default_settlement_days`` otherwise). See
-      :func:`~recon.engine.core.settlement_deadline`.
+      its settlement may arrive (``default_settlement_days`` otherwise), counted on
+      ``calendar``. See :func:`~recon.engine.core.settlement_deadline`.
+    - ``calendar``: the days that count for those deadlines: :data:`~recon.calendar.EVERY_DAY`
+      (calendar days) by default; the service runs with the Vietnamese banking calendar
+      (:func:`recon.engine.settings.engine_config_from_env`).
     - ``no_settlement_providers``: providers whose payments are never settled by anyone (cash
       at the desk): they count as paid and are never ``missing_settlement``.
     - ``tolerances``: per provider, the largest absolute difference in VND between a payment
@@ -151,6 +156,7 @@ class EngineConfig:
     no_settlement_providers: frozenset[str] = frozenset({"cash"})
     tolerances: Mapping[str, int] = field(default_factory=dict)
     default_tolerance: int = 0
+    calendar: BankingCalendar = EVERY_DAY
 
     def __post_init__(self) -> None:
         _check_days("default_settlement_days", self.default_settlement_days)
@@ -174,3 +180,8 @@ class EngineConfig:
 
     def needs_settlement(self, provider: str) -> bool:
         return provider not in self.no_settlement_providers
+
+    @property
+    def banking_days(self) -> bool:
+        """Whether deadlines count banking days (any calendar but every day)."""
+        return self.calendar is not EVERY_DAY

@@ -4,7 +4,7 @@ that raise nothing, reruns, auto-resolution, reopening, dry runs, the lock and a
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -326,6 +326,8 @@ def test_engine_config_from_env() -> None:
                                   "RECON_MOMO_TOLERANCE_VND": "500",
                                   "RECON_SETTLEMENT_DAYS": "4", "RECON_OTHER": "x"})
     assert cfg == EngineConfig(settlement_days={"vnpay": 3}, default_settlement_days=4,
-                               tolerances={"momo": 500})
+                               tolerances={"momo": 500}, calendar=cfg.calendar)
+    # the days count on the banking calendar (recon/calendar): Tết 2026 is no banking day
+    assert cfg.banking_days and not cfg.calendar.is_banking_day(date(2026, 2, 17))
     with pytest.raises(ValueError, match="RECON_VNPAY_SETTLEMENT_DAYS"):
         engine_config_from_env({"RECON_VNPAY_SETTLEMENT_DAYS": "two"})
