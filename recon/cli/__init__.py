@@ -44,9 +44,9 @@ def _register() -> None:
 
     for command in periods.COMMANDS:
         cli.add_command(command)
-    from recon.cli import calendar  # noqa: PLC0415 - issue 17: the banking calendar
+    from recon.cli import calendar, contracts  # noqa: PLC0415 - issue 17: the bank leg
 
-    for command in calendar.COMMANDS:
+    for command in (*calendar.COMMANDS, *contracts.COMMANDS):
         cli.add_command(command)
 
 

@@ -384,6 +384,8 @@ class Facts:
       line settles (neither under its own id nor under its bank reference);
     - ``gross_differs``: ``(payment, line, dossier id)`` of each succeeded payment whose
       settlement (the original line of the group it took) has another gross amount;
+    - ``settled``: ``(payment, line)`` of each succeeded payment with the original line of the
+      group it took (its own id or its bank reference), whatever the gross;
     - ``settled_not_succeeded``: ``(payment, line)`` of each failed or refunded payment that
       took a line group, with the group's original line;
     - ``unclaimed``: ``(provider, txn) -> original line`` of the groups no payment took;
@@ -404,8 +406,8 @@ class Facts:
     __slots__ = (
         "_repeats", "as_of", "assessed", "balances", "bank_claims", "config", "dossiers",
         "first_pay", "first_settled", "gross_differs", "group_payment", "intents", "line_groups",
-        "pay_groups", "payments", "settled_not_succeeded", "settled_twice", "settlement_lines",
-        "unclaimed", "unmatched", "unsettled",
+        "pay_groups", "payments", "settled", "settled_not_succeeded", "settled_twice",
+        "settlement_lines", "unclaimed", "unmatched", "unsettled",
     )
 
     def __init__(self, *, as_of: datetime, config: EngineConfig, intents: _Intents,
@@ -419,6 +421,7 @@ class Facts:
         self.unmatched: list[PaymentRow] = []
         self.unsettled: list[tuple[PaymentRow, int | None]] = []
         self.gross_differs: list[tuple[PaymentRow, SettlementLineRow, int | None]] = []
+        self.settled: list[tuple[PaymentRow, SettlementLineRow]] = []
         self.settled_not_succeeded: list[tuple[PaymentRow, SettlementLineRow]] = []
         self.unclaimed: dict[TxnKey, SettlementLineRow] = {}
         self.line_groups: dict[TxnKey, list[SettlementLineRow]] = {}
@@ -480,6 +483,7 @@ def _match_transactions(
     unsettled = facts.unsettled.append
     differs = facts.gross_differs.append
     not_succeeded = facts.settled_not_succeeded.append
+    settled = facts.settled.append
     # payments with a bank reference: without a line of their own (and their dossier) ...
     by_bank: list[tuple[PaymentRow, TxnKey, int | None]] = []
     # ... and with one (and that line)
@@ -514,8 +518,10 @@ def _match_transactions(
                     by_bank.append((p, (provider, bank), did))
                 else:
                     unsettled((p, did))
-            elif line[3] != amount:
-                differs((p, line, did))
+            else:
+                settled((p, line))
+                if line[3] != amount:
+                    differs((p, line, did))
         elif line is not None:
             not_succeeded((p, line))
         elif bank is not None and bank != txn:
@@ -532,8 +538,10 @@ def _match_transactions(
                 group_payment[bank_key] = p
             if p[5] != SUCCEEDED:
                 not_succeeded((p, line))
-            elif line[3] != p[4]:
-                differs((p, line, did))
+            else:
+                settled((p, line))
+                if line[3] != p[4]:
+                    differs((p, line, did))
         elif p[5] == SUCCEEDED:
             unsettled((p, did))
     # ... then a group still unclaimed that names a settled payment settles it a second time
@@ -747,6 +755,38 @@ def detect_amount_mismatch(facts: Facts, kind: Kind, emit: Emit) -> None:
         emit(Discrepancy(
             f"{name}:payment={p[0]}:settlement_line={line[0]}", name,
             did, p[0], line[0], p[1], p[4], line[3], delta, vi, en, within,
+        ))
+
+
+def detect_fee_mismatch(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """The original line of a succeeded payment whose fee is not its contract's (beyond the
+    contract's tolerance, 1 đồng by default), or whose stated net is not gross - fee (the
+    file contradicts itself). The contract is the one of the line's provider and the
+    payment's channel on the transaction's Vietnam date (the line's ``transaction_at``, else
+    the payment's ``paid_at``); a line no contract covers is judged on its net only."""
+    name, explain_ = kind.name, kind.explain
+    book = facts.config.contracts
+    judge = book.check if len(book) else None
+    for p, line in facts.settled:
+        gross, fee, net = line[3], line[4], line[5]
+        net_ok = net == gross - fee
+        check = None
+        if judge is not None:
+            when = line[7] if line[7] is not None else p[6]
+            check = judge(line[1], p[3], explain.vn_date(when), gross, fee)
+        fee_ok = check is None or check.ok
+        if fee_ok and net_ok:
+            continue
+        vi, en = explain_(line[1], line[2], gross, fee, net, check)
+        if fee_ok:
+            expected, actual = gross - fee, net
+        else:
+            assert check is not None
+            expected, actual = check.expected, fee
+        emit(Discrepancy(
+            f"{name}:payment={p[0]}:settlement_line={line[0]}", name,
+            facts.dossier_of(p), p[0], line[0], line[1], expected, actual, actual - expected,
+            vi, en,
         ))
 
 

@@ -316,6 +316,24 @@ def reason_amount_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
     return _payment_and_line(ids, result, check)
 
 
+def reason_fee_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
+    """The line is gone or no longer the payment's original, or its fee now agrees with the
+    contracts (an operator corrected the contracts file) and its net with gross - fee."""
+    line = result.settlement_line(ids["settlement_line"])
+
+    def check(payment: PaymentRow, _gross: int) -> Pair:
+        if payment.status != SUCCEEDED:
+            return _status_changed(payment)
+        if line is not None and line.net == line.amount - line.fee:
+            return (
+                f"Phí {vnd(line.fee)} của dòng quyết toán nay khớp với hợp đồng phí.",
+                f"The line's fee of {vnd(line.fee)} now agrees with the fee contract.",
+            )
+        return _fallback(result)
+
+    return _payment_and_line(ids, result, check)
+
+
 def reason_status_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
     def check(payment: PaymentRow, _gross: int) -> Pair:
         if payment.status == SUCCEEDED:

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Final, NamedTuple
 
 from recon.calendar.days import EVERY_DAY, BankingCalendar
+from recon.contracts.model import EMPTY, ContractBook
 
 SUCCEEDED: Final = "succeeded"
 DEFAULT_SETTLEMENT_DAYS: Final = 2
@@ -75,7 +76,11 @@ class PaymentRow(NamedTuple):
 
 
 class SettlementLineRow(NamedTuple):
-    """One line of a provider's settlement report: gross ``amount``, ``fee`` and ``net``."""
+    """One line of a provider's settlement report: gross ``amount``, ``fee`` and ``net``.
+
+    ``net`` is the net the file stated: normally ``amount - fee``; a line whose file
+    contradicts itself keeps its stated net (``settlement_lines.stated_net``) and is a
+    ``fee_mismatch``."""
 
     id: int
     provider: str
@@ -104,6 +109,9 @@ class Discrepancy(NamedTuple):
     amount_mismatch        the payment's amount       the line's gross amount       != 0
     duplicate_settlement   0                          the extra line's gross amount >= 0
     status_mismatch        0                          the line's gross amount       >= 0
+    fee_mismatch           the contract's fee         the fee charged               != 0
+                           (net wrong, fee right:     (the line's stated net)
+                           gross - fee)
     ====================== ========================== ============================= =========
 
     ``within_tolerance`` is true only for an ``amount_mismatch`` whose absolute delta is within
@@ -145,6 +153,8 @@ class EngineConfig:
     - ``calendar``: the days that count for those deadlines: :data:`~recon.calendar.EVERY_DAY`
       (calendar days) by default; the service runs with the Vietnamese banking calendar
       (:func:`recon.engine.settings.engine_config_from_env`).
+    - ``contracts``: the fee contracts a settlement line's fee is judged by (``fee_mismatch``;
+      none by default: only a line whose net is not gross - fee is a finding then).
     - ``no_settlement_providers``: providers whose payments are never settled by anyone (cash
       at the desk): they count as paid and are never ``missing_settlement``.
     - ``tolerances``: per provider, the largest absolute difference in VND between a payment
@@ -157,6 +167,7 @@ class EngineConfig:
     tolerances: Mapping[str, int] = field(default_factory=dict)
     default_tolerance: int = 0
     calendar: BankingCalendar = EVERY_DAY
+    contracts: ContractBook = EMPTY
 
     def __post_init__(self) -> None:
         _check_days("default_settlement_days", self.default_settlement_days)
