@@ -167,3 +167,20 @@ def test_contracts_cli(tmp_path: Path) -> None:
     good.write_bytes(GOOD)
     ok = CliRunner().invoke(cli, ["contracts", "check", str(good)])
     assert ok.exit_code == 0 and "3 contracts (providers: momo)" in ok.output
+
+
+def test_a_bad_contracts_file_stops_the_start(tmp_path: Path) -> None:
+    from recon import create_app
+    from recon.config import load_settings
+
+    bad = tmp_path / "contracts.toml"
+    bad.write_text("version = 1\n[[contract]]\nid = 5\n")
+    env = {"RECON_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+           "RECON_SECRET_KEY": "k" * 32, "RECON_INSTANCE_PATH": str(tmp_path),
+           "RECON_CONTRACTS_FILE": str(bad)}
+    with pytest.raises(ValueError, match="contract #1: id must be a non-empty text"):
+        create_app(load_settings(env))
+    env["RECON_CONTRACTS_FILE"] = ""
+    env["RECON_CALENDAR_FILE"] = str(tmp_path / "missing.toml")
+    with pytest.raises(ValueError, match="RECON_CALENDAR_FILE"):
+        create_app(load_settings(env))
