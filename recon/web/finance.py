@@ -442,6 +442,28 @@ def download_file(file_id: int) -> Response:
 # --------------------------------------------------------------------------- reports
 
 
+@bp.get("/fees")
+def fees() -> tuple[str, int]:
+    """Fees charged per provider and month against the fee contracts (RECON_CONTRACTS_FILE)."""
+    from recon.contracts import contracts_from_settings  # noqa: PLC0415
+    from recon.review.fees import fees_by_month, latest_year  # noqa: PLC0415
+
+    settings = current_app.extensions["recon.settings"]
+    book = contracts_from_settings(settings.env)
+    raw = (request.args.get("year") or "").strip()
+    error = None
+    with database().read() as s:
+        year = latest_year(s, reports.vn_today(_clock().now()).year)
+        if raw:
+            if raw.isascii() and raw.isdigit() and 2000 <= int(raw) <= 2100:
+                year = int(raw)
+            else:
+                error = tr("The filters are not valid: {message}").format(message=raw)
+        rows = fees_by_month(s, book, year)
+    return render_template("finance/fees.html", rows=rows, year=year, error=error,
+                           book=book), 422 if error else 200
+
+
 @bp.get("/reports/daily")
 def daily() -> tuple[str, int]:
     today = reports.vn_today(_clock().now())

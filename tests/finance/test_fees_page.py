@@ -1,0 +1,39 @@
+"""/finance/fees: the fees each provider charged per month against the shipped contracts,
+Vietnamese first, amounts as 180.000 ₫."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from flask import Flask
+
+from recon.clock import FixedClock
+from recon.db import Database
+from tests.finance.test_roles import _session_client
+from tests.reconcile.recon_builders import TOTAL, World
+
+FEE = TOTAL * 88 // 10_000  # the shipped vnpay-2021 contract: 0,88 %, rounded down
+
+
+def test_fees_per_provider_and_month(app: Flask, make_user: Callable[..., str], db: Database,
+                                     clock: FixedClock) -> None:
+    w = World(db, clock)
+    for extra in (0, 1_100):
+        d = w.dossier()
+        p = w.pay(TOTAL, reference=w.intent(d, TOTAL))
+        w.settle("vnpay", w.txn_of(p), TOTAL, fee=FEE + extra)
+    client, _csrf = _session_client(app, make_user, "finance", "ketoan")
+    page = client.get("/finance/fees?year=2026").get_data(as_text=True)
+    assert "Phí đã thu so với hợp đồng" in page and "Phí theo hợp đồng" in page
+    row = re.search(r'<tr data-provider="vnpay" data-month="2026-11">(.*?)</tr>', page, re.S)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
+    assert cells[0] == "11/2026" and cells[2] == "vnpay-2021"
+    nbsp = "\u00a0"
+    assert cells[3:9] == ["2", f"360.000{nbsp}₫", f"4.268{nbsp}₫", f"3.168{nbsp}₫",
+                          f"+1.100{nbsp}₫", "1"]
+    bad = client.get("/finance/fees?year=abc")
+    assert bad.status_code == 422
+    empty = client.get("/finance/fees?year=2020").get_data(as_text=True)
+    assert "Không có dòng quyết toán nào trong năm này." in empty
