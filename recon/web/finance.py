@@ -262,9 +262,22 @@ def _render_detail(discrepancy_id: int, *, error: str | None = None, status: int
     story = _story(discrepancy_id)
     return render_template(
         "finance/detail.html", story=story, d=story.discrepancy, error=error,
-        form=form or {}, me=g.principal.actor,
+        form=form or {}, me=g.principal.actor, overdue=_overdue(story),
         back=_back_link(),
         notices=get_flashed_messages(with_categories=True)), status
+
+
+def _overdue(story: workbench.Story) -> Any:
+    """A missing settlement's deadline and banking days overdue (recon.review.deadlines)."""
+    d = story.discrepancy
+    if d.kind != "missing_settlement" or not story.payments:
+        return None
+    from recon.engine.settings import engine_config_from_env  # noqa: PLC0415
+    from recon.review.deadlines import settlement_overdue  # noqa: PLC0415
+
+    payment = next((p for p in story.payments if p.id == d.payment_id), story.payments[0])
+    config = engine_config_from_env(current_app.extensions["recon.settings"].env)
+    return settlement_overdue(payment.provider, payment.paid_at, config, _clock().now())
 
 
 def _back_link() -> str:

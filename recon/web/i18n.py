@@ -196,6 +196,10 @@ _PHRASES: dict[str, str] = {
     "Approvals": "Phê duyệt",
     "Daily summary": "Tổng hợp ngày",
     "Fees": "Phí dịch vụ",
+    "Settlement deadline": "Hạn quyết toán",
+    "File states": "Tệp ghi",
+    "banking days": "ngày làm việc",
+    "Overdue (banking days)": "Quá hạn (ngày làm việc)",
     "Fees charged against the contracts": "Phí đã thu so với hợp đồng",
     "Fees charged per provider and month, against each provider's fee contract (by the "
     "transaction's date). Contracts: {origin}.":
