@@ -5,7 +5,7 @@
     version = 1
 
     [[contract]]
-    id = "vnpay-2021"                # unique
+    id = "vnpay-demo"                # unique
     provider = "vnpay"
     channel = "*"                    # a payment channel (vietqr, vnpay, momo, ...) or "*"
     valid_from = 2021-01-01

@@ -158,7 +158,7 @@ def test_the_shipped_contracts_cover_every_demo_provider_at_the_demo_rate() -> N
 
 def test_contracts_cli(tmp_path: Path) -> None:
     listed = CliRunner().invoke(cli, ["contracts", "list"])
-    assert listed.exit_code == 0 and "vnpay-2021" in listed.output and "88 bp" in listed.output
+    assert listed.exit_code == 0 and "vnpay-demo" in listed.output and "88 bp" in listed.output
     bad = tmp_path / "bad.toml"
     bad.write_text('version = 1\n[[contract]]\nid = "x"\n')
     out = CliRunner().invoke(cli, ["contracts", "check", str(bad)])

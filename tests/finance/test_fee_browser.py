@@ -58,7 +58,7 @@ def test_finance_reads_a_fee_mismatch(tmp_path: Path) -> None:
         page.wait_for_url(f"{base}{target}**")
         body = page.inner_text("main")
         assert "Sai phí theo hợp đồng" in body
-        assert "vnpay-2021 (0,88 %, đã gồm VAT)" in body.replace("\u00a0", " ")
+        assert "vnpay-demo (0,88 %, đã gồm VAT)" in body.replace("\u00a0", " ")
         assert "2.684 ₫" in body.replace("\u00a0", " ")  # charged
         assert "1.584 ₫" in body.replace("\u00a0", " ")  # per contract
         page.screenshot(path=str(ARTIFACTS / "fee_mismatch_detail.png"), full_page=True)

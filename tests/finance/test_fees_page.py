@@ -13,7 +13,7 @@ from recon.db import Database
 from tests.finance.test_roles import _session_client
 from tests.reconcile.recon_builders import TOTAL, World
 
-FEE = TOTAL * 88 // 10_000  # the shipped vnpay-2021 contract: 0,88 %, rounded down
+FEE = TOTAL * 88 // 10_000  # the shipped vnpay-demo contract: 0,88 %, rounded down
 
 
 def test_fees_per_provider_and_month(app: Flask, make_user: Callable[..., str], db: Database,
@@ -29,7 +29,7 @@ def test_fees_per_provider_and_month(app: Flask, make_user: Callable[..., str], 
     row = re.search(r'<tr data-provider="vnpay" data-month="2026-11">(.*?)</tr>', page, re.S)
     assert row is not None
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
-    assert cells[0] == "11/2026" and cells[2] == "vnpay-2021"
+    assert cells[0] == "11/2026" and cells[2] == "vnpay-demo"
     nbsp = "\u00a0"
     assert cells[3:9] == ["2", f"360.000{nbsp}₫", f"4.268{nbsp}₫", f"3.168{nbsp}₫",
                           f"+1.100{nbsp}₫", "1"]
