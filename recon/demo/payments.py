@@ -73,7 +73,7 @@ FAULTS = {
     "overpaid": 3,
     "unmatched_payment": 8,
     "failed_attempt": 20,
-    "fee_mismatch": 15,  # ~1 % of the lines that carry a fee (VNPay, MoMo, ZaloPay, POS)
+    "fee_mismatch": 14,  # ~1 % of the lines that carry a fee (VNPay, MoMo, ZaloPay, POS)
 }
 # a fee fault: the provider deducted this much more than the demo's contract (an undue fixed
 # part); recon/data/fee_contracts.toml holds the contracts FEE_BP follows
