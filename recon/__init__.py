@@ -23,6 +23,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     configure_logging(settings.get("LOG_FORMAT") or ("text" if settings.is_development
                                                       else "json"),
                       settings.get("LOG_LEVEL") or "INFO")
+    # the banking calendar and the fee contracts are data files: a bad one stops the start
+    # here, naming its problems, rather than the first reconciliation run
+    from recon.calendar import calendar_from_settings  # noqa: PLC0415
+    from recon.contracts import contracts_from_settings  # noqa: PLC0415
+
+    calendar_from_settings(settings.env)
+    contracts_from_settings(settings.env)
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()),
                 template_folder="web/templates", static_folder="web/static")
     app.config["SECRET_KEY"] = settings.secret_key

@@ -44,6 +44,10 @@ def _register() -> None:
 
     for command in periods.COMMANDS:
         cli.add_command(command)
+    from recon.cli import calendar, contracts  # noqa: PLC0415 - issue 17: the bank leg
+
+    for command in (*calendar.COMMANDS, *contracts.COMMANDS):
+        cli.add_command(command)
 
 
 _register()

@@ -18,8 +18,9 @@ figures, exactly (``recon report quarterly --year 2021 --quarter 1`` prints them
   (``payments.bank_reference``), not by SePay's or Casso's id;
 - about 2% are faults so that ``recon reconcile`` finds work for finance: settlements missing or
   late, gross amounts that differ, transactions settled twice, settlements with no payment, a
-  refunded payment that was settled, dossiers paid twice, under- and overpaid transfers, and
-  transfers whose memo names no reference (unmatched).
+  refunded payment that was settled, dossiers paid twice, under- and overpaid transfers,
+  transfers whose memo names no reference (unmatched), and fees deducted above the demo's
+  fee contracts (``recon/data/fee_contracts.toml``: each provider's rate is ``FEE_BP``).
 
 Deterministic (one seeded ``random.Random``; ids come from the database), idempotent (a second
 run sees its audit event and does nothing) and bulk-inserted (``recon.bulk``), in one
@@ -80,6 +81,7 @@ FAULTS = {
     "payout_missing": 3,
     "payout_mismatch": 3,
     "payout_unexpected": 3,
+    "fee_mismatch": 14,  # ~1 % of the lines that carry a fee (VNPay, MoMo, ZaloPay, POS)
 }
 PAYOUT_FAULTS = ("payout_missing", "payout_mismatch", "payout_unexpected")
 PAYOUT_SHORT = 7_000  # what a short payout credit lacks
@@ -89,6 +91,9 @@ PAYOUT_MEMOS = {  # how the demo's providers describe a payout (real ones: unver
     "zalopay": "ZALOPAY THANH TOAN {day:%d%m%Y}",
     "pos": "POS KET TOAN {day:%d%m%Y} TID 00012345",
 }
+# a fee fault: the provider deducted this much more than the demo's contract (an undue fixed
+# part); recon/data/fee_contracts.toml holds the contracts FEE_BP follows
+FEE_FAULT_EXTRA = 1_100
 
 # received channel -> (payment channel, weight)
 CHANNEL_MIX: dict[str, tuple[tuple[str, int], ...]] = {
@@ -128,7 +133,7 @@ class PaymentPlan:
     status: str
     paid_at: datetime
     matched: bool = True
-    settle: str = "normal"  # normal | missing | late | mismatch | twice | none
+    settle: str = "normal"  # normal | missing | late | mismatch | twice | fee | none
     intent_amount: int | None = None
     kind: str = "clean"
 
@@ -337,6 +342,9 @@ def plan_quarter(candidates: list[Candidate], *, cashless: int, amount: int | No
                                  "failed", p.paid_at - timedelta(minutes=rng.randint(2, 9)),
                                  settle="none", intent_amount=p.intent_amount,
                                  kind="failed_attempt"))
+    for p in take(faults["fee_mismatch"],
+                  lambda p: p.provider in ("vnpay", "momo", "zalopay", "pos")):
+        p.settle = "fee"
     fixed = sum(p.amount for p in payments) + sum(
         p.amount for p in extra if p.status == "succeeded")
     # phase B: the last picks, chosen so the total is exact
@@ -391,7 +399,8 @@ def plan_quarter(candidates: list[Candidate], *, cashless: int, amount: int | No
                 if p.candidate and p.matched and p.status == "succeeded" and p.channel != "cash")
     counts = Counter(p.kind for p in all_payments if p.kind != "clean")
     settle_fault = {"missing": "missing_settlement", "late": "late_settlement",
-                    "mismatch": "amount_mismatch", "twice": "duplicate_settlement"}
+                    "mismatch": "amount_mismatch", "twice": "duplicate_settlement",
+                    "fee": "fee_mismatch"}
     counts.update(settle_fault[p.settle] for p in all_payments if p.settle in settle_fault)
     counts["unexpected_settlement"] = faults["unexpected_settlement"]
     payout_faults = {k: faults[k] for k in PAYOUT_FAULTS}
@@ -654,6 +663,8 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
         if p.settle == "mismatch":  # the provider settled a different gross amount
             gross = p.amount - max(1_000, p.amount // 100_000 * 1_000)
         fee = gross * FEE_BP[p.provider] // 10_000
+        if p.settle == "fee":  # deducted more than the contract says
+            fee += FEE_FAULT_EXTRA
         statement = (agency.id if p.provider in STATEMENT_PROVIDERS
                      and agency.bank_bin == STATEMENT_BIN else None)
         if statement is not None:  # the bank's line: its reference, the day it was credited

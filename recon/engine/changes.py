@@ -112,7 +112,8 @@ def fell_due(since: datetime, as_of: datetime,
     explicit = dict(config.settlement_days)
     exempt = sorted(config.no_settlement_providers) or [""]
     for days in sorted({config.default_settlement_days, *explicit.values()}):
-        a, b = settlement_cutoff(since, days), settlement_cutoff(as_of, days)
+        a = settlement_cutoff(since, days, config.calendar)
+        b = settlement_cutoff(as_of, days, config.calendar)
         if a == b:
             continue
         params: dict[str, Any] = {"low": min(a, b), "high": max(a, b), "exempt": exempt}

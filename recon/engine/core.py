@@ -76,6 +76,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
 from typing import TYPE_CHECKING, Final, NamedTuple
 
+from recon.calendar.days import EVERY_DAY, BankingCalendar
 from recon.clock import VN_TZ
 from recon.engine import explain
 from recon.engine.records import (
@@ -144,29 +145,38 @@ def parse_identity(identity: str, *, kinds: KindRegistry | None = None,
 # --------------------------------------------------------------------------- deadlines
 
 
-def settlement_deadline(paid_at: datetime, days: int) -> date:
-    """The last day (Vietnam time) on which a payment's settlement may arrive: the date of
-    ``paid_at`` in Vietnam (UTC+7) plus ``days``."""
-    return explain.vn_date(paid_at) + timedelta(days=days)
+def settlement_deadline(paid_at: datetime, days: int,
+                        calendar: BankingCalendar = EVERY_DAY) -> date:
+    """The last day (Vietnam time) on which a payment's settlement may arrive: the ``days``-th
+    day of ``calendar`` after the date of ``paid_at`` in Vietnam (UTC+7). With the banking
+    calendar, a payment of Tuesday 9 Feb 2021 with 2 days is due Thursday 18 Feb (Tết Tân
+    Sửu, 10–16 Feb, counts no day); with :data:`~recon.calendar.EVERY_DAY` it is the date plus
+    ``days``."""
+    return calendar.add_banking_days(explain.vn_date(paid_at), days)
 
 
-def settlement_overdue(paid_at: datetime, days: int, as_of: datetime) -> bool:
+def settlement_overdue(paid_at: datetime, days: int, as_of: datetime,
+                       calendar: BankingCalendar = EVERY_DAY) -> bool:
     """True once the deadline day is over: ``as_of`` is at or after 00:00 ICT of the next day.
 
-    Paid 2026-11-21 23:59 ICT with 2 days: the deadline is 2026-11-23, so at
+    Paid 2026-11-21 23:59 ICT with 2 calendar days: the deadline is 2026-11-23, so at
     2026-11-23 23:59:59.999999 ICT it is not overdue and at 2026-11-24 00:00:00 ICT it is.
     """
-    end = datetime.combine(settlement_deadline(paid_at, days) + timedelta(days=1), time(), VN_TZ)
+    end = datetime.combine(settlement_deadline(paid_at, days, calendar) + timedelta(days=1),
+                           time(), VN_TZ)
     return as_of >= end
 
 
-def settlement_cutoff(as_of: datetime, days: int) -> datetime:
+def settlement_cutoff(as_of: datetime, days: int,
+                      calendar: BankingCalendar = EVERY_DAY) -> datetime:
     """The same rule turned around, in UTC: a payment is overdue iff ``paid_at < cutoff``.
 
-    (Overdue iff VN-date(as_of) >= VN-date(paid_at) + days + 1, i.e. paid before 00:00 ICT of
-    the day ``days`` days before as_of's Vietnam date.)
+    Overdue iff deadline(paid day) < A (``as_of``'s Vietnam date). The deadline never moves
+    back when the paid day moves forward, so the overdue paid days are those before one day
+    q: the ``days``-th banking day before A (A itself when ``days`` is 0). With calendar days
+    q is A - ``days``. ``tests/engine/test_banking_deadlines.py`` checks the two rules agree.
     """
-    start = explain.vn_date(as_of) - timedelta(days=days)
+    start = calendar.add_banking_days(explain.vn_date(as_of), -days)
     return datetime.combine(start, time(), VN_TZ).astimezone(UTC)
 
 
@@ -340,7 +350,7 @@ def _cutoff(provider: str, as_of: datetime, cfg: EngineConfig) -> datetime:
     providers that do not settle)."""
     if not cfg.needs_settlement(provider):
         return _NEVER
-    return settlement_cutoff(as_of, cfg.days_for(provider))
+    return settlement_cutoff(as_of, cfg.days_for(provider), cfg.calendar)
 
 
 # --------------------------------------------------------------------------- shared indexes
@@ -374,6 +384,8 @@ class Facts:
       line settles (neither under its own id nor under its bank reference);
     - ``gross_differs``: ``(payment, line, dossier id)`` of each succeeded payment whose
       settlement (the original line of the group it took) has another gross amount;
+    - ``settled``: ``(payment, line)`` of each succeeded payment with the original line of the
+      group it took (its own id or its bank reference), whatever the gross;
     - ``settled_not_succeeded``: ``(payment, line)`` of each failed or refunded payment that
       took a line group, with the group's original line;
     - ``unclaimed``: ``(provider, txn) -> original line`` of the groups no payment took;
@@ -394,8 +406,8 @@ class Facts:
     __slots__ = (
         "_repeats", "as_of", "assessed", "balances", "bank_claims", "config", "dossiers",
         "first_pay", "first_settled", "gross_differs", "group_payment", "intents", "line_groups",
-        "pay_groups", "payments", "settled_not_succeeded", "settled_twice", "settlement_lines",
-        "unclaimed", "unmatched", "unsettled",
+        "pay_groups", "payments", "settled", "settled_not_succeeded", "settled_twice",
+        "settlement_lines", "unclaimed", "unmatched", "unsettled",
     )
 
     def __init__(self, *, as_of: datetime, config: EngineConfig, intents: _Intents,
@@ -409,6 +421,7 @@ class Facts:
         self.unmatched: list[PaymentRow] = []
         self.unsettled: list[tuple[PaymentRow, int | None]] = []
         self.gross_differs: list[tuple[PaymentRow, SettlementLineRow, int | None]] = []
+        self.settled: list[tuple[PaymentRow, SettlementLineRow]] = []
         self.settled_not_succeeded: list[tuple[PaymentRow, SettlementLineRow]] = []
         self.unclaimed: dict[TxnKey, SettlementLineRow] = {}
         self.line_groups: dict[TxnKey, list[SettlementLineRow]] = {}
@@ -470,6 +483,7 @@ def _match_transactions(
     unsettled = facts.unsettled.append
     differs = facts.gross_differs.append
     not_succeeded = facts.settled_not_succeeded.append
+    settled = facts.settled.append
     # payments with a bank reference: without a line of their own (and their dossier) ...
     by_bank: list[tuple[PaymentRow, TxnKey, int | None]] = []
     # ... and with one (and that line)
@@ -504,8 +518,10 @@ def _match_transactions(
                     by_bank.append((p, (provider, bank), did))
                 else:
                     unsettled((p, did))
-            elif line[3] != amount:
-                differs((p, line, did))
+            else:
+                settled((p, line))
+                if line[3] != amount:
+                    differs((p, line, did))
         elif line is not None:
             not_succeeded((p, line))
         elif bank is not None and bank != txn:
@@ -522,8 +538,10 @@ def _match_transactions(
                 group_payment[bank_key] = p
             if p[5] != SUCCEEDED:
                 not_succeeded((p, line))
-            elif line[3] != p[4]:
-                differs((p, line, did))
+            else:
+                settled((p, line))
+                if line[3] != p[4]:
+                    differs((p, line, did))
         elif p[5] == SUCCEEDED:
             unsettled((p, did))
     # ... then a group still unclaimed that names a settled payment settles it a second time
@@ -728,7 +746,8 @@ def detect_missing_settlement(facts: Facts, kind: Kind, emit: Emit) -> None:
             days = cfg.days_for(provider)
             vi, en = explain_(
                 provider, p[2], p[4], paid_at=p[6], days=days,
-                deadline=settlement_deadline(p[6], days),
+                deadline=settlement_deadline(p[6], days, cfg.calendar),
+                banking=cfg.banking_days,
             )
             emit(Discrepancy(
                 f"{name}:payment={p[0]}", name, did, p[0], None, provider, p[4], 0, -p[4],
@@ -748,6 +767,38 @@ def detect_amount_mismatch(facts: Facts, kind: Kind, emit: Emit) -> None:
         emit(Discrepancy(
             f"{name}:payment={p[0]}:settlement_line={line[0]}", name,
             did, p[0], line[0], p[1], p[4], line[3], delta, vi, en, within,
+        ))
+
+
+def detect_fee_mismatch(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """The original line of a succeeded payment whose fee is not its contract's (beyond the
+    contract's tolerance, 1 đồng by default), or whose stated net is not gross - fee (the
+    file contradicts itself). The contract is the one of the line's provider and the
+    payment's channel on the transaction's Vietnam date (the line's ``transaction_at``, else
+    the payment's ``paid_at``); a line no contract covers is judged on its net only."""
+    name, explain_ = kind.name, kind.explain
+    book = facts.config.contracts
+    judge = book.check if len(book) else None
+    for p, line in facts.settled:
+        gross, fee, net = line[3], line[4], line[5]
+        net_ok = net == gross - fee
+        check = None
+        if judge is not None:
+            when = line[7] if line[7] is not None else p[6]
+            check = judge(line[1], p[3], explain.vn_date(when), gross, fee)
+        fee_ok = check is None or check.ok
+        if fee_ok and net_ok:
+            continue
+        vi, en = explain_(line[1], line[2], gross, fee, net, check)
+        if fee_ok:
+            expected, actual = gross - fee, net
+        else:
+            assert check is not None
+            expected, actual = check.expected, fee
+        emit(Discrepancy(
+            f"{name}:payment={p[0]}:settlement_line={line[0]}", name,
+            facts.dossier_of(p), p[0], line[0], line[1], expected, actual, actual - expected,
+            vi, en,
         ))
 
 

@@ -8,9 +8,13 @@ before the sign) in both languages, so an officer sees the same figures in eithe
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from recon.clock import VN_TZ
 from recon.money import format_vnd
+
+if TYPE_CHECKING:
+    from recon.contracts.model import FeeCheck
 
 PROVIDER_NAMES = {
     "vietqr": "VietQR",
@@ -143,16 +147,19 @@ def unmatched_payment(provider: str, txn: str, amount: int, reference: str | Non
 
 
 def missing_settlement(
-    provider: str, txn: str, amount: int, *, paid_at: datetime, days: int, deadline: date
+    provider: str, txn: str, amount: int, *, paid_at: datetime, days: int, deadline: date,
+    banking: bool = False,
 ) -> Pair:
+    """``banking``: the deadline counts banking days (the service's calendar), not days."""
     paid_day = vn_date(paid_at)
+    unit_vi, unit_en = ("ngày làm việc", "banking-day") if banking else ("ngày", "day")
     return (
         f"{_cap(_txn_vi(provider, txn))} số tiền {vnd(amount)} ngày "
         f"{date_vi(paid_day)} chưa có trong báo cáo quyết toán, đã quá hạn quyết toán "
-        f"{days} ngày (hết ngày {date_vi(deadline)}).",
+        f"{days} {unit_vi} (hết ngày {date_vi(deadline)}).",
         f"The payment of {vnd(amount)} by {_txn_en(provider, txn)} on {date_en(paid_day)} "
-        f"has not been settled, and its {days}-day settlement deadline ({date_en(deadline)}) "
-        f"has passed.",
+        f"has not been settled, and its {days}-{unit_en} settlement deadline "
+        f"({date_en(deadline)}) has passed.",
     )
 
 
@@ -180,6 +187,69 @@ def amount_mismatch(
         f"{_cap(_txn_en(provider, txn))} was recorded as {vnd(amount)} but settled "
         f"as {vnd(gross)}, {diff} {en_dir}{en_tol}.",
     )
+
+
+def fee_mismatch(provider: str, txn: str, gross: int, fee: int, net: int,
+                 check: FeeCheck | None) -> Pair:
+    """The fee against the contract (``check``; ``None``: no contract covers the line) and,
+    when the file contradicts itself, its stated net against gross - fee."""
+    vi: list[str] = []
+    en: list[str] = []
+    if check is not None and not check.ok:
+        c = check.contract
+        diff = vnd(abs(fee - check.expected))
+        more_vi, more_en = ("cao hơn", "more") if fee > check.expected else ("thấp hơn", "less")
+        vi.append(
+            f"{_cap(_txn_vi(provider, txn))} số tiền {vnd(gross)} bị thu phí {vnd(fee)}, "
+            f"{more_vi} {diff} so với phí theo hợp đồng {c.id} ({_rate_vi(check)}): "
+            f"{vnd(check.expected)}.")
+        en.append(
+            f"{_cap(_txn_en(provider, txn))} of {vnd(gross)} was charged a fee of {vnd(fee)}, "
+            f"{diff} {more_en} than contract {c.id} ({_rate_en(check)}) gives: "
+            f"{vnd(check.expected)}.")
+    if net != gross - fee:
+        vi.append(
+            f"Báo cáo quyết toán tự mâu thuẫn: số tiền thực nhận ghi {vnd(net)} nhưng "
+            f"{vnd(gross)} trừ phí {vnd(fee)} là {vnd(gross - fee)}.")
+        en.append(
+            f"The settlement file contradicts itself: it states a net of {vnd(net)}, but "
+            f"{vnd(gross)} less the {vnd(fee)} fee is {vnd(gross - fee)}.")
+    return " ".join(vi), " ".join(en)
+
+
+def _rate_vi(check: FeeCheck) -> str:
+    c = check.contract
+    if c.kind == "subscription":
+        return "thuê bao tháng, không thu phí theo giao dịch"
+    parts = [f"{c.rate_bp // 100},{c.rate_bp % 100:02d}\u00a0%"]
+    if c.fixed_vnd:
+        parts.append(vnd(c.fixed_vnd))
+    text = " + ".join(parts)
+    if c.min_vnd:
+        text += f", tối thiểu {vnd(c.min_vnd)}"
+    if c.max_vnd:
+        text += f", tối đa {vnd(c.max_vnd)}"
+    return text + (", đã gồm VAT" if c.vat_included else f", chưa gồm VAT {_pct(c.vat_rate_bp)}")
+
+
+def _rate_en(check: FeeCheck) -> str:
+    c = check.contract
+    if c.kind == "subscription":
+        return "a monthly subscription, no fee per transaction"
+    parts = [f"{c.rate_bp // 100}.{c.rate_bp % 100:02d}\u00a0%"]
+    if c.fixed_vnd:
+        parts.append(vnd(c.fixed_vnd))
+    text = " + ".join(parts)
+    if c.min_vnd:
+        text += f", at least {vnd(c.min_vnd)}"
+    if c.max_vnd:
+        text += f", at most {vnd(c.max_vnd)}"
+    return text + (", VAT included" if c.vat_included else
+                   f", plus {_pct(c.vat_rate_bp).replace(',', '.')} VAT")
+
+
+def _pct(bp: int) -> str:
+    return f"{bp // 100}" + (f",{bp % 100:02d}" if bp % 100 else "") + "\u00a0%"
 
 
 def duplicate_settlement(

@@ -237,12 +237,14 @@ def reason_missing_settlement(ids: dict[str, int], result: Reconciliation) -> Pa
             f"Payments by {name_en} are now configured as needing no settlement.",
         )
     days = config.days_for(payment.provider)
-    deadline = settlement_deadline(payment.paid_at, days)
+    deadline = settlement_deadline(payment.paid_at, days, config.calendar)
+    unit_vi, unit_en = ("ngày làm việc", "banking days") if config.banking_days else (
+        "ngày", "days")
     return (
-        f"Hạn quyết toán ({days} ngày, hết ngày {date_vi(deadline)}) chưa qua tại thời điểm "
-        f"đối soát.",
-        f"The settlement deadline ({days} days, ending {date_en(deadline)}) has not passed as "
-        f"of this run.",
+        f"Hạn quyết toán ({days} {unit_vi}, hết ngày {date_vi(deadline)}) chưa qua tại thời "
+        f"điểm đối soát.",
+        f"The settlement deadline ({days} {unit_en}, ending {date_en(deadline)}) has not "
+        f"passed as of this run.",
     )
 
 
@@ -308,6 +310,24 @@ def reason_amount_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
                 f"Số tiền thanh toán ({vnd(payment.amount)}) nay khớp với số tiền quyết toán.",
                 f"The payment amount ({vnd(payment.amount)}) now equals the settled gross "
                 f"amount.",
+            )
+        return _fallback(result)
+
+    return _payment_and_line(ids, result, check)
+
+
+def reason_fee_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
+    """The line is gone or no longer the payment's original, or its fee now agrees with the
+    contracts (an operator corrected the contracts file) and its net with gross - fee."""
+    line = result.settlement_line(ids["settlement_line"])
+
+    def check(payment: PaymentRow, _gross: int) -> Pair:
+        if payment.status != SUCCEEDED:
+            return _status_changed(payment)
+        if line is not None and line.net == line.amount - line.fee:
+            return (
+                f"Phí {vnd(line.fee)} của dòng quyết toán nay khớp với hợp đồng phí.",
+                f"The line's fee of {vnd(line.fee)} now agrees with the fee contract.",
             )
         return _fallback(result)
 

@@ -69,15 +69,15 @@ class Loaded(NamedTuple):
 
 # --------------------------------------------------------------------------- SQL
 
-# The loader reads only what the core reads. The core never looks at a payment's channel nor at
-# a settlement line's fee, net or transaction time (the gross amount is what is reconciled), so
-# those fields are filled with '' / 0 / NULL instead of being read: about 3.5 million fewer
-# values to decode and keep at a million dossiers. tests/reconcile/test_loader_columns.py pins
-# that the core's output does not depend on them; change both together.
-_PAY_COLS = ("p.id, p.provider, p.provider_txn_id, '' AS channel, p.amount, p.status, "
+# The loader reads only what the core reads. The gross amount is what is reconciled; a
+# payment's channel and a line's fee, net and transaction time are read for fee_mismatch only
+# (the contract of the provider and channel on the transaction's date; the net the file
+# stated: ``stated_net`` when the file contradicts itself). tests/reconcile/test_loader_columns.py
+# pins that no other kind depends on them.
+_PAY_COLS = ("p.id, p.provider, p.provider_txn_id, p.channel, p.amount, p.status, "
              "p.paid_at, p.dossier_id, p.intent_id, p.reference, p.bank_reference")
-_LINE_COLS = ("l.id, l.provider, l.provider_txn_id, l.amount, 0 AS fee, 0 AS net, l.settled_on, "
-              "NULL AS transaction_at")
+_LINE_COLS = ("l.id, l.provider, l.provider_txn_id, l.amount, l.fee, "
+              "COALESCE(l.stated_net, l.net) AS net, l.settled_on, l.transaction_at")
 _INTENT_COLS = "i.id, i.dossier_id, i.reference, i.amount, i.channel, i.status"
 _FEE_TOTAL = ("CAST(COALESCE((SELECT SUM(f.amount) FROM fee_lines f WHERE f.dossier_id = d.id),"
               " 0) AS BIGINT)")

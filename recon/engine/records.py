@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 if TYPE_CHECKING:
     from recon.engine.payouts import PayoutConfig
 
+from recon.calendar.days import EVERY_DAY, BankingCalendar
+from recon.contracts.model import EMPTY, ContractBook
+
 SUCCEEDED: Final = "succeeded"
 DEFAULT_SETTLEMENT_DAYS: Final = 2
 
@@ -76,7 +79,11 @@ class PaymentRow(NamedTuple):
 
 
 class SettlementLineRow(NamedTuple):
-    """One line of a provider's settlement report: gross ``amount``, ``fee`` and ``net``."""
+    """One line of a provider's settlement report: gross ``amount``, ``fee`` and ``net``.
+
+    ``net`` is the net the file stated: normally ``amount - fee``; a line whose file
+    contradicts itself keeps its stated net (``settlement_lines.stated_net``) and is a
+    ``fee_mismatch``."""
 
     id: int
     provider: str
@@ -105,6 +112,9 @@ class Discrepancy(NamedTuple):
     amount_mismatch        the payment's amount       the line's gross amount       != 0
     duplicate_settlement   0                          the extra line's gross amount >= 0
     status_mismatch        0                          the line's gross amount       >= 0
+    fee_mismatch           the contract's fee         the fee charged               != 0
+                           (net wrong, fee right:     (the line's stated net)
+                           gross - fee)
     ====================== ========================== ============================= =========
 
     ``within_tolerance`` is true only for an ``amount_mismatch`` whose absolute delta is within
@@ -141,8 +151,13 @@ class EngineConfig:
     """What the engine needs to know about providers.
 
     - ``settlement_days``: per provider, how many days after the payment's Vietnam-time date
-      its settlement may arrive (``default_settlement_days`` otherwise). See
-      :func:`~recon.engine.core.settlement_deadline`.
+      its settlement may arrive (``default_settlement_days`` otherwise), counted on
+      ``calendar``. See :func:`~recon.engine.core.settlement_deadline`.
+    - ``calendar``: the days that count for those deadlines: :data:`~recon.calendar.EVERY_DAY`
+      (calendar days) by default; the service runs with the Vietnamese banking calendar
+      (:func:`recon.engine.settings.engine_config_from_env`).
+    - ``contracts``: the fee contracts a settlement line's fee is judged by (``fee_mismatch``;
+      none by default: only a line whose net is not gross - fee is a finding then).
     - ``no_settlement_providers``: providers whose payments are never settled by anyone (cash
       at the desk): they count as paid and are never ``missing_settlement``.
     - ``tolerances``: per provider, the largest absolute difference in VND between a payment
@@ -158,6 +173,8 @@ class EngineConfig:
     tolerances: Mapping[str, int] = field(default_factory=dict)
     default_tolerance: int = 0
     payouts: PayoutConfig | None = None
+    calendar: BankingCalendar = EVERY_DAY
+    contracts: ContractBook = EMPTY
 
     def __post_init__(self) -> None:
         _check_days("default_settlement_days", self.default_settlement_days)
@@ -181,3 +198,8 @@ class EngineConfig:
 
     def needs_settlement(self, provider: str) -> bool:
         return provider not in self.no_settlement_providers
+
+    @property
+    def banking_days(self) -> bool:
+        """Whether deadlines count banking days (any calendar but every day)."""
+        return self.calendar is not EVERY_DAY

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Final
 
+from recon.calendar import calendar_from_settings
+from recon.contracts import contracts_from_settings
 from recon.engine.records import EngineConfig
 
 DEFAULT_OVERLAP: Final = timedelta(minutes=5)
@@ -18,9 +20,13 @@ _TOLERANCE_RE = re.compile(r"^RECON_([A-Z0-9]+)_TOLERANCE_VND$")
 
 
 def engine_config_from_env(env: Mapping[str, str]) -> EngineConfig:
-    """``RECON_<PROVIDER>_SETTLEMENT_DAYS`` (default 2) and ``RECON_<PROVIDER>_TOLERANCE_VND``
-    (default 0) for every provider named in the environment; ``RECON_SETTLEMENT_DAYS`` and
-    ``RECON_TOLERANCE_VND`` change the defaults."""
+    """``RECON_<PROVIDER>_SETTLEMENT_DAYS`` (banking days, default 2) and
+    ``RECON_<PROVIDER>_TOLERANCE_VND`` (default 0) for every provider named in the
+    environment; ``RECON_SETTLEMENT_DAYS`` and ``RECON_TOLERANCE_VND`` change the defaults.
+    The days are counted on the Vietnamese banking calendar with the announced days of
+    ``RECON_CALENDAR_FILE`` (:func:`recon.calendar.calendar_from_settings`); settlement
+    lines' fees are judged by the contracts of ``RECON_CONTRACTS_FILE``
+    (:func:`recon.contracts.contracts_from_settings`)."""
     days: dict[str, int] = {}
     tolerances: dict[str, int] = {}
     default_days = 2
@@ -37,7 +43,9 @@ def engine_config_from_env(env: Mapping[str, str]) -> EngineConfig:
         elif m := _TOLERANCE_RE.match(name):
             tolerances[m.group(1).lower()] = _whole(name, raw)
     return EngineConfig(settlement_days=days, default_settlement_days=default_days,
-                        tolerances=tolerances, default_tolerance=default_tolerance)
+                        tolerances=tolerances, default_tolerance=default_tolerance,
+                        calendar=calendar_from_settings(env),
+                        contracts=contracts_from_settings(env))
 
 
 def _whole(name: str, raw: str) -> int:

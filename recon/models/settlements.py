@@ -63,6 +63,9 @@ class SettlementLine(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     fee: Mapped[int] = mapped_column(BigInteger, default=0)
     net: Mapped[int] = mapped_column(BigInteger)
+    # the net the file stated when it is not amount - fee (the file contradicts itself; the
+    # engine reports a fee_mismatch); NULL otherwise. Migration 0016.
+    stated_net: Mapped[int | None] = mapped_column(BigInteger)
     transaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     settled_on: Mapped[date] = mapped_column(Date)
     reference: Mapped[str | None] = mapped_column(String(255))

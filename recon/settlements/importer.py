@@ -15,8 +15,10 @@ Rules that hold for every profile:
 - money is an exact non-negative integer of VND: a fraction of a dong (``100.5``,
   ``1.234,5``), an exponent (``1e5``), a sign, or grouping the profile does not declare are
   errors, never rounded; an XLSX number cell must hold a whole number;
-- ``net_amount`` (when present) must equal ``amount - fee``; with a net and no fee column the
-  fee is ``amount - net``;
+- ``net_amount`` (when present) should equal ``amount - fee``; a line whose net does not is
+  kept with its stated net (``stated_net``) and the engine reports it (``fee_mismatch``): the
+  file contradicts itself, which is a finding, not a reason to refuse the file. With a net
+  and no fee column the fee is ``amount - net``;
 - times without an offset are Vietnam time; ``settled_on`` is a date (or, when the profile has
   no settled column, the Vietnam date of ``transaction_at``);
 - pass 1 reads and checks every row and collects every error with its row number; if there is
@@ -74,7 +76,7 @@ REFERENCE_MAX = 255
 XLSX_MAGIC = b"PK\x03\x04"
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 LINE_COLUMNS = ("file_id", "line_no", "provider", "provider_txn_id", "amount", "fee", "net",
-                "transaction_at", "settled_on", "reference", "created_at")
+                "stated_net", "transaction_at", "settled_on", "reference", "created_at")
 
 Progress = Callable[[int], None]
 Cell = object  # str (CSV), or whatever openpyxl gives: str, int, float, datetime, date, bool, None
@@ -818,6 +820,8 @@ class ParsedLine:
     transaction_at: datetime | None
     settled_on: date
     reference: str | None
+    # the file's net when it is not amount - fee (kept, reported as a fee_mismatch)
+    stated_net: int | None = None
 
 
 @dataclass
@@ -994,13 +998,13 @@ def _parse_row(profile: Profile, layout: _Layout, number: int, cells: Sequence[C
         errors.append(FieldError(title("fee"), f"fee {fee} is more than the gross amount "
                                  f"{amount}", number))
         return None
-    if net is not None and net != amount - fee:
-        errors.append(FieldError(title("net_amount"), f"must equal amount - fee = {amount} - "
-                                 f"{fee} = {amount - fee}, got {net}", number))
-        return None
+    # a net that is not amount - fee: the file contradicts itself. The line is kept as the
+    # provider sent it (net = amount - fee for the sums, stated_net the file's figure) and the
+    # engine reports it as a fee_mismatch; refusing it would lose the rest of the file.
+    stated = net if net is not None and net != amount - fee else None
     assert settled_on is not None
     return ParsedLine(number, values["provider_txn_id"], amount, fee, amount - fee,
-                      transaction_at, settled_on, reference)
+                      transaction_at, settled_on, reference, stated)
 
 
 def parse_settlement(data: bytes, filename: str, profile: Profile, *,
@@ -1255,7 +1259,7 @@ def store_settlement(db: Database, clock: Clock, *, provider: str, filename: str
                 batch = kept[start:start + BATCH]
                 insert_rows(session, "settlement_lines", LINE_COLUMNS, (
                     (file_row.id, ln.line_no, provider, ln.provider_txn_id, ln.amount, ln.fee,
-                     ln.net, ln.transaction_at,
+                     ln.net, ln.stated_net, ln.transaction_at,
                      ln.settled_on.isoformat() if sqlite else ln.settled_on,
                      ln.reference, now) for ln in batch))
                 if progress:

@@ -272,9 +272,22 @@ def _render_detail(discrepancy_id: int, *, error: str | None = None, status: int
                                        kind=d.kind, line_id=d.settlement_line_id)
     return render_template(
         "finance/detail.html", story=story, d=story.discrepancy, error=error, payout=sides,
-        form=form or {}, me=g.principal.actor,
+        form=form or {}, me=g.principal.actor, overdue=_overdue(story),
         back=_back_link(),
         notices=get_flashed_messages(with_categories=True)), status
+
+
+def _overdue(story: workbench.Story) -> Any:
+    """A missing settlement's deadline and banking days overdue (recon.review.deadlines)."""
+    d = story.discrepancy
+    if d.kind != "missing_settlement" or not story.payments:
+        return None
+    from recon.engine.settings import engine_config_from_env  # noqa: PLC0415
+    from recon.review.deadlines import settlement_overdue  # noqa: PLC0415
+
+    payment = next((p for p in story.payments if p.id == d.payment_id), story.payments[0])
+    config = engine_config_from_env(current_app.extensions["recon.settings"].env)
+    return settlement_overdue(payment.provider, payment.paid_at, config, _clock().now())
 
 
 def _back_link() -> str:
@@ -456,6 +469,28 @@ def download_file(file_id: int) -> Response:
 
 
 # --------------------------------------------------------------------------- reports
+
+
+@bp.get("/fees")
+def fees() -> tuple[str, int]:
+    """Fees charged per provider and month against the fee contracts (RECON_CONTRACTS_FILE)."""
+    from recon.contracts import contracts_from_settings  # noqa: PLC0415
+    from recon.review.fees import fees_by_month, latest_year  # noqa: PLC0415
+
+    settings = current_app.extensions["recon.settings"]
+    book = contracts_from_settings(settings.env)
+    raw = (request.args.get("year") or "").strip()
+    error = None
+    with database().read() as s:
+        year = latest_year(s, reports.vn_today(_clock().now()).year)
+        if raw:
+            if raw.isascii() and raw.isdigit() and 2000 <= int(raw) <= 2100:
+                year = int(raw)
+            else:
+                error = tr("The filters are not valid: {message}").format(message=raw)
+        rows = fees_by_month(s, book, year)
+    return render_template("finance/fees.html", rows=rows, year=year, error=error,
+                           book=book), 422 if error else 200
 
 
 @bp.get("/reports/daily")

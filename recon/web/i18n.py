@@ -216,6 +216,22 @@ _PHRASES: dict[str, str] = {
     "Discrepancies": "Chênh lệch",
     "Approvals": "Phê duyệt",
     "Daily summary": "Tổng hợp ngày",
+    "Fees": "Phí dịch vụ",
+    "Settlement deadline": "Hạn quyết toán",
+    "File states": "Tệp ghi",
+    "banking days": "ngày làm việc",
+    "Overdue (banking days)": "Quá hạn (ngày làm việc)",
+    "Fees charged against the contracts": "Phí đã thu so với hợp đồng",
+    "Fees charged per provider and month, against each provider's fee contract (by the "
+    "transaction's date). Contracts: {origin}.":
+        "Phí nhà cung cấp đã trừ theo từng tháng, so với hợp đồng phí của nhà cung cấp (theo "
+        "ngày giao dịch). Hợp đồng: {origin}.",
+    "Fee charged": "Phí đã thu",
+    "Fee per contract": "Phí theo hợp đồng",
+    "Lines off contract": "Dòng sai phí",
+    "Lines without contract": "Dòng chưa có hợp đồng",
+    "Contract": "Hợp đồng",
+    "No settlement line in this year.": "Không có dòng quyết toán nào trong năm này.",
     "Quarterly report": "Báo cáo quý",
     "Outstanding dossiers": "Hồ sơ chưa nộp phí",
     "Audit log": "Nhật ký kiểm toán",

@@ -82,6 +82,8 @@ def _pages(demo: DemoWorld) -> Iterator[str]:
     yield "/finance/reports/quarterly?year=2021&quarter=1"
     yield "/finance/reports/quarterly?year=2020&quarter=2"  # an empty quarter
     yield "/finance/outstanding"
+    yield "/finance/fees?year=2021"
+    yield "/finance/fees?year=2020"  # an empty year
     yield "/finance/audit"
     yield "/finance/audit?entity_type=payment"
     yield "/finance/audit/verify"

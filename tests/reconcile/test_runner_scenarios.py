@@ -4,7 +4,7 @@ that raise nothing, reruns, auto-resolution, reopening, dry runs, the lock and a
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -100,7 +100,8 @@ def test_amount_mismatch_with_tolerance_still_recorded(db: Database, clock: Fixe
     d = w.dossier()
     ref = w.intent(d, TOTAL)
     p = w.pay(TOTAL, reference=ref)
-    line = w.settle("vnpay", w.txn_of(p), TOTAL + 1000)
+    # the fee the shipped vnpay contract gives (0,88 %, rounded down): no fee_mismatch too
+    line = w.settle("vnpay", w.txn_of(p), TOTAL + 1000, fee=(TOTAL + 1000) * 88 // 10_000)
     w.run(as_of=AS_OF_LATE)
     _only(w, "amount_mismatch")
     row = w.discrepancies("open")[0]
@@ -326,6 +327,11 @@ def test_engine_config_from_env() -> None:
                                   "RECON_MOMO_TOLERANCE_VND": "500",
                                   "RECON_SETTLEMENT_DAYS": "4", "RECON_OTHER": "x"})
     assert cfg == EngineConfig(settlement_days={"vnpay": 3}, default_settlement_days=4,
-                               tolerances={"momo": 500})
+                               tolerances={"momo": 500}, calendar=cfg.calendar,
+                               contracts=cfg.contracts)
+    # the days count on the banking calendar (recon/calendar): Tết 2026 is no banking day
+    assert cfg.banking_days and not cfg.calendar.is_banking_day(date(2026, 2, 17))
+    # and the fee contracts of RECON_CONTRACTS_FILE (the shipped demo contracts by default)
+    assert cfg.contracts.find("vnpay", "vnpay", date(2021, 2, 1)) is not None
     with pytest.raises(ValueError, match="RECON_VNPAY_SETTLEMENT_DAYS"):
         engine_config_from_env({"RECON_VNPAY_SETTLEMENT_DAYS": "two"})

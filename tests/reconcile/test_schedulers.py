@@ -21,6 +21,7 @@ from recon.audit.chain import record_on
 from recon.clock import SystemClock
 from recon.db import Database
 from recon.engine.runner import run_reconciliation
+from recon.engine.settings import engine_config_from_env
 from tests.conftest import PG_ENV, TEST_SECRET
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -102,8 +103,9 @@ def test_two_schedulers_never_overlap_and_skip_no_window(empty_pg: str, tmp_path
     # nothing was missed: a full run now finds nothing new and closes nothing
     db = Database(empty_pg)
     try:
+        # with the schedulers' own configuration (banking calendar, fee contracts)
         final = run_reconciliation(db, clock=SystemClock(), audit=record_on, mode="full",
-                                   triggered_by="test")
+                                   config=engine_config_from_env({}), triggered_by="test")
     finally:
         db.dispose()
     assert (final.new, final.auto_resolved) == (0, 0)

@@ -57,9 +57,11 @@ def test_import_with_bad_rows_lists_every_error_and_exits_1(env: dict[str, str],
                     "C,100000,1000,2026-11-24T10:00:00,2026-11-25,98000\n", encoding="utf-8")
     result = run("settlements", "import", "--provider", "momo", str(path))
     assert result.exit_code == 1
-    assert "2 problem(s) in bad.csv; nothing was imported" in result.stderr
+    # line 4 states a net that is not amount - fee: no problem of the import (it is kept with
+    # its stated net and reported by reconciliation as a fee_mismatch), so one problem left
+    assert "1 problem(s) in bad.csv; nothing was imported" in result.stderr
     assert "line 3: amount:" in result.stderr
-    assert "line 4: net_amount: must equal amount - fee" in result.stderr
+    assert "line 4" not in result.stderr
     assert "What to do: Nothing was imported" in result.stderr
     assert result.stdout == ""
     assert _count(db, SettlementFile) == 0 and _count(db, SettlementLine) == 0

@@ -1,0 +1,81 @@
+"""`recon contracts list|check`: the fee contracts settlement fees are judged by.
+
+``list`` prints the contracts in force (``RECON_CONTRACTS_FILE``, else the shipped demo
+contracts); ``check FILE`` validates a file before an operator points the setting at it. Neither
+needs the database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from recon.cli.common import fail
+
+
+@click.group("contracts")
+def contracts_group() -> None:
+    """Fee contracts (hợp đồng phí): list them, check a file."""
+
+
+@contracts_group.command("list")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path),
+              help="A contracts file (default: RECON_CONTRACTS_FILE, else the shipped one).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array instead of lines.")
+def list_command(path: Path | None, as_json: bool) -> None:
+    """Every contract: provider, channel, validity and price."""
+    from recon.contracts import load_contracts  # noqa: PLC0415
+    from recon.money import format_vnd  # noqa: PLC0415
+
+    target = path or (os.environ.get("RECON_CONTRACTS_FILE") or "").strip() or None
+    try:
+        book = load_contracts(target)
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps([{
+            "id": c.id, "provider": c.provider, "channel": c.channel,
+            "valid_from": c.valid_from.isoformat(),
+            "valid_to": c.valid_to.isoformat() if c.valid_to else None, "kind": c.kind,
+            "rate_bp": c.rate_bp, "fixed_vnd": c.fixed_vnd, "min_vnd": c.min_vnd,
+            "max_vnd": c.max_vnd, "tiers": [[t.from_count, t.rate_bp] for t in c.tiers],
+            "foreign_card_surcharge_bp": c.foreign_card_surcharge_bp,
+            "refund_fee_vnd": c.refund_fee_vnd, "vat_included": c.vat_included,
+            "vat_rate_bp": c.vat_rate_bp, "rounding": c.rounding,
+            "monthly_vnd": c.monthly_vnd, "note": c.note,
+        } for c in book.contracts], ensure_ascii=False))
+        return
+    click.echo(f"{len(book)} contracts in {book.origin}")
+    for c in book.contracts:
+        until = c.valid_to.isoformat() if c.valid_to else "…"
+        if c.kind == "subscription":
+            price = f"subscription {format_vnd(c.monthly_vnd)}/month, no fee per transaction"
+        else:
+            price = f"{c.rate_bp} bp + {format_vnd(c.fixed_vnd)}"
+            if c.min_vnd:
+                price += f", min {format_vnd(c.min_vnd)}"
+            if c.max_vnd:
+                price += f", max {format_vnd(c.max_vnd)}"
+            price += f", rounding {c.rounding}, VAT {'incl.' if c.vat_included else 'excl.'}"
+        click.echo(f"  {c.id:<22} {c.provider:<8} {c.channel:<8} "
+                   f"{c.valid_from.isoformat()}..{until}  {price}")
+
+
+@contracts_group.command("check")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def check_command(path: Path) -> None:
+    """Validate a contracts file; exit 1 naming every problem."""
+    from recon.contracts import load_contracts  # noqa: PLC0415
+
+    try:
+        book = load_contracts(path)
+    except ValueError as exc:
+        fail(f"{exc}. Fix the file and check it again; nothing was changed.")
+    providers = ", ".join(sorted(book.providers())) or "none"
+    click.echo(f"OK: {path}: {len(book)} contracts (providers: {providers})")
+
+
+COMMANDS: list[click.Command] = [contracts_group]

@@ -1,0 +1,27 @@
+"""Fee contracts: what each provider may charge per transaction, as data.
+
+:mod:`recon.contracts.model` is pure (the contract, its integer fee arithmetic, the book that
+finds the contract of a line); :mod:`recon.contracts.source` reads and validates the operator's
+TOML file (``RECON_CONTRACTS_FILE``, default ``recon/data/fee_contracts.toml``).
+"""
+
+from __future__ import annotations
+
+from recon.contracts.model import (
+    ROUNDINGS,
+    Contract,
+    ContractBook,
+    FeeCheck,
+    Tier,
+    divide,
+)
+from recon.contracts.source import (
+    contracts_from_settings,
+    default_contracts_path,
+    load_contracts,
+    parse_contracts,
+)
+
+__all__ = ["ROUNDINGS", "Contract", "ContractBook", "FeeCheck", "Tier",
+           "contracts_from_settings", "default_contracts_path", "divide", "load_contracts",
+           "parse_contracts"]

@@ -1,0 +1,79 @@
+"""Fees charged against the fee contracts, per provider and month (the finance fees page).
+
+Each settlement line is judged as the engine judges it (:mod:`recon.contracts`): the contract
+of its provider and its payment's channel on the transaction's date; the month is the month
+the line was settled (Vietnam calendar). The expected fee is summed line by line, since the
+contract's rounding applies to each transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from recon.clock import VN_TZ
+from recon.contracts import ContractBook
+from recon.models import Payment, SettlementLine
+
+
+@dataclass
+class FeeRow:
+    month: date
+    provider: str
+    lines: int = 0
+    gross: int = 0
+    charged: int = 0
+    expected: int = 0
+    covered: int = 0  # lines a contract covers (the others count in charged, not expected)
+    mismatched: int = 0  # beyond the contract's tolerance
+    charged_covered: int = 0  # what those covered lines were charged
+    contracts: list[str] = field(default_factory=list)
+
+    @property
+    def difference(self) -> int:
+        """Charged minus expected, over the lines a contract covers."""
+        return self.charged_covered - self.expected
+
+
+def latest_year(session: Session, default: int) -> int:
+    last = session.scalar(select(func.max(SettlementLine.settled_on)))
+    return last.year if last is not None else default
+
+
+def fees_by_month(session: Session, book: ContractBook, year: int) -> list[FeeRow]:
+    """One row per (month, provider) of ``year``'s settled lines, in month then provider
+    order."""
+    q = (select(SettlementLine.provider, SettlementLine.amount, SettlementLine.fee,
+                SettlementLine.settled_on, SettlementLine.transaction_at, Payment.channel,
+                Payment.paid_at)
+         .outerjoin(Payment, and_(Payment.provider == SettlementLine.provider,
+                                  Payment.provider_txn_id == SettlementLine.provider_txn_id))
+         .where(SettlementLine.settled_on >= date(year, 1, 1),
+                SettlementLine.settled_on < date(year + 1, 1, 1)))
+    rows: dict[tuple[date, str], FeeRow] = {}
+    for provider, gross, fee, settled_on, at, channel, paid_at in session.execute(q):
+        month = settled_on.replace(day=1)
+        row = rows.get((month, provider))
+        if row is None:
+            row = rows[(month, provider)] = FeeRow(month, provider)
+        row.lines += 1
+        row.gross += int(gross)
+        row.charged += int(fee)
+        when = at or paid_at
+        day = when.astimezone(VN_TZ).date() if when is not None else settled_on
+        check = book.check(provider, channel or "*", day, int(gross), int(fee))
+        if check is None:
+            continue
+        row.covered += 1
+        row.charged_covered += int(fee)
+        row.expected += check.expected
+        row.mismatched += 0 if check.ok else 1
+        if check.contract.id not in row.contracts:
+            row.contracts.append(check.contract.id)
+    return [rows[k] for k in sorted(rows)]
+
+
+__all__ = ["FeeRow", "fees_by_month", "latest_year"]

@@ -1,0 +1,186 @@
+"""Fee contracts: integer fee arithmetic with explicit rounding, the file's validation, the
+book's lookups by provider, channel and date, and the shipped demo contracts."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from recon.cli import cli
+from recon.contracts import Contract, Tier, divide, load_contracts, parse_contracts
+from recon.demo.payments import FEE_BP
+
+
+def _c(**kw: object) -> Contract:
+    base: dict[str, object] = {"id": "c", "provider": "vnpay", "channel": "*",
+                               "valid_from": date(2021, 1, 1), "valid_to": None}
+    base.update(kw)
+    return Contract(**base)  # type: ignore[arg-type]
+
+
+def test_rounding_rules_are_explicit_integer_rounding() -> None:
+    assert [divide(n, 10, "down") for n in (14, 15, 16)] == [1, 1, 1]
+    assert [divide(n, 10, "up") for n in (10, 11, 19)] == [1, 2, 2]
+    assert [divide(n, 10, "half_up") for n in (14, 15, 16)] == [1, 2, 2]
+    with pytest.raises(ValueError, match="rounding must be one of"):
+        divide(1, 2, "banker")
+
+
+@given(st.integers(0, 10**12), st.integers(1, 10**6))
+def test_the_three_rules_bracket_the_exact_quotient(n: int, d: int) -> None:
+    down, up, half = divide(n, d, "down"), divide(n, d, "up"), divide(n, d, "half_up")
+    assert down * d <= n <= up * d and up - down in (0, 1)
+    assert half in (down, up) and abs(2 * (half * d - n)) <= d
+
+
+def test_rate_fixed_min_max_and_vat() -> None:
+    # NeoX-like domestic card: 1 % + 1.000 ₫, excl. VAT 10 %, half up
+    card = _c(rate_bp=100, fixed_vnd=1_000, vat_included=False, vat_rate_bp=1_000,
+              rounding="half_up")
+    assert card.fee(180_000) == (1_800 + 1_000) * 11 // 10  # 3.080 ₫
+    assert card.fee(180_050) == 3_081  # 1.800,5 -> 1.801 (half up), + 1.000, + 280,1 -> 280
+    capped = _c(rate_bp=100, min_vnd=2_000, max_vnd=50_000, rounding="down")
+    assert capped.fee(10_000) == 2_000 and capped.fee(10_000_000) == 50_000
+    assert capped.fee(1_234_567) == 12_345
+
+
+def test_subscriptions_charge_nothing_per_transaction() -> None:
+    sub = _c(provider="sepay", kind="subscription", monthly_vnd=199_000)
+    assert sub.fee(5_000_000) == 0 and sub.accepted_fees(5_000_000) == [0]
+
+
+def test_tiers_and_foreign_cards_are_accepted_readings() -> None:
+    c = _c(rate_bp=100, tiers=(Tier(10_001, 80),), foreign_card_surcharge_bp=60,
+           rounding="down")
+    assert c.accepted_fees(100_000) == [1_000, 1_600, 800, 1_400]
+
+
+def test_refund_fee_returns_the_percentage_when_the_contract_says_so() -> None:
+    assert _c(rate_bp=250, refund_fee_vnd=3_000, refund_returns_rate=True).refund_fee(
+        100_000) == 3_000
+    assert _c(rate_bp=250, refund_fee_vnd=3_000).refund_fee(100_000) == 5_500
+
+
+GOOD = b'''version = 1
+[[contract]]
+id = "momo-wallet-2021"
+provider = "momo"
+channel = "momo"
+valid_from = 2021-01-01
+valid_to = 2021-06-30
+rate_bp = 110
+rounding = "down"
+[[contract]]
+id = "momo-wallet-2021h2"
+provider = "momo"
+channel = "momo"
+valid_from = 2021-07-01
+rate_bp = 90
+rounding = "down"
+[[contract]]
+id = "momo-any"
+provider = "momo"
+channel = "*"
+valid_from = 2021-01-01
+rate_bp = 200
+'''
+
+
+def test_the_book_finds_the_contract_of_the_transaction_date_and_channel() -> None:
+    book = parse_contracts(GOOD)
+    assert book.find("momo", "momo", date(2021, 6, 30)).id == "momo-wallet-2021"  # type: ignore[union-attr]
+    assert book.find("momo", "momo", date(2021, 7, 1)).id == "momo-wallet-2021h2"  # type: ignore[union-attr]
+    assert book.find("momo", "vietqr", date(2021, 7, 1)).id == "momo-any"  # type: ignore[union-attr]
+    assert book.find("momo", "momo", date(2020, 12, 31)) is None
+    assert book.find("vnpay", "vnpay", date(2021, 7, 1)) is None
+    check = book.check("momo", "momo", date(2021, 3, 1), 200_000, 2_201)
+    assert check is not None and check.ok and check.expected == 2_200  # one đồng of rounding
+    check = book.check("momo", "momo", date(2021, 3, 1), 200_000, 2_202)
+    assert check is not None and not check.ok
+
+
+def test_a_bad_file_names_every_problem_and_loads_nothing() -> None:
+    bad = b'''version = 1
+[[contract]]
+id = "a"
+provider = "vnpay"
+channel = "*"
+valid_from = 2021-01-01
+rate_bp = 0.88
+rounding = "nearest"
+[[contract]]
+id = "b"
+provider = "sepay"
+channel = "*"
+valid_from = 2021-01-01
+kind = "subscription"
+rate_bp = 10
+[[contract]]
+id = "c"
+provider = "zalopay"
+channel = "*"
+valid_from = 2021-01-01
+[[contract]]
+id = "d"
+provider = "zalopay"
+channel = "*"
+valid_from = 2021-06-01
+min_vnd = 5000
+max_vnd = 1000
+'''
+    with pytest.raises(ValueError) as caught:
+        parse_contracts(bad, "c.toml")
+    message = str(caught.value)
+    assert message.startswith("c.toml: ")
+    assert "contract #1 (a): rate_bp must be a whole number" in message
+    assert "contract #1 (a): rounding must be one of" in message
+    assert "contract #2 (b): a subscription has no per-transaction fee" in message
+    assert "contract #4 (d): min_vnd is above max_vnd" in message
+    with pytest.raises(ValueError, match="overlap in time"):
+        parse_contracts(GOOD.replace(b"valid_to = 2021-06-30", b"valid_to = 2021-07-01"))
+
+
+def test_the_shipped_contracts_cover_every_demo_provider_at_the_demo_rate() -> None:
+    book = load_contracts()
+    for provider, bp in FEE_BP.items():
+        contract = book.find(provider, provider, date(2021, 2, 1))
+        assert contract is not None, provider
+        gross = 1_234_567
+        assert contract.fee(gross) == gross * bp // 10_000, provider
+    assert {c.provider for c in book.contracts if c.kind == "subscription"} == {
+        "payos", "sepay", "casso"}
+
+
+def test_contracts_cli(tmp_path: Path) -> None:
+    listed = CliRunner().invoke(cli, ["contracts", "list"])
+    assert listed.exit_code == 0 and "vnpay-demo" in listed.output and "88 bp" in listed.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text('version = 1\n[[contract]]\nid = "x"\n')
+    out = CliRunner().invoke(cli, ["contracts", "check", str(bad)])
+    assert out.exit_code == 1 and "provider must be a non-empty text" in out.output
+    good = tmp_path / "good.toml"
+    good.write_bytes(GOOD)
+    ok = CliRunner().invoke(cli, ["contracts", "check", str(good)])
+    assert ok.exit_code == 0 and "3 contracts (providers: momo)" in ok.output
+
+
+def test_a_bad_contracts_file_stops_the_start(tmp_path: Path) -> None:
+    from recon import create_app
+    from recon.config import load_settings
+
+    bad = tmp_path / "contracts.toml"
+    bad.write_text("version = 1\n[[contract]]\nid = 5\n")
+    env = {"RECON_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+           "RECON_SECRET_KEY": "k" * 32, "RECON_INSTANCE_PATH": str(tmp_path),
+           "RECON_CONTRACTS_FILE": str(bad)}
+    with pytest.raises(ValueError, match="contract #1: id must be a non-empty text"):
+        create_app(load_settings(env))
+    env["RECON_CONTRACTS_FILE"] = ""
+    env["RECON_CALENDAR_FILE"] = str(tmp_path / "missing.toml")
+    with pytest.raises(ValueError, match="RECON_CALENDAR_FILE"):
+        create_app(load_settings(env))

@@ -1,0 +1,61 @@
+"""/finance/fees: the fees each provider charged per month against the shipped contracts,
+Vietnamese first, amounts as 180.000 ₫."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from flask import Flask
+
+from recon.clock import FixedClock
+from recon.db import Database
+from tests.finance.test_roles import _session_client
+from tests.reconcile.recon_builders import TOTAL, World
+
+FEE = TOTAL * 88 // 10_000  # the shipped vnpay-demo contract: 0,88 %, rounded down
+
+
+def test_fees_per_provider_and_month(app: Flask, make_user: Callable[..., str], db: Database,
+                                     clock: FixedClock) -> None:
+    w = World(db, clock)
+    for extra in (0, 1_100):
+        d = w.dossier()
+        p = w.pay(TOTAL, reference=w.intent(d, TOTAL))
+        w.settle("vnpay", w.txn_of(p), TOTAL, fee=FEE + extra)
+    client, _csrf = _session_client(app, make_user, "finance", "ketoan")
+    page = client.get("/finance/fees?year=2026").get_data(as_text=True)
+    assert "Phí đã thu so với hợp đồng" in page and "Phí theo hợp đồng" in page
+    row = re.search(r'<tr data-provider="vnpay" data-month="2026-11">(.*?)</tr>', page, re.S)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
+    assert cells[0] == "11/2026" and cells[2] == "vnpay-demo"
+    nbsp = "\u00a0"
+    assert cells[3:9] == ["2", f"360.000{nbsp}₫", f"4.268{nbsp}₫", f"3.168{nbsp}₫",
+                          f"+1.100{nbsp}₫", "1"]
+    bad = client.get("/finance/fees?year=abc")
+    assert bad.status_code == 422
+    empty = client.get("/finance/fees?year=2020").get_data(as_text=True)
+    assert "Không có dòng quyết toán nào trong năm này." in empty
+
+
+def test_a_missing_settlement_shows_its_deadline_in_banking_days(
+        app: Flask, make_user: Callable[..., str], db: Database, clock: FixedClock) -> None:
+    """Paid Thu 26 Nov 2026 (the test clock), 2 banking days: due Mon 30 Nov; the page is
+    read on the app's clock, and the weekend counts no day overdue."""
+    from datetime import UTC, datetime
+
+    from recon.engine.settings import engine_config_from_env
+
+    w = World(db, clock, config=engine_config_from_env({}))
+    d = w.dossier()
+    w.pay(TOTAL, reference=w.intent(d, TOTAL))
+    w.run(as_of=datetime(2026, 12, 2, 3, tzinfo=UTC))  # Wed 2 Dec 10:00 in Huế
+    (found,) = w.discrepancies("open")
+    assert found.kind == "missing_settlement" and "2 ngày làm việc" in found.explanation
+    clock.advance(datetime(2026, 12, 7, 3, tzinfo=UTC) - clock.now())  # Mon 7 Dec
+    client, _csrf = _session_client(app, make_user, "finance", "ketoan")
+    page = client.get(f"/finance/discrepancies/{found.id}").get_data(as_text=True)
+    assert 'data-testid="deadline">30/11/2026 (2 ngày làm việc)' in page
+    # Tue 1 .. Fri 4 Dec and Mon 7 Dec: five banking days after the deadline
+    assert 'data-testid="overdue">5<' in page
