@@ -18,7 +18,7 @@ from recon.contracts import load_contracts
 from recon.db import Database
 from recon.engine import EngineConfig
 from recon.models import Discrepancy
-from tests.cashier.live import chromium_page, served
+from tests.live import chromium_page, served
 from tests.reconcile.recon_builders import TOTAL, World
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
