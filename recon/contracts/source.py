@@ -38,7 +38,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
-from recon.contracts.model import KINDS, ROUNDINGS, Contract, ContractBook, Tier, overlapping
+from recon.contracts.model import (
+    EMPTY,
+    KINDS,
+    ROUNDINGS,
+    Contract,
+    ContractBook,
+    Tier,
+    overlapping,
+)
 
 FORMAT_VERSION: Final = 1
 _INTS: Final = ("rate_bp", "fixed_vnd", "min_vnd", "max_vnd", "foreign_card_surcharge_bp",
@@ -189,9 +197,19 @@ def _cached(path: str, mtime_ns: int) -> ContractBook:
     return load_contracts(path)
 
 
+#: where an unset RECON_CONTRACTS_FILE means the shipped demo contracts
+DEMO_ENVIRONMENTS: Final = frozenset({"development", "test"})
+
+
 def contracts_from_settings(env: Mapping[str, str]) -> ContractBook:
-    """:func:`load_contracts` with ``RECON_CONTRACTS_FILE`` (kept while the file is unchanged)."""
+    """:func:`load_contracts` with ``RECON_CONTRACTS_FILE`` (kept while the file is unchanged).
+
+    Unset, development and test use the shipped demo contracts; any other environment has no
+    contracts (fees are not judged) rather than judging a centre's fees by the demo's figures,
+    which would fill the workbench with false ``fee_mismatch`` findings."""
     raw = (env.get("RECON_CONTRACTS_FILE") or "").strip()
+    if not raw and env.get("RECON_ENV", "development") not in DEMO_ENVIRONMENTS:
+        return EMPTY
     target = Path(raw) if raw else default_contracts_path()
     try:
         mtime = target.stat().st_mtime_ns

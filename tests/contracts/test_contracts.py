@@ -12,7 +12,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from recon.cli import cli
-from recon.contracts import Contract, Tier, divide, load_contracts, parse_contracts
+from recon.contracts import (
+    Contract,
+    Tier,
+    contracts_from_settings,
+    default_contracts_path,
+    divide,
+    load_contracts,
+    parse_contracts,
+)
 from recon.demo.payments import FEE_BP
 
 
@@ -184,3 +192,15 @@ def test_a_bad_contracts_file_stops_the_start(tmp_path: Path) -> None:
     env["RECON_CALENDAR_FILE"] = str(tmp_path / "missing.toml")
     with pytest.raises(ValueError, match="RECON_CALENDAR_FILE"):
         create_app(load_settings(env))
+
+
+def test_production_without_a_contracts_file_judges_no_fees(tmp_path: Path) -> None:
+    """The shipped file holds the demo's figures: only development and test fall back to it;
+    production without RECON_CONTRACTS_FILE judges no fee rather than a centre's by the demo's."""
+    demo = contracts_from_settings({"RECON_ENV": "development"})
+    assert demo.contracts  # the demo's contracts
+    assert not contracts_from_settings({"RECON_ENV": "production"}).contracts
+    own = tmp_path / "contracts.toml"
+    own.write_bytes(default_contracts_path().read_bytes())
+    assert contracts_from_settings({"RECON_ENV": "production",
+                                    "RECON_CONTRACTS_FILE": str(own)}).contracts
