@@ -9,8 +9,9 @@ compact JSON (``JSON.stringify``) with the keys of each of its objects sorted.
 Our link to the order is ``data.orderCode`` (an integer: keep a numeric order code per intent),
 reported as ``order_code``; ``data.reference`` (the bank transaction reference) is the provider
 transaction id, and the bank reference too; ``data.description`` is the memo. Success is
-``data.code == "00"`` (and the envelope's ``code``, when present, ``"00"``); any other code is a
-failure.
+``data.code == "00"``; any other code is a failure. Only ``data`` is signed: an envelope
+``code`` other than ``"00"`` around a signed success contradicts it and is refused as malformed
+(archived, nothing recorded), never allowed to turn a signed success into a failure.
 
 Answer 2xx ``{"success": true}`` once recorded (payOS's own "confirm webhook" test call, which
 carries a made-up order, included).
@@ -56,6 +57,7 @@ from adapters.fields import (
     opt_bank_reference,
     opt_str,
     parse_vnd,
+    show,
     signing_text,
     vn_local,
 )
@@ -224,9 +226,10 @@ class PayOSAdapter(Adapter):
         envelope_code = body.get("code")
         if envelope_code is not None and not isinstance(envelope_code, str):
             raise MalformedPayload("code must be text")
-        status: PaymentStatus = (
-            "succeeded" if code == "00" and envelope_code in (None, "00") else "failed"
-        )
+        if envelope_code not in (None, "00") and code == "00":
+            raise MalformedPayload(f"code {show(envelope_code)} contradicts the signed data.code "
+                                   f"{show(code)} (only data is signed)")
+        status: PaymentStatus = "succeeded" if code == "00" else "failed"
         order_code = get_int(data, "orderCode", where="data.")
         return CallbackEvent(
             provider=self.name,

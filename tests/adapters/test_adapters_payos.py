@@ -73,13 +73,21 @@ def test_null_signs_as_empty() -> None:
 
 @pytest.mark.parametrize(
     ("data_code", "envelope_code", "status"),
-    [("00", "00", "succeeded"), ("01", "00", "failed"), ("00", "01", "failed"),
+    [("00", "00", "succeeded"), ("01", "00", "failed"), ("01", "01", "failed"),
      ("99", "99", "failed"), ("", "00", "failed"), ("00", None, "succeeded")],
 )
 def test_status(data_code: str, envelope_code: str | None, status: str) -> None:
     event = adapter_for("payos").parse_callback(signed(dict(DATA, code=data_code),
                                                        code=envelope_code))
     assert event.status == status
+
+
+@pytest.mark.parametrize("envelope_code", ["01", "10", "99"])
+def test_an_unsigned_envelope_cannot_fail_a_signed_success(envelope_code: str) -> None:
+    """Only data is signed (found by tests/hardening/test_fuzz.py: a replayed success with the
+    envelope's code changed to "10" was recorded as failed)."""
+    with pytest.raises(MalformedPayload, match=r"contradicts the signed data\.code"):
+        adapter_for("payos").parse_callback(signed(dict(DATA, code="00"), code=envelope_code))
 
 
 @pytest.mark.parametrize(
