@@ -182,9 +182,9 @@ def annual(session: Session, year: int, *, collectors: Sequence[str] | None = No
 # --------------------------------------------------------------------------- table form
 
 #: the columns of the table exports (English keys, translated by the caller)
-MONTHLY_HEADER = ("Collecting organisation", "Form", "Fee", "Budget sub-item", "Collected",
+MONTHLY_HEADER = ("Collecting organisation", "Form", "Fee", "Budget sub-item", "Amount collected",
                   "Retention rate (%)", "Kept", "To remit", "Remitted", "Difference")
-ANNUAL_HEADER = ("Collecting organisation", "Form", "Fee", "Budget sub-item", "Collected",
+ANNUAL_HEADER = ("Collecting organisation", "Form", "Fee", "Budget sub-item", "Amount collected",
                  "Retention rate (%)", "Kept", "To remit", "Declared in the months",
                  "Difference")
 AMOUNT_COLUMNS = frozenset({4, 6, 7, 8, 9})
