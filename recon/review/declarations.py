@@ -114,12 +114,11 @@ def _month_parts(session: Session, month: date, collectors: Sequence[str] | None
             .order_by(Dossier.id, FeeLine.position)):
         lines.setdefault(dossier_id, (receiver, []))[1].append(
             Line(int(amount), kind, bp, code, who, name))
-    before = dict(session.execute(
+    covered: dict[int, int] = {int(k): int(v) for k, v in session.execute(
         select(Payment.dossier_id, func.sum(Payment.amount))
         .where(Payment.status == "succeeded", Payment.paid_at < start,
                Payment.dossier_id.in_(select(wanted)))
-        .group_by(Payment.dossier_id)).tuples().all())
-    covered: dict[int, int] = {int(k): int(v) for k, v in before.items() if k is not None}
+        .group_by(Payment.dossier_id)) if k is not None}
     parts: list[Collected] = []
     unallocated = unmatched if collectors is None else 0
     considered = unmatched if collectors is None else 0
@@ -141,7 +140,7 @@ def _month_parts(session: Session, month: date, collectors: Sequence[str] | None
 
 
 def _names(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(Agency.code, Agency.name)).tuples().all())
+    return dict(session.execute(select(Agency.code, Agency.name)).all())
 
 
 def monthly(session: Session, month: date, *, collectors: Sequence[str] | None = None
