@@ -97,14 +97,14 @@ class Fee:
     def __post_init__(self) -> None:
         if self.kind not in FEE_KINDS:
             raise ValueError(f"unknown fee kind {self.kind!r}")
-        if not (len(self.budget_code) == 4 and self.budget_code.isdigit()):
-            raise ValueError(f"{self.name}: budget_code must be a 4-digit tiểu mục")
-        if not 0 <= self.retention_bp <= 10_000 or (self.kind == "le_phi" and self.retention_bp):
-            raise ValueError(f"{self.name}: retention_bp is 0..10000, and 0 for a lệ phí")
         if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount <= 0:
             raise ValueError(f"{self.name}: amount must be a positive int of VND")
         if not self.source.strip():
             raise ValueError(f"{self.name}: every fee names its legal source")
+        if not (len(self.budget_code) == 4 and self.budget_code.isdigit()):
+            raise ValueError(f"{self.name}: budget_code must be a 4-digit tiểu mục")
+        if not 0 <= self.retention_bp <= 10_000 or (self.kind == "le_phi" and self.retention_bp):
+            raise ValueError(f"{self.name}: retention_bp is 0..10000, and 0 for a lệ phí")
 
 
 @dataclass(frozen=True, slots=True)
