@@ -690,6 +690,7 @@ _PHRASES: dict[str, str] = {
         "Không có đơn vị mã {code}; đang hiện tất cả đơn vị. Chọn quầy trong danh sách.",
     # --- fee declarations (/finance/declarations, issue 18 §4)
     "Fee declarations": "Tờ khai phí, lệ phí",
+    "Data for other software": "Dữ liệu cho phần mềm khác",
     "Collecting organisation": "Tổ chức thu",
     "Form": "Mẫu",
     "Budget sub-item": "Tiểu mục",
