@@ -43,7 +43,7 @@ def _triggers(db: Database, conn: Connection) -> set[str]:
 
 
 def test_0019_downgrades_and_upgrades_keeping_lines_and_triggers(db: Database) -> None:
-    assert NEW <= _columns(db)
+    assert _columns(db) >= NEW
     _seed(db)
     db.dispose()
     command.downgrade(alembic_config(db.url), "0015_payouts")
@@ -57,7 +57,7 @@ def test_0019_downgrades_and_upgrades_keeping_lines_and_triggers(db: Database) -
     db.dispose()
     upgrade_database(db.url)
     db.dispose()
-    assert NEW <= _columns(db)
+    assert _columns(db) >= NEW
     with db.engine.connect() as conn:
         assert "fee_lines_deleted" in _triggers(db, conn)
         assert conn.execute(text("SELECT retention_bp, budget_code, collector_code FROM "
