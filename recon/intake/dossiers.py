@@ -349,6 +349,21 @@ def resolve_agency(session: Session, code: str) -> Agency:
     return agency
 
 
+def _check_collectors(session: Session, inp: DossierInput) -> None:
+    """Every fee's collector, when named, is an agency (issue 18 §1)."""
+    named = {f.collector_code for f in inp.fees if f.collector_code is not None}
+    if not named:
+        return
+    known = set(session.scalars(select(Agency.code).where(Agency.code.in_(named))))
+    errors = [FieldError(f"fees[{i}].collector_code", f"unknown agency {f.collector_code!r}")
+              for i, f in enumerate(inp.fees)
+              if f.collector_code is not None and f.collector_code not in known]
+    if errors:
+        raise ValidationError(errors, hint="Name the collecting agency by its code (GET "
+                              "/api/v1/agencies), or leave collector_code out when the "
+                              "dossier's agency collects the fee.")
+
+
 def resolve_procedure(session: Session, clock: Clock, inp: DossierInput) -> Procedure:
     procedure = session.execute(
         select(Procedure).where(Procedure.code == inp.procedure_code)
@@ -367,6 +382,7 @@ def upsert_dossier(session: Session, clock: Clock, inp: DossierInput, *, actor: 
                    reassess: bool = False) -> tuple[Dossier, str]:
     """Create or update one dossier. Returns it and "created" | "updated" | "unchanged"."""
     agency = resolve_agency(session, inp.agency_code)
+    _check_collectors(session, inp)
     existing = session.execute(
         select(Dossier).where(Dossier.code == inp.code)
     ).unique().scalar_one_or_none()

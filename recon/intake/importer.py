@@ -265,7 +265,14 @@ def validate(records: Iterator[tuple[int, Any, str | None]], *, amounts_as_text:
         if unknown is not None:
             errors.append(unknown)
         elif not parsed:
-            inputs.append(dossier)
+            strangers = [FieldError(f"fees[{i}].collector_code",
+                                    f"unknown agency {f.collector_code!r}", line)
+                         for i, f in enumerate(dossier.fees)
+                         if agencies is not None and f.collector_code is not None
+                         and f.collector_code not in agencies]
+            errors.extend(strangers)
+            if not strangers:
+                inputs.append(dossier)
     return inputs, errors
 
 

@@ -119,6 +119,10 @@ def test_the_intake_takes_the_shares_and_refuses_bad_ones(db: Database,
         with pytest.raises(ValidationError) as caught:
             parse_dossier(_body(**bad))
         assert any(e.field.endswith(field) for e in caught.value.errors), bad
+    with pytest.raises(ValidationError) as caught, db.transaction() as s:
+        upsert_dossier(s, clock, parse_dossier({**_body(collector_code="NOBODY"),
+                                                "code": "LLTP-2"}), actor="test")
+    assert caught.value.errors[0].field == "fees[1].collector_code"
     # new shares for the same amounts change the lines in place, even after a payment
     with db.transaction() as s:
         record_payment(s, clock, PaymentEvent(
@@ -152,6 +156,11 @@ def test_the_csv_import_takes_the_shares(db: Database, clock: FixedClock, env: d
         "fee_name,fee_amount,fee_retention_bp,fee_budget_code,fee_collector_code\n"
         "C-1,CENTRE,2.000815,Chứng thực bản sao,Trần Thị Lan,2021-03-03T08:00:00+07:00,phi,"
         "Phí chứng thực,2000,5000,2716,\n", encoding="utf-8")
+    stranger = tmp_path / "s.csv"
+    stranger.write_text(path.read_text(encoding="utf-8").replace("2716,\n", "2716,NOBODY\n"),
+                        encoding="utf-8")
+    refused = CliRunner().invoke(cli, ["dossiers", "import", str(stranger)])
+    assert refused.exit_code != 0 and "collector_code" in refused.output
     result = CliRunner().invoke(cli, ["dossiers", "import", str(path)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     with db.read() as s:
