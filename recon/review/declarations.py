@@ -34,8 +34,10 @@ from recon.review.treasury import (
     CollectorDeclaration,
     DeclarationRow,
     Line,
+    PaymentSplit,
     allocate,
     group,
+    split_payment,
 )
 
 FORM_PHI = "01/PH"
@@ -137,6 +139,26 @@ def _month_parts(session: Session, month: date, collectors: Sequence[str] | None
                 parts.append(Collected(line.collector, receiver, line.kind, line.budget_code,
                                        line.retention_bp, line.name, part))
     return parts, unallocated, total if collectors is None else considered
+
+
+def payment_split(session: Session, payment_id: int) -> PaymentSplit | None:
+    """One succeeded payment's money from its receiver's side: to forward, to keep, to remit,
+    and what no fee line takes (None for a payment that is not a succeeded one of a dossier)."""
+    payment = session.get(Payment, payment_id)
+    if payment is None or payment.status != "succeeded" or payment.dossier_id is None:
+        return None
+    receiver = session.scalar(select(Agency.code).join(Dossier, Dossier.agency_id == Agency.id)
+                              .where(Dossier.id == payment.dossier_id)) or ""
+    lines = [Line(int(a), k, bp, code, who or receiver, name)
+             for a, k, bp, code, who, name in session.execute(
+                 select(FeeLine.amount, FeeLine.kind, FeeLine.retention_bp, FeeLine.budget_code,
+                        FeeLine.collector_code, FeeLine.name)
+                 .where(FeeLine.dossier_id == payment.dossier_id).order_by(FeeLine.position))]
+    earlier = (Payment.paid_at < payment.paid_at) | (
+        (Payment.paid_at == payment.paid_at) & (Payment.id < payment.id))
+    before = int(session.scalar(select(func.coalesce(func.sum(Payment.amount), 0)).where(
+        Payment.dossier_id == payment.dossier_id, Payment.status == "succeeded", earlier)) or 0)
+    return split_payment(lines, before, int(payment.amount), receiver)
 
 
 def _names(session: Session) -> dict[str, str]:

@@ -125,7 +125,7 @@ def test_the_intake_takes_the_shares_and_refuses_bad_ones(db: Database,
     assert caught.value.errors[0].field == "fees[1].collector_code"
     # new shares for the same amounts change the lines in place, even after a payment
     with db.transaction() as s:
-        record_payment(s, clock, PaymentEvent(
+        paid = record_payment(s, clock, PaymentEvent(
             provider="cash", provider_txn_id="CASH-1", channel="cash", amount=205_001,
             status="succeeded", paid_at=datetime(2021, 3, 2, 10, tzinfo=VN_TZ),
             dossier_code="LLTP-1"), actor="user:thungan", reference_prefix="HS")
@@ -145,6 +145,12 @@ def test_the_intake_takes_the_shares_and_refuses_bad_ones(db: Database,
     assert department.received_elsewhere == 200_000 and centre.received_elsewhere == 0
     assert [d.code for d in dept.collectors] == ["DEPT"]
     assert decl.collected == 205_001 and decl.unallocated == 0
+    with db.read() as s:
+        split = declarations.payment_split(s, paid.payment.id)
+    # the centre took it all: the department's phí is to forward, the lệ phí to remit
+    assert split is not None
+    assert (split.to_forward, split.to_keep, split.to_remit, split.unallocated) == (
+        200_000, 0, 5_001, 0)
 
 
 def test_the_csv_import_takes_the_shares(db: Database, clock: FixedClock, env: dict[str, str],
