@@ -201,8 +201,20 @@ def test_as_intake_shape(quarter: list[dc.DemoDossier]) -> None:
     assert body["code"] == paid.code
     assert body["procedure_name"] == paid.procedure.name
     assert body["received_at"] == paid.received_at.isoformat()
-    assert body["fees"] == [{"kind": f.kind, "name": f.name, "amount": f.amount}
+    assert body["fees"] == [{"kind": f.kind, "name": f.name, "amount": f.amount,
+                             "budget_code": f.budget_code, "retention_bp": f.retention_bp}
                             for f in paid.fees]
+
+
+def test_every_fee_carries_its_budget_code_and_share() -> None:
+    """Issue 18 §1: a lệ phí keeps nothing; some phí keep a share; every fee has a tiểu mục."""
+    fees = [f for p in dc.PROCEDURES for f in p.fees]
+    assert all(len(f.budget_code) == 4 and f.budget_code.isdigit() for f in fees)
+    assert all(f.retention_bp == 0 for f in fees if f.kind == "le_phi")
+    assert any(f.retention_bp > 0 for f in fees if f.kind == "phi")
+    assert {f.budget_code for f in fees if "chứng thực" in f.name.lower()} == {"2716"}
+    with pytest.raises(ValueError, match="lệ phí"):
+        dc.Fee("le_phi", "x", 1_000, "Luật", budget_code="2771", retention_bp=1)
 
 
 @pytest.mark.parametrize("kwargs", [{"quarter": 5}, {"quarter": 0}, {"year": 1999},

@@ -23,6 +23,14 @@ What is real and what is not
   85/2019/TT-BTC) that was not checked. Amounts are what one typical dossier is charged
   (e.g. a one-page copy for chứng thực bản sao); channel-dependent discounts (lower or zero
   fees for online filing) are not modelled: a dossier's fees are always its procedure's fees.
+* Each fee carries its budget sub-item (``budget_code``, the tiểu mục of the Mục lục NSNN,
+  Circular 324/2016/TT-BTC) and, for a phí, its retained share (``retention_bp``, tỷ lệ để
+  lại, basis points; a lệ phí is always remitted in full, Law 97/2015 Art. 13). The codes in
+  the table of /work/shared/LEGS.md B.2 (2716, 2771, 2805, 2815, 2627, 2861, 2860) are marked
+  ``budget_verified=True``; the others are plausible codes of the right group, **not checked**.
+  Every retained share is a demo value: the real one is set per fee by its circular or by the
+  HĐND and depends on whether the collector is funded from fee revenue (docs/treasury.md).
+  In the demo the agency that receives a dossier also collects its fees.
 * ``weight`` is the relative frequency of a procedure among dossiers and ``online_share`` /
   ``postal_share`` the channel mix: informed estimates, not measured statistics.
 """
@@ -82,6 +90,9 @@ class Fee:
     amount: int
     source: str
     rate_verified: bool = True
+    budget_code: str = ""  # tiểu mục, 4 digits
+    retention_bp: int = 0  # phí only: the share kept, in basis points (5000 = 50 %)
+    budget_verified: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in FEE_KINDS:
@@ -90,6 +101,10 @@ class Fee:
             raise ValueError(f"{self.name}: amount must be a positive int of VND")
         if not self.source.strip():
             raise ValueError(f"{self.name}: every fee names its legal source")
+        if not (len(self.budget_code) == 4 and self.budget_code.isdigit()):
+            raise ValueError(f"{self.name}: budget_code must be a 4-digit tiểu mục")
+        if not 0 <= self.retention_bp <= 10_000 or (self.kind == "le_phi" and self.retention_bp):
+            raise ValueError(f"{self.name}: retention_bp is 0..10000, and 0 for a lệ phí")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +182,9 @@ class DemoDossier:
             "applicant_name": self.applicant_name,
             "received_at": self.received_at.isoformat(),
             "received_channel": self.received_channel,
-            "fees": [{"kind": f.kind, "name": f.name, "amount": f.amount} for f in self.fees],
+            "fees": [{"kind": f.kind, "name": f.name, "amount": f.amount,
+                      "budget_code": f.budget_code, "retention_bp": f.retention_bp}
+                     for f in self.fees],
         }
 
 
@@ -261,7 +278,8 @@ PROCEDURES: tuple[Procedure, ...] = (
         level="xa",
         # 2.000 đ/trang; from the 3rd page 1.000 đ/trang, at most 200.000 đ/bản. The demo
         # charges one page per dossier.
-        fees=(Fee("phi", "Phí chứng thực bản sao từ bản chính (01 trang)", 2_000, _TT226),),
+        fees=(Fee("phi", "Phí chứng thực bản sao từ bản chính (01 trang)", 2_000, _TT226,
+              budget_code="2716", budget_verified=True),),
         weight=20,
         online_share=0.15,
     ),
@@ -275,7 +293,8 @@ PROCEDURES: tuple[Procedure, ...] = (
         field="Chứng thực",
         level="xa",
         # 10.000 đ/trường hợp: from memory, high confidence.
-        fees=(Fee("phi", "Phí chứng thực chữ ký", 10_000, _TT226, rate_verified=False),),
+        fees=(Fee("phi", "Phí chứng thực chữ ký", 10_000, _TT226, rate_verified=False,
+              budget_code="2716", budget_verified=True),),
         weight=6,
         online_share=0.0,  # the signer must sign in front of the officer
     ),
@@ -286,7 +305,7 @@ PROCEDURES: tuple[Procedure, ...] = (
         level="xa",
         # 50.000 đ/hợp đồng, giao dịch: from memory, high confidence.
         fees=(Fee("phi", "Phí chứng thực hợp đồng, giao dịch", 50_000, _TT226,
-                  rate_verified=False),),
+                  rate_verified=False, budget_code="2716", budget_verified=True),),
         weight=3,
         online_share=0.0,
     ),
@@ -299,7 +318,7 @@ PROCEDURES: tuple[Procedure, ...] = (
         # 8.000 đ per copy of an extract: from memory, fairly confident.
         fees=(Fee("phi", "Phí khai thác, sử dụng thông tin trong Cơ sở dữ liệu hộ tịch "
                   "(01 bản sao trích lục)", 8_000, "Thông tư 281/2016/TT-BTC",
-                  rate_verified=False),),
+                  rate_verified=False, budget_code="2717"),),
         weight=7,
         online_share=0.55,
         postal_share=0.03,
@@ -341,7 +360,7 @@ PROCEDURES: tuple[Procedure, ...] = (
         level="huyen",  # district level until 30/6/2025
         # Provincial rate; 1.000.000 đ is common among provinces, Huế's not checked.
         fees=(Fee("le_phi", "Lệ phí đăng ký kết hôn có yếu tố nước ngoài", 1_000_000, _HDND,
-                  rate_verified=False),),
+                  rate_verified=False, budget_code="2771", budget_verified=True),),
         weight=0.4,
         online_share=0.2,
     ),
@@ -356,7 +375,7 @@ PROCEDURES: tuple[Procedure, ...] = (
         level="tinh",
         # 200.000 đ/lần; 100.000 đ for students, người có công (not modelled).
         fees=(Fee("phi", "Phí cung cấp thông tin lý lịch tư pháp", 200_000,
-                  "Thông tư 244/2016/TT-BTC"),),
+                  "Thông tư 244/2016/TT-BTC", budget_code="2719", retention_bp=4_000),),
         weight=5,
         online_share=0.6,
         postal_share=0.05,
@@ -370,7 +389,7 @@ PROCEDURES: tuple[Procedure, ...] = (
         level="huyen",
         # Provincial rate; 100.000 đ is common, Huế's not checked.
         fees=(Fee("le_phi", "Lệ phí đăng ký hộ kinh doanh", 100_000, _HDND,
-                  rate_verified=False),),
+                  rate_verified=False, budget_code="2860", budget_verified=True),),
         weight=4,
         online_share=0.55,
         postal_share=0.02,
@@ -383,9 +402,10 @@ PROCEDURES: tuple[Procedure, ...] = (
         level="tinh",
         # Online filing is exempt from the lệ phí in reality; the demo always charges both.
         fees=(
-            Fee("le_phi", "Lệ phí đăng ký doanh nghiệp", 50_000, "Thông tư 47/2019/TT-BTC"),
+            Fee("le_phi", "Lệ phí đăng ký doanh nghiệp", 50_000, "Thông tư 47/2019/TT-BTC",
+                budget_code="2861", budget_verified=True),
             Fee("phi", "Phí công bố nội dung đăng ký doanh nghiệp", 100_000,
-                "Thông tư 47/2019/TT-BTC"),
+                "Thông tư 47/2019/TT-BTC", budget_code="2662"),
         ),
         weight=1.5,
         online_share=0.85,
@@ -401,7 +421,7 @@ PROCEDURES: tuple[Procedure, ...] = (
         level="tinh",
         # 135.000 đ/lần (115.000 đ online, not modelled).
         fees=(Fee("le_phi", "Lệ phí cấp đổi giấy phép lái xe", 135_000,
-                  "Thông tư 37/2023/TT-BTC"),),
+                  "Thông tư 37/2023/TT-BTC", budget_code="2803"),),
         weight=7,
         online_share=0.6,
         postal_share=0.02,
@@ -415,7 +435,7 @@ PROCEDURES: tuple[Procedure, ...] = (
         level="huyen",
         # Provincial rate; 75.000 đ for a private house is common, Huế's not checked.
         fees=(Fee("le_phi", "Lệ phí cấp giấy phép xây dựng nhà ở riêng lẻ", 75_000, _HDND,
-                  rate_verified=False),),
+                  rate_verified=False, budget_code="2815", budget_verified=True),),
         weight=3,
         online_share=0.35,
         postal_share=0.02,
@@ -434,9 +454,11 @@ PROCEDURES: tuple[Procedure, ...] = (
         # checked and the real rates depend on area, urban/rural and whether a house is on it.
         fees=(
             Fee("le_phi", "Lệ phí cấp Giấy chứng nhận quyền sử dụng đất, quyền sở hữu tài sản "
-                "gắn liền với đất", 100_000, _HDND, rate_verified=False),
+                "gắn liền với đất", 100_000, _HDND, rate_verified=False, budget_code="2805",
+                budget_verified=True),
             Fee("phi", "Phí thẩm định hồ sơ cấp Giấy chứng nhận quyền sử dụng đất", 500_000,
-                _HDND, rate_verified=False),
+                _HDND, rate_verified=False, budget_code="2627", retention_bp=7_000,
+                budget_verified=True),
         ),
         weight=3,
         online_share=0.15,
@@ -455,7 +477,7 @@ PROCEDURES: tuple[Procedure, ...] = (
         # certain that table governs the Công Thương sector.
         fees=(Fee("phi", "Phí thẩm định cấp Giấy chứng nhận cơ sở đủ điều kiện an toàn thực "
                   "phẩm (cơ sở kinh doanh thực phẩm)", 1_000_000, "Thông tư 67/2021/TT-BTC",
-                  rate_verified=False),),
+                  rate_verified=False, budget_code="2632", retention_bp=9_000),),
         weight=0.5,
         online_share=0.4,
     ),
@@ -468,7 +490,7 @@ PROCEDURES: tuple[Procedure, ...] = (
         # 1.200.000 đ in cities and towns under a province (all demo districts are); 600.000 đ
         # elsewhere.
         fees=(Fee("phi", "Phí thẩm định cấp Giấy phép bán lẻ rượu (tại thành phố, thị xã)",
-                  1_200_000, "Thông tư 168/2016/TT-BTC"),),
+                  1_200_000, "Thông tư 168/2016/TT-BTC", budget_code="2641", retention_bp=5_000),),
         weight=0.3,
         online_share=0.5,
         code_verified=False,
@@ -484,7 +506,7 @@ PROCEDURES: tuple[Procedure, ...] = (
         # 1.000.000 đ per room, at most 6.000.000 đ (not checked).
         fees=(Fee("phi", "Phí thẩm định cấp Giấy phép đủ điều kiện kinh doanh dịch vụ karaoke "
                   "(01–03 phòng, tại thành phố, thị xã)", 4_000_000,
-                  "Thông tư 01/2021/TT-BTC"),),
+                  "Thông tư 01/2021/TT-BTC", budget_code="2647", retention_bp=5_000),),
         weight=0.05,
         online_share=0.3,
     ),
@@ -496,7 +518,7 @@ PROCEDURES: tuple[Procedure, ...] = (
         level="tinh",
         # Provincial rate; 600.000 đ is common, Huế's not checked.
         fees=(Fee("le_phi", "Lệ phí cấp giấy phép lao động", 600_000, _HDND,
-                  rate_verified=False),),
+                  rate_verified=False, budget_code="2776"),),
         weight=0.5,
         online_share=0.8,
     ),
@@ -508,7 +530,7 @@ PROCEDURES: tuple[Procedure, ...] = (
         level="huyen",
         # Provincial rate; 100.000 đ is common, Huế's not checked.
         fees=(Fee("le_phi", "Lệ phí đăng ký hợp tác xã", 100_000, _HDND,
-                  rate_verified=False),),
+                  rate_verified=False, budget_code="2860"),),
         weight=0.1,
         online_share=0.3,
         code_verified=False,

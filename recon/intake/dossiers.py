@@ -36,6 +36,10 @@ class FeeInput:
     kind: str
     name: str
     amount: int
+    # issue 18 §1: optional; see docs/treasury.md
+    retention_bp: int | None = None
+    budget_code: str | None = None
+    collector_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +132,65 @@ def _fees(raw: object, errors: list[FieldError], line: int | None,
                 amount = parse_vnd(amount_raw, allow_zero=False)
             except MoneyError as exc:
                 errors.append(FieldError(f"{where}.amount", str(exc), line))
+        retention, budget, collector = _shares(item, str(kind), where, errors, line,
+                                               amounts_as_text)
         key = (str(kind), str(name).strip())
         if key in seen:
             errors.append(FieldError(where, f"duplicate fee line {kind} {name!r}: list each fee "
                                      "once", line))
         seen.add(key)
         # fee names, kinds and procedure names repeat across a file: share one string each
-        fees.append(FeeInput(sys.intern(str(kind)), sys.intern(str(name).strip()), amount))
+        fees.append(FeeInput(sys.intern(str(kind)), sys.intern(str(name).strip()), amount,
+                             retention, budget, collector))
     return tuple(fees)
+
+
+BUDGET_CODE_PATTERN = re.compile(r"[0-9]{4}")
+MAX_BP = 10_000
+
+
+def _shares(item: Mapping[str, Any], kind: str, where: str, errors: list[FieldError],
+            line: int | None, as_text: bool) -> tuple[int | None, str | None, str | None]:
+    """A fee line's optional ``retention_bp`` (phí only: the retained share in basis points,
+    0..10000), ``budget_code`` (the tiểu mục, 4 digits) and ``collector_code`` (the agency
+    collecting it, when not the dossier's)."""
+    retention: int | None = None
+    raw = item.get("retention_bp")
+    if isinstance(raw, str) and as_text and raw.strip():
+        raw = int(raw.strip()) if raw.strip().isdigit() else raw
+    elif isinstance(raw, str) and as_text:
+        raw = None
+    if raw is not None:
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_BP:
+            errors.append(FieldError(f"{where}.retention_bp", "must be a whole number of basis "
+                                     "points from 0 to 10000 (5000 = 50 %)", line))
+        elif kind == "le_phi" and raw:
+            errors.append(FieldError(f"{where}.retention_bp", "a lệ phí is remitted in full: "
+                                     "leave retention_bp out or give 0", line))
+        else:
+            retention = raw
+    budget = item.get("budget_code")
+    if budget is not None and not (isinstance(budget, str) and budget.strip() == ""):
+        if not isinstance(budget, str) or not BUDGET_CODE_PATTERN.fullmatch(budget.strip()):
+            errors.append(FieldError(f"{where}.budget_code", "must be the 4-digit tiểu mục of "
+                                     "the budget index, e.g. 2716", line))
+            budget = None
+        else:
+            budget = sys.intern(budget.strip())
+    else:
+        budget = None
+    collector = item.get("collector_code")
+    if collector is not None and not (isinstance(collector, str) and collector.strip() == ""):
+        if (not isinstance(collector, str) or len(collector.strip()) > 40
+                or text_problem(collector)):
+            errors.append(FieldError(f"{where}.collector_code", "must be an agency code of at "
+                                     "most 40 characters", line))
+            collector = None
+        else:
+            collector = sys.intern(collector.strip())
+    else:
+        collector = None
+    return retention, budget, collector
 
 
 def parse_dossier(obj: object, *, line: int | None = None,
@@ -184,6 +239,13 @@ def fee_tuples(fees: Sequence[FeeInput] | Sequence[FeeLine]) -> list[tuple[str, 
     return sorted((f.kind, f.name, f.amount) for f in fees)
 
 
+def share_tuples(fees: Sequence[FeeInput] | Sequence[FeeLine]
+                 ) -> list[tuple[str, str, int | None, str | None, str | None]]:
+    """What issue 18 adds to a fee line: who collects it, what it keeps, its tiểu mục."""
+    return sorted((f.kind, f.name, f.retention_bp, f.budget_code, f.collector_code)
+                  for f in fees)
+
+
 def dossier_as_dict(dossier: Dossier, paid: int | None = None) -> dict[str, Any]:
     total = dossier.total_assessed
     out: dict[str, Any] = {
@@ -196,7 +258,9 @@ def dossier_as_dict(dossier: Dossier, paid: int | None = None) -> dict[str, Any]
         "received_at": dossier.received_at.isoformat(),
         "received_channel": dossier.received_channel,
         "status": dossier.status,
-        "fees": [{"kind": f.kind, "name": f.name, "amount": f.amount}
+        "fees": [{"kind": f.kind, "name": f.name, "amount": f.amount,
+                  "retention_bp": f.retention_bp, "budget_code": f.budget_code,
+                  "collector_code": f.collector_code}
                  for f in dossier.fee_lines],
         "total_assessed": total,
     }
@@ -285,6 +349,21 @@ def resolve_agency(session: Session, code: str) -> Agency:
     return agency
 
 
+def _check_collectors(session: Session, inp: DossierInput) -> None:
+    """Every fee's collector, when named, is an agency (issue 18 §1)."""
+    named = {f.collector_code for f in inp.fees if f.collector_code is not None}
+    if not named:
+        return
+    known = set(session.scalars(select(Agency.code).where(Agency.code.in_(named))))
+    errors = [FieldError(f"fees[{i}].collector_code", f"unknown agency {f.collector_code!r}")
+              for i, f in enumerate(inp.fees)
+              if f.collector_code is not None and f.collector_code not in known]
+    if errors:
+        raise ValidationError(errors, hint="Name the collecting agency by its code (GET "
+                              "/api/v1/agencies), or leave collector_code out when the "
+                              "dossier's agency collects the fee.")
+
+
 def resolve_procedure(session: Session, clock: Clock, inp: DossierInput) -> Procedure:
     procedure = session.execute(
         select(Procedure).where(Procedure.code == inp.procedure_code)
@@ -303,6 +382,7 @@ def upsert_dossier(session: Session, clock: Clock, inp: DossierInput, *, actor: 
                    reassess: bool = False) -> tuple[Dossier, str]:
     """Create or update one dossier. Returns it and "created" | "updated" | "unchanged"."""
     agency = resolve_agency(session, inp.agency_code)
+    _check_collectors(session, inp)
     existing = session.execute(
         select(Dossier).where(Dossier.code == inp.code)
     ).unique().scalar_one_or_none()
@@ -324,14 +404,19 @@ def _create(session: Session, clock: Clock, inp: DossierInput, agency: Agency,
     dossier = Dossier(code=inp.code, agency_id=agency.id, procedure_id=procedure.id,
                       applicant_name=inp.applicant_name, received_at=inp.received_at,
                       received_channel=inp.received_channel, created_at=now, updated_at=now)
-    dossier.fee_lines = [FeeLine(position=i, kind=f.kind, name=f.name, amount=f.amount)
-                         for i, f in enumerate(inp.fees)]
+    dossier.fee_lines = [_fee_line(i, f) for i, f in enumerate(inp.fees)]
     session.add(dossier)
     session.flush()
     audit.record(session, clock, actor=actor, action="dossier.created", entity_type="dossier",
                  entity_id=inp.code, data={"fees": fee_tuples(inp.fees),
                                            "total_assessed": inp.total_assessed})
     return dossier
+
+
+def _fee_line(position: int, fee: FeeInput) -> FeeLine:
+    return FeeLine(position=position, kind=fee.kind, name=fee.name, amount=fee.amount,
+                   retention_bp=fee.retention_bp, budget_code=fee.budget_code,
+                   collector_code=fee.collector_code)
 
 
 def _update(session: Session, clock: Clock, dossier: Dossier, inp: DossierInput, actor: str,
@@ -368,14 +453,23 @@ def _update(session: Session, clock: Clock, dossier: Dossier, inp: DossierInput,
         late = closed_period(session, dossier.received_at, dossier.agency_id)
         dossier.fee_lines.clear()
         session.flush()
-        dossier.fee_lines.extend(
-            FeeLine(position=i, kind=f.kind, name=f.name, amount=f.amount)
-            for i, f in enumerate(inp.fees))
+        dossier.fee_lines.extend(_fee_line(i, f) for i, f in enumerate(inp.fees))
         audit.record(session, clock, actor=actor, action="dossier.fees_reassessed",
                      entity_type="dossier", entity_id=dossier.code,
                      data={"from": old_fees, "to": new_fees, "paid_before": paid,
                            "explicit_reassess": reassess,
                            **({"closed_month": f"{late.month:%Y-%m}"} if late else {})})
+    elif share_tuples(dossier.fee_lines) != share_tuples(inp.fees):
+        # the same amounts, new shares (who collects, what is kept, the tiểu mục): what the
+        # citizen owes is unchanged, so the lines are updated in place, even after payments
+        by_key = {(f.kind, f.name): f for f in inp.fees}
+        changed["fee_shares"] = {"from": share_tuples(dossier.fee_lines),
+                                 "to": share_tuples(inp.fees)}
+        for fee_line in dossier.fee_lines:
+            new = by_key[(fee_line.kind, fee_line.name)]
+            fee_line.retention_bp = new.retention_bp
+            fee_line.budget_code = new.budget_code
+            fee_line.collector_code = new.collector_code
     if not changed and old_fees == new_fees:
         return "unchanged"
     dossier.updated_at = clock.now()

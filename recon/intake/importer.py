@@ -35,7 +35,8 @@ BATCH = 5000
 DOSSIER_COLUMNS = ("id", "code", "agency_id", "procedure_id", "applicant_name", "received_at",
                    "received_channel", "status", "created_at", "updated_at",
                    "applicant_name_folded")
-FEE_COLUMNS = ("dossier_id", "position", "kind", "name", "amount")
+FEE_COLUMNS = ("dossier_id", "position", "kind", "name", "amount", "retention_bp",
+               "budget_code", "collector_code")
 MAX_ERRORS_REPORTED = 1000
 CSV_COLUMNS = ("code", "agency_code", "procedure_code", "procedure_name", "applicant_name",
                "received_at", "fee_kind", "fee_name", "fee_amount")
@@ -189,7 +190,11 @@ def _iter_csv(text: str) -> Iterator[tuple[int, Any, str | None]]:
         first_line, record = grouped[code]
         if any(row.get(k) for k in ("fee_kind", "fee_name", "fee_amount")):
             record["fees"].append({"kind": row.get("fee_kind"), "name": row.get("fee_name"),
-                                   "amount": row.get("fee_amount"), "_line": number})
+                                   "amount": row.get("fee_amount"), "_line": number,
+                                   # optional columns (issue 18 §1, docs/treasury.md)
+                                   "retention_bp": row.get("fee_retention_bp"),
+                                   "budget_code": row.get("fee_budget_code"),
+                                   "collector_code": row.get("fee_collector_code")})
     for first_line, record in grouped.values():
         yield first_line, record, None
 
@@ -260,7 +265,14 @@ def validate(records: Iterator[tuple[int, Any, str | None]], *, amounts_as_text:
         if unknown is not None:
             errors.append(unknown)
         elif not parsed:
-            inputs.append(dossier)
+            strangers = [FieldError(f"fees[{i}].collector_code",
+                                    f"unknown agency {f.collector_code!r}", line)
+                         for i, f in enumerate(dossier.fees)
+                         if agencies is not None and f.collector_code is not None
+                         and f.collector_code not in agencies]
+            errors.extend(strangers)
+            if not strangers:
+                inputs.append(dossier)
     return inputs, errors
 
 
@@ -362,7 +374,8 @@ def write_dossiers(session: Session, clock: Clock, inputs: list[DossierInput],
                  i.applicant_name, i.received_at, i.received_channel, "received", now, now,
                  i.applicant_name_folded)
                 for id_, i in zip(ids, fresh, strict=True)))
-            fee_rows = [(id_, pos, f.kind, f.name, f.amount)
+            fee_rows = [(id_, pos, f.kind, f.name, f.amount, f.retention_bp, f.budget_code,
+                         f.collector_code)
                         for id_, inp in zip(ids, fresh, strict=True)
                         for pos, f in enumerate(inp.fees)]
             if fee_rows:  # fee line ids come from the database's own default

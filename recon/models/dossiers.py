@@ -92,6 +92,12 @@ class FeeLine(Base):
     kind: Mapped[str] = mapped_column(String(10))
     name: Mapped[str] = mapped_column(String(255))
     amount: Mapped[int] = mapped_column(BigInteger)
+    # issue 18 (migration 0017, docs/treasury.md): the collecting organisation's agency code
+    # (NULL: the dossier's agency), the retained share of a phí in basis points (NULL or 0:
+    # nothing kept; a lệ phí is always remitted in full) and the budget sub-item (tiểu mục)
+    collector_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    retention_bp: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    budget_code: Mapped[str | None] = mapped_column(String(4), nullable=True)
     # stamped by the database (migration 0009); deleting a line stamps its dossier
     change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)
 

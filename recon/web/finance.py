@@ -41,8 +41,8 @@ from recon.intake.agencies import agency_names
 from recon.models.reconciliation import DISCREPANCY_KINDS
 from recon.money import format_vnd
 from recon.review import actions as review
+from recon.review import declarations, reports, workbench
 from recon.review import payouts as payout_reads
-from recon.review import reports, workbench
 from recon.settlements.payouts import payout_config
 from recon.web import i18n
 from recon.web.i18n import (
@@ -674,6 +674,72 @@ def payouts_export(fmt: str) -> Response:
               else workbench.xlsx_chunks(f"payouts-{month:%Y-%m}", header, rows,
                                          payout_reads.AMOUNT_COLUMNS))
     return _download(chunks, f"chuyen-tien-ve-{month:%Y-%m}.{fmt}", fmt)
+
+
+# --------------------------------------------------------------------------- declarations
+
+
+def _declaration_args() -> tuple[date | None, int | None, list[str] | None]:
+    """``?month=YYYY-MM`` (default: last month) or ``?year=YYYY``; ``?agency=CODE`` (repeat)."""
+    raw_year = (request.args.get("year") or "").strip()
+    agencies = [a for a in request.args.getlist("agency") if a.strip()] or None
+    if raw_year:
+        if not raw_year.isdigit() or not 2000 <= int(raw_year) <= 2100:
+            raise ValidationError(FieldError("year", "YYYY"),
+                                  hint=tr("Choose a year from 2000 to 2100."))
+        return None, int(raw_year), agencies
+    raw = (request.args.get("month") or "").strip()
+    if not raw:
+        return (reports.vn_today(_clock().now()).replace(day=1) - timedelta(days=1)
+                ).replace(day=1), None, agencies
+    try:
+        return declarations.parse_month(raw), None, agencies
+    except ValueError:
+        raise ValidationError(FieldError("month", "YYYY-MM"),
+                              hint=tr("Choose a month as YYYY-MM.")) from None
+
+
+def _declaration(month: date | None, year: int | None,
+                 agencies: list[str] | None) -> declarations.Declaration:
+    with database().read() as s:
+        if month is not None:
+            return declarations.monthly(s, month, collectors=agencies)
+        return declarations.annual(s, year or 0, collectors=agencies)
+
+
+@bp.get("/declarations")
+def declarations_page() -> tuple[str, int]:
+    error = None
+    try:
+        month, year, agencies = _declaration_args()
+    except ValidationError as exc:
+        error = exc.hint or tr("Choose a month as YYYY-MM.")
+        month, year, agencies = reports.vn_today(_clock().now()).replace(day=1), None, None
+    known = _agencies()
+    if agencies and not set(agencies) <= {code for code, _ in known}:
+        error, agencies = tr("Choose an agency from the list."), None
+    report = _declaration(month, year, agencies)
+    args = [("month", f"{month:%Y-%m}")] if month is not None else [("year", str(year))]
+    args += [("agency", a) for a in agencies or []]
+    return render_template("finance/declarations.html", report=report, month=month, year=year,
+                           agencies=known, chosen=agencies or [], error=error,
+                           query=urlencode(args)), 422 if error else 200
+
+
+@bp.get("/declarations.<fmt>")
+def declarations_export(fmt: str) -> Response:
+    if fmt not in ("xlsx", "json"):
+        raise HTTPNotFound()
+    month, year, agencies = _declaration_args()
+    report = _declaration(month, year, agencies)
+    if fmt == "json":
+        return jsonify(report.as_dict())
+    header = [tr(k) for k in (declarations.ANNUAL_HEADER if report.annual
+                              else declarations.MONTHLY_HEADER)]
+    sheet = f"{'+'.join(report.forms)} {report.period}".replace("/", "-")
+    chunks = workbench.xlsx_chunks(sheet, header, declarations.table_rows(report),
+                                   declarations.AMOUNT_COLUMNS)
+    return _download(chunks, f"to-khai-phi-le-phi-{report.period}.xlsx", fmt)
 
 
 @bp.get("/settlement-lines/<int:line_id>/download.csv")

@@ -704,6 +704,44 @@ _PHRASES: dict[str, str] = {
     "Amount to pay": "Còn phải nộp",
     "No agency has the code {code}; showing every agency. Choose the counter from the list.":
         "Không có đơn vị mã {code}; đang hiện tất cả đơn vị. Chọn quầy trong danh sách.",
+    # --- fee declarations (/finance/declarations, issue 18 §4)
+    "Fee declarations": "Tờ khai phí, lệ phí",
+    "Data for other software": "Dữ liệu cho phần mềm khác",
+    "Collecting organisation": "Tổ chức thu",
+    "Form": "Mẫu",
+    "Budget sub-item": "Tiểu mục",
+    "Amount collected": "Số tiền thu được",
+    "Retention rate (%)": "Tỷ lệ trích để lại (%)",
+    "Kept": "Số tiền trích để lại",
+    "To remit": "Số tiền phải nộp NSNN",
+    "Remitted": "Số tiền đã nộp",
+    "Declared in the months": "Số đã kê khai trong kỳ",
+    "Monthly declarations": "Tờ khai tháng",
+    "Annual settlement (02/PH)": "Quyết toán năm (02/PH)",
+    "Choose a year from 2000 to 2100.": "Hãy chọn năm từ 2000 đến 2100.",
+    "Choose an agency from the list.": "Hãy chọn đơn vị trong danh sách.",
+    "Remitted is 0: remittances to the State Treasury are not recorded yet, so the difference "
+    "is the whole amount to remit.":
+        "Số đã nộp bằng 0: việc nộp tiền vào Kho bạc Nhà nước chưa được ghi nhận, nên chênh "
+        "lệch là toàn bộ số phải nộp.",
+    "Declared in the months: what the monthly 01/PH declared to remit; the difference is the "
+    "year's rounding and late corrections.":
+        "Số đã kê khai trong kỳ: số phải nộp trên các tờ khai 01/PH hằng tháng; chênh lệch do "
+        "làm tròn cả năm và điều chỉnh muộn.",
+    "Received through another organisation's account (to forward)":
+        "Thu qua tài khoản của tổ chức khác (phải chuyển tiếp)",
+    "No fee was collected in this period.": "Không có khoản phí, lệ phí nào thu trong kỳ.",
+    "Payments in the period": "Tiền nộp trong kỳ",
+    "declared as collected": "kê khai là số thu",
+    "not a fee (overpaid or unmatched)": "không phải phí (nộp thừa hoặc chưa khớp)",
+    "Collected: succeeded payments of the period (Vietnam time), spread over each dossier's fee "
+    "lines in order. A charge (lệ phí) is remitted in full; a fee (phí) keeps its retention "
+    "rate: kept = amount × rate, rounded down to the đồng, to remit = collected − kept. "
+    "Providers' fees do not reduce what is owed.":
+        "Số thu: các khoản nộp thành công trong kỳ (giờ Việt Nam), phân bổ lần lượt vào các "
+        "khoản phí của hồ sơ. Lệ phí nộp toàn bộ vào ngân sách; phí được trích để lại theo tỷ "
+        "lệ: số để lại = số thu × tỷ lệ, làm tròn xuống đến đồng, số phải nộp = số thu − số để "
+        "lại. Phí của nhà cung cấp thanh toán không làm giảm số phải nộp.",
 }
 
 

@@ -109,6 +109,15 @@ SCHEMAS: dict[str, Schema] = {
         "kind": {"type": "string", "enum": list(FEE_KINDS)},
         "name": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
         "amount": POSITIVE_MONEY,
+        "retention_bp": nullable({"type": "integer", "minimum": 0, "maximum": 10000,
+                                  "description": "phí only: the retained share (tỷ lệ để "
+                                  "lại) in basis points, 5000 = 50 %; a lệ phí takes none or "
+                                  "0 (docs/treasury.md)"}),
+        "budget_code": nullable({"type": "string", "pattern": "^[0-9]{4}$",
+                                 "description": "the tiểu mục of the budget index, e.g. 2716"}),
+        "collector_code": nullable({"type": "string", "minLength": 1, "maxLength": 40,
+                                    "pattern": r"\S", "description": "the agency collecting "
+                                    "this fee; absent: the dossier's agency"}),
     }, ["kind", "name", "amount"]),
     "DossierIn": obj({
         "code": {"type": "string", "pattern": f"^{CODE_PATTERN.pattern}$",
@@ -137,6 +146,9 @@ SCHEMAS: dict[str, Schema] = {
         "kind": {"type": "string", "enum": list(FEE_KINDS)},
         "name": STR,
         "amount": MONEY,
+        "retention_bp": nullable({"type": "integer", "minimum": 0, "maximum": 10000}),
+        "budget_code": nullable(STR),
+        "collector_code": nullable(STR),
     }),
     "Dossier": obj({
         "code": STR,

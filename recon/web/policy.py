@@ -43,6 +43,8 @@ POLICY: dict[str, frozenset[str]] = {
     "finance.outstanding_export": FINANCE,
     "finance.payouts": FINANCE,
     "finance.payouts_export": FINANCE,
+    "finance.declarations_page": FINANCE,
+    "finance.declarations_export": FINANCE,
     "finance.download_statement_line": FINANCE,
     "finance.audit_log": FINANCE,
     "finance.audit_verify": FINANCE,

@@ -22,6 +22,7 @@ from recon.db import Database
 from recon.models import (
     Agency,
     Dossier,
+    FeeLine,
     Payment,
     PaymentIntent,
     Procedure,
@@ -60,7 +61,7 @@ def _codes(db: Database) -> list[str]:
                Payment.receipt_number, Payment.memo, SettlementLine.provider_txn_id,
                SettlementLine.reference, SettlementFile.filename, PaymentIntent.reference,
                PaymentIntent.order_code, PaymentIntent.provider_order_id, Procedure.code,
-               Agency.code, Agency.account_number)
+               Agency.code, Agency.account_number, FeeLine.budget_code)
     found: set[str] = set()
     with db.read() as s:
         for column in columns:
@@ -84,6 +85,9 @@ def _pages(demo: DemoWorld) -> Iterator[str]:
     yield "/finance/outstanding"
     yield "/finance/fees?year=2021"
     yield "/finance/fees?year=2020"  # an empty year
+    yield "/finance/declarations?month=2021-03"
+    yield "/finance/declarations?month=2020-06"  # an empty month
+    yield "/finance/declarations?year=2021"
     yield "/finance/audit"
     yield "/finance/audit?entity_type=payment"
     yield "/finance/audit/verify"
