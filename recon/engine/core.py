@@ -182,8 +182,9 @@ class Reconciliation:
     holds."""
 
     __slots__ = (
-        "_allocated", "_assessed", "_bank_claims", "_dossiers", "_first_pay", "_groups", "_intents", "_lines",
-        "_lines_by_id", "_lines_by_key", "_payments", "_payments_by_id", "as_of", "config",
+        "_allocated", "_assessed", "_bank_claims", "_dossiers", "_first_pay", "_groups",
+        "_intents", "_lines", "_lines_by_id", "_lines_by_key", "_payments", "_payments_by_id",
+        "as_of", "config",
         "discrepancies", "kinds",
     )
 
@@ -400,10 +401,30 @@ class Facts:
     """
 
     __slots__ = (
-        "_repeats", "as_of", "assessed", "balances", "bank_claims", "config", "dossiers",
-        "first_pay", "first_settled", "gross_differs", "group_payment", "intents", "line_groups",
-        "pay_groups", "payments", "settled_not_succeeded", "settled_twice", "settlement_lines",
-        "unclaimed", "unmatched", "unsettled", "allocations", "unsplit", "refusals",
+        "_repeats",
+        "allocations",
+        "as_of",
+        "assessed",
+        "balances",
+        "bank_claims",
+        "config",
+        "dossiers",
+        "first_pay",
+        "first_settled",
+        "gross_differs",
+        "group_payment",
+        "intents",
+        "line_groups",
+        "pay_groups",
+        "payments",
+        "refusals",
+        "settled_not_succeeded",
+        "settled_twice",
+        "settlement_lines",
+        "unclaimed",
+        "unmatched",
+        "unsettled",
+        "unsplit",
     )
 
     def __init__(self, *, as_of: datetime, config: EngineConfig, intents: _Intents,
