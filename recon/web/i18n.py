@@ -319,6 +319,7 @@ _PHRASES: dict[str, str] = {
     "Paid at": "Thời điểm thanh toán",
     "Recorded at": "Ghi nhận lúc",
     "Memo": "Nội dung chuyển khoản",
+    "Allocated to": "Đã chia cho các hồ sơ",
     "Bank reference": "Số tham chiếu ngân hàng",
     "Receipt": "Biên lai",
     "Recorded by": "Người/hệ thống ghi nhận",

@@ -74,3 +74,25 @@ def test_refused_transfer_is_one_finding_and_a_later_match_never_splits(hooks: H
     assert [d.kind for d in _open(hooks)] == ["multi_reference_unsplit"]
     _run(hooks, "full")
     assert [d.kind for d in _open(hooks)] == ["multi_reference_unsplit"]
+
+
+def test_finance_detail_page_shows_the_allocations(hooks: Hooks, make_user: object,
+                                                   make_token: object) -> None:
+    _transfer(hooks, 2 * TOTAL)
+    hooks.clock.advance(timedelta(minutes=1))
+    fees = [{"kind": "le_phi", "name": "Lệ phí", "amount": 200_000}]
+    with hooks.db.transaction() as s:
+        upsert_dossier(s, hooks.clock, parse_dossier(dossier_body(CODE_B, fees=fees)),
+                       actor="test", reassess=True)
+    _run(hooks, "full")
+    (finding,) = _open(hooks)
+    make_user("ketoan", "finance")  # type: ignore[operator]
+    token = make_token("finance", "pages", user="ketoan")  # type: ignore[operator]
+    page = hooks.client.get(f"/finance/discrepancies/{finding.id}",
+                            headers={"Authorization": f"Bearer {token}"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'data-testid="allocations"' in html
+    assert "Đã chia cho các hồ sơ" in html
+    assert CODE in html and CODE_B in html
+    assert "180.000" in html and "360.000" in html
