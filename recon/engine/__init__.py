@@ -18,6 +18,7 @@ from recon.engine.core import (
 from recon.engine.kinds import KINDS, REGISTRY, SUBJECTS, Kind, KindRegistry
 from recon.engine.lifecycle import Classification, Resolution, classify, resolution_reason
 from recon.engine.records import (
+    AllocationRow,
     Discrepancy,
     DossierRow,
     EngineConfig,
@@ -25,12 +26,14 @@ from recon.engine.records import (
     IntentRow,
     PaymentRow,
     SettlementLineRow,
+    UnsplitRow,
 )
 
 __all__ = [
     "KINDS",
     "REGISTRY",
     "SUBJECTS",
+    "AllocationRow",
     "Classification",
     "Discrepancy",
     "DossierRow",
@@ -43,6 +46,7 @@ __all__ = [
     "Reconciliation",
     "Resolution",
     "SettlementLineRow",
+    "UnsplitRow",
     "classify",
     "make_identity",
     "parse_identity",

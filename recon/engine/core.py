@@ -81,6 +81,7 @@ from recon.clock import VN_TZ
 from recon.engine import explain
 from recon.engine.records import (
     SUCCEEDED,
+    AllocationRow,
     Discrepancy,
     DossierRow,
     EngineConfig,
@@ -88,6 +89,7 @@ from recon.engine.records import (
     IntentRow,
     PaymentRow,
     SettlementLineRow,
+    UnsplitRow,
 )
 
 if TYPE_CHECKING:
@@ -190,8 +192,9 @@ class Reconciliation:
     holds."""
 
     __slots__ = (
-        "_assessed", "_bank_claims", "_dossiers", "_first_pay", "_groups", "_intents", "_lines",
-        "_lines_by_id", "_lines_by_key", "_payments", "_payments_by_id", "as_of", "config",
+        "_allocated", "_assessed", "_bank_claims", "_dossiers", "_first_pay", "_groups",
+        "_intents", "_lines", "_lines_by_id", "_lines_by_key", "_payments", "_payments_by_id",
+        "as_of", "config",
         "discrepancies", "kinds",
     )
 
@@ -210,8 +213,10 @@ class Reconciliation:
         lines: Sequence[SettlementLineRow],
         bank_claims: dict[TxnKey, PaymentRow] | None = None,
         kinds: KindRegistry | None = None,
+        allocated: frozenset[int] = frozenset(),
     ) -> None:
         self.discrepancies = discrepancies
+        self._allocated = allocated
         self.kinds = kinds if kinds is not None else builtin_kinds()
         self.as_of = as_of
         self.config = config
@@ -269,6 +274,10 @@ class Reconciliation:
 
     def matched_dossier(self, payment: PaymentRow) -> int | None:
         return _dossier_of(payment, self._intents)
+
+    def is_allocated(self, payment_id: int) -> bool:
+        """Whether the payment was split across several dossiers (its allocations count)."""
+        return payment_id in self._allocated
 
     def intent(self, intent_id: int) -> IntentRow | None:
         return self._intents.get(intent_id)
@@ -404,10 +413,31 @@ class Facts:
     """
 
     __slots__ = (
-        "_repeats", "as_of", "assessed", "balances", "bank_claims", "config", "dossiers",
-        "first_pay", "first_settled", "gross_differs", "group_payment", "intents", "line_groups",
-        "pay_groups", "payments", "settled", "settled_not_succeeded", "settled_twice",
-        "settlement_lines", "unclaimed", "unmatched", "unsettled",
+        "_repeats",
+        "allocations",
+        "as_of",
+        "assessed",
+        "balances",
+        "bank_claims",
+        "config",
+        "dossiers",
+        "first_pay",
+        "first_settled",
+        "gross_differs",
+        "group_payment",
+        "intents",
+        "line_groups",
+        "pay_groups",
+        "payments",
+        "refusals",
+        "settled",
+        "settled_not_succeeded",
+        "settled_twice",
+        "settlement_lines",
+        "unclaimed",
+        "unmatched",
+        "unsettled",
+        "unsplit",
     )
 
     def __init__(self, *, as_of: datetime, config: EngineConfig, intents: _Intents,
@@ -419,6 +449,11 @@ class Facts:
         self.payments = payments
         self.settlement_lines = settlement_lines
         self.unmatched: list[PaymentRow] = []
+        # split payments: their allocations by payment id (each counts as paying its dossier)
+        self.allocations: dict[int, list[AllocationRow]] = {}
+        # payments naming several references that were not split: why, by payment id
+        self.refusals: dict[int, UnsplitRow] = {}
+        self.unsplit: list[tuple[PaymentRow, UnsplitRow]] = []
         self.unsettled: list[tuple[PaymentRow, int | None]] = []
         self.gross_differs: list[tuple[PaymentRow, SettlementLineRow, int | None]] = []
         self.settled: list[tuple[PaymentRow, SettlementLineRow]] = []
@@ -477,6 +512,8 @@ def _match_transactions(
 
     # payments: one pass ------------------------------------------------------------------
     intent_rows = facts.intents
+    allocations = facts.allocations
+    refusals = facts.refusals
     first_pay = facts.first_pay
     pay_groups = facts.pay_groups
     unmatched = facts.unmatched.append
@@ -504,7 +541,23 @@ def _match_transactions(
                     raise ValueError(f"payment {p[0]} refers to intent {intent_id}, not given")
                 did = intent[1]
             if did is None:
-                unmatched(p)
+                shares = allocations.get(p[0]) if allocations else None
+                if shares is not None:
+                    # a split payment pays each dossier its allocation (gross stays the
+                    # payment's own, for its settlement line)
+                    for share in shares:
+                        part = p._replace(amount=share[2], dossier_id=share[1])
+                        held_p = first_pay.setdefault(share[1], part)
+                        if held_p is not part:
+                            pgroup = pay_groups.get(share[1])
+                            if pgroup is None:
+                                pay_groups[share[1]] = [held_p, part]
+                            else:
+                                pgroup.append(part)
+                elif refusals and p[0] in refusals:
+                    facts.unsplit.append((p, refusals[p[0]]))
+                else:
+                    unmatched(p)
             else:
                 held_p = first_pay.setdefault(did, p)
                 if held_p is not p:
@@ -637,6 +690,8 @@ def reconcile(
     fee_lines: Sequence[FeeLineRow] | None = None,
     settled: Callable[[list[Discrepancy]], None] | None = None,
     kinds: KindRegistry | None = None,
+    allocations: Sequence[AllocationRow] = (),
+    unsplit: Sequence[UnsplitRow] = (),
 ) -> Reconciliation:
     """Compare assessed, paid and settled; return every discrepancy, sorted by identity.
 
@@ -661,6 +716,12 @@ def reconcile(
     ``overpaid`` and ``duplicate_payment``; sorted by identity): the runner starts writing
     them meanwhile. They are in the result too, unchanged.
 
+    ``allocations``: the shares of payments split across several dossiers (a succeeded payment
+    with no dossier of its own and allocations pays each dossier its share; its gross is still
+    what its settlement line is compared with). ``unsplit``: payments naming several references
+    that were not split, reported as ``multi_reference_unsplit`` instead of
+    ``unmatched_payment``. A payment with a dossier of its own ignores both.
+
     ``kinds`` is the registry whose detectors run (:data:`recon.engine.kinds.REGISTRY` when
     ``None``): the shared indexes are built once, then each kind's detector adds its findings.
     """
@@ -671,6 +732,11 @@ def reconcile(
 
     facts = Facts(as_of=as_of, config=cfg, intents=_Intents(intents), payments=payments,
                   settlement_lines=settlement_lines)
+    for share in allocations:
+        facts.allocations.setdefault(share[0], []).append(share)
+    for share_list in facts.allocations.values():
+        share_list.sort(key=itemgetter(1))
+    facts.refusals = {row[0]: row for row in unsplit}
     _match_transactions(facts, payments, settlement_lines)
     out: list[Discrepancy] = []
     emit = out.append
@@ -693,6 +759,7 @@ def reconcile(
         assessed=facts.assessed, first_pay=facts.first_pay, groups=facts.pay_groups,
         intents=facts.intents, payments=payments, lines=settlement_lines,
         bank_claims=facts.bank_claims, kinds=registry,
+        allocated=frozenset(facts.allocations),
     )
 
 
@@ -727,6 +794,17 @@ def detect_unmatched_payment(facts: Facts, kind: Kind, emit: Emit) -> None:
     name, explain_ = kind.name, kind.explain
     for p in facts.unmatched:
         vi, en = explain_(p[1], p[2], p[4], p[9])
+        emit(Discrepancy(
+            f"{name}:payment={p[0]}", name, None, p[0], None, p[1], 0, p[4], p[4], vi, en,
+        ))
+
+
+def detect_multi_reference_unsplit(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """A succeeded payment naming several references that was not split (see
+    :mod:`recon.payments.split`): one finding naming every reference and the reason."""
+    name, explain_ = kind.name, kind.explain
+    for p, why in facts.unsplit:
+        vi, en = explain_(p[1], p[2], p[4], why[1], tuple(why[2]), tuple(why[3]), why[4])
         emit(Discrepancy(
             f"{name}:payment={p[0]}", name, None, p[0], None, p[1], 0, p[4], p[4], vi, en,
         ))

@@ -146,6 +146,40 @@ def unmatched_payment(provider: str, txn: str, amount: int, reference: str | Non
     )
 
 
+_REASON_VI = {
+    "duplicate_reference": "mã {culprits} được ghi nhiều lần",
+    "unknown_reference": "không tìm thấy mã {culprits}",
+    "same_dossier": "các mã {culprits} thuộc cùng một hồ sơ",
+    "already_paid": "hồ sơ của mã {culprits} không còn phải nộp",
+    "amount_differs": "số tiền lệch {difference} so với tổng phải nộp",
+}
+_REASON_EN = {
+    "duplicate_reference": "{culprits} is written more than once",
+    "unknown_reference": "{culprits} is not a known reference",
+    "same_dossier": "{culprits} belong to the same dossier",
+    "already_paid": "the dossier of {culprits} owes nothing",
+    "amount_differs": "the amount differs by {difference} from the sum owed",
+}
+
+
+def multi_reference_unsplit(provider: str, txn: str, amount: int, reason: str,
+                            references: tuple[str, ...], culprits: tuple[str, ...],
+                            difference: int) -> Pair:
+    refs = ", ".join(references)
+    named = ", ".join(culprits)
+    diff = ("+" if difference > 0 else "−" if difference < 0 else "") + vnd(abs(difference))
+    why_vi = _REASON_VI.get(reason, reason).format(culprits=named, difference=diff)
+    why_en = _REASON_EN.get(reason, reason).format(culprits=named, difference=diff)
+    return (
+        f"{_cap(_txn_vi(provider, txn))} số tiền {vnd(amount)} ghi các mã {refs} nhưng không "
+        f"được chia cho các hồ sơ: {why_vi}. Cần người kiểm tra và gắn thủ công; hệ thống "
+        f"không tự chia.",
+        f"A payment of {vnd(amount)} by {_txn_en(provider, txn)} names {refs} but was not "
+        f"split across their dossiers: {why_en}. A person must assign it; recon never "
+        f"splits by guess.",
+    )
+
+
 def missing_settlement(
     provider: str, txn: str, amount: int, *, paid_at: datetime, days: int, deadline: date,
     banking: bool = False,

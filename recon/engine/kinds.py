@@ -254,6 +254,12 @@ def _entries() -> Sequence[Kind]:
              core.detect_payout_unexpected,
              explain.payout_unexpected, lifecycle.reason_payout_unexpected,
              "Tiền chuyển về không rõ đợt", "Payout without batch", "medium"),
+        # one transfer naming several references, not split (recon.payments.split)
+        Kind("multi_reference_unsplit", ("payment",), "transactions",
+             core.detect_multi_reference_unsplit, explain.multi_reference_unsplit,
+             lifecycle.reason_multi_reference_unsplit,
+             "Chuyển khoản nhiều hồ sơ chưa chia", "Multi-reference payment not split",
+             "high"),
     )
 
 

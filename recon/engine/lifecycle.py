@@ -214,6 +214,23 @@ def reason_unmatched_payment(ids: dict[str, int], result: Reconciliation) -> Pai
     return _fallback(result)
 
 
+def reason_multi_reference_unsplit(ids: dict[str, int], result: Reconciliation) -> Pair:
+    payment = result.payment(ids["payment"])
+    if payment is None:
+        return _GONE_PAYMENT
+    if payment.status != SUCCEEDED:
+        return _status_changed(payment)
+    matched = result.matched_dossier(payment)
+    if matched is not None:
+        return _rematched(payment, matched, result)
+    if result.is_allocated(payment.id):
+        return (
+            "Khoản thanh toán nay đã được chia cho các hồ sơ.",
+            "The payment is now allocated across its dossiers.",
+        )
+    return _fallback(result)
+
+
 def reason_missing_settlement(ids: dict[str, int], result: Reconciliation) -> Pair:
     payment = result.payment(ids["payment"])
     if payment is None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -46,11 +47,13 @@ from recon.clock import VN_TZ
 from recon.db import Database, UTCDateTime
 from recon.engine import changes
 from recon.engine.records import (
+    AllocationRow,
     DossierRow,
     EngineConfig,
     IntentRow,
     PaymentRow,
     SettlementLineRow,
+    UnsplitRow,
 )
 
 CHUNK: Final = 500  # ids per IN (...) list: well under SQLite's variable limit
@@ -91,7 +94,8 @@ WHERE d.id IN (SELECT dossier_id FROM payments WHERE dossier_id IS NOT NULL
                UNION SELECT i.dossier_id FROM payments p
                      JOIN payment_intents i ON i.id = p.intent_id WHERE p.dossier_id IS NULL
                UNION SELECT dossier_id FROM discrepancies
-                     WHERE status = 'open' AND dossier_id IS NOT NULL)
+                     WHERE status = 'open' AND dossier_id IS NOT NULL
+               UNION SELECT dossier_id FROM payment_allocations)
 """
 _FULL_PAYMENTS = f"SELECT {_PAY_COLS} FROM payments p"
 _FULL_LINES = f"SELECT {_LINE_COLS} FROM settlement_lines l"
@@ -679,11 +683,103 @@ __all__ = [
     "CHUNK",
     "FullLoad",
     "Loaded",
+    "Splits",
     "chunks",
     "full_load",
     "horizon",
     "load_full",
     "load_incremental",
     "load_open",
+    "load_splits_full",
     "read_snapshot",
+    "with_splits",
 ]
+
+
+# --------------------------------------------------------------------------- split payments
+
+_ALLOC_COLS = "a.payment_id, a.dossier_id, a.amount"
+_ALL_ALLOCATIONS = f"SELECT {_ALLOC_COLS} FROM payment_allocations a"
+_REFUSALS = ("SELECT p.id, p.split_refusal FROM payments p WHERE p.split_refusal IS NOT NULL "
+             "AND p.dossier_id IS NULL")
+_make_allocation = _maker(AllocationRow)
+
+
+class Splits(NamedTuple):
+    """The split payments' allocations and the refusals of the loaded payments, for
+    ``reconcile(allocations=..., unsplit=...)``."""
+
+    allocations: list[AllocationRow]
+    unsplit: list[UnsplitRow]
+
+
+def _unsplit_row(row: Sequence[Any]) -> UnsplitRow:
+    data = json.loads(row[1])
+    return UnsplitRow(int(row[0]), str(data["reason"]), tuple(data["references"]),
+                      tuple(data.get("culprits", ())), int(data.get("difference", 0)))
+
+
+def load_splits_full(conn: Connection) -> Splits:
+    """Every allocation and every refusal (a full run over everything)."""
+    reader = _Reader(conn)
+    return Splits(reader.rows(_ALL_ALLOCATIONS, _make_allocation),
+                  reader.rows(_REFUSALS, _unsplit_row))
+
+
+def with_splits(conn: Connection, loaded: Loaded) -> tuple[Loaded, Splits]:
+    """A partial load (open months, incremental) completed for split payments: every
+    allocation of a loaded payment with its dossier (read whole: every payment of it), every
+    allocation to a loaded dossier with its payment (and that payment's settlement lines), to
+    a fixed point; and the refusals of the loaded payments. A reassessed dossier so sees the
+    share a split payment gave it."""
+    reader = _Reader(conn)
+    payments = {p.id: p for p in loaded.payments}
+    dossiers = {d.id: d for d in loaded.dossiers}
+    allocations: dict[tuple[int, int], AllocationRow] = {}
+    new_payments = [p for p in payments.values() if p.dossier_id is None]
+    new_dossiers = list(dossiers)
+    added: list[PaymentRow] = []
+    by = f"SELECT {_ALLOC_COLS} FROM payment_allocations a WHERE {{IN}}"
+    while new_payments or new_dossiers:
+        found = [*reader.where_in(by, "a.payment_id", [p.id for p in new_payments],
+                                  _make_allocation),
+                 *reader.where_in(by, "a.dossier_id", new_dossiers, _make_allocation)]
+        for row in found:
+            allocations.setdefault((row.payment_id, row.dossier_id), row)
+        want_payments = sorted({r.payment_id for r in found} - set(payments))
+        want_dossiers = sorted({r.dossier_id for r in found} - set(dossiers))
+        more = reader.where_in(f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}", "p.id",
+                               want_payments, _make_payment, kind="payment")
+        more += [p for p in reader.where_in(
+            f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}", "p.dossier_id", want_dossiers,
+            _make_payment, kind="payment") if p.id not in payments]
+        for d in reader.where_in(f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d "
+                                 "WHERE {IN}", "d.id", want_dossiers, _make_dossier):
+            dossiers[d.id] = d
+        new_payments = []
+        for p in more:
+            if p.id not in payments:
+                payments[p.id] = p
+                added.append(p)
+                if p.dossier_id is None:
+                    new_payments.append(p)
+        new_dossiers = want_dossiers
+    lines = list(loaded.lines)
+    if added:
+        known = {ln.id for ln in lines}
+        keys = {(p.provider, p.provider_txn_id) for p in added}
+        keys |= {(p.provider, p.bank_reference) for p in added if p.bank_reference is not None}
+        lines += [ln for ln in _by_keys(reader, "settlement_lines l", _LINE_COLS, "l", keys,
+                                        _make_line, "line") if ln.id not in known]
+    previous = set(loaded.previous_open)
+    open_ids = "SELECT identity FROM discrepancies WHERE status = 'open' AND {IN}"
+    previous.update(reader.where_in(open_ids, "dossier_id",
+                                    sorted(set(dossiers) - {d.id for d in loaded.dossiers}),
+                                    _first))
+    previous.update(reader.where_in(open_ids, "payment_id", [p.id for p in added], _first))
+    unsplit = reader.where_in(f"{_REFUSALS} AND {{IN}}", "p.id",
+                              sorted(p.id for p in payments.values() if p.dossier_id is None),
+                              _unsplit_row)
+    completed = Loaded(list(dossiers.values()), loaded.intents, list(payments.values()), lines,
+                       sorted(previous))
+    return completed, Splits(sorted(allocations.values()), unsplit)

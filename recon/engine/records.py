@@ -78,6 +78,28 @@ class PaymentRow(NamedTuple):
     bank_reference: str | None = None
 
 
+class AllocationRow(NamedTuple):
+    """A dossier's part of a payment split across several dossiers (``payment_allocations``):
+    the payment counts as paying ``dossier_id`` exactly ``amount``."""
+
+    payment_id: int
+    dossier_id: int
+    amount: int
+
+
+class UnsplitRow(NamedTuple):
+    """A payment whose memo names several references and that was not split
+    (``payments.split_refusal``): why, and every reference found. ``reason`` is one of
+    :data:`recon.payments.split.REASONS`; ``culprits`` the references it is about;
+    ``difference`` the amount minus the sum owed (``amount_differs`` only)."""
+
+    payment_id: int
+    reason: str
+    references: tuple[str, ...]
+    culprits: tuple[str, ...] = ()
+    difference: int = 0
+
+
 class SettlementLineRow(NamedTuple):
     """One line of a provider's settlement report: gross ``amount``, ``fee`` and ``net``.
 

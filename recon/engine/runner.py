@@ -75,7 +75,9 @@ from recon.engine.load import (
     load_full,
     load_incremental,
     load_open,
+    load_splits_full,
     read_snapshot,
+    with_splits,
 )
 from recon.engine.lock import LOCK_KEY, RunInProgress, RunLock
 from recon.engine.records import Discrepancy, EngineConfig
@@ -401,11 +403,13 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
     if month is not None and last is not None and last.mark is not None:
         # closed months behind: read the open ones, and what links to them or is still open
         say(f"reading the open months from {month:%m/%Y}")
-        loaded = load_open(conn, month=month, previous=last, as_of=as_of, config=config)
+        loaded, splits = with_splits(conn, load_open(conn, month=month, previous=last,
+                                                     as_of=as_of, config=config))
         loaded_at = t1 = time.perf_counter()
         result = reconcile(dossiers=loaded.dossiers, intents=loaded.intents,
                            payments=loaded.payments, settlement_lines=loaded.lines,
-                           as_of=as_of, config=config)
+                           as_of=as_of, config=config, allocations=splits.allocations,
+                           unsplit=splits.unsplit)
     elif mode == "full":
         month = None
         with full_load(conn) as load:
@@ -414,19 +418,22 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
             say(f"loaded {len(payments):,} payments, {len(lines):,} settlement lines in "
                 f"{t1 - t0:.2f}s; reconciling while the dossiers load")
             # the core walks lines and payments first, and asks for the dossiers only then
+            splits = load_splits_full(conn)
             result = reconcile(dossiers=load.dossiers, intents=load.intents,
                                payments=payments, settlement_lines=lines, as_of=as_of,
-                               config=config, settled=settled)
+                               config=config, settled=settled,
+                               allocations=splits.allocations, unsplit=splits.unsplit)
             loaded = load.loaded()
             loaded_at = load.dossiers_done or time.perf_counter()
     else:
         assert window_start is not None and since_mark is not None
-        loaded = load_incremental(conn, mark=since_mark, since=window_start, as_of=as_of,
-                                  config=config)
+        loaded, splits = with_splits(conn, load_incremental(
+            conn, mark=since_mark, since=window_start, as_of=as_of, config=config))
         loaded_at = t1 = time.perf_counter()
         result = reconcile(dossiers=loaded.dossiers, intents=loaded.intents,
                            payments=loaded.payments, settlement_lines=loaded.lines,
-                           as_of=as_of, config=config)
+                           as_of=as_of, config=config, allocations=splits.allocations,
+                           unsplit=splits.unsplit)
     timings["load"] = loaded_at - t0
     say(f"loaded {len(loaded.dossiers):,} dossiers, {len(loaded.payments):,} payments, "
         f"{len(loaded.lines):,} settlement lines in {loaded_at - t0:.2f}s")

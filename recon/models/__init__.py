@@ -3,7 +3,13 @@
 from recon.models.agencies import Agency, Procedure
 from recon.models.audit import AuditEvent
 from recon.models.dossiers import Dossier, DossierImport, FeeLine
-from recon.models.payments import Callback, Payment, PaymentIntent, RefusedCallCount
+from recon.models.payments import (
+    Callback,
+    Payment,
+    PaymentAllocation,
+    PaymentIntent,
+    RefusedCallCount,
+)
 from recon.models.periods import Period, PeriodSnapshot
 from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
 from recon.models.security import LoginAttempt, WebSession
@@ -22,6 +28,7 @@ __all__ = [
     "FeeLine",
     "LoginAttempt",
     "Payment",
+    "PaymentAllocation",
     "PaymentIntent",
     "Period",
     "PeriodSnapshot",

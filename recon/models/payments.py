@@ -115,11 +115,35 @@ class Payment(Base):
     receipt_number: Mapped[str | None] = mapped_column(String(64))
     recorded_by: Mapped[str] = mapped_column(String(100), default="system")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # why a payment naming several references was not split (JSON: reason, references,
+    # culprits, difference; recon.payments.split.Refusal), NULL otherwise (migration 0018)
+    split_refusal: Mapped[str | None] = mapped_column(Text, deferred=True)
     # stamped by the database on every write (migration 0009): what incremental runs read
     change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)
 
     intent: Mapped[PaymentIntent | None] = relationship()
     dossier: Mapped[Dossier | None] = relationship()
+
+
+class PaymentAllocation(Base):
+    """A dossier's part of a payment that paid several dossiers at once (one bank transfer
+    naming several references: recon.payments.split). The allocations of a payment sum to
+    its amount; each dossier counts its allocation as paid."""
+
+    __tablename__ = "payment_allocations"
+    __table_args__ = (
+        UniqueConstraint("payment_id", "dossier_id"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_payment_allocations_dossier_id", "dossier_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"))
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # stamped by the database on every write (migrations 0009, 0018)
+    change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)
 
 
 class Callback(Base):

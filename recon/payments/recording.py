@@ -33,8 +33,15 @@ from adapters.scrub import mask_pans_text
 from recon import driver
 from recon.audit import chain as audit
 from recon.clock import Clock
-from recon.models import Dossier, Payment, PaymentIntent
+from recon.models import Dossier, FeeLine, Payment, PaymentAllocation, PaymentIntent
 from recon.payments.references import find_references, is_valid
+from recon.payments.split import (
+    AllocationPlan,
+    Owed,
+    Refusal,
+    memo_references,
+    split_by_references,
+)
 
 PaymentStatus = Literal["succeeded", "failed", "refunded"]
 Outcome = Literal["recorded", "duplicate", "updated", "ignored_stale"]
@@ -193,12 +200,105 @@ def _settle_intent(session: Session, clock: Clock, intent: PaymentIntent,
             set_committed_value(intent, name, value)
 
 
+def multi_references(event: PaymentEvent, prefix: str) -> list[str]:
+    """The references of a transfer that pays several dossiers at once: those its memo names
+    (in the order written, a repeated one as often as written) when there are two or more and
+    nothing else names what it pays (no order code or id, no dossier code); else empty."""
+    if event.order_code is not None or event.order_id or event.dossier_code or not event.memo:
+        return []
+    refs = memo_references(event.memo, prefix)
+    return refs if len(refs) >= 2 else []
+
+
+def owed_by_reference(session: Session, references: list[str]) -> dict[str, Owed]:
+    """Each known reference's dossier and what that dossier owes now: assessed minus its
+    succeeded payments and its allocations of split payments (never below 0)."""
+    out: dict[str, Owed] = {}
+    for ref in dict.fromkeys(references):
+        dossier_id = session.execute(select(PaymentIntent.dossier_id).where(
+            PaymentIntent.reference == ref)).scalar_one_or_none()
+        if dossier_id is None:
+            continue
+        assessed = session.execute(select(func.coalesce(func.sum(FeeLine.amount), 0)).where(
+            FeeLine.dossier_id == dossier_id)).scalar_one()
+        paid = session.execute(select(func.coalesce(func.sum(Payment.amount), 0)).where(
+            Payment.dossier_id == dossier_id, Payment.status == "succeeded")).scalar_one()
+        allocated = session.execute(
+            select(func.coalesce(func.sum(PaymentAllocation.amount), 0))
+            .join(Payment, Payment.id == PaymentAllocation.payment_id)
+            .where(PaymentAllocation.dossier_id == dossier_id,
+                   Payment.status == "succeeded")).scalar_one()
+        out[ref] = Owed(int(dossier_id), max(int(assessed) - int(paid) - int(allocated), 0))
+    return out
+
+
+def refusal_json(refusal: Refusal) -> str:
+    """What ``payments.split_refusal`` holds (read back by the engine's loader)."""
+    return audit.canonical_json({"reason": refusal.reason, "references": list(refusal.references),
+                                 "culprits": list(refusal.culprits),
+                                 "difference": refusal.difference})
+
+
+def _split_new_payment(session: Session, clock: Clock, payment: Payment, event: PaymentEvent,
+                       references: list[str], actor: str) -> AllocationPlan | Refusal:
+    """Split a new succeeded payment naming several references, or say why not; audited, in
+    the caller's transaction (the payment's own)."""
+    outcome = split_by_references(references, event.amount,
+                                  owed_by_reference(session, references))
+    now = clock.now()
+    if isinstance(outcome, AllocationPlan):
+        session.add_all([PaymentAllocation(payment_id=payment.id, dossier_id=share.dossier_id,
+                                           amount=share.amount, created_at=now)
+                         for share in outcome.shares])
+        for share in outcome.shares:
+            intent = _intent_by(session, "reference", share.reference)
+            if intent is not None and intent.status == "issued" and share.amount >= intent.amount:
+                _settle_intent(session, clock, intent, event.paid_at, covering=share.amount)
+        audit.record(session, clock, actor=actor, action=ALLOCATED, entity_type="payment",
+                     entity_id=payment.id,
+                     data={"amount": event.amount, "allocations": [
+                         {"reference": share.reference, "dossier_id": share.dossier_id,
+                          "amount": share.amount} for share in outcome.shares]})
+    else:
+        session.execute(update(_PAYMENTS).where(_PAYMENTS.c.id == payment.id).values(
+            split_refusal=refusal_json(outcome)))
+        audit.record(session, clock, actor=actor, action=SPLIT_REFUSED, entity_type="payment",
+                     entity_id=payment.id,
+                     data={"amount": event.amount, "reason": outcome.reason,
+                           "references": list(outcome.references),
+                           "culprits": list(outcome.culprits),
+                           "difference": outcome.difference})
+    session.flush()
+    return outcome
+
+
 def record_payment(session: Session, clock: Clock, event: PaymentEvent, *, actor: str,
                    reference_prefix: str, callback_id: int | None = None) -> RecordResult:
     """Record ``event`` exactly once, match it, move its intent; all in the caller's
-    transaction. Never drops money: an unmatched success is kept for reconciliation."""
+    transaction. Never drops money: an unmatched success is kept for reconciliation.
+
+    A transfer whose memo names several references (:func:`multi_references`) matches no one
+    intent: a new succeeded one is split across their dossiers when nothing is in doubt, else
+    its refusal is kept on the payment (:mod:`recon.payments.split`), both audited here."""
     if isinstance(event.amount, bool) or not isinstance(event.amount, int) or event.amount < 0:
         raise ValueError("payment amount must be a non-negative int of VND")
+    several = multi_references(event, reference_prefix)
+    if several:
+        values = _payment_values(event, clock.now(), actor=actor, callback_id=callback_id,
+                                 intent_id=None, reference=None, dossier_id=None)
+        payment = _insert_or_ignore(session, values)
+        if payment is None:
+            existing = session.execute(select(Payment).where(
+                Payment.provider == event.provider,
+                Payment.provider_txn_id == event.provider_txn_id)).scalar_one()
+            return _redelivery(session, clock, existing, event, actor, callback_id)
+        audit.record(session, clock, actor=actor, action=RECORDED,
+                     entity_type="payment", entity_id=payment.id,
+                     data={**_recorded_data(event, None, None, callback_id),
+                           "references": list(dict.fromkeys(several))})
+        if event.status == "succeeded":
+            _split_new_payment(session, clock, payment, event, several, actor)
+        return RecordResult(payment, "recorded", None)
     intent = find_intent(session, event, reference_prefix)
     dossier_id = intent.dossier_id if intent is not None else None
     if dossier_id is None and event.dossier_code:
@@ -225,6 +325,8 @@ def record_payment(session: Session, clock: Clock, event: PaymentEvent, *, actor
 
 
 RECORDED = "payment.recorded"
+ALLOCATED = "payment.allocated"
+SPLIT_REFUSED = "payment.split_refused"
 
 
 def _payment_values(event: PaymentEvent, now: datetime, *, actor: str, callback_id: int | None,
@@ -498,6 +600,10 @@ def record_new_payment(conn: Connection, clock: Clock, event: PaymentEvent, *, a
         raise ValueError("payment amount must be a non-negative int of VND")
     if event.dossier_code:
         raise ValueError("record_new_payment matches by intent only; use record_payment")
+    if multi_references(event, reference_prefix):
+        # several references: split or refused (recon.payments.split), which reads what each
+        # dossier owes; nothing written here, the general path records it
+        return None
     new = slot
     if new is None:
         keys = match_params(event, reference_prefix)

@@ -48,6 +48,7 @@ from recon.models import (
     Dossier,
     FeeLine,
     Payment,
+    PaymentAllocation,
     PaymentIntent,
     ReconRun,
     SettlementFile,
@@ -518,14 +519,20 @@ class Story:
     proposal_dossier: Dossier | None
     users: list[User] = field(default_factory=list)
     dossier_codes: dict[int, str] = field(default_factory=dict)  # payment id -> dossier code
+    # payment id -> its allocations (dossier code, amount) when it was split across dossiers
+    allocations: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
+    # payment id -> the dossier's share of it, for split payments that paid the dossier
+    shares: dict[int, int] = field(default_factory=dict)
 
     @property
     def paid(self) -> int:
-        """Succeeded payments matched to the dossier."""
+        """Succeeded payments matched to the dossier, and its shares of split payments."""
         if self.dossier is None:
             return 0
-        return sum(p.amount for p in self.payments
-                   if p.dossier_id == self.dossier.id and p.status == "succeeded")
+        own = sum(p.amount for p in self.payments
+                  if p.dossier_id == self.dossier.id and p.status == "succeeded")
+        return own + sum(self.shares.get(p.id, 0) for p in self.payments
+                         if p.dossier_id is None and p.status == "succeeded")
 
 
 SECRET_HEADER_WORDS: Final = ("authorization", "signature", "secret", "key", "token", "cookie",
@@ -628,6 +635,10 @@ def story(session: Session, discrepancy_id: int) -> Story | None:
             PaymentIntent.dossier_id == dossier.id).order_by(PaymentIntent.id)))
         for p in session.scalars(select(Payment).where(Payment.dossier_id == dossier.id)):
             payments[p.id] = p
+        for p in session.scalars(select(Payment).join(
+                PaymentAllocation, PaymentAllocation.payment_id == Payment.id).where(
+                PaymentAllocation.dossier_id == dossier.id)):  # split payments that paid it
+            payments[p.id] = p
     if line is not None:  # its payment, by its own id or by the bank's reference
         for p in session.scalars(select(Payment).where(
                 Payment.provider == line.provider,
@@ -722,9 +733,22 @@ def story(session: Session, discrepancy_id: int) -> Story | None:
     codes = {i: c for i, c in session.execute(select(Dossier.id, Dossier.code).where(
         Dossier.id.in_(dossier_ids)))} if dossier_ids else {}
     dossier_codes = {p.id: codes[p.dossier_id] for p in ordered if p.dossier_id in codes}
+    allocations: dict[int, list[tuple[str, int]]] = {}
+    shares: dict[int, int] = {}
+    split_ids = [p.id for p in ordered if p.dossier_id is None]
+    if split_ids:
+        for pid, did, code, amount in session.execute(
+                select(PaymentAllocation.payment_id, PaymentAllocation.dossier_id, Dossier.code,
+                       PaymentAllocation.amount)
+                .join(Dossier, Dossier.id == PaymentAllocation.dossier_id)
+                .where(PaymentAllocation.payment_id.in_(split_ids))
+                .order_by(PaymentAllocation.payment_id, PaymentAllocation.id)):
+            allocations.setdefault(pid, []).append((code, int(amount)))
+            if dossier is not None and did == dossier.id:
+                shares[pid] = int(amount)
     return Story(d, assigned, dossier, fee_lines, sum(f.amount for f in fee_lines), intents,
                  ordered, callbacks, lines, files, runs, related, audit_events, proposal,
-                 proposal_dossier, users, dossier_codes)
+                 proposal_dossier, users, dossier_codes, allocations, shares)
 
 
 def dossier_summary(session: Session, code: str) -> tuple[Dossier, int, int] | None:

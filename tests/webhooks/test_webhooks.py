@@ -22,7 +22,7 @@ from recon.audit import chain as audit
 from recon.clock import FixedClock
 from recon.config import DEV_PROVIDER_ENV, load_settings
 from recon.db import Database
-from recon.models import AuditEvent
+from recon.models import AuditEvent, Payment
 from recon.payments import ingest
 from recon.payments.ingest import MAX_BODY_BYTES
 from recon.payments.references import mint
@@ -542,16 +542,19 @@ def test_a_deferred_archive_is_spooled_when_nothing_synchronous_follows_it(
 
 
 @pytest.mark.parametrize(("words", "real"), [
-    (2, (0, 1)),  # two intents named: the first in the memo wins
+    (2, (0, 1)),
     (3, (2,)),
     (6, (4,)),  # more candidates than scalar branches: the array form
     (6, (1, 5)),
 ])
-def test_a_memo_pays_the_first_intent_it_names_whatever_its_shape(
+def test_a_memo_naming_several_references_pays_none_of_them_by_guess(
         hooks: Hooks, words: int, real: tuple[int, ...]) -> None:
-    """A transfer memo naming several reference-like words pays the intent of the first one
-    that exists, in memo order, on either backend and in every form of the match statement
-    (one branch per candidate up to MATCH_SCALAR_REFS, one array branch beyond)."""
+    """A transfer memo naming several references is never matched to one of them (issue 17
+    §4, recon.payments.split): here each names one that exists nowhere or an amount that is
+    not their sum, so the payment is recorded with no intent, its refusal names every
+    reference, and no intent is paid — on either backend and whatever the shape of the
+    archive's match statement (one branch per candidate up to MATCH_SCALAR_REFS, one array
+    branch beyond)."""
     prefix = hooks.settings.reference_prefix
     intents = {k: hooks.intent("sepay", code=f"000.00.21.H57-210401-{k + 11:04d}")
                for k in real}
@@ -561,9 +564,12 @@ def test_a_memo_pays_the_first_intent_it_names_whatever_its_shape(
     raw = hooks.call("sepay", amount=first.amount, memo=memo, provider_txn_id="8080")
     assert is_accepted("sepay", hooks.send(raw))
     (payment,) = hooks.payments()
-    assert (payment.intent_id, payment.reference) == (first.id, first.reference)
-    assert hooks.intent_row(first.id).status == "paid"
-    assert all(hooks.intent_row(intents[k].id).status == "issued" for k in real[1:])
+    assert (payment.intent_id, payment.reference, payment.dossier_id) == (None, None, None)
+    with hooks.db.read() as s:
+        refusal = json.loads(s.scalar(select(Payment.split_refusal)) or "{}")
+    assert refusal["references"] == memo_refs
+    assert refusal["reason"] in ("unknown_reference", "amount_differs")
+    assert all(hooks.intent_row(intents[k].id).status == "issued" for k in real)
 
 
 DELIVERIES = 14

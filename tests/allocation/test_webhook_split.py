@@ -1,0 +1,92 @@
+"""A SePay transfer naming two references: split when it adds up, else one refusal kept."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from recon.models import AuditEvent, Payment, PaymentAllocation
+from tests.webhooks.whkit import TOTAL, Hooks, is_accepted
+
+CODE_B = "000.00.21.H57-210401-0002"
+
+
+def _two_intents(hooks: Hooks) -> tuple[str, str]:
+    first = hooks.intent("sepay")
+    second = hooks.intent("sepay", CODE_B)
+    return first.reference, second.reference
+
+
+def _allocations(hooks: Hooks) -> list[tuple[int, int, int]]:
+    with hooks.db.read() as s:
+        return [(a.payment_id, a.dossier_id, a.amount) for a in s.scalars(
+            select(PaymentAllocation).order_by(PaymentAllocation.dossier_id))]
+
+
+def _events(hooks: Hooks, action: str) -> list[dict[str, object]]:
+    with hooks.db.read() as s:
+        return [json.loads(e.data) if isinstance(e.data, str) else e.data
+                for e in s.scalars(select(AuditEvent).where(AuditEvent.action == action))]
+
+
+def test_two_references_that_add_up_are_split_and_audited(hooks: Hooks) -> None:
+    ref_a, ref_b = _two_intents(hooks)
+    memo = f"MBVCB.123.{ref_a} {ref_b}.DAI LY DICH VU nop ho so"
+    response = hooks.send(hooks.call("sepay", amount=2 * TOTAL, reference=ref_a, memo=memo))
+    assert is_accepted("sepay", response)
+    (payment,) = hooks.payments()
+    assert payment.amount == 2 * TOTAL
+    assert payment.dossier_id is None and payment.intent_id is None  # it pays two dossiers
+    allocations = _allocations(hooks)
+    assert [(pid, amount) for pid, _d, amount in allocations] == [
+        (payment.id, TOTAL), (payment.id, TOTAL)]
+    assert len({d for _p, d, _a in allocations}) == 2
+    assert sum(a for _p, _d, a in allocations) == payment.amount
+    (event,) = _events(hooks, "payment.allocated")
+    assert [a["reference"] for a in event["allocations"]] == [ref_a, ref_b]  # type: ignore[index]
+    assert _events(hooks, "payment.split_refused") == []
+    # each dossier's intent is paid
+    with hooks.db.read() as s:
+        statuses = set(s.scalars(select(Payment.status)))
+    assert statuses == {"succeeded"}
+
+
+def test_amount_that_differs_is_refused_naming_both_references(hooks: Hooks) -> None:
+    ref_a, ref_b = _two_intents(hooks)
+    memo = f"{ref_a} {ref_b} nop ho so"
+    hooks.send(hooks.call("sepay", amount=2 * TOTAL - 10_000, reference=ref_a, memo=memo))
+    (payment,) = hooks.payments()
+    assert payment.dossier_id is None
+    assert _allocations(hooks) == []
+    with hooks.db.read() as s:
+        stored = s.scalar(select(Payment.split_refusal))
+    assert stored is not None
+    refusal = json.loads(stored)
+    assert refusal == {"reason": "amount_differs", "references": [ref_a, ref_b],
+                       "culprits": [], "difference": -10_000}
+    (event,) = _events(hooks, "payment.split_refused")
+    assert event["references"] == [ref_a, ref_b]
+
+
+def test_an_unknown_reference_is_never_split(hooks: Hooks) -> None:
+    ref_a, _ref_b = _two_intents(hooks)
+    from recon.payments.references import mint
+    stranger = mint()
+    hooks.send(hooks.call("sepay", amount=2 * TOTAL, reference=ref_a,
+                          memo=f"{ref_a} {stranger}"))
+    assert _allocations(hooks) == []
+    with hooks.db.read() as s:
+        refusal = json.loads(s.scalar(select(Payment.split_refusal)) or "{}")
+    assert refusal["reason"] == "unknown_reference"
+    assert refusal["culprits"] == [stranger]
+
+
+def test_redelivery_splits_once(hooks: Hooks) -> None:
+    ref_a, ref_b = _two_intents(hooks)
+    raw = hooks.call("sepay", amount=2 * TOTAL, reference=ref_a, memo=f"{ref_a} {ref_b}")
+    hooks.send(raw)
+    hooks.send(raw)
+    assert len(hooks.payments()) == 1
+    assert len(_allocations(hooks)) == 2
+    assert len(_events(hooks, "payment.allocated")) == 1
