@@ -6,6 +6,7 @@ from recon.models.dossiers import Dossier, DossierImport, FeeLine
 from recon.models.payments import Callback, Payment, PaymentIntent, RefusedCallCount
 from recon.models.periods import Period, PeriodSnapshot
 from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
+from recon.models.scopes import TokenAgency, UserAgency
 from recon.models.security import LoginAttempt
 from recon.models.settlements import SettlementFile, SettlementLine
 from recon.models.users import ApiToken, User
@@ -30,5 +31,7 @@ __all__ = [
     "RefusedCallCount",
     "SettlementFile",
     "SettlementLine",
+    "TokenAgency",
     "User",
+    "UserAgency",
 ]

@@ -45,6 +45,7 @@ from recon.models import (
 from recon.periods import month_of, month_window
 from recon.review import reports
 from recon.review.actions import MAX_NOTE, ReviewError
+from recon.scope import ALL, Scope, period_condition
 
 CLOSE_ROLES: Final = ("finance", "admin")
 REOPEN_ROLES: Final = ("admin",)
@@ -71,12 +72,18 @@ def _text(value: object, field: str, *, required: bool) -> str | None:
     return text
 
 
-def _agency(session: Session, code: str | None) -> Agency | None:
+def _agency(session: Session, code: str | None, scope: Scope = ALL) -> Agency | None:
     if code is None or not code.strip():
+        if not scope.is_all:
+            raise Forbidden("closing a month of every agency needs the whole deployment",
+                            hint="Name one of your agencies, or ask province finance.")
         return None
     agency = session.scalars(select(Agency).where(Agency.code == code.strip())).first()
     if agency is None:
         raise ValidationError(FieldError("agency", f"no agency has the code {code}"))
+    if not scope.allows(agency.id):
+        raise NotFound(f"no agency {code} among yours",
+                       hint="Name one of your agencies (GET /api/v1/agencies lists them).")
     return agency
 
 
@@ -90,21 +97,23 @@ def _find(session: Session, month: date, agency_id: int | None, *,
     return session.scalars(stmt.execution_options(populate_existing=True)).first()
 
 
-def get(session: Session, period_id: int, *, lock: bool = False) -> Period:
+def get(session: Session, period_id: int, *, lock: bool = False, scope: Scope = ALL) -> Period:
+    """The period ``period_id``; one out of ``scope`` (another agency's, or every agency's
+    for a narrower scope) is not found."""
     stmt = select(Period).where(Period.id == period_id).execution_options(
         populate_existing=True)
     if lock and session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     period = session.scalars(stmt).first()
-    if period is None:
+    if period is None or not scope.allows_period(period.agency_id):
         raise NotFound(f"period {period_id} does not exist",
                        hint="List the months with `recon periods list`.")
     return period
 
 
-def list_periods(session: Session) -> list[Period]:
-    return list(session.scalars(select(Period).order_by(Period.month.desc(),
-                                                        Period.agency_id)))
+def list_periods(session: Session, scope: Scope = ALL) -> list[Period]:
+    return list(session.scalars(select(Period).where(period_condition(scope))
+                                .order_by(Period.month.desc(), Period.agency_id)))
 
 
 def discrepancies_of(session: Session, month: date, agency_id: int | None,
@@ -169,9 +178,10 @@ def _carry(session: Session, month: date, agency_id: int | None,
 
 def propose(session: Session, clock: Clock, *, actor: str, month: date,
             agency_code: str | None = None, note: object = None,
-            carry_forward: dict[int, str] | None = None) -> Period:
-    """Propose closing ``month`` (see the module docstring)."""
-    agency = _agency(session, agency_code)
+            carry_forward: dict[int, str] | None = None, scope: Scope = ALL) -> Period:
+    """Propose closing ``month`` (see the module docstring); only for an agency of
+    ``scope`` (every agency: only for the whole deployment)."""
+    agency = _agency(session, agency_code, scope)
     agency_id = agency.id if agency else None
     month = month.replace(day=1)
     text = _text(note, "note", required=False)
@@ -248,9 +258,10 @@ def snapshot_hash(snapshot: dict[str, Any]) -> tuple[str, str]:
     return text, hashlib.sha256(text.encode()).hexdigest()
 
 
-def approve(session: Session, clock: Clock, period_id: int, *, actor: str) -> Period:
+def approve(session: Session, clock: Clock, period_id: int, *, actor: str,
+            scope: Scope = ALL) -> Period:
     """Close the month: a second person approves the proposal (see the module docstring)."""
-    period = get(session, period_id, lock=True)
+    period = get(session, period_id, lock=True, scope=scope)
     if period.status != "proposed" or period.proposed_by is None:
         raise ReviewError("not_proposed", f"{period.month:%m/%Y} has no proposal to approve",
                           "Propose closing it first.")
@@ -281,9 +292,10 @@ def approve(session: Session, clock: Clock, period_id: int, *, actor: str) -> Pe
     return period
 
 
-def reject(session: Session, clock: Clock, period_id: int, *, actor: str) -> Period:
+def reject(session: Session, clock: Clock, period_id: int, *, actor: str,
+           scope: Scope = ALL) -> Period:
     """Withdraw or turn down a proposal: the month is open again."""
-    period = get(session, period_id, lock=True)
+    period = get(session, period_id, lock=True, scope=scope)
     if period.status != "proposed":
         raise ReviewError("not_proposed", f"{period.month:%m/%Y} has no proposal")
     audit.record(session, clock, actor=actor, action="period.close_rejected",
@@ -295,13 +307,13 @@ def reject(session: Session, clock: Clock, period_id: int, *, actor: str) -> Per
 
 
 def reopen(session: Session, clock: Clock, period_id: int, *, actor: str, role: str,
-           reason: object) -> Period:
+           reason: object, scope: Scope = ALL) -> Period:
     """An admin opens a closed month again, saying why; its snapshots are kept."""
     if role not in REOPEN_ROLES:
         raise Forbidden("only an admin may reopen a closed month",
                         hint="Ask an administrator to reopen it.")
     text = _text(reason, "reason", required=True)
-    period = get(session, period_id, lock=True)
+    period = get(session, period_id, lock=True, scope=scope)
     if period.status != "closed":
         raise ReviewError("not_closed", f"{period.month:%m/%Y} is {period.status}, not closed")
     now = clock.now()

@@ -20,6 +20,7 @@ from recon.intake.dossiers import (
     upsert_dossier,
 )
 from recon.text_safety import first_bad_text
+from recon.web.policy import scope
 from recon.web.security import database
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -67,7 +68,7 @@ def create_dossier() -> tuple[Response, int]:
         raise ValidationError(problem)
     with database().transaction() as s:
         dossier, outcome = upsert_dossier(s, _clock(), inp, actor=g.principal.actor,
-                                          reassess=reassess)
+                                          reassess=reassess, scope=scope())
         payload = dossier_as_dict(dossier, paid_amount(s, dossier.id))
     return jsonify({"status": outcome, "dossier": payload}), 201 if outcome == "created" else 200
 
@@ -75,7 +76,7 @@ def create_dossier() -> tuple[Response, int]:
 @bp.get("/dossiers/<path:code>")
 def get_dossier(code: str) -> Response:
     with database().read() as s:
-        dossier = intake_dossiers.find_dossier(s, code)
+        dossier = intake_dossiers.find_dossier(s, code, scope())
         if dossier is None:
             raise NotFound(f"no dossier with code {code!r}",
                            hint="Check the code, or send the dossier with POST /api/v1/dossiers.")
@@ -114,7 +115,7 @@ def list_dossiers() -> Response:
         agency_code=request.args.get("agency_code") or None,
         procedure_code=request.args.get("procedure_code") or None,
         received_from=_date_arg("received_from"), received_to=_date_arg("received_to"),
-        code_prefix=request.args.get("q") or None)
+        code_prefix=request.args.get("q") or None, scope=scope())
     with database().read() as s:
         dossiers = intake_dossiers.list_dossiers(s, filters, after=after, limit=limit)
         ids = [d.id for d in dossiers]
@@ -127,7 +128,7 @@ def list_dossiers() -> Response:
 @bp.get("/agencies")
 def list_agencies() -> Response:
     with database().read() as s:
-        rows = intake_agencies.list_agencies(s)
+        rows = intake_agencies.list_agencies(s, scope())
         return jsonify({"items": [
             {"code": a.code, "name": a.name, "bank_bin": a.bank_bin,
              "account_number": a.account_number, "account_name": a.account_name}

@@ -21,11 +21,12 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from recon.errors import FieldError, Forbidden, ReconError, ValidationError
+from recon.errors import FieldError, Forbidden, NotFound, ReconError, ValidationError
 from recon.periods import parse_month
 from recon.review import periods
 from recon.web import finance
 from recon.web.i18n import translate as tr
+from recon.web.policy import scope
 from recon.web.security import database
 
 bp = Blueprint("finance_periods", __name__, url_prefix="/finance")
@@ -54,7 +55,7 @@ def _message(exc: ReconError) -> str:
 
 def _page(error: str | None = None, status: int = 200) -> tuple[str, int]:
     with database().read() as s:
-        rows = [(p, len(periods.snapshots(s, p.id))) for p in periods.list_periods(s)]
+        rows = [(p, len(periods.snapshots(s, p.id))) for p in periods.list_periods(s, scope())]
     return render_template("finance/periods.html", rows=rows, error=error,
                            me=g.principal.actor, role=g.principal.role,
                            form=dict(request.form),
@@ -90,15 +91,19 @@ def _do(action: str, period_id: int | None = None) -> BaseResponse | tuple[str, 
                     raise ValidationError(FieldError("month", str(exc))) from None
                 periods.propose(s, clock, actor=g.principal.actor, month=month,
                                 agency_code=form.get("agency") or None, note=form.get("note"),
-                                carry_forward=_carry(form.get("carry_forward") or ""))
+                                carry_forward=_carry(form.get("carry_forward") or ""),
+                                scope=scope())
             elif action == "approve":
                 assert period_id is not None
-                periods.approve(s, clock, period_id, actor=g.principal.actor)
+                periods.approve(s, clock, period_id, actor=g.principal.actor, scope=scope())
             else:
                 assert period_id is not None
                 periods.reopen(s, clock, period_id, actor=g.principal.actor,
-                               role=g.principal.role, reason=form.get("reason"))
+                               role=g.principal.role, reason=form.get("reason"),
+                               scope=scope())
     except ReconError as exc:
+        if isinstance(exc, NotFound):
+            raise  # another agency's month, or no such month: the 404 page
         return _page(_message(exc), exc.http_status)
     flash(tr("Done."), "ok")
     return redirect(url_for("finance_periods.index"), 303)
@@ -121,7 +126,7 @@ def reopen(period_id: int) -> BaseResponse | tuple[str, int]:
 
 def _snapshot(period_id: int) -> tuple[dict[str, object], str]:
     with database().read() as s:
-        p = periods.get(s, period_id)
+        p = periods.get(s, period_id, scope=scope())
         text, digest = p.snapshot, p.snapshot_sha256
     if text is None:
         raise ValidationError(FieldError("period", "has never been closed"),

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, send_fi
 from recon.errors import FieldError, ValidationError
 from recon.periods import parse_month
 from recon.review import periods
+from recon.web.policy import scope
 from recon.web.security import database
 
 bp = Blueprint("periods_api", __name__, url_prefix="/api/v1")
@@ -27,7 +28,7 @@ def _body() -> dict[str, object]:
 def list_periods() -> Response:
     with database().read() as s:
         items = [periods.as_dict(p, len(periods.snapshots(s, p.id)))
-                 for p in periods.list_periods(s)]
+                 for p in periods.list_periods(s, scope())]
     return jsonify({"items": items, "count": len(items)})
 
 
@@ -47,7 +48,8 @@ def propose_period() -> tuple[Response, int]:
         p = periods.propose(s, current_app.extensions["recon.clock"], actor=g.principal.actor,
                             month=month, agency_code=agency if isinstance(agency, str) else None,
                             note=data.get("note"),
-                            carry_forward={int(k): str(v) for k, v in raw.items()})
+                            carry_forward={int(k): str(v) for k, v in raw.items()},
+                            scope=scope())
         out = periods.as_dict(p)
     return jsonify(out), 201
 
@@ -56,7 +58,7 @@ def propose_period() -> tuple[Response, int]:
 def approve_period(period_id: int) -> Response:
     with database().transaction() as s:
         p = periods.approve(s, current_app.extensions["recon.clock"], period_id,
-                            actor=g.principal.actor)
+                            actor=g.principal.actor, scope=scope())
         out = periods.as_dict(p, len(periods.snapshots(s, p.id)))
     return jsonify(out)
 
@@ -67,7 +69,7 @@ def reopen_period(period_id: int) -> Response:
     with database().transaction() as s:
         p = periods.reopen(s, current_app.extensions["recon.clock"], period_id,
                            actor=g.principal.actor, role=g.principal.role,
-                           reason=data.get("reason"))
+                           reason=data.get("reason"), scope=scope())
         out = periods.as_dict(p, len(periods.snapshots(s, p.id)))
     return jsonify(out)
 
@@ -76,7 +78,7 @@ def reopen_period(period_id: int) -> Response:
 def period_snapshot(period_id: int) -> Response:
     """The last close's frozen snapshot (JSON, exactly the hashed text), or ``?format=xlsx``."""
     with database().read() as s:
-        p = periods.get(s, period_id)
+        p = periods.get(s, period_id, scope=scope())
         text, digest = p.snapshot, p.snapshot_sha256
     if text is None:
         raise ValidationError(FieldError("period", "has never been closed"),

@@ -18,7 +18,9 @@ from itsdangerous import URLSafeTimedSerializer
 from werkzeug.datastructures import Headers as WerkzeugHeaders
 
 from recon.accounts.auth import Principal, note_token_use, token_principal, user_principal
+from recon.accounts.scopes import scope_of
 from recon.db import Database
+from recon.scope import Scope
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -168,3 +170,10 @@ def configure_session(app: Flask, *, development: bool) -> None:
         SESSION_COOKIE_SECURE=not development,
         SESSION_COOKIE_NAME="recon_session",
     )
+
+
+def load_scope(principal: Principal | None) -> Scope:
+    """The agencies ``principal`` may see (issue 16), read once per request after the policy
+    let the call in; views read it as :func:`recon.web.policy.scope`."""
+    with database().read() as s:
+        return scope_of(s, principal)
