@@ -21,8 +21,8 @@ def agency_ids(session: Session, codes: Sequence[str]) -> list[int]:
     wanted = sorted({c.strip() for c in codes if c.strip()})
     if not wanted:
         raise ValidationError(FieldError("agency", "name at least one agency code"))
-    found = dict(session.execute(select(Agency.code, Agency.id).where(Agency.code.in_(wanted)))
-                 .tuples().all())
+    found = {code: id_ for code, id_ in session.execute(
+        select(Agency.code, Agency.id).where(Agency.code.in_(wanted)))}
     missing = [c for c in wanted if c not in found]
     if missing:
         raise ValidationError(FieldError(

@@ -309,13 +309,13 @@ def upsert_dossier(session: Session, clock: Clock, inp: DossierInput, *, actor: 
                    reassess: bool = False, scope: Scope = ALL) -> tuple[Dossier, str]:
     """Create or update one dossier. Returns it and "created" | "updated" | "unchanged".
     Only for an agency of ``scope``; a dossier of another agency is not found (404)."""
-    agency = resolve_agency(session, inp.agency_code, scope)
     existing = session.execute(
         select(Dossier).where(Dossier.code == inp.code)
     ).unique().scalar_one_or_none()
     if existing is not None and not scope.allows(existing.agency_id):
         raise NotFound(f"no dossier with code {inp.code!r} in your agencies",
                        hint="Check the code; this token may send dossiers of its agencies only.")
+    agency = resolve_agency(session, inp.agency_code, scope)
     if existing is None:
         ensure_open(session, inp.received_at, agency.id, f"dossier {inp.code}")
         return _create(session, clock, inp, agency, actor), "created"

@@ -309,11 +309,11 @@ def reject(session: Session, clock: Clock, period_id: int, *, actor: str,
 def reopen(session: Session, clock: Clock, period_id: int, *, actor: str, role: str,
            reason: object, scope: Scope = ALL) -> Period:
     """An admin opens a closed month again, saying why; its snapshots are kept."""
+    period = get(session, period_id, lock=True, scope=scope)  # another agency's: 404 first
     if role not in REOPEN_ROLES:
         raise Forbidden("only an admin may reopen a closed month",
                         hint="Ask an administrator to reopen it.")
     text = _text(reason, "reason", required=True)
-    period = get(session, period_id, lock=True, scope=scope)
     if period.status != "closed":
         raise ReviewError("not_closed", f"{period.month:%m/%Y} is {period.status}, not closed")
     now = clock.now()

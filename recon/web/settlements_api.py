@@ -48,16 +48,16 @@ def _int_arg(name: str, default: int | None, *, minimum: int = 1,
 def upload_settlement() -> tuple[Response, int]:
     """Multipart form: ``provider``, optional ``profile``, ``file``. 201 with the summary;
     422 with every bad row; 409 when the same file was imported before."""
-    provider = check_provider(request.form.get("provider", ""))
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise ValidationError(FieldError("file", "is missing: send the report as the 'file' "
-                                         "part of a multipart/form-data request"))
     if not scope().is_all:
         raise Forbidden("a settlement file spans agencies: only a user or token of the whole "
                         "deployment imports one",
                         hint="Ask province finance to import it; `recon tokens create NAME "
                              "--role finance --all-agencies` makes such a token.")
+    provider = check_provider(request.form.get("provider", ""))
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationError(FieldError("file", "is missing: send the report as the 'file' "
+                                         "part of a multipart/form-data request"))
     data = upload.read()
     settings: Settings = current_app.config["RECON_SETTINGS"]
     summary = import_settlement(

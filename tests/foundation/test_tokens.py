@@ -20,7 +20,7 @@ def run(*args: str) -> Any:
 
 
 def _create(name: str, role: str = "intake") -> str:
-    result = run("tokens", "create", name, "--role", role)
+    result = run("tokens", "create", name, "--role", role, "--all-agencies")
     assert result.exit_code == 0, result.output
     token: str = result.stdout.strip().splitlines()[-1]
     return token
