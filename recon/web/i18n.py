@@ -79,6 +79,8 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "user.created": ("User created", "Tạo người dùng"),
     "token.created": ("API token created", "Tạo mã truy cập API"),
     "token.revoked": ("API token revoked", "Thu hồi mã truy cập API"),
+    "user.scope_set": ("User's agencies set", "Đặt đơn vị được xem cho người dùng"),
+    "token.scope_set": ("API token's agencies set", "Đặt đơn vị được xem cho mã truy cập API"),
     "agency.created": ("Agency created", "Tạo đơn vị"),
     "dossier.created": ("Dossier created", "Tạo hồ sơ"),
     "dossier.updated": ("Dossier updated", "Cập nhật hồ sơ"),
