@@ -266,7 +266,7 @@ def _render_detail(discrepancy_id: int, *, error: str | None = None, status: int
     story = _story(discrepancy_id)
     return render_template(
         "finance/detail.html", story=story, d=story.discrepancy, error=error,
-        form=form or {}, me=g.principal.actor,
+        form=form or {}, me=g.principal.actor, whole_scope=scope().is_all,
         back=_back_link(),
         notices=get_flashed_messages(with_categories=True)), status
 
