@@ -72,11 +72,19 @@ def _text(value: object, field: str, *, required: bool) -> str | None:
     return text
 
 
+class WholeDeploymentOnly(Forbidden):
+    """A month of every agency, asked by a user or token of some agencies only."""
+
+    def __init__(self) -> None:
+        super().__init__("closing a month of every agency needs the whole deployment",
+                         hint="Name one of your agencies, or ask province finance.")
+        self.reason = "whole_deployment"
+
+
 def _agency(session: Session, code: str | None, scope: Scope = ALL) -> Agency | None:
     if code is None or not code.strip():
         if not scope.is_all:
-            raise Forbidden("closing a month of every agency needs the whole deployment",
-                            hint="Name one of your agencies, or ask province finance.")
+            raise WholeDeploymentOnly()
         return None
     agency = session.scalars(select(Agency).where(Agency.code == code.strip())).first()
     if agency is None:

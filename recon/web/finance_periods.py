@@ -39,6 +39,8 @@ _MESSAGES = {
     "same_user": "The person who proposed the close cannot approve it: ask another finance "
                  "officer.",
     "period_closed": "This month is closed: an admin may reopen it, with a reason.",
+    "whole_deployment": "Closing a month of every agency needs a user of the whole province: "
+                        "name one of your agencies.",
 }
 
 

@@ -413,6 +413,9 @@ _PHRASES: dict[str, str] = {
     "Only an admin may reopen a closed month.": "Chỉ quản trị viên được mở lại tháng đã khóa sổ.",
     "This month is closed: an admin may reopen it, with a reason.":
         "Tháng này đã khóa sổ: quản trị viên có thể mở lại, kèm lý do.",
+    "Closing a month of every agency needs a user of the whole province: name one of your "
+    "agencies.":
+        "Khóa sổ tháng của mọi đơn vị cần người dùng cấp tỉnh: hãy ghi một đơn vị của bạn.",
     "The action does not fit the month's state: reload the page.":
         "Thao tác không phù hợp với trạng thái của tháng: hãy tải lại trang.",
     "Check the month (YYYY-MM) and the notes, then try again.":

@@ -517,3 +517,20 @@ def test_cli_user_and_token_of_agencies(env: dict[str, str], db: Database,
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "user.scope_set")
                           .order_by(AuditEvent.id.desc())).first()
     assert event is not None and json.loads(event.data)["agencies"] == sorted([A, B])
+
+
+def test_a_month_of_every_agency_is_closed_by_the_province_only(app: Flask, db: Database,
+                                                                clock: FixedClock) -> None:
+    _world(db, clock, app)
+    callers = _callers(app, db, clock)
+    client, csrf = callers.sessions[(B, "finance")]
+    refused = client.post("/finance/periods", data={"csrf_token": csrf, "month": "2020-10"})
+    assert refused.status_code == 403
+    assert "cần người dùng cấp tỉnh" in refused.get_data(as_text=True)
+    own = client.post("/finance/periods", data={"csrf_token": csrf, "month": "2020-10",
+                                                "agency": B})
+    assert own.status_code == 303
+    province, province_csrf = callers.sessions[("all", "finance")]
+    every = province.post("/finance/periods", data={"csrf_token": province_csrf,
+                                                    "month": "2020-10"})
+    assert every.status_code == 303
