@@ -198,9 +198,10 @@ def measure(url: str, n: int, requests: int,
                 "ON a.id = d.agency_id WHERE a.code = :agency) OR payment_id IN (SELECT p.id "
                 "FROM payments p JOIN dossiers d ON d.id = p.dossier_id JOIN agencies a "
                 "ON a.id = d.agency_id WHERE a.code = :agency)) ")
+        which = ("kind = 'amount_mismatch' AND settlement_line_id IS NOT NULL"
+                 if agency is None else "TRUE")  # of the agency: whatever kind it has
         detail_id = conn.execute(text(
-            "SELECT id FROM discrepancies WHERE kind = 'amount_mismatch' "
-            f"AND settlement_line_id IS NOT NULL {mine}ORDER BY id "
+            f"SELECT id FROM discrepancies WHERE {which} {mine}ORDER BY id "
             f"OFFSET {1000 if agency is None else 100} LIMIT 1"),
             {"agency": agency}).scalar_one()
         since, until = conn.execute(text(
