@@ -117,10 +117,12 @@ def intent_condition(scope: Scope) -> ColumnElement[bool]:
 
 
 def payment_condition(scope: Scope, payment: Any = Payment) -> ColumnElement[bool]:
+    """A payment of a dossier of the scope. A payment matched to an intent carries the
+    intent's dossier (``recon.payments.recording``), so its dossier is the one path."""
     if scope.agencies is None:
         return true()
-    return or_(payment.dossier_id.in_(_dossier_ids(scope)),
-               payment.intent_id.in_(select(PaymentIntent.id).where(intent_condition(scope))))
+    found: ColumnElement[bool] = payment.dossier_id.in_(_dossier_ids(scope))
+    return found
 
 
 def _payment_keys(scope: Scope) -> Any:
@@ -140,11 +142,14 @@ def line_condition(scope: Scope, line: Any = SettlementLine) -> ColumnElement[bo
 def discrepancy_condition(scope: Scope, discrepancy: Any = Discrepancy) -> ColumnElement[bool]:
     if scope.agencies is None:
         return true()
+    scoped_lines = (select(SettlementLine.id)
+                    .join(Payment, and_(Payment.provider == SettlementLine.provider,
+                                        Payment.provider_txn_id == SettlementLine.provider_txn_id))
+                    .where(payment_condition(scope)))
     return or_(
         discrepancy.dossier_id.in_(_dossier_ids(scope)),
         discrepancy.payment_id.in_(select(Payment.id).where(payment_condition(scope))),
-        discrepancy.settlement_line_id.in_(
-            select(SettlementLine.id).where(line_condition(scope))),
+        discrepancy.settlement_line_id.in_(scoped_lines),
     )
 
 
