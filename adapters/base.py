@@ -15,6 +15,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -356,6 +357,35 @@ class Secret(bytes):
         return "Secret(****)"
 
 
+@dataclass(frozen=True)
+class PayoutSpec:
+    """How a provider that pays the centre in batches (a gateway or an acquirer) does it.
+
+    None of this is published (LEGS.md A.2, A.4: payout days are contract-specific, payout
+    memos were never seen): these are defaults to override per deployment
+    (``RECON_<PROVIDER>_PAYOUT_MEMO``, ``RECON_<PROVIDER>_PAYOUT_DAYS``, read by
+    ``recon.engine.settings``), not facts.
+
+    - ``memo``: a regular expression (case-insensitive, searched in the bank statement's
+      description) that says a credit on the centre's account comes from this provider;
+    - ``days``: banking days after the batch's last session day by which its net is credited;
+    - ``merge_non_banking_days``: one batch (session) runs over the days that are no banking
+      day after it (VNPay's session before a weekend or holiday runs to the end of it);
+    - ``pays_gross``: the provider credits the gross amount and invoices its fee separately
+      (the older VNPay model), so the credit expected is the gross, not the net.
+    """
+
+    memo: str
+    days: int = 1
+    merge_non_banking_days: bool = False
+    pays_gross: bool = False
+
+    def __post_init__(self) -> None:
+        re.compile(self.memo)
+        if isinstance(self.days, bool) or not isinstance(self.days, int) or self.days < 0:
+            raise ValueError(f"payout days must be a whole number >= 0, got {self.days!r}")
+
+
 class Adapter(ABC):
     """One payment provider: its callback protocol, and every other fact recon knows of it.
 
@@ -382,6 +412,8 @@ class Adapter(ABC):
     carries_memo: ClassVar[bool] = True
     pull_api: ClassVar[type[PullApi] | None] = None
     settlement_profiles: ClassVar[Mapping[str, Mapping[str, object]]] = {}
+    # a provider that pays the centre in batches (None: its money lands on the account itself)
+    payout: ClassVar[PayoutSpec | None] = None
 
     def __init__(
         self,

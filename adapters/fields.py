@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from adapters.base import MalformedPayload
-from adapters.scrub import mask_pans_text
+from adapters.scrub import mask_prefix_text
 
 VN_TZ = timezone(timedelta(hours=7), "ICT")
 MAX_VND = 10**15  # far above any fee, far below BIGINT
@@ -36,7 +36,7 @@ _LOCAL = re.compile(
 
 def show(value: object, limit: int = 40) -> str:
     """``repr(value)`` fit for an error message: short, card numbers masked."""
-    text = mask_pans_text(repr(value))
+    text = mask_prefix_text(repr(value), limit + 1)  # scans only what may be shown
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 

@@ -38,6 +38,7 @@ from adapters.base import (
     NotConfigured,
     Outcome,
     PaymentStatus,
+    PayoutSpec,
     RawRequest,
     SignedParts,
     SimulatedPayment,
@@ -238,6 +239,9 @@ class MoMoAdapter(Adapter):
     name = "momo"
     label = "MoMo"
     channel = "momo"
+    # payouts: contract-specific days, memo never seen (LEGS.md A.4): unverified, overridable
+    payout = PayoutSpec(memo=r"\bM_?SERVICE\b|\bMOMO\b.*\b(?:TT|THANH\s*TOAN|DOI\s*SOAT)\b",
+                        days=1)
     env_spec = EnvSpec(
         required=("RECON_MOMO_PARTNER_CODE", "RECON_MOMO_ACCESS_KEY", "RECON_MOMO_SECRET_KEY"),
         # the access key is part of the signed message: it rotates with the secret

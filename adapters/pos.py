@@ -39,6 +39,7 @@ from adapters.base import (
     NotAPayment,
     Outcome,
     PaymentStatus,
+    PayoutSpec,
     RawRequest,
     SignatureError,
     SignedParts,
@@ -62,7 +63,7 @@ from adapters.fields import (
     show,
     to_epoch_s,
 )
-from adapters.scrub import contains_pan
+from adapters.scrub import holds_card_number
 
 HEADER = "X-Recon-Signature"
 TYPES = ("sale", "void", "refund")
@@ -114,6 +115,11 @@ class POSAdapter(Adapter):
     name = "pos"
     label = "POS"
     channel = "pos"
+    # payouts: the acquirer credits a terminal's day T+1 (LEGS.md A.2, bank POS 1-3 working
+    # days); memo never seen (A.4): unverified, overridable
+    payout = PayoutSpec(
+        memo=r"\bPOS\b.*\b(?:KET\s*TOAN|TT\s*THE|SETTLE)|\bMERCHANT\s*SETTLEMENT\b",
+        days=1)
     env_spec = EnvSpec(required=("RECON_POS_SECRET",), rotating=("RECON_POS_SECRET",))
     link = CallbackLink.typed
     simulated_statuses = ("succeeded", "failed", "refunded")
@@ -137,12 +143,12 @@ class POSAdapter(Adapter):
 
     def _parse(self, request: RawRequest) -> CallbackEvent:
         full_pan = "a full card number is not allowed; send masked_pan (first 6 + last 4)"
-        if contains_pan(request.body):
+        if holds_card_number(request.body.decode("utf-8", "replace")):
             raise MalformedPayload(full_pan)
         body = load_json_object(request.body)
         # e.g. hidden in \\u escapes, or in a number's exponent form; one scan of every value,
         # a line each (a card number cannot run across a line break)
-        if contains_pan("\n".join(_strings(body))):
+        if holds_card_number("\n".join(_strings(body))):
             raise MalformedPayload(full_pan)
         masked_pan = opt_str(body, "masked_pan")
         if masked_pan and sum(c.isdigit() for c in masked_pan) > MASKED_PAN_MAX_DIGITS:

@@ -41,6 +41,7 @@ from adapters.base import (
     MalformedPayload,
     Outcome,
     PaymentStatus,
+    PayoutSpec,
     RawRequest,
     SignedParts,
     SimulatedPayment,
@@ -358,6 +359,12 @@ class VNPayAdapter(Adapter):
     name = "vnpay"
     label = "VNPay"
     channel = "vnpay"
+    # payouts (LEGS.md A.2, A.4): one session 00:00-23:59 merged over weekends and holidays,
+    # paid the next banking day (T+1 or T+2 by contract), memo text never seen: unverified,
+    # override RECON_<PROVIDER>_PAYOUT_MEMO / RECON_<PROVIDER>_PAYOUT_DAYS
+    payout = PayoutSpec(
+        memo=r"\bVNPAY\b|\bVNP\s*QR\b|GIAI\s*PHAP\s*THANH\s*TOAN\s*VIET\s*NAM",
+        days=1, merge_non_banking_days=True)
     http_method = "GET"
     digest = "sha512"
     env_spec = EnvSpec(

@@ -34,6 +34,7 @@ from adapters.base import (
     NotAPayment,
     NotConfigured,
     Outcome,
+    PayoutSpec,
     RawRequest,
     SignedParts,
     SimulatedPayment,
@@ -139,6 +140,8 @@ class ZaloPayAdapter(Adapter):
     name = "zalopay"
     label = "ZaloPay"
     channel = "zalopay"
+    # payouts: contract-specific days, memo never seen (LEGS.md A.4): unverified, overridable
+    payout = PayoutSpec(memo=r"\bZALO\s*PAY\b|\bZION\b", days=1)
     env_spec = EnvSpec(
         required=("RECON_ZALOPAY_APP_ID", "RECON_ZALOPAY_KEY2"),
         optional=("RECON_ZALOPAY_KEY1",),

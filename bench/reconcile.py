@@ -34,9 +34,14 @@ About 4.5% of the dossiers in the open months are faulty, covering every discrep
 
 ``--history TOTAL`` (PostgreSQL) builds TOTAL dossiers of which the newest ``--dossiers`` lie in
 the open months (from 2026-01-01, with the faults, the same as without the flag) and the older
-ones in the months before, fully paid and settled: no discrepancies. The 1,000 events touch only
-open months. Compare its figures with a run of ``--dossiers`` alone: until the engine closes
-periods, a full run still reads the whole history.
+ones in the months before, fully paid and settled: no discrepancies. The months before 2026 are
+closed (``periods``), and a successful full run as of their close is recorded (the history was
+reconciled before it was closed), so a full run reads the open months only (``open_from`` in
+the output). The 1,000 events touch only open months. Compare its figures with a run of
+``--dossiers`` alone.
+
+``steady_rerun_findings_written``: the findings the nightly rerun wrote (0 when nothing
+changed: a run writes only what changes, and records on its own row that it saw the rest).
 
 To iterate without building again (a million dossiers take one to two minutes):
 ``--reuse-database NAME`` builds into PostgreSQL database ``NAME`` the first time and keeps it;
@@ -195,6 +200,34 @@ WHERE id IN (SELECT i FROM generate_series(:base + 21, :total, 211) i
 """
 
 
+# --history: the months before 2026 are closed (for every agency), and were reconciled before
+# they were closed: a successful full run as of the close, whose change mark lies after the
+# build (what a centre's database holds after years of nightly runs and monthly closes)
+PG_HISTORY = """
+INSERT INTO periods (month, scope_key, status, proposed_by, proposed_at, approved_by,
+                     approved_at, created_at, updated_at)
+SELECT m::date, 0, 'closed', 'bench', timestamptz '2026-01-05 03:00+00', 'bench',
+       timestamptz '2026-01-06 03:00+00', now(), now()
+FROM generate_series(
+       date_trunc('month', (SELECT MIN(received_at) FROM dossiers) AT TIME ZONE
+                  'Asia/Ho_Chi_Minh'),
+       timestamp '2025-12-01', interval '1 month') m;
+"""
+PG_PRIOR_RUN = """
+INSERT INTO recon_runs (mode, as_of, started_at, finished_at, status, triggered_by, dry_run,
+                        counts, change_mark, seen_open)
+VALUES ('full', timestamptz '2026-01-06 03:00+00', now(), now(), 'succeeded', 'bench', false,
+        '{}', pg_snapshot_xmin(pg_current_snapshot())::text::bigint, true)
+"""
+
+
+def history_postgresql(engine: Engine) -> None:
+    """--history: the prior run the closed months were reconciled by (after a build or a
+    reset; the periods are made by the build)."""
+    with engine.begin() as conn:
+        conn.execute(text(PG_PRIOR_RUN))
+
+
 def build_postgresql(engine: Engine, n: int, total: int | None = None) -> None:
     """``total`` dossiers (``n`` when None), the newest ``n`` in the open months."""
     total = n if total is None else total
@@ -205,6 +238,8 @@ def build_postgresql(engine: Engine, n: int, total: int | None = None) -> None:
         for table in PG_SEQUENCES:
             conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                               f"(SELECT MAX(id) FROM {table}))"))
+        if total > n:
+            conn.execute(text(PG_HISTORY))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
 
@@ -214,7 +249,7 @@ def build_postgresql(engine: Engine, n: int, total: int | None = None) -> None:
 # replica skips the audit table's append-only trigger (and the foreign-key triggers).
 PG_RESET = """
 SET LOCAL session_replication_role = replica;
-TRUNCATE discrepancies, recon_runs, audit_events;
+TRUNCATE discrepancies, recon_runs, audit_events, period_snapshots;
 DELETE FROM settlement_lines WHERE created_at = :at;
 DELETE FROM payments WHERE provider_txn_id LIKE 'TXN%' AND updated_at = :at;
 UPDATE payments SET status = 'succeeded', updated_at = paid_at WHERE updated_at = :at
@@ -663,11 +698,22 @@ def run_peers(url: str, engine: Engine, kind: str, as_of: datetime,
         if run is None:
             peers[name] = {"skipped": "PostgreSQL only"}
             continue
+        if kind == "sqlite":
+            # ADBC's SQLite driver carries its own copy of SQLite. Two copies in one process
+            # do not see each other's file locks: closing its connection, ADBC's copy thinks
+            # it is the last one, checkpoints and deletes the WAL file that this process's
+            # pooled sqlite3 connections still hold open, and what they write next goes to the
+            # deleted file, unseen by any other process (the next incremental run, in a child,
+            # loaded nothing). So no sqlite3 connection stays open across a peer.
+            engine.dispose()
         try:
             seconds, counts = run()
         except ImportError as exc:
             peers[name] = {"skipped": f"{exc.name} not installed: pip install -e '.[bench]'"}
             continue
+        finally:
+            if kind == "sqlite":
+                engine.dispose()
         expected = {k: recon_counts.get(k, 0) for k in counts}
         differs = {k: [counts[k], expected[k]] for k in counts if counts[k] != expected[k]}
         if differs:
@@ -762,6 +808,8 @@ def main() -> None:
             sizes = {t: int(conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one())
                      for t in ("dossiers", "fee_lines", "payment_intents", "payments",
                                "settlement_lines")}
+        if total > n:
+            history_postgresql(engine)
         full, full_wall, peak = reconcile_in_child(url, "--full", "--as-of", AS_OF.isoformat())
         print(f"full: {full['seconds']}s, {full['total']:,} discrepancies", file=sys.stderr)
         # the nightly rerun with nothing changed: a second full run at the same as_of (before
@@ -769,6 +817,10 @@ def main() -> None:
         steady, _, steady_peak = reconcile_in_child(url, "--full", "--as-of",
                                                     AS_OF.isoformat())
         print(f"steady rerun: {steady['seconds']}s", file=sys.stderr)
+        with engine.connect() as conn:  # what the rerun wrote: findings it changed
+            steady_written = int(conn.execute(text(
+                "SELECT COUNT(*) FROM discrepancies WHERE last_run_id = :r"),
+                {"r": steady["run_id"]}).scalar_one())
         # the baselines read the very rows the full runs read (before the new events)
         baselines = not args.no_baselines
         scan = plain_scan_seconds(engine) if kind == "postgresql" and baselines else None
@@ -802,6 +854,8 @@ def main() -> None:
         "incremental_process_seconds": round(inc_wall, 2),
         "steady_rerun_seconds": steady_seconds,
         "steady_rerun_timings": steady.get("timings", {}),
+        "steady_rerun_findings_written": steady_written,
+        "open_from": full.get("open_from"),
         "peak_rss_mb": round(peak, 1),
         "steady_rerun_peak_rss_mb": round(steady_peak, 1),
         "scan_seconds": None if scan is None else round(scan, 2),

@@ -123,17 +123,17 @@ class Jobs:
         from recon.audit.chain import record_on  # noqa: PLC0415
         from recon.engine.runner import (  # noqa: PLC0415
             RunInProgress,
-            engine_config_from_env,
             overlap_from_env,
             run_reconciliation,
         )
+        from recon.settlements.payouts import engine_config  # noqa: PLC0415
 
         deadline = time.monotonic() + (wait.total_seconds() if wait else 0.0)
         while not self.stopping.is_set():
             try:
                 summary = run_reconciliation(
                     self.db, clock=self.clock, audit=record_on,
-                    config=engine_config_from_env(self.settings.env),
+                    config=engine_config(self.settings.env),
                     mode=mode,  # type: ignore[arg-type]
                     triggered_by=f"scheduler:{trigger}:{self.name}",
                     overlap=overlap_from_env(self.settings.env))

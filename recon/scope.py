@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, and_, cast, false, or_, select, true
+from sqlalchemy import String, and_, cast, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -70,6 +70,18 @@ class Scope:
         """A period of one agency (``agency_id``) or of every agency (None): the latter's
         figures span all agencies, so only the whole deployment sees it."""
         return self.agencies is None or (agency_id is not None and agency_id in self.agencies)
+
+    def intersect(self, other: Scope) -> Scope:
+        """What both scopes see (a token of a person: never more than the person)."""
+        if self.agencies is None:
+            return other
+        if other.agencies is None:
+            return self
+        return Scope(self.agencies & other.agencies)
+
+    def narrow(self, agency_id: int | None) -> Scope:
+        """This scope within agency ``agency_id`` (None: unchanged), e.g. one agency's month."""
+        return self if agency_id is None else self.intersect(Scope.of((agency_id,)))
 
     @property
     def only(self) -> int | None:
@@ -125,18 +137,17 @@ def payment_condition(scope: Scope, payment: Any = Payment) -> ColumnElement[boo
     return found
 
 
-def _payment_keys(scope: Scope) -> Any:
-    return select(Payment.provider, Payment.provider_txn_id).where(payment_condition(scope))
-
-
 def line_condition(scope: Scope, line: Any = SettlementLine) -> ColumnElement[bool]:
-    """A settlement line is in scope when the payment of its provider transaction is."""
+    """A settlement line is in scope when the payment it settles is: the payment of its
+    provider transaction, or (a bank statement's line) the payment with that bank reference."""
     if scope.agencies is None:
         return true()
-    keys = _payment_keys(scope).subquery()
-    return select(keys.c.provider).where(keys.c.provider == line.provider,
-                                         keys.c.provider_txn_id == line.provider_txn_id
-                                         ).exists()
+    found: ColumnElement[bool] = exists().where(
+        Payment.provider == line.provider,
+        or_(Payment.provider_txn_id == line.provider_txn_id,
+            Payment.bank_reference == line.provider_txn_id),
+        payment_condition(scope)).correlate(line)
+    return found
 
 
 def discrepancy_condition(scope: Scope, discrepancy: Any = Discrepancy) -> ColumnElement[bool]:

@@ -152,9 +152,11 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def make_token(db: Database, clock: FixedClock):  # type: ignore[no-untyped-def]
-    def _make(role: str = "intake", name: str | None = None) -> str:
+    def _make(role: str = "intake", name: str | None = None, user: str | None = None) -> str:
+        """A token of ``role``; ``user`` names its owner (an existing user), else nobody."""
         with db.transaction() as s:
-            _, token = create_token(s, clock, name=name or f"{role}-client", role=role)
+            _, token = create_token(s, clock, name=name or f"{role}-client", role=role,
+                                    user=user)
         return token
     return _make
 

@@ -13,6 +13,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from recon.accounts import sessions
 from recon.audit import chain as audit
 from recon.clock import Clock
 from recon.db import Database, classify_fault
@@ -42,10 +43,18 @@ class Principal:
     role: str
     # a token's last recorded use, as loaded with it (None: never used, or a user)
     last_used_at: datetime | None = field(default=None, compare=False)
+    # the person who answers for the call, "user:NAME": the user, or a token's owner (None: a
+    # token that belongs to nobody). Maker ≠ checker compares this, never ``actor``.
+    person: str | None = None
 
     @property
     def actor(self) -> str:
         return f"{self.kind}:{self.name}"
+
+
+def person_of(username: str) -> str:
+    """The person a user is, as maker-checker compares people: ``user:NAME``."""
+    return f"user:{username}"
 
 
 def hash_token(token: str) -> str:
@@ -89,21 +98,44 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
-def create_token(session: Session, clock: Clock, *, name: str, role: str,
+def create_token(session: Session, clock: Clock, *, name: str, role: str, user: str | None,
                  actor: str = "cli") -> tuple[ApiToken, str]:
-    """Mint a token; returns the row and the token text (shown once, never stored)."""
+    """Mint a token belonging to the person ``user`` (an active user's name; the command
+    requires one). ``None`` makes an unowned token, which may do what its role allows except
+    propose or approve a four-eyes action. Returns the row and the token text (shown once,
+    never stored)."""
+    errors: list[FieldError] = []
     if role not in TOKEN_ROLES:
-        raise ValidationError(FieldError("role", f"must be one of {', '.join(TOKEN_ROLES)}"))
+        errors.append(FieldError("role", f"must be one of {', '.join(TOKEN_ROLES)}"))
     if not name.strip() or len(name) > 100:
-        raise ValidationError(FieldError("name", "must be 1–100 characters"))
+        errors.append(FieldError("name", "must be 1–100 characters"))
+    owner: User | None = None
+    if user is not None:
+        owner = session.execute(
+            select(User).where(User.username == user.strip().lower())).scalar_one_or_none()
+        if owner is None or not owner.active:
+            errors.append(FieldError("user", f"no active user is called {user!r}; name the "
+                                     "person the token belongs to (`recon users create` "
+                                     "makes one)"))
+    if errors:
+        raise ValidationError(errors)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(name=name.strip(), role=role, token_hash=hash_token(token),
-                   prefix=token[:12], created_at=clock.now())
+                   prefix=token[:12], created_at=clock.now(),
+                   user_id=owner.id if owner is not None else None)
     session.add(row)
     session.flush()
     audit.record(session, clock, actor=actor, action="token.created", entity_type="api_token",
-                 entity_id=row.id, data={"name": row.name, "role": role, "prefix": row.prefix})
+                 entity_id=row.id, data={"name": row.name, "role": role, "prefix": row.prefix,
+                                         "user": owner.username if owner else None})
     return row, token
+
+
+def token_owners(session: Session) -> dict[int, str]:
+    """Each owned token's id and its owner's username."""
+    rows = session.execute(select(ApiToken.id, User.username)
+                           .join(User, User.id == ApiToken.user_id))
+    return {token_id: username for token_id, username in rows}
 
 
 def list_tokens(session: Session) -> list[ApiToken]:
@@ -140,12 +172,20 @@ def revoke_token(session: Session, clock: Clock, token_id: int, *,
 def token_principal(session: Session, token: str) -> Principal | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = session.execute(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(token))
-    ).scalar_one_or_none()
-    if row is None or row.revoked_at is not None:
+    found = session.execute(
+        select(ApiToken, User.username, User.active)
+        .outerjoin(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == hash_token(token))
+    ).first()
+    if found is None:
         return None
-    return Principal("token", row.id, row.name, row.role, row.last_used_at)
+    row, owner, owner_active = found
+    if row.revoked_at is not None:
+        return None
+    if row.user_id is not None and not owner_active:
+        return None  # a disabled person's tokens stop with their sessions
+    return Principal("token", row.id, row.name, row.role, row.last_used_at,
+                     person=person_of(owner) if owner is not None else None)
 
 
 def user_principal(session: Session, user_id: int) -> Principal | None:
@@ -154,7 +194,66 @@ def user_principal(session: Session, user_id: int) -> Principal | None:
     user = session.execute(select(User).where(User.id == user_id)).scalar_one_or_none()
     if user is None or not user.active:
         return None
-    return Principal("user", user.id, user.username, user.role)
+    return Principal("user", user.id, user.username, user.role,
+                     person=person_of(user.username))
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.execute(
+        select(User).where(User.username == username.strip().lower()).with_for_update()
+    ).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"no user is called {username!r}",
+                       hint="`recon users list` shows every user.")
+    return user
+
+
+def change_password(session: Session, clock: Clock, *, username: str, password: str,
+                    actor: str = "cli") -> int:
+    """Set a new password and end every session of the user (a stolen cookie dies with the
+    old password); returns how many sessions were ended."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(FieldError("password", f"must be at least "
+                                         f"{MIN_PASSWORD_LENGTH} characters"))
+    user = _user(session, username)
+    user.password_hash = generate_password_hash(password)
+    ended = sessions.end_all(session, clock, user.id, "password")
+    audit.record(session, clock, actor=actor, action="user.password_changed",
+                 entity_type="user", entity_id=user.id,
+                 data={"username": user.username, "sessions_ended": ended})
+    return ended
+
+
+@dataclass(frozen=True)
+class ActiveChange:
+    user: User
+    changed: bool  # False: it already was (nothing written)
+    sessions_ended: int = 0
+
+
+def set_active(session: Session, clock: Clock, *, username: str, active: bool,
+               actor: str = "cli") -> ActiveChange:
+    """Disable (``active=False``: every session of the user ends at once, and the tokens
+    they own stop working) or enable a user. Idempotent."""
+    user = _user(session, username)
+    if user.active == active:
+        return ActiveChange(user, changed=False)
+    user.active = active
+    ended = 0 if active else sessions.end_all(session, clock, user.id, "disabled")
+    audit.record(session, clock, actor=actor,
+                 action="user.enabled" if active else "user.disabled",
+                 entity_type="user", entity_id=user.id,
+                 data={"username": user.username, "sessions_ended": ended})
+    return ActiveChange(user, changed=True, sessions_ended=ended)
+
+
+def username_of(session: Session, user_id: int) -> str:
+    name: str | None = session.scalar(select(User.username).where(User.id == user_id))
+    return name or f"#{user_id}"
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.execute(select(User).order_by(User.username)).scalars())
 
 
 def note_token_use(db: Database, clock: Clock, principal: Principal) -> bool:

@@ -31,20 +31,28 @@ def agency_ids(session: Session, codes: Sequence[str]) -> list[int]:
     return [found[c] for c in wanted]
 
 
+def _user_scope(session: Session, user_id: int) -> Scope:
+    rows = session.scalars(select(UserAgency.agency_id)
+                           .where(UserAgency.user_id == user_id)).all()
+    return ALL if not rows else Scope.of(rows)
+
+
 def scope_of(session: Session, principal: Principal | None) -> Scope:
     """The scope of a caller: no rows, the whole deployment; rows, those agencies. No caller:
-    nothing at all."""
+    nothing at all. A token that belongs to a person (``api_tokens.user_id``) never sees more
+    than that person: its scope is the intersection of its own and its owner's (narrowing the
+    owner narrows their tokens from the next call on)."""
     if principal is None:
         return Scope.of(())
     if principal.kind == "user":
-        rows = session.scalars(select(UserAgency.agency_id)
-                               .where(UserAgency.user_id == principal.id)).all()
-    elif principal.kind == "token":
-        rows = session.scalars(select(TokenAgency.agency_id)
-                               .where(TokenAgency.token_id == principal.id)).all()
-    else:
+        return _user_scope(session, principal.id)
+    if principal.kind != "token":
         return Scope.of(())
-    return ALL if not rows else Scope.of(rows)
+    rows = session.scalars(select(TokenAgency.agency_id)
+                           .where(TokenAgency.token_id == principal.id)).all()
+    own = ALL if not rows else Scope.of(rows)
+    owner = session.scalar(select(ApiToken.user_id).where(ApiToken.id == principal.id))
+    return own if owner is None else own.intersect(_user_scope(session, owner))
 
 
 def _codes(session: Session, ids: Sequence[int]) -> list[str]:

@@ -17,10 +17,14 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from recon.accounts.auth import (
     TOKEN_ROLES,
     USER_ROLES,
+    change_password,
     create_token,
     create_user,
     list_tokens,
+    list_users,
     revoke_token,
+    set_active,
+    token_owners,
 )
 from recon.accounts.scopes import set_token_scope, set_user_scope, user_id_by_name
 from recon.audit import chain as audit
@@ -153,10 +157,7 @@ def users_create(ctx: click.Context, name: str, role: str, display_name: str | N
     deployment (--all-agencies); an administrator sees the whole deployment unless told."""
     codes = _scope_choice(role, agencies, all_agencies)
     app = database_app(ctx)  # a database that cannot take the user is said before the prompt
-    if password_stdin or not sys.stdin.isatty():
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     try:
         with app.db.transaction() as s:
             clock = app.app.extensions["recon.clock"]
@@ -170,6 +171,89 @@ def users_create(ctx: click.Context, name: str, role: str, display_name: str | N
         fail(exc)
 
 
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@users_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+@click.pass_context
+def users_list(ctx: click.Context, as_json: bool) -> None:
+    """Every user: name, role, active, created, last login (never a password)."""
+    app = database_app(ctx)
+    with app.db.read() as s:
+        data: list[dict[str, Any]] = [
+            {"id": u.id, "username": u.username, "display_name": u.display_name,
+             "role": u.role, "active": u.active, "created_at": u.created_at.isoformat(),
+             "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None}
+            for u in list_users(s)]
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    if not data:
+        click.echo("No users. Create one with `recon users create NAME --role ROLE`.")
+        return
+    for u in data:
+        state = "active" if u["active"] else "DISABLED"
+        click.echo(f"{u['id']:>5}  {u['username']:<20} {u['role']:<8} {state:<8} "
+                   f"{u['display_name']}")
+
+
+@users_group.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_context
+def users_password(ctx: click.Context, name: str, password_stdin: bool) -> None:
+    """Set NAME's password; every session of NAME ends (they log in again)."""
+    app = database_app(ctx)
+    password = _read_password(password_stdin)
+    try:
+        with app.db.transaction() as s:
+            ended = change_password(s, app.app.extensions["recon.clock"], username=name,
+                                    password=password)
+    except ReconError as exc:
+        fail(exc)
+    click.echo(f"Password of {name} changed; {ended} open session(s) ended.")
+
+
+@users_group.command("disable")
+@click.argument("name")
+@click.pass_context
+def users_disable(ctx: click.Context, name: str) -> None:
+    """Disable NAME: they cannot log in, every session of theirs ends at once, and the API
+    tokens they own are refused. `recon users enable` undoes it."""
+    app = database_app(ctx)
+    try:
+        with app.db.transaction() as s:
+            done = set_active(s, app.app.extensions["recon.clock"], username=name,
+                              active=False)
+    except ReconError as exc:
+        fail(exc)
+    if done.changed:
+        click.echo(f"Disabled {name}; {done.sessions_ended} open session(s) ended; tokens "
+                   "they own are refused from now on.")
+    else:
+        click.echo(f"{name} was already disabled; nothing changed.")
+
+
+@users_group.command("enable")
+@click.argument("name")
+@click.pass_context
+def users_enable(ctx: click.Context, name: str) -> None:
+    """Enable NAME again (they log in anew; ended sessions stay ended)."""
+    app = database_app(ctx)
+    try:
+        with app.db.transaction() as s:
+            done = set_active(s, app.app.extensions["recon.clock"], username=name,
+                              active=True)
+    except ReconError as exc:
+        fail(exc)
+    click.echo(f"Enabled {name}." if done.changed
+               else f"{name} was already active; nothing changed.")
+
+
 @click.group("tokens")
 def tokens_group() -> None:
     """Bearer tokens for machines (the one-stop software, integrations)."""
@@ -178,26 +262,31 @@ def tokens_group() -> None:
 @tokens_group.command("create")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(TOKEN_ROLES))
+@click.option("--user", "owner", required=True,
+              help="The person the token belongs to (a user's name): maker ≠ checker compares "
+                   "people, so the token acts as them there.")
 @AGENCY_OPTION
 @ALL_AGENCIES_OPTION
 @click.pass_context
-def tokens_create(ctx: click.Context, name: str, role: str, agencies: tuple[str, ...],
-                  all_agencies: bool) -> None:
-    """Mint a token. It is printed once, on the last line; only its hash is stored. It sees
-    its agencies (--agency, repeatable) or the whole deployment (--all-agencies; an admin
-    token without either)."""
+def tokens_create(ctx: click.Context, name: str, role: str, owner: str,
+                  agencies: tuple[str, ...], all_agencies: bool) -> None:
+    """Mint a token for a person. It is printed once, on the last line; only its hash is
+    stored. It sees its agencies (--agency, repeatable) or the whole deployment
+    (--all-agencies; an admin token without either), never more than its owner: the two
+    scopes intersect on every request."""
     codes = _scope_choice(role, agencies, all_agencies)
     app = database_app(ctx)
     try:
         with app.db.transaction() as s:
             clock = app.app.extensions["recon.clock"]
-            row, token = create_token(s, clock, name=name, role=role)
+            row, token = create_token(s, clock, name=name, role=role, user=owner)
             if codes is not None:
                 set_token_scope(s, clock, row.id, codes)
     except ReconError as exc:
         fail(exc)
-    click.echo(f"Token {row.prefix}… for {row.name} (role {row.role}, seeing "
-               f"{_scope_text(codes)}). Keep it secret; it cannot be shown again:", err=True)
+    click.echo(f"Token {row.prefix}… for {row.name} (role {row.role}, belongs to "
+               f"{owner.strip().lower()}, seeing {_scope_text(codes)}). Keep it secret; it "
+               "cannot be shown again:", err=True)
     click.echo(token)
 
 
@@ -214,8 +303,10 @@ def tokens_list(ctx: click.Context, as_json: bool) -> None:
     app = database_app(ctx)
     with app.db.read() as s:
         rows = list_tokens(s)
+        owners = token_owners(s)
         data: list[dict[str, Any]] = [
             {"id": r.id, "prefix": r.prefix, "name": r.name, "role": r.role,
+             "user": owners.get(r.id),
              "created_at": r.created_at.isoformat(),
              "last_used_at": r.last_used_at.isoformat() if r.last_used_at else None,
              "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None}
@@ -224,13 +315,16 @@ def tokens_list(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps(data, ensure_ascii=False))
         return
     if not data:
-        click.echo("No API tokens. Create one with `recon tokens create NAME --role ROLE`.")
+        click.echo("No API tokens. Create one with "
+                   "`recon tokens create NAME --role ROLE --user USERNAME`.")
         return
     click.echo(f"{'id':>5}  {'prefix':<13} {'role':<8} {'created (VN)':<16}  "
-               f"{'last used (VN)':<16}  {'revoked (VN)':<16}  name")
+               f"{'last used (VN)':<16}  {'revoked (VN)':<16}  {'user':<16}  name")
     for r in rows:
+        owner = owners.get(r.id) or "(nobody)"
         click.echo(f"{r.id:>5}  {r.prefix + '…':<13} {r.role:<8} {_vn_time(r.created_at):<16}  "
-                   f"{_vn_time(r.last_used_at):<16}  {_vn_time(r.revoked_at):<16}  {r.name}")
+                   f"{_vn_time(r.last_used_at):<16}  {_vn_time(r.revoked_at):<16}  "
+                   f"{owner:<16}  {r.name}")
 
 
 @tokens_group.command("revoke")

@@ -53,7 +53,6 @@ def reconcile_command(ctx: click.Context, as_of: str | None, dry_run: bool,
     from recon.engine.runner import (  # noqa: PLC0415
         Mode,
         RunInProgress,
-        engine_config_from_env,
         overlap_from_env,
         run_reconciliation,
     )
@@ -67,7 +66,9 @@ def reconcile_command(ctx: click.Context, as_of: str | None, dry_run: bool,
         click.echo(f"[{time.monotonic() - started:6.2f}s] {message}", err=True)
 
     try:
-        config = engine_config_from_env(settings.env)
+        from recon.settlements.payouts import engine_config  # noqa: PLC0415
+
+        config = engine_config(settings.env)  # with the payout pass (batches and credits)
         summary = run_reconciliation(
             app.db, clock=app.app.extensions["recon.clock"], audit=record_on, config=config,
             as_of=at, mode=cast(Mode, mode or "auto"), dry_run=dry_run,

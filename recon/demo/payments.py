@@ -48,8 +48,11 @@ from recon.bulk import allocate_ids, insert_rows
 from recon.clock import VN_TZ, Clock
 from recon.db import Database
 from recon.demo.catalog import DOSSIER_PREFIX, quarter_bounds
+from recon.engine.payouts import build_batches
+from recon.engine.records import SettlementLineRow
 from recon.models import Agency, AuditEvent, Dossier, FeeLine
 from recon.payments.references import mint
+from recon.settlements.payouts import payout_config
 from recon.vietqr.codec import VietQRRequest, encode
 
 PUBLISHED_DOSSIERS = 28_300
@@ -72,6 +75,19 @@ FAULTS = {
     "overpaid": 3,
     "unmatched_payment": 8,
     "failed_attempt": 20,
+    # payouts (a gateway's batch against the bank credit that paid it), about 1 % of the
+    # quarter's ~320 batches each: a batch never credited, a credit short, a stray credit
+    "payout_missing": 3,
+    "payout_mismatch": 3,
+    "payout_unexpected": 3,
+}
+PAYOUT_FAULTS = ("payout_missing", "payout_mismatch", "payout_unexpected")
+PAYOUT_SHORT = 7_000  # what a short payout credit lacks
+PAYOUT_MEMOS = {  # how the demo's providers describe a payout (real ones: unverified)
+    "vnpay": "VNPAY TT PHIEN {day:%d%m%Y} MERCHANT TTHCC",
+    "momo": "MSERVICE TT DOI SOAT {day:%d%m%Y}",
+    "zalopay": "ZALOPAY THANH TOAN {day:%d%m%Y}",
+    "pos": "POS KET TOAN {day:%d%m%Y} TID 00012345",
 }
 
 # received channel -> (payment channel, weight)
@@ -243,6 +259,7 @@ class Plan:
     cash_dossiers: int
     unexpected_lines: int
     faults: dict[str, int]
+    payout_faults: dict[str, int] = field(default_factory=dict)
 
 
 def plan_quarter(candidates: list[Candidate], *, cashless: int, amount: int | None,
@@ -377,8 +394,10 @@ def plan_quarter(candidates: list[Candidate], *, cashless: int, amount: int | No
                     "mismatch": "amount_mismatch", "twice": "duplicate_settlement"}
     counts.update(settle_fault[p.settle] for p in all_payments if p.settle in settle_fault)
     counts["unexpected_settlement"] = faults["unexpected_settlement"]
+    payout_faults = {k: faults[k] for k in PAYOUT_FAULTS}
+    counts.update(payout_faults)
     return Plan(all_payments, len(cashless_ids), total, len(cash_picks),
-                faults["unexpected_settlement"], dict(sorted(counts.items())))
+                faults["unexpected_settlement"], dict(sorted(counts.items())), payout_faults)
 
 
 # --------------------------------------------------------------------------- writing
@@ -660,6 +679,7 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
         files[(provider, settled_on, statement)].append(
             (f"FT21{stray}", amount, 0, at, at.date(), "CHUYEN TIEN") if statement is not None
             else (stray, amount, fee, at, settled_on, None))
+    _payout_credits(files, plan.payout_faults, agencies)
     file_rows: list[tuple[Any, ...]] = []
     line_rows: list[tuple[Any, ...]] = []
     file_ids = iter(allocate_ids(s, "settlement_files", len(files)))
@@ -706,3 +726,56 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
         "transaction_at", "settled_on", "reference", "created_at"), line_rows)
     return {"payments": len(payments), "intents": len(intents),
             "callbacks": len(callbacks), "files": len(file_rows), "lines": len(line_rows)}
+
+
+def _payout_credits(files: dict[tuple[str, date, int | None], list[tuple[Any, ...]]],
+                    faults: dict[str, int], agencies: dict[int, Agency]) -> None:
+    """The gateways' payouts on the province centre's VietinBank statement: each batch (the
+    providers' settlement lines grouped as the payout pass groups them) credited its net on
+    its expected banking day, except the planned faults: batches never credited, credits
+    ``PAYOUT_SHORT`` short, and stray provider credits on a Saturday that no batch explains."""
+    centre = min((a for a in agencies.values() if a.bank_bin == STATEMENT_BIN),
+                 key=lambda a: a.id, default=None)
+    if centre is None:
+        return
+    config = payout_config({})
+    rows: list[SettlementLineRow] = []
+    for (provider, _day, statement), lines in sorted(files.items(),
+                                                     key=lambda kv: _file_order(kv[0])):
+        if statement is not None or provider not in config.providers:
+            continue
+        for txn, gross, fee, at, day, _ref in lines:
+            rows.append(SettlementLineRow(len(rows) + 1, provider, txn, gross, fee,
+                                          gross - fee, day, at))
+    batches = build_batches(rows, config)
+    if not batches:
+        return
+
+    def spread(count: int, offset: float) -> set[int]:
+        return {min(len(batches) - 1, int((i + offset) * len(batches) / count))
+                for i in range(count)} if count else set()
+
+    missing = spread(faults.get("payout_missing", 0), 0.3)
+    short = spread(faults.get("payout_mismatch", 0), 0.7) - missing
+    seq = 0
+
+    def book(provider: str, day: date, amount: int, session: date) -> None:
+        nonlocal seq
+        seq += 1
+        at = datetime.combine(day, datetime.min.time(), VN_TZ) + timedelta(hours=9,
+                                                                            minutes=seq % 50)
+        line = (f"FT21PO{seq:06d}", amount, 0, at, day,
+                PAYOUT_MEMOS[provider].format(day=session))
+        files.setdefault(("sepay", day, centre.id), []).append(line)
+
+    for i, batch in enumerate(batches):
+        if i in missing:
+            continue
+        amount = batch.expected_credit
+        if i in short:
+            amount = amount - PAYOUT_SHORT if amount > PAYOUT_SHORT else amount + PAYOUT_SHORT
+        book(batch.provider, batch.expected_on, amount, batch.session_on)
+    for i in sorted(spread(faults.get("payout_unexpected", 0), 0.5)):
+        batch = batches[i]
+        saturday = batch.session_on + timedelta(days=(5 - batch.session_on.weekday()) % 7)
+        book(batch.provider, saturday, 1_234_000 + 1_000 * i, saturday)

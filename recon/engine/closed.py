@@ -9,17 +9,19 @@ A run still reads and judges everything, but before it writes (:func:`hold`, cal
   ``settled_on``; Vietnam time; the agency of a dossier, or of a payment's dossier) is not
   written when it would change what the month froze: a new finding, changed amounts, an
   auto-resolved one holding again; and an open one that no longer holds is not auto-resolved;
-- instead, when that subject is a payment, the change is reported by a finding of the kind
-  ``late_for_closed_period`` about the payment (detected now, so in the current open month),
-  explained in vi/en ("a settlement line for a payment of 03/2021, a closed month, arrived on
-  …"): ``expected_amount`` is the difference the closed month froze (0 when it had none),
-  ``actual_amount`` the difference that holds now, ``delta`` the change. Findings of that
-  kind are never auto-resolved by a run: a person closes them.
+- instead, the change is reported by a finding of the kind ``late_for_closed_period``
+  (detected now, so in the current open month), explained in vi/en ("a settlement line for a
+  payment of 03/2021, a closed month, arrived on …"): ``expected_amount`` is the difference the
+  closed month froze (0 when it had none), ``actual_amount`` the difference that holds now,
+  ``delta`` the change. Its identity names what changed, the first the run knows of: the
+  payment (``late_for_closed_period:payment=N``; a settlement line's by the transaction id it
+  carries), else the settlement line no payment claims (an ``unexpected_settlement``:
+  ``…:settlement_line=N``), else the dossier (an underpaid or overpaid dossier, e.g. after a
+  late reassessment, which intake keeps: ``…:dossier=N``). Findings of that kind are never
+  auto-resolved by a run: a person closes them.
 
-A finding about a settlement line (a duplicate line) reports its late change on the payment
-whose transaction id the line carries. A change of a dossier-only finding, or of a line that
-no payment claims (``unexpected_settlement``), of a closed month is held back the same way
-without a late finding (late reassessments are refused at intake).
+What was held back and reported late is told to the caller (:class:`Held`), so the run's
+counts and its audit event are what was written (``RunSummary.held`` says how many).
 
 With no closed month (the usual case) this is one small query and changes nothing.
 """
@@ -27,7 +29,7 @@ With no closed month (the usual case) this is one small query and changes nothin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
@@ -37,7 +39,7 @@ from recon.clock import VN_TZ
 from recon.db import UTCDateTime
 from recon.engine import explain
 from recon.engine.kinds import REGISTRY
-from recon.engine.lifecycle import Resolution
+from recon.engine.lifecycle import Classification, Resolution
 from recon.engine.load import chunks
 from recon.engine.records import Discrepancy
 
@@ -90,12 +92,91 @@ def _as_date(value: Any) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
+@dataclass
+class Held:
+    """What :func:`hold` changed in what a run writes, for the run's counts: the identities of
+    findings not written (a closed month's), of open findings not auto-resolved (a closed
+    month's, or a late finding, which a person closes), and the late findings written instead.
+    A run may call :func:`hold` more than once (the early write); this adds them up."""
+
+    findings: set[str] = field(default_factory=set)
+    resolutions: set[str] = field(default_factory=set)
+    late: dict[str, Discrepancy] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.findings or self.resolutions or self.late)
+
+    @property
+    def count(self) -> int:
+        """Findings not written and open findings not auto-resolved."""
+        return len(self.findings) + len(self.resolutions - self.late.keys())
+
+    def correct(self, c: Classification) -> Classification:
+        """The run's classification as it was written: the held back taken out, the late
+        findings in (new, or still open when they were open before the run)."""
+        before = {d.identity for d in c.still_open} | {r.identity for r in c.resolved} | set(
+            c.untouched)
+        late = sorted(self.late.values())
+        return Classification(
+            [d for d in c.new if d.identity not in self.findings]
+            + [d for d in late if d.identity not in before],
+            [d for d in c.still_open if d.identity not in self.findings]
+            + [d for d in late if d.identity in before],
+            [r for r in c.resolved if r.identity not in self.resolutions
+             and r.identity not in self.late],
+            c.untouched)
+
+    def counts(self, counts: dict[str, int], findings: Sequence[Discrepancy]) -> dict[str, int]:
+        """The run's findings by kind (``counts``, of ``findings``) as they were written."""
+        out = dict(counts)
+        for d in findings:
+            if d.identity in self.findings:
+                out[d.kind] -= 1
+        out[LATE] = out.get(LATE, 0) + len(self.late)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Dossier:
+    id: int
+    received_at: datetime
+    agency_id: int | None
+    code: str
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    id: int
+    dated: datetime | date
+    provider: str
+    txn: str
+    created_at: datetime | None
+
+
+def _utc(value: Any) -> datetime | None:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value if isinstance(value, datetime) else None
+
+
+def _since(period: _Closed) -> datetime:
+    """When the month was closed (data stored after it is late)."""
+    return period.approved_at or datetime.combine(period.month, time(), UTC) + timedelta(days=31)
+
+
 def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[Resolution],
-         now: datetime) -> tuple[list[Discrepancy], list[Resolution]]:
-    """What the run may write, with closed months held back (see the module docstring)."""
+         now: datetime, held: Held | None = None) -> tuple[list[Discrepancy], list[Resolution]]:
+    """What the run may write, with closed months held back (see the module docstring).
+    ``held``, if given, is told what was held back and what was reported late instead."""
+    log = held if held is not None else Held()
+    late_open = [r.identity for r in resolved if r.kind == LATE]
+    log.resolutions.update(late_open)  # a person closes a late finding
     closed = _closed(conn)
     if not closed:
-        return list(findings), list(resolved)
+        return list(findings), [r for r in resolved if r.kind != LATE]
 
     def closing(when: datetime | date | None, agency: int | None) -> _Closed | None:
         if when is None:
@@ -112,32 +193,35 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
             first = REGISTRY[d.kind].subject[0]
             subjects.append((first, {"dossier": d.dossier_id, "payment": d.payment_id,
                                      "settlement_line": d.settlement_line_id}[first] or 0))
+            if d.payment_id:  # its late finding's payment
+                subjects.append(("payment", d.payment_id))
     for r in resolved:
         if r.kind != LATE:
             _, ids = REGISTRY.parse_identity(r.identity)
             res_ids[r.identity] = ids
             first = REGISTRY[r.kind].subject[0]
             subjects.append((first, ids[first]))
+            if "payment" in ids:  # a resolution's payment, for its late finding
+                subjects.append(("payment", ids["payment"]))
     want = {part: {i for p, i in subjects if p == part and i}
             for part in ("dossier", "payment", "settlement_line")}
-    for ids in res_ids.values():  # a resolution's payment, for its late finding
-        if "payment" in ids:
-            want["payment"].add(ids["payment"])
-    dossiers = {i: (at, ag) for i, at, ag in _fetch(
-        conn, "SELECT id, received_at, agency_id FROM dossiers WHERE id IN :ids",
-        want["dossier"], received_at=UTCDateTime())}
+    dossiers = {row[0]: _Dossier(row[0], row[1], row[2], row[3], _utc(row[4])) for row in _fetch(
+        conn, "SELECT id, received_at, agency_id, code, updated_at FROM dossiers "
+              "WHERE id IN :ids", want["dossier"], received_at=UTCDateTime(),
+        updated_at=UTCDateTime())}
     payments = {p[0]: _Payment(*p) for p in _fetch(
         conn, "SELECT p.id, p.paid_at, p.provider, p.provider_txn_id, p.dossier_id, "
               "d.agency_id FROM payments p LEFT JOIN dossiers d ON d.id = p.dossier_id "
               "WHERE p.id IN :ids", want["payment"], paid_at=UTCDateTime())}
-    lines: dict[int, datetime | date] = {}
+    lines: dict[int, _Line] = {}
     line_payment: dict[int, int] = {}  # a line's payment, by the line's own transaction id
-    for i, at, on, pay in _fetch(
-            conn, "SELECT l.id, l.transaction_at, l.settled_on, p.id FROM settlement_lines l "
+    for i, at, on, provider, txn, created, pay in _fetch(
+            conn, "SELECT l.id, l.transaction_at, l.settled_on, l.provider, "
+                  "l.provider_txn_id, l.created_at, p.id FROM settlement_lines l "
                   "LEFT JOIN payments p ON p.provider = l.provider "
                   "AND p.provider_txn_id = l.provider_txn_id WHERE l.id IN :ids",
-            want["settlement_line"], transaction_at=UTCDateTime()):
-        lines[i] = at or _as_date(on)
+            want["settlement_line"], transaction_at=UTCDateTime(), created_at=UTCDateTime()):
+        lines[i] = _Line(i, at or _as_date(on), provider, txn, _utc(created))
         if pay is not None:
             line_payment[i] = pay
     if line_payment:
@@ -151,15 +235,16 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
         if ident is None:
             return None
         if part == "dossier" and ident in dossiers:
-            return closing(*dossiers[ident])
+            d = dossiers[ident]
+            return closing(d.received_at, d.agency_id)
         if part == "payment" and ident in payments:
             p = payments[ident]
             return closing(p.paid_at, p.agency_id)
         if part == "settlement_line" and ident in lines:
-            return closing(lines[ident], None)
+            return closing(lines[ident].dated, None)
         return None
 
-    held: list[tuple[Discrepancy | None, Resolution | None, _Closed]] = []
+    held_back: list[tuple[Discrepancy | None, Resolution | None, _Closed]] = []
     keep: list[Discrepancy] = []
     for d in findings:
         period = None
@@ -170,7 +255,7 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
         if period is None:
             keep.append(d)
         else:
-            held.append((d, None, period))
+            held_back.append((d, None, period))
     keep_res: list[Resolution] = []
     for r in resolved:
         if r.kind == LATE:
@@ -180,12 +265,12 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
         if period is None:
             keep_res.append(r)
         else:
-            held.append((None, r, period))
-    if not held:
+            held_back.append((None, r, period))
+    if not held_back:
         return keep, keep_res
 
     identities = [h[0].identity if h[0] is not None else h[1].identity  # type: ignore[union-attr]
-                  for h in held]
+                  for h in held_back]
     stored: dict[str, tuple[str, int | None]] = {}
     for chunk in chunks(identities):
         for identity, status, delta in conn.execute(text(
@@ -193,52 +278,84 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
                 .bindparams(bindparam("ids", expanding=True)), {"ids": chunk}):
             stored[identity] = (status, delta)
 
+    def report(period: _Closed, payment: int | None, line: int | None, dossier: int | None,
+               old: int, new: int, now_vi: str, now_en: str) -> Discrepancy | None:
+        """The late finding about the change: on its payment, else its settlement line, else
+        its dossier (the first of them that the run knows)."""
+        if payment is not None and payment in payments:
+            return _late(conn, payments[payment], period, old, new, now_vi, now_en)
+        if line is not None and line in lines:
+            return _late_line(lines[line], period, old, new, now_vi, now_en)
+        if dossier is not None and dossier in dossiers:
+            return _late_dossier(dossiers[dossier], period, old, new, now_vi, now_en)
+        return None
+
     late: dict[str, Discrepancy] = {}
-    for found, gone, period in held:
+    for found, gone, period in held_back:
         if found is not None:
+            log.findings.add(found.identity)
             before = stored.get(found.identity)
             if before is not None and (before[0] == "resolved" or (
                     before[0] == "open" and before[1] == found.delta)):
                 continue  # nothing the closed month froze would change
-            anchor = found.payment_id or line_payment.get(found.settlement_line_id or 0)
-            if anchor is None:
-                continue
             old = before[1] if before is not None and before[0] == "open" else 0
-            finding = _late(conn, payments.get(anchor), period, old or 0,
-                            found.delta, found.explanation, found.explanation_en)
+            line = found.settlement_line_id
+            finding = report(period, found.payment_id or line_payment.get(line or 0), line,
+                             found.dossier_id, old or 0, found.delta, found.explanation,
+                             found.explanation_en)
         else:
             assert gone is not None
+            log.resolutions.add(gone.identity)
             ids = res_ids[gone.identity]
-            pid = ids.get("payment") or line_payment.get(ids.get("settlement_line", 0))
             before = stored.get(gone.identity)
-            if pid is None or before is None:
+            if before is None:
                 continue
-            finding = _late(conn, payments.get(pid), period, before[1] or 0, 0,
-                            gone.reason, gone.reason_en)
+            line = ids.get("settlement_line")
+            finding = report(period, ids.get("payment") or line_payment.get(line or 0), line,
+                             ids.get("dossier"), before[1] or 0, 0, gone.reason,
+                             gone.reason_en)
         if finding is not None and finding.identity not in late:
             late[finding.identity] = finding
+    log.late.update(late)
     return keep + sorted(late.values()), keep_res
 
 
-def _late(conn: Connection, payment: _Payment | None, period: _Closed, old: int, new: int,
-          now_vi: str, now_en: str) -> Discrepancy | None:
-    if payment is None:
-        return None
+def _late(conn: Connection, payment: _Payment, period: _Closed, old: int, new: int,
+          now_vi: str, now_en: str) -> Discrepancy:
     arrived = conn.execute(text(
         "SELECT MAX(created_at) FROM settlement_lines WHERE provider = :p "
         "AND provider_txn_id = :t AND created_at > :since"
     ).bindparams(bindparam("since", type_=UTCDateTime())).columns(), {
-        "p": payment.provider, "t": payment.txn,
-        "since": period.approved_at or datetime.combine(period.month, time(), UTC)
-        + timedelta(days=31)}).scalar()
-    if isinstance(arrived, str):
-        arrived = datetime.fromisoformat(arrived)
-    if arrived is not None and arrived.tzinfo is None:
-        arrived = arrived.replace(tzinfo=UTC)
+        "p": payment.provider, "t": payment.txn, "since": _since(period)}).scalar()
     vi, en = explain.late_for_closed_period(period.month, payment.paid_at, payment.provider,
-                                            payment.txn, arrived, now_vi, now_en)
+                                            payment.txn, _utc(arrived), now_vi, now_en)
     return Discrepancy(f"{LATE}:payment={payment.id}", LATE, payment.dossier_id, payment.id,
                        None, payment.provider, old, new, new - old, vi, en)
 
 
-__all__ = ["LATE", "hold"]
+def _late_line(line: _Line, period: _Closed, old: int, new: int, now_vi: str,
+               now_en: str) -> Discrepancy:
+    """A line no payment claims (an unexpected settlement) changed for a closed month."""
+    arrived = line.created_at if line.created_at and line.created_at > _since(period) else None
+    dated = line.dated.astimezone(VN_TZ).date() if isinstance(line.dated, datetime) \
+        else line.dated
+    vi, en = explain.late_line_for_closed_period(period.month, line.provider, line.txn, dated,
+                                                 arrived, now_vi, now_en)
+    return Discrepancy(f"{LATE}:settlement_line={line.id}", LATE, None, None, line.id,
+                       line.provider, old, new, new - old, vi, en)
+
+
+def _late_dossier(dossier: _Dossier, period: _Closed, old: int, new: int, now_vi: str,
+                  now_en: str) -> Discrepancy:
+    """A dossier's finding (underpaid, overpaid) changed for a closed month: its fees were
+    reassessed after the close (its ``updated_at`` says when), or a payment changed it."""
+    changed = dossier.updated_at if dossier.updated_at and dossier.updated_at > _since(
+        period) else None
+    vi, en = explain.late_dossier_for_closed_period(period.month, dossier.code,
+                                                    dossier.received_at, changed, now_vi,
+                                                    now_en)
+    return Discrepancy(f"{LATE}:dossier={dossier.id}", LATE, dossier.id, None, None, None,
+                       old, new, new - old, vi, en)
+
+
+__all__ = ["LATE", "Held", "hold"]

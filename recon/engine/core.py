@@ -693,6 +693,18 @@ def detect_late_for_closed_period(facts: Facts, kind: Kind, emit: Emit) -> None:
     the current month instead."""
 
 
+def _found_by_the_payout_pass(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """Emits nothing here: the core sees neither batches nor bank credits. The run's payout
+    pass (:mod:`recon.engine.payouts`, read by :mod:`recon.engine.payout_load`) finds these
+    and adds them to the result."""
+    del facts, kind, emit
+
+
+detect_payout_missing = _found_by_the_payout_pass
+detect_payout_mismatch = _found_by_the_payout_pass
+detect_payout_unexpected = _found_by_the_payout_pass
+
+
 def detect_unmatched_payment(facts: Facts, kind: Kind, emit: Emit) -> None:
     name, explain_ = kind.name, kind.explain
     for p in facts.unmatched:

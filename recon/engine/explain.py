@@ -228,3 +228,131 @@ def late_for_closed_period(month: date, paid: datetime, provider: str, txn: str,
         f"{day:%Y-%m-%d}), changed after the month was closed. The closed month is left "
         f"unchanged; {now_en}",
     )
+
+
+def late_dossier_for_closed_period(month: date, code: str, received: datetime,
+                                   reassessed: datetime | None, now_vi: str,
+                                   now_en: str) -> Pair:
+    """Late data for a dossier of a closed month (a reassessment of its fees, or a payment
+    that changed what it owes): reported in the current month, the closed month unchanged.
+    ``reassessed``: when its fees changed after the close, if they did."""
+    day = vn_date(received)
+    if reassessed is not None:
+        when = vn_date(reassessed)
+        return (
+            f"Hồ sơ {code} tiếp nhận ngày {day:%d/%m/%Y} (tháng {month:%m/%Y}, đã khóa sổ) "
+            f"được định lại phí, lệ phí ngày {when:%d/%m/%Y}. Tháng đã khóa không thay đổi; "
+            f"{now_vi}",
+            f"A reassessment for dossier {code} of {month:%m/%Y}, a closed month (received "
+            f"{day:%Y-%m-%d}), arrived on {when:%Y-%m-%d}. The closed month is left "
+            f"unchanged; {now_en}",
+        )
+    return (
+        f"Hồ sơ {code} tiếp nhận ngày {day:%d/%m/%Y} thuộc tháng {month:%m/%Y} đã khóa sổ "
+        f"thay đổi sau khi khóa sổ. Tháng đã khóa không thay đổi; {now_vi}",
+        f"Dossier {code} of {month:%m/%Y}, a closed month (received {day:%Y-%m-%d}), changed "
+        f"after the month was closed. The closed month is left unchanged; {now_en}",
+    )
+
+
+def late_line_for_closed_period(month: date, provider: str, txn: str, dated: date,
+                                arrived: datetime | None, now_vi: str, now_en: str) -> Pair:
+    """Late data for a settlement line of a closed month that settles no payment of ours
+    (an unexpected settlement): reported in the current month, the closed month unchanged."""
+    if arrived is not None:
+        when = vn_date(arrived)
+        return (
+            f"Một dòng đối soát {provider_vi(provider)} {txn} ngày {dated:%d/%m/%Y} (tháng "
+            f"{month:%m/%Y}, đã khóa sổ) đến ngày {when:%d/%m/%Y}. Tháng đã khóa không thay "
+            f"đổi; {now_vi}",
+            f"A settlement line of {month:%m/%Y}, a closed month ({provider_en(provider)} "
+            f"{txn}, dated {dated:%Y-%m-%d}), arrived on {when:%Y-%m-%d}. The closed month is "
+            f"left unchanged; {now_en}",
+        )
+    return (
+        f"Dòng đối soát {provider_vi(provider)} {txn} ngày {dated:%d/%m/%Y} thuộc tháng "
+        f"{month:%m/%Y} đã khóa sổ thay đổi sau khi khóa sổ. Tháng đã khóa không thay đổi; "
+        f"{now_vi}",
+        f"A settlement line of {month:%m/%Y}, a closed month ({provider_en(provider)} {txn}, "
+        f"dated {dated:%Y-%m-%d}), changed after the month was closed. The closed month is "
+        f"left unchanged; {now_en}",
+    )
+
+
+# --------------------------------------------------------------------------- payouts
+
+
+def _session_vi(first: date, last: date) -> str:
+    return f"{first:%d/%m/%Y}" if first == last else f"{first:%d/%m/%Y}–{last:%d/%m/%Y}"
+
+
+def _session_en(first: date, last: date) -> str:
+    return f"{first:%Y-%m-%d}" if first == last else f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+
+
+def sessions_vi(sessions: list[tuple[date, date]]) -> str:
+    return ", ".join(_session_vi(a, b) for a, b in sessions)
+
+
+def sessions_en(sessions: list[tuple[date, date]]) -> str:
+    return ", ".join(_session_en(a, b) for a, b in sessions)
+
+
+def payout_missing(provider: str, first: date, last: date, count: int, expected: int,
+                   due: date) -> Pair:
+    """A batch whose credit has not come once its expected banking day is over."""
+    return (
+        f"Đợt chuyển tiền {provider_vi(provider)} phiên {_session_vi(first, last)} ({count} "
+        f"giao dịch, cần nhận {vnd(expected)}) chưa được ghi có vào tài khoản; hạn ghi có là "
+        f"ngày làm việc {date_vi(due)}.",
+        f"The {provider_en(provider)} payout batch of session {_session_en(first, last)} "
+        f"({count} transactions, {vnd(expected)} expected) has not been credited to the "
+        f"account; it was due on banking day {date_en(due)}.",
+    )
+
+
+_DEDUCTION_VI = {"chargeback": "khoản bồi hoàn (chargeback)", "fee_invoice": "hóa đơn phí"}
+_DEDUCTION_EN = {"chargeback": "chargeback", "fee_invoice": "fee invoice"}
+
+
+def payout_mismatch(provider: str, bank_reference: str, booked_on: date, amount: int,
+                    sessions: list[tuple[date, date]], expected: int, named: str,
+                    deduction_kind: str | None, deduction_reference: str | None) -> Pair:
+    """A credit that pays its batch(es) with another amount; ``named`` says what the
+    difference is (``deduction``, ``fee``) or that nothing explains it."""
+    diff = amount - expected
+    size = vnd(abs(diff))
+    if named == "deduction" and deduction_kind is not None:
+        why = (f"Chênh lệch {size} đúng bằng {_DEDUCTION_VI.get(deduction_kind, deduction_kind)}"
+               f" {deduction_reference} đã bị khấu trừ.",
+               f"The difference of {size} is exactly the "
+               f"{_DEDUCTION_EN.get(deduction_kind, deduction_kind)} {deduction_reference}, "
+               f"deducted.")
+    elif named == "fee":
+        why = (f"Chênh lệch {size} đúng bằng phí của đợt: đã chuyển tổng tiền chưa trừ phí "
+               f"(phí thu theo hóa đơn riêng).",
+               f"The difference of {size} is exactly the batch's fee: the gross was paid "
+               f"(the fee is invoiced separately).")
+    else:
+        why = (f"Chuyển {'thiếu' if diff < 0 else 'thừa'} {size}, chưa rõ nguyên nhân.",
+               f"{size} {'short' if diff < 0 else 'over'}, not explained.")
+    return (
+        f"Khoản ghi có {bank_reference} ngày {date_vi(booked_on)} của {provider_vi(provider)} "
+        f"({vnd(amount)}) thanh toán phiên {sessions_vi(sessions)}, cần {vnd(expected)}. "
+        f"{why[0]}",
+        f"The {provider_en(provider)} credit {bank_reference} of {date_en(booked_on)} "
+        f"({vnd(amount)}) pays session {sessions_en(sessions)}, which needs {vnd(expected)}. "
+        f"{why[1]}",
+    )
+
+
+def payout_unexpected(provider: str, bank_reference: str, booked_on: date, amount: int,
+                      memo: str) -> Pair:
+    """A credit whose memo says it is a provider's payout, that no batch explains."""
+    return (
+        f"Khoản ghi có {bank_reference} ngày {date_vi(booked_on)} ({vnd(amount)}, nội dung "
+        f"“{memo}”) là tiền {provider_vi(provider)} chuyển về nhưng không khớp đợt chuyển tiền "
+        f"nào.",
+        f"The credit {bank_reference} of {date_en(booked_on)} ({vnd(amount)}, memo “{memo}”) "
+        f"is a {provider_en(provider)} payout that no batch explains.",
+    )

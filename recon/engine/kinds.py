@@ -16,6 +16,8 @@ about it:
 - ``resolve``: the function of :mod:`recon.engine.lifecycle` saying (vi, en) why an open
   finding of this kind no longer holds (the ``auto_resolved`` reason);
 - ``label_vi`` / ``label_en``: its name on the finance pages and exports;
+- ``alternatives``: other subjects an identity of this kind may name instead (only
+  ``late_for_closed_period``: about a payment, else a dossier, else a settlement line);
 - ``severity``: ``high`` (money owed to or by a citizen, or missing), ``medium`` (the
   provider's books disagree with ours), ``low``.
 
@@ -76,17 +78,18 @@ class Kind:
     label_vi: str
     label_en: str
     severity: Severity
+    alternatives: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name) or len(self.name) > NAME_LENGTH:
             raise ValueError(
                 f"kind name {self.name!r}: lower-case letters and '_', at most {NAME_LENGTH}")
-        parts = self.subject
-        if not parts or any(p not in SUBJECT_PARTS for p in parts) or tuple(
-                sorted(set(parts), key=SUBJECT_PARTS.index)) != parts:
-            raise ValueError(
-                f"kind {self.name}: subject {parts!r} must be one or more of {SUBJECT_PARTS}, "
-                f"in that order, each once")
+        for parts in (self.subject, *self.alternatives):
+            if not parts or any(p not in SUBJECT_PARTS for p in parts) or tuple(
+                    sorted(set(parts), key=SUBJECT_PARTS.index)) != parts:
+                raise ValueError(
+                    f"kind {self.name}: subject {parts!r} must be one or more of "
+                    f"{SUBJECT_PARTS}, in that order, each once")
         if self.stage not in STAGES:
             raise ValueError(f"kind {self.name}: stage must be one of {STAGES}")
         if self.severity not in SEVERITIES:
@@ -98,7 +101,8 @@ class Kind:
 class KindRegistry:
     """An ordered, immutable set of :class:`Kind` entries, looked up by name."""
 
-    __slots__ = ("_by_name", "dossier_kinds", "names", "subjects", "transaction_kinds")
+    __slots__ = ("_by_name", "_shapes", "dossier_kinds", "names", "subjects",
+                 "transaction_kinds")
 
     def __init__(self, entries: Iterable[Kind]) -> None:
         by_name: dict[str, Kind] = {}
@@ -109,6 +113,8 @@ class KindRegistry:
         self._by_name = by_name
         self.names: tuple[str, ...] = tuple(by_name)
         self.subjects: dict[str, tuple[str, ...]] = {k.name: k.subject for k in by_name.values()}
+        self._shapes: dict[str, tuple[tuple[str, ...], ...]] = {
+            k.name: (k.subject, *k.alternatives) for k in by_name.values()}
         self.transaction_kinds: tuple[Kind, ...] = tuple(
             k for k in by_name.values() if k.stage == "transactions")
         self.dossier_kinds: tuple[Kind, ...] = tuple(
@@ -147,8 +153,11 @@ class KindRegistry:
         ``duplicate_payment:dossier=12:payment=99``. Ids outside the subject are not part."""
         ids = {"dossier": dossier_id, "payment": payment_id,
                "settlement_line": settlement_line_id}
+        entry = self[kind]
+        subject = next((shape for shape in (entry.subject, *entry.alternatives)
+                        if all(ids[p] is not None for p in shape)), entry.subject)
         out = [kind]
-        for part in self[kind].subject:
+        for part in subject:
             value = ids[part]
             if value is None:
                 raise ValueError(f"{kind} needs a {part} id")
@@ -168,7 +177,7 @@ class KindRegistry:
             if not sep or not (value.isascii() and value.isdigit()) or name in ids:
                 raise ValueError(f"malformed identity {identity!r}")
             ids[name] = int(value)
-        if tuple(ids) != subject:
+        if tuple(ids) not in self._shapes[kind]:
             raise ValueError(f"identity {identity!r} does not name the subject of a {kind}")
         return kind, ids
 
@@ -226,7 +235,21 @@ def _entries() -> Sequence[Kind]:
         Kind("late_for_closed_period", ("payment",), "transactions",
              core.detect_late_for_closed_period, explain.late_for_closed_period,
              lifecycle.reason_late_for_closed_period,
-             "Phát sinh sau khóa sổ", "Late for a closed month", "high"),
+             "Phát sinh sau khóa sổ", "Late for a closed month", "high",
+             alternatives=(("dossier",), ("settlement_line",))),
+        # found by the run's payout pass (recon.engine.payouts), not by the core
+        Kind("payout_missing", ("settlement_line",), "transactions",
+             core.detect_payout_missing,
+             explain.payout_missing, lifecycle.reason_payout_missing,
+             "Chưa nhận tiền chuyển về", "Payout not credited", "high"),
+        Kind("payout_mismatch", ("settlement_line",), "transactions",
+             core.detect_payout_mismatch,
+             explain.payout_mismatch, lifecycle.reason_payout_mismatch,
+             "Tiền chuyển về lệch", "Payout amount differs", "medium"),
+        Kind("payout_unexpected", ("settlement_line",), "transactions",
+             core.detect_payout_unexpected,
+             explain.payout_unexpected, lifecycle.reason_payout_unexpected,
+             "Tiền chuyển về không rõ đợt", "Payout without batch", "medium"),
     )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from recon.clock import VN_TZ
-from recon.engine import explain
+from recon.engine import explain, payouts
 from recon.engine.core import Reconciliation, settlement_deadline
 from recon.engine.explain import date_en, date_vi, vnd
 from recon.engine.records import SUCCEEDED, Discrepancy, PaymentRow
@@ -346,3 +346,55 @@ def reason_late_for_closed_period(ids: dict[str, int], result: Reconciliation) -
     """Never used by a run (a late finding is closed by a person, see
     :mod:`recon.engine.closed`); here for the registry's completeness."""
     return _fallback(result)
+
+
+# --------------------------------------------------------------------------- payouts
+#
+# The payout kinds are found by the run's payout pass (recon.engine.payouts); its outcome
+# rides on the result (PayoutReconciliation.payouts) and says why a finding went away.
+
+def _payout_outcome(result: Reconciliation) -> payouts.PayoutOutcome | None:
+    found = getattr(result, "payouts", None)
+    return found if isinstance(found, payouts.PayoutOutcome) else None
+
+
+def reason_payout_missing(ids: dict[str, int], result: Reconciliation) -> Pair:
+    outcome = _payout_outcome(result)
+    line = ids.get("settlement_line", 0)
+    if outcome is not None:
+        match = next((m for first, m in outcome.paid_by.items() if first == line), None)
+        if match is not None:
+            c = match.credit
+            return (f"Đợt đã được ghi có: {c.bank_reference} ngày {c.booked_on:%d/%m/%Y} "
+                    f"({vnd(c.amount)}).",
+                    f"The batch was credited: {c.bank_reference} of {c.booked_on:%Y-%m-%d} "
+                    f"({vnd(c.amount)}).")
+        if outcome.batch_of_line(line) is not None:
+            return ("Đợt chưa đến hạn ghi có tại thời điểm đối soát.",
+                    "The batch's credit is not due yet as of this run.")
+    return ("Đợt chuyển tiền không còn trong dữ liệu đối soát.",
+            "The payout batch is no longer in the reconciled data.")
+
+
+def reason_payout_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
+    outcome = _payout_outcome(result)
+    line = ids.get("settlement_line", 0)
+    if outcome is not None and line in outcome.credits:
+        return ("Khoản ghi có nay khớp đúng số tiền của đợt chuyển tiền.",
+                "The credit now matches its batch's amount exactly.")
+    return ("Khoản ghi có không còn trong dữ liệu đối soát.",
+            "The credit is no longer in the reconciled data.")
+
+
+def reason_payout_unexpected(ids: dict[str, int], result: Reconciliation) -> Pair:
+    outcome = _payout_outcome(result)
+    line = ids.get("settlement_line", 0)
+    if outcome is not None:
+        for match in outcome.matches:
+            if match.credit.id == line:
+                sessions = explain.sessions_vi(payouts.sessions_of(match))
+                sessions_en = explain.sessions_en(payouts.sessions_of(match))
+                return (f"Khoản ghi có nay khớp đợt chuyển tiền phiên {sessions}.",
+                        f"The credit now pays the batch of session {sessions_en}.")
+    return ("Khoản ghi có không còn được xem là tiền chuyển về của nhà cung cấp.",
+            "The credit is no longer taken for a provider's payout.")

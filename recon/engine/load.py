@@ -4,6 +4,11 @@ Everything is read in one snapshot (:func:`read_snapshot`: PostgreSQL ``REPEATAB
 ONLY``; SQLite one read transaction), with plain set-based ``SELECT``\\ s building the engine's
 NamedTuples positionally.
 
+- A full run with closed months behind (:func:`horizon`) reads the open months
+  (:func:`load_open`): the rows dated from the first month not closed on, and of the months
+  before only what links to them, changed since the last successful run, fell due since its
+  ``as_of`` or is the subject of an open discrepancy, widened to whole dossiers and
+  transactions.
 - A *full* load (:func:`load_full`, :class:`FullLoad`) reads everything; on PostgreSQL the
   three big tables through server-side cursors on the raw psycopg connection, at once on three
   connections sharing the snapshot, so the core can walk the settlement lines and payments while
@@ -31,11 +36,13 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, date, datetime
+from datetime import time as day_time
 from typing import Any, Final, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Date, Engine, bindparam, text
 
+from recon.clock import VN_TZ
 from recon.db import Database, UTCDateTime
 from recon.engine import changes
 from recon.engine.records import (
@@ -173,23 +180,25 @@ class _Reader:
         return out
 
     def scan(self, sql: str, make: Callable[[Sequence[Any]], _R], *,
-             kind: str | None = None) -> list[_R]:
+             kind: str | None = None, params: Mapping[str, Any] | None = None) -> list[_R]:
         """A whole-table read. PostgreSQL: a server-side cursor on the raw psycopg connection,
-        binary rows built straight into engine tuples; SQLite: the SQLAlchemy path."""
+        binary rows built straight into engine tuples (``params`` named ``%(name)s`` in
+        ``sql``); SQLite: the SQLAlchemy path (``:name``)."""
         if not self.pg:
-            return self.rows(sql, make, kind=kind)
+            return self.rows(sql, make, kind=kind, params=params)
         raw: Any = self.conn.connection.dbapi_connection
         out: list[_R] = []
         with raw.cursor(name=f"recon_scan_{kind or 'x'}", binary=True) as cursor:
             cursor.itersize = SCAN_BATCH
-            cursor.execute(sql)
+            cursor.execute(sql, params)
             while batch := cursor.fetchmany(SCAN_BATCH):
                 out.extend(map(make, batch))
         return out
 
 
 def _scan_in_snapshot(engine: Engine, snapshot: str, sql: str,
-                      make: Callable[[Sequence[Any]], _R], kind: str) -> list[_R]:
+                      make: Callable[[Sequence[Any]], _R], kind: str,
+                      params: Mapping[str, Any] | None = None) -> list[_R]:
     """One big scan on its own connection, in the snapshot another transaction exported."""
     if not _SNAPSHOT_ID.match(snapshot):
         raise ValueError(f"unexpected snapshot id {snapshot!r}")
@@ -199,7 +208,7 @@ def _scan_in_snapshot(engine: Engine, snapshot: str, sql: str,
         with conn.begin():
             conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
             _tune_scans(conn)
-            return _Reader(conn).scan(sql, make, kind=kind)
+            return _Reader(conn).scan(sql, make, kind=kind, params=params)
 
 
 def _tune_scans(conn: Connection) -> None:
@@ -209,6 +218,8 @@ def _tune_scans(conn: Connection) -> None:
     ``timestamptz`` through ``zoneinfo``, over twice the cost of the value itself. The values
     are the same instants either way."""
     conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
+    # room to hash the semi-joins of a bounded read (the open months' keys) in memory
+    conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
     conn.exec_driver_sql("SET LOCAL jit = off")
     conn.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
 
@@ -289,6 +300,24 @@ def load_incremental(conn: Connection, *, mark: int, since: datetime, as_of: dat
     """What changed at or after the change ``mark`` of the previous run (whose ``as_of`` was
     ``since``), expanded to whole dossiers and transactions (see :mod:`.changes`)."""
     reader = _Reader(conn)
+    payments, seed_lines, dossier_ids = _changed_seeds(reader, mark=mark, since=since,
+                                                       as_of=as_of, config=config)
+    dossiers, intents, lines = _expand(reader, payments, seed_lines, dossier_ids)
+    previous: set[str] = set()
+    open_ids = "SELECT identity FROM discrepancies WHERE status = 'open' AND {IN}"
+    previous.update(reader.where_in(open_ids, "dossier_id", [d.id for d in dossiers], _first))
+    previous.update(reader.where_in(open_ids, "payment_id", payments, _first))
+    previous.update(reader.where_in(open_ids, "settlement_line_id", [ln.id for ln in lines],
+                                    _first))
+    return Loaded(dossiers, intents, list(payments.values()), lines, sorted(previous))
+
+
+def _changed_seeds(reader: _Reader, *, mark: int, since: datetime, as_of: datetime,
+                   config: EngineConfig,
+                   ) -> tuple[dict[int, PaymentRow], list[SettlementLineRow], set[int]]:
+    """What changed at or after ``mark``, the subjects of discrepancies opened again since,
+    and the payments whose settlement deadline lies between ``since`` and ``as_of``: payments
+    by id, settlement lines, dossier ids."""
     ws = {"mark": mark}
     payments: dict[int, PaymentRow] = {}
 
@@ -296,7 +325,6 @@ def load_incremental(conn: Connection, *, mark: int, since: datetime, as_of: dat
         for p in rows:
             payments.setdefault(p.id, p)
 
-    # seeds: what changed ---------------------------------------------------------------
     add_payments(reader.rows(
         f"SELECT {_PAY_COLS} FROM payments p WHERE {changes.CHANGED.format(alias='p.')}",
         _make_payment, kind="payment", params=ws))
@@ -321,6 +349,20 @@ def load_incremental(conn: Connection, *, mark: int, since: datetime, as_of: dat
         add_payments(reader.rows(f"SELECT {_PAY_COLS} FROM payments p WHERE {condition}",
                                  _make_payment, kind="payment", params=params,
                                  expanding=names))
+    return payments, seed_lines, dossier_ids
+
+
+def _expand(reader: _Reader, payments: dict[int, PaymentRow],
+            seed_lines: list[SettlementLineRow], dossier_ids: set[int],
+            ) -> tuple[list[DossierRow], list[IntentRow], list[SettlementLineRow]]:
+    """Seeds (``payments``, updated in place, ``seed_lines``, ``dossier_ids``) expanded to
+    whole dossiers (every payment of each) and whole provider transactions (every settlement
+    line of each, every payment they may go to): the dossiers, the intents, the lines."""
+
+    def add_payments(rows: Iterable[PaymentRow]) -> None:
+        for p in rows:
+            payments.setdefault(p.id, p)
+
     # payments of the transactions the new lines settle: by their own id, or by the bank's
     # reference (a bank statement line)
     seed_keys = {(ln.provider, ln.provider_txn_id) for ln in seed_lines}
@@ -386,15 +428,196 @@ def load_incremental(conn: Connection, *, mark: int, since: datetime, as_of: dat
 
     dossiers = reader.where_in(f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d WHERE {{IN}}",
                                "d.id", ordered_dossiers, _make_dossier)
+    return dossiers, list(intents.values()), lines
 
-    previous: set[str] = set()
-    open_ids = "SELECT identity FROM discrepancies WHERE status = 'open' AND {IN}"
-    previous.update(reader.where_in(open_ids, "dossier_id", ordered_dossiers, _first))
-    previous.update(reader.where_in(open_ids, "payment_id", payments, _first))
-    previous.update(reader.where_in(open_ids, "settlement_line_id", [ln.id for ln in lines],
-                                    _first))
-    return Loaded(dossiers, list(intents.values()), list(payments.values()), lines,
-                  sorted(previous))
+
+# --------------------------------------------------------------------------- open months
+
+# A full run reads the open months: the rows dated from the *horizon* on (the first Vietnam
+# month, from the earliest month holding data, that is not closed for every agency), and of the
+# rows before it only those linked to them or to open work. ``{h}`` is the horizon as an instant
+# (payments' ``paid_at``, lines' ``transaction_at``), ``{hd}`` as a date (lines' ``settled_on``).
+_OPEN_PAYMENTS = f"SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at >= {{h}}"
+_OPEN_LINE = "(l.settled_on >= {hd} OR l.transaction_at >= {h})"
+_OPEN_LINES = f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE {_OPEN_LINE}"
+#: the dossiers of the open months' payments, directly or through their intent
+_OPEN_DOSSIER_IDS = (
+    "SELECT p.dossier_id FROM payments p WHERE p.paid_at >= {h} AND p.dossier_id IS NOT NULL "
+    "UNION SELECT i.dossier_id FROM payments p JOIN payment_intents i ON i.id = p.intent_id "
+    "WHERE p.paid_at >= {h} AND p.dossier_id IS NULL AND i.dossier_id IS NOT NULL"
+)
+# (each dossier's fee total by its index: a join over every fee line would scan the history)
+_OPEN_DOSSIERS = (f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d "
+                  f"WHERE d.id IN ({_OPEN_DOSSIER_IDS})")
+_OPEN_INTENTS = (f"SELECT {_INTENT_COLS} FROM payment_intents i WHERE i.id IN "
+                 "(SELECT intent_id FROM payments WHERE paid_at >= {h} AND dossier_id IS NULL "
+                 "AND intent_id IS NOT NULL)")
+#: the transactions of the open months: of their payments (own id, bank reference), of their
+#: settlement lines
+_OPEN_KEYS = (
+    "SELECT provider, provider_txn_id FROM payments WHERE paid_at >= {h} "
+    "UNION SELECT provider, bank_reference FROM payments WHERE paid_at >= {h} "
+    "AND bank_reference IS NOT NULL "
+    "UNION SELECT l.provider, l.provider_txn_id FROM settlement_lines l WHERE " + _OPEN_LINE
+)
+# rows before the horizon linked to the open months: each is a seed of the expansion, which
+# reads it with its whole dossier and transactions (rarely any). Each ``IN`` stands alone in
+# its WHERE (never under an OR), so PostgreSQL plans it as a hashed semi-join that may spill,
+# not as a subplan run again for every row.
+_EARLIER_OF_OPEN_DOSSIERS = (
+    f"SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at < {{h}} "
+    f"AND p.dossier_id IN ({_OPEN_DOSSIER_IDS}) "
+    f"UNION ALL SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at < {{h}} "
+    "AND p.dossier_id IS NULL AND p.intent_id IN (SELECT i2.id FROM payment_intents i2 "
+    f"WHERE i2.dossier_id IN ({_OPEN_DOSSIER_IDS}))"
+)
+_EARLIER_OF_OPEN_KEYS = (
+    f"SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at < {{h}} "
+    f"AND (p.provider, p.provider_txn_id) IN ({_OPEN_KEYS}) "
+    f"UNION ALL SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at < {{h}} "
+    f"AND p.bank_reference IS NOT NULL AND (p.provider, p.bank_reference) IN ({_OPEN_KEYS})"
+)
+_EARLIER_LINES = (f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE l.settled_on < {{hd}} "
+                  "AND (l.transaction_at IS NULL OR l.transaction_at < {h}) "
+                  f"AND (l.provider, l.provider_txn_id) IN ({_OPEN_KEYS})")
+_OPEN_SUBJECTS = ("SELECT identity, dossier_id, payment_id, settlement_line_id "
+                  "FROM discrepancies WHERE status = 'open'")
+
+
+def _next_month(month: date) -> date:
+    return (month.replace(year=month.year + 1, month=1) if month.month == 12
+            else month.replace(month=month.month + 1))
+
+
+def _month_of(value: Any) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = (datetime.fromisoformat(value) if " " in value or "T" in value
+                 else date.fromisoformat(value))
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(VN_TZ).date()
+    first: date = value.replace(day=1)
+    return first
+
+
+def horizon(conn: Connection) -> date | None:
+    """The first open month a full run must read from, or ``None`` when it must read
+    everything: from the earliest month holding any data (a dossier received, a payment paid,
+    a line settled or transacted), the first month that is not closed, for every agency or
+    for each of them (Vietnam time). ``None`` when that earliest month is itself open."""
+    closed: dict[date, set[int | None]] = {}
+    for month, agency in conn.execute(text(
+            "SELECT month, agency_id FROM periods WHERE status = 'closed'")):
+        m = _month_of(month)
+        if m is not None:
+            closed.setdefault(m, set()).add(agency)
+    if not closed:
+        return None
+    agencies = {int(a) for a in conn.execute(text("SELECT id FROM agencies")).scalars()}
+
+    def is_closed(month: date) -> bool:
+        who = closed.get(month, set())
+        return None in who or (bool(agencies) and agencies <= who)
+
+    firsts = conn.execute(text(
+        "SELECT (SELECT MIN(received_at) FROM dossiers), (SELECT MIN(paid_at) FROM payments), "
+        "(SELECT MIN(settled_on) FROM settlement_lines), "
+        "(SELECT MIN(transaction_at) FROM settlement_lines)")).one()
+    months = [m for m in map(_month_of, firsts) if m is not None]
+    if not months:
+        return None
+    first = month = min(months)
+    while is_closed(month):
+        month = _next_month(month)
+    return None if month == first else month
+
+
+def _horizon_params(month: date, pg: bool) -> tuple[dict[str, str], dict[str, Any]]:
+    """The placeholders ``{h}``/``{hd}`` for ``month`` on this dialect, and their values."""
+    start = datetime.combine(month, day_time(), VN_TZ).astimezone(UTC)
+    if pg:
+        return {"h": "%(h)s", "hd": "%(hd)s"}, {"h": start, "hd": month}
+    return ({"h": ":h", "hd": ":hd"},
+            {"h": start.strftime("%Y-%m-%d %H:%M:%S.%f"), "hd": month.isoformat()})
+
+
+def load_open(conn: Connection, *, month: date, previous: changes.Previous | None,
+              as_of: datetime, config: EngineConfig, parallel: bool = True) -> Loaded:
+    """A full run's rows when the months before ``month`` are closed (:func:`horizon`): the
+    open months' payments, settlement lines and dossiers (on PostgreSQL read at once on
+    connections sharing the snapshot), and, expanded to whole dossiers and transactions, what
+    links to them from before, what changed since the ``previous`` run's mark, what fell due
+    since its ``as_of``, and the subjects of every open discrepancy. What is left unread is
+    closed, unchanged and judged already: the run would write nothing about it."""
+    reader = _Reader(conn)
+    names, values = _horizon_params(month, reader.pg)
+
+    def sql(template: str) -> str:
+        return template.format(**names)
+
+    big = [(_OPEN_PAYMENTS, _make_payment, "payment"), (_OPEN_LINES, _make_line, "line"),
+           (_OPEN_DOSSIERS, _make_dossier, "dossier"),
+           (_EARLIER_OF_OPEN_DOSSIERS, _make_payment, "payment"),
+           (_EARLIER_OF_OPEN_KEYS, _make_payment, "payment"),
+           (_EARLIER_LINES, _make_line, "line")]
+    results: list[list[Any]]
+    if reader.pg and parallel:
+        snapshot = str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="recon-load") as pool:
+            futures = [pool.submit(_scan_in_snapshot, conn.engine, snapshot, sql(q), make,
+                                   kind, values) for q, make, kind in big]
+            intents = reader.rows(sql(_OPEN_INTENTS).replace("%(h)s", ":h"), _make_intent,
+                                  params=values)
+            results = [f.result() for f in futures]
+    else:
+        results = [reader.scan(sql(q), make, kind=kind, params=values) for q, make, kind in big]
+        intents = reader.rows(sql(_OPEN_INTENTS).replace("%(h)s", ":h"), _make_intent,
+                              params=values)
+    open_payments, open_lines, open_dossiers, earlier_a, earlier_b, earlier_lines = results
+    payments: dict[int, PaymentRow] = {p.id: p for p in open_payments}
+    lines: dict[int, SettlementLineRow] = {ln.id: ln for ln in open_lines}
+    dossiers: dict[int, DossierRow] = {d.id: d for d in open_dossiers}
+    intent_rows: dict[int, IntentRow] = {i.id: i for i in intents}
+
+    # the seeds of the expansion: linked from before the horizon, changed, fallen due, and
+    # the subjects of open discrepancies, each unless the open months hold it already
+    seed_payments: dict[int, PaymentRow] = {p.id: p for p in (*earlier_a, *earlier_b)}
+    seed_lines: list[SettlementLineRow] = list(earlier_lines)
+    seed_dossiers: set[int] = set()
+    if previous is not None and previous.mark is not None:
+        changed, changed_lines, changed_dossiers = _changed_seeds(
+            reader, mark=previous.mark, since=previous.as_of, as_of=as_of, config=config)
+        seed_payments.update((i, p) for i, p in changed.items() if i not in payments)
+        seed_lines += [ln for ln in changed_lines if ln.id not in lines]
+        seed_dossiers |= changed_dossiers - set(dossiers)
+    subjects = reader.rows(_OPEN_SUBJECTS, tuple)
+    previous_open = sorted(r[0] for r in subjects)
+    seed_dossiers |= {r[1] for r in subjects if r[1] is not None} - set(dossiers)
+    want_payments = {r[2] for r in subjects if r[2] is not None} - set(payments)
+    want_lines = {r[3] for r in subjects if r[3] is not None} - set(lines)
+    seed_payments.update((p.id, p) for p in reader.where_in(
+        f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}", "p.id", sorted(want_payments),
+        _make_payment, kind="payment"))
+    seed_lines += reader.where_in(f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE {{IN}}",
+                                  "l.id", sorted(want_lines), _make_line, kind="line")
+    for known in set(seed_payments) & set(payments):
+        del seed_payments[known]
+    if seed_payments or seed_lines or seed_dossiers:
+        more_dossiers, more_intents, more_lines = _expand(reader, seed_payments, seed_lines,
+                                                          seed_dossiers)
+        for p in seed_payments.values():
+            payments.setdefault(p.id, p)
+        for ln in more_lines:
+            lines.setdefault(ln.id, ln)
+        for d in more_dossiers:
+            dossiers.setdefault(d.id, d)
+        for i in more_intents:
+            intent_rows.setdefault(i.id, i)
+    return Loaded(list(dossiers.values()), list(intent_rows.values()), list(payments.values()),
+                  list(lines.values()), previous_open)
 
 
 def _by_keys(reader: _Reader, table: str, cols: str, alias: str, keys: set[tuple[str, str]],
@@ -458,7 +681,9 @@ __all__ = [
     "Loaded",
     "chunks",
     "full_load",
+    "horizon",
     "load_full",
     "load_incremental",
+    "load_open",
     "read_snapshot",
 ]

@@ -13,7 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+if TYPE_CHECKING:
+    from recon.engine.payouts import PayoutConfig
 
 SUCCEEDED: Final = "succeeded"
 DEFAULT_SETTLEMENT_DAYS: Final = 2
@@ -144,6 +147,9 @@ class EngineConfig:
       at the desk): they count as paid and are never ``missing_settlement``.
     - ``tolerances``: per provider, the largest absolute difference in VND between a payment
       and its settlement's gross amount that is flagged ``within_tolerance`` (still reported).
+    - ``payouts``: the providers that pay the centre in batches, and the banking days
+      (:class:`recon.engine.payouts.PayoutConfig`); ``None``: no payout pass (the run reads
+      no batch and no credit).
     """
 
     settlement_days: Mapping[str, int] = field(default_factory=dict)
@@ -151,6 +157,7 @@ class EngineConfig:
     no_settlement_providers: frozenset[str] = frozenset({"cash"})
     tolerances: Mapping[str, int] = field(default_factory=dict)
     default_tolerance: int = 0
+    payouts: PayoutConfig | None = None
 
     def __post_init__(self) -> None:
         _check_days("default_settlement_days", self.default_settlement_days)

@@ -10,19 +10,23 @@ This module orchestrates; the lock is :mod:`recon.engine.lock`, the reading
    marked ``failed`` (we hold the lock, so its process is dead), the mode is decided, this
    run's change mark is taken (:func:`recon.engine.changes.take_mark`) and its row is inserted
    as ``running``.
-3. **Load** in one read snapshot (:mod:`recon.engine.load`): a *full* run reads everything; an
-   *incremental* run reads what changed since the last successful run in the order the database
-   keeps (rows whose ``change_seq`` is at or above that run's ``change_mark``), the subjects of
-   discrepancies reopened since, and succeeded payments whose settlement deadline lies between
-   the two runs' ``as_of`` (either way), expanded to whole dossiers and whole provider
-   transactions.
+3. **Load** in one read snapshot (:mod:`recon.engine.load`): a *full* run reads the open
+   months (:func:`~recon.engine.load.load_open`: from the first month that is not closed, and
+   of the closed ones only what links to them, changed since the last successful run, fell due
+   since its ``as_of`` or is the subject of an open discrepancy), or everything when no month
+   is closed or no run succeeded yet; an *incremental* run reads what changed since the last
+   successful run in the order the database keeps (rows whose ``change_seq`` is at or above
+   that run's ``change_mark``), the subjects of discrepancies reopened since, and succeeded
+   payments whose settlement deadline lies between the two runs' ``as_of`` (either way),
+   expanded to whole dossiers and whole provider transactions.
 4. **Reconcile and classify** (pure; ``partial=True`` for incremental runs). A full run on
    PostgreSQL starts the core on the settlement lines and payments while the dossiers are
    still being read (see :class:`~recon.engine.load.FullLoad`).
-5. **Persist in ONE write transaction** (:mod:`recon.engine.store`): every current finding is
-   upserted by identity, findings that no longer hold are set ``auto_resolved`` with the
-   reason, the run row becomes ``succeeded`` with its counts, and the ``audit`` the caller
-   gives records one event of the run's changes. A ``kill -9`` before the commit leaves
+5. **Persist in ONE write transaction** (:mod:`recon.engine.store`): the findings that changed
+   are upserted by identity (an unchanged open one is not written), findings that no longer
+   hold are set ``auto_resolved`` with the reason, the run row becomes ``succeeded`` with its
+   counts (a full run's with ``seen_open``: it saw every open discrepancy), and the ``audit``
+   the caller gives records one event of the run's changes. A ``kill -9`` before the commit leaves
    nothing but a ``running`` row (failed by the next run); after it, a rerun finds everything
    already in place. Either way the discrepancy set ends up exactly as one uninterrupted run
    leaves it. A full run on PostgreSQL opens that transaction before the core starts and
@@ -60,11 +64,19 @@ from sqlalchemy import Connection
 
 from recon.clock import Clock
 from recon.db import Database
-from recon.engine import changes
+from recon.engine import changes, closed, payout_load
 from recon.engine.core import Reconciliation, reconcile
 from recon.engine.kinds import KINDS
 from recon.engine.lifecycle import Classification, classify
-from recon.engine.load import Loaded, full_load, load_full, load_incremental, read_snapshot
+from recon.engine.load import (
+    Loaded,
+    full_load,
+    horizon,
+    load_full,
+    load_incremental,
+    load_open,
+    read_snapshot,
+)
 from recon.engine.lock import LOCK_KEY, RunInProgress, RunLock
 from recon.engine.records import Discrepancy, EngineConfig
 from recon.engine.settings import DEFAULT_OVERLAP, engine_config_from_env, overlap_from_env
@@ -117,6 +129,8 @@ class RunSummary:
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     open_by_kind: dict[str, int] | None = None  # every open discrepancy after the run
+    held: int = 0  # a closed month's findings not written, or left open (engine.closed)
+    open_from: str | None = None  # a full run that read the open months from this one on
 
     @property
     def total(self) -> int:
@@ -137,8 +151,10 @@ class RunSummary:
             "auto_resolved": self.auto_resolved,
             "reopened": self.reopened,
             "untouched": self.untouched,
+            "held": self.held,
             "open_by_kind": self.open_by_kind,
             "loaded": self.loaded,
+            "open_from": self.open_from,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "seconds": round(self.seconds, 3),
         }
@@ -148,7 +164,8 @@ class RunSummary:
         return {"by_kind": self.counts, "total": self.total, "new": self.new,
                 "still_open": self.still_open, "auto_resolved": self.auto_resolved,
                 "reopened": self.reopened, "untouched": self.untouched,
-                "loaded": self.loaded, "open_by_kind": self.open_by_kind,
+                "held": self.held, "loaded": self.loaded, "open_by_kind": self.open_by_kind,
+                "open_from": self.open_from,
                 "timings": {k: round(v, 3) for k, v in self.timings.items()}}
 
 
@@ -233,12 +250,13 @@ def _run_reconciliation(
         try:
             with contextlib.ExitStack() as stack:
                 early: _EarlyWrite | None = None
+                held = closed.Held()  # what closed months keep from being written
                 if db.dialect == "postgresql" and actual == "full":
                     # the write transaction opens first: the findings that need no dossier
                     # are upserted in it (on another thread) while the core walks the dossiers
                     wconn = stack.enter_context(db.engine.begin())
                     early = stack.enter_context(_EarlyWrite(wconn, run_id=run_id,
-                                                            now=clock.now()))
+                                                            now=clock.now(), held=held))
                 with read_snapshot(db) as conn:
                     summary, result, classification = _compute(
                         conn, run_id=run_id, mode=actual, requested=mode, as_of=at,
@@ -259,7 +277,14 @@ def _run_reconciliation(
                 rest = [d for d in result.discrepancies if d.identity not in written]
                 reopened = sorted(reopened + persist(wconn, run_id=run_id, now=now,
                                                      findings=rest,
-                                                     resolved=classification.resolved))
+                                                     resolved=classification.resolved,
+                                                     held=held))
+                if held:  # the counts are what was written
+                    summary.counts = held.counts(summary.counts, result.discrepancies)
+                    classification = held.correct(classification)
+                    summary.new, summary.still_open, summary.auto_resolved, summary.held = (
+                        len(classification.new), len(classification.still_open),
+                        len(classification.resolved), held.count)
                 summary.reopened = len(reopened)
                 summary.open_by_kind = open_by_kind(wconn)
                 summary.timings["write"] = time.perf_counter() - t0
@@ -285,8 +310,10 @@ class _EarlyWrite:
     :meth:`result`). Leaving the context waits for the worker, so an error elsewhere rolls the
     transaction back only once it is idle."""
 
-    def __init__(self, conn: Connection, *, run_id: int, now: datetime) -> None:
+    def __init__(self, conn: Connection, *, run_id: int, now: datetime,
+                 held: closed.Held | None = None) -> None:
         self.conn = conn
+        self.held = held
         self.run_id = run_id
         self.now = now
         self.seconds = 0.0
@@ -303,7 +330,8 @@ class _EarlyWrite:
     def _write(self, findings: list[Discrepancy]) -> list[str]:
         started = time.perf_counter()
         try:
-            return persist(self.conn, run_id=self.run_id, now=self.now, findings=findings)
+            return persist(self.conn, run_id=self.run_id, now=self.now, findings=findings,
+                           held=self.held)
         finally:
             self.seconds = time.perf_counter() - started
 
@@ -359,7 +387,27 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
                         settled: Callable[[list[Discrepancy]], None] | None = None,
                         since_mark: int | None = None,
                         ) -> tuple[RunSummary, Reconciliation, Classification]:
-    if mode == "full":
+    # the payout pass (recon/engine/payout_load.py) reads and matches before the core runs:
+    # the credits it claims leave the core's early findings
+    payouts = payout_load.prepare(conn, config=config.payouts, mode=mode, as_of=as_of,
+                                  mark=since_mark, since=window_start)
+    if payouts is not None:
+        settled = payouts.early(settled)
+        timings["payouts"] = time.perf_counter() - t0
+        say(f"payouts: {len(payouts.outcome.batches):,} batches, "
+            f"{len(payouts.outcome.credits):,} provider credits in {timings['payouts']:.2f}s")
+    month = horizon(conn) if mode == "full" else None
+    last = changes.last_success(conn) if month is not None else None
+    if month is not None and last is not None and last.mark is not None:
+        # closed months behind: read the open ones, and what links to them or is still open
+        say(f"reading the open months from {month:%m/%Y}")
+        loaded = load_open(conn, month=month, previous=last, as_of=as_of, config=config)
+        loaded_at = t1 = time.perf_counter()
+        result = reconcile(dossiers=loaded.dossiers, intents=loaded.intents,
+                           payments=loaded.payments, settlement_lines=loaded.lines,
+                           as_of=as_of, config=config)
+    elif mode == "full":
+        month = None
         with full_load(conn) as load:
             payments, lines = load.payments(), load.lines()
             t1 = time.perf_counter()
@@ -382,7 +430,11 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
     timings["load"] = loaded_at - t0
     say(f"loaded {len(loaded.dossiers):,} dossiers, {len(loaded.payments):,} payments, "
         f"{len(loaded.lines):,} settlement lines in {loaded_at - t0:.2f}s")
-    classification = classify(loaded.previous_open, result, partial=mode != "full")
+    previous_open: list[str] = loaded.previous_open
+    if payouts is not None:
+        result = payouts.apply(result)
+        previous_open = payouts.previous(previous_open)
+    classification = classify(previous_open, result, partial=mode != "full")
     t2 = time.perf_counter()
     timings["reconcile"] = t2 - t1  # from the core's start: in a full run, overlaps the load
     timings["load_and_reconcile"] = t2 - t0
@@ -395,7 +447,7 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
         untouched=len(classification.untouched),
         loaded={"dossiers": len(loaded.dossiers), "payments": len(loaded.payments),
                 "settlement_lines": len(loaded.lines), "intents": len(loaded.intents)},
-        timings=timings,
+        timings=timings, open_from=None if month is None else month.isoformat(),
     )
     summary.seconds = t2 - t0
     return summary, result, classification
@@ -407,7 +459,8 @@ def _close_run(conn: Connection, clock: Clock, run_id: int, summary: RunSummary,
                classification: Classification, reopened: list[str],
                audit: AuditWriter) -> None:
     finish_run(conn, run_id, now=clock.now(),
-               counts=json.dumps(summary.run_counts(), sort_keys=True))
+               counts=json.dumps(summary.run_counts(), sort_keys=True),
+               seen_open=summary.mode == "full")
     if classification.new or classification.resolved or reopened:
         audit(conn, clock, actor=SYSTEM_ACTOR, action="reconcile.run",
               entity_type="recon_run", entity_id=run_id, data={

@@ -1,10 +1,13 @@
 """Storing: what a run writes, each statement in the caller's transaction.
 
-- **Findings** (:func:`persist`): every current finding is upserted by identity (``INSERT ...
-  ON CONFLICT (identity) DO UPDATE ... WHERE status IN ('open', 'auto_resolved')``: new rows are
-  inserted, open ones refreshed, auto-resolved ones that hold again reopened, and a human
-  resolution is never undone); findings that no longer hold are set ``auto_resolved`` with the
-  reason (vi/en).
+- **Findings** (:func:`persist`): only what changed is written. Every current finding goes
+  to an upsert by identity (``INSERT ... ON CONFLICT (identity) DO UPDATE ... WHERE``): new
+  rows are inserted, open ones whose values changed refreshed, auto-resolved ones that hold
+  again reopened, and a human resolution is never undone; an open finding found unchanged is
+  not written at all (on PostgreSQL not even locked). Its ``last_run_id`` is the last run that
+  wrote it; that a full run saw it is recorded once, on the run's row (``seen_open``,
+  migration 0014, read by :func:`recon.models.reconciliation.last_seen_run`). Findings that no
+  longer hold are set ``auto_resolved`` with the reason (vi/en).
 - **The run's row** in ``recon_runs``: abandoned ``running`` rows failed
   (:func:`fail_abandoned_runs`), this run's row opened (:func:`insert_run`), closed with its
   counts (:func:`finish_run`) or failed (:func:`fail_run`), with its change mark; the last
@@ -43,24 +46,29 @@ _DISC_COLS: Final = (
 _VALUE_COLS: Final = ("kind", "dossier_id", "payment_id", "settlement_line_id", "provider",
                       "expected_amount", "actual_amount", "delta", "explanation",
                       "explanation_en", "within_tolerance")
-_CHANGED = " OR ".join(f"discrepancies.{c} IS NOT excluded.{c}" for c in _VALUE_COLS)
-_CHANGED_PG = " OR ".join(f"discrepancies.{c} IS DISTINCT FROM excluded.{c}"
-                          for c in _VALUE_COLS)
 _REOPEN_NULLS: Final = ("auto_resolved_reason", "auto_resolved_reason_en", "resolved_at",
                         "resolved_by", "resolution_type")
 
 
+def _changed(pg: bool, old: str = "discrepancies", new: str = "excluded") -> str:
+    """SQL: a stored finding ``old`` differs from the incoming ``new`` in a value column."""
+    op = "IS DISTINCT FROM" if pg else "IS NOT"
+    return " OR ".join(f"{old}.{c} {op} {new}.{c}" for c in _VALUE_COLS)
+
+
 def _upsert_tail(pg: bool) -> str:
-    changed = _CHANGED_PG if pg else _CHANGED
+    """Only what changes is written: a new finding, an open one whose values changed, an
+    auto-resolved one that holds again. An open finding found unchanged is left alone (not
+    even its ``last_run_id``: the run's row records that it saw it, ``seen_open``)."""
     sets = [f"{c} = excluded.{c}" for c in _VALUE_COLS]
     sets.append("status = 'open'")
     sets.append("last_run_id = excluded.last_run_id")
     sets += [f"{c} = CASE WHEN discrepancies.status = 'auto_resolved' THEN NULL "
              f"ELSE discrepancies.{c} END" for c in _REOPEN_NULLS]
-    sets.append(f"updated_at = CASE WHEN discrepancies.status <> 'open' OR {changed} "
-                "THEN excluded.updated_at ELSE discrepancies.updated_at END")
+    sets.append("updated_at = excluded.updated_at")
     return ("ON CONFLICT (identity) DO UPDATE SET " + ", ".join(sets)
-            + " WHERE discrepancies.status IN ('open', 'auto_resolved')")
+            + " WHERE discrepancies.status = 'auto_resolved' OR (discrepancies.status = 'open' "
+            f"AND ({_changed(pg)}))")
 
 
 def _finding_rows(findings: Iterable[Discrepancy], run_id: int, now: datetime,
@@ -84,16 +92,17 @@ def _reopened(conn: Connection, identities: Sequence[str]) -> list[str]:
 
 def persist(conn: Connection, *, run_id: int, now: datetime,
             findings: Sequence[Discrepancy], resolved: Sequence[Resolution] = (),
-            copy: bool = True) -> list[str]:
+            copy: bool = True, held: closed.Held | None = None) -> list[str]:
     """Upsert ``findings`` by identity and close ``resolved`` as ``auto_resolved`` (see the
     module docstring), in the caller's transaction. Returns the identities that were reopened,
     sorted. A run may call it more than once in its transaction, with disjoint findings.
 
     On PostgreSQL the findings are streamed with a binary ``COPY`` into a temporary table and
     upserted from it in one statement; elsewhere (or with ``copy=False``, which the tests use
-    to hold the two to the same rows) one ``INSERT ... ON CONFLICT`` per finding."""
+    to hold the two to the same rows) one ``INSERT ... ON CONFLICT`` per finding. ``held``
+    is told what a closed month held back (:func:`recon.engine.closed.hold`)."""
     # a closed month's findings are left as they are; late data is reported in the open month
-    findings, resolved = closed.hold(conn, findings, resolved, now)
+    findings, resolved = closed.hold(conn, findings, resolved, now, held)
     pg = conn.dialect.name == "postgresql"
     cols = ", ".join(_DISC_COLS)
     any_auto = conn.execute(text(
@@ -120,8 +129,15 @@ def persist(conn: Connection, *, run_id: int, now: datetime,
                 cursor.execute("SELECT i.identity FROM recon_incoming i JOIN discrepancies d "
                                "ON d.identity = i.identity WHERE d.status = 'auto_resolved'")
                 reopened = [r[0] for r in cursor.fetchall()]
-            cursor.execute(f"INSERT INTO discrepancies ({cols}) SELECT {cols} "
-                           f"FROM recon_incoming ORDER BY identity " + _upsert_tail(pg))
+            # only the rows that change go into the upsert: an unchanged open finding is not
+            # even locked (a lock dirties its page as much as an update)
+            picked = ", ".join(f"i.{c}" for c in _DISC_COLS)
+            cursor.execute(
+                f"INSERT INTO discrepancies ({cols}) SELECT {picked} FROM recon_incoming i "
+                "LEFT JOIN discrepancies d ON d.identity = i.identity "
+                "WHERE d.identity IS NULL OR d.status = 'auto_resolved' "
+                f"OR (d.status = 'open' AND ({_changed(pg, 'd', 'i')})) "
+                "ORDER BY i.identity " + _upsert_tail(pg))
     elif findings:
         if any_auto is not None:
             reopened = _reopened(conn, [d.identity for d in findings])
@@ -129,7 +145,19 @@ def persist(conn: Connection, *, run_id: int, now: datetime,
         conn.exec_driver_sql(
             f"INSERT INTO discrepancies ({cols}) VALUES ({placeholders}) " + _upsert_tail(pg),
             list(_finding_rows(findings, run_id, now, pg)))
-    if resolved:
+    if resolved and pg:
+        # one statement for them all (one per finding costs a round trip each)
+        conn.execute(text(
+            "UPDATE discrepancies d SET status = 'auto_resolved', auto_resolved_reason = r.vi, "
+            "auto_resolved_reason_en = r.en, resolution_type = 'auto', resolved_by = :actor, "
+            "resolved_at = :now, last_run_id = :run, updated_at = :now "
+            "FROM unnest(CAST(:ids AS text[]), CAST(:vis AS text[]), CAST(:ens AS text[])) "
+            "AS r(identity, vi, en) WHERE d.identity = r.identity AND d.status = 'open'"
+        ).bindparams(bindparam("now", type_=UTCDateTime())), {
+            "ids": [r.identity for r in resolved], "vis": [r.reason for r in resolved],
+            "ens": [r.reason_en for r in resolved], "actor": SYSTEM_ACTOR, "now": now,
+            "run": run_id})
+    elif resolved:
         conn.execute(text(
             "UPDATE discrepancies SET status = 'auto_resolved', auto_resolved_reason = :vi, "
             "auto_resolved_reason_en = :en, resolution_type = 'auto', resolved_by = :actor, "
@@ -181,13 +209,15 @@ def insert_run(conn: Connection, *, mode: str, as_of: datetime, window_start: da
     return int(run_id)
 
 
-def finish_run(conn: Connection, run_id: int, *, now: datetime, counts: str) -> None:
-    """The run ``succeeded``, with its counts (JSON)."""
+def finish_run(conn: Connection, run_id: int, *, now: datetime, counts: str,
+               seen_open: bool = False) -> None:
+    """The run ``succeeded``, with its counts (JSON); ``seen_open``: it judged every
+    discrepancy open after it (a full run), so each was seen by it (migration 0014)."""
     conn.execute(text(
-        "UPDATE recon_runs SET status = 'succeeded', finished_at = :now, counts = :counts "
-        "WHERE id = :id"
+        "UPDATE recon_runs SET status = 'succeeded', finished_at = :now, counts = :counts, "
+        "seen_open = :seen WHERE id = :id"
     ).bindparams(bindparam("now", type_=UTCDateTime())),
-        {"now": now, "counts": counts, "id": run_id})
+        {"now": now, "counts": counts, "id": run_id, "seen": seen_open})
 
 
 def fail_run(db: Database, run_id: int, *, now: datetime, error: str) -> None:

@@ -23,7 +23,7 @@ from recon.errors import Conflict, FieldError, NotFound, ValidationError
 from recon.models import Agency, Dossier, FeeLine, Payment, Procedure
 from recon.models.dossiers import FEE_KINDS, RECEIVED_CHANNELS, fold_name
 from recon.money import MoneyError, parse_vnd
-from recon.periods import ensure_open
+from recon.periods import closed_period, ensure_open
 from recon.scope import ALL, Scope, agency_condition
 from recon.text_safety import text_problem
 
@@ -354,8 +354,8 @@ def _update(session: Session, clock: Clock, dossier: Dossier, inp: DossierInput,
         "received_at": inp.received_at,
         "received_channel": inp.received_channel,
     }
-    if any(getattr(dossier, k) != v for k, v in simple.items()) or fee_tuples(
-            dossier.fee_lines) != fee_tuples(inp.fees):  # a closed month's dossier is read-only
+    if any(getattr(dossier, k) != v for k, v in simple.items()):
+        # a closed month's dossier is read-only; only its fees may still change (below)
         ensure_open(session, dossier.received_at, dossier.agency_id, f"dossier {dossier.code}")
         ensure_open(session, inp.received_at, dossier.agency_id, f"dossier {dossier.code}")
     for key, value in simple.items():
@@ -372,6 +372,10 @@ def _update(session: Session, clock: Clock, dossier: Dossier, inp: DossierInput,
                 "rewritten silently",
                 hint='To reassess anyway, send the same body with "reassess": true; the change '
                      "is audited and reconciliation will report any difference.")
+        # a late reassessment of a closed month's dossier is kept: the closed month's findings
+        # and snapshot stay as they are, and the next run reports the difference in the
+        # current open month (late_for_closed_period, recon.engine.closed)
+        late = closed_period(session, dossier.received_at, dossier.agency_id)
         dossier.fee_lines.clear()
         session.flush()
         dossier.fee_lines.extend(
@@ -380,7 +384,8 @@ def _update(session: Session, clock: Clock, dossier: Dossier, inp: DossierInput,
         audit.record(session, clock, actor=actor, action="dossier.fees_reassessed",
                      entity_type="dossier", entity_id=dossier.code,
                      data={"from": old_fees, "to": new_fees, "paid_before": paid,
-                           "explicit_reassess": reassess})
+                           "explicit_reassess": reassess,
+                           **({"closed_month": f"{late.month:%Y-%m}"} if late else {})})
     if not changed and old_fees == new_fees:
         return "unchanged"
     dossier.updated_at = clock.now()

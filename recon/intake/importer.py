@@ -341,11 +341,14 @@ def write_dossiers(session: Session, clock: Clock, inputs: list[DossierInput],
     """Write validated dossiers: new ones set-based, existing ones by the upsert rule
     (or left alone with ``skip_existing``, as the idempotent demo does)."""
     closed = closed_months(session)  # a closed month takes no new dossier
-    for inp in inputs:
-        period = closed_in(closed, inp.received_at, agencies.get(inp.agency_code))
-        if period is not None:
-            raise PeriodClosed(period.month, f"dossier {inp.code} (received "
-                               f"{inp.received_at.astimezone(VN_TZ):%d/%m/%Y})")
+    late = [(inp, period) for inp in inputs if (period := closed_in(
+        closed, inp.received_at, agencies.get(inp.agency_code))) is not None]
+    if late:  # one already stored goes by the upsert rule (a late reassessment is kept)
+        known = existing_codes(session, [inp.code for inp, _ in late])
+        for inp, period in late:
+            if inp.code not in known:
+                raise PeriodClosed(period.month, f"dossier {inp.code} (received "
+                                   f"{inp.received_at.astimezone(VN_TZ):%d/%m/%Y})")
     procedures = _procedure_ids(session, clock, inputs)
     now = clock.now()
     for start in range(0, len(inputs), BATCH):

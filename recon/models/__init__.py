@@ -7,7 +7,7 @@ from recon.models.payments import Callback, Payment, PaymentIntent, RefusedCallC
 from recon.models.periods import Period, PeriodSnapshot
 from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
 from recon.models.scopes import TokenAgency, UserAgency
-from recon.models.security import LoginAttempt
+from recon.models.security import LoginAttempt, WebSession
 from recon.models.settlements import SettlementFile, SettlementLine
 from recon.models.users import ApiToken, User
 
@@ -34,4 +34,5 @@ __all__ = [
     "TokenAgency",
     "User",
     "UserAgency",
+    "WebSession",
 ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -11,9 +12,15 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    and_,
+    case,
     false,
+    func,
+    select,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from recon.db import Base, BigIntPK, UTCDateTime, utcnow
 from recon.engine.kinds import KINDS, REGISTRY
@@ -31,6 +38,8 @@ class ReconRun(Base):
     __table_args__ = (
         CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status_known"),
         CheckConstraint("mode IN ('full', 'incremental')", name="mode_known"),
+        Index("ix_recon_runs_seen_open", "id", postgresql_where=text("seen_open"),
+              sqlite_where=text("seen_open")),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -47,6 +56,9 @@ class ReconRun(Base):
     # every change stamped below it was seen by this run (recon/engine/changes.py); NULL for
     # runs from before migration 0009
     change_mark: Mapped[int | None] = mapped_column(BigInteger)
+    # the run judged every discrepancy left open after it (a full run): each of them was seen
+    # by it, without its row being rewritten (migration 0014; see last_seen_run)
+    seen_open: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class ChangeCounter(Base):
@@ -106,5 +118,22 @@ class Discrepancy(Base):
     proposed_by: Mapped[str | None] = mapped_column(String(100))
     proposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # the person behind ``proposed_by`` ("user:NAME", also for a token its owner): what
+    # maker ≠ checker compares (0013)
+    proposed_by_person: Mapped[str | None] = mapped_column(String(100))
     # stamped by the database when it becomes open again (reopened by hand or by a run)
     change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)
+
+
+def last_seen_run(last_run_id: ColumnElement[int | None] | Any,
+                  status: ColumnElement[str] | Any) -> ColumnElement[int | None]:
+    """The last run that saw a discrepancy, as SQL: its ``last_run_id`` (the last run that
+    wrote it), or, while it is open, the latest successful run that saw every open
+    discrepancy (``seen_open``), whichever is later. A run does not rewrite a finding it finds
+    unchanged (migration 0014)."""
+    seen = (select(func.max(ReconRun.id))
+            .where(ReconRun.seen_open.is_(True), ReconRun.status == "succeeded")
+            .scalar_subquery())
+    return case(
+        (and_(status == "open", seen > func.coalesce(last_run_id, 0)), seen),
+        else_=last_run_id)

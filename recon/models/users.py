@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from recon.db import Base, BigIntPK, UTCDateTime, utcnow
@@ -44,3 +44,7 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # the person who answers for the token (issue 16): maker-checker compares people, so a
+    # token acts as its owner there; NULL (tokens made before 0013): it may not propose or
+    # approve a four-eyes action
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)

@@ -68,7 +68,7 @@ from adapters import (
     get_adapter,
 )
 from adapters.base import json_ack
-from adapters.scrub import mask_pans, mask_pans_text, redact_headers
+from adapters.scrub import mask_pans_text, mask_prefix, mask_prefix_text, redact_headers
 from recon import driver
 from recon.audit.sealing import request_seal
 from recon.clock import Clock
@@ -88,10 +88,11 @@ from recon.payments.recording import (
     slot_of,
 )
 from recon.payments.refused import (
+    QUERY_STRING_CHARS,
     RefusalPolicy,
     count_limited,
-    cut_headers,
     is_refused,
+    kept_headers,
     over_limit,
     rate_limited_ack,
 )
@@ -145,7 +146,7 @@ def _text(value: str) -> str:
 
 
 def _clip(text_value: str, limit: int = MAX_DETAIL) -> str:
-    masked = _text(mask_pans_text(text_value))
+    masked = _text(mask_prefix_text(text_value, limit + 1))  # scans only what may be kept
     return masked if len(masked) <= limit else masked[: limit - 1] + "…"
 
 
@@ -184,15 +185,18 @@ def _archive_values(provider: str, raw: RawRequest, *, request_id: str | None,
                     remote_addr: str | None, prefix: int | None = None,
                     original_length: int | None = None) -> dict[str, Any]:
     """The archive's columns. ``prefix``: a refused call (:mod:`payments.refused`), kept as its
-    first ``prefix`` bytes, its header values cut, its length as received in ``body_length``
-    when the body was cut (``original_length``: the declared length of a body not read whole)."""
+    first ``prefix`` bytes, its headers and query string cut, its length as received in
+    ``body_length`` when the body was cut (``original_length``: the declared length of a body
+    not read whole)."""
     body_length = None
     if prefix is None:
-        body = mask_pans(raw.body)[:MAX_BODY_BYTES]  # mask before cutting: a cut PAN is caught
+        body = mask_prefix(raw.body, MAX_BODY_BYTES)  # a PAN the cut splits is still masked
         headers = redact_headers(raw.headers)
-    else:
-        body = mask_pans(raw.body[:prefix + PAN_SLACK_BYTES])[:prefix]
-        headers = cut_headers(redact_headers(raw.headers))
+        query_string = mask_pans_text(raw.query_string)
+    else:  # nobody vouched for it: only what is kept is scanned (bounded work)
+        body = mask_prefix(raw.body, prefix)
+        headers = kept_headers(raw.headers)
+        query_string = mask_prefix_text(raw.query_string, QUERY_STRING_CHARS)
         length = max(original_length or 0, len(raw.body))
         body_length = length if length > prefix else None
     return {
@@ -200,7 +204,7 @@ def _archive_values(provider: str, raw: RawRequest, *, request_id: str | None,
         "received_at": raw.received_at,
         "method": raw.method[:10],
         "path": raw.path[:255],
-        "query_string": _text(mask_pans_text(raw.query_string)),
+        "query_string": _text(query_string),
         "headers": json.dumps(headers, ensure_ascii=False, sort_keys=True),
         "body": body,
         "remote_addr": (remote_addr or None) and remote_addr[:64],

@@ -33,13 +33,14 @@ An intent is an *offer*, not money. The rules this module keeps:
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Lock
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -488,14 +489,22 @@ class CashOutcome:
         return self.result.outcome == "duplicate"
 
 
+#: a printed receipt number (biên lai: form code, series, number, e.g. ``BL-0001234`` or
+#: ``1-26T/00000123``): 1–64 printable ASCII characters, no space at either end; spaces around
+#: it are trimmed. The OpenAPI document declares this same pattern.
+RECEIPT_PATTERN: Final = re.compile(f"[!-~](?:[ -~]{{0,{MAX_RECEIPT - 2}}}[!-~])?")
+RECEIPT_SCHEMA_PATTERN: Final = f"^ *{RECEIPT_PATTERN.pattern} *$"
+
+
 def parse_receipt_number(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise DeskInvalid("receipt_missing", "receipt_number",
                           "is required: the number printed on the cash receipt (biên lai)")
-    text = value.strip()
-    if len(text) > MAX_RECEIPT or not text.isprintable():
+    text = value.strip(" ")
+    if not RECEIPT_PATTERN.fullmatch(text):
         raise DeskInvalid("receipt_invalid", "receipt_number",
-                          f"must be 1–{MAX_RECEIPT} printable characters, got {value!r}")
+                          f"must be 1–{MAX_RECEIPT} printable ASCII characters (letters, "
+                          f"digits, punctuation), got {value!r}")
     return text
 
 

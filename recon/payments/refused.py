@@ -6,7 +6,12 @@ send those, so what we keep of them is bounded three ways:
 
 - **a prefix**: the body is archived cut to ``RECON_REFUSED_CALLBACK_BYTES`` (2048) bytes, its
   length as received in ``callbacks.body_length`` and the detail saying so; each header value is
-  cut to :data:`HEADER_VALUE_CHARS` characters (card numbers are masked before cutting);
+  cut to :data:`HEADER_VALUE_CHARS` characters and all headers together to
+  :data:`HEADERS_CHARS` (:func:`kept_headers`), its query string to
+  :data:`QUERY_STRING_CHARS`. Card numbers are masked in what is kept, and
+  only that (plus :data:`adapters.scrub.PAN_MAX_BYTES` past each cut, to mask a number the cut
+  splits) is ever scanned: an unverified call costs the masking a bounded amount of work
+  whatever its headers (issue 16 item 2: 90 headers of 8 KiB);
 - **a rate**: at most ``RECON_REFUSED_CALLBACK_LIMIT`` (30) refused calls per source address in
   ``RECON_REFUSED_CALLBACK_WINDOW_SECONDS`` (60) are archived; past that the answer is 429 with
   ``Retry-After`` and the call is only counted (``refused_call_counts``, per UTC day, shown on
@@ -23,7 +28,7 @@ malformed payload signed by the provider) is the provider's, and is kept whole t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from adapters import Acknowledgement
 from adapters.base import json_ack
+from adapters.scrub import PAN_MAX_BYTES, Work, redact_header
 from recon.clock import Clock
 from recon.config import Settings
 from recon.db import Database
@@ -45,6 +51,15 @@ DEFAULT_LIMIT = 30
 DEFAULT_WINDOW_SECONDS = 60
 #: each header value of a refused call is kept up to this many characters
 HEADER_VALUE_CHARS = 1024
+#: ... each header name up to this many
+HEADER_NAME_CHARS = 128
+#: ... and all its headers together (names and values) up to about this many
+HEADERS_CHARS = 8192
+#: the entry that counts a refused call's headers not kept
+MORE_HEADERS = "…"
+#: a refused call's query string is kept up to this many characters (gunicorn's own limit on
+#: the whole request line is 4094: nothing a real provider sends is cut)
+QUERY_STRING_CHARS = 4096
 #: the sweep deletes this many rows per transaction
 SWEEP_BATCH = 5000
 #: callback outcomes that are refusals (the sweep deletes only these; ``spooled``, ``error`` and
@@ -90,10 +105,30 @@ def is_refused(signature_valid: bool | None, callback_outcome: str) -> bool:
     return signature_valid is not True and callback_outcome in REFUSED_OUTCOMES
 
 
-def cut_headers(headers: dict[str, str]) -> dict[str, str]:
-    return {name: value if len(value) <= HEADER_VALUE_CHARS
-            else f"{value[:HEADER_VALUE_CHARS]}…[{len(value)} chars]"
-            for name, value in headers.items()}
+def kept_headers(headers: Mapping[str, str], *, work: Work | None = None) -> dict[str, str]:
+    """What is kept of a refused call's headers: in order, each name cut to
+    :data:`HEADER_NAME_CHARS` and each value to :data:`HEADER_VALUE_CHARS`, redacted and
+    masked (:func:`adapters.scrub.redact_header`), until :data:`HEADERS_CHARS` characters are
+    kept; the rest are counted under :data:`MORE_HEADERS`. Each value is cut *before* it is
+    scanned (with :data:`adapters.scrub.PAN_MAX_BYTES` to spare, so a card number the cut
+    splits is still masked), so the work is bounded whatever was sent."""
+    kept: dict[str, str] = {}
+    budget = HEADERS_CHARS
+    items = list(headers.items())
+    for index, (name, value) in enumerate(items):
+        if budget <= 0:
+            dropped = items[index:]
+            kept[MORE_HEADERS] = (f"{len(dropped)} more headers, "
+                                  f"{sum(len(n) + len(v) for n, v in dropped)} chars, not kept")
+            break
+        short = name[:HEADER_NAME_CHARS]
+        limit = max(0, min(HEADER_VALUE_CHARS, budget - len(short)))
+        shown = redact_header(short, value[:limit + PAN_MAX_BYTES], work=work)[:limit]
+        if len(value) > limit:
+            shown = f"{shown}…[{len(value)} chars]"
+        kept[short] = shown
+        budget -= len(short) + len(shown)
+    return kept
 
 
 _unverified = text(UNVERIFIED)

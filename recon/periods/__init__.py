@@ -25,16 +25,18 @@ every agency or names the row's agency. Writing to such a row is refused with
 :class:`PeriodClosed` (it says who may reopen the month: an admin):
 
 - intake (``recon.intake.dossiers.upsert_dossier`` and the bulk importer): a new dossier
-  received in a closed month, or any change (fees, reassessment, date, applicant) to a dossier
-  received in one, is refused; re-sending it unchanged is accepted (idempotent);
+  received in a closed month, or a change of its date, procedure, applicant or channel, is
+  refused; re-sending it unchanged is accepted (idempotent); a change of its fees (a late
+  reassessment) is kept, audited with the closed month, and the run reports it in the open
+  month (see below);
 - review (``recon.review.actions``): resolving, proposing, approving, rejecting, assigning or
   reopening a discrepancy dated in a closed month is refused;
 - the run (``recon.engine.closed``): a closed month's findings are left as they are.
 
 Data that arrives later for a closed month is kept, never refused: a settlement import only
-adds lines (it changes no existing row), and a payment's later status (a refund) is recorded
-as always. The run then reports it in the current open month as a ``late_for_closed_period``
-finding instead of changing the closed month.
+adds lines (it changes no existing row), a payment's later status (a refund) is recorded as
+always, and so is a reassessment of a dossier's fees. The run then reports it in the current
+open month as a ``late_for_closed_period`` finding instead of changing the closed month.
 """
 
 from __future__ import annotations

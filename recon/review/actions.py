@@ -10,8 +10,11 @@ Four ways to resolve (:data:`RESOLUTION_TYPES`). ``refunded_to_citizen`` and
 a person names) and ``written_off`` (the difference is accepted as a loss or gain) move money
 on paper, so they need two people: :func:`resolve` records a *proposal*, and another finance
 user :func:`approve`\\ s it (maker ≠ checker; the proposer may only withdraw it with
-:func:`reject`). Approving a manual match of a payment that had no dossier attaches the payment
-to that dossier (``payments.dossier_id``, and ``updated_at`` so the next run sees it).
+:func:`reject`). Maker ≠ checker compares *people*, never credentials (issue 16): an API
+token acts as the person it belongs to, so ``user:ketoan`` cannot approve with a token of
+ketoan's what ketoan proposed; a token that belongs to nobody may neither propose nor approve
+(:func:`four_eyes_person`). Approving a manual match of a payment that had no dossier attaches
+the payment to that dossier (``payments.dossier_id``, and ``updated_at`` so the next run sees it).
 """
 
 from __future__ import annotations
@@ -58,6 +61,63 @@ class SameUser(Forbidden):
         super().__init__("the person who proposed a resolution cannot approve it",
                          hint="Ask another finance officer to approve it, or withdraw it.")
         self.reason = "same_user"
+
+
+class UnownedToken(Forbidden):
+    """A token that belongs to no person tried to propose or approve a four-eyes action."""
+
+    code = "maker_checker"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this API token belongs to no person, so it may not propose or approve what needs "
+            "two people",
+            hint="Create a token for a person with `recon tokens create NAME --role ROLE "
+                 "--user USERNAME`, then revoke this one (`recon tokens revoke ID`).")
+        self.reason = "unowned_token"
+
+
+def four_eyes_person(actor: str, person: str | None) -> str:
+    """The person behind ``actor`` for maker ≠ checker: ``person`` when the caller names one
+    (a user, or the owner of a token), else the actor itself when it is a user
+    (``user:NAME``). A token without an owner has none: :class:`UnownedToken`."""
+    if person:
+        return person
+    if actor.startswith("user:"):
+        return actor
+    raise UnownedToken()
+
+
+def proposer_person(proposed_by: str | None, proposed_by_person: str | None) -> str | None:
+    """The person behind a proposal (a proposal made before 0013 kept only its actor: a user
+    is a person, a token there is nobody's)."""
+    if proposed_by_person:
+        return proposed_by_person
+    if proposed_by and proposed_by.startswith("user:"):
+        return proposed_by
+    return None
+
+
+class UnknownProposer(Forbidden):
+    """A proposal whose maker is no known person (an unowned token's, from before 0013)."""
+
+    code = "maker_checker"
+
+    def __init__(self) -> None:
+        super().__init__("nobody can tell which person made this proposal (an unowned API "
+                         "token made it), so nobody can be its second pair of eyes",
+                         hint="Reject it, then propose it again as a person.")
+        self.reason = "unknown_proposer"
+
+
+def check_second_person(proposed_by: str | None, proposed_by_person: str | None,
+                        checker: str) -> None:
+    """Refuse unless ``checker`` is another person than the proposal's maker."""
+    maker = proposer_person(proposed_by, proposed_by_person)
+    if maker is None:
+        raise UnknownProposer()
+    if maker == checker:
+        raise SameUser()
 
 
 @dataclass(frozen=True)
@@ -113,10 +173,12 @@ def _snapshot(d: Discrepancy) -> dict[str, Any]:
 
 def resolve(session: Session, clock: Clock, discrepancy_id: int, *, actor: str, scope: Scope = ALL,
             resolution_type: object, note: object,
-            dossier_code: object = None) -> ActionResult:
-    """Resolve at once, or (for :data:`NEEDS_APPROVAL` types) record a proposal."""
+            dossier_code: object = None, person: str | None = None) -> ActionResult:
+    """Resolve at once, or (for :data:`NEEDS_APPROVAL` types) record a proposal; ``person``
+    is who answers for ``actor`` (see :func:`four_eyes_person`)."""
     kind = _type(resolution_type)
     text = _note(note)
+    maker = four_eyes_person(actor, person) if kind in NEEDS_APPROVAL else None
     d = _lock(session, discrepancy_id, scope)
     _require_open(d)
     if d.proposed_by is not None:
@@ -140,8 +202,11 @@ def resolve(session: Session, clock: Clock, discrepancy_id: int, *, actor: str, 
         d.proposed_resolution_type = kind
         d.proposed_note = text
         d.proposed_by = actor
+        d.proposed_by_person = maker
         d.proposed_at = now
         d.updated_at = now
+        if maker != actor:
+            data["person"] = maker
         event = audit.record(session, clock, actor=actor,
                              action="discrepancy.resolution_proposed",
                              entity_type="discrepancy", entity_id=d.id, data=data)
@@ -159,23 +224,27 @@ def resolve(session: Session, clock: Clock, discrepancy_id: int, *, actor: str, 
 
 
 def approve(session: Session, clock: Clock, discrepancy_id: int, *, actor: str, scope: Scope = ALL,
-            note: object = None) -> ActionResult:
-    """Apply a pending proposal; ``actor`` must not be its proposer."""
+            note: object = None, person: str | None = None) -> ActionResult:
+    """Apply a pending proposal; the person behind ``actor`` must not be its proposer."""
     from recon.review.workbench import latest_proposal  # noqa: PLC0415 - workbench reads, we write
 
     comment = _note(note, required=False)
+    checker = four_eyes_person(actor, person)
     d = _lock(session, discrepancy_id, scope)
     _require_open(d)
     if d.proposed_by is None or d.proposed_resolution_type is None:
         raise ReviewError("no_proposal", f"discrepancy {d.id} has no proposal to approve",
                           "Reload the page: it may have been approved or withdrawn.")
-    if d.proposed_by == actor:
-        raise SameUser()
+    check_second_person(d.proposed_by, d.proposed_by_person, checker)
     now = clock.now()
     proposal = latest_proposal(session, d.id) or {}
     data: dict[str, Any] = {**_snapshot(d), "resolution_type": d.proposed_resolution_type,
                             "proposed_by": d.proposed_by, "note": d.proposed_note,
                             "approval_note": comment}
+    if d.proposed_by_person and d.proposed_by_person != d.proposed_by:
+        data["proposed_by_person"] = d.proposed_by_person
+    if checker != actor:
+        data["person"] = checker
     if d.proposed_resolution_type == "matched_manually":
         target = proposal.get("dossier_id")
         data["dossier_id"] = target
@@ -207,7 +276,7 @@ def approve(session: Session, clock: Clock, discrepancy_id: int, *, actor: str, 
 
 
 def reject(session: Session, clock: Clock, discrepancy_id: int, *, actor: str, scope: Scope = ALL,
-           note: object = None) -> ActionResult:
+           note: object = None, person: str | None = None) -> ActionResult:
     """Turn down (or, by its proposer, withdraw) a pending proposal; the discrepancy stays
     open."""
     comment = _note(note, required=False)
@@ -218,7 +287,7 @@ def reject(session: Session, clock: Clock, discrepancy_id: int, *, actor: str, s
                           "Reload the page: it may have been approved or withdrawn.")
     data = {**_snapshot(d), "proposed_resolution_type": d.proposed_resolution_type,
             "proposed_by": d.proposed_by, "proposed_note": d.proposed_note, "note": comment,
-            "withdrawn": d.proposed_by == actor}
+            "withdrawn": _withdrawn(d, actor, person)}
     _clear_proposal(d)
     d.updated_at = clock.now()
     event = audit.record(session, clock, actor=actor, action="discrepancy.resolution_rejected",
@@ -226,11 +295,21 @@ def reject(session: Session, clock: Clock, discrepancy_id: int, *, actor: str, s
     return ActionResult(d, "rejected", event.id)
 
 
+def _withdrawn(d: Discrepancy, actor: str, person: str | None) -> bool:
+    """Whether the proposal's own maker (the same credential or the same person) drops it."""
+    if d.proposed_by == actor:
+        return True
+    maker = proposer_person(d.proposed_by, d.proposed_by_person)
+    who = person or (actor if actor.startswith("user:") else None)
+    return maker is not None and maker == who
+
+
 def _clear_proposal(d: Discrepancy) -> None:
     """No resolution is proposed any more (rejected, withdrawn, or the case reopened)."""
     d.proposed_resolution_type = None
     d.proposed_note = None
     d.proposed_by = None
+    d.proposed_by_person = None
     d.proposed_at = None
 
 

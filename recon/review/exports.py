@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from recon.clock import VN_TZ
 from recon.db import Database
 from recon.models import Agency, Discrepancy, Dossier, Payment, SettlementLine
+from recon.models.reconciliation import last_seen_run
 from recon.review.cells import safe_cell, safe_text
 from recon.scope import ALL, Scope, discrepancy_condition
 
@@ -56,7 +57,8 @@ def query(*, status: str | None = None, kind: str | None = None, provider: str |
             payment.provider_txn_id, line.provider_txn_id, payment.reference, line.reference,
             d.expected_amount, d.actual_amount, d.delta, d.within_tolerance, d.detected_at,
             d.explanation, d.explanation_en, d.dossier_id, d.payment_id, d.settlement_line_id,
-            d.first_run_id, d.last_run_id, d.resolution_type, d.resolution_note,
+            d.first_run_id, last_seen_run(d.last_run_id, d.status), d.resolution_type,
+            d.resolution_note,
             d.resolved_by, d.resolved_at, d.auto_resolved_reason, d.auto_resolved_reason_en,
             d.updated_at,
         )

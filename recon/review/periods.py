@@ -13,8 +13,9 @@
   again; its snapshots are kept and the next close adds a new one.
 
 The figures are those of :mod:`recon.review.reports` (the finance dashboard and daily
-summary), which cover every agency; a close for one agency freezes the same figures plus its
-own discrepancies.
+summary): a close for every agency freezes the province's figures, a close for one agency
+only that agency's (its dossiers, their payments, the settlement lines of those payments, the
+discrepancies about them).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from recon.audit import chain as audit
@@ -44,7 +46,13 @@ from recon.models import (
 )
 from recon.periods import month_of, month_window
 from recon.review import reports
-from recon.review.actions import MAX_NOTE, ReviewError
+from recon.review.actions import (
+    MAX_NOTE,
+    ReviewError,
+    check_second_person,
+    four_eyes_person,
+)
+from recon.review.actions import SameUser as ActionsSameUser
 from recon.scope import ALL, Scope, period_condition
 
 CLOSE_ROLES: Final = ("finance", "admin")
@@ -119,6 +127,11 @@ def get(session: Session, period_id: int, *, lock: bool = False, scope: Scope = 
     return period
 
 
+def agency_codes(session: Session) -> dict[int, str]:
+    """Every agency's code by id (the periods page names a close's agency by its code)."""
+    return {i: c for i, c in session.execute(select(Agency.id, Agency.code))}
+
+
 def list_periods(session: Session, scope: Scope = ALL) -> list[Period]:
     return list(session.scalars(select(Period).where(period_condition(scope))
                                 .order_by(Period.month.desc(), Period.agency_id)))
@@ -159,7 +172,10 @@ def discrepancies_of(session: Session, month: date, agency_id: int | None,
         stmt = stmt.where(or_(and_(Discrepancy.kind.in_(by_part["dossier"]),
                                    Dossier.agency_id == agency_id),
                               and_(Discrepancy.kind.in_([*by_part["payment"], LATE]),
-                                   pd.agency_id == agency_id)))
+                                   pd.agency_id == agency_id),
+                              # a late finding about a dossier (a reassessment)
+                              and_(Discrepancy.kind == LATE, Discrepancy.payment_id.is_(None),
+                                   Dossier.agency_id == agency_id)))
     if status is not None:
         stmt = stmt.where(Discrepancy.status == status)
     return list(session.scalars(stmt))
@@ -186,9 +202,12 @@ def _carry(session: Session, month: date, agency_id: int | None,
 
 def propose(session: Session, clock: Clock, *, actor: str, month: date,
             agency_code: str | None = None, note: object = None,
-            carry_forward: dict[int, str] | None = None, scope: Scope = ALL) -> Period:
+            carry_forward: dict[int, str] | None = None,
+            person: str | None = None, scope: Scope = ALL) -> Period:
     """Propose closing ``month`` (see the module docstring); only for an agency of
-    ``scope`` (every agency: only for the whole deployment)."""
+    ``scope`` (every agency: only for the whole deployment). ``person`` is who answers for
+    ``actor`` (a token's owner), which the approver must not be."""
+    maker = four_eyes_person(actor, person)
     agency = _agency(session, agency_code, scope)
     agency_id = agency.id if agency else None
     month = month.replace(day=1)
@@ -207,15 +226,29 @@ def propose(session: Session, clock: Clock, *, actor: str, month: date,
         session.add(period)
     period.status = "proposed"
     period.proposed_by = actor
+    period.proposed_by_person = maker
     period.proposed_at = now
     period.proposal_note = text
     period.carried_forward = json.dumps(carried, ensure_ascii=False, sort_keys=True)
     period.updated_at = now
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # uq_periods_month_scope_key: another proposal for this month and scope was stored
+        # between our look and our insert (the row lock cannot cover a row not yet there)
+        if "scope_key" not in str(exc.orig) and "uq_periods" not in str(exc.orig):
+            raise
+        raise ReviewError(
+            "close_in_progress",
+            f"{month:%m/%Y} ({agency_code or 'all agencies'}) was proposed for closing by "
+            "someone else at the same moment; this proposal was not stored",
+            "Reload the list of months: approve or reject the proposal that is there.",
+        ) from None
     audit.record(session, clock, actor=actor, action="period.close_proposed",
                  entity_type="period", entity_id=period.id,
                  data={"month": month.isoformat(), "agency": agency_code,
-                       "note": text, "carried_forward": carried})
+                       "note": text, "carried_forward": carried,
+                       **({"person": maker} if maker != actor else {})})
     return period
 
 
@@ -234,11 +267,12 @@ def _jsonable(value: Any) -> Any:
 def snapshot_of(session: Session, period: Period) -> dict[str, Any]:
     """The frozen report of a month: its figures, each day's, its discrepancies."""
     start, end = month_window(period.month)
-    month_fig = reports._period(session, f"{period.month:%m/%Y}", start, end)
+    agency = period.agency_id  # a close for one agency freezes that agency's figures only
+    month_fig = reports._period(session, f"{period.month:%m/%Y}", start, end, agency_id=agency)
     days = []
     day = period.month
     while day.month == period.month.month:
-        summary = reports.daily_summary(session, day)
+        summary = reports.daily_summary(session, day, agency_id=agency)
         days.append({"day": day.isoformat(), "totals": summary.totals,
                      "settled": _jsonable(summary.settled)})
         day += timedelta(days=1)
@@ -267,14 +301,17 @@ def snapshot_hash(snapshot: dict[str, Any]) -> tuple[str, str]:
 
 
 def approve(session: Session, clock: Clock, period_id: int, *, actor: str,
-            scope: Scope = ALL) -> Period:
+            person: str | None = None, scope: Scope = ALL) -> Period:
     """Close the month: a second person approves the proposal (see the module docstring)."""
+    checker = four_eyes_person(actor, person)
     period = get(session, period_id, lock=True, scope=scope)
     if period.status != "proposed" or period.proposed_by is None:
         raise ReviewError("not_proposed", f"{period.month:%m/%Y} has no proposal to approve",
                           "Propose closing it first.")
-    if period.proposed_by == actor:
-        raise SameUser()
+    try:
+        check_second_person(period.proposed_by, period.proposed_by_person, checker)
+    except ActionsSameUser:
+        raise SameUser() from None
     carried = {int(k): v for k, v in json.loads(period.carried_forward or "{}").items()}
     _carry(session, period.month, period.agency_id, carried)  # anything new opened since?
     now = clock.now()
@@ -310,6 +347,7 @@ def reject(session: Session, clock: Clock, period_id: int, *, actor: str,
                  entity_type="period", entity_id=period.id,
                  data={"month": period.month.isoformat(), "proposed_by": period.proposed_by})
     period.status = "open"
+    period.proposed_by_person = None
     period.updated_at = clock.now()
     return period
 
@@ -346,7 +384,8 @@ def as_dict(period: Period, snapshots_count: int = 0) -> dict[str, Any]:
     """A period as the API and the CLI show it."""
     def iso(v: datetime | None) -> str | None:
         return v.isoformat() if v else None
-    return {"id": period.id, "month": f"{period.month:%Y-%m}", "agency_id": period.agency_id,
+    month = f"{period.month.year:04d}-{period.month.month:02d}"  # %Y does not pad year 600
+    return {"id": period.id, "month": month, "agency_id": period.agency_id,
             "status": period.status, "proposed_by": period.proposed_by,
             "proposed_at": iso(period.proposed_at), "proposal_note": period.proposal_note,
             "carried_forward": json.loads(period.carried_forward or "{}"),

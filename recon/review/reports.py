@@ -238,7 +238,10 @@ def _outstanding_figure(session: Session, start: datetime | None,
 
 
 def _period(session: Session, label: str, start: datetime, end: datetime,
-            scope: Scope = ALL) -> Period:
+            scope: Scope = ALL, agency_id: int | None = None) -> Period:
+    """A window's figures, of ``scope`` and within it of ``agency_id`` only if given (its
+    dossiers, their payments, the lines settling those payments)."""
+    scope = scope.narrow(agency_id)
     period = Period(label, start, end)
     period.collected_by_channel = _collected(session, start, end, Payment.channel, scope)
     period.collected_by_provider = _collected(session, start, end, Payment.provider, scope)
@@ -353,10 +356,15 @@ def _first_line_amount() -> Any:
     return func.coalesce(first_by(Payment.provider_txn_id), first_by(Payment.bank_reference))
 
 
-def daily_summary(session: Session, day: date, scope: Scope = ALL) -> DailySummary:
+def daily_summary(session: Session, day: date, scope: Scope = ALL,
+                  agency_id: int | None = None) -> DailySummary:
     """One Vietnam day: payments by agency, provider, channel and status (with how many of
     them are settled), lines settled that day, discrepancies detected that day by kind and
-    status, and how many reconciliation runs ran."""
+    status, and how many reconciliation runs ran. Only what ``scope`` sees and, with
+    ``agency_id``, only that agency's payments, the lines settling them and the
+    discrepancies about its dossiers, their payments or those lines (the runs are the
+    province's)."""
+    scope = scope.narrow(agency_id)
     start, end = vn_day_window(day)
     settled_amount = _first_line_amount()
     is_settled = case((settled_amount.is_not(None), 1), else_=0)

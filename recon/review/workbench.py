@@ -54,7 +54,7 @@ from recon.models import (
     SettlementLine,
     User,
 )
-from recon.models.reconciliation import DISCREPANCY_KINDS
+from recon.models.reconciliation import DISCREPANCY_KINDS, last_seen_run
 from recon.review.cells import safe_cell
 from recon.review.exports import write_table_xlsx
 from recon.review.reports import vn_midnight
@@ -685,7 +685,8 @@ def story(session: Session, discrepancy_id: int, scope: Scope = ALL) -> Story | 
     if d.first_run_id:
         runs = list(session.scalars(select(ReconRun).where(
             ReconRun.id >= d.first_run_id,
-            ReconRun.id <= (d.last_run_id or d.first_run_id))
+            ReconRun.id <= (session.scalar(select(last_seen_run(d.last_run_id, d.status)))
+                            or d.first_run_id))
             .order_by(ReconRun.id.desc()).limit(20)))
     related_conditions = []
     if dossier is not None:

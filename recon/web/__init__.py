@@ -26,11 +26,12 @@ from flask.ctx import _AppCtxGlobals
 from flask.wrappers import Request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import IntegerConverter, Map, PathConverter
 from werkzeug.wrappers import Response as BaseResponse
 
 from adapters.scrub import mask_pans_text
 from recon.accounts.login_limits import limit_from_settings
+from recon.accounts.sessions import policy_from_settings as session_policy_from_settings
 from recon.audit.sealing import sealer_for
 from recon.config import Settings
 from recon.errors import FieldError, ReconError, ValidationError
@@ -64,6 +65,14 @@ class BigIntConverter(IntegerConverter):
     def __init__(self, url_map: Map, fixed_digits: int = 0, min: int | None = None,
                  max: int | None = None, signed: bool = False) -> None:
         super().__init__(url_map, fixed_digits, min, BIGINT_MAX if max is None else max, signed)
+
+
+class DossierCodeConverter(PathConverter):
+    """``<dossier_code:...>``: a dossier code (it may hold ``/``), but never one ending in the
+    name of a sub-resource: ``GET /dossiers/X/cash-payments`` is the POST-only route answering
+    405 with ``Allow: POST``, not a search for the dossier ``X/cash-payments``."""
+
+    regex = r"[^/].*?(?<!/cash-payments)(?<!/payment-intents)"
 
 
 def wants_json() -> bool:
@@ -209,6 +218,20 @@ def _enforce_policy(req: Request, ctx_g: _AppCtxGlobals) -> BaseResponse | None:
     return None
 
 
+#: headers an HTTP error carries that the protocol requires of the answer (RFC 9110: a 405
+#: lists the methods the resource allows; a 401 names its challenge; a 503 or 429 when to retry)
+PROTOCOL_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
+
+
+def _keep_protocol_headers(exc: HTTPException, response: Response) -> Response:
+    """The JSON or HTML error keeps what werkzeug's own answer would have said in its headers
+    (``MethodNotAllowed`` carries the route's valid methods as ``Allow``)."""
+    for name, value in exc.get_headers():
+        if name in PROTOCOL_HEADERS:
+            response.headers[name] = value
+    return response
+
+
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(ReconError)
     def _recon_error(exc: ReconError) -> Response | tuple[str, int]:
@@ -230,11 +253,14 @@ def _register_errors(app: Flask) -> None:
             return render_template("error.html", status=400, message=message), 400
         if wants_json():
             hint = ("The request body is over the limit." if status == 413 else None)
-            return _json_error(status, (exc.name or "error").lower().replace(" ", "_"),
-                               exc.description or exc.name or "error", hint)
-        message = i18n.translate("Page not found.") if status == 404 else (
-            exc.description or exc.name or "")
-        return render_template("error.html", status=status, message=message), status
+            response = _json_error(status, (exc.name or "error").lower().replace(" ", "_"),
+                                   exc.description or exc.name or "error", hint)
+        else:
+            message = i18n.translate("Page not found.") if status == 404 else (
+                exc.description or exc.name or "")
+            response = Response(render_template("error.html", status=status, message=message),
+                                status=status, mimetype="text/html")
+        return _keep_protocol_headers(exc, response)
 
     from recon.web import errors  # noqa: PLC0415
 
@@ -259,7 +285,9 @@ def init_app(app: Flask) -> None:
     configure_session(app, development=settings.is_development)
     app.config["SECRET_KEY_FALLBACKS"] = list(settings.secret_key_previous)
     app.url_map.converters["int"] = BigIntConverter  # before any route is added
+    app.url_map.converters["dossier_code"] = DossierCodeConverter
     app.extensions["recon.login_limit"] = limit_from_settings(settings)  # checked at start-up
+    app.extensions["recon.session_policy"] = session_policy_from_settings(settings)
     proxies = int(settings.get("TRUSTED_PROXIES") or 0)  # behind nginx on the same host: 1
     if proxies > 0:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,17 +14,16 @@ from recon.intake import dossiers as intake_dossiers
 from recon.intake.dossiers import (
     dossier_as_dict,
     paid_amount,
-    parse_datetime,
     parse_dossier,
     upsert_dossier,
 )
 from recon.text_safety import first_bad_text
 from recon.web.policy import scope
+from recon.web.query import date_arg, int_arg, text_arg
 from recon.web.security import database
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_PAGE = 500
-BIGINT_MAX = 2**63 - 1
 
 
 def _clock() -> Any:
@@ -73,7 +71,7 @@ def create_dossier() -> tuple[Response, int]:
     return jsonify({"status": outcome, "dossier": payload}), 201 if outcome == "created" else 200
 
 
-@bp.get("/dossiers/<path:code>")
+@bp.get("/dossiers/<dossier_code:code>")
 def get_dossier(code: str) -> Response:
     with database().read() as s:
         dossier = intake_dossiers.find_dossier(s, code, scope())
@@ -83,39 +81,15 @@ def get_dossier(code: str) -> Response:
         return jsonify(dossier_as_dict(dossier, paid_amount(s, dossier.id)))
 
 
-def _int_arg(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit() is True, int("²") fails
-        raise ValidationError(FieldError(name, "must be a whole number"))
-    value = int(raw)
-    highest = BIGINT_MAX if maximum is None else maximum  # ids are BIGINT: no overflow
-    if value < minimum or value > highest:
-        raise ValidationError(FieldError(name, f"must be between {minimum} and {highest}"))
-    return value
-
-
-def _date_arg(name: str) -> datetime | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return parse_datetime(raw if "T" in raw else raw + "T00:00:00")
-    except ValueError as exc:
-        raise ValidationError(FieldError(name, str(exc))) from None
-
-
 @bp.get("/dossiers")
 def list_dossiers() -> Response:
     """Filter by agency, procedure, received date range, code prefix; keyset pagination."""
-    limit = _int_arg("limit", 50, minimum=1, maximum=MAX_PAGE)
-    after = _int_arg("after", 0)
+    limit = int_arg("limit", 50, minimum=1, maximum=MAX_PAGE) or 50
+    after = int_arg("after", 0) or 0
     filters = intake_dossiers.DossierFilters(
-        agency_code=request.args.get("agency_code") or None,
-        procedure_code=request.args.get("procedure_code") or None,
-        received_from=_date_arg("received_from"), received_to=_date_arg("received_to"),
-        code_prefix=request.args.get("q") or None, scope=scope())
+        agency_code=text_arg("agency_code"), procedure_code=text_arg("procedure_code"),
+        received_from=date_arg("received_from"), received_to=date_arg("received_to"),
+        code_prefix=text_arg("q"), scope=scope())
     with database().read() as s:
         dossiers = intake_dossiers.list_dossiers(s, filters, after=after, limit=limit)
         ids = [d.id for d in dossiers]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from recon.engine.kinds import KINDS
-from recon.errors import FieldError, ValidationError
 from recon.models import ReconRun
 from recon.review import exports, runs
 from recon.web.policy import scope
+from recon.web.query import choice_arg, int_arg, text_arg
 from recon.web.security import database
 
 bp = Blueprint("discrepancies_api", __name__, url_prefix="/api/v1")
@@ -19,36 +19,15 @@ MAX_PAGE = 500
 STATUSES = ("open", "resolved", "auto_resolved", "all")
 
 
-def _int_arg(name: str, default: int | None, *, minimum: int = 0,
-             maximum: int | None = None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit() is True, int("²") fails
-        raise ValidationError(FieldError(name, "must be a whole number"))
-    value = int(raw)
-    highest = 2**63 - 1 if maximum is None else maximum  # ids are BIGINT: no overflow (500)
-    if value < minimum or value > highest:
-        raise ValidationError(FieldError(name, f"must be between {minimum} and {highest}"))
-    return value
-
-
-def _choice(name: str, allowed: tuple[str, ...], default: str | None = None) -> str | None:
-    raw = request.args.get(name) or default
-    if raw is not None and raw not in allowed:
-        raise ValidationError(FieldError(name, f"must be one of {', '.join(allowed)}"))
-    return raw
-
-
 @bp.get("/discrepancies")
 def list_discrepancies() -> Response:
     """Filter by ``kind``, ``status`` (default open; ``all``), ``provider``; keyset pagination
     by id: pass ``after`` = the previous page's ``next_after``."""
-    limit = _int_arg("limit", 50, minimum=1, maximum=MAX_PAGE) or 50
-    after = _int_arg("after", None)
-    kind = _choice("kind", KINDS)
-    status = _choice("status", STATUSES, "open")
-    provider = request.args.get("provider") or None
+    limit = int_arg("limit", 50, minimum=1, maximum=MAX_PAGE) or 50
+    after = int_arg("after", None)
+    kind = choice_arg("kind", KINDS)
+    status = choice_arg("status", STATUSES, "open")
+    provider = text_arg("provider")
     with database().read() as s:
         items = exports.page(s, status=status, kind=kind, provider=provider, after=after,
                              limit=limit, scope=scope())
@@ -77,9 +56,9 @@ def _run_dict(run: ReconRun, *, whole: bool = True) -> dict[str, Any]:
 @bp.get("/recon-runs")
 def list_runs() -> Response:
     """Newest first; keyset pagination: pass ``before`` = the previous page's ``next_before``."""
-    limit = _int_arg("limit", 50, minimum=1, maximum=MAX_PAGE) or 50
-    before = _int_arg("before", None)
-    status = _choice("status", runs.RUN_STATUSES)
+    limit = int_arg("limit", 50, minimum=1, maximum=MAX_PAGE) or 50
+    before = int_arg("before", None)
+    status = choice_arg("status", runs.RUN_STATUSES)
     with database().read() as s:
         found = runs.list_runs(s, limit=limit, before=before, status=status)
     whole = scope().is_all

@@ -53,10 +53,23 @@ def describe(fault: DatabaseFault) -> dict[str, object]:
             "hint": ADMIN_HINTS[fault.kind], "detail": fault.detail}
 
 
+PUBLIC_HINT: Final = ("Nothing was saved: retry after the Retry-After delay; if it lasts, "
+                      "tell the administrator (quote the X-Request-Id).")
+
+
+def public_description(fault: DatabaseFault) -> dict[str, object]:
+    """What any caller (authenticated or not) learns of a fault: the state word and what to
+    do, never the driver's words nor the deployment's settings (those go to the log and to
+    ``/admin/health``)."""
+    en, vi = i18n.FAULT_MESSAGES[fault.kind]
+    return {"problem": fault.kind, "message": en, "message_vi": vi, "hint": PUBLIC_HINT}
+
+
 def database_unavailable(fault: DatabaseFault, *, as_json: bool) -> Response:
-    """The 503 for ``fault``: JSON, or the error page in the reader's language."""
+    """The 503 for ``fault``: JSON, or the error page in the reader's language. The driver's
+    detail and the administrator's hint are logged (by the caller), never answered."""
     if as_json:
-        response = jsonify({"error": "database_unavailable", **describe(fault)})
+        response = jsonify({"error": "database_unavailable", **public_description(fault)})
     else:
         response = Response(render_template(
             "error.html", status=503, message=i18n.fault_message(fault.kind)),
@@ -87,6 +100,6 @@ def register(app: Flask, *, wants_json: Callable[[], bool]) -> None:
                                    "tell the administrator."))), mimetype="text/html")
             response.status_code = 500
             return response
-        log.error("database unavailable (%s): %s", fault.kind, fault.detail,
-                  extra={"request_id": g.get("request_id")})
+        log.error("database unavailable (%s): %s; %s", fault.kind, fault.detail,
+                  ADMIN_HINTS[fault.kind], extra={"request_id": g.get("request_id")})
         return database_unavailable(fault, as_json=wants_json())

@@ -42,7 +42,9 @@ from recon.intake.agencies import agency_names
 from recon.models.reconciliation import DISCREPANCY_KINDS
 from recon.money import format_vnd
 from recon.review import actions as review
+from recon.review import payouts as payout_reads
 from recon.review import reports, workbench
+from recon.settlements.payouts import payout_config
 from recon.web import i18n
 from recon.web.i18n import (
     action_label,
@@ -54,6 +56,7 @@ from recon.web.i18n import (
     num,
     outcome_label,
     payment_status_label,
+    payout_state_label,
     provider_label,
     resolution_label,
     run_mode_label,
@@ -128,6 +131,7 @@ def _finance_context() -> dict[str, Any]:
             "kind_label": kind_label, "status_label": status_label,
             "resolution_label": resolution_label, "channel_label": channel_label,
             "provider_label": provider_label, "payment_status_label": payment_status_label,
+            "payout_state_label": payout_state_label,
             "run_mode_label": run_mode_label, "num": num, "action_label": action_label,
             "actor_label": actor_label, "entity_label": entity_label, "entity_ref": entity_ref,
             "outcome_label": outcome_label, "action_labels": i18n.ACTION_LABELS,
@@ -264,8 +268,14 @@ def detail(discrepancy_id: int) -> tuple[str, int]:
 def _render_detail(discrepancy_id: int, *, error: str | None = None, status: int = 200,
                    form: dict[str, str] | None = None) -> tuple[str, int]:
     story = _story(discrepancy_id)
+    d = story.discrepancy
+    sides = None
+    if d.kind.startswith("payout_") and d.settlement_line_id is not None:
+        with database().read() as s:  # both sides: the batch and the bank credit
+            sides = payout_reads.sides(s, config=_payout_config(), now=_clock().now(),
+                                       kind=d.kind, line_id=d.settlement_line_id)
     return render_template(
-        "finance/detail.html", story=story, d=story.discrepancy, error=error,
+        "finance/detail.html", story=story, d=story.discrepancy, error=error, payout=sides,
         form=form or {}, me=g.principal.actor, whole_scope=scope().is_all,
         back=_back_link(),
         notices=get_flashed_messages(with_categories=True)), status
@@ -305,6 +315,10 @@ _REASON_MESSAGES = {
     "no_proposal": "There is no proposal to act on any more. Reload the page.",
     "same_user": "You proposed this resolution, so you cannot approve it. Ask another "
                  "finance officer.",
+    "unowned_token": "This API token belongs to no person, so it cannot propose or approve "
+                     "what needs two people. Recreate it with --user (recon tokens create).",
+    "unknown_proposer": "Nobody can tell which person made this proposal (a token without an "
+                        "owner did). Reject it and propose it again.",
     "already_open": "This discrepancy is already open.",
 }
 _FIELD_MESSAGES = {
@@ -344,6 +358,7 @@ def review_message(exc: ReconError) -> str:
 
 def _act(discrepancy_id: int, action: str) -> BaseResponse | tuple[str, int]:
     actor = g.principal.actor
+    person = g.principal.person  # maker ≠ checker compares people (a token: its owner)
     form = request.form
     within = scope()
     try:
@@ -353,13 +368,14 @@ def _act(discrepancy_id: int, action: str) -> BaseResponse | tuple[str, int]:
                 result = review.resolve(s, clock, discrepancy_id, actor=actor, scope=within,
                                         resolution_type=form.get("resolution_type"),
                                         note=form.get("note"),
-                                        dossier_code=form.get("dossier_code"))
+                                        dossier_code=form.get("dossier_code"),
+                                        person=person)
             elif action == "approve":
                 result = review.approve(s, clock, discrepancy_id, actor=actor, scope=within,
-                                        note=form.get("note"))
+                                        note=form.get("note"), person=person)
             elif action == "reject":
                 result = review.reject(s, clock, discrepancy_id, actor=actor, scope=within,
-                                       note=form.get("note"))
+                                       note=form.get("note"), person=person)
             elif action == "assign":
                 raw = (form.get("user_id") or "").strip()
                 if raw == "me":
@@ -572,6 +588,77 @@ def outstanding_export(fmt: str) -> Response:
 
     stamp = now.astimezone(VN_TZ).strftime("%Y%m%d")
     return _download(body(), f"ho-so-chua-nop-{stamp}.{fmt}", fmt)
+
+
+# --------------------------------------------------------------------------- payouts
+
+
+def _payout_config() -> Any:
+    return payout_config(current_app.extensions["recon.settings"].env)
+
+
+def _payout_args() -> tuple[date, str | None]:
+    today = reports.vn_today(_clock().now())
+    raw = (request.args.get("month") or "").strip()
+    month = today.replace(day=1)
+    if raw:
+        try:
+            month = date.fromisoformat(raw + "-01" if len(raw) == 7 else raw).replace(day=1)
+        except ValueError:
+            raise ValidationError(FieldError("month", "YYYY-MM"),
+                                  hint=tr("Choose a month as YYYY-MM.")) from None
+    provider = (request.args.get("provider") or "").strip() or None
+    return month, provider
+
+
+@bp.get("/payouts")
+def payouts() -> tuple[str, int]:
+    error = None
+    try:
+        month, provider = _payout_args()
+    except ValidationError:
+        error = tr("Choose a month as YYYY-MM.")
+        month, provider = reports.vn_today(_clock().now()).replace(day=1), None
+    config = _payout_config()
+    if provider is not None and provider not in config.providers:
+        error, provider = tr("Choose a provider from the list."), None
+    with database().read() as s:
+        page = payout_reads.payout_page(s, config=config, now=_clock().now(), month=month,
+                                        provider=provider, scope=scope())
+    args = [(k, v) for k, v in (("month", f"{month:%Y-%m}"), ("provider", provider or "")) if v]
+    return render_template("finance/payouts.html", page=page, error=error,
+                           query=urlencode(args),
+                           prev_month=(month - timedelta(days=1)).replace(day=1),
+                           next_month=(month + timedelta(days=32)).replace(day=1),
+                           ), 422 if error else 200
+
+
+@bp.get("/payouts/export.<fmt>")
+def payouts_export(fmt: str) -> Response:
+    if fmt not in ("csv", "xlsx"):
+        raise HTTPNotFound()
+    month, provider = _payout_args()
+    with database().read() as s:
+        page = payout_reads.payout_page(s, config=_payout_config(), now=_clock().now(),
+                                        month=month, provider=provider, scope=scope())
+    header = [tr(k) for k in payout_reads.HEADER_KEYS]
+    rows = [[provider_label(r[0]), *r[1:8], payout_state_label(r[8]), *r[9:]]
+            for r in payout_reads.export_rows(page)]
+    chunks = (workbench.csv_chunks(header, rows) if fmt == "csv"
+              else workbench.xlsx_chunks(f"payouts-{month:%Y-%m}", header, rows,
+                                         payout_reads.AMOUNT_COLUMNS))
+    return _download(chunks, f"chuyen-tien-ve-{month:%Y-%m}.{fmt}", fmt)
+
+
+@bp.get("/settlement-lines/<int:line_id>/download.csv")
+def download_statement_line(line_id: int) -> Response:
+    """One bank statement line (a payout credit) as a CSV of one row."""
+    with database().read() as s:
+        row = payout_reads.statement_line(s, line_id, _payout_config(), scope())
+    if row is None:
+        raise NotFound(tr("Not found."))
+    header = [tr(k) for k in payout_reads.LINE_HEADER_KEYS]
+    return _download(workbench.csv_chunks(header, [row]), f"sao-ke-dong-{line_id}.csv", "csv")
 
 
 # --------------------------------------------------------------------------- audit

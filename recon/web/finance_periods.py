@@ -38,9 +38,19 @@ _MESSAGES = {
                           "forward with a note.",
     "same_user": "The person who proposed the close cannot approve it: ask another finance "
                  "officer.",
+    "unowned_token": "This API token belongs to no person, so it cannot propose or approve "
+                     "what needs two people. Recreate it with --user (recon tokens create).",
+    "unknown_proposer": "Nobody can tell which person made this proposal (a token without an "
+                        "owner did). Reject it and propose it again.",
     "period_closed": "This month is closed: an admin may reopen it, with a reason.",
     "whole_deployment": "Closing a month of every agency needs a user of the whole province: "
                         "name one of your agencies.",
+    "close_in_progress": "Someone else proposed closing this month at the same moment: "
+                         "reload the page and approve or reject that proposal.",
+    "already_proposed": "This month already has a proposal or is closed: approve it, or ask "
+                        "an admin to reopen it.",
+    "already_closed": "This month already has a proposal or is closed: approve it, or ask "
+                      "an admin to reopen it.",
 }
 
 
@@ -58,7 +68,8 @@ def _message(exc: ReconError) -> str:
 def _page(error: str | None = None, status: int = 200) -> tuple[str, int]:
     with database().read() as s:
         rows = [(p, len(periods.snapshots(s, p.id))) for p in periods.list_periods(s, scope())]
-    return render_template("finance/periods.html", rows=rows, error=error,
+        codes = periods.agency_codes(s)
+    return render_template("finance/periods.html", rows=rows, error=error, codes=codes,
                            me=g.principal.actor, role=g.principal.role,
                            form=dict(request.form),
                            notices=get_flashed_messages(with_categories=True)), status
@@ -94,10 +105,11 @@ def _do(action: str, period_id: int | None = None) -> BaseResponse | tuple[str, 
                 periods.propose(s, clock, actor=g.principal.actor, month=month,
                                 agency_code=form.get("agency") or None, note=form.get("note"),
                                 carry_forward=_carry(form.get("carry_forward") or ""),
-                                scope=scope())
+                                person=g.principal.person, scope=scope())
             elif action == "approve":
                 assert period_id is not None
-                periods.approve(s, clock, period_id, actor=g.principal.actor, scope=scope())
+                periods.approve(s, clock, period_id, actor=g.principal.actor,
+                                person=g.principal.person, scope=scope())
             else:
                 assert period_id is not None
                 periods.reopen(s, clock, period_id, actor=g.principal.actor,

@@ -73,10 +73,23 @@ PAYMENT_STATUS_LABELS: dict[str, tuple[str, str]] = {  # payments, intents and r
     "cancelled": ("Cancelled", "Đã hủy"),
     "running": ("Running", "Đang chạy"),
 }
+#: a payout batch's state on the payouts page (recon.engine.payouts.STATES)
+PAYOUT_STATE_LABELS: dict[str, tuple[str, str]] = {
+    "paid": ("Credited", "Đã ghi có"),
+    "differs": ("Credited, amount differs", "Đã ghi có, lệch số tiền"),
+    "waiting": ("Not due yet", "Chưa đến hạn"),
+    "missing": ("Not credited", "Chưa nhận được"),
+}
 #: audit_events.action -> label: every action the code writes (tests/finance/test_texts.py)
 ACTION_LABELS: dict[str, tuple[str, str]] = {
     "user.logged_in": ("Logged in", "Đăng nhập"),
     "user.created": ("User created", "Tạo người dùng"),
+    "user.logged_out": ("Logged out (every session ended)", "Đăng xuất (kết thúc mọi phiên)"),
+    "user.password_changed": ("Password changed (every session ended)",
+                              "Đổi mật khẩu (kết thúc mọi phiên)"),
+    "user.disabled": ("User disabled (every session ended)",
+                      "Khóa người dùng (kết thúc mọi phiên)"),
+    "user.enabled": ("User enabled", "Mở khóa người dùng"),
     "token.created": ("API token created", "Tạo mã truy cập API"),
     "token.revoked": ("API token revoked", "Thu hồi mã truy cập API"),
     "user.scope_set": ("User's agencies set", "Đặt đơn vị được xem cho người dùng"),
@@ -174,6 +187,14 @@ _PHRASES: dict[str, str] = {
     "Wrong username or password.": "Sai tên đăng nhập hoặc mật khẩu.",
     "Too many failed logins. Try again in {minutes} minutes (at {time}).":
         "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút (lúc {time}).",
+    "Too many failed logins from this network address. Try again in {minutes} minutes "
+    "(at {time}).":
+        "Có quá nhiều lần đăng nhập sai từ địa chỉ mạng này. Vui lòng thử lại sau {minutes} "
+        "phút (lúc {time}).",
+    "Too many failed logins for this account from several places. Try again in {minutes} "
+    "minutes (at {time}); if it was not you, tell an administrator.":
+        "Tài khoản này bị đăng nhập sai quá nhiều lần từ nhiều nơi. Vui lòng thử lại sau "
+        "{minutes} phút (lúc {time}); nếu không phải bạn, hãy báo quản trị viên.",
     "Please log in to continue.": "Vui lòng đăng nhập để tiếp tục.",
     "You do not have access to this page.": "Bạn không có quyền truy cập trang này.",
     "Cashier desk": "Quầy thu",
@@ -370,6 +391,14 @@ _PHRASES: dict[str, str] = {
         "Không còn đề xuất nào để xử lý. Hãy tải lại trang.",
     "You proposed this resolution, so you cannot approve it. Ask another finance officer.":
         "Bạn là người đề xuất nên không thể tự phê duyệt. Hãy nhờ một cán bộ tài chính khác.",
+    "This API token belongs to no person, so it cannot propose or approve what needs two "
+    "people. Recreate it with --user (recon tokens create).":
+        "Mã truy cập API này không thuộc về người nào nên không được đề xuất hay phê duyệt "
+        "việc cần hai người. Hãy tạo lại mã với --user (recon tokens create).",
+    "Nobody can tell which person made this proposal (a token without an owner did). "
+    "Reject it and propose it again.":
+        "Không xác định được người lập đề xuất này (do một mã truy cập không có chủ tạo). "
+        "Hãy từ chối rồi đề xuất lại.",
     "This discrepancy is already open.": "Chênh lệch này đang mở.",
     "Write a note: what was done and why.": "Hãy ghi chú: đã làm gì và vì sao.",
     "The note is too long (at most 2,000 characters).":
@@ -420,6 +449,14 @@ _PHRASES: dict[str, str] = {
         "Thao tác không phù hợp với trạng thái của tháng: hãy tải lại trang.",
     "Check the month (YYYY-MM) and the notes, then try again.":
         "Kiểm tra tháng (YYYY-MM) và các ghi chú rồi thử lại.",
+    "Someone else proposed closing this month at the same moment: reload the page and "
+    "approve or reject that proposal.":
+        "Một người khác vừa đề xuất khóa sổ tháng này cùng lúc: hãy tải lại trang rồi phê "
+        "duyệt hoặc từ chối đề xuất đó.",
+    "This month already has a proposal or is closed: approve it, or ask an admin to reopen "
+    "it.":
+        "Tháng này đã có đề xuất khóa sổ hoặc đã khóa sổ: hãy phê duyệt đề xuất, hoặc nhờ quản "
+        "trị viên mở lại.",
     "Year": "Năm",
     "Quarter": "Quý",
     "Dossiers received": "Số hồ sơ tiếp nhận",
@@ -622,6 +659,35 @@ _PHRASES: dict[str, str] = {
     "scan the dossier's barcode.":
         "Không có hồ sơ nào hôm nay còn phải nộp khớp với “{query}”. Kiểm tra lại chính tả hoặc "
         "quét mã vạch của hồ sơ.",
+    # --- payouts (/finance/payouts)
+    "Payouts": "Tiền chuyển về",
+    "Payouts: provider batches and bank credits":
+        "Tiền chuyển về: đợt chuyển tiền và ghi có ngân hàng",
+    "Session from": "Phiên từ ngày",
+    "Session to": "Phiên đến ngày",
+    "Session": "Phiên",
+    "Transactions": "Số giao dịch",
+    "Expected credit": "Ngày dự kiến ghi có",
+    "State": "Trạng thái",
+    "Credited on": "Ngày ghi có",
+    "Credited": "Số tiền ghi có",
+    "Lines of the batch": "Các giao dịch của đợt",
+    "Credits no batch explains": "Khoản ghi có không khớp đợt nào",
+    "No batch in this month.": "Không có đợt chuyển tiền nào trong tháng.",
+    "Previous month": "Tháng trước",
+    "Next month": "Tháng sau",
+    "Choose a month as YYYY-MM.": "Hãy chọn tháng theo dạng NNNN-TT (ví dụ 2021-03).",
+    "Choose a provider from the list.": "Hãy chọn nhà cung cấp trong danh sách.",
+    "Open the discrepancy": "Mở chênh lệch",
+    "Download the bank statement": "Tải sao kê ngân hàng",
+    "Download this statement line": "Tải dòng sao kê này",
+    "Statement": "Sao kê",
+    "Line": "Dòng",
+    "Payout batch": "Đợt chuyển tiền",
+    "Bank credit": "Khoản ghi có ngân hàng",
+    "No credit has paid this batch.": "Chưa có khoản ghi có nào thanh toán đợt này.",
+    "No batch explains this credit.": "Không có đợt chuyển tiền nào giải thích khoản ghi có này.",
+    "batches": "đợt",
     "Clear search": "Xóa tìm kiếm",
     "Back to today's list": 'Quay lại danh sách hôm nay',
     "Amount to pay": "Còn phải nộp",
@@ -724,6 +790,10 @@ def provider_label(value: str | None) -> str:
 
 def run_mode_label(value: str | None) -> str:
     return _pick(RUN_MODE_LABELS, value)
+
+
+def payout_state_label(value: str | None) -> str:
+    return _pick(PAYOUT_STATE_LABELS, value)
 
 
 def payment_status_label(value: str | None) -> str:

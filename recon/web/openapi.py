@@ -3,7 +3,9 @@
 
 Built from Python data so schemas are shared (money is always an integer with a ``minimum``).
 ``tests/hardening/test_openapi.py`` fails when a route under ``/api/v1`` or ``/webhooks`` is not
-documented here, and ``tests/hardening/test_schemathesis.py`` checks every answer against it.
+documented here, ``tests/hardening/test_schemathesis.py`` checks every answer against it, and
+``tests/hardening/test_api_contract.py`` runs every Schemathesis check and phase (the stateful
+one follows :data:`LINKS`): the document must declare every constraint the API enforces.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from adapters import PROVIDERS
+from adapters import PROVIDERS, adapter_class
 from recon import __version__
 from recon.engine.kinds import KINDS
 from recon.intake.dossiers import CODE_PATTERN
 from recon.models.dossiers import FEE_KINDS, RECEIVED_CHANNELS
 from recon.money import MAX_VND
-from recon.payments.intents import INTENT_CHANNELS
+from recon.payments.intents import INTENT_CHANNELS, RECEIPT_SCHEMA_PATTERN
+from recon.review.actions import MAX_NOTE
+from recon.web.periods_api import CARRY_KEY, MONTH_PATTERN
+from recon.web.query import BIGINT_MAX
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
@@ -76,6 +81,14 @@ SIGNED_MONEY: Schema = {"type": "integer", "description": "whole VND; may be neg
 SUM_MONEY: Schema = {"type": "integer", "minimum": 0,
                      "description": "a sum of whole VND amounts"}
 SETTLEMENT_PROVIDERS = list(PROVIDERS)
+#: a query parameter's text: present means not empty (``?q=`` is refused, not read as absent)
+QUERY_TEXT: Schema = {"type": "string", "minLength": 1}
+#: a date (midnight, Vietnam time) or a date-time (without an offset: Vietnam time)
+QUERY_MOMENT: Schema = {"anyOf": [DATE, DATETIME]}
+#: what an auditor reads: something written, at most MAX_NOTE characters
+NOTE: Schema = {"type": "string", "minLength": 1, "maxLength": MAX_NOTE, "pattern": r"\S"}
+
+EXAMPLE_AGENCY = "HUE-TTPVHCC"
 
 SCHEMAS: dict[str, Schema] = {
     "FieldError": obj({
@@ -100,7 +113,9 @@ SCHEMAS: dict[str, Schema] = {
     "DossierIn": obj({
         "code": {"type": "string", "pattern": f"^{CODE_PATTERN.pattern}$",
                  "examples": ["000.00.21.H57-210401-0001"]},
-        "agency_code": {"type": "string", "minLength": 1, "maxLength": 40, "pattern": r"\S"},
+        "agency_code": {"type": "string", "minLength": 1, "maxLength": 40, "pattern": r"\S",
+                        "description": "an existing agency's code (GET /api/v1/agencies); an "
+                                       "unknown one is 422", "examples": [EXAMPLE_AGENCY]},
         "procedure_code": {"type": "string", "minLength": 1, "maxLength": 40,
                            "pattern": r"\S"},
         "procedure_name": {"type": "string", "minLength": 1, "maxLength": 500,
@@ -192,8 +207,10 @@ SCHEMAS: dict[str, Schema] = {
         "qr_png_url", "qr_svg_url"]),
     "CashIn": obj({
         "amount": POSITIVE_MONEY,
-        "receipt_number": {"type": "string", "minLength": 1, "maxLength": 64,
-                           "description": "the number printed on the cash receipt (biên lai)"},
+        "receipt_number": {"type": "string", "pattern": RECEIPT_SCHEMA_PATTERN,
+                           "description": "the number printed on the cash receipt (biên lai): "
+                                          "1–64 printable ASCII characters (spaces around it "
+                                          "are trimmed)", "examples": ["BL-0001234"]},
     }, ["amount", "receipt_number"], additional=False),
     "CashRecorded": every_key({
         "outcome": STR,
@@ -371,13 +388,17 @@ def ok(schema: Schema, description: str, *, headers: dict[str, Any] | None = Non
     return out
 
 
-def responses(success: dict[int, Schema], *errors: int, auth: bool = True) -> dict[str, Any]:
+def responses(success: dict[int, Schema], *errors: int, auth: bool = True,
+              why: dict[int, str] | None = None) -> dict[str, Any]:
+    """The answers of an operation; ``why`` says what else than the usual leads to an error
+    status (rules of state no schema can carry, such as an agency that must exist)."""
     out: dict[str, Any] = {str(status): body for status, body in success.items()}
     codes = set(errors) | {503}
     if auth:
         codes |= {401, 403}
     for status in sorted(codes):
-        out[str(status)] = error(status)
+        text = ERROR_TEXT[status] + (f"; {why[status]}" if why and status in why else "")
+        out[str(status)] = error(status, text)
     return out
 
 
@@ -395,7 +416,6 @@ def path(name: str, schema: Schema, description: str, example: object = None) ->
 
 
 EXAMPLE_CODE = "000.00.21.H57-210401-0001"
-EXAMPLE_AGENCY = "HUE-TTPVHCC"
 EXAMPLE_DOSSIER = {
     "code": EXAMPLE_CODE, "agency_code": EXAMPLE_AGENCY, "procedure_code": "1.001612",
     "procedure_name": "Đăng ký thành lập hộ kinh doanh", "applicant_name": "Nguyễn Thị Hương",
@@ -463,19 +483,26 @@ def _paths() -> dict[str, Any]:
                 "responses": responses({
                     201: ok(ref("DossierWritten"), "created"),
                     200: ok(ref("DossierWritten"), "unchanged or updated"),
-                }, 400, 404, 409, 413, 422),
+                }, 400, 404, 409, 413, 422, why={
+                    404: "the dossier belongs to an agency outside the caller's scope",
+                    422: "also when `agency_code` names no agency (agencies are created by "
+                         "an administrator: `recon agencies create`; GET /api/v1/agencies "
+                         "lists them)",
+                    409: "the dossier has payments and its fees changed without `reassess`"}),
             },
             "get": {
                 "tags": ["intake"],
                 "summary": "Dossiers, filtered, in id order (keyset pagination)",
                 "parameters": [
-                    query("agency_code", STR, "only this agency"),
-                    query("procedure_code", STR, "only this procedure"),
-                    query("received_from", STR, "ISO date or date-time, inclusive"),
-                    query("received_to", STR, "ISO date or date-time, exclusive"),
-                    query("q", STR, "dossier code prefix"),
+                    query("agency_code", QUERY_TEXT, "only this agency"),
+                    query("procedure_code", QUERY_TEXT, "only this procedure"),
+                    query("received_from", QUERY_MOMENT, "ISO date or date-time, inclusive "
+                          "(without an offset: Vietnam time)"),
+                    query("received_to", QUERY_MOMENT, "ISO date or date-time, exclusive "
+                          "(without an offset: Vietnam time)"),
+                    query("q", QUERY_TEXT, "dossier code prefix"),
                     limit,
-                    query("after", {"type": "integer", "minimum": 0},
+                    query("after", {"type": "integer", "minimum": 0, "maximum": BIGINT_MAX},
                           "the previous page's `next_after`"),
                 ],
                 "responses": responses({200: ok(ref("DossierPage"), "a page")}, 422),
@@ -544,13 +571,15 @@ def _paths() -> dict[str, Any]:
                 "schema": ref("SettlementUpload"),
                 "example": {"provider": "vnpay", "file": EXAMPLE_SETTLEMENT_CSV}}}},
             "responses": responses({201: ok(ref("SettlementImport"), "imported")},
-                                   400, 409, 413, 422),
+                                   400, 409, 413, 422, why={
+                                       422: "also when the file's content is not a report "
+                                            "the profile reads (encoding, header, rows)"}),
         }},
         "/api/v1/settlement-files": {"get": {
             "tags": ["settlements"], "summary": "Imported settlement files, newest first",
             "parameters": [
                 files_limit,
-                query("before", {"type": "integer", "minimum": 1},
+                query("before", {"type": "integer", "minimum": 1, "maximum": BIGINT_MAX},
                       "the previous page's `next_before`"),
                 query("provider", {"type": "string", "enum": SETTLEMENT_PROVIDERS},
                       "only this provider"),
@@ -585,9 +614,9 @@ def _paths() -> dict[str, Any]:
                 query("status", {"type": "string", "enum": ["open", "resolved",
                                                             "auto_resolved", "all"],
                                  "default": "open"}, "`all` for every status"),
-                query("provider", STR, "only this provider"),
+                query("provider", QUERY_TEXT, "only this provider"),
                 limit,
-                query("after", {"type": "integer", "minimum": 0},
+                query("after", {"type": "integer", "minimum": 0, "maximum": BIGINT_MAX},
                       "the previous page's `next_after`"),
             ],
             "responses": responses({200: ok(ref("DiscrepancyPage"), "a page")}, 422),
@@ -596,7 +625,7 @@ def _paths() -> dict[str, Any]:
             "tags": ["reconciliation"], "summary": "Reconciliation runs, newest first",
             "parameters": [
                 limit,
-                query("before", {"type": "integer", "minimum": 0},
+                query("before", {"type": "integer", "minimum": 0, "maximum": BIGINT_MAX},
                       "the previous page's `next_before`"),
                 query("status", {"type": "string", "enum": ["running", "succeeded",
                                                             "failed"]}, "only this status"),
@@ -620,24 +649,34 @@ def _period_paths() -> dict[str, Any]:
                      "summary": "Propose closing a month; refused (409) while it has open "
                                 "discrepancies not carried forward with a note",
                      "requestBody": _json_body(obj({
-                         "month": {"type": "string", "description": "YYYY-MM"},
-                         "agency": nullable(STR), "note": nullable(STR),
-                         "carry_forward": {"type": "object", "additionalProperties": STR},
+                         "month": {"type": "string", "pattern": f"^{MONTH_PATTERN.pattern}$",
+                                   "description": "YYYY-MM"},
+                         "agency": nullable({"type": "string", "description": "an agency's "
+                                             "code (it must exist: 422 otherwise); null or "
+                                             "blank for every agency"}),
+                         "note": nullable({"type": "string", "maxLength": MAX_NOTE}),
+                         "carry_forward": {"type": "object",
+                                           "propertyNames": {
+                                               "pattern": f"^{CARRY_KEY.pattern}$"},
+                                           "additionalProperties": NOTE,
+                                           "description": "discrepancy id -> why it is "
+                                                          "carried forward"},
                      }, ["month"]), "the month", {"month": "2021-03", "carry_forward": {
                          "42": "VNPay's March file has not arrived"}}),
                      "responses": responses({201: ok(ref("Period"), "proposed")}, 409, 422)},
         },
         "/api/v1/periods/{period_id}/approve": {"post": {
             "tags": ["reconciliation"],
-            "summary": "Approve a proposed close (not by its proposer): the month is closed, "
-                       "its snapshot stored and its sha256 audited",
+            "summary": "Approve a proposed close (not by the person who proposed it; a token "
+                       "counts as its owner, a token with no owner is refused 403): the month "
+                       "is closed, its snapshot stored and its sha256 audited",
             "parameters": [period_id],
             "responses": responses({200: one}, 404, 409)}},
         "/api/v1/periods/{period_id}/reopen": {"post": {
             "tags": ["reconciliation"],
             "summary": "Reopen a closed month (admin only), with a reason; snapshots are kept",
             "parameters": [period_id],
-            "requestBody": _json_body(obj({"reason": STR}, ["reason"]), "why",
+            "requestBody": _json_body(obj({"reason": NOTE}, ["reason"]), "why",
                                       {"reason": "the bank corrected its statement"}),
             "responses": responses({200: one}, 404, 409, 422)}},
         "/api/v1/periods/{period_id}/snapshot": {"get": {
@@ -645,13 +684,14 @@ def _period_paths() -> dict[str, Any]:
             "summary": "The last close's frozen snapshot: the hashed JSON text, or "
                        "`?format=xlsx`",
             "parameters": [period_id, query("format", {"type": "string",
-                                                       "enum": ["json", "xlsx"]}, "xlsx")],
+                                                       "enum": ["json", "xlsx"],
+                                                       "default": "json"}, "xlsx")],
             "responses": responses({200: {
                 "description": "the snapshot; `X-Snapshot-SHA256` is its hash",
                 "content": {JSON: {}, "application/vnd.openxmlformats-officedocument."
                             "spreadsheetml.sheet": {"schema": {"type": "string",
                                                                "format": "binary"}}}}},
-                404, 422)}},
+                404, 409, 422)}},
     }
 
 
@@ -665,7 +705,13 @@ def _webhook_answers() -> dict[str, Any]:
         "401": {"description": "bad signature or replayed (the call is archived)",
                 "content": answer},
         "404": error(404, "no such provider"),
-        "405": error(405, "VNPay calls with GET, every other provider with POST"),
+        "429": {**error(429, "too many refused calls from this address (not archived): "
+                             "retry after `Retry-After` seconds"),
+                "headers": {"Retry-After": {"schema": {"type": "string",
+                                                       "pattern": "^[0-9]+$"}}}},
+        "405": {**error(405, "VNPay calls with GET, every other provider with POST; "
+                                 "`Allow` names the provider's method"),
+                "headers": {"Allow": {"schema": STR, "required": True}}},
         "413": {"description": "body over 64 KiB (its first 64 KiB are archived)",
                 "content": answer},
         "503": {"description": "not configured, or our side failed: the provider retries",
@@ -673,22 +719,31 @@ def _webhook_answers() -> dict[str, Any]:
     }
 
 
+def _providers_using(method: str) -> list[str]:
+    return [name for name in PROVIDERS if adapter_class(name).http_method == method]
+
+
 def _webhook_paths() -> dict[str, Any]:
-    provider = path("provider", {"type": "string", "enum": list(PROVIDERS)},
-                    "the payment provider")
+    """One path, two methods: each provider calls with one of them (VNPay GET, the others
+    POST), so each method's ``provider`` lists only its own; the other method is 405 with
+    ``Allow`` naming the right one."""
+    get_provider = path("provider", {"type": "string", "enum": _providers_using("GET")},
+                        "the payment provider (GET: VNPay)")
+    post_provider = path("provider", {"type": "string", "enum": _providers_using("POST")},
+                         "the payment provider (POST: every one but VNPay)")
     common = ("Public: authenticated by the provider's signature over the raw bytes, never by "
               "a token or cookie. The raw call is archived first (card numbers masked, "
               "credentials redacted), then verified, recorded exactly once per "
               "(provider, transaction) and answered in the provider's own protocol.")
     return {
         "get": {
-            "tags": ["webhooks"], "security": [], "parameters": [provider],
+            "tags": ["webhooks"], "security": [], "parameters": [get_provider],
             "summary": "VNPay IPN (signed query string)",
             "description": common + " Only `vnpay` uses GET.",
             "responses": _webhook_answers(),
         },
         "post": {
-            "tags": ["webhooks"], "security": [], "parameters": [provider],
+            "tags": ["webhooks"], "security": [], "parameters": [post_provider],
             "summary": "Payment callback (MoMo, ZaloPay, payOS, SePay, Casso, POS)",
             "description": common + " Every provider but `vnpay` uses POST.",
             "requestBody": {"required": False, "description": "the provider's signed body, "
@@ -702,6 +757,104 @@ def _webhook_paths() -> dict[str, Any]:
     }
 
 
+#: (path, method) -> operationId: the operations the links below reach
+OPERATION_IDS: dict[tuple[str, str], str] = {
+    ("/api/v1/dossiers", "post"): "putDossier",
+    ("/api/v1/dossiers", "get"): "listDossiers",
+    ("/api/v1/dossiers/{code}", "get"): "getDossier",
+    ("/api/v1/dossiers/{code}/payment-intents", "post"): "createPaymentIntent",
+    ("/api/v1/dossiers/{code}/cash-payments", "post"): "recordCashPayment",
+    ("/api/v1/payment-intents/{intent_id}", "get"): "getPaymentIntent",
+    ("/api/v1/payment-intents/{intent_id}/cancel", "post"): "cancelPaymentIntent",
+    ("/api/v1/payment-intents/{intent_id}/qr.png", "get"): "getPaymentIntentQrPng",
+    ("/api/v1/payment-intents/{intent_id}/qr.svg", "get"): "getPaymentIntentQrSvg",
+    ("/api/v1/settlement-files", "get"): "listSettlementFiles",
+    ("/api/v1/settlement-files/{file_id}", "get"): "getSettlementFile",
+    ("/api/v1/settlement-files/{file_id}/content", "get"): "getSettlementFileContent",
+    ("/api/v1/settlements", "post"): "importSettlement",
+    ("/api/v1/periods", "post"): "proposePeriod",
+    ("/api/v1/periods/{period_id}/approve", "post"): "approvePeriod",
+    ("/api/v1/periods/{period_id}/reopen", "post"): "reopenPeriod",
+    ("/api/v1/periods/{period_id}/snapshot", "get"): "getPeriodSnapshot",
+}
+
+
+def _link(operation_id: str, description: str, body: object = None,
+          **parameters: str) -> Schema:
+    out: Schema = {"operationId": operation_id, "parameters": parameters,
+                   "description": description}
+    if body is not None:
+        out["requestBody"] = body
+    return out
+
+
+def _intent_links(source: str) -> dict[str, Schema]:
+    """From an intent (``source`` is where its id is in the answer) to what a desk does next."""
+    return {
+        "GetIntent": _link("getPaymentIntent", "the intent's state", intent_id=source),
+        "GetQrPng": _link("getPaymentIntentQrPng", "its VietQR code (PNG)", intent_id=source),
+        "GetQrSvg": _link("getPaymentIntentQrSvg", "its VietQR code (SVG)", intent_id=source),
+        "CancelIntent": _link("cancelPaymentIntent", "cancel it", intent_id=source),
+    }
+
+
+def _dossier_links(source: str) -> dict[str, Schema]:
+    """From a dossier (``source`` is where its code is in the answer) to paying for it."""
+    return {
+        "GetDossier": _link("getDossier", "the dossier", code=source),
+        "CreateIntent": _link("createPaymentIntent", "issue a payment intent for it",
+                              code=source),
+        "CreateVietQR": _link("createPaymentIntent", "a VietQR code for everything it owes",
+                              {"channel": "vietqr"}, code=source),
+        "RecordCash": _link("recordCashPayment", "record cash for it", code=source),
+    }
+
+
+#: (operationId, status) -> the links of that answer: they let a client (and Schemathesis's
+#: stateful phase) go from a dossier to its intents, their QR images and their cancellation
+LINKS: dict[tuple[str, str], dict[str, Schema]] = {
+    ("putDossier", "201"): _dossier_links("$response.body#/dossier/code"),
+    ("putDossier", "200"): _dossier_links("$response.body#/dossier/code"),
+    ("listDossiers", "200"): _dossier_links("$response.body#/items/0/code"),
+    ("getDossier", "200"): _dossier_links("$response.body#/code"),
+    ("createPaymentIntent", "201"): _intent_links("$response.body#/id"),
+    ("createPaymentIntent", "200"): _intent_links("$response.body#/id"),
+    ("getPaymentIntent", "200"): {
+        "CancelIntent": _link("cancelPaymentIntent", "cancel it",
+                              intent_id="$response.body#/id")},
+    ("listSettlementFiles", "200"): {
+        "GetFile": _link("getSettlementFile", "the first file's totals",
+                         file_id="$response.body#/items/0/id"),
+        "GetContent": _link("getSettlementFileContent", "the first file's bytes",
+                            file_id="$response.body#/items/0/id")},
+    ("importSettlement", "201"): {
+        "GetFile": _link("getSettlementFile", "the file's totals",
+                         file_id="$response.body#/file_id"),
+        "GetContent": _link("getSettlementFileContent", "the file's bytes",
+                            file_id="$response.body#/file_id")},
+    ("proposePeriod", "201"): {
+        "Approve": _link("approvePeriod", "approve the close", period_id="$response.body#/id"),
+        "Reopen": _link("reopenPeriod", "reopen it", period_id="$response.body#/id"),
+        "Snapshot": _link("getPeriodSnapshot", "its snapshot",
+                          period_id="$response.body#/id")},
+    ("approvePeriod", "200"): {
+        "Snapshot": _link("getPeriodSnapshot", "the snapshot just taken",
+                          period_id="$response.body#/id"),
+        "Reopen": _link("reopenPeriod", "reopen it", period_id="$response.body#/id")},
+}
+
+
+def _with_ids_and_links(paths: dict[str, Any]) -> dict[str, Any]:
+    for (route, method), operation_id in OPERATION_IDS.items():
+        operation = paths[route][method]
+        operation["operationId"] = operation_id
+        for status, response in operation["responses"].items():
+            links = LINKS.get((operation_id, status))
+            if links:  # a copy: operations may share one response object
+                operation["responses"][status] = {**response, "links": copy.deepcopy(links)}
+    return paths
+
+
 @cache
 def _document() -> dict[str, Any]:
     return {
@@ -710,14 +863,18 @@ def _document() -> dict[str, Any]:
             "title": "recon",
             "version": __version__,
             "description": "Payment reconciliation for public administrative service centres. "
-                           "Money is always an integer number of VND. Errors share one shape: "
+                           "Money is always an integer number of VND, spelled without a "
+                           "fraction or exponent (`100000`, never `100000.0`). No text may hold "
+                           "U+0000 (NUL) or an unpaired surrogate (422). A query parameter "
+                           "given empty (`?limit=`) is refused (422), never read as absent. "
+                           "Errors share one shape: "
                            "`{error, message, hint?, errors?: [{field, message, line?}]}`.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
         "tags": [{"name": name} for name in ("intake", "payments", "settlements",
                                              "reconciliation", "webhooks", "meta")],
-        "paths": _paths(),
+        "paths": _with_ids_and_links(_paths()),
         "components": {
             "securitySchemes": {"bearerAuth": {
                 "type": "http", "scheme": "bearer",

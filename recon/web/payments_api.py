@@ -15,6 +15,7 @@ from recon.models import PaymentIntent
 from recon.payments import intents
 from recon.web.api import json_body
 from recon.web.policy import scope
+from recon.web.query import choice_arg
 from recon.web.security import database
 
 bp = Blueprint("payments_api", __name__, url_prefix="/api/v1")
@@ -55,7 +56,7 @@ def intent_body(intent: PaymentIntent) -> dict[str, Any]:
     return out
 
 
-@bp.post("/dossiers/<path:code>/payment-intents")
+@bp.post("/dossiers/<dossier_code:code>/payment-intents")
 def create_intent(code: str) -> tuple[Response, int]:
     body = _object(CREATE_KEYS)
     with database().transaction() as s:
@@ -88,7 +89,7 @@ def cancel_intent(intent_id: int) -> Response:
 
 
 def _image(intent_id: int, fmt: intents.ImageFormat, mimetype: str) -> Response:
-    size = intents.parse_size(request.args.get("size"))
+    size = intents.parse_size(choice_arg("size", ("screen", "print"), "screen"))
     with database().read() as s:
         intent = intents.get_intent(s, intent_id, scope())
     payload = intent.qr_payload or ""
@@ -112,7 +113,7 @@ def intent_qr_svg(intent_id: int) -> Response:
     return _image(intent_id, "svg", "image/svg+xml")
 
 
-@bp.post("/dossiers/<path:code>/cash-payments")
+@bp.post("/dossiers/<dossier_code:code>/cash-payments")
 def record_cash(code: str) -> tuple[Response, int]:
     body = _object(CASH_KEYS)
     with database().transaction() as s:

@@ -44,6 +44,9 @@ POLICY: dict[str, frozenset[str]] = {
     "finance.quarterly_export": FINANCE,
     "finance.outstanding": FINANCE,
     "finance.outstanding_export": FINANCE,
+    "finance.payouts": FINANCE,
+    "finance.payouts_export": FINANCE,
+    "finance.download_statement_line": FINANCE,
     "finance.audit_log": FINANCE,
     "finance.audit_verify": FINANCE,
     # intake API

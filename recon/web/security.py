@@ -17,10 +17,14 @@ from flask.wrappers import Request
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.datastructures import Headers as WerkzeugHeaders
 
-from recon.accounts.auth import Principal, note_token_use, token_principal, user_principal
+from recon.accounts import sessions as web_sessions
+from recon.accounts.auth import Principal, note_token_use, person_of, token_principal
 from recon.accounts.scopes import scope_of
 from recon.db import Database
 from recon.scope import Scope
+
+#: the cookie session's key for the server-side session id (recon.accounts.sessions)
+SESSION_ID_KEY = "sid"
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -50,16 +54,28 @@ def load_principal() -> Principal | None:
         if principal is not None:  # after the read: no transaction held while it writes
             note_token_use(database(), current_app.extensions["recon.clock"], principal)
         return principal
-    user_id = session.get("user_id")
-    if user_id is None:
+    session_id = session.get(SESSION_ID_KEY)
+    if not isinstance(session_id, str) or not session_id:
         return None
+    clock = current_app.extensions["recon.clock"]
+    policy: web_sessions.SessionPolicy = current_app.extensions["recon.session_policy"]
     with database().read() as s:
-        principal = user_principal(s, user_id)
-    if principal is None:
-        session.clear()
+        live = web_sessions.find(s, clock, session_id, policy)
+    if live is None:
+        clear_login()  # ended, expired or disabled: log in again
         return None
+    web_sessions.touch(database(), clock, live)  # after the read, at most once a minute
     g.via_session = True
-    return principal
+    return Principal("user", live.user_id, live.username, live.role,
+                     person=person_of(live.username))
+
+
+def clear_login() -> None:
+    """Forget the login in this browser's cookie (its language stays)."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
 
 
 def csrf_token() -> str:

@@ -19,6 +19,7 @@ from recon.settlements.importer import (
     profiles_from_settings,
 )
 from recon.web.policy import scope
+from recon.web.query import choice_arg, int_arg
 from recon.web.security import database
 
 bp = Blueprint("settlements_api", __name__, url_prefix="/api/v1")
@@ -28,20 +29,6 @@ MIMETYPES = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".json": "application/json",
 }
-
-
-def _int_arg(name: str, default: int | None, *, minimum: int = 1,
-             maximum: int | None = None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isascii() or not raw.isdigit():
-        raise ValidationError(FieldError(name, "must be a whole number"))
-    value = int(raw)
-    highest = 2**63 - 1 if maximum is None else maximum  # ids are BIGINT: no overflow (500)
-    if value < minimum or value > highest:
-        raise ValidationError(FieldError(name, f"must be between {minimum} and {highest}"))
-    return value
 
 
 @bp.post("/settlements")
@@ -70,11 +57,9 @@ def upload_settlement() -> tuple[Response, int]:
 @bp.get("/settlement-files")
 def list_settlement_files() -> Response:
     """Newest first; ``limit`` (≤ 200), ``before`` (an id: the next page), ``provider``."""
-    limit = _int_arg("limit", 50, maximum=MAX_PAGE) or 50
-    before = _int_arg("before", None)
-    provider = request.args.get("provider") or None
-    if provider is not None and provider not in PROVIDERS:
-        raise ValidationError(FieldError("provider", "must be one of " + ", ".join(PROVIDERS)))
+    limit = int_arg("limit", 50, minimum=1, maximum=MAX_PAGE) or 50
+    before = int_arg("before", None, minimum=1)
+    provider = choice_arg("provider", tuple(PROVIDERS))
     with database().read() as s:
         items = files.list_files(s, limit=limit, before=before, provider=provider,
                                  scope=scope())

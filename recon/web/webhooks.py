@@ -50,7 +50,7 @@ def receive(provider: str) -> Response:
     req: Request = request._get_current_object()  # type: ignore[attr-defined]
     method = adapter_class(provider).http_method
     if req.method != method:
-        abort(405, description=f"{provider} webhooks use {method}")
+        abort(405, description=f"{provider} webhooks use {method}", valid_methods=[method])
     extensions = current_app.extensions
     clock: Clock = extensions["recon.clock"]
     settings: Settings = extensions["recon.settings"]

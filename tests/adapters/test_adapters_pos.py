@@ -21,6 +21,7 @@ from adapters import (
     SignatureError,
 )
 from adapters.pos import sign
+from adapters.scrub import contains_pan, holds_card_number
 from tests.adapters.adapters_testkit import adapter_for
 
 SECRET = "pos-test-secret-0123456789abcdef"
@@ -204,3 +205,28 @@ def test_build_callback(clock: Any) -> None:
     later = RawRequest(stale.method, stale.path, "", stale.headers, stale.body, clock.now())
     with pytest.raises(ReplayError):
         adapter.parse_callback(later)
+
+
+# numbers that hold a Luhn-valid window of 13-19 digits but are no card number: the stored copy
+# masks part of them (adapters.scrub.contains_pan), the call itself must not be refused
+NOT_CARD_NUMBERS = ["20261126070001", "41111111111111110000", "evt-0004111111111111111-2"]
+
+
+@pytest.mark.parametrize("number", NOT_CARD_NUMBERS)
+def test_an_id_holding_a_luhn_window_is_not_refused(number: str) -> None:
+    assert contains_pan(number)  # what the stored copy masks ...
+    event = parse(call(dict(SALE, reference=number)))  # ... and what the terminal may still send
+    assert event.amount == SALE["amount"]
+
+
+@pytest.mark.parametrize("text", ["pan 4111111111111111.", "4111 1111 1111 1111",
+                                  "x5555-5555-5555-4444", "4222222222222"])
+def test_whole_card_numbers_are_held(text: str) -> None:
+    assert holds_card_number(text)
+
+
+@pytest.mark.parametrize("text", ["4111111111111112", "4111  1111 1111 1111", "14111111111111111",
+                                  "4111111111111111-9", "411111111111"])
+def test_near_card_numbers_are_not_held(text: str) -> None:
+    """Luhn fails, a double space splits it, a digit joins it, or it is too short."""
+    assert not holds_card_number(text)

@@ -46,13 +46,23 @@ def test_examples() -> None:
     assert mask_pans(b"4111111111111111") == b"411111******1111"
     assert mask_pans(b'{"pan":"4111 1111 1111 1111"}') == b'{"pan":"4111 11** **** 1111"}'
     assert mask_pans(b"card 4111-1111-1111-1111.") == b"card 4111-11**-****-1111."
-    assert mask_pans(b"4111111111111112") == b"4111111111111112"  # fails Luhn: kept
+    # no window of 13-19 of its digits passes Luhn: kept
+    assert mask_pans(b"4273464686958969") == b"4273464686958969"
+    assert not contains_pan(b"4273464686958969")
+    # fails Luhn as a whole, but its last 13 digits pass: that window is masked
+    assert luhn_valid("1111111111112") and not luhn_valid("4111111111111112")
+    assert mask_pans(b"4111111111111112") == b"411111111***1112"
     assert mask_pans(b"411111111111") == b"411111111111"  # 12 digits: not a PAN
-    assert mask_pans(b"41111111111111111111") == b"41111111111111111111"  # 20 digits
     assert mask_pans(b"rrn 414209001234 stan 004567") == b"rrn 414209001234 stan 004567"
     assert mask_pans(b"\xff\xfe 4111111111111111") == b"\xff\xfe 411111******1111"
-    # a PAN followed by a year, separated by a space: the PAN is still found
-    assert mask_pans(b"4111 1111 1111 1111 2024") == b"4111 11** **** 1111 2024"
+    # a PAN inside a longer run of digits (any window counts, group boundaries or not)
+    assert mask_pans(b"41111111111111111111") == b"411111******11111111"
+    assert mask_pans(b"0015 4111 1111 1111 1111") == b"0015 4111 11** **** 1111"
+    # a PAN followed by a year: the 20-digit run holds several Luhn-valid windows
+    assert mask_pans(b"4111 1111 1111 1111 2024") == b"4111 11** **** **** 2024"
+    # the price, on the safe side: a 14-digit timestamp with a Luhn-valid window
+    assert mask_pans(b"20261126073000") == b"202611****3000"
+    assert mask_pans(b"4111 1111  1111 1111") == b"4111 1111  1111 1111"  # two separators
     assert mask_pans_text("Thẻ 4111111111111111 của tôi") == "Thẻ 411111******1111 của tôi"
 
 

@@ -24,8 +24,8 @@ from recon.db import Database
 from recon.models import PaymentIntent
 from recon.payments.recording import PaymentEvent, record_payment
 from recon.vietqr.codec import decode
-from tests.cashier.live import chromium_page, served
 from tests.intents.helpers import ACCOUNT, BIN, CODE, TOTAL, seed
+from tests.live import chromium_page, served
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 PASSWORD = "thungan-browser-2021"

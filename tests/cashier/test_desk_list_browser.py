@@ -22,7 +22,7 @@ from recon.demo.catalog import AGENCIES
 from recon.demo.seed import TODAY_QUEUE, seed_demo
 from recon.intake.dossiers import parse_dossier, upsert_dossier
 from recon.models import Payment
-from tests.cashier.live import chromium_page, served
+from tests.live import chromium_page, served
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NAME = "Đặng Thị Ngọc Ánh"

@@ -42,7 +42,8 @@ from tests.engine.engine_builders import AS_OF, dossier, ids, line, pay
 
 
 def test_each_built_in_kind_names_its_own_detector_sentence_and_reason() -> None:
-    assert len(REGISTRY) == len(KINDS) == 10  # 10th: late_for_closed_period (0011_periods)
+    # 10th: late_for_closed_period (0011_periods); 11th-13th: the payout kinds (0015_payouts)
+    assert len(REGISTRY) == len(KINDS) == 13
     for kind in REGISTRY:
         assert kind.detector is getattr(core, f"detect_{kind.name}")
         assert kind.explain is getattr(explain, kind.name)
@@ -165,8 +166,9 @@ def test_0008_downgrades_and_upgrades_keeping_every_discrepancy(db: Database) ->
 
     from recon.cli.admin import alembic_config, upgrade_database
 
-    # the kinds 0008 admits (0011_periods adds late_for_closed_period)
-    kinds_0008 = [n for n in REGISTRY.names if n != "late_for_closed_period"]
+    # the kinds 0008 admits (0011_periods adds late_for_closed_period, 0015 the payout kinds)
+    kinds_0008 = [n for n in REGISTRY.names
+                  if n != "late_for_closed_period" and not n.startswith("payout_")]
     for i, kind in enumerate(kinds_0008):
         _insert(db, f"{kind}:dossier={i}", kind)
     indexes = {i["name"] for i in inspect(db.engine).get_indexes("discrepancies")}

@@ -16,10 +16,11 @@ from recon.audit.chain import record_on
 from recon.clock import Clock
 from recon.db import Database
 from recon.demo.seed import seed_demo
-from recon.engine.runner import engine_config_from_env, run_reconciliation
+from recon.engine.runner import run_reconciliation
 from recon.models import Discrepancy, SettlementFile, User
 from recon.payments.recording import PaymentEvent, record_payment
 from recon.review import actions
+from recon.settlements.payouts import engine_config
 
 #: the demo's users and passwords (recon.demo.seed)
 PASSWORDS = {"thungan": "thungan-demo-2021", "ketoan": "ketoan-demo-2021",
@@ -40,7 +41,8 @@ class DemoWorld:
 
 def build_demo_world(db: Database, clock: Clock, dossiers: int = DEMO_DOSSIERS) -> DemoWorld:
     seed_demo(db, clock, dossiers=dossiers, seed=2021)
-    run_reconciliation(db, clock=clock, audit=record_on, config=engine_config_from_env({}),
+    # configured as `recon reconcile` runs it (with the payout pass)
+    run_reconciliation(db, clock=clock, audit=record_on, config=engine_config({}),
                        mode="full", triggered_by="test")
     world = DemoWorld()
     with db.transaction() as s:

@@ -36,10 +36,8 @@ from recon.db import Database
 from recon.models import Discrepancy, PaymentIntent
 from recon.payments.recording import PaymentEvent, record_payment
 from tests.finance.helpers import World, build_world
+from tests.live import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORDS = {"thungan": "thungan-browser-2021", "ketoan": "ketoan-browser-2021",

@@ -165,7 +165,8 @@ def test_every_finance_page_fits_1366_with_headers_on_one_line(live: Live,
             f"/finance/discrepancies/{w.pending}/approval", "/finance/approvals",
             "/finance/reports/daily?day=2021-03-15",
             "/finance/reports/quarterly?year=2021&quarter=1",
-            "/finance/outstanding", "/finance/audit", "/finance/audit/verify"]
+            "/finance/outstanding", "/finance/audit", "/finance/audit/verify",
+            "/finance/payouts?month=2021-02"]
     urls += [f"/finance/discrepancies/{ident}" for ident in w.discrepancies.values()]
     page = _page(browser, live, 1366)
     problems: list[str] = []

@@ -61,12 +61,23 @@ def test_user_password_from_stdin(env: dict[str, str], db: Database) -> None:
 
 
 def test_token_printed_last_and_only_hash_stored(env: dict[str, str], db: Database) -> None:
-    result = run("tokens", "create", "mot-cua", "--role", "intake", "--all-agencies")
-    assert result.exit_code == 0
+    assert run("users", "create", "hoa", "--role", "admin",
+               input="a-long-password\n").exit_code == 0
+    # a token belongs to a person: --user is required, and must name an active user
+    missing = run("tokens", "create", "mot-cua", "--role", "intake", "--all-agencies")
+    assert missing.exit_code != 0 and "--user" in missing.output
+    unknown = run("tokens", "create", "mot-cua", "--role", "intake", "--user", "nobody",
+                  "--all-agencies")
+    assert unknown.exit_code == 1 and "no active user" in unknown.output
+    result = run("tokens", "create", "mot-cua", "--role", "intake", "--user", "hoa",
+                 "--all-agencies")
+    assert result.exit_code == 0, result.output
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("rcn_")
     with db.read() as s:
         row = s.scalars(select(ApiToken)).one()
+        owner = s.scalars(select(User).where(User.id == row.user_id)).one()
+    assert owner.username == "hoa"
     assert row.token_hash == hash_token(token)
     assert token not in row.token_hash
 

@@ -15,12 +15,15 @@ from recon.db import Database
 from recon.models import ApiToken, AuditEvent
 
 
-def run(*args: str) -> Any:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+def run(*args: str, input: str | None = None) -> Any:
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
 
 
 def _create(name: str, role: str = "intake") -> str:
-    result = run("tokens", "create", name, "--role", role, "--all-agencies")
+    if "hoa" not in run("users", "list").output:
+        made = run("users", "create", "hoa", "--role", "admin", input="a-long-password\n")
+        assert made.exit_code == 0, made.output
+    result = run("tokens", "create", name, "--role", role, "--user", "hoa", "--all-agencies")
     assert result.exit_code == 0, result.output
     token: str = result.stdout.strip().splitlines()[-1]
     return token

@@ -61,7 +61,9 @@ def test_login_then_home(client: FlaskClient, login: Any) -> None:
     response = client.get("/")
     assert response.status_code in (200, 302)
     with client.session_transaction() as sess:
-        assert sess["user_id"]
+        # the cookie carries a random session id, never the user's id (issue 16)
+        assert len(sess["sid"]) >= 40
+        assert "user_id" not in sess
 
 
 def test_pages_redirect_to_login(client: FlaskClient) -> None:

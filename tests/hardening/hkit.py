@@ -88,7 +88,7 @@ def make_api(env: dict[str, str], db: Database, clock: Clock, **extra: str) -> A
     tokens = {}
     for role in ("intake", "cashier", "finance", "admin"):
         with db.transaction() as s:
-            _, tokens[role] = create_token(s, clock, name=f"{role}-hardening", role=role)
+            _, tokens[role] = create_token(s, clock, name=f"{role}-hardening", role=role, user=None)
     return Api(app, app.test_client(), db, clock, tokens, intent_id)
 
 

@@ -4,10 +4,12 @@ named by ``/healthz`` and answered 503 with what to do; webhooks are told to ret
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
 from bench.soak import PROVIDER_ENV, is_retry_answer, seed_intents, signed
@@ -36,7 +38,7 @@ def test_read_only_sqlite(tmp_path: Path, sqlite_template: Path) -> None:
     intent = seed_intents(url, 1)[0]  # (its writes leave the file in WAL mode)
     writable = Database(url)
     with writable.transaction() as s:
-        _, token = create_token(s, SystemClock(), name="ro", role="admin")
+        _, token = create_token(s, SystemClock(), name="ro", role="admin", user=None)
     writable.dispose()
     db = Database(url, creator=lambda: sqlite3.connect(f"file:{path}?mode=ro", uri=True,
                                                       check_same_thread=False))
@@ -76,7 +78,29 @@ def test_database_without_schema(tmp_path: Path) -> None:
         assert "recon db upgrade" in health.json["database"]["hint"]
         response = client.get("/api/v1/agencies", headers={"Authorization": "Bearer rcn_x"})
         assert response.status_code == 503
-        assert (response.json["problem"], response.json["hint"]) == (
-            "not_migrated", "Run `recon db upgrade`.")
+        assert response.json["problem"] == "not_migrated"
+        assert "Retry-After" in response.json["hint"]  # the administrator's hint is logged
+    finally:
+        db.dispose()
+
+
+def test_503_tells_the_caller_the_state_word_only(tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """A caller without credentials (the principal cannot even be loaded) learns what state the
+    database is in and what to do; the driver's words and the administrator's hint go to the
+    log only."""
+    db = Database(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        client = _app(db, tmp_path).test_client()
+        with caplog.at_level(logging.ERROR, logger="recon.web"):
+            response = client.get("/api/v1/agencies", headers={"Authorization": "Bearer rcn_x"})
+        assert response.status_code == 503
+        assert set(response.json) == {"error", "problem", "message", "message_vi", "hint"}
+        assert response.json["problem"] == "not_migrated"
+        text = response.get_data(as_text=True)
+        for private in ("no such table", "sqlite", "recon db upgrade", "RECON_"):
+            assert private.lower() not in text.lower(), private
+        logged = " ".join(r.getMessage() for r in caplog.records)
+        assert "no such table" in logged and "recon db upgrade" in logged
     finally:
         db.dispose()

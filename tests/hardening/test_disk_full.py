@@ -50,7 +50,7 @@ def test_sqlite_full_disk(tmp_path: Path, sqlite_template: Path) -> None:
     intents = seed_intents(url, 7)  # one order per provider
     db = Database(url)
     with db.transaction() as s:
-        _, token = create_token(s, SystemClock(), name="full-admin", role="admin")
+        _, token = create_token(s, SystemClock(), name="full-admin", role="admin", user=None)
     db.dispose()
     auth = {"Authorization": f"Bearer {token}"}
     with gunicorn(url, tmp_path, workers=2, ignore_sigxfsz=True) as web:

@@ -216,7 +216,7 @@ def test_read_only_database(cluster: PrivateCluster, tmp_path: Path) -> None:
     intents = seed_intents(url, 7)  # one order per provider
     db = Database(url)
     with db.transaction() as s:
-        _, token = create_token(s, SystemClock(), name="ro-admin", role="admin")
+        _, token = create_token(s, SystemClock(), name="ro-admin", role="admin", user=None)
     db.dispose()
     auth = {"Authorization": f"Bearer {token}"}
     with gunicorn(url, tmp_path, workers=2) as web:

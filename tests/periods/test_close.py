@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -112,9 +113,19 @@ def test_a_closed_month_refuses_resolution_and_intake(db: Database, clock: Fixed
                          for f in d1.fee_lines]}
     with db.transaction() as s:  # the same again changes nothing: allowed
         assert upsert_dossier(s, clock, parse_dossier(body), actor="t")[1] == "unchanged"
+    for changed in ({"received_at": vn(2021, 2, 6).isoformat()},
+                    {"applicant_name": "Công dân khác"}):  # the dossier itself is read-only
+        with db.transaction() as s, pytest.raises(PeriodClosed):
+            upsert_dossier(s, clock, parse_dossier({**body, **changed}), actor="t")
+    # a late reassessment is kept (the run reports it in the open month, test_late_data.py)
     reassessed = {**body, "fees": [{"kind": "phi", "name": "Khoản 0", "amount": 70_000}]}
-    with db.transaction() as s, pytest.raises(PeriodClosed):
-        upsert_dossier(s, clock, parse_dossier(reassessed), actor="t", reassess=True)
+    with db.transaction() as s:
+        assert upsert_dossier(s, clock, parse_dossier(reassessed), actor="t",
+                              reassess=True)[1] == "updated"
+    with db.read() as s:
+        event = s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "dossier.fees_reassessed")).one()
+        assert json.loads(event.data)["closed_month"] == "2021-01"
     late = {**body, "code": "LATE-JAN-1", "received_at": vn(2021, 1, 20).isoformat()}
     with db.transaction() as s, pytest.raises(PeriodClosed):
         upsert_dossier(s, clock, parse_dossier(late), actor="t")
@@ -174,3 +185,63 @@ def test_a_close_for_one_agency_leaves_the_others_open(db: Database, clock: Fixe
         snap = json.loads(close.get(s, pid).snapshot or "{}")
         assert snap["agency"] == "AG1"
         assert [r["id"] for r in snap["discrepancies"]] == [world.discrepancies["F"]]
+
+
+def _close(db: Database, clock: FixedClock, month: date, agency: str | None) -> dict[str, Any]:
+    with db.read() as s:  # carry forward whatever the scope still has open
+        scope = close._agency(s, agency)
+        carry = {d.id: "worked next month" for d in close.discrepancies_of(
+            s, month, scope.id if scope else None, status="open")}
+    with db.transaction() as s:
+        pid = close.propose(s, clock, actor="user:maker", month=month, agency_code=agency,
+                            carry_forward=carry).id
+    with db.transaction() as s:
+        close.approve(s, clock, pid, actor="user:checker")
+    with db.read() as s:
+        snap: dict[str, Any] = json.loads(close.get(s, pid).snapshot or "{}")
+    return snap
+
+
+def test_a_close_for_one_agency_freezes_only_its_figures(db: Database, clock: FixedClock,
+                                                         world: World) -> None:
+    # February: AG1 collected vnpay 100.000 ₫ (d2, settled 02/02); AG2 cash 200.000 ₫ (d3)
+    # and momo 300.000 ₫ twice (d4), nothing settled; the unmatched sepay payment is March's
+    ag1 = _close(db, clock, FEB, "AG1")
+    ag2 = _close(db, clock, FEB, "AG2")
+    every = _close(db, clock, FEB, None)
+
+    def collected(snap: dict[str, Any]) -> tuple[int, int, dict[str, int]]:
+        m = snap["month_figures"]
+        return (m["collected"]["count"], m["collected"]["amount"],
+                {f["key"]: f["amount"] for f in m["collected_by_provider"]})
+
+    assert collected(ag1) == (1, 100_000, {"vnpay": 100_000})
+    assert collected(ag2) == (3, 800_000, {"cash": 200_000, "momo": 600_000})
+    assert collected(every) == (4, 900_000, {"cash": 200_000, "momo": 600_000,
+                                             "vnpay": 100_000})
+    assert ag1["month_figures"]["settled"]["amount"] == 100_000
+    assert ag2["month_figures"]["settled"]["amount"] == 0
+    assert every["month_figures"]["settled"]["amount"] == 100_000
+
+    def day(snap: dict[str, Any], iso: str) -> dict[str, Any]:
+        [one] = [d for d in snap["days"] if d["day"] == iso]
+        return one
+
+    # 01/02: d2's two vnpay payments (one failed) are AG1's; 04/02: d4's two are AG2's
+    assert day(ag1, "2021-02-01")["totals"]["payments"] == 2
+    assert day(ag2, "2021-02-01")["totals"]["payments"] == 0
+    assert day(every, "2021-02-01")["totals"]["payments"] == 2
+    assert day(ag1, "2021-02-04")["totals"]["succeeded_amount"] == 0
+    assert day(ag2, "2021-02-04")["totals"]["succeeded_amount"] == 600_000
+    assert [s["amount"] for s in day(ag1, "2021-02-02")["settled"]] == [100_000]
+    assert day(ag2, "2021-02-02")["settled"] == []
+    for d in every["days"]:  # the province's day is the sum of its two agencies' days
+        for key in ("payments", "succeeded_amount", "lines_amount"):
+            assert d["totals"][key] == (day(ag1, d["day"])["totals"][key]
+                                        + day(ag2, d["day"])["totals"][key])
+    # each scope's discrepancies are its own: A and G (d4, d3) are AG2's, F (d2) AG1's
+    ids = {name: {r["id"] for r in snap["discrepancies"]}
+           for name, snap in (("ag1", ag1), ("ag2", ag2), ("every", every))}
+    assert world.discrepancies["F"] in ids["ag1"] and world.discrepancies["F"] not in ids["ag2"]
+    assert {world.discrepancies["A"], world.discrepancies["G"]} <= ids["ag2"] - ids["ag1"]
+    assert ids["every"] >= ids["ag1"] | ids["ag2"]

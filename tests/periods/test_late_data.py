@@ -4,17 +4,20 @@ payment of a closed month is kept and reported in the current open month as a
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 from sqlalchemy import select
 
 from recon.clock import FixedClock
 from recon.db import Database
-from recon.models import Discrepancy, Period, SettlementLine
+from recon.engine.closed import LATE
+from recon.models import AuditEvent, Discrepancy, Period, ReconRun, SettlementLine
 from recon.periods import month_of
 from recon.review import actions
 from recon.review import periods as close
 from tests.finance.helpers import vn
+from tests.foundation.helpers import AGENCY
 from tests.reconcile.recon_builders import World
 
 APRIL = date(2021, 4, 1)
@@ -101,3 +104,122 @@ def test_a_new_finding_for_a_closed_month_is_not_written_there(db: Database,
     assert w.kinds() == ["late_for_closed_period"]  # no duplicate_settlement dated in April
     late = _one(db, "late_for_closed_period")
     assert (late.expected_amount, late.actual_amount) == (0, 170_000)
+
+
+def _close_april(db: Database, clock: FixedClock) -> int:
+    with db.transaction() as s:
+        period_id = close.propose(s, clock, actor="user:maker", month=APRIL).id
+    with db.transaction() as s:
+        close.approve(s, clock, period_id, actor="user:checker")
+    return period_id
+
+
+def _run_row_counts(db: Database, run_id: int | None) -> dict[str, object]:
+    with db.read() as s:
+        run = s.get(ReconRun, run_id)
+        assert run is not None and run.counts is not None
+        counts: dict[str, object] = json.loads(run.counts)
+        return counts
+
+
+def test_a_late_reassessment_surfaces_in_the_open_month(db: Database,
+                                                        clock: FixedClock) -> None:
+    w = World(db, clock)
+    dossier = w.dossier()  # received 01/04/2021, assessed 180.000 ₫
+    code = w.codes[dossier]
+    pid = w.pay(180_000, dossier_code=code, paid_at=vn(2021, 4, 5))
+    w.settle("vnpay", w.txn_of(pid), 180_000, settled_on=date(2021, 4, 6))
+    assert w.run("full").total == 0
+    period_id = _close_april(db, clock)
+    with db.read() as s:
+        frozen = close.get(s, period_id).snapshot
+
+    w.later(days=3)
+    w.dossier(code, amounts=(100_000, 80_000, 20_000))  # reassessed: 200.000 ₫, kept
+    summary = w.run("auto")
+    # what was written: no underpaid in April, one late finding now
+    assert summary.counts["underpaid"] == 0 and summary.counts[LATE] == 1
+    assert (summary.total, summary.new, summary.still_open, summary.held) == (1, 1, 0, 1)
+    assert _run_row_counts(db, summary.run_id)["new"] == 1
+    assert w.kinds() == [LATE]
+    late = _one(db, LATE)
+    assert (late.identity, late.dossier_id, late.payment_id) == (
+        f"{LATE}:dossier={dossier}", dossier, None)
+    assert (late.expected_amount, late.actual_amount, late.delta) == (0, -20_000, -20_000)
+    arrived = clock.now().strftime("%Y-%m-%d")
+    assert (f"A reassessment for dossier {code} of 04/2021, a closed month (received "
+            f"2021-04-01), arrived on {arrived}") in (late.explanation_en or "")
+    assert f"Hồ sơ {code} tiếp nhận ngày 01/04/2021 (tháng 04/2021, đã khóa sổ)" in \
+        late.explanation
+    assert "còn thiếu 20.000\u00a0₫" in late.explanation  # what holds now
+
+    again = w.run("full")  # the same late finding, still open; April still unchanged
+    assert (again.counts[LATE], again.new, again.still_open, again.held) == (1, 0, 1, 1)
+    with db.read() as s:
+        assert close.get(s, period_id).snapshot == frozen
+        current = {d.id for d in close.discrepancies_of(s, month_of(clock.now()), None)}
+        hue = close._agency(s, AGENCY)
+        assert hue is not None
+        agency = {d.id for d in close.discrepancies_of(s, month_of(clock.now()), hue.id)}
+    assert late.id in current and late.id in agency  # the dossier's agency's, this month
+    with db.transaction() as s:  # the open month's work, like any finding
+        actions.resolve(s, clock, late.id, actor="user:x", resolution_type="provider_corrected",
+                        note="phí bổ sung thu ở kỳ sau")
+    assert _one(db, LATE).status == "resolved"
+
+
+def test_a_late_unexpected_line_surfaces_in_the_open_month(db: Database,
+                                                           clock: FixedClock) -> None:
+    w = World(db, clock)
+    dossier = w.dossier()
+    pid = w.pay(180_000, dossier_code=w.codes[dossier], paid_at=vn(2021, 4, 5))
+    w.settle("vnpay", w.txn_of(pid), 180_000, settled_on=date(2021, 4, 6))
+    w.run("full")
+    _close_april(db, clock)
+
+    w.later(days=1)
+    line = w.settle("vnpay", "VNP-NOBODY-1", 55_000, settled_on=date(2021, 4, 20))
+    summary = w.run("full")
+    assert summary.counts["unexpected_settlement"] == 0 and summary.counts[LATE] == 1
+    assert (summary.new, summary.held) == (1, 1)
+    assert w.kinds() == [LATE]
+    late = _one(db, LATE)
+    assert (late.identity, late.settlement_line_id, late.payment_id, late.dossier_id) == (
+        f"{LATE}:settlement_line={line}", line, None, None)
+    assert (late.expected_amount, late.actual_amount, late.delta) == (0, 55_000, 55_000)
+    arrived = clock.now().strftime("%Y-%m-%d")
+    assert ("A settlement line of 04/2021, a closed month (VNPay VNP-NOBODY-1, dated "
+            f"2021-04-20), arrived on {arrived}") in (late.explanation_en or "")
+    assert "(tháng 04/2021, đã khóa sổ)" in late.explanation
+    assert month_of(late.detected_at) == month_of(clock.now())
+    assert _run_row_counts(db, summary.run_id)["by_kind"] == summary.counts
+
+
+def test_the_run_counts_what_a_closed_month_let_it_write(db: Database,
+                                                          clock: FixedClock) -> None:
+    """A late line that ends a frozen missing_settlement: nothing auto-resolved, one late
+    finding, and the run row and its audit event say so."""
+    w = World(db, clock)
+    dossier = w.dossier()
+    pid = w.pay(180_000, dossier_code=w.codes[dossier], paid_at=vn(2021, 4, 5))
+    w.run("full")
+    missing = _one(db, "missing_settlement")
+    with db.transaction() as s:
+        period_id = close.propose(s, clock, actor="user:maker", month=APRIL,
+                                  carry_forward={missing.id: "chờ bảng kê"}).id
+    with db.transaction() as s:
+        close.approve(s, clock, period_id, actor="user:checker")
+    w.later(days=1)
+    w.settle("vnpay", w.txn_of(pid), 180_000)
+    summary = w.run("full")
+    assert (summary.auto_resolved, summary.new, summary.held) == (0, 1, 1)
+    assert summary.counts["missing_settlement"] == 0 and summary.counts[LATE] == 1
+    row = _run_row_counts(db, summary.run_id)
+    assert (row["auto_resolved"], row["new"], row["held"]) == (0, 1, 1)
+    with db.read() as s:
+        event = s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "reconcile.run").order_by(AuditEvent.id.desc())).first()
+        assert event is not None
+        data = json.loads(event.data)
+    assert data["auto_resolved"] == [] and data["new_by_kind"] == {LATE: 1}
+    assert _one(db, "missing_settlement").status == "open"

@@ -19,9 +19,12 @@ def _auth(token: str) -> dict[str, str]:
 
 
 def test_the_api_closes_and_reopens_a_month(client: FlaskClient, db: Database,
-                                            make_token: Any) -> None:
+                                            make_token: Any, make_user: Any) -> None:
     world: World = build_world(db)
-    maker, checker = make_token("finance", "maker"), make_token("finance", "checker")
+    make_user("lan", "finance")
+    make_user("minh", "finance")
+    maker = make_token("finance", "maker", user="lan")
+    checker = make_token("finance", "checker", user="minh")
     admin, desk = make_token("admin", "root"), make_token("cashier", "desk")
     assert client.get("/api/v1/periods", headers=_auth(desk)).status_code == 403
     refused = client.post("/api/v1/periods", json={"month": "2021-01"}, headers=_auth(maker))
@@ -54,7 +57,8 @@ def test_the_api_closes_and_reopens_a_month(client: FlaskClient, db: Database,
 
 
 def test_the_finance_page_lists_and_closes_months(client: FlaskClient, db: Database,
-                                                   login: Any, make_token: Any) -> None:
+                                                   login: Any, make_token: Any,
+                                                   make_user: Any) -> None:
     world: World = build_world(db)
     csrf = login("finance", "maker")
     page = client.get("/finance/periods")
@@ -69,10 +73,28 @@ def test_the_finance_page_lists_and_closes_months(client: FlaskClient, db: Datab
     assert "Chờ phê duyệt khóa sổ" in listed and 'data-testid="approve-period"' not in listed
     [item] = client.get("/api/v1/periods", headers=_auth(make_token("finance", "x"))).json[
         "items"]
+    make_user("minh", "finance")
     client.post(f"/api/v1/periods/{item['id']}/approve",
-                headers=_auth(make_token("finance", "checker")))
+                headers=_auth(make_token("finance", "checker", user="minh")))
     report = client.get(f"/finance/periods/{item['id']}/report")
     assert report.status_code == 200 and "@media print" in report.text
     assert "ngân hàng còn nợ 1.000 ₫" in report.text and "Báo cáo khóa sổ tháng" in report.text
     xlsx = client.get(f"/finance/periods/{item['id']}/report.xlsx")
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+
+
+def test_the_page_names_the_agency_and_refuses_a_second_proposal(
+        client: FlaskClient, db: Database, login: Any) -> None:
+    build_world(db)
+    csrf = login("finance", "maker")
+    for agency in ("AG1", ""):  # May has nothing open: each scope is proposed at once
+        made = client.post("/finance/periods", data={"month": "2021-05", "agency": agency,
+                                                      "csrf_token": csrf})
+        assert made.status_code == 303
+    listed = client.get("/finance/periods").text
+    assert '<td data-testid="period-agency">AG1</td>' in listed
+    assert '<td data-testid="period-agency">Tất cả đơn vị</td>' in listed
+    again = client.post("/finance/periods", data={"month": "2021-05", "agency": "AG1",
+                                                   "csrf_token": csrf})
+    assert again.status_code == 409
+    assert "Tháng này đã có đề xuất khóa sổ hoặc đã khóa sổ" in again.text

@@ -55,12 +55,14 @@ class World:
         return next(self._n)
 
     def dossier(self, code: str | None = None, *, amounts: tuple[int, ...] = (100000, 80000),
-                ) -> int:
+                received_at: str | None = None) -> int:
         if not self._seeded:
             seed_agency(self.db, self.clock)
             self._seeded = True
         code = code or f"000.00.21.H57-261126-{self._next():04d}"
         body = dossier_body(code, fees=fees(*amounts))
+        if received_at is not None:
+            body["received_at"] = received_at
         with self.db.transaction() as s:
             existing = s.execute(text("SELECT id FROM dossiers WHERE code = :c"),
                                  {"c": code}).scalar()

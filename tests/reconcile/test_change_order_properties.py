@@ -232,24 +232,24 @@ class Play:
             ids = _ids(self.db, "status = 'open' AND proposed_by IS NULL")
             if ids:
                 with self.db.transaction() as s:
-                    resolve(s, clock, ids[e.pick % len(ids)], actor="ketoan1",
+                    resolve(s, clock, ids[e.pick % len(ids)], actor="user:ketoan1",
                             resolution_type="provider_corrected", note="đã đối chiếu")
         elif isinstance(e, Reopen):
             ids = _ids(self.db, "status <> 'open'")
             if ids:
                 with self.db.transaction() as s:
-                    reopen(s, clock, ids[e.pick % len(ids)], actor="ketoan1", note="xem lại")
+                    reopen(s, clock, ids[e.pick % len(ids)], actor="user:ketoan1", note="xem lại")
         else:
             ids = _ids(self.db, "status = 'open' AND proposed_by IS NULL "
                                 "AND kind = 'unmatched_payment'")
             if ids:
                 target = ids[e.pick % len(ids)]
                 with self.db.transaction() as s:
-                    resolve(s, clock, target, actor="ketoan1",
+                    resolve(s, clock, target, actor="user:ketoan1",
                             resolution_type="matched_manually", note="khớp tay",
                             dossier_code=self.codes[e.dossier])
                 with self.db.transaction() as s:
-                    approve(s, clock, target, actor="truongphong")
+                    approve(s, clock, target, actor="user:truongphong")
 
     def run(self, e: Run) -> None:
         self.w.clock = FixedClock(self.now)

@@ -13,10 +13,12 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 from adapters import RawRequest
+from adapters.scrub import PAN_MAX_BYTES
 from recon.cli import cli
 from recon.clock import FixedClock
 from recon.db import Database
 from recon.models import Callback
+from recon.payments import refused
 from recon.scheduler import Jobs
 from tests.webhooks.whkit import Hooks, is_accepted, make_hooks
 
@@ -46,6 +48,46 @@ def test_refused_call_keeps_a_bounded_prefix_marked_with_its_length(hooks: Hooks
     assert "first 2048 of 60000 bytes kept" in (callback.outcome_detail or "")
     headers = json.loads(callback.headers)
     assert "X-Junk" in headers and len(headers["X-Junk"]) < 1100
+
+
+def test_refused_call_with_ninety_big_headers_keeps_a_bounded_masked_part(
+        hooks: Hooks, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16 item 2: 90 headers of 8 KiB ("0-" repeated, every digit window a card
+    number) on a forged call. What is kept is bounded, masked, and only it was scanned."""
+    scanned: list[int] = []
+    real = refused.redact_header
+
+    def counting(name: str, value: str, **kwargs: Any) -> str:
+        scanned.append(len(value))
+        return real(name, value, **kwargs)
+
+    monkeypatch.setattr(refused, "redact_header", counting)
+    junk = ("0-" * 4096)[:8192]
+    raw = _forged(hooks, 3000)
+    raw = replace(raw, headers={**dict(raw.headers), "X-Card": "4111 1111 1111 1111",
+                                **{f"X-Junk-{i:02}": junk for i in range(90)}})
+    assert _send(hooks, raw, ATTACKER).status_code == 401
+    (callback,) = hooks.callbacks()
+    headers = json.loads(callback.headers)
+    assert sum(len(n) + len(v) for n, v in headers.items()) <= refused.HEADERS_CHARS + 200
+    assert headers["X-Card"] == "4111 11** **** 1111"
+    assert headers["…"].endswith("chars, not kept")
+    kept_junk = [v for n, v in headers.items() if n.startswith("X-Junk-")]
+    assert kept_junk and all(v.count("0") <= 10 for v in kept_junk)  # first 6 + last 4
+    # only the kept part of each kept header was scanned, never the 720 KiB sent
+    assert sum(scanned) <= refused.HEADERS_CHARS + len(scanned) * PAN_MAX_BYTES
+
+
+def test_refused_call_keeps_a_bounded_masked_query_string(hooks: Hooks) -> None:
+    raw = _forged(hooks, 3000)
+    query = "card=4111-1111-1111-1111&junk=" + "0-" * 50_000
+    response = hooks.client.open(raw.path + "?" + query, method=raw.method,
+                                 headers=dict(raw.headers), data=raw.body,
+                                 environ_base={"REMOTE_ADDR": ATTACKER})
+    assert response.status_code == 401
+    (callback,) = hooks.callbacks()
+    assert len(callback.query_string) == refused.QUERY_STRING_CHARS
+    assert callback.query_string.startswith("card=4111-11**-****-1111&junk=0-0-0-0-0-0-*-*")
 
 
 def test_oversized_refused_call_keeps_the_prefix_and_declared_length(hooks: Hooks) -> None:

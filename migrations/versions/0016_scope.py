@@ -6,8 +6,8 @@ migration keeps seeing what it saw (the backwards-compatible choice; narrow one 
 ``recon users scope`` / ``recon tokens scope``). The tables ``users`` and ``api_tokens`` keep
 their shape.
 
-Revision ID: 0014_scope
-Revises: 0011_periods
+Revision ID: 0016_scope
+Revises: 0015_payouts
 Create Date: 2026-12-06 07:40:00
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0014_scope'
-down_revision: str | None = '0011_periods'
+revision: str = '0016_scope'
+down_revision: str | None = '0015_payouts'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

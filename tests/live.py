@@ -1,9 +1,10 @@
-"""What the desk's browser tests share: the app served on a free port, and Debian's Chromium."""
+"""What the browser tests share (the desk's, the workbench's, the closed months'): the app
+served on a free port, and Debian's Chromium (/usr/bin/chromium; never a downloaded browser)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,15 +22,23 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking"]
 
 
-@contextmanager
-def served(db: Database, clock: Clock, tmp_path: Path) -> Iterator[str]:
-    """The app on ``db`` served on 127.0.0.1 in a thread; its base URL. ``db`` is disposed."""
-    settings = load_settings({
-        "RECON_DATABASE_URL": db.url,
+def live_env(url: str, tmp_path: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings of a live test server on ``url``; also what a `recon` process beside it
+    needs in its environment."""
+    return {
+        "RECON_DATABASE_URL": url,
         "RECON_SECRET_KEY": "browser-test-secret-0123456789abcdef",
         "RECON_ENV": "test",
         "RECON_INSTANCE_PATH": str(tmp_path / "instance"),
-    })
+        **(extra or {}),
+    }
+
+
+@contextmanager
+def served(db: Database, clock: Clock, tmp_path: Path,
+           extra: Mapping[str, str] | None = None) -> Iterator[str]:
+    """The app on ``db`` served on 127.0.0.1 in a thread; its base URL. ``db`` is disposed."""
+    settings = load_settings(live_env(db.url, tmp_path, extra))
     app: Flask = create_app(settings, clock=clock, database=db)
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -43,12 +52,12 @@ def served(db: Database, clock: Clock, tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def chromium_page(width: int, height: int) -> Iterator[Page]:
+def chromium_page(width: int, height: int, *, downloads: bool = False) -> Iterator[Page]:
     """A page of a fresh headless Chromium, Vietnamese locale, at ``width`` × ``height``."""
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": width, "height": height},
-                                      locale="vi-VN")
+                                      locale="vi-VN", accept_downloads=downloads)
         try:
             yield context.new_page()
         finally:

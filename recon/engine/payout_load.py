@@ -1,0 +1,181 @@
+"""The run's payout pass: read batches, credits and deductions, match them (the pure
+:mod:`recon.engine.payouts`), and fold the findings into the run's result.
+
+Batches are the settlement lines of the providers that pay in batches (their own reports,
+never a bank statement); credits are the lines of the files imported with a bank-statement
+profile (``PayoutConfig.statement_profiles``); deductions are the providers' refunded
+payments (chargebacks). All of them already carry ``change_seq`` (migration 0009), so:
+
+- a **full** run reads every batch line and every credit;
+- an **incremental** run reads the lines stamped at or after the previous run's mark, and the
+  days around them and around the previous run's ``as_of`` (where deadlines may have passed
+  since): a window of days widened by ``PayoutConfig.reach()`` on each side. It judges, and
+  claims to have seen, only what lies inside the window less that margin on the early side
+  (a batch or credit at the edge may miss its other half), so an open finding outside stays
+  untouched, as the core leaves what it did not read.
+
+:class:`PayoutPass` is made before the core runs (the credits it claims must be known when the
+core hands over its early findings) and applied after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+
+from recon.db import UTCDateTime
+from recon.engine.core import Reconciliation
+from recon.engine.explain import vn_date
+from recon.engine.payouts import (
+    PAYOUT_KINDS,
+    BankCredit,
+    Deduction,
+    PayoutConfig,
+    PayoutOutcome,
+    PayoutReconciliation,
+    claimed_credit_ids,
+    drop_claimed,
+    match_payouts,
+    with_payouts,
+)
+from recon.engine.records import Discrepancy, SettlementLineRow
+
+_BATCH_LINES = (
+    "SELECT l.id, l.provider, l.provider_txn_id, l.amount, l.fee, l.net, l.settled_on, "
+    "l.transaction_at FROM settlement_lines l JOIN settlement_files f ON f.id = l.file_id "
+    "WHERE l.provider IN :providers AND (f.profile IS NULL OR f.profile NOT IN :statements)")
+_CREDITS = (
+    "SELECT l.id, l.provider_txn_id, l.amount, l.settled_on, COALESCE(l.reference, ''), "
+    "l.transaction_at, l.file_id FROM settlement_lines l "
+    "JOIN settlement_files f ON f.id = l.file_id WHERE f.profile IN :statements")
+_WINDOW = " AND l.settled_on >= :low AND l.settled_on <= :high"
+_CHANGED_DAYS = (
+    "SELECT MIN(l.settled_on), MAX(l.settled_on) FROM settlement_lines l "
+    "JOIN settlement_files f ON f.id = l.file_id WHERE l.change_seq >= :mark "
+    "AND (l.provider IN :providers OR f.profile IN :statements)")
+_REFUNDED = ("SELECT provider, provider_txn_id, amount FROM payments "
+             "WHERE status = 'refunded' AND provider IN :providers")
+_HORIZON = ("SELECT MAX(l.settled_on) FROM settlement_lines l "
+            "JOIN settlement_files f ON f.id = l.file_id WHERE f.profile IN :statements")
+_OPEN = ("SELECT identity, settlement_line_id FROM discrepancies "
+         "WHERE status = 'open' AND kind IN :kinds")
+
+
+class PayoutPass:
+    """One run's payout pass (see the module doc)."""
+
+    def __init__(self, outcome: PayoutOutcome, seen: set[int], previous_open: list[str]
+                 ) -> None:
+        self.outcome = outcome
+        self.seen = seen
+        self.previous_open = previous_open
+        self.claimed = claimed_credit_ids(outcome)
+
+    def early(self, settled: Callable[[list[Discrepancy]], None] | None
+              ) -> Callable[[list[Discrepancy]], None] | None:
+        """The core's early findings handed on without the payout credits' unexpected
+        settlements."""
+        if settled is None:
+            return None
+        claimed = self.claimed
+
+        def hand_on(findings: list[Discrepancy]) -> None:
+            settled(drop_claimed(findings, claimed))
+        return hand_on
+
+    def apply(self, result: Reconciliation) -> PayoutReconciliation:
+        return with_payouts(result, self.outcome, self.seen)
+
+    def previous(self, loaded: Sequence[str]) -> list[str]:
+        """The open identities the run classifies: the loader's and the payout pass's."""
+        return sorted({*loaded, *self.previous_open})
+
+
+def prepare(conn: Connection, *, config: PayoutConfig | None, mode: str, as_of: datetime,
+            mark: int | None = None, since: datetime | None = None) -> PayoutPass | None:
+    """Read and match (``None`` when the run has no payout configuration)."""
+    if config is None or not config.providers:
+        return None
+    providers = sorted(config.providers)
+    statements = sorted(config.statement_profiles) or [""]
+    params: dict[str, Any] = {"providers": providers, "statements": statements}
+    window = ""
+    inner_low: date | None = None
+    if mode != "full":
+        assert mark is not None and since is not None
+        low, high = vn_date(since), vn_date(as_of)
+        changed = conn.execute(_bind(text(_CHANGED_DAYS), "providers", "statements"),
+                               {**params, "mark": mark}).first()
+        if changed is not None and changed[0] is not None:
+            low, high = min(low, _day(changed[0])), max(high, _day(changed[1]))
+        reach = timedelta(days=config.reach())
+        inner_low = low - reach
+        params.update(low=inner_low - reach, high=high + reach)
+        window = _WINDOW
+    lines, credits, deductions = _read(conn, params, window)
+    outcome = match_payouts(lines=lines, credits=credits, config=config, as_of=as_of,
+                            deductions=deductions, statements_until=_horizon(conn, params))
+    if inner_low is None:
+        seen = {ln.id for ln in lines} | {c.id for c in credits}
+    else:
+        keep = inner_low
+        seen = {b.first_line_id for b in outcome.batches if b.session_on >= keep}
+        seen |= {c.id for c in credits if c.booked_on >= keep}
+        outcome.findings[:] = [d for d in outcome.findings if d.settlement_line_id in seen]
+    opened = conn.execute(_bind(text(_OPEN), "kinds"), {"kinds": list(PAYOUT_KINDS)}).all()
+    previous = [r[0] for r in opened if inner_low is None or r[1] in seen]
+    return PayoutPass(outcome, seen, previous)
+
+
+def read_window(conn: Connection, *, config: PayoutConfig, as_of: datetime, low: date,
+                high: date) -> PayoutOutcome:
+    """The batches and credits of the days ``low`` to ``high`` (with their neighbours, so a
+    credit finds its batch across the edge), matched as of ``as_of``: what the payouts page
+    shows. Nothing is written."""
+    reach = timedelta(days=config.reach())
+    params: dict[str, Any] = {"providers": sorted(config.providers) or [""],
+                              "statements": sorted(config.statement_profiles) or [""],
+                              "low": low - reach, "high": high + reach}
+    lines, credits, deductions = _read(conn, params, _WINDOW)
+    return match_payouts(lines=lines, credits=credits, config=config, as_of=as_of,
+                         deductions=deductions, statements_until=_horizon(conn, params))
+
+
+def _horizon(conn: Connection, params: dict[str, Any]) -> date:
+    """The last day the imported bank statements reach (``date.min`` with none: no batch can be
+    missing from statements that were never imported)."""
+    last = conn.execute(_bind(text(_HORIZON), "statements"), params).scalar()
+    return date.min if last is None else _day(last)
+
+
+def _read(conn: Connection, params: dict[str, Any], window: str
+          ) -> tuple[list[SettlementLineRow], list[BankCredit], list[Deduction]]:
+    lines = [SettlementLineRow(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), int(r[5]),
+                               _day(r[6]), r[7])
+             for r in conn.execute(_bind(text(_BATCH_LINES + window), "providers", "statements")
+                                   .columns(transaction_at=UTCDateTime()), params)]
+    credits = [BankCredit(int(r[0]), r[1], int(r[2]), _day(r[3]), r[4] or "", r[5],
+                          int(r[6]))
+               for r in conn.execute(_bind(text(_CREDITS + window), "statements")
+                                   .columns(transaction_at=UTCDateTime()), params)]
+    deductions = [Deduction(r[0], "chargeback", r[1], int(r[2]))
+                  for r in conn.execute(_bind(text(_REFUNDED), "providers"), params)]
+    return lines, credits, deductions
+
+
+def _bind(clause: Any, *names: str) -> Any:
+    return clause.bindparams(*(bindparam(n, expanding=True) for n in names))
+
+
+def _day(value: object) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+__all__ = ["PayoutPass", "prepare", "read_window"]

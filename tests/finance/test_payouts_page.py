@@ -1,0 +1,117 @@
+"""/finance/payouts through HTTP: each batch with its credit and state, the filters, the
+exports (formula prefixes made inert), and both sides on a payout discrepancy's page."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from openpyxl import load_workbook
+
+from recon.clock import FixedClock
+from recon.db import Database
+from recon.settlements.payouts import engine_config
+from tests.finance.test_roles import _session_client
+from tests.reconcile.payout_builders import MON, credit, pay_and_settle, statement_of_wednesday
+from tests.reconcile.recon_builders import World
+
+
+@pytest.fixture
+def world(db: Database, clock: FixedClock) -> World:
+    """VNPay's Fri+Sat session credited (FT001), Monday's never; a credit no batch explains
+    (its memo starts like a formula); reconciled as of the app's clock (Thursday 26/11)."""
+    w = World(db, clock, config=engine_config({}))
+    pay_and_settle(w)
+    credit(w, MON, [("FT001", 196000, "VNPAY TT PHIEN 20/11"),
+                    ("FT002", 55000, "=VNPAY HYPERLINK(1)")])
+    statement_of_wednesday(w)
+    w.run("full", as_of=clock.now())
+    return w
+
+
+@pytest.fixture
+def finance(app: Flask, make_user: Callable[..., str], world: World) -> tuple[FlaskClient, str]:
+    return _session_client(app, make_user, "finance", "ketoan")
+
+
+def test_the_page_shows_each_batch_with_its_credit_and_state(
+        finance: tuple[FlaskClient, str], world: World) -> None:
+    client, csrf = finance
+    page = client.get("/finance/payouts?month=2026-11").get_data(as_text=True)
+    assert "Tiền chuyển về: đợt chuyển tiền và ghi có ngân hàng" in page
+    assert page.count('data-testid="payout-batch"') == 2
+    assert 'data-state="paid"' in page and 'data-state="missing"' in page
+    assert "20/11/2026 – 22/11/2026" in page  # Friday's session runs over the weekend
+    assert "FT001" in page and "196.000\u00a0₫" in page and "98.000\u00a0₫" in page
+    assert "Chưa nhận được" in page and "Đã ghi có" in page
+    assert "FT002" in page  # the credit no batch explains
+    assert "Tải sao kê ngân hàng" in page and "/finance/settlement-files/" in page
+    assert "Mở chênh lệch" in page
+    client.post("/lang/en?next=/finance/payouts", data={"csrf_token": csrf})
+    english = client.get("/finance/payouts?month=2026-11").get_data(as_text=True)
+    assert "Not credited" in english and "Credits no batch explains" in english
+
+
+def test_filters_by_provider_and_month(finance: tuple[FlaskClient, str], world: World) -> None:
+    client, _ = finance
+    momo = client.get("/finance/payouts?month=2026-11&provider=momo").get_data(as_text=True)
+    assert 'data-testid="payout-batch"' not in momo and "Không có đợt chuyển tiền" in momo
+    october = client.get("/finance/payouts?month=2026-10").get_data(as_text=True)
+    assert 'data-testid="payout-batch"' not in october
+    bad = client.get("/finance/payouts?month=tháng-mười")
+    assert bad.status_code == 422 and "NNNN-TT" in bad.get_data(as_text=True)
+    unknown = client.get("/finance/payouts?month=2026-11&provider=nope")
+    assert unknown.status_code == 422
+
+
+def test_exports_are_csv_and_xlsx(finance: tuple[FlaskClient, str], world: World) -> None:
+    client, _ = finance
+    response = client.get("/finance/payouts/export.csv?month=2026-11&provider=vnpay")
+    assert response.status_code == 200 and "attachment" in response.headers[
+        "Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][:3] == ["Nhà cung cấp", "Phiên từ ngày", "Phiên đến ngày"]
+    states = sorted(r[8] for r in rows[1:])
+    assert states == ["Chưa nhận được", "Đã ghi có"]
+    paid = next(r for r in rows[1:] if r[8] == "Đã ghi có")
+    assert (paid[6], paid[9], paid[11]) == ("196000", "FT001", "196000")
+    xlsx = client.get("/finance/payouts/export.xlsx?month=2026-11")
+    sheet = load_workbook(io.BytesIO(xlsx.data)).active
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert len(values) == 3 and values[1][6] in (196000, 98000)
+
+
+def _line(world: World, kind: str) -> int:
+    [d] = [d for d in world.discrepancies("open") if d.kind == kind]
+    assert d.settlement_line_id is not None
+    return d.settlement_line_id
+
+
+def test_a_payout_discrepancy_shows_both_sides(finance: tuple[FlaskClient, str],
+                                                world: World) -> None:
+    client, _ = finance
+    found = {d.kind: d.id for d in world.discrepancies("open")}
+    missing = client.get(f"/finance/discrepancies/{found['payout_missing']}").get_data(
+        as_text=True)
+    assert 'data-testid="payout-batch-side"' in missing
+    assert "Chưa có khoản ghi có nào thanh toán đợt này." in missing
+    assert "V3" in missing  # the batch's line
+    unexpected = client.get(f"/finance/discrepancies/{found['payout_unexpected']}").get_data(
+        as_text=True)
+    assert "Không có đợt chuyển tiền nào giải thích khoản ghi có này." in unexpected
+    assert "FT002" in unexpected and 'data-testid="statement-download"' in unexpected
+    line = client.get(f"/finance/settlement-lines/{_line(world, 'payout_unexpected')}/download.csv")
+    assert line.status_code == 200 and "attachment" in line.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(line.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][:3] == ["Sao kê", "Dòng", "Số tham chiếu ngân hàng"]
+    assert rows[1][2:5] == ["FT002", "2026-11-23", "55000"]
+    assert rows[1][5] == "'=VNPAY HYPERLINK(1)"  # a formula-like memo made inert
+    batch_line = _line(world, "payout_missing")  # a provider's line is no statement line
+    assert client.get(f"/finance/settlement-lines/{batch_line}/download.csv").status_code == 404
+    assert found.keys() >= {"payout_missing", "payout_unexpected"}
+    assert world.clock.now() - timedelta(days=3) < world.clock.now()
