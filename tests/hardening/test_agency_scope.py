@@ -80,6 +80,9 @@ BY_ID = {
 }
 #: a whole settlement file spans agencies: only the whole deployment downloads it
 FILE_DOWNLOADS = {"finance.download_file", "settlements_api.settlement_file_content"}
+#: a bank statement's line credits a provider's batch spanning agencies: only the whole
+#: deployment downloads it (a caller of some agencies gets 404 for every line)
+LINE_DOWNLOADS = {"finance.download_statement_line"}
 #: GET routes that list or sum: their query string, and whether the whole deployment's
 #: answer must show both agencies (proof that the markers would be seen if they leaked)
 LISTS: dict[str, tuple[str, bool]] = {
@@ -104,8 +107,13 @@ LISTS: dict[str, tuple[str, bool]] = {
     "discrepancies_api.list_runs": ("", False),
     "periods_api.list_periods": ("", False),
     "finance_periods.index": ("", False),  # periods by id: see the JSON list's check
+    # batches and credits are no agency's: a scoped caller's page and exports hold none
+    # (tests/finance/test_payouts_page.py proves the whole deployment's shows them)
+    "finance.payouts": ("?month={other_month}", False),
+    "finance.payouts_export": ("?month={other_month}", False),
 }
-FORMATS = {"finance.export": ("csv", "xlsx"), "finance.quarterly_export": ("csv", "xlsx", "json"),
+FORMATS = {"finance.export": ("csv", "xlsx"), "finance.payouts_export": ("csv", "xlsx"),
+           "finance.quarterly_export": ("csv", "xlsx", "json"),
            "finance.outstanding_export": ("csv", "xlsx")}
 #: actions on one object: which object
 ACTIONS = {
@@ -214,8 +222,12 @@ def _callers(app: Flask, db: Database, clock: FixedClock) -> Callers:
     sessions[("all", "cashier")] = _login(app, "thungan", PASSWORDS["thungan"])
     with db.transaction() as s:
         for code in (A, B, "all"):
+            # each token belongs to a person of the same agency (or of the whole deployment):
+            # the owner's scope then never narrows the token's here
+            owner = "ketoan" if code == "all" else USERS[code]["finance"]
             for role in ("intake", "cashier", "finance"):
-                row, token = create_token(s, clock, name=f"{role}-{code}", role=role)
+                row, token = create_token(s, clock, name=f"{role}-{code}", role=role,
+                                          user=owner)
                 if code != "all":
                     set_token_scope(s, clock, row.id, [code])
                 tokens[(code, role)] = token
@@ -312,6 +324,7 @@ def test_each_agency_sees_only_its_own_on_every_route(app: Flask, db: Database,
             continue
         known = (endpoint in BY_ID or endpoint in LISTS or endpoint in ACTIONS
                  or endpoint in FILE_DOWNLOADS or endpoint in WHOLE_ONLY
+                 or endpoint in LINE_DOWNLOADS
                  or endpoint == "settlements_api.get_settlement_file")
         if not known:
             unclassified.append(f"{endpoint} {sorted(methods)} {rule.rule}")
@@ -332,7 +345,8 @@ def test_each_agency_sees_only_its_own_on_every_route(app: Flask, db: Database,
                 query, _shows = LISTS[endpoint]
                 for fmt in FORMATS.get(endpoint, (None,)):
                     url = _url(app, rule, {"fmt": fmt} if fmt else {})
-                    url += query.format(other_dossier=other.dossier, other_day=other.pay_day)
+                    url += query.format(other_dossier=other.dossier, other_day=other.pay_day,
+                                           other_month=other.pay_day[:7])
                     got = call("GET", url, follow_redirects=True)
                     if endpoint == "finance.dossier_lookup":  # its answer repeats the code
                         assert got.status_code == 404, got.get_data()[:300]
@@ -357,6 +371,13 @@ def test_each_agency_sees_only_its_own_on_every_route(app: Flask, db: Database,
                     file_id = s.scalars(select(SettlementFile.id)).first()
                 got = call("GET", _url(app, rule, {"file_id": file_id}))
                 assert got.status_code == 404, (endpoint, got.status_code)
+            elif endpoint in LINE_DOWNLOADS:
+                with db.read() as s:
+                    line_ids = list(s.scalars(select(SettlementLine.id).limit(20)))
+                assert line_ids, "the demo has no settlement line"
+                for line_id in line_ids:
+                    got = call("GET", _url(app, rule, {"line_id": line_id}))
+                    assert got.status_code == 404, (endpoint, line_id, got.status_code)
             elif endpoint == "settlements_api.get_settlement_file":
                 with db.read() as s:
                     for file_id in s.scalars(select(SettlementFile.id)):
@@ -497,8 +518,11 @@ def test_cli_user_and_token_of_agencies(env: dict[str, str], db: Database,
     from recon.cli import cli
     _two_agencies(db, clock)
     runner = CliRunner()
+    owner = runner.invoke(cli, ["users", "create", "hoa", "--role", "admin"],
+                          input="a-long-password\n")
+    assert owner.exit_code == 0, owner.output  # an admin: the whole deployment
     made = runner.invoke(cli, ["tokens", "create", "mot-cua-hue", "--role", "intake",
-                               "--agency", A])
+                               "--user", "hoa", "--agency", A])
     assert made.exit_code == 0, made.output
     token = made.stdout.strip().splitlines()[-1]
     agencies = app.test_client().get("/api/v1/agencies",
@@ -517,6 +541,46 @@ def test_cli_user_and_token_of_agencies(env: dict[str, str], db: Database,
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "user.scope_set")
                           .order_by(AuditEvent.id.desc())).first()
     assert event is not None and json.loads(event.data)["agencies"] == sorted([A, B])
+
+
+def test_token_scope_never_exceeds_its_owner(env: dict[str, str], db: Database,
+                                            clock: FixedClock, app: Flask) -> None:
+    """A token's effective scope is its own intersected with its owner's: a token of the
+    whole deployment owned by a user of agency A sees A; one of agency B owned by that user
+    sees nothing; widening or narrowing the owner changes the token from the next call on."""
+    from click.testing import CliRunner
+
+    from recon.cli import cli
+    _two_agencies(db, clock)
+    runner = CliRunner()
+    owner = runner.invoke(cli, ["users", "create", "lan", "--role", "finance", "--agency", A],
+                          input="a-long-password\n")
+    assert owner.exit_code == 0, owner.output
+
+    def token(*flags: str) -> str:
+        made = runner.invoke(cli, ["tokens", "create", "t", "--role", "finance",
+                                   "--user", "lan", *flags])
+        assert made.exit_code == 0, made.output
+        return str(made.stdout.strip().splitlines()[-1])
+
+    def seen(bearer: str) -> list[str]:
+        got = app.test_client().get("/api/v1/agencies",
+                                    headers={"Authorization": f"Bearer {bearer}"})
+        assert got.status_code == 200, got.get_data()[:300]
+        return sorted(a["code"] for a in got.get_json()["items"])
+
+    everywhere = token("--all-agencies")
+    other = token("--agency", B)
+    both = token("--agency", A, "--agency", B)
+    assert seen(everywhere) == [A]
+    assert seen(other) == []
+    assert seen(both) == [A]
+    assert runner.invoke(cli, ["users", "scope", "lan", "--all-agencies"]).exit_code == 0
+    assert seen(everywhere) == sorted([A, B])
+    assert seen(other) == [B]
+    assert seen(both) == sorted([A, B])
+    assert runner.invoke(cli, ["users", "scope", "lan", "--agency", B]).exit_code == 0
+    assert seen(everywhere) == [B] and seen(other) == [B] and seen(both) == [B]
 
 
 def test_a_month_of_every_agency_is_closed_by_the_province_only(app: Flask, db: Database,
