@@ -8,13 +8,20 @@ services add the conditions below to their selects. Each kind of row reaches its
 
 - a dossier by ``agency_id``; a fee line, an intent and a payment through their dossier (a
   payment matched to an intent carries the intent's dossier);
-- a settlement line through the payment of the same provider transaction;
+- a settlement line through the payment it settles (same provider transaction, or a bank
+  statement's line by the payment's bank reference);
 - a discrepancy through its dossier, its payment or its settlement line (any one in scope);
 - an audit event through the entity it is about (dossier, intent, payment, discrepancy,
   period); events about anything else (users, tokens, runs, imports) only with the whole
   deployment;
 - a settlement file is one provider's report spanning agencies: only the whole deployment
   downloads it or lists it.
+- a payout batch (a provider's transfer for a session of every agency) and the bank credit
+  paying it belong to no agency: only the whole deployment sees them
+  (``recon.review.payouts``).
+
+A token that belongs to a person sees the intersection of its scope and its owner's
+(``recon.accounts.scopes.scope_of``).
 
 Rows that reach no agency (money matching no dossier) belong to no agency: only the whole
 deployment sees them.
