@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from recon.models import AuditEvent
+from recon.scope import ALL, Scope, audit_condition
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,12 @@ class EventFilters:
 
 
 def list_events(session: Session, filters: EventFilters, *, limit: int,
-                before: int | None = None) -> list[AuditEvent]:
-    """Up to ``limit`` events, newest first; only ids below ``before`` when given."""
+                before: int | None = None, scope: Scope = ALL) -> list[AuditEvent]:
+    """Up to ``limit`` events, newest first; only ids below ``before`` when given; only
+    events about entities of ``scope``'s agencies (:func:`recon.scope.audit_condition`)."""
     conditions = []
+    if not scope.is_all:
+        conditions.append(audit_condition(scope))
     if filters.entity_type:
         conditions.append(AuditEvent.entity_type == filters.entity_type)
     if filters.entity_id:

@@ -26,6 +26,7 @@ from recon.accounts.auth import (
     set_active,
     token_owners,
 )
+from recon.accounts.scopes import set_token_scope, set_user_scope, user_id_by_name
 from recon.audit import chain as audit
 from recon.cli.common import app_context, database_app, fail
 from recon.cli.faults import fault_line, migrations_problem
@@ -113,22 +114,59 @@ def users_group() -> None:
     """People who log in."""
 
 
+AGENCY_OPTION = click.option(
+    "--agency", "agencies", multiple=True, metavar="CODE",
+    help="An agency it may see and act on (repeatable). See --all-agencies.")
+ALL_AGENCIES_OPTION = click.option(
+    "--all-agencies", is_flag=True,
+    help="It sees the whole deployment (province finance, administrators).")
+
+
+def _scope_choice(role: str, agencies: tuple[str, ...], all_agencies: bool) -> list[str] | None:
+    """The agency codes chosen (None: the whole deployment). Anyone but an administrator must
+    say which: a forgotten option must not give a ward's cashier the whole province."""
+    if agencies and all_agencies:
+        fail("give either --agency CODE (one or more) or --all-agencies, not both; "
+             "nothing was created.")
+    if all_agencies:
+        return None
+    if agencies:
+        return list(agencies)
+    if role == "admin":
+        return None
+    fail(f"say what a {role} may see: --agency CODE (repeatable) or --all-agencies; "
+         "nothing was created.")
+
+
+def _scope_text(codes: list[str] | None) -> str:
+    return "the whole deployment" if codes is None else "agencies " + ", ".join(sorted(codes))
+
+
 @users_group.command("create")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(USER_ROLES))
 @click.option("--display-name", default=None)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@AGENCY_OPTION
+@ALL_AGENCIES_OPTION
 @click.pass_context
 def users_create(ctx: click.Context, name: str, role: str, display_name: str | None,
-                 password_stdin: bool) -> None:
-    """Create a user; the password comes from a prompt, or stdin when it is not a terminal."""
+                 password_stdin: bool, agencies: tuple[str, ...], all_agencies: bool) -> None:
+    """Create a user; the password comes from a prompt, or stdin when it is not a terminal.
+    A cashier or finance user is given its agencies (--agency, repeatable) or the whole
+    deployment (--all-agencies); an administrator sees the whole deployment unless told."""
+    codes = _scope_choice(role, agencies, all_agencies)
     app = database_app(ctx)  # a database that cannot take the user is said before the prompt
     password = _read_password(password_stdin)
     try:
         with app.db.transaction() as s:
-            user = create_user(s, app.app.extensions["recon.clock"], username=name, role=role,
+            clock = app.app.extensions["recon.clock"]
+            user = create_user(s, clock, username=name, role=role,
                                password=password, display_name=display_name)
-            click.echo(f"Created user {user.username} with role {user.role}.")
+            if codes is not None:
+                set_user_scope(s, clock, user.id, codes)
+            click.echo(f"Created user {user.username} with role {user.role}, seeing "
+                       f"{_scope_text(codes)}.")
     except ReconError as exc:
         fail(exc)
 
@@ -227,19 +265,28 @@ def tokens_group() -> None:
 @click.option("--user", "owner", required=True,
               help="The person the token belongs to (a user's name): maker ≠ checker compares "
                    "people, so the token acts as them there.")
+@AGENCY_OPTION
+@ALL_AGENCIES_OPTION
 @click.pass_context
-def tokens_create(ctx: click.Context, name: str, role: str, owner: str) -> None:
+def tokens_create(ctx: click.Context, name: str, role: str, owner: str,
+                  agencies: tuple[str, ...], all_agencies: bool) -> None:
     """Mint a token for a person. It is printed once, on the last line; only its hash is
-    stored."""
+    stored. It sees its agencies (--agency, repeatable) or the whole deployment
+    (--all-agencies; an admin token without either), never more than its owner: the two
+    scopes intersect on every request."""
+    codes = _scope_choice(role, agencies, all_agencies)
     app = database_app(ctx)
     try:
         with app.db.transaction() as s:
-            row, token = create_token(s, app.app.extensions["recon.clock"], name=name, role=role,
-                                      user=owner)
+            clock = app.app.extensions["recon.clock"]
+            row, token = create_token(s, clock, name=name, role=role, user=owner)
+            if codes is not None:
+                set_token_scope(s, clock, row.id, codes)
     except ReconError as exc:
         fail(exc)
     click.echo(f"Token {row.prefix}… for {row.name} (role {row.role}, belongs to "
-               f"{owner.strip().lower()}). Keep it secret; it cannot be shown again:", err=True)
+               f"{owner.strip().lower()}, seeing {_scope_text(codes)}). Keep it secret; it "
+               "cannot be shown again:", err=True)
     click.echo(token)
 
 
@@ -300,6 +347,42 @@ def tokens_revoke(ctx: click.Context, token_id: int) -> None:
     else:
         click.echo(f"Token {ident} was already revoked at {revoked_at} (Vietnam time); "
                    "nothing changed.")
+
+
+@users_group.command("scope")
+@click.argument("name")
+@AGENCY_OPTION
+@ALL_AGENCIES_OPTION
+@click.pass_context
+def users_scope(ctx: click.Context, name: str, agencies: tuple[str, ...],
+                all_agencies: bool) -> None:
+    """Set what user NAME sees: its agencies (--agency, repeatable) or --all-agencies."""
+    codes = _scope_choice("user", agencies, all_agencies)
+    app = database_app(ctx)
+    try:
+        with app.db.transaction() as s:
+            set_user_scope(s, app.app.extensions["recon.clock"], user_id_by_name(s, name), codes)
+    except ReconError as exc:
+        fail(exc)
+    click.echo(f"User {name} now sees {_scope_text(codes)} (from its next request).")
+
+
+@tokens_group.command("scope")
+@click.argument("token_id", metavar="ID", type=int)
+@AGENCY_OPTION
+@ALL_AGENCIES_OPTION
+@click.pass_context
+def tokens_scope(ctx: click.Context, token_id: int, agencies: tuple[str, ...],
+                 all_agencies: bool) -> None:
+    """Set what token ID (see `recon tokens list`) sees: --agency CODE ... or --all-agencies."""
+    codes = _scope_choice("token", agencies, all_agencies)
+    app = database_app(ctx)
+    try:
+        with app.db.transaction() as s:
+            set_token_scope(s, app.app.extensions["recon.clock"], token_id, codes)
+    except ReconError as exc:
+        fail(exc)
+    click.echo(f"Token {token_id} now sees {_scope_text(codes)} (from its next call).")
 
 
 @click.group("audit")

@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from recon.accounts.auth import create_user
+from recon.accounts.scopes import set_user_scope
 from recon.audit import chain as audit
 from recon.clock import VN_TZ, Clock
 from recon.db import Database
@@ -30,7 +31,19 @@ DEMO_USERS = (
     ("ketoan", "finance", "Trần Văn Kế", "ketoan-demo-2021"),
     ("kiemsoat", "finance", "Lê Thị Kiểm Soát", "kiemsoat-demo-2021"),
     ("quantri", "admin", "Phạm Quản Trị", "quantri-demo-2021"),
+    # users of one agency each (issue 16): they see and act on their agency's data only
+    ("thungan.hue", "cashier", "Hoàng Thị Huế", "thungan-hue-2021"),
+    ("ketoan.hue", "finance", "Võ Văn Huế", "ketoan-hue-2021"),
+    ("thungan.huongthuy", "cashier", "Đặng Thị Hương", "thungan-huongthuy-2021"),
+    ("ketoan.huongthuy", "finance", "Ngô Văn Thủy", "ketoan-huongthuy-2021"),
 )
+#: the demo users narrowed to one agency; every other demo user sees the whole province
+DEMO_USER_AGENCIES: dict[str, str] = {
+    "thungan.hue": "H57.TPHUE",
+    "ketoan.hue": "H57.TPHUE",
+    "thungan.huongthuy": "H57.HUONGTHUY",
+    "ketoan.huongthuy": "H57.HUONGTHUY",
+}
 
 
 @dataclass
@@ -45,6 +58,11 @@ class DemoReport:
         out = ["Demo users (log in at /login):"]
         for username, role, _, password in DEMO_USERS:
             out.append(f"  {username:<9} {role:<8} password: {password}")
+        by_agency: dict[str, list[str]] = {}
+        for username, code in DEMO_USER_AGENCIES.items():
+            by_agency.setdefault(code, []).append(username)
+        out.append("Users who see one agency only (the others see the whole province):")
+        out += [f"  {code}: {', '.join(names)}" for code, names in sorted(by_agency.items())]
         return out
 
     def summary(self) -> dict[str, object]:
@@ -115,8 +133,11 @@ def seed_demo(db: Database, clock: Clock, *, dossiers: int = 28_300, seed: int =
         for username, role, display, password in DEMO_USERS:
             if username not in users:
                 try:
-                    create_user(s, clock, username=username, role=role, password=password,
-                                display_name=display, actor="demo")
+                    user = create_user(s, clock, username=username, role=role,
+                                       password=password, display_name=display, actor="demo")
+                    if username in DEMO_USER_AGENCIES:
+                        set_user_scope(s, clock, user.id, [DEMO_USER_AGENCIES[username]],
+                                       actor="demo")
                 except Conflict:  # pragma: no cover - raced with another seeding
                     continue
                 report.users_created.append(username)

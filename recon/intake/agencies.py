@@ -11,6 +11,7 @@ from recon.audit import chain as audit
 from recon.clock import Clock
 from recon.errors import Conflict, FieldError, ValidationError
 from recon.models import Agency
+from recon.scope import ALL, Scope, agency_condition
 from recon.vietqr.banks import lookup
 
 _ACCOUNT = re.compile(r"[A-Za-z0-9]{1,19}")
@@ -47,12 +48,14 @@ def create_agency(session: Session, clock: Clock, *, code: str, name: str, bank_
     return agency
 
 
-def list_agencies(session: Session) -> list[Agency]:
-    """Every agency, by code."""
-    return list(session.execute(select(Agency).order_by(Agency.code)).scalars().all())
+def list_agencies(session: Session, scope: Scope = ALL) -> list[Agency]:
+    """Every agency of ``scope``, by code."""
+    return list(session.execute(select(Agency).where(agency_condition(Agency.id, scope))
+                                .order_by(Agency.code)).scalars().all())
 
 
-def agency_names(session: Session) -> list[tuple[str, str]]:
-    """(code, name) of every agency, by code (for a filter's choices)."""
+def agency_names(session: Session, scope: Scope = ALL) -> list[tuple[str, str]]:
+    """(code, name) of every agency of ``scope``, by code (for a filter's choices)."""
     return [(code, name) for code, name in session.execute(
-        select(Agency.code, Agency.name).order_by(Agency.code))]
+        select(Agency.code, Agency.name).where(agency_condition(Agency.id, scope))
+        .order_by(Agency.code))]

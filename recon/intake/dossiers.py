@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from recon.audit import chain as audit
 from recon.clock import Clock, as_utc
-from recon.errors import Conflict, FieldError, ValidationError
+from recon.errors import Conflict, FieldError, NotFound, ValidationError
 from recon.models import Agency, Dossier, FeeLine, Payment, Procedure
 from recon.models.dossiers import FEE_KINDS, RECEIVED_CHANNELS, fold_name
 from recon.money import MoneyError, parse_vnd
 from recon.periods import closed_period, ensure_open
+from recon.scope import ALL, Scope, agency_condition
 from recon.text_safety import text_problem
 
 CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/\-]{0,63}")
@@ -300,10 +301,12 @@ def paid_amounts(session: Session, dossier_ids: Sequence[int]) -> dict[int, int]
         .group_by(Payment.dossier_id)).all() if dossier_id is not None}
 
 
-def find_dossier(session: Session, code: str) -> Dossier | None:
-    """The dossier with this code, its fee lines loaded; None when there is none."""
+def find_dossier(session: Session, code: str, scope: Scope = ALL) -> Dossier | None:
+    """The dossier with this code, its fee lines loaded; None when there is none in
+    ``scope``."""
     return session.execute(
-        select(Dossier).where(Dossier.code == code).options(selectinload(Dossier.fee_lines))
+        select(Dossier).where(Dossier.code == code, agency_condition(Dossier.agency_id, scope))
+        .options(selectinload(Dossier.fee_lines))
     ).scalar_one_or_none()
 
 
@@ -316,12 +319,14 @@ class DossierFilters:
     received_from: datetime | None = None  # inclusive
     received_to: datetime | None = None  # exclusive
     code_prefix: str | None = None
+    #: the caller's agencies (issue 16)
+    scope: Scope = ALL
 
 
 def list_dossiers(session: Session, filters: DossierFilters, *, after: int,
                   limit: int) -> list[Dossier]:
     """Up to ``limit`` dossiers with an id above ``after``, by id, fee lines loaded."""
-    conditions = [Dossier.id > after]
+    conditions = [Dossier.id > after, agency_condition(Dossier.agency_id, filters.scope)]
     if filters.agency_code:
         conditions.append(Dossier.agency_id.in_(
             select(Agency.id).where(Agency.code == filters.agency_code)))
@@ -340,9 +345,10 @@ def list_dossiers(session: Session, filters: DossierFilters, *, after: int,
     ).scalars().all())
 
 
-def resolve_agency(session: Session, code: str) -> Agency:
+def resolve_agency(session: Session, code: str, scope: Scope = ALL) -> Agency:
+    """The agency ``code`` names; one out of ``scope`` is as unknown as one that is not."""
     agency = session.execute(select(Agency).where(Agency.code == code)).scalar_one_or_none()
-    if agency is None:
+    if agency is None or not scope.allows(agency.id):
         raise ValidationError(FieldError("agency_code", f"unknown agency {code!r}"),
                               hint="Create it first: recon agencies create CODE --name ... "
                               "--bin ... --account ... --account-name ...")
@@ -379,13 +385,17 @@ def resolve_procedure(session: Session, clock: Clock, inp: DossierInput) -> Proc
 
 
 def upsert_dossier(session: Session, clock: Clock, inp: DossierInput, *, actor: str,
-                   reassess: bool = False) -> tuple[Dossier, str]:
-    """Create or update one dossier. Returns it and "created" | "updated" | "unchanged"."""
-    agency = resolve_agency(session, inp.agency_code)
-    _check_collectors(session, inp)
+                   reassess: bool = False, scope: Scope = ALL) -> tuple[Dossier, str]:
+    """Create or update one dossier. Returns it and "created" | "updated" | "unchanged".
+    Only for an agency of ``scope``; a dossier of another agency is not found (404)."""
     existing = session.execute(
         select(Dossier).where(Dossier.code == inp.code)
     ).unique().scalar_one_or_none()
+    if existing is not None and not scope.allows(existing.agency_id):
+        raise NotFound(f"no dossier with code {inp.code!r} in your agencies",
+                       hint="Check the code; this token may send dossiers of its agencies only.")
+    agency = resolve_agency(session, inp.agency_code, scope)
+    _check_collectors(session, inp)
     if existing is None:
         ensure_open(session, inp.received_at, agency.id, f"dossier {inp.code}")
         return _create(session, clock, inp, agency, actor), "created"

@@ -12,6 +12,7 @@ from recon.models.payments import (
 )
 from recon.models.periods import Period, PeriodSnapshot
 from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
+from recon.models.scopes import TokenAgency, UserAgency
 from recon.models.security import LoginAttempt, WebSession
 from recon.models.settlements import SettlementFile, SettlementLine
 from recon.models.users import ApiToken, User
@@ -37,6 +38,8 @@ __all__ = [
     "RefusedCallCount",
     "SettlementFile",
     "SettlementLine",
+    "TokenAgency",
     "User",
+    "UserAgency",
     "WebSession",
 ]

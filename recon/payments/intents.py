@@ -56,6 +56,7 @@ from recon.intake.dossiers import paid_amount
 from recon.models import Agency, Dossier, Payment, PaymentIntent
 from recon.payments.recording import PaymentEvent, RecordResult, record_payment
 from recon.payments.references import REFERENCE_LENGTH, mint
+from recon.scope import ALL, Scope, agency_condition, intent_condition
 from recon.vietqr.banks import Bank, lookup
 from recon.vietqr.codec import MAX_ADDITIONAL_FIELD, VietQRError, VietQRRequest, encode
 from recon.vietqr.render import render_png, render_svg
@@ -122,8 +123,11 @@ def balance(session: Session, dossier: Dossier) -> Balance:
     return Balance(dossier.total_assessed, paid_amount(session, dossier.id))
 
 
-def _dossier(session: Session, code: str, *, lock: bool = False) -> Dossier:
-    query = select(Dossier).where(Dossier.code == code).options(selectinload(Dossier.fee_lines))
+def _dossier(session: Session, code: str, *, lock: bool = False, scope: Scope = ALL) -> Dossier:
+    """The dossier ``code`` of an agency of ``scope``; another agency's is not found."""
+    query = select(Dossier).where(Dossier.code == code,
+                                  agency_condition(Dossier.agency_id, scope)
+                                  ).options(selectinload(Dossier.fee_lines))
     if lock:
         # Serialise intent creation per dossier: FOR UPDATE OF dossiers on PostgreSQL (SQLite
         # ignores it: its write transactions already hold the database's one write lock).
@@ -258,7 +262,7 @@ def _find_reusable(session: Session, dossier: Dossier, channel: str, amount: int
 
 def create_intent(session: Session, clock: Clock, settings: Settings, *, dossier_code: str,
                   channel: object, amount: object = None, note: object = None,
-                  actor: str) -> IntentOutcome:
+                  actor: str, scope: Scope = ALL) -> IntentOutcome:
     """Issue (or reuse) an intent for ``dossier_code``; see the module doc for every rule.
 
     Raises :class:`ValidationError` (422), :class:`NotFound` (404) or :class:`Conflict` (409);
@@ -272,7 +276,7 @@ def create_intent(session: Session, clock: Clock, settings: Settings, *, dossier
         raise DeskInvalid("note_not_vietqr", "note",
                           "applies to VietQR codes only (it goes in the transfer purpose)")
 
-    dossier = _dossier(session, dossier_code, lock=True)
+    dossier = _dossier(session, dossier_code, lock=True, scope=scope)
     money = balance(session, dossier)
     if money.outstanding == 0:
         if money.assessed == 0:
@@ -335,9 +339,10 @@ def create_intent(session: Session, clock: Clock, settings: Settings, *, dossier
 # Reading, expiring, cancelling
 
 
-def get_intent(session: Session, intent_id: int) -> PaymentIntent:
+def get_intent(session: Session, intent_id: int, scope: Scope = ALL) -> PaymentIntent:
+    """The intent ``intent_id`` of a dossier of ``scope``; another agency's is not found."""
     intent = session.execute(
-        select(PaymentIntent).where(PaymentIntent.id == intent_id)
+        select(PaymentIntent).where(PaymentIntent.id == intent_id, intent_condition(scope))
         .options(joinedload(PaymentIntent.dossier))
     ).unique().scalar_one_or_none()
     if intent is None:
@@ -421,9 +426,9 @@ def sweep_expired(db: Database, clock: Clock, *, batch: int = EXPIRY_BATCH,
 
 
 def cancel_intent(session: Session, clock: Clock, intent_id: int, *, actor: str,
-                  reason: str = "cancelled at the desk") -> PaymentIntent:
+                  reason: str = "cancelled at the desk", scope: Scope = ALL) -> PaymentIntent:
     """Cancel an open intent. Cancelling a cancelled one changes nothing (idempotent)."""
-    intent = get_intent(session, intent_id)
+    intent = get_intent(session, intent_id, scope)
     expire_if_due(session, clock, intent)
     if intent.status == "cancelled":
         return intent
@@ -439,21 +444,23 @@ def cancel_intent(session: Session, clock: Clock, intent_id: int, *, actor: str,
     if not _close(session, clock, intent, "cancelled", actor=actor, action="intent.cancelled",
                   data={"reason": reason}):
         # a payment or the sweep changed it between our read and our update
-        return cancel_intent(session, clock, intent_id, actor=actor, reason=reason)
+        return cancel_intent(session, clock, intent_id, actor=actor, reason=reason,
+                             scope=scope)
     return intent
 
 
-def read_intent(db: Database, clock: Clock, intent_id: int) -> PaymentIntent:
+def read_intent(db: Database, clock: Clock, intent_id: int,
+                scope: Scope = ALL) -> PaymentIntent:
     """Read an intent for display, expiring it first if its time is up (lazy expiry).
 
     Reads in a read-only transaction; only an intent that is due opens a write transaction.
     """
     with db.read() as session:
-        intent = get_intent(session, intent_id)
+        intent = get_intent(session, intent_id, scope)
         if not is_due(intent, clock.now()):
             return intent
     with db.transaction() as session:
-        intent = get_intent(session, intent_id)
+        intent = get_intent(session, intent_id, scope)
         expire_if_due(session, clock, intent)
         return intent
 
@@ -502,7 +509,8 @@ def parse_receipt_number(value: object) -> str:
 
 
 def record_cash(session: Session, clock: Clock, settings: Settings, *, dossier_code: str,
-                amount: object, receipt_number: object, actor: str) -> CashOutcome:
+                amount: object, receipt_number: object, actor: str,
+                scope: Scope = ALL) -> CashOutcome:
     """Record cash taken at the desk, once per receipt number (provider ``cash``).
 
     The same receipt for the same dossier and amount again is a duplicate (nothing written);
@@ -512,7 +520,7 @@ def record_cash(session: Session, clock: Clock, settings: Settings, *, dossier_c
     """
     receipt = parse_receipt_number(receipt_number)
     cash = parse_amount(amount)
-    dossier = _dossier(session, dossier_code, lock=True)
+    dossier = _dossier(session, dossier_code, lock=True, scope=scope)
     existing = session.execute(select(Payment).where(
         Payment.provider == "cash", Payment.provider_txn_id == receipt)).scalar_one_or_none()
     if existing is not None and (existing.dossier_id != dossier.id or existing.amount != cash):
@@ -611,8 +619,8 @@ class DeskDossier:
     payments: list[Payment]
 
 
-def desk_dossier(session: Session, code: str) -> DeskDossier:
-    dossier = _dossier(session, code.strip())
+def desk_dossier(session: Session, code: str, scope: Scope = ALL) -> DeskDossier:
+    dossier = _dossier(session, code.strip(), scope=scope)
     return DeskDossier(dossier, balance(session, dossier), dossier_intents(session, dossier.id),
                        dossier_payments(session, dossier.id))
 

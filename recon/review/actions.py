@@ -30,6 +30,7 @@ from recon.clock import Clock
 from recon.errors import Conflict, FieldError, Forbidden, NotFound, ValidationError
 from recon.models import Discrepancy, Dossier, Payment, User
 from recon.periods import ensure_discrepancy_open
+from recon.scope import ALL, Scope, agency_condition, discrepancy_visible
 
 RESOLUTION_TYPES: Final = ("refunded_to_citizen", "provider_corrected", "matched_manually",
                            "written_off")
@@ -126,13 +127,14 @@ class ActionResult:
     event_id: int
 
 
-def _lock(session: Session, discrepancy_id: int) -> Discrepancy:
+def _lock(session: Session, discrepancy_id: int, scope: Scope = ALL) -> Discrepancy:
     stmt = (select(Discrepancy).where(Discrepancy.id == discrepancy_id)
             .execution_options(populate_existing=True))  # never act on a stale copy
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     row = session.scalars(stmt).first()
-    if row is None:
+    if row is None or not discrepancy_visible(session, discrepancy_id, scope):
+        # out of the caller's agencies: exactly as if it did not exist (issue 16)
         raise NotFound(f"discrepancy {discrepancy_id} does not exist",
                        hint="It may have been removed; go back to the queue.")
     ensure_discrepancy_open(session, row)  # a closed month's findings are read-only
@@ -169,7 +171,7 @@ def _snapshot(d: Discrepancy) -> dict[str, Any]:
             "expected": d.expected_amount, "actual": d.actual_amount, "delta": d.delta}
 
 
-def resolve(session: Session, clock: Clock, discrepancy_id: int, *, actor: str,
+def resolve(session: Session, clock: Clock, discrepancy_id: int, *, actor: str, scope: Scope = ALL,
             resolution_type: object, note: object,
             dossier_code: object = None, person: str | None = None) -> ActionResult:
     """Resolve at once, or (for :data:`NEEDS_APPROVAL` types) record a proposal; ``person``
@@ -177,7 +179,7 @@ def resolve(session: Session, clock: Clock, discrepancy_id: int, *, actor: str,
     kind = _type(resolution_type)
     text = _note(note)
     maker = four_eyes_person(actor, person) if kind in NEEDS_APPROVAL else None
-    d = _lock(session, discrepancy_id)
+    d = _lock(session, discrepancy_id, scope)
     _require_open(d)
     if d.proposed_by is not None:
         raise ReviewError("pending", f"discrepancy {d.id} has a proposal waiting for approval",
@@ -190,7 +192,8 @@ def resolve(session: Session, clock: Clock, discrepancy_id: int, *, actor: str,
             if not code:
                 raise ValidationError(FieldError("dossier_code", "name the dossier the money "
                                                  "belongs to"))
-            dossier = session.scalars(select(Dossier).where(Dossier.code == code)).first()
+            dossier = session.scalars(select(Dossier).where(
+                Dossier.code == code, agency_condition(Dossier.agency_id, scope))).first()
             if dossier is None:
                 raise ValidationError(FieldError("dossier_code", f"no dossier has the code "
                                                  f"{code}"))
@@ -220,14 +223,14 @@ def resolve(session: Session, clock: Clock, discrepancy_id: int, *, actor: str,
     return ActionResult(d, "resolved", event.id)
 
 
-def approve(session: Session, clock: Clock, discrepancy_id: int, *, actor: str,
+def approve(session: Session, clock: Clock, discrepancy_id: int, *, actor: str, scope: Scope = ALL,
             note: object = None, person: str | None = None) -> ActionResult:
     """Apply a pending proposal; the person behind ``actor`` must not be its proposer."""
     from recon.review.workbench import latest_proposal  # noqa: PLC0415 - workbench reads, we write
 
     comment = _note(note, required=False)
     checker = four_eyes_person(actor, person)
-    d = _lock(session, discrepancy_id)
+    d = _lock(session, discrepancy_id, scope)
     _require_open(d)
     if d.proposed_by is None or d.proposed_resolution_type is None:
         raise ReviewError("no_proposal", f"discrepancy {d.id} has no proposal to approve",
@@ -272,12 +275,12 @@ def approve(session: Session, clock: Clock, discrepancy_id: int, *, actor: str,
     return ActionResult(d, "approved", event.id)
 
 
-def reject(session: Session, clock: Clock, discrepancy_id: int, *, actor: str,
+def reject(session: Session, clock: Clock, discrepancy_id: int, *, actor: str, scope: Scope = ALL,
            note: object = None, person: str | None = None) -> ActionResult:
     """Turn down (or, by its proposer, withdraw) a pending proposal; the discrepancy stays
     open."""
     comment = _note(note, required=False)
-    d = _lock(session, discrepancy_id)
+    d = _lock(session, discrepancy_id, scope)
     _require_open(d)
     if d.proposed_by is None:
         raise ReviewError("no_proposal", f"discrepancy {d.id} has no proposal to reject",
@@ -310,7 +313,7 @@ def _clear_proposal(d: Discrepancy) -> None:
     d.proposed_at = None
 
 
-def assign(session: Session, clock: Clock, discrepancy_id: int, *, actor: str,
+def assign(session: Session, clock: Clock, discrepancy_id: int, *, actor: str, scope: Scope = ALL,
            user_id: int | None) -> ActionResult:
     """Give the discrepancy to a finance user (``None``: to nobody)."""
     username = None
@@ -319,7 +322,7 @@ def assign(session: Session, clock: Clock, discrepancy_id: int, *, actor: str,
         if user is None or not user.active or user.role not in ASSIGNABLE_ROLES:
             raise ValidationError(FieldError("user_id", "choose an active finance user"))
         username = user.username
-    d = _lock(session, discrepancy_id)
+    d = _lock(session, discrepancy_id, scope)
     previous = d.assigned_to_id
     d.assigned_to_id = user_id
     d.updated_at = clock.now()
@@ -330,12 +333,12 @@ def assign(session: Session, clock: Clock, discrepancy_id: int, *, actor: str,
     return ActionResult(d, "assigned", event.id)
 
 
-def reopen(session: Session, clock: Clock, discrepancy_id: int, *, actor: str,
+def reopen(session: Session, clock: Clock, discrepancy_id: int, *, actor: str, scope: Scope = ALL,
            note: object) -> ActionResult:
     """Open a resolved (or auto-resolved) discrepancy again, saying why. A manual match that
     attached a payment stays attached (a new proposal can move it)."""
     text = _note(note)
-    d = _lock(session, discrepancy_id)
+    d = _lock(session, discrepancy_id, scope)
     if d.status == "open":
         raise ReviewError("already_open", f"discrepancy {d.id} is already open")
     data = {**_snapshot(d), "note": text, "previous": {

@@ -24,6 +24,7 @@ from recon.db import Database
 from recon.models import Agency, Discrepancy, Dossier, Payment, SettlementLine
 from recon.models.reconciliation import last_seen_run
 from recon.review.cells import safe_cell, safe_text
+from recon.scope import ALL, Scope, discrepancy_condition
 
 Format = Literal["json", "csv", "xlsx"]
 
@@ -41,7 +42,8 @@ STREAM_BATCH: Final = 2000
 
 
 def query(*, status: str | None = None, kind: str | None = None, provider: str | None = None,
-          after: int | None = None, limit: int | None = None) -> Select:  # type: ignore[type-arg]
+          after: int | None = None, limit: int | None = None,
+          scope: Scope = ALL) -> Select:  # type: ignore[type-arg]
     """The export/API select: one row per discrepancy with its dossier, agency, payment and
     settlement line context. ``status`` ``None`` or ``"all"`` means every status."""
     d = Discrepancy
@@ -75,6 +77,8 @@ def query(*, status: str | None = None, kind: str | None = None, provider: str |
         conditions.append(d.provider == provider)
     if after is not None:
         conditions.append(d.id > after)
+    if not scope.is_all:
+        conditions.append(discrepancy_condition(scope, d))
     if conditions:
         stmt = stmt.where(and_(*conditions))
     if limit is not None:
@@ -84,10 +88,10 @@ def query(*, status: str | None = None, kind: str | None = None, provider: str |
 
 def page(session: Session, *, status: str | None = None, kind: str | None = None,
          provider: str | None = None, after: int | None = None,
-         limit: int | None = None) -> list[dict[str, Any]]:
+         limit: int | None = None, scope: Scope = ALL) -> list[dict[str, Any]]:
     """One page of :func:`query`'s rows, each as JSON-ready :func:`as_dict` (the API's list)."""
     rows = session.execute(query(status=status, kind=kind, provider=provider, after=after,
-                                 limit=limit)).all()
+                                 limit=limit, scope=scope)).all()
     return [jsonable(as_dict(r)) for r in rows]
 
 

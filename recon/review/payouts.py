@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from recon.engine.payout_load import read_window
 from recon.engine.payouts import BankCredit, PayoutBatch, PayoutConfig, PayoutMatch
 from recon.models import Discrepancy
+from recon.scope import ALL, Scope
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,18 @@ def _open_ids(session: Session, identities: list[str]) -> dict[str, int]:
 
 
 def payout_page(session: Session, *, config: PayoutConfig, now: datetime, month: date,
-                provider: str | None = None) -> PayoutPage:
+                provider: str | None = None, scope: Scope = ALL) -> PayoutPage:
     """The batches whose session starts in ``month`` (of ``provider``, or of every provider
-    that pays in batches), with the credits of the month that no batch explains."""
+    that pays in batches), with the credits of the month that no batch explains.
+
+    A batch is one provider's transfer for a session spanning every agency, and a bank credit
+    pays a whole batch (or none): neither belongs to an agency, like a settlement file. A
+    caller of some agencies sees the page with no batch and no credit (its own payments'
+    settlement shows on the dashboard and in the reports, line by line)."""
     low, high = month_bounds(month)
+    if not scope.is_all:
+        return PayoutPage(month=low, provider=provider, batches=[], unexpected=[],
+                          providers=sorted(config.providers))
     outcome = read_window(session.connection(), config=config, as_of=now, low=low, high=high)
     batches = [b for b in outcome.batches if low <= b.session_on <= high
                and (provider is None or b.provider == provider)]
@@ -139,9 +148,13 @@ LINE_HEADER_KEYS = ("Statement", "Line", "Bank reference", "Credited on", "Credi
                     "Provider")
 
 
-def statement_line(session: Session, line_id: int, config: PayoutConfig) -> list[Any] | None:
+def statement_line(session: Session, line_id: int, config: PayoutConfig,
+                   scope: Scope = ALL) -> list[Any] | None:
     """One line of an imported bank statement (a file of one of ``config``'s statement
-    profiles), in the order of :data:`LINE_HEADER_KEYS`; ``None`` for any other line."""
+    profiles), in the order of :data:`LINE_HEADER_KEYS`; ``None`` for any other line, and
+    for a caller of some agencies (a bank credit pays a provider's batch spanning agencies)."""
+    if not scope.is_all:
+        return None
     row = session.execute(text(
         "SELECT f.filename, l.line_no, l.provider_txn_id, l.settled_on, l.amount, "
         "COALESCE(l.reference, ''), l.provider, f.profile FROM settlement_lines l "

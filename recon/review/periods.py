@@ -53,6 +53,7 @@ from recon.review.actions import (
     four_eyes_person,
 )
 from recon.review.actions import SameUser as ActionsSameUser
+from recon.scope import ALL, Scope, period_condition
 
 CLOSE_ROLES: Final = ("finance", "admin")
 REOPEN_ROLES: Final = ("admin",)
@@ -79,12 +80,26 @@ def _text(value: object, field: str, *, required: bool) -> str | None:
     return text
 
 
-def _agency(session: Session, code: str | None) -> Agency | None:
+class WholeDeploymentOnly(Forbidden):
+    """A month of every agency, asked by a user or token of some agencies only."""
+
+    def __init__(self) -> None:
+        super().__init__("closing a month of every agency needs the whole deployment",
+                         hint="Name one of your agencies, or ask province finance.")
+        self.reason = "whole_deployment"
+
+
+def _agency(session: Session, code: str | None, scope: Scope = ALL) -> Agency | None:
     if code is None or not code.strip():
+        if not scope.is_all:
+            raise WholeDeploymentOnly()
         return None
     agency = session.scalars(select(Agency).where(Agency.code == code.strip())).first()
     if agency is None:
         raise ValidationError(FieldError("agency", f"no agency has the code {code}"))
+    if not scope.allows(agency.id):
+        raise NotFound(f"no agency {code} among yours",
+                       hint="Name one of your agencies (GET /api/v1/agencies lists them).")
     return agency
 
 
@@ -98,13 +113,15 @@ def _find(session: Session, month: date, agency_id: int | None, *,
     return session.scalars(stmt.execution_options(populate_existing=True)).first()
 
 
-def get(session: Session, period_id: int, *, lock: bool = False) -> Period:
+def get(session: Session, period_id: int, *, lock: bool = False, scope: Scope = ALL) -> Period:
+    """The period ``period_id``; one out of ``scope`` (another agency's, or every agency's
+    for a narrower scope) is not found."""
     stmt = select(Period).where(Period.id == period_id).execution_options(
         populate_existing=True)
     if lock and session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     period = session.scalars(stmt).first()
-    if period is None:
+    if period is None or not scope.allows_period(period.agency_id):
         raise NotFound(f"period {period_id} does not exist",
                        hint="List the months with `recon periods list`.")
     return period
@@ -115,9 +132,9 @@ def agency_codes(session: Session) -> dict[int, str]:
     return {i: c for i, c in session.execute(select(Agency.id, Agency.code))}
 
 
-def list_periods(session: Session) -> list[Period]:
-    return list(session.scalars(select(Period).order_by(Period.month.desc(),
-                                                        Period.agency_id)))
+def list_periods(session: Session, scope: Scope = ALL) -> list[Period]:
+    return list(session.scalars(select(Period).where(period_condition(scope))
+                                .order_by(Period.month.desc(), Period.agency_id)))
 
 
 def discrepancies_of(session: Session, month: date, agency_id: int | None,
@@ -186,11 +203,12 @@ def _carry(session: Session, month: date, agency_id: int | None,
 def propose(session: Session, clock: Clock, *, actor: str, month: date,
             agency_code: str | None = None, note: object = None,
             carry_forward: dict[int, str] | None = None,
-            person: str | None = None) -> Period:
-    """Propose closing ``month`` (see the module docstring); ``person`` is who answers for
+            person: str | None = None, scope: Scope = ALL) -> Period:
+    """Propose closing ``month`` (see the module docstring); only for an agency of
+    ``scope`` (every agency: only for the whole deployment). ``person`` is who answers for
     ``actor`` (a token's owner), which the approver must not be."""
     maker = four_eyes_person(actor, person)
-    agency = _agency(session, agency_code)
+    agency = _agency(session, agency_code, scope)
     agency_id = agency.id if agency else None
     month = month.replace(day=1)
     text = _text(note, "note", required=False)
@@ -250,11 +268,11 @@ def snapshot_of(session: Session, period: Period) -> dict[str, Any]:
     """The frozen report of a month: its figures, each day's, its discrepancies."""
     start, end = month_window(period.month)
     agency = period.agency_id  # a close for one agency freezes that agency's figures only
-    month_fig = reports._period(session, f"{period.month:%m/%Y}", start, end, agency)
+    month_fig = reports._period(session, f"{period.month:%m/%Y}", start, end, agency_id=agency)
     days = []
     day = period.month
     while day.month == period.month.month:
-        summary = reports.daily_summary(session, day, agency)
+        summary = reports.daily_summary(session, day, agency_id=agency)
         days.append({"day": day.isoformat(), "totals": summary.totals,
                      "settled": _jsonable(summary.settled)})
         day += timedelta(days=1)
@@ -283,10 +301,10 @@ def snapshot_hash(snapshot: dict[str, Any]) -> tuple[str, str]:
 
 
 def approve(session: Session, clock: Clock, period_id: int, *, actor: str,
-            person: str | None = None) -> Period:
+            person: str | None = None, scope: Scope = ALL) -> Period:
     """Close the month: a second person approves the proposal (see the module docstring)."""
     checker = four_eyes_person(actor, person)
-    period = get(session, period_id, lock=True)
+    period = get(session, period_id, lock=True, scope=scope)
     if period.status != "proposed" or period.proposed_by is None:
         raise ReviewError("not_proposed", f"{period.month:%m/%Y} has no proposal to approve",
                           "Propose closing it first.")
@@ -319,9 +337,10 @@ def approve(session: Session, clock: Clock, period_id: int, *, actor: str,
     return period
 
 
-def reject(session: Session, clock: Clock, period_id: int, *, actor: str) -> Period:
+def reject(session: Session, clock: Clock, period_id: int, *, actor: str,
+           scope: Scope = ALL) -> Period:
     """Withdraw or turn down a proposal: the month is open again."""
-    period = get(session, period_id, lock=True)
+    period = get(session, period_id, lock=True, scope=scope)
     if period.status != "proposed":
         raise ReviewError("not_proposed", f"{period.month:%m/%Y} has no proposal")
     audit.record(session, clock, actor=actor, action="period.close_rejected",
@@ -334,13 +353,13 @@ def reject(session: Session, clock: Clock, period_id: int, *, actor: str) -> Per
 
 
 def reopen(session: Session, clock: Clock, period_id: int, *, actor: str, role: str,
-           reason: object) -> Period:
+           reason: object, scope: Scope = ALL) -> Period:
     """An admin opens a closed month again, saying why; its snapshots are kept."""
+    period = get(session, period_id, lock=True, scope=scope)  # another agency's: 404 first
     if role not in REOPEN_ROLES:
         raise Forbidden("only an admin may reopen a closed month",
                         hint="Ask an administrator to reopen it.")
     text = _text(reason, "reason", required=True)
-    period = get(session, period_id, lock=True)
     if period.status != "closed":
         raise ReviewError("not_closed", f"{period.month:%m/%Y} is {period.status}, not closed")
     now = clock.now()

@@ -44,6 +44,14 @@ from recon.models import (
     SettlementLine,
 )
 from recon.models.reconciliation import DISCREPANCY_KINDS
+from recon.scope import (
+    ALL,
+    Scope,
+    agency_condition,
+    discrepancy_condition,
+    line_condition,
+    payment_condition,
+)
 
 CASH = "cash"
 RECEIVED_CHANNELS = ("counter", "online", "postal")
@@ -183,47 +191,29 @@ def _has_succeeded_payment() -> Any:
     return exists().where(Payment.dossier_id == Dossier.id, Payment.status == "succeeded")
 
 
-def _payment_of_agency(agency_id: int) -> ColumnElement[bool]:
-    """A payment whose dossier is the agency's (a payment without a dossier is no agency's)."""
-    return Payment.dossier_id.in_(select(Dossier.id).where(Dossier.agency_id == agency_id))
-
-
-def _line_of_agency(agency_id: int) -> ColumnElement[bool]:
-    """A settlement line settling a payment of the agency (by the payment's own transaction
-    id, or the bank's reference for a bank statement's line)."""
-    return exists().where(
-        Payment.provider == SettlementLine.provider,
-        (Payment.provider_txn_id == SettlementLine.provider_txn_id)
-        | (Payment.bank_reference == SettlementLine.provider_txn_id),
-        _payment_of_agency(agency_id)).correlate(SettlementLine)
-
-
 def _collected(session: Session, start: datetime, end: datetime,
-               by: Any, agency_id: int | None = None) -> list[Figure]:
-    stmt = (select(by, func.count(), func.sum(Payment.amount))
-            .where(Payment.status == "succeeded", Payment.paid_at >= start,
-                   Payment.paid_at < end))
-    if agency_id is not None:
-        stmt = stmt.where(_payment_of_agency(agency_id))
-    rows = session.execute(stmt.group_by(by).order_by(func.sum(Payment.amount).desc(), by))
+               by: Any, scope: Scope = ALL) -> list[Figure]:
+    rows = session.execute(
+        select(by, func.count(), func.sum(Payment.amount))
+        .where(Payment.status == "succeeded", Payment.paid_at >= start, Payment.paid_at < end,
+               payment_condition(scope))
+        .group_by(by).order_by(func.sum(Payment.amount).desc(), by))
     return [Figure(str(k), _int(c), _int(a)) for k, c, a in rows]
 
 
 def _settled(session: Session, first: date, last_exclusive: date,
-             agency_id: int | None = None) -> list[SettledFigure]:
-    stmt = (select(SettlementLine.provider, func.count(), func.sum(SettlementLine.amount),
-                   func.sum(SettlementLine.fee), func.sum(SettlementLine.net))
-            .where(SettlementLine.settled_on >= first,
-                   SettlementLine.settled_on < last_exclusive))
-    if agency_id is not None:
-        stmt = stmt.where(_line_of_agency(agency_id))
-    rows = session.execute(stmt.group_by(SettlementLine.provider)
-                           .order_by(SettlementLine.provider))
+             scope: Scope = ALL) -> list[SettledFigure]:
+    rows = session.execute(
+        select(SettlementLine.provider, func.count(), func.sum(SettlementLine.amount),
+               func.sum(SettlementLine.fee), func.sum(SettlementLine.net))
+        .where(SettlementLine.settled_on >= first, SettlementLine.settled_on < last_exclusive,
+               line_condition(scope))
+        .group_by(SettlementLine.provider).order_by(SettlementLine.provider))
     return [SettledFigure(p, _int(c), _int(a), _int(f), _int(n)) for p, c, a, f, n in rows]
 
 
 def _outstanding_figure(session: Session, start: datetime | None,
-                        end: datetime | None, agency_id: int | None = None) -> Figure:
+                        end: datetime | None, scope: Scope = ALL) -> Figure:
     """Dossiers with something assessed and no succeeded payment (received in the window).
 
     In a window, the dossiers are found through ``received_at`` and each one's fees summed
@@ -231,84 +221,87 @@ def _outstanding_figure(session: Session, start: datetime | None,
     if start is not None and end is not None:
         assessed_one = (select(func.sum(FeeLine.amount)).where(FeeLine.dossier_id == Dossier.id)
                         .correlate(Dossier).scalar_subquery())
-        where = [Dossier.received_at >= start, Dossier.received_at < end,
-                 ~_has_succeeded_payment()]
-        if agency_id is not None:
-            where.append(Dossier.agency_id == agency_id)
         inner = (select(assessed_one.label("assessed")).select_from(Dossier)
-                 .where(*where).subquery())
+                 .where(Dossier.received_at >= start, Dossier.received_at < end,
+                        ~_has_succeeded_payment(),
+                        agency_condition(Dossier.agency_id, scope)).subquery())
         count, amount = session.execute(
             select(func.count(), func.sum(inner.c.assessed)).where(inner.c.assessed > 0)).one()
         return Figure("outstanding", _int(count), _int(amount))
     assessed = _assessed_subquery()
     stmt = (select(func.count(), func.sum(assessed.c.assessed))
             .select_from(Dossier).join(assessed, assessed.c.dossier_id == Dossier.id)
-            .where(assessed.c.assessed > 0, ~_has_succeeded_payment()))
+            .where(assessed.c.assessed > 0, ~_has_succeeded_payment(),
+                   agency_condition(Dossier.agency_id, scope)))
     count, amount = session.execute(stmt).one()
     return Figure("outstanding", _int(count), _int(amount))
 
 
 def _period(session: Session, label: str, start: datetime, end: datetime,
-            agency_id: int | None = None) -> Period:
-    """A window's figures, of every agency or of ``agency_id`` only (its dossiers, their
-    payments, the lines settling those payments)."""
+            scope: Scope = ALL, agency_id: int | None = None) -> Period:
+    """A window's figures, of ``scope`` and within it of ``agency_id`` only if given (its
+    dossiers, their payments, the lines settling those payments)."""
+    scope = scope.narrow(agency_id)
     period = Period(label, start, end)
-    period.collected_by_channel = _collected(session, start, end, Payment.channel, agency_id)
-    period.collected_by_provider = _collected(session, start, end, Payment.provider, agency_id)
+    period.collected_by_channel = _collected(session, start, end, Payment.channel, scope)
+    period.collected_by_provider = _collected(session, start, end, Payment.provider, scope)
     period.collected = Figure("total", sum(f.count for f in period.collected_by_channel),
                               sum(f.amount for f in period.collected_by_channel))
     first = vn_today(start)
     last = vn_today(end)
-    period.settled_by_provider = _settled(session, first, last, agency_id)
+    period.settled_by_provider = _settled(session, first, last, scope)
     period.settled = SettledFigure(
         "total", sum(s.count for s in period.settled_by_provider),
         sum(s.amount for s in period.settled_by_provider),
         sum(s.fee for s in period.settled_by_provider),
         sum(s.net for s in period.settled_by_provider))
-    period.outstanding = _outstanding_figure(session, start, end, agency_id)
+    period.outstanding = _outstanding_figure(session, start, end, scope)
     return period
 
 
-def open_by_kind(session: Session) -> list[Figure]:
+def open_by_kind(session: Session, scope: Scope = ALL) -> list[Figure]:
     rows = dict(
         (kind, (c, a)) for kind, c, a in session.execute(
             select(Discrepancy.kind, func.count(), func.sum(func.abs(Discrepancy.delta)))
-            .where(Discrepancy.status == "open").group_by(Discrepancy.kind)))
+            .where(Discrepancy.status == "open", discrepancy_condition(scope))
+            .group_by(Discrepancy.kind)))
     return [Figure(k, _int(rows.get(k, (0, 0))[0]), _int(rows.get(k, (0, 0))[1]))
             for k in DISCREPANCY_KINDS]
 
 
-def open_by_age(session: Session, now: datetime) -> list[Figure]:
+def open_by_age(session: Session, now: datetime, scope: Scope = ALL) -> list[Figure]:
     bucket = _bucket_case(Discrepancy.detected_at, now).label("bucket")
     sub = (select(bucket, func.abs(Discrepancy.delta).label("amount"))
-           .where(Discrepancy.status == "open").subquery())
+           .where(Discrepancy.status == "open", discrepancy_condition(scope)).subquery())
     rows = {b: (c, a) for b, c, a in session.execute(
         select(sub.c.bucket, func.count(), func.sum(sub.c.amount)).group_by(sub.c.bucket))}
     return [Figure(label, _int(rows.get(label, (0, 0))[0]), _int(rows.get(label, (0, 0))[1]))
             for label, _lo, _hi in AGE_BUCKETS]
 
 
-def dashboard(session: Session, now: datetime, *, day: date | None = None) -> Dashboard:
+def dashboard(session: Session, now: datetime, *, day: date | None = None,
+              scope: Scope = ALL) -> Dashboard:
     """Figures for ``day`` (default: today in Vietnam) and its month; discrepancy ages are
     always counted from ``now``."""
     today = day or vn_today(now)
     t_start, t_end = vn_day_window(today)
     m_start, m_end = vn_month_window(today)
-    by_kind = open_by_kind(session)
+    by_kind = open_by_kind(session, scope)
     pending = _int(session.scalar(
         select(func.count()).select_from(Discrepancy)
-        .where(Discrepancy.status == "open", Discrepancy.proposed_by.is_not(None))))
+        .where(Discrepancy.status == "open", Discrepancy.proposed_by.is_not(None),
+               discrepancy_condition(scope))))
     last_run = session.scalars(
         select(ReconRun).order_by(ReconRun.id.desc()).limit(1)).first()
     return Dashboard(
         now=now,
-        today=_period(session, "today", t_start, t_end),
-        month=_period(session, "month", m_start, m_end),
+        today=_period(session, "today", t_start, t_end, scope),
+        month=_period(session, "month", m_start, m_end, scope),
         open_by_kind=by_kind,
-        open_by_age=open_by_age(session, now),
+        open_by_age=open_by_age(session, now, scope),
         open_total=Figure("open", sum(f.count for f in by_kind), sum(f.amount for f in by_kind)),
         pending_approval=pending,
-        outstanding_all=_outstanding_figure(session, None, None),
+        outstanding_all=_outstanding_figure(session, None, None, scope),
         last_run=last_run,
     )
 
@@ -363,17 +356,18 @@ def _first_line_amount() -> Any:
     return func.coalesce(first_by(Payment.provider_txn_id), first_by(Payment.bank_reference))
 
 
-def daily_summary(session: Session, day: date, agency_id: int | None = None) -> DailySummary:
+def daily_summary(session: Session, day: date, scope: Scope = ALL,
+                  agency_id: int | None = None) -> DailySummary:
     """One Vietnam day: payments by agency, provider, channel and status (with how many of
     them are settled), lines settled that day, discrepancies detected that day by kind and
-    status, and how many reconciliation runs ran. With ``agency_id``, only that agency's
-    payments, the lines settling them and the discrepancies about its dossiers or their
-    payments (the runs are the province's)."""
+    status, and how many reconciliation runs ran. Only what ``scope`` sees and, with
+    ``agency_id``, only that agency's payments, the lines settling them and the
+    discrepancies about its dossiers, their payments or those lines (the runs are the
+    province's)."""
+    scope = scope.narrow(agency_id)
     start, end = vn_day_window(day)
     settled_amount = _first_line_amount()
     is_settled = case((settled_amount.is_not(None), 1), else_=0)
-    mine: list[ColumnElement[bool]] = [] if agency_id is None else [
-        Dossier.agency_id == agency_id]
     rows = session.execute(
         select(Agency.code, Agency.name, Payment.provider, Payment.channel, Payment.status,
                func.count(), func.sum(Payment.amount), func.sum(is_settled),
@@ -381,22 +375,19 @@ def daily_summary(session: Session, day: date, agency_id: int | None = None) -> 
         .select_from(Payment)
         .outerjoin(Dossier, Dossier.id == Payment.dossier_id)
         .outerjoin(Agency, Agency.id == Dossier.agency_id)
-        .where(Payment.paid_at >= start, Payment.paid_at < end, *mine)
+        .where(Payment.paid_at >= start, Payment.paid_at < end, payment_condition(scope))
         .group_by(Agency.code, Agency.name, Payment.provider, Payment.channel, Payment.status)
         .order_by(Agency.code, Payment.provider, Payment.channel, Payment.status))
     payments = [DailyRow(ac, an, p, ch, st, _int(c), _int(a), _int(sc), _int(sa))
                 for ac, an, p, ch, st, c, a, sc, sa in rows]
-    settled = _settled(session, day, day + timedelta(days=1), agency_id)
-    found = (select(Discrepancy.kind, Discrepancy.status, func.count(),
-                    func.sum(func.abs(Discrepancy.delta)))
-             .where(Discrepancy.detected_at >= start, Discrepancy.detected_at < end))
-    if agency_id is not None:
-        theirs = select(Dossier.id).where(Dossier.agency_id == agency_id)
-        found = found.where(Discrepancy.dossier_id.in_(theirs) | Discrepancy.payment_id.in_(
-            select(Payment.id).where(Payment.dossier_id.in_(theirs))))
+    settled = _settled(session, day, day + timedelta(days=1), scope)
     by_kind: dict[str, dict[str, int]] = {}
     for kind, status, count, amount in session.execute(
-            found.group_by(Discrepancy.kind, Discrepancy.status)):
+            select(Discrepancy.kind, Discrepancy.status, func.count(),
+                   func.sum(func.abs(Discrepancy.delta)))
+            .where(Discrepancy.detected_at >= start, Discrepancy.detected_at < end,
+                   discrepancy_condition(scope))
+            .group_by(Discrepancy.kind, Discrepancy.status)):
         entry = by_kind.setdefault(kind, {"open": 0, "resolved": 0, "auto_resolved": 0,
                                           "amount": 0})
         entry[status] = _int(count)
@@ -498,7 +489,8 @@ class QuarterlyReport:
 
 
 def _paid_figures(session: Session, start: datetime, end: datetime,
-                  group: Any | None) -> dict[Any, tuple[int, int, int, int, int]]:
+                  group: Any | None, scope: Scope = ALL
+                  ) -> dict[Any, tuple[int, int, int, int, int]]:
     """Per group: (paid dossiers, paid cashless dossiers, cashless amount, paid cash dossiers,
     cash amount) over succeeded, matched payments in the window."""
     cashless = Payment.channel != CASH
@@ -512,7 +504,7 @@ def _paid_figures(session: Session, start: datetime, end: datetime,
     stmt = (select(*(([group] if group is not None else []) + cols))
             .select_from(Payment).join(Dossier, Dossier.id == Payment.dossier_id)
             .where(Payment.status == "succeeded", Payment.paid_at >= start,
-                   Payment.paid_at < end))
+                   Payment.paid_at < end, agency_condition(Dossier.agency_id, scope)))
     if group is not None:
         stmt = stmt.join(Procedure, Procedure.id == Dossier.procedure_id).group_by(group)
     out: dict[Any, tuple[int, int, int, int, int]] = {}
@@ -524,11 +516,12 @@ def _paid_figures(session: Session, start: datetime, end: datetime,
 
 
 def _received_figures(session: Session, start: datetime, end: datetime,
-                      group: Any | None) -> dict[Any, tuple[int, int]]:
+                      group: Any | None, scope: Scope = ALL) -> dict[Any, tuple[int, int]]:
     online = func.sum(case((Dossier.received_channel == "online", 1), else_=0))
     stmt = (select(*(([group] if group is not None else []) + [func.count(), online]))
             .select_from(Dossier)
-            .where(Dossier.received_at >= start, Dossier.received_at < end))
+            .where(Dossier.received_at >= start, Dossier.received_at < end,
+                   agency_condition(Dossier.agency_id, scope)))
     if group is not None:
         stmt = stmt.join(Procedure, Procedure.id == Dossier.procedure_id).group_by(group)
     out: dict[Any, tuple[int, int]] = {}
@@ -550,14 +543,15 @@ def _rows(received: dict[Any, tuple[int, int]],
     return out
 
 
-def quarterly_report(session: Session, year: int, quarter: int) -> QuarterlyReport:
+def quarterly_report(session: Session, year: int, quarter: int,
+                     scope: Scope = ALL) -> QuarterlyReport:
     start, end = quarter_window(year, quarter)
-    received = _received_figures(session, start, end, None)
-    paid = _paid_figures(session, start, end, None)
+    received = _received_figures(session, start, end, None, scope)
+    paid = _paid_figures(session, start, end, None, scope)
     total = _rows(received, paid, [None], lambda _k: "total")[0]
 
-    by_rc_received = _received_figures(session, start, end, Dossier.received_channel)
-    by_rc_paid = _paid_figures(session, start, end, Dossier.received_channel)
+    by_rc_received = _received_figures(session, start, end, Dossier.received_channel, scope)
+    by_rc_paid = _paid_figures(session, start, end, Dossier.received_channel, scope)
     rc_keys = [k for k in RECEIVED_CHANNELS] + sorted(
         k for k in set(by_rc_received) | set(by_rc_paid) if k not in RECEIVED_CHANNELS)
     by_received_channel = _rows(by_rc_received, by_rc_paid, rc_keys, str)
@@ -566,14 +560,14 @@ def quarterly_report(session: Session, year: int, quarter: int) -> QuarterlyRepo
         select(Payment.channel, func.count(distinct(Payment.dossier_id)), func.count(),
                func.sum(Payment.amount))
         .where(Payment.status == "succeeded", Payment.dossier_id.is_not(None),
-               Payment.paid_at >= start, Payment.paid_at < end)
+               Payment.paid_at >= start, Payment.paid_at < end, payment_condition(scope))
         .group_by(Payment.channel))
     by_channel = {ch: ChannelRow(ch, _int(d), _int(n), _int(a)) for ch, d, n, a in channel_rows}
     by_payment_channel = [by_channel.get(ch, ChannelRow(ch, 0, 0, 0)) for ch in PAYMENT_CHANNELS]
     by_payment_channel += [v for k, v in sorted(by_channel.items()) if k not in PAYMENT_CHANNELS]
 
-    by_f_received = _received_figures(session, start, end, Procedure.field)
-    by_f_paid = _paid_figures(session, start, end, Procedure.field)
+    by_f_received = _received_figures(session, start, end, Procedure.field, scope)
+    by_f_paid = _paid_figures(session, start, end, Procedure.field, scope)
     f_keys = sorted(set(by_f_received) | set(by_f_paid),
                     key=lambda k: (-(by_f_received.get(k, (0, 0))[0]), k or ""))
     by_field = _rows(by_f_received, by_f_paid, f_keys, lambda k: k or NO_FIELD)
@@ -642,11 +636,13 @@ class OutstandingPage:
 
 
 def _outstanding_conditions(agency_code: str | None, min_age_days: int | None,
-                            now: datetime) -> list[ColumnElement[bool]]:
+                            now: datetime, scope: Scope = ALL) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [
         exists().where(FeeLine.dossier_id == Dossier.id, FeeLine.amount > 0),
         ~_has_succeeded_payment(),
     ]
+    if not scope.is_all:
+        conditions.append(agency_condition(Dossier.agency_id, scope))
     if agency_code:
         conditions.append(Dossier.agency_id == select(Agency.id).where(
             Agency.code == agency_code).scalar_subquery())
@@ -669,10 +665,11 @@ def parse_outstanding_cursor(value: str | None) -> tuple[datetime, int] | None:
 
 def outstanding(session: Session, now: datetime, *, agency_code: str | None = None,
                 min_age_days: int | None = None, limit: int = 50,
-                after: str | None = None, with_totals: bool = True) -> OutstandingPage:
+                after: str | None = None, with_totals: bool = True,
+                scope: Scope = ALL) -> OutstandingPage:
     """Dossiers with fees assessed and no succeeded payment, oldest first (keyset by
     ``(received_at, id)``; pass the previous page's ``next_after``)."""
-    conditions = _outstanding_conditions(agency_code, min_age_days, now)
+    conditions = _outstanding_conditions(agency_code, min_age_days, now, scope)
     assessed = (select(func.sum(FeeLine.amount)).where(FeeLine.dossier_id == Dossier.id)
                 .correlate(Dossier).scalar_subquery())
     stmt = (select(Dossier.id, Dossier.code, Agency.code, Procedure.name, Procedure.field,

@@ -59,6 +59,7 @@ from recon.models.reconciliation import DISCREPANCY_KINDS, last_seen_run
 from recon.review.cells import safe_cell
 from recon.review.exports import write_table_xlsx
 from recon.review.reports import vn_midnight
+from recon.scope import ALL, Scope, agency_condition, discrepancy_condition, discrepancy_visible
 
 STATUSES: Final = ("open", "pending", "resolved", "auto_resolved", "all")
 SORTS: Final = ("oldest", "newest", "amount_desc", "amount_asc", "kind")
@@ -95,6 +96,8 @@ class QueueFilters:
     q: str | None = None
     assigned: str | None = None  # "me", "none" or a user id
     sort: str = "oldest"
+    #: the caller's agencies (issue 16): never from the query string, set by the view
+    scope: Scope = field(default=ALL, compare=False)
 
     def as_args(self) -> list[tuple[str, str]]:
         """The filters as query-string pairs (what links and the export carry)."""
@@ -259,6 +262,8 @@ def conditions(filters: QueueFilters, *, user_id: int | None = None,
     A search needs its ``hits`` (:func:`search_hits`)."""
     out: list[ColumnElement[bool]] = []
     joins: set[str] = set()
+    if not filters.scope.is_all:
+        out.append(discrepancy_condition(filters.scope, D))
     if filters.status == "pending":
         out += [D.status == "open", D.proposed_by.is_not(None)]
     elif filters.status != "all":
@@ -614,9 +619,11 @@ def latest_proposal(session: Session, discrepancy_id: int) -> dict[str, Any] | N
     return data
 
 
-def story(session: Session, discrepancy_id: int) -> Story | None:
+def story(session: Session, discrepancy_id: int, scope: Scope = ALL) -> Story | None:
+    """The whole story of one discrepancy; None when there is none, or when it is out of
+    ``scope`` (the caller learns nothing more than "not found")."""
     d = session.get(Discrepancy, discrepancy_id)
-    if d is None:
+    if d is None or not discrepancy_visible(session, discrepancy_id, scope):
         return None
     dossier = session.get(Dossier, d.dossier_id) if d.dossier_id else None
     line = session.get(SettlementLine, d.settlement_line_id) if d.settlement_line_id else None
@@ -702,7 +709,8 @@ def story(session: Session, discrepancy_id: int) -> Story | None:
     related: list[Discrepancy] = []
     if related_conditions:
         related = list(session.scalars(select(Discrepancy).where(
-            or_(*related_conditions), Discrepancy.id != d.id).order_by(Discrepancy.id)
+            or_(*related_conditions), Discrepancy.id != d.id,
+            discrepancy_condition(scope)).order_by(Discrepancy.id)
             .limit(50)))
     entity_conditions = [and_(AuditEvent.entity_type == "discrepancy",
                               AuditEvent.entity_id.in_([str(d.id)] + [str(r.id) for r in
@@ -751,9 +759,11 @@ def story(session: Session, discrepancy_id: int) -> Story | None:
                  proposal_dossier, users, dossier_codes, allocations, shares)
 
 
-def dossier_summary(session: Session, code: str) -> tuple[Dossier, int, int] | None:
-    """(dossier, assessed, paid) for the manual-match picker."""
-    dossier = session.scalars(select(Dossier).where(Dossier.code == code.strip())).first()
+def dossier_summary(session: Session, code: str, scope: Scope = ALL
+                    ) -> tuple[Dossier, int, int] | None:
+    """(dossier, assessed, paid) for the manual-match picker (None: none in ``scope``)."""
+    dossier = session.scalars(select(Dossier).where(
+        Dossier.code == code.strip(), agency_condition(Dossier.agency_id, scope))).first()
     if dossier is None:
         return None
     assessed = int(session.scalar(select(func.coalesce(func.sum(FeeLine.amount), 0)).where(
@@ -763,7 +773,12 @@ def dossier_summary(session: Session, code: str) -> tuple[Dossier, int, int] | N
     return dossier, assessed, paid
 
 
-def file_content(session: Session, file_id: int) -> tuple[str, bytes] | None:
+def file_content(session: Session, file_id: int, scope: Scope = ALL
+                 ) -> tuple[str, bytes] | None:
+    """A settlement file's name and bytes. A file is one provider's report and spans
+    agencies: only the whole deployment downloads it (None otherwise, as for no file)."""
+    if not scope.is_all:
+        return None
     row = session.execute(select(SettlementFile.filename, SettlementFile.content).where(
         SettlementFile.id == file_id)).first()
     return (row[0], bytes(row[1])) if row else None

@@ -45,6 +45,7 @@ from recon.web.security import (
     configure_session,
     csrf_token,
     load_principal,
+    load_scope,
 )
 
 log = logging.getLogger(__name__)
@@ -211,6 +212,7 @@ def _enforce_policy(req: Request, ctx_g: _AppCtxGlobals) -> BaseResponse | None:
         return Response(render_template("error.html", status=403,
                                         message=i18n.translate(
                                             "You do not have access to this page.")), 403)
+    ctx_g.scope = load_scope(principal)
     check_csrf()
     _refuse_nul_in_form()
     return None

@@ -18,6 +18,7 @@ from recon.intake.dossiers import (
     upsert_dossier,
 )
 from recon.text_safety import first_bad_text
+from recon.web.policy import scope
 from recon.web.query import date_arg, int_arg, text_arg
 from recon.web.security import database
 
@@ -65,7 +66,7 @@ def create_dossier() -> tuple[Response, int]:
         raise ValidationError(problem)
     with database().transaction() as s:
         dossier, outcome = upsert_dossier(s, _clock(), inp, actor=g.principal.actor,
-                                          reassess=reassess)
+                                          reassess=reassess, scope=scope())
         payload = dossier_as_dict(dossier, paid_amount(s, dossier.id))
     return jsonify({"status": outcome, "dossier": payload}), 201 if outcome == "created" else 200
 
@@ -73,7 +74,7 @@ def create_dossier() -> tuple[Response, int]:
 @bp.get("/dossiers/<dossier_code:code>")
 def get_dossier(code: str) -> Response:
     with database().read() as s:
-        dossier = intake_dossiers.find_dossier(s, code)
+        dossier = intake_dossiers.find_dossier(s, code, scope())
         if dossier is None:
             raise NotFound(f"no dossier with code {code!r}",
                            hint="Check the code, or send the dossier with POST /api/v1/dossiers.")
@@ -88,7 +89,7 @@ def list_dossiers() -> Response:
     filters = intake_dossiers.DossierFilters(
         agency_code=text_arg("agency_code"), procedure_code=text_arg("procedure_code"),
         received_from=date_arg("received_from"), received_to=date_arg("received_to"),
-        code_prefix=text_arg("q"))
+        code_prefix=text_arg("q"), scope=scope())
     with database().read() as s:
         dossiers = intake_dossiers.list_dossiers(s, filters, after=after, limit=limit)
         ids = [d.id for d in dossiers]
@@ -101,7 +102,7 @@ def list_dossiers() -> Response:
 @bp.get("/agencies")
 def list_agencies() -> Response:
     with database().read() as s:
-        rows = intake_agencies.list_agencies(s)
+        rows = intake_agencies.list_agencies(s, scope())
         return jsonify({"items": [
             {"code": a.code, "name": a.name, "bank_bin": a.bank_bin,
              "account_number": a.account_number, "account_name": a.account_name}

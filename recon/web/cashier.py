@@ -41,6 +41,7 @@ from recon.money import MAX_VND, format_vnd
 from recon.payments import intents
 from recon.web import i18n
 from recon.web.payments_api import intent_body
+from recon.web.policy import scope
 from recon.web.security import database
 
 bp = Blueprint("cashier", __name__)
@@ -188,14 +189,18 @@ def vn_clock(value: datetime) -> str:
 
 
 def _chosen_agency(s: DbSession) -> tuple[Agency | None, str | None]:
-    """The counter whose dossiers the desk lists: ``?agency=CODE`` (empty: every agency),
-    remembered in the session. Users carry no agency, so the desk asks once."""
+    """The counter whose dossiers the desk lists. A cashier whose scope is one agency works
+    at its counter: no question asked. Otherwise ``?agency=CODE`` (empty: every agency of the
+    scope), remembered in the session; a code out of the scope is as unknown as a wrong one."""
+    within = scope()
+    if within.only is not None:
+        return desk_queue.agency_by_id(s, within.only), None
     if "agency" in request.args:
         session[SESSION_AGENCY] = (request.args.get("agency") or "").strip()[:40]
     code = session.get(SESSION_AGENCY) or ""
     if not code:
         return None, None
-    agency = desk_queue.agency_by_code(s, code)
+    agency = desk_queue.agency_by_code(s, code, within)
     if agency is None:
         session.pop(SESSION_AGENCY, None)
         return None, tr("No agency has the code {code}; showing every agency. Choose the "
@@ -206,8 +211,9 @@ def _chosen_agency(s: DbSession) -> tuple[Agency | None, str | None]:
 def _queue_context(s: DbSession, query: str) -> dict[str, Any]:
     agency, problem = _chosen_agency(s)
     today = _clock().now().astimezone(VN_TZ).date()
-    return {"queue": desk_queue.owing_queue(s, today, agency=agency, query=query),
-            "agencies": desk_queue.agency_choices(s),
+    within = scope()
+    return {"queue": desk_queue.owing_queue(s, today, agency=agency, query=query, scope=within),
+            "agencies": desk_queue.agency_choices(s, within),
             "agency_problem": problem}
 
 
@@ -227,7 +233,7 @@ def _render(code: str, *, intent_id: int | None = None, error: str | None = None
     info: dict[str, Any] | None = None
     if intent_id is not None:
         try:
-            intent = intents.read_intent(database(), clock, intent_id)
+            intent = intents.read_intent(database(), clock, intent_id, scope())
         except ReconError as exc:
             error = error or desk_message(exc)
             status = status if status != 200 else exc.http_status
@@ -243,7 +249,7 @@ def _render(code: str, *, intent_id: int | None = None, error: str | None = None
     with database().read() as s:
         if code:
             try:
-                desk = intents.desk_dossier(s, code)
+                desk = intents.desk_dossier(s, code, scope())
             except ReconError as exc:
                 error = error or desk_message(exc, code=code)
                 status = status if status != 200 else exc.http_status
@@ -266,7 +272,7 @@ def index() -> BaseResponse | tuple[str, int]:
                                    **_queue_context(s, query)), 200
     if query and not code:
         with database().read() as s:
-            found = desk_queue.exact_dossier_code(s, query)
+            found = desk_queue.exact_dossier_code(s, query, scope())
         if found is not None:  # a scan, or a code typed in full: open the dossier
             return redirect(url_for("cashier.index", code=found), 303)
     return _render(code, intent_id=request.args.get("intent", type=int), query=query)
@@ -276,7 +282,7 @@ def _values(code: str) -> dict[str, object]:
     values: dict[str, object] = {"code": code,
                                  "typed": (request.form.get("amount") or "").strip()[:40]}
     with database().read() as s, contextlib.suppress(ReconError):
-        values["outstanding"] = intents.desk_dossier(s, code).balance.outstanding
+        values["outstanding"] = intents.desk_dossier(s, code, scope()).balance.outstanding
     receipt = request.form.get("receipt_number", "").strip()
     if receipt:
         values["receipt"] = receipt
@@ -291,7 +297,7 @@ def create_intent(code: str) -> BaseResponse | tuple[str, int]:
             outcome = intents.create_intent(
                 s, _clock(), _settings(), dossier_code=code,
                 channel=request.form.get("channel") or "vietqr", amount=amount,
-                actor=g.principal.actor)
+                actor=g.principal.actor, scope=scope())
             intent_id = outcome.intent.id
     except ReconError as exc:
         return _render(code, error=desk_message(exc, **_values(code)),
@@ -304,7 +310,8 @@ def cancel_intent(intent_id: int) -> BaseResponse | tuple[str, int]:
     code = (request.form.get("code") or "").strip()
     try:
         with database().transaction() as s:
-            intent = intents.cancel_intent(s, _clock(), intent_id, actor=g.principal.actor)
+            intent = intents.cancel_intent(s, _clock(), intent_id, actor=g.principal.actor,
+                                           scope=scope())
             code = intent.dossier.code
     except ReconError as exc:
         return _render(code, intent_id=None, error=desk_message(exc, code=code),
@@ -322,7 +329,8 @@ def record_cash(code: str) -> BaseResponse | tuple[str, int]:
         with database().transaction() as s:
             outcome = intents.record_cash(
                 s, _clock(), _settings(), dossier_code=code, amount=amount,
-                receipt_number=request.form.get("receipt_number"), actor=g.principal.actor)
+                receipt_number=request.form.get("receipt_number"), actor=g.principal.actor,
+                scope=scope())
             payment = outcome.result.payment
             receipt, paid = payment.receipt_number or "", payment.amount
     except ReconError as exc:

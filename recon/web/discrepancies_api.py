@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify
 from recon.engine.kinds import KINDS
 from recon.models import ReconRun
 from recon.review import exports, runs
+from recon.web.policy import scope
 from recon.web.query import choice_arg, int_arg, text_arg
 from recon.web.security import database
 
@@ -29,14 +30,16 @@ def list_discrepancies() -> Response:
     provider = text_arg("provider")
     with database().read() as s:
         items = exports.page(s, status=status, kind=kind, provider=provider, after=after,
-                             limit=limit)
+                             limit=limit, scope=scope())
     next_after = items[-1]["id"] if len(items) == limit else None
     return jsonify({"items": items, "count": len(items), "next_after": next_after})
 
 
-def _run_dict(run: ReconRun) -> dict[str, Any]:
+def _run_dict(run: ReconRun, *, whole: bool = True) -> dict[str, Any]:
+    """A run as the API shows it. Its counts and error span every agency: shown only to the
+    whole deployment (``whole``); a narrower scope sees when runs ran and how they ended."""
     try:
-        counts = json.loads(run.counts or "{}")
+        counts = json.loads(run.counts or "{}") if whole else None
     except ValueError:
         counts = {}
     return {
@@ -45,7 +48,8 @@ def _run_dict(run: ReconRun) -> dict[str, Any]:
         "window_start": run.window_start.isoformat() if run.window_start else None,
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "triggered_by": run.triggered_by, "counts": counts, "error": run.error,
+        "triggered_by": run.triggered_by, "counts": counts,
+        "error": run.error if whole else None,
     }
 
 
@@ -57,6 +61,7 @@ def list_runs() -> Response:
     status = choice_arg("status", runs.RUN_STATUSES)
     with database().read() as s:
         found = runs.list_runs(s, limit=limit, before=before, status=status)
-    items = [_run_dict(r) for r in found]
+    whole = scope().is_all
+    items = [_run_dict(r, whole=whole) for r in found]
     next_before = items[-1]["id"] if len(items) == limit else None
     return jsonify({"items": items, "count": len(items), "next_before": next_before})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -61,6 +62,7 @@ from recon.web.i18n import (
     run_mode_label,
     status_label,
 )
+from recon.web.policy import scope
 from recon.web.security import database
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
@@ -147,7 +149,7 @@ def _user_id() -> int | None:
 
 def _agencies() -> list[tuple[str, str]]:
     with database().read() as s:
-        return agency_names(s)
+        return agency_names(s, scope())
 
 
 # --------------------------------------------------------------------------- dashboard
@@ -165,7 +167,7 @@ def index() -> str:
         except ValueError:
             error = tr("The filters are not valid: {message}").format(message=raw)
     with database().read() as s:
-        board = reports.dashboard(s, now, day=day)
+        board = reports.dashboard(s, now, day=day, scope=scope())
     return render_template("finance/index.html", board=board, day=day, error=error,
                            notices=get_flashed_messages(with_categories=True))
 
@@ -174,10 +176,12 @@ def index() -> str:
 
 
 def _filters() -> tuple[workbench.QueueFilters, str | None]:
+    """The queue's filters from the query string, narrowed to the caller's agencies."""
     try:
-        return workbench.parse_filters(request.args, request.args.getlist), None
+        parsed = workbench.parse_filters(request.args, request.args.getlist)
+        return replace(parsed, scope=scope()), None
     except workbench.FilterError as exc:
-        return workbench.QueueFilters(), _filter_error(exc)
+        return workbench.QueueFilters(scope=scope()), _filter_error(exc)
 
 
 def _filter_error(exc: workbench.FilterError) -> str:
@@ -250,7 +254,7 @@ def _download(chunks: Iterator[bytes], name: str, fmt: str) -> Response:
 
 def _story(discrepancy_id: int) -> workbench.Story:
     with database().read() as s:
-        found = workbench.story(s, discrepancy_id)
+        found = workbench.story(s, discrepancy_id, scope())
     if found is None:
         raise NotFound(tr("Not found."))
     return found
@@ -273,6 +277,7 @@ def _render_detail(discrepancy_id: int, *, error: str | None = None, status: int
     return render_template(
         "finance/detail.html", story=story, d=story.discrepancy, error=error, payout=sides,
         form=form or {}, me=g.principal.actor, overdue=_overdue(story),
+        whole_scope=scope().is_all,
         back=_back_link(),
         notices=get_flashed_messages(with_categories=True)), status
 
@@ -308,7 +313,7 @@ def approval(discrepancy_id: int) -> tuple[str, int]:
 
 @bp.get("/approvals")
 def approvals() -> str:
-    filters = workbench.QueueFilters(status="pending", sort="oldest")
+    filters = workbench.QueueFilters(status="pending", sort="oldest", scope=scope())
     with database().read() as s:
         page = workbench.queue(s, filters, limit=workbench.MAX_LIMIT, user_id=_user_id())
     return render_template("finance/approvals.html", page=page, me=g.principal.actor,
@@ -369,20 +374,21 @@ def _act(discrepancy_id: int, action: str) -> BaseResponse | tuple[str, int]:
     actor = g.principal.actor
     person = g.principal.person  # maker ≠ checker compares people (a token: its owner)
     form = request.form
+    within = scope()
     try:
         with database().transaction() as s:
             clock = _clock()
             if action == "resolve":
-                result = review.resolve(s, clock, discrepancy_id, actor=actor,
+                result = review.resolve(s, clock, discrepancy_id, actor=actor, scope=within,
                                         resolution_type=form.get("resolution_type"),
                                         note=form.get("note"),
                                         dossier_code=form.get("dossier_code"),
                                         person=person)
             elif action == "approve":
-                result = review.approve(s, clock, discrepancy_id, actor=actor,
+                result = review.approve(s, clock, discrepancy_id, actor=actor, scope=within,
                                         note=form.get("note"), person=person)
             elif action == "reject":
-                result = review.reject(s, clock, discrepancy_id, actor=actor,
+                result = review.reject(s, clock, discrepancy_id, actor=actor, scope=within,
                                        note=form.get("note"), person=person)
             elif action == "assign":
                 raw = (form.get("user_id") or "").strip()
@@ -394,9 +400,10 @@ def _act(discrepancy_id: int, action: str) -> BaseResponse | tuple[str, int]:
                     target = int(raw)
                 else:
                     raise ValidationError(FieldError("user_id", "not a user"))
-                result = review.assign(s, clock, discrepancy_id, actor=actor, user_id=target)
+                result = review.assign(s, clock, discrepancy_id, actor=actor, scope=within,
+                                       user_id=target)
             else:
-                result = review.reopen(s, clock, discrepancy_id, actor=actor,
+                result = review.reopen(s, clock, discrepancy_id, actor=actor, scope=within,
                                        note=form.get("note"))
     except ReconError as exc:
         if isinstance(exc, NotFound):
@@ -442,7 +449,7 @@ def dossier_lookup() -> Response:
     """For the manual-match field: does this dossier exist, what is assessed and paid."""
     code = (request.args.get("code") or "").strip()
     with database().read() as s:
-        found = workbench.dossier_summary(s, code) if code else None
+        found = workbench.dossier_summary(s, code, scope()) if code else None
         if found is None:
             response = jsonify({"found": False, "code": code})
             response.status_code = 404
@@ -456,7 +463,7 @@ def dossier_lookup() -> Response:
 @bp.get("/settlement-files/<int:file_id>/download")
 def download_file(file_id: int) -> Response:
     with database().read() as s:
-        found = workbench.file_content(s, file_id)
+        found = workbench.file_content(s, file_id, scope())
     if found is None:
         raise NotFound(tr("Not found."))
     filename, content = found
@@ -505,7 +512,7 @@ def daily() -> tuple[str, int]:
         except ValueError:
             error = tr("The filters are not valid: {message}").format(message=raw)
     with database().read() as s:
-        summary = reports.daily_summary(s, day)
+        summary = reports.daily_summary(s, day, scope())
     return render_template("finance/daily.html", summary=summary, day=day, error=error,
                            prev_day=day - timedelta(days=1),
                            next_day=day + timedelta(days=1)), 422 if error else 200
@@ -530,7 +537,7 @@ def quarterly() -> tuple[str, int]:
         now = reports.vn_today(_clock().now())
         year, quarter = now.year, (now.month - 1) // 3 + 1
     with database().read() as s:
-        report = reports.quarterly_report(s, year, quarter)
+        report = reports.quarterly_report(s, year, quarter, scope())
     return render_template("finance/quarterly.html", report=report, year=year, quarter=quarter,
                            error=error,
                            years=list(range(reports.vn_today(_clock().now()).year, 2019, -1))
@@ -543,7 +550,7 @@ def quarterly_export(fmt: str) -> Response:
         raise HTTPNotFound()
     year, quarter = _quarter_args()
     with database().read() as s:
-        report = reports.quarterly_report(s, year, quarter)
+        report = reports.quarterly_report(s, year, quarter, scope())
     if fmt == "json":
         return jsonify(report.as_dict())
     header = [tr("Quarterly report"), tr("Dossiers received"), tr("received online"),
@@ -575,7 +582,8 @@ def outstanding() -> str:
     agency, min_age = _outstanding_args()
     with database().read() as s:
         page = reports.outstanding(s, _clock().now(), agency_code=agency, min_age_days=min_age,
-                                   limit=OUTSTANDING_PAGE, after=request.args.get("after"))
+                                   limit=OUTSTANDING_PAGE, after=request.args.get("after"),
+                                   scope=scope())
     args = [(k, v) for k, v in (("agency", agency or ""), ("min_age", str(min_age or "")))
             if v]
     return render_template("finance/outstanding.html", page=page, agency=agency,
@@ -590,6 +598,7 @@ def outstanding_export(fmt: str) -> Response:
     agency, min_age = _outstanding_args()
     db = database()
     now = _clock().now()
+    within = scope()
     header = [tr("Dossier"), tr("Agency"), tr("Procedure"), tr("Field"), tr("Received"),
               tr("Received via"), tr("Total assessed"), tr("Age (days)")]
 
@@ -598,7 +607,8 @@ def outstanding_export(fmt: str) -> Response:
         while True:
             with db.read() as s:
                 page = reports.outstanding(s, now, agency_code=agency, min_age_days=min_age,
-                                           limit=2000, after=after, with_totals=False)
+                                           limit=2000, after=after, with_totals=False,
+                                           scope=within)
             for r in page.rows:
                 yield [r.code, r.agency_code, r.procedure_name, r.field or "", r.received_at,
                        channel_label(r.received_channel), r.assessed, r.age_days]
@@ -650,7 +660,7 @@ def payouts() -> tuple[str, int]:
         error, provider = tr("Choose a provider from the list."), None
     with database().read() as s:
         page = payout_reads.payout_page(s, config=config, now=_clock().now(), month=month,
-                                        provider=provider)
+                                        provider=provider, scope=scope())
     args = [(k, v) for k, v in (("month", f"{month:%Y-%m}"), ("provider", provider or "")) if v]
     return render_template("finance/payouts.html", page=page, error=error,
                            query=urlencode(args),
@@ -666,7 +676,7 @@ def payouts_export(fmt: str) -> Response:
     month, provider = _payout_args()
     with database().read() as s:
         page = payout_reads.payout_page(s, config=_payout_config(), now=_clock().now(),
-                                        month=month, provider=provider)
+                                        month=month, provider=provider, scope=scope())
     header = [tr(k) for k in payout_reads.HEADER_KEYS]
     rows = [[provider_label(r[0]), *r[1:8], payout_state_label(r[8]), *r[9:]]
             for r in payout_reads.export_rows(page)]
@@ -746,7 +756,7 @@ def declarations_export(fmt: str) -> Response:
 def download_statement_line(line_id: int) -> Response:
     """One bank statement line (a payout credit) as a CSV of one row."""
     with database().read() as s:
-        row = payout_reads.statement_line(s, line_id, _payout_config())
+        row = payout_reads.statement_line(s, line_id, _payout_config(), scope())
     if row is None:
         raise NotFound(tr("Not found."))
     header = [tr(k) for k in payout_reads.LINE_HEADER_KEYS]
@@ -765,7 +775,7 @@ def audit_log() -> str:
     before = request.args.get("before", type=int)
     with database().read() as s:
         events = list_events(s, EventFilters(entity_type, entity_id, actor, action),
-                             limit=AUDIT_PAGE, before=before)
+                             limit=AUDIT_PAGE, before=before, scope=scope())
     args = [(k, v) for k, v in (("entity_type", entity_type), ("entity_id", entity_id),
                                 ("actor", actor), ("action", action)) if v]
     older = events[-1].id if len(events) == AUDIT_PAGE else None

@@ -21,11 +21,12 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from recon.errors import FieldError, Forbidden, ReconError, ValidationError
+from recon.errors import FieldError, Forbidden, NotFound, ReconError, ValidationError
 from recon.periods import parse_month
 from recon.review import periods
 from recon.web import finance
 from recon.web.i18n import translate as tr
+from recon.web.policy import scope
 from recon.web.security import database
 
 bp = Blueprint("finance_periods", __name__, url_prefix="/finance")
@@ -42,6 +43,8 @@ _MESSAGES = {
     "unknown_proposer": "Nobody can tell which person made this proposal (a token without an "
                         "owner did). Reject it and propose it again.",
     "period_closed": "This month is closed: an admin may reopen it, with a reason.",
+    "whole_deployment": "Closing a month of every agency needs a user of the whole province: "
+                        "name one of your agencies.",
     "close_in_progress": "Someone else proposed closing this month at the same moment: "
                          "reload the page and approve or reject that proposal.",
     "already_proposed": "This month already has a proposal or is closed: approve it, or ask "
@@ -64,7 +67,7 @@ def _message(exc: ReconError) -> str:
 
 def _page(error: str | None = None, status: int = 200) -> tuple[str, int]:
     with database().read() as s:
-        rows = [(p, len(periods.snapshots(s, p.id))) for p in periods.list_periods(s)]
+        rows = [(p, len(periods.snapshots(s, p.id))) for p in periods.list_periods(s, scope())]
         codes = periods.agency_codes(s)
     return render_template("finance/periods.html", rows=rows, error=error, codes=codes,
                            me=g.principal.actor, role=g.principal.role,
@@ -102,16 +105,19 @@ def _do(action: str, period_id: int | None = None) -> BaseResponse | tuple[str, 
                 periods.propose(s, clock, actor=g.principal.actor, month=month,
                                 agency_code=form.get("agency") or None, note=form.get("note"),
                                 carry_forward=_carry(form.get("carry_forward") or ""),
-                                person=g.principal.person)
+                                person=g.principal.person, scope=scope())
             elif action == "approve":
                 assert period_id is not None
                 periods.approve(s, clock, period_id, actor=g.principal.actor,
-                                person=g.principal.person)
+                                person=g.principal.person, scope=scope())
             else:
                 assert period_id is not None
                 periods.reopen(s, clock, period_id, actor=g.principal.actor,
-                               role=g.principal.role, reason=form.get("reason"))
+                               role=g.principal.role, reason=form.get("reason"),
+                               scope=scope())
     except ReconError as exc:
+        if isinstance(exc, NotFound):
+            raise  # another agency's month, or no such month: the 404 page
         return _page(_message(exc), exc.http_status)
     flash(tr("Done."), "ok")
     return redirect(url_for("finance_periods.index"), 303)
@@ -134,7 +140,7 @@ def reopen(period_id: int) -> BaseResponse | tuple[str, int]:
 
 def _snapshot(period_id: int) -> tuple[dict[str, object], str]:
     with database().read() as s:
-        p = periods.get(s, period_id)
+        p = periods.get(s, period_id, scope=scope())
         text, digest = p.snapshot, p.snapshot_sha256
     if text is None:
         raise ValidationError(FieldError("period", "has never been closed"),

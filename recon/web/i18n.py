@@ -92,6 +92,8 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "user.enabled": ("User enabled", "Mở khóa người dùng"),
     "token.created": ("API token created", "Tạo mã truy cập API"),
     "token.revoked": ("API token revoked", "Thu hồi mã truy cập API"),
+    "user.scope_set": ("User's agencies set", "Đặt đơn vị được xem cho người dùng"),
+    "token.scope_set": ("API token's agencies set", "Đặt đơn vị được xem cho mã truy cập API"),
     "agency.created": ("Agency created", "Tạo đơn vị"),
     "dossier.created": ("Dossier created", "Tạo hồ sơ"),
     "dossier.updated": ("Dossier updated", "Cập nhật hồ sơ"),
@@ -460,6 +462,9 @@ _PHRASES: dict[str, str] = {
     "Only an admin may reopen a closed month.": "Chỉ quản trị viên được mở lại tháng đã khóa sổ.",
     "This month is closed: an admin may reopen it, with a reason.":
         "Tháng này đã khóa sổ: quản trị viên có thể mở lại, kèm lý do.",
+    "Closing a month of every agency needs a user of the whole province: name one of your "
+    "agencies.":
+        "Khóa sổ tháng của mọi đơn vị cần người dùng cấp tỉnh: hãy ghi một đơn vị của bạn.",
     "The action does not fit the month's state: reload the page.":
         "Thao tác không phù hợp với trạng thái của tháng: hãy tải lại trang.",
     "Check the month (YYYY-MM) and the notes, then try again.":

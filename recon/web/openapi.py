@@ -378,7 +378,8 @@ ERROR_TEXT = {
     400: "Bad request (unreadable body, or a browser call without its CSRF token)",
     401: "No valid bearer token (send `Authorization: Bearer <token>`)",
     403: "The token's role may not use this route",
-    404: "Not found",
+    404: "Not found (another agency's object, for a token of some agencies, is not found "
+         "either)",
     405: "Method not allowed",
     409: "Conflict with what is stored (nothing was changed)",
     413: "The body is over the limit",
@@ -486,13 +487,16 @@ def _paths() -> dict[str, Any]:
                 "description": "201 created; 200 unchanged for the same body, or updated when "
                                "the fees were reassessed (audited). Amounts are JSON integers "
                                "of VND; anything else is 422 naming the field, with nothing "
-                               "written. Roles: intake, admin.",
+                               "written. Roles: intake, admin. A token of some agencies sends "
+                               "only their dossiers: another agency is an unknown agency "
+                               "(422), another agency's dossier code is not found (404).",
                 "requestBody": _json_body(ref("DossierIn"), "the dossier as the one-stop "
                                           "software assessed it", EXAMPLE_DOSSIER),
                 "responses": responses({
                     201: ok(ref("DossierWritten"), "created"),
                     200: ok(ref("DossierWritten"), "unchanged or updated"),
-                }, 400, 409, 413, 422, why={
+                }, 400, 404, 409, 413, 422, why={
+                    404: "the dossier belongs to an agency outside the caller's scope",
                     422: "also when `agency_code` names no agency (agencies are created by "
                          "an administrator: `recon agencies create`; GET /api/v1/agencies "
                          "lists them)",
@@ -573,7 +577,8 @@ def _paths() -> dict[str, Any]:
                        "nothing)",
             "description": "422 lists every bad row with its row number (nothing written); "
                            "409 when the same bytes were imported before. Roles: finance, "
-                           "admin.",
+                           "admin, of the whole deployment (a file spans agencies: a token of "
+                           "some agencies gets 403).",
             "requestBody": {"required": True, "content": {"multipart/form-data": {
                 "schema": ref("SettlementUpload"),
                 "example": {"provider": "vnpay", "file": EXAMPLE_SETTLEMENT_CSV}}}},
@@ -885,7 +890,9 @@ def _document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearerAuth": {
                 "type": "http", "scheme": "bearer",
-                "description": "`recon tokens create NAME --role intake|cashier|finance|admin`",
+                "description": "`recon tokens create NAME --role intake|cashier|finance|admin "
+                               "(--agency CODE ...|--all-agencies)`: a token of some "
+                               "agencies sees and acts on their data only",
             }},
             "schemas": SCHEMAS,
         },

@@ -14,6 +14,7 @@ from recon.errors import FieldError, ValidationError
 from recon.models import PaymentIntent
 from recon.payments import intents
 from recon.web.api import json_body
+from recon.web.policy import scope
 from recon.web.query import choice_arg
 from recon.web.security import database
 
@@ -61,7 +62,8 @@ def create_intent(code: str) -> tuple[Response, int]:
     with database().transaction() as s:
         outcome = intents.create_intent(
             s, _clock(), _settings(), dossier_code=code, channel=body.get("channel"),
-            amount=body.get("amount"), note=body.get("note"), actor=g.principal.actor)
+            amount=body.get("amount"), note=body.get("note"), actor=g.principal.actor,
+            scope=scope())
         payload = intent_body(outcome.intent)
     payload["reused"] = not outcome.created
     response = jsonify(payload)
@@ -72,7 +74,7 @@ def create_intent(code: str) -> tuple[Response, int]:
 
 @bp.get("/payment-intents/<int:intent_id>")
 def get_intent(intent_id: int) -> Response:
-    intent = intents.read_intent(database(), _clock(), intent_id)
+    intent = intents.read_intent(database(), _clock(), intent_id, scope())
     response = jsonify(intent_body(intent))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -81,14 +83,15 @@ def get_intent(intent_id: int) -> Response:
 @bp.post("/payment-intents/<int:intent_id>/cancel")
 def cancel_intent(intent_id: int) -> Response:
     with database().transaction() as s:
-        intent = intents.cancel_intent(s, _clock(), intent_id, actor=g.principal.actor)
+        intent = intents.cancel_intent(s, _clock(), intent_id, actor=g.principal.actor,
+                                       scope=scope())
         return jsonify(intent_body(intent))
 
 
 def _image(intent_id: int, fmt: intents.ImageFormat, mimetype: str) -> Response:
     size = intents.parse_size(choice_arg("size", ("screen", "print"), "screen"))
     with database().read() as s:
-        intent = intents.get_intent(s, intent_id)
+        intent = intents.get_intent(s, intent_id, scope())
     payload = intent.qr_payload or ""
     etag = hashlib.sha256(f"{fmt}:{size}:{payload}".encode()).hexdigest()[:32]
     if payload and request.if_none_match.contains(etag):
@@ -116,7 +119,8 @@ def record_cash(code: str) -> tuple[Response, int]:
     with database().transaction() as s:
         outcome = intents.record_cash(
             s, _clock(), _settings(), dossier_code=code, amount=body.get("amount"),
-            receipt_number=body.get("receipt_number"), actor=g.principal.actor)
+            receipt_number=body.get("receipt_number"), actor=g.principal.actor,
+            scope=scope())
         payment = outcome.result.payment
         payload = {
             "outcome": outcome.result.outcome,

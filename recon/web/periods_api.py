@@ -16,6 +16,7 @@ from recon.periods import parse_month
 from recon.review import periods
 from recon.review.actions import MAX_NOTE
 from recon.web.api import json_body
+from recon.web.policy import scope
 from recon.web.query import choice_arg
 from recon.web.security import database
 
@@ -71,7 +72,7 @@ def _proposal(data: dict[str, object]) -> tuple[date, str | None, str | None, di
 def list_periods() -> Response:
     with database().read() as s:
         items = [periods.as_dict(p, len(periods.snapshots(s, p.id)))
-                 for p in periods.list_periods(s)]
+                 for p in periods.list_periods(s, scope())]
     return jsonify({"items": items, "count": len(items)})
 
 
@@ -82,7 +83,7 @@ def propose_period() -> tuple[Response, int]:
     with database().transaction() as s:
         p = periods.propose(s, current_app.extensions["recon.clock"], actor=g.principal.actor,
                             month=month, agency_code=agency, note=note, carry_forward=carry,
-                            person=g.principal.person)
+                            person=g.principal.person, scope=scope())
         out = periods.as_dict(p)
     return jsonify(out), 201
 
@@ -91,7 +92,7 @@ def propose_period() -> tuple[Response, int]:
 def approve_period(period_id: int) -> Response:
     with database().transaction() as s:
         p = periods.approve(s, current_app.extensions["recon.clock"], period_id,
-                            actor=g.principal.actor, person=g.principal.person)
+                            actor=g.principal.actor, person=g.principal.person, scope=scope())
         out = periods.as_dict(p, len(periods.snapshots(s, p.id)))
     return jsonify(out)
 
@@ -101,7 +102,8 @@ def reopen_period(period_id: int) -> Response:
     reason = _note(_body().get("reason"), "reason", required=True)
     with database().transaction() as s:
         p = periods.reopen(s, current_app.extensions["recon.clock"], period_id,
-                           actor=g.principal.actor, role=g.principal.role, reason=reason)
+                           actor=g.principal.actor, role=g.principal.role, reason=reason,
+                           scope=scope())
         out = periods.as_dict(p, len(periods.snapshots(s, p.id)))
     return jsonify(out)
 
@@ -110,7 +112,7 @@ def reopen_period(period_id: int) -> Response:
 def period_snapshot(period_id: int) -> Response:
     """The last close's frozen snapshot (JSON, exactly the hashed text), or ``?format=xlsx``."""
     with database().read() as s:
-        p = periods.get(s, period_id)
+        p = periods.get(s, period_id, scope=scope())
         text, digest = p.snapshot, p.snapshot_sha256
     if text is None:
         raise Conflict(f"period {period_id} has never been closed: it has no snapshot",

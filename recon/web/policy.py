@@ -6,6 +6,10 @@ routes need no login (health, login page, provider webhooks — those authentica
 
 from __future__ import annotations
 
+from flask import g
+
+from recon.scope import Scope
+
 PUBLIC: frozenset[str] = frozenset({"*"})
 ALL_STAFF = frozenset({"cashier", "finance", "admin"})
 FINANCE = frozenset({"finance", "admin"})
@@ -109,3 +113,14 @@ def allowed(endpoint: str | None, role: str | None) -> bool:
 
 def is_public(endpoint: str | None) -> bool:
     return endpoint is not None and POLICY.get(endpoint) is PUBLIC
+
+
+NOTHING = Scope.of(())
+
+
+def scope() -> Scope:
+    """The agencies the caller of this request may see (resolved with the principal, once per
+    request, by ``recon.web.security.load_scope``); none at all when no principal was
+    resolved. Every view hands it to the service it calls."""
+    found = g.get("scope")
+    return found if isinstance(found, Scope) else NOTHING

@@ -19,7 +19,9 @@ from werkzeug.datastructures import Headers as WerkzeugHeaders
 
 from recon.accounts import sessions as web_sessions
 from recon.accounts.auth import Principal, note_token_use, person_of, token_principal
+from recon.accounts.scopes import scope_of
 from recon.db import Database
+from recon.scope import Scope
 
 #: the cookie session's key for the server-side session id (recon.accounts.sessions)
 SESSION_ID_KEY = "sid"
@@ -184,3 +186,10 @@ def configure_session(app: Flask, *, development: bool) -> None:
         SESSION_COOKIE_SECURE=not development,
         SESSION_COOKIE_NAME="recon_session",
     )
+
+
+def load_scope(principal: Principal | None) -> Scope:
+    """The agencies ``principal`` may see (issue 16), read once per request after the policy
+    let the call in; views read it as :func:`recon.web.policy.scope`."""
+    with database().read() as s:
+        return scope_of(s, principal)

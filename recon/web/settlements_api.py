@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
 
 from recon.config import Settings
-from recon.errors import FieldError, NotFound, ValidationError
+from recon.errors import FieldError, Forbidden, NotFound, ValidationError
 from recon.models import SettlementFile
 from recon.settlements import files
 from recon.settlements.importer import (
@@ -18,6 +18,7 @@ from recon.settlements.importer import (
     import_settlement,
     profiles_from_settings,
 )
+from recon.web.policy import scope
 from recon.web.query import choice_arg, int_arg
 from recon.web.security import database
 
@@ -34,6 +35,11 @@ MIMETYPES = {
 def upload_settlement() -> tuple[Response, int]:
     """Multipart form: ``provider``, optional ``profile``, ``file``. 201 with the summary;
     422 with every bad row; 409 when the same file was imported before."""
+    if not scope().is_all:
+        raise Forbidden("a settlement file spans agencies: only a user or token of the whole "
+                        "deployment imports one",
+                        hint="Ask province finance to import it; `recon tokens create NAME "
+                             "--role finance --all-agencies` makes such a token.")
     provider = check_provider(request.form.get("provider", ""))
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -55,7 +61,8 @@ def list_settlement_files() -> Response:
     before = int_arg("before", None, minimum=1)
     provider = choice_arg("provider", tuple(PROVIDERS))
     with database().read() as s:
-        items = files.list_files(s, limit=limit, before=before, provider=provider)
+        items = files.list_files(s, limit=limit, before=before, provider=provider,
+                                 scope=scope())
     for item in items:
         item["imported_at"] = item["imported_at"].isoformat()
     next_before = items[-1]["id"] if len(items) == limit else None
@@ -64,7 +71,7 @@ def list_settlement_files() -> Response:
 
 def _file_or_404(file_id: int) -> SettlementFile:
     with database().read() as s:
-        row = files.get_file(s, file_id)
+        row = files.get_file(s, file_id, scope())
         if row is None:
             raise NotFound(f"no settlement file {file_id}",
                            hint="List them with GET /api/v1/settlement-files.")
@@ -74,7 +81,7 @@ def _file_or_404(file_id: int) -> SettlementFile:
 @bp.get("/settlement-files/<int:file_id>")
 def get_settlement_file(file_id: int) -> Response:
     with database().read() as s:
-        found = files.file_with_totals(s, file_id)
+        found = files.file_with_totals(s, file_id, scope())
     if found is None:
         raise NotFound(f"no settlement file {file_id}",
                        hint="List them with GET /api/v1/settlement-files.")

@@ -299,9 +299,10 @@ def test_the_list_alone_for_search_as_you_type(client: FlaskClient, cashier: str
     assert listed(html) == [day["a"]]
 
 
-def test_an_empty_day_says_so(client: FlaskClient, cashier: str, db: Database,
+def test_an_empty_day_says_so(client: FlaskClient, login: Any, db: Database,
                               clock: FixedClock, day: dict[str, str]) -> None:
     clock.advance(timedelta(days=3))
+    login("cashier")  # after the clock moved: a session idle for three days has ended
     html = page(client.get("/cashier"))
     assert listed(html) == []
     assert ("Không có hồ sơ nào tiếp nhận hôm nay còn phải nộp. Quét hoặc nhập mã hồ sơ để mở "

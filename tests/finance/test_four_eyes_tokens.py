@@ -183,12 +183,12 @@ def test_a_month_close_proposed_with_a_token_binds_its_owner(
 def test_tokens_create_requires_a_person_and_a_disabled_owner_stops_the_token(
         env: dict[str, str], client: FlaskClient, db: Database) -> None:
     runner = CliRunner()
-    assert runner.invoke(cli, ["users", "create", "ketoan", "--role", "finance"],
-                         input="a-long-password\n").exit_code == 0
+    assert runner.invoke(cli, ["users", "create", "ketoan", "--role", "finance",
+                               "--all-agencies"], input="a-long-password\n").exit_code == 0
     missing = runner.invoke(cli, ["tokens", "create", "script", "--role", "finance"])
     assert missing.exit_code == 2 and "--user" in missing.output
     made = runner.invoke(cli, ["tokens", "create", "script", "--role", "finance",
-                               "--user", "ketoan"])
+                               "--user", "ketoan", "--all-agencies"])
     assert made.exit_code == 0, made.output
     token = made.stdout.strip().splitlines()[-1]
     listed = json.loads(runner.invoke(cli, ["tokens", "list", "--json"]).stdout)

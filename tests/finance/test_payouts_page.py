@@ -13,10 +13,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
+from recon.accounts.scopes import set_user_scope, user_id_by_name
 from recon.clock import FixedClock
 from recon.db import Database
 from recon.settlements.payouts import engine_config
 from tests.finance.test_roles import _session_client
+from tests.foundation.helpers import AGENCY
 from tests.reconcile.payout_builders import MON, credit, pay_and_settle, statement_of_wednesday
 from tests.reconcile.recon_builders import World
 
@@ -115,3 +117,28 @@ def test_a_payout_discrepancy_shows_both_sides(finance: tuple[FlaskClient, str],
     assert client.get(f"/finance/settlement-lines/{batch_line}/download.csv").status_code == 404
     assert found.keys() >= {"payout_missing", "payout_unexpected"}
     assert world.clock.now() - timedelta(days=3) < world.clock.now()
+
+
+def test_a_user_of_some_agencies_sees_no_batch_and_downloads_no_statement_line(
+        app: Flask, make_user: Callable[..., str], db: Database, clock: FixedClock,
+        finance: tuple[FlaskClient, str], world: World) -> None:
+    """A batch and the bank credit paying it span every agency (no agency's): a user of the
+    very agency whose payments the batch settles sees the page empty, exports a header only
+    and gets 404 for the statement line the whole deployment downloads."""
+    whole, _ = finance
+    line = _line(world, "payout_unexpected")
+    assert whole.get(f"/finance/settlement-lines/{line}/download.csv").status_code == 200
+    client, _ = _session_client(app, make_user, "finance", "ketoan-hue")
+    with db.transaction() as s:
+        set_user_scope(s, clock, user_id_by_name(s, "ketoan-hue"), [AGENCY])
+    page = client.get("/finance/payouts?month=2026-11")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert 'data-testid="payout-batch"' not in text and "FT001" not in text
+    assert "FT002" not in text and "196.000" not in text
+    export = client.get("/finance/payouts/export.csv?month=2026-11")
+    rows = list(csv.reader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff"))))
+    assert export.status_code == 200 and len(rows) == 1  # the header only
+    assert client.get(f"/finance/settlement-lines/{line}/download.csv").status_code == 404
+    found = {d.kind: d.id for d in world.discrepancies("open")}
+    assert client.get(f"/finance/discrepancies/{found['payout_unexpected']}").status_code == 404

@@ -48,13 +48,14 @@ def test_agency_created_and_audited(agency: str, db: Database) -> None:
 
 
 def test_user_password_from_stdin(env: dict[str, str], db: Database) -> None:
-    result = run("users", "create", "lan", "--role", "finance", input="a-long-password\n")
+    result = run("users", "create", "lan", "--role", "finance", "--all-agencies",
+                 input="a-long-password\n")
     assert result.exit_code == 0, result.output
     with db.read() as s:
         user = s.scalars(select(User)).one()
     assert user.role == "finance"
     assert "a-long-password" not in user.password_hash
-    short = run("users", "create", "minh", "--role", "cashier", input="short\n")
+    short = run("users", "create", "minh", "--role", "cashier", "--all-agencies", input="short\n")
     assert short.exit_code == 1
     assert "at least 10" in short.output
 
@@ -63,11 +64,13 @@ def test_token_printed_last_and_only_hash_stored(env: dict[str, str], db: Databa
     assert run("users", "create", "hoa", "--role", "admin",
                input="a-long-password\n").exit_code == 0
     # a token belongs to a person: --user is required, and must name an active user
-    missing = run("tokens", "create", "mot-cua", "--role", "intake")
+    missing = run("tokens", "create", "mot-cua", "--role", "intake", "--all-agencies")
     assert missing.exit_code != 0 and "--user" in missing.output
-    unknown = run("tokens", "create", "mot-cua", "--role", "intake", "--user", "nobody")
+    unknown = run("tokens", "create", "mot-cua", "--role", "intake", "--user", "nobody",
+                  "--all-agencies")
     assert unknown.exit_code == 1 and "no active user" in unknown.output
-    result = run("tokens", "create", "mot-cua", "--role", "intake", "--user", "hoa")
+    result = run("tokens", "create", "mot-cua", "--role", "intake", "--user", "hoa",
+                 "--all-agencies")
     assert result.exit_code == 0, result.output
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("rcn_")
@@ -181,7 +184,7 @@ def test_audit_verify_finds_first_broken_link(agency: str, db: Database,
                                               tmp_path: Path) -> None:
     run("dossiers", "import", str(_write_jsonl(tmp_path / "a.jsonl",
                                                [dossier_body(code="V-1")])))
-    run("users", "create", "kim", "--role", "cashier", input="a-long-password\n")
+    run("users", "create", "kim", "--role", "cashier", "--all-agencies", input="a-long-password\n")
     ok = run("audit", "verify")
     assert ok.exit_code == 0
     assert "3 events verified" in ok.output

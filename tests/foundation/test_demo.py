@@ -42,7 +42,7 @@ def test_demo_is_idempotent_and_prints_passwords(env: dict[str, str], db: Databa
     assert counts["Agency"] == len(catalog.AGENCIES)
     assert counts["Procedure"] == len(catalog.PROCEDURES) >= 15
     assert counts["Dossier"] == 400 + summary["today_dossiers_created"]
-    assert counts["User"] == len(DEMO_USERS) == 4
+    assert counts["User"] == len(DEMO_USERS) == 8  # 4 of the province, 2 of each of 2 agencies
     _second, again = _demo("--dossiers", "400")
     assert again == {"agencies_created": 0, "procedures_created": 0, "users_created": [],
                      "quarter_dossiers_created": 0, "quarter_dossiers_already_there": 400,

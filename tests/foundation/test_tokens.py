@@ -23,7 +23,7 @@ def _create(name: str, role: str = "intake") -> str:
     if "hoa" not in run("users", "list").output:
         made = run("users", "create", "hoa", "--role", "admin", input="a-long-password\n")
         assert made.exit_code == 0, made.output
-    result = run("tokens", "create", name, "--role", role, "--user", "hoa")
+    result = run("tokens", "create", name, "--role", role, "--user", "hoa", "--all-agencies")
     assert result.exit_code == 0, result.output
     token: str = result.stdout.strip().splitlines()[-1]
     return token
