@@ -5,6 +5,7 @@ from recon.models.audit import AuditEvent
 from recon.models.dossiers import Dossier, DossierImport, FeeLine
 from recon.models.payments import Callback, Payment, PaymentIntent, RefusedCallCount
 from recon.models.periods import Period, PeriodSnapshot
+from recon.models.receipts import Receipt, ReceiptCounter
 from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
 from recon.models.security import LoginAttempt, WebSession
 from recon.models.settlements import SettlementFile, SettlementLine
@@ -26,6 +27,8 @@ __all__ = [
     "Period",
     "PeriodSnapshot",
     "Procedure",
+    "Receipt",
+    "ReceiptCounter",
     "ReconRun",
     "RefusedCallCount",
     "SettlementFile",
