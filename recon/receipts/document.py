@@ -7,6 +7,7 @@ signature), dates YYYY-MM-DD and times in Vietnam without an offset. ``DSCKS`` i
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -131,6 +132,7 @@ def build(content: ReceiptContent) -> etree._Element:
     return root
 
 
+@functools.cache
 def schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(SCHEMA_PATH)))
 

@@ -26,6 +26,7 @@ class ReceiptSettings:
     form_code_pattern: str = DEFAULT_FORM_CODE_PATTERN
     series_template: str = DEFAULT_SERIES
     series_pattern: str = DEFAULT_SERIES_PATTERN
+    tax_code: str | None = None  # the collecting organisation's MST
     p12_file: str | None = None
     p12_password: str | None = None
 
@@ -74,6 +75,7 @@ class ReceiptSettings:
             form_code_pattern=get("RECON_RECEIPT_FORM_CODE_PATTERN", DEFAULT_FORM_CODE_PATTERN),
             series_template=get("RECON_RECEIPT_SERIES", DEFAULT_SERIES),
             series_pattern=get("RECON_RECEIPT_SERIES_PATTERN", DEFAULT_SERIES_PATTERN),
+            tax_code=env.get("RECON_RECEIPT_TAX_CODE") or None,
             p12_file=env.get("RECON_RECEIPT_P12_FILE") or None,
             p12_password=env.get("RECON_RECEIPT_P12_PASSWORD") or None,
         )

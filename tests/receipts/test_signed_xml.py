@@ -6,49 +6,26 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import xmlschema
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from recon.errors import ConfigurationError
 from recon.receipts.document import SCHEMA_PATH, FeeItem, Party, ReceiptContent, build, to_bytes
 from recon.receipts.signing import DS, SignatureInvalid, Signer, sign, verify
+from tests.receipts.keys import PASSWORD, make_keys
 
 SIGNED_AT = datetime(2026, 11, 26, 3, 4, 5, tzinfo=UTC)  # 10:04:05 in Huế
-PASSWORD = "test-only-p12-password"
 XMLSEC1 = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
 
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A throw-away RSA key and self-signed certificate: the .p12 and the certificate PEM."""
-    folder = tmp_path_factory.mktemp("keys")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Trung tâm Phục vụ hành chính công"),
-        x509.NameAttribute(NameOID.COMMON_NAME, "Test receipts signer"),
-    ])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(SIGNED_AT - timedelta(days=1))
-            .not_valid_after(SIGNED_AT + timedelta(days=3650))
-            .sign(key, hashes.SHA256()))
-    p12 = folder / "signer.p12"
-    p12.write_bytes(pkcs12.serialize_key_and_certificates(
-        b"signer", key, cert, None,
-        serialization.BestAvailableEncryption(PASSWORD.encode())))
-    pem = folder / "signer.pem"
-    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return p12, pem
+    return make_keys(tmp_path_factory.mktemp("keys"))
 
 
 def _content(**changes: object) -> ReceiptContent:
