@@ -44,6 +44,10 @@ def _register() -> None:
 
     for command in periods.COMMANDS:
         cli.add_command(command)
+    from recon.cli import receipts  # noqa: PLC0415 - issue 19: e-receipts
+
+    for command in receipts.COMMANDS:
+        cli.add_command(command)
 
 
 _register()
