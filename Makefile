@@ -24,12 +24,17 @@ run: install
 	$(BIN)/recon demo
 	$(BIN)/recon serve --host $(HOST) --port $(PORT)
 
-## Debian's Chromium for the browser tests (never a downloaded browser)
+## Debian's Chromium for the browser tests (never a downloaded browser), and Debian's xmlsec1
+## (the receipts tests' independent XMLDSig verifier)
 browser-deps:
 	@test -x /usr/bin/chromium || { \
 	  echo "Installing Debian's chromium for the browser tests..."; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-core >/dev/null; }
+	@test -x /usr/bin/xmlsec1 || { \
+	  echo "Installing Debian's xmlsec1 (the receipts tests' independent signature verifier)..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq xmlsec1 >/dev/null; }
 
 ## make test: install everything and run the whole suite (SQLite and PostgreSQL)
 test: install browser-deps

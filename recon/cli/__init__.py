@@ -44,9 +44,9 @@ def _register() -> None:
 
     for command in periods.COMMANDS:
         cli.add_command(command)
-    from recon.cli import calendar, contracts  # noqa: PLC0415 - issue 17: the bank leg
+    from recon.cli import calendar, contracts, receipts  # noqa: PLC0415 - issues 17 and 19
 
-    for command in (*calendar.COMMANDS, *contracts.COMMANDS):
+    for command in (*calendar.COMMANDS, *contracts.COMMANDS, *receipts.COMMANDS):
         cli.add_command(command)
 
 

@@ -11,6 +11,7 @@ from recon.models.payments import (
     RefusedCallCount,
 )
 from recon.models.periods import Period, PeriodSnapshot
+from recon.models.receipts import Receipt, ReceiptCounter
 from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
 from recon.models.scopes import TokenAgency, UserAgency
 from recon.models.security import LoginAttempt, WebSession
@@ -34,6 +35,8 @@ __all__ = [
     "Period",
     "PeriodSnapshot",
     "Procedure",
+    "Receipt",
+    "ReceiptCounter",
     "ReconRun",
     "RefusedCallCount",
     "SettlementFile",
