@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from recon.clock import VN_TZ
 from recon.contracts import ContractBook
 from recon.models import Payment, SettlementLine
+from recon.scope import ALL, Scope, line_condition
 
 
 @dataclass
@@ -43,9 +44,10 @@ def latest_year(session: Session, default: int) -> int:
     return last.year if last is not None else default
 
 
-def fees_by_month(session: Session, book: ContractBook, year: int) -> list[FeeRow]:
-    """One row per (month, provider) of ``year``'s settled lines, in month then provider
-    order."""
+def fees_by_month(session: Session, book: ContractBook, year: int,
+                  scope: Scope = ALL) -> list[FeeRow]:
+    """One row per (month, provider) of ``year``'s settled lines that ``scope`` sees (a line
+    settling one of its agencies' payments), in month then provider order."""
     q = (select(SettlementLine.provider, SettlementLine.amount, SettlementLine.fee,
                 SettlementLine.settled_on, SettlementLine.transaction_at, Payment.channel,
                 Payment.paid_at)
@@ -53,6 +55,8 @@ def fees_by_month(session: Session, book: ContractBook, year: int) -> list[FeeRo
                                   Payment.provider_txn_id == SettlementLine.provider_txn_id))
          .where(SettlementLine.settled_on >= date(year, 1, 1),
                 SettlementLine.settled_on < date(year + 1, 1, 1)))
+    if not scope.is_all:
+        q = q.where(line_condition(scope))
     rows: dict[tuple[date, str], FeeRow] = {}
     for provider, gross, fee, settled_on, at, channel, paid_at in session.execute(q):
         month = settled_on.replace(day=1)

@@ -495,7 +495,7 @@ def fees() -> tuple[str, int]:
                 year = int(raw)
             else:
                 error = tr("The filters are not valid: {message}").format(message=raw)
-        rows = fees_by_month(s, book, year)
+        rows = fees_by_month(s, book, year, scope())
     return render_template("finance/fees.html", rows=rows, year=year, error=error,
                            book=book), 422 if error else 200
 
@@ -711,6 +711,13 @@ def _declaration_args() -> tuple[date | None, int | None, list[str] | None]:
 
 def _declaration(month: date | None, year: int | None,
                  agencies: list[str] | None) -> declarations.Declaration:
+    """The declarations of ``agencies`` (every one the caller sees when None): a caller of some
+    agencies never sees another's, and an agency outside its scope is not found (404)."""
+    if not scope().is_all:
+        visible = [code for code, _ in _agencies()]
+        if agencies and not set(agencies) <= set(visible):
+            raise NotFound(tr("Not found."))
+        agencies = agencies or visible
     with database().read() as s:
         if month is not None:
             return declarations.monthly(s, month, collectors=agencies)

@@ -53,7 +53,7 @@ def test_declarations_reconcile_to_the_daily_figures(demo: Database) -> None:
         days = sum(daily_summary(s, d).totals["succeeded_amount"] for d in _days(MARCH))
         decl = declarations.monthly(s, MARCH)
         agencies = [(int(i), str(c)) for i, c in s.execute(select(Agency.id, Agency.code))]
-        per_agency = {code: (sum(daily_summary(s, d, ident).totals["succeeded_amount"]
+        per_agency = {code: (sum(daily_summary(s, d, agency_id=ident).totals["succeeded_amount"]
                                  for d in _days(MARCH)),
                              declarations.monthly(s, MARCH, collectors=[code]))
                       for ident, code in agencies}

@@ -111,10 +111,15 @@ LISTS: dict[str, tuple[str, bool]] = {
     # (tests/finance/test_payouts_page.py proves the whole deployment's shows them)
     "finance.payouts": ("?month={other_month}", False),
     "finance.payouts_export": ("?month={other_month}", False),
+    # fees of the lines settling the caller's agencies' payments; declarations of its agencies
+    "finance.fees": ("?year=2021", False),
+    "finance.declarations_page": ("?month={other_month}", False),
+    "finance.declarations_export": ("?month={other_month}", False),
 }
 FORMATS = {"finance.export": ("csv", "xlsx"), "finance.payouts_export": ("csv", "xlsx"),
            "finance.quarterly_export": ("csv", "xlsx", "json"),
-           "finance.outstanding_export": ("csv", "xlsx")}
+           "finance.outstanding_export": ("csv", "xlsx"),
+           "finance.declarations_export": ("xlsx", "json")}
 #: actions on one object: which object
 ACTIONS = {
     "api.create_dossier": "dossier_body",
