@@ -37,6 +37,7 @@ ALLOWED_FLOAT_SITES: dict[tuple[str, str], str] = {
     ("recon/db.py", "retrying"): "jittered retry delay in seconds",
     ("recon/payments/ingest.py", "_fault_pause"): "crash tests' sleep, seconds (test only)",
     ("recon/accounts/auth.py", "<module>"): "lock wait of the token's last-use write, seconds",
+    ("recon/accounts/sessions.py", "<module>"): "lock wait of a session's last-seen write, seconds",
     ("recon/config.py", "<module>"): "the health check's lock wait, seconds",
     ("recon/config.py", "_positive_seconds"): "a timeout setting in seconds",
     ("recon/db.py", "probe_write"): "the health probe's lock and statement timeout, seconds",
