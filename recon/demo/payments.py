@@ -862,11 +862,12 @@ def _write_splits(s: Session, clock: Clock,
     now = clock.now()
     shares = [(payment_id, share) for payment_id, outcome, _p in splits
               if isinstance(outcome, AllocationPlan) for share in outcome.shares]
-    ids = iter(allocate_ids(s, "payment_allocations", len(shares)))
-    insert_rows(s, "payment_allocations", ("id", "payment_id", "dossier_id", "amount",
-                                           "created_at"),
-                [(next(ids), payment_id, share.dossier_id, share.amount, now)
-                 for payment_id, share in shares])
+    if shares:  # none in a quarter too small for a split transfer
+        ids = iter(allocate_ids(s, "payment_allocations", len(shares)))
+        insert_rows(s, "payment_allocations", ("id", "payment_id", "dossier_id", "amount",
+                                               "created_at"),
+                    [(next(ids), payment_id, share.dossier_id, share.amount, now)
+                     for payment_id, share in shares])
     for payment_id, outcome, p in splits:
         actor = f"webhook:{p.provider}"
         if isinstance(outcome, AllocationPlan):
