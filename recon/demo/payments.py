@@ -20,7 +20,13 @@ figures, exactly (``recon report quarterly --year 2021 --quarter 1`` prints them
   late, gross amounts that differ, transactions settled twice, settlements with no payment, a
   refunded payment that was settled, dossiers paid twice, under- and overpaid transfers,
   transfers whose memo names no reference (unmatched), and fees deducted above the demo's
-  fee contracts (``recon/data/fee_contracts.toml``: each provider's rate is ``FEE_BP``).
+  fee contracts (``recon/data/fee_contracts.toml``: each provider's rate is ``FEE_BP``);
+- ``SPLIT_TRANSFERS`` SePay or Casso transfers each pay two or three dossiers nobody else pays,
+  the memo naming each reference: decided by :func:`recon.payments.split.split_by_references`
+  as recording decides, most are split (``payment_allocations``, audited
+  ``payment.allocated``), ``FAULTS["multi_reference_unsplit"]`` refused (audited
+  ``payment.split_refused``). They have no dossier of their own, so the published figures
+  (payments counted by their dossier) are unchanged.
 
 Deterministic (one seeded ``random.Random``; ids come from the database), idempotent (a second
 run sees its audit event and does nothing) and bulk-inserted (``recon.bulk``), in one
