@@ -20,7 +20,13 @@ figures, exactly (``recon report quarterly --year 2021 --quarter 1`` prints them
   late, gross amounts that differ, transactions settled twice, settlements with no payment, a
   refunded payment that was settled, dossiers paid twice, under- and overpaid transfers,
   transfers whose memo names no reference (unmatched), and fees deducted above the demo's
-  fee contracts (``recon/data/fee_contracts.toml``: each provider's rate is ``FEE_BP``).
+  fee contracts (``recon/data/fee_contracts.toml``: each provider's rate is ``FEE_BP``);
+- ``SPLIT_TRANSFERS`` SePay or Casso transfers each pay two or three dossiers nobody else pays,
+  the memo naming each reference: decided by :func:`recon.payments.split.split_by_references`
+  as recording decides, most are split (``payment_allocations``, audited
+  ``payment.allocated``), ``FAULTS["multi_reference_unsplit"]`` refused (audited
+  ``payment.split_refused``). They have no dossier of their own, so the published figures
+  (payments counted by their dossier) are unchanged.
 
 Deterministic (one seeded ``random.Random``; ids come from the database), idempotent (a second
 run sees its audit event and does nothing) and bulk-inserted (``recon.bulk``), in one
@@ -36,7 +42,7 @@ import json
 import math
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -52,7 +58,15 @@ from recon.demo.catalog import DOSSIER_PREFIX, quarter_bounds
 from recon.engine.payouts import build_batches
 from recon.engine.records import SettlementLineRow
 from recon.models import Agency, AuditEvent, Dossier, FeeLine
+from recon.payments.recording import ALLOCATED, SPLIT_REFUSED, refusal_json
 from recon.payments.references import mint
+from recon.payments.split import (
+    AllocationPlan,
+    Owed,
+    Refusal,
+    memo_references,
+    split_by_references,
+)
 from recon.settlements.payouts import payout_config
 from recon.vietqr.codec import VietQRRequest, encode
 
@@ -82,7 +96,16 @@ FAULTS = {
     "payout_mismatch": 3,
     "payout_unexpected": 3,
     "fee_mismatch": 14,  # ~1 % of the lines that carry a fee (VNPay, MoMo, ZaloPay, POS)
+    # transfers naming several references that are refused (not split): of SPLIT_TRANSFERS
+    "multi_reference_unsplit": 2,
 }
+# bank transfers (SePay, Casso) paying two or three dossiers at once, their memo naming each
+# reference (a service agent's): SPLIT_TRANSFERS at the published scale, of which
+# FAULTS["multi_reference_unsplit"] are refused (alternately: the amount differs by
+# SPLIT_FAULT_EXTRA, a reference mistyped) and the others split across their dossiers
+SPLIT_TRANSFERS = 12
+SPLIT_FAULT_EXTRA = 10_000
+SPLIT_REFUSALS = ("amount_differs", "unknown_reference")
 PAYOUT_FAULTS = ("payout_missing", "payout_mismatch", "payout_unexpected")
 PAYOUT_SHORT = 7_000  # what a short payout credit lacks
 PAYOUT_MEMOS = {  # how the demo's providers describe a payout (real ones: unverified)
@@ -136,6 +159,10 @@ class PaymentPlan:
     settle: str = "normal"  # normal | missing | late | mismatch | twice | fee | none
     intent_amount: int | None = None
     kind: str = "clean"
+    # a transfer paying several dossiers (candidate None): each one's dossier, and how it is
+    # refused ("" when it splits: see SPLIT_REFUSALS)
+    shares: tuple[Candidate, ...] = ()
+    refusal: str = ""
 
 
 @dataclass
@@ -149,10 +176,13 @@ class SeedReport:
     callbacks: int = 0
     settlement_files: int = 0
     settlement_lines: int = 0
+    split_transfers: int = 0
+    allocations: int = 0
     faults: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"skipped": self.skipped, "cashless_dossiers": self.cashless_dossiers,
+                "split_transfers": self.split_transfers, "allocations": self.allocations,
                 "cashless_amount": self.cashless_amount, "cash_dossiers": self.cash_dossiers,
                 "payments": self.payments, "intents": self.intents,
                 "callbacks": self.callbacks, "settlement_files": self.settlement_files,
@@ -391,6 +421,9 @@ def plan_quarter(candidates: list[Candidate], *, cashless: int, amount: int | No
         extra.append(PaymentPlan(None, provider, "vietqr", donor.assessed, "succeeded",
                                  _paid_at(rng, donor, quarter_end), matched=False,
                                  kind="unmatched_payment"))
+    extra += _split_transfers(rng, leftover[faults["status_mismatch"]:],
+                              _scaled(SPLIT_TRANSFERS, *fault_scale),
+                              faults["multi_reference_unsplit"], quarter_end)
     all_payments = payments + extra
     cashless_ids = {p.candidate.dossier_id for p in all_payments
                     if p.candidate and p.matched and p.status == "succeeded"
@@ -407,6 +440,38 @@ def plan_quarter(candidates: list[Candidate], *, cashless: int, amount: int | No
     counts.update(payout_faults)
     return Plan(all_payments, len(cashless_ids), total, len(cash_picks),
                 faults["unexpected_settlement"], dict(sorted(counts.items())), payout_faults)
+
+
+def _split_transfers(rng: random.Random, unpaid: Sequence[Candidate], count: int,
+                     refused: int, quarter_end: datetime) -> list[PaymentPlan]:
+    """``count`` bank transfers, each paying two or three dossiers of one agency received the
+    same day (taken in order from ``unpaid``: dossiers nobody else pays), the last ``refused``
+    of them refused (see SPLIT_REFUSALS). They pay no dossier of their own (``candidate``
+    None), so the published cashless figures, which count payments by their dossier, are
+    unchanged."""
+    out: list[PaymentPlan] = []
+    groups: dict[tuple[int, date], list[Candidate]] = {}
+    for c in unpaid:
+        if len(out) >= count:
+            break
+        group = groups.setdefault((c.agency_id, c.received_at.astimezone(VN_TZ).date()), [])
+        group.append(c)
+        if len(group) < 2 + len(out) % 2:
+            continue
+        del groups[(c.agency_id, c.received_at.astimezone(VN_TZ).date())]
+        n = len(out)
+        refusal = SPLIT_REFUSALS[(n - (count - refused)) % len(SPLIT_REFUSALS)] \
+            if n >= count - refused else ""
+        amount = sum(x.assessed for x in group)
+        if refusal == "amount_differs":
+            amount += SPLIT_FAULT_EXTRA
+        provider = BANK_FEEDS[n % 2][0]
+        last = max(group, key=lambda x: (x.received_at, x.dossier_id))
+        out.append(PaymentPlan(None, provider, "vietqr", amount, "succeeded",
+                               _paid_at(rng, last, quarter_end), matched=False,
+                               kind="multi_reference_unsplit" if refusal else "clean",
+                               shares=tuple(group), refusal=refusal))
+    return out
 
 
 # --------------------------------------------------------------------------- writing
@@ -570,6 +635,8 @@ def seed_payments(db: Database, clock: Clock, *, year: int = 2021, quarter: int 
         report.callbacks = counts.get("callbacks", 0)
         report.settlement_files = counts.get("files", 0)
         report.settlement_lines = counts.get("lines", 0)
+        report.split_transfers = counts.get("splits", 0)
+        report.allocations = counts.get("allocations", 0)
         audit.record(s, clock, actor="demo", action=SEEDED_ACTION, entity_type="demo",
                      entity_id=f"{year}Q{quarter}", data=report.as_dict())
     return report
@@ -587,11 +654,14 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
     files: dict[tuple[str, date, int | None], list[tuple[Any, ...]]] = {}
     cashless = [p for p in plan.payments if p.channel != "cash"]
     n_callbacks = len(cashless)
-    n_intents = len({p.candidate.dossier_id for p in cashless if p.candidate is not None})
+    n_intents = len({p.candidate.dossier_id for p in cashless if p.candidate is not None}) + \
+        sum(len(p.shares) for p in cashless)
     intent_ids = iter(allocate_ids(s, "payment_intents", n_intents))
     callback_ids = iter(allocate_ids(s, "callbacks", n_callbacks))
     payment_ids = iter(allocate_ids(s, "payments", len(plan.payments)))
     intent_for: dict[int, tuple[int, str, int | None]] = {}  # dossier -> (intent, ref, code)
+    # split transfers: (payment id, outcome, plan); their allocations are written below
+    splits: list[tuple[int, AllocationPlan | Refusal, PaymentPlan]] = []
     receipt_no = 0
     for n, p in enumerate(plan.payments, start=1):
         payment_id = next(payment_ids)
@@ -601,14 +671,18 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
             receipt = f"BL{p.paid_at.astimezone(VN_TZ):%y}-{receipt_no:06d}"
             payments.append((payment_id, "cash", receipt, "cash", p.amount, p.status, p.paid_at,
                              p.paid_at, None, None, None, None, p.candidate.dossier_id, None,
-                             receipt, "user:thungan", now, None))
+                             receipt, "user:thungan", now, None, None))
             continue
         txn = _txn_id(rng, p.provider, p.paid_at, n)
         received_at = p.paid_at + timedelta(seconds=rng.randint(1, 20))
         ref: str | None = None
         order_code: int | None = None
         intent_id: int | None = None
-        agency = agencies[p.candidate.agency_id] if p.candidate else next(iter(agencies.values()))
+        agency = agencies[p.candidate.agency_id] if p.candidate else (
+            agencies[p.shares[0].agency_id] if p.shares else next(iter(agencies.values())))
+        split: AllocationPlan | Refusal | None = None
+        if p.shares:
+            split, memo_refs = _split_intents(p, agency, intents, intent_ids, rng, now)
         if p.candidate is not None:
             known = intent_for.get(p.candidate.dossier_id)
             if known is None:
@@ -638,13 +712,17 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
                 intent_id, ref, order_code = known
         name = "NGUYEN VAN AN" if rng.random() < 0.5 else "TRAN THI BICH"
         memo = None
-        if p.channel == "vietqr":  # bank transfers carry the citizen's free text
+        if p.shares:  # a service agent's transfer naming every dossier's reference
+            memo = f"{' '.join(memo_refs)} {name} nop phi {len(p.shares)} ho so"
+        elif p.channel == "vietqr":  # bank transfers carry the citizen's free text
             memo = (f"{ref} {name} nop le phi ho so" if ref else
                     f"{name} chuyen tien nop phi ho so")
         callback_id = next(callback_ids)
         method, query, body, headers = _callback_body(p.provider, p, txn, ref, memo, order_code,
                                                       agency.account_number)
         outcome = "accepted" if p.candidate is not None else "unknown_order"
+        if split is not None:
+            splits.append((payment_id, split, p))
         callbacks.append((callback_id, p.provider, received_at, method,
                           f"/webhooks/{p.provider}", query, json.dumps(headers), body,
                           "203.0.113.10", f"demo-{callback_id}", None, outcome, DEMO_NOTE, txn,
@@ -654,7 +732,8 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
                          received_at, ref if p.candidate else None, memo,
                          str(order_code) if order_code else None, intent_id,
                          p.candidate.dossier_id if p.candidate and p.matched else None,
-                         callback_id, None, f"webhook:{p.provider}", now, bank_ref))
+                         callback_id, None, f"webhook:{p.provider}", now, bank_ref,
+                         refusal_json(split) if isinstance(split, Refusal) else None))
         if p.settle in ("none", "missing") or (p.status == "failed"):
             continue
         days = SETTLE_DAYS[p.provider] + (rng.randint(6, 9) if p.settle == "late" else 0)
@@ -727,8 +806,9 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
     insert_rows(s, "payments", (
         "id", "provider", "provider_txn_id", "channel", "amount", "status", "paid_at",
         "received_at", "reference", "memo", "order_id", "intent_id", "dossier_id",
-        "callback_id", "receipt_number", "recorded_by", "updated_at", "bank_reference"),
-        payments)
+        "callback_id", "receipt_number", "recorded_by", "updated_at", "bank_reference",
+        "split_refusal"), payments)
+    allocations = _write_splits(s, clock, splits)
     insert_rows(s, "settlement_files", (
         "id", "provider", "filename", "sha256", "size", "content", "source", "profile",
         "imported_at", "imported_by", "row_count", "total_amount"), file_rows)
@@ -736,7 +816,80 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
         "id", "file_id", "line_no", "provider", "provider_txn_id", "amount", "fee", "net",
         "transaction_at", "settled_on", "reference", "created_at"), line_rows)
     return {"payments": len(payments), "intents": len(intents),
+            "splits": len(splits), "allocations": allocations,
             "callbacks": len(callbacks), "files": len(file_rows), "lines": len(line_rows)}
+
+
+def _split_intents(p: PaymentPlan, agency: Agency, intents: list[tuple[Any, ...]],
+                   intent_ids: Iterator[int], rng: random.Random, now: datetime,
+                   ) -> tuple[AllocationPlan | Refusal, list[str]]:
+    """The intents of a split transfer's dossiers (one reference each, as the desk issued
+    them), the references its memo names (one mistyped for an ``unknown_reference`` fault)
+    and what :func:`recon.payments.split.split_by_references` decides for it, exactly as
+    recording would: each dossier owes its assessed total (nobody else pays them)."""
+    owed: dict[str, Owed] = {}
+    refs: list[str] = []
+    pending: list[tuple[Any, ...]] = []
+    for c in p.shares:
+        intent_id = next(intent_ids, None)
+        if intent_id is None:  # pragma: no cover - counted above
+            raise RuntimeError("intent ids ran out")
+        ref = mint("HS", rng=rng.randrange)
+        created = p.paid_at - timedelta(minutes=rng.randint(1, 6))
+        payload = encode(VietQRRequest(bin=agency.bank_bin, account=agency.account_number,
+                                       amount=c.assessed, purpose=ref))
+        creator = "system:portal" if c.received_channel == "online" else "user:thungan"
+        pending.append((intent_id, c.dossier_id, "vietqr", c.assessed, ref, created, payload,
+                        creator))
+        owed[ref] = Owed(c.dossier_id, c.assessed)
+        refs.append(ref)
+    memo_refs = list(refs)
+    if p.refusal == "unknown_reference":  # the agent mistyped the last one
+        memo_refs[-1] = mint("HS", rng=rng.randrange)
+    outcome = split_by_references(memo_references(" ".join(memo_refs), "HS"), p.amount, owed)
+    if isinstance(outcome, AllocationPlan) != (not p.refusal) or (
+            isinstance(outcome, Refusal) and outcome.reason != p.refusal):
+        raise RuntimeError(f"demo split planned {p.refusal or 'split'}, got {outcome}")
+    paid = isinstance(outcome, AllocationPlan)
+    for intent_id, dossier_id, channel, amount, ref, created, payload, creator in pending:
+        expires = created + timedelta(minutes=15)
+        intents.append((intent_id, dossier_id, channel, amount, ref,
+                        "paid" if paid else "issued", None, None, payload, creator, created,
+                        expires, p.paid_at if paid else None, p.paid_at if paid else None, now))
+    return outcome, memo_refs
+
+
+def _write_splits(s: Session, clock: Clock,
+                  splits: list[tuple[int, AllocationPlan | Refusal, PaymentPlan]]) -> int:
+    """The allocations of the split transfers (payment_allocations, as recording writes
+    them) and, for each transfer, the audit event recording writes: ``payment.allocated``
+    with its shares, or ``payment.split_refused`` with the reason (the refusal itself is on
+    the payment). Returns how many allocations."""
+    now = clock.now()
+    shares = [(payment_id, share) for payment_id, outcome, _p in splits
+              if isinstance(outcome, AllocationPlan) for share in outcome.shares]
+    if shares:  # none in a quarter too small for a split transfer
+        ids = iter(allocate_ids(s, "payment_allocations", len(shares)))
+        insert_rows(s, "payment_allocations", ("id", "payment_id", "dossier_id", "amount",
+                                               "created_at"),
+                    [(next(ids), payment_id, share.dossier_id, share.amount, now)
+                     for payment_id, share in shares])
+    for payment_id, outcome, p in splits:
+        actor = f"webhook:{p.provider}"
+        if isinstance(outcome, AllocationPlan):
+            audit.record(s, clock, actor=actor, action=ALLOCATED, entity_type="payment",
+                         entity_id=payment_id,
+                         data={"amount": p.amount, "allocations": [
+                             {"reference": share.reference, "dossier_id": share.dossier_id,
+                              "amount": share.amount} for share in outcome.shares]})
+        else:
+            audit.record(s, clock, actor=actor, action=SPLIT_REFUSED, entity_type="payment",
+                         entity_id=payment_id,
+                         data={"amount": p.amount, "reason": outcome.reason,
+                               "references": list(outcome.references),
+                               "culprits": list(outcome.culprits),
+                               "difference": outcome.difference})
+    return len(shares)
 
 
 def _payout_credits(files: dict[tuple[str, date, int | None], list[tuple[Any, ...]]],

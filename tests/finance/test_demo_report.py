@@ -14,9 +14,27 @@ from sqlalchemy import func, select
 from recon.cli import cli
 from recon.db import Database
 from recon.demo.catalog import generate_quarter, quarter_bounds
-from recon.demo.payments import FAULTS, Candidate, exact_pick, plan_quarter
+from recon.demo.payments import (
+    FAULTS,
+    PAYOUT_FAULTS,
+    SPLIT_TRANSFERS,
+    Candidate,
+    exact_pick,
+    plan_quarter,
+)
 from recon.engine.kinds import KINDS
-from recon.models import Callback, Payment, PaymentIntent, SettlementFile, SettlementLine
+from recon.models import (
+    AuditEvent,
+    Callback,
+    Discrepancy,
+    FeeLine,
+    Payment,
+    PaymentAllocation,
+    PaymentIntent,
+    SettlementFile,
+    SettlementLine,
+)
+from recon.payments.split import memo_references
 
 
 def _counts(db: Database) -> dict[str, int]:
@@ -49,8 +67,10 @@ def test_quarterly_report_on_the_demo(env: dict[str, str], db: Database) -> None
     with db.read() as s:
         cashless = int(s.scalar(select(func.count()).select_from(Payment).where(
             Payment.channel != "cash")) or 0)
-    # most cashless payments are settled; a realistic 1–3 % are faults
-    fault_payments = sum(v for k, v in FAULTS.items() if k != "failed_attempt")
+    # most cashless payments are settled; a realistic 1–3 % are faults (the payout faults are
+    # about the gateways' batches, not payments)
+    fault_payments = sum(v for k, v in FAULTS.items()
+                         if k != "failed_attempt" and k not in PAYOUT_FAULTS)
     assert 0.01 * cashless <= fault_payments <= 0.03 * cashless
     again = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
     assert again.exit_code == 0
@@ -123,3 +143,65 @@ def test_the_demo_reconciles_to_its_planned_faults_and_no_more(env: dict[str, st
     assert parsed == stored and len(stored) > 200
     assert all(txn.startswith("FT21") for _, txn, *_ in stored)
     assert by_bank > 200  # recorded with the bank's reference the statement lists
+
+
+def test_the_demo_splits_its_multi_dossier_transfers(env: dict[str, str], db: Database) -> None:
+    """The demo's bank transfers that pay several dossiers at once: most are split (their
+    allocations sum to the amount, each dossier is paid in full and shows no finding), the
+    planned few are refused and found as ``multi_reference_unsplit``, naming every reference."""
+    seeded = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
+    assert seeded.exit_code == 0, seeded.output
+    run = CliRunner().invoke(cli, ["reconcile", "--full", "--as-of",
+                                   "2021-05-01T00:00:00+07:00"], catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    refused_planned = FAULTS["multi_reference_unsplit"]
+    assert 2 <= refused_planned < SPLIT_TRANSFERS
+    with db.read() as s:
+        multi = [p for p in s.scalars(select(Payment).where(
+            Payment.provider.in_(("sepay", "casso")), Payment.dossier_id.is_(None),
+            Payment.status == "succeeded"))
+            if len(memo_references(p.memo, "HS")) >= 2]
+        assert {p.channel for p in multi} == {"vietqr"}
+        assert {p.provider for p in multi} == {"sepay", "casso"}
+        shares: dict[int, list[PaymentAllocation]] = {}
+        for a in s.scalars(select(PaymentAllocation)):
+            shares.setdefault(a.payment_id, []).append(a)
+        split = [p for p in multi if p.id in shares]
+        refused = [p for p in multi if p.id not in shares]
+        assert len(split) == SPLIT_TRANSFERS - refused_planned
+        assert len(refused) == refused_planned
+        assert set(shares) == {p.id for p in split}
+        reasons = set()
+        for p in refused:
+            assert p.split_refusal is not None
+            reasons.add(json.loads(p.split_refusal)["reason"])
+        assert reasons == {"amount_differs", "unknown_reference"}
+        assert all(p.split_refusal is None for p in split)
+        allocated: set[int] = set()
+        for p in split:
+            assert sum(a.amount for a in shares[p.id]) == p.amount
+            refs = memo_references(p.memo, "HS")
+            assert len(shares[p.id]) == len(refs) in (2, 3)
+            for a in shares[p.id]:
+                assessed = s.scalar(select(func.sum(FeeLine.amount)).where(
+                    FeeLine.dossier_id == a.dossier_id))
+                assert a.amount == assessed  # paid in full, by its share alone
+                intent = s.scalars(select(PaymentIntent).where(
+                    PaymentIntent.dossier_id == a.dossier_id)).one()
+                assert intent.status == "paid" and intent.reference in refs
+                allocated.add(a.dossier_id)
+        # audited as recording audits them
+        actions = Counter(s.scalars(select(AuditEvent.action).where(
+            AuditEvent.entity_type == "payment",
+            AuditEvent.entity_id.in_([str(p.id) for p in multi]))))
+        assert actions == {"payment.allocated": len(split),
+                           "payment.split_refused": refused_planned}
+        # no finding about a split dossier (not underpaid, not unmatched), one per refusal
+        assert not s.scalars(select(Discrepancy.kind).where(
+            Discrepancy.dossier_id.in_(allocated))).all()
+        assert not s.scalars(select(Discrepancy.kind).where(
+            Discrepancy.payment_id.in_([p.id for p in split]),
+            Discrepancy.kind != "late_settlement")).all()
+        found = s.scalars(select(Discrepancy.payment_id).where(
+            Discrepancy.kind == "multi_reference_unsplit")).all()
+    assert sorted(found) == sorted(p.id for p in refused)
