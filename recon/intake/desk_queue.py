@@ -16,7 +16,8 @@ from sqlalchemy import Select, Subquery, func, or_, select
 from sqlalchemy.orm import Session
 
 from recon.clock import VN_TZ
-from recon.models import Agency, Dossier, FeeLine, Payment, Procedure
+from recon.intake.dossiers import paid_expression
+from recon.models import Agency, Dossier, FeeLine, Procedure
 from recon.models.dossiers import fold_name
 from recon.scope import ALL, Scope, agency_condition
 
@@ -59,9 +60,7 @@ def _owing_today(day: date, agency: Agency | None, query: str,
     start, end = day_bounds(day)
     assessed = (select(func.coalesce(func.sum(FeeLine.amount), 0))
                 .where(FeeLine.dossier_id == Dossier.id).correlate(Dossier).scalar_subquery())
-    paid = (select(func.coalesce(func.sum(Payment.amount), 0))
-            .where(Payment.dossier_id == Dossier.id, Payment.status == "succeeded")
-            .correlate(Dossier).scalar_subquery())
+    paid = paid_expression(Dossier.id)  # its payments and its shares of split transfers
     conditions = [Dossier.received_at >= start, Dossier.received_at < end]
     if agency is not None:
         conditions.append(Dossier.agency_id == agency.id)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from recon.audit import chain as audit
 from recon.clock import Clock, as_utc
 from recon.errors import Conflict, FieldError, NotFound, ValidationError
-from recon.models import Agency, Dossier, FeeLine, Payment, Procedure
+from recon.models import Agency, Dossier, FeeLine, Payment, PaymentAllocation, Procedure
 from recon.models.dossiers import FEE_KINDS, RECEIVED_CHANNELS, fold_name
 from recon.money import MoneyError, parse_vnd
 from recon.periods import closed_period, ensure_open
@@ -283,22 +283,43 @@ def payment_status(total: int, paid: int) -> str:
 
 
 def paid_amount(session: Session, dossier_id: int) -> int:
-    total = session.execute(
-        select(func.coalesce(func.sum(Payment.amount), 0)).where(
-            Payment.dossier_id == dossier_id, Payment.status == "succeeded")
-    ).scalar_one()
-    return int(total)
+    """What a dossier has been paid: its succeeded payments and its shares of succeeded
+    transfers split across several dossiers (``payment_allocations``)."""
+    return paid_amounts(session, [dossier_id]).get(dossier_id, 0)
 
 
 def paid_amounts(session: Session, dossier_ids: Sequence[int]) -> dict[int, int]:
-    """:func:`paid_amount` of each of ``dossier_ids`` in one query (a dossier nobody paid is
-    left out)."""
+    """:func:`paid_amount` of each of ``dossier_ids`` in one query per source (a dossier nobody
+    paid is left out)."""
     if not dossier_ids:
         return {}
-    return {dossier_id: int(total or 0) for dossier_id, total in session.execute(
-        select(Payment.dossier_id, func.sum(Payment.amount))
-        .where(Payment.dossier_id.in_(dossier_ids), Payment.status == "succeeded")
-        .group_by(Payment.dossier_id)).all() if dossier_id is not None}
+    out: dict[int, int] = {}
+    direct = (select(Payment.dossier_id, func.sum(Payment.amount))
+              .where(Payment.dossier_id.in_(dossier_ids), Payment.status == "succeeded")
+              .group_by(Payment.dossier_id))
+    shares = (select(PaymentAllocation.dossier_id, func.sum(PaymentAllocation.amount))
+              .join(Payment, Payment.id == PaymentAllocation.payment_id)
+              .where(PaymentAllocation.dossier_id.in_(dossier_ids),
+                     Payment.status == "succeeded")
+              .group_by(PaymentAllocation.dossier_id))
+    for stmt in (direct, shares):
+        for dossier_id, total in session.execute(stmt).all():
+            if dossier_id is not None:
+                out[dossier_id] = out.get(dossier_id, 0) + int(total or 0)
+    return out
+
+
+def paid_expression(dossier_id: Any) -> Any:
+    """SQL for what the dossier ``dossier_id`` (a column) has been paid, as
+    :func:`paid_amount` counts it, for queries that filter or sort on it."""
+    direct = (select(func.coalesce(func.sum(Payment.amount), 0))
+              .where(Payment.dossier_id == dossier_id, Payment.status == "succeeded")
+              .scalar_subquery())
+    shares = (select(func.coalesce(func.sum(PaymentAllocation.amount), 0))
+              .join(Payment, Payment.id == PaymentAllocation.payment_id)
+              .where(PaymentAllocation.dossier_id == dossier_id, Payment.status == "succeeded")
+              .scalar_subquery())
+    return direct + shares
 
 
 def find_dossier(session: Session, code: str, scope: Scope = ALL) -> Dossier | None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, exists, func, literal, select
+from sqlalchemy import ColumnElement, and_, case, distinct, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from recon.clock import VN_TZ
@@ -39,6 +39,7 @@ from recon.models import (
     Dossier,
     FeeLine,
     Payment,
+    PaymentAllocation,
     Procedure,
     ReconRun,
     SettlementLine,
@@ -188,7 +189,13 @@ def _assessed_subquery() -> Any:
 
 
 def _has_succeeded_payment() -> Any:
-    return exists().where(Payment.dossier_id == Dossier.id, Payment.status == "succeeded")
+    """The dossier has a succeeded payment of its own, or a share of a succeeded transfer split
+    across several dossiers."""
+    return or_(
+        exists().where(Payment.dossier_id == Dossier.id, Payment.status == "succeeded"),
+        exists().where(PaymentAllocation.dossier_id == Dossier.id,
+                       PaymentAllocation.payment_id == Payment.id,
+                       Payment.status == "succeeded"))
 
 
 def _collected(session: Session, start: datetime, end: datetime,

@@ -90,3 +90,29 @@ def test_redelivery_splits_once(hooks: Hooks) -> None:
     assert len(hooks.payments()) == 1
     assert len(_allocations(hooks)) == 2
     assert len(_events(hooks, "payment.allocated")) == 1
+
+
+def test_each_split_dossier_reads_as_paid_at_the_desk_and_in_reports(hooks: Hooks) -> None:
+    """A share of a split transfer is a payment of its dossier wherever a person reads what a
+    dossier was paid: the API and desk (paid_amount), the desk's queue and the outstanding
+    figures (before, both dossiers still read as owing everything)."""
+    from recon.clock import VN_TZ
+    from recon.intake.desk_queue import owing_queue
+    from recon.intake.dossiers import paid_amounts
+    from recon.models import Dossier
+    from recon.review.reports import _outstanding_figure
+
+    ref_a, ref_b = _two_intents(hooks)
+    with hooks.db.read() as s:
+        ids = list(s.scalars(select(Dossier.id).order_by(Dossier.id)))
+        outstanding_before = _outstanding_figure(s, None, None).count
+        day = s.scalars(select(Dossier.received_at)).first().astimezone(VN_TZ).date()
+        queue_before = {r.code for r in owing_queue(s, day).rows}
+    assert {CODE_B} <= queue_before
+    memo = f"MBVCB.123.{ref_a} {ref_b}.DAI LY DICH VU nop ho so"
+    assert is_accepted("sepay", hooks.send(
+        hooks.call("sepay", amount=2 * TOTAL, reference=ref_a, memo=memo)))
+    with hooks.db.read() as s:
+        assert paid_amounts(s, ids) == {ids[0]: TOTAL, ids[1]: TOTAL}
+        assert _outstanding_figure(s, None, None).count == outstanding_before - 2
+        assert CODE_B not in {r.code for r in owing_queue(s, day).rows}  # owes nothing now
