@@ -163,7 +163,7 @@ def daily(ctx: click.Context, day: str, agency: str | None, fmt: str,
                        err=True)
         else:
             for chunk in chunks:
-                click.get_binary_stream("stdout").write(chunk)
+                click.echo(chunk, nl=False)
     else:
         _emit(_daily_text(report, list(lines)).encode("utf-8"), output)
 

@@ -903,7 +903,7 @@ def art36_detail(session: Session, day: date, scope: Scope = ALL,
         for pid, kind in session.execute(
                 select(Discrepancy.payment_id, Discrepancy.kind)
                 .where(Discrepancy.payment_id.in_(ids), Discrepancy.status == "open")):
-            kinds.setdefault(int(pid), set()).add(kind)
+            kinds.setdefault(_int(pid), set()).add(kind)
     return [Art36Line(pid, ac, dc, p, txn, ch, tt, st, _int(a), paid, res,
                       tuple(sorted(kinds.get(pid, ()))), _reconciled_at(run, paid))
             for pid, ac, dc, p, txn, ch, tt, st, a, paid, res in rows]
