@@ -257,7 +257,7 @@ _PHRASES: dict[str, str] = {
     "Showing {shown} of {total} transactions; download the file for all of them.":
         "Đang hiện {shown} trên {total} giao dịch; tải tệp để xem tất cả.",
     "Next transactions": "Các giao dịch tiếp theo",
-    "Export JSON": "Xuất JSON",
+    "Export JSON": "Xuất dữ liệu cho máy đọc",
     "Summary": "Tổng hợp",
     "Detail": "Chi tiết",
     "CSV (summary)": "CSV (tổng hợp)",
