@@ -72,8 +72,10 @@ def test_results_types_kinds_and_run_time(world: World, db: Database) -> None:
         mar1 = reports.art36_report(s, date(2021, 3, 1))
         mar2 = reports.art36_report(s, date(2021, 3, 2))
         today = reports.art36_report(s, date(2026, 11, 26))
-    key = lambda r: (r.agency_code, r.provider, r.txn_type, r.status, r.result,  # noqa: E731
-                     r.kinds, r.count, r.amount)
+    def key(r: reports.Art36Row) -> tuple[object, ...]:
+        return (r.agency_code, r.provider, r.txn_type, r.status, r.result, r.kinds, r.count,
+                r.amount)
+
     assert [key(r) for r in feb1.summary] == [
         ("AG1", "vnpay", "payment", "failed", "no_settlement", (), 1, 100_000),
         ("AG1", "vnpay", "payment", "succeeded", "settled", (), 1, 100_000)]
@@ -177,3 +179,29 @@ def test_cli_formats(finance: tuple[FlaskClient, str], tmp_path: Path) -> None:
     bad = runner.invoke(cli, [*args, "--agency", "NOPE"])
     assert bad.exit_code == 2 and "unknown agency NOPE" in bad.output
     assert runner.invoke(cli, ["report", "daily", "--date", "01/03/2021"]).exit_code == 2
+
+
+def test_exports_are_formula_safe_and_the_page_is_limited(
+        finance: tuple[FlaskClient, str], db: Database, world: World,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from recon.models import Payment
+    from recon.web import finance as views
+
+    with db.transaction() as s:
+        dup = s.get(Payment, world.payments["d4-dup"])
+        assert dup is not None
+        dup.provider_txn_id = "=HYPERLINK(\"x\")"
+    client, _csrf = finance
+    rows = list(csv.reader(io.StringIO(client.get(
+        "/finance/reports/daily.csv?day=2021-02-04").data.decode("utf-8-sig"))))
+    assert [r[3] for r in rows[1:]] == ["TX-d4", "'=HYPERLINK(\"x\")"]
+    book = load_workbook(io.BytesIO(client.get("/finance/reports/daily.xlsx?day=2021-02-04").data),
+                         read_only=True)
+    cells = [r[3] for r in book["Chi tiết"].iter_rows(min_row=2, values_only=True)]
+    assert cells == ["TX-d4", "'=HYPERLINK(\"x\")"]
+    monkeypatch.setattr(views, "DAILY_DETAIL_PAGE", 1)
+    first = client.get("/finance/reports/daily?day=2021-02-04").get_data(as_text=True)
+    assert "TX-d4<" in first and "HYPERLINK" not in first and "after=" in first
+    assert "Đang hiện 1 trên 2 giao dịch" in first
+    second = client.get(f"/finance/reports/daily?day=2021-02-04&after={world.payments['d4']}")
+    assert "HYPERLINK" in second.get_data(as_text=True)
