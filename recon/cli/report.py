@@ -169,7 +169,11 @@ def daily(ctx: click.Context, day: str, agency: str | None, fmt: str,
 
 
 def _daily_text(report: Any, lines: list[Any]) -> str:
+    from recon.clock import VN_TZ  # noqa: PLC0415
     from recon.money import format_vnd  # noqa: PLC0415
+
+    def ict(at: Any) -> str:
+        return at.astimezone(VN_TZ).strftime("%Y-%m-%d %H:%M:%S") if at else "-"
 
     run = report.run
     head = [f"Daily reconciliation {report.day.isoformat()} (Decision 31/2021/QĐ-TTg, Art. 36)"
@@ -177,23 +181,24 @@ def _daily_text(report: Any, lines: list[Any]) -> str:
     if run is None:
         head.append("no reconciliation run has succeeded yet: run `recon reconcile`")
     else:
-        head.append(f"latest reconciliation run #{run.id}: data up to {run.as_of.isoformat()}, "
-                    f"finished {run.finished_at.isoformat() if run.finished_at else '-'}"
+        head.append(f"latest reconciliation run #{run.id}: data up to {ict(run.as_of)}, "
+                    f"finished {ict(run.finished_at)} (Vietnam time)"
                     + ("" if run.covers_day else " (does not cover the whole day yet)"))
-    out = [*head, "", "Summary: agency provider type status result  count  amount  reconciled"]
+    out = [*head, "", f"  {'agency':<14} {'provider':<9} {'type':<8} {'status':<10} "
+                      f"{'result':<32} {'count':>7} {'amount':>16} reconciled at"]
     for r in report.summary:
         kinds = f" [{', '.join(r.kinds)}]" if r.kinds else ""
-        out.append(f"  {r.agency_code or '(unmatched)':<12} {r.provider:<9} {r.txn_type:<8} "
+        out.append(f"  {r.agency_code or '(unmatched)':<14} {r.provider:<9} {r.txn_type:<8} "
                    f"{r.status:<10} {r.result + kinds:<32} {r.count:>7,} "
                    f"{format_vnd(r.amount):>16} "
-                   f"{r.reconciled_at.isoformat() if r.reconciled_at else 'not yet'}")
-    out.append(f"  {'total':<75} {report.count:>7,} {format_vnd(report.amount):>16}")
+                   f"{ict(r.reconciled_at) if r.reconciled_at else 'not yet'}")
+    out.append(f"  {'total':<77} {report.count:>7,} {format_vnd(report.amount):>16}")
     out += ["", f"Detail: {len(lines)} transaction(s)"]
     for d in lines:
         kinds = f" [{', '.join(d.kinds)}]" if d.kinds else ""
-        out.append(f"  {d.agency_code or '(unmatched)':<12} {d.dossier_code or '-':<26} "
+        out.append(f"  {d.agency_code or '(unmatched)':<14} {d.dossier_code or '-':<26} "
                    f"{d.provider:<9} {d.provider_txn_id:<24} {d.txn_type:<8} {d.status:<10} "
-                   f"{format_vnd(d.amount):>14} {d.paid_at.isoformat()} {d.result}{kinds}")
+                   f"{format_vnd(d.amount):>14} {ict(d.paid_at)} {d.result}{kinds}")
     return "\n".join(out) + "\n"
 
 
