@@ -98,6 +98,110 @@ def declaration(ctx: click.Context, month: str | None, year: int | None,
         _emit(_declaration_text(report, decls).encode("utf-8"), output)
 
 
+@report_group.command("daily")
+@click.option("--date", "day", required=True, metavar="YYYY-MM-DD",
+              help="The Vietnam calendar day, e.g. 2026-12-05.")
+@click.option("--agency", metavar="CODE", help="Only this agency; default: every one.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "xlsx"]),
+              default="text", show_default=True,
+              help="A table to read, one JSON object (summary and detail), the detail as CSV, "
+                   "or a workbook (a summary sheet and a detail sheet).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file (required for xlsx).")
+@click.pass_context
+def daily(ctx: click.Context, day: str, agency: str | None, fmt: str,
+          output: str | None) -> None:
+    """The daily reconciliation report of Decision 31/2021/QĐ-TTg, Art. 36: the day's payments
+    by agency, provider, transaction type, status and processing result (count, VND), each
+    transaction in detail, and the time of the reconciliation run that covered them."""
+    from datetime import date  # noqa: PLC0415
+
+    from sqlalchemy import select  # noqa: PLC0415 - fast --help
+
+    from recon.models import Agency  # noqa: PLC0415
+    from recon.review import reports  # noqa: PLC0415
+
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        raise click.BadParameter(f"{day!r} is not a date; write it as YYYY-MM-DD",
+                                 param_hint="--date") from None
+    if fmt == "xlsx" and not output:
+        raise click.UsageError("--format xlsx writes a workbook: name it with --output FILE.")
+    app = database_app(ctx)
+    agency_id = None
+    with app.db.read() as session:
+        if agency is not None:
+            agency_id = session.scalar(select(Agency.id).where(Agency.code == agency))
+            if agency_id is None:
+                raise click.BadParameter(f"unknown agency {agency}; list them with "
+                                         "`recon agencies list`", param_hint="--agency")
+        report = reports.art36_report(session, when, agency_id=agency_id, agency=agency)
+    lines = reports.art36_all_detail(app.db.read, when, agency_id=agency_id, run=report.run)
+    if fmt == "json":
+        text = json.dumps(report.as_dict(list(lines)), ensure_ascii=False, indent=2) + "\n"
+        _emit(text.encode("utf-8"), output)
+    elif fmt in ("csv", "xlsx"):
+        from recon.review import workbench  # noqa: PLC0415
+        from recon.web.i18n import VI, art36_label  # noqa: PLC0415 - Vietnamese first
+
+        detail_header = [VI.get(k, k) for k in reports.ART36_DETAIL_HEADER]
+        detail = (reports.art36_detail_cells(d, art36_label) for d in lines)
+        if fmt == "csv":
+            chunks = workbench.csv_chunks(detail_header, detail)
+        else:
+            summary = [reports.art36_summary_cells(r, art36_label) for r in report.summary]
+            chunks = workbench.xlsx_sheets_chunks([
+                (VI["Summary"], [VI.get(k, k) for k in reports.ART36_SUMMARY_HEADER],
+                 summary, reports.ART36_SUMMARY_AMOUNTS),
+                (VI["Detail"], detail_header, detail, reports.ART36_DETAIL_AMOUNTS)])
+        if output:
+            with open(output, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+            click.echo(f"{output}: {report.count} transaction(s), {report.amount} VND",
+                       err=True)
+        else:
+            for chunk in chunks:
+                click.echo(chunk, nl=False)
+    else:
+        _emit(_daily_text(report, list(lines)).encode("utf-8"), output)
+
+
+def _daily_text(report: Any, lines: list[Any]) -> str:
+    from recon.clock import VN_TZ  # noqa: PLC0415
+    from recon.money import format_vnd  # noqa: PLC0415
+
+    def ict(at: Any) -> str:
+        return at.astimezone(VN_TZ).strftime("%Y-%m-%d %H:%M:%S") if at else "-"
+
+    run = report.run
+    head = [f"Daily reconciliation {report.day.isoformat()} (Decision 31/2021/QĐ-TTg, Art. 36)"
+            + (f", agency {report.agency}" if report.agency else "")]
+    if run is None:
+        head.append("no reconciliation run has succeeded yet: run `recon reconcile`")
+    else:
+        head.append(f"latest reconciliation run #{run.id}: data up to {ict(run.as_of)}, "
+                    f"finished {ict(run.finished_at)} (Vietnam time)"
+                    + ("" if run.covers_day else " (does not cover the whole day yet)"))
+    out = [*head, "", f"  {'agency':<14} {'provider':<9} {'type':<8} {'status':<10} "
+                      f"{'result':<32} {'count':>7} {'amount':>16} reconciled at"]
+    for r in report.summary:
+        kinds = f" [{', '.join(r.kinds)}]" if r.kinds else ""
+        out.append(f"  {r.agency_code or '(unmatched)':<14} {r.provider:<9} {r.txn_type:<8} "
+                   f"{r.status:<10} {r.result + kinds:<32} {r.count:>7,} "
+                   f"{format_vnd(r.amount):>16} "
+                   f"{ict(r.reconciled_at) if r.reconciled_at else 'not yet'}")
+    out.append(f"  {'total':<77} {report.count:>7,} {format_vnd(report.amount):>16}")
+    out += ["", f"Detail: {len(lines)} transaction(s)"]
+    for d in lines:
+        kinds = f" [{', '.join(d.kinds)}]" if d.kinds else ""
+        out.append(f"  {d.agency_code or '(unmatched)':<14} {d.dossier_code or '-':<26} "
+                   f"{d.provider:<9} {d.provider_txn_id:<24} {d.txn_type:<8} {d.status:<10} "
+                   f"{format_vnd(d.amount):>14} {ict(d.paid_at)} {d.result}{kinds}")
+    return "\n".join(out) + "\n"
+
+
 def _emit(data: bytes, output: str | None) -> None:
     if output:
         with open(output, "wb") as out:

@@ -171,40 +171,51 @@ def write_table_xlsx(out: IO[bytes], sheet_name: str, header: Sequence[str],
     """A write-only (streaming) workbook: a bold frozen header, amounts as ``#,##0`` integers,
     times in Vietnam time (XLSX holds no time zone). Text cells are always strings, never
     formulas, and those that start like one get :func:`recon.review.cells.safe_text`'s quote."""
+    return write_sheets_xlsx(out, [(sheet_name, header, rows, amounts)])
+
+
+Sheet = tuple[str, Sequence[str], Iterable[Sequence[Any]], frozenset[int]]
+
+
+def write_sheets_xlsx(out: IO[bytes], sheets: Sequence[Sheet]) -> int:
+    """:func:`write_table_xlsx` with several sheets, each ``(name, header, rows, amounts)``;
+    returns the number of rows written over all of them."""
     from openpyxl import Workbook  # noqa: PLC0415 - only exports need it
     from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
     from openpyxl.styles import Font  # noqa: PLC0415
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(sheet_name[:31])
-    sheet.freeze_panes = "A2"
     bold = Font(bold=True)
-    head = []
-    for title in header:
-        cell = WriteOnlyCell(sheet, value=title)
-        cell.font = bold
-        head.append(cell)
-    sheet.append(head)
     n = 0
-    for row in rows:
-        cells: list[Any] = []
-        for i, value in enumerate(row):
-            if i in amounts and isinstance(value, int) and not isinstance(value, bool):
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.number_format = "#,##0"
-                cells.append(cell)
-            elif isinstance(value, datetime):
-                cell = WriteOnlyCell(sheet, value=value.astimezone(VN_TZ).replace(tzinfo=None))
-                cell.number_format = "yyyy-mm-dd hh:mm:ss"
-                cells.append(cell)
-            elif isinstance(value, str):
-                cell = WriteOnlyCell(sheet, value=safe_text(value))
-                cell.data_type = "s"  # a string, whatever it starts with
-                cells.append(cell)
-            else:
-                cells.append(value)
-        sheet.append(cells)
-        n += 1
+    for sheet_name, header, rows, amounts in sheets:
+        sheet = workbook.create_sheet(sheet_name[:31])
+        sheet.freeze_panes = "A2"
+        head = []
+        for title in header:
+            cell = WriteOnlyCell(sheet, value=title)
+            cell.font = bold
+            head.append(cell)
+        sheet.append(head)
+        for row in rows:
+            cells: list[Any] = []
+            for i, value in enumerate(row):
+                if i in amounts and isinstance(value, int) and not isinstance(value, bool):
+                    cell = WriteOnlyCell(sheet, value=value)
+                    cell.number_format = "#,##0"
+                    cells.append(cell)
+                elif isinstance(value, datetime):
+                    cell = WriteOnlyCell(sheet,
+                                         value=value.astimezone(VN_TZ).replace(tzinfo=None))
+                    cell.number_format = "yyyy-mm-dd hh:mm:ss"
+                    cells.append(cell)
+                elif isinstance(value, str):
+                    cell = WriteOnlyCell(sheet, value=safe_text(value))
+                    cell.data_type = "s"  # a string, whatever it starts with
+                    cells.append(cell)
+                else:
+                    cells.append(value)
+            sheet.append(cells)
+            n += 1
     workbook.save(out)  # rows were spooled to a temporary file as they were appended
     return n
 

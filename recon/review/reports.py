@@ -712,3 +712,252 @@ def outstanding(session: Session, now: datetime, *, agency_code: str | None = No
         total = Figure("outstanding", sum(b.count for b in buckets),
                        sum(b.amount for b in buckets))
     return OutstandingPage(rows, total, buckets, next_after)
+
+
+# --------------------------------------------------------------------------- Art. 36 report
+#
+# Decision 31/2021/QĐ-TTg, Art. 36: every day the agency and the bank or intermediary
+# reconcile online payments by agency, by provider, by transaction type, as a summary or in
+# detail, with status, processing result and amount, and the time of the reconciliation.
+
+#: A transaction's type: a refunded payment is a refund, every other one a payment.
+TXN_TYPES = ("payment", "refund")
+#: Processing results, in the order the report lists them.
+RESULTS = ("settled", "awaiting_settlement", "discrepancy", "cash", "no_settlement")
+
+
+@dataclass(frozen=True)
+class CoveringRun:
+    """The latest succeeded (not dry) reconciliation run; ``covers_day``: its ``as_of`` is at
+    or after the end of the day, so it saw every transaction of the day."""
+
+    id: int
+    as_of: datetime
+    finished_at: datetime | None
+    covers_day: bool
+
+
+@dataclass(frozen=True)
+class Art36Row:
+    agency_code: str | None
+    agency_name: str | None
+    provider: str
+    txn_type: str
+    status: str
+    result: str
+    count: int
+    amount: int
+    kinds: tuple[str, ...]
+    reconciled_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"agency": self.agency_code, "agency_name": self.agency_name,
+                "provider": self.provider, "type": self.txn_type, "status": self.status,
+                "result": self.result, "discrepancy_kinds": list(self.kinds),
+                "count": self.count, "amount": self.amount,
+                "reconciled_at": self.reconciled_at.isoformat() if self.reconciled_at else None}
+
+
+@dataclass(frozen=True)
+class Art36Line:
+    payment_id: int
+    agency_code: str | None
+    dossier_code: str | None
+    provider: str
+    provider_txn_id: str
+    channel: str
+    txn_type: str
+    status: str
+    amount: int
+    paid_at: datetime
+    result: str
+    kinds: tuple[str, ...]
+    reconciled_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"payment_id": self.payment_id, "agency": self.agency_code,
+                "dossier": self.dossier_code, "provider": self.provider,
+                "provider_txn_id": self.provider_txn_id, "channel": self.channel,
+                "type": self.txn_type, "status": self.status, "amount": self.amount,
+                "paid_at": self.paid_at.isoformat(), "result": self.result,
+                "discrepancy_kinds": list(self.kinds),
+                "reconciled_at": self.reconciled_at.isoformat() if self.reconciled_at else None}
+
+
+@dataclass
+class Art36Report:
+    day: date
+    agency: str | None
+    run: CoveringRun | None
+    summary: list[Art36Row]
+    count: int
+    amount: int
+
+    def as_dict(self, detail: Sequence[Art36Line] = ()) -> dict[str, Any]:
+        run = self.run
+        return {
+            "day": self.day.isoformat(), "agency": self.agency,
+            "basis": "Decision 31/2021/QĐ-TTg, Art. 36",
+            "reconciliation_run": None if run is None else {
+                "id": run.id, "as_of": run.as_of.isoformat(),
+                "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+                "covers_day": run.covers_day},
+            "count": self.count, "amount": self.amount,
+            "summary": [r.as_dict() for r in self.summary],
+            "detail": [d.as_dict() for d in detail],
+        }
+
+
+def _txn_type() -> Any:
+    return case((Payment.status == "refunded", literal("refund")), else_=literal("payment"))
+
+
+def _open_discrepancy_of_payment() -> Any:
+    return exists().where(Discrepancy.payment_id == Payment.id, Discrepancy.status == "open")
+
+
+def _result() -> Any:
+    """The processing result of a payment, as SQL (see :data:`RESULTS`)."""
+    return case(
+        (_open_discrepancy_of_payment(), literal("discrepancy")),
+        (Payment.status != "succeeded", literal("no_settlement")),
+        (Payment.channel == CASH, literal("cash")),
+        (_first_line_amount().is_not(None), literal("settled")),
+        else_=literal("awaiting_settlement"))
+
+
+def covering_run(session: Session, day: date) -> CoveringRun | None:
+    run = session.execute(
+        select(ReconRun.id, ReconRun.as_of, ReconRun.finished_at)
+        .where(ReconRun.status == "succeeded", ReconRun.dry_run.is_(False))
+        .order_by(ReconRun.as_of.desc(), ReconRun.id.desc()).limit(1)).first()
+    if run is None:
+        return None
+    return CoveringRun(run[0], run[1], run[2], run[1] >= vn_day_window(day)[1])
+
+
+def _reconciled_at(run: CoveringRun | None, latest_paid: datetime | None) -> datetime | None:
+    """The run's finish when it saw the transaction(s) (``as_of`` at or after the last one)."""
+    if run is None or latest_paid is None or run.as_of < latest_paid:
+        return None
+    return run.finished_at or run.as_of
+
+
+def art36_report(session: Session, day: date, scope: Scope = ALL,
+                 agency_id: int | None = None, agency: str | None = None) -> Art36Report:
+    """The Art. 36 summary of one Vietnam day: the day's payments (as :func:`daily_summary`
+    counts them) by agency, provider, transaction type, status and processing result."""
+    scope = scope.narrow(agency_id)
+    start, end = vn_day_window(day)
+    run = covering_run(session, day)
+    txn_type = _txn_type().label("txn_type")
+    result = _result().label("result")
+    inner = (select(Agency.code.label("agency_code"), Agency.name.label("agency_name"),
+                    Payment.provider.label("provider"), txn_type,
+                    Payment.status.label("status"), result,
+                    Payment.amount.label("amount"), Payment.paid_at.label("paid_at"))
+             .select_from(Payment)
+             .outerjoin(Dossier, Dossier.id == Payment.dossier_id)
+             .outerjoin(Agency, Agency.id == Dossier.agency_id)
+             .where(Payment.paid_at >= start, Payment.paid_at < end, payment_condition(scope))
+             .subquery())
+    keys = (inner.c.agency_code, inner.c.agency_name, inner.c.provider, inner.c.txn_type,
+            inner.c.status, inner.c.result)
+    grouped = session.execute(
+        select(*keys, func.count(), func.sum(inner.c.amount), func.max(inner.c.paid_at))
+        .group_by(*keys).order_by(*keys)).all()
+    kinds: dict[tuple[str | None, str, str], set[str]] = {}
+    for ac, provider, status, kind in session.execute(
+            select(Agency.code, Payment.provider, Payment.status, Discrepancy.kind).distinct()
+            .select_from(Payment)
+            .join(Discrepancy, and_(Discrepancy.payment_id == Payment.id,
+                                    Discrepancy.status == "open"))
+            .outerjoin(Dossier, Dossier.id == Payment.dossier_id)
+            .outerjoin(Agency, Agency.id == Dossier.agency_id)
+            .where(Payment.paid_at >= start, Payment.paid_at < end,
+                   payment_condition(scope))):
+        kinds.setdefault((ac, provider, status), set()).add(kind)
+    summary = [
+        Art36Row(ac, an, p, tt, st, res, _int(c), _int(a),
+                 tuple(sorted(kinds.get((ac, p, st), ()))) if res == "discrepancy" else (),
+                 _reconciled_at(run, latest))
+        for ac, an, p, tt, st, res, c, a, latest in grouped]
+    return Art36Report(day, agency, run, summary, sum(r.count for r in summary),
+                       sum(r.amount for r in summary))
+
+
+def art36_detail(session: Session, day: date, scope: Scope = ALL,
+                 agency_id: int | None = None, *, run: CoveringRun | None = None,
+                 limit: int | None = None, after_id: int = 0) -> list[Art36Line]:
+    """One line per payment of the day, by id (keyset: pass the last line's ``payment_id``)."""
+    scope = scope.narrow(agency_id)
+    start, end = vn_day_window(day)
+    stmt = (select(Payment.id, Agency.code, Dossier.code, Payment.provider,
+                   Payment.provider_txn_id, Payment.channel, _txn_type(), Payment.status,
+                   Payment.amount, Payment.paid_at, _result())
+            .select_from(Payment)
+            .outerjoin(Dossier, Dossier.id == Payment.dossier_id)
+            .outerjoin(Agency, Agency.id == Dossier.agency_id)
+            .where(Payment.paid_at >= start, Payment.paid_at < end, payment_condition(scope),
+                   Payment.id > after_id)
+            .order_by(Payment.id))
+    if limit:
+        stmt = stmt.limit(limit)
+    rows = session.execute(stmt).all()
+    ids = [r[0] for r in rows if r[10] == "discrepancy"]
+    kinds: dict[int, set[str]] = {}
+    if ids:
+        for pid, kind in session.execute(
+                select(Discrepancy.payment_id, Discrepancy.kind)
+                .where(Discrepancy.payment_id.in_(ids), Discrepancy.status == "open")):
+            kinds.setdefault(_int(pid), set()).add(kind)
+    return [Art36Line(pid, ac, dc, p, txn, ch, tt, st, _int(a), paid, res,
+                      tuple(sorted(kinds.get(pid, ()))), _reconciled_at(run, paid))
+            for pid, ac, dc, p, txn, ch, tt, st, a, paid, res in rows]
+
+
+def art36_all_detail(session_factory: Any, day: date, scope: Scope = ALL,
+                     agency_id: int | None = None, run: CoveringRun | None = None,
+                     batch: int = 2000) -> Any:
+    """Every detail line of the day, read in batches (``session_factory()`` opens a read)."""
+    after = 0
+    while True:
+        with session_factory() as s:
+            page = art36_detail(s, day, scope, agency_id, run=run, limit=batch, after_id=after)
+        yield from page
+        if len(page) < batch:
+            return
+        after = page[-1].payment_id
+
+
+ART36_SUMMARY_HEADER = ("Agency", "Provider", "Transaction type", "Status",
+                        "Processing result", "Discrepancy kinds", "Count", "Amount",
+                        "Reconciled at")
+ART36_DETAIL_HEADER = ("Agency", "Dossier", "Provider", "Provider transaction id",
+                       "Transaction type", "Status", "Amount", "Paid at",
+                       "Processing result", "Discrepancy kinds", "Reconciled at")
+
+
+def _same(_column: str, value: str) -> str:
+    return value
+
+
+def art36_summary_cells(row: Art36Row, label: Any = _same) -> list[Any]:
+    """A summary row as export cells; ``label(column, code)`` names the codes (default: the
+    codes themselves)."""
+    return [row.agency_code or "", label("provider", row.provider), label("type", row.txn_type),
+            label("status", row.status), label("result", row.result),
+            ", ".join(label("kind", k) for k in row.kinds), row.count, row.amount,
+            row.reconciled_at]
+
+
+def art36_detail_cells(line: Art36Line, label: Any = _same) -> list[Any]:
+    return [line.agency_code or "", line.dossier_code or "", label("provider", line.provider),
+            line.provider_txn_id, label("type", line.txn_type), label("status", line.status),
+            line.amount, line.paid_at, label("result", line.result),
+            ", ".join(label("kind", k) for k in line.kinds), line.reconciled_at]
+
+
+#: the amount columns of the two tables (XLSX ``#,##0``)
+ART36_SUMMARY_AMOUNTS = frozenset({7})
+ART36_DETAIL_AMOUNTS = frozenset({6})

@@ -57,7 +57,7 @@ from recon.models import (
 )
 from recon.models.reconciliation import DISCREPANCY_KINDS, last_seen_run
 from recon.review.cells import safe_cell
-from recon.review.exports import write_table_xlsx
+from recon.review.exports import Sheet, write_sheets_xlsx, write_table_xlsx
 from recon.review.reports import vn_midnight
 from recon.scope import ALL, Scope, agency_condition, discrepancy_condition, discrepancy_visible
 
@@ -870,6 +870,15 @@ def xlsx_chunks(sheet_name: str, header: Sequence[str], rows: Iterable[Sequence[
     """The workbook is built in a temporary file (constant memory), then sent in chunks."""
     with tempfile.TemporaryFile() as spool:
         write_table_xlsx(spool, sheet_name, header, rows, amounts)
+        spool.seek(0)
+        while block := spool.read(chunk):
+            yield block
+
+
+def xlsx_sheets_chunks(sheets: Sequence[Sheet], chunk: int = 64 * 1024) -> Iterator[bytes]:
+    """:func:`xlsx_chunks` with several sheets (``(name, header, rows, amounts)`` each)."""
+    with tempfile.TemporaryFile() as spool:
+        write_sheets_xlsx(spool, sheets)
         spool.seek(0)
         while block := spool.read(chunk):
             yield block

@@ -500,22 +500,73 @@ def fees() -> tuple[str, int]:
                            book=book), 422 if error else 200
 
 
-@bp.get("/reports/daily")
-def daily() -> tuple[str, int]:
-    today = reports.vn_today(_clock().now())
+#: detail lines of the Art. 36 report on one page (the downloads hold all of them)
+DAILY_DETAIL_PAGE = 200
+
+
+def _daily_day() -> tuple[date, str | None]:
     raw = (request.args.get("day") or "").strip()
-    error = None
-    day = today
     if raw:
         try:
-            day = date.fromisoformat(raw)
+            return date.fromisoformat(raw), None
         except ValueError:
-            error = tr("The filters are not valid: {message}").format(message=raw)
+            return (reports.vn_today(_clock().now()),
+                    tr("The filters are not valid: {message}").format(message=raw))
+    return reports.vn_today(_clock().now()), None
+
+
+@bp.get("/reports/daily")
+def daily() -> tuple[str, int]:
+    """The daily summary and the Art. 36 report (Decision 31/2021/QĐ-TTg): summary by agency,
+    provider, transaction type, status and processing result, and the day's transactions."""
+    day, error = _daily_day()
+    after = request.args.get("after", type=int) or 0
+    within = scope()
     with database().read() as s:
-        summary = reports.daily_summary(s, day, scope())
+        summary = reports.daily_summary(s, day, within)
+        art36 = reports.art36_report(s, day, within)
+        lines = reports.art36_detail(s, day, within, run=art36.run, limit=DAILY_DETAIL_PAGE,
+                                     after_id=after)
+    next_after = lines[-1].payment_id if len(lines) == DAILY_DETAIL_PAGE else None
     return render_template("finance/daily.html", summary=summary, day=day, error=error,
+                           art36=art36, lines=lines, next_after=next_after,
+                           result_label=i18n.result_label, txn_type_label=i18n.txn_type_label,
                            prev_day=day - timedelta(days=1),
                            next_day=day + timedelta(days=1)), 422 if error else 200
+
+
+@bp.get("/reports/daily.<fmt>")
+def daily_export(fmt: str) -> Response:
+    """The Art. 36 report of ``?day=`` as JSON (summary and detail), XLSX (a sheet each) or
+    CSV (``?part=summary``, else the detail), of the caller's agencies only."""
+    if fmt not in ("csv", "xlsx", "json"):
+        raise HTTPNotFound()
+    day, error = _daily_day()
+    if error:
+        raise ValidationError(FieldError("day", "a date YYYY-MM-DD"))
+    db = database()
+    within = scope()
+    with db.read() as s:
+        report = reports.art36_report(s, day, within)
+    if fmt == "json":
+        lines = list(reports.art36_all_detail(db.read, day, within, run=report.run))
+        return jsonify(report.as_dict(lines))
+    summary_header = [tr(k) for k in reports.ART36_SUMMARY_HEADER]
+    detail_header = [tr(k) for k in reports.ART36_DETAIL_HEADER]
+    summary_rows = [reports.art36_summary_cells(r, i18n.art36_label) for r in report.summary]
+    detail_rows = (reports.art36_detail_cells(line, i18n.art36_label)
+                   for line in reports.art36_all_detail(db.read, day, within, run=report.run))
+    name = f"doi-soat-ngay-{day.isoformat()}"
+    if fmt == "xlsx":
+        return _download(workbench.xlsx_sheets_chunks([
+            (tr("Summary"), summary_header, summary_rows, reports.ART36_SUMMARY_AMOUNTS),
+            (tr("Detail"), detail_header, detail_rows, reports.ART36_DETAIL_AMOUNTS)]),
+            f"{name}.xlsx", fmt)
+    if request.args.get("part") == "summary":
+        return _download(workbench.csv_chunks(summary_header, summary_rows),
+                         f"{name}-tong-hop.csv", fmt)
+    return _download(workbench.csv_chunks(detail_header, detail_rows),
+                     f"{name}-chi-tiet.csv", fmt)
 
 
 def _quarter_args() -> tuple[int, int]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask import request, session
+from flask import has_request_context, request, session
 
 from recon.engine.kinds import REGISTRY
 
@@ -72,6 +72,19 @@ PAYMENT_STATUS_LABELS: dict[str, tuple[str, str]] = {  # payments, intents and r
     "expired": ("Expired", "Đã hết hạn"),
     "cancelled": ("Cancelled", "Đã hủy"),
     "running": ("Running", "Đang chạy"),
+}
+#: a payment's processing result in the Art. 36 daily report (recon.review.reports.RESULTS)
+RESULT_LABELS: dict[str, tuple[str, str]] = {
+    "settled": ("Matched and settled", "Đã khớp và quyết toán"),
+    "awaiting_settlement": ("Awaiting settlement", "Chờ quyết toán"),
+    "discrepancy": ("Discrepancy open", "Có chênh lệch đang mở"),
+    "cash": ("Cash at the counter", "Tiền mặt tại quầy"),
+    "no_settlement": ("Nothing to settle", "Không phải quyết toán"),
+}
+#: a transaction's type in the Art. 36 daily report (recon.review.reports.TXN_TYPES)
+TXN_TYPE_LABELS: dict[str, tuple[str, str]] = {
+    "payment": ("Payment", "Thanh toán"),
+    "refund": ("Refund", "Hoàn tiền"),
 }
 #: a payout batch's state on the payouts page (recon.engine.payouts.STATES)
 PAYOUT_STATE_LABELS: dict[str, tuple[str, str]] = {
@@ -221,6 +234,34 @@ _PHRASES: dict[str, str] = {
     "Discrepancies": "Chênh lệch",
     "Approvals": "Phê duyệt",
     "Daily summary": "Tổng hợp ngày",
+    "Daily reconciliation (Art. 36, Decision 31/2021/QĐ-TTg)":
+        "Đối chiếu hằng ngày (Điều 36, Quyết định 31/2021/QĐ-TTg)",
+    "By agency, provider, transaction type, status and processing result":
+        "Theo cơ quan, đơn vị cung cấp dịch vụ thanh toán, loại giao dịch, trạng thái và kết "
+        "quả xử lý",
+    "Transactions of the day": "Giao dịch trong ngày",
+    "Transaction type": "Loại giao dịch",
+    "Processing result": "Kết quả xử lý",
+    "Discrepancy kinds": "Loại chênh lệch",
+    "Reconciled at": "Thời điểm đối soát",
+    "Provider transaction id": "Mã giao dịch của đơn vị cung cấp",
+    "Latest reconciliation run": "Lần đối soát gần nhất",
+    "data up to": "dữ liệu đến",
+    "finished": "kết thúc",
+    "It covers the whole day.": "Lần này đã bao trùm cả ngày.",
+    "It does not cover the whole day yet: run a reconciliation.":
+        "Lần này chưa bao trùm cả ngày: hãy chạy đối soát.",
+    "No reconciliation run has succeeded yet: run `recon reconcile`.":
+        "Chưa có lần đối soát nào thành công: hãy chạy `recon reconcile`.",
+    "Not reconciled yet": "Chưa đối soát",
+    "Showing {shown} of {total} transactions; download the file for all of them.":
+        "Đang hiện {shown} trên {total} giao dịch; tải tệp để xem tất cả.",
+    "Next transactions": "Các giao dịch tiếp theo",
+    "Export JSON": "Xuất dữ liệu cho máy đọc",
+    "Summary": "Tổng hợp",
+    "Detail": "Chi tiết",
+    "CSV (summary)": "CSV (tổng hợp)",
+    "CSV (detail)": "CSV (chi tiết)",
     "Fees": "Phí dịch vụ",
     "Settlement deadline": "Hạn quyết toán",
     "File states": "Tệp ghi",
@@ -770,6 +811,8 @@ EN: dict[str, str] = {"app_name": "Trung tâm recon",
 
 
 def current_language() -> str:
+    if not has_request_context():  # the CLI: Vietnamese first
+        return "vi"
     lang = request.args.get("lang") if request else None
     if lang in LANGUAGES:
         return lang
@@ -856,6 +899,22 @@ def payout_state_label(value: str | None) -> str:
 
 def payment_status_label(value: str | None) -> str:
     return _pick(PAYMENT_STATUS_LABELS, value)
+
+
+def result_label(value: str | None) -> str:
+    return _pick(RESULT_LABELS, value)
+
+
+def txn_type_label(value: str | None) -> str:
+    return _pick(TXN_TYPE_LABELS, value)
+
+
+def art36_label(column: str, value: str) -> str:
+    """A code of the Art. 36 report's cells in the reader's language."""
+    pick = {"provider": provider_label, "type": txn_type_label,
+            "status": payment_status_label, "result": result_label,
+            "kind": kind_label}.get(column)
+    return pick(value) if pick else value
 
 
 def action_label(value: str | None) -> str:

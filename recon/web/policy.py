@@ -40,6 +40,7 @@ POLICY: dict[str, frozenset[str]] = {
     "finance.dossier_lookup": FINANCE,
     "finance.download_file": FINANCE,
     "finance.daily": FINANCE,
+    "finance.daily_export": FINANCE,
     "finance.fees": FINANCE,
     "finance.quarterly": FINANCE,
     "finance.quarterly_export": FINANCE,

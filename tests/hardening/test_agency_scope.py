@@ -96,6 +96,7 @@ LISTS: dict[str, tuple[str, bool]] = {
     "finance.approvals": ("", False),
     "finance.dossier_lookup": ("?code={other_dossier}", True),
     "finance.daily": ("?day={other_day}", True),
+    "finance.daily_export": ("?day={other_day}", True),
     "finance.quarterly": ("?year=2021&quarter=1", False),
     "finance.quarterly_export": ("?year=2021&quarter=1", False),
     "finance.outstanding": ("", True),
@@ -118,6 +119,7 @@ LISTS: dict[str, tuple[str, bool]] = {
 }
 FORMATS = {"finance.export": ("csv", "xlsx"), "finance.payouts_export": ("csv", "xlsx"),
            "finance.quarterly_export": ("csv", "xlsx", "json"),
+           "finance.daily_export": ("csv", "xlsx", "json"),
            "finance.outstanding_export": ("csv", "xlsx"),
            "finance.declarations_export": ("xlsx", "json")}
 #: actions on one object: which object
