@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from lxml import etree
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from recon.clock import Clock
+from recon.db import Database
 from recon.errors import ConfigurationError, ReconError
-from recon.models.dossiers import Dossier
+from recon.models.dossiers import Dossier, FeeLine
 from recon.models.payments import Payment, PaymentAllocation
 from recon.models.receipts import Receipt
 from recon.receipts.document import FeeItem, Party, ReceiptContent, build, schema, to_bytes
@@ -175,17 +177,55 @@ def receipting(env: Mapping[str, str]) -> Receipting | None:
 
 def missing(session: Session) -> list[int]:
     """The succeeded payments owed a receipt that have none (their issuing failed): matched to
-    a dossier and without an issued receipt, or split with fewer receipts than shares. Whether
-    one can be issued (the amount is the dossier's fees) is :func:`issue_receipt`'s to say."""
+    a dossier whose fees they pay in full and without an issued receipt, or split with fewer
+    receipts than shares. (A part payment gets none: a person issues it.)"""
     issued = (select(Receipt.payment_id, func.count().label("n")).where(
         Receipt.status == "issued").group_by(Receipt.payment_id).subquery())
     shares = (select(PaymentAllocation.payment_id, func.count().label("n"))
               .group_by(PaymentAllocation.payment_id).subquery())
+    fees = (select(func.sum(FeeLine.amount)).where(FeeLine.dossier_id == Payment.dossier_id)
+            .correlate(Payment).scalar_subquery())
     rows = session.execute(
         select(Payment.id).outerjoin(issued, issued.c.payment_id == Payment.id)
         .outerjoin(shares, shares.c.payment_id == Payment.id)
         .where(Payment.status == "succeeded",
-               or_(Payment.dossier_id.is_not(None), shares.c.n.is_not(None)),
+               or_(and_(Payment.dossier_id.is_not(None), Payment.amount == fees),
+                   shares.c.n.is_not(None)),
                func.coalesce(issued.c.n, 0) < func.coalesce(shares.c.n, 1))
         .order_by(Payment.id))
     return [int(r[0]) for r in rows]
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What :func:`issue_missing` did: payments looked at, receipts issued, payments left."""
+
+    payments: int
+    issued: int
+    left: int
+
+
+def issue_missing(db: Database, clock: Clock, receipts: Receipting, *, actor: str,
+                  progress: Callable[[int], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> SweepSummary:
+    """Issue the receipts that issuing at payment could not (:func:`missing`), one payment per
+    transaction, its row locked first (two sweeps never issue the same receipt twice)."""
+    with db.read() as session:
+        wanted = missing(session)
+    issued = done = 0
+    for payment_id in wanted:
+        if should_stop is not None and should_stop():
+            break
+        with db.transaction() as session:
+            payment = session.scalars(select(Payment).where(Payment.id == payment_id)
+                                      .with_for_update()).one()
+            before = session.scalar(select(func.count()).select_from(Receipt).where(
+                Receipt.payment_id == payment_id, Receipt.status == "issued")) or 0
+            after = len(receipts.issue(session, payment, moment=clock.now(), actor=actor))
+            issued += max(after - before, 0)
+        done += 1
+        if progress is not None:
+            progress(1)
+    with db.read() as session:
+        left = len(missing(session))
+    return SweepSummary(done, issued, left)
