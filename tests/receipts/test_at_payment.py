@@ -111,3 +111,11 @@ def test_a_missing_key_leaves_the_payments_recorded_and_logs_why(
     assert "signing key cannot be loaded" in caplog.text
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(Receipt)) == 0
+
+
+def test_a_bad_receipts_switch_stops_the_start(env: dict[str, str], db: Database,
+                                               clock: FixedClock) -> None:
+    from recon.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="RECON_RECEIPTS must be on or off"):
+        make_hooks(env, db, clock, RECON_RECEIPTS="maybe")
