@@ -30,6 +30,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     calendar_from_settings(settings.env)
     contracts_from_settings(settings.env)
+    # a bad RECON_RECEIPT* value stops the start too, not the first payment's recording
+    from recon.receipts.issuing import receipting  # noqa: PLC0415
+
+    receipting(settings.env)
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()),
                 template_folder="web/templates", static_folder="web/static")
     app.config["SECRET_KEY"] = settings.secret_key

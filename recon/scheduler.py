@@ -56,6 +56,8 @@ FULL_LOCK_WAIT: Final = timedelta(minutes=10)
 FULL_STALE_AFTER: Final = timedelta(hours=26)
 # how often refused webhook calls past their retention are deleted (recon.payments.refused)
 REFUSED_SWEEP_HOURS: Final = 6
+#: how often the scheduler issues the receipts that issuing at payment could not (receipts on)
+RECEIPT_SWEEP_SECONDS: Final = 60
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class ScheduleConfig:
     full_cron: str
     timezone: tzinfo
     expiry_interval: timedelta = timedelta(seconds=DEFAULT_INTENT_EXPIRY_INTERVAL)
+    receipts: bool = False  # RECON_RECEIPTS=on: sweep for missing receipts
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ScheduleConfig:
@@ -80,7 +83,8 @@ class ScheduleConfig:
         cron = settings.get("FULL_RECONCILE_CRON", DEFAULT_FULL_CRON) or DEFAULT_FULL_CRON
         zone = settings.get("SCHEDULER_TIMEZONE", DEFAULT_TIMEZONE) or DEFAULT_TIMEZONE
         return cls(interval=interval, full_cron=cron, timezone=_zone(zone),
-                   expiry_interval=timedelta(seconds=settings.intent_expiry_interval_seconds))
+                   expiry_interval=timedelta(seconds=settings.intent_expiry_interval_seconds),
+                   receipts=(settings.get("RECEIPTS") or "off").strip().lower() == "on")
 
 
 def _positive(name: str, raw: str) -> float:
@@ -182,6 +186,24 @@ class Jobs:
         if deleted:
             log.info("refused-callback retention sweep: %s calls deleted", deleted)
 
+    def issue_missing_receipts(self) -> None:
+        """Issue the receipts that issuing at payment could not (receipts on only)."""
+        from recon.receipts.issuing import issue_missing, receipting  # noqa: PLC0415
+
+        try:
+            receipts = receipting(self.settings.env)
+            if receipts is None:
+                return
+            summary = issue_missing(self.db, self.clock, receipts,
+                                    actor=f"scheduler:receipts:{self.name}",
+                                    should_stop=self.stopping.is_set)
+        except Exception:
+            log.exception("missing-receipt sweep failed")
+            return
+        if summary.payments:
+            log.info("missing-receipt sweep: %s receipts issued, %s payments still without one",
+                     summary.issued, summary.left)
+
     def catch_up(self) -> None:
         """At start: cover the whole window missed since the last successful run (incremental
         from its as_of), or everything when no full run succeeded recently."""
@@ -255,6 +277,14 @@ def _add_jobs(scheduler: Any, jobs: Jobs, config: ScheduleConfig) -> None:
         replace_existing=True, next_run_time=_wall_now(config.timezone), max_instances=1,
         coalesce=True, misfire_grace_time=int(REFUSED_SWEEP_HOURS * 3600),
     )
+    if config.receipts:
+        scheduler.add_job(
+            jobs.issue_missing_receipts,
+            IntervalTrigger(seconds=RECEIPT_SWEEP_SECONDS, timezone=config.timezone),
+            id="receipts-issue-missing", name="missing e-receipt sweep", replace_existing=True,
+            next_run_time=_wall_now(config.timezone), max_instances=1, coalesce=True,
+            misfire_grace_time=RECEIPT_SWEEP_SECONDS,
+        )
     scheduler.add_job(
         jobs.catch_up, "date", run_date=_wall_now(config.timezone), id="reconcile-catch-up",
         name="catch-up reconciliation at start", replace_existing=True, max_instances=1,

@@ -56,6 +56,7 @@ from recon.intake.dossiers import paid_amount
 from recon.models import Agency, Dossier, Payment, PaymentIntent
 from recon.payments.recording import PaymentEvent, RecordResult, record_payment
 from recon.payments.references import REFERENCE_LENGTH, mint
+from recon.receipts.issuing import receipting
 from recon.scope import ALL, Scope, agency_condition, intent_condition
 from recon.vietqr.banks import Bank, lookup
 from recon.vietqr.codec import MAX_ADDITIONAL_FIELD, VietQRError, VietQRRequest, encode
@@ -545,7 +546,8 @@ def record_cash(session: Session, clock: Clock, settings: Settings, *, dossier_c
         PaymentEvent(provider="cash", provider_txn_id=receipt, channel="cash", amount=cash,
                      status="succeeded", paid_at=now, receipt_number=receipt,
                      dossier_code=dossier.code),
-        actor=actor, reference_prefix=settings.reference_prefix)
+        actor=actor, reference_prefix=settings.reference_prefix,
+        receipts=receipting(settings.env))
     kept = result.payment
     if result.outcome == "duplicate" and (kept.dossier_id != dossier.id or kept.amount != cash):
         # another desk recorded this receipt number for other money a moment before us

@@ -42,6 +42,7 @@ from recon.payments.split import (
     memo_references,
     split_by_references,
 )
+from recon.receipts.issuing import Receipting
 
 PaymentStatus = Literal["succeeded", "failed", "refunded"]
 Outcome = Literal["recorded", "duplicate", "updated", "ignored_stale"]
@@ -272,14 +273,28 @@ def _split_new_payment(session: Session, clock: Clock, payment: Payment, event: 
     return outcome
 
 
+def _issue_receipts(session: Session, clock: Clock, payment: Payment, actor: str,
+                    receipts: Receipting | None) -> None:
+    """The receipts of a payment that just succeeded, in its transaction (never failing it:
+    :mod:`recon.receipts.issuing`)."""
+    if receipts is not None and payment.status == "succeeded":
+        session.flush()
+        receipts.issue(session, payment, moment=clock.now(), actor=actor)
+
+
 def record_payment(session: Session, clock: Clock, event: PaymentEvent, *, actor: str,
-                   reference_prefix: str, callback_id: int | None = None) -> RecordResult:
+                   reference_prefix: str, callback_id: int | None = None,
+                   receipts: Receipting | None = None) -> RecordResult:
     """Record ``event`` exactly once, match it, move its intent; all in the caller's
     transaction. Never drops money: an unmatched success is kept for reconciliation.
 
     A transfer whose memo names several references (:func:`multi_references`) matches no one
     intent: a new succeeded one is split across their dossiers when nothing is in doubt, else
-    its refusal is kept on the payment (:mod:`recon.payments.split`), both audited here."""
+    its refusal is kept on the payment (:mod:`recon.payments.split`), both audited here.
+
+    Given ``receipts`` (receipts on: :func:`recon.receipts.issuing.receipting`), a payment that
+    is now succeeded gets its e-receipt in the same transaction — one per share of a split
+    transfer; a receipt that cannot be issued is logged and leaves the payment recorded."""
     if isinstance(event.amount, bool) or not isinstance(event.amount, int) or event.amount < 0:
         raise ValueError("payment amount must be a non-negative int of VND")
     several = multi_references(event, reference_prefix)
@@ -291,13 +306,15 @@ def record_payment(session: Session, clock: Clock, event: PaymentEvent, *, actor
             existing = session.execute(select(Payment).where(
                 Payment.provider == event.provider,
                 Payment.provider_txn_id == event.provider_txn_id)).scalar_one()
-            return _redelivery(session, clock, existing, event, actor, callback_id)
+            return _redelivery(session, clock, existing, event, actor, callback_id, receipts)
         audit.record(session, clock, actor=actor, action=RECORDED,
                      entity_type="payment", entity_id=payment.id,
                      data={**_recorded_data(event, None, None, callback_id),
                            "references": list(dict.fromkeys(several))})
-        if event.status == "succeeded":
-            _split_new_payment(session, clock, payment, event, several, actor)
+        if event.status == "succeeded" and isinstance(
+                _split_new_payment(session, clock, payment, event, several, actor),
+                AllocationPlan):
+            _issue_receipts(session, clock, payment, actor, receipts)
         return RecordResult(payment, "recorded", None)
     intent = find_intent(session, event, reference_prefix)
     dossier_id = intent.dossier_id if intent is not None else None
@@ -317,11 +334,12 @@ def record_payment(session: Session, clock: Clock, event: PaymentEvent, *, actor
         audit.record(session, clock, actor=actor, action=RECORDED,
                      entity_type="payment", entity_id=new_id,
                      data=_recorded_data(event, payment.reference, dossier_id, callback_id))
+        _issue_receipts(session, clock, payment, actor, receipts)
         return RecordResult(payment, "recorded", intent)
     existing = session.execute(select(Payment).where(
         Payment.provider == event.provider,
         Payment.provider_txn_id == event.provider_txn_id)).scalar_one()
-    return _redelivery(session, clock, existing, event, actor, callback_id)
+    return _redelivery(session, clock, existing, event, actor, callback_id, receipts)
 
 
 RECORDED = "payment.recorded"
@@ -364,7 +382,8 @@ def _recorded_data(event: PaymentEvent, reference: str | None, dossier_id: int |
 
 
 def _redelivery(session: Session, clock: Clock, payment: Payment, event: PaymentEvent,
-                actor: str, callback_id: int | None) -> RecordResult:
+                actor: str, callback_id: int | None,
+                receipts: Receipting | None = None) -> RecordResult:
     intent = session.get(PaymentIntent, payment.intent_id) if payment.intent_id else None
     if event.status == payment.status:
         return RecordResult(payment, "duplicate", intent)
@@ -384,6 +403,8 @@ def _redelivery(session: Session, clock: Clock, payment: Payment, event: Payment
                  entity_type="payment", entity_id=payment.id,
                  data={"from": previous, "to": event.status, "amount": payment.amount,
                        "callback_id": callback_id})
+    if event.status == "succeeded":  # a retried charge that went through
+        _issue_receipts(session, clock, payment, actor, receipts)
     return RecordResult(payment, "updated", intent)
 
 
@@ -577,7 +598,8 @@ CALLBACK_VERDICT_COLUMNS = ("signature_valid", "outcome", "outcome_detail", "pro
 def record_new_payment(conn: Connection, clock: Clock, event: PaymentEvent, *, actor: str,
                        reference_prefix: str, callback_id: int | None = None,
                        verdict: Callable[[NewPayment], Mapping[str, object]] | None = None,
-                       slot: NewPayment | None = None) -> NewPayment | None:
+                       slot: NewPayment | None = None,
+                       receipts_on: bool = False) -> NewPayment | None:
     """PostgreSQL: what :func:`record_payment` does for a payment not recorded yet, in two
     statements instead of a unit of work: one finds the intent and numbers the payment, one
     writes the payment, marks the intent paid when it is covered, writes the audit event and —
@@ -588,8 +610,11 @@ def record_new_payment(conn: Connection, clock: Clock, event: PaymentEvent, *, a
     None when (provider, provider_txn_id) is recorded already, or when the payment is a part
     of its intent's amount: nothing was written (a payment id was used up, harmlessly); the
     caller goes on with :func:`record_payment`, which knows redeliveries and late statuses and
-    sums part payments under the intent's lock. ``slot``: the row of the first statement, when
-    the caller read it already (with the webhook's archive: :func:`match_and_number_sql`).
+    sums part payments under the intent's lock. So too, with ``receipts_on``, a succeeded
+    payment that matches an intent: its e-receipt is drawn, built and signed by the unit of
+    work (:mod:`recon.receipts.issuing`), in the payment's transaction. ``slot``: the row of
+    the first statement, when the caller read it already (with the webhook's archive:
+    :func:`match_and_number_sql`).
 
     Both statements go straight to psycopg (:mod:`recon.driver`): on a connection in
     autocommit mode, each commits by itself.
@@ -609,6 +634,8 @@ def record_new_payment(conn: Connection, clock: Clock, event: PaymentEvent, *, a
         keys = match_params(event, reference_prefix)
         new = slot_of(driver.one(conn, match_and_number_sql(keys.shape), keys.params))
     intent = new.intent
+    if receipts_on and intent is not None and event.status == "succeeded":
+        return None  # its receipt is issued with it, by the general path (nothing written)
     intent_id, reference, dossier_id = ((intent.id, intent.reference, intent.dossier_id)
                                         if intent is not None else (None, None, None))
     params = _payment_values(event, clock.now(), actor=actor, callback_id=callback_id,

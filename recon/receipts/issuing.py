@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from recon.clock import Clock
+from recon.db import Database
 from recon.errors import ConfigurationError, ReconError
-from recon.models.dossiers import Dossier
-from recon.models.payments import Payment
+from recon.models.dossiers import Dossier, FeeLine
+from recon.models.payments import Payment, PaymentAllocation
 from recon.models.receipts import Receipt
 from recon.receipts.document import FeeItem, Party, ReceiptContent, build, schema, to_bytes
 from recon.receipts.numbering import draw_number
@@ -47,28 +51,46 @@ def load_signer(settings: ReceiptSettings) -> Signer:
     return Signer.from_p12(settings.p12_file, settings.p12_password)
 
 
+def _dossier_of(receipt: Receipt) -> str | None:
+    """The dossier code a signed receipt names (MHSo), read from its document."""
+    if not receipt.document:
+        return None
+    root = etree.fromstring(receipt.document.encode("utf-8"))
+    return root.findtext(".//MHSo")
+
+
 def issue_receipt(session: Session, payment: Payment, *, settings: ReceiptSettings,
-                  signer: Signer, moment: datetime, actor: str = "system") -> Receipt | None:
-    """Issue, sign and register the receipt of ``payment``; the existing one if it has one."""
+                  signer: Signer, moment: datetime, actor: str = "system",
+                  share: tuple[int, int] | None = None) -> Receipt | None:
+    """Issue, sign and register the receipt of ``payment``; the existing one if it has one.
+
+    ``share``: (dossier id, amount) of one allocation of a split transfer: the receipt is that
+    dossier's, for that amount (one receipt per share; the existing one of that dossier, if
+    any)."""
     if not settings.enabled or payment.status != "succeeded":
         return None
-    existing = session.scalars(select(Receipt).where(
-        Receipt.payment_id == payment.id, Receipt.status == "issued")).first()
-    if existing is not None:
-        return existing
-    dossier = session.get(Dossier, payment.dossier_id) if payment.dossier_id else None
+    dossier_id, amount = share if share is not None else (payment.dossier_id, payment.amount)
+    dossier = session.get(Dossier, dossier_id) if dossier_id else None
+    issued = list(session.scalars(select(Receipt).where(
+        Receipt.payment_id == payment.id, Receipt.status == "issued").order_by(Receipt.id)))
+    if share is None and issued:
+        return issued[0]
+    if share is not None and dossier is not None:
+        for existing in issued:
+            if _dossier_of(existing) == dossier.code:
+                return existing
     if dossier is None:
         log.warning("no receipt for payment %s: it matches no dossier", payment.id)
         return None
     fees = sum(line.amount for line in dossier.fee_lines)
-    if not dossier.fee_lines or fees != payment.amount:
+    if not dossier.fee_lines or fees != amount:
         log.warning("no receipt for payment %s: it paid %s VND, the dossier %s assesses %s VND;"
-                    " a person issues it", payment.id, payment.amount, dossier.code, fees)
+                    " a person issues it", payment.id, amount, dossier.code, fees)
         return None
     try:
         with session.begin_nested():
             receipt = draw_number(session, settings, moment=moment, drawn_by=actor,
-                                  payment_id=payment.id, amount=payment.amount)
+                                  payment_id=payment.id, amount=amount)
             content = ReceiptContent(
                 form_code=receipt.form_code, series=receipt.series, number=receipt.number,
                 signed_at=moment,
@@ -91,3 +113,119 @@ def issue_receipt(session: Session, payment: Payment, *, settings: ReceiptSettin
         log.error("no receipt for payment %s: %s; its number was given back", payment.id, exc)
         return None
     return receipt
+
+
+@dataclass
+class Receipting:
+    """Receipts as recording issues them: the settings and, loaded once, the signer. A key
+    that cannot be loaded is logged (each time a receipt is wanted) and issues nothing: the
+    payment is recorded all the same, and ``recon receipts issue-missing`` issues it later."""
+
+    settings: ReceiptSettings
+    _signer: Signer | None = field(default=None, repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.enabled
+
+    def signer(self) -> Signer | None:
+        if self._signer is None:
+            try:
+                self._signer = load_signer(self.settings)
+            except (ReconError, ValueError, OSError) as exc:
+                log.error("no receipt issued: the signing key cannot be loaded (%s); payments "
+                          "are recorded, run `recon receipts issue-missing` once it is fixed",
+                          exc)
+                return None
+        return self._signer
+
+    def issue(self, session: Session, payment: Payment, *, moment: datetime,
+              actor: str = "system") -> list[Receipt]:
+        """The receipts of ``payment``: one, or one per allocation of a split transfer."""
+        if not self.enabled or payment.status != "succeeded":
+            return []
+        shares = [(a.dossier_id, a.amount) for a in session.scalars(
+            select(PaymentAllocation).where(PaymentAllocation.payment_id == payment.id)
+            .order_by(PaymentAllocation.id))]
+        if not shares and payment.dossier_id is None:
+            return []
+        signer = self.signer()
+        if signer is None:
+            return []
+        issued: list[Receipt] = []
+        wanted: list[tuple[int, int] | None] = list(shares) if shares else [None]
+        for share in wanted:
+            receipt = issue_receipt(session, payment, settings=self.settings, signer=signer,
+                                    moment=moment, actor=actor, share=share)
+            if receipt is not None:
+                issued.append(receipt)
+        return issued
+
+
+_CACHE: dict[tuple[tuple[str, str], ...], Receipting] = {}
+
+
+def receipting(env: Mapping[str, str]) -> Receipting | None:
+    """The receipting of these ``RECON_*`` variables (one per distinct set: the key is read
+    once), or None when receipts are off."""
+    key = tuple(sorted((k, v) for k, v in env.items() if k.startswith("RECON_RECEIPT")))
+    found = _CACHE.get(key)
+    if found is None:
+        found = _CACHE[key] = Receipting(ReceiptSettings.from_env(env))
+    return found if found.enabled else None
+
+
+def missing(session: Session) -> list[int]:
+    """The succeeded payments owed a receipt that have none (their issuing failed): matched to
+    a dossier whose fees they pay in full and without an issued receipt, or split with fewer
+    receipts than shares. (A part payment gets none: a person issues it.)"""
+    issued = (select(Receipt.payment_id, func.count().label("n")).where(
+        Receipt.status == "issued").group_by(Receipt.payment_id).subquery())
+    shares = (select(PaymentAllocation.payment_id, func.count().label("n"))
+              .group_by(PaymentAllocation.payment_id).subquery())
+    fees = (select(func.sum(FeeLine.amount)).where(FeeLine.dossier_id == Payment.dossier_id)
+            .correlate(Payment).scalar_subquery())
+    rows = session.execute(
+        select(Payment.id).outerjoin(issued, issued.c.payment_id == Payment.id)
+        .outerjoin(shares, shares.c.payment_id == Payment.id)
+        .where(Payment.status == "succeeded",
+               or_(and_(Payment.dossier_id.is_not(None), Payment.amount == fees),
+                   shares.c.n.is_not(None)),
+               func.coalesce(issued.c.n, 0) < func.coalesce(shares.c.n, 1))
+        .order_by(Payment.id))
+    return [int(r[0]) for r in rows]
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What :func:`issue_missing` did: payments looked at, receipts issued, payments left."""
+
+    payments: int
+    issued: int
+    left: int
+
+
+def issue_missing(db: Database, clock: Clock, receipts: Receipting, *, actor: str,
+                  progress: Callable[[int], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> SweepSummary:
+    """Issue the receipts that issuing at payment could not (:func:`missing`), one payment per
+    transaction, its row locked first (two sweeps never issue the same receipt twice)."""
+    with db.read() as session:
+        wanted = missing(session)
+    issued = done = 0
+    for payment_id in wanted:
+        if should_stop is not None and should_stop():
+            break
+        with db.transaction() as session:
+            payment = session.scalars(select(Payment).where(Payment.id == payment_id)
+                                      .with_for_update()).one()
+            before = session.scalar(select(func.count()).select_from(Receipt).where(
+                Receipt.payment_id == payment_id, Receipt.status == "issued")) or 0
+            after = len(receipts.issue(session, payment, moment=clock.now(), actor=actor))
+            issued += max(after - before, 0)
+        done += 1
+        if progress is not None:
+            progress(1)
+    with db.read() as session:
+        left = len(missing(session))
+    return SweepSummary(done, issued, left)

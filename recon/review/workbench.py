@@ -50,6 +50,7 @@ from recon.models import (
     Payment,
     PaymentAllocation,
     PaymentIntent,
+    Receipt,
     ReconRun,
     SettlementFile,
     SettlementLine,
@@ -59,7 +60,14 @@ from recon.models.reconciliation import DISCREPANCY_KINDS, last_seen_run
 from recon.review.cells import safe_cell
 from recon.review.exports import Sheet, write_sheets_xlsx, write_table_xlsx
 from recon.review.reports import vn_midnight
-from recon.scope import ALL, Scope, agency_condition, discrepancy_condition, discrepancy_visible
+from recon.scope import (
+    ALL,
+    Scope,
+    agency_condition,
+    discrepancy_condition,
+    discrepancy_visible,
+    payment_visible,
+)
 
 STATUSES: Final = ("open", "pending", "resolved", "auto_resolved", "all")
 SORTS: Final = ("oldest", "newest", "amount_desc", "amount_asc", "kind")
@@ -528,6 +536,8 @@ class Story:
     allocations: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
     # payment id -> the dossier's share of it, for split payments that paid the dossier
     shares: dict[int, int] = field(default_factory=dict)
+    # payment id -> its issued e-receipts (one, or one per share of a split transfer)
+    receipts: dict[int, list[Receipt]] = field(default_factory=dict)
 
     @property
     def paid(self) -> int:
@@ -754,9 +764,28 @@ def story(session: Session, discrepancy_id: int, scope: Scope = ALL) -> Story | 
             allocations.setdefault(pid, []).append((code, int(amount)))
             if dossier is not None and did == dossier.id:
                 shares[pid] = int(amount)
+    receipts: dict[int, list[Receipt]] = {}
+    if ordered:
+        for receipt in session.scalars(select(Receipt).where(
+                Receipt.payment_id.in_([p.id for p in ordered]), Receipt.status == "issued")
+                .order_by(Receipt.id)):
+            receipts.setdefault(receipt.payment_id or 0, []).append(receipt)
     return Story(d, assigned, dossier, fee_lines, sum(f.amount for f in fee_lines), intents,
                  ordered, callbacks, lines, files, runs, related, audit_events, proposal,
-                 proposal_dossier, users, dossier_codes, allocations, shares)
+                 proposal_dossier, users, dossier_codes, allocations, shares, receipts)
+
+
+def receipt_document(session: Session, receipt_id: int, scope: Scope = ALL
+                     ) -> tuple[str, bytes] | None:
+    """(file name, signed XML) of an issued receipt; None when there is none, or when its
+    payment is out of ``scope``."""
+    receipt = session.get(Receipt, receipt_id)
+    if (receipt is None or receipt.status != "issued" or receipt.document is None
+            or receipt.payment_id is None
+            or not payment_visible(session, receipt.payment_id, scope)):
+        return None
+    name = f"{receipt.form_code}-{receipt.series}-{receipt.number:08d}.xml"
+    return name, receipt.document.encode("utf-8")
 
 
 def dossier_summary(session: Session, code: str, scope: Scope = ALL

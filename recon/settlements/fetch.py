@@ -58,6 +58,7 @@ from recon.db import Database
 from recon.errors import ConfigurationError, FieldError, ReconError, ValidationError
 from recon.models import PaymentIntent
 from recon.payments.recording import PaymentEvent, record_payment
+from recon.receipts.issuing import receipting
 from recon.settlements.importer import ImportSummary, ParsedLine, check_provider, store_settlement
 
 log = logging.getLogger(__name__)
@@ -497,7 +498,8 @@ def _record(db: Database, clock: Clock, settings: Settings, provider: str,
                 order_code=intent.order_code if _asks_by_order_code(provider) else None,
                 order_id=order_id, memo=paid.memo, bank_reference=paid.bank_reference)
             result = record_payment(session, clock, event, actor=actor,
-                                    reference_prefix=settings.reference_prefix)
+                                    reference_prefix=settings.reference_prefix,
+                                    receipts=receipting(settings.env))
             if result.outcome in ("recorded", "updated"):
                 summary.recorded += 1
                 audit.record(session, clock, actor=actor, action="payment.confirmed_by_query",

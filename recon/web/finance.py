@@ -475,6 +475,20 @@ def download_file(file_id: int) -> Response:
     return response
 
 
+@bp.get("/receipts/<int:receipt_id>.xml")
+def download_receipt(receipt_id: int) -> Response:
+    """An issued e-receipt's signed XML (its payment must be in the caller's scope)."""
+    with database().read() as s:
+        found = workbench.receipt_document(s, receipt_id, scope())
+    if found is None:
+        raise NotFound(tr("Not found."))
+    filename, content = found
+    response = Response(content, mimetype="application/xml")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 # --------------------------------------------------------------------------- reports
 
 

@@ -30,6 +30,7 @@ POLICY: dict[str, frozenset[str]] = {
     "finance.queue": FINANCE,
     "finance.export": FINANCE,
     "finance.detail": FINANCE,
+    "finance.download_receipt": FINANCE,
     "finance.approval": FINANCE,
     "finance.approvals": FINANCE,
     "finance.resolve": FINANCE,

@@ -41,6 +41,7 @@ from recon.models import (
     FeeLine,
     Payment,
     PaymentIntent,
+    Receipt,
     SettlementFile,
     SettlementLine,
 )
@@ -73,6 +74,7 @@ BY_ID = {
     "payments_api.intent_qr_png": "intent",
     "payments_api.intent_qr_svg": "intent",
     "finance.detail": "discrepancy",
+    "finance.download_receipt": "receipt",
     "finance.approval": "discrepancy",
     "periods_api.period_snapshot": "period",
     "finance_periods.report": "period",
@@ -148,6 +150,7 @@ class Side:
     intent: int = 0
     discrepancy: int = 0
     period: int = 0
+    receipt: int = 0  # an issued e-receipt of the agency's cash payment
     pay_day: str = ""  # a Vietnam day with a payment of the agency (for the daily report)
     markers: set[str] = field(default_factory=set)
 
@@ -171,8 +174,17 @@ def _world(db: Database, clock: FixedClock, app: Flask) -> dict[str, Side]:
             assert len(owing_codes) == 2, f"the demo has no two dossiers of {side.code} owing"
             side.dossier = owing_codes[0]
             # cash taken today for the second one: a payment of the agency, in today's report
-            intents.record_cash(s, clock, settings, dossier_code=owing_codes[1], amount=1000,
-                                receipt_number=f"BL-{side.code}", actor="test")
+            cash = intents.record_cash(s, clock, settings, dossier_code=owing_codes[1],
+                                       amount=1000, receipt_number=f"BL-{side.code}",
+                                       actor="test")
+            receipt = Receipt(form_code="EBL01", series="26T", number=side.agency_id,
+                              status="issued", issued_on=date(2026, 1, 2), drawn_by="test",
+                              drawn_at=clock.now(), payment_id=cash.result.payment.id,
+                              amount=1000, signed_at=clock.now(),
+                              document=f"<BienLai><MHSo>{owing_codes[1]}</MHSo></BienLai>")
+            s.add(receipt)
+            s.flush()
+            side.receipt = receipt.id
             intent = intents.create_intent(
                 s, clock, settings, dossier_code=side.dossier, channel="vietqr",
                 actor="test").intent
@@ -284,7 +296,8 @@ def _url(app: Flask, rule: Rule, values: dict[str, Any]) -> str:
 def _id_values(side: Side, what: str) -> dict[str, Any]:
     return {"dossier": {"code": side.dossier}, "intent": {"intent_id": side.intent},
             "discrepancy": {"discrepancy_id": side.discrepancy},
-            "period": {"period_id": side.period}}[what]
+            "period": {"period_id": side.period},
+            "receipt": {"receipt_id": side.receipt}}[what]
 
 
 def _counts(db: Database) -> tuple[int, ...]:
