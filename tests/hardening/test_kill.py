@@ -26,6 +26,7 @@ from recon.audit.chain import record_on
 from recon.clock import SystemClock
 from recon.db import Database
 from recon.engine.runner import run_reconciliation
+from recon.settlements.payouts import engine_config
 from tests.hardening.faultkit import Provider, count, gunicorn, signed, worker_in_transaction
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -126,8 +127,9 @@ def test_scheduler_killed_mid_run(empty_pg: str, tmp_path: Path) -> None:
     # what an uninterrupted run leaves: a full run now finds nothing new, closes nothing
     db = Database(empty_pg)
     try:
+        # the scheduler's own configuration (banking days, fee contracts, the payout pass)
         final = run_reconciliation(db, clock=SystemClock(), audit=record_on, mode="full",
-                                   triggered_by="test")
+                                   triggered_by="test", config=engine_config(env))
     finally:
         db.dispose()
     assert (final.new, final.auto_resolved) == (0, 0)
