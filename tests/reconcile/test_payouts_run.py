@@ -5,12 +5,14 @@ incremental runs. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, timedelta
+from datetime import UTC, date, timedelta
 
 import pytest
 
+from recon.calendar.days import EVERY_DAY
 from recon.clock import FixedClock
 from recon.db import Database
+from recon.engine.payouts import weekend_add_banking_days
 from recon.engine.records import EngineConfig
 from recon.settlements.payouts import engine_config, payout_config
 from tests.reconcile.payout_builders import (
@@ -28,7 +30,15 @@ from tests.reconcile.recon_builders import World
 @pytest.fixture
 def w(db: Database) -> World:
     clock = FixedClock(vn(MON, 8).astimezone(UTC))
-    return World(db, clock, config=engine_config({}))
+    return World(db, clock, config=_weekends_only())
+
+
+def _weekends_only() -> EngineConfig:
+    """The run's payout configuration, counting weekends only and judging no fee: these
+    scenarios are about payouts (the banking calendar and the contracts have their own tests;
+    the real configuration's payout days count on the calendar, below)."""
+    return replace(engine_config({"RECON_ENV": "production"},
+                                 add_banking_days=weekend_add_banking_days), calendar=EVERY_DAY)
 
 
 def test_credits_pay_batches_and_the_faults_are_found(w: World) -> None:
@@ -111,7 +121,16 @@ def test_memo_and_days_are_settings() -> None:
         payout_config({"RECON_VNPAY_PAYOUT_DAYS": "two"})
     with pytest.raises(ValidationError, match="RECON_MOMO_PAYOUT_MEMO"):
         payout_config({"RECON_MOMO_PAYOUT_MEMO": "("})
-    assert replace(engine_config({}), payouts=None) == EngineConfig()
+    assert replace(_weekends_only(), payouts=None) == EngineConfig()
+
+
+def test_the_real_configuration_counts_payout_days_on_the_banking_calendar() -> None:
+    """24/11/2026 (Vietnam Culture Day) is off in the shipped calendar: a batch of Monday
+    23/11 due one banking day later is due on Wednesday 25/11, not Tuesday."""
+    config = engine_config({})
+    assert config.payouts is not None
+    assert config.payouts.add_banking_days(date(2026, 11, 23), 1) == date(2026, 11, 25)
+    assert weekend_add_banking_days(date(2026, 11, 23), 1) == date(2026, 11, 24)
 
 
 def test_one_credit_for_two_sessions_then_a_stray_one(w: World) -> None:
