@@ -63,3 +63,32 @@ def chromium_page(width: int, height: int, *, downloads: bool = False) -> Iterat
         finally:
             context.close()
             browser.close()
+
+
+def watch_problems(page: Page, *, console_errors: bool = False) -> list[str]:
+    """A list that fills with the page's script errors and failed requests (and, with
+    ``console_errors``, console errors other than a failed resource load): every problem a
+    browser test asserts there was none of (the favicon aside)."""
+    problems: list[str] = []
+    if console_errors:
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error"
+                and not m.text.startswith("Failed to load resource") else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+            if r.status >= 400 and "/favicon" not in r.url else None)
+    return problems
+
+
+def sign_in(page: Page, base_url: str, username: str, password: str, target: str) -> None:
+    """Open ``target``, which must send to the login form, sign in there and land back on it."""
+    page.goto(f"{base_url}{target}")
+    assert "/login" in page.url
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(f"{base_url}{target}**")
+
+
+def sign_out(page: Page) -> None:
+    page.click("form[action='/logout'] button")
+    page.wait_for_url("**/login")

@@ -36,7 +36,7 @@ from recon.db import Database
 from recon.models import Discrepancy, PaymentIntent
 from recon.payments.recording import PaymentEvent, record_payment
 from tests.finance.helpers import World, build_world
-from tests.live import CHROMIUM, CHROMIUM_ARGS
+from tests.live import CHROMIUM, CHROMIUM_ARGS, sign_in, sign_out, watch_problems
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,28 +103,15 @@ def page() -> Iterator[Page]:
 
 
 def _watch(page: Page) -> list[str]:
-    """Script errors, CSP violations and failed requests: all problems."""
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error"
-            and not m.text.startswith("Failed to load resource") else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-            if r.status >= 400 and "/favicon" not in r.url else None)
-    return problems
+    return watch_problems(page, console_errors=True)
 
 
 def _login(page: Page, live: Live, username: str, target: str) -> None:
-    page.goto(f"{live.url}{target}")
-    assert "/login" in page.url
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORDS[username])
-    page.click("button[type=submit].primary")
-    page.wait_for_url(f"{live.url}{target}**")
+    sign_in(page, live.url, username, PASSWORDS[username], target)
 
 
 def _logout(page: Page) -> None:
-    page.click("form[action='/logout'] button")
-    page.wait_for_url("**/login")
+    sign_out(page)
 
 
 def _shot(page: Page, name: str) -> None:

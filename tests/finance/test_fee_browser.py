@@ -18,7 +18,7 @@ from recon.contracts import load_contracts
 from recon.db import Database
 from recon.engine import EngineConfig
 from recon.models import Discrepancy
-from tests.live import chromium_page, served
+from tests.live import chromium_page, served, sign_in
 from tests.reconcile.recon_builders import TOTAL, World
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -49,13 +49,7 @@ def test_finance_reads_a_fee_mismatch(tmp_path: Path) -> None:
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
                 if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-        target = f"/finance/discrepancies/{finding_id}"
-        page.goto(f"{base}{target}")
-        assert "/login" in page.url
-        page.fill("input[name=username]", "ketoan")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit].primary")
-        page.wait_for_url(f"{base}{target}**")
+        sign_in(page, base, "ketoan", PASSWORD, f"/finance/discrepancies/{finding_id}")
         body = page.inner_text("main")
         assert "Sai phí theo hợp đồng" in body
         assert "vnpay-demo (0,88 %, đã gồm VAT)" in body.replace("\u00a0", " ")

@@ -18,7 +18,7 @@ from recon.clock import FixedClock
 from recon.db import Database
 from recon.settlements.payouts import engine_config
 from tests.conftest import T0
-from tests.live import chromium_page, served
+from tests.live import chromium_page, served, sign_in, watch_problems
 from tests.reconcile.payout_builders import MON, credit, pay_and_settle, statement_of_wednesday
 from tests.reconcile.recon_builders import World
 
@@ -59,16 +59,8 @@ def page() -> Iterator[Page]:
 
 def test_a_payout_from_batch_to_bank_credit(live: LivePayouts, page: Page) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-            if r.status >= 400 and "/favicon" not in r.url else None)
-    page.goto(f"{live.url}/finance/payouts?month=2026-11")
-    assert "/login" in page.url
-    page.fill("input[name=username]", "ketoan")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit].primary")
-    page.wait_for_url(f"{live.url}/finance/payouts**")
+    problems = watch_problems(page)
+    sign_in(page, live.url, "ketoan", PASSWORD, "/finance/payouts?month=2026-11")
 
     rows = page.locator("[data-testid=payout-batch]")
     assert rows.count() == 2

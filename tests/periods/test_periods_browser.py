@@ -38,7 +38,7 @@ from recon.models import AuditEvent, Discrepancy, Period
 from recon.periods import month_of
 from recon.review import periods as close
 from tests.finance.helpers import World, build_world
-from tests.live import chromium_page, live_env, served
+from tests.live import chromium_page, live_env, served, sign_in, sign_out, watch_problems
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,26 +95,15 @@ def page() -> Iterator[Page]:
 
 
 def _watch(page: Page) -> list[str]:
-    """Script errors and failed requests (a refused proposal answers 409, expected once)."""
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-            if r.status >= 400 and "/favicon" not in r.url else None)
-    return problems
+    return watch_problems(page)
 
 
 def _login(page: Page, live: Live, username: str, target: str) -> None:
-    page.goto(f"{live.url}{target}")
-    assert "/login" in page.url
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORDS[username])
-    page.click("button[type=submit].primary")
-    page.wait_for_url(f"{live.url}{target}**")
+    sign_in(page, live.url, username, PASSWORDS[username], target)
 
 
 def _logout(page: Page) -> None:
-    page.click("form[action='/logout'] button")
-    page.wait_for_url("**/login")
+    sign_out(page)
 
 
 def _shot(page: Page, name: str) -> None:
