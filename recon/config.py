@@ -90,6 +90,22 @@ class Settings:
         value = self.env.get(f"RECON_{name}")
         return value if value not in (None, "") else default
 
+    def whole_number(self, name: str, default: int, *, minimum: int = 1) -> int:
+        """``RECON_<NAME>`` as a whole number of at least ``minimum`` (``default`` when unset);
+        anything else is a :class:`ValueError` naming the variable and the default."""
+        raw = self.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"RECON_{name} must be a whole number, got {raw!r}; unset it for "
+                             f"the default ({default})") from None
+        if value < minimum:
+            raise ValueError(f"RECON_{name} must be at least {minimum}, got {value}; unset it "
+                             f"for the default ({default})")
+        return value
+
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 

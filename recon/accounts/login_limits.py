@@ -65,27 +65,14 @@ class Lockout:
     scope: LockScope
 
 
-def _positive(settings: Settings, name: str, default: int) -> int:
-    raw = settings.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"RECON_{name} must be a whole number, got {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"RECON_{name} must be at least 1, got {value}")
-    return value
-
-
 def limit_from_settings(settings: Settings) -> LoginLimit:
     return LoginLimit(
-        max_failures=_positive(settings, "LOGIN_MAX_FAILURES", DEFAULT_MAX_FAILURES),
-        window=timedelta(seconds=_positive(settings, "LOGIN_WINDOW_SECONDS",
+        max_failures=settings.whole_number("LOGIN_MAX_FAILURES", DEFAULT_MAX_FAILURES),
+        window=timedelta(seconds=settings.whole_number("LOGIN_WINDOW_SECONDS",
                                            DEFAULT_WINDOW_SECONDS)),
-        max_per_client=_positive(settings, "LOGIN_MAX_FAILURES_PER_CLIENT",
+        max_per_client=settings.whole_number("LOGIN_MAX_FAILURES_PER_CLIENT",
                                  DEFAULT_MAX_PER_CLIENT),
-        max_per_user=_positive(settings, "LOGIN_MAX_FAILURES_PER_USER", DEFAULT_MAX_PER_USER),
+        max_per_user=settings.whole_number("LOGIN_MAX_FAILURES_PER_USER", DEFAULT_MAX_PER_USER),
     )
 
 

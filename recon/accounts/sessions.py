@@ -47,26 +47,11 @@ class SessionPolicy:
     max_age: timedelta = timedelta(hours=DEFAULT_MAX_HOURS)
 
 
-def _positive(settings: Settings, name: str, default: int) -> int:
-    raw = settings.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"RECON_{name} must be a whole number, got {raw!r}; unset it for the "
-                         f"default ({default})") from None
-    if value < 1:
-        raise ValueError(f"RECON_{name} must be at least 1, got {value}; unset it for the "
-                         f"default ({default})")
-    return value
-
-
 def policy_from_settings(settings: Settings) -> SessionPolicy:
     return SessionPolicy(
-        idle=timedelta(minutes=_positive(settings, "SESSION_IDLE_MINUTES",
+        idle=timedelta(minutes=settings.whole_number("SESSION_IDLE_MINUTES",
                                          DEFAULT_IDLE_MINUTES)),
-        max_age=timedelta(hours=_positive(settings, "SESSION_MAX_HOURS", DEFAULT_MAX_HOURS)),
+        max_age=timedelta(hours=settings.whole_number("SESSION_MAX_HOURS", DEFAULT_MAX_HOURS)),
     )
 
 

@@ -67,21 +67,6 @@ SWEEP_BATCH = 5000
 REFUSED_OUTCOMES = ("too_large", "not_configured", "bad_signature", "malformed", "replayed")
 
 
-def _setting(settings: Settings, name: str, default: int, *, minimum: int) -> int:
-    raw = settings.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"RECON_{name} must be a whole number, got {raw!r}; unset it for the "
-                         f"default ({default})") from None
-    if value < minimum:
-        raise ValueError(f"RECON_{name} must be at least {minimum}, got {value}; unset it for "
-                         f"the default ({default})")
-    return value
-
-
 @dataclass(frozen=True)
 class RefusalPolicy:
     body_bytes: int = DEFAULT_BYTES
@@ -92,10 +77,10 @@ class RefusalPolicy:
     @classmethod
     def from_settings(cls, settings: Settings) -> RefusalPolicy:
         return cls(
-            body_bytes=_setting(settings, "REFUSED_CALLBACK_BYTES", DEFAULT_BYTES, minimum=0),
-            days=_setting(settings, "REFUSED_CALLBACK_DAYS", DEFAULT_DAYS, minimum=1),
-            limit=_setting(settings, "REFUSED_CALLBACK_LIMIT", DEFAULT_LIMIT, minimum=1),
-            window_seconds=_setting(settings, "REFUSED_CALLBACK_WINDOW_SECONDS",
+            body_bytes=settings.whole_number("REFUSED_CALLBACK_BYTES", DEFAULT_BYTES, minimum=0),
+            days=settings.whole_number("REFUSED_CALLBACK_DAYS", DEFAULT_DAYS, minimum=1),
+            limit=settings.whole_number("REFUSED_CALLBACK_LIMIT", DEFAULT_LIMIT, minimum=1),
+            window_seconds=settings.whole_number("REFUSED_CALLBACK_WINDOW_SECONDS",
                                     DEFAULT_WINDOW_SECONDS, minimum=1),
         )
 
