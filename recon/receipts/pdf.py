@@ -85,8 +85,9 @@ def render_pdf(view: ReceiptView, *, lookup_url: str | None = None) -> bytes:
     for line in view.lines:
         pdf.set_font(FONT, "", 9)
         text = _nfc(f"{line.name}\nBằng chữ: {line.words}")
-        height = max(float(pdf.multi_cell(widths[1], 5, text, dry_run=True,
-                                          output=MethodReturnValue.HEIGHT)), 10.0)
+        measured = pdf.multi_cell(widths[1], 5, text, dry_run=True,
+                                  output=MethodReturnValue.HEIGHT)
+        height = max(measured if isinstance(measured, float | int) else 10.0, 10.0)
         if pdf.will_page_break(height):
             pdf.add_page()
         top = pdf.get_y()

@@ -8,8 +8,8 @@ amounts are whole VND, each with its reading in words (:mod:`recon.receipts.word
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
 
 from lxml import etree
 
@@ -81,10 +81,11 @@ def _local(text: str | None) -> str | None:
     """``2026-12-06T10:05:00`` (how the XML writes Vietnam time) -> ``06/12/2026 10:05:00``."""
     if not text:
         return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").strftime("%d/%m/%Y %H:%M:%S")
-    except ValueError:
+    found = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}:\d{2}:\d{2})", text)
+    if found is None:
         return text
+    year, month, day, clock = found.groups()
+    return f"{day}/{month}/{year} {clock}"
 
 
 def _whole(text: str | None) -> int:

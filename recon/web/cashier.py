@@ -29,7 +29,6 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from recon.clock import VN_TZ, Clock
@@ -37,9 +36,10 @@ from recon.config import Settings
 from recon.db import DbSession
 from recon.errors import ReconError
 from recon.intake import desk_queue
-from recon.models import Agency, Payment, PaymentIntent, Receipt
+from recon.models import Agency, PaymentIntent
 from recon.money import MAX_VND, format_vnd
 from recon.payments import intents
+from recon.receipts import reads as receipt_reads
 from recon.receipts.settings import ReceiptSettings
 from recon.web import i18n
 from recon.web.payments_api import intent_body
@@ -257,7 +257,7 @@ def _render(code: str, *, intent_id: int | None = None, error: str | None = None
                 error = error or desk_message(exc, code=code)
                 status = status if status != 200 else exc.http_status
             if desk is not None and receipts_on():
-                receipts = issued_receipts(s, [p.id for p in desk.payments])
+                receipts = receipt_reads.issued_receipts(s, [p.id for p in desk.payments])
         else:
             listing = _queue_context(s, query)
     notices = get_flashed_messages(with_categories=True)
@@ -272,18 +272,6 @@ def receipts_on() -> bool:
     return ReceiptSettings.from_env(_settings().env).enabled
 
 
-def issued_receipts(s: DbSession, payment_ids: list[int]) -> dict[int, list[int]]:
-    """payment id -> the ids of its issued e-receipts (one, or one per share of a split)."""
-    found: dict[int, list[int]] = {}
-    if payment_ids:
-        for receipt_id, payment_id in s.execute(
-                select(Receipt.id, Receipt.payment_id).where(
-                    Receipt.payment_id.in_(payment_ids), Receipt.status == "issued")
-                .order_by(Receipt.id)):
-            found.setdefault(payment_id, []).append(receipt_id)
-    return found
-
-
 @bp.get("/cashier/intents/<int:intent_id>/receipt")
 def intent_receipt(intent_id: int) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     """"In biên lai" on a paid slip: the receipt of the payment that paid the code, for
@@ -292,9 +280,7 @@ def intent_receipt(intent_id: int) -> tuple[str, int] | tuple[str, int, dict[str
 
     intent = intents.read_intent(database(), _clock(), intent_id, scope())  # 404 if not ours
     with database().read() as s:
-        found = s.scalar(select(Receipt.id).join(Payment, Payment.id == Receipt.payment_id)
-                         .where(Payment.intent_id == intent.id, Payment.status == "succeeded",
-                                Receipt.status == "issued").order_by(Receipt.id).limit(1))
+        found = receipt_reads.receipt_of_intent(s, intent.id)
     if found is not None and receipts_on():
         return receipt_views.print_view(found)
     flash(tr("The receipt is being issued; reload the page in a moment."), "warn")

@@ -33,8 +33,8 @@ from recon.errors import NotFound
 from recon.models.receipts import Receipt
 from recon.receipts import lookup
 from recon.receipts.pdf import render_pdf
+from recon.receipts.reads import visible_receipt
 from recon.receipts.view import ReceiptView, read
-from recon.scope import payment_visible
 from recon.vietqr.render import png_data_uri
 from recon.web import i18n
 from recon.web.policy import allowed, scope
@@ -75,10 +75,8 @@ def _qr(view: ReceiptView) -> str | None:
 
 def _staff_receipt(receipt_id: int) -> tuple[Receipt, ReceiptView]:
     with database().read() as s:
-        receipt = s.get(Receipt, receipt_id)
-        if (receipt is None or receipt.status != "issued" or receipt.document is None
-                or receipt.payment_id is None
-                or not payment_visible(s, receipt.payment_id, scope())):
+        receipt = visible_receipt(s, receipt_id, scope())
+        if receipt is None or receipt.document is None:
             raise NotFound(tr("Not found."))
         s.expunge(receipt)
     try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import unicodedata
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
