@@ -26,6 +26,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.blueprints import BlueprintSetupState
 
 from recon.clock import VN_TZ, Clock
 from recon.config import Settings
@@ -42,6 +43,12 @@ from recon.web.security import database
 
 bp = Blueprint("receipts", __name__)
 tr = i18n.translate
+
+
+@bp.record_once
+def _check_settings(state: BlueprintSetupState) -> None:
+    """A wrong lookup limit stops the app at start, naming the variable (not at a lookup)."""
+    lookup.limit_from_settings(state.app.extensions["recon.settings"])
 
 NOT_FOUND = ("No receipt has this lookup code. Check the code printed on the receipt (12 "
              "letters and digits) and type it again.")
@@ -129,16 +136,17 @@ def _public_find(typed: str | None) -> tuple[Receipt | None, datetime | None]:
     settings, clock = _settings(), _clock()
     limit = lookup.limit_from_settings(settings)
     client = request.remote_addr
-    with database().transaction() as s:
+    with database().read() as s:
         until = lookup.blocked_until(s, clock, client or "", limit)
         if until is not None:
             return None, until
         receipt = lookup.find(s, lookup.normalise(typed))
-        if receipt is None:
-            lookup.record_failure(s, clock, client or "", limit)
-            return None, None
-        s.expunge(receipt)
-        return receipt, None
+        if receipt is not None:
+            s.expunge(receipt)
+            return receipt, None
+    with database().transaction() as s:  # a write only for a wrong code
+        lookup.record_failure(s, clock, client or "", limit)
+    return None, None
 
 
 def _refused(until: datetime) -> dict[str, str]:

@@ -223,3 +223,9 @@ def test_wrong_codes_are_rate_limited_per_address(
     assert other.status_code == 200  # another address is not held back
     clock.advance(timedelta(seconds=601))
     assert hooks.client.get(f"/tra-cuu-bien-lai?ma={code}", environ_base=one).status_code == 200
+
+
+def test_a_wrong_lookup_limit_stops_the_app_at_start(
+        env: dict[str, str], db: Database, clock: FixedClock, p12: Path) -> None:
+    with pytest.raises(ValueError, match="RECON_RECEIPT_LOOKUP_MAX_FAILURES"):
+        _hooks(env, db, clock, p12, RECON_RECEIPT_LOOKUP_MAX_FAILURES="ten")
