@@ -42,6 +42,7 @@ from recon.payments import intents
 from recon.receipts import reads as receipt_reads
 from recon.receipts.settings import ReceiptSettings
 from recon.web import i18n
+from recon.web import receipts as receipt_views
 from recon.web.payments_api import intent_body
 from recon.web.policy import scope
 from recon.web.security import database
@@ -276,8 +277,6 @@ def receipts_on() -> bool:
 def intent_receipt(intent_id: int) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     """"In biên lai" on a paid slip: the receipt of the payment that paid the code, for
     printing; while it is not issued yet, the desk says so."""
-    from recon.web import receipts as receipt_views  # noqa: PLC0415
-
     intent = intents.read_intent(database(), _clock(), intent_id, scope())  # 404 if not ours
     with database().read() as s:
         found = receipt_reads.receipt_of_intent(s, intent.id)
