@@ -11,7 +11,7 @@ from recon.models.payments import (
     RefusedCallCount,
 )
 from recon.models.periods import Period, PeriodSnapshot
-from recon.models.receipts import Receipt, ReceiptCounter
+from recon.models.receipts import Receipt, ReceiptCounter, ReceiptLookupFailure
 from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
 from recon.models.scopes import TokenAgency, UserAgency
 from recon.models.security import LoginAttempt, WebSession
@@ -37,6 +37,7 @@ __all__ = [
     "Procedure",
     "Receipt",
     "ReceiptCounter",
+    "ReceiptLookupFailure",
     "ReconRun",
     "RefusedCallCount",
     "SettlementFile",

@@ -57,6 +57,8 @@ class Receipt(Base):
                         name="spoiled_has_reason"),
         Index("ix_receipts_payment_id", "payment_id"),
         Index("ix_receipts_issued_on", "issued_on"),
+        # the public lookup (0025): one receipt per code
+        Index("ux_receipts_lookup_code", "lookup_code", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -73,3 +75,20 @@ class Receipt(Base):
     document: Mapped[str | None] = mapped_column(Text)  # the signed XML, UTF-8
     spoiled_reason: Mapped[str | None] = mapped_column(Text)
     spoiled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # the random code printed on the receipt (MTCuu), by which the payer looks it up
+    lookup_code: Mapped[str | None] = mapped_column(String(16))
+
+
+class ReceiptLookupFailure(Base):
+    """One wrong code typed into the public receipt lookup, by client address: the lookup's
+    rate limit counts them (every worker and host shares the database)."""
+
+    __tablename__ = "receipt_lookup_failures"
+    __table_args__ = (
+        Index("ix_receipt_lookup_failures_client", "client", "attempted_at"),
+        Index("ix_receipt_lookup_failures_attempted_at", "attempted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    client: Mapped[str] = mapped_column(String(64))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())

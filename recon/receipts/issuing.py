@@ -38,9 +38,21 @@ PAYMENT_METHODS = {"cash": "TM", "vietqr": "QR", "payos": "QR", "vnpay": "VI", "
 _LOOKUP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
 
+LOOKUP_CODE_LENGTH = 12
+
+
 def lookup_code() -> str:
-    """An unguessable code the payer looks the receipt up by (10 characters, ~50 bits)."""
-    return "".join(secrets.choice(_LOOKUP_ALPHABET) for _ in range(10))
+    """An unguessable code the payer looks the receipt up by: 12 characters of an alphabet
+    without look-alikes (no 0/O, 1/I), drawn by ``secrets`` (60 bits)."""
+    return "".join(secrets.choice(_LOOKUP_ALPHABET) for _ in range(LOOKUP_CODE_LENGTH))
+
+
+def unused_lookup_code(session: Session) -> str:
+    """A fresh lookup code no receipt has (the unique index is the last defence)."""
+    while True:
+        code = lookup_code()
+        if session.scalar(select(Receipt.id).where(Receipt.lookup_code == code)) is None:
+            return code
 
 
 def load_signer(settings: ReceiptSettings) -> Signer:
@@ -101,13 +113,14 @@ def issue_receipt(session: Session, payment: Payment, *, settings: ReceiptSettin
                 method=PAYMENT_METHODS.get(payment.channel, payment.channel.upper()),
                 provider_reference=payment.bank_reference or payment.provider_txn_id,
                 dossier_code=dossier.code, procedure=dossier.procedure.name,
-                lookup_code=lookup_code())
+                lookup_code=unused_lookup_code(session))
             unsigned = build(content)
             schema().assertValid(unsigned)
             document = to_bytes(sign(unsigned, signer, moment))
             receipt.status = "issued"
             receipt.signed_at = moment
             receipt.document = document.decode("utf-8")
+            receipt.lookup_code = content.lookup_code
             session.flush()
     except (ReconError, ValueError, KeyError, etree.DocumentInvalid) as exc:
         log.error("no receipt for payment %s: %s; its number was given back", payment.id, exc)

@@ -323,6 +323,9 @@ def init_app(app: Flask) -> None:
     from recon.web import webhooks  # noqa: PLC0415 - issue 4
 
     app.register_blueprint(webhooks.bp)
+    from recon.web import receipts  # noqa: PLC0415 - issue 19 (print view, public lookup)
+
+    app.register_blueprint(receipts.bp)
     if settings.get("BENCH_ENDPOINTS") == "1":  # bench/webhooks.py only, never in production
         app.register_blueprint(_bench_endpoints())
     for extension in app.extensions.get("recon.blueprints", []):

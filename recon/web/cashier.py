@@ -39,7 +39,10 @@ from recon.intake import desk_queue
 from recon.models import Agency, PaymentIntent
 from recon.money import MAX_VND, format_vnd
 from recon.payments import intents
+from recon.receipts import reads as receipt_reads
+from recon.receipts.settings import ReceiptSettings
 from recon.web import i18n
+from recon.web import receipts as receipt_views
 from recon.web.payments_api import intent_body
 from recon.web.policy import scope
 from recon.web.security import database
@@ -246,6 +249,7 @@ def _render(code: str, *, intent_id: int | None = None, error: str | None = None
                 info = intent_body(intent)
     desk = None
     listing: dict[str, Any] = {}
+    receipts: dict[int, list[int]] = {}
     with database().read() as s:
         if code:
             try:
@@ -253,12 +257,33 @@ def _render(code: str, *, intent_id: int | None = None, error: str | None = None
             except ReconError as exc:
                 error = error or desk_message(exc, code=code)
                 status = status if status != 200 else exc.http_status
+            if desk is not None and receipts_on():
+                receipts = receipt_reads.issued_receipts(s, [p.id for p in desk.payments])
         else:
             listing = _queue_context(s, query)
     notices = get_flashed_messages(with_categories=True)
     return render_template("cashier/index.html", code=code, desk=desk, intent=intent,
                            info=info, error=error, notices=notices, form=form or {},
-                           now=clock.now(), query=query, **listing), status
+                           now=clock.now(), query=query, receipts=receipts,
+                           receipts_on=receipts_on(), **listing), status
+
+
+def receipts_on() -> bool:
+    """Whether receipts are issued (RECON_RECEIPTS=on): the desk then offers to print them."""
+    return ReceiptSettings.from_env(_settings().env).enabled
+
+
+@bp.get("/cashier/intents/<int:intent_id>/receipt")
+def intent_receipt(intent_id: int) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
+    """"In biên lai" on a paid slip: the receipt of the payment that paid the code, for
+    printing; while it is not issued yet, the desk says so."""
+    intent = intents.read_intent(database(), _clock(), intent_id, scope())  # 404 if not ours
+    with database().read() as s:
+        found = receipt_reads.receipt_of_intent(s, intent.id)
+    if found is not None and receipts_on():
+        return receipt_views.print_view(found)
+    flash(tr("The receipt is being issued; reload the page in a moment."), "warn")
+    return _render(intent.dossier.code, intent_id=intent.id)
 
 
 @bp.get("/cashier")

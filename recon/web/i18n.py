@@ -799,6 +799,41 @@ _PHRASES: dict[str, str] = {
 }
 
 
+#: the e-receipt's print view, its public lookup and the desk's button (issue 19)
+_RECEIPT_PHRASES: dict[str, str] = {
+    "Tax code": "Mã số thuế",
+    "QR code of the public receipt lookup": "Mã QR tra cứu biên lai",
+    "Scan to look this receipt up": "Quét mã để tra cứu biên lai",
+    "Form code": "Ký hiệu mẫu",
+    "Collected at (Vietnam time)": "Thời điểm thu (giờ Việt Nam)",
+    "Payer": "Người nộp",
+    "In words": "Bằng chữ",
+    "Total fees (phí)": "Tổng tiền phí",
+    "Total charges (lệ phí)": "Tổng tiền lệ phí",
+    "Amount in words": "Số tiền bằng chữ",
+    "Payment method": "Hình thức thanh toán",
+    "Digital signature": "Chữ ký số",
+    "Signed; the signature is valid": "Đã ký số, chữ ký hợp lệ",
+    "The signature is not valid": "Chữ ký số không hợp lệ",
+    "Lookup code": "Mã tra cứu",
+    "Look this receipt up at": "Tra cứu biên lai tại",
+    "Download PDF": "Tải PDF",
+    "Receipt lookup": "Tra cứu biên lai",
+    "Type the lookup code printed on your receipt, or scan the receipt's QR code.":
+        "Nhập mã tra cứu in trên biên lai, hoặc quét mã QR trên biên lai.",
+    "Look up": "Tra cứu",
+    "Print receipt": "In biên lai",
+    "No receipt has this lookup code. Check the code printed on the receipt (12 letters and "
+    "digits) and type it again.":
+        "Không có biên lai nào có mã tra cứu này. Kiểm tra mã in trên biên lai (12 chữ và số) "
+        "rồi nhập lại.",
+    "Too many wrong lookup codes from this address. Try again after {time}.":
+        "Đã nhập sai mã tra cứu quá nhiều lần từ địa chỉ này. Thử lại sau {time}.",
+    "The receipt is being issued; reload the page in a moment.":
+        "Biên lai đang được phát hành; tải lại trang sau giây lát.",
+}
+
+
 def _derived() -> dict[str, str]:
     """The desk's older keys, kept working from the vocabularies (one source for each word):
     payment and intent status codes (``t("paid")``) and channels' English labels."""
@@ -808,7 +843,7 @@ def _derived() -> dict[str, str]:
 
 
 #: English key -> Vietnamese: every phrase of the web app
-VI: dict[str, str] = {**_derived(), **_PHRASES}
+VI: dict[str, str] = {**_derived(), **_PHRASES, **_RECEIPT_PHRASES}
 #: the few keys that are codes, not English: what the English switch shows for them
 EN: dict[str, str] = {"app_name": "Trung tâm recon",
                       **{code: en for code, (en, _) in PAYMENT_STATUS_LABELS.items()}}

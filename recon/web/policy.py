@@ -73,6 +73,7 @@ POLICY: dict[str, frozenset[str]] = {
     "cashier.create_intent": CASHIER,
     "cashier.cancel_intent": CASHIER,
     "cashier.record_cash": CASHIER,
+    "cashier.intent_receipt": CASHIER,  # "In biên lai" on a paid slip (issue 19)
     # settlement files (issue 5): finance uploads and reads them
     "settlements_api.upload_settlement": FINANCE,
     "settlements_api.list_settlement_files": FINANCE,
@@ -94,6 +95,14 @@ POLICY: dict[str, frozenset[str]] = {
     "finance_periods.reopen": FINANCE,
     "finance_periods.report": FINANCE,
     "finance_periods.report_xlsx": FINANCE,
+    # e-receipts (issue 19): the print view and PDF for the desk that took the payment and for
+    # finance; the public lookup by the code printed on the receipt needs no login (it shows
+    # that one receipt only, and is rate-limited per address: recon/receipts/lookup.py)
+    "receipts.print_view": ALL_STAFF,
+    "receipts.print_pdf": ALL_STAFF,
+    "receipts.lookup_page": PUBLIC,
+    "receipts.public_pdf": PUBLIC,
+    "receipts.public_xml": PUBLIC,
     # provider webhooks (issue 4): public, they authenticate by signature
     "webhooks.receive": PUBLIC,
     # bench/webhooks.py only: registered when RECON_BENCH_ENDPOINTS=1, never in production

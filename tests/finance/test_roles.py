@@ -197,7 +197,11 @@ def test_no_get_changes_state(app: Flask, db: Database, world: World,
                 f"/finance/discrepancies/{world.discrepancies['F']}",
                 "/finance/audit/verify", "/finance/outstanding/export.xlsx"):
         assert client.get(url).status_code == 200
-    assert _state(db) == before
+    after = _state(db)
+    # the one write a GET may make: the public receipt lookup counts wrong codes per address
+    # for its rate limit (recon/receipts/lookup.py), as a login counts failures; no data
+    assert after.pop("receipt_lookup_failures") > before.pop("receipt_lookup_failures") == 0
+    assert after == before
     assert seen > 60
 
 

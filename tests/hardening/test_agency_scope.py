@@ -66,6 +66,11 @@ NOT_ABOUT_AGENCIES = {
     "openapi.spec": "the API's description",
     "webhooks.receive": "providers, authenticated by signature, not by a user",
     "bench_endpoints.bare": "bench only", "bench_endpoints.durable": "bench only",
+    # the public receipt lookup: one receipt by its unguessable code, no login, no listing
+    # (tests/receipts/test_receipt_show.py: a wrong code reveals nothing, rate limit)
+    "receipts.lookup_page": "the public receipt lookup (by a receipt's secret code)",
+    "receipts.public_pdf": "the public receipt lookup's PDF (by the secret code)",
+    "receipts.public_xml": "the public receipt lookup's XML (by the secret code)",
 }
 #: GET routes that read one object by id: which object the id names
 BY_ID = {
@@ -75,6 +80,9 @@ BY_ID = {
     "payments_api.intent_qr_svg": "intent",
     "finance.detail": "discrepancy",
     "finance.download_receipt": "receipt",
+    "receipts.print_view": "receipt",
+    "receipts.print_pdf": "receipt",
+    "cashier.intent_receipt": "intent",
     "finance.approval": "discrepancy",
     "periods_api.period_snapshot": "period",
     "finance_periods.report": "period",

@@ -162,7 +162,12 @@
       if (cancel) { cancel.parentNode.removeChild(cancel); }
       updateRow(newStatus);
       stop();
-      if (newStatus === "paid") { refreshTotals(); }
+      if (newStatus === "paid") {
+        refreshTotals();
+        // "In biên lai": shown once paid (receipts on), it opens the receipt's print view
+        var printReceipt = slip.querySelector("[data-receipt-link]");
+        if (printReceipt) { printReceipt.hidden = false; }
+      }
     }
 
     // the same intent in the list of payment requests
