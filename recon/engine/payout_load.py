@@ -156,10 +156,16 @@ def _horizon(conn: Connection, params: dict[str, Any]) -> date:
 def _read(conn: Connection, params: dict[str, Any], window: str
           ) -> tuple[list[SettlementLineRow], list[BankCredit], list[Deduction]]:
     if (conn.dialect.name == "postgresql" and conn.connection.dbapi_connection is not None
-            and conn.connection.dbapi_connection.info.parameter_status("TimeZone") == b"UTC"):
+            and conn.connection.dbapi_connection.info.parameter_status("TimeZone") == "UTC"):
         # (a run's read snapshot sets the session's time zone to UTC: the aware datetimes
         # come back in UTC, as UTCDateTime gives them)
         return _read_pg(conn, params, window)
+    return _read_rows(conn, params, window)
+
+
+def _read_rows(conn: Connection, params: dict[str, Any], window: str
+               ) -> tuple[list[SettlementLineRow], list[BankCredit], list[Deduction]]:
+    """:func:`_read` through SQLAlchemy rows (SQLite; the reference of :func:`_read_pg`)."""
     lines = [SettlementLineRow(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), int(r[5]),
                                _day(r[6]), r[7])
              for r in conn.execute(_bind(text(_BATCH_LINES + window), "providers", "statements")
