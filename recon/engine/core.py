@@ -93,6 +93,7 @@ from recon.engine.records import (
 )
 
 if TYPE_CHECKING:
+    from recon.contracts.model import FeeCheck
     from recon.engine.kinds import Kind, KindRegistry
 
 _NEVER: Final = datetime.min.replace(tzinfo=UTC)  # no paid_at is before it: never overdue
@@ -857,13 +858,20 @@ def detect_fee_mismatch(facts: Facts, kind: Kind, emit: Emit) -> None:
     name, explain_ = kind.name, kind.explain
     book = facts.config.contracts
     judge = book.check if len(book) else None
+    # the same provider, channel, day, gross and fee get the same check: lines repeat the few
+    # fees of a centre's price list, so most lines find theirs here
+    checks: dict[tuple[str, str, date, int, int], FeeCheck | None] = {}
     for p, line in facts.settled:
         gross, fee, net = line[3], line[4], line[5]
         net_ok = net == gross - fee
         check = None
         if judge is not None:
             when = line[7] if line[7] is not None else p[6]
-            check = judge(line[1], p[3], explain.vn_date(when), gross, fee)
+            key = (line[1], p[3], explain.vn_date(when), gross, fee)
+            try:
+                check = checks[key]
+            except KeyError:
+                check = checks[key] = judge(*key)
         fee_ok = check is None or check.ok
         if fee_ok and net_ok:
             continue

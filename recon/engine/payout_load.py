@@ -20,6 +20,8 @@ core hands over its early findings) and applied after.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -153,6 +155,17 @@ def _horizon(conn: Connection, params: dict[str, Any]) -> date:
 
 def _read(conn: Connection, params: dict[str, Any], window: str
           ) -> tuple[list[SettlementLineRow], list[BankCredit], list[Deduction]]:
+    if (conn.dialect.name == "postgresql" and conn.connection.dbapi_connection is not None
+            and conn.connection.dbapi_connection.info.parameter_status("TimeZone") == "UTC"):
+        # (a run's read snapshot sets the session's time zone to UTC: the aware datetimes
+        # come back in UTC, as UTCDateTime gives them)
+        return _read_pg(conn, params, window)
+    return _read_rows(conn, params, window)
+
+
+def _read_rows(conn: Connection, params: dict[str, Any], window: str
+               ) -> tuple[list[SettlementLineRow], list[BankCredit], list[Deduction]]:
+    """:func:`_read` through SQLAlchemy rows (SQLite; the reference of :func:`_read_pg`)."""
     lines = [SettlementLineRow(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), int(r[5]),
                                _day(r[6]), r[7])
              for r in conn.execute(_bind(text(_BATCH_LINES + window), "providers", "statements")
@@ -164,6 +177,34 @@ def _read(conn: Connection, params: dict[str, Any], window: str
     deductions = [Deduction(r[0], "chargeback", r[1], int(r[2]))
                   for r in conn.execute(_bind(text(_REFUNDED), "providers"), params)]
     return lines, credits, deductions
+
+
+def _pg_sql(sql: str) -> str:
+    """The queries above for psycopg: ``NOT IN :name`` / ``IN :name`` (expanded lists) as
+    ``<> ALL(%(name)s)`` / ``= ANY(%(name)s)``, ``:name`` as ``%(name)s``."""
+    sql = re.sub(r"NOT IN :(\w+)", r"<> ALL(:\1)", sql)
+    return re.sub(r":(\w+)", r"%(\1)s", re.sub(r"\bIN :(\w+)", r"= ANY(:\1)", sql))
+
+
+def _read_pg(conn: Connection, params: dict[str, Any], window: str
+             ) -> tuple[list[SettlementLineRow], list[BankCredit], list[Deduction]]:
+    """:func:`_read` on PostgreSQL: binary rows built straight into the tuples, no SQLAlchemy
+    row per line (a full run's batch lines are most of the settlement lines). ``settled_on``
+    comes as a date, ``transaction_at`` as an aware datetime, the amounts as ints."""
+    raw: Any = conn.connection.dbapi_connection
+    with raw.cursor(binary=True) as cursor:
+        cursor.execute(_pg_sql(_BATCH_LINES + window), params)
+        lines = list(map(_make_line, cursor.fetchall()))
+        cursor.execute(_pg_sql(_CREDITS + window), params)
+        credits = list(map(_make_credit, cursor.fetchall()))
+        cursor.execute(_pg_sql(_REFUNDED), params)
+        deductions = [Deduction(r[0], "chargeback", r[1], int(r[2]))
+                      for r in cursor.fetchall()]
+    return lines, credits, deductions
+
+
+_make_line = functools.partial(tuple.__new__, SettlementLineRow)
+_make_credit = functools.partial(tuple.__new__, BankCredit)
 
 
 def _bind(clause: Any, *names: str) -> Any:

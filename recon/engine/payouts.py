@@ -257,12 +257,16 @@ def session_day(day: date, spec: ProviderPayout, add_banking_days: AddBankingDay
 def build_batches(lines: Iterable[SettlementLineRow], config: PayoutConfig) -> list[PayoutBatch]:
     """The batches of the providers that pay in batches, sorted by provider and session."""
     groups: dict[tuple[str, date], list[SettlementLineRow]] = {}
+    sessions: dict[tuple[str, date], tuple[str, date]] = {}  # (provider, day) -> its key
     for line in lines:
         spec = config.providers.get(line.provider)
         if spec is None:
             continue
         day = vn_date(line.transaction_at) if line.transaction_at is not None else line.settled_on
-        key = (line.provider, session_day(day, spec, config.add_banking_days))
+        key = sessions.get((line.provider, day))
+        if key is None:
+            key = sessions[line.provider, day] = (
+                line.provider, session_day(day, spec, config.add_banking_days))
         groups.setdefault(key, []).append(line)
     out: list[PayoutBatch] = []
     for (provider, session_on), rows in sorted(groups.items()):

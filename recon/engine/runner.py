@@ -391,17 +391,25 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
                         ) -> tuple[RunSummary, Reconciliation, Classification]:
     # the payout pass (recon/engine/payout_load.py) reads and matches before the core runs:
     # the credits it claims leave the core's early findings
-    payouts = payout_load.prepare(conn, config=config.payouts, mode=mode, as_of=as_of,
-                                  mark=since_mark, since=window_start)
-    if payouts is not None:
-        settled = payouts.early(settled)
-        timings["payouts"] = time.perf_counter() - t0
-        say(f"payouts: {len(payouts.outcome.batches):,} batches, "
-            f"{len(payouts.outcome.credits):,} provider credits in {timings['payouts']:.2f}s")
+    def payout_pass() -> payout_load.PayoutPass | None:
+        nonlocal settled
+        started = time.perf_counter()
+        found = payout_load.prepare(conn, config=config.payouts, mode=mode, as_of=as_of,
+                                    mark=since_mark, since=window_start)
+        if found is not None:
+            settled = found.early(settled)
+            timings["payouts"] = time.perf_counter() - started
+            say(f"payouts: {len(found.outcome.batches):,} batches, "
+                f"{len(found.outcome.credits):,} provider credits in "
+                f"{timings['payouts']:.2f}s")
+        return found
+
     month = horizon(conn) if mode == "full" else None
     last = changes.last_success(conn) if month is not None else None
+    payouts: payout_load.PayoutPass | None = None
     if month is not None and last is not None and last.mark is not None:
         # closed months behind: read the open ones, and what links to them or is still open
+        payouts = payout_pass()
         say(f"reading the open months from {month:%m/%Y}")
         loaded, splits = with_splits(conn, load_open(conn, month=month, previous=last,
                                                      as_of=as_of, config=config))
@@ -413,6 +421,9 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
     elif mode == "full":
         month = None
         with full_load(conn) as load:
+            # the big scans run on their own connections (PostgreSQL) while the payout pass
+            # reads and matches on this one
+            payouts = payout_pass()
             payments, lines = load.payments(), load.lines()
             t1 = time.perf_counter()
             say(f"loaded {len(payments):,} payments, {len(lines):,} settlement lines in "
@@ -427,6 +438,7 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
             loaded_at = load.dossiers_done or time.perf_counter()
     else:
         assert window_start is not None and since_mark is not None
+        payouts = payout_pass()
         loaded, splits = with_splits(conn, load_incremental(
             conn, mark=since_mark, since=window_start, as_of=as_of, config=config))
         loaded_at = t1 = time.perf_counter()
