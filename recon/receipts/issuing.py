@@ -25,7 +25,7 @@ from recon.models.dossiers import Dossier, FeeLine
 from recon.models.payments import Payment, PaymentAllocation
 from recon.models.receipts import Receipt
 from recon.receipts.document import FeeItem, Party, ReceiptContent, build, schema, to_bytes
-from recon.receipts.numbering import draw_number
+from recon.receipts.numbering import next_number
 from recon.receipts.settings import ReceiptSettings
 from recon.receipts.signing import Signer, sign
 
@@ -87,27 +87,33 @@ def issue_receipt(session: Session, payment: Payment, *, settings: ReceiptSettin
         log.warning("no receipt for payment %s: it paid %s VND, the dossier %s assesses %s VND;"
                     " a person issues it", payment.id, amount, dossier.code, fees)
         return None
+    # everything but the number first: the counter row is locked from the draw to the end of
+    # the payment's transaction, so the less done after the draw, the less others wait
+    items = tuple(FeeItem(FEE_KIND_WORDS[line.kind], line.name, line.amount)
+                  for line in sorted(dossier.fee_lines, key=lambda f: f.position))
+    collector = Party(dossier.agency.name, settings.tax_code)
+    method = PAYMENT_METHODS.get(payment.channel, payment.channel.upper())
+    code = lookup_code()
     try:
         with session.begin_nested():
-            receipt = draw_number(session, settings, moment=moment, drawn_by=actor,
-                                  payment_id=payment.id, amount=amount)
+            drawn = next_number(session, settings, moment=moment)
             content = ReceiptContent(
-                form_code=receipt.form_code, series=receipt.series, number=receipt.number,
-                signed_at=moment,
-                collector=Party(dossier.agency.name, settings.tax_code),
-                payer=Party(dossier.applicant_name),
-                items=tuple(FeeItem(FEE_KIND_WORDS[line.kind], line.name, line.amount)
-                            for line in sorted(dossier.fee_lines, key=lambda f: f.position)),
-                method=PAYMENT_METHODS.get(payment.channel, payment.channel.upper()),
+                form_code=drawn.form_code, series=drawn.series, number=drawn.number,
+                signed_at=moment, collector=collector, payer=Party(dossier.applicant_name),
+                items=items, method=method,
                 provider_reference=payment.bank_reference or payment.provider_txn_id,
                 dossier_code=dossier.code, procedure=dossier.procedure.name,
-                lookup_code=lookup_code())
+                lookup_code=code)
             unsigned = build(content)
             schema().assertValid(unsigned)
             document = to_bytes(sign(unsigned, signer, moment))
-            receipt.status = "issued"
-            receipt.signed_at = moment
-            receipt.document = document.decode("utf-8")
+            # registered once, signed: the number is in the register in this transaction
+            receipt = Receipt(form_code=drawn.form_code, series=drawn.series,
+                              number=drawn.number, status="issued", issued_on=drawn.issued_on,
+                              drawn_by=actor, drawn_at=moment, payment_id=payment.id,
+                              amount=amount, signed_at=moment,
+                              document=document.decode("utf-8"))
+            session.add(receipt)
             session.flush()
     except (ReconError, ValueError, KeyError, etree.DocumentInvalid) as exc:
         log.error("no receipt for payment %s: %s; its number was given back", payment.id, exc)
