@@ -61,17 +61,19 @@ def _dossier_of(receipt: Receipt) -> str | None:
 
 def issue_receipt(session: Session, payment: Payment, *, settings: ReceiptSettings,
                   signer: Signer, moment: datetime, actor: str = "system",
-                  share: tuple[int, int] | None = None) -> Receipt | None:
+                  share: tuple[int, int] | None = None,
+                  just_recorded: bool = False) -> Receipt | None:
     """Issue, sign and register the receipt of ``payment``; the existing one if it has one.
 
     ``share``: (dossier id, amount) of one allocation of a split transfer: the receipt is that
     dossier's, for that amount (one receipt per share; the existing one of that dossier, if
-    any)."""
+    any). ``just_recorded``: the payment was inserted in this transaction, so it has no receipt
+    yet (none is looked for)."""
     if not settings.enabled or payment.status != "succeeded":
         return None
     dossier_id, amount = share if share is not None else (payment.dossier_id, payment.amount)
     dossier = session.get(Dossier, dossier_id) if dossier_id else None
-    issued = list(session.scalars(select(Receipt).where(
+    issued = [] if just_recorded else list(session.scalars(select(Receipt).where(
         Receipt.payment_id == payment.id, Receipt.status == "issued").order_by(Receipt.id)))
     if share is None and issued:
         return issued[0]
@@ -146,11 +148,14 @@ class Receipting:
         return self._signer
 
     def issue(self, session: Session, payment: Payment, *, moment: datetime,
-              actor: str = "system") -> list[Receipt]:
-        """The receipts of ``payment``: one, or one per allocation of a split transfer."""
+              actor: str = "system", just_recorded: bool = False) -> list[Receipt]:
+        """The receipts of ``payment``: one, or one per allocation of a split transfer.
+        ``just_recorded``: the payment was inserted in this transaction and matched to one
+        dossier, so it has no allocation and no receipt yet (neither is looked for: two
+        queries fewer on every new payment)."""
         if not self.enabled or payment.status != "succeeded":
             return []
-        shares = [(a.dossier_id, a.amount) for a in session.scalars(
+        shares = [] if just_recorded else [(a.dossier_id, a.amount) for a in session.scalars(
             select(PaymentAllocation).where(PaymentAllocation.payment_id == payment.id)
             .order_by(PaymentAllocation.id))]
         if not shares and payment.dossier_id is None:
@@ -162,7 +167,8 @@ class Receipting:
         wanted: list[tuple[int, int] | None] = list(shares) if shares else [None]
         for share in wanted:
             receipt = issue_receipt(session, payment, settings=self.settings, signer=signer,
-                                    moment=moment, actor=actor, share=share)
+                                    moment=moment, actor=actor, share=share,
+                                    just_recorded=just_recorded)
             if receipt is not None:
                 issued.append(receipt)
         return issued
