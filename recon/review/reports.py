@@ -211,6 +211,19 @@ def _has_succeeded_payment() -> Any:
 
 def _collected(session: Session, start: datetime, end: datetime,
                by: Any, scope: Scope = ALL) -> list[Figure]:
+    """Succeeded payments in the window per ``by`` (``Payment.channel`` or ``.provider``):
+    how many, and how much. The whole deployment counts every payment once, whole (matched
+    or not); an agency's scope counts its dossiers' payments and its shares of transfers split
+    across several dossiers (a split payment counted once per agency it paid)."""
+    if not scope.is_all:
+        paid = _paid_shares(start, end)
+        column = paid.c[by.key]
+        rows = session.execute(
+            select(column, func.count(distinct(paid.c.payment_id)), func.sum(paid.c.amount))
+            .join(Dossier, Dossier.id == paid.c.dossier_id)
+            .where(agency_condition(Dossier.agency_id, scope))
+            .group_by(column).order_by(func.sum(paid.c.amount).desc(), column))
+        return [Figure(str(k), _int(c), _int(a)) for k, c, a in rows]
     rows = session.execute(
         select(by, func.count(), func.sum(Payment.amount))
         .where(Payment.status == "succeeded", Payment.paid_at >= start, Payment.paid_at < end,
@@ -507,16 +520,17 @@ class QuarterlyReport:
 
 
 def _paid_shares(start: datetime, end: datetime) -> Any:
-    """Succeeded payments in the window as (payment, dossier, amount, channel) rows, one per
-    dossier paid: a payment matched to its dossier, and each share of a transfer split across
-    several dossiers (``payment_allocations``, whose payment names no dossier), as
+    """Succeeded payments in the window as (payment, dossier, amount, channel, provider) rows,
+    one per dossier paid: a payment matched to its dossier, and each share of a transfer split
+    across several dossiers (``payment_allocations``, whose payment names no dossier), as
     :func:`recon.intake.dossiers.paid_amounts` counts them."""
     in_window = (Payment.status == "succeeded", Payment.paid_at >= start, Payment.paid_at < end)
     direct = (select(Payment.id.label("payment_id"), Payment.dossier_id.label("dossier_id"),
-                     Payment.amount.label("amount"), Payment.channel.label("channel"))
+                     Payment.amount.label("amount"), Payment.channel.label("channel"),
+                     Payment.provider.label("provider"))
               .where(Payment.dossier_id.is_not(None), *in_window))
     shares = (select(Payment.id.label("payment_id"), PaymentAllocation.dossier_id,
-                     PaymentAllocation.amount, Payment.channel)
+                     PaymentAllocation.amount, Payment.channel, Payment.provider)
               .select_from(PaymentAllocation)
               .join(Payment, Payment.id == PaymentAllocation.payment_id)
               .where(*in_window))

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import select
 
@@ -11,7 +13,7 @@ from recon.db import Database
 from recon.models import Dossier, FeeLine, Payment, PaymentAllocation
 from recon.review import reports
 from recon.scope import Scope
-from tests.finance.helpers import build_world, vn
+from tests.finance.helpers import T0, build_world, vn
 
 
 @pytest.fixture
@@ -73,3 +75,18 @@ def test_an_agency_sees_only_its_share_of_a_split_transfer(split_db: Database) -
     assert {c.channel: c.amount for c in ag1.by_payment_channel}["vietqr"] == 140_000
     assert {c.channel: c.amount for c in ag2.by_payment_channel}["vietqr"] == 25_000
     assert ag1.total.cashless_amount + ag2.total.cashless_amount == 875_000
+
+
+def test_an_agency_dashboard_collects_its_share_of_a_split_transfer(split_db: Database) -> None:
+    with split_db.read() as s:
+        agency = dict(s.execute(select(Dossier.code, Dossier.agency_id).where(
+            Dossier.code.in_(["000.00.21.H57-T-D7", "000.00.21.H57-T-D16"]))).all())
+        ag1 = reports.dashboard(s, T0, day=date(2021, 3, 21),
+                                scope=Scope.of([agency["000.00.21.H57-T-D7"]]))
+        ag2 = reports.dashboard(s, T0, day=date(2021, 3, 21),
+                                scope=Scope.of([agency["000.00.21.H57-T-D16"]]))
+        everyone = reports.dashboard(s, T0, day=date(2021, 3, 21))
+    for board, amount in ((ag1, 40_000), (ag2, 25_000), (everyone, 65_000)):
+        assert (board.today.collected.count, board.today.collected.amount) == (1, amount)
+        assert [(f.key, f.amount) for f in board.today.collected_by_provider] == [
+            ("sepay", amount)]
