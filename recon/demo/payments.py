@@ -25,8 +25,9 @@ figures, exactly (``recon report quarterly --year 2021 --quarter 1`` prints them
   the memo naming each reference: decided by :func:`recon.payments.split.split_by_references`
   as recording decides, most are split (``payment_allocations``, audited
   ``payment.allocated``), ``FAULTS["multi_reference_unsplit"]`` refused (audited
-  ``payment.split_refused``). They have no dossier of their own, so the published figures
-  (payments counted by their dossier) are unchanged.
+  ``payment.split_refused``). The quarterly report counts each share under its dossier, so it
+  prints the published figures plus the split shares (2,861 dossiers, 275,529,000 VND in
+  2021 Q1); the plan's own targets count payments of one dossier only.
 
 Deterministic (one seeded ``random.Random``; ids come from the database), idempotent (a second
 run sees its audit event and does nothing) and bulk-inserted (``recon.bulk``), in one
@@ -447,8 +448,8 @@ def _split_transfers(rng: random.Random, unpaid: Sequence[Candidate], count: int
     """``count`` bank transfers, each paying two or three dossiers of one agency received the
     same day (taken in order from ``unpaid``: dossiers nobody else pays), the last ``refused``
     of them refused (see SPLIT_REFUSALS). They pay no dossier of their own (``candidate``
-    None), so the published cashless figures, which count payments by their dossier, are
-    unchanged."""
+    None): the plan's cashless targets leave them out (the quarterly report counts the shares
+    of those split under their dossiers)."""
     out: list[PaymentPlan] = []
     groups: dict[tuple[int, date], list[Candidate]] = {}
     for c in unpaid:

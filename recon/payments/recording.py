@@ -274,12 +274,14 @@ def _split_new_payment(session: Session, clock: Clock, payment: Payment, event: 
 
 
 def _issue_receipts(session: Session, clock: Clock, payment: Payment, actor: str,
-                    receipts: Receipting | None) -> None:
+                    receipts: Receipting | None, *, just_recorded: bool = False) -> None:
     """The receipts of a payment that just succeeded, in its transaction (never failing it:
-    :mod:`recon.receipts.issuing`)."""
+    :mod:`recon.receipts.issuing`). ``just_recorded``: the payment was inserted by this
+    transaction and matched to one dossier (no shares, no receipt yet)."""
     if receipts is not None and payment.status == "succeeded":
         session.flush()
-        receipts.issue(session, payment, moment=clock.now(), actor=actor)
+        receipts.issue(session, payment, moment=clock.now(), actor=actor,
+                       just_recorded=just_recorded)
 
 
 def record_payment(session: Session, clock: Clock, event: PaymentEvent, *, actor: str,
@@ -334,7 +336,7 @@ def record_payment(session: Session, clock: Clock, event: PaymentEvent, *, actor
         audit.record(session, clock, actor=actor, action=RECORDED,
                      entity_type="payment", entity_id=new_id,
                      data=_recorded_data(event, payment.reference, dossier_id, callback_id))
-        _issue_receipts(session, clock, payment, actor, receipts)
+        _issue_receipts(session, clock, payment, actor, receipts, just_recorded=True)
         return RecordResult(payment, "recorded", intent)
     existing = session.execute(select(Payment).where(
         Payment.provider == event.provider,

@@ -25,7 +25,7 @@ from recon.models.dossiers import Dossier, FeeLine
 from recon.models.payments import Payment, PaymentAllocation
 from recon.models.receipts import Receipt
 from recon.receipts.document import FeeItem, Party, ReceiptContent, build, schema, to_bytes
-from recon.receipts.numbering import draw_number
+from recon.receipts.numbering import next_number
 from recon.receipts.settings import ReceiptSettings
 from recon.receipts.signing import Signer, sign
 
@@ -73,17 +73,19 @@ def _dossier_of(receipt: Receipt) -> str | None:
 
 def issue_receipt(session: Session, payment: Payment, *, settings: ReceiptSettings,
                   signer: Signer, moment: datetime, actor: str = "system",
-                  share: tuple[int, int] | None = None) -> Receipt | None:
+                  share: tuple[int, int] | None = None,
+                  just_recorded: bool = False) -> Receipt | None:
     """Issue, sign and register the receipt of ``payment``; the existing one if it has one.
 
     ``share``: (dossier id, amount) of one allocation of a split transfer: the receipt is that
     dossier's, for that amount (one receipt per share; the existing one of that dossier, if
-    any)."""
+    any). ``just_recorded``: the payment was inserted in this transaction, so it has no receipt
+    yet (none is looked for)."""
     if not settings.enabled or payment.status != "succeeded":
         return None
     dossier_id, amount = share if share is not None else (payment.dossier_id, payment.amount)
     dossier = session.get(Dossier, dossier_id) if dossier_id else None
-    issued = list(session.scalars(select(Receipt).where(
+    issued = [] if just_recorded else list(session.scalars(select(Receipt).where(
         Receipt.payment_id == payment.id, Receipt.status == "issued").order_by(Receipt.id)))
     if share is None and issued:
         return issued[0]
@@ -99,28 +101,34 @@ def issue_receipt(session: Session, payment: Payment, *, settings: ReceiptSettin
         log.warning("no receipt for payment %s: it paid %s VND, the dossier %s assesses %s VND;"
                     " a person issues it", payment.id, amount, dossier.code, fees)
         return None
+    # everything but the number first: the counter row is locked from the draw to the end of
+    # the payment's transaction, so the less done after the draw, the less others wait
+    items = tuple(FeeItem(FEE_KIND_WORDS[line.kind], line.name, line.amount)
+                  for line in sorted(dossier.fee_lines, key=lambda f: f.position))
+    collector = Party(dossier.agency.name, settings.tax_code)
+    method = PAYMENT_METHODS.get(payment.channel, payment.channel.upper())
+    code = unused_lookup_code(session)
     try:
         with session.begin_nested():
-            receipt = draw_number(session, settings, moment=moment, drawn_by=actor,
-                                  payment_id=payment.id, amount=amount)
+            drawn = next_number(session, settings, moment=moment)
             content = ReceiptContent(
-                form_code=receipt.form_code, series=receipt.series, number=receipt.number,
-                signed_at=moment,
-                collector=Party(dossier.agency.name, settings.tax_code),
-                payer=Party(dossier.applicant_name),
-                items=tuple(FeeItem(FEE_KIND_WORDS[line.kind], line.name, line.amount)
-                            for line in sorted(dossier.fee_lines, key=lambda f: f.position)),
-                method=PAYMENT_METHODS.get(payment.channel, payment.channel.upper()),
+                form_code=drawn.form_code, series=drawn.series, number=drawn.number,
+                signed_at=moment, collector=collector, payer=Party(dossier.applicant_name),
+                items=items, method=method,
                 provider_reference=payment.bank_reference or payment.provider_txn_id,
                 dossier_code=dossier.code, procedure=dossier.procedure.name,
-                lookup_code=unused_lookup_code(session))
+                lookup_code=code)
             unsigned = build(content)
             schema().assertValid(unsigned)
             document = to_bytes(sign(unsigned, signer, moment))
-            receipt.status = "issued"
-            receipt.signed_at = moment
-            receipt.document = document.decode("utf-8")
-            receipt.lookup_code = content.lookup_code
+            # registered once, signed: the number is in the register in this transaction
+            receipt = Receipt(form_code=drawn.form_code, series=drawn.series,
+                              number=drawn.number, status="issued", issued_on=drawn.issued_on,
+                              drawn_by=actor, drawn_at=moment, payment_id=payment.id,
+                              amount=amount, signed_at=moment,
+                              document=document.decode("utf-8"),
+                              lookup_code=code)
+            session.add(receipt)
             session.flush()
     except (ReconError, ValueError, KeyError, etree.DocumentInvalid) as exc:
         log.error("no receipt for payment %s: %s; its number was given back", payment.id, exc)
@@ -153,11 +161,14 @@ class Receipting:
         return self._signer
 
     def issue(self, session: Session, payment: Payment, *, moment: datetime,
-              actor: str = "system") -> list[Receipt]:
-        """The receipts of ``payment``: one, or one per allocation of a split transfer."""
+              actor: str = "system", just_recorded: bool = False) -> list[Receipt]:
+        """The receipts of ``payment``: one, or one per allocation of a split transfer.
+        ``just_recorded``: the payment was inserted in this transaction and matched to one
+        dossier, so it has no allocation and no receipt yet (neither is looked for: two
+        queries fewer on every new payment)."""
         if not self.enabled or payment.status != "succeeded":
             return []
-        shares = [(a.dossier_id, a.amount) for a in session.scalars(
+        shares = [] if just_recorded else [(a.dossier_id, a.amount) for a in session.scalars(
             select(PaymentAllocation).where(PaymentAllocation.payment_id == payment.id)
             .order_by(PaymentAllocation.id))]
         if not shares and payment.dossier_id is None:
@@ -169,7 +180,8 @@ class Receipting:
         wanted: list[tuple[int, int] | None] = list(shares) if shares else [None]
         for share in wanted:
             receipt = issue_receipt(session, payment, settings=self.settings, signer=signer,
-                                    moment=moment, actor=actor, share=share)
+                                    moment=moment, actor=actor, share=share,
+                                    just_recorded=just_recorded)
             if receipt is not None:
                 issued.append(receipt)
         return issued

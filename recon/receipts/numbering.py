@@ -10,6 +10,7 @@ A number drawn but never signed is marked ``spoiled`` with a reason and stays in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select, text
@@ -38,6 +39,37 @@ def issue_date(moment: datetime) -> date:
     return moment.astimezone(VN_TZ).date()
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """A number raised on its counter, not yet in the register (see :func:`next_number`)."""
+
+    form_code: str
+    series: str
+    number: int
+    issued_on: date
+
+
+def next_number(session: Session, settings: ReceiptSettings, *, moment: datetime) -> Drawn:
+    """Raise the counter of the series of ``moment``'s year and return its new number; the
+    caller registers it in the same transaction (:func:`draw_number` as reserved, issuing as
+    issued once signed). The counter row stays locked until that transaction ends, and a
+    rollback returns the number. One statement when the counter exists (the usual case), the
+    counter created first when it does not."""
+    issued_on = issue_date(moment)
+    keys = {"form_code": settings.form_code, "series": settings.series_for(issued_on),
+            "max": MAX_RECEIPT_NUMBER}
+    number = session.execute(_RAISE, keys).scalar_one_or_none()
+    if number is None:  # a new series, or one that has used all its numbers
+        session.execute(_ENSURE, keys)
+        number = session.execute(_RAISE, keys).scalar_one_or_none()
+    if number is None:
+        raise Conflict(
+            f"the series {keys['series']} of form {keys['form_code']} has used all "
+            f"{MAX_RECEIPT_NUMBER:,} numbers",
+            hint="Register a new series with the tax authority and set RECON_RECEIPT_SERIES.")
+    return Drawn(settings.form_code, str(keys["series"]), int(number), issued_on)
+
+
 def draw_number(session: Session, settings: ReceiptSettings, *, moment: datetime,
                 drawn_by: str, payment_id: int | None = None,
                 amount: int | None = None) -> Receipt:
@@ -46,17 +78,9 @@ def draw_number(session: Session, settings: ReceiptSettings, *, moment: datetime
     Call it inside the transaction that will sign (or spoil) the receipt: the counter row stays
     locked until that transaction ends, and a rollback returns the number.
     """
-    issued_on = issue_date(moment)
-    keys = {"form_code": settings.form_code, "series": settings.series_for(issued_on)}
-    session.execute(_ENSURE, keys)
-    number = session.execute(_RAISE, {**keys, "max": MAX_RECEIPT_NUMBER}).scalar_one_or_none()
-    if number is None:
-        raise Conflict(
-            f"the series {keys['series']} of form {keys['form_code']} has used all "
-            f"{MAX_RECEIPT_NUMBER:,} numbers",
-            hint="Register a new series with the tax authority and set RECON_RECEIPT_SERIES.")
-    receipt = Receipt(form_code=keys["form_code"], series=keys["series"], number=number,
-                      status="reserved", issued_on=issued_on, drawn_by=drawn_by,
+    drawn = next_number(session, settings, moment=moment)
+    receipt = Receipt(form_code=drawn.form_code, series=drawn.series, number=drawn.number,
+                      status="reserved", issued_on=drawn.issued_on, drawn_by=drawn_by,
                       drawn_at=moment, payment_id=payment_id, amount=amount)
     session.add(receipt)
     session.flush()

@@ -29,7 +29,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, exists, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    distinct,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from recon.clock import VN_TZ
@@ -200,6 +211,19 @@ def _has_succeeded_payment() -> Any:
 
 def _collected(session: Session, start: datetime, end: datetime,
                by: Any, scope: Scope = ALL) -> list[Figure]:
+    """Succeeded payments in the window per ``by`` (``Payment.channel`` or ``.provider``):
+    how many, and how much. The whole deployment counts every payment once, whole (matched
+    or not); an agency's scope counts its dossiers' payments and its shares of transfers split
+    across several dossiers (a split payment counted once per agency it paid)."""
+    if not scope.is_all:
+        paid = _paid_shares(start, end)
+        column = paid.c[by.key]
+        rows = session.execute(
+            select(column, func.count(distinct(paid.c.payment_id)), func.sum(paid.c.amount))
+            .join(Dossier, Dossier.id == paid.c.dossier_id)
+            .where(agency_condition(Dossier.agency_id, scope))
+            .group_by(column).order_by(func.sum(paid.c.amount).desc(), column))
+        return [Figure(str(k), _int(c), _int(a)) for k, c, a in rows]
     rows = session.execute(
         select(by, func.count(), func.sum(Payment.amount))
         .where(Payment.status == "succeeded", Payment.paid_at >= start, Payment.paid_at < end,
@@ -495,23 +519,42 @@ class QuarterlyReport:
         }
 
 
+def _paid_shares(start: datetime, end: datetime) -> Any:
+    """Succeeded payments in the window as (payment, dossier, amount, channel, provider) rows,
+    one per dossier paid: a payment matched to its dossier, and each share of a transfer split
+    across several dossiers (``payment_allocations``, whose payment names no dossier), as
+    :func:`recon.intake.dossiers.paid_amounts` counts them."""
+    in_window = (Payment.status == "succeeded", Payment.paid_at >= start, Payment.paid_at < end)
+    direct = (select(Payment.id.label("payment_id"), Payment.dossier_id.label("dossier_id"),
+                     Payment.amount.label("amount"), Payment.channel.label("channel"),
+                     Payment.provider.label("provider"))
+              .where(Payment.dossier_id.is_not(None), *in_window))
+    shares = (select(Payment.id.label("payment_id"), PaymentAllocation.dossier_id,
+                     PaymentAllocation.amount, Payment.channel, Payment.provider)
+              .select_from(PaymentAllocation)
+              .join(Payment, Payment.id == PaymentAllocation.payment_id)
+              .where(*in_window))
+    return union_all(direct, shares).subquery("paid_shares")
+
+
 def _paid_figures(session: Session, start: datetime, end: datetime,
                   group: Any | None, scope: Scope = ALL
                   ) -> dict[Any, tuple[int, int, int, int, int]]:
     """Per group: (paid dossiers, paid cashless dossiers, cashless amount, paid cash dossiers,
-    cash amount) over succeeded, matched payments in the window."""
-    cashless = Payment.channel != CASH
+    cash amount) over succeeded, matched payments in the window; a split transfer counts
+    each dossier's share under that dossier (its agency, procedure, received channel)."""
+    paid = _paid_shares(start, end)
+    cashless = paid.c.channel != CASH
     cols: list[Any] = [
-        func.count(distinct(Payment.dossier_id)),
-        func.count(distinct(case((cashless, Payment.dossier_id)))),
-        func.sum(case((cashless, Payment.amount), else_=0)),
-        func.count(distinct(case((~cashless, Payment.dossier_id)))),
-        func.sum(case((~cashless, Payment.amount), else_=0)),
+        func.count(distinct(paid.c.dossier_id)),
+        func.count(distinct(case((cashless, paid.c.dossier_id)))),
+        func.sum(case((cashless, paid.c.amount), else_=0)),
+        func.count(distinct(case((~cashless, paid.c.dossier_id)))),
+        func.sum(case((~cashless, paid.c.amount), else_=0)),
     ]
     stmt = (select(*(([group] if group is not None else []) + cols))
-            .select_from(Payment).join(Dossier, Dossier.id == Payment.dossier_id)
-            .where(Payment.status == "succeeded", Payment.paid_at >= start,
-                   Payment.paid_at < end, agency_condition(Dossier.agency_id, scope)))
+            .select_from(paid).join(Dossier, Dossier.id == paid.c.dossier_id)
+            .where(agency_condition(Dossier.agency_id, scope)))
     if group is not None:
         stmt = stmt.join(Procedure, Procedure.id == Dossier.procedure_id).group_by(group)
     out: dict[Any, tuple[int, int, int, int, int]] = {}
@@ -563,12 +606,13 @@ def quarterly_report(session: Session, year: int, quarter: int,
         k for k in set(by_rc_received) | set(by_rc_paid) if k not in RECEIVED_CHANNELS)
     by_received_channel = _rows(by_rc_received, by_rc_paid, rc_keys, str)
 
+    paid_shares = _paid_shares(start, end)
     channel_rows = session.execute(
-        select(Payment.channel, func.count(distinct(Payment.dossier_id)), func.count(),
-               func.sum(Payment.amount))
-        .where(Payment.status == "succeeded", Payment.dossier_id.is_not(None),
-               Payment.paid_at >= start, Payment.paid_at < end, payment_condition(scope))
-        .group_by(Payment.channel))
+        select(paid_shares.c.channel, func.count(distinct(paid_shares.c.dossier_id)),
+               func.count(distinct(paid_shares.c.payment_id)), func.sum(paid_shares.c.amount))
+        .join(Dossier, Dossier.id == paid_shares.c.dossier_id)
+        .where(agency_condition(Dossier.agency_id, scope))
+        .group_by(paid_shares.c.channel))
     by_channel = {ch: ChannelRow(ch, _int(d), _int(n), _int(a)) for ch, d, n, a in channel_rows}
     by_payment_channel = [by_channel.get(ch, ChannelRow(ch, 0, 0, 0)) for ch in PAYMENT_CHANNELS]
     by_payment_channel += [v for k, v in sorted(by_channel.items()) if k not in PAYMENT_CHANNELS]
