@@ -125,6 +125,8 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
                                    "Xác nhận thanh toán qua truy vấn nhà cung cấp"),
     "payment.matched_manually": ("Payment matched by hand", "Đối chiếu thủ công khoản thu"),
     "settlements.imported": ("Settlement file imported", "Nhập tệp đối soát"),
+    "portal.imported": ("Portal transaction list imported",
+                        "Nhập danh sách giao dịch Cổng Dịch vụ công"),
     "reconcile.run": ("Reconciliation run", "Chạy đối soát"),
     "discrepancy.resolved": ("Discrepancy resolved", "Xử lý chênh lệch"),
     "discrepancy.resolution_proposed": ("Resolution proposed", "Đề xuất cách xử lý"),

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 #: the commands that never touch the database (they must still never print a traceback)
 NO_DATABASE = frozenset({"vietqr encode", "vietqr decode", "vietqr banks",
-                         "settlements profiles", "receipts verify", "calendar show",
+                         "settlements profiles", "portal profiles", "receipts verify", "calendar show",
                          "calendar check", "contracts list", "contracts check"})
 #: the commands that look at the database only when they have work (`spool-import`: an empty
 #: spool has nothing to import, whatever the database's state; with calls waiting, a database
