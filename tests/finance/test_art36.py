@@ -137,6 +137,9 @@ def test_page_and_downloads(finance: tuple[FlaskClient, str], db: Database) -> N
     assert "Awaiting settlement" in english
     data = client.get("/finance/reports/daily.json?day=2021-02-04").get_json()
     assert data["count"] == 2 and data["amount"] == 600_000
+    # no portal list of that day: said, on the page and in the data
+    assert data["portal"]["imported"] is False
+    assert "Chưa nhập danh sách giao dịch của Cổng cho ngày này" in text
     assert [d["provider_txn_id"] for d in data["detail"]] == ["TX-d4", "TX-d4-dup"]
     assert sum(r["amount"] for r in data["summary"]) == sum(d["amount"] for d in data["detail"])
     detail_csv = client.get("/finance/reports/daily.csv?day=2021-02-04")
@@ -148,7 +151,9 @@ def test_page_and_downloads(finance: tuple[FlaskClient, str], db: Database) -> N
     assert sum(int(r[7]) for r in srows[1:]) == 600_000
     book = load_workbook(io.BytesIO(client.get("/finance/reports/daily.xlsx?day=2021-02-04").data),
                          read_only=True)
-    assert book.sheetnames == ["Tổng hợp", "Chi tiết"]
+    assert book.sheetnames == ["Tổng hợp", "Chi tiết", "Cổng DVCQG"]
+    portal_rows = list(book["Cổng DVCQG"].iter_rows(min_row=2, values_only=True))
+    assert portal_rows and all(r[7] == "Chưa nhập danh sách của Cổng" for r in portal_rows)
     assert sum(r[6] for r in book["Chi tiết"].iter_rows(min_row=2, values_only=True)) == 600_000
     assert client.get("/finance/reports/daily.pdf?day=2021-02-04").status_code == 404
     assert client.get("/finance/reports/daily.csv?day=someday").status_code == 422
@@ -163,6 +168,7 @@ def test_cli_formats(finance: tuple[FlaskClient, str], tmp_path: Path) -> None:
     assert {d["result"] for d in as_json["detail"]} == {"cash", "awaiting_settlement"}
     text = runner.invoke(cli, args, catch_exceptions=False)
     assert text.exit_code == 0 and "Art. 36" in text.output and "TX-d9-cash" in text.output
+    assert "no portal list was imported for this day" in text.output
     csv_out = tmp_path / "d.csv"
     assert runner.invoke(cli, [*args, "--format", "csv", "-o", str(csv_out)]).exit_code == 0
     rows = list(csv.reader(io.StringIO(csv_out.read_text("utf-8-sig"))))
