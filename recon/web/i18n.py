@@ -148,6 +148,7 @@ ENTITY_LABELS: dict[str, tuple[str, str]] = {
     "dossier": ("Dossier", "Hồ sơ"),
     "dossier_import": ("Dossier import", "Lần nhập hồ sơ"),
     "settlement_file": ("Settlement file", "Tệp đối soát"),
+    "portal_file": ("Portal transaction list", "Danh sách giao dịch của Cổng DVCQG"),
     "recon_run": ("Reconciliation run", "Lần đối soát"),
     "user": ("User", "Người dùng"),
     "api_token": ("API token", "Mã truy cập API"),
