@@ -72,8 +72,8 @@ class PortalSeed:
 def _planned(candidates: int) -> dict[str, int]:
     if candidates >= PUBLISHED_CASHLESS:
         return dict(PORTAL_FAULTS)
-    return {k: max(1, v * candidates // PUBLISHED_CASHLESS) if candidates else 0
-            for k, v in PORTAL_FAULTS.items()}
+    # a smaller quarter, proportionally fewer (none for a tiny one)
+    return {k: v * candidates // PUBLISHED_CASHLESS for k, v in PORTAL_FAULTS.items()}
 
 
 def _money(amount: int) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -60,9 +60,9 @@ class PortalDay:
 
 
 def _window(day: date) -> tuple[datetime, datetime]:
-    from recon.review.reports import vn_day_window  # noqa: PLC0415 - no import cycle
-
-    return vn_day_window(day)
+    """The Vietnam day ``[start, end)`` in UTC (as ``reports.vn_day_window``)."""
+    start = datetime.combine(day, time(), VN_TZ).astimezone(UTC)
+    return start, start + timedelta(days=1)
 
 
 def portal_days(session: Session, day: date, scope: Scope = ALL,
