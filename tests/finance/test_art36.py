@@ -211,3 +211,34 @@ def test_exports_are_formula_safe_and_the_page_is_limited(
     assert "Đang hiện 1 trên 2 giao dịch" in first
     second = client.get(f"/finance/reports/daily?day=2021-02-04&after={world.payments['d4']}")
     assert "HYPERLINK" in second.get_data(as_text=True)
+
+
+def test_the_page_shows_the_portal_list_of_the_day(finance: tuple[FlaskClient, str],
+                                                   db: Database, world: World) -> None:
+    """AG2's list of 04/02/2021 has one of its two MoMo payments: the portal's figure and
+    recon's differ, on the page (vi and en) and in the workbook; another scope sees none."""
+    from recon.clock import FixedClock
+    from recon.portal.importer import import_portal_list
+
+    with db.read() as s:
+        ids = {c: i for c, i in s.execute(select(Agency.code, Agency.id))}
+    listed = ("Mã giao dịch,Mã hồ sơ,Mã giao dịch trung gian,Trung gian thanh toán,Số tiền,"
+              "Trạng thái,Thời gian giao dịch\n"
+              f"G22.99.3-210204-000001,{world.codes['d4']}"
+              ",TX-d4,MoMo,300.000,Thành công,04/02/2021 10:00:00\n").encode()
+    import_portal_list(db, FixedClock(T0), listed, "dvc-ag2-0402.csv", agency="AG2",
+                       actor="test")
+    client, _csrf = finance
+    text = client.get("/finance/reports/daily?day=2021-02-04").get_data(as_text=True)
+    assert 'data-testid="art36-portal"' in text and "dvc-ag2-0402.csv" in text
+    assert "Chưa nhập danh sách giao dịch của Cổng cho ngày này" not in text
+    assert "Lệch" in text  # 1 listed, 2 paid
+    english = client.get("/finance/reports/daily?day=2021-02-04&lang=en").get_data(as_text=True)
+    assert "National Public Service Portal" in english and "Differs" in english
+    data = client.get("/finance/reports/daily.json?day=2021-02-04").get_json()
+    [ag2] = [p for p in data["portal"]["agencies"] if p["agency"] == "AG2"]
+    assert (ag2["portal_count"], ag2["portal_amount"], ag2["recon_count"],
+            ag2["recon_amount"], ag2["agrees"]) == (1, 300_000, 2, 600_000, False)
+    with db.read() as s:
+        only_ag1 = reports.art36_report(s, date(2021, 2, 4), Scope.of([ids["AG1"]]))
+    assert all(p.agency_code == "AG1" for p in only_ag1.portal)
