@@ -21,7 +21,7 @@ from alembic import op
 import recon.db
 
 revision: str = '0025_receipt_lookup'
-down_revision: str | None = '0020_receipts'
+down_revision: str | None = '0023_portal'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

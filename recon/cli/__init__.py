@@ -48,6 +48,10 @@ def _register() -> None:
 
     for command in (*calendar.COMMANDS, *contracts.COMMANDS, *receipts.COMMANDS):
         cli.add_command(command)
+    from recon.cli import portal  # noqa: PLC0415 - issue 18 §5: the portal's daily lists
+
+    for command in portal.COMMANDS:
+        cli.add_command(command)
 
 
 _register()

@@ -151,10 +151,16 @@ def daily(ctx: click.Context, day: str, agency: str | None, fmt: str,
             chunks = workbench.csv_chunks(detail_header, detail)
         else:
             summary = [reports.art36_summary_cells(r, art36_label) for r in report.summary]
+            from recon.review import portal_report  # noqa: PLC0415
+            from recon.web.i18n import portal_agreement_vi  # noqa: PLC0415
+
+            portal = [portal_report.portal_cells(p, portal_agreement_vi) for p in report.portal]
             chunks = workbench.xlsx_sheets_chunks([
                 (VI["Summary"], [VI.get(k, k) for k in reports.ART36_SUMMARY_HEADER],
                  summary, reports.ART36_SUMMARY_AMOUNTS),
-                (VI["Detail"], detail_header, detail, reports.ART36_DETAIL_AMOUNTS)])
+                (VI["Detail"], detail_header, detail, reports.ART36_DETAIL_AMOUNTS),
+                (VI["Portal"], [VI.get(k, k) for k in portal_report.PORTAL_HEADER], portal,
+                 portal_report.PORTAL_AMOUNTS)])
         if output:
             with open(output, "wb") as out:
                 for chunk in chunks:
@@ -193,6 +199,9 @@ def _daily_text(report: Any, lines: list[Any]) -> str:
                    f"{format_vnd(r.amount):>16} "
                    f"{ict(r.reconciled_at) if r.reconciled_at else 'not yet'}")
     out.append(f"  {'total':<77} {report.count:>7,} {format_vnd(report.amount):>16}")
+    from recon.review.portal_report import portal_text  # noqa: PLC0415
+
+    out += portal_text(report.portal)
     out += ["", f"Detail: {len(lines)} transaction(s)"]
     for d in lines:
         kinds = f" [{', '.join(d.kinds)}]" if d.kinds else ""

@@ -200,7 +200,7 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
             _, ids = REGISTRY.parse_identity(r.identity)
             res_ids[r.identity] = ids
             first = REGISTRY[r.kind].subject[0]
-            subjects.append((first, ids[first]))
+            subjects.append((first, ids.get(first, 0)))  # another shape: no such part
             if "payment" in ids:  # a resolution's payment, for its late finding
                 subjects.append(("payment", ids["payment"]))
     want = {part: {i for p, i in subjects if p == part and i}

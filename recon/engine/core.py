@@ -791,6 +791,12 @@ detect_payout_mismatch = _found_by_the_payout_pass
 detect_payout_unexpected = _found_by_the_payout_pass
 
 
+def detect_portal_mismatch(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """Emits nothing here: the core does not read the portal's lists. The run's portal pass
+    (:mod:`recon.engine.portal`, read by :mod:`recon.engine.portal_load`) finds these."""
+    del facts, kind, emit
+
+
 def detect_unmatched_payment(facts: Facts, kind: Kind, emit: Emit) -> None:
     name, explain_ = kind.name, kind.explain
     for p in facts.unmatched:

@@ -14,7 +14,10 @@ from recon.clock import VN_TZ
 from recon.money import format_vnd
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from recon.contracts.model import FeeCheck
+    from recon.engine.portal import PortalEntry, PortalPayment, ProviderLine
 
 PROVIDER_NAMES = {
     "vietqr": "VietQR",
@@ -460,3 +463,79 @@ def payout_unexpected(provider: str, bank_reference: str, booked_on: date, amoun
         f"The credit {bank_reference} of {date_en(booked_on)} ({vnd(amount)}, memo “{memo}”) "
         f"is a {provider_en(provider)} payout that no batch explains.",
     )
+
+
+# --------------------------------------------------------------------------- portal
+# (recon.engine.portal: the portal's daily list, recon and the provider, Art. 36)
+
+_PORTAL_STATUS_VI = {"succeeded": "thành công", "failed": "thất bại", "refunded": "đã hoàn tiền",
+              "pending": "đang xử lý"}
+_PORTAL_STATUS_EN = {"succeeded": "succeeded", "failed": "failed", "refunded": "refunded",
+              "pending": "pending"}
+
+
+def _portal_vi(e: PortalEntry) -> str:
+    return (f"Cổng DVCQG ghi giao dịch {e.portal_txn_id} (hồ sơ {e.dossier_code}, "
+            f"{vnd(e.amount)}, {_PORTAL_STATUS_VI[e.status]}, ngày {date_vi(e.day)})")
+
+
+def _portal_en(e: PortalEntry) -> str:
+    return (f"the portal lists transaction {e.portal_txn_id} (dossier {e.dossier_code}, "
+            f"{vnd(e.amount)}, {_PORTAL_STATUS_EN[e.status]}, on {date_en(e.day)})")
+
+
+def _recon_vi(p: PortalPayment) -> str:
+    return (f"recon ghi khoản thanh toán {provider_vi(p.provider)} mã {p.provider_txn_id} "
+            f"(hồ sơ {p.dossier_code or 'chưa xác định'}, {vnd(p.amount)}, "
+            f"{_PORTAL_STATUS_VI.get(p.status, p.status)})")
+
+
+def _recon_en(p: PortalPayment) -> str:
+    return (f"recon has {provider_en(p.provider)} payment {p.provider_txn_id} "
+            f"(dossier {p.dossier_code or 'unknown'}, {vnd(p.amount)}, "
+            f"{_PORTAL_STATUS_EN.get(p.status, p.status)})")
+
+
+def _portal_provider(line: ProviderLine | None, provider: str | None) -> Pair:
+    if line is None:
+        if provider is None:
+            return ("", "")
+        return (f"; nhà cung cấp {provider_vi(provider)} chưa có dòng đối soát",
+                f"; the provider {provider_en(provider)} has no settlement line for it")
+    return (f"; nhà cung cấp {provider_vi(line.provider)} ghi {vnd(line.amount)}",
+            f"; the provider {provider_en(line.provider)} settled {vnd(line.amount)}")
+
+
+def portal_mismatch(e: PortalEntry, p: PortalPayment, line: ProviderLine | None,
+                    differences: Sequence[str]) -> Pair:
+    """The portal and recon tell one transaction differently (``differences``: ``amount``,
+    ``status``, ``dossier``)."""
+    vi_names = {"amount": "số tiền", "status": "trạng thái", "dossier": "mã hồ sơ"}
+    en_names = {"amount": "amount", "status": "status", "dossier": "dossier"}
+    pv, pe = _portal_provider(line, p.provider)
+    return (f"Lệch {', '.join(vi_names[d] for d in differences)} giữa Cổng DVCQG và recon: "
+            f"{_portal_vi(e)}; {_recon_vi(p)}{pv}.",
+            f"The portal and recon differ on the {', '.join(en_names[d] for d in differences)}"
+            f": {_portal_en(e)}; {_recon_en(p)}{pe}.")
+
+
+def portal_recon_lacks(e: PortalEntry, line: ProviderLine | None) -> Pair:
+    pv, pe = _portal_provider(line, e.provider)
+    return (f"{_portal_vi(e)}, nhưng recon không có khoản thanh toán nào tương ứng{pv}.",
+            f"{_portal_en(e)[:1].upper()}{_portal_en(e)[1:]}, but recon has no such "
+            f"payment{pe}.")
+
+
+def portal_listed_twice(e: PortalEntry, first: PortalEntry, p: PortalPayment) -> Pair:
+    return (f"{_portal_vi(e)} lần thứ hai: khoản thanh toán {p.provider_txn_id} của recon đã "
+            f"khớp giao dịch {first.portal_txn_id} của Cổng.",
+            f"{_portal_en(e)[:1].upper()}{_portal_en(e)[1:]} a second time: recon's payment "
+            f"{p.provider_txn_id} already matches the portal's {first.portal_txn_id}.")
+
+
+def portal_payment_lacks(p: PortalPayment, line: ProviderLine | None) -> Pair:
+    pv, pe = _portal_provider(line, p.provider)
+    return (f"{_recon_vi(p)[:1].upper()}{_recon_vi(p)[1:]} ngày {date_vi(p.day)}, nhưng danh "
+            f"sách giao dịch của Cổng DVCQG ngày đó không có{pv}.",
+            f"{_recon_en(p)[:1].upper()}{_recon_en(p)[1:]} on {date_en(p.day)}, but the "
+            f"portal's list of that day lacks it{pe}.")

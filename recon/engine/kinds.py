@@ -58,7 +58,7 @@ Emit = Callable[["Discrepancy"], None]
 Detector = Callable[["Facts", "Kind", Emit], None]
 Reason = Callable[[dict[str, int], "Reconciliation"], Pair]
 
-SUBJECT_PARTS: Final = ("dossier", "payment", "settlement_line")
+SUBJECT_PARTS: Final = ("dossier", "payment", "settlement_line", "portal_line")
 SEVERITIES: Final = ("high", "medium", "low")
 STAGES: Final = ("transactions", "dossiers")
 NAME_LENGTH: Final = 24  # discrepancies.kind is a VARCHAR(24)
@@ -148,11 +148,12 @@ class KindRegistry:
         dossier_id: int | None = None,
         payment_id: int | None = None,
         settlement_line_id: int | None = None,
+        portal_line_id: int | None = None,
     ) -> str:
         """``kind`` plus the ids of its subject, e.g.
         ``duplicate_payment:dossier=12:payment=99``. Ids outside the subject are not part."""
         ids = {"dossier": dossier_id, "payment": payment_id,
-               "settlement_line": settlement_line_id}
+               "settlement_line": settlement_line_id, "portal_line": portal_line_id}
         entry = self[kind]
         subject = next((shape for shape in (entry.subject, *entry.alternatives)
                         if all(ids[p] is not None for p in shape)), entry.subject)
@@ -260,6 +261,12 @@ def _entries() -> Sequence[Kind]:
              lifecycle.reason_multi_reference_unsplit,
              "Chuyển khoản nhiều hồ sơ chưa chia", "Multi-reference payment not split",
              "high"),
+        # found by the run's portal pass (recon.engine.portal, read by portal_load): the
+        # portal's daily list against the provider and recon (Art. 36)
+        Kind("portal_mismatch", ("payment",), "transactions", core.detect_portal_mismatch,
+             explain.portal_mismatch, lifecycle.reason_portal_mismatch,
+             "Lệch với Cổng DVCQG", "Differs from the national portal", "medium",
+             alternatives=(("portal_line",),)),
     )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from recon.clock import VN_TZ
-from recon.engine import explain, payouts
+from recon.engine import explain, payouts, portal
 from recon.engine.core import Reconciliation, settlement_deadline
 from recon.engine.explain import date_en, date_vi, vnd
 from recon.engine.records import SUCCEEDED, Discrepancy, PaymentRow
@@ -435,3 +435,12 @@ def reason_payout_unexpected(ids: dict[str, int], result: Reconciliation) -> Pai
                         f"The credit now pays the batch of session {sessions_en}.")
     return ("Khoản ghi có không còn được xem là tiền chuyển về của nhà cung cấp.",
             "The credit is no longer taken for a provider's payout.")
+
+
+# --------------------------------------------------------------------------- portal
+
+
+def reason_portal_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
+    """The portal pass's outcome rides on the result (PortalReconciliation.portal)."""
+    found = getattr(result, "portal", None)
+    return portal.reason(ids, found if isinstance(found, portal.PortalOutcome) else None)

@@ -64,7 +64,7 @@ from sqlalchemy import Connection
 
 from recon.clock import Clock
 from recon.db import Database
-from recon.engine import changes, closed, payout_load
+from recon.engine import changes, closed, payout_load, portal_load
 from recon.engine.core import Reconciliation, reconcile
 from recon.engine.kinds import KINDS
 from recon.engine.lifecycle import Classification, classify
@@ -453,6 +453,16 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
     if payouts is not None:
         result = payouts.apply(result)
         previous_open = payouts.previous(previous_open)
+    # the portal pass (recon/engine/portal_load.py): the portal's daily lists, three ways
+    t_portal = time.perf_counter()
+    portal = portal_load.prepare(conn, config=config, mode=mode, mark=since_mark)
+    if portal is not None:
+        result = portal.apply(result)
+        previous_open = portal.previous(previous_open)
+        timings["portal"] = time.perf_counter() - t_portal
+        say(f"portal: {len(portal.outcome.entries):,} portal lines on "
+            f"{len(portal.outcome.judged):,} agency-days, {len(portal.outcome.findings):,} "
+            f"differences in {timings['portal']:.2f}s")
     classification = classify(previous_open, result, partial=mode != "full")
     t2 = time.perf_counter()
     timings["reconcile"] = t2 - t1  # from the core's start: in a full run, overlaps the load

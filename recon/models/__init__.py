@@ -11,6 +11,7 @@ from recon.models.payments import (
     RefusedCallCount,
 )
 from recon.models.periods import Period, PeriodSnapshot
+from recon.models.portal import PortalFile, PortalLine
 from recon.models.receipts import Receipt, ReceiptCounter, ReceiptLookupFailure
 from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
 from recon.models.scopes import TokenAgency, UserAgency
@@ -34,6 +35,8 @@ __all__ = [
     "PaymentIntent",
     "Period",
     "PeriodSnapshot",
+    "PortalFile",
+    "PortalLine",
     "Procedure",
     "Receipt",
     "ReceiptCounter",

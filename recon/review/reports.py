@@ -56,6 +56,7 @@ from recon.models import (
     SettlementLine,
 )
 from recon.models.reconciliation import DISCREPANCY_KINDS
+from recon.review.portal_report import PortalDay, portal_days
 from recon.scope import (
     ALL,
     Scope,
@@ -836,6 +837,8 @@ class Art36Report:
     summary: list[Art36Row]
     count: int
     amount: int
+    # the National Public Service Portal's side, per agency (recon.review.portal_report)
+    portal: list[PortalDay] = field(default_factory=list)
 
     def as_dict(self, detail: Sequence[Art36Line] = ()) -> dict[str, Any]:
         run = self.run
@@ -848,6 +851,8 @@ class Art36Report:
                 "covers_day": run.covers_day},
             "count": self.count, "amount": self.amount,
             "summary": [r.as_dict() for r in self.summary],
+            "portal": {"imported": any(p.imported for p in self.portal),
+                       "agencies": [p.as_dict() for p in self.portal]},
             "detail": [d.as_dict() for d in detail],
         }
 
@@ -927,7 +932,7 @@ def art36_report(session: Session, day: date, scope: Scope = ALL,
                  _reconciled_at(run, latest))
         for ac, an, p, tt, st, res, c, a, latest in grouped]
     return Art36Report(day, agency, run, summary, sum(r.count for r in summary),
-                       sum(r.amount for r in summary))
+                       sum(r.amount for r in summary), portal_days(session, day, scope))
 
 
 def art36_detail(session: Session, day: date, scope: Scope = ALL,

@@ -42,7 +42,7 @@ from recon.intake.agencies import agency_names
 from recon.models.reconciliation import DISCREPANCY_KINDS
 from recon.money import format_vnd
 from recon.review import actions as review
-from recon.review import declarations, reports, workbench
+from recon.review import declarations, portal_report, reports, workbench
 from recon.review import payouts as payout_reads
 from recon.settlements.payouts import payout_config
 from recon.web import i18n
@@ -544,6 +544,7 @@ def daily() -> tuple[str, int]:
     next_after = lines[-1].payment_id if len(lines) == DAILY_DETAIL_PAGE else None
     return render_template("finance/daily.html", summary=summary, day=day, error=error,
                            art36=art36, lines=lines, next_after=next_after,
+                           portal_agreement=i18n.portal_agreement_label,
                            result_label=i18n.result_label, txn_type_label=i18n.txn_type_label,
                            prev_day=day - timedelta(days=1),
                            next_day=day + timedelta(days=1)), 422 if error else 200
@@ -572,9 +573,13 @@ def daily_export(fmt: str) -> Response:
                    for line in reports.art36_all_detail(db.read, day, within, run=report.run))
     name = f"doi-soat-ngay-{day.isoformat()}"
     if fmt == "xlsx":
+        portal_rows = [portal_report.portal_cells(p, i18n.portal_agreement_label)
+                       for p in report.portal]
         return _download(workbench.xlsx_sheets_chunks([
             (tr("Summary"), summary_header, summary_rows, reports.ART36_SUMMARY_AMOUNTS),
-            (tr("Detail"), detail_header, detail_rows, reports.ART36_DETAIL_AMOUNTS)]),
+            (tr("Detail"), detail_header, detail_rows, reports.ART36_DETAIL_AMOUNTS),
+            (tr("Portal"), [tr(k) for k in portal_report.PORTAL_HEADER], portal_rows,
+             portal_report.PORTAL_AMOUNTS)]),
             f"{name}.xlsx", fmt)
     if request.args.get("part") == "summary":
         return _download(workbench.csv_chunks(summary_header, summary_rows),

@@ -125,6 +125,8 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
                                    "Xác nhận thanh toán qua truy vấn nhà cung cấp"),
     "payment.matched_manually": ("Payment matched by hand", "Đối chiếu thủ công khoản thu"),
     "settlements.imported": ("Settlement file imported", "Nhập tệp đối soát"),
+    "portal.imported": ("Portal transaction list imported",
+                        "Nhập danh sách giao dịch Cổng Dịch vụ công"),
     "reconcile.run": ("Reconciliation run", "Chạy đối soát"),
     "discrepancy.resolved": ("Discrepancy resolved", "Xử lý chênh lệch"),
     "discrepancy.resolution_proposed": ("Resolution proposed", "Đề xuất cách xử lý"),
@@ -146,6 +148,7 @@ ENTITY_LABELS: dict[str, tuple[str, str]] = {
     "dossier": ("Dossier", "Hồ sơ"),
     "dossier_import": ("Dossier import", "Lần nhập hồ sơ"),
     "settlement_file": ("Settlement file", "Tệp đối soát"),
+    "portal_file": ("Portal transaction list", "Danh sách giao dịch của Cổng DVCQG"),
     "recon_run": ("Reconciliation run", "Lần đối soát"),
     "user": ("User", "Người dùng"),
     "api_token": ("API token", "Mã truy cập API"),
@@ -257,6 +260,22 @@ _PHRASES: dict[str, str] = {
     "Showing {shown} of {total} transactions; download the file for all of them.":
         "Đang hiện {shown} trên {total} giao dịch; tải tệp để xem tất cả.",
     "Next transactions": "Các giao dịch tiếp theo",
+    # --- the portal's side of the Art. 36 report (recon.review.portal_report)
+    "Portal": "Cổng DVCQG",
+    "National Public Service Portal": "Cổng Dịch vụ công quốc gia",
+    "Portal list": "Danh sách của Cổng",
+    "Portal count": "Số giao dịch theo Cổng",
+    "Portal amount": "Số tiền theo Cổng",
+    "Recon count": "Số giao dịch theo hệ thống",
+    "Recon amount": "Số tiền theo hệ thống",
+    "Open portal differences": "Chênh lệch với Cổng đang mở",
+    "Agreement": "Kết quả đối chiếu",
+    "No portal list was imported for this day: import it with `recon portal import`.":
+        "Chưa nhập danh sách giao dịch của Cổng cho ngày này: nhập bằng `recon portal import`.",
+    "The portal's list of the day, paid transactions (succeeded or refunded), against recon's "
+    "payments other than cash.":
+        "Danh sách giao dịch trong ngày của Cổng, các giao dịch đã trả tiền (thành công hoặc đã "
+        "hoàn tiền), so với các khoản thanh toán của hệ thống (trừ tiền mặt).",
     "Export JSON": "Xuất dữ liệu cho máy đọc",
     "Summary": "Tổng hợp",
     "Detail": "Chi tiết",
@@ -954,6 +973,23 @@ def art36_label(column: str, value: str) -> str:
             "status": payment_status_label, "result": result_label,
             "kind": kind_label}.get(column)
     return pick(value) if pick else value
+
+
+PORTAL_AGREEMENT_LABELS: dict[str, tuple[str, str]] = {
+    "agrees": ("Agrees", "Khớp"),
+    "differs": ("Differs", "Lệch"),
+    "no_list": ("No portal list imported", "Chưa nhập danh sách của Cổng"),
+}
+
+
+def portal_agreement_label(value: str | None) -> str:
+    """``agrees`` / ``differs`` / ``no_list`` in the reader's language."""
+    return _pick(PORTAL_AGREEMENT_LABELS, value)
+
+
+def portal_agreement_vi(value: str) -> str:
+    """The same, in Vietnamese whatever the request (the CLI's exports)."""
+    return PORTAL_AGREEMENT_LABELS.get(value, (value, value))[1]
 
 
 def action_label(value: str | None) -> str:

@@ -137,6 +137,9 @@ def test_page_and_downloads(finance: tuple[FlaskClient, str], db: Database) -> N
     assert "Awaiting settlement" in english
     data = client.get("/finance/reports/daily.json?day=2021-02-04").get_json()
     assert data["count"] == 2 and data["amount"] == 600_000
+    # no portal list of that day: said, on the page and in the data
+    assert data["portal"]["imported"] is False
+    assert "Chưa nhập danh sách giao dịch của Cổng cho ngày này" in text
     assert [d["provider_txn_id"] for d in data["detail"]] == ["TX-d4", "TX-d4-dup"]
     assert sum(r["amount"] for r in data["summary"]) == sum(d["amount"] for d in data["detail"])
     detail_csv = client.get("/finance/reports/daily.csv?day=2021-02-04")
@@ -148,7 +151,9 @@ def test_page_and_downloads(finance: tuple[FlaskClient, str], db: Database) -> N
     assert sum(int(r[7]) for r in srows[1:]) == 600_000
     book = load_workbook(io.BytesIO(client.get("/finance/reports/daily.xlsx?day=2021-02-04").data),
                          read_only=True)
-    assert book.sheetnames == ["Tổng hợp", "Chi tiết"]
+    assert book.sheetnames == ["Tổng hợp", "Chi tiết", "Cổng DVCQG"]
+    portal_rows = list(book["Cổng DVCQG"].iter_rows(min_row=2, values_only=True))
+    assert portal_rows and all(r[7] == "Chưa nhập danh sách của Cổng" for r in portal_rows)
     assert sum(r[6] for r in book["Chi tiết"].iter_rows(min_row=2, values_only=True)) == 600_000
     assert client.get("/finance/reports/daily.pdf?day=2021-02-04").status_code == 404
     assert client.get("/finance/reports/daily.csv?day=someday").status_code == 422
@@ -163,6 +168,7 @@ def test_cli_formats(finance: tuple[FlaskClient, str], tmp_path: Path) -> None:
     assert {d["result"] for d in as_json["detail"]} == {"cash", "awaiting_settlement"}
     text = runner.invoke(cli, args, catch_exceptions=False)
     assert text.exit_code == 0 and "Art. 36" in text.output and "TX-d9-cash" in text.output
+    assert "no portal list was imported for this day" in text.output
     csv_out = tmp_path / "d.csv"
     assert runner.invoke(cli, [*args, "--format", "csv", "-o", str(csv_out)]).exit_code == 0
     rows = list(csv.reader(io.StringIO(csv_out.read_text("utf-8-sig"))))
@@ -205,3 +211,34 @@ def test_exports_are_formula_safe_and_the_page_is_limited(
     assert "Đang hiện 1 trên 2 giao dịch" in first
     second = client.get(f"/finance/reports/daily?day=2021-02-04&after={world.payments['d4']}")
     assert "HYPERLINK" in second.get_data(as_text=True)
+
+
+def test_the_page_shows_the_portal_list_of_the_day(finance: tuple[FlaskClient, str],
+                                                   db: Database, world: World) -> None:
+    """AG2's list of 04/02/2021 has one of its two MoMo payments: the portal's figure and
+    recon's differ, on the page (vi and en) and in the workbook; another scope sees none."""
+    from recon.clock import FixedClock
+    from recon.portal.importer import import_portal_list
+
+    with db.read() as s:
+        ids = {c: i for c, i in s.execute(select(Agency.code, Agency.id))}
+    listed = ("Mã giao dịch,Mã hồ sơ,Mã giao dịch trung gian,Trung gian thanh toán,Số tiền,"
+              "Trạng thái,Thời gian giao dịch\n"
+              f"G22.99.3-210204-000001,{world.codes['d4']}"
+              ",TX-d4,MoMo,300.000,Thành công,04/02/2021 10:00:00\n").encode()
+    import_portal_list(db, FixedClock(T0), listed, "dvc-ag2-0402.csv", agency="AG2",
+                       actor="test")
+    client, _csrf = finance
+    text = client.get("/finance/reports/daily?day=2021-02-04").get_data(as_text=True)
+    assert 'data-testid="art36-portal"' in text and "dvc-ag2-0402.csv" in text
+    assert "Chưa nhập danh sách giao dịch của Cổng cho ngày này" not in text
+    assert "Lệch" in text  # 1 listed, 2 paid
+    english = client.get("/finance/reports/daily?day=2021-02-04&lang=en").get_data(as_text=True)
+    assert "National Public Service Portal" in english and "Differs" in english
+    data = client.get("/finance/reports/daily.json?day=2021-02-04").get_json()
+    [ag2] = [p for p in data["portal"]["agencies"] if p["agency"] == "AG2"]
+    assert (ag2["portal_count"], ag2["portal_amount"], ag2["recon_count"],
+            ag2["recon_amount"], ag2["agrees"]) == (1, 300_000, 2, 600_000, False)
+    with db.read() as s:
+        only_ag1 = reports.art36_report(s, date(2021, 2, 4), Scope.of([ids["AG1"]]))
+    assert all(p.agency_code == "AG1" for p in only_ag1.portal)
