@@ -73,3 +73,5 @@ class Receipt(Base):
     document: Mapped[str | None] = mapped_column(Text)  # the signed XML, UTF-8
     spoiled_reason: Mapped[str | None] = mapped_column(Text)
     spoiled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # stamped by the database on every write (migration 0024), for incremental runs
+    change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)
