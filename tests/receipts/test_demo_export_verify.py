@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from datetime import date
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -37,10 +38,10 @@ def test_the_demo_march_exports_and_verifies_and_names_a_deleted_receipt(
     assert exported.exit_code == 0, exported.output
     with db.read() as s:
         march = list(s.execute(select(Receipt.number).where(
-            Receipt.issued_on >= "2021-03-01", Receipt.issued_on < "2021-04-01",
+            Receipt.issued_on >= date(2021, 3, 1), Receipt.issued_on < date(2021, 4, 1),
             Receipt.status == "issued").order_by(Receipt.number)).scalars())
         before = int(s.scalar(select(func.count()).select_from(Receipt).where(
-            Receipt.issued_on < "2021-03-01")) or 0)
+            Receipt.issued_on < date(2021, 3, 1))) or 0)
     assert len(march) > 1_000 and before > 1_000
     # March continues the year's series: its numbers follow February's, consecutively
     assert march == list(range(before + 1, before + len(march) + 1))
