@@ -6,7 +6,7 @@ get theirs from their signed XML. ``receipt_lookup_failures`` counts wrong codes
 address, for the lookup's rate limit (docs/receipts.md).
 
 Revision ID: 0025_receipt_lookup
-Revises: 0020_receipts
+Revises: 0024_receipt_kinds
 Create Date: 2026-12-06 11:00:00
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 import recon.db
 
 revision: str = '0025_receipt_lookup'
-down_revision: str | None = '0023_portal'
+down_revision: str | None = '0024_receipt_kinds'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,10 @@
-"""`recon receipts verify DIR`: every receipt's signature, and each series' numbering;
+"""`recon receipts verify FILE|DIR`: every receipt's signature, and each series' numbering;
+`recon receipts export --month YYYY-MM --output FILE`: a month's signed receipts as a ZIP;
 `recon receipts issue-missing`: the receipts that issuing at payment could not issue."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import click
@@ -14,33 +16,89 @@ def receipts() -> None:
 
 
 @receipts.command("verify")
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def verify_folder(folder: Path) -> None:
-    """Verify every *.xml receipt below FOLDER: signatures, numbers used twice, gaps."""
-    from recon.cli.common import progress_enabled  # noqa: PLC0415 - fast --help
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+def verify_folder(source: Path) -> None:
+    """Verify the receipts of SOURCE, a folder of *.xml files or a ZIP made by `recon receipts
+    export`: signatures, numbers missing (gaps) and numbers used twice."""
+    from recon.cli.common import fail, progress_enabled  # noqa: PLC0415 - fast --help
     from recon.cli.progress import ProgressLine  # noqa: PLC0415
-    from recon.receipts.checking import check_directory, ranges  # noqa: PLC0415
+    from recon.receipts.checking import check_path, count_files, ranges  # noqa: PLC0415
 
-    total = sum(1 for _ in folder.rglob("*.xml"))
-    with ProgressLine("Verifying receipts", total=total, unit="files") as line:
-        report = check_directory(folder, progress=line.advance if progress_enabled() else None)
+    try:
+        total = count_files(source) if source.is_dir() or zipfile.is_zipfile(source) else 0
+        with ProgressLine("Verifying receipts", total=total, unit="files") as line:
+            report = check_path(source,
+                                progress=line.advance if progress_enabled() else None)
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        fail(f"{exc}. Give a folder of receipt XML files or the ZIP of `recon receipts "
+             "export --month YYYY-MM --output FILE`.")
     for series in report.series.values():
         click.echo(f"{series.form_code} {series.series}: {len(series.files)} numbers, "
-                   f"last {series.last}")
+                   f"first {series.first}, last {series.last}"
+                   + (f", spoiled {ranges(sorted(series.spoiled))}" if series.spoiled else ""))
         if series.missing:
-            click.echo(f"  missing (find them in the register: spoiled, or lost): "
-                       f"{ranges(series.missing)}")
+            click.echo(f"  {series.missing_vi()} (missing: {ranges(series.missing)})")
         for number, names in series.duplicates.items():
-            click.echo(f"  number {number} used twice or more: {', '.join(names)}")
+            click.echo(f"  số {number:08d} của mẫu {series.form_code} ký hiệu {series.series} "
+                       f"dùng {len(names)} lần (number {number} used twice or more): "
+                       f"{', '.join(names)}")
     for name, problem in report.bad:
         click.echo(f"{name}: {problem}")
     if report.ok:
         click.echo(f"{report.checked} receipts checked: every signature verifies, "
                    "no number missing or used twice.")
         return
-    click.echo(f"{report.checked} receipts checked: {len(report.bad)} bad file(s); see above.",
-               err=True)
+    gaps = sum(len(s.missing) for s in report.series.values())
+    twice = sum(len(s.duplicates) for s in report.series.values())
+    click.echo(f"{report.checked} receipts checked: {len(report.bad)} bad file(s), {gaps} "
+               f"number(s) missing, {twice} used twice; see above.", err=True)
+    click.echo("What to do: look each missing number up in the register (register.xlsx of "
+               "`recon receipts export`, or the finance pages): a number spoiled before signing "
+               "is kept there with its reason; a number issued whose file is missing or bad "
+               "must be exported again from recon; two receipts with one number are a fake "
+               "document in law (ND 254 Art. 3.6): report them.", err=True)
     raise SystemExit(1)
+
+
+@receipts.command("export")
+@click.option("--month", required=True, metavar="YYYY-MM",
+              help="The month of issue (Vietnam time), e.g. 2021-03.")
+@click.option("--output", "-o", required=True,
+              type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="The ZIP to write (signed XML, manifest.csv, register.xlsx).")
+@click.pass_context
+def export_command(ctx: click.Context, month: str, output: Path) -> None:
+    """Export the receipts of one month: a ZIP of the signed XML files with a manifest (file,
+    number, series, sha256) and the receipts register as XLSX."""
+    from sqlalchemy import func, select  # noqa: PLC0415
+
+    from recon.cli.common import database_app, fail, progress_enabled  # noqa: PLC0415
+    from recon.cli.progress import ProgressLine  # noqa: PLC0415
+    from recon.models.receipts import Receipt  # noqa: PLC0415
+    from recon.receipts.export import export_month, month_bounds  # noqa: PLC0415
+
+    try:
+        first, following = month_bounds(month)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from None
+    if not output.parent.is_dir():
+        fail(f"the folder of --output {output} does not exist; create it or name another file")
+    app = database_app(ctx)
+    with app.db.read() as session:
+        total = int(session.scalar(select(func.count()).select_from(Receipt).where(
+            Receipt.issued_on >= first, Receipt.issued_on < following)) or 0)
+        try:
+            with ProgressLine("Exporting receipts", total=total, unit="numbers") as line:
+                summary = export_month(session, month, output,
+                                       progress=line.advance if progress_enabled() else None)
+        except ValueError as exc:
+            fail(str(exc))
+    for form_code, series, low, high in summary.series:
+        click.echo(f"{form_code} {series}: numbers {low} to {high}")
+    click.echo(f"{output}: {summary.issued} receipt(s), {summary.spoiled} spoiled number(s)"
+               + (f", {summary.reserved} reserved (not signed: in the register only)"
+                  if summary.reserved else "")
+               + f". Check it with `recon receipts verify {output}`.")
 
 
 @receipts.command("issue-missing")

@@ -51,10 +51,12 @@ def demo(ctx: click.Context, dossiers: int, seed: int) -> None:
     from recon.demo.seed import seed_demo  # noqa: PLC0415 - only this command needs the catalogue
 
     app = database_app(ctx)
+    settings = app.app.extensions["recon.settings"]
     try:
         with ProgressLine("Seeding demo dossiers", total=dossiers) as bar:
             report = seed_demo(app.db, app.app.extensions["recon.clock"], dossiers=dossiers,
-                               seed=seed, progress=bar.advance)
+                               seed=seed, progress=bar.advance,
+                               receipts=(settings.env, settings.instance_path))
     except ReconError as exc:
         fail(exc)
     for line in report.lines():

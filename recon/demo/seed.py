@@ -7,8 +7,11 @@ today's dossiers waiting at the cashier's desk.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -23,6 +26,9 @@ from recon.intake.agencies import create_agency
 from recon.intake.dossiers import DossierInput, parse_dossier
 from recon.intake.importer import ImportSummary, Progress, write_dossiers
 from recon.models import Agency, Procedure, User
+
+if TYPE_CHECKING:
+    from recon.demo.receipts import ReceiptReport
 
 DEMO_QUARTER = (2021, 1)
 TODAY_QUEUE = 40
@@ -53,6 +59,7 @@ class DemoReport:
     users_created: list[str] = field(default_factory=list)
     quarter: ImportSummary | None = None
     today: ImportSummary | None = None
+    receipts: ReceiptReport | None = None
 
     def lines(self) -> list[str]:
         out = ["Demo users (log in at /login):"]
@@ -63,6 +70,10 @@ class DemoReport:
             by_agency.setdefault(code, []).append(username)
         out.append("Users who see one agency only (the others see the whole province):")
         out += [f"  {code}: {', '.join(names)}" for code, names in sorted(by_agency.items())]
+        if self.receipts is not None and self.receipts.key_file:
+            out.append(f"E-receipts of the quarter signed with {self.receipts.key_file}; "
+                       "`recon reconcile` checks them with RECON_RECEIPTS=on "
+                       "(docs/receipts.md).")
         return out
 
     def summary(self) -> dict[str, object]:
@@ -73,6 +84,7 @@ class DemoReport:
             "quarter_dossiers_created": self.quarter.created if self.quarter else 0,
             "quarter_dossiers_already_there": self.quarter.unchanged if self.quarter else 0,
             "today_dossiers_created": self.today.created if self.today else 0,
+            "receipts_issued": self.receipts.issued if self.receipts else 0,
         }
 
 
@@ -114,7 +126,10 @@ def today_queue(clock: Clock, count: int = TODAY_QUEUE, seed: int = 7) -> list[D
 
 
 def seed_demo(db: Database, clock: Clock, *, dossiers: int = 28_300, seed: int = 2021,
-              progress: Progress | None = None) -> DemoReport:
+              progress: Progress | None = None,
+              receipts: tuple[Mapping[str, str], Path] | None = None) -> DemoReport:
+    """Seed the demo (see the module doc). ``receipts``: the environment and the instance
+    folder, to issue the quarter's e-receipts (:mod:`recon.demo.receipts`); ``None``: none."""
     report = DemoReport()
     with db.transaction() as s:
         existing = set(s.scalars(select(Agency.code)))
@@ -165,4 +180,18 @@ def seed_demo(db: Database, clock: Clock, *, dossiers: int = 28_300, seed: int =
     seed_payments(db, clock, year=year, quarter=quarter, seed=seed)
     from recon.demo.portal import seed_portal  # noqa: PLC0415 - issue 18 §5: the portal's lists
     seed_portal(db, clock, year=year, quarter=quarter, seed=seed)
+    if receipts is not None:
+        from recon.demo.receipts import seed_receipts  # noqa: PLC0415 - signs: only here
+
+        env, instance = receipts
+        report.receipts = seed_receipts(db, clock, env=env, instance=instance, year=year,
+                                        quarter=quarter, seed=seed,
+                                        scale=(dossiers, catalog_size()))
     return report
+
+
+def catalog_size() -> int:
+    """The published quarter's dossiers, the scale of the demo's receipt faults."""
+    from recon.demo.payments import PUBLISHED_DOSSIERS  # noqa: PLC0415
+
+    return PUBLISHED_DOSSIERS

@@ -539,3 +539,78 @@ def portal_payment_lacks(p: PortalPayment, line: ProviderLine | None) -> Pair:
             f"sách giao dịch của Cổng DVCQG ngày đó không có{pv}.",
             f"{_recon_en(p)[:1].upper()}{_recon_en(p)[1:]} on {date_en(p.day)}, but the "
             f"portal's list of that day lacks it{pe}.")
+# --------------------------------------------------------------------------- receipts
+
+
+def _time_vi(moment: datetime) -> str:
+    return f"{moment.astimezone(VN_TZ):%H:%M %d/%m/%Y}"
+
+
+def _time_en(moment: datetime) -> str:
+    return f"{moment.astimezone(VN_TZ):%Y-%m-%d %H:%M} (Vietnam time)"
+
+
+def receipt_missing(code: str, provider: str, txn: str, amount: int, recorded_at: datetime,
+                    grace_minutes: int) -> Pair:
+    """A succeeded payment owed a receipt, with none issued after the grace period."""
+    return (
+        f"Khoản thu {provider_vi(provider)} {txn} ({vnd(amount)}) cho hồ sơ {code}, ghi nhận "
+        f"lúc {_time_vi(recorded_at)}, quá {grace_minutes} phút vẫn chưa có biên lai điện tử. "
+        f"Chạy `recon receipts issue-missing` (nhật ký ghi lý do không phát hành được).",
+        f"The {provider_en(provider)} payment {txn} ({vnd(amount)}) for dossier {code}, "
+        f"recorded at {_time_en(recorded_at)}, has had no e-receipt for over {grace_minutes} "
+        f"minutes. Run `recon receipts issue-missing` (the log says why it was not issued).",
+    )
+
+
+_MISMATCH_VI = {
+    "amount": "ghi tổng {stated}, khác số tiền đã nộp {paid}",
+    "lines_total": "có các dòng phí, lệ phí không cộng đúng tổng {stated}",
+    "lines": "ghi các dòng phí, lệ phí khác với các khoản hồ sơ được tính (tổng {paid})",
+    "dossier": "ghi hồ sơ mà khoản thu này không nộp ({stated})",
+}
+_MISMATCH_EN = {
+    "amount": "state a total of {stated}, not the {paid} paid",
+    "lines_total": "have fee lines that do not add up to their total of {stated}",
+    "lines": "state other fee lines (phí / lệ phí) than the dossier was assessed ({paid} in all)",
+    "dossier": "name a dossier this payment did not pay ({stated})",
+}
+
+
+def receipt_mismatch(labels: list[str], code: str, provider: str, txn: str, paid: int,
+                     stated: int, problem: str) -> Pair:
+    """Receipts of a payment (for one dossier) that state another amount or other fee lines
+    than what was paid; ``problem``: amount, lines_total, lines or dossier."""
+    values = {"stated": vnd(stated), "paid": vnd(paid)}
+    names = ", ".join(labels)
+    return (
+        f"Biên lai {names} của khoản thu {provider_vi(provider)} {txn} cho hồ sơ {code} "
+        f"{_MISMATCH_VI[problem].format(**values)}. Lập biên lai điều chỉnh hoặc thay thế.",
+        f"Receipt(s) {names} of the {provider_en(provider)} payment {txn} for dossier {code} "
+        f"{_MISMATCH_EN[problem].format(**values)}. Issue an adjusting or replacing receipt.",
+    )
+
+
+def receipt_orphan(labels: list[str], total: int, provider: str | None, txn: str | None,
+                   status: str | None, *, dossier_code: str | None = None) -> Pair:
+    """Receipts for a payment that failed, was refunded without an adjusting receipt, or
+    does not exist (``provider`` None: then ``dossier_code`` is what the receipts name)."""
+    names = ", ".join(labels)
+    if provider is None:
+        return (
+            f"Biên lai {names} ({vnd(total)}) của hồ sơ {dossier_code} không gắn với khoản "
+            f"thu nào. Kiểm tra sổ biên lai; lập biên lai điều chỉnh nếu không có khoản thu.",
+            f"Receipt(s) {names} ({vnd(total)}) for dossier {dossier_code} belong to no "
+            f"payment. Check the register; adjust them if nothing was collected.",
+        )
+    why_vi = ("đã hoàn tiền nhưng chưa có biên lai điều chỉnh" if status == "refunded"
+              else status_vi(status or ""))
+    why_en = ("was refunded, with no adjusting receipt" if status == "refunded"
+              else status or "")
+    return (
+        f"Biên lai {names} ({vnd(total)}) được lập cho khoản thu {provider_vi(provider)} {txn} "
+        f"{why_vi}. Lập biên lai điều chỉnh giảm.",
+        f"Receipt(s) {names} ({vnd(total)}) were issued for the {provider_en(provider)} "
+        f"payment {txn}, which {why_en if status == 'refunded' else 'is ' + why_en}. Issue an "
+        f"adjusting receipt.",
+    )

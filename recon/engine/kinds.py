@@ -267,6 +267,21 @@ def _entries() -> Sequence[Kind]:
              explain.portal_mismatch, lifecycle.reason_portal_mismatch,
              "Lệch với Cổng DVCQG", "Differs from the national portal", "medium",
              alternatives=(("portal_line",),)),
+        # found by the run's receipt pass (recon.engine.receipt_check), only with receipts on
+        Kind("receipt_missing", ("dossier", "payment"), "dossiers",
+             core.detect_receipt_missing, explain.receipt_missing,
+             lifecycle.reason_receipt_missing,
+             "Thiếu biên lai điện tử", "E-receipt missing", "high"),
+        Kind("receipt_mismatch", ("dossier", "payment"), "dossiers",
+             core.detect_receipt_mismatch, explain.receipt_mismatch,
+             lifecycle.reason_receipt_mismatch,
+             "Biên lai sai số tiền", "E-receipt differs from payment", "high",
+             alternatives=(("payment",),)),
+        Kind("receipt_orphan", ("payment",), "transactions",
+             core.detect_receipt_orphan, explain.receipt_orphan,
+             lifecycle.reason_receipt_orphan,
+             "Biên lai không có khoản thu", "E-receipt without payment", "high",
+             alternatives=(("dossier",),)),
     )
 
 

@@ -444,3 +444,42 @@ def reason_portal_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
     """The portal pass's outcome rides on the result (PortalReconciliation.portal)."""
     found = getattr(result, "portal", None)
     return portal.reason(ids, found if isinstance(found, portal.PortalOutcome) else None)
+# --------------------------------------------------------------------------- receipts
+#
+# The receipt kinds are found by the run's receipt pass (recon.engine.receipt_check); its
+# outcome rides on the result (ReceiptReconciliation.receipts).
+
+def _receipts_seen(result: Reconciliation, payment_id: int | None) -> list[str]:
+    outcome = getattr(result, "receipts", None)
+    if outcome is None or payment_id is None:
+        return []
+    from recon.engine.receipt_check import receipt_label  # noqa: PLC0415 - no import cycle
+
+    return [receipt_label(r.form_code, r.series, r.number)
+            for r in outcome.receipts_of.get(payment_id, [])]
+
+
+def reason_receipt_missing(ids: dict[str, int], result: Reconciliation) -> Pair:
+    labels = _receipts_seen(result, ids.get("payment"))
+    if labels:
+        return (f"Đã phát hành biên lai {', '.join(labels)}.",
+                f"Receipt(s) {', '.join(labels)} issued.")
+    return ("Khoản thu không còn phải có biên lai (không còn thành công hoặc không còn gắn "
+            "với hồ sơ).",
+            "The payment is no longer owed a receipt (no longer succeeded, or no longer "
+            "allocated to the dossier).")
+
+
+def reason_receipt_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
+    labels = _receipts_seen(result, ids.get("payment"))
+    if labels:
+        return (f"Biên lai ({', '.join(labels)}) nay khớp số tiền và các khoản đã nộp.",
+                f"The receipts ({', '.join(labels)}) now match what was paid.")
+    return ("Biên lai không còn trong dữ liệu đối soát.",
+            "The receipts are no longer in the reconciled data.")
+
+
+def reason_receipt_orphan(ids: dict[str, int], result: Reconciliation) -> Pair:
+    del ids, result
+    return ("Biên lai nay đã được điều chỉnh hoặc gắn với khoản thu thành công.",
+            "The receipts are now adjusted, or belong to a succeeded payment.")

@@ -64,7 +64,7 @@ from sqlalchemy import Connection
 
 from recon.clock import Clock
 from recon.db import Database
-from recon.engine import changes, closed, payout_load, portal_load
+from recon.engine import changes, closed, payout_load, portal_load, receipt_load
 from recon.engine.core import Reconciliation, reconcile
 from recon.engine.kinds import KINDS
 from recon.engine.lifecycle import Classification, classify
@@ -463,6 +463,19 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
         say(f"portal: {len(portal.outcome.entries):,} portal lines on "
             f"{len(portal.outcome.judged):,} agency-days, {len(portal.outcome.findings):,} "
             f"differences in {timings['portal']:.2f}s")
+    # the receipt pass (recon/engine/receipt_load.py), only with e-receipts on
+    t_receipts = time.perf_counter()
+    receipts = receipt_load.prepare(conn, config=config.receipts, mode=mode, as_of=as_of,
+                                    mark=since_mark, since=window_start)
+    if receipts is not None:
+        checked = receipts.apply(result)
+        result = checked
+        previous_open = receipts.previous(previous_open)
+        timings["receipts"] = time.perf_counter() - t_receipts
+        say(f"receipts: {len(checked.receipts.findings):,} findings over "
+            f"{len(checked.receipts.seen_payments):,} payments in {timings['receipts']:.2f}s")
+    else:
+        previous_open = receipt_load.without_receipt_kinds(previous_open)
     classification = classify(previous_open, result, partial=mode != "full")
     t2 = time.perf_counter()
     timings["reconcile"] = t2 - t1  # from the core's start: in a full run, overlaps the load

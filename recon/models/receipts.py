@@ -75,6 +75,8 @@ class Receipt(Base):
     document: Mapped[str | None] = mapped_column(Text)  # the signed XML, UTF-8
     spoiled_reason: Mapped[str | None] = mapped_column(Text)
     spoiled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # stamped by the database on every write (migration 0024), for incremental runs
+    change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)
     # the random code printed on the receipt (MTCuu), by which the payer looks it up
     lookup_code: Mapped[str | None] = mapped_column(String(16))
 

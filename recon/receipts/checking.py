@@ -1,22 +1,35 @@
-"""Checking a folder of receipt files: every signature, and the numbering of each series.
+"""Checking receipt files: every signature, and the numbering of each series.
 
-``check_directory`` reads every ``*.xml`` below a folder, verifies each signature
-(:func:`recon.receipts.signing.verify`), reads the form code, series and number, and reports per
-(form code, series): how many, the last number, the numbers used twice and the numbers missing
-from 1..last (a spoiled number is missing from the files; the register explains it).
+The files come from a folder (every ``*.xml`` below it) or from an export ZIP
+(:mod:`recon.receipts.export`: the signed XML files, ``manifest.csv`` and the register).
+Each document's signature is verified (:func:`recon.receipts.signing.verify`) and its form
+code, series and number read. Per (form code, series) the report gives how many, the first and
+last number, the numbers used twice (with their files) and the numbers **missing**:
+
+- with a manifest (an export, zipped or unzipped), the numbers the manifest's register lists
+  from its first to its last number, less the spoiled ones it names (a spoiled number has no
+  file; the register keeps its reason), that no file carries; the manifest's own holes, and
+  files that differ from it (absent, another sha256, not listed), are named too;
+- without one, the numbers from 1 to the last found (numbers restart at 1 each year).
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
+import zipfile
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
 
-from recon.receipts.numbering import gaps
 from recon.receipts.signing import SignatureInvalid, verify
+
+MANIFEST = "manifest.csv"
+MANIFEST_COLUMNS = ("file", "form_code", "series", "number", "status", "sha256")
 
 
 @dataclass
@@ -24,18 +37,36 @@ class SeriesReport:
     form_code: str
     series: str
     files: dict[int, list[str]] = field(default_factory=dict)
+    expected: tuple[int, int] | None = None  # (first, last) from a manifest
+    spoiled: set[int] = field(default_factory=set)
+
+    @property
+    def first(self) -> int:
+        if self.expected is not None:
+            return self.expected[0]
+        return min(self.files, default=0)
 
     @property
     def last(self) -> int:
+        if self.expected is not None:
+            return max(self.expected[1], max(self.files, default=0))
         return max(self.files, default=0)
 
     @property
     def missing(self) -> list[int]:
-        return gaps(list(self.files))
+        low = self.expected[0] if self.expected is not None else 1
+        return [n for n in range(low, self.last + 1)
+                if n not in self.files and n not in self.spoiled]
 
     @property
     def duplicates(self) -> dict[int, list[str]]:
         return {n: names for n, names in sorted(self.files.items()) if len(names) > 1}
+
+    def missing_vi(self) -> str:
+        """``thiếu số 00000123 của mẫu EBL01 ký hiệu 21T`` (ranges: ``00000003–00000004``)."""
+        spans = ranges(self.missing, width=8)
+        word = "số" if len(self.missing) == 1 else "các số"
+        return f"thiếu {word} {spans} của mẫu {self.form_code} ký hiệu {self.series}"
 
 
 @dataclass
@@ -43,6 +74,7 @@ class DirectoryReport:
     checked: int = 0
     series: dict[tuple[str, str], SeriesReport] = field(default_factory=dict)
     bad: list[tuple[str, str]] = field(default_factory=list)  # (file, what is wrong)
+    manifest: bool = False
 
     @property
     def ok(self) -> bool:
@@ -50,28 +82,80 @@ class DirectoryReport:
                                     for s in self.series.values())
 
 
-def ranges(numbers: list[int]) -> str:
-    """1, 2, 3, 7, 9, 10 -> "1–3, 7, 9–10" (pure)."""
-    parts: list[str] = []
+def ranges(numbers: list[int], width: int = 0) -> str:
+    """1, 2, 3, 7, 9, 10 -> "1–3, 7, 9–10" (pure); ``width`` pads each number with zeros."""
+    spans: list[list[int]] = []
     for n in sorted(numbers):
-        if parts and int(parts[-1].split("–")[-1]) == n - 1:
-            parts[-1] = f"{parts[-1].split('–')[0]}–{n}"
+        if spans and spans[-1][1] == n - 1:
+            spans[-1][1] = n
         else:
-            parts.append(str(n))
-    return ", ".join(parts)
+            spans.append([n, n])
+    return ", ".join(f"{a:0{width}d}" if a == b else f"{a:0{width}d}–{b:0{width}d}"
+                     for a, b in spans)
+
+
+Entry = tuple[str, Callable[[], bytes]]
+
+
+def _directory_entries(folder: Path) -> Iterator[Entry]:
+    for path in sorted(folder.rglob("*.xml")):
+        yield str(path.relative_to(folder)), path.read_bytes
+
+
+def _zip_entries(archive: zipfile.ZipFile) -> Iterator[Entry]:
+    for name in sorted(archive.namelist()):
+        if name.lower().endswith(".xml"):
+            yield name, (lambda n=name: archive.read(n))  # type: ignore[misc]
+
+
+def count_files(path: Path) -> int:
+    """How many receipt files ``path`` (a folder or an export ZIP) holds, for progress."""
+    if path.is_dir():
+        return sum(1 for _ in path.rglob("*.xml"))
+    with zipfile.ZipFile(path) as archive:
+        return sum(1 for n in archive.namelist() if n.lower().endswith(".xml"))
+
+
+def check_path(path: Path, *, progress: Callable[[int], None] | None = None
+               ) -> DirectoryReport:
+    """Check a folder or an export ZIP. A file that is not a ZIP raises ``ValueError``."""
+    if path.is_dir():
+        manifest_file = path / MANIFEST
+        manifest = manifest_file.read_bytes() if manifest_file.is_file() else None
+        return check_entries(_directory_entries(path), manifest, progress=progress)
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is neither a folder nor a ZIP made by `recon receipts "
+                         "export`")
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        manifest = archive.read(MANIFEST) if MANIFEST in names else None
+        return check_entries(_zip_entries(archive), manifest, progress=progress)
 
 
 def check_directory(folder: Path, *,
                     progress: Callable[[int], None] | None = None) -> DirectoryReport:
-    report = DirectoryReport()
+    return check_path(folder, progress=progress)
+
+
+def _manifest_rows(raw: bytes) -> list[dict[str, str]]:
+    reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
+    if tuple(reader.fieldnames or ()) != MANIFEST_COLUMNS:
+        raise ValueError(f"{MANIFEST}: the columns must be {', '.join(MANIFEST_COLUMNS)}")
+    return list(reader)
+
+
+def check_entries(entries: Iterable[Entry], manifest: bytes | None = None, *,
+                  progress: Callable[[int], None] | None = None) -> DirectoryReport:
+    report = DirectoryReport(manifest=manifest is not None)
     found: dict[tuple[str, str], dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for path in sorted(folder.rglob("*.xml")):
-        name = str(path.relative_to(folder))
+    digests: dict[str, str] = {}
+    for name, read in entries:
         report.checked += 1
         if progress:
             progress(1)
         try:
-            document = path.read_bytes()
+            document = read()
+            digests[name] = hashlib.sha256(document).hexdigest()
             verify(document)
             root = etree.fromstring(document, etree.XMLParser(resolve_entities=False,
                                                               no_network=True))
@@ -81,10 +165,50 @@ def check_directory(folder: Path, *,
         except SignatureInvalid as exc:
             report.bad.append((name, f"signature: {exc}"))
             continue
-        except (OSError, ValueError, etree.XMLSyntaxError) as exc:
+        except (OSError, KeyError, ValueError, etree.XMLSyntaxError) as exc:
             report.bad.append((name, f"unreadable receipt: {exc}"))
             continue
         found[(form_code, series)][number].append(name)
     for (form_code, series), files in sorted(found.items()):
         report.series[(form_code, series)] = SeriesReport(form_code, series, dict(files))
+    if manifest is not None:
+        _against_manifest(report, manifest, digests)
     return report
+
+
+def _against_manifest(report: DirectoryReport, raw: bytes, digests: dict[str, str]) -> None:
+    try:
+        rows = _manifest_rows(raw)
+    except (UnicodeDecodeError, csv.Error, ValueError) as exc:
+        report.bad.append((MANIFEST, f"unreadable manifest: {exc}"))
+        return
+    listed: set[str] = set()
+    numbers: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for row in rows:
+        key = (row["form_code"], row["series"])
+        try:
+            number = int(row["number"])
+        except ValueError:
+            report.bad.append((MANIFEST, f"not a number: {row['number']!r}"))
+            continue
+        numbers[key].add(number)
+        series = report.series.setdefault(key, SeriesReport(*key))
+        if row["status"] == "spoiled":
+            series.spoiled.add(number)
+            continue
+        name = row["file"]
+        listed.add(name)
+        if name not in digests:
+            continue  # named as a missing number below
+        if digests[name] != row["sha256"]:
+            report.bad.append((name, "its sha256 is not the manifest's: the file was changed "
+                                     "after the export"))
+    for key, seen in numbers.items():
+        series = report.series[key]
+        series.expected = (min(seen), max(seen))
+        holes = [n for n in range(min(seen), max(seen) + 1) if n not in seen]
+        if holes:
+            report.bad.append((MANIFEST, f"the register lists no number {ranges(holes, 8)} of "
+                                         f"{key[0]} {key[1]}"))
+    for name in sorted(set(digests) - listed):
+        report.bad.append((name, "not listed in the manifest"))

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from recon.engine.receipt_check import DEFAULT_GRACE_MINUTES, ReceiptCheckConfig
 from recon.errors import ConfigurationError
 
 DEFAULT_FORM_CODE = "EBL01"
@@ -79,3 +80,19 @@ class ReceiptSettings:
             p12_file=env.get("RECON_RECEIPT_P12_FILE") or None,
             p12_password=env.get("RECON_RECEIPT_P12_PASSWORD") or None,
         )
+
+
+def receipt_check_config(env: Mapping[str, str]) -> ReceiptCheckConfig | None:
+    """The run's receipt pass (``recon.engine.receipt_load``) when ``RECON_RECEIPTS=on``, with
+    ``RECON_RECEIPT_GRACE_MINUTES`` (default 10): how long a succeeded payment may wait for its
+    receipt before it is a ``receipt_missing``. ``None`` with receipts off: nothing is judged."""
+    if not ReceiptSettings.from_env(env).enabled:
+        return None
+    raw = (env.get("RECON_RECEIPT_GRACE_MINUTES") or "").strip()
+    if not raw:
+        return ReceiptCheckConfig()
+    if not (raw.isascii() and raw.isdigit()):
+        raise ConfigurationError(
+            f"RECON_RECEIPT_GRACE_MINUTES must be a whole number of minutes >= 0, got {raw!r}; "
+            f"set it to e.g. {DEFAULT_GRACE_MINUTES}, or unset it")
+    return ReceiptCheckConfig(grace_minutes=int(raw))

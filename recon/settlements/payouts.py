@@ -65,12 +65,16 @@ def payout_config(env: Mapping[str, str], *,
 
 def engine_config(env: Mapping[str, str], *,
                   add_banking_days: AddBankingDays | None = None) -> EngineConfig:
-    """The engine's configuration with its payout pass (what a real run uses). Payout days
+    """The engine's configuration with its payout pass and, with e-receipts on, its receipt
+    pass (what a real run uses). Payout days
     count on the engine's banking calendar (``RECON_CALENDAR_FILE``, Vietnam's holidays)
     unless ``add_banking_days`` is given."""
     base = engine_config_from_env(env)
     counting = add_banking_days if add_banking_days is not None else base.calendar.add_banking_days
-    return replace(base, payouts=payout_config(env, add_banking_days=counting))
+    from recon.receipts.settings import receipt_check_config  # noqa: PLC0415 - no cycle
+
+    return replace(base, payouts=payout_config(env, add_banking_days=counting),
+                   receipts=receipt_check_config(env))
 
 
 def _whole(env: Mapping[str, str], name: str, default: int) -> int:

@@ -44,8 +44,8 @@ from tests.engine.engine_builders import AS_OF, dossier, ids, line, pay
 def test_each_built_in_kind_names_its_own_detector_sentence_and_reason() -> None:
     # 10th: late_for_closed_period (0011_periods); 11th-13th: the payout kinds (0015_payouts);
     # 14th: fee_mismatch (0016_fee_contracts); 15th: multi_reference_unsplit (0018_allocations)
-    # 16th: portal_mismatch (0023_portal)
-    assert len(REGISTRY) == len(KINDS) == 16
+    # 16th: portal_mismatch (0023_portal); 17th-19th: the receipt kinds (0024_receipt_kinds)
+    assert len(REGISTRY) == len(KINDS) == 19
     for kind in REGISTRY:
         assert kind.detector is getattr(core, f"detect_{kind.name}")
         assert kind.explain is getattr(explain, kind.name)
@@ -169,11 +169,12 @@ def test_0008_downgrades_and_upgrades_keeping_every_discrepancy(db: Database) ->
     from recon.cli.admin import alembic_config, upgrade_database
 
     # the kinds 0008 admits (0011_periods adds late_for_closed_period, 0015 the payout kinds,
-    # 0016 fee_mismatch, 0018 multi_reference_unsplit, 0023 portal_mismatch)
+    # 0016 fee_mismatch, 0018 multi_reference_unsplit, 0023 portal_mismatch, 0024 the receipt
+    # kinds)
     kinds_0008 = [n for n in REGISTRY.names
                   if n not in ("late_for_closed_period", "fee_mismatch",
                                "multi_reference_unsplit", "portal_mismatch")
-                  and not n.startswith("payout_")]
+                  and not n.startswith(("payout_", "receipt_"))]
     for i, kind in enumerate(kinds_0008):
         _insert(db, f"{kind}:dossier={i}", kind)
     indexes = {i["name"] for i in inspect(db.engine).get_indexes("discrepancies")}

@@ -8,6 +8,7 @@ import random
 import re
 from collections import Counter
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -23,6 +24,7 @@ from recon.demo.payments import (
     plan_quarter,
 )
 from recon.demo.portal import PORTAL_FAULTS
+from recon.demo.receipts import RECEIPT_FAULTS
 from recon.engine.kinds import KINDS
 from recon.models import (
     AuditEvent,
@@ -111,8 +113,8 @@ def test_exact_pick() -> None:
     assert exact_pick(values, 0, 0) == []
 
 
-def test_the_demo_reconciles_to_its_planned_faults_and_no_more(env: dict[str, str],
-                                                              db: Database) -> None:
+def test_the_demo_reconciles_to_its_planned_faults_and_no_more(
+        env: dict[str, str], db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every finding of the demo quarter is a planned fault. The province centre's SePay and
     Casso credits are settled by its VietinBank statement, which lists them by the bank's
     reference: their payments carry it (payments.bank_reference), so none of them shows as
@@ -128,9 +130,21 @@ def test_the_demo_reconciles_to_its_planned_faults_and_no_more(env: dict[str, st
     planned = {k: v for k, v in FAULTS.items() if k not in ("late_settlement", "failed_attempt")}
     # the portal's daily lists (recon/demo/portal.py): each planned fault one portal_mismatch
     planned["portal_mismatch"] = sum(PORTAL_FAULTS.values())
-    # every kind of the registry is counted; the demo plans no fault of the others
+    # every kind of the registry is counted; the demo plans no fault of the others; with
+    # receipts off (the default) no receipt is judged
     assert counts == {kind: planned.get(kind, 0) for kind in KINDS}
     assert set(planned) <= set(KINDS)
+    # the demo issued its receipts (with its own key); with receipts on they are judged and
+    # exactly the planned receipt faults are found, as new findings
+    monkeypatch.setenv("RECON_RECEIPTS", "on")
+    judged = CliRunner().invoke(cli, ["reconcile", "--full", "--as-of",
+                                      "2021-05-01T00:00:00+07:00"], catch_exceptions=False)
+    assert judged.exit_code == 0, judged.output
+    with_receipts = json.loads(judged.output.strip().splitlines()[-1])
+    assert set(RECEIPT_FAULTS) <= set(KINDS) and all(v > 0 for v in RECEIPT_FAULTS.values())
+    assert with_receipts["counts"] == {kind: planned.get(kind, 0) + RECEIPT_FAULTS.get(kind, 0)
+                                       for kind in KINDS}
+    assert with_receipts["new"] == sum(RECEIPT_FAULTS.values())
     profile = load_profiles()["vietinbank_statement"]
     with db.read() as s:
         statements = s.scalars(select(SettlementFile).where(

@@ -38,6 +38,7 @@ def test_demo_is_idempotent_and_prints_passwords(env: dict[str, str], db: Databa
     assert summary["procedures_created"] == len(catalog.PROCEDURES)
     assert sorted(summary["users_created"]) == sorted(u[0] for u in DEMO_USERS)
     assert summary["today_dossiers_created"] > 0
+    assert summary["receipts_issued"] > 0  # the quarter's e-receipts, with the demo's own key
     counts = _counts(db)
     assert counts["Agency"] == len(catalog.AGENCIES)
     assert counts["Procedure"] == len(catalog.PROCEDURES) >= 15
@@ -46,7 +47,7 @@ def test_demo_is_idempotent_and_prints_passwords(env: dict[str, str], db: Databa
     _second, again = _demo("--dossiers", "400")
     assert again == {"agencies_created": 0, "procedures_created": 0, "users_created": [],
                      "quarter_dossiers_created": 0, "quarter_dossiers_already_there": 400,
-                     "today_dossiers_created": 0}
+                     "today_dossiers_created": 0, "receipts_issued": 0}
     assert _counts(db) == counts
 
 

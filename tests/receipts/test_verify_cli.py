@@ -40,8 +40,8 @@ def test_a_complete_folder_passes(tmp_path: Path, signer: Signer) -> None:
     _write(tmp_path / "27", signer, 1, series="27T")
     result = CliRunner().invoke(cli, ["receipts", "verify", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "EBL01 26T: 3 numbers, last 3" in result.output
-    assert "EBL01 27T: 1 numbers, last 1" in result.output
+    assert "EBL01 26T: 3 numbers, first 1, last 3" in result.output
+    assert "EBL01 27T: 1 numbers, first 1, last 1" in result.output
     assert "4 receipts checked: every signature verifies" in result.output
 
 
@@ -54,8 +54,11 @@ def test_gaps_duplicates_and_bad_signatures_are_named(tmp_path: Path, signer: Si
     (tmp_path / "notes.xml").write_bytes(b"<not-a-receipt")
     result = CliRunner().invoke(cli, ["receipts", "verify", str(tmp_path)])
     assert result.exit_code == 1
-    assert "missing (find them in the register: spoiled, or lost): 3–4, 7–8" in result.output
-    assert "number 6 used twice or more: EBL01-26T-6.xml, copy-of-6.xml" in result.output
+    assert ("thiếu các số 00000003–00000004, 00000007–00000008 của mẫu EBL01 ký hiệu 26T "
+            "(missing: 3–4, 7–8)") in result.output
+    assert ("số 00000006 của mẫu EBL01 ký hiệu 26T dùng 2 lần (number 6 used twice or more): "
+            "EBL01-26T-6.xml, copy-of-6.xml") in result.output
+    assert "What to do: look each missing number up in the register" in result.output
     assert "EBL01-26T-10.xml: signature: reference #R-EBL01-26T-10: the digest does not " \
            "match" in result.output
     assert "notes.xml: signature: not well-formed XML" in result.output
@@ -66,3 +69,4 @@ def test_gaps_duplicates_and_bad_signatures_are_named(tmp_path: Path, signer: Si
 def test_ranges() -> None:
     assert ranges([]) == "" and ranges([4]) == "4"
     assert ranges([9, 1, 2, 3, 7, 10]) == "1–3, 7, 9–10"
+    assert ranges([123], width=8) == "00000123"

@@ -1,0 +1,266 @@
+"""Receipts against payments: the run's receipt pass. Pure, like the core.
+
+With e-receipts on (``RECON_RECEIPTS=on``) every succeeded payment allocated to a dossier is
+owed a signed receipt at collection (docs/receipts.md). This module says where that does not
+hold:
+
+- ``receipt_missing``: a succeeded payment owed a receipt with none issued, once
+  ``grace_minutes`` have passed since it was recorded. Owed means what issuing at payment and
+  ``recon receipts issue-missing`` issue: a payment matched to a dossier whose assessed total it
+  pays in full, and each share of a split transfer. (A part payment is already an
+  ``underpaid``/``overpaid`` finding; a person issues its receipt.) Subject: the dossier and
+  the payment, so each share of a split is its own finding.
+- ``receipt_mismatch``: the receipts issued for one (payment, dossier) state another total
+  than what was paid (the payment's amount, or the share's), or other fee lines than the
+  dossier's (phí / lệ phí and amounts; judged when the payment paid the assessed total), or a
+  dossier the payment did not pay. Receipts are added up, so an adjustment receipt (a
+  negative amount for the same payment) that corrects one makes the finding go away.
+- ``receipt_orphan``: a receipt for a payment that failed, for one refunded whose receipts
+  still add up to more than 0 (no adjusting receipt), or for no payment at all (subject: the
+  dossier the receipt names).
+
+Only issued receipts count (reserved and spoiled numbers carry no receipt). Inputs come from
+:mod:`recon.engine.receipt_load`; the outcome rides on the run's result
+(:class:`ReceiptReconciliation`), which also says which subjects the pass saw (an
+incremental run judges only the payments that changed).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final, NamedTuple
+
+from recon.engine import explain
+from recon.engine.core import Reconciliation
+from recon.engine.records import SUCCEEDED, Discrepancy
+
+RECEIPT_KINDS: Final = ("receipt_missing", "receipt_mismatch", "receipt_orphan")
+DEFAULT_GRACE_MINUTES: Final = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptCheckConfig:
+    """``grace_minutes``: how long after a payment is recorded its receipt may still be
+    missing (issuing at payment, then the scheduler's minute sweep, normally take seconds)."""
+
+    grace_minutes: int = DEFAULT_GRACE_MINUTES
+
+    def __post_init__(self) -> None:
+        value = self.grace_minutes
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"grace_minutes must be a whole number >= 0, got {value!r}")
+
+
+class PaidRow(NamedTuple):
+    """A payment as the receipt pass sees it. ``recorded_at``: when recon recorded it."""
+
+    id: int
+    provider: str
+    provider_txn_id: str
+    amount: int
+    status: str
+    recorded_at: datetime
+    dossier_id: int | None
+
+
+class DossierFees(NamedTuple):
+    """A dossier's code and its assessed fee lines as (kind, amount): kind is the receipt's
+    word, ``phí`` or ``lệ phí``."""
+
+    id: int
+    code: str
+    lines: tuple[tuple[str, int], ...]
+
+    @property
+    def total(self) -> int:
+        return sum(a for _k, a in self.lines)
+
+
+class ReceiptRow(NamedTuple):
+    """An issued receipt: its register row and what its signed document states."""
+
+    id: int
+    form_code: str
+    series: str
+    number: int
+    payment_id: int | None
+    amount: int
+    dossier_code: str | None
+    lines: tuple[tuple[str, int], ...]
+
+
+def receipt_label(form_code: str, series: str, number: int) -> str:
+    """``EBL01 21T số 00000123``: how a receipt is named in sentences."""
+    return f"{form_code} {series} số {number:08d}"
+
+
+@dataclass(slots=True)
+class ReceiptOutcome:
+    """What :func:`check_receipts` found, and the facts a resolution sentence needs."""
+
+    findings: list[Discrepancy]
+    receipts_of: dict[int, list[ReceiptRow]] = field(default_factory=dict)  # by payment
+    payments: dict[int, PaidRow] = field(default_factory=dict)
+    seen_payments: frozenset[int] = frozenset()
+
+
+def _by_kind(lines: Iterable[tuple[str, int]]) -> dict[str, int]:
+    out: Counter[str] = Counter()
+    for kind, amount in lines:
+        out[kind] += amount
+    return {k: v for k, v in out.items() if v}
+
+
+def check_receipts(
+    *,
+    payments: Sequence[PaidRow],
+    shares: Mapping[int, Sequence[tuple[int, int]]],
+    dossiers: Mapping[int, DossierFees],
+    receipts: Sequence[ReceiptRow],
+    as_of: datetime,
+    config: ReceiptCheckConfig,
+) -> ReceiptOutcome:
+    """Judge ``payments`` (with their split ``shares``: payment id -> (dossier id, amount)) and
+    every issued receipt in ``receipts`` (those of the payments given, and those of no
+    payment). ``dossiers`` must hold every dossier a payment or a share names, and those the
+    payment-less receipts name (by code) when known. Deterministic; sorted by identity."""
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise ValueError("as_of must be a timezone-aware datetime")
+    by_code = {d.code: d for d in dossiers.values()}
+    receipts_of: dict[int, list[ReceiptRow]] = {}
+    orphans_by_dossier: dict[int, list[ReceiptRow]] = {}
+    for r in sorted(receipts, key=lambda r: r.id):
+        if r.payment_id is not None:
+            receipts_of.setdefault(r.payment_id, []).append(r)
+        else:
+            d = by_code.get(r.dossier_code or "")
+            if d is not None:
+                orphans_by_dossier.setdefault(d.id, []).append(r)
+    grace = timedelta(minutes=config.grace_minutes)
+    out: list[Discrepancy] = []
+    paid_by_id = {p.id: p for p in payments}
+    for p in sorted(payments, key=lambda p: p.id):
+        mine = receipts_of.get(p.id, [])
+        if p.status != SUCCEEDED:
+            total = sum(r.amount for r in mine)
+            if mine and (p.status != "refunded" or total > 0):
+                vi, en = explain.receipt_orphan(
+                    [receipt_label(r.form_code, r.series, r.number) for r in mine], total,
+                    p.provider, p.provider_txn_id, p.status)
+                out.append(Discrepancy(
+                    f"receipt_orphan:payment={p.id}", "receipt_orphan",
+                    p.dossier_id, p.id, None, p.provider, 0, total, total, vi, en))
+            continue
+        owed: list[tuple[int, int]] = list(shares.get(p.id, ()))
+        if not owed and p.dossier_id is not None:
+            owed = [(p.dossier_id, p.amount)]
+        # the receipts of this payment, by the dossier they name
+        groups: dict[int | None, list[ReceiptRow]] = {}
+        owed_ids = {did for did, _a in owed}
+        for r in mine:
+            d = by_code.get(r.dossier_code or "")
+            did = d.id if d is not None else (p.dossier_id if not shares.get(p.id) else None)
+            groups.setdefault(did, []).append(r)
+        for did, amount in owed:
+            dossier = dossiers.get(did)
+            got = groups.get(did, [])
+            full = dossier is not None and dossier.lines and (
+                did in {s[0] for s in shares.get(p.id, ())} or amount == dossier.total)
+            code = dossier.code if dossier is not None else str(did)
+            if not got:
+                if full and p.recorded_at + grace <= as_of:
+                    vi, en = explain.receipt_missing(
+                        code, p.provider, p.provider_txn_id, amount, p.recorded_at,
+                        config.grace_minutes)
+                    out.append(Discrepancy(
+                        f"receipt_missing:dossier={did}:payment={p.id}", "receipt_missing",
+                        did, p.id, None, p.provider, amount, 0, -amount, vi, en))
+                continue
+            stated = sum(r.amount for r in got)
+            line_total = sum(a for r in got for _k, a in r.lines)
+            problem = ""
+            if stated != amount:
+                problem = "amount"
+            elif line_total != stated:
+                problem = "lines_total"
+            elif dossier is not None and amount == dossier.total and _by_kind(
+                    x for r in got for x in r.lines) != _by_kind(dossier.lines):
+                problem = "lines"
+            if problem:
+                vi, en = explain.receipt_mismatch(
+                    [receipt_label(r.form_code, r.series, r.number) for r in got], code,
+                    p.provider, p.provider_txn_id, amount, stated, problem)
+                out.append(Discrepancy(
+                    f"receipt_mismatch:dossier={did}:payment={p.id}", "receipt_mismatch",
+                    did, p.id, None, p.provider, amount, stated, stated - amount, vi, en))
+        for did, got in sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+            if did in owed_ids:
+                continue
+            stated = sum(r.amount for r in got)
+            code = dossiers[did].code if did is not None and did in dossiers else (
+                got[0].dossier_code or "?")
+            vi, en = explain.receipt_mismatch(
+                [receipt_label(r.form_code, r.series, r.number) for r in got], code,
+                p.provider, p.provider_txn_id, 0, stated, "dossier")
+            identity = (f"receipt_mismatch:dossier={did}:payment={p.id}" if did is not None
+                        else f"receipt_mismatch:payment={p.id}")
+            out.append(Discrepancy(identity, "receipt_mismatch", did, p.id, None, p.provider,
+                                   0, stated, stated, vi, en))
+    for did, got in sorted(orphans_by_dossier.items()):
+        total = sum(r.amount for r in got)
+        vi, en = explain.receipt_orphan(
+            [receipt_label(r.form_code, r.series, r.number) for r in got], total, None, None,
+            None, dossier_code=dossiers[did].code)
+        out.append(Discrepancy(f"receipt_orphan:dossier={did}", "receipt_orphan", did, None,
+                               None, None, 0, total, total, vi, en))
+    out.sort(key=lambda d: d.identity)
+    return ReceiptOutcome(findings=out, receipts_of=receipts_of, payments=paid_by_id,
+                          seen_payments=frozenset(paid_by_id))
+
+
+class ReceiptReconciliation(Reconciliation):
+    """A run's result with the receipt pass's findings merged in (sorted by identity), read
+    through to the result it wraps for everything else; ``covers`` answers for the receipt
+    kinds from what the pass read."""
+
+    __slots__ = ("_base", "_seen_dossiers", "receipts")
+
+    def __init__(self, base: Reconciliation, outcome: ReceiptOutcome,
+                 seen_dossiers: frozenset[int] | None) -> None:  # the base's slots stay unset
+        self._base = base
+        self.receipts = outcome
+        self._seen_dossiers = seen_dossiers
+        self.discrepancies = sorted([*base.discrepancies, *outcome.findings],
+                                    key=lambda d: d.identity)
+        self.kinds = base.kinds
+        self.as_of = base.as_of
+        self.config = base.config
+
+    def __getattr__(self, name: str) -> object:
+        # only reached for the base's slots left unset here: read them on the base
+        return getattr(self._base, name)
+
+    def covers(self, identity: str) -> bool:
+        kind, ids = self.kinds.parse_identity(identity)
+        if kind in RECEIPT_KINDS:
+            if "payment" in ids:
+                return ids["payment"] in self.receipts.seen_payments
+            return self._seen_dossiers is None or ids.get("dossier") in self._seen_dossiers
+        return self._base.covers(identity)
+
+
+__all__ = [
+    "DEFAULT_GRACE_MINUTES",
+    "RECEIPT_KINDS",
+    "DossierFees",
+    "PaidRow",
+    "ReceiptCheckConfig",
+    "ReceiptOutcome",
+    "ReceiptReconciliation",
+    "ReceiptRow",
+    "check_receipts",
+    "receipt_label",
+]

@@ -1,0 +1,98 @@
+"""What issue 19 must show: `recon receipts verify` over the demo's March 2021 export finds
+every number once and every signature valid; after one receipt's XML is deleted by hand (from
+the ZIP, and from the unzipped folder) it names that gap."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from datetime import date
+from pathlib import Path
+
+from click.testing import CliRunner
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from recon.cli import cli
+from recon.db import Database
+from recon.models import Receipt
+from recon.receipts.signing import verify
+
+
+def _without(source: Path, target: Path, drop: str) -> None:
+    """``source`` with the entry ``drop`` deleted, as `zip -d` would."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for item in old.infolist():
+            if item.filename != drop:
+                new.writestr(item, old.read(item.filename))
+
+
+def test_the_demo_march_exports_and_verifies_and_names_a_deleted_receipt(
+        env: dict[str, str], db: Database, tmp_path: Path) -> None:
+    seeded = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
+    assert seeded.exit_code == 0, seeded.output
+    archive = tmp_path / "bien-lai-2021-03.zip"
+    exported = CliRunner().invoke(cli, ["receipts", "export", "--month", "2021-03",
+                                        "--output", str(archive)], catch_exceptions=False)
+    assert exported.exit_code == 0, exported.output
+    with db.read() as s:
+        march = list(s.execute(select(Receipt.number).where(
+            Receipt.issued_on >= date(2021, 3, 1), Receipt.issued_on < date(2021, 4, 1),
+            Receipt.status == "issued").order_by(Receipt.number)).scalars())
+        before = int(s.scalar(select(func.count()).select_from(Receipt).where(
+            Receipt.issued_on < date(2021, 3, 1))) or 0)
+    assert len(march) > 1_000 and before > 1_000
+    # March continues the year's series: its numbers follow February's, consecutively
+    assert march == list(range(before + 1, before + len(march) + 1))
+    assert f"EBL01 21T: numbers {march[0]} to {march[-1]}" in exported.output
+
+    with zipfile.ZipFile(archive) as z:
+        names = z.namelist()
+        manifest = list(csv.DictReader(io.StringIO(z.read("manifest.csv").decode("utf-8"))))
+        sample = z.read(manifest[0]["file"])
+        register = load_workbook(io.BytesIO(z.read("register.xlsx")), read_only=True)
+    xml = [n for n in names if n.endswith(".xml")]
+    assert len(xml) == len(march) == len(manifest)
+    assert [int(r["number"]) for r in manifest] == march
+    assert all(r["series"] == "21T" and r["form_code"] == "EBL01" and len(r["sha256"]) == 64
+               for r in manifest)
+    assert verify(sample)  # the signature holds
+    sheet = register.worksheets[0]
+    header, *rows = list(sheet.iter_rows(values_only=True))
+    assert header[:4] == ("Mẫu số (ký hiệu mẫu)", "Ký hiệu", "Số", "Trạng thái")
+    assert len(rows) == len(march) and rows[0][2] == f"{march[0]:08d}"
+    assert rows[0][3] == "đã phát hành"
+
+    ok = CliRunner().invoke(cli, ["receipts", "verify", str(archive)], catch_exceptions=False)
+    assert ok.exit_code == 0, ok.output
+    assert (f"EBL01 21T: {len(march)} numbers, first {march[0]}, last {march[-1]}"
+            in ok.output)
+    assert f"{len(march)} receipts checked: every signature verifies, no number missing or " \
+           "used twice." in ok.output
+
+    # one receipt's XML deleted by hand from the ZIP: the gap is named, and what to do
+    gone = march[len(march) // 2]
+    drop = f"receipts/EBL01-21T-{gone:08d}.xml"
+    broken = tmp_path / "thieu-mot.zip"
+    _without(archive, broken, drop)
+    result = CliRunner().invoke(cli, ["receipts", "verify", str(broken)])
+    assert result.exit_code == 1
+    assert f"thiếu số {gone:08d} của mẫu EBL01 ký hiệu 21T (missing: {gone})" in result.output
+    assert "What to do: look each missing number up in the register" in result.output
+
+    # the same in the unzipped folder
+    folder = tmp_path / "unzipped"
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(folder)
+    (folder / drop).unlink()
+    result = CliRunner().invoke(cli, ["receipts", "verify", str(folder)])
+    assert result.exit_code == 1
+    assert f"thiếu số {gone:08d} của mẫu EBL01 ký hiệu 21T" in result.output
+
+    # a file changed after the export is named too (its sha256 is not the manifest's)
+    changed = folder / f"receipts/EBL01-21T-{march[0]:08d}.xml"
+    changed.write_bytes(changed.read_bytes() + b"\n")
+    result = CliRunner().invoke(cli, ["receipts", "verify", str(folder)])
+    assert result.exit_code == 1
+    assert "its sha256 is not the manifest's" in result.output
