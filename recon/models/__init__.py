@@ -11,7 +11,7 @@ from recon.models.payments import (
     RefusedCallCount,
 )
 from recon.models.periods import Period, PeriodSnapshot
-from recon.models.receipts import Receipt, ReceiptCounter
+from recon.models.receipts import Receipt, ReceiptCorrection, ReceiptCounter, ReceiptSummary
 from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
 from recon.models.scopes import TokenAgency, UserAgency
 from recon.models.security import LoginAttempt, WebSession
@@ -36,7 +36,9 @@ __all__ = [
     "PeriodSnapshot",
     "Procedure",
     "Receipt",
+    "ReceiptCorrection",
     "ReceiptCounter",
+    "ReceiptSummary",
     "ReconRun",
     "RefusedCallCount",
     "SettlementFile",
