@@ -1,13 +1,26 @@
 """`recon receipts verify FILE|DIR`: every receipt's signature, and each series' numbering;
 `recon receipts export --month YYYY-MM --output FILE`: a month's signed receipts as a ZIP;
-`recon receipts issue-missing`: the receipts that issuing at payment could not issue."""
+`recon receipts issue-missing`: the receipts that issuing at payment could not issue;
+`recon receipts correct|approve-correction|reject-correction|corrections`: replace or adjust
+an issued receipt (two people); `recon receipts summary`: the same-day summary table for the
+tax authority; `recon receipts certificates`: the signing certificate to register."""
 
 from __future__ import annotations
 
 import zipfile
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+from recon.cli.common import database_app
+
+if TYPE_CHECKING:
+    from recon.cli.common import AppContext
+    from recon.receipts.signing import Signer
+
+FINANCE_ROLES = ("finance", "admin")
 
 
 @click.group("receipts")
@@ -105,7 +118,7 @@ def export_command(ctx: click.Context, month: str, output: Path) -> None:
 @click.pass_context
 def issue_missing_command(ctx: click.Context) -> None:
     """Issue the receipts of succeeded payments that have none (their issuing failed)."""
-    from recon.cli.common import database_app, fail, progress_enabled  # noqa: PLC0415
+    from recon.cli.common import fail, progress_enabled  # noqa: PLC0415
     from recon.cli.progress import ProgressLine  # noqa: PLC0415
     from recon.errors import ReconError  # noqa: PLC0415
     from recon.receipts.issuing import issue_missing, missing, receipting  # noqa: PLC0415
@@ -134,6 +147,191 @@ def issue_missing_command(ctx: click.Context) -> None:
                + (" (the log says why)" if summary.left else "") + ".")
     if summary.left:
         raise SystemExit(1)
+
+
+def _signer(app: AppContext) -> Signer:
+    """The signing key, or the command stops saying what to fix."""
+    from recon.cli.common import fail  # noqa: PLC0415
+    from recon.errors import ReconError  # noqa: PLC0415
+    from recon.receipts.issuing import receipting  # noqa: PLC0415
+
+    try:
+        receipts_on = receipting(app.app.extensions["recon.settings"].env)
+    except ReconError as exc:
+        fail(exc)
+    if receipts_on is None:
+        fail("receipts are off (RECON_RECEIPTS=off): set RECON_RECEIPTS=on with the signing "
+             "key (docs/receipts.md) first.")
+    signer = receipts_on.signer()
+    if signer is None:
+        fail("the signing key cannot be loaded (see the log line above); fix "
+             "RECON_RECEIPT_P12_FILE / RECON_RECEIPT_P12_PASSWORD and run this again.")
+    return signer
+
+
+@receipts.command("correct")
+@click.argument("receipt_id", type=int)
+@click.option("--kind", type=click.Choice(["replacement", "adjustment"]), required=True,
+              help="replacement: a new receipt replacing this one; adjustment: a receipt "
+                   "carrying the difference (negative for a decrease; a refund adjusts).")
+@click.option("--reason", required=True, help="What was wrong (the error notice carries it).")
+@click.option("--line", "lines", multiple=True, metavar="KIND:NAME:AMOUNT",
+              help="A fee line of the new receipt (replacement: the right amounts, default the "
+                   "original's; adjustment: the differences), e.g. 'phí:Phí thẩm định:-5000'.")
+@click.option("--payer", default=None, help="A replacement's corrected payer name.")
+@click.option("--by", "username", required=True, help="Your finance account (the proposer).")
+@click.pass_context
+def correct_cmd(ctx: click.Context, receipt_id: int, kind: str, reason: str,
+                lines: tuple[str, ...], payer: str | None, username: str) -> None:
+    """Propose replacing or adjusting an issued receipt; another person approves it."""
+    from recon.cli.periods import _actor  # noqa: PLC0415
+    from recon.receipts import corrections  # noqa: PLC0415
+
+    app = database_app(ctx)
+    clock = app.app.extensions["recon.clock"]
+    items = [corrections.parse_line(text) for text in lines]
+    with app.db.transaction() as s:
+        actor, _ = _actor(s, username, FINANCE_ROLES)
+        proposal = corrections.propose(s, clock, receipt_id, kind=kind, reason=reason,
+                                       lines=items or None, payer_name=payer, actor=actor)
+        out = (f"proposed {kind} of receipt {receipt_id} (correction {proposal.id}); another "
+               f"finance user approves it: recon receipts approve-correction {proposal.id} "
+               "--by USER")
+    click.echo(out)
+
+
+@receipts.command("approve-correction")
+@click.argument("correction_id", type=int)
+@click.option("--by", "username", required=True, help="Your finance account (not the "
+              "proposer's).")
+@click.option("--note", default=None, help="A comment kept with the approval.")
+@click.pass_context
+def approve_correction_cmd(ctx: click.Context, correction_id: int, username: str,
+                           note: str | None) -> None:
+    """Approve a proposed correction: the new receipt is numbered and signed."""
+    from recon.cli.periods import _actor  # noqa: PLC0415
+    from recon.receipts import corrections  # noqa: PLC0415
+    from recon.receipts.issuing import receipting  # noqa: PLC0415
+
+    app = database_app(ctx)
+    clock = app.app.extensions["recon.clock"]
+    with app.db.read() as s:  # who, before the key: a stranger learns nothing of the key
+        _actor(s, username, FINANCE_ROLES)
+    signer = _signer(app)
+    settings = receipting(app.app.extensions["recon.settings"].env)
+    assert settings is not None
+    with app.db.transaction() as s:
+        actor, _ = _actor(s, username, FINANCE_ROLES)
+        new = corrections.approve(s, clock, correction_id, actor=actor,
+                                  settings=settings.settings, signer=signer, note=note)
+        out = (f"issued {new.kind} receipt {new.form_code} {new.series} {new.number:08d} "
+               f"({new.amount} VND) for receipt {new.corrects_id}")
+    click.echo(out)
+
+
+@receipts.command("reject-correction")
+@click.argument("correction_id", type=int)
+@click.option("--by", "username", required=True, help="Your finance account.")
+@click.option("--note", default=None, help="Why (kept with the decision).")
+@click.pass_context
+def reject_correction_cmd(ctx: click.Context, correction_id: int, username: str,
+                          note: str | None) -> None:
+    """Reject (or, as its proposer, withdraw) a proposed correction: nothing is issued."""
+    from recon.cli.periods import _actor  # noqa: PLC0415
+    from recon.receipts import corrections  # noqa: PLC0415
+
+    app = database_app(ctx)
+    clock = app.app.extensions["recon.clock"]
+    with app.db.transaction() as s:
+        actor, _ = _actor(s, username, FINANCE_ROLES)
+        corrections.reject(s, clock, correction_id, actor=actor, note=note)
+    click.echo(f"correction {correction_id} rejected; nothing was issued")
+
+
+@receipts.command("corrections")
+@click.option("--status", type=click.Choice(["proposed", "approved", "rejected"]),
+              default=None, help="Only these (default: all).")
+@click.pass_context
+def corrections_cmd(ctx: click.Context, status: str | None) -> None:
+    """List the proposed, approved and rejected corrections, newest first."""
+    from recon.receipts import corrections  # noqa: PLC0415
+
+    app = database_app(ctx)
+    with app.db.read() as s:
+        rows = corrections.corrections(s, status=status)
+        lines = [f"{c.id}\t{c.status}\t{c.kind}\treceipt {c.receipt_id}\tby {c.proposed_by}"
+                 f"\t{c.reason}" + (f"\tnew receipt {c.new_receipt_id}"
+                                     if c.new_receipt_id else "") for c in rows]
+    for line in lines:
+        click.echo(line)
+    if not lines:
+        click.echo("no corrections")
+
+
+def _day(value: str) -> date:
+    from recon.errors import FieldError, ValidationError  # noqa: PLC0415
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(FieldError("date", f"{value!r} is not a date YYYY-MM-DD"),
+                              hint="Give the day as --date 2026-12-06.") from None
+
+
+@receipts.command("summary")
+@click.option("--date", "day", required=True, metavar="YYYY-MM-DD",
+              help="The day (Vietnam time) whose receipts the table sums up.")
+@click.option("--agency", default=None, help="One organisation's code (default: each one "
+              "that issued receipts that day, one file each).")
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The file: .xml (our documented shape) or .xlsx.")
+@click.pass_context
+def summary_cmd(ctx: click.Context, day: str, agency: str | None, output: Path) -> None:
+    """Write the same-day summary table of receipts (bảng tổng hợp dữ liệu biên lai)."""
+    from recon.cli.common import fail  # noqa: PLC0415
+    from recon.receipts import summary as tables  # noqa: PLC0415
+    from recon.receipts.settings import ReceiptSettings  # noqa: PLC0415
+
+    when = _day(day)
+    app = database_app(ctx)
+    suffix = output.suffix.lower()
+    if suffix not in (".xml", ".xlsx"):
+        fail(f"--output {output} must end in .xml or .xlsx (the file's format)")
+    clock = app.app.extensions["recon.clock"]
+    settings = ReceiptSettings.from_env(app.app.extensions["recon.settings"].env)
+    with app.db.transaction() as s:
+        found = tables.summaries(s, when, agency_code=agency, tax_code=settings.tax_code)
+        if not found:
+            fail(f"no organisation issued a receipt on {when}; name one with --agency to write "
+                 "an empty table")
+        written = []
+        for one in found:
+            path = output if len(found) == 1 else output.with_name(
+                f"{output.stem}-{one.agency.code}{output.suffix}")
+            content = (tables.summary_xml(one, clock.now()) if suffix == ".xml"
+                       else tables.summary_xlsx(one))
+            path.write_bytes(content)
+            tables.record_prepared(s, clock, one, actor="cli:receipts summary")
+            written.append(f"{path}: {one.agency.code}, {len(one.rows)} receipt(s), "
+                           f"{one.total} VND")
+    for line in written:
+        click.echo(line)
+    click.echo("Send it to the tax authority today, then mark it sent on the finance page "
+               "(Biên lai điện tử).")
+
+
+@receipts.command("certificates")
+@click.pass_context
+def certificates_cmd(ctx: click.Context) -> None:
+    """The signing certificate in use (subject, serial, validity), to declare on the
+    organisation's registration (01/ĐKTĐ-CTĐT)."""
+    from recon.cli.common import app_context  # noqa: PLC0415
+    from recon.receipts.signing import certificate_facts  # noqa: PLC0415
+
+    signer = _signer(app_context(ctx))
+    facts = certificate_facts(signer.certificate)
+    for name, value in facts.items():
+        click.echo(f"{name}: {value}")
 
 
 COMMANDS = [receipts]

@@ -12,7 +12,13 @@ from recon.models.payments import (
 )
 from recon.models.periods import Period, PeriodSnapshot
 from recon.models.portal import PortalFile, PortalLine
-from recon.models.receipts import Receipt, ReceiptCounter, ReceiptLookupFailure
+from recon.models.receipts import (
+    Receipt,
+    ReceiptCorrection,
+    ReceiptCounter,
+    ReceiptLookupFailure,
+    ReceiptSummary,
+)
 from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
 from recon.models.scopes import TokenAgency, UserAgency
 from recon.models.security import LoginAttempt, WebSession
@@ -39,8 +45,10 @@ __all__ = [
     "PortalLine",
     "Procedure",
     "Receipt",
+    "ReceiptCorrection",
     "ReceiptCounter",
     "ReceiptLookupFailure",
+    "ReceiptSummary",
     "ReconRun",
     "RefusedCallCount",
     "SettlementFile",

@@ -27,6 +27,11 @@ from recon.db import Base, BigIntPK, UTCDateTime, utcnow
 
 MAX_RECEIPT_NUMBER = 99_999_999  # at most 8 digits (ND 254/2026 Art. 23.2.c)
 RECEIPT_STATUSES = ("reserved", "issued", "spoiled")
+#: what a receipt is: the first one of its payment, or one correcting an issued receipt
+RECEIPT_KINDS = ("original", "replacement", "adjustment")
+#: what became of an issued receipt that was corrected (it stays issued and readable)
+CORRECTED_AS = ("replaced", "adjusted")
+CORRECTION_STATUSES = ("proposed", "approved", "rejected")
 
 
 class ReceiptCounter(Base):
@@ -55,6 +60,9 @@ class Receipt(Base):
         CheckConstraint("status IN ('reserved', 'issued', 'spoiled')", name="status_known"),
         CheckConstraint("status <> 'spoiled' OR spoiled_reason IS NOT NULL",
                         name="spoiled_has_reason"),
+        CheckConstraint("kind IN ('original', 'replacement', 'adjustment')", name="kind_known"),
+        CheckConstraint("corrected_as IS NULL OR corrected_as IN ('replaced', 'adjusted')",
+                        name="corrected_as_known"),
         Index("ix_receipts_payment_id", "payment_id"),
         Index("ix_receipts_issued_on", "issued_on"),
         # the public lookup (0025): one receipt per code
@@ -80,6 +88,13 @@ class Receipt(Base):
     # the random code printed on the receipt (MTCuu), by which the payer looks it up
     lookup_code: Mapped[str | None] = mapped_column(String(16))
 
+    # corrections (0026): a replacement or adjustment names the receipt it corrects; the
+    # corrected receipt stays issued and is marked ``replaced`` or ``adjusted``
+    kind: Mapped[str] = mapped_column(String(12), default="original",
+                                      server_default="original")
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"))
+    corrected_as: Mapped[str | None] = mapped_column(String(10))
+
 
 class ReceiptLookupFailure(Base):
     """One wrong code typed into the public receipt lookup, by client address: the lookup's
@@ -94,3 +109,50 @@ class ReceiptLookupFailure(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     client: Mapped[str] = mapped_column(String(64))
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReceiptCorrection(Base):
+    """A proposed replacement or adjustment of an issued receipt, with its error notice;
+    applied (a new receipt drawn and signed) only when a second person approves it."""
+
+    __tablename__ = "receipt_corrections"
+    __table_args__ = (
+        CheckConstraint("kind IN ('replacement', 'adjustment')", name="kind_known"),
+        CheckConstraint("status IN ('proposed', 'approved', 'rejected')", name="status_known"),
+        Index("ix_receipt_corrections_receipt_id", "receipt_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"))
+    kind: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(Text)
+    payer_name: Mapped[str | None] = mapped_column(String(255))
+    lines: Mapped[str] = mapped_column(Text)  # JSON: [[kind, name, amount], ...]
+    status: Mapped[str] = mapped_column(String(10), default="proposed")
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    proposed_by_person: Mapped[str | None] = mapped_column(String(100))
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    new_receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"))
+    notice: Mapped[str | None] = mapped_column(Text)  # the error notice (04/SS-CTĐT), XML
+
+
+class ReceiptSummary(Base):
+    """The same-day summary table of one organisation's receipts of one day: when it was
+    prepared, and when (by whom, under which reference) a person sent it by hand."""
+
+    __tablename__ = "receipt_summaries"
+    __table_args__ = (UniqueConstraint("agency_id", "day"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    day: Mapped[date] = mapped_column(Date)
+    prepared_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    prepared_by: Mapped[str] = mapped_column(String(100))
+    receipts: Mapped[int] = mapped_column(BigInteger, default=0)
+    sent_on: Mapped[date | None] = mapped_column(Date)
+    sent_reference: Mapped[str | None] = mapped_column(String(255))
+    sent_by: Mapped[str | None] = mapped_column(String(100))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

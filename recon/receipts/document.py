@@ -37,6 +37,29 @@ class FeeItem:
     amount: int
 
 
+#: TTCTLQuan/TCCTu: the nature of a receipt that corrects another (ours; as the PIT
+#: certificate's related-document block numbers them)
+REPLACES, ADJUSTS = 1, 2
+RELATION_WORDS = {REPLACES: "Thay thế cho", ADJUSTS: "Điều chỉnh cho"}
+
+
+@dataclass(frozen=True)
+class Related:
+    """The issued receipt a replacement or an adjustment names (TTCTLQuan)."""
+
+    nature: int  # REPLACES or ADJUSTS
+    form_code: str
+    series: str
+    number: int
+    issued_on: date
+
+    @property
+    def note(self) -> str:
+        """"Thay thế cho biên lai mẫu số EBL01 ký hiệu 26T số 00000007 ngày 06/12/2026"."""
+        return (f"{RELATION_WORDS[self.nature]} biên lai mẫu số {self.form_code} ký hiệu "
+                f"{self.series} số {self.number:08d} ngày {self.issued_on:%d/%m/%Y}")
+
+
 @dataclass(frozen=True)
 class ReceiptContent:
     form_code: str
@@ -51,6 +74,7 @@ class ReceiptContent:
     dossier_code: str | None = None
     procedure: str | None = None
     lookup_code: str | None = None
+    related: Related | None = None  # set on a replacement or an adjustment
 
     @property
     def total(self) -> int:
@@ -91,10 +115,13 @@ def build(content: ReceiptContent) -> etree._Element:
     """The unsigned receipt (root ``CTu``); raises ValueError on content no receipt may carry."""
     if not content.items:
         raise ValueError("a receipt lists at least one fee")
+    adjusting = content.related is not None and content.related.nature == ADJUSTS
     for item in content.items:
         if item.kind not in FEE_KINDS:
             raise ValueError(f"a fee is 'phí' or 'lệ phí', not {item.kind!r}")
-        if isinstance(item.amount, bool) or not isinstance(item.amount, int) or item.amount < 0:
+        if isinstance(item.amount, bool) or not isinstance(item.amount, int):
+            raise ValueError(f"a fee's amount is a whole number of VND: {item.amount!r}")
+        if item.amount < 0 and not adjusting:  # only an adjustment carries a decrease
             raise ValueError(f"a fee's amount is a whole, non-negative number of VND: "
                              f"{item.amount!r}")
     root = etree.Element("CTu")
@@ -107,6 +134,14 @@ def build(content: ReceiptContent) -> etree._Element:
     _add(common, "SCTu", content.number)
     _add(common, "NLap", content.issued_on.isoformat())
     _add(common, "TGLap", local_time(content.signed_at))
+    if content.related is not None:
+        related = etree.SubElement(common, "TTCTLQuan")
+        _add(related, "TCCTu", content.related.nature)
+        _add(related, "KHMSCTCLQuan", content.related.form_code)
+        _add(related, "KHCTCLQuan", content.related.series)
+        _add(related, "SCTCLQuan", content.related.number)
+        _add(related, "NLCTCLQuan", content.related.issued_on.isoformat())
+        _add(related, "GChu", content.related.note)
     _add(common, "MTCuu", content.lookup_code)
     body = etree.SubElement(data, "NDCTu")
     _party(body, "TCThu", content.collector)
@@ -139,3 +174,36 @@ def schema() -> etree.XMLSchema:
 
 def to_bytes(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _party_of(node: etree._Element | None) -> Party:
+    if node is None:
+        return Party("")
+    return Party(node.findtext("Ten") or "", node.findtext("MST"), node.findtext("DChi"))
+
+
+def read(document: bytes) -> ReceiptContent:
+    """The content of a receipt document (signed or not): the inverse of :func:`build`."""
+    root = etree.fromstring(document)
+    common = root.find("DLCTu/TTChung")
+    body = root.find("DLCTu/NDCTu")
+    if common is None or body is None:
+        raise ValueError("not a receipt document (no DLCTu/TTChung or NDCTu)")
+    related = None
+    rel = common.find("TTCTLQuan")
+    if rel is not None:
+        related = Related(int(rel.findtext("TCCTu") or 0), rel.findtext("KHMSCTCLQuan") or "",
+                          rel.findtext("KHCTCLQuan") or "", int(rel.findtext("SCTCLQuan") or 0),
+                          date.fromisoformat(rel.findtext("NLCTCLQuan") or ""))
+    signed_at = datetime.fromisoformat(common.findtext("TGLap") or "").replace(tzinfo=VN_TZ)
+    items = tuple(FeeItem(line.findtext("LKThu") or "", line.findtext("TKThu") or "",
+                          int(line.findtext("STien") or 0))
+                  for line in body.iterfind("DSKThu/KThu"))
+    return ReceiptContent(
+        form_code=common.findtext("KHMSCTu") or "", series=common.findtext("KHCTu") or "",
+        number=int(common.findtext("SCTu") or 0), signed_at=signed_at,
+        collector=_party_of(body.find("TCThu")), payer=_party_of(body.find("NNop")),
+        items=items, method=body.findtext("HTTToan/PThuc") or "",
+        provider_reference=body.findtext("HTTToan/MTChieu"),
+        dossier_code=body.findtext("HSo/MHSo"), procedure=body.findtext("HSo/TTTHC"),
+        lookup_code=common.findtext("MTCuu"), related=related)

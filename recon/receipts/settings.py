@@ -30,6 +30,8 @@ class ReceiptSettings:
     tax_code: str | None = None  # the collecting organisation's MST
     p12_file: str | None = None
     p12_password: str | None = None
+    # days after a receipt's day by whose end its summary table must have been sent
+    summary_grace_days: int = 1
 
     def __post_init__(self) -> None:
         for name, pattern in (("RECON_RECEIPT_FORM_CODE_PATTERN", self.form_code_pattern),
@@ -79,6 +81,7 @@ class ReceiptSettings:
             tax_code=env.get("RECON_RECEIPT_TAX_CODE") or None,
             p12_file=env.get("RECON_RECEIPT_P12_FILE") or None,
             p12_password=env.get("RECON_RECEIPT_P12_PASSWORD") or None,
+            summary_grace_days=_days(env.get("RECON_RECEIPT_SUMMARY_GRACE_DAYS")),
         )
 
 
@@ -96,3 +99,11 @@ def receipt_check_config(env: Mapping[str, str]) -> ReceiptCheckConfig | None:
             f"RECON_RECEIPT_GRACE_MINUTES must be a whole number of minutes >= 0, got {raw!r}; "
             f"set it to e.g. {DEFAULT_GRACE_MINUTES}, or unset it")
     return ReceiptCheckConfig(grace_minutes=int(raw))
+def _days(raw: str | None) -> int:
+    if raw is None or not raw.strip():
+        return 1
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise ConfigurationError(f"RECON_RECEIPT_SUMMARY_GRACE_DAYS must be a whole number of "
+                                 f"days (0 or more), got {raw!r}; unset it for the default (1)")
+    return int(text)

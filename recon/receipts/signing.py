@@ -214,3 +214,26 @@ def verify(document: bytes) -> Verified:
         raise SignatureInvalid("X509SubjectName is not the certificate's subject")
     return Verified(subject=subject, signing_time=time_node.text or "",
                     certificate=certificate)
+
+
+def certificate_facts(certificate: x509.Certificate) -> dict[str, str]:
+    """What the organisation's registration declares of a certificate: subject, issuer,
+    serial (hex), validity (UTC)."""
+    return {"subject": certificate.subject.rfc4514_string(),
+            "issuer": certificate.issuer.rfc4514_string(),
+            "serial": f"{certificate.serial_number:X}",
+            "valid_from": certificate.not_valid_before_utc.strftime("%Y-%m-%d %H:%M UTC"),
+            "valid_to": certificate.not_valid_after_utc.strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def certificates_in(documents: list[bytes]) -> list[dict[str, str]]:
+    """The distinct certificates that signed ``documents`` (their KeyInfo), in first-seen
+    order."""
+    seen: dict[str, dict[str, str]] = {}
+    for document in documents:
+        root = etree.fromstring(document)
+        text = root.findtext(f".//{{{DS}}}X509Certificate")
+        if text and text not in seen:
+            seen[text] = certificate_facts(x509.load_der_x509_certificate(
+                base64.b64decode(text)))
+    return list(seen.values())

@@ -320,6 +320,9 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(periods_api.bp)
     app.register_blueprint(finance_periods.bp)
+    from recon.web import finance_receipts  # noqa: PLC0415 - issue 19
+
+    app.register_blueprint(finance_receipts.bp)
     from recon.web import webhooks  # noqa: PLC0415 - issue 4
 
     app.register_blueprint(webhooks.bp)

@@ -139,6 +139,16 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "period.closed": ("Month closed", "Khóa sổ tháng"),
     "period.close_rejected": ("Month close withdrawn", "Rút đề xuất khóa sổ"),
     "period.reopened": ("Month reopened", "Mở lại sổ tháng"),
+    "receipt.correction_proposed": ("Receipt correction proposed",
+                                    "Đề xuất xử lý biên lai sai sót"),
+    "receipt.correction_approved": ("Receipt correction approved (new receipt issued)",
+                                    "Phê duyệt xử lý biên lai sai sót (đã lập biên lai mới)"),
+    "receipt.correction_rejected": ("Receipt correction rejected",
+                                    "Từ chối đề xuất xử lý biên lai sai sót"),
+    "receipt_summary.prepared": ("Receipt summary table prepared",
+                                 "Lập bảng tổng hợp dữ liệu biên lai"),
+    "receipt_summary.sent": ("Receipt summary table marked as sent",
+                             "Đánh dấu đã gửi bảng tổng hợp dữ liệu biên lai"),
 }
 #: audit_events.entity_type -> label
 ENTITY_LABELS: dict[str, tuple[str, str]] = {
@@ -155,6 +165,8 @@ ENTITY_LABELS: dict[str, tuple[str, str]] = {
     "agency": ("Agency", "Đơn vị"),
     "demo": ("Demo data", "Dữ liệu mẫu"),
     "period": ("Month (books)", "Kỳ khóa sổ"),
+    "receipt": ("E-receipt", "Biên lai điện tử"),
+    "receipt_summary": ("Receipt summary table", "Bảng tổng hợp dữ liệu biên lai"),
 }
 #: callbacks.outcome -> label: the protocol outcomes (adapters.base.Outcome) and the archive's own
 OUTCOME_LABELS: dict[str, tuple[str, str]] = {
@@ -402,6 +414,111 @@ _PHRASES: dict[str, str] = {
     "Memo": "Nội dung chuyển khoản",
     "Allocated to": "Đã chia cho các hồ sơ",
     "E-receipt": "Biên lai điện tử",
+    # e-receipts: corrections and the summary tables (issue 19)
+    "E-receipts": "Biên lai điện tử",
+    "Adjusted": "Đã điều chỉnh",
+    "Adjustment": "Điều chỉnh",
+    "Adjustment receipt": "Biên lai điều chỉnh",
+    "An adjustment carries only the differences: replace the receipt to change the payer's "
+    "name.": "Biên lai điều chỉnh chỉ ghi phần chênh lệch: muốn sửa tên người nộp, hãy thay "
+             "thế biên lai.",
+    "An issued receipt is never erased: a replacement receipt replaces it, or an adjustment "
+    "receipt carries the difference (negative for a decrease; a refund adjusts). Another "
+    "finance officer approves it; then the new receipt is numbered and signed, and this one "
+    "stays, marked.":
+        "Biên lai đã lập không bao giờ bị xóa: lập biên lai thay thế, hoặc biên lai điều chỉnh "
+        "ghi phần chênh lệch (số âm khi giảm; hoàn tiền là điều chỉnh). Một cán bộ tài chính "
+        "khác phê duyệt; khi đó biên lai mới được cấp số và ký số, biên lai này được giữ lại "
+        "và đánh dấu.",
+    "Approve and issue": "Phê duyệt và lập biên lai",
+    "Approved": "Đã phê duyệt",
+    "Approved: receipt {number} was issued and signed.":
+        "Đã phê duyệt: biên lai {number} đã được lập và ký số.",
+    "Certificates in use (for the organisation's registration)":
+        "Chứng thư số đang dùng (để đăng ký với cơ quan thuế)",
+    "Check the fee lines: one per line, KIND:NAME:AMOUNT (kind phí or lệ phí, the amount in "
+    "whole đồng, negative for a decrease in an adjustment).":
+        "Kiểm tra các dòng khoản thu: mỗi dòng LOẠI:TÊN:SỐ TIỀN (loại phí hoặc lệ phí, số tiền "
+        "là số đồng nguyên, số âm khi điều chỉnh giảm).",
+    "Choose a replacement or an adjustment.": "Chọn thay thế hoặc điều chỉnh.",
+    "Correct this receipt": "Xử lý biên lai sai sót",
+    "Correction": "Cách xử lý",
+    "Correction proposed; another finance officer must approve it.":
+        "Đã ghi đề xuất; một cán bộ tài chính khác phải phê duyệt.",
+    "Correction rejected; nothing was issued.": "Đã từ chối đề xuất; không lập biên lai nào.",
+    "Corrections waiting for approval": "Đề xuất xử lý sai sót chờ phê duyệt",
+    "Corrects": "Liên quan đến",
+    "Date of issue": "Ngày lập",
+    "Decided by": "Người quyết định",
+    "Each organisation sends the tax authority the table of the receipts it issued, on the day "
+    "it issued them (bảng tổng hợp dữ liệu biên lai điện tử). recon prepares the file; a "
+    "person sends it and marks it sent. Overdue: not sent by the end of {days} day(s) after.":
+        "Mỗi tổ chức thu gửi cơ quan thuế bảng tổng hợp dữ liệu biên lai điện tử đã lập trong "
+        "ngày, ngay trong ngày lập. recon lập tệp; cán bộ gửi và đánh dấu đã gửi. Quá hạn: "
+        "chưa gửi khi hết {days} ngày sau ngày lập.",
+    "Error notice": "Thông báo sai sót",
+    "Fee lines, one per line: KIND:NAME:AMOUNT (replacement: the right amounts, empty: "
+    "unchanged; adjustment: the differences)":
+        "Các khoản thu, mỗi dòng LOẠI:TÊN:SỐ TIỀN (thay thế: số tiền đúng, để trống: giữ "
+        "nguyên; điều chỉnh: phần chênh lệch)",
+    "Lines": "Các khoản thu",
+    "Mark as sent": "Đánh dấu đã gửi",
+    "Marked as sent.": "Đã đánh dấu đã gửi.",
+    "No receipt in these seven days.": "Không có biên lai nào trong bảy ngày này.",
+    "No receipt was issued on this day.": "Ngày này không lập biên lai nào.",
+    "None.": "Không có.",
+    "Not prepared": "Chưa lập",
+    "Note (optional)": "Ghi chú (không bắt buộc)",
+    "Overdue": "Quá hạn",
+    "Payer": "Người nộp",
+    "Payer's name (a replacement; empty: unchanged)":
+        "Tên người nộp (khi thay thế; để trống: giữ nguyên)",
+    "Prepare (XML)": "Lập bảng (XML)",
+    "Prepare the summary file before marking it sent.":
+        "Hãy lập tệp bảng tổng hợp trước khi đánh dấu đã gửi.",
+    "Prepared, not sent": "Đã lập, chưa gửi",
+    "Receipts": "Biên lai",
+    "Receipts are off or the signing key cannot be loaded: nothing was issued. Ask an "
+    "administrator (RECON_RECEIPTS, RECON_RECEIPT_P12_FILE).":
+        "Chưa bật biên lai hoặc không đọc được khóa ký: không lập biên lai nào. Hãy báo quản "
+        "trị viên (RECON_RECEIPTS, RECON_RECEIPT_P12_FILE).",
+    "Receipts are off, or the signing key cannot be loaded.":
+        "Chưa bật biên lai, hoặc không đọc được khóa ký.",
+    "Rejected": "Đã từ chối",
+    "Replaced": "Đã bị thay thế",
+    "Replacement": "Thay thế",
+    "Replacement receipt": "Biên lai thay thế",
+    "Sent": "Đã gửi",
+    "Sent on": "Ngày gửi",
+    "Serial": "Số sê-ri",
+    "Signed XML": "XML đã ký",
+    "Signed this day's receipts": "Đã ký biên lai của ngày này",
+    "Someone decided this correction already. Reload the page.":
+        "Đề xuất này đã được người khác quyết định. Hãy tải lại trang.",
+    "Subject": "Chủ thể",
+    "Summary tables for the tax authority": "Bảng tổng hợp gửi cơ quan thuế",
+    "Tax code": "Mã số thuế",
+    "The date is not valid: write it as YYYY-MM-DD.":
+        "Ngày không hợp lệ: hãy viết theo dạng YYYY-MM-DD.",
+    "The signing key now": "Khóa ký hiện tại",
+    "This receipt was corrected already, or a correction of it is waiting for approval. "
+    "Reload the page.":
+        "Biên lai này đã được xử lý, hoặc đang có đề xuất chờ phê duyệt. Hãy tải lại trang.",
+    "Valid": "Hợp lệ",
+    "Valid from": "Hiệu lực từ",
+    "Valid to": "Hiệu lực đến",
+    "What was wrong (the error notice carries it)": "Sai sót gì (ghi vào thông báo sai sót)",
+    "Where": "Nguồn",
+    "Write the date it was sent (YYYY-MM-DD), from the summary's day to today.":
+        "Ghi ngày đã gửi (YYYY-MM-DD), từ ngày của bảng đến hôm nay.",
+    "Write the reference the tax authority's portal gave.":
+        "Ghi mã tham chiếu mà cổng của cơ quan thuế trả về.",
+    "Write what was wrong (at most 255 characters): the error notice carries it.":
+        "Ghi sai sót (tối đa 255 ký tự): thông báo sai sót sẽ ghi nội dung này.",
+    "You proposed this correction, so you cannot approve it. Ask another finance officer.":
+        "Bạn là người đề xuất nên không thể tự phê duyệt. Hãy nhờ một cán bộ tài chính khác.",
+    "by receipt": "bằng biên lai",
+    "prepared": "lập lúc",
     "Series": "Ký hiệu",
     "No.": "Số",
     "Download XML": "Tải XML",

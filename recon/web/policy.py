@@ -54,6 +54,16 @@ POLICY: dict[str, frozenset[str]] = {
     "finance.download_statement_line": FINANCE,
     "finance.audit_log": FINANCE,
     "finance.audit_verify": FINANCE,
+    # e-receipts (issue 19): the day's receipts, corrections (two people), summary tables
+    "finance_receipts.index": FINANCE,
+    "finance_receipts.receipt_page": FINANCE,
+    "finance_receipts.propose_correction": FINANCE,
+    "finance_receipts.approve_correction": FINANCE,
+    "finance_receipts.reject_correction": FINANCE,
+    "finance_receipts.correction_notice": FINANCE,
+    "finance_receipts.summary_file": FINANCE,
+    "finance_receipts.prepare_summary": FINANCE,
+    "finance_receipts.mark_summary_sent": FINANCE,
     # intake API
     "api.create_dossier": frozenset({"intake", "admin"}),
     "api.get_dossier": frozenset({"intake", "cashier", "finance", "admin"}),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from adapters.base import Outcome
 from recon.payments import ingest, spool
-from recon.web import cashier, finance, i18n
+from recon.web import cashier, finance, finance_receipts, i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 RECON = ROOT / "recon"
@@ -70,6 +70,11 @@ def test_every_key_a_view_shows_has_vietnamese() -> None:
     keys |= set(finance._DONE_MESSAGES.values()) | {label for _, label in finance.SORT_LABELS}
     keys |= set(finance._CHAIN_REASONS)
     keys |= set(cashier.DESK_MESSAGES.values()) | {cashier.FALLBACK}
+    for table in (finance_receipts._REASONS, finance_receipts._FIELDS,
+                  finance_receipts.RECEIPT_KINDS, finance_receipts.RECEIPT_MARKS,
+                  finance_receipts.CORRECTION_KINDS, finance_receipts.CORRECTION_STATES,
+                  finance_receipts.SUMMARY_STATES):
+        keys |= set(table.values())
     keys |= set(cashier.CHANNEL_LABELS.values())
     keys |= set(i18n.PAYMENT_STATUS_LABELS)  # the desk shows t(status)
     keys |= {"cashier", "finance", "admin"}  # t(principal.role)

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.slow
 #: the commands that never touch the database (they must still never print a traceback)
 NO_DATABASE = frozenset({"vietqr encode", "vietqr decode", "vietqr banks",
                          "settlements profiles", "portal profiles", "receipts verify",
-                         "calendar show", "calendar check", "contracts list", "contracts check"})
+                         "calendar show", "calendar check", "contracts list", "contracts check",
+                         "receipts certificates"})
 #: the commands that look at the database only when they have work (`spool-import`: an empty
 #: spool has nothing to import, whatever the database's state; with calls waiting, a database
 #: that cannot store them gets the spool's own refusal, tests/hardening/test_spool.py)

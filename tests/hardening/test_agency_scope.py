@@ -42,6 +42,7 @@ from recon.models import (
     Payment,
     PaymentIntent,
     Receipt,
+    ReceiptCorrection,
     SettlementFile,
     SettlementLine,
 )
@@ -87,6 +88,9 @@ BY_ID = {
     "periods_api.period_snapshot": "period",
     "finance_periods.report": "period",
     "finance_periods.report_xlsx": "period",
+    "finance_receipts.receipt_page": "receipt",
+    "finance_receipts.correction_notice": "correction",
+    "finance_receipts.summary_file": "summary",
 }
 #: a whole settlement file spans agencies: only the whole deployment downloads it
 FILE_DOWNLOADS = {"finance.download_file", "settlements_api.settlement_file_content"}
@@ -126,6 +130,8 @@ LISTS: dict[str, tuple[str, bool]] = {
     "finance.fees": ("?year=2021", False),
     "finance.declarations_page": ("?month={other_month}", False),
     "finance.declarations_export": ("?month={other_month}", False),
+    # the day's receipts, corrections waiting and summary tables of the caller's agencies
+    "finance_receipts.index": ("?day=2026-01-02", False),
 }
 FORMATS = {"finance.export": ("csv", "xlsx"), "finance.payouts_export": ("csv", "xlsx"),
            "finance.quarterly_export": ("csv", "xlsx", "json"),
@@ -145,6 +151,11 @@ ACTIONS = {
     "periods_api.approve_period": "period", "periods_api.reopen_period": "period",
     "finance_periods.approve": "period", "finance_periods.reopen": "period",
     "periods_api.propose_period": "agency", "finance_periods.propose": "agency",
+    "finance_receipts.propose_correction": "receipt",
+    "finance_receipts.approve_correction": "correction",
+    "finance_receipts.reject_correction": "correction",
+    "finance_receipts.prepare_summary": "summary",
+    "finance_receipts.mark_summary_sent": "summary",
 }
 #: actions of the whole deployment only: refused (403) to a scope of some agencies
 WHOLE_ONLY = {"settlements_api.upload_settlement"}
@@ -159,6 +170,7 @@ class Side:
     discrepancy: int = 0
     period: int = 0
     receipt: int = 0  # an issued e-receipt of the agency's cash payment
+    correction: int = 0  # an approved correction of that receipt (its error notice)
     pay_day: str = ""  # a Vietnam day with a payment of the agency (for the daily report)
     markers: set[str] = field(default_factory=set)
 
@@ -193,6 +205,13 @@ def _world(db: Database, clock: FixedClock, app: Flask) -> dict[str, Side]:
             s.add(receipt)
             s.flush()
             side.receipt = receipt.id
+            correction = ReceiptCorrection(
+                receipt_id=receipt.id, kind="replacement", reason="thử", lines="[]",
+                status="approved", proposed_by="user:a", proposed_at=clock.now(),
+                notice=f"<TBao><TNNT>{agency.name}</TNNT></TBao>")
+            s.add(correction)
+            s.flush()
+            side.correction = correction.id
             intent = intents.create_intent(
                 s, clock, settings, dossier_code=side.dossier, channel="vietqr",
                 actor="test").intent
@@ -305,7 +324,10 @@ def _id_values(side: Side, what: str) -> dict[str, Any]:
     return {"dossier": {"code": side.dossier}, "intent": {"intent_id": side.intent},
             "discrepancy": {"discrepancy_id": side.discrepancy},
             "period": {"period_id": side.period},
-            "receipt": {"receipt_id": side.receipt}}[what]
+            "receipt": {"receipt_id": side.receipt},
+            "correction": {"correction_id": side.correction},
+            # a day without receipts: the organisation's (empty) summary table
+            "summary": {"agency_code": side.code, "day": "2026-01-03", "fmt": "xml"}}[what]
 
 
 def _counts(db: Database) -> tuple[int, ...]:
@@ -386,8 +408,10 @@ def test_each_agency_sees_only_its_own_on_every_route(app: Flask, db: Database,
                     assert not leaked, (endpoint, fmt, me.code, leaked)
             elif endpoint in ACTIONS:
                 what = ACTIONS[endpoint]
-                values = (_id_values(other, what) if what in ("intent", "discrepancy",
-                                                              "period", "dossier") else {})
+                values = (_id_values(other, what) if what in (
+                    "intent", "discrepancy", "period", "dossier", "receipt", "correction",
+                    "summary") else {})
+                values.pop("fmt", None)
                 before = _counts(db)
                 got = call("POST", _url(app, rule, values),
                            **_action_request(endpoint, what, other))
