@@ -26,6 +26,20 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 BIGINT_PK = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+COUNTER = "COALESCE((SELECT value FROM recon_change_counter WHERE id = 1), 0)"
+
+
+def _restamp_receipts() -> None:
+    """SQLite's batch mode copies ``receipts`` and drops its triggers: put back 0024's change
+    stamps, without which incremental runs would not see a receipt rewritten later."""
+    if op.get_bind().dialect.name != 'sqlite':
+        return
+    for verb in ('INSERT', 'UPDATE'):
+        op.execute(f"DROP TRIGGER IF EXISTS receipts_change_seq_{verb.lower()}")
+        op.execute(
+            f"CREATE TRIGGER receipts_change_seq_{verb.lower()} AFTER {verb} ON receipts "
+            f"FOR EACH ROW WHEN NEW.change_seq IS NOT {COUNTER} BEGIN "
+            f"UPDATE receipts SET change_seq = {COUNTER} WHERE id = NEW.id; END")  # noqa: S608 - constants only
 
 
 def upgrade() -> None:
@@ -42,6 +56,7 @@ def upgrade() -> None:
         batch_op.create_check_constraint(
             op.f('ck_receipts_corrected_as_known'),
             "corrected_as IS NULL OR corrected_as IN ('replaced', 'adjusted')")
+    _restamp_receipts()
     op.create_table(
         'receipt_corrections',
         sa.Column('id', BIGINT_PK, nullable=False),
@@ -107,3 +122,4 @@ def downgrade() -> None:
         batch_op.drop_column('corrected_as')
         batch_op.drop_column('corrects_id')
         batch_op.drop_column('kind')
+    _restamp_receipts()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -87,3 +90,28 @@ def test_0006_bank_reference_upgrades_and_downgrades_with_data(db: Database) -> 
     assert "ix_payments_provider_bank_reference" in indexes()
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT bank_reference FROM payments")).all() == [(None,)]
+
+
+def test_every_stamped_table_keeps_its_change_triggers(sqlite_template: Path) -> None:
+    """SQLite's batch mode copies a table and drops its triggers: a later migration that
+    rebuilds a table whose rows carry ``change_seq`` must put its stamps back, or incremental
+    runs stop seeing its changes (0026 once lost the receipts' stamps this way). PostgreSQL
+    alters tables in place and keeps them."""
+    conn = sqlite3.connect(sqlite_template)
+    try:
+        triggers = set(conn.execute("SELECT tbl_name, name FROM sqlite_master "
+                                    "WHERE type = 'trigger'").fetchall())
+        tables = [row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()]
+        stamped = [t for t in tables
+                   if any(col[1] == "change_seq"
+                          for col in conn.execute(f'PRAGMA table_info("{t}")').fetchall())]
+    finally:
+        conn.close()
+    assert {"receipts", "payments", "dossiers"} <= set(stamped)
+    for table in stamped:
+        if table == "discrepancies":  # stamped only when a finding reopens
+            assert (table, "discrepancies_change_seq") in triggers
+            continue
+        for verb in ("insert", "update"):
+            assert (table, f"{table}_change_seq_{verb}") in triggers, (table, verb)
