@@ -48,6 +48,10 @@ def _register() -> None:
 
     for command in (*calendar.COMMANDS, *contracts.COMMANDS, *receipts.COMMANDS):
         cli.add_command(command)
+    from recon.cli import transfers  # noqa: PLC0415 - issue 18 §2: onward transfers
+
+    for command in transfers.COMMANDS:
+        cli.add_command(command)
 
 
 _register()

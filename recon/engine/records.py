@@ -187,6 +187,8 @@ class EngineConfig:
     - ``payouts``: the providers that pay the centre in batches, and the banking days
       (:class:`recon.engine.payouts.PayoutConfig`); ``None``: no payout pass (the run reads
       no batch and no credit).
+    - ``forward_deadline_hours``: how many hours after collection money received for another
+      organisation must be passed on (24 by Circular 74/2022 Art. 3; ``forward_overdue``).
     """
 
     settlement_days: Mapping[str, int] = field(default_factory=dict)
@@ -197,8 +199,10 @@ class EngineConfig:
     payouts: PayoutConfig | None = None
     calendar: BankingCalendar = EVERY_DAY
     contracts: ContractBook = EMPTY
+    forward_deadline_hours: int = 24
 
     def __post_init__(self) -> None:
+        _check_days("forward_deadline_hours", self.forward_deadline_hours)
         _check_days("default_settlement_days", self.default_settlement_days)
         _check_vnd("default_tolerance", self.default_tolerance)
         for provider, days in self.settlement_days.items():
