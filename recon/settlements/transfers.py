@@ -179,14 +179,19 @@ class DebitImport:
 def import_debits(db: Database, clock: Clock, *, agency: str, path: str | Path,
                   actor: str, profile: str = DEFAULT_DEBIT_PROFILE,
                   profiles: Mapping[str, Profile] | None = None,
-                  budget: Iterable[str] = ()) -> DebitImport:
-    """Read one statement of ``agency``'s debits; all or nothing (module doc)."""
+                  budget: Iterable[str] = (), content: bytes | None = None) -> DebitImport:
+    """Read one statement of ``agency``'s debits; all or nothing (module doc). ``content``:
+    the file's bytes when they are not read from ``path`` (then only its name)."""
     source = Path(path)
-    try:
-        data = source.read_bytes()
-    except OSError as exc:
-        raise ValidationError(FieldError("file", f"cannot be read: {exc.strerror or exc}"),
-                              hint="Check the path and the file's permissions.") from None
+    if content is not None:
+        data = content
+    else:
+        try:
+            data = source.read_bytes()
+        except OSError as exc:
+            raise ValidationError(
+                FieldError("file", f"cannot be read: {exc.strerror or exc}"),
+                hint="Check the path and the file's permissions.") from None
     registry = profiles if profiles is not None else load_profiles()
     chosen = registry.get(profile)
     if chosen is None:
