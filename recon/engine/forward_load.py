@@ -132,5 +132,5 @@ def prepare(conn: Connection, *, as_of: datetime, deadline_hours: int) -> Forwar
     return ForwardPass(found, list(opened))
 
 
-__all__ = ["ForwardPass", "ForwardReconciliation", "outcome", "prepare", "read_parts",
+__all__ = ["ForwardPass", "ForwardReconciliation", "outcome", "prepare", "read_names", "read_parts",
            "read_transfers"]

@@ -118,6 +118,8 @@ LISTS: dict[str, tuple[str, bool]] = {
     "finance.fees": ("?year=2021", False),
     "finance.declarations_page": ("?month={other_month}", False),
     "finance.declarations_export": ("?month={other_month}", False),
+    # onward transfers of the caller's receiving agencies (tests/transfers prove the figures)
+    "finance.transfers": ("", False),
 }
 FORMATS = {"finance.export": ("csv", "xlsx"), "finance.payouts_export": ("csv", "xlsx"),
            "finance.quarterly_export": ("csv", "xlsx", "json"),
