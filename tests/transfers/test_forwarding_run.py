@@ -12,10 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from recon.clock import FixedClock
-from recon.db import Database
 from recon.errors import Conflict, DuplicateFile, NotFound, ValidationError
-from recon.intake.agencies import create_agency
 from recon.intake.dossiers import parse_dossier, upsert_dossier
 from recon.models import AuditEvent, Transfer, TransferFile
 from recon.settlements.transfers import (
@@ -23,23 +20,11 @@ from recon.settlements.transfers import (
     record_transfer,
     set_transfer_account,
 )
-from tests.foundation.helpers import AGENCY, dossier_body, seed_agency
+from tests.foundation.helpers import AGENCY, dossier_body
 from tests.reconcile.recon_builders import World
+from tests.transfers.conftest import COLLECTOR
 
-COLLECTOR = "H57.STP"
 BUDGET_ACCOUNT = "7111000000001"
-
-
-@pytest.fixture
-def w(db: Database, clock: FixedClock) -> World:
-    world = World(db, clock)
-    seed_agency(db, clock)
-    world._seeded = True
-    with db.transaction() as s:
-        create_agency(s, clock, code=COLLECTOR, name="Sở Tư pháp tỉnh Thừa Thiên Huế",
-                      bank_bin="970415", account_number="114000000000",
-                      account_name="SO TU PHAP", actor="test")
-    return world
 
 
 def _forwarded_dossier(w: World, code: str = "000.00.21.H57-261126-0001") -> int:

@@ -4,13 +4,14 @@ owed, forwarded and overdue per ledger with the transfers; both sides of the fin
 from __future__ import annotations
 
 from collections.abc import Callable
+
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from recon.models import Discrepancy
 from tests.reconcile.recon_builders import World
-from tests.transfers.test_forwarding_run import COLLECTOR, _forwarded_dossier, _record
-from tests.transfers.test_forwarding_run import w as w  # noqa: F401 - the fixture
+from tests.transfers.conftest import COLLECTOR
+from tests.transfers.test_forwarding_run import _forwarded_dossier, _record
 
 
 def test_the_page_and_the_detail_show_both_sides(w: World, client: FlaskClient,
