@@ -68,6 +68,7 @@ FIELDS: tuple[str, ...] = ("provider_txn_id", "amount", "fee", "net_amount", "tr
 # recon/settlements/transfers.py); settlement lines do not keep it
 MONEY_FIELDS = frozenset({"amount", "fee", "net_amount"})
 BUILTIN_PROFILES_PATH = Path(__file__).parent.parent / "data" / "settlement_profiles.toml"
+DEBIT_PROFILES_PATH = Path(__file__).parent.parent / "data" / "debit_profiles.toml"
 PROFILES_ENV = "RECON_SETTLEMENT_PROFILES"
 DEFAULT_PROFILE = "canonical"
 MAX_ERRORS = 10_000
@@ -355,6 +356,16 @@ def builtin_profiles() -> dict[str, Profile]:
 def load_profiles(extra_path: str | Path | None = None) -> dict[str, Profile]:
     """The built-in profiles, then those of ``extra_path`` (same name replaces built-in)."""
     profiles = builtin_profiles()
+    if extra_path:
+        profiles.update(_read_profiles_file(Path(extra_path)))
+    return profiles
+
+
+def debit_profiles(extra_path: str | Path | None = None) -> dict[str, Profile]:
+    """The built-in profiles of statements' debits (``recon/data/debit_profiles.toml``, read by
+    ``recon transfers import``), then those of ``extra_path`` (same name replaces built-in)."""
+    profiles = {name: _with_origin(p, "built-in") for name, p in parse_profiles(
+        _read_document(DEBIT_PROFILES_PATH), "the built-in debit profiles").items()}
     if extra_path:
         profiles.update(_read_profiles_file(Path(extra_path)))
     return profiles

@@ -5,9 +5,9 @@ of its bank statement. docs/transfers.md has the rules.
 - A transfer belongs to the **agency** whose account it left and goes to a **destination**: a
   collector's agency code, or ``budget``. Its bank reference is unique per agency: the same
   reference twice is refused, naming the transfer already recorded, and nothing changes.
-- A statement of debits is read with a column profile (``vietinbank_debits`` built in; the
-  operator's own in ``RECON_SETTLEMENT_PROFILES``), kept verbatim (``transfer_files``), all or
-  nothing. Each debit's destination is its counterparty account: a collector's
+- A statement of debits is read with a column profile (``vietinbank_debits`` built in,
+  ``recon/data/debit_profiles.toml``; the operator's own in ``RECON_SETTLEMENT_PROFILES``),
+  kept verbatim (``transfer_files``), all or nothing. Each debit's destination is its counterparty account: a collector's
   ``transfer_account`` (``recon transfers account``), or one of the budget's accounts
   (``RECON_BUDGET_ACCOUNTS``). Other debits (bank fees, refunds, salaries) are not onward
   transfers: they are counted and left out. A debit whose reference is already recorded is
@@ -34,7 +34,7 @@ from recon.engine.forwarding import BUDGET
 from recon.errors import Conflict, DuplicateFile, FieldError, NotFound, ValidationError
 from recon.models import Agency, Transfer, TransferFile
 from recon.money import parse_vnd
-from recon.settlements.importer import Profile, load_profiles, parse_settlement
+from recon.settlements.importer import Profile, debit_profiles, parse_settlement
 
 BUDGET_ACCOUNTS_ENV = "RECON_BUDGET_ACCOUNTS"
 DEFAULT_DEBIT_PROFILE = "vietinbank_debits"
@@ -192,12 +192,12 @@ def import_debits(db: Database, clock: Clock, *, agency: str, path: str | Path,
             raise ValidationError(
                 FieldError("file", f"cannot be read: {exc.strerror or exc}"),
                 hint="Check the path and the file's permissions.") from None
-    registry = profiles if profiles is not None else load_profiles()
+    registry = profiles if profiles is not None else debit_profiles()
     chosen = registry.get(profile)
     if chosen is None:
         raise ValidationError(FieldError("profile", f"unknown profile {profile!r}"),
-                              hint="`recon settlements profiles` lists them. Nothing was "
-                                   "imported.")
+                              hint="The built-in one is vietinbank_debits; add yours to the "
+                                   "RECON_SETTLEMENT_PROFILES file. Nothing was imported.")
     if "counterparty" not in chosen.columns:
         raise ValidationError(FieldError("profile", f"{profile} has no counterparty column "
                                          "(the account the money went to)"),
