@@ -8,9 +8,9 @@ of its bank statement. docs/transfers.md has the rules.
 - A statement of debits is read with a column profile (``vietinbank_debits`` built in,
   ``recon/data/debit_profiles.toml``; the operator's own in ``RECON_SETTLEMENT_PROFILES``),
   kept verbatim (``transfer_files``), all or nothing. Each debit's destination is its
-  counterparty account: a collector's ``transfer_account`` (``recon transfers account``), or one of the budget's accounts
-  (``RECON_BUDGET_ACCOUNTS``). Other debits (bank fees, refunds, salaries) are not onward
-  transfers: they are counted and left out. A debit whose reference is already recorded is
+  counterparty account: a collector's ``transfer_account`` (``recon transfers account``), or
+  one of the budget's accounts (``RECON_BUDGET_ACCOUNTS``). Other debits (bank fees, refunds,
+  salaries) are not onward transfers: they are counted and left out. A debit whose reference is already recorded is
   left out too (statements overlap), and counted.
 """
 
