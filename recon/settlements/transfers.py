@@ -10,8 +10,8 @@ of its bank statement. docs/transfers.md has the rules.
   kept verbatim (``transfer_files``), all or nothing. Each debit's destination is its
   counterparty account: a collector's ``transfer_account`` (``recon transfers account``), or
   one of the budget's accounts (``RECON_BUDGET_ACCOUNTS``). Other debits (bank fees, refunds,
-  salaries) are not onward transfers: they are counted and left out. A debit whose reference is already recorded is
-  left out too (statements overlap), and counted.
+  salaries) are not onward transfers: they are counted and left out. A debit whose reference
+  is already recorded is left out too (statements overlap), and counted.
 """
 
 from __future__ import annotations
