@@ -486,14 +486,16 @@ def forward_overdue(receiver: str, items: list[tuple[str, str, int]], since: dat
                     hours: int, deadline: int) -> Pair:
     """A payment whose parts owed onward (``items``: destination, collector's name, amount
     still owed) are unpaid ``hours`` after collection, past the ``deadline`` in hours."""
+    hv, ov = f"{hours:,}".replace(",", "."), f"{hours - deadline:,}".replace(",", ".")
+    he, oe = f"{hours:,}", f"{hours - deadline:,}"
     owed_vi = "; ".join(f"{vnd(a)} cho {_to_vi(d, n)}" for d, n, a in items)
     owed_en = "; ".join(f"{vnd(a)} to {_to_en(d, n)}" for d, n, a in items)
     return (
-        f"{receiver} thu hộ từ {_moment_vi(since)} nhưng chưa chuyển: {owed_vi}; đã {hours} "
-        f"giờ, quá hạn {hours - deadline} giờ so với thời hạn {deadline} giờ (Thông tư "
+        f"{receiver} thu hộ từ {_moment_vi(since)} nhưng chưa chuyển: {owed_vi}; đã {hv} "
+        f"giờ, quá hạn {ov} giờ so với thời hạn {deadline} giờ (Thông tư "
         "74/2022/TT-BTC, Điều 3).",
         f"{receiver} collected this on behalf of others at {_moment_en(since)} and has not "
-        f"passed it on: {owed_en}; {hours} hours since, {hours - deadline} hours past the "
+        f"passed it on: {owed_en}; {he} hours since, {oe} hours past the "
         f"{deadline}-hour deadline (Circular 74/2022/TT-BTC, Art. 3).",
     )
 
