@@ -10,7 +10,8 @@ services add the conditions below to their selects. Each kind of row reaches its
   payment matched to an intent carries the intent's dossier);
 - a settlement line through the payment it settles (same provider transaction, or a bank
   statement's line by the payment's bank reference);
-- a discrepancy through its dossier, its payment or its settlement line (any one in scope);
+- a discrepancy through its dossier, its payment or its settlement line (any one in scope),
+  or the onward transfer it is about;
 - an audit event through the entity it is about (dossier, intent, payment, discrepancy,
   period); events about anything else (users, tokens, runs, imports) only with the whole
   deployment;
@@ -33,7 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, and_, cast, exists, false, or_, select, true
+from sqlalchemy import String, and_, cast, exists, false, literal, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -44,6 +45,7 @@ from recon.models import (
     Payment,
     PaymentIntent,
     SettlementLine,
+    Transfer,
 )
 from recon.models.periods import Period
 
@@ -168,6 +170,10 @@ def discrepancy_condition(scope: Scope, discrepancy: Any = Discrepancy) -> Colum
         discrepancy.dossier_id.in_(_dossier_ids(scope)),
         discrepancy.payment_id.in_(select(Payment.id).where(payment_condition(scope))),
         discrepancy.settlement_line_id.in_(scoped_lines),
+        # a finding about an onward transfer (forward_mismatch): the transfer's agency
+        discrepancy.identity.in_(
+            select(literal("forward_mismatch:transfer=") + cast(Transfer.id, String))
+            .where(agency_condition(Transfer.agency_id, scope))),
     )
 
 

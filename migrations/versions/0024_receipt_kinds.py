@@ -40,6 +40,8 @@ PREVIOUS_KINDS: tuple[str, ...] = (
     'payout_unexpected',
     'fee_mismatch',
     'multi_reference_unsplit',
+    'forward_overdue',
+    'forward_mismatch',
     'portal_mismatch',
 )
 NEW_KINDS: tuple[str, ...] = ('receipt_missing', 'receipt_mismatch', 'receipt_orphan')

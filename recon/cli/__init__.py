@@ -48,9 +48,9 @@ def _register() -> None:
 
     for command in (*calendar.COMMANDS, *contracts.COMMANDS, *receipts.COMMANDS):
         cli.add_command(command)
-    from recon.cli import portal  # noqa: PLC0415 - issue 18 §5: the portal's daily lists
+    from recon.cli import portal, transfers  # noqa: PLC0415 - issue 18 §2 and §5
 
-    for command in portal.COMMANDS:
+    for command in (*portal.COMMANDS, *transfers.COMMANDS):
         cli.add_command(command)
 
 

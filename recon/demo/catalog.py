@@ -30,7 +30,8 @@ What is real and what is not
   ``budget_verified=True``; the others are plausible codes of the right group, **not checked**.
   Every retained share is a demo value: the real one is set per fee by its circular or by the
   HĐND and depends on whether the collector is funded from fee revenue (docs/treasury.md).
-  In the demo the agency that receives a dossier also collects its fees.
+  In the demo the agency that receives a dossier also collects its fees, except the centre's
+  dossiers of three departments' procedures (recon/demo/transfers.py).
 * ``weight`` is the relative frequency of a procedure among dossiers and ``online_share`` /
   ``postal_share`` the channel mix: informed estimates, not measured statistics.
 """

@@ -178,6 +178,8 @@ def seed_demo(db: Database, clock: Clock, *, dossiers: int = 28_300, seed: int =
                                "today": report.today.as_dict()})
     from recon.demo.payments import seed_payments  # noqa: PLC0415 - issue 6: the quarter's payments
     seed_payments(db, clock, year=year, quarter=quarter, seed=seed)
+    from recon.demo.transfers import seed_transfers  # noqa: PLC0415 - issue 18 §2: onward transfers
+    seed_transfers(db, clock, year=year, quarter=quarter, seed=seed)
     from recon.demo.portal import seed_portal  # noqa: PLC0415 - issue 18 §5: the portal's lists
     seed_portal(db, clock, year=year, quarter=quarter, seed=seed)
     if receipts is not None:

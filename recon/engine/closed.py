@@ -192,7 +192,7 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
         if d.kind != LATE:
             first = REGISTRY[d.kind].subject[0]
             subjects.append((first, {"dossier": d.dossier_id, "payment": d.payment_id,
-                                     "settlement_line": d.settlement_line_id}[first] or 0))
+                                     "settlement_line": d.settlement_line_id}.get(first) or 0))
             if d.payment_id:  # its late finding's payment
                 subjects.append(("payment", d.payment_id))
     for r in resolved:

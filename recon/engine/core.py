@@ -128,13 +128,15 @@ def make_identity(
     dossier_id: int | None = None,
     payment_id: int | None = None,
     settlement_line_id: int | None = None,
+    transfer_id: int | None = None,
     kinds: KindRegistry | None = None,
 ) -> str:
     """``kind`` plus the ids of its subject (``Kind.subject``), e.g.
     ``duplicate_payment:dossier=12:payment=99``. Ids outside the subject are not part of it."""
     registry = kinds if kinds is not None else builtin_kinds()
     return registry.make_identity(kind, dossier_id=dossier_id, payment_id=payment_id,
-                                  settlement_line_id=settlement_line_id)
+                                  settlement_line_id=settlement_line_id,
+                                  transfer_id=transfer_id)
 
 
 def parse_identity(identity: str, *, kinds: KindRegistry | None = None,
@@ -807,6 +809,17 @@ def _found_by_the_receipt_pass(facts: Facts, kind: Kind, emit: Emit) -> None:
 detect_receipt_missing = _found_by_the_receipt_pass
 detect_receipt_mismatch = _found_by_the_receipt_pass
 detect_receipt_orphan = _found_by_the_receipt_pass
+
+
+def _found_by_the_forwarding_pass(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """Emits nothing here: the core sees neither the fee lines' collectors nor the transfers.
+    The run's forwarding pass (:mod:`recon.engine.forwarding`, read by
+    :mod:`recon.engine.forward_load`) finds these and adds them to the result."""
+    del facts, kind, emit
+
+
+detect_forward_overdue = _found_by_the_forwarding_pass
+detect_forward_mismatch = _found_by_the_forwarding_pass
 
 
 def detect_unmatched_payment(facts: Facts, kind: Kind, emit: Emit) -> None:

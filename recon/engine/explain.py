@@ -614,3 +614,62 @@ def receipt_orphan(labels: list[str], total: int, provider: str | None, txn: str
         f"payment {txn}, which {why_en if status == 'refunded' else 'is ' + why_en}. Issue an "
         f"adjusting receipt.",
     )
+
+
+# --------------------------------------------------------------------------- onward transfers
+
+
+def _moment_vi(moment: datetime) -> str:
+    local = moment.astimezone(VN_TZ)
+    return f"{local:%H:%M} ngày {local:%d/%m/%Y}"
+
+
+def _moment_en(moment: datetime) -> str:
+    return f"{moment.astimezone(VN_TZ):%Y-%m-%d %H:%M}"
+
+
+def _to_vi(destination: str, name: str) -> str:
+    return "ngân sách nhà nước (lệ phí)" if destination == "budget" else f"{name} (phí)"
+
+
+def _to_en(destination: str, name: str) -> str:
+    return "the state budget (charges)" if destination == "budget" else f"{name} (fees)"
+
+
+def forward_overdue(receiver: str, items: list[tuple[str, str, int]], since: datetime,
+                    hours: int, deadline: int) -> Pair:
+    """A payment whose parts owed onward (``items``: destination, collector's name, amount
+    still owed) are unpaid ``hours`` after collection, past the ``deadline`` in hours."""
+    hv, ov = f"{hours:,}".replace(",", "."), f"{hours - deadline:,}".replace(",", ".")
+    he, oe = f"{hours:,}", f"{hours - deadline:,}"
+    owed_vi = "; ".join(f"{vnd(a)} cho {_to_vi(d, n)}" for d, n, a in items)
+    owed_en = "; ".join(f"{vnd(a)} to {_to_en(d, n)}" for d, n, a in items)
+    return (
+        f"{receiver} thu hộ từ {_moment_vi(since)} nhưng chưa chuyển: {owed_vi}; đã {hv} "
+        f"giờ, quá hạn {ov} giờ so với thời hạn {deadline} giờ (Thông tư "
+        "74/2022/TT-BTC, Điều 3).",
+        f"{receiver} collected this on behalf of others at {_moment_en(since)} and has not "
+        f"passed it on: {owed_en}; {he} hours since, {oe} hours past the "
+        f"{deadline}-hour deadline (Circular 74/2022/TT-BTC, Art. 3).",
+    )
+
+
+def forward_mismatch(reference: str, receiver: str, destination: str, name: str, amount: int,
+                     applied: int, at: datetime) -> Pair:
+    """A transfer paying more than was owed to its destination when it was made (``applied``
+    what it paid of that), or matching nothing owed (``applied`` 0)."""
+    if applied == 0:
+        return (
+            f"Lệnh chuyển {reference} của {receiver} lúc {_moment_vi(at)} ({vnd(amount)}) tới "
+            f"{_to_vi(destination, name)} không khớp khoản nào phải chuyển.",
+            f"Transfer {reference} by {receiver} at {_moment_en(at)} ({vnd(amount)}) to "
+            f"{_to_en(destination, name)} matches no amount owed.",
+        )
+    return (
+        f"Lệnh chuyển {reference} của {receiver} lúc {_moment_vi(at)} tới "
+        f"{_to_vi(destination, name)} là {vnd(amount)}, nhiều hơn số phải chuyển "
+        f"{vnd(applied)}: thừa {vnd(amount - applied)}.",
+        f"Transfer {reference} by {receiver} at {_moment_en(at)} to "
+        f"{_to_en(destination, name)} is {vnd(amount)}, more than the {vnd(applied)} owed: "
+        f"{vnd(amount - applied)} too much.",
+    )

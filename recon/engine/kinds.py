@@ -58,7 +58,7 @@ Emit = Callable[["Discrepancy"], None]
 Detector = Callable[["Facts", "Kind", Emit], None]
 Reason = Callable[[dict[str, int], "Reconciliation"], Pair]
 
-SUBJECT_PARTS: Final = ("dossier", "payment", "settlement_line", "portal_line")
+SUBJECT_PARTS: Final = ("dossier", "payment", "settlement_line", "portal_line", "transfer")
 SEVERITIES: Final = ("high", "medium", "low")
 STAGES: Final = ("transactions", "dossiers")
 NAME_LENGTH: Final = 24  # discrepancies.kind is a VARCHAR(24)
@@ -149,11 +149,13 @@ class KindRegistry:
         payment_id: int | None = None,
         settlement_line_id: int | None = None,
         portal_line_id: int | None = None,
+        transfer_id: int | None = None,
     ) -> str:
         """``kind`` plus the ids of its subject, e.g.
         ``duplicate_payment:dossier=12:payment=99``. Ids outside the subject are not part."""
         ids = {"dossier": dossier_id, "payment": payment_id,
-               "settlement_line": settlement_line_id, "portal_line": portal_line_id}
+               "settlement_line": settlement_line_id, "portal_line": portal_line_id,
+               "transfer": transfer_id}
         entry = self[kind]
         subject = next((shape for shape in (entry.subject, *entry.alternatives)
                         if all(ids[p] is not None for p in shape)), entry.subject)
@@ -282,6 +284,15 @@ def _entries() -> Sequence[Kind]:
              lifecycle.reason_receipt_orphan,
              "Biên lai không có khoản thu", "E-receipt without payment", "high",
              alternatives=(("dossier",),)),
+        # found by the run's forwarding pass (recon.engine.forwarding): the 24-hour rule
+        Kind("forward_overdue", ("payment",), "transactions",
+             core.detect_forward_overdue, explain.forward_overdue,
+             lifecycle.reason_forward_overdue,
+             "Chậm chuyển tiền thu hộ", "Collected for others, not passed on", "high"),
+        Kind("forward_mismatch", ("transfer",), "transactions",
+             core.detect_forward_mismatch, explain.forward_mismatch,
+             lifecycle.reason_forward_mismatch,
+             "Chuyển tiền thu hộ lệch", "Onward transfer differs", "medium"),
     )
 
 

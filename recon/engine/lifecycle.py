@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from recon.clock import VN_TZ
-from recon.engine import explain, payouts, portal
+from recon.engine import explain, forwarding, payouts, portal
 from recon.engine.core import Reconciliation, settlement_deadline
 from recon.engine.explain import date_en, date_vi, vnd
 from recon.engine.records import SUCCEEDED, Discrepancy, PaymentRow
@@ -483,3 +483,38 @@ def reason_receipt_orphan(ids: dict[str, int], result: Reconciliation) -> Pair:
     del ids, result
     return ("Biên lai nay đã được điều chỉnh hoặc gắn với khoản thu thành công.",
             "The receipts are now adjusted, or belong to a succeeded payment.")
+
+
+# --------------------------------------------------------------------------- onward transfers
+#
+# Found by the run's forwarding pass (recon.engine.forwarding); its outcome rides on the result
+# (ForwardReconciliation.forwarding).
+
+def _forward_outcome(result: Reconciliation) -> forwarding.ForwardOutcome | None:
+    found = getattr(result, "forwarding", None)
+    return found if isinstance(found, forwarding.ForwardOutcome) else None
+
+
+def reason_forward_overdue(ids: dict[str, int], result: Reconciliation) -> Pair:
+    outcome = _forward_outcome(result)
+    if outcome is not None:
+        parts = outcome.parts_of(ids.get("payment", 0))
+        if parts and all(p.remaining == 0 for p in parts):
+            refs = sorted({t for p in parts for t in p.by})
+            named = [t.transfer.reference for t in outcome.transfers if t.transfer.id in refs]
+            return (f"Đã chuyển đủ bằng lệnh {', '.join(named)}.",
+                    f"Passed on in full by transfer(s) {', '.join(named)}.")
+        if parts:
+            return ("Khoản phải chuyển chưa quá hạn tại thời điểm đối soát.",
+                    "What is owed onward is not past its deadline as of this run.")
+    return ("Khoản thu không còn phải chuyển cho đơn vị khác.",
+            "The payment no longer owes anything onward.")
+
+
+def reason_forward_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
+    outcome = _forward_outcome(result)
+    state = None if outcome is None else outcome.transfer(ids.get("transfer", 0))
+    if state is not None:
+        return (f"Lệnh chuyển nay khớp số phải chuyển ({vnd(state.applied)}).",
+                f"The transfer now matches what was owed ({vnd(state.applied)}).")
+    return ("Lệnh chuyển không còn trong dữ liệu.", "The transfer is no longer recorded.")

@@ -191,6 +191,8 @@ class EngineConfig:
     - ``receipts``: the receipt pass's grace period
       (:class:`recon.engine.receipt_check.ReceiptCheckConfig`) when e-receipts are on for the
       deployment; ``None``: receipts are not judged (no ``receipt_*`` finding).
+    - ``forward_deadline_hours``: how many hours after collection money received for another
+      organisation must be passed on (24 by Circular 74/2022 Art. 3; ``forward_overdue``).
     """
 
     settlement_days: Mapping[str, int] = field(default_factory=dict)
@@ -202,8 +204,10 @@ class EngineConfig:
     receipts: ReceiptCheckConfig | None = None
     calendar: BankingCalendar = EVERY_DAY
     contracts: ContractBook = EMPTY
+    forward_deadline_hours: int = 24
 
     def __post_init__(self) -> None:
+        _check_days("forward_deadline_hours", self.forward_deadline_hours)
         _check_days("default_settlement_days", self.default_settlement_days)
         _check_vnd("default_tolerance", self.default_tolerance)
         for provider, days in self.settlement_days.items():

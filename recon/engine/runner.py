@@ -64,7 +64,7 @@ from sqlalchemy import Connection
 
 from recon.clock import Clock
 from recon.db import Database
-from recon.engine import changes, closed, payout_load, portal_load, receipt_load
+from recon.engine import changes, closed, forward_load, payout_load, portal_load, receipt_load
 from recon.engine.core import Reconciliation, reconcile
 from recon.engine.kinds import KINDS
 from recon.engine.lifecycle import Classification, classify
@@ -453,6 +453,13 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
     if payouts is not None:
         result = payouts.apply(result)
         previous_open = payouts.previous(previous_open)
+    # the forwarding pass (recon/engine/forward_load.py): what is owed onward and the transfers
+    t_fwd = time.perf_counter()
+    forwarding = forward_load.prepare(conn, as_of=as_of,
+                                      deadline_hours=config.forward_deadline_hours)
+    result = forwarding.apply(result)
+    previous_open = forwarding.previous(previous_open)
+    timings["forwarding"] = time.perf_counter() - t_fwd
     # the portal pass (recon/engine/portal_load.py): the portal's daily lists, three ways
     t_portal = time.perf_counter()
     portal = portal_load.prepare(conn, config=config, mode=mode, mark=since_mark)

@@ -26,11 +26,14 @@ def engine_config_from_env(env: Mapping[str, str]) -> EngineConfig:
     The days are counted on the Vietnamese banking calendar with the announced days of
     ``RECON_CALENDAR_FILE`` (:func:`recon.calendar.calendar_from_settings`); settlement
     lines' fees are judged by the contracts of ``RECON_CONTRACTS_FILE``
-    (:func:`recon.contracts.contracts_from_settings`)."""
+    (:func:`recon.contracts.contracts_from_settings`). ``RECON_FORWARD_DEADLINE_HOURS``
+    (default 24): the hours within which money collected for another organisation is passed
+    on (``forward_overdue``)."""
     days: dict[str, int] = {}
     tolerances: dict[str, int] = {}
     default_days = 2
     default_tolerance = 0
+    deadline_hours = 24
     for name, raw in env.items():
         if raw is None or str(raw).strip() == "":
             continue
@@ -38,6 +41,8 @@ def engine_config_from_env(env: Mapping[str, str]) -> EngineConfig:
             default_days = _whole(name, raw)
         elif name == "RECON_TOLERANCE_VND":
             default_tolerance = _whole(name, raw)
+        elif name == "RECON_FORWARD_DEADLINE_HOURS":
+            deadline_hours = _whole(name, raw)
         elif m := _DAYS_RE.match(name):
             days[m.group(1).lower()] = _whole(name, raw)
         elif m := _TOLERANCE_RE.match(name):
@@ -45,7 +50,8 @@ def engine_config_from_env(env: Mapping[str, str]) -> EngineConfig:
     return EngineConfig(settlement_days=days, default_settlement_days=default_days,
                         tolerances=tolerances, default_tolerance=default_tolerance,
                         calendar=calendar_from_settings(env),
-                        contracts=contracts_from_settings(env))
+                        contracts=contracts_from_settings(env),
+                        forward_deadline_hours=deadline_hours)
 
 
 def _whole(name: str, raw: str) -> int:

@@ -23,6 +23,7 @@ from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
 from recon.models.scopes import TokenAgency, UserAgency
 from recon.models.security import LoginAttempt, WebSession
 from recon.models.settlements import SettlementFile, SettlementLine
+from recon.models.transfers import Transfer, TransferFile
 from recon.models.users import ApiToken, User
 
 __all__ = [
@@ -54,6 +55,8 @@ __all__ = [
     "SettlementFile",
     "SettlementLine",
     "TokenAgency",
+    "Transfer",
+    "TransferFile",
     "User",
     "UserAgency",
     "WebSession",

@@ -20,6 +20,9 @@ class Agency(Base):
     bank_bin: Mapped[str] = mapped_column(String(6))
     account_number: Mapped[str] = mapped_column(String(19))
     account_name: Mapped[str] = mapped_column(String(100))
+    # as a collecting organisation: the account onward transfers are paid into (its dedicated
+    # or Treasury account, Circular 74/2022 Art. 3); NULL when not known (migration 0021)
+    transfer_account: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from recon.engine.forwarding import spread
+
 BP = 10_000
 PHI = "phi"
 LE_PHI = "le_phi"
@@ -60,17 +62,7 @@ class Line:
 def allocate(lines: Sequence[Line], covered_before: int, paid: int) -> tuple[list[int], int]:
     """Spread a payment of ``paid`` over ``lines`` (in order), after ``covered_before`` VND of
     earlier payments; returns the part of each line and what is left unallocated."""
-    if paid < 0 or covered_before < 0:
-        raise ValueError("amounts must not be negative")
-    parts: list[int] = []
-    before, left = covered_before, paid
-    for line in lines:
-        already = min(before, line.amount)
-        before -= already
-        part = min(left, line.amount - already)
-        parts.append(part)
-        left -= part
-    return parts, left
+    return spread([line.amount for line in lines], covered_before, paid)
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,9 +63,12 @@ from recon.models import SettlementFile, SettlementLine
 from recon.money import MAX_VND
 
 FIELDS: tuple[str, ...] = ("provider_txn_id", "amount", "fee", "net_amount", "transaction_at",
-                           "settled_on", "reference")
+                           "settled_on", "reference", "counterparty")
+# counterparty: the other side's account number (a statement of debits: where the money went,
+# recon/settlements/transfers.py); settlement lines do not keep it
 MONEY_FIELDS = frozenset({"amount", "fee", "net_amount"})
 BUILTIN_PROFILES_PATH = Path(__file__).parent.parent / "data" / "settlement_profiles.toml"
+DEBIT_PROFILES_PATH = Path(__file__).parent.parent / "data" / "debit_profiles.toml"
 PROFILES_ENV = "RECON_SETTLEMENT_PROFILES"
 DEFAULT_PROFILE = "canonical"
 MAX_ERRORS = 10_000
@@ -353,6 +356,16 @@ def builtin_profiles() -> dict[str, Profile]:
 def load_profiles(extra_path: str | Path | None = None) -> dict[str, Profile]:
     """The built-in profiles, then those of ``extra_path`` (same name replaces built-in)."""
     profiles = builtin_profiles()
+    if extra_path:
+        profiles.update(_read_profiles_file(Path(extra_path)))
+    return profiles
+
+
+def debit_profiles(extra_path: str | Path | None = None) -> dict[str, Profile]:
+    """The built-in profiles of statements' debits (``recon/data/debit_profiles.toml``, read by
+    ``recon transfers import``), then those of ``extra_path`` (same name replaces built-in)."""
+    profiles = {name: _with_origin(p, "built-in") for name, p in parse_profiles(
+        _read_document(DEBIT_PROFILES_PATH), "the built-in debit profiles").items()}
     if extra_path:
         profiles.update(_read_profiles_file(Path(extra_path)))
     return profiles
@@ -822,6 +835,7 @@ class ParsedLine:
     reference: str | None
     # the file's net when it is not amount - fee (kept, reported as a fee_mismatch)
     stated_net: int | None = None
+    counterparty: str | None = None
 
 
 @dataclass
@@ -982,6 +996,9 @@ def _parse_row(profile: Profile, layout: _Layout, number: int, cells: Sequence[C
     if "reference" in layout.positions:
         ref_text = _cell_text(cell("reference"))
         reference = ref_text[:REFERENCE_MAX] or None
+    counterparty = None
+    if "counterparty" in layout.positions:
+        counterparty = _cell_text(cell("counterparty")).replace(" ", "")[:40] or None
     if len(errors) > before:
         return None
     amount: int = values["amount"]
@@ -1004,7 +1021,7 @@ def _parse_row(profile: Profile, layout: _Layout, number: int, cells: Sequence[C
     stated = net if net is not None and net != amount - fee else None
     assert settled_on is not None
     return ParsedLine(number, values["provider_txn_id"], amount, fee, amount - fee,
-                      transaction_at, settled_on, reference, stated)
+                      transaction_at, settled_on, reference, stated, counterparty)
 
 
 def parse_settlement(data: bytes, filename: str, profile: Profile, *,

@@ -43,6 +43,7 @@ from recon.models.reconciliation import DISCREPANCY_KINDS
 from recon.money import format_vnd
 from recon.review import actions as review
 from recon.review import declarations, portal_report, reports, workbench
+from recon.review import forwarding as forwarding_reads
 from recon.review import payouts as payout_reads
 from recon.settlements.payouts import payout_config
 from recon.web import i18n
@@ -269,13 +270,18 @@ def _render_detail(discrepancy_id: int, *, error: str | None = None, status: int
                    form: dict[str, str] | None = None) -> tuple[str, int]:
     story = _story(discrepancy_id)
     d = story.discrepancy
-    sides = None
+    sides = forward = None
     if d.kind.startswith("payout_") and d.settlement_line_id is not None:
         with database().read() as s:  # both sides: the batch and the bank credit
             sides = payout_reads.sides(s, config=_payout_config(), now=_clock().now(),
                                        kind=d.kind, line_id=d.settlement_line_id)
+    if d.kind == "forward_overdue" and d.payment_id is not None:
+        with database().read() as s:  # both sides: what was owed onward, the transfers
+            forward = forwarding_reads.overdue_sides(
+                s, d.payment_id, now=_clock().now(), deadline_hours=_forward_deadline())
     return render_template(
         "finance/detail.html", story=story, d=story.discrepancy, error=error, payout=sides,
+        forward=forward,
         form=form or {}, me=g.principal.actor, overdue=_overdue(story),
         whole_scope=scope().is_all,
         back=_back_link(),
@@ -754,6 +760,25 @@ def payouts_export(fmt: str) -> Response:
               else workbench.xlsx_chunks(f"payouts-{month:%Y-%m}", header, rows,
                                          payout_reads.AMOUNT_COLUMNS))
     return _download(chunks, f"chuyen-tien-ve-{month:%Y-%m}.{fmt}", fmt)
+
+
+# --------------------------------------------------------------------------- onward transfers
+
+
+def _forward_deadline() -> int:
+    from recon.engine.settings import engine_config_from_env  # noqa: PLC0415
+
+    env = current_app.extensions["recon.settings"].env
+    return engine_config_from_env(env).forward_deadline_hours
+
+
+@bp.get("/transfers")
+def transfers() -> tuple[str, int]:
+    deadline = _forward_deadline()
+    with database().read() as s:
+        rows = forwarding_reads.ledgers(s, now=_clock().now(), deadline_hours=deadline,
+                                        scope=scope())
+    return render_template("finance/transfers.html", ledgers=rows, deadline=deadline), 200
 
 
 # --------------------------------------------------------------------------- declarations

@@ -135,6 +135,12 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "discrepancy.assigned": ("Discrepancy assigned", "Giao xử lý chênh lệch"),
     "discrepancy.reopened": ("Discrepancy reopened", "Mở lại chênh lệch"),
     "demo.payments_seeded": ("Demo payments created", "Tạo dữ liệu thanh toán mẫu"),
+    "demo.transfers_seeded": ("Demo onward transfers created",
+                              "Tạo dữ liệu chuyển tiền thu hộ mẫu"),
+    "transfers.recorded": ("Onward transfer recorded", "Ghi nhận lệnh chuyển tiền thu hộ"),
+    "transfers.imported": ("Statement of debits imported", "Nhập sao kê tiền chuyển đi"),
+    "agencies.transfer_account": ("Collector's account set",
+                                  "Đặt tài khoản nhận tiền thu hộ"),
     "period.close_proposed": ("Month close proposed", "Đề xuất khóa sổ tháng"),
     "period.closed": ("Month closed", "Khóa sổ tháng"),
     "period.close_rejected": ("Month close withdrawn", "Rút đề xuất khóa sổ"),
@@ -159,6 +165,8 @@ ENTITY_LABELS: dict[str, tuple[str, str]] = {
     "dossier_import": ("Dossier import", "Lần nhập hồ sơ"),
     "settlement_file": ("Settlement file", "Tệp đối soát"),
     "portal_file": ("Portal transaction list", "Danh sách giao dịch của Cổng DVCQG"),
+    "transfer": ("Onward transfer", "Lệnh chuyển tiền thu hộ"),
+    "transfer_file": ("Statement of debits", "Sao kê tiền chuyển đi"),
     "recon_run": ("Reconciliation run", "Lần đối soát"),
     "user": ("User", "Người dùng"),
     "api_token": ("API token", "Mã truy cập API"),
@@ -932,6 +940,33 @@ _PHRASES: dict[str, str] = {
         "khoản phí của hồ sơ. Lệ phí nộp toàn bộ vào ngân sách; phí được trích để lại theo tỷ "
         "lệ: số để lại = số thu × tỷ lệ, làm tròn xuống đến đồng, số phải nộp = số thu − số để "
         "lại. Phí của nhà cung cấp thanh toán không làm giảm số phải nộp.",
+    # --- onward transfers (/finance/transfers, issue 18 §2)
+    "Onward transfers": "Chuyển tiền thu hộ",
+    "Received by": "Đơn vị nhận tiền",
+    "Passed on to": "Chuyển cho",
+    "State budget (charges)": "Ngân sách nhà nước (lệ phí)",
+    "Owed": "Phải chuyển",
+    "Forwarded": "Đã chuyển",
+    "Still owed": "Còn phải chuyển",
+    "Oldest unpaid since": "Khoản chưa chuyển sớm nhất từ",
+    "Transfers": "Các lệnh chuyển",
+    "Paid of what was owed": "Đã trừ vào số phải chuyển",
+    "Too much": "Chuyển thừa",
+    "Source": "Nguồn",
+    "bank statement": "sao kê ngân hàng",
+    "recorded by hand": "ghi nhận thủ công",
+    "No money was received for another organisation.":
+        "Chưa có khoản nào thu hộ tổ chức khác.",
+    "Money received for another organisation is passed on within {hours} hours of collection "
+    "(Circular 74/2022/TT-BTC, Art. 3): each fee (phí) to its collecting organisation, each "
+    "charge (lệ phí) into the state budget. Transfers pay what is owed oldest first.":
+        "Tiền thu hộ tổ chức khác phải được chuyển trong vòng {hours} giờ kể từ khi thu (Thông "
+        "tư 74/2022/TT-BTC, Điều 3): phí chuyển cho tổ chức thu phí, lệ phí nộp vào ngân sách "
+        "nhà nước. Các lệnh chuyển được trừ vào khoản phải chuyển cũ nhất trước.",
+    "What was owed onward": "Khoản phải chuyển",
+    "Collected at": "Thu lúc",
+    "Paid by": "Đã chuyển bằng",
+    "Hours since collection": "Số giờ kể từ khi thu",
 }
 
 

@@ -50,6 +50,7 @@ POLICY: dict[str, frozenset[str]] = {
     "finance.payouts": FINANCE,
     "finance.payouts_export": FINANCE,
     "finance.declarations_page": FINANCE,
+    "finance.transfers": FINANCE,
     "finance.declarations_export": FINANCE,
     "finance.download_statement_line": FINANCE,
     "finance.audit_log": FINANCE,

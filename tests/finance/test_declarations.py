@@ -21,6 +21,7 @@ from recon.cli import cli
 from recon.clock import VN_TZ, FixedClock
 from recon.db import Database
 from recon.demo.seed import seed_demo
+from recon.demo.transfers import CENTRE, DEPARTMENTS
 from recon.errors import ValidationError
 from recon.intake.agencies import create_agency
 from recon.intake.dossiers import parse_dossier, upsert_dossier
@@ -63,8 +64,21 @@ def test_declarations_reconcile_to_the_daily_figures(demo: Database) -> None:
     assert decl.payments_total == days
     assert decl.collected + decl.unallocated == days
     assert {d.code for d in decl.collectors} <= {c for _, c in agencies}
+    departments = {d.code for d in DEPARTMENTS}
     for code, (their_days, mine) in per_agency.items():
-        # in the demo the receiving agency collects its own fees
+        if code in departments:
+            # the centre receives their fees (recon/demo/transfers.py): all collected elsewhere
+            assert their_days == 0 and [d.code for d in mine.collectors] in ([code], [])
+            assert mine.collected == sum(d.received_elsewhere for d in mine.collectors), code
+            continue
+        if code == CENTRE:
+            # its receipts are its own fees and the departments' (and what no fee takes)
+            for_others = sum(per_agency[dep][1].collected + per_agency[dep][1].unallocated
+                             for dep in departments)
+            assert for_others > 0
+            assert mine.collected + mine.unallocated + for_others == their_days
+            continue
+        # elsewhere in the demo the receiving agency collects its own fees
         assert mine.collected + mine.unallocated == their_days, code
         assert [d.code for d in mine.collectors] in ([code], [])
     for d in decl.collectors:

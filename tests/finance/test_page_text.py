@@ -28,6 +28,7 @@ from recon.models import (
     Procedure,
     SettlementFile,
     SettlementLine,
+    Transfer,
 )
 from recon.web import i18n
 from tests.finance.demo_world import PASSWORDS, DemoWorld, build_demo_world
@@ -61,7 +62,8 @@ def _codes(db: Database) -> list[str]:
                Payment.receipt_number, Payment.memo, SettlementLine.provider_txn_id,
                SettlementLine.reference, SettlementFile.filename, PaymentIntent.reference,
                PaymentIntent.order_code, PaymentIntent.provider_order_id, Procedure.code,
-               Agency.code, Agency.account_number, FeeLine.budget_code)
+               Agency.code, Agency.account_number, FeeLine.budget_code,
+               Transfer.bank_reference, Agency.transfer_account)
     found: set[str] = set()
     with db.read() as s:
         for column in columns:
@@ -88,6 +90,7 @@ def _pages(demo: DemoWorld) -> Iterator[str]:
     yield "/finance/declarations?month=2021-03"
     yield "/finance/declarations?month=2020-06"  # an empty month
     yield "/finance/declarations?year=2021"
+    yield "/finance/transfers"
     yield "/finance/audit"
     yield "/finance/audit?entity_type=payment"
     yield "/finance/audit/verify"

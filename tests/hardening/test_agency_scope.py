@@ -132,6 +132,8 @@ LISTS: dict[str, tuple[str, bool]] = {
     "finance.declarations_export": ("?month={other_month}", False),
     # the day's receipts, corrections waiting and summary tables of the caller's agencies
     "finance_receipts.index": ("?day=2026-01-02", False),
+    # onward transfers of the caller's receiving agencies (tests/transfers prove the figures)
+    "finance.transfers": ("", False),
 }
 FORMATS = {"finance.export": ("csv", "xlsx"), "finance.payouts_export": ("csv", "xlsx"),
            "finance.quarterly_export": ("csv", "xlsx", "json"),
