@@ -48,6 +48,10 @@ def _register() -> None:
 
     for command in (*calendar.COMMANDS, *contracts.COMMANDS, *receipts.COMMANDS):
         cli.add_command(command)
+    from recon.cli import remittances  # noqa: PLC0415 - issue 18 §3
+
+    for command in remittances.COMMANDS:
+        cli.add_command(command)
 
 
 _register()

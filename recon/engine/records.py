@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 
 if TYPE_CHECKING:
     from recon.engine.payouts import PayoutConfig
+    from recon.engine.remittances import RemittanceConfig
 
 from recon.calendar.days import EVERY_DAY, BankingCalendar
 from recon.contracts.model import EMPTY, ContractBook
@@ -187,6 +188,9 @@ class EngineConfig:
     - ``payouts``: the providers that pay the centre in batches, and the banking days
       (:class:`recon.engine.payouts.PayoutConfig`); ``None``: no payout pass (the run reads
       no batch and no credit).
+    - ``remittances``: the remittance pass (:class:`recon.engine.remittances.
+      RemittanceConfig`: the deadline's day and the reader of what is owed and remitted);
+      ``None``: no remittance pass.
     """
 
     settlement_days: Mapping[str, int] = field(default_factory=dict)
@@ -195,6 +199,7 @@ class EngineConfig:
     tolerances: Mapping[str, int] = field(default_factory=dict)
     default_tolerance: int = 0
     payouts: PayoutConfig | None = None
+    remittances: RemittanceConfig | None = None
     calendar: BankingCalendar = EVERY_DAY
     contracts: ContractBook = EMPTY
 

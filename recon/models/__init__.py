@@ -13,6 +13,7 @@ from recon.models.payments import (
 from recon.models.periods import Period, PeriodSnapshot
 from recon.models.receipts import Receipt, ReceiptCounter
 from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
+from recon.models.remittances import Remittance, RemittanceFile, RemittanceLine
 from recon.models.scopes import TokenAgency, UserAgency
 from recon.models.security import LoginAttempt, WebSession
 from recon.models.settlements import SettlementFile, SettlementLine
@@ -39,6 +40,9 @@ __all__ = [
     "ReceiptCounter",
     "ReconRun",
     "RefusedCallCount",
+    "Remittance",
+    "RemittanceFile",
+    "RemittanceLine",
     "SettlementFile",
     "SettlementLine",
     "TokenAgency",

@@ -778,6 +778,10 @@ _PHRASES: dict[str, str] = {
     "is the whole amount to remit.":
         "Số đã nộp bằng 0: việc nộp tiền vào Kho bạc Nhà nước chưa được ghi nhận, nên chênh "
         "lệch là toàn bộ số phải nộp.",
+    "Remitted: the payment-to-budget vouchers (C1-02/NS) allocated to the collector, the month "
+    "and the sub-item; difference = to remit − remitted.":
+        "Số đã nộp: các giấy nộp tiền vào NSNN (C1-02/NS) phân bổ cho tổ chức thu, tháng và "
+        "tiểu mục; chênh lệch = số phải nộp − số đã nộp.",
     "Declared in the months: what the monthly 01/PH declared to remit; the difference is the "
     "year's rounding and late corrections.":
         "Số đã kê khai trong kỳ: số phải nộp trên các tờ khai 01/PH hằng tháng; chênh lệch do "
