@@ -163,4 +163,7 @@ def seed_demo(db: Database, clock: Clock, *, dossiers: int = 28_300, seed: int =
                                "today": report.today.as_dict()})
     from recon.demo.payments import seed_payments  # noqa: PLC0415 - issue 6: the quarter's payments
     seed_payments(db, clock, year=year, quarter=quarter, seed=seed)
+    from recon.demo.remittances import seed_remittances  # noqa: PLC0415 - issue 18 §3
+
+    seed_remittances(db, clock, year=year, quarter=quarter, seed=seed)
     return report

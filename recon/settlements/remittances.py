@@ -186,6 +186,29 @@ def record_voucher(db: Database, clock: Clock, voucher: VoucherIn, *, actor: str
         raise duplicate from None
 
 
+def store_vouchers(session: Session, clock: Clock, vouchers: Sequence[VoucherIn], *,
+                   actor: str, source: str = "manual") -> list[int]:
+    """Store ``vouchers`` in the caller's transaction with one audit event (the demo's
+    generator): each is checked as :func:`record_voucher` checks it."""
+    errors: list[FieldError] = []
+    for voucher in vouchers:
+        errors += _check(session, voucher, f"voucher {voucher.voucher_no}: ", None)
+    if errors:
+        raise ValidationError(errors, hint="Correct the vouchers; nothing was changed.")
+    duplicate = _duplicate(session, [v.voucher_no for v in vouchers])
+    if duplicate is not None:
+        raise duplicate
+    now = clock.now()
+    ids = [_store(session, v, source=source, actor=actor, now=now, file_id=None).id
+           for v in vouchers]
+    if ids:
+        audit.record(session, clock, actor=actor, action="remittances.recorded",
+                     entity_type="remittance", entity_id=ids[0],
+                     data={"vouchers": len(ids),
+                           "total": sum(ln.amount for v in vouchers for ln in v.lines)})
+    return ids
+
+
 # --------------------------------------------------------------------------- statements
 
 #: the fields of a statement row (one voucher line) and the column titles each profile reads
@@ -453,4 +476,5 @@ __all__ = [
     "parse_period",
     "parse_statement",
     "record_voucher",
+    "store_vouchers",
 ]

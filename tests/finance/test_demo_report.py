@@ -22,6 +22,7 @@ from recon.demo.payments import (
     exact_pick,
     plan_quarter,
 )
+from recon.demo.remittances import REMITTANCE_FAULTS
 from recon.engine.kinds import KINDS
 from recon.models import (
     AuditEvent,
@@ -123,6 +124,7 @@ def test_the_demo_reconciles_to_its_planned_faults_and_no_more(env: dict[str, st
     assert run.exit_code == 0, run.output
     counts = json.loads(run.output.strip().splitlines()[-1])["counts"]
     planned = {k: v for k, v in FAULTS.items() if k not in ("late_settlement", "failed_attempt")}
+    planned.update(REMITTANCE_FAULTS)  # the C1-02/NS vouchers' (recon/demo/remittances.py)
     # every kind of the registry is counted; the demo plans no fault of the others
     assert counts == {kind: planned.get(kind, 0) for kind in KINDS}
     assert set(planned) <= set(KINDS)
