@@ -51,6 +51,7 @@ POLICY: dict[str, frozenset[str]] = {
     "finance.payouts_export": FINANCE,
     "finance.declarations_page": FINANCE,
     "finance.declarations_export": FINANCE,
+    "finance.remittances_page": FINANCE,
     "finance.download_statement_line": FINANCE,
     "finance.audit_log": FINANCE,
     "finance.audit_verify": FINANCE,

@@ -4,10 +4,13 @@ incremental runs and auto-resolved when the money is remitted; the declarations'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
 import pytest
 from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -43,6 +46,7 @@ from recon.settlements.remittances import (
     parse_line,
     record_voucher,
 )
+from tests.finance.test_roles import _session_client
 
 MARCH = date(2021, 3, 1)
 APRIL = date(2021, 4, 1)
@@ -337,3 +341,23 @@ def test_the_commands_record_and_list(db: Database, env: dict[str, str],
     assert bad.exit_code == 1 and "YYYY-MM-DD" in bad.output
     listed = runner.invoke(cli, ["remittances", "list"], catch_exceptions=False)
     assert "GNT-1" in listed.output and f"03/2021 {format_vnd(120_000)}" in listed.output
+
+
+def test_the_dashboard_and_the_remittances_page(app: Flask, db: Database, clock: FixedClock,
+                                                make_user: Callable[..., str]) -> None:
+    _world(db, clock)
+    record_voucher(db, clock, _voucher("GNT-55", date(2021, 4, 9), "DEPT",
+                                       LineIn("599", "2719", "27280", 100_000, period=MARCH)),
+                   actor="test")
+    client: FlaskClient = _session_client(app, make_user, "finance", "ketoan1")[0]
+    board = client.get("/finance").get_data(as_text=True)
+    assert "Đã thu, chưa nộp ngân sách" in board
+    # the clock is in 2026: March 2021's unpaid 20.000 ₫ (DEPT) and 5.001 ₫ (CENTRE) are old
+    assert format_vnd(20_000) in board and format_vnd(5_001) in board
+    page = client.get("/finance/remittances")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "GNT-55" in html and "Nộp ngân sách nhà nước" in html
+    assert f"03/2021 (phải nộp {format_vnd(120_000)}): {format_vnd(100_000)}" in html
+    english = client.get("/finance/remittances?lang=en").get_data(as_text=True)
+    assert "Remittances to the state budget" in english and "Collected, not yet remitted" in english

@@ -118,6 +118,8 @@ LISTS: dict[str, tuple[str, bool]] = {
     "finance.fees": ("?year=2021", False),
     "finance.declarations_page": ("?month={other_month}", False),
     "finance.declarations_export": ("?month={other_month}", False),
+    # vouchers and "not yet remitted" of the caller's agencies (the collectors)
+    "finance.remittances_page": ("", False),
 }
 FORMATS = {"finance.export": ("csv", "xlsx"), "finance.payouts_export": ("csv", "xlsx"),
            "finance.quarterly_export": ("csv", "xlsx", "json"),
