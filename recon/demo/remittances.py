@@ -52,12 +52,12 @@ def plan(owes: dict[Key, int], months: list[date], seed: int) -> tuple[list[Vouc
     by_voucher: dict[tuple[str, date], list[LineIn]] = {}
     for key in keys:
         amount = owes[key]
-        kind = fault_of.get(key)
-        if kind == "remittance_overdue":
+        planned = fault_of.get(key)
+        if planned == "remittance_overdue":
             continue
-        if kind == "remittance_short":
+        if planned == "remittance_short":
             amount -= min(amount - 1, rng.choice(SHORT_BY))
-        elif kind == "remittance_excess":
+        elif planned == "remittance_excess":
             amount += rng.choice(SHORT_BY)
         by_voucher.setdefault((key[0], key[2]), []).append(
             LineIn(DEMO_CHAPTER, key[1], DEMO_AREA, amount, period=key[2]))

@@ -43,8 +43,8 @@ from recon.models.reconciliation import DISCREPANCY_KINDS
 from recon.money import format_vnd
 from recon.review import actions as review
 from recon.review import declarations, reports, workbench
-from recon.review import remittances as remittance_reads
 from recon.review import payouts as payout_reads
+from recon.review import remittances as remittance_reads
 from recon.settlements.payouts import payout_config
 from recon.web import i18n
 from recon.web.i18n import (
