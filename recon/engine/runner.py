@@ -97,6 +97,7 @@ from recon.engine.store import (
 )
 
 Mode = Literal["full", "incremental", "auto"]
+REMITTANCE_PREFIXES = tuple(f"{k}:" for k in REMITTANCE_KINDS)
 Progress = Callable[[str], None]
 
 ANALYZE_AFTER = 10_000  # new discrepancies after which a run refreshes the statistics
@@ -444,7 +445,10 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
     if payouts is not None:
         result = payouts.apply(result)
         previous_open = payouts.previous(previous_open)
-    if config.remittances is not None:
+    if config.remittances is None:
+        # a run without the remittance pass leaves its findings as they are
+        previous_open = [i for i in previous_open if not i.startswith(REMITTANCE_PREFIXES)]
+    else:
         # the remittance pass (recon/engine/remittances.py) judges every month in every run:
         # what is owed per collector, month and tiểu mục, against the C1-02/NS vouchers
         t_r = time.perf_counter()

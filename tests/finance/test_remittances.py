@@ -361,3 +361,15 @@ def test_the_dashboard_and_the_remittances_page(app: Flask, db: Database, clock:
     assert f"03/2021 (phải nộp {format_vnd(120_000)}): {format_vnd(100_000)}" in html
     english = client.get("/finance/remittances?lang=en").get_data(as_text=True)
     assert "Remittances to the state budget" in english and "Collected, not yet remitted" in english
+
+
+def test_a_run_without_the_remittance_pass_leaves_its_findings(db: Database,
+                                                               clock: FixedClock) -> None:
+    _world(db, clock)
+    _run(db, clock, datetime(2021, 4, 21, 9, 0, tzinfo=VN_TZ))
+    assert sorted(v[0] for v in _state(db).values()) == ["open", "open"]
+    summary = run_reconciliation(db, clock=clock, audit=record_on, config=EngineConfig(),
+                                 mode="full", as_of=datetime(2021, 4, 22, tzinfo=VN_TZ),
+                                 triggered_by="test")
+    assert summary.auto_resolved == 0
+    assert sorted(v[0] for v in _state(db).values()) == ["open", "open"]
