@@ -24,6 +24,7 @@ from recon.engine.remittances import (
     DEFAULT_DUE_DAY,
     Ageing,
     RemittanceConfig,
+    RemittanceInputs,
     ageing,
     allocate,
     due_on,
@@ -57,8 +58,13 @@ def with_remittance_pass(config: EngineConfig, env: Mapping[str, str]) -> Engine
 
 def remittance_config(env: Mapping[str, str]) -> RemittanceConfig:
     """The run's remittance pass, reading on the run's connection."""
-    return RemittanceConfig(read=lambda conn: remittance_inputs(Session(bind=conn)),
-                            due_day=due_day_of(env))
+    return RemittanceConfig(read=_read_on, due_day=due_day_of(env))
+
+
+def _read_on(conn: Any) -> RemittanceInputs:
+    """The pass's inputs, read on the run's connection (inside its transaction)."""
+    with Session(bind=conn) as session:
+        return remittance_inputs(session)
 
 
 # --------------------------------------------------------------------------- pages
