@@ -4,8 +4,10 @@ incremental runs and auto-resolved when the money is remitted; the declarations'
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -373,3 +375,18 @@ def test_a_run_without_the_remittance_pass_leaves_its_findings(db: Database,
                                  triggered_by="test")
     assert summary.auto_resolved == 0
     assert sorted(v[0] for v in _state(db).values()) == ["open", "open"]
+
+
+def test_the_import_command(db: Database, env: dict[str, str], clock: FixedClock,
+                            tmp_path: Path) -> None:
+    _world(db, clock)
+    path = tmp_path / "kbnn.csv"
+    path.write_text(CANONICAL, encoding="utf-8")
+    done = CliRunner().invoke(cli, ["remittances", "import", str(path)],
+                              catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output.strip().splitlines()[-1])["vouchers"] == ["KB-1", "KB-2"]
+    again = CliRunner().invoke(cli, ["remittances", "import", str(path)])
+    assert again.exit_code == 1 and "already imported" in again.output
+    wrong = CliRunner().invoke(cli, ["remittances", "import", "--profile", "kbnn", str(path)])
+    assert wrong.exit_code == 1 and "Số chứng từ" in wrong.output
