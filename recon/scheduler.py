@@ -130,6 +130,7 @@ class Jobs:
             overlap_from_env,
             run_reconciliation,
         )
+        from recon.review.remittances import with_remittance_pass  # noqa: PLC0415
         from recon.settlements.payouts import engine_config  # noqa: PLC0415
 
         deadline = time.monotonic() + (wait.total_seconds() if wait else 0.0)
@@ -137,7 +138,8 @@ class Jobs:
             try:
                 summary = run_reconciliation(
                     self.db, clock=self.clock, audit=record_on,
-                    config=engine_config(self.settings.env),
+                    config=with_remittance_pass(engine_config(self.settings.env),
+                                                self.settings.env),
                     mode=mode,  # type: ignore[arg-type]
                     triggered_by=f"scheduler:{trigger}:{self.name}",
                     overlap=overlap_from_env(self.settings.env))

@@ -9,7 +9,7 @@ transaction id where given, provider, amount in VND, status, time), stamped with
 ``portal_mismatch``. Downgrading refuses while such a discrepancy or a portal list exists.
 
 Revision ID: 0023_portal
-Revises: 0021_transfers
+Revises: 0022_remittances
 Create Date: 2026-12-06 11:10:00
 """
 
@@ -24,7 +24,7 @@ from alembic import op
 import recon.db
 
 revision: str = '0023_portal'
-down_revision: str | None = '0021_transfers'
+down_revision: str | None = '0022_remittances'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -46,6 +46,9 @@ PREVIOUS_KINDS: tuple[str, ...] = (
     'multi_reference_unsplit',
     'forward_overdue',
     'forward_mismatch',
+    'remittance_overdue',
+    'remittance_short',
+    'remittance_excess',
 )
 NEW_KINDS: tuple[str, ...] = ('portal_mismatch',)
 KINDS: tuple[str, ...] = (*PREVIOUS_KINDS, *NEW_KINDS)

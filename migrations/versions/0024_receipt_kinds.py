@@ -42,6 +42,9 @@ PREVIOUS_KINDS: tuple[str, ...] = (
     'multi_reference_unsplit',
     'forward_overdue',
     'forward_mismatch',
+    'remittance_overdue',
+    'remittance_short',
+    'remittance_excess',
     'portal_mismatch',
 )
 NEW_KINDS: tuple[str, ...] = ('receipt_missing', 'receipt_mismatch', 'receipt_orphan')

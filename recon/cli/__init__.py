@@ -48,9 +48,9 @@ def _register() -> None:
 
     for command in (*calendar.COMMANDS, *contracts.COMMANDS, *receipts.COMMANDS):
         cli.add_command(command)
-    from recon.cli import portal, transfers  # noqa: PLC0415 - issue 18 §2 and §5
+    from recon.cli import portal, remittances, transfers  # noqa: PLC0415 - issue 18 §2, §3, §5
 
-    for command in (*portal.COMMANDS, *transfers.COMMANDS):
+    for command in (*portal.COMMANDS, *remittances.COMMANDS, *transfers.COMMANDS):
         cli.add_command(command)
 
 

@@ -66,9 +66,11 @@ def reconcile_command(ctx: click.Context, as_of: str | None, dry_run: bool,
         click.echo(f"[{time.monotonic() - started:6.2f}s] {message}", err=True)
 
     try:
+        from recon.review.remittances import with_remittance_pass  # noqa: PLC0415
         from recon.settlements.payouts import engine_config  # noqa: PLC0415
 
-        config = engine_config(settings.env)  # with the payout pass (batches and credits)
+        # with the payout pass (batches and credits) and the remittance pass (C1-02/NS)
+        config = with_remittance_pass(engine_config(settings.env), settings.env)
         summary = run_reconciliation(
             app.db, clock=app.app.extensions["recon.clock"], audit=record_on, config=config,
             as_of=at, mode=cast(Mode, mode or "auto"), dry_run=dry_run,

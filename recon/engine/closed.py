@@ -167,6 +167,11 @@ def _since(period: _Closed) -> datetime:
     return period.approved_at or datetime.combine(period.month, time(), UTC) + timedelta(days=31)
 
 
+#: the subjects dated in a month (a remittance finding's agency, month and sub-item are not:
+#: it is about what is owed after the month, and is never held back)
+_DATED: Final = ("dossier", "payment", "settlement_line")
+
+
 def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[Resolution],
          now: datetime, held: Held | None = None) -> tuple[list[Discrepancy], list[Resolution]]:
     """What the run may write, with closed months held back (see the module docstring).
@@ -189,14 +194,14 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
     subjects: list[tuple[str, int]] = []
     res_ids: dict[str, dict[str, int]] = {}
     for d in findings:
-        if d.kind != LATE:
+        if d.kind != LATE and REGISTRY[d.kind].subject[0] in _DATED:
             first = REGISTRY[d.kind].subject[0]
             subjects.append((first, {"dossier": d.dossier_id, "payment": d.payment_id,
                                      "settlement_line": d.settlement_line_id}.get(first) or 0))
             if d.payment_id:  # its late finding's payment
                 subjects.append(("payment", d.payment_id))
     for r in resolved:
-        if r.kind != LATE:
+        if r.kind != LATE and REGISTRY[r.kind].subject[0] in _DATED:
             _, ids = REGISTRY.parse_identity(r.identity)
             res_ids[r.identity] = ids
             first = REGISTRY[r.kind].subject[0]
@@ -248,7 +253,7 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
     keep: list[Discrepancy] = []
     for d in findings:
         period = None
-        if d.kind != LATE:
+        if d.kind != LATE and REGISTRY[d.kind].subject[0] in _DATED:
             first = REGISTRY[d.kind].subject[0]
             period = period_of(first, {"dossier": d.dossier_id, "payment": d.payment_id,
                                        "settlement_line": d.settlement_line_id}[first])
@@ -261,6 +266,9 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
         if r.kind == LATE:
             continue  # a person closes a late finding
         first = REGISTRY[r.kind].subject[0]
+        if first not in _DATED:  # e.g. a remittance's (agency, month, sub-item): not held
+            keep_res.append(r)
+            continue
         period = period_of(first, res_ids[r.identity].get(first))
         if period is None:
             keep_res.append(r)

@@ -130,13 +130,17 @@ def make_identity(
     settlement_line_id: int | None = None,
     transfer_id: int | None = None,
     kinds: KindRegistry | None = None,
+    agency_id: int | None = None,
+    month: int | None = None,
+    budget_item: int | None = None,
 ) -> str:
     """``kind`` plus the ids of its subject (``Kind.subject``), e.g.
     ``duplicate_payment:dossier=12:payment=99``. Ids outside the subject are not part of it."""
     registry = kinds if kinds is not None else builtin_kinds()
     return registry.make_identity(kind, dossier_id=dossier_id, payment_id=payment_id,
                                   settlement_line_id=settlement_line_id,
-                                  transfer_id=transfer_id)
+                                  transfer_id=transfer_id, agency_id=agency_id,
+                                  month=month, budget_item=budget_item)
 
 
 def parse_identity(identity: str, *, kinds: KindRegistry | None = None,
@@ -820,6 +824,18 @@ def _found_by_the_forwarding_pass(facts: Facts, kind: Kind, emit: Emit) -> None:
 
 detect_forward_overdue = _found_by_the_forwarding_pass
 detect_forward_mismatch = _found_by_the_forwarding_pass
+
+
+def _found_by_the_remittance_pass(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """Emits nothing here: the core sees no voucher and no fee split. The run's remittance
+    pass (:mod:`recon.engine.remittances`, its inputs read by the service layer) finds these
+    kinds."""
+    del facts, kind, emit
+
+
+detect_remittance_overdue = _found_by_the_remittance_pass
+detect_remittance_short = _found_by_the_remittance_pass
+detect_remittance_excess = _found_by_the_remittance_pass
 
 
 def detect_unmatched_payment(facts: Facts, kind: Kind, emit: Emit) -> None:

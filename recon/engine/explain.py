@@ -673,3 +673,48 @@ def forward_mismatch(reference: str, receiver: str, destination: str, name: str,
         f"{_to_en(destination, name)} is {vnd(amount)}, more than the {vnd(applied)} owed: "
         f"{vnd(amount - applied)} too much.",
     )
+
+
+# --------------------------------------------------------------------------- remittances
+
+
+def _vouchers(vouchers: tuple[str, ...]) -> str:
+    return ", ".join(vouchers)
+
+
+def remittance_overdue(collector: str, budget_code: str, month: date, owed: int,
+                       due: date) -> Pair:
+    """A month's amount due to the state budget, not remitted by its deadline."""
+    return (
+        f"{collector} chưa nộp ngân sách khoản thu tháng {month:%m/%Y}, tiểu mục {budget_code}: "
+        f"phải nộp {vnd(owed)}, đã nộp {vnd(0)}; hạn nộp là ngày {date_vi(due)}.",
+        f"{collector} has not remitted to the state budget what it collected in "
+        f"{month:%Y-%m} under sub-item {budget_code}: {vnd(owed)} due, {vnd(0)} remitted; it was "
+        f"due by {date_en(due)}.",
+    )
+
+
+def remittance_short(collector: str, budget_code: str, month: date, owed: int, remitted: int,
+                     due: date, vouchers: tuple[str, ...]) -> Pair:
+    """Less remitted than due for a collector, month and sub-item."""
+    return (
+        f"{collector} nộp ngân sách thiếu cho tháng {month:%m/%Y}, tiểu mục {budget_code}: "
+        f"phải nộp {vnd(owed)}, đã nộp {vnd(remitted)} (giấy nộp tiền {_vouchers(vouchers)}), "
+        f"còn thiếu {vnd(owed - remitted)}; hạn nộp là ngày {date_vi(due)}.",
+        f"{collector} remitted too little for {month:%Y-%m} under sub-item {budget_code}: "
+        f"{vnd(owed)} due, {vnd(remitted)} remitted (voucher {_vouchers(vouchers)}), "
+        f"{vnd(owed - remitted)} short; it was due by {date_en(due)}.",
+    )
+
+
+def remittance_excess(collector: str, budget_code: str, month: date, owed: int,
+                      remitted: int, vouchers: tuple[str, ...]) -> Pair:
+    """More remitted than due for a collector, month and sub-item."""
+    return (
+        f"{collector} nộp ngân sách thừa cho tháng {month:%m/%Y}, tiểu mục {budget_code}: "
+        f"phải nộp {vnd(owed)}, đã nộp {vnd(remitted)} (giấy nộp tiền {_vouchers(vouchers)}), "
+        f"thừa {vnd(remitted - owed)}.",
+        f"{collector} remitted too much for {month:%Y-%m} under sub-item {budget_code}: "
+        f"{vnd(owed)} due, {vnd(remitted)} remitted (voucher {_vouchers(vouchers)}), "
+        f"{vnd(remitted - owed)} in excess.",
+    )

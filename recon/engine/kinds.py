@@ -4,7 +4,8 @@ A :class:`Kind` entry names the kind and gives everything the rest of recon need
 about it:
 
 - ``subject``: what its identity is about, in order (``dossier``, ``payment``,
-  ``settlement_line``, or a pair of them). The identity is ``kind`` plus those ids
+  ``settlement_line``, or a pair of them; the remittance kinds name a collecting ``agency``, a
+  ``month`` as YYYYMM and a ``budget_item``, the tiểu mục). The identity is ``kind`` plus those ids
   (:meth:`KindRegistry.make_identity`) and never changes between runs;
 - ``stage``: ``"transactions"`` for a kind found from payments and settlement lines alone
   (reported early to the runner, while the dossiers still load), ``"dossiers"`` for one that
@@ -58,7 +59,8 @@ Emit = Callable[["Discrepancy"], None]
 Detector = Callable[["Facts", "Kind", Emit], None]
 Reason = Callable[[dict[str, int], "Reconciliation"], Pair]
 
-SUBJECT_PARTS: Final = ("dossier", "payment", "settlement_line", "portal_line", "transfer")
+SUBJECT_PARTS: Final = ("dossier", "payment", "settlement_line", "portal_line", "transfer",
+                         "agency", "month", "budget_item")
 SEVERITIES: Final = ("high", "medium", "low")
 STAGES: Final = ("transactions", "dossiers")
 NAME_LENGTH: Final = 24  # discrepancies.kind is a VARCHAR(24)
@@ -150,12 +152,16 @@ class KindRegistry:
         settlement_line_id: int | None = None,
         portal_line_id: int | None = None,
         transfer_id: int | None = None,
+        agency_id: int | None = None,
+        month: int | None = None,
+        budget_item: int | None = None,
     ) -> str:
         """``kind`` plus the ids of its subject, e.g.
         ``duplicate_payment:dossier=12:payment=99``. Ids outside the subject are not part."""
         ids = {"dossier": dossier_id, "payment": payment_id,
                "settlement_line": settlement_line_id, "portal_line": portal_line_id,
-               "transfer": transfer_id}
+               "transfer": transfer_id, "agency": agency_id, "month": month,
+               "budget_item": budget_item}
         entry = self[kind]
         subject = next((shape for shape in (entry.subject, *entry.alternatives)
                         if all(ids[p] is not None for p in shape)), entry.subject)
@@ -293,6 +299,19 @@ def _entries() -> Sequence[Kind]:
              core.detect_forward_mismatch, explain.forward_mismatch,
              lifecycle.reason_forward_mismatch,
              "Chuyển tiền thu hộ lệch", "Onward transfer differs", "medium"),
+        # found by the run's remittance pass (recon.engine.remittances), not by the core
+        Kind("remittance_overdue", ("agency", "month", "budget_item"), "transactions",
+             core.detect_remittance_overdue,
+             explain.remittance_overdue, lifecycle.reason_remittance_overdue,
+             "Quá hạn nộp ngân sách", "Remittance overdue", "high"),
+        Kind("remittance_short", ("agency", "month", "budget_item"), "transactions",
+             core.detect_remittance_short,
+             explain.remittance_short, lifecycle.reason_remittance_short,
+             "Nộp ngân sách thiếu", "Remitted too little", "high"),
+        Kind("remittance_excess", ("agency", "month", "budget_item"), "transactions",
+             core.detect_remittance_excess,
+             explain.remittance_excess, lifecycle.reason_remittance_excess,
+             "Nộp ngân sách thừa", "Remitted too much", "medium"),
     )
 
 

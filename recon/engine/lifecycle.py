@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from recon.clock import VN_TZ
-from recon.engine import explain, forwarding, payouts, portal
+from recon.engine import explain, forwarding, payouts, portal, remittances
 from recon.engine.core import Reconciliation, settlement_deadline
 from recon.engine.explain import date_en, date_vi, vnd
 from recon.engine.records import SUCCEEDED, Discrepancy, PaymentRow
@@ -518,3 +518,39 @@ def reason_forward_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair
         return (f"Lệnh chuyển nay khớp số phải chuyển ({vnd(state.applied)}).",
                 f"The transfer now matches what was owed ({vnd(state.applied)}).")
     return ("Lệnh chuyển không còn trong dữ liệu.", "The transfer is no longer recorded.")
+
+
+# --------------------------------------------------------------------------- remittances
+#
+# Found by the run's remittance pass (recon.engine.remittances); its outcome rides on the
+# result (RemittanceReconciliation.remittances) and says why a finding went away.
+
+def _remittance_reason(ids: dict[str, int], result: Reconciliation) -> Pair:
+    outcome = getattr(result, "remittances", None)
+    if not isinstance(outcome, remittances.RemittanceOutcome):
+        return _fallback(result)
+    key = outcome.key_of(ids)
+    if key is None:
+        return ("Không còn khoản phải nộp hay đã nộp nào cho tháng và tiểu mục này.",
+                "Nothing is owed or remitted for this month and sub-item any more.")
+    owed = outcome.owed.get(key, 0)
+    paid = outcome.allocation.remitted.get(key, 0)
+    vouchers = ", ".join(outcome.allocation.vouchers(key))
+    if owed == paid:
+        return (f"Số đã nộp ngân sách nay bằng số phải nộp ({vnd(owed)}; giấy nộp tiền "
+                f"{vouchers or '—'}).",
+                f"What was remitted now equals what is owed ({vnd(owed)}; voucher "
+                f"{vouchers or '—'}).")
+    due = remittances.due_on(key[2], outcome.due_day)
+    if outcome.today <= due and key not in outcome.allocation.settled:
+        return (f"Chưa đến hạn nộp (ngày {date_vi(due)}).",
+                f"Not due yet (by {date_en(due)}).")
+    return (f"Nay đã nộp {vnd(paid)} trên {vnd(owed)} phải nộp (giấy nộp tiền "
+            f"{vouchers or '—'}); chênh lệch được báo ở phát hiện khác.",
+            f"{vnd(paid)} of {vnd(owed)} owed is now remitted (voucher {vouchers or '—'}); "
+            "the difference is reported by another finding.")
+
+
+reason_remittance_overdue = _remittance_reason
+reason_remittance_short = _remittance_reason
+reason_remittance_excess = _remittance_reason

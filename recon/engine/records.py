@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 if TYPE_CHECKING:
     from recon.engine.payouts import PayoutConfig
     from recon.engine.receipt_check import ReceiptCheckConfig
+    from recon.engine.remittances import RemittanceConfig
 
 from recon.calendar.days import EVERY_DAY, BankingCalendar
 from recon.contracts.model import EMPTY, ContractBook
@@ -193,6 +194,9 @@ class EngineConfig:
       deployment; ``None``: receipts are not judged (no ``receipt_*`` finding).
     - ``forward_deadline_hours``: how many hours after collection money received for another
       organisation must be passed on (24 by Circular 74/2022 Art. 3; ``forward_overdue``).
+    - ``remittances``: the remittance pass (:class:`recon.engine.remittances.
+      RemittanceConfig`: the deadline's day and the reader of what is owed and remitted);
+      ``None``: no remittance pass.
     """
 
     settlement_days: Mapping[str, int] = field(default_factory=dict)
@@ -202,6 +206,7 @@ class EngineConfig:
     default_tolerance: int = 0
     payouts: PayoutConfig | None = None
     receipts: ReceiptCheckConfig | None = None
+    remittances: RemittanceConfig | None = None
     calendar: BankingCalendar = EVERY_DAY
     contracts: ContractBook = EMPTY
     forward_deadline_hours: int = 24

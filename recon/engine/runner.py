@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, text
 
 from recon.clock import Clock
 from recon.db import Database
@@ -81,6 +81,9 @@ from recon.engine.load import (
 )
 from recon.engine.lock import LOCK_KEY, RunInProgress, RunLock
 from recon.engine.records import Discrepancy, EngineConfig
+from recon.engine.remittances import KINDS as REMITTANCE_KINDS
+from recon.engine.remittances import findings_of as remittance_findings
+from recon.engine.remittances import with_remittances
 from recon.engine.settings import DEFAULT_OVERLAP, engine_config_from_env, overlap_from_env
 from recon.engine.store import (
     SYSTEM_ACTOR,
@@ -94,6 +97,7 @@ from recon.engine.store import (
 )
 
 Mode = Literal["full", "incremental", "auto"]
+REMITTANCE_PREFIXES = tuple(f"{k}:" for k in REMITTANCE_KINDS)
 Progress = Callable[[str], None]
 
 ANALYZE_AFTER = 10_000  # new discrepancies after which a run refreshes the statistics
@@ -483,6 +487,25 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
             f"{len(checked.receipts.seen_payments):,} payments in {timings['receipts']:.2f}s")
     else:
         previous_open = receipt_load.without_receipt_kinds(previous_open)
+    if config.remittances is None:
+        # a run without the remittance pass leaves its findings as they are
+        previous_open = [i for i in previous_open if not i.startswith(REMITTANCE_PREFIXES)]
+    else:
+        # the remittance pass (recon/engine/remittances.py) judges every month in every run:
+        # what is owed per collector, month and tiểu mục, against the C1-02/NS vouchers
+        t_r = time.perf_counter()
+        outcome = remittance_findings(config.remittances.read(conn), as_of,
+                                      due_day=config.remittances.due_day)
+        result = with_remittances(result, outcome)
+        opened = conn.execute(text(
+            "SELECT identity FROM discrepancies WHERE status = 'open' AND kind IN :kinds")
+            .bindparams(bindparam("kinds", expanding=True)),
+            {"kinds": list(REMITTANCE_KINDS)}).scalars()
+        previous_open = sorted({*previous_open, *opened})
+        timings["remittances"] = time.perf_counter() - t_r
+        say(f"remittances: {len(outcome.owed):,} amounts owed, "
+            f"{len(outcome.allocation.parts):,} voucher allocations, "
+            f"{len(outcome.findings):,} findings in {timings['remittances']:.2f}s")
     classification = classify(previous_open, result, partial=mode != "full")
     t2 = time.perf_counter()
     timings["reconcile"] = t2 - t1  # from the core's start: in a full run, overlaps the load

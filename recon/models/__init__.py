@@ -20,6 +20,7 @@ from recon.models.receipts import (
     ReceiptSummary,
 )
 from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
+from recon.models.remittances import Remittance, RemittanceFile, RemittanceLine
 from recon.models.scopes import TokenAgency, UserAgency
 from recon.models.security import LoginAttempt, WebSession
 from recon.models.settlements import SettlementFile, SettlementLine
@@ -52,6 +53,9 @@ __all__ = [
     "ReceiptSummary",
     "ReconRun",
     "RefusedCallCount",
+    "Remittance",
+    "RemittanceFile",
+    "RemittanceLine",
     "SettlementFile",
     "SettlementLine",
     "TokenAgency",

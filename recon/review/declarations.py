@@ -1,8 +1,9 @@
 """The fee declarations (issue 18 §4): 01/PH and 01/LP for a month, 02/PH for a year.
 
 For each collecting organisation: per fee (its tiểu mục and retention rate) the amount
-collected, the retention rate and the share kept, the amount to remit, the amount remitted (0
-until the remittance leg exists) and the difference. The pure part (allocation of payments to
+collected, the retention rate and the share kept, the amount to remit, the amount remitted
+(the C1-02/NS vouchers allocated to the collector, month and tiểu mục by
+:mod:`recon.engine.remittances`) and the difference. The pure part (allocation of payments to
 fee lines, the split, the grouping) is :mod:`recon.review.treasury`; this module only reads.
 
 *Collected* is money, not assessment: the **succeeded** payments matched to a dossier whose
@@ -25,7 +26,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from recon.models import Agency, Dossier, FeeLine, Payment
+from recon.clock import VN_TZ
+from recon.engine.remittances import (
+    Allocation,
+    Key,
+    RemittanceInputs,
+    VoucherLine,
+    month_of,
+    next_month,
+)
+from recon.engine.remittances import allocate as allocate_remittances
+from recon.models import Agency, Dossier, FeeLine, Payment, Remittance, RemittanceLine
 from recon.review.reports import vn_month_window
 from recon.review.treasury import (
     LE_PHI,
@@ -58,6 +69,7 @@ class Declaration:
     payments_total: int  # the succeeded payments of the period considered
     agency_filter: list[str] | None = None
     forms: tuple[str, ...] = field(default=(FORM_PHI, FORM_LE_PHI))
+    remittances_recorded: bool = False  # any C1-02/NS voucher of the period's collectors
 
     @property
     def collected(self) -> int:
@@ -78,13 +90,15 @@ class Declaration:
         return {
             "period": self.period, "annual": self.annual, "regime": REGIME,
             "forms": list(self.forms), "agencies": self.agency_filter,
-            "remittances_recorded": False,
+            "remittances_recorded": self.remittances_recorded,
             "payments_total": self.payments_total, "unallocated": self.unallocated,
             "collected": self.collected,
             "collectors": [{
                 "code": d.code, "name": d.name, "received_elsewhere": d.received_elsewhere,
                 "phi": [row(r) for r in d.phi], "le_phi": [row(r) for r in d.le_phi],
-                "totals": {k: d.total(k) for k in ("collected", "kept", "to_remit")},
+                "totals": {k: d.total(k) for k in (
+                    "collected", "kept", "to_remit",
+                    *(() if self.annual else ("remitted",)))},
             } for d in self.collectors],
         }
 
@@ -168,10 +182,95 @@ def _names(session: Session) -> dict[str, str]:
 def monthly(session: Session, month: date, *, collectors: Sequence[str] | None = None
             ) -> Declaration:
     """01/PH and 01/LP of ``month`` for each collector (``collectors``: agency codes; None:
-    every collector)."""
-    parts, unallocated, total = _month_parts(session, month.replace(day=1), collectors)
-    return Declaration(f"{month:%Y-%m}", False, group(parts, _names(session)), unallocated,
-                       total, list(collectors) if collectors is not None else None)
+    every collector), "remitted" from the vouchers allocated to the month."""
+    first = month.replace(day=1)
+    parts, unallocated, total = _month_parts(session, first, collectors)
+    out = group(parts, _names(session))
+    inputs = remittance_inputs(session)
+    allocation = allocate_remittances(inputs.owed, inputs.lines)
+    recorded = _fill_remitted(out, allocation, first)
+    return Declaration(f"{month:%Y-%m}", False, out, unallocated, total,
+                       list(collectors) if collectors is not None else None,
+                       remittances_recorded=recorded or any(
+                           ln.remitter in {d.code for d in out} for ln in inputs.lines))
+
+
+def _fill_remitted(collectors: list[CollectorDeclaration], allocation: Allocation,
+                   month: date) -> bool:
+    """Each row's "remitted": the month's allocation to its collector and tiểu mục, spread
+    over the sub-item's rows (several retention rates) in order, the rest on its last row."""
+    found = False
+    for decl in collectors:
+        by_code: dict[str, list[DeclarationRow]] = {}
+        for row in decl.rows:
+            by_code.setdefault(row.budget_code, []).append(row)
+        for code, rows in by_code.items():
+            left = allocation.remitted.get((decl.code, code, month), 0)
+            found = found or left > 0
+            for row in rows:
+                take = min(left, row.to_remit) if row is not rows[-1] else left
+                row.remitted = take
+                left -= take
+    return found
+
+
+# --------------------------------------------------------------------------- remittances
+
+
+def owed(session: Session, collectors: Sequence[str] | None = None) -> dict[Key, int]:
+    """What each collector owes the budget per tiểu mục and month: the declarations' "to
+    remit" (per row, as 01/PH and 01/LP compute it), for every month with payments."""
+    first, last = session.execute(
+        select(func.min(Payment.paid_at), func.max(Payment.paid_at))
+        .where(Payment.status == "succeeded", Payment.dossier_id.is_not(None))).one()
+    out: dict[Key, int] = {}
+    if first is None or last is None:
+        return out
+    month = month_of(first.astimezone(VN_TZ).date())
+    end = month_of(last.astimezone(VN_TZ).date())
+    while month <= end:
+        parts, _left, _total = _month_parts(session, month, collectors)
+        for decl in group(parts, {}):
+            for row in decl.rows:
+                key = (decl.code, row.budget_code, month)
+                out[key] = out.get(key, 0) + row.to_remit
+        month = next_month(month)
+    return out
+
+
+def voucher_lines(session: Session, collectors: Sequence[str] | None = None
+                  ) -> list[VoucherLine]:
+    """Every C1-02/NS voucher line, with the month it names: its kỳ thuế, else its dossier's
+    first succeeded payment's Vietnam month, else None (allocated oldest first)."""
+    query = (select(RemittanceLine.id, Remittance.voucher_no, Remittance.voucher_date,
+                    Remittance.remitter_code, RemittanceLine.budget_code,
+                    RemittanceLine.amount, RemittanceLine.period, RemittanceLine.position,
+                    RemittanceLine.dossier_code)
+             .join(Remittance, Remittance.id == RemittanceLine.remittance_id))
+    if collectors is not None:
+        query = query.where(Remittance.remitter_code.in_(collectors))
+    rows = session.execute(query).all()
+    codes = {r[8] for r in rows if r[8]}
+    paid: dict[str, date] = {}
+    if codes:
+        for code, at in session.execute(
+                select(Dossier.code, func.min(Payment.paid_at))
+                .join(Payment, Payment.dossier_id == Dossier.id)
+                .where(Dossier.code.in_(sorted(codes)), Payment.status == "succeeded")
+                .group_by(Dossier.code)):
+            if at is not None:
+                paid[code] = month_of(at.astimezone(VN_TZ).date())
+    return [VoucherLine(int(i), no, on, who, code, int(amount),
+                        period or (paid.get(dossier) if dossier else None), int(pos))
+            for i, no, on, who, code, amount, period, pos, dossier in rows]
+
+
+def remittance_inputs(session: Session) -> RemittanceInputs:
+    """What the remittance pass judges (every collector, every month)."""
+    agencies = session.execute(select(Agency.code, Agency.id, Agency.name)).all()
+    return RemittanceInputs(owed(session), voucher_lines(session),
+                            {c: int(i) for c, i, _n in agencies},
+                            {c: f"{c} – {n}" for c, _i, n in agencies})
 
 
 def annual(session: Session, year: int, *, collectors: Sequence[str] | None = None

@@ -122,7 +122,7 @@ class DeclarationRow:
     collected: int = 0
     kept: int = 0
     to_remit: int = 0
-    remitted: int = 0  # 0 until the remittance leg exists
+    remitted: int = 0  # the vouchers allocated to it (recon.review.declarations)
     declared: int = 0  # 02/PH column (8): what the months declared (annual only)
 
     @property

@@ -45,6 +45,7 @@ from recon.review import actions as review
 from recon.review import declarations, portal_report, reports, workbench
 from recon.review import forwarding as forwarding_reads
 from recon.review import payouts as payout_reads
+from recon.review import remittances as remittance_reads
 from recon.settlements.payouts import payout_config
 from recon.web import i18n
 from recon.web.i18n import (
@@ -169,8 +170,21 @@ def index() -> str:
             error = tr("The filters are not valid: {message}").format(message=raw)
     with database().read() as s:
         board = reports.dashboard(s, now, day=day, scope=scope())
+        unremitted = remittance_reads.not_remitted(
+            s, reports.vn_today(now), due_day=_due_day(), collectors=_collectors())
+    names = dict(_agencies())
     return render_template("finance/index.html", board=board, day=day, error=error,
+                           unremitted=unremitted, agency_names=names,
                            notices=get_flashed_messages(with_categories=True))
+
+
+def _collectors() -> list[str] | None:
+    """The collecting organisations the caller sees (None: every one)."""
+    return None if scope().is_all else [code for code, _ in _agencies()]
+
+
+def _due_day() -> int:
+    return remittance_reads.due_day_of(current_app.extensions["recon.settings"].env)
 
 
 # --------------------------------------------------------------------------- queue
@@ -852,6 +866,24 @@ def declarations_export(fmt: str) -> Response:
     chunks = workbench.xlsx_chunks(sheet, header, declarations.table_rows(report),
                                    declarations.AMOUNT_COLUMNS)
     return _download(chunks, f"to-khai-phi-le-phi-{report.period}.xlsx", fmt)
+
+
+# --------------------------------------------------------------------------- remittances
+
+
+@bp.get("/remittances")
+def remittances_page() -> str:
+    """The C1-02/NS vouchers (newest first) and where each line was allocated; "collected, not
+    yet remitted" by age, per collecting organisation."""
+    now = _clock().now()
+    with database().read() as s:
+        vouchers = remittance_reads.voucher_page(s, collectors=_collectors(),
+                                                 due_day=_due_day())
+        unremitted = remittance_reads.not_remitted(
+            s, reports.vn_today(now), due_day=_due_day(), collectors=_collectors())
+    return render_template("finance/remittances.html", vouchers=vouchers,
+                           unremitted=unremitted, agency_names=dict(_agencies()),
+                           due_day=_due_day())
 
 
 @bp.get("/settlement-lines/<int:line_id>/download.csv")

@@ -127,6 +127,9 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "settlements.imported": ("Settlement file imported", "Nhập tệp đối soát"),
     "portal.imported": ("Portal transaction list imported",
                         "Nhập danh sách giao dịch Cổng Dịch vụ công"),
+    "remittances.imported": ("Treasury statement of budget vouchers imported",
+                             "Nhập bảng kê giấy nộp tiền vào NSNN"),
+    "remittances.recorded": ("Budget payment voucher recorded", "Ghi nhận giấy nộp tiền vào NSNN"),
     "reconcile.run": ("Reconciliation run", "Chạy đối soát"),
     "discrepancy.resolved": ("Discrepancy resolved", "Xử lý chênh lệch"),
     "discrepancy.resolution_proposed": ("Resolution proposed", "Đề xuất cách xử lý"),
@@ -167,6 +170,8 @@ ENTITY_LABELS: dict[str, tuple[str, str]] = {
     "portal_file": ("Portal transaction list", "Danh sách giao dịch của Cổng DVCQG"),
     "transfer": ("Onward transfer", "Lệnh chuyển tiền thu hộ"),
     "transfer_file": ("Statement of debits", "Sao kê tiền chuyển đi"),
+    "remittance": ("Budget payment voucher (C1-02/NS)", "Giấy nộp tiền vào NSNN (C1-02/NS)"),
+    "remittance_file": ("Treasury statement", "Bảng kê của Kho bạc"),
     "recon_run": ("Reconciliation run", "Lần đối soát"),
     "user": ("User", "Người dùng"),
     "api_token": ("API token", "Mã truy cập API"),
@@ -922,10 +927,37 @@ _PHRASES: dict[str, str] = {
     "is the whole amount to remit.":
         "Số đã nộp bằng 0: việc nộp tiền vào Kho bạc Nhà nước chưa được ghi nhận, nên chênh "
         "lệch là toàn bộ số phải nộp.",
+    "Remitted: the payment-to-budget vouchers (C1-02/NS) allocated to the collector, the month "
+    "and the sub-item; difference = to remit − remitted.":
+        "Số đã nộp: các giấy nộp tiền vào NSNN (C1-02/NS) phân bổ cho tổ chức thu, tháng và "
+        "tiểu mục; chênh lệch = số phải nộp − số đã nộp.",
     "Declared in the months: what the monthly 01/PH declared to remit; the difference is the "
     "year's rounding and late corrections.":
         "Số đã kê khai trong kỳ: số phải nộp trên các tờ khai 01/PH hằng tháng; chênh lệch do "
         "làm tròn cả năm và điều chỉnh muộn.",
+    # --- remittances to the state budget (/finance/remittances, issue 18 §3)
+    "Remittances": "Nộp ngân sách",
+    "Remittances to the state budget": "Nộp ngân sách nhà nước",
+    "Collected, not yet remitted": "Đã thu, chưa nộp ngân sách",
+    "Not due yet": "Chưa đến hạn",
+    "1–30 days late": "Quá hạn 1–30 ngày",
+    "31–90 days late": "Quá hạn 31–90 ngày",
+    "Over 90 days late": "Quá hạn trên 90 ngày",
+    "Everything collected has been remitted.": "Mọi khoản đã thu đều đã nộp ngân sách.",
+    "Payment-to-budget vouchers (C1-02/NS), allocated to what each collecting organisation owes "
+    "per month and sub-item; a month is due by day {day} of the following month.":
+        "Giấy nộp tiền vào NSNN (C1-02/NS), phân bổ vào số mỗi tổ chức thu phải nộp theo tháng "
+        "và tiểu mục; hạn nộp của một tháng là ngày {day} tháng sau.",
+    "Vouchers": "Giấy nộp tiền",
+    "Chapter": "Mã chương",
+    "Area code": "Mã ĐBHC",
+    "Period": "Kỳ thuế",
+    "Allocated to (month)": "Phân bổ vào tháng",
+    "owed": "phải nộp",
+    "No voucher recorded yet: import a Treasury statement or record one with `recon "
+    "remittances`.":
+        "Chưa ghi nhận giấy nộp tiền nào: nhập bảng kê của Kho bạc hoặc ghi từng giấy bằng lệnh "
+        "`recon remittances`.",
     "Received through another organisation's account (to forward)":
         "Thu qua tài khoản của tổ chức khác (phải chuyển tiếp)",
     "No fee was collected in this period.": "Không có khoản phí, lệ phí nào thu trong kỳ.",

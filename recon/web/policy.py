@@ -52,6 +52,7 @@ POLICY: dict[str, frozenset[str]] = {
     "finance.declarations_page": FINANCE,
     "finance.transfers": FINANCE,
     "finance.declarations_export": FINANCE,
+    "finance.remittances_page": FINANCE,
     "finance.download_statement_line": FINANCE,
     "finance.audit_log": FINANCE,
     "finance.audit_verify": FINANCE,

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from recon.cli import cli
 from recon.clock import VN_TZ, FixedClock
 from recon.db import Database
+from recon.demo.remittances import plan as remittance_plan
 from recon.demo.seed import seed_demo
 from recon.demo.transfers import CENTRE, DEPARTMENTS
 from recon.errors import ValidationError
@@ -60,6 +61,8 @@ def test_declarations_reconcile_to_the_daily_figures(demo: Database) -> None:
                       for ident, code in agencies}
         months = [declarations.monthly(s, date(2021, m, 1)) for m in range(1, 13)]
         year = declarations.annual(s, 2021)
+        _vouchers, faults = remittance_plan(declarations.owed(s),
+                                            [date(2021, m, 1) for m in (1, 2, 3)], 2021)
     assert days > 0 and decl.collected > 0
     assert decl.payments_total == days
     assert decl.collected + decl.unallocated == days
@@ -81,10 +84,14 @@ def test_declarations_reconcile_to_the_daily_figures(demo: Database) -> None:
         # elsewhere in the demo the receiving agency collects its own fees
         assert mine.collected + mine.unallocated == their_days, code
         assert [d.code for d in mine.collectors] in ([code], [])
+    # remitted: the demo's vouchers pay each month exactly, but for its planned faults
+    differs = {(d.code, row.budget_code) for d in decl.collectors for row in d.rows
+               if row.difference}
+    assert differs == {(k[0], k[1]) for keys in faults.values() for k in keys if k[2] == MARCH}
     for d in decl.collectors:
         for row in d.rows:
             assert row.kept + row.to_remit == row.collected
-            assert row.remitted == 0 and row.difference == row.to_remit
+            assert row.difference == row.to_remit - row.remitted
             if row.kind == "le_phi":
                 assert row.kept == 0 and row.retention_bp == 0
             assert len(row.budget_code) == 4
@@ -198,14 +205,17 @@ def test_page_exports_and_command_show_the_same_figures(
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "Tờ khai phí, lệ phí" in html and "Số tiền phải nộp NSNN" in html
-    assert "chưa được ghi nhận" in html  # remitted is 0, and the page says why
+    # the demo's C1-02/NS vouchers fill "remitted", and the page says where it comes from
+    assert "giấy nộp tiền vào NSNN (C1-02/NS)" in html
+    assert format_vnd(centre.total("remitted")) in html and centre.total("remitted") > 0
     to_remit = centre.total("to_remit")
     assert format_vnd(to_remit) in html and format_vnd(to_remit).startswith(
         f"{to_remit:,}".replace(",", "."))
     assert client.get("/finance/declarations?month=2021-13").status_code == 422
     data = client.get("/finance/declarations.json?month=2021-03&agency=H57.TTPVHCC").get_json()
     assert data["collectors"][0]["totals"]["to_remit"] == to_remit
-    assert data["remittances_recorded"] is False
+    assert data["remittances_recorded"] is True
+    assert data["collectors"][0]["totals"]["remitted"] == centre.total("remitted")
     book = load_workbook(io.BytesIO(client.get(
         "/finance/declarations.xlsx?month=2021-03&agency=H57.TTPVHCC").data))
     sheet = book.active
@@ -213,6 +223,8 @@ def test_page_exports_and_command_show_the_same_figures(
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][0] == "Tổ chức thu" and rows[0][7] == "Số tiền phải nộp NSNN"
     assert rows[-1][7] == to_remit  # the collector's total row
+    assert rows[-1][8] == centre.total("remitted")
+    assert rows[-1][9] == to_remit - centre.total("remitted")
     out = tmp_path / "decl.xlsx"
     result = CliRunner().invoke(cli, ["report", "declaration", "--month", "2021-03", "--agency",
                                       "H57.TTPVHCC", "--format", "xlsx", "-o", str(out)],

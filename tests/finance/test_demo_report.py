@@ -25,6 +25,7 @@ from recon.demo.payments import (
 )
 from recon.demo.portal import PORTAL_FAULTS
 from recon.demo.receipts import RECEIPT_FAULTS
+from recon.demo.remittances import REMITTANCE_FAULTS
 from recon.demo.transfers import FAULTS as TRANSFER_FAULTS
 from recon.engine.kinds import KINDS
 from recon.models import (
@@ -132,6 +133,7 @@ def test_the_demo_reconciles_to_its_planned_faults_and_no_more(
     # the portal's daily lists (recon/demo/portal.py): each planned fault one portal_mismatch
     planned["portal_mismatch"] = sum(PORTAL_FAULTS.values())
     planned |= TRANSFER_FAULTS  # the onward transfers' (recon/demo/transfers.py)
+    planned.update(REMITTANCE_FAULTS)  # the C1-02/NS vouchers' (recon/demo/remittances.py)
     # every kind of the registry is counted; the demo plans no fault of the others; with
     # receipts off (the default) no receipt is judged
     assert counts == {kind: planned.get(kind, 0) for kind in KINDS}

@@ -134,6 +134,8 @@ LISTS: dict[str, tuple[str, bool]] = {
     "finance_receipts.index": ("?day=2026-01-02", False),
     # onward transfers of the caller's receiving agencies (tests/transfers prove the figures)
     "finance.transfers": ("", False),
+    # vouchers and "not yet remitted" of the caller's agencies (the collectors)
+    "finance.remittances_page": ("", False),
 }
 FORMATS = {"finance.export": ("csv", "xlsx"), "finance.payouts_export": ("csv", "xlsx"),
            "finance.quarterly_export": ("csv", "xlsx", "json"),

@@ -1,0 +1,388 @@
+"""Budget remittance (issue 18 §3), pure: what each collector owes the state budget per month
+and sub-item, the C1-02/NS voucher lines allocated to it, and what does not hold.
+
+No database, no clock: plain values in, plain values out (docs/remittances.md).
+
+**Owed.** Per collecting organisation, month (the Vietnam month the money was collected in)
+and tiểu mục: the declarations' "to remit" (lệ phí in full; phí less the retained share),
+computed from the gross amount (a provider's fee does not reduce what the budget is owed).
+
+**Allocation.** Voucher lines are taken in order (voucher date, voucher number, line). A line
+is the remitting organisation's, for its tiểu mục:
+
+1. a line that names its period (kỳ thuế) or a dossier (whose payment month is known) pays
+   that month, whatever is left of it (more is an excess of that month);
+2. any other line pays the oldest months still owed first, among the months up to the
+   voucher's own; what is left over goes to the latest of those months (an excess), or, when
+   nothing was ever owed, to the month before the voucher's.
+
+**Judged.** A (collector, month, tiểu mục) is judged once its deadline is over (the
+``due_day``-th of the following month, by the end of that day, Vietnam time: Law 38/2019/QH14
+Art. 44 for the monthly declaration, payment following it) or once a voucher dated after the
+month's end was allocated to it (the remitter has settled that month):
+
+- ``remittance_overdue``: the deadline is over, something is owed and nothing was remitted;
+- ``remittance_short``: something was remitted, less than owed;
+- ``remittance_excess``: more was remitted than owed.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Final
+
+from recon.engine import explain
+from recon.engine.core import Reconciliation
+from recon.engine.records import Discrepancy
+
+DEFAULT_DUE_DAY: Final = 20
+
+Key = tuple[str, str, date]  # (collector code, tiểu mục, first day of the month)
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def previous_month(month: date) -> date:
+    return (month.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def due_on(month: date, due_day: int = DEFAULT_DUE_DAY) -> date:
+    """The last day to remit ``month``'s money: the ``due_day``-th of the following month (the
+    month's last day when it is shorter)."""
+    if not 1 <= due_day <= 31:
+        raise ValueError(f"due_day must be within 1..31, got {due_day}")
+    following = next_month(month)
+    last = calendar.monthrange(following.year, following.month)[1]
+    return following.replace(day=min(due_day, last))
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherLine:
+    """One line of a C1-02/NS voucher as the allocation sees it. ``month`` is the month the
+    line names (its kỳ thuế, or its dossier's payment month), else None."""
+
+    line_id: int
+    voucher_no: str
+    voucher_date: date
+    remitter: str
+    budget_code: str
+    amount: int
+    month: date | None = None
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Allocated:
+    """``amount`` of voucher line ``line_id`` allocated to ``key``."""
+
+    line_id: int
+    voucher_no: str
+    voucher_date: date
+    key: Key
+    amount: int
+
+
+@dataclass
+class Allocation:
+    parts: list[Allocated] = field(default_factory=list)
+    remitted: dict[Key, int] = field(default_factory=dict)
+    settled: dict[Key, date] = field(default_factory=dict)  # latest voucher after the month
+
+    def vouchers(self, key: Key) -> list[str]:
+        seen: list[str] = []
+        for part in self.parts:
+            if part.key == key and part.voucher_no not in seen:
+                seen.append(part.voucher_no)
+        return seen
+
+
+def allocate(owed: Mapping[Key, int], lines: Iterable[VoucherLine]) -> Allocation:
+    """Allocate voucher ``lines`` to what is ``owed`` (see the module doc)."""
+    left: dict[Key, int] = {k: v for k, v in owed.items() if v > 0}
+    months: dict[tuple[str, str], list[date]] = {}
+    for collector, code, month in owed:
+        months.setdefault((collector, code), []).append(month)
+    for found in months.values():
+        found.sort()
+    out = Allocation()
+
+    def put(line: VoucherLine, key: Key, amount: int) -> None:
+        if amount <= 0:
+            return
+        out.parts.append(Allocated(line.line_id, line.voucher_no, line.voucher_date, key,
+                                   amount))
+        out.remitted[key] = out.remitted.get(key, 0) + amount
+        left[key] = left.get(key, 0) - amount
+        if line.voucher_date >= next_month(key[2]):
+            out.settled[key] = max(out.settled.get(key, line.voucher_date), line.voucher_date)
+
+    for line in sorted(lines, key=lambda ln: (ln.voucher_date, ln.voucher_no, ln.position,
+                                              ln.line_id)):
+        if line.amount <= 0:
+            raise ValueError(f"voucher {line.voucher_no}: a line's amount must be positive")
+        if line.month is not None:
+            put(line, (line.remitter, line.budget_code, month_of(line.month)), line.amount)
+            continue
+        upto = month_of(line.voucher_date)
+        candidates = [m for m in months.get((line.remitter, line.budget_code), []) if m <= upto]
+        rest = line.amount
+        for month in candidates:
+            key = (line.remitter, line.budget_code, month)
+            take = min(rest, max(left.get(key, 0), 0))
+            put(line, key, take)
+            rest -= take
+            if not rest:
+                break
+        if rest:
+            month = candidates[-1] if candidates else previous_month(upto)
+            put(line, (line.remitter, line.budget_code, month), rest)
+    return out
+
+
+OVERDUE: Final = "remittance_overdue"
+SHORT: Final = "remittance_short"
+EXCESS: Final = "remittance_excess"
+KINDS: Final = (OVERDUE, SHORT, EXCESS)
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One (collector, tiểu mục, month) that does not hold, as of the day judged."""
+
+    kind: str
+    key: Key
+    owed: int
+    remitted: int
+    due: date
+    vouchers: tuple[str, ...]
+
+    @property
+    def difference(self) -> int:
+        return self.remitted - self.owed
+
+
+def judge(owed: Mapping[Key, int], allocation: Allocation, today: date, *,
+          due_day: int = DEFAULT_DUE_DAY) -> list[Judged]:
+    """What does not hold on ``today`` (a Vietnam date), sorted by key."""
+    out: list[Judged] = []
+    for key in sorted({*owed, *allocation.remitted}):
+        due = due_on(key[2], due_day)
+        owes = owed.get(key, 0)
+        paid = allocation.remitted.get(key, 0)
+        if not (today > due or key in allocation.settled) or owes == paid:
+            continue
+        vouchers = tuple(allocation.vouchers(key))
+        if paid == 0:
+            if today > due:
+                out.append(Judged(OVERDUE, key, owes, 0, due, vouchers))
+        elif paid < owes:
+            out.append(Judged(SHORT, key, owes, paid, due, vouchers))
+        else:
+            out.append(Judged(EXCESS, key, owes, paid, due, vouchers))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Ageing:
+    """What a collector collected and has not remitted, by age (days past the deadline)."""
+
+    collector: str
+    not_due: int = 0  # deadline not yet over
+    up_to_30: int = 0
+    up_to_90: int = 0
+    older: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.not_due + self.up_to_30 + self.up_to_90 + self.older
+
+
+AGE_BUCKETS: Final = ("not_due", "up_to_30", "up_to_90", "older")
+
+
+def ageing(owed: Mapping[Key, int], allocation: Allocation, today: date, *,
+           due_day: int = DEFAULT_DUE_DAY) -> list[Ageing]:
+    """Per collector, the amount owed and not remitted (an excess of one month does not offset
+    another's shortfall here: it is reported apart), bucketed by days past its deadline."""
+    buckets: dict[str, dict[str, int]] = {}
+    for key, owes in owed.items():
+        unpaid = owes - allocation.remitted.get(key, 0)
+        if unpaid <= 0:
+            continue
+        late = (today - due_on(key[2], due_day)).days
+        name = ("not_due" if late <= 0 else "up_to_30" if late <= 30 else
+                "up_to_90" if late <= 90 else "older")
+        per = buckets.setdefault(key[0], dict.fromkeys(AGE_BUCKETS, 0))
+        per[name] += unpaid
+    return [Ageing(c, **b) for c, b in sorted(buckets.items())]
+
+
+def owed_from_rows(rows: Sequence[tuple[str, str, date, int]]) -> dict[Key, int]:
+    """``(collector, tiểu mục, month, to_remit)`` rows summed per key (rows of one sub-item at
+    several retention rates add up)."""
+    out: dict[Key, int] = {}
+    for collector, code, month, amount in rows:
+        key = (collector, code, month_of(month))
+        out[key] = out.get(key, 0) + amount
+    return out
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass(frozen=True, slots=True)
+class RemittanceInputs:
+    """What the pass reads: what is owed, the voucher lines, and each collector's agency id
+    and name (for the identity and the sentence)."""
+
+    owed: Mapping[Key, int]
+    lines: Sequence[VoucherLine]
+    agency_ids: Mapping[str, int]
+    names: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RemittanceConfig:
+    """The remittance pass of a run: the deadline's day (``RECON_REMITTANCE_DUE_DAY``) and the
+    reader of its inputs (given by the service layer: :func:`recon.review.remittances.
+    remittance_config`), called with the run's connection."""
+
+    read: Callable[[Any], RemittanceInputs]
+    due_day: int = DEFAULT_DUE_DAY
+
+    def __post_init__(self) -> None:
+        due_on(date(2021, 1, 1), self.due_day)  # refuses a day outside 1..31
+
+
+def budget_item(code: str) -> int:
+    """A tiểu mục as the identity's integer (0 for a fee line without one)."""
+    return int(code) if code.isascii() and code.isdigit() else 0
+
+
+def identity(kind: str, agency_id: int, key: Key) -> str:
+    month = key[2]
+    return (f"{kind}:agency={agency_id}:month={month.year * 100 + month.month}"
+            f":budget_item={budget_item(key[1])}")
+
+
+@dataclass
+class RemittanceOutcome:
+    """The pass's result: the allocation, its findings, and each identity's key."""
+
+    owed: Mapping[Key, int]
+    allocation: Allocation
+    judged: list[Judged]
+    findings: list[Discrepancy]
+    keys: dict[tuple[int, int, int], Key]  # (agency id, yyyymm, budget item) -> key
+    today: date
+    due_day: int
+
+    def key_of(self, ids: Mapping[str, int]) -> Key | None:
+        return self.keys.get((ids.get("agency", 0), ids.get("month", 0),
+                              ids.get("budget_item", 0)))
+
+
+def findings_of(inputs: RemittanceInputs, as_of: datetime, *,
+                due_day: int = DEFAULT_DUE_DAY) -> RemittanceOutcome:
+    """Allocate and judge as of ``as_of`` (its Vietnam date); collectors with no agency id are
+    left out (the intake admits only known agencies as collectors)."""
+    today = explain.vn_date(as_of)
+    allocation = allocate(inputs.owed, inputs.lines)
+    judged = judge(inputs.owed, allocation, today, due_day=due_day)
+    keys: dict[tuple[int, int, int], Key] = {}
+    for key in {*inputs.owed, *allocation.remitted}:
+        agency = inputs.agency_ids.get(key[0])
+        if agency is not None:
+            keys[(agency, key[2].year * 100 + key[2].month, budget_item(key[1]))] = key
+    out: list[Discrepancy] = []
+    for j in judged:
+        agency = inputs.agency_ids.get(j.key[0])
+        if agency is None:
+            continue
+        who = inputs.names.get(j.key[0]) or j.key[0]
+        _collector, code, month = j.key
+        if j.kind == OVERDUE:
+            vi, en = explain.remittance_overdue(who, code or "—", month, j.owed, j.due)
+        elif j.kind == SHORT:
+            vi, en = explain.remittance_short(who, code or "—", month, j.owed, j.remitted,
+                                              j.due, j.vouchers)
+        else:
+            vi, en = explain.remittance_excess(who, code or "—", month, j.owed, j.remitted,
+                                               j.vouchers)
+        out.append(Discrepancy(identity(j.kind, agency, j.key), j.kind, None, None, None, None,
+                               j.owed, j.remitted, j.remitted - j.owed, vi, en))
+    out.sort(key=lambda d: d.identity)
+    return RemittanceOutcome(inputs.owed, allocation, judged, out, keys, today, due_day)
+
+
+class RemittanceReconciliation(Reconciliation):
+    """A run's result with the remittance findings added (as
+    :class:`recon.engine.payouts.PayoutReconciliation` does for payouts): the base's
+    attributes read through, its discrepancies merged, and ``covers`` true for every
+    remittance identity (the pass judges every month in every run)."""
+
+    __slots__ = ("_base", "remittances")
+
+    def __init__(self, base: Reconciliation, outcome: RemittanceOutcome) -> None:
+        self._base = base
+        self.remittances = outcome
+        self.discrepancies = sorted([*base.discrepancies, *outcome.findings],
+                                    key=lambda d: d.identity)
+        self.kinds = base.kinds
+        self.as_of = base.as_of
+        self.config = base.config
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._base, name)
+
+    def covers(self, identity: str) -> bool:
+        kind, _ids = self.kinds.parse_identity(identity)
+        if kind in KINDS:
+            return True
+        return self._base.covers(identity)
+
+
+def with_remittances(base: Reconciliation, outcome: RemittanceOutcome
+                     ) -> RemittanceReconciliation:
+    return RemittanceReconciliation(base, outcome)
+
+
+__all__ = [
+    "AGE_BUCKETS",
+    "DEFAULT_DUE_DAY",
+    "EXCESS",
+    "KINDS",
+    "OVERDUE",
+    "SHORT",
+    "Ageing",
+    "Allocated",
+    "Allocation",
+    "Judged",
+    "Key",
+    "RemittanceConfig",
+    "RemittanceInputs",
+    "RemittanceOutcome",
+    "RemittanceReconciliation",
+    "VoucherLine",
+    "ageing",
+    "allocate",
+    "budget_item",
+    "due_on",
+    "findings_of",
+    "identity",
+    "judge",
+    "month_of",
+    "next_month",
+    "owed_from_rows",
+    "previous_month",
+    "with_remittances",
+]
