@@ -30,6 +30,7 @@ from recon.money import format_vnd
 from recon.review import declarations
 from recon.review import forwarding as forwarding_reads
 from recon.review import remittances as remittance_reads
+from recon.review.remittances import with_remittance_pass
 from recon.review.reports import vn_today
 from recon.settlements.payouts import engine_config
 from tests.conftest import T0
@@ -47,6 +48,7 @@ VND = re.compile(r"^-?\d{1,3}(\.\d{3})*\u00a0₫$")
 class LiveDemo:
     url: str
     unremitted: list[Ageing]
+    findings: int  # what the open remittance_overdue and remittance_short findings lack
     names: dict[str, str]
     overdue: Discrepancy
     sides: forwarding_reads.OverdueSides
@@ -61,11 +63,16 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveDemo]:
     db = Database(url)
     clock = FixedClock(T0)  # Thursday 26/11/2026, 10:00 in Huế: every 2021 deadline is past
     seed_demo(db, clock, dossiers=1_500, seed=2021)
-    config = engine_config({})  # as `recon reconcile` runs it
+    # as `recon reconcile` runs it: with the payout pass and the remittance pass
+    config = with_remittance_pass(engine_config({}), {})
     run_reconciliation(db, clock=clock, audit=record_on, config=config, mode="full",
                        triggered_by="test")
     with db.read() as s:
         unremitted = remittance_reads.not_remitted(s, vn_today(clock.now()))
+        findings = sum(abs(d or 0) for d in s.scalars(
+            select(Discrepancy.delta).where(
+                Discrepancy.status == "open",
+                Discrepancy.kind.in_(("remittance_overdue", "remittance_short")))))
         overdue = s.scalars(select(Discrepancy).where(Discrepancy.kind == "forward_overdue")
                             .order_by(Discrepancy.id)).first()
         assert overdue is not None and overdue.payment_id is not None
@@ -74,7 +81,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveDemo]:
         march = declarations.monthly(s, MARCH, collectors=[CENTRE])
         s.expunge(overdue)
     with served(db, clock, tmp_path) as base:
-        yield LiveDemo(base, unremitted, sides.names, overdue, sides, march)
+        yield LiveDemo(base, unremitted, findings, sides.names, overdue, sides, march)
 
 
 @pytest.fixture
@@ -106,8 +113,9 @@ def test_dashboard_shows_what_each_collector_has_not_remitted(live: LiveDemo,
         assert cells[1:] == [format_vnd(v) for v in expected]
         assert all(VND.match(c) for c in cells[1:]), cells
         assert cells[0] == f"{ageing.collector} – {live.names[ageing.collector]}"
-    # only who owes is listed: the demo's planned overdue and short remittances
+    # only who owes is listed, and what is owed is what the remittance findings say is missing
     assert all(a.total > 0 for a in owing)
+    assert sum(a.total for a in owing) == live.findings > 0
     # the six columns fit the card: the page never scrolls sideways
     fits = page.evaluate("""() => {
       const t = document.querySelector('[data-testid=not-remitted]');
