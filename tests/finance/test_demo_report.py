@@ -7,9 +7,12 @@ import json
 import random
 import re
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from recon.cli import cli
@@ -26,6 +29,7 @@ from recon.demo.payments import (
 from recon.demo.portal import PORTAL_FAULTS
 from recon.demo.receipts import RECEIPT_FAULTS
 from recon.demo.remittances import REMITTANCE_FAULTS
+from recon.demo.transfers import CENTRE
 from recon.demo.transfers import FAULTS as TRANSFER_FAULTS
 from recon.engine.kinds import KINDS
 from recon.models import (
@@ -41,6 +45,16 @@ from recon.models import (
 )
 from recon.payments.split import memo_references
 
+#: the centre's March 2021 declaration on this demo, committed (docs/treasury.md: how it is made)
+EXAMPLE = (Path(__file__).resolve().parents[2] / "docs" / "examples"
+           / f"to-khai-phi-le-phi-2021-03-{CENTRE}.xlsx")
+
+
+def _cells(path: Path) -> list[tuple[Any, ...]]:
+    sheet = load_workbook(path).active
+    assert sheet is not None
+    return list(sheet.iter_rows(values_only=True))
+
 
 def _counts(db: Database) -> dict[str, int]:
     with db.read() as s:
@@ -48,7 +62,8 @@ def _counts(db: Database) -> dict[str, int]:
                 for m in (Payment, PaymentIntent, Callback, SettlementFile, SettlementLine)}
 
 
-def test_quarterly_report_on_the_demo(env: dict[str, str], db: Database) -> None:
+def test_quarterly_report_on_the_demo(env: dict[str, str], db: Database,
+                                      tmp_path: Path) -> None:
     seeded = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
     assert seeded.exit_code == 0, seeded.output
     report = CliRunner().invoke(cli, ["report", "quarterly", "--year", "2021", "--quarter", "1"],
@@ -79,6 +94,15 @@ def test_quarterly_report_on_the_demo(env: dict[str, str], db: Database) -> None
     fault_payments = sum(v for k, v in FAULTS.items()
                          if k != "failed_attempt" and k not in PAYOUT_FAULTS)
     assert 0.01 * cashless <= fault_payments <= 0.03 * cashless
+    # the committed example declaration is what this demo declares today
+    fresh = tmp_path / "declaration.xlsx"
+    made = CliRunner().invoke(cli, ["report", "declaration", "--month", "2021-03", "--agency",
+                                    CENTRE, "--format", "xlsx", "-o", str(fresh)],
+                              catch_exceptions=False)
+    assert made.exit_code == 0, made.output
+    example = _cells(EXAMPLE)
+    assert len(example) > 2 and example[-1][2] == "Σ"
+    assert _cells(fresh) == example
     again = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
     assert again.exit_code == 0
     assert _counts(db) == counts  # idempotent
