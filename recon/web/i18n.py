@@ -138,6 +138,7 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "discrepancy.assigned": ("Discrepancy assigned", "Giao xử lý chênh lệch"),
     "discrepancy.reopened": ("Discrepancy reopened", "Mở lại chênh lệch"),
     "demo.payments_seeded": ("Demo payments created", "Tạo dữ liệu thanh toán mẫu"),
+    "demo.receipts_issued": ("Demo e-receipts issued", "Phát hành biên lai điện tử mẫu"),
     "demo.transfers_seeded": ("Demo onward transfers created",
                               "Tạo dữ liệu chuyển tiền thu hộ mẫu"),
     "transfers.recorded": ("Onward transfer recorded", "Ghi nhận lệnh chuyển tiền thu hộ"),
