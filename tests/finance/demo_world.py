@@ -31,7 +31,8 @@ DEMO_DOSSIERS = 3_000
 
 @dataclass
 class DemoWorld:
-    discrepancies: dict[str, int] = field(default_factory=dict)  # kind -> id
+    discrepancies: dict[str, int] = field(default_factory=dict)  # kind -> id (its last one)
+    findings: int = 0  # how many the run found, every kind
     assigned: int = 0
     pending: int = 0
     resolved: int = 0
@@ -51,6 +52,7 @@ def build_demo_world(db: Database, clock: Clock, dossiers: int = DEMO_DOSSIERS) 
                          .order_by(Discrepancy.id)).all()
         assert len(rows) >= 5, rows
         world.discrepancies = {kind: ident for ident, kind, _, _ in rows}
+        world.findings = len(rows)
         ketoan = s.scalars(select(User.id).where(User.username == "ketoan")).one()
         world.assigned, world.pending, world.resolved = rows[0][0], rows[1][0], rows[2][0]
         actions.assign(s, clock, world.assigned, actor="user:ketoan", user_id=ketoan)

@@ -143,7 +143,7 @@ def test_queue_fits_the_screen(live: Live, browser: Browser, width: int) -> None
         box = page.locator("[data-testid=queue-box]").bounding_box()
         assert box is not None
         statuses = page.locator("[data-testid=queue-status]")
-        assert statuses.count() == len(live.world.discrepancies)
+        assert statuses.count() == live.world.findings
         texts = set()
         for i in range(statuses.count()):
             cell = statuses.nth(i).bounding_box()
