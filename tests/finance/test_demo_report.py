@@ -103,6 +103,18 @@ def test_the_plan_is_exact_and_deterministic() -> None:
     assert plan() == first
     kinds = Counter(provider for _, provider, _ in first[3])
     assert {"sepay", "casso", "vnpay", "momo", "zalopay", "payos", "pos", "cash"} <= set(kinds)
+    # the targets count the shares of the split transfers (as the quarterly report does): the
+    # payments of one dossier each pay the rest, and no split dossier is paid otherwise
+    p = plan_quarter(candidates, cashless=2_835, amount=274_207_000, cash=1_813,
+                     rng=random.Random("same"), quarter_end=end, fault_scale=(2_835, 2_835))
+    shares = [c for x in p.payments if x.shares and not x.refusal for c in x.shares]
+    single = [x for x in p.payments if x.candidate and x.matched and x.status == "succeeded"
+              and x.channel != "cash"]
+    assert len(shares) >= 2 * (SPLIT_TRANSFERS - FAULTS["multi_reference_unsplit"])
+    assert len({x.candidate.dossier_id for x in single if x.candidate}) + len(shares) == 2_835
+    assert sum(x.amount for x in single) + sum(c.assessed for c in shares) == 274_207_000
+    split_ids = {c.dossier_id for x in p.payments for c in x.shares}
+    assert not split_ids & {x.candidate.dossier_id for x in p.payments if x.candidate}
 
 
 def test_exact_pick() -> None:
