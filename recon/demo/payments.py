@@ -25,9 +25,10 @@ figures, exactly (``recon report quarterly --year 2021 --quarter 1`` prints them
   the memo naming each reference: decided by :func:`recon.payments.split.split_by_references`
   as recording decides, most are split (``payment_allocations``, audited
   ``payment.allocated``), ``FAULTS["multi_reference_unsplit"]`` refused (audited
-  ``payment.split_refused``). The quarterly report counts each share under its dossier, so it
-  prints the published figures plus the split shares (2,861 dossiers, 275,529,000 VND in
-  2021 Q1); the plan's own targets count payments of one dossier only.
+  ``payment.split_refused``). The quarterly report counts each share under its dossier, so
+  the plan counts them too: it chooses the split transfers first and aims the ordinary
+  payments at the published figures less the split shares (dossiers and amount), so that the
+  report prints the published figures exactly, shares included.
 
 Deterministic (one seeded ``random.Random``; ids come from the database), idempotent (a second
 run sees its audit event and does nothing) and bulk-inserted (``recon.bulk``), in one
@@ -305,6 +306,17 @@ def plan_quarter(candidates: list[Candidate], *, cashless: int, amount: int | No
     cashless = min(cashless, len(candidates))
     faults = {k: _scaled(v, *fault_scale) for k, v in FAULTS.items()}
     order = _weighted_order(rng, candidates, {"online": 3.0, "counter": 1.0, "postal": 1.0})
+    # the split transfers first, from the dossiers least likely to be paid online (the end of
+    # that order): their dossiers nobody else pays, and the shares of those split count
+    # toward the targets as the quarterly report counts them (each under its dossier)
+    groups = _split_groups(order[::-1], _scaled(SPLIT_TRANSFERS, *fault_scale),
+                           faults["multi_reference_unsplit"])
+    in_split = {c.dossier_id for group, _refusal in groups for c in group}
+    shared = [c for group, refusal in groups if not refusal for c in group]
+    order = [c for c in order if c.dossier_id not in in_split]
+    cashless = max(0, min(cashless - len(shared), len(order)))
+    if amount is not None:
+        amount -= sum(c.assessed for c in shared)
     adjust = min(ADJUST, cashless)
     first_n = cashless - adjust
     # phase A: random picks, keeping the running average near what the target needs
@@ -422,15 +434,14 @@ def plan_quarter(candidates: list[Candidate], *, cashless: int, amount: int | No
         extra.append(PaymentPlan(None, provider, "vietqr", donor.assessed, "succeeded",
                                  _paid_at(rng, donor, quarter_end), matched=False,
                                  kind="unmatched_payment"))
-    extra += _split_transfers(rng, leftover[faults["status_mismatch"]:],
-                              _scaled(SPLIT_TRANSFERS, *fault_scale),
-                              faults["multi_reference_unsplit"], quarter_end)
+    extra += _split_transfers(rng, groups, quarter_end)
     all_payments = payments + extra
     cashless_ids = {p.candidate.dossier_id for p in all_payments
                     if p.candidate and p.matched and p.status == "succeeded"
-                    and p.channel != "cash"}
+                    and p.channel != "cash"} | {c.dossier_id for c in shared}
     total = sum(p.amount for p in all_payments
-                if p.candidate and p.matched and p.status == "succeeded" and p.channel != "cash")
+                if p.candidate and p.matched and p.status == "succeeded" and p.channel != "cash"
+                ) + sum(c.assessed for c in shared)
     counts = Counter(p.kind for p in all_payments if p.kind != "clean")
     settle_fault = {"missing": "missing_settlement", "late": "late_settlement",
                     "mismatch": "amount_mismatch", "twice": "duplicate_settlement",
@@ -443,26 +454,38 @@ def plan_quarter(candidates: list[Candidate], *, cashless: int, amount: int | No
                 faults["unexpected_settlement"], dict(sorted(counts.items())), payout_faults)
 
 
-def _split_transfers(rng: random.Random, unpaid: Sequence[Candidate], count: int,
-                     refused: int, quarter_end: datetime) -> list[PaymentPlan]:
-    """``count`` bank transfers, each paying two or three dossiers of one agency received the
-    same day (taken in order from ``unpaid``: dossiers nobody else pays), the last ``refused``
-    of them refused (see SPLIT_REFUSALS). They pay no dossier of their own (``candidate``
-    None): the plan's cashless targets leave them out (the quarterly report counts the shares
-    of those split under their dossiers)."""
-    out: list[PaymentPlan] = []
+def _split_groups(dossiers: Sequence[Candidate], count: int, refused: int,
+                 ) -> list[tuple[tuple[Candidate, ...], str]]:
+    """``count`` groups of two or three dossiers of one agency received the same day (taken
+    in order from ``dossiers``), each paid by one bank transfer, with how the transfer is
+    refused: "" for the first ``count - refused`` (split), then alternately each of
+    SPLIT_REFUSALS. Pure."""
+    out: list[tuple[tuple[Candidate, ...], str]] = []
     groups: dict[tuple[int, date], list[Candidate]] = {}
-    for c in unpaid:
+    for c in dossiers:
         if len(out) >= count:
             break
-        group = groups.setdefault((c.agency_id, c.received_at.astimezone(VN_TZ).date()), [])
+        key = (c.agency_id, c.received_at.astimezone(VN_TZ).date())
+        group = groups.setdefault(key, [])
         group.append(c)
         if len(group) < 2 + len(out) % 2:
             continue
-        del groups[(c.agency_id, c.received_at.astimezone(VN_TZ).date())]
+        del groups[key]
         n = len(out)
         refusal = SPLIT_REFUSALS[(n - (count - refused)) % len(SPLIT_REFUSALS)] \
             if n >= count - refused else ""
+        out.append((tuple(group), refusal))
+    return out
+
+
+def _split_transfers(rng: random.Random, groups: Sequence[tuple[tuple[Candidate, ...], str]],
+                     quarter_end: datetime) -> list[PaymentPlan]:
+    """The bank transfers of :func:`_split_groups`, one per group, paying its dossiers'
+    assessed total (plus SPLIT_FAULT_EXTRA for an ``amount_differs`` refusal). They pay no
+    dossier of their own (``candidate`` None); the plan counts the shares of those split
+    under their dossiers, as the quarterly report does."""
+    out: list[PaymentPlan] = []
+    for n, (group, refusal) in enumerate(groups):
         amount = sum(x.assessed for x in group)
         if refusal == "amount_differs":
             amount += SPLIT_FAULT_EXTRA
@@ -471,7 +494,7 @@ def _split_transfers(rng: random.Random, unpaid: Sequence[Candidate], count: int
         out.append(PaymentPlan(None, provider, "vietqr", amount, "succeeded",
                                _paid_at(rng, last, quarter_end), matched=False,
                                kind="multi_reference_unsplit" if refusal else "clean",
-                               shares=tuple(group), refusal=refusal))
+                               shares=group, refusal=refusal))
     return out
 
 

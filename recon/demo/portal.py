@@ -72,8 +72,11 @@ class PortalSeed:
 def _planned(candidates: int) -> dict[str, int]:
     if candidates >= PUBLISHED_CASHLESS:
         return dict(PORTAL_FAULTS)
-    # a smaller quarter, proportionally fewer (none for a tiny one)
-    return {k: v * candidates // PUBLISHED_CASHLESS for k, v in PORTAL_FAULTS.items()}
+    # a smaller quarter, proportionally fewer, to the nearest (none for a tiny one): the full
+    # quarter lists a few payments fewer than its 2,835 cashless dossiers, since the shares
+    # of its split transfers are paid by payments of no dossier of their own
+    return {k: (2 * v * candidates + PUBLISHED_CASHLESS) // (2 * PUBLISHED_CASHLESS)
+            for k, v in PORTAL_FAULTS.items()}
 
 
 def _money(amount: int) -> str:

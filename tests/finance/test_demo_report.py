@@ -71,16 +71,16 @@ def test_quarterly_report_on_the_demo(env: dict[str, str], db: Database,
     assert report.exit_code == 0
     out = report.output
     assert re.search(r"Dossiers received:\s+28,300\n", out)
-    # the published 2,835 dossiers and 274,207,000 VND, plus the shares of the demo's split
-    # transfers (26 dossiers, 1,322,000 VND), which the report counts under their dossiers
-    assert re.search(r"paid cashless:\s+2,861 \(61% of paid dossiers", out)
-    assert re.search(r"cashless amount \(VND\):\s+275,529,000\n", out)
+    # the published 2,835 dossiers and 274,207,000 VND, exactly: the shares of the demo's split
+    # transfers, which the report counts under their dossiers, are among them
+    assert re.search(r"paid cashless:\s+2,835 \(61% of paid dossiers", out)
+    assert re.search(r"cashless amount \(VND\):\s+274,207,000\n", out)
     figures = json.loads(CliRunner().invoke(
         cli, ["report", "quarterly", "--year", "2021", "--quarter", "1", "--format", "json"]
     ).output)
     assert (figures["received"], figures["paid_cashless"], figures["cashless_amount"],
-            figures["cashless_share_percent"]) == (28_300, 2_861, 275_529_000, 61)
-    assert figures["paid"] == 2_861 + 1_813
+            figures["cashless_share_percent"]) == (28_300, 2_835, 274_207_000, 61)
+    assert figures["paid"] == 2_835 + 1_813
     channels = {c["channel"]: c["dossiers"] for c in figures["by_payment_channel"]}
     assert all(channels[c] > 100 for c in ("vietqr", "vnpay", "momo", "zalopay", "payos", "pos"))
     assert sum(r["received"] for r in figures["by_field"]) == 28_300
@@ -127,6 +127,18 @@ def test_the_plan_is_exact_and_deterministic() -> None:
     assert plan() == first
     kinds = Counter(provider for _, provider, _ in first[3])
     assert {"sepay", "casso", "vnpay", "momo", "zalopay", "payos", "pos", "cash"} <= set(kinds)
+    # the targets count the shares of the split transfers (as the quarterly report does): the
+    # payments of one dossier each pay the rest, and no split dossier is paid otherwise
+    p = plan_quarter(candidates, cashless=2_835, amount=274_207_000, cash=1_813,
+                     rng=random.Random("same"), quarter_end=end, fault_scale=(2_835, 2_835))
+    shares = [c for x in p.payments if x.shares and not x.refusal for c in x.shares]
+    single = [x for x in p.payments if x.candidate and x.matched and x.status == "succeeded"
+              and x.channel != "cash"]
+    assert len(shares) >= 2 * (SPLIT_TRANSFERS - FAULTS["multi_reference_unsplit"])
+    assert len({x.candidate.dossier_id for x in single if x.candidate}) + len(shares) == 2_835
+    assert sum(x.amount for x in single) + sum(c.assessed for c in shares) == 274_207_000
+    split_ids = {c.dossier_id for x in p.payments for c in x.shares}
+    assert not split_ids & {x.candidate.dossier_id for x in p.payments if x.candidate}
 
 
 def test_exact_pick() -> None:

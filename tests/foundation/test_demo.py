@@ -11,6 +11,7 @@ from recon.cli import cli
 from recon.db import Database
 from recon.demo import catalog
 from recon.demo.seed import DEMO_USERS
+from recon.demo.transfers import DEPARTMENTS
 from recon.models import Agency, Dossier, FeeLine, Procedure, User
 
 
@@ -40,7 +41,8 @@ def test_demo_is_idempotent_and_prints_passwords(env: dict[str, str], db: Databa
     assert summary["today_dossiers_created"] > 0
     assert summary["receipts_issued"] > 0  # the quarter's e-receipts, with the demo's own key
     counts = _counts(db)
-    assert counts["Agency"] == len(catalog.AGENCIES)
+    # the catalogue's agencies and the departments the onward transfers go to
+    assert counts["Agency"] == len(catalog.AGENCIES) + len(DEPARTMENTS) > len(catalog.AGENCIES)
     assert counts["Procedure"] == len(catalog.PROCEDURES) >= 15
     assert counts["Dossier"] == 400 + summary["today_dossiers_created"]
     assert counts["User"] == len(DEMO_USERS) == 8  # 4 of the province, 2 of each of 2 agencies
