@@ -223,20 +223,28 @@ def _declaration_text(report: Any, decls: Any) -> str:
     from recon.money import format_vnd  # noqa: PLC0415
 
     head = " + ".join(report.forms)
-    lines = [f"{head} {report.period} ({decls.REGIME}); remitted = 0: no remittance recorded yet"]
+    remitted_from = ("declared: what the months' 01/PH declared to remit" if report.annual
+                     else "remitted: the C1-02/NS vouchers allocated to each collector, month "
+                     "and sub-item" if report.remittances_recorded
+                     else "remitted = 0: no remittance recorded yet")
+    lines = [f"{head} {report.period} ({decls.REGIME}); {remitted_from}",
+             f"  {'form':<6} {'code':<5} {'fee':<33} {'collected':>16} {'kept%':>6} "
+             f"{'kept':>14} {'to remit':>16} {'declared' if report.annual else 'remitted':>16} "
+             f"{'difference':>16}"]
     last_who = None
     for row in decls.table_rows(report):
-        who, form, fee, code, collected, rate, kept, remit, _last, diff = row
+        who, form, fee, code, collected, rate, kept, remit, remitted, diff = row
         if fee == "Σ":
             lines.append(f"  {'total':<46} {format_vnd(collected):>16} {'':>6} "
-                         f"{format_vnd(kept):>14} {format_vnd(remit):>16} {format_vnd(diff):>16}")
+                         f"{format_vnd(kept):>14} {format_vnd(remit):>16} "
+                         f"{format_vnd(remitted):>16} {format_vnd(diff):>16}")
             continue
         if who != last_who:
             lines.append(who)
             last_who = who
         lines.append(f"  {form:<6} {code:<5} {fee[:33]:<33} {format_vnd(collected):>16} "
                      f"{rate + '%':>6} {format_vnd(kept):>14} {format_vnd(remit):>16} "
-                     f"{format_vnd(diff):>16}")
+                     f"{format_vnd(remitted):>16} {format_vnd(diff):>16}")
     lines.append(f"payments {format_vnd(report.payments_total)}, declared as collected "
                  f"{format_vnd(report.collected)}, unallocated {format_vnd(report.unallocated)}")
     return "\n".join(lines) + "\n"
