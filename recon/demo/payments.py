@@ -676,6 +676,7 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
     # settlement lines grouped by (provider, day, the statement's agency or None for the
     # provider's own report)
     files: dict[tuple[str, date, int | None], list[tuple[Any, ...]]] = {}
+    twice: list[tuple[tuple[str, date, int | None], tuple[Any, ...]]] = []
     cashless = [p for p in plan.payments if p.channel != "cash"]
     n_callbacks = len(cashless)
     n_intents = len({p.candidate.dossier_id for p in cashless if p.candidate is not None}) + \
@@ -777,8 +778,15 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
             line = (txn, gross, fee, p.paid_at, settled_on, ref)
         files.setdefault((p.provider, settled_on, statement), []).append(line)
         if p.settle == "twice":
-            files.setdefault((p.provider, settled_on + timedelta(days=1), statement),
-                             []).append(line)
+            twice.append(((p.provider, settled_on, statement), line))
+    # a line settled twice comes again in the provider's next file (a file of its own only when
+    # there is none: a one-line file resent as such would be the same bytes, which an import
+    # refuses as the same file)
+    for (provider, settled_on, statement), line in twice:
+        later = sorted(k for k in files if k[0] == provider and k[2] == statement
+                       and k[1] > settled_on)
+        files.setdefault(later[0] if later else (provider, settled_on + timedelta(days=1),
+                                                 statement), []).append(line)
     # settlements with no recorded payment (the provider's call never reached us)
     keys = sorted(files, key=_file_order)
     for i in range(plan.unexpected_lines):

@@ -290,12 +290,12 @@ _PHRASES: dict[str, str] = {
     "Portal": "Cổng DVCQG",
     "National Public Service Portal": "Cổng Dịch vụ công quốc gia",
     "Portal list": "Danh sách của Cổng",
-    "Portal count": "Số giao dịch theo Cổng",
-    "Portal amount": "Số tiền theo Cổng",
-    "Recon count": "Số giao dịch theo hệ thống",
-    "Recon amount": "Số tiền theo hệ thống",
-    "Open portal differences": "Chênh lệch với Cổng đang mở",
-    "Agreement": "Kết quả đối chiếu",
+    "Portal count": "Giao dịch (Cổng)",
+    "Portal amount": "Số tiền (Cổng)",
+    "Recon count": "Giao dịch (hệ thống)",
+    "Recon amount": "Số tiền (hệ thống)",
+    "Open portal differences": "Chênh lệch đang mở",
+    "Agreement": "Kết quả",
     "No portal list was imported for this day: import it with `recon portal import`.":
         "Chưa nhập danh sách giao dịch của Cổng cho ngày này: nhập bằng `recon portal import`.",
     "The portal's list of the day, paid transactions (succeeded or refunded), against recon's "
