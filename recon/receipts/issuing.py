@@ -17,7 +17,7 @@ from typing import Final
 
 from lxml import etree
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from recon.clock import Clock
 from recon.db import Database
@@ -90,7 +90,7 @@ class _Planned:
 
 
 def _plan(session: Session, payment: Payment, dossier: Dossier, amount: int,
-          settings: ReceiptSettings) -> _Planned | None:
+          settings: ReceiptSettings, *, code: str | None = None) -> _Planned | None:
     """The receipt of ``amount`` of ``payment`` for ``dossier``; None (logged) when the amount
     is not the dossier's fees (a person issues it)."""
     fees = sum(line.amount for line in dossier.fee_lines)
@@ -107,7 +107,7 @@ def _plan(session: Session, payment: Payment, dossier: Dossier, amount: int,
         method=PAYMENT_METHODS.get(payment.channel, payment.channel.upper()),
         provider_reference=payment.bank_reference or payment.provider_txn_id,
         dossier_code=dossier.code, procedure=dossier.procedure.name,
-        lookup_code=unused_lookup_code(session))
+        lookup_code=code or unused_lookup_code(session))
 
 
 def _signed(plan: _Planned, drawn: Drawn, signer: Signer, moment: datetime,
@@ -300,28 +300,54 @@ def issue_missing(db: Database, clock: Clock, receipts: Receipting, *, actor: st
 SWEEP_BATCH: Final = 200
 
 
-def _owed(session: Session, payment: Payment, settings: ReceiptSettings) -> list[_Planned]:
-    """The receipts ``payment`` is owed and has not: one, or one per share of a split transfer
-    whose dossier has none yet."""
-    shares = [(a.dossier_id, a.amount) for a in session.scalars(
-        select(PaymentAllocation).where(PaymentAllocation.payment_id == payment.id)
-        .order_by(PaymentAllocation.id))]
-    issued = list(session.scalars(select(Receipt).where(
-        Receipt.payment_id == payment.id, Receipt.status == "issued").order_by(Receipt.id)))
-    if not shares:
-        if issued or payment.dossier_id is None:
-            return []
-        shares = [(payment.dossier_id, payment.amount)]
-    have = {_dossier_of(r) for r in issued}
+def _owed(session: Session, payments: list[Payment],
+          settings: ReceiptSettings) -> list[_Planned]:
+    """The receipts ``payments`` are owed and have not, in their order: one each, or one per
+    share of a split transfer whose dossier has none yet. Read per batch (allocations, issued
+    receipts, dossiers with their fee lines, the lookup codes): a few queries, not a few per
+    payment."""
+    ids = [p.id for p in payments]
+    shares: dict[int, list[tuple[int, int]]] = {}
+    for a in session.scalars(select(PaymentAllocation).where(
+            PaymentAllocation.payment_id.in_(ids)).order_by(PaymentAllocation.id)):
+        shares.setdefault(a.payment_id, []).append((a.dossier_id, a.amount))
+    issued: dict[int, list[Receipt]] = {}
+    for r in session.scalars(select(Receipt).where(
+            Receipt.payment_id.in_(ids), Receipt.status == "issued").order_by(Receipt.id)):
+        if r.payment_id is not None:
+            issued.setdefault(r.payment_id, []).append(r)
+    wanted: list[tuple[Payment, int, int]] = []
+    for payment in payments:
+        mine = shares.get(payment.id)
+        had = issued.get(payment.id, [])
+        if not mine:
+            if had or payment.dossier_id is None:
+                continue
+            mine = [(payment.dossier_id, payment.amount)]
+        wanted.extend((payment, d, amount) for d, amount in mine)
+    dossiers = {d.id: d for d in session.scalars(
+        select(Dossier).where(Dossier.id.in_({d for _p, d, _a in wanted}))
+        .options(selectinload(Dossier.fee_lines))).unique()}
+    codes = _fresh_codes(session, len(wanted))
     plans = []
-    for dossier_id, amount in shares:
-        dossier = session.get(Dossier, dossier_id)
-        if dossier is None or dossier.code in have:
-            continue
-        plan = _plan(session, payment, dossier, amount, settings)
+    for (payment, dossier_id, amount), code in zip(wanted, codes, strict=True):
+        dossier = dossiers.get(dossier_id)
+        if dossier is None or dossier.code in {_dossier_of(r) for r in issued.get(payment.id, [])}:
+            continue  # gone, or this share's receipt is issued
+        plan = _plan(session, payment, dossier, amount, settings, code=code)
         if plan is not None:
             plans.append(plan)
     return plans
+
+
+def _fresh_codes(session: Session, count: int) -> list[str]:
+    """``count`` distinct lookup codes no receipt has, checked in one query (a clash, at 60
+    bits, only draws again)."""
+    while True:
+        codes = list({lookup_code() for _ in range(count)})
+        if len(codes) == count and session.scalar(select(func.count()).select_from(
+                Receipt).where(Receipt.lookup_code.in_(codes))) == 0:
+            return codes
 
 
 def issue_batch(db: Database, clock: Clock, receipts: Receipting, *, actor: str,
@@ -346,10 +372,7 @@ def issue_batch(db: Database, clock: Clock, receipts: Receipting, *, actor: str,
             locked = {p.id: p for p in session.scalars(
                 select(Payment).where(Payment.id.in_(chunk))
                 .with_for_update(skip_locked=True))}
-            for payment_id in chunk:
-                payment = locked.get(payment_id)
-                if payment is not None:
-                    plans.extend(_owed(session, payment, settings))
+            plans.extend(_owed(session, [locked[i] for i in chunk if i in locked], settings))
             if len(plans) >= limit:
                 break
         plans = plans[:limit]
