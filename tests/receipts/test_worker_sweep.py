@@ -22,7 +22,8 @@ from recon.receipts.settings import ReceiptSettings
 from recon.receipts.signing import verify
 from recon.scheduler import ScheduleConfig
 from tests.receipts.keys import PASSWORD, make_keys
-from tests.webhooks.whkit import Hooks, is_accepted, make_hooks
+from tests.receipts.test_at_payment import CODE_B, CODE_C, CODE_D, _cash, _dossier_code, _split
+from tests.webhooks.whkit import TOTAL, Hooks, is_accepted, make_hooks
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +140,18 @@ def test_inline_stays_the_default_and_worker_mode_has_its_own_interval(
                       ("RECON_RECEIPTS_SWEEP_SECONDS", "soon")):
         with pytest.raises(ConfigurationError, match=name):
             ReceiptSettings.from_env({**worker, name: bad})
+
+
+def test_worker_mode_cash_stays_inline_and_a_split_gets_one_receipt_per_share(
+        env: dict[str, str], db: Database, clock: FixedClock, p12: Path) -> None:
+    hooks = make_hooks(_worker_env(env, p12), db, clock)
+    _cash(hooks, CODE_B, "BL-0001")  # the desk prints at once: issued with the payment
+    assert [(n, s) for n, _p, s in _register(db)] == [(1, "issued")]
+    _split(hooks)
+    assert len(_register(db)) == 1  # the webhook issued nothing
+    assert sweep_owed(db, clock, _receipting(hooks), actor="t") == 2
+    with db.read() as s:
+        receipts = list(s.scalars(select(Receipt).order_by(Receipt.number)))
+    assert [(r.number, _dossier_code(r), r.amount) for r in receipts] == [
+        (1, CODE_B, TOTAL), (2, CODE_C, TOTAL), (3, CODE_D, TOTAL)]
+    assert sweep_owed(db, clock, _receipting(hooks), actor="t") == 0
