@@ -12,6 +12,13 @@ off and on (other work on the machine falls on both); the medians, the server CP
 and the ratio on/off are printed as one JSON line per backend. Afterwards every callback must
 have made one payment, and with receipts on one issued receipt, numbered 1..N without a gap.
 Uses bench/webhooks.py's seeding, payloads and wrk script.
+
+A third server runs ``RECON_RECEIPTS=on`` with ``RECON_RECEIPTS_ISSUE=worker``: the webhook
+keeps its fast path and issues nothing (no scheduler runs in the bench's gunicorn). After the
+rounds, the sweep the scheduler would run (``issuing.sweep_owed``, batches of one block of
+numbers each) issues the backlog of every payment of the worker's rounds in this process, timed:
+``worker_catch_up`` gives its seconds and receipts per second, and that worker database must then
+hold one receipt per payment, numbered 1..N without a gap. ``--modes off,on`` skips it.
 """
 
 from __future__ import annotations
@@ -44,13 +51,19 @@ from bench.webhooks import (
     stop_server,
     wrk,
 )
+from recon.clock import SystemClock
 from recon.db import Database
 from recon.models import Receipt
+from recon.receipts.issuing import Receipting, sweep_owed
 from recon.receipts.numbering import gaps
+from recon.receipts.settings import ReceiptSettings
 from tests.receipts.keys import PASSWORD, make_keys
 
 INGEST = Endpoint("ingest", "/webhooks/pos")
-MODES = ("off", "on")
+MODES = ("off", "on", "worker")
+#: the server environment of each mode (``worker``: receipts on, issued by the sweep)
+MODE_ENV = {"off": {"RECON_RECEIPTS": "off"}, "on": {"RECON_RECEIPTS": "on"},
+            "worker": {"RECON_RECEIPTS": "on", "RECON_RECEIPTS_ISSUE": "worker"}}
 
 
 def server_cpu(pid: int, url: str) -> float:
@@ -82,32 +95,53 @@ def receipts_check(url: str) -> dict[str, int]:
             "reused": len(numbers) - len(set(numbers))}
 
 
+def catch_up(url: str, p12: Path) -> dict[str, Any]:
+    """Time the worker's sweep over the backlog the worker-mode rounds left (nothing issued)."""
+    import time
+
+    env = {"RECON_RECEIPTS": "on", "RECON_RECEIPTS_ISSUE": "worker",
+           "RECON_RECEIPT_P12_FILE": str(p12), "RECON_RECEIPT_P12_PASSWORD": PASSWORD,
+           "RECON_RECEIPT_TAX_CODE": "3300101234"}
+    receipts = Receipting(ReceiptSettings.from_env(env))
+    receipts.signer()  # the key is loaded once per process, before the clock starts
+    db = Database(url)
+    try:
+        start = time.perf_counter()
+        issued = sweep_owed(db, SystemClock(), receipts, actor="bench:sweep")
+        seconds = time.perf_counter() - start
+    finally:
+        db.dispose()
+    return {"receipts": issued, "seconds": round(seconds, 2),
+            "receipts_per_s": round(issued / seconds, 1) if seconds else None}
+
+
 def run_backend(kind: str, args: argparse.Namespace, tmp: Path, script: Path,
                 p12: Path) -> dict[str, Any]:
+    modes = tuple(args.modes.split(","))
     load_before = round(os.getloadavg()[0], 2)
     with ExitStack() as stack:
-        urls = {mode: stack.enter_context(scratch_database(kind, args.pg_url)) for mode in MODES}
+        urls = {mode: stack.enter_context(scratch_database(kind, args.pg_url)) for mode in modes}
         payloads = {mode: Payloads(tmp, seed(urls[mode], args.intents), "pos")
-                    for mode in MODES}
+                    for mode in modes}
         servers: dict[str, Any] = {}
         ports: dict[str, int] = {}
         try:
-            for mode in MODES:
+            for mode in modes:
                 ports[mode] = free_port()
-                extra = {"RECON_RECEIPTS": mode, "RECON_RECEIPT_P12_FILE": str(p12),
+                extra = {**MODE_ENV[mode], "RECON_RECEIPT_P12_FILE": str(p12),
                          "RECON_RECEIPT_P12_PASSWORD": PASSWORD,
                          "RECON_RECEIPT_TAX_CODE": "3300101234"}
                 servers[mode] = start_server(urls[mode], ports[mode], args.threads,
                                              tmp / f"gunicorn-{kind}-{mode}.log", extra)
-            expected = {mode: 1500.0 for mode in MODES}
-            for mode in MODES:  # warm every worker, pool, prepared statement and the key
+            expected = {mode: 1500.0 for mode in modes}
+            for mode in modes:  # warm every worker, pool, prepared statement and the key
                 warm = wrk(f"http://127.0.0.1:{ports[mode]}", INGEST,
                            payloads[mode].write(f"{kind}-{mode}", int(expected[mode] * 3)),
                            script, connections=args.connections, seconds=2)
                 expected[mode] = max(warm["rps"] * 1.5, 100.0)
-            runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
+            runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
             for round_no in range(args.rounds):
-                for mode in MODES:
+                for mode in modes:
                     count = int(expected[mode] * args.duration * 1.6)
                     payload = payloads[mode].write(f"{kind}-{mode}", count)
                     before = server_cpu(servers[mode].pid, urls[mode])
@@ -128,15 +162,22 @@ def run_backend(kind: str, args: argparse.Namespace, tmp: Path, script: Path,
         finally:
             for server in servers.values():
                 stop_server(server)
-        checks = {mode: integrity(urls[mode]) for mode in MODES}
+        checks = {mode: integrity(urls[mode]) for mode in modes}
         issued = receipts_check(urls["on"])
+        worker: dict[str, Any] | None = None
+        if "worker" in modes:
+            left = receipts_check(urls["worker"])["receipts"]  # the webhook issued none
+            worker = {"issued_by_webhook": left, **catch_up(urls["worker"], p12)}
+            worker["after"] = after = receipts_check(urls["worker"])
+            worker["receipt_per_payment"] = (after["receipts"] == checks["worker"]["payments"]
+                                             and after["gaps"] == 0 and after["reused"] == 0)
     summary: dict[str, Any] = {
         "bench": "receipts_ingest", "summary": True, "backend": kind,
         "server": f"gunicorn -w 3 -k gthread --threads {args.threads}",
         "connections": args.connections, "duration_s": args.duration, "rounds": args.rounds,
         "cpus": os.cpu_count(), "load_avg_1m": load_before,
         "load_avg_1m_after": round(os.getloadavg()[0], 2)}
-    for mode in MODES:
+    for mode in modes:
         summary[f"receipts_{mode}_rps"] = statistics.median(r["rps"] for r in runs[mode])
         summary[f"receipts_{mode}_rps_runs"] = [r["rps"] for r in runs[mode]]
         summary[f"receipts_{mode}_p99_ms"] = statistics.median(r["p99_ms"] for r in runs[mode])
@@ -155,12 +196,21 @@ def run_backend(kind: str, args: argparse.Namespace, tmp: Path, script: Path,
     summary["target_at_most_25pct_slower"] = ratio >= 0.75
     summary["receipt_per_payment"] = issued["receipts"] == checks["on"]["payments"] and \
         issued["gaps"] == 0 and issued["reused"] == 0
+    if worker is not None:
+        ratio = statistics.median(on["rps"] / off["rps"]
+                                  for off, on in zip(runs["off"], runs["worker"], strict=True))
+        summary["worker_over_off"] = round(ratio, 3)
+        summary["worker_slower_pct"] = round(100 * (1 - ratio), 1)
+        summary["worker_target_at_most_25pct_slower"] = ratio >= 0.75
+        summary["worker_catch_up"] = worker
     return summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help="off,on (the issue's comparison) and worker (RECON_RECEIPTS_ISSUE)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per run")
     parser.add_argument("--connections", type=int, default=16)

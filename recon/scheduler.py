@@ -67,6 +67,8 @@ class ScheduleConfig:
     timezone: tzinfo
     expiry_interval: timedelta = timedelta(seconds=DEFAULT_INTENT_EXPIRY_INTERVAL)
     receipts: bool = False  # RECON_RECEIPTS=on: sweep for missing receipts
+    # RECON_RECEIPTS_ISSUE=worker: the sweep issues every receipt, every this many seconds
+    receipt_worker_seconds: float | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ScheduleConfig:
@@ -84,7 +86,15 @@ class ScheduleConfig:
         zone = settings.get("SCHEDULER_TIMEZONE", DEFAULT_TIMEZONE) or DEFAULT_TIMEZONE
         return cls(interval=interval, full_cron=cron, timezone=_zone(zone),
                    expiry_interval=timedelta(seconds=settings.intent_expiry_interval_seconds),
-                   receipts=(settings.get("RECEIPTS") or "off").strip().lower() == "on")
+                   receipts=(settings.get("RECEIPTS") or "off").strip().lower() == "on",
+                   receipt_worker_seconds=_receipt_worker_seconds(settings))
+
+
+def _receipt_worker_seconds(settings: Settings) -> float | None:
+    from recon.receipts.settings import ReceiptSettings  # noqa: PLC0415
+
+    found = ReceiptSettings.from_env(settings.env)
+    return found.sweep_seconds if found.enabled and not found.inline else None
 
 
 def _positive(name: str, raw: str) -> float:
@@ -189,12 +199,21 @@ class Jobs:
             log.info("refused-callback retention sweep: %s calls deleted", deleted)
 
     def issue_missing_receipts(self) -> None:
-        """Issue the receipts that issuing at payment could not (receipts on only)."""
-        from recon.receipts.issuing import issue_missing, receipting  # noqa: PLC0415
+        """Issue the receipts that issuing at payment could not (receipts on only); with
+        ``RECON_RECEIPTS_ISSUE=worker``, every receipt owed, in batches (one block of numbers
+        per batch: :func:`recon.receipts.issuing.sweep_owed`)."""
+        from recon.receipts.issuing import issue_missing, receipting, sweep_owed  # noqa: PLC0415
 
         try:
             receipts = receipting(self.settings.env)
             if receipts is None:
+                return
+            if not receipts.settings.inline:
+                issued = sweep_owed(self.db, self.clock, receipts,
+                                    actor=f"scheduler:receipts:{self.name}",
+                                    should_stop=self.stopping.is_set)
+                if issued:
+                    log.info("receipt sweep: %s receipts issued", issued)
                 return
             summary = issue_missing(self.db, self.clock, receipts,
                                     actor=f"scheduler:receipts:{self.name}",
@@ -280,12 +299,13 @@ def _add_jobs(scheduler: Any, jobs: Jobs, config: ScheduleConfig) -> None:
         coalesce=True, misfire_grace_time=int(REFUSED_SWEEP_HOURS * 3600),
     )
     if config.receipts:
+        every = config.receipt_worker_seconds or RECEIPT_SWEEP_SECONDS
         scheduler.add_job(
             jobs.issue_missing_receipts,
-            IntervalTrigger(seconds=RECEIPT_SWEEP_SECONDS, timezone=config.timezone),
+            IntervalTrigger(seconds=every, timezone=config.timezone),
             id="receipts-issue-missing", name="missing e-receipt sweep", replace_existing=True,
             next_run_time=_wall_now(config.timezone), max_instances=1, coalesce=True,
-            misfire_grace_time=RECEIPT_SWEEP_SECONDS,
+            misfire_grace_time=max(int(every), 1),
         )
     scheduler.add_job(
         jobs.catch_up, "date", run_date=_wall_now(config.timezone), id="reconcile-catch-up",

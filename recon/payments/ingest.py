@@ -97,7 +97,7 @@ from recon.payments.refused import (
     rate_limited_ack,
 )
 from recon.payments.spool import failure_reason, spool_callback
-from recon.receipts.issuing import receipting
+from recon.receipts.issuing import inline_receipting
 
 log = logging.getLogger("recon.ingest")
 
@@ -376,7 +376,7 @@ def _record(session: Session, clock: Clock, settings: Settings, provider: str,
     result = record_payment(session, clock, _payment_event(provider, event),
                             actor=ACTOR_PREFIX + provider,
                             reference_prefix=settings.reference_prefix,
-                            callback_id=callback_id, receipts=receipting(settings.env))
+                            callback_id=callback_id, receipts=inline_receipting(settings.env))
     outcome = _outcome_for(provider, event, result)
     return Decision(outcome, outcome.value, _describe(event, result), True,
                     event.provider_txn_id, result.payment.id)
@@ -430,7 +430,7 @@ def _record_new(conn: Connection, clock: Clock, settings: Settings, provider: st
                                   actor=ACTOR_PREFIX + provider,
                                   reference_prefix=settings.reference_prefix,
                                   callback_id=callback_id, verdict=verdict, slot=slot,
-                                  receipts_on=receipting(settings.env) is not None)
+                                  receipts_on=inline_receipting(settings.env) is not None)
 
     if _fault_pause_wanted(settings):  # the crash tests kill the worker inside the transaction
         with conn.begin():

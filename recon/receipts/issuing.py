@@ -13,10 +13,11 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Final
 
 from lxml import etree
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from recon.clock import Clock
 from recon.db import Database
@@ -25,7 +26,7 @@ from recon.models.dossiers import Dossier, FeeLine
 from recon.models.payments import Payment, PaymentAllocation
 from recon.models.receipts import Receipt
 from recon.receipts.document import FeeItem, Party, ReceiptContent, build, schema, to_bytes
-from recon.receipts.numbering import next_number
+from recon.receipts.numbering import Drawn, draw_block, lock_counter, next_number
 from recon.receipts.settings import ReceiptSettings
 from recon.receipts.signing import Signer, sign
 
@@ -71,6 +72,61 @@ def _dossier_of(receipt: Receipt) -> str | None:
     return root.findtext(".//MHSo")
 
 
+@dataclass(frozen=True)
+class _Planned:
+    """Everything a receipt says but its number (drawn last: the counter stays locked from
+    the draw to the end of the transaction, so the less done after it, the less others wait)."""
+
+    payment_id: int
+    amount: int
+    items: tuple[FeeItem, ...]
+    collector: Party
+    payer: Party
+    method: str
+    provider_reference: str | None
+    dossier_code: str
+    procedure: str
+    lookup_code: str
+
+
+def _plan(session: Session, payment: Payment, dossier: Dossier, amount: int,
+          settings: ReceiptSettings, *, code: str | None = None) -> _Planned | None:
+    """The receipt of ``amount`` of ``payment`` for ``dossier``; None (logged) when the amount
+    is not the dossier's fees (a person issues it)."""
+    fees = sum(line.amount for line in dossier.fee_lines)
+    if not dossier.fee_lines or fees != amount:
+        log.warning("no receipt for payment %s: it paid %s VND, the dossier %s assesses %s VND;"
+                    " a person issues it", payment.id, amount, dossier.code, fees)
+        return None
+    items = tuple(FeeItem(FEE_KIND_WORDS[line.kind], line.name, line.amount)
+                  for line in sorted(dossier.fee_lines, key=lambda f: f.position))
+    return _Planned(
+        payment_id=payment.id, amount=amount, items=items,
+        collector=Party(dossier.agency.name, settings.tax_code),
+        payer=Party(dossier.applicant_name),
+        method=PAYMENT_METHODS.get(payment.channel, payment.channel.upper()),
+        provider_reference=payment.bank_reference or payment.provider_txn_id,
+        dossier_code=dossier.code, procedure=dossier.procedure.name,
+        lookup_code=code or unused_lookup_code(session))
+
+
+def _signed(plan: _Planned, drawn: Drawn, signer: Signer, moment: datetime,
+            actor: str) -> Receipt:
+    """The issued receipt of ``plan`` under the number ``drawn``, built, validated, signed."""
+    content = ReceiptContent(
+        form_code=drawn.form_code, series=drawn.series, number=drawn.number,
+        signed_at=moment, collector=plan.collector, payer=plan.payer,
+        items=plan.items, method=plan.method, provider_reference=plan.provider_reference,
+        dossier_code=plan.dossier_code, procedure=plan.procedure, lookup_code=plan.lookup_code)
+    unsigned = build(content)
+    schema().assertValid(unsigned)
+    document = to_bytes(sign(unsigned, signer, moment))
+    return Receipt(form_code=drawn.form_code, series=drawn.series, number=drawn.number,
+                   status="issued", issued_on=drawn.issued_on, drawn_by=actor, drawn_at=moment,
+                   payment_id=plan.payment_id, amount=plan.amount, signed_at=moment,
+                   document=document.decode("utf-8"), lookup_code=plan.lookup_code)
+
+
 def issue_receipt(session: Session, payment: Payment, *, settings: ReceiptSettings,
                   signer: Signer, moment: datetime, actor: str = "system",
                   share: tuple[int, int] | None = None,
@@ -96,38 +152,14 @@ def issue_receipt(session: Session, payment: Payment, *, settings: ReceiptSettin
     if dossier is None:
         log.warning("no receipt for payment %s: it matches no dossier", payment.id)
         return None
-    fees = sum(line.amount for line in dossier.fee_lines)
-    if not dossier.fee_lines or fees != amount:
-        log.warning("no receipt for payment %s: it paid %s VND, the dossier %s assesses %s VND;"
-                    " a person issues it", payment.id, amount, dossier.code, fees)
+    plan = _plan(session, payment, dossier, amount, settings)
+    if plan is None:
         return None
-    # everything but the number first: the counter row is locked from the draw to the end of
-    # the payment's transaction, so the less done after the draw, the less others wait
-    items = tuple(FeeItem(FEE_KIND_WORDS[line.kind], line.name, line.amount)
-                  for line in sorted(dossier.fee_lines, key=lambda f: f.position))
-    collector = Party(dossier.agency.name, settings.tax_code)
-    method = PAYMENT_METHODS.get(payment.channel, payment.channel.upper())
-    code = unused_lookup_code(session)
     try:
         with session.begin_nested():
             drawn = next_number(session, settings, moment=moment)
-            content = ReceiptContent(
-                form_code=drawn.form_code, series=drawn.series, number=drawn.number,
-                signed_at=moment, collector=collector, payer=Party(dossier.applicant_name),
-                items=items, method=method,
-                provider_reference=payment.bank_reference or payment.provider_txn_id,
-                dossier_code=dossier.code, procedure=dossier.procedure.name,
-                lookup_code=code)
-            unsigned = build(content)
-            schema().assertValid(unsigned)
-            document = to_bytes(sign(unsigned, signer, moment))
+            receipt = _signed(plan, drawn, signer, moment, actor)
             # registered once, signed: the number is in the register in this transaction
-            receipt = Receipt(form_code=drawn.form_code, series=drawn.series,
-                              number=drawn.number, status="issued", issued_on=drawn.issued_on,
-                              drawn_by=actor, drawn_at=moment, payment_id=payment.id,
-                              amount=amount, signed_at=moment,
-                              document=document.decode("utf-8"),
-                              lookup_code=code)
             session.add(receipt)
             session.flush()
     except (ReconError, ValueError, KeyError, etree.DocumentInvalid) as exc:
@@ -200,10 +232,18 @@ def receipting(env: Mapping[str, str]) -> Receipting | None:
     return found if found.enabled else None
 
 
+def inline_receipting(env: Mapping[str, str]) -> Receipting | None:
+    """The receipting a payment's own transaction does: :func:`receipting`, or None when
+    receipts are off or issued by the worker (``RECON_RECEIPTS_ISSUE=worker``)."""
+    found = receipting(env)
+    return found if found is not None and found.settings.inline else None
+
+
 def missing(session: Session) -> list[int]:
-    """The succeeded payments owed a receipt that have none (their issuing failed): matched to
-    a dossier whose fees they pay in full and without an issued receipt, or split with fewer
-    receipts than shares. (A part payment gets none: a person issues it.)"""
+    """The succeeded payments owed a receipt that have none (their issuing failed, or the
+    worker issues them): matched to a dossier whose fees they pay in full and without an issued
+    receipt, or split with fewer receipts than shares, in order of payment (recorded, id). (A
+    part payment gets none: a person issues it.)"""
     issued = (select(Receipt.payment_id, func.count().label("n")).where(
         Receipt.status == "issued").group_by(Receipt.payment_id).subquery())
     shares = (select(PaymentAllocation.payment_id, func.count().label("n"))
@@ -217,7 +257,7 @@ def missing(session: Session) -> list[int]:
                or_(and_(Payment.dossier_id.is_not(None), Payment.amount == fees),
                    shares.c.n.is_not(None)),
                func.coalesce(issued.c.n, 0) < func.coalesce(shares.c.n, 1))
-        .order_by(Payment.id))
+        .order_by(Payment.received_at, Payment.id))
     return [int(r[0]) for r in rows]
 
 
@@ -254,3 +294,119 @@ def issue_missing(db: Database, clock: Clock, receipts: Receipting, *, actor: st
     with db.read() as session:
         left = len(missing(session))
     return SweepSummary(done, issued, left)
+
+
+#: how many receipts one sweep transaction issues at most (one block of numbers)
+SWEEP_BATCH: Final = 200
+
+
+def _owed(session: Session, payments: list[Payment],
+          settings: ReceiptSettings) -> list[_Planned]:
+    """The receipts ``payments`` are owed and have not, in their order: one each, or one per
+    share of a split transfer whose dossier has none yet. Read per batch (allocations, issued
+    receipts, dossiers with their fee lines, the lookup codes): a few queries, not a few per
+    payment."""
+    ids = [p.id for p in payments]
+    shares: dict[int, list[tuple[int, int]]] = {}
+    for a in session.scalars(select(PaymentAllocation).where(
+            PaymentAllocation.payment_id.in_(ids)).order_by(PaymentAllocation.id)):
+        shares.setdefault(a.payment_id, []).append((a.dossier_id, a.amount))
+    issued: dict[int, list[Receipt]] = {}
+    for r in session.scalars(select(Receipt).where(
+            Receipt.payment_id.in_(ids), Receipt.status == "issued").order_by(Receipt.id)):
+        if r.payment_id is not None:
+            issued.setdefault(r.payment_id, []).append(r)
+    wanted: list[tuple[Payment, int, int]] = []
+    for payment in payments:
+        mine = shares.get(payment.id)
+        had = issued.get(payment.id, [])
+        if not mine:
+            if had or payment.dossier_id is None:
+                continue
+            mine = [(payment.dossier_id, payment.amount)]
+        wanted.extend((payment, d, amount) for d, amount in mine)
+    dossiers = {d.id: d for d in session.scalars(
+        select(Dossier).where(Dossier.id.in_({d for _p, d, _a in wanted}))
+        .options(selectinload(Dossier.fee_lines))).unique()}
+    codes = _fresh_codes(session, len(wanted))
+    plans = []
+    for (payment, dossier_id, amount), code in zip(wanted, codes, strict=True):
+        dossier = dossiers.get(dossier_id)
+        if dossier is None or dossier.code in {_dossier_of(r) for r in issued.get(payment.id, [])}:
+            continue  # gone, or this share's receipt is issued
+        plan = _plan(session, payment, dossier, amount, settings, code=code)
+        if plan is not None:
+            plans.append(plan)
+    return plans
+
+
+def _fresh_codes(session: Session, count: int) -> list[str]:
+    """``count`` distinct lookup codes no receipt has, checked in one query (a clash, at 60
+    bits, only draws again)."""
+    while True:
+        codes = list({lookup_code() for _ in range(count)})
+        if len(codes) == count and session.scalar(select(func.count()).select_from(
+                Receipt).where(Receipt.lookup_code.in_(codes))) == 0:
+            return codes
+
+
+def issue_batch(db: Database, clock: Clock, receipts: Receipting, *, actor: str,
+                limit: int = SWEEP_BATCH) -> int:
+    """Issue up to ``limit`` owed receipts (:func:`missing`) in one transaction, in order of
+    payment: the counter is locked first (two sweeps take turns, and the second sees what the
+    first issued), the payments owed are read and locked (one another issuer holds is left
+    for the next sweep), one block of consecutive numbers is drawn for all of them (one counter
+    update), and each is signed and registered. A receipt that cannot be signed keeps its
+    number as ``spoiled`` (never skipped). The number of receipts issued."""
+    signer = receipts.signer()
+    if signer is None:
+        return 0
+    settings = receipts.settings
+    with db.transaction() as session:
+        moment = clock.now()
+        lock_counter(session, settings, moment=moment)
+        wanted = missing(session)
+        plans: list[_Planned] = []
+        for start in range(0, len(wanted), limit):
+            chunk = wanted[start:start + limit]
+            locked = {p.id: p for p in session.scalars(
+                select(Payment).where(Payment.id.in_(chunk))
+                .with_for_update(skip_locked=True))}
+            plans.extend(_owed(session, [locked[i] for i in chunk if i in locked], settings))
+            if len(plans) >= limit:
+                break
+        plans = plans[:limit]
+        if not plans:
+            return 0
+        issued = 0
+        for plan, drawn in zip(plans, draw_block(session, settings, moment=moment,
+                                                 count=len(plans)), strict=True):
+            try:
+                receipt = _signed(plan, drawn, signer, moment, actor)
+                issued += 1
+            except (ReconError, ValueError, KeyError, etree.DocumentInvalid) as exc:
+                log.error("no receipt for payment %s: %s; its number %s is kept as spoiled",
+                          plan.payment_id, exc, drawn.number)
+                receipt = Receipt(form_code=drawn.form_code, series=drawn.series,
+                                  number=drawn.number, status="spoiled",
+                                  issued_on=drawn.issued_on, drawn_by=actor, drawn_at=moment,
+                                  payment_id=plan.payment_id, amount=plan.amount,
+                                  spoiled_reason=f"signing failed: {exc}"[:500],
+                                  spoiled_at=moment)
+            session.add(receipt)
+        session.flush()
+    return issued
+
+
+def sweep_owed(db: Database, clock: Clock, receipts: Receipting, *, actor: str,
+               should_stop: Callable[[], bool] | None = None,
+               limit: int = SWEEP_BATCH) -> int:
+    """The worker's sweep (``RECON_RECEIPTS_ISSUE=worker``): :func:`issue_batch` until a batch
+    issues nothing or is not full; the receipts issued."""
+    total = 0
+    while should_stop is None or not should_stop():
+        issued = issue_batch(db, clock, receipts, actor=actor, limit=limit)
+        total += issued
+        if issued < limit:
+            break
+    return total

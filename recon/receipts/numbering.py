@@ -32,6 +32,18 @@ _RAISE = text(
 )
 
 
+_RAISE_BLOCK = text(
+    "UPDATE receipt_counters SET last_number = last_number + :count "
+    "WHERE form_code = :form_code AND series = :series AND last_number + :count <= :max "
+    "RETURNING last_number"
+)
+# takes the counter row's lock (PostgreSQL) or the write lock (SQLite), changing nothing
+_TOUCH = text(
+    "UPDATE receipt_counters SET last_number = last_number "
+    "WHERE form_code = :form_code AND series = :series"
+)
+
+
 def issue_date(moment: datetime) -> date:
     """The date of issue of a receipt signed at ``moment``: the calendar day in Vietnam."""
     if moment.tzinfo is None:
@@ -68,6 +80,41 @@ def next_number(session: Session, settings: ReceiptSettings, *, moment: datetime
             f"{MAX_RECEIPT_NUMBER:,} numbers",
             hint="Register a new series with the tax authority and set RECON_RECEIPT_SERIES.")
     return Drawn(settings.form_code, str(keys["series"]), int(number), issued_on)
+
+
+def lock_counter(session: Session, settings: ReceiptSettings, *, moment: datetime) -> None:
+    """Lock the counter of the series of ``moment``'s year (created when new) until the
+    transaction ends, without drawing: what a sweep does before it reads which receipts are
+    owed, so that two sweeps take turns and the second sees what the first issued."""
+    keys = _keys(settings, moment)
+    session.execute(_ENSURE, keys)
+    session.execute(_TOUCH, keys)
+
+
+def draw_block(session: Session, settings: ReceiptSettings, *, moment: datetime,
+               count: int) -> list[Drawn]:
+    """Raise the counter of the series of ``moment``'s year by ``count`` in one statement and
+    return the block of consecutive numbers drawn, in order. As for :func:`next_number`, the
+    caller registers every one of them (issued or spoiled) in the same transaction."""
+    if count < 1:
+        raise ValueError("a block holds at least one number")
+    issued_on = issue_date(moment)
+    keys = {**_keys(settings, moment), "count": count}
+    session.execute(_ENSURE, keys)
+    last = session.execute(_RAISE_BLOCK, keys).scalar_one_or_none()
+    if last is None:
+        raise Conflict(
+            f"the series {keys['series']} of form {keys['form_code']} has fewer than {count} "
+            f"of its {MAX_RECEIPT_NUMBER:,} numbers left",
+            hint="Register a new series with the tax authority and set RECON_RECEIPT_SERIES.")
+    first = int(last) - count + 1
+    return [Drawn(settings.form_code, str(keys["series"]), n, issued_on)
+            for n in range(first, int(last) + 1)]
+
+
+def _keys(settings: ReceiptSettings, moment: datetime) -> dict[str, object]:
+    return {"form_code": settings.form_code, "series": settings.series_for(issue_date(moment)),
+            "max": MAX_RECEIPT_NUMBER}
 
 
 def draw_number(session: Session, settings: ReceiptSettings, *, moment: datetime,

@@ -18,6 +18,10 @@ DEFAULT_FORM_CODE = "EBL01"
 DEFAULT_FORM_CODE_PATTERN = r"EBL0[12]"
 DEFAULT_SERIES = "{yy}T"
 DEFAULT_SERIES_PATTERN = r"[0-9]{2}T"
+#: RECON_RECEIPTS_ISSUE: ``inline`` (in the payment's transaction) or ``worker`` (the
+#: scheduler's sweep, every RECON_RECEIPTS_SWEEP_SECONDS, in batches: docs/receipts.md)
+ISSUE_MODES = ("inline", "worker")
+DEFAULT_SWEEP_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,13 @@ class ReceiptSettings:
     p12_password: str | None = None
     # days after a receipt's day by whose end its summary table must have been sent
     summary_grace_days: int = 1
+    issue_mode: str = "inline"
+    sweep_seconds: float = DEFAULT_SWEEP_SECONDS
+
+    @property
+    def inline(self) -> bool:
+        """Receipts are issued in the transaction that records the payment (the default)."""
+        return self.issue_mode == "inline"
 
     def __post_init__(self) -> None:
         for name, pattern in (("RECON_RECEIPT_FORM_CODE_PATTERN", self.form_code_pattern),
@@ -82,6 +93,8 @@ class ReceiptSettings:
             p12_file=env.get("RECON_RECEIPT_P12_FILE") or None,
             p12_password=env.get("RECON_RECEIPT_P12_PASSWORD") or None,
             summary_grace_days=_days(env.get("RECON_RECEIPT_SUMMARY_GRACE_DAYS")),
+            issue_mode=_issue_mode(env.get("RECON_RECEIPTS_ISSUE")),
+            sweep_seconds=_sweep_seconds(env.get("RECON_RECEIPTS_SWEEP_SECONDS")),
         )
 
 
@@ -107,3 +120,25 @@ def _days(raw: str | None) -> int:
         raise ConfigurationError(f"RECON_RECEIPT_SUMMARY_GRACE_DAYS must be a whole number of "
                                  f"days (0 or more), got {raw!r}; unset it for the default (1)")
     return int(text)
+
+
+def _issue_mode(raw: str | None) -> str:
+    mode = (raw or "").strip().lower() or "inline"
+    if mode not in ISSUE_MODES:
+        raise ConfigurationError(f"RECON_RECEIPTS_ISSUE must be inline or worker, not {raw!r}; "
+                                 "unset it for the default (inline)")
+    return mode
+
+
+def _sweep_seconds(raw: str | None) -> float:
+    if raw is None or not raw.strip():
+        return DEFAULT_SWEEP_SECONDS
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 3600:
+        raise ConfigurationError(
+            f"RECON_RECEIPTS_SWEEP_SECONDS must be a number of seconds above 0 (at most 3600), "
+            f"got {raw!r}; unset it for the default ({DEFAULT_SWEEP_SECONDS:g})")
+    return value
