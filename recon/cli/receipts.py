@@ -33,7 +33,7 @@ def receipts() -> None:
 def verify_folder(source: Path) -> None:
     """Verify the receipts of SOURCE, a folder of *.xml files or a ZIP made by `recon receipts
     export`: signatures, numbers missing (gaps) and numbers used twice."""
-    from recon.cli.common import fail, progress_enabled  # noqa: PLC0415 - fast --help
+    from recon.cli.common import fail  # noqa: PLC0415 - fast --help
     from recon.cli.progress import ProgressLine  # noqa: PLC0415
     from recon.receipts.checking import check_path, count_files, ranges  # noqa: PLC0415
 
@@ -41,7 +41,7 @@ def verify_folder(source: Path) -> None:
         total = count_files(source) if source.is_dir() or zipfile.is_zipfile(source) else 0
         with ProgressLine("Verifying receipts", total=total, unit="files") as line:
             report = check_path(source,
-                                progress=line.advance if progress_enabled() else None)
+                                progress=line.advance)
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
         fail(f"{exc}. Give a folder of receipt XML files or the ZIP of `recon receipts "
              "export --month YYYY-MM --output FILE`.")
@@ -85,7 +85,7 @@ def export_command(ctx: click.Context, month: str, output: Path) -> None:
     number, series, sha256) and the receipts register as XLSX."""
     from sqlalchemy import func, select  # noqa: PLC0415
 
-    from recon.cli.common import database_app, fail, progress_enabled  # noqa: PLC0415
+    from recon.cli.common import database_app, fail  # noqa: PLC0415
     from recon.cli.progress import ProgressLine  # noqa: PLC0415
     from recon.models.receipts import Receipt  # noqa: PLC0415
     from recon.receipts.export import export_month, month_bounds  # noqa: PLC0415
@@ -103,7 +103,7 @@ def export_command(ctx: click.Context, month: str, output: Path) -> None:
         try:
             with ProgressLine("Exporting receipts", total=total, unit="numbers") as line:
                 summary = export_month(session, month, output,
-                                       progress=line.advance if progress_enabled() else None)
+                                       progress=line.advance)
         except ValueError as exc:
             fail(str(exc))
     for form_code, series, low, high in summary.series:
@@ -118,7 +118,7 @@ def export_command(ctx: click.Context, month: str, output: Path) -> None:
 @click.pass_context
 def issue_missing_command(ctx: click.Context) -> None:
     """Issue the receipts of succeeded payments that have none (their issuing failed)."""
-    from recon.cli.common import fail, progress_enabled  # noqa: PLC0415
+    from recon.cli.common import fail  # noqa: PLC0415
     from recon.cli.progress import ProgressLine  # noqa: PLC0415
     from recon.errors import ReconError  # noqa: PLC0415
     from recon.receipts.issuing import issue_missing, missing, receipting  # noqa: PLC0415
@@ -141,7 +141,7 @@ def issue_missing_command(ctx: click.Context) -> None:
     with ProgressLine("Issuing missing receipts", total=total, unit="payments") as line:
         summary = issue_missing(db, app.app.extensions["recon.clock"], receipts,
                                 actor="cli:receipts issue-missing",
-                                progress=line.advance if progress_enabled() else None)
+                                progress=line.advance)
     click.echo(f"{summary.payments} payment(s) without a receipt: {summary.issued} receipt(s) "
                f"issued, {summary.left} payment(s) still without one"
                + (" (the log says why)" if summary.left else "") + ".")
