@@ -36,11 +36,12 @@ from recon.engine.runner import run_reconciliation
 from recon.errors import ValidationError
 from recon.intake.agencies import create_agency
 from recon.intake.dossiers import parse_dossier, upsert_dossier
-from recon.models import AuditEvent, Discrepancy, Remittance, RemittanceFile
+from recon.models import Agency, AuditEvent, Discrepancy, Remittance, RemittanceFile
 from recon.money import format_vnd
 from recon.payments.recording import PaymentEvent, record_payment
 from recon.review import declarations
 from recon.review.remittances import not_remitted, remittance_config, voucher_page
+from recon.scope import Scope, discrepancy_condition
 from recon.settlements.remittances import (
     LineIn,
     VoucherIn,
@@ -390,3 +391,21 @@ def test_the_import_command(db: Database, env: dict[str, str], clock: FixedClock
     assert again.exit_code == 1 and "already imported" in again.output
     wrong = CliRunner().invoke(cli, ["remittances", "import", "--profile", "kbnn", str(path)])
     assert wrong.exit_code == 1 and "Số chứng từ" in wrong.output
+
+
+def test_an_agency_sees_the_remittance_findings_of_its_own_collectors(
+        db: Database, clock: FixedClock) -> None:
+    """A remittance finding is about no dossier, payment or line: an officer of one agency
+    sees it through the collector its identity names, and no other agency's."""
+    _world(db, clock)
+    _run(db, clock, datetime(2021, 4, 21, 9, 0, tzinfo=VN_TZ))
+    with db.read() as s:
+        ids = dict(s.execute(select(Agency.code, Agency.id)).all())
+        def seen(scope: Scope) -> list[int]:
+            return sorted(s.scalars(select(Discrepancy.expected_amount).where(
+                Discrepancy.kind.like("remittance_%"), discrepancy_condition(scope))).all())
+        assert seen(Scope.everything()) == [5_001, 120_000]
+        assert seen(Scope.of([ids["DEPT"]])) == [120_000]
+        assert seen(Scope.of([ids["CENTRE"]])) == [5_001]
+        assert seen(Scope.of([])) == []
+
