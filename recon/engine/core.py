@@ -334,6 +334,39 @@ class Reconciliation:
         return True
 
 
+class WithPass(Reconciliation):
+    """A run's result with one pass's findings added (the payout, forwarding, portal, receipt
+    and remittance passes run after the core, each over what it reads itself): ``discrepancies``
+    is the merged list, every other attribute is read through to the result it wraps, and
+    ``covers`` answers for the pass's own kinds by :meth:`judged`, for the others by that
+    result. A pass's subclass keeps its outcome on an attribute of its own (``payouts``,
+    ``forwarding``, ``portal``, ``receipts``, ``remittances``), which the reasons of
+    :mod:`recon.engine.lifecycle` read through any later wrapper."""
+
+    __slots__ = ("_base",)
+
+    def __init__(self, base: Reconciliation,
+                 discrepancies: list[Discrepancy]) -> None:  # the base's slots stay unset
+        self._base = base
+        self.discrepancies = discrepancies
+        self.kinds = base.kinds
+        self.as_of = base.as_of
+        self.config = base.config
+
+    def __getattr__(self, name: str) -> object:
+        # only reached for the base's slots left unset here: read them on the base
+        return getattr(self._base, name)
+
+    def judged(self, kind: str, ids: dict[str, int], identity: str) -> bool | None:
+        """Whether this pass judged ``identity`` in this run; ``None``: not one of its kinds."""
+        raise NotImplementedError
+
+    def covers(self, identity: str) -> bool:
+        kind, ids = self.kinds.parse_identity(identity)
+        own = self.judged(kind, ids, identity)
+        return self._base.covers(identity) if own is None else own
+
+
 class _Intents:
     """Intents by id, indexed only if something asks (most payments carry their dossier)."""
 

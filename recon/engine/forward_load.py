@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, text
 
 from recon.db import UTCDateTime
-from recon.engine.core import Reconciliation
+from recon.engine.core import Reconciliation, WithPass
 from recon.engine.forwarding import (
     FORWARD_KINDS,
     FeeLineShare,
@@ -80,32 +80,19 @@ def outcome(conn: Connection, *, as_of: datetime, deadline_hours: int) -> Forwar
                             deadline_hours=deadline_hours, names=read_names(conn))
 
 
-class ForwardReconciliation(Reconciliation):
-    """A run's result with its forwarding findings added (as
-    :class:`recon.engine.payouts.PayoutReconciliation` adds the payout pass's): every other
-    attribute read through to the base; ``covers`` answers for the forwarding kinds (the pass
-    read everything they are about)."""
+class ForwardReconciliation(WithPass):
+    """A run's result with its forwarding findings added (:class:`~recon.engine.core.
+    WithPass`): the pass reads everything its kinds are about, so it judged every one."""
 
-    __slots__ = ("_base", "forwarding")
+    __slots__ = ("forwarding",)
 
     def __init__(self, base: Reconciliation, found: ForwardOutcome,
-                 discrepancies: list[Discrepancy]) -> None:  # the base's slots stay unset
-        self._base = base
+                 discrepancies: list[Discrepancy]) -> None:
+        super().__init__(base, discrepancies)
         self.forwarding = found
-        self.discrepancies = discrepancies
-        self.kinds = base.kinds
-        self.as_of = base.as_of
-        self.config = base.config
 
-    def __getattr__(self, name: str) -> object:
-        # only reached for the base's slots left unset here: read them on the base
-        return getattr(self._base, name)
-
-    def covers(self, identity: str) -> bool:
-        kind, _ids = self.kinds.parse_identity(identity)
-        if kind in FORWARD_KINDS:
-            return True
-        return self._base.covers(identity)
+    def judged(self, kind: str, ids: dict[str, int], identity: str) -> bool | None:
+        return True if kind in FORWARD_KINDS else None
 
 
 class ForwardPass:

@@ -64,7 +64,7 @@ from datetime import date, datetime, timedelta
 from typing import Final, NamedTuple
 
 from recon.engine import explain
-from recon.engine.core import Reconciliation
+from recon.engine.core import Reconciliation, WithPass
 from recon.engine.explain import vn_date
 from recon.engine.records import Discrepancy, SettlementLineRow
 
@@ -453,33 +453,20 @@ def sessions_of(match: PayoutMatch) -> list[tuple[date, date]]:
     return _sessions(match.batches)
 
 
-class PayoutReconciliation(Reconciliation):
-    """A run's result with its payout findings added: the core's
-    :class:`~recon.engine.core.Reconciliation` (every other attribute read through to it),
-    its discrepancies merged with the payout pass's (sorted by identity), and a ``covers``
-    that answers for the payout kinds from what the payout pass read."""
+class PayoutReconciliation(WithPass):
+    """A run's result with its payout findings added (:class:`~recon.engine.core.WithPass`):
+    it judged a payout identity when the payout pass read that statement line."""
 
-    __slots__ = ("_base", "_seen", "payouts")
+    __slots__ = ("_seen", "payouts")
 
     def __init__(self, base: Reconciliation, outcome: PayoutOutcome, seen_lines: set[int],
-                 discrepancies: list[Discrepancy]) -> None:  # the base's slots stay unset
-        self._base = base
+                 discrepancies: list[Discrepancy]) -> None:
+        super().__init__(base, discrepancies)
         self._seen = seen_lines
         self.payouts = outcome
-        self.discrepancies = discrepancies
-        self.kinds = base.kinds
-        self.as_of = base.as_of
-        self.config = base.config
 
-    def __getattr__(self, name: str) -> object:
-        # only reached for the base's slots left unset here: read them on the base
-        return getattr(self._base, name)
-
-    def covers(self, identity: str) -> bool:
-        kind, ids = self.kinds.parse_identity(identity)
-        if kind in PAYOUT_KINDS:
-            return ids.get("settlement_line") in self._seen
-        return self._base.covers(identity)
+    def judged(self, kind: str, ids: dict[str, int], identity: str) -> bool | None:
+        return ids.get("settlement_line") in self._seen if kind in PAYOUT_KINDS else None
 
 
 def claimed_credit_ids(outcome: PayoutOutcome) -> frozenset[int]:

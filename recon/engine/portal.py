@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Final, NamedTuple
 
-from recon.engine.core import Reconciliation
+from recon.engine.core import Reconciliation, WithPass
 from recon.engine.explain import (
     portal_listed_twice,
     portal_mismatch,
@@ -256,31 +256,20 @@ def reason(ids: Mapping[str, int], outcome: PortalOutcome | None) -> Pair:
             "records money paid.")
 
 
-class PortalReconciliation(Reconciliation):
-    """A run's result with the portal findings added (as
-    :class:`recon.engine.payouts.PayoutReconciliation` does for payouts): ``covers`` answers
-    for ``portal_mismatch`` from the identities the portal pass judged."""
+class PortalReconciliation(WithPass):
+    """A run's result with the portal findings added (:class:`~recon.engine.core.WithPass`):
+    it judged a ``portal_mismatch`` identity when the portal pass judged its day."""
 
-    __slots__ = ("_base", "_judged", "portal")
+    __slots__ = ("_judged", "portal")
 
     def __init__(self, base: Reconciliation, outcome: PortalOutcome, judged: set[str],
-                 discrepancies: list[Discrepancy]) -> None:  # the base's slots stay unset
-        self._base = base
+                 discrepancies: list[Discrepancy]) -> None:
+        super().__init__(base, discrepancies)
         self._judged = judged
         self.portal = outcome
-        self.discrepancies = discrepancies
-        self.kinds = base.kinds
-        self.as_of = base.as_of
-        self.config = base.config
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._base, name)
-
-    def covers(self, identity: str) -> bool:
-        kind, _ids = self.kinds.parse_identity(identity)
-        if kind == KIND:
-            return identity in self._judged
-        return self._base.covers(identity)
+    def judged(self, kind: str, ids: dict[str, int], identity: str) -> bool | None:
+        return identity in self._judged if kind == KIND else None
 
 
 def with_portal(base: Reconciliation, outcome: PortalOutcome,

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Final, NamedTuple
 
 from recon.engine import explain
-from recon.engine.core import Reconciliation
+from recon.engine.core import Reconciliation, WithPass
 from recon.engine.records import SUCCEEDED, Discrepancy
 
 RECEIPT_KINDS: Final = ("receipt_missing", "receipt_mismatch", "receipt_orphan")
@@ -221,35 +221,26 @@ def check_receipts(
                           seen_payments=frozenset(paid_by_id))
 
 
-class ReceiptReconciliation(Reconciliation):
-    """A run's result with the receipt pass's findings merged in (sorted by identity), read
-    through to the result it wraps for everything else; ``covers`` answers for the receipt
-    kinds from what the pass read."""
+class ReceiptReconciliation(WithPass):
+    """A run's result with the receipt pass's findings merged in, sorted by identity
+    (:class:`~recon.engine.core.WithPass`): it judged a receipt identity when the pass read
+    its payment (or, for one about a dossier alone, that dossier)."""
 
-    __slots__ = ("_base", "_seen_dossiers", "receipts")
+    __slots__ = ("_seen_dossiers", "receipts")
 
     def __init__(self, base: Reconciliation, outcome: ReceiptOutcome,
-                 seen_dossiers: frozenset[int] | None) -> None:  # the base's slots stay unset
-        self._base = base
+                 seen_dossiers: frozenset[int] | None) -> None:
+        super().__init__(base, sorted([*base.discrepancies, *outcome.findings],
+                                      key=lambda d: d.identity))
         self.receipts = outcome
         self._seen_dossiers = seen_dossiers
-        self.discrepancies = sorted([*base.discrepancies, *outcome.findings],
-                                    key=lambda d: d.identity)
-        self.kinds = base.kinds
-        self.as_of = base.as_of
-        self.config = base.config
 
-    def __getattr__(self, name: str) -> object:
-        # only reached for the base's slots left unset here: read them on the base
-        return getattr(self._base, name)
-
-    def covers(self, identity: str) -> bool:
-        kind, ids = self.kinds.parse_identity(identity)
-        if kind in RECEIPT_KINDS:
-            if "payment" in ids:
-                return ids["payment"] in self.receipts.seen_payments
-            return self._seen_dossiers is None or ids.get("dossier") in self._seen_dossiers
-        return self._base.covers(identity)
+    def judged(self, kind: str, ids: dict[str, int], identity: str) -> bool | None:
+        if kind not in RECEIPT_KINDS:
+            return None
+        if "payment" in ids:
+            return ids["payment"] in self.receipts.seen_payments
+        return self._seen_dossiers is None or ids.get("dossier") in self._seen_dossiers
 
 
 __all__ = [

@@ -35,7 +35,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from recon.engine import explain
-from recon.engine.core import Reconciliation
+from recon.engine.core import Reconciliation, WithPass
 from recon.engine.records import Discrepancy
 
 DEFAULT_DUE_DAY: Final = 20
@@ -324,31 +324,19 @@ def findings_of(inputs: RemittanceInputs, as_of: datetime, *,
     return RemittanceOutcome(inputs.owed, allocation, judged, out, keys, today, due_day)
 
 
-class RemittanceReconciliation(Reconciliation):
-    """A run's result with the remittance findings added (as
-    :class:`recon.engine.payouts.PayoutReconciliation` does for payouts): the base's
-    attributes read through, its discrepancies merged, and ``covers`` true for every
-    remittance identity (the pass judges every month in every run)."""
+class RemittanceReconciliation(WithPass):
+    """A run's result with the remittance findings added (:class:`~recon.engine.core.
+    WithPass`): the pass judges every month in every run, so every remittance identity."""
 
-    __slots__ = ("_base", "remittances")
+    __slots__ = ("remittances",)
 
     def __init__(self, base: Reconciliation, outcome: RemittanceOutcome) -> None:
-        self._base = base
+        super().__init__(base, sorted([*base.discrepancies, *outcome.findings],
+                                      key=lambda d: d.identity))
         self.remittances = outcome
-        self.discrepancies = sorted([*base.discrepancies, *outcome.findings],
-                                    key=lambda d: d.identity)
-        self.kinds = base.kinds
-        self.as_of = base.as_of
-        self.config = base.config
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._base, name)
-
-    def covers(self, identity: str) -> bool:
-        kind, _ids = self.kinds.parse_identity(identity)
-        if kind in KINDS:
-            return True
-        return self._base.covers(identity)
+    def judged(self, kind: str, ids: dict[str, int], identity: str) -> bool | None:
+        return True if kind in KINDS else None
 
 
 def with_remittances(base: Reconciliation, outcome: RemittanceOutcome
