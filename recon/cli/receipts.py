@@ -291,6 +291,7 @@ def summary_cmd(ctx: click.Context, day: str, agency: str | None, output: Path) 
     from recon.cli.common import fail  # noqa: PLC0415
     from recon.receipts import summary as tables  # noqa: PLC0415
     from recon.receipts.settings import ReceiptSettings  # noqa: PLC0415
+    from recon.review.exports import receipt_summary_xlsx  # noqa: PLC0415
 
     when = _day(day)
     app = database_app(ctx)
@@ -309,7 +310,7 @@ def summary_cmd(ctx: click.Context, day: str, agency: str | None, output: Path) 
             path = output if len(found) == 1 else output.with_name(
                 f"{output.stem}-{one.agency.code}{output.suffix}")
             content = (tables.summary_xml(one, clock.now()) if suffix == ".xml"
-                       else tables.summary_xlsx(one))
+                       else receipt_summary_xlsx(one))
             path.write_bytes(content)
             tables.record_prepared(s, clock, one, actor="cli:receipts summary")
             written.append(f"{path}: {one.agency.code}, {len(one.rows)} receipt(s), "

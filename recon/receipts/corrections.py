@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recon.audit import chain as audit
+from recon.audit.four_eyes import check_second_person, four_eyes_person
 from recon.clock import Clock
 from recon.errors import Conflict, FieldError, NotFound, ValidationError
 from recon.models.receipts import Receipt, ReceiptCorrection
@@ -40,7 +41,6 @@ from recon.receipts.notice import NoticeContent, WrongReceipt, notice_bytes
 from recon.receipts.numbering import draw_number
 from recon.receipts.settings import ReceiptSettings
 from recon.receipts.signing import Signer, sign
-from recon.review.actions import check_second_person, four_eyes_person
 from recon.scope import ALL, Scope, payment_visible
 
 KINDS = {"replacement": REPLACES, "adjustment": ADJUSTS}

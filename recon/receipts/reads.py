@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recon.models.payments import Payment
-from recon.models.receipts import Receipt
-from recon.scope import Scope, payment_visible
+from recon.models.receipts import Receipt, ReceiptCorrection, ReceiptSummary
+from recon.scope import Scope, payment_condition, payment_visible
 
 
 def issued_receipts(session: Session, payment_ids: list[int]) -> dict[int, list[int]]:
@@ -40,3 +42,29 @@ def visible_receipt(session: Session, receipt_id: int, scope: Scope) -> Receipt 
             or not payment_visible(session, receipt.payment_id, scope)):
         return None
     return receipt
+
+
+def receipts_of_day(session: Session, scope: Scope, day: date) -> list[Receipt]:
+    """The receipts issued on ``day`` (Vietnam date) for payments ``scope`` sees, by series
+    and number (the finance page of e-receipts)."""
+    visible = select(Payment.id).where(payment_condition(scope))
+    return list(session.scalars(select(Receipt).where(
+        Receipt.issued_on == day, Receipt.status == "issued",
+        Receipt.payment_id.in_(visible)).order_by(Receipt.series, Receipt.number)))
+
+
+def summaries_of_day(session: Session, day: date) -> dict[int, ReceiptSummary]:
+    """The summary tables recorded for ``day``, by agency id."""
+    return {r.agency_id: r for r in session.scalars(select(ReceiptSummary).where(
+        ReceiptSummary.day == day))}
+
+
+def corrections_and_successors(session: Session,
+                               receipt_id: int) -> tuple[list[ReceiptCorrection], list[Receipt]]:
+    """The corrections proposed for a receipt (oldest first), and the receipts that replaced
+    or adjusted it."""
+    history = list(session.scalars(select(ReceiptCorrection).where(
+        ReceiptCorrection.receipt_id == receipt_id).order_by(ReceiptCorrection.id)))
+    later = list(session.scalars(select(Receipt).where(Receipt.corrects_id == receipt_id)))
+    return history, later
+

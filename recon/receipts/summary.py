@@ -12,7 +12,6 @@ The state of one organisation's day: ``prepared`` (the file was made), ``sent``,
 from __future__ import annotations
 
 import functools
-import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -173,17 +172,21 @@ def summary_xml(summary: Summary, prepared_at: datetime) -> bytes:
     return to_bytes(root)
 
 
-def summary_xlsx(summary: Summary) -> bytes:
-    from recon.review.exports import write_table_xlsx  # noqa: PLC0415 - exports need openpyxl
+#: the summary table's sheet, and which of its columns are amounts (of :func:`table_rows`)
+SHEET = "01-TH-BLDT"
+AMOUNT_COLUMNS = frozenset({6})
 
-    out = io.BytesIO()
+
+def table_rows(summary: Summary) -> list[tuple[object, ...]]:
+    """The table as rows under :data:`HEADER` (numbered), then its total: what the XLSX
+    (``recon.review.exports.receipt_summary_xlsx``) writes."""
     kinds = {"original": "Lập mới", "replacement": "Thay thế", "adjustment": "Điều chỉnh"}
-    rows = [(i, r.form_code, r.series, r.number, r.issued_on, r.payer, r.amount, kinds[r.kind],
-             *(r.related or ("", "", "")))
-            for i, r in enumerate(summary.rows, start=1)]
+    rows: list[tuple[object, ...]] = [
+        (i, r.form_code, r.series, r.number, r.issued_on, r.payer, r.amount, kinds[r.kind],
+         *(r.related or ("", "", "")))
+        for i, r in enumerate(summary.rows, start=1)]
     rows.append(("", "", "", "", "", "Tổng cộng", summary.total, "", "", "", ""))
-    write_table_xlsx(out, "01-TH-BLDT", HEADER, rows, amounts=frozenset({6}))
-    return out.getvalue()
+    return rows
 
 
 def record_prepared(session: Session, clock: Clock, summary: Summary, *,

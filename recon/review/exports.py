@@ -23,6 +23,8 @@ from recon.clock import VN_TZ
 from recon.db import Database
 from recon.models import Agency, Discrepancy, Dossier, Payment, SettlementLine
 from recon.models.reconciliation import last_seen_run
+from recon.receipts import summary as receipt_tables
+from recon.receipts.summary import Summary as ReceiptDaySummary
 from recon.review.cells import safe_cell, safe_text
 from recon.scope import ALL, Scope, discrepancy_condition
 
@@ -240,3 +242,12 @@ def export(db: Database, fmt: Format, out: IO[bytes], *, status: str | None = "o
     finally:
         text_out.flush()
         text_out.detach()
+
+
+def receipt_summary_xlsx(summary: ReceiptDaySummary) -> bytes:
+    """The same-day summary table of receipts (:mod:`recon.receipts.summary`) as XLSX."""
+    out = io.BytesIO()
+    write_table_xlsx(out, receipt_tables.SHEET, receipt_tables.HEADER,
+                     receipt_tables.table_rows(summary), amounts=receipt_tables.AMOUNT_COLUMNS)
+    return out.getvalue()
+

@@ -31,6 +31,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from recon.audit import chain as audit
+from recon.audit.four_eyes import SameUser as ActionsSameUser
+from recon.audit.four_eyes import check_second_person, four_eyes_person
 from recon.clock import Clock
 from recon.engine.closed import LATE
 from recon.engine.kinds import REGISTRY
@@ -46,13 +48,7 @@ from recon.models import (
 )
 from recon.periods import month_of, month_window
 from recon.review import reports
-from recon.review.actions import (
-    MAX_NOTE,
-    ReviewError,
-    check_second_person,
-    four_eyes_person,
-)
-from recon.review.actions import SameUser as ActionsSameUser
+from recon.review.actions import MAX_NOTE, ReviewError
 from recon.scope import ALL, Scope, period_condition
 
 CLOSE_ROLES: Final = ("finance", "admin")

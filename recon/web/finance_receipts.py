@@ -21,19 +21,20 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from recon.clock import VN_TZ, Clock
 from recon.errors import FieldError, NotFound, ReconError, ValidationError
-from recon.models import Agency, Payment, Receipt
+from recon.models import Agency, Receipt
 from recon.models.receipts import ReceiptCorrection, ReceiptSummary
 from recon.receipts import corrections, summary
+from recon.receipts import reads as receipt_reads
 from recon.receipts.document import ReceiptContent, read
 from recon.receipts.issuing import receipting
 from recon.receipts.settings import ReceiptSettings
 from recon.receipts.signing import certificate_facts, certificates_in
-from recon.scope import payment_condition, payment_visible
+from recon.review import exports
+from recon.scope import payment_visible
 from recon.web import finance
 from recon.web.i18n import translate as tr
 from recon.web.policy import scope
@@ -142,18 +143,14 @@ def index() -> tuple[str, int]:
     within = scope()
     settings = _settings()
     with database().read() as s:
-        visible = select(Payment.id).where(payment_condition(within))
-        receipts = list(s.scalars(select(Receipt).where(
-            Receipt.issued_on == day, Receipt.status == "issued",
-            Receipt.payment_id.in_(visible)).order_by(Receipt.series, Receipt.number)))
+        receipts = receipt_reads.receipts_of_day(s, within, day)
         pending = corrections.corrections(s, within, status="proposed")
         pending_receipts = {c.id: s.get(Receipt, c.receipt_id) for c in pending}
         days: list[DayRow] = []
         for offset in range(SUMMARY_DAYS):
             one = day - timedelta(days=offset)
             by_agency = summary.issued_on_day(s, one)
-            records = {r.agency_id: r for r in s.scalars(select(ReceiptSummary).where(
-                ReceiptSummary.day == one))}
+            records = receipt_reads.summaries_of_day(s, one)
             for agency_id in sorted(set(by_agency) | set(records)):
                 if not within.allows(agency_id):
                     continue
@@ -188,9 +185,7 @@ def _visible_receipt(receipt_id: int) -> tuple[Receipt, ReceiptContent | None,
             content = read(receipt.document.encode("utf-8")) if receipt.document else None
         except (ValueError, KeyError):
             content = None  # a register row whose document is not ours: shown without it
-        history = list(s.scalars(select(ReceiptCorrection).where(
-            ReceiptCorrection.receipt_id == receipt.id).order_by(ReceiptCorrection.id)))
-        later = list(s.scalars(select(Receipt).where(Receipt.corrects_id == receipt.id)))
+        history, later = receipt_reads.corrections_and_successors(s, receipt.id)
         s.expunge_all()
     return receipt, content, history, later
 
@@ -319,7 +314,7 @@ def summary_file(agency_code: str, day: str, fmt: str) -> Response:
         body = summary.summary_xml(one, _clock().now())
         mimetype = "application/xml"
     else:
-        body = summary.summary_xlsx(one)
+        body = exports.receipt_summary_xlsx(one)
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     response = Response(body, mimetype=mimetype)
     safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "._-") else "_"

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
+from recon.audit import four_eyes
 from recon.cli import cli
 from recon.clock import FixedClock
 from recon.db import Database
@@ -97,7 +98,7 @@ def test_a_proposal_made_with_a_token_binds_its_owner(
         s.execute(update(Discrepancy).where(Discrepancy.id == did).values(
             status="open", proposed_by="token:ketoan-script", proposed_by_person="user:ketoan",
             proposed_resolution_type="written_off", proposed_note="again"))
-    with pytest.raises(review.SameUser), db.transaction() as s:
+    with pytest.raises(four_eyes.SameUser), db.transaction() as s:
         review.approve(s, clock, did, actor="user:ketoan")
 
 
@@ -121,7 +122,7 @@ def test_an_unowned_token_can_neither_propose_nor_approve(
                      headers=_auth(unowned),
                      data={"resolution_type": "provider_corrected", "note": "fixed"})
     assert ok.status_code == 303
-    with pytest.raises(review.UnownedToken) as exc, db.transaction() as s:
+    with pytest.raises(four_eyes.UnownedToken) as exc, db.transaction() as s:
         review.approve(s, clock, did, actor="token:old-script")  # no person given: nobody
     assert "recon tokens create" in (exc.value.hint or "")
 
@@ -135,7 +136,7 @@ def test_a_proposal_left_by_an_unowned_token_cannot_be_approved(
         s.execute(update(Discrepancy).where(Discrepancy.id == did).values(
             proposed_by="token:old-script", proposed_by_person=None,
             proposed_resolution_type="written_off", proposed_note="legacy"))
-    with pytest.raises(review.UnknownProposer), db.transaction() as s:
+    with pytest.raises(four_eyes.UnknownProposer), db.transaction() as s:
         review.approve(s, clock, did, actor="user:kiemsoat")
     with db.transaction() as s:
         review.reject(s, clock, did, actor="user:kiemsoat")

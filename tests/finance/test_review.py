@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from recon.audit import four_eyes
 from recon.audit.chain import verify_chain
 from recon.clock import FixedClock
 from recon.db import Database
@@ -66,7 +67,7 @@ def test_write_off_needs_a_second_person(db: Database, clock: FixedClock,
     d = _get(db, did)
     assert (d.status, d.proposed_resolution_type, d.proposed_by) == (
         "open", "written_off", "user:ketoan")
-    with pytest.raises(review.SameUser), db.transaction() as s:
+    with pytest.raises(four_eyes.SameUser), db.transaction() as s:
         review.approve(s, clock, did, actor="user:ketoan")
     assert _get(db, did).status == "open"  # nothing changed
     with pytest.raises(review.ReviewError) as exc, db.transaction() as s:

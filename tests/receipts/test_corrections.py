@@ -14,6 +14,7 @@ import xmlschema
 from lxml import etree
 from sqlalchemy import func, select
 
+from recon.audit.four_eyes import SameUser
 from recon.clock import FixedClock
 from recon.db import Database
 from recon.errors import Conflict, NotFound, ValidationError
@@ -24,7 +25,6 @@ from recon.receipts.issuing import issue_receipt, load_signer
 from recon.receipts.notice import SCHEMA_PATH as NOTICE_SCHEMA
 from recon.receipts.settings import ReceiptSettings
 from recon.receipts.signing import DS, Signer, verify
-from recon.review.actions import SameUser
 from recon.scope import Scope
 from tests.receipts.keys import PASSWORD, make_keys
 from tests.receipts.test_issuing import PAID, _payment
