@@ -25,7 +25,10 @@ from recon.models import (
     FeeLine,
     Payment,
     PaymentIntent,
+    PortalFile,
+    PortalLine,
     Procedure,
+    Remittance,
     SettlementFile,
     SettlementLine,
     Transfer,
@@ -63,7 +66,9 @@ def _codes(db: Database) -> list[str]:
                SettlementLine.reference, SettlementFile.filename, PaymentIntent.reference,
                PaymentIntent.order_code, PaymentIntent.provider_order_id, Procedure.code,
                Agency.code, Agency.account_number, FeeLine.budget_code,
-               Transfer.bank_reference, Agency.transfer_account)
+               Transfer.bank_reference, Agency.transfer_account, PortalLine.portal_txn_id,
+               PortalLine.provider_txn_id, PortalLine.reference, PortalFile.filename,
+               Remittance.voucher_no)
     found: set[str] = set()
     with db.read() as s:
         for column in columns:
