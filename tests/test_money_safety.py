@@ -42,6 +42,9 @@ ALLOWED_FLOAT_SITES: dict[tuple[str, str], str] = {
     ("recon/config.py", "_positive_seconds"): "a timeout setting in seconds",
     ("recon/db.py", "probe_write"): "the health probe's lock and statement timeout, seconds",
     ("recon/payments/spool.py", "import_spool"): "write probe timeout, seconds",
+    ("recon/receipts/pdf.py", "*"): "the receipt PDF's layout in millimetres (amounts are text)",
+    ("recon/receipts/settings.py", "<module>"): "the receipts sweep's default interval, seconds",
+    ("recon/receipts/settings.py", "_sweep_seconds"): "the receipts sweep's interval, seconds",
 }
 MONEY_WORDS = ("amount", "fee", "net", "delta", "total", "paid", "assessed", "outstanding")
 NOT_MONEY_COLUMNS = {("payments", "paid_at"), ("payment_intents", "paid_at")}
