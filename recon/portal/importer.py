@@ -61,9 +61,11 @@ from recon.settlements.importer import (
     _norm,
     _parse_datetime,
     _stops,
+    _strings,
     _xlsx_rows,
     detect_format,
     parse_amount,
+    profile_columns,
 )
 
 FIELDS: tuple[str, ...] = ("portal_txn_id", "dossier_code", "reference", "provider_txn_id",
@@ -107,14 +109,6 @@ class PortalProfile:
         return out
 
 
-def _strings(value: object, where: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise ValueError(f"{where} must be a string or a list of strings")
-
-
 def _words(raw: object, where: str, allowed: Callable[[str], bool], what: str, *,
            required: bool = True) -> dict[str, str]:
     if raw is None and not required:
@@ -133,20 +127,7 @@ def _build(name: str, raw: object, origin: str) -> PortalProfile:
     # the settlement profile reader checks the formats; the columns are checked here
     from recon.settlements.importer import _build_profile  # noqa: PLC0415 - one helper
 
-    if not isinstance(raw, dict):
-        raise ValueError("must be a table of settings")
-    unknown = set(raw) - _KEYS
-    if unknown:
-        raise ValueError("unknown key(s) " + ", ".join(sorted(unknown)) + "; known keys: "
-                         + ", ".join(sorted(_KEYS)))
-    columns_raw = raw.get("columns")
-    if not isinstance(columns_raw, dict) or not columns_raw:
-        raise ValueError("needs a 'columns' table mapping fields to column titles")
-    bad = set(columns_raw) - set(FIELDS)
-    if bad:
-        raise ValueError("columns: unknown field(s) " + ", ".join(sorted(bad))
-                         + "; fields are " + ", ".join(FIELDS))
-    columns = {k: _strings(v, f"columns.{k}") for k, v in columns_raw.items()}
+    raw, columns = profile_columns(raw, _KEYS, FIELDS)
     missing = REQUIRED - set(columns)
     if missing:
         raise ValueError("columns must name the " + ", ".join(sorted(missing)) + " column(s)")

@@ -173,21 +173,29 @@ def _strings(value: object, where: str) -> tuple[str, ...]:
     raise ValueError(f"{where} must be a string or a list of strings")
 
 
-def _build_profile(name: str, raw: object, origin: str) -> Profile:
+def profile_columns(raw: object, keys: Iterable[str],
+                    fields: Sequence[str]) -> tuple[dict[str, Any], dict[str, tuple[str, ...]]]:
+    """A column profile's table of settings checked for its ``keys`` and its ``columns`` (each
+    of ``fields`` to one title or a list of titles): ``(raw, columns)``. Shared by the
+    settlement profiles and the portal's (``recon.portal.importer``)."""
     if not isinstance(raw, dict):
         raise ValueError("must be a table of settings")
-    unknown = set(raw) - _PROFILE_KEYS
+    unknown = set(raw) - set(keys)
     if unknown:
         raise ValueError("unknown key(s) " + ", ".join(sorted(unknown)) + "; known keys: "
-                         + ", ".join(sorted(_PROFILE_KEYS)))
+                         + ", ".join(sorted(keys)))
     columns_raw = raw.get("columns")
     if not isinstance(columns_raw, dict) or not columns_raw:
         raise ValueError("needs a 'columns' table mapping fields to column titles")
-    bad_fields = set(columns_raw) - set(FIELDS)
+    bad_fields = set(columns_raw) - set(fields)
     if bad_fields:
         raise ValueError("columns: unknown field(s) " + ", ".join(sorted(bad_fields))
-                         + "; fields are " + ", ".join(FIELDS))
-    columns = {k: _strings(v, f"columns.{k}") for k, v in columns_raw.items()}
+                         + "; fields are " + ", ".join(fields))
+    return raw, {k: _strings(v, f"columns.{k}") for k, v in columns_raw.items()}
+
+
+def _build_profile(name: str, raw: object, origin: str) -> Profile:
+    raw, columns = profile_columns(raw, _PROFILE_KEYS, FIELDS)
     for needed in ("provider_txn_id", "amount"):
         if needed not in columns:
             raise ValueError(f"columns must name the {needed} column")
