@@ -103,6 +103,19 @@ def _socket_inodes(pid: int) -> set[str]:
     return out
 
 
+def _inodes_of_local_ports(ports: set[int]) -> set[str]:
+    """The inodes of the live sockets bound locally to any of ``ports``. A closed connection
+    in TIME_WAIT on the same ephemeral port is listed too, with inode 0: it is skipped, or it
+    would hide the live one."""
+    out = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) in ports and fields[9] != "0":
+                out.add(fields[9])
+    return out
+
+
 def worker_in_transaction(url: str, server: Proc, timeout: float = 20.0) -> int:
     """The pid of the gunicorn worker whose PostgreSQL session is inside a transaction (the
     session's client port, found among the workers' sockets in /proc/net/tcp)."""
@@ -116,13 +129,9 @@ def worker_in_transaction(url: str, server: Proc, timeout: float = 20.0) -> int:
                     "current_database() AND state = 'idle in transaction' "
                     "AND pid <> pg_backend_pid()")).scalars()]
             if ports:
-                inode_of_port = {}
-                for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-                    for line in Path(table).read_text().splitlines()[1:]:
-                        fields = line.split()
-                        inode_of_port[int(fields[1].rsplit(":", 1)[1], 16)] = fields[9]
+                inodes = _inodes_of_local_ports(set(ports))
                 for pid in server.worker_pids():
-                    if inode_of_port.get(ports[0]) in _socket_inodes(pid):
+                    if inodes & _socket_inodes(pid):
                         return pid
             time.sleep(0.05)
     finally:

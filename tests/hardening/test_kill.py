@@ -39,7 +39,7 @@ def _idle_in_transaction(url: str) -> int:
 
 def test_worker_killed_inside_the_recording_transaction(empty_pg: str, tmp_path: Path) -> None:
     intents = seed_intents(empty_pg, 3)  # a VNPay, a MoMo and a ZaloPay order
-    with gunicorn(empty_pg, tmp_path, workers=2, RECON_FAULT_RECORD_SLEEP_SECONDS="1.5") as web:
+    with gunicorn(empty_pg, tmp_path, workers=2, RECON_FAULT_RECORD_SLEEP_SECONDS="3") as web:
         for n, intent in enumerate(intents):
             txn = f"{880_000_000 + n}"
             raw = signed(intent.provider, txn, intent)
