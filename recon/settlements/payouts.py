@@ -9,11 +9,10 @@ is a setting: ``RECON_<PROVIDER>_PAYOUT_MEMO`` (a regular expression) and
 files are the centre's bank statements, ``RECON_PAYOUT_LATE_DAYS`` the banking days a late
 credit may still pay its batch.
 
-Banking days: ``add_banking_days`` defaults to weekends only
-(:func:`recon.engine.payouts.weekend_add_banking_days`). WIRE THE CALENDAR HERE: pass the
-deployment's calendar function (weekends, Vietnamese holidays, the operator's file) as
-``add_banking_days`` from the two callers, ``recon/cli/reconcile.py`` and
-``recon/scheduler.py`` (through :func:`engine_config`).
+Banking days: :func:`engine_config` (what ``recon reconcile`` and the scheduler use) counts
+them on the engine's banking calendar (weekends, Vietnam's holidays and the operator's file of
+bridge and make-up days, ``RECON_CALENDAR_FILE``). :func:`payout_config` alone defaults to
+weekends only (:func:`recon.engine.payouts.weekend_add_banking_days`), for the pure tests.
 """
 
 from __future__ import annotations
