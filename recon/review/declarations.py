@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import TextClause, func, select, text
 from sqlalchemy.orm import Session
 
 from recon.clock import VN_TZ
@@ -33,7 +33,6 @@ from recon.engine.remittances import (
     RemittanceInputs,
     VoucherLine,
     month_of,
-    next_month,
 )
 from recon.engine.remittances import allocate as allocate_remittances
 from recon.models import Agency, Dossier, FeeLine, Payment, Remittance, RemittanceLine
@@ -48,6 +47,7 @@ from recon.review.treasury import (
     PaymentSplit,
     allocate,
     group,
+    split,
     split_payment,
 )
 
@@ -219,23 +219,74 @@ def _fill_remitted(collectors: list[CollectorDeclaration], allocation: Allocatio
 
 def owed(session: Session, collectors: Sequence[str] | None = None) -> dict[Key, int]:
     """What each collector owes the budget per tiểu mục and month: the declarations' "to
-    remit" (per row, as 01/PH and 01/LP compute it), for every month with payments."""
-    first, last = session.execute(
-        select(func.min(Payment.paid_at), func.max(Payment.paid_at))
-        .where(Payment.status == "succeeded", Payment.dossier_id.is_not(None))).one()
+    remit" (per row, as 01/PH and 01/LP compute it), for every month with payments.
+
+    One aggregate query, not a walk over the months: a dossier's succeeded payments of each
+    Vietnam month cover its fee lines in order after what the months before covered, so a
+    line's part of a month is ``clamp(paid up to the month's end − the line's start) −
+    clamp(paid before the month − the line's start)``, each clamped to ``0..amount`` (what
+    :func:`recon.review.treasury.allocate` gives payment by payment, summed over the month;
+    tests/finance/test_owed_sql.py checks it against the month-by-month reading on random
+    data). The rows are then split and summed as :func:`recon.review.treasury.group` does."""
+    wanted = set(collectors) if collectors is not None else None
+    codes: dict[int, str] = {i: c for i, c in session.execute(select(Agency.id, Agency.code))}
+    collected: dict[tuple[str, date, str, str, int], int] = {}
+    for own, agency_id, month, kind, budget_code, bp, part in session.execute(
+            _owed_query(session.get_bind().dialect.name)):
+        collector = own or codes[agency_id]
+        if not part or (wanted is not None and collector not in wanted):
+            continue
+        rate = 0 if kind == LE_PHI else int(bp or 0)
+        row = (collector, _month_key(month), kind, budget_code or "", rate)
+        collected[row] = collected.get(row, 0) + int(part)
     out: dict[Key, int] = {}
-    if first is None or last is None:
-        return out
-    month = month_of(first.astimezone(VN_TZ).date())
-    end = month_of(last.astimezone(VN_TZ).date())
-    while month <= end:
-        parts, _left, _total = _month_parts(session, month, collectors)
-        for decl in group(parts, {}):
-            for row in decl.rows:
-                key = (decl.code, row.budget_code, month)
-                out[key] = out.get(key, 0) + row.to_remit
-        month = next_month(month)
+    for (collector, month, kind, budget_code, rate), amount in collected.items():
+        _kept, to_remit = split(amount, kind, rate)
+        key = (collector, budget_code, month)
+        out[key] = out.get(key, 0) + to_remit
     return out
+
+
+def _month_key(value: Any) -> date:
+    text_value = str(value)  # "YYYY-MM" from either database
+    return date(int(text_value[:4]), int(text_value[5:7]), 1)
+
+
+_OWED_SQL = """
+WITH pay AS (
+    SELECT dossier_id, {month} AS m, SUM(amount) AS amt
+    FROM payments
+    WHERE status = 'succeeded' AND dossier_id IS NOT NULL
+    GROUP BY dossier_id, {month}
+), cum AS (
+    SELECT dossier_id, m, amt,
+           SUM(amt) OVER (PARTITION BY dossier_id ORDER BY m) AS upto
+    FROM pay
+), lines AS (
+    SELECT fl.dossier_id, fl.amount, fl.kind, fl.retention_bp, fl.budget_code,
+           fl.collector_code, d.agency_id,
+           SUM(fl.amount) OVER (PARTITION BY fl.dossier_id ORDER BY fl.position)
+               - fl.amount AS start
+    FROM fee_lines fl
+    JOIN dossiers d ON d.id = fl.dossier_id
+)
+SELECT l.collector_code, l.agency_id, c.m, l.kind, l.budget_code, l.retention_bp,
+       SUM({least}({greatest}(c.upto - l.start, 0), l.amount)
+           - {least}({greatest}(c.upto - c.amt - l.start, 0), l.amount)) AS part
+FROM cum c
+JOIN lines l ON l.dossier_id = c.dossier_id
+GROUP BY l.collector_code, l.agency_id, c.m, l.kind, l.budget_code, l.retention_bp
+"""
+
+
+def _owed_query(dialect: str) -> TextClause:
+    if dialect == "postgresql":
+        month = "to_char(timezone('UTC', paid_at) + interval '7 hours', 'YYYY-MM')"
+        least, greatest = "LEAST", "GREATEST"
+    else:  # SQLite keeps UTC as naive text; its two-argument min/max are scalar
+        month = "strftime('%Y-%m', paid_at, '+7 hours')"
+        least, greatest = "min", "max"
+    return text(_OWED_SQL.format(month=month, least=least, greatest=greatest))
 
 
 def voucher_lines(session: Session, collectors: Sequence[str] | None = None
