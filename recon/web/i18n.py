@@ -327,6 +327,25 @@ _PHRASES: dict[str, str] = {
     "Lines without contract": "Dòng chưa có hợp đồng",
     "Contract": "Hợp đồng",
     "No settlement line in this year.": "Không có dòng quyết toán nào trong năm này.",
+    "Subscriptions and fee invoices": "Phí thuê bao và hóa đơn phí",
+    "Per provider and month: what the subscription contract expects (the package, plus the "
+    "overage for each transaction above what it includes) against the fee invoices recorded "
+    "for that month (`recon fee-invoices import`).":
+        "Theo từng nhà cung cấp và tháng: số tiền theo hợp đồng thuê bao (giá gói, cộng phí "
+        "cho mỗi giao dịch vượt số giao dịch của gói) so với các hóa đơn phí đã ghi nhận cho "
+        "tháng đó (`recon fee-invoices import`).",
+    "Included": "Gói gồm",
+    "Expected by contract": "Theo hợp đồng",
+    "Invoiced": "Theo hóa đơn",
+    "Invoices": "Hóa đơn",
+    "deducted from a payout": "trừ vào tiền chuyển về",
+    "billed": "thanh toán riêng",
+    "No subscription and no fee invoice in this year.":
+        "Không có thuê bao hay hóa đơn phí nào trong năm này.",
+    "Only a user who sees every agency sees the providers' invoices (they are the "
+    "centre's).":
+        "Chỉ người dùng xem được mọi đơn vị mới xem được hóa đơn của nhà cung cấp (hóa đơn "
+        "là của cả trung tâm).",
     "Quarterly report": "Báo cáo quý",
     "Outstanding dossiers": "Hồ sơ chưa nộp phí",
     "Audit log": "Nhật ký kiểm toán",
