@@ -5,8 +5,10 @@ difference of the short credit, in full and incremental runs."""
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import replace
 from datetime import UTC, date, timedelta
+from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
@@ -179,3 +181,45 @@ def test_an_invoice_imported_later_is_named_by_the_next_incremental_run(w: World
     assert after.identity == before.identity  # type: ignore[attr-defined]
     assert "VNP-HD-0042" in after.explanation  # type: ignore[attr-defined]
     assert "fee invoice" in (after.explanation_en or "")  # type: ignore[attr-defined]
+
+
+def test_the_command_imports_records_and_lists(env: dict[str, str], db: Database,
+                                               tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from recon.cli import cli
+
+    runner = CliRunner()
+    good = tmp_path / "sepay.csv"
+    good.write_bytes(csv_file("sepay,SP-2021-01,2021-02-01,2021-01,199.000,,billed,"))
+    done = runner.invoke(cli, ["fee-invoices", "import", str(good)], catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output.strip().splitlines()[-1])["invoices"] == 1
+    again = runner.invoke(cli, ["fee-invoices", "import", str(good)])
+    assert again.exit_code == 1 and "already imported" in again.output
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(csv_file("casso,CA-1,2021-02-01,2021-01,1.5,,billed,",
+                             "casso,CA-2,2021-02-01,2021-01,150000,,later,"))
+    refused = runner.invoke(cli, ["fee-invoices", "import", "--provider", "casso", str(bad)])
+    assert refused.exit_code == 1
+    assert "2 problem(s) in bad.csv; nothing was imported" in refused.output
+    assert "line 2: amount: must be a whole number of VND" in refused.output
+    assert "line 3: charged_as:" in refused.output
+    recorded = runner.invoke(cli, ["fee-invoices", "record", "--provider", "vnpay", "--number",
+                                   "VNP-1", "--date", "2021-02-03", "--month", "2021-01",
+                                   "--amount", "330.000", "--vat", "30000", "--how",
+                                   "deducted"], catch_exceptions=False)
+    assert recorded.exit_code == 0, recorded.output
+    for amount in ("1.5", "1,000.5", "-5"):
+        wrong = runner.invoke(cli, ["fee-invoices", "record", "--provider", "vnpay",
+                                    "--number", "VNP-2", "--date", "2021-02-03", "--month",
+                                    "2021-01", "--amount", amount, "--how", "billed"])
+        assert wrong.exit_code == 1 and "whole number of VND" in wrong.output, amount
+    twice = runner.invoke(cli, ["fee-invoices", "record", "--provider", "vnpay", "--number",
+                                "VNP-1", "--date", "2021-02-03", "--month", "2021-01",
+                                "--amount", "330000", "--how", "deducted"])
+    assert twice.exit_code == 1 and "already recorded" in twice.output
+    listed = runner.invoke(cli, ["fee-invoices", "list", "--month", "2021-01"],
+                           catch_exceptions=False)
+    assert "SP-2021-01" in listed.output and "330.000\u00a0₫ (VAT 30.000\u00a0₫)" in listed.output
+    assert counts(db) == (2, 1)
