@@ -52,6 +52,10 @@ def _register() -> None:
 
     for command in (*portal.COMMANDS, *remittances.COMMANDS, *transfers.COMMANDS):
         cli.add_command(command)
+    from recon.cli import fee_invoices  # noqa: PLC0415 - issue 17 §1–§2: fee invoices
+
+    for command in fee_invoices.COMMANDS:
+        cli.add_command(command)
 
 
 _register()

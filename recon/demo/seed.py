@@ -183,6 +183,9 @@ def seed_demo(db: Database, clock: Clock, *, dossiers: int = 28_300, seed: int =
     from recon.demo.remittances import seed_remittances  # noqa: PLC0415 - issue 18 §3
 
     seed_remittances(db, clock, year=year, quarter=quarter, seed=seed)
+    from recon.demo.fee_invoices import seed_fee_invoices  # noqa: PLC0415 - issue 17 §1–§2
+
+    seed_fee_invoices(db, clock, year=year, quarter=quarter)
     from recon.demo.portal import seed_portal  # noqa: PLC0415 - issue 18 §5: the portal's lists
     seed_portal(db, clock, year=year, quarter=quarter, seed=seed)
     if receipts is not None:

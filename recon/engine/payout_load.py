@@ -4,12 +4,16 @@
 Batches are the settlement lines of the providers that pay in batches (their own reports,
 never a bank statement); credits are the lines of the files imported with a bank-statement
 profile (``PayoutConfig.statement_profiles``); deductions are the providers' refunded
-payments (chargebacks). All of them already carry ``change_seq`` (migration 0009), so:
+payments (chargebacks) and the fee invoices a provider deducts from a payout
+(:func:`fee_invoice_deductions`, migration 0030). All of them carry ``change_seq`` (migrations
+0009 and 0030), so:
 
 - a **full** run reads every batch line and every credit;
 - an **incremental** run reads the lines stamped at or after the previous run's mark, and the
   days around them and around the previous run's ``as_of`` (where deadlines may have passed
-  since): a window of days widened by ``PayoutConfig.reach()`` on each side. It judges, and
+  since), and the days from the billed month's start to the issue date of each deducted
+  invoice stamped since the mark (the credit it shortened lies near them): a window of days
+  widened by ``PayoutConfig.reach()`` on each side. It judges, and
   claims to have seen, only what lies inside the window less that margin on the early side
   (a batch or credit at the edge may miss its other half), so an open finding outside stays
   untouched, as the core leaves what it did not read.
@@ -113,11 +117,15 @@ def prepare(conn: Connection, *, config: PayoutConfig | None, mode: str, as_of: 
                                {**params, "mark": mark}).first()
         if changed is not None and changed[0] is not None:
             low, high = min(low, _day(changed[0])), max(high, _day(changed[1]))
+        invoiced = changed_invoice_days(conn, providers, mark)
+        if invoiced is not None:
+            low, high = min(low, invoiced[0]), max(high, invoiced[1])
         reach = timedelta(days=config.reach())
         inner_low = low - reach
         params.update(low=inner_low - reach, high=high + reach)
         window = _WINDOW
     lines, credits, deductions = _read(conn, params, window)
+    deductions = [*deductions, *fee_invoice_deductions(conn, providers)]
     outcome = match_payouts(lines=lines, credits=credits, config=config, as_of=as_of,
                             deductions=deductions, statements_until=_horizon(conn, params))
     if inner_low is None:
@@ -142,8 +150,37 @@ def read_window(conn: Connection, *, config: PayoutConfig, as_of: datetime, low:
                               "statements": sorted(config.statement_profiles) or [""],
                               "low": low - reach, "high": high + reach}
     lines, credits, deductions = _read(conn, params, _WINDOW)
+    deductions = [*deductions, *fee_invoice_deductions(conn, params["providers"])]
     return match_payouts(lines=lines, credits=credits, config=config, as_of=as_of,
                          deductions=deductions, statements_until=_horizon(conn, params))
+
+
+_DEDUCTED_INVOICES = ("SELECT provider, number, amount FROM fee_invoices "
+                      "WHERE charged_as = 'deducted' AND provider IN :providers")
+_CHANGED_INVOICES = ("SELECT MIN(period), MAX(issued_on) FROM fee_invoices "
+                     "WHERE charged_as = 'deducted' AND provider IN :providers "
+                     "AND change_seq >= :mark")
+
+
+def fee_invoice_deductions(conn: Connection, providers: Sequence[str]) -> list[Deduction]:
+    """The fee invoices the providers that pay in batches deducted from a payout: each a
+    ``fee_invoice`` deduction named by the invoice's number (a short credit is matched with
+    the invoice named). Few rows (a handful a month), read whole by every run."""
+    rows = conn.execute(_bind(text(_DEDUCTED_INVOICES), "providers"),
+                        {"providers": list(providers) or [""]})
+    return [Deduction(r[0], "fee_invoice", r[1], int(r[2])) for r in rows]
+
+
+def changed_invoice_days(conn: Connection, providers: Sequence[str], mark: int
+                         ) -> tuple[date, date] | None:
+    """From the earliest billed month's start to the latest issue date of the deducted
+    invoices stamped at or after ``mark`` (``None``: none): the days an incremental run reads
+    again, so the credit an invoice shortened is judged with it."""
+    row = conn.execute(_bind(text(_CHANGED_INVOICES), "providers"),
+                       {"providers": list(providers) or [""], "mark": mark}).first()
+    if row is None or row[0] is None:
+        return None
+    return _day(row[0]), _day(row[1])
 
 
 def _horizon(conn: Connection, params: dict[str, Any]) -> date:
@@ -219,4 +256,5 @@ def _day(value: object) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
-__all__ = ["PayoutPass", "prepare", "read_window"]
+__all__ = ["PayoutPass", "changed_invoice_days", "fee_invoice_deductions", "prepare",
+           "read_window"]

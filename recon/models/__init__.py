@@ -3,6 +3,7 @@
 from recon.models.agencies import Agency, Procedure
 from recon.models.audit import AuditEvent
 from recon.models.dossiers import Dossier, DossierImport, FeeLine
+from recon.models.fee_invoices import FeeInvoice, FeeInvoiceFile
 from recon.models.payments import (
     Callback,
     Payment,
@@ -36,6 +37,8 @@ __all__ = [
     "Discrepancy",
     "Dossier",
     "DossierImport",
+    "FeeInvoice",
+    "FeeInvoiceFile",
     "FeeLine",
     "LoginAttempt",
     "Payment",

@@ -4,19 +4,26 @@ Each settlement line is judged as the engine judges it (:mod:`recon.contracts`):
 of its provider and its payment's channel on the transaction's date; the month is the month
 the line was settled (Vietnam calendar). The expected fee is summed line by line, since the
 contract's rounding applies to each transaction.
+
+The providers billed by subscription (payOS, SePay, Casso) deduct nothing from a line: their
+month is priced by the contract (:func:`recon.contracts.invoices.expected_charge`: the package
+plus the overage per transaction above what it includes, counted over the provider's succeeded
+and refunded payments paid that month, Vietnam time) and set against the fee invoices recorded
+for that month (:func:`subscriptions_by_month`), whether billed apart or deducted from a payout.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from recon.clock import VN_TZ
 from recon.contracts import ContractBook
-from recon.models import Payment, SettlementLine
+from recon.contracts.invoices import expected_charge
+from recon.models import FeeInvoice, Payment, SettlementLine
 from recon.scope import ALL, Scope, line_condition
 
 
@@ -80,4 +87,74 @@ def fees_by_month(session: Session, book: ContractBook, year: int,
     return [rows[k] for k in sorted(rows)]
 
 
-__all__ = ["FeeRow", "fees_by_month", "latest_year"]
+@dataclass
+class SubscriptionRow:
+    """One provider's month: what its subscription contract expects (``None``: no
+    subscription contract covers it) against what its invoices ask."""
+
+    month: date
+    provider: str
+    contract: str | None = None
+    transactions: int = 0
+    included: int = 0
+    expected: int | None = None
+    invoiced: int = 0
+    invoices: list[tuple[str, str]] = field(default_factory=list)  # (number, charged_as)
+
+    @property
+    def difference(self) -> int | None:
+        """Invoiced minus expected (``None`` without a subscription contract)."""
+        return None if self.expected is None else self.invoiced - self.expected
+
+
+def _month_start(month: date) -> datetime:
+    return datetime.combine(month, time(), VN_TZ)
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+
+
+def subscriptions_by_month(session: Session, book: ContractBook, year: int
+                           ) -> list[SubscriptionRow]:
+    """One row per (month, provider) of ``year`` with a subscription contract in force and
+    payments that month, or with fee invoices for that month; in month then provider order.
+    The whole deployment's (an invoice is the centre's, not an agency's)."""
+    months = [date(year, m, 1) for m in range(1, 13)]
+    subscribed = sorted({c.provider for c in book.contracts if c.kind == "subscription"})
+    rows: dict[tuple[date, str], SubscriptionRow] = {}
+    for month in months:
+        if not subscribed:
+            break
+        counted = session.execute(
+            select(Payment.provider, func.count())
+            .where(Payment.provider.in_(subscribed),
+                   Payment.status.in_(("succeeded", "refunded")),
+                   Payment.paid_at >= _month_start(month),
+                   Payment.paid_at < _month_start(_next_month(month)))
+            .group_by(Payment.provider))
+        for provider, count in counted:
+            rows[(month, provider)] = SubscriptionRow(month, provider, transactions=int(count))
+    invoices = session.execute(
+        select(FeeInvoice.period, FeeInvoice.provider, FeeInvoice.number, FeeInvoice.amount,
+               FeeInvoice.charged_as)
+        .where(FeeInvoice.period >= months[0], FeeInvoice.period <= months[-1])
+        .order_by(FeeInvoice.period, FeeInvoice.provider, FeeInvoice.number))
+    for period, provider, number, amount, charged_as in invoices:
+        row = rows.setdefault((period, provider), SubscriptionRow(period, provider))
+        row.invoiced += int(amount)
+        row.invoices.append((number, charged_as))
+    for (month, provider), row in list(rows.items()):
+        contract = book.find(provider, "*", month)  # the contract in force on the 1st
+        if contract is None or contract.kind != "subscription":
+            if not row.invoices:  # no contract and nothing billed: nothing to show
+                del rows[(month, provider)]
+            continue
+        row.contract = contract.id
+        row.included = contract.included_transactions
+        row.expected = expected_charge(contract, row.transactions)
+    return [rows[k] for k in sorted(rows)]
+
+
+__all__ = ["FeeRow", "SubscriptionRow", "fees_by_month", "latest_year",
+           "subscriptions_by_month"]

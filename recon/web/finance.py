@@ -516,7 +516,11 @@ def download_receipt(receipt_id: int) -> Response:
 def fees() -> tuple[str, int]:
     """Fees charged per provider and month against the fee contracts (RECON_CONTRACTS_FILE)."""
     from recon.contracts import contracts_from_settings  # noqa: PLC0415
-    from recon.review.fees import fees_by_month, latest_year  # noqa: PLC0415
+    from recon.review.fees import (  # noqa: PLC0415
+        fees_by_month,
+        latest_year,
+        subscriptions_by_month,
+    )
 
     settings = current_app.extensions["recon.settings"]
     book = contracts_from_settings(settings.env)
@@ -529,9 +533,11 @@ def fees() -> tuple[str, int]:
                 year = int(raw)
             else:
                 error = tr("The filters are not valid: {message}").format(message=raw)
-        rows = fees_by_month(s, book, year, scope())
+        seen = scope()
+        rows = fees_by_month(s, book, year, seen)
+        subscriptions = subscriptions_by_month(s, book, year) if seen.is_all else None
     return render_template("finance/fees.html", rows=rows, year=year, error=error,
-                           book=book), 422 if error else 200
+                           book=book, subscriptions=subscriptions), 422 if error else 200
 
 
 #: detail lines of the Art. 36 report on one page (the downloads hold all of them)

@@ -130,6 +130,8 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "remittances.imported": ("Treasury statement of budget vouchers imported",
                              "Nhập bảng kê giấy nộp tiền vào NSNN"),
     "remittances.recorded": ("Budget payment voucher recorded", "Ghi nhận giấy nộp tiền vào NSNN"),
+    "fee_invoices.imported": ("File of fee invoices imported", "Nhập tệp hóa đơn phí"),
+    "fee_invoices.recorded": ("Fee invoice recorded", "Ghi nhận hóa đơn phí"),
     "reconcile.run": ("Reconciliation run", "Chạy đối soát"),
     "discrepancy.resolved": ("Discrepancy resolved", "Xử lý chênh lệch"),
     "discrepancy.resolution_proposed": ("Resolution proposed", "Đề xuất cách xử lý"),
@@ -173,6 +175,8 @@ ENTITY_LABELS: dict[str, tuple[str, str]] = {
     "transfer_file": ("Statement of debits", "Sao kê tiền chuyển đi"),
     "remittance": ("Budget payment voucher (C1-02/NS)", "Giấy nộp tiền vào NSNN (C1-02/NS)"),
     "remittance_file": ("Treasury statement", "Bảng kê của Kho bạc"),
+    "fee_invoice": ("Fee invoice", "Hóa đơn phí"),
+    "fee_invoice_file": ("File of fee invoices", "Tệp hóa đơn phí"),
     "recon_run": ("Reconciliation run", "Lần đối soát"),
     "user": ("User", "Người dùng"),
     "api_token": ("API token", "Mã truy cập API"),
@@ -323,6 +327,25 @@ _PHRASES: dict[str, str] = {
     "Lines without contract": "Dòng chưa có hợp đồng",
     "Contract": "Hợp đồng",
     "No settlement line in this year.": "Không có dòng quyết toán nào trong năm này.",
+    "Subscriptions and fee invoices": "Phí thuê bao và hóa đơn phí",
+    "Per provider and month: what the subscription contract expects (the package, plus the "
+    "overage for each transaction above what it includes) against the fee invoices recorded "
+    "for that month (`recon fee-invoices import`).":
+        "Theo từng nhà cung cấp và tháng: số tiền theo hợp đồng thuê bao (giá gói, cộng phí "
+        "cho mỗi giao dịch vượt số giao dịch của gói) so với các hóa đơn phí đã ghi nhận cho "
+        "tháng đó (`recon fee-invoices import`).",
+    "Included": "Gói gồm",
+    "Expected by contract": "Theo hợp đồng",
+    "Invoiced": "Theo hóa đơn",
+    "Invoices": "Hóa đơn",
+    "deducted from a payout": "trừ vào tiền chuyển về",
+    "billed": "thanh toán riêng",
+    "No subscription and no fee invoice in this year.":
+        "Không có thuê bao hay hóa đơn phí nào trong năm này.",
+    "Only a user who sees every agency sees the providers' invoices (they are the "
+    "centre's).":
+        "Chỉ người dùng xem được mọi đơn vị mới xem được hóa đơn của nhà cung cấp (hóa đơn "
+        "là của cả trung tâm).",
     "Quarterly report": "Báo cáo quý",
     "Outstanding dossiers": "Hồ sơ chưa nộp phí",
     "Audit log": "Nhật ký kiểm toán",

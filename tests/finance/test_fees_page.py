@@ -59,3 +59,44 @@ def test_a_missing_settlement_shows_its_deadline_in_banking_days(
     assert 'data-testid="deadline">30/11/2026 (2 ngày làm việc)' in page
     # Tue 1 .. Fri 4 Dec and Mon 7 Dec: five banking days after the deadline
     assert 'data-testid="overdue">5<' in page
+
+
+def test_subscriptions_against_their_invoices(app: Flask, make_user: Callable[..., str],
+                                              db: Database, clock: FixedClock) -> None:
+    """SePay's month costs its package (199.000 ₫ up to 3.000 transactions, shipped demo
+    contract); its invoice asks 210.000 ₫: +11.000 ₫. A VNPay invoice deducted from a payout
+    has no subscription to be held against."""
+    from datetime import date
+
+    from recon.contracts.invoices import InvoiceIn
+    from recon.settlements.fee_invoices import record_invoice
+
+    w = World(db, clock)
+    for _ in range(2):
+        d = w.dossier()
+        w.pay(TOTAL, provider="sepay", reference=w.intent(d, TOTAL))
+    record_invoice(db, clock, InvoiceIn("sepay", "SP-2026-11", date(2026, 12, 1),
+                                        date(2026, 11, 1), 210_000, "billed"), actor="test")
+    record_invoice(db, clock, InvoiceIn("vnpay", "VNP-HD-7", date(2026, 11, 30),
+                                        date(2026, 11, 1), 330_000, "deducted"), actor="test")
+    client, _csrf = _session_client(app, make_user, "finance", "ketoan")
+    page = client.get("/finance/fees?year=2026").get_data(as_text=True)
+    assert "Phí thuê bao và hóa đơn phí" in page and "Theo hợp đồng" in page
+    nbsp = "\u00a0"
+
+    def cells(provider: str) -> list[str]:
+        row = re.search(rf'<tr data-provider="{provider}" data-month="2026-11"><td>11/2026'
+                        rf'</td><td>[^<]*</td><td class="mono">[^<]*</td>(.*?)</tr>',
+                        page.split('data-testid="subscriptions"')[1], re.S)
+        assert row is not None, provider
+        return [re.sub(r"<[^>]+>", "", c).strip()
+                for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
+
+    assert cells("sepay") == ["2", "3.000", f"199.000{nbsp}₫", f"210.000{nbsp}₫",
+                              f"+11.000{nbsp}₫", "SP-2026-11 (thanh toán riêng)"]
+    assert cells("vnpay") == ["0", "—", "—", f"330.000{nbsp}₫", "—",
+                              "VNP-HD-7 (trừ vào tiền chuyển về)"]
+    english = client.get("/finance/fees?year=2026&lang=en").get_data(as_text=True)
+    assert "Subscriptions and fee invoices" in english and "deducted from a payout" in english
+    empty = client.get("/finance/fees?year=2020").get_data(as_text=True)
+    assert "Không có thuê bao hay hóa đơn phí nào trong năm này." in empty

@@ -22,6 +22,7 @@ from recon.db import Database
 from recon.models import (
     Agency,
     Dossier,
+    FeeInvoice,
     FeeLine,
     Payment,
     PaymentIntent,
@@ -68,7 +69,7 @@ def _codes(db: Database) -> list[str]:
                Agency.code, Agency.account_number, FeeLine.budget_code,
                Transfer.bank_reference, Agency.transfer_account, PortalLine.portal_txn_id,
                PortalLine.provider_txn_id, PortalLine.reference, PortalFile.filename,
-               Remittance.voucher_no)
+               Remittance.voucher_no, FeeInvoice.number)
     found: set[str] = set()
     with db.read() as s:
         for column in columns:

@@ -54,7 +54,8 @@ def leaf_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()
 
 #: values a parameter of this name must have to get past the command's own checks
 NAMED_VALUES = {"date": "2021-03-01", "month": "2021-03", "day": "2021-03-01",
-                "lines": "599:2716:46:100000"}  # remittances record --line CH:SUBITEM:AREA:VND
+                "lines": "599:2716:46:100000",  # remittances record --line CH:SUBITEM:AREA:VND
+                "amount": "180000"}  # fee-invoices record --amount VND
 #: what a command needs beyond its required parameters to reach the database (one of two
 #: options it requires together, checked before any database work)
 EXTRA_ARGUMENTS = {"users create": ["--all-agencies"], "users scope": ["--all-agencies"],
