@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from recon.clock import VN_TZ
@@ -33,7 +33,6 @@ from recon.engine.remittances import (
     RemittanceInputs,
     VoucherLine,
     month_of,
-    next_month,
 )
 from recon.engine.remittances import allocate as allocate_remittances
 from recon.models import Agency, Dossier, FeeLine, Payment, Remittance, RemittanceLine
@@ -48,6 +47,7 @@ from recon.review.treasury import (
     PaymentSplit,
     allocate,
     group,
+    split,
     split_payment,
 )
 
@@ -219,23 +219,61 @@ def _fill_remitted(collectors: list[CollectorDeclaration], allocation: Allocatio
 
 def owed(session: Session, collectors: Sequence[str] | None = None) -> dict[Key, int]:
     """What each collector owes the budget per tiểu mục and month: the declarations' "to
-    remit" (per row, as 01/PH and 01/LP compute it), for every month with payments."""
-    first, last = session.execute(
-        select(func.min(Payment.paid_at), func.max(Payment.paid_at))
-        .where(Payment.status == "succeeded", Payment.dossier_id.is_not(None))).one()
+    remit" (per row, as 01/PH and 01/LP compute it), for every month with payments.
+
+    One query for every month at once (:data:`_COLLECTED`): each succeeded payment of a
+    dossier covers the span of the dossier's fees after what its earlier payments covered
+    (``paid_at``, then id), and each fee line its own span (by position), so a line's part of
+    a payment is the overlap of the two spans -- what :func:`_month_parts` and
+    :func:`recon.review.treasury.allocate` give payment by payment (held to them in
+    tests/finance/test_owed_fast.py). The server sums the parts per month (Vietnam time),
+    collector, kind, tiểu mục and retention rate; the split is then applied to each row's
+    total, as :func:`recon.review.treasury.group` does."""
+    rows: dict[tuple[date, str, str, str, int], int] = {}
+    month_sql = _MONTH_PG if session.get_bind().dialect.name == "postgresql" else _MONTH_SQLITE
+    for yyyymm, collector, kind, code, bp, collected in session.execute(
+            text(_COLLECTED.replace("{MONTH}", month_sql))):
+        if collectors is not None and collector not in collectors:
+            continue
+        key = (date(int(yyyymm) // 100, int(yyyymm) % 100, 1), str(collector), str(kind),
+               code or "", 0 if kind == LE_PHI else int(bp or 0))
+        rows[key] = rows.get(key, 0) + int(collected)
     out: dict[Key, int] = {}
-    if first is None or last is None:
-        return out
-    month = month_of(first.astimezone(VN_TZ).date())
-    end = month_of(last.astimezone(VN_TZ).date())
-    while month <= end:
-        parts, _left, _total = _month_parts(session, month, collectors)
-        for decl in group(parts, {}):
-            for row in decl.rows:
-                key = (decl.code, row.budget_code, month)
-                out[key] = out.get(key, 0) + row.to_remit
-        month = next_month(month)
+    for (month, collector, kind, code, bp), collected in sorted(rows.items()):
+        _kept, to_remit = split(collected, kind, bp)
+        out[(collector, code, month)] = out.get((collector, code, month), 0) + to_remit
     return out
+
+
+# Vietnam's month of a UTC timestamp as YYYYMM (VN_TZ is a fixed offset; SQLite keeps UTC text)
+_VN_HOURS: Final = int((VN_TZ.utcoffset(None) or timedelta()).total_seconds()) // 3600
+_MONTH_PG: Final = ("CAST(to_char((p.paid_at AT TIME ZONE 'UTC') + "
+                    f"interval '{_VN_HOURS} hours', 'YYYYMM') AS INTEGER)")
+_MONTH_SQLITE: Final = f"CAST(strftime('%Y%m', p.paid_at, '+{_VN_HOURS} hours') AS INTEGER)"
+_COLLECTED: Final = """
+SELECT x.month, x.collector, x.kind, x.budget_code, x.retention_bp, SUM(x.part)
+FROM (SELECT p.month, COALESCE(f.collector_code, p.receiver) AS collector, f.kind,
+             f.budget_code, f.retention_bp,
+             (CASE WHEN p.upto < f.upto THEN p.upto ELSE f.upto END)
+             - (CASE WHEN p.upto - p.amount > f.upto - f.amount THEN p.upto - p.amount
+                     ELSE f.upto - f.amount END) AS part
+      FROM (SELECT p.dossier_id, p.amount, {MONTH} AS month, a.code AS receiver,
+                   CAST(SUM(p.amount) OVER (PARTITION BY p.dossier_id ORDER BY p.paid_at, p.id
+                                            ROWS UNBOUNDED PRECEDING) AS BIGINT) AS upto
+            FROM payments p
+            JOIN dossiers d ON d.id = p.dossier_id
+            JOIN agencies a ON a.id = d.agency_id
+            WHERE p.status = 'succeeded' AND p.paid_at IS NOT NULL) p
+      JOIN (SELECT f.dossier_id, f.amount, f.kind, f.budget_code, f.retention_bp,
+                   f.collector_code,
+                   CAST(SUM(f.amount) OVER (PARTITION BY f.dossier_id ORDER BY f.position
+                                            ROWS UNBOUNDED PRECEDING) AS BIGINT) AS upto
+            FROM fee_lines f) f
+        ON f.dossier_id = p.dossier_id AND f.upto - f.amount < p.upto
+       AND p.upto - p.amount < f.upto) x
+WHERE x.part > 0
+GROUP BY x.month, x.collector, x.kind, x.budget_code, x.retention_bp
+"""
 
 
 def voucher_lines(session: Session, collectors: Sequence[str] | None = None
