@@ -86,18 +86,17 @@ _INTENT_COLS = "i.id, i.dossier_id, i.reference, i.amount, i.channel, i.status"
 _FEE_TOTAL = ("CAST(COALESCE((SELECT SUM(f.amount) FROM fee_lines f WHERE f.dossier_id = d.id),"
               " 0) AS BIGINT)")
 
+# Every dossier with its fees' total, in id order (a merge of the two primary orders, no
+# hash); a full load keeps those its payments, their intents, open discrepancies and split
+# payments' allocations name (FullLoad.dossiers). The filter used to be a semi-join on the
+# server against the union of those ids: about twice the cost of this query at 1M dossiers.
 _FULL_DOSSIERS = """
-SELECT d.id, d.code, CAST(COALESCE(f.total, 0) AS BIGINT)
-FROM dossiers d
-LEFT JOIN (SELECT dossier_id, SUM(amount) AS total FROM fee_lines GROUP BY dossier_id) f
-       ON f.dossier_id = d.id
-WHERE d.id IN (SELECT dossier_id FROM payments WHERE dossier_id IS NOT NULL
-               UNION SELECT i.dossier_id FROM payments p
-                     JOIN payment_intents i ON i.id = p.intent_id WHERE p.dossier_id IS NULL
-               UNION SELECT dossier_id FROM discrepancies
-                     WHERE status = 'open' AND dossier_id IS NOT NULL
-               UNION SELECT dossier_id FROM payment_allocations)
+SELECT d.id, d.code, CAST(COALESCE(SUM(f.amount), 0) AS BIGINT)
+FROM dossiers d LEFT JOIN fee_lines f ON f.dossier_id = d.id
+GROUP BY d.id, d.code
 """
+_LINKED_DOSSIERS = ("SELECT dossier_id FROM discrepancies WHERE status = 'open' "
+                    "AND dossier_id IS NOT NULL UNION SELECT dossier_id FROM payment_allocations")
 _FULL_PAYMENTS = f"SELECT {_PAY_COLS} FROM payments p"
 _FULL_LINES = f"SELECT {_LINE_COLS} FROM settlement_lines l"
 _FULL_INTENTS = (f"SELECT {_INTENT_COLS} FROM payment_intents i WHERE i.id IN "
@@ -267,6 +266,7 @@ class FullLoad:
                                       _make_line, "line")
             self.intents = reader.rows(_FULL_INTENTS, _make_intent)
             self.previous = reader.rows(_OPEN_ALL, _first)
+            self._linked = reader.rows(_LINKED_DOSSIERS, _first)
         else:
             done: Future[Any] = Future()
             done.set_result(self._timed(reader.scan, _FULL_DOSSIERS, _make_dossier,
@@ -278,6 +278,8 @@ class FullLoad:
             self._lines.set_result(reader.scan(_FULL_LINES, _make_line, kind="line"))
             self.intents = reader.rows(_FULL_INTENTS, _make_intent)
             self.previous = reader.rows(_OPEN_ALL, _first)
+            self._linked = reader.rows(_LINKED_DOSSIERS, _first)
+        self._kept: list[DossierRow] | None = None
 
     def beside(self, read: Callable[[Connection], _T]) -> Future[_T]:
         """``read(conn)`` in the load's snapshot: on PostgreSQL on a connection and a thread of
@@ -304,8 +306,15 @@ class FullLoad:
         return rows
 
     def dossiers(self) -> list[DossierRow]:
-        rows: list[DossierRow] = self._dossiers.result()
-        return rows
+        """The dossiers the core needs: those a payment names (itself or through its
+        intent), an open discrepancy names or a split payment's allocation names."""
+        if self._kept is None:
+            rows: list[DossierRow] = self._dossiers.result()
+            wanted = {p.dossier_id for p in self.payments()}
+            wanted.update(i.dossier_id for i in self.intents)
+            wanted.update(self._linked)
+            self._kept = [d for d in rows if d.id in wanted]
+        return self._kept
 
     def loaded(self) -> Loaded:
         return Loaded(self.dossiers(), self.intents, self.payments(), self.lines(),
