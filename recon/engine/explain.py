@@ -7,8 +7,8 @@ before the sign) in both languages, so an officer sees the same figures in eithe
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import TYPE_CHECKING
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Final
 
 from recon.clock import VN_TZ
 from recon.money import format_vnd
@@ -50,8 +50,16 @@ def status_vi(status: str) -> str:
     return STATUS_VI.get(status, status)
 
 
+# Vietnam's fixed offset (None if VN_TZ ever became a zone with rules: then no shortcut)
+_VN_OFFSET: Final = VN_TZ.utcoffset(None)
+
+
 def vn_date(moment: datetime) -> date:
     """The calendar date in Vietnam (UTC+7) of an aware moment."""
+    if moment.tzinfo is UTC and _VN_OFFSET is not None:
+        # what the database gives back (a run's rows, its as_of): the same date as through
+        # astimezone, at about a fifth of its cost; a full run asks for millions of them
+        return (moment + _VN_OFFSET).date()
     return moment.astimezone(VN_TZ).date()
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -62,6 +62,9 @@ _CHANGED_DAYS = (
     "SELECT MIN(l.settled_on), MAX(l.settled_on) FROM settlement_lines l "
     "JOIN settlement_files f ON f.id = l.file_id WHERE l.change_seq >= :mark "
     "AND (l.provider IN :providers OR f.profile IN :statements)")
+_STATED_NETS = (
+    "SELECT l.id, l.net FROM settlement_lines l WHERE l.stated_net IS NOT NULL "
+    "AND l.stated_net <> l.net AND l.provider IN :providers")
 _REFUNDED = ("SELECT provider, provider_txn_id, amount FROM payments "
              "WHERE status = 'refunded' AND provider IN :providers")
 _HORIZON = ("SELECT MAX(l.settled_on) FROM settlement_lines l "
@@ -101,8 +104,15 @@ class PayoutPass:
 
 
 def prepare(conn: Connection, *, config: PayoutConfig | None, mode: str, as_of: datetime,
-            mark: int | None = None, since: datetime | None = None) -> PayoutPass | None:
-    """Read and match (``None`` when the run has no payout configuration)."""
+            mark: int | None = None, since: datetime | None = None,
+            loaded_lines: Callable[[], Sequence[SettlementLineRow]] | None = None,
+            ) -> PayoutPass | None:
+    """Read and match (``None`` when the run has no payout configuration).
+
+    ``loaded_lines`` (a full run): every settlement line the run's full load read, in the same
+    snapshot. The batch lines are then taken from them (:func:`batch_lines_of`) instead of
+    read and kept a second time; only the credits, the refunds and the few lines whose file
+    stated another net are read."""
     if config is None or not config.providers:
         return None
     providers = sorted(config.providers)
@@ -124,7 +134,14 @@ def prepare(conn: Connection, *, config: PayoutConfig | None, mode: str, as_of: 
         inner_low = low - reach
         params.update(low=inner_low - reach, high=high + reach)
         window = _WINDOW
-    lines, credits, deductions = _read(conn, params, window)
+    if loaded_lines is not None and mode == "full":
+        _none, credits, deductions = _read(conn, params, window, batch=False)
+        nets = {int(r[0]): int(r[1])
+                for r in conn.execute(_bind(text(_STATED_NETS), "providers"), params)}
+        lines = batch_lines_of(loaded_lines(), config.providers, {c.id for c in credits},
+                               nets)
+    else:
+        lines, credits, deductions = _read(conn, params, window)
     deductions = [*deductions, *fee_invoice_deductions(conn, providers)]
     outcome = match_payouts(lines=lines, credits=credits, config=config, as_of=as_of,
                             deductions=deductions, statements_until=_horizon(conn, params))
@@ -138,6 +155,22 @@ def prepare(conn: Connection, *, config: PayoutConfig | None, mode: str, as_of: 
     opened = conn.execute(_bind(text(_OPEN), "kinds"), {"kinds": list(PAYOUT_KINDS)}).all()
     previous = [r[0] for r in opened if inner_low is None or r[1] in seen]
     return PayoutPass(outcome, seen, previous)
+
+
+def batch_lines_of(lines: Iterable[SettlementLineRow], providers: Container[str],
+                   statement_lines: Container[int], nets: Mapping[int, int]
+                   ) -> list[SettlementLineRow]:
+    """The batch lines among a full load's settlement lines: those of a payout provider that
+    are not on a bank statement (``statement_lines``: every line of a file imported with a
+    statement profile), with the net the line computed (``nets``: by line id, where its file
+    stated another; the load reads the stated one, for ``fee_mismatch``). What
+    :data:`_BATCH_LINES` reads, without reading it again."""
+    out: list[SettlementLineRow] = []
+    for line in lines:
+        if line.provider in providers and line.id not in statement_lines:
+            net = nets.get(line.id)
+            out.append(line if net is None else line._replace(net=net))
+    return out
 
 
 def read_window(conn: Connection, *, config: PayoutConfig, as_of: datetime, low: date,
@@ -190,23 +223,24 @@ def _horizon(conn: Connection, params: dict[str, Any]) -> date:
     return date.min if last is None else _day(last)
 
 
-def _read(conn: Connection, params: dict[str, Any], window: str
+def _read(conn: Connection, params: dict[str, Any], window: str, *, batch: bool = True
           ) -> tuple[list[SettlementLineRow], list[BankCredit], list[Deduction]]:
+    """The batch lines (none unless ``batch``), the credits and the deductions."""
     if (conn.dialect.name == "postgresql" and conn.connection.dbapi_connection is not None
             and conn.connection.dbapi_connection.info.parameter_status("TimeZone") == "UTC"):
         # (a run's read snapshot sets the session's time zone to UTC: the aware datetimes
         # come back in UTC, as UTCDateTime gives them)
-        return _read_pg(conn, params, window)
-    return _read_rows(conn, params, window)
+        return _read_pg(conn, params, window, batch=batch)
+    return _read_rows(conn, params, window, batch=batch)
 
 
-def _read_rows(conn: Connection, params: dict[str, Any], window: str
+def _read_rows(conn: Connection, params: dict[str, Any], window: str, *, batch: bool = True
                ) -> tuple[list[SettlementLineRow], list[BankCredit], list[Deduction]]:
     """:func:`_read` through SQLAlchemy rows (SQLite; the reference of :func:`_read_pg`)."""
     lines = [SettlementLineRow(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), int(r[5]),
                                _day(r[6]), r[7])
              for r in conn.execute(_bind(text(_BATCH_LINES + window), "providers", "statements")
-                                   .columns(transaction_at=UTCDateTime()), params)]
+                                   .columns(transaction_at=UTCDateTime()), params)] if batch else []
     credits = [BankCredit(int(r[0]), r[1], int(r[2]), _day(r[3]), r[4] or "", r[5],
                           int(r[6]))
                for r in conn.execute(_bind(text(_CREDITS + window), "statements")
@@ -223,15 +257,17 @@ def _pg_sql(sql: str) -> str:
     return re.sub(r":(\w+)", r"%(\1)s", re.sub(r"\bIN :(\w+)", r"= ANY(:\1)", sql))
 
 
-def _read_pg(conn: Connection, params: dict[str, Any], window: str
+def _read_pg(conn: Connection, params: dict[str, Any], window: str, *, batch: bool = True
              ) -> tuple[list[SettlementLineRow], list[BankCredit], list[Deduction]]:
     """:func:`_read` on PostgreSQL: binary rows built straight into the tuples, no SQLAlchemy
     row per line (a full run's batch lines are most of the settlement lines). ``settled_on``
     comes as a date, ``transaction_at`` as an aware datetime, the amounts as ints."""
     raw: Any = conn.connection.dbapi_connection
     with raw.cursor(binary=True) as cursor:
-        cursor.execute(_pg_sql(_BATCH_LINES + window), params)
-        lines = list(map(_make_line, cursor.fetchall()))
+        lines: list[SettlementLineRow] = []
+        if batch:
+            cursor.execute(_pg_sql(_BATCH_LINES + window), params)
+            lines = list(map(_make_line, cursor.fetchall()))
         cursor.execute(_pg_sql(_CREDITS + window), params)
         credits = list(map(_make_credit, cursor.fetchall()))
         cursor.execute(_pg_sql(_REFUNDED), params)
@@ -256,5 +292,5 @@ def _day(value: object) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
-__all__ = ["PayoutPass", "changed_invoice_days", "fee_invoice_deductions", "prepare",
-           "read_window"]
+__all__ = ["PayoutPass", "batch_lines_of", "changed_invoice_days", "fee_invoice_deductions",
+           "prepare", "read_window"]

@@ -80,10 +80,10 @@ from recon.engine.load import (
     with_splits,
 )
 from recon.engine.lock import LOCK_KEY, RunInProgress, RunLock
-from recon.engine.records import Discrepancy, EngineConfig
+from recon.engine.records import Discrepancy, EngineConfig, SettlementLineRow
 from recon.engine.remittances import KINDS as REMITTANCE_KINDS
+from recon.engine.remittances import RemittanceInputs, with_remittances
 from recon.engine.remittances import findings_of as remittance_findings
-from recon.engine.remittances import with_remittances
 from recon.engine.settings import DEFAULT_OVERLAP, engine_config_from_env, overlap_from_env
 from recon.engine.store import (
     SYSTEM_ACTOR,
@@ -395,11 +395,13 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
                         ) -> tuple[RunSummary, Reconciliation, Classification]:
     # the payout pass (recon/engine/payout_load.py) reads and matches before the core runs:
     # the credits it claims leave the core's early findings
-    def payout_pass() -> payout_load.PayoutPass | None:
+    def payout_pass(loaded_lines: Callable[[], list[SettlementLineRow]] | None = None
+                    ) -> payout_load.PayoutPass | None:
         nonlocal settled
         started = time.perf_counter()
         found = payout_load.prepare(conn, config=config.payouts, mode=mode, as_of=as_of,
-                                    mark=since_mark, since=window_start)
+                                    mark=since_mark, since=window_start,
+                                    loaded_lines=loaded_lines)
         if found is not None:
             settled = found.early(settled)
             timings["payouts"] = time.perf_counter() - started
@@ -411,6 +413,7 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
     month = horizon(conn) if mode == "full" else None
     last = changes.last_success(conn) if month is not None else None
     payouts: payout_load.PayoutPass | None = None
+    remitted: Future[RemittanceInputs] | None = None  # the remittance pass's read, under way
     if month is not None and last is not None and last.mark is not None:
         # closed months behind: read the open ones, and what links to them or is still open
         payouts = payout_pass()
@@ -426,8 +429,11 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
         month = None
         with full_load(conn) as load:
             # the big scans run on their own connections (PostgreSQL) while the payout pass
-            # reads and matches on this one
-            payouts = payout_pass()
+            # reads and matches on this one, and the remittance pass's read (the server's
+            # work: one aggregate over every payment and fee line) on one more
+            if config.remittances is not None:
+                remitted = load.beside(config.remittances.read)
+            payouts = payout_pass(load.lines)  # its batch lines: the load's, not a copy
             payments, lines = load.payments(), load.lines()
             t1 = time.perf_counter()
             say(f"loaded {len(payments):,} payments, {len(lines):,} settlement lines in "
@@ -494,7 +500,8 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
         # the remittance pass (recon/engine/remittances.py) judges every month in every run:
         # what is owed per collector, month and tiểu mục, against the C1-02/NS vouchers
         t_r = time.perf_counter()
-        outcome = remittance_findings(config.remittances.read(conn), as_of,
+        inputs = remitted.result() if remitted is not None else config.remittances.read(conn)
+        outcome = remittance_findings(inputs, as_of,
                                       due_day=config.remittances.due_day)
         result = with_remittances(result, outcome)
         opened = conn.execute(text(

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Final
 
-from sqlalchemy import TextClause, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from recon.clock import VN_TZ
@@ -221,72 +221,60 @@ def owed(session: Session, collectors: Sequence[str] | None = None) -> dict[Key,
     """What each collector owes the budget per tiểu mục and month: the declarations' "to
     remit" (per row, as 01/PH and 01/LP compute it), for every month with payments.
 
-    One aggregate query, not a walk over the months: a dossier's succeeded payments of each
-    Vietnam month cover its fee lines in order after what the months before covered, so a
-    line's part of a month is ``clamp(paid up to the month's end − the line's start) −
-    clamp(paid before the month − the line's start)``, each clamped to ``0..amount`` (what
-    :func:`recon.review.treasury.allocate` gives payment by payment, summed over the month;
-    tests/finance/test_owed_sql.py checks it against the month-by-month reading on random
-    data). The rows are then split and summed as :func:`recon.review.treasury.group` does."""
-    wanted = set(collectors) if collectors is not None else None
-    codes: dict[int, str] = {i: c for i, c in session.execute(select(Agency.id, Agency.code))}
-    collected: dict[tuple[str, date, str, str, int], int] = {}
-    for own, agency_id, month, kind, budget_code, bp, part in session.execute(
-            _owed_query(session.get_bind().dialect.name)):
-        collector = own or codes[agency_id]
-        if not part or (wanted is not None and collector not in wanted):
+    One query for every month at once (:data:`_COLLECTED`): each succeeded payment of a
+    dossier covers the span of the dossier's fees after what its earlier payments covered
+    (``paid_at``, then id), and each fee line its own span (by position), so a line's part of
+    a payment is the overlap of the two spans -- what :func:`_month_parts` and
+    :func:`recon.review.treasury.allocate` give payment by payment (held to them in
+    tests/finance/test_owed_fast.py and test_owed_sql.py). The server sums the parts per month
+    (Vietnam time),
+    collector, kind, tiểu mục and retention rate; the split is then applied to each row's
+    total, as :func:`recon.review.treasury.group` does."""
+    rows: dict[tuple[date, str, str, str, int], int] = {}
+    month_sql = _MONTH_PG if session.get_bind().dialect.name == "postgresql" else _MONTH_SQLITE
+    for yyyymm, collector, kind, code, bp, collected in session.execute(
+            text(_COLLECTED.replace("{MONTH}", month_sql))):
+        if collectors is not None and collector not in collectors:
             continue
-        rate = 0 if kind == LE_PHI else int(bp or 0)
-        row = (collector, _month_key(month), kind, budget_code or "", rate)
-        collected[row] = collected.get(row, 0) + int(part)
+        key = (date(int(yyyymm) // 100, int(yyyymm) % 100, 1), str(collector), str(kind),
+               code or "", 0 if kind == LE_PHI else int(bp or 0))
+        rows[key] = rows.get(key, 0) + int(collected)
     out: dict[Key, int] = {}
-    for (collector, month, kind, budget_code, rate), amount in collected.items():
-        _kept, to_remit = split(amount, kind, rate)
-        key = (collector, budget_code, month)
-        out[key] = out.get(key, 0) + to_remit
+    for (month, collector, kind, code, bp), collected in sorted(rows.items()):
+        _kept, to_remit = split(collected, kind, bp)
+        out[(collector, code, month)] = out.get((collector, code, month), 0) + to_remit
     return out
 
 
-def _month_key(value: Any) -> date:
-    text_value = str(value)  # "YYYY-MM" from either database
-    return date(int(text_value[:4]), int(text_value[5:7]), 1)
-
-
-_OWED_SQL = """
-WITH pay AS (
-    SELECT dossier_id, {month} AS m, SUM(amount) AS amt
-    FROM payments
-    WHERE status = 'succeeded' AND dossier_id IS NOT NULL
-    GROUP BY dossier_id, {month}
-), cum AS (
-    SELECT dossier_id, m, amt,
-           SUM(amt) OVER (PARTITION BY dossier_id ORDER BY m) AS upto
-    FROM pay
-), lines AS (
-    SELECT fl.dossier_id, fl.amount, fl.kind, fl.retention_bp, fl.budget_code,
-           fl.collector_code, d.agency_id,
-           SUM(fl.amount) OVER (PARTITION BY fl.dossier_id ORDER BY fl.position)
-               - fl.amount AS start
-    FROM fee_lines fl
-    JOIN dossiers d ON d.id = fl.dossier_id
-)
-SELECT l.collector_code, l.agency_id, c.m, l.kind, l.budget_code, l.retention_bp,
-       SUM({least}({greatest}(c.upto - l.start, 0), l.amount)
-           - {least}({greatest}(c.upto - c.amt - l.start, 0), l.amount)) AS part
-FROM cum c
-JOIN lines l ON l.dossier_id = c.dossier_id
-GROUP BY l.collector_code, l.agency_id, c.m, l.kind, l.budget_code, l.retention_bp
+# Vietnam's month of a UTC timestamp as YYYYMM (VN_TZ is a fixed offset; SQLite keeps UTC text)
+_VN_HOURS: Final = int((VN_TZ.utcoffset(None) or timedelta()).total_seconds()) // 3600
+_MONTH_PG: Final = ("CAST(to_char((p.paid_at AT TIME ZONE 'UTC') + "
+                    f"interval '{_VN_HOURS} hours', 'YYYYMM') AS INTEGER)")
+_MONTH_SQLITE: Final = f"CAST(strftime('%Y%m', p.paid_at, '+{_VN_HOURS} hours') AS INTEGER)"
+_COLLECTED: Final = """
+SELECT x.month, x.collector, x.kind, x.budget_code, x.retention_bp, SUM(x.part)
+FROM (SELECT p.month, COALESCE(f.collector_code, p.receiver) AS collector, f.kind,
+             f.budget_code, f.retention_bp,
+             (CASE WHEN p.upto < f.upto THEN p.upto ELSE f.upto END)
+             - (CASE WHEN p.upto - p.amount > f.upto - f.amount THEN p.upto - p.amount
+                     ELSE f.upto - f.amount END) AS part
+      FROM (SELECT p.dossier_id, p.amount, {MONTH} AS month, a.code AS receiver,
+                   CAST(SUM(p.amount) OVER (PARTITION BY p.dossier_id ORDER BY p.paid_at, p.id
+                                            ROWS UNBOUNDED PRECEDING) AS BIGINT) AS upto
+            FROM payments p
+            JOIN dossiers d ON d.id = p.dossier_id
+            JOIN agencies a ON a.id = d.agency_id
+            WHERE p.status = 'succeeded' AND p.paid_at IS NOT NULL) p
+      JOIN (SELECT f.dossier_id, f.amount, f.kind, f.budget_code, f.retention_bp,
+                   f.collector_code,
+                   CAST(SUM(f.amount) OVER (PARTITION BY f.dossier_id ORDER BY f.position
+                                            ROWS UNBOUNDED PRECEDING) AS BIGINT) AS upto
+            FROM fee_lines f) f
+        ON f.dossier_id = p.dossier_id AND f.upto - f.amount < p.upto
+       AND p.upto - p.amount < f.upto) x
+WHERE x.part > 0
+GROUP BY x.month, x.collector, x.kind, x.budget_code, x.retention_bp
 """
-
-
-def _owed_query(dialect: str) -> TextClause:
-    if dialect == "postgresql":
-        month = "to_char(timezone('UTC', paid_at) + interval '7 hours', 'YYYY-MM')"
-        least, greatest = "LEAST", "GREATEST"
-    else:  # SQLite keeps UTC as naive text; its two-argument min/max are scalar
-        month = "strftime('%Y-%m', paid_at, '+7 hours')"
-        least, greatest = "min", "max"
-    return text(_OWED_SQL.format(month=month, least=least, greatest=greatest))
 
 
 def voucher_lines(session: Session, collectors: Sequence[str] | None = None

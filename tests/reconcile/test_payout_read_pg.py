@@ -116,8 +116,8 @@ def test_a_run_reads_through_the_binary_read(pg: Database,
     taken: list[int] = []
     real = payout_load._read_pg
 
-    def spy(*args: Any) -> Any:
-        out = real(*args)
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
         taken.append(len(out[0]))
         return out
 
