@@ -46,14 +46,15 @@ def verify_folder(source: Path) -> None:
         fail(f"{exc}. Give a folder of receipt XML files or the ZIP of `recon receipts "
              "export --month YYYY-MM --output FILE`.")
     for series in report.series.values():
-        click.echo(f"{series.form_code} {series.series}: {len(series.files)} numbers, "
+        click.echo(f"{series.label}: {len(series.files)} numbers, "
                    f"first {series.first}, last {series.last}"
                    + (f", spoiled {ranges(sorted(series.spoiled))}" if series.spoiled else ""))
         if series.missing:
             click.echo(f"  {series.missing_vi()} (missing: {ranges(series.missing)})")
         for number, names in series.duplicates.items():
-            click.echo(f"  số {number:08d} của mẫu {series.form_code} ký hiệu {series.series} "
-                       f"dùng {len(names)} lần (number {number} used twice or more): "
+            whose = f" của đơn vị MST {series.tax_code}" if series.tax_code else ""
+            click.echo(f"  số {number:08d} của mẫu {series.form_code} ký hiệu {series.series}"
+                       f"{whose} dùng {len(names)} lần (number {number} used twice or more): "
                        f"{', '.join(names)}")
     for name, problem in report.bad:
         click.echo(f"{name}: {problem}")
@@ -106,8 +107,9 @@ def export_command(ctx: click.Context, month: str, output: Path) -> None:
                                        progress=line.advance)
         except ValueError as exc:
             fail(str(exc))
-    for form_code, series, low, high in summary.series:
-        click.echo(f"{form_code} {series}: numbers {low} to {high}")
+    for tax_code, form_code, series, low, high in summary.series:
+        own = f"MST {tax_code} " if tax_code else ""
+        click.echo(f"{own}{form_code} {series}: numbers {low} to {high}")
     click.echo(f"{output}: {summary.issued} receipt(s), {summary.spoiled} spoiled number(s)"
                + (f", {summary.reserved} reserved (not signed: in the register only)"
                   if summary.reserved else "")

@@ -211,21 +211,27 @@ def _issue(s: Session, settings: ReceiptSettings, signer: Signer,
     dossier_ids = sorted({o.dossier_id for o, _a in wanted})
     info: dict[int, tuple[str, str, str, str]] = {}
     lines: dict[int, list[tuple[int, str, str, int]]] = {}
+    collector_of: dict[int, str] = {}  # the collecting organisation of the dossier's lines
+    names = {str(c): str(n) for c, n in s.execute(select(Agency.code, Agency.name))}
     from recon.models import Procedure  # noqa: PLC0415
 
     for chunk_start in range(0, len(dossier_ids), 5_000):
         chunk = dossier_ids[chunk_start:chunk_start + 5_000]
         for did, code, applicant, agency, procedure in s.execute(
-                select(Dossier.id, Dossier.code, Dossier.applicant_name, Agency.name,
+                select(Dossier.id, Dossier.code, Dossier.applicant_name, Agency.code,
                        Procedure.name).join(Agency, Agency.id == Dossier.agency_id)
                 .join(Procedure, Procedure.id == Dossier.procedure_id)
                 .where(Dossier.id.in_(chunk))):
             info[did] = (code, applicant, agency, procedure)
-        for did, position, kind, name, amount in s.execute(
+        for did, position, kind, name, amount, collector in s.execute(
                 select(FeeLine.dossier_id, FeeLine.position, FeeLine.kind, FeeLine.name,
-                       FeeLine.amount).where(FeeLine.dossier_id.in_(chunk))):
+                       FeeLine.amount, FeeLine.collector_code)
+                .where(FeeLine.dossier_id.in_(chunk))):
             lines.setdefault(did, []).append((position, kind, name, amount))
+            if collector:
+                collector_of[did] = collector
     validator = schema()
+    issuer = settings.tax_code or DEMO_TAX_CODE
     counters: dict[str, int] = {}
     rows: list[tuple[Any, ...]] = []
     ids = iter(allocate_ids(s, "receipts", len(wanted)))
@@ -233,7 +239,10 @@ def _issue(s: Session, settings: ReceiptSettings, signer: Signer,
         signed_at = (o.at + timedelta(seconds=rng.randint(1, 5))).replace(microsecond=0)
         series = settings.series_for(issue_date(signed_at))
         number = counters[series] = counters.get(series, 0) + 1
-        code, applicant, agency, procedure = info[o.dossier_id]
+        code, applicant, home, procedure = info[o.dossier_id]
+        # the demo's departments collect every line of their procedures' dossiers (one
+        # collector per dossier: one receipt each), under the demo's one MST
+        collector = collector_of.get(o.dossier_id, home)
         items = [FeeItem(FEE_KIND_WORDS[kind], name, amount)
                  for _p, kind, name, amount in sorted(lines[o.dossier_id])]
         if stated != o.amount:  # the largest line typed short
@@ -242,24 +251,27 @@ def _issue(s: Session, settings: ReceiptSettings, signer: Signer,
             items[at] = FeeItem(wrong.kind, wrong.name, wrong.amount - (o.amount - stated))
         content = ReceiptContent(
             form_code=settings.form_code, series=series, number=number, signed_at=signed_at,
-            collector=Party(agency, settings.tax_code or DEMO_TAX_CODE), payer=Party(applicant),
+            collector=Party(names[collector], issuer), payer=Party(applicant),
             items=tuple(items), method=PAYMENT_METHODS.get(o.channel, o.channel.upper()),
             provider_reference=o.reference or None, dossier_code=code, procedure=procedure,
             lookup_code="".join(rng.choice(_LOOKUP) for _ in range(10)))
         unsigned = build(content)
         validator.assertValid(unsigned)
         document = to_bytes(sign(unsigned, signer, signed_at)).decode("utf-8")
-        rows.append((next(ids), settings.form_code, series, number, "issued",
+        rows.append((next(ids), collector, issuer, settings.form_code, series, number, "issued",
                      signed_at.astimezone(VN_TZ).date(), "demo", signed_at, o.payment_id,
                      stated, signed_at, document))
-    insert_rows(s, "receipts", ("id", "form_code", "series", "number", "status", "issued_on",
+    insert_rows(s, "receipts", ("id", "collector_code", "issuer_tax_code", "form_code", "series",
+                                "number", "status", "issued_on",
                                 "drawn_by", "drawn_at", "payment_id", "amount", "signed_at",
                                 "document"), rows)
     for series, last in sorted(counters.items()):
         counter = s.scalar(select(ReceiptCounter).where(
+            ReceiptCounter.issuer_tax_code == issuer,
             ReceiptCounter.form_code == settings.form_code, ReceiptCounter.series == series))
         if counter is None:
-            s.add(ReceiptCounter(form_code=settings.form_code, series=series, last_number=last))
+            s.add(ReceiptCounter(issuer_tax_code=issuer, form_code=settings.form_code,
+                                 series=series, last_number=last))
         else:  # pragma: no cover - the demo's quarter is in the past: its series is new
             raise RuntimeError(f"the series {series} already has numbers; the demo's receipts "
                                "need a fresh database")

@@ -185,8 +185,10 @@ def approve(session: Session, clock: Clock, correction_id: int, *, actor: str,
     related = Related(nature, original.form_code, original.series, original.number,
                       original.issued_on)
     items = tuple(lines_of(correction))
+    # the same organisation corrects its receipt: its collector, MST and numbering
     new = draw_number(session, settings, moment=now, drawn_by=actor,
-                      payment_id=original.payment_id, amount=sum(i.amount for i in items))
+                      payment_id=original.payment_id, amount=sum(i.amount for i in items),
+                      issuer=original.issuer_tax_code, collector_code=original.collector_code)
     payer = (Party(correction.payer_name, old.payer.tax_code, old.payer.address)
              if correction.payer_name else old.payer)
     content = replace(old, form_code=new.form_code, series=new.series, number=new.number,

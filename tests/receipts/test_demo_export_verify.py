@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from recon.cli import cli
 from recon.db import Database
+from recon.demo.receipts import DEMO_TAX_CODE
 from recon.models import Receipt
 from recon.receipts.signing import verify
 
@@ -56,7 +57,7 @@ def test_the_demo_march_exports_and_verifies_and_names_a_deleted_receipt(
     assert len(xml) == len(march) == len(manifest)
     assert [int(r["number"]) for r in manifest] == march
     assert all(r["series"] == "21T" and r["form_code"] == "EBL01" and len(r["sha256"]) == 64
-               for r in manifest)
+               and r["tax_code"] == DEMO_TAX_CODE for r in manifest)
     assert verify(sample)  # the signature holds
     sheet = register.worksheets[0]
     header, *rows = list(sheet.iter_rows(values_only=True))
@@ -73,12 +74,15 @@ def test_the_demo_march_exports_and_verifies_and_names_a_deleted_receipt(
 
     # one receipt's XML deleted by hand from the ZIP: the gap is named, and what to do
     gone = march[len(march) // 2]
-    drop = f"receipts/EBL01-21T-{gone:08d}.xml"
+    # the demo's agencies issue under its one MST: their files are in its folder
+    drop = f"receipts/{DEMO_TAX_CODE}/EBL01-21T-{gone:08d}.xml"
+    assert drop in names
     broken = tmp_path / "thieu-mot.zip"
     _without(archive, broken, drop)
     result = CliRunner().invoke(cli, ["receipts", "verify", str(broken)])
     assert result.exit_code == 1
-    assert f"thiếu số {gone:08d} của mẫu EBL01 ký hiệu 21T (missing: {gone})" in result.output
+    assert (f"thiếu số {gone:08d} của mẫu EBL01 ký hiệu 21T của đơn vị MST {DEMO_TAX_CODE} "
+            f"(missing: {gone})") in result.output
     assert "What to do: look each missing number up in the register" in result.output
 
     # the same in the unzipped folder
@@ -91,7 +95,7 @@ def test_the_demo_march_exports_and_verifies_and_names_a_deleted_receipt(
     assert f"thiếu số {gone:08d} của mẫu EBL01 ký hiệu 21T" in result.output
 
     # a file changed after the export is named too (its sha256 is not the manifest's)
-    changed = folder / f"receipts/EBL01-21T-{march[0]:08d}.xml"
+    changed = folder / f"receipts/{DEMO_TAX_CODE}/EBL01-21T-{march[0]:08d}.xml"
     changed.write_bytes(changed.read_bytes() + b"\n")
     result = CliRunner().invoke(cli, ["receipts", "verify", str(folder)])
     assert result.exit_code == 1
