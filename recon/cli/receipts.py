@@ -219,13 +219,14 @@ def approve_correction_cmd(ctx: click.Context, correction_id: int, username: str
     clock = app.app.extensions["recon.clock"]
     with app.db.read() as s:  # who, before the key: a stranger learns nothing of the key
         _actor(s, username, FINANCE_ROLES)
-    signer = _signer(app)
+    _signer(app)  # the default key loads, or this says what to fix
     settings = receipting(app.app.extensions["recon.settings"].env)
     assert settings is not None
     with app.db.transaction() as s:
         actor, _ = _actor(s, username, FINANCE_ROLES)
         new = corrections.approve(s, clock, correction_id, actor=actor,
-                                  settings=settings.settings, signer=signer, note=note)
+                                  settings=settings.settings, signer=settings.signer_for,
+                                  note=note)
         out = (f"issued {new.kind} receipt {new.form_code} {new.series} {new.number:08d} "
                f"({new.amount} VND) for receipt {new.corrects_id}")
     click.echo(out)

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Final
 
 from lxml import etree
@@ -55,6 +56,28 @@ def unused_lookup_code(session: Session) -> str:
         code = lookup_code()
         if session.scalar(select(Receipt.id).where(Receipt.lookup_code == code)) is None:
             return code
+
+
+#: who signs an organisation's receipts: its MST -> its signer (None: it cannot sign now)
+SignerOf = Callable[[str], "Signer | None"]
+
+
+def own_certificate(settings: ReceiptSettings, issuer: str) -> Path | None:
+    """The organisation's own PKCS#12 file (``RECON_RECEIPT_P12_DIR/<MST>.p12``), or None:
+    it signs with the default certificate (``RECON_RECEIPT_P12_FILE``)."""
+    if not settings.p12_dir or not issuer:
+        return None
+    path = Path(settings.p12_dir) / f"{issuer}.p12"
+    return path if path.is_file() else None
+
+
+def load_own_signer(settings: ReceiptSettings, path: Path) -> Signer:
+    """An organisation's own signer: its file, opened with the password in ``<MST>.password``
+    beside it, else ``RECON_RECEIPT_P12_PASSWORD``."""
+    secret = path.with_suffix(".password")
+    password = (secret.read_text(encoding="utf-8").strip() if secret.is_file()
+                else settings.p12_password)
+    return Signer.from_p12(path, password)
 
 
 def load_signer(settings: ReceiptSettings) -> Signer:
@@ -192,12 +215,16 @@ def _wanted(session: Session, payment: Payment, share: tuple[int, int] | None,
 
 
 def _issue_plans(session: Session, plans: list[_Planned], *, settings: ReceiptSettings,
-                 signer: Signer, moment: datetime, actor: str) -> list[Receipt]:
-    """Draw, sign and register each of ``plans``, the draws in order of organisation (every
-    issuer takes counters in one order: no two transactions wait on each other), each in a
-    SAVEPOINT: a failure gives its number back and costs nothing else."""
+                 signer_of: SignerOf, moment: datetime, actor: str) -> list[Receipt]:
+    """Draw, sign (with the organisation's signer) and register each of ``plans``, the draws
+    in order of organisation (every issuer takes counters in one order: no two transactions
+    wait on each other), each in a SAVEPOINT: a failure gives its number back and costs
+    nothing else. An organisation whose certificate cannot be loaded gets nothing (logged)."""
     out: list[Receipt] = []
     for plan in sorted(plans, key=lambda p: p.issuer):
+        signer = signer_of(plan.issuer)
+        if signer is None:
+            continue
         try:
             with session.begin_nested():
                 drawn = next_number(session, settings, moment=moment, issuer=plan.issuer)
@@ -233,8 +260,8 @@ def issue_receipts(session: Session, payment: Payment, *, settings: ReceiptSetti
     agencies = _agencies(session)
     mine, plans = _wanted(session, payment, share, _issued_of(session, payment, just_recorded),
                           settings, agencies)
-    return mine + _issue_plans(session, plans, settings=settings, signer=signer,
-                               moment=moment, actor=actor)
+    return mine + _issue_plans(session, plans, settings=settings,
+                               signer_of=lambda _issuer: signer, moment=moment, actor=actor)
 
 
 def issue_receipt(session: Session, payment: Payment, *, settings: ReceiptSettings,
@@ -256,6 +283,7 @@ class Receipting:
 
     settings: ReceiptSettings
     _signer: Signer | None = field(default=None, repr=False)
+    _own: dict[str, Signer | None] = field(default_factory=dict, repr=False)
 
     @property
     def enabled(self) -> bool:
@@ -271,6 +299,23 @@ class Receipting:
                           exc)
                 return None
         return self._signer
+
+    def signer_for(self, issuer: str) -> Signer | None:
+        """The signer of the organisation with MST ``issuer``: its own certificate in
+        ``RECON_RECEIPT_P12_DIR`` when there is one, else the default (:meth:`signer`). An own
+        certificate that cannot be opened signs nothing (logged): never another's key."""
+        path = own_certificate(self.settings, issuer)
+        if path is None:
+            return self.signer()
+        if issuer not in self._own:
+            try:
+                self._own[issuer] = load_own_signer(self.settings, path)
+            except (ReconError, ValueError, OSError) as exc:
+                log.error("no receipt issued for the organisation %s: its certificate %s "
+                          "cannot be loaded (%s); fix it, then `recon receipts issue-missing`",
+                          issuer, path, exc)
+                return None
+        return self._own[issuer]
 
     def issue(self, session: Session, payment: Payment, *, moment: datetime,
               actor: str = "system", just_recorded: bool = False) -> list[Receipt]:
@@ -298,8 +343,8 @@ class Receipting:
             kept += mine
             plans += owed
         # every share's receipts drawn together, in order of organisation (no lock cycles)
-        return kept + _issue_plans(session, plans, settings=self.settings, signer=signer,
-                                   moment=moment, actor=actor)
+        return kept + _issue_plans(session, plans, settings=self.settings,
+                                   signer_of=self.signer_for, moment=moment, actor=actor)
 
 
 _CACHE: dict[tuple[tuple[str, str], ...], Receipting] = {}
@@ -477,7 +522,8 @@ def issue_batch(db: Database, clock: Clock, receipts: Receipting, *, actor: str,
             plans.extend(_owed(session, [locked[i] for i in chunk if i in locked], settings))
             if len(plans) >= limit:
                 break
-        plans = plans[:limit]
+        # an organisation whose own certificate cannot be loaded waits (logged), numberless
+        plans = [p for p in plans[:limit] if receipts.signer_for(p.issuer) is not None]
         if not plans:
             return 0
         # one block of consecutive numbers per organisation, in order of organisation (every
@@ -490,7 +536,8 @@ def issue_batch(db: Database, clock: Clock, receipts: Receipting, *, actor: str,
         issued = 0
         for plan, drawn in numbered:
             try:
-                receipt = _signed(plan, drawn, signer, moment, actor)
+                receipt = _signed(plan, drawn, receipts.signer_for(plan.issuer) or signer,
+                                  moment, actor)
                 issued += 1
             except (ReconError, ValueError, KeyError, etree.DocumentInvalid) as exc:
                 log.error("no receipt for payment %s: %s; its number %s is kept as spoiled",

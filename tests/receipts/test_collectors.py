@@ -274,3 +274,30 @@ def test_the_cli_sets_and_clears_an_agency_tax_code(env: dict[str, str], db: Dat
     assert cleared.exit_code == 0, cleared.output
     with db.read() as s:
         assert s.scalars(select(Agency.tax_code).where(Agency.code == agency)).one() is None
+
+
+def test_an_organisation_signs_with_its_own_certificate_else_the_default(
+        db: Database, keys: tuple[Path, Path], tmp_path: Path, clock: FixedClock) -> None:
+    """RECON_RECEIPT_P12_DIR/<MST>.p12 (password in <MST>.password) signs that organisation's
+    receipts; one without a file there signs with RECON_RECEIPT_P12_FILE's."""
+    own_dir = tmp_path / "certificates"
+    own_dir.mkdir()
+    own_p12, own_pem = make_keys(tmp_path)
+    shutil.copyfile(own_p12, own_dir / f"{DEPT_MST}.p12")
+    (own_dir / f"{DEPT_MST}.password").write_text(PASSWORD + "\n", encoding="utf-8")
+    settings = ReceiptSettings.from_env({
+        "RECON_RECEIPTS": "on", "RECON_RECEIPT_P12_FILE": str(keys[0]),
+        "RECON_RECEIPT_P12_PASSWORD": PASSWORD, "RECON_RECEIPT_P12_DIR": str(own_dir)})
+    _agencies(db)
+    _paid_two_collectors(db, 2)
+    assert issue_batch(db, clock, Receipting(settings), actor="t") == 4
+    with db.read() as s:
+        rows = [(r.issuer_tax_code, (r.document or "").encode("utf-8"))
+                for r in s.scalars(select(Receipt).order_by(Receipt.id))]
+    assert sorted(mst for mst, _d in rows) == [CENTRE_MST, CENTRE_MST, DEPT_MST, DEPT_MST]
+    for mst, document in rows:
+        pem = own_pem if mst == DEPT_MST else keys[1]
+        assert _xmlsec1(document, pem, tmp_path) == 0
+        # and not with the other organisation's certificate
+        assert _xmlsec1(document, keys[1] if mst == DEPT_MST else own_pem, tmp_path) != 0
+        assert verify(document)
