@@ -80,10 +80,13 @@ def verify_folder(source: Path) -> None:
 @click.option("--output", "-o", required=True,
               type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="The ZIP to write (signed XML, manifest.csv, register.xlsx).")
+@click.option("--agency", default=None, metavar="CODE",
+              help="Only the receipts numbered under this agency's own MST (it needs one: "
+                   "`recon agencies tax-code`).")
 @click.pass_context
-def export_command(ctx: click.Context, month: str, output: Path) -> None:
+def export_command(ctx: click.Context, month: str, output: Path, agency: str | None) -> None:
     """Export the receipts of one month: a ZIP of the signed XML files with a manifest (file,
-    number, series, sha256) and the receipts register as XLSX."""
+    number, series, sha256, MST) and the receipts register as XLSX."""
     from sqlalchemy import func, select  # noqa: PLC0415
 
     from recon.cli.common import database_app, fail  # noqa: PLC0415
@@ -99,11 +102,25 @@ def export_command(ctx: click.Context, month: str, output: Path) -> None:
         fail(f"the folder of --output {output} does not exist; create it or name another file")
     app = database_app(ctx)
     with app.db.read() as session:
+        issuer = None
+        if agency is not None:
+            from recon.models import Agency  # noqa: PLC0415
+
+            found = session.scalars(select(Agency).where(Agency.code == agency)).first()
+            if found is None:
+                fail(f"unknown agency {agency!r}; `recon agencies list` shows the codes")
+            if not found.tax_code:
+                fail(f"the agency {agency} has no MST of its own: its receipts are numbered "
+                     "with the other agencies under RECON_RECEIPT_TAX_CODE, so export them "
+                     "together (leave --agency out), or set its MST with `recon agencies "
+                     "tax-code`")
+            issuer = found.tax_code
+        scoped = [] if issuer is None else [Receipt.issuer_tax_code == issuer]
         total = int(session.scalar(select(func.count()).select_from(Receipt).where(
-            Receipt.issued_on >= first, Receipt.issued_on < following)) or 0)
+            Receipt.issued_on >= first, Receipt.issued_on < following, *scoped)) or 0)
         try:
             with ProgressLine("Exporting receipts", total=total, unit="numbers") as line:
-                summary = export_month(session, month, output,
+                summary = export_month(session, month, output, issuer=issuer,
                                        progress=line.advance)
         except ValueError as exc:
             fail(str(exc))

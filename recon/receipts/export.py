@@ -104,15 +104,17 @@ def _register_xlsx(title: str, rows: list[list[Any]]) -> bytes:
     return out.getvalue()
 
 
-def export_month(session: Session, month: str, output: Path, *,
+def export_month(session: Session, month: str, output: Path, *, issuer: str | None = None,
                  progress: Callable[[int], None] | None = None) -> ExportSummary:
     """Write the month's ZIP to ``output`` (through a temporary file: a failure leaves no
-    half-written archive). Raises ``ValueError`` for a bad month or a month with no number."""
+    half-written archive); ``issuer``: only the numbering of that organisation (its MST).
+    Raises ``ValueError`` for a bad month or a month with no number."""
     first, following = month_bounds(month)
+    scoped = [] if issuer is None else [Receipt.issuer_tax_code == issuer]
     rows = session.execute(
         select(Receipt, Payment.provider, Payment.provider_txn_id)
         .outerjoin(Payment, Payment.id == Receipt.payment_id)
-        .where(Receipt.issued_on >= first, Receipt.issued_on < following)
+        .where(Receipt.issued_on >= first, Receipt.issued_on < following, *scoped)
         .order_by(Receipt.issuer_tax_code, Receipt.form_code, Receipt.series,
                   Receipt.number)).all()
     if not rows:

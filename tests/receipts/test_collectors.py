@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -301,3 +302,32 @@ def test_an_organisation_signs_with_its_own_certificate_else_the_default(
         # and not with the other organisation's certificate
         assert _xmlsec1(document, keys[1] if mst == DEPT_MST else own_pem, tmp_path) != 0
         assert verify(document)
+
+
+def test_export_agency_scope_is_one_organisations_numbering(
+        env: dict[str, str], db: Database, settings: ReceiptSettings, tmp_path: Path) -> None:
+    _agencies(db)
+    payments = _paid_two_collectors(db, 3)
+    signer = load_signer(settings)
+    with db.transaction() as s:
+        for payment_id in payments:
+            payment = s.get(Payment, payment_id)
+            assert payment is not None
+            issue_receipts(s, payment, settings=settings, signer=signer, moment=PAID)
+        s.add(Agency(code="H57.X", name="Không có MST", bank_bin="970415",
+                     account_number="1130000009", account_name="X"))
+    archive = tmp_path / "stp.zip"
+    result = CliRunner().invoke(cli, ["receipts", "export", "--month", "2026-11", "--output",
+                                      str(archive), "--agency", "H57.STP"])
+    assert result.exit_code == 0, result.output
+    assert f"MST {DEPT_MST} EBL01 26T: numbers 1 to 3" in result.output
+    with zipfile.ZipFile(archive) as z:
+        assert sorted(n for n in z.namelist() if n.endswith(".xml")) == [
+            f"receipts/{DEPT_MST}/EBL01-26T-{n:08d}.xml" for n in (1, 2, 3)]
+    checked = CliRunner().invoke(cli, ["receipts", "verify", str(archive)])
+    assert checked.exit_code == 0, checked.output
+    assert "3 receipts checked: every signature verifies" in checked.output
+    refused = CliRunner().invoke(cli, ["receipts", "export", "--month", "2026-11", "--output",
+                                       str(tmp_path / "x.zip"), "--agency", "H57.X"])
+    assert refused.exit_code != 0 and "has no MST of its own" in refused.output
+    assert not (tmp_path / "x.zip").exists()
