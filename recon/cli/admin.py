@@ -93,18 +93,43 @@ def agencies_group() -> None:
 @click.option("--bin", "bank_bin", required=True, help="6-digit bank BIN (recon vietqr banks)")
 @click.option("--account", required=True, help="Collection account number")
 @click.option("--account-name", required=True, help="Account holder name as the bank shows it")
+@click.option("--tax-code", default=None, metavar="MST",
+              help="Its tax code as it issues e-receipts (10 digits, or 10-3); default: "
+                   "RECON_RECEIPT_TAX_CODE")
 @click.pass_context
 def agencies_create(ctx: click.Context, code: str, name: str, bank_bin: str, account: str,
-                    account_name: str) -> None:
+                    account_name: str, tax_code: str | None) -> None:
     """Create an agency that collects into its own account."""
     app = database_app(ctx)
     try:
         with app.db.transaction() as s:
             agency = create_agency(s, app.app.extensions["recon.clock"], code=code, name=name,
                                    bank_bin=bank_bin, account_number=account,
-                                   account_name=account_name, actor="cli")
+                                   account_name=account_name, actor="cli", tax_code=tax_code)
             click.echo(f"Created agency {agency.code}: {agency.name} "
                        f"({agency.bank_bin} / {agency.account_number}).")
+    except ReconError as exc:
+        fail(exc)
+
+
+@agencies_group.command("tax-code")
+@click.argument("code")
+@click.option("--tax-code", default=None, metavar="MST",
+              help="10 digits, or 10-3 for a dependent unit; omit to clear it (the agency then "
+                   "issues under RECON_RECEIPT_TAX_CODE).")
+@click.pass_context
+def agencies_tax_code(ctx: click.Context, code: str, tax_code: str | None) -> None:
+    """Set the tax code (MST) an agency issues e-receipts under: its receipts name it and are
+    numbered in its own sequence from now on. Audited."""
+    from recon.intake.agencies import set_tax_code  # noqa: PLC0415 - fast --help
+
+    app = database_app(ctx)
+    try:
+        with app.db.transaction() as s:
+            agency = set_tax_code(s, app.app.extensions["recon.clock"], code=code,
+                                  tax_code=tax_code, actor="cli")
+            click.echo(json.dumps({"agency": agency.code, "tax_code": agency.tax_code},
+                                  ensure_ascii=False))
     except ReconError as exc:
         fail(exc)
 

@@ -46,14 +46,15 @@ def verify_folder(source: Path) -> None:
         fail(f"{exc}. Give a folder of receipt XML files or the ZIP of `recon receipts "
              "export --month YYYY-MM --output FILE`.")
     for series in report.series.values():
-        click.echo(f"{series.form_code} {series.series}: {len(series.files)} numbers, "
+        click.echo(f"{series.label}: {len(series.files)} numbers, "
                    f"first {series.first}, last {series.last}"
                    + (f", spoiled {ranges(sorted(series.spoiled))}" if series.spoiled else ""))
         if series.missing:
             click.echo(f"  {series.missing_vi()} (missing: {ranges(series.missing)})")
         for number, names in series.duplicates.items():
-            click.echo(f"  số {number:08d} của mẫu {series.form_code} ký hiệu {series.series} "
-                       f"dùng {len(names)} lần (number {number} used twice or more): "
+            whose = f" của đơn vị MST {series.tax_code}" if series.tax_code else ""
+            click.echo(f"  số {number:08d} của mẫu {series.form_code} ký hiệu {series.series}"
+                       f"{whose} dùng {len(names)} lần (number {number} used twice or more): "
                        f"{', '.join(names)}")
     for name, problem in report.bad:
         click.echo(f"{name}: {problem}")
@@ -79,10 +80,13 @@ def verify_folder(source: Path) -> None:
 @click.option("--output", "-o", required=True,
               type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="The ZIP to write (signed XML, manifest.csv, register.xlsx).")
+@click.option("--agency", default=None, metavar="CODE",
+              help="Only the receipts numbered under this agency's own MST (it needs one: "
+                   "`recon agencies tax-code`).")
 @click.pass_context
-def export_command(ctx: click.Context, month: str, output: Path) -> None:
+def export_command(ctx: click.Context, month: str, output: Path, agency: str | None) -> None:
     """Export the receipts of one month: a ZIP of the signed XML files with a manifest (file,
-    number, series, sha256) and the receipts register as XLSX."""
+    number, series, sha256, MST) and the receipts register as XLSX."""
     from sqlalchemy import func, select  # noqa: PLC0415
 
     from recon.cli.common import database_app, fail  # noqa: PLC0415
@@ -98,16 +102,31 @@ def export_command(ctx: click.Context, month: str, output: Path) -> None:
         fail(f"the folder of --output {output} does not exist; create it or name another file")
     app = database_app(ctx)
     with app.db.read() as session:
+        issuer = None
+        if agency is not None:
+            from recon.models import Agency  # noqa: PLC0415
+
+            found = session.scalars(select(Agency).where(Agency.code == agency)).first()
+            if found is None:
+                fail(f"unknown agency {agency!r}; `recon agencies list` shows the codes")
+            if not found.tax_code:
+                fail(f"the agency {agency} has no MST of its own: its receipts are numbered "
+                     "with the other agencies under RECON_RECEIPT_TAX_CODE, so export them "
+                     "together (leave --agency out), or set its MST with `recon agencies "
+                     "tax-code`")
+            issuer = found.tax_code
+        scoped = [] if issuer is None else [Receipt.issuer_tax_code == issuer]
         total = int(session.scalar(select(func.count()).select_from(Receipt).where(
-            Receipt.issued_on >= first, Receipt.issued_on < following)) or 0)
+            Receipt.issued_on >= first, Receipt.issued_on < following, *scoped)) or 0)
         try:
             with ProgressLine("Exporting receipts", total=total, unit="numbers") as line:
-                summary = export_month(session, month, output,
+                summary = export_month(session, month, output, issuer=issuer,
                                        progress=line.advance)
         except ValueError as exc:
             fail(str(exc))
-    for form_code, series, low, high in summary.series:
-        click.echo(f"{form_code} {series}: numbers {low} to {high}")
+    for tax_code, form_code, series, low, high in summary.series:
+        own = f"MST {tax_code} " if tax_code else ""
+        click.echo(f"{own}{form_code} {series}: numbers {low} to {high}")
     click.echo(f"{output}: {summary.issued} receipt(s), {summary.spoiled} spoiled number(s)"
                + (f", {summary.reserved} reserved (not signed: in the register only)"
                   if summary.reserved else "")
@@ -217,13 +236,14 @@ def approve_correction_cmd(ctx: click.Context, correction_id: int, username: str
     clock = app.app.extensions["recon.clock"]
     with app.db.read() as s:  # who, before the key: a stranger learns nothing of the key
         _actor(s, username, FINANCE_ROLES)
-    signer = _signer(app)
+    _signer(app)  # the default key loads, or this says what to fix
     settings = receipting(app.app.extensions["recon.settings"].env)
     assert settings is not None
     with app.db.transaction() as s:
         actor, _ = _actor(s, username, FINANCE_ROLES)
         new = corrections.approve(s, clock, correction_id, actor=actor,
-                                  settings=settings.settings, signer=signer, note=note)
+                                  settings=settings.settings, signer=settings.signer_for,
+                                  note=note)
         out = (f"issued {new.kind} receipt {new.form_code} {new.series} {new.number:08d} "
                f"({new.amount} VND) for receipt {new.corrects_id}")
     click.echo(out)

@@ -4,8 +4,11 @@ about 1 % faults of each receipt kind.
 The demo turns receipts on for itself: it signs with the deployment's key when
 ``RECON_RECEIPT_P12_FILE`` is set, else with a throw-away key and self-signed certificate it
 generates once in the instance folder (``demo-receipts.p12``; never committed, never a real
-organisation's). Every succeeded payment owed a receipt gets one, numbered 1, 2, 3 … in the
-order of collection in the series of 2021 (``EBL01 21T`` with the default settings), signed a
+organisation's). Every succeeded payment owed a receipt gets one, in the name of the
+organisation collecting its dossier's fee lines (a department for the centre's dossiers of its
+procedures), under that organisation's made-up MST (:data:`DEMO_TAX_CODES`), numbered 1, 2,
+3 … per organisation in the order of collection in the series of 2021 (``EBL01 21T`` with the
+default settings), signed a
 few seconds after the payment was recorded: payments that pay their dossier's fees in full
 (cash, transfers, gateways, card, a dossier's second payment too) and each share of a split
 transfer. A part payment (under- or overpaid) gets none: a person issues it.
@@ -31,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from recon.audit import chain as audit
@@ -50,7 +53,15 @@ from recon.receipts.signing import Signer, sign
 SEEDED_ACTION = "demo.receipts_issued"
 DEMO_KEY = "demo-receipts.p12"
 DEMO_PASSWORD = "recon-demo-receipts"  # noqa: S105 - protects a throw-away demo key only
-DEMO_TAX_CODE = "3300101234"  # a made-up MST for the demo's collecting organisation
+DEMO_TAX_CODE = "3300101234"  # a made-up MST: the demo's fallback (RECON_RECEIPT_TAX_CODE)
+#: each demo organisation's own MST (agencies.tax_code), made up: Thừa Thiên Huế's prefix 33,
+#: then 00999 ("999": demo), then a number; a real deployment sets its own with
+#: ``recon agencies tax-code``. Each numbers its receipts in its own sequence.
+DEMO_TAX_CODES = {
+    "H57.TTPVHCC": "3300999001", "H57.TPHUE": "3300999002", "H57.HUONGTHUY": "3300999003",
+    "H57.HUONGTRA": "3300999004", "H57.PHUHOI": "3300999005", "H57.THUYDUONG": "3300999006",
+    "H57.STP": "3300999011", "H57.SKHDT": "3300999012", "H57.SGTVT": "3300999013",
+}
 # about 1 % of the ~4,650 receipts of the published quarter, each kind
 RECEIPT_FAULTS = {"receipt_missing": 46, "receipt_mismatch": 46, "receipt_orphan": 46}
 MISMATCH_SHORT = 1_000
@@ -129,6 +140,9 @@ def seed_receipts(db: Database, clock: Clock, *, env: Mapping[str, str], instanc
             report.skipped = True
             return report
         settings = ReceiptSettings.from_env({**env, "RECON_RECEIPTS": "on"})
+        for code, tax_code in DEMO_TAX_CODES.items():  # kept when one is set already
+            s.execute(update(Agency).where(Agency.code == code, Agency.tax_code.is_(None))
+                      .values(tax_code=tax_code))
         signer, report.key_file = demo_signer(env, instance)
         owed, failed, unpaid = _owed(s, year, quarter)
         if not owed:
@@ -211,29 +225,41 @@ def _issue(s: Session, settings: ReceiptSettings, signer: Signer,
     dossier_ids = sorted({o.dossier_id for o, _a in wanted})
     info: dict[int, tuple[str, str, str, str]] = {}
     lines: dict[int, list[tuple[int, str, str, int]]] = {}
+    collector_of: dict[int, str] = {}  # the collecting organisation of the dossier's lines
+    names = {str(c): str(n) for c, n in s.execute(select(Agency.code, Agency.name))}
+    fallback = settings.tax_code or DEMO_TAX_CODE
+    issuers = {str(c): str(t or fallback) for c, t in s.execute(
+        select(Agency.code, Agency.tax_code))}
     from recon.models import Procedure  # noqa: PLC0415
 
     for chunk_start in range(0, len(dossier_ids), 5_000):
         chunk = dossier_ids[chunk_start:chunk_start + 5_000]
         for did, code, applicant, agency, procedure in s.execute(
-                select(Dossier.id, Dossier.code, Dossier.applicant_name, Agency.name,
+                select(Dossier.id, Dossier.code, Dossier.applicant_name, Agency.code,
                        Procedure.name).join(Agency, Agency.id == Dossier.agency_id)
                 .join(Procedure, Procedure.id == Dossier.procedure_id)
                 .where(Dossier.id.in_(chunk))):
             info[did] = (code, applicant, agency, procedure)
-        for did, position, kind, name, amount in s.execute(
+        for did, position, kind, name, amount, collector in s.execute(
                 select(FeeLine.dossier_id, FeeLine.position, FeeLine.kind, FeeLine.name,
-                       FeeLine.amount).where(FeeLine.dossier_id.in_(chunk))):
+                       FeeLine.amount, FeeLine.collector_code)
+                .where(FeeLine.dossier_id.in_(chunk))):
             lines.setdefault(did, []).append((position, kind, name, amount))
+            if collector:
+                collector_of[did] = collector
     validator = schema()
-    counters: dict[str, int] = {}
+    counters: dict[tuple[str, str], int] = {}
     rows: list[tuple[Any, ...]] = []
     ids = iter(allocate_ids(s, "receipts", len(wanted)))
     for o, stated in wanted:
         signed_at = (o.at + timedelta(seconds=rng.randint(1, 5))).replace(microsecond=0)
         series = settings.series_for(issue_date(signed_at))
-        number = counters[series] = counters.get(series, 0) + 1
-        code, applicant, agency, procedure = info[o.dossier_id]
+        code, applicant, home, procedure = info[o.dossier_id]
+        # the demo's departments collect every line of their procedures' dossiers (one
+        # collector per dossier: one receipt each), numbered in their own sequence
+        collector = collector_of.get(o.dossier_id, home)
+        issuer = issuers[collector]
+        number = counters[(issuer, series)] = counters.get((issuer, series), 0) + 1
         items = [FeeItem(FEE_KIND_WORDS[kind], name, amount)
                  for _p, kind, name, amount in sorted(lines[o.dossier_id])]
         if stated != o.amount:  # the largest line typed short
@@ -242,24 +268,27 @@ def _issue(s: Session, settings: ReceiptSettings, signer: Signer,
             items[at] = FeeItem(wrong.kind, wrong.name, wrong.amount - (o.amount - stated))
         content = ReceiptContent(
             form_code=settings.form_code, series=series, number=number, signed_at=signed_at,
-            collector=Party(agency, settings.tax_code or DEMO_TAX_CODE), payer=Party(applicant),
+            collector=Party(names[collector], issuer), payer=Party(applicant),
             items=tuple(items), method=PAYMENT_METHODS.get(o.channel, o.channel.upper()),
             provider_reference=o.reference or None, dossier_code=code, procedure=procedure,
             lookup_code="".join(rng.choice(_LOOKUP) for _ in range(10)))
         unsigned = build(content)
         validator.assertValid(unsigned)
         document = to_bytes(sign(unsigned, signer, signed_at)).decode("utf-8")
-        rows.append((next(ids), settings.form_code, series, number, "issued",
+        rows.append((next(ids), collector, issuer, settings.form_code, series, number, "issued",
                      signed_at.astimezone(VN_TZ).date(), "demo", signed_at, o.payment_id,
                      stated, signed_at, document))
-    insert_rows(s, "receipts", ("id", "form_code", "series", "number", "status", "issued_on",
+    insert_rows(s, "receipts", ("id", "collector_code", "issuer_tax_code", "form_code", "series",
+                                "number", "status", "issued_on",
                                 "drawn_by", "drawn_at", "payment_id", "amount", "signed_at",
                                 "document"), rows)
-    for series, last in sorted(counters.items()):
+    for (issuer, series), last in sorted(counters.items()):
         counter = s.scalar(select(ReceiptCounter).where(
+            ReceiptCounter.issuer_tax_code == issuer,
             ReceiptCounter.form_code == settings.form_code, ReceiptCounter.series == series))
         if counter is None:
-            s.add(ReceiptCounter(form_code=settings.form_code, series=series, last_number=last))
+            s.add(ReceiptCounter(issuer_tax_code=issuer, form_code=settings.form_code,
+                                 series=series, last_number=last))
         else:  # pragma: no cover - the demo's quarter is in the past: its series is new
             raise RuntimeError(f"the series {series} already has numbers; the demo's receipts "
                                "need a fresh database")

@@ -576,19 +576,21 @@ _MISMATCH_VI = {
     "lines_total": "có các dòng phí, lệ phí không cộng đúng tổng {stated}",
     "lines": "ghi các dòng phí, lệ phí khác với các khoản hồ sơ được tính (tổng {paid})",
     "dossier": "ghi hồ sơ mà khoản thu này không nộp ({stated})",
+    "collector": "mang tên một đơn vị không thu khoản nào của hồ sơ ({stated})",
 }
 _MISMATCH_EN = {
     "amount": "state a total of {stated}, not the {paid} paid",
     "lines_total": "have fee lines that do not add up to their total of {stated}",
     "lines": "state other fee lines (phí / lệ phí) than the dossier was assessed ({paid} in all)",
     "dossier": "name a dossier this payment did not pay ({stated})",
+    "collector": "name an organisation that collects none of the dossier's fees ({stated})",
 }
 
 
 def receipt_mismatch(labels: list[str], code: str, provider: str, txn: str, paid: int,
                      stated: int, problem: str) -> Pair:
     """Receipts of a payment (for one dossier) that state another amount or other fee lines
-    than what was paid; ``problem``: amount, lines_total, lines or dossier."""
+    than what was paid; ``problem``: amount, lines_total, lines, dossier or collector."""
     values = {"stated": vnd(stated), "paid": vnd(paid)}
     names = ", ".join(labels)
     return (

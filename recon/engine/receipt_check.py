@@ -68,15 +68,26 @@ class PaidRow(NamedTuple):
 
 class DossierFees(NamedTuple):
     """A dossier's code and its assessed fee lines as (kind, amount): kind is the receipt's
-    word, ``phí`` or ``lệ phí``."""
+    word, ``phí`` or ``lệ phí``. ``collectors``: each line's collecting organisation (agency
+    code), in step with ``lines`` (empty: every line is ``home``'s, the dossier's agency)."""
 
     id: int
     code: str
     lines: tuple[tuple[str, int], ...]
+    collectors: tuple[str, ...] = ()
+    home: str = ""
 
     @property
     def total(self) -> int:
         return sum(a for _k, a in self.lines)
+
+    def by_collector(self) -> dict[str, list[tuple[str, int]]]:
+        """collector -> its lines, the collectors in the order of their first line."""
+        out: dict[str, list[tuple[str, int]]] = {}
+        for i, line in enumerate(self.lines):
+            who = self.collectors[i] if i < len(self.collectors) else self.home
+            out.setdefault(who, []).append(line)
+        return out
 
 
 class ReceiptRow(NamedTuple):
@@ -90,6 +101,7 @@ class ReceiptRow(NamedTuple):
     amount: int
     dossier_code: str | None
     lines: tuple[tuple[str, int], ...]
+    collector_code: str | None = None  # the collecting organisation (None: the dossier's)
 
 
 def receipt_label(form_code: str, series: str, number: int) -> str:
@@ -122,11 +134,16 @@ def check_receipts(
     receipts: Sequence[ReceiptRow],
     as_of: datetime,
     config: ReceiptCheckConfig,
+    agencies: Mapping[str, int] | None = None,
 ) -> ReceiptOutcome:
     """Judge ``payments`` (with their split ``shares``: payment id -> (dossier id, amount)) and
     every issued receipt in ``receipts`` (those of the payments given, and those of no
     payment). ``dossiers`` must hold every dossier a payment or a share names, and those the
-    payment-less receipts name (by code) when known. Deterministic; sorted by identity."""
+    payment-less receipts name (by code) when known. A payment that pays a dossier's assessed
+    total (or a share) is owed one receipt per collecting organisation of its fee lines, and
+    each is judged apart: its identity names the organisation (``agency=``, its id in
+    ``agencies``: code -> id) unless it is the dossier's own agency. Deterministic; sorted by
+    identity."""
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         raise ValueError("as_of must be a timezone-aware datetime")
     by_code = {d.code: d for d in dossiers.values()}
@@ -170,32 +187,40 @@ def check_receipts(
             full = dossier is not None and dossier.lines and (
                 did in {s[0] for s in shares.get(p.id, ())} or amount == dossier.total)
             code = dossier.code if dossier is not None else str(did)
-            if not got:
-                if full and p.recorded_at + grace <= as_of:
+            if not full or dossier is None or amount != dossier.total:
+                # a part payment (or share): its receipts are judged as a whole
+                if not got and full and p.recorded_at + grace <= as_of:
                     vi, en = explain.receipt_missing(
                         code, p.provider, p.provider_txn_id, amount, p.recorded_at,
                         config.grace_minutes)
                     out.append(Discrepancy(
                         f"receipt_missing:dossier={did}:payment={p.id}", "receipt_missing",
                         did, p.id, None, p.provider, amount, 0, -amount, vi, en))
+                elif got:
+                    out += _mismatch(p, did, code, got, amount, None, None, "")
                 continue
-            stated = sum(r.amount for r in got)
-            line_total = sum(a for r in got for _k, a in r.lines)
-            problem = ""
-            if stated != amount:
-                problem = "amount"
-            elif line_total != stated:
-                problem = "lines_total"
-            elif dossier is not None and amount == dossier.total and _by_kind(
-                    x for r in got for x in r.lines) != _by_kind(dossier.lines):
-                problem = "lines"
-            if problem:
-                vi, en = explain.receipt_mismatch(
-                    [receipt_label(r.form_code, r.series, r.number) for r in got], code,
-                    p.provider, p.provider_txn_id, amount, stated, problem)
-                out.append(Discrepancy(
-                    f"receipt_mismatch:dossier={did}:payment={p.id}", "receipt_mismatch",
-                    did, p.id, None, p.provider, amount, stated, stated - amount, vi, en))
+            parts = dossier.by_collector()
+            for collector, lines in parts.items():
+                mine_c = [r for r in got if (r.collector_code or dossier.home) == collector]
+                suffix = _agency_part(collector, dossier.home, agencies)
+                label = code if collector == dossier.home else f"{code} ({collector})"
+                owed_c = sum(a for _k, a in lines)
+                if not mine_c:
+                    if p.recorded_at + grace <= as_of:
+                        vi, en = explain.receipt_missing(
+                            label, p.provider, p.provider_txn_id, owed_c, p.recorded_at,
+                            config.grace_minutes)
+                        out.append(Discrepancy(
+                            f"receipt_missing:dossier={did}:payment={p.id}{suffix}",
+                            "receipt_missing", did, p.id, None, p.provider, owed_c, 0, -owed_c,
+                            vi, en))
+                    continue
+                out += _mismatch(p, did, label, mine_c, owed_c, lines, suffix, "")
+            strays = [r for r in got if (r.collector_code or dossier.home) not in parts]
+            for collector in sorted({r.collector_code or "" for r in strays}):
+                theirs = [r for r in strays if (r.collector_code or "") == collector]
+                out += _mismatch(p, did, f"{code} ({collector})", theirs, 0, None,
+                                 _agency_part(collector, dossier.home, agencies), "collector")
         for did, got in sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
             if did in owed_ids:
                 continue
@@ -219,6 +244,39 @@ def check_receipts(
     out.sort(key=lambda d: d.identity)
     return ReceiptOutcome(findings=out, receipts_of=receipts_of, payments=paid_by_id,
                           seen_payments=frozenset(paid_by_id))
+
+
+def _agency_part(collector: str, home: str, agencies: Mapping[str, int] | None) -> str:
+    """``:agency=<id>`` for an organisation other than the dossier's own (whose identity
+    keeps the shape it had before receipts were split by collector)."""
+    if collector == home or not agencies or collector not in agencies:
+        return ""
+    return f":agency={agencies[collector]}"
+
+
+def _mismatch(p: PaidRow, did: int, code: str, got: list[ReceiptRow], amount: int,
+              lines: list[tuple[str, int]] | None, suffix: str | None,
+              problem: str) -> list[Discrepancy]:
+    """The ``receipt_mismatch`` of ``got`` (the receipts of one payment, dossier and
+    organisation) against ``amount`` (and the organisation's assessed ``lines``, when the
+    payment paid them in full), or none."""
+    stated = sum(r.amount for r in got)
+    line_total = sum(a for r in got for _k, a in r.lines)
+    if not problem:
+        if stated != amount:
+            problem = "amount"
+        elif line_total != stated:
+            problem = "lines_total"
+        elif lines is not None and _by_kind(x for r in got for x in r.lines) != _by_kind(lines):
+            problem = "lines"
+    if not problem:
+        return []
+    vi, en = explain.receipt_mismatch(
+        [receipt_label(r.form_code, r.series, r.number) for r in got], code,
+        p.provider, p.provider_txn_id, amount, stated, problem)
+    return [Discrepancy(f"receipt_mismatch:dossier={did}:payment={p.id}{suffix or ''}",
+                        "receipt_mismatch", did, p.id, None, p.provider, amount, stated,
+                        stated - amount, vi, en)]
 
 
 class ReceiptReconciliation(WithPass):

@@ -57,10 +57,12 @@ _TOUCHED = (
 _OPEN = ("SELECT identity, payment_id FROM discrepancies WHERE status = 'open' "
          "AND kind IN :kinds")
 _SHARES = "SELECT payment_id, dossier_id, amount FROM payment_allocations WHERE payment_id IN :ids"
-_RECEIPTS = ("SELECT id, form_code, series, number, payment_id, amount, document FROM receipts "
-             "WHERE status = 'issued' AND ")
-_FEES = ("SELECT d.id, d.code, f.kind, f.amount FROM dossiers d LEFT JOIN fee_lines f "
+_RECEIPTS = ("SELECT id, form_code, series, number, payment_id, amount, document, "
+             "collector_code FROM receipts WHERE status = 'issued' AND ")
+_FEES = ("SELECT d.id, d.code, f.kind, f.amount, COALESCE(f.collector_code, a.code), a.code "
+         "FROM dossiers d JOIN agencies a ON a.id = d.agency_id LEFT JOIN fee_lines f "
          "ON f.dossier_id = d.id WHERE {where} ORDER BY d.id, f.position")
+_AGENCIES = "SELECT code, id FROM agencies"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
@@ -122,8 +124,9 @@ def prepare(conn: Connection, *, config: ReceiptCheckConfig | None, mode: str,
     dossier_ids |= {did for share_list in shares.values() for did, _a in share_list}
     codes = {r.dossier_code for r in receipts if r.dossier_code}
     dossiers = _dossiers(conn, sorted(dossier_ids), sorted(codes))
+    agencies = {str(code): int(aid) for code, aid in conn.execute(text(_AGENCIES))}
     outcome = check_receipts(payments=payments, shares=shares, dossiers=dossiers,
-                             receipts=receipts, as_of=as_of, config=config)
+                             receipts=receipts, as_of=as_of, config=config, agencies=agencies)
     seen = outcome.seen_payments
     previous = [r[0] for r in opened if mode == "full" or r[1] is None or r[1] in seen]
     return ReceiptPass(outcome, previous)
@@ -148,12 +151,13 @@ def _receipts(conn: Connection, query: str, params: dict[str, Any] | None) -> li
     if params is not None:
         clause = _bind(clause, "ids")
     out: list[ReceiptRow] = []
-    for rid, form_code, series, number, pid, amount, document in conn.execute(
+    for rid, form_code, series, number, pid, amount, document, collector in conn.execute(
             clause, params or {}):
         code, total, lines = (None, None, ()) if not document else read_document(document)
         stated = total if total is not None else int(amount or 0)
         out.append(ReceiptRow(int(rid), form_code, series, int(number),
-                              None if pid is None else int(pid), stated, code, lines))
+                              None if pid is None else int(pid), stated, code, lines,
+                              collector))
     return out
 
 
@@ -163,14 +167,16 @@ def _dossiers(conn: Connection, ids: list[int], codes: list[str]) -> dict[int, D
         wanted.update(int(r[0]) for r in conn.execute(
             _bind(text("SELECT id FROM dossiers WHERE code IN :codes"), "codes"),
             {"codes": chunk}))
-    found: dict[int, tuple[str, list[tuple[str, int]]]] = {}
+    found: dict[int, tuple[str, str, list[tuple[str, int]], list[str]]] = {}
     for chunk in _chunks(sorted(wanted)):
         clause = _bind(text(_FEES.format(where="d.id IN :ids")), "ids")
-        for did, code, kind, amount in conn.execute(clause, {"ids": chunk}):
-            entry = found.setdefault(int(did), (code, []))
+        for did, code, kind, amount, collector, home in conn.execute(clause, {"ids": chunk}):
+            entry = found.setdefault(int(did), (code, home, [], []))
             if kind is not None:
-                entry[1].append((FEE_KIND_WORDS.get(kind, kind), int(amount)))
-    return {did: DossierFees(did, code, tuple(lines)) for did, (code, lines) in found.items()}
+                entry[2].append((FEE_KIND_WORDS.get(kind, kind), int(amount)))
+                entry[3].append(collector)
+    return {did: DossierFees(did, code, tuple(lines), tuple(collectors), home)
+            for did, (code, home, lines, collectors) in found.items()}
 
 
 def _chunks(values: list[Any]) -> Iterable[list[Any]]:

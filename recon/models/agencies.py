@@ -23,6 +23,9 @@ class Agency(Base):
     # as a collecting organisation: the account onward transfers are paid into (its dedicated
     # or Treasury account, Circular 74/2022 Art. 3); NULL when not known (migration 0021)
     transfer_account: Mapped[str | None] = mapped_column(String(40))
+    # its tax code (MST: 10 digits, or 10-3 for a dependent unit) as it signs e-receipts;
+    # NULL: it issues under RECON_RECEIPT_TAX_CODE (migration 0027, docs/receipts.md)
+    tax_code: Mapped[str | None] = mapped_column(String(14))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

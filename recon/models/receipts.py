@@ -35,16 +35,19 @@ CORRECTION_STATUSES = ("proposed", "approved", "rejected")
 
 
 class ReceiptCounter(Base):
-    """The last number drawn in one ``(form_code, series)``; the series names the year."""
+    """The last number drawn in one ``(issuer_tax_code, form_code, series)``: one numbering per
+    collecting organisation (its MST; '' when none is configured), form and series (the series
+    names the year). Migration 0027 keyed it per organisation."""
 
     __tablename__ = "receipt_counters"
     __table_args__ = (
-        UniqueConstraint("form_code", "series"),
+        UniqueConstraint("issuer_tax_code", "form_code", "series"),
         CheckConstraint(f"last_number BETWEEN 0 AND {MAX_RECEIPT_NUMBER}",
                         name="last_number_range"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    issuer_tax_code: Mapped[str] = mapped_column(String(14), default="", server_default="")
     form_code: Mapped[str] = mapped_column(String(16))
     series: Mapped[str] = mapped_column(String(16))
     last_number: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -55,7 +58,7 @@ class Receipt(Base):
 
     __tablename__ = "receipts"
     __table_args__ = (
-        UniqueConstraint("form_code", "series", "number"),
+        UniqueConstraint("issuer_tax_code", "form_code", "series", "number"),
         CheckConstraint(f"number BETWEEN 1 AND {MAX_RECEIPT_NUMBER}", name="number_range"),
         CheckConstraint("status IN ('reserved', 'issued', 'spoiled')", name="status_known"),
         CheckConstraint("status <> 'spoiled' OR spoiled_reason IS NOT NULL",
@@ -70,6 +73,11 @@ class Receipt(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # the collecting organisation (0027): the agency whose fee lines the receipt carries, and
+    # the MST its number is drawn under ('' when none is configured): numbers are per
+    # (issuer_tax_code, form_code, series)
+    collector_code: Mapped[str | None] = mapped_column(String(40))
+    issuer_tax_code: Mapped[str] = mapped_column(String(14), default="", server_default="")
     form_code: Mapped[str] = mapped_column(String(16))
     series: Mapped[str] = mapped_column(String(16))
     number: Mapped[int] = mapped_column(BigInteger)

@@ -3,8 +3,10 @@
 The files come from a folder (every ``*.xml`` below it) or from an export ZIP
 (:mod:`recon.receipts.export`: the signed XML files, ``manifest.csv`` and the register).
 Each document's signature is verified (:func:`recon.receipts.signing.verify`) and its form
-code, series and number read. Per (form code, series) the report gives how many, the first and
-last number, the numbers used twice (with their files) and the numbers **missing**:
+code, series and number read, and the MST of the organisation that issued it (numbers
+are per organisation: migration 0027). Per (organisation, form code, series) the report gives
+how many, the first and last number, the numbers used twice (with their files) and the
+numbers **missing**:
 
 - with a manifest (an export, zipped or unzipped), the numbers the manifest's register lists
   from its first to its last number, less the spoiled ones it names (a spoiled number has no
@@ -29,7 +31,9 @@ from lxml import etree
 from recon.receipts.signing import SignatureInvalid, verify
 
 MANIFEST = "manifest.csv"
-MANIFEST_COLUMNS = ("file", "form_code", "series", "number", "status", "sha256")
+MANIFEST_COLUMNS = ("file", "form_code", "series", "number", "status", "sha256", "tax_code")
+#: the manifest of exports made before receipts were numbered per organisation (0027)
+OLD_MANIFEST_COLUMNS = MANIFEST_COLUMNS[:-1]
 
 
 @dataclass
@@ -39,6 +43,13 @@ class SeriesReport:
     files: dict[int, list[str]] = field(default_factory=dict)
     expected: tuple[int, int] | None = None  # (first, last) from a manifest
     spoiled: set[int] = field(default_factory=set)
+    tax_code: str = ""  # the organisation (its MST) numbering this series; '' none stated
+
+    @property
+    def label(self) -> str:
+        """``EBL01 21T``, or ``MST 0101234567 EBL01 21T`` for an organisation's own."""
+        own = f"MST {self.tax_code} " if self.tax_code else ""
+        return f"{own}{self.form_code} {self.series}"
 
     @property
     def first(self) -> int:
@@ -66,13 +77,15 @@ class SeriesReport:
         """``thiếu số 00000123 của mẫu EBL01 ký hiệu 21T`` (ranges: ``00000003–00000004``)."""
         spans = ranges(self.missing, width=8)
         word = "số" if len(self.missing) == 1 else "các số"
-        return f"thiếu {word} {spans} của mẫu {self.form_code} ký hiệu {self.series}"
+        whose = f" của đơn vị MST {self.tax_code}" if self.tax_code else ""
+        return f"thiếu {word} {spans} của mẫu {self.form_code} ký hiệu {self.series}{whose}"
 
 
 @dataclass
 class DirectoryReport:
     checked: int = 0
-    series: dict[tuple[str, str], SeriesReport] = field(default_factory=dict)
+    # by (organisation's MST, form code, series): numbers are per organisation
+    series: dict[tuple[str, str, str], SeriesReport] = field(default_factory=dict)
     bad: list[tuple[str, str]] = field(default_factory=list)  # (file, what is wrong)
     manifest: bool = False
 
@@ -139,7 +152,7 @@ def check_directory(folder: Path, *,
 
 def _manifest_rows(raw: bytes) -> list[dict[str, str]]:
     reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
-    if tuple(reader.fieldnames or ()) != MANIFEST_COLUMNS:
+    if tuple(reader.fieldnames or ()) not in (MANIFEST_COLUMNS, OLD_MANIFEST_COLUMNS):
         raise ValueError(f"{MANIFEST}: the columns must be {', '.join(MANIFEST_COLUMNS)}")
     return list(reader)
 
@@ -147,7 +160,8 @@ def _manifest_rows(raw: bytes) -> list[dict[str, str]]:
 def check_entries(entries: Iterable[Entry], manifest: bytes | None = None, *,
                   progress: Callable[[int], None] | None = None) -> DirectoryReport:
     report = DirectoryReport(manifest=manifest is not None)
-    found: dict[tuple[str, str], dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
+    found: dict[tuple[str, str, str], dict[int, list[str]]] = defaultdict(
+        lambda: defaultdict(list))
     digests: dict[str, str] = {}
     for name, read in entries:
         report.checked += 1
@@ -161,6 +175,7 @@ def check_entries(entries: Iterable[Entry], manifest: bytes | None = None, *,
                                                               no_network=True))
             form_code = root.findtext("DLCTu/TTChung/KHMSCTu") or ""
             series = root.findtext("DLCTu/TTChung/KHCTu") or ""
+            tax_code = root.findtext("DLCTu/NDCTu/TCThu/MST") or ""
             number = int(root.findtext("DLCTu/TTChung/SCTu") or "")
         except SignatureInvalid as exc:
             report.bad.append((name, f"signature: {exc}"))
@@ -168,9 +183,10 @@ def check_entries(entries: Iterable[Entry], manifest: bytes | None = None, *,
         except (OSError, KeyError, ValueError, etree.XMLSyntaxError) as exc:
             report.bad.append((name, f"unreadable receipt: {exc}"))
             continue
-        found[(form_code, series)][number].append(name)
-    for (form_code, series), files in sorted(found.items()):
-        report.series[(form_code, series)] = SeriesReport(form_code, series, dict(files))
+        found[(tax_code, form_code, series)][number].append(name)
+    for (tax_code, form_code, series), files in sorted(found.items()):
+        report.series[(tax_code, form_code, series)] = SeriesReport(
+            form_code, series, dict(files), tax_code=tax_code)
     if manifest is not None:
         _against_manifest(report, manifest, digests)
     return report
@@ -183,16 +199,16 @@ def _against_manifest(report: DirectoryReport, raw: bytes, digests: dict[str, st
         report.bad.append((MANIFEST, f"unreadable manifest: {exc}"))
         return
     listed: set[str] = set()
-    numbers: dict[tuple[str, str], set[int]] = defaultdict(set)
+    numbers: dict[tuple[str, str, str], set[int]] = defaultdict(set)
     for row in rows:
-        key = (row["form_code"], row["series"])
+        key = (row.get("tax_code") or "", row["form_code"], row["series"])
         try:
             number = int(row["number"])
         except ValueError:
             report.bad.append((MANIFEST, f"not a number: {row['number']!r}"))
             continue
         numbers[key].add(number)
-        series = report.series.setdefault(key, SeriesReport(*key))
+        series = report.series.setdefault(key, SeriesReport(key[1], key[2], tax_code=key[0]))
         if row["status"] == "spoiled":
             series.spoiled.add(number)
             continue
@@ -209,6 +225,6 @@ def _against_manifest(report: DirectoryReport, raw: bytes, digests: dict[str, st
         holes = [n for n in range(min(seen), max(seen) + 1) if n not in seen]
         if holes:
             report.bad.append((MANIFEST, f"the register lists no number {ranges(holes, 8)} of "
-                                         f"{key[0]} {key[1]}"))
+                                         f"{series.label}"))
     for name in sorted(set(digests) - listed):
         report.bad.append((name, "not listed in the manifest"))

@@ -13,6 +13,7 @@ shape, :mod:`recon.receipts.notice`) is stored with the correction. Every step i
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 from recon.audit import chain as audit
 from recon.audit.four_eyes import check_second_person, four_eyes_person
 from recon.clock import Clock
-from recon.errors import Conflict, FieldError, NotFound, ValidationError
+from recon.errors import ConfigurationError, Conflict, FieldError, NotFound, ValidationError
 from recon.models.receipts import Receipt, ReceiptCorrection
 from recon.receipts.document import (
     ADJUSTS,
@@ -167,7 +168,8 @@ def _lock_correction(session: Session, correction_id: int, scope: Scope) -> Rece
 
 
 def approve(session: Session, clock: Clock, correction_id: int, *, actor: str,
-            person: str | None = None, settings: ReceiptSettings, signer: Signer,
+            person: str | None = None, settings: ReceiptSettings,
+            signer: Signer | Callable[[str], Signer | None],
             scope: Scope = ALL, note: object = None,
             moment: datetime | None = None) -> Receipt:
     """Apply a proposal: draw the next number, sign the new receipt, mark the original and
@@ -185,8 +187,10 @@ def approve(session: Session, clock: Clock, correction_id: int, *, actor: str,
     related = Related(nature, original.form_code, original.series, original.number,
                       original.issued_on)
     items = tuple(lines_of(correction))
+    # the same organisation corrects its receipt: its collector, MST and numbering
     new = draw_number(session, settings, moment=now, drawn_by=actor,
-                      payment_id=original.payment_id, amount=sum(i.amount for i in items))
+                      payment_id=original.payment_id, amount=sum(i.amount for i in items),
+                      issuer=original.issuer_tax_code, collector_code=original.collector_code)
     payer = (Party(correction.payer_name, old.payer.tax_code, old.payer.address)
              if correction.payer_name else old.payer)
     content = replace(old, form_code=new.form_code, series=new.series, number=new.number,
@@ -194,7 +198,13 @@ def approve(session: Session, clock: Clock, correction_id: int, *, actor: str,
                       lookup_code=old.lookup_code and _fresh_lookup())
     unsigned = build(content)
     schema().assertValid(unsigned)
-    new.document = to_bytes(sign(unsigned, signer, now)).decode("utf-8")
+    # signed by the organisation that issued the original (its own certificate, if any)
+    chosen = signer if isinstance(signer, Signer) else signer(original.issuer_tax_code)
+    if chosen is None:
+        raise ConfigurationError(
+            f"the certificate of the organisation {original.issuer_tax_code} cannot be loaded",
+            hint="Fix its file in RECON_RECEIPT_P12_DIR (the log says why), then approve again.")
+    new.document = to_bytes(sign(unsigned, chosen, now)).decode("utf-8")
     new.status = "issued"
     new.signed_at = now
     new.kind = correction.kind

@@ -47,11 +47,14 @@ class ExportSummary:
     issued: int
     spoiled: int
     reserved: int
-    series: list[tuple[str, str, int, int]]  # form code, series, first, last
+    series: list[tuple[str, str, str, int, int]]  # MST, form code, series, first, last
 
 
-def file_name(form_code: str, series: str, number: int) -> str:
-    return f"receipts/{form_code}-{series}-{number:08d}.xml"
+def file_name(form_code: str, series: str, number: int, tax_code: str = "") -> str:
+    """``receipts/EBL01-21T-00000123.xml``; an organisation with its own MST numbers its own
+    receipts, so its files are in a folder of their own (``receipts/<MST>/…``)."""
+    folder = f"receipts/{tax_code}/" if tax_code else "receipts/"
+    return f"{folder}{form_code}-{series}-{number:08d}.xml"
 
 
 def month_bounds(month: str) -> tuple[date, date]:
@@ -101,16 +104,19 @@ def _register_xlsx(title: str, rows: list[list[Any]]) -> bytes:
     return out.getvalue()
 
 
-def export_month(session: Session, month: str, output: Path, *,
+def export_month(session: Session, month: str, output: Path, *, issuer: str | None = None,
                  progress: Callable[[int], None] | None = None) -> ExportSummary:
     """Write the month's ZIP to ``output`` (through a temporary file: a failure leaves no
-    half-written archive). Raises ``ValueError`` for a bad month or a month with no number."""
+    half-written archive); ``issuer``: only the numbering of that organisation (its MST).
+    Raises ``ValueError`` for a bad month or a month with no number."""
     first, following = month_bounds(month)
+    scoped = [] if issuer is None else [Receipt.issuer_tax_code == issuer]
     rows = session.execute(
         select(Receipt, Payment.provider, Payment.provider_txn_id)
         .outerjoin(Payment, Payment.id == Receipt.payment_id)
-        .where(Receipt.issued_on >= first, Receipt.issued_on < following)
-        .order_by(Receipt.form_code, Receipt.series, Receipt.number)).all()
+        .where(Receipt.issued_on >= first, Receipt.issued_on < following, *scoped)
+        .order_by(Receipt.issuer_tax_code, Receipt.form_code, Receipt.series,
+                  Receipt.number)).all()
     if not rows:
         raise ValueError(f"no receipt number was drawn in {month}: nothing to export "
                          "(check the month, and that RECON_RECEIPTS is on)")
@@ -121,7 +127,7 @@ def export_month(session: Session, month: str, output: Path, *,
     writer.writerow(MANIFEST_COLUMNS)
     register: list[list[Any]] = []
     counts = {"issued": 0, "spoiled": 0, "reserved": 0}
-    spans: dict[tuple[str, str], list[int]] = {}
+    spans: dict[tuple[str, str, str], list[int]] = {}
     temporary = output.with_name(output.name + ".part")
     with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for receipt, provider, txn in rows:
@@ -130,16 +136,19 @@ def export_month(session: Session, month: str, output: Path, *,
             code = None
             if receipt.status == "issued" and receipt.document:
                 data = receipt.document.encode("utf-8")
-                name = file_name(receipt.form_code, receipt.series, receipt.number)
+                name = file_name(receipt.form_code, receipt.series, receipt.number,
+                                 receipt.issuer_tax_code)
                 archive.writestr(name, data)
                 writer.writerow((name, receipt.form_code, receipt.series, receipt.number,
-                                 "issued", hashlib.sha256(data).hexdigest()))
+                                 "issued", hashlib.sha256(data).hexdigest(),
+                                 receipt.issuer_tax_code))
                 code = read_document(data)[0]
             elif receipt.status == "spoiled":
                 writer.writerow(("", receipt.form_code, receipt.series, receipt.number,
-                                 "spoiled", ""))
+                                 "spoiled", "", receipt.issuer_tax_code))
             if receipt.status != "reserved":
-                span = spans.setdefault((receipt.form_code, receipt.series),
+                span = spans.setdefault((receipt.issuer_tax_code, receipt.form_code,
+                                         receipt.series),
                                         [receipt.number, receipt.number])
                 span[0], span[1] = min(span[0], receipt.number), max(span[1], receipt.number)
             register.append([receipt.form_code, receipt.series, f"{receipt.number:08d}",
@@ -153,4 +162,4 @@ def export_month(session: Session, month: str, output: Path, *,
         archive.writestr("register.xlsx", _register_xlsx(f"Sổ biên lai {month}", register))
     temporary.replace(output)
     return ExportSummary(counts["issued"], counts["spoiled"], counts["reserved"],
-                         [(f, s, a, b) for (f, s), (a, b) in sorted(spans.items())])
+                         [(t, f, s, a, b) for (t, f, s), (a, b) in sorted(spans.items())])

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Final
 
 from lxml import etree
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from recon.clock import Clock
 from recon.db import Database
 from recon.errors import ConfigurationError, ReconError
+from recon.models.agencies import Agency
 from recon.models.dossiers import Dossier, FeeLine
 from recon.models.payments import Payment, PaymentAllocation
 from recon.models.receipts import Receipt
@@ -56,6 +58,28 @@ def unused_lookup_code(session: Session) -> str:
             return code
 
 
+#: who signs an organisation's receipts: its MST -> its signer (None: it cannot sign now)
+SignerOf = Callable[[str], "Signer | None"]
+
+
+def own_certificate(settings: ReceiptSettings, issuer: str) -> Path | None:
+    """The organisation's own PKCS#12 file (``RECON_RECEIPT_P12_DIR/<MST>.p12``), or None:
+    it signs with the default certificate (``RECON_RECEIPT_P12_FILE``)."""
+    if not settings.p12_dir or not issuer:
+        return None
+    path = Path(settings.p12_dir) / f"{issuer}.p12"
+    return path if path.is_file() else None
+
+
+def load_own_signer(settings: ReceiptSettings, path: Path) -> Signer:
+    """An organisation's own signer: its file, opened with the password in ``<MST>.password``
+    beside it, else ``RECON_RECEIPT_P12_PASSWORD``."""
+    secret = path.with_suffix(".password")
+    password = (secret.read_text(encoding="utf-8").strip() if secret.is_file()
+                else settings.p12_password)
+    return Signer.from_p12(path, password)
+
+
 def load_signer(settings: ReceiptSettings) -> Signer:
     if not settings.p12_file:
         raise ConfigurationError("RECON_RECEIPTS is on but RECON_RECEIPT_P12_FILE is not set",
@@ -75,12 +99,16 @@ def _dossier_of(receipt: Receipt) -> str | None:
 @dataclass(frozen=True)
 class _Planned:
     """Everything a receipt says but its number (drawn last: the counter stays locked from
-    the draw to the end of the transaction, so the less done after it, the less others wait)."""
+    the draw to the end of the transaction, so the less done after it, the less others wait).
+    ``collector_code``: the agency whose fee lines it carries; ``issuer``: the MST its number
+    is drawn under ('' when none is configured)."""
 
     payment_id: int
     amount: int
     items: tuple[FeeItem, ...]
     collector: Party
+    collector_code: str
+    issuer: str
     payer: Party
     method: str
     provider_reference: str | None
@@ -89,25 +117,60 @@ class _Planned:
     lookup_code: str
 
 
+def by_collector(lines: list[FeeLine], default: str) -> list[tuple[str, list[FeeLine]]]:
+    """A dossier's fee lines grouped by collecting organisation (``collector_code``; None: the
+    dossier's agency ``default``), in line order, the groups in the order of their first line
+    (pure)."""
+    groups: dict[str, list[FeeLine]] = {}
+    for line in sorted(lines, key=lambda f: f.position):
+        groups.setdefault(line.collector_code or default, []).append(line)
+    return list(groups.items())
+
+
+def issuer_of(agency: Agency, settings: ReceiptSettings) -> str:
+    """The MST ``agency`` issues receipts under: its own, else RECON_RECEIPT_TAX_CODE, else ''
+    (the organisation whose numbering it draws from)."""
+    return agency.tax_code or settings.tax_code or ""
+
+
 def _plan(session: Session, payment: Payment, dossier: Dossier, amount: int,
-          settings: ReceiptSettings, *, code: str | None = None) -> _Planned | None:
-    """The receipt of ``amount`` of ``payment`` for ``dossier``; None (logged) when the amount
-    is not the dossier's fees (a person issues it)."""
+          settings: ReceiptSettings, agencies: Mapping[str, Agency], *,
+          codes: list[str] | None = None) -> list[_Planned]:
+    """The receipts of ``amount`` of ``payment`` for ``dossier``: one per collecting
+    organisation of its fee lines, each with that organisation's lines and amount; none
+    (logged) when the amount is not the dossier's fees (a part payment: a person issues it),
+    and none for a collector that is no known agency (logged; ``receipt_missing`` follows)."""
     fees = sum(line.amount for line in dossier.fee_lines)
     if not dossier.fee_lines or fees != amount:
         log.warning("no receipt for payment %s: it paid %s VND, the dossier %s assesses %s VND;"
                     " a person issues it", payment.id, amount, dossier.code, fees)
-        return None
-    items = tuple(FeeItem(FEE_KIND_WORDS[line.kind], line.name, line.amount)
-                  for line in sorted(dossier.fee_lines, key=lambda f: f.position))
-    return _Planned(
-        payment_id=payment.id, amount=amount, items=items,
-        collector=Party(dossier.agency.name, settings.tax_code),
-        payer=Party(dossier.applicant_name),
-        method=PAYMENT_METHODS.get(payment.channel, payment.channel.upper()),
-        provider_reference=payment.bank_reference or payment.provider_txn_id,
-        dossier_code=dossier.code, procedure=dossier.procedure.name,
-        lookup_code=code or unused_lookup_code(session))
+        return []
+    home = next((a for a in agencies.values() if a.id == dossier.agency_id), None)
+    plans = []
+    for code, lines in by_collector(list(dossier.fee_lines), home.code if home else ""):
+        agency = agencies.get(code)
+        if agency is None:
+            log.error("no receipt for payment %s: the dossier %s names the collector %r, which "
+                      "is no agency; create it (recon agencies create)", payment.id,
+                      dossier.code, code)
+            continue
+        issuer = issuer_of(agency, settings)
+        plans.append(_Planned(
+            payment_id=payment.id, amount=sum(line.amount for line in lines),
+            items=tuple(FeeItem(FEE_KIND_WORDS[line.kind], line.name, line.amount)
+                        for line in lines),
+            collector=Party(agency.name, issuer or None), collector_code=agency.code,
+            issuer=issuer, payer=Party(dossier.applicant_name),
+            method=PAYMENT_METHODS.get(payment.channel, payment.channel.upper()),
+            provider_reference=payment.bank_reference or payment.provider_txn_id,
+            dossier_code=dossier.code, procedure=dossier.procedure.name,
+            lookup_code=codes.pop() if codes else unused_lookup_code(session)))
+    return plans
+
+
+def _agencies(session: Session) -> dict[str, Agency]:
+    """Every agency by code (a small table: the collecting organisations)."""
+    return {a.code: a for a in session.scalars(select(Agency))}
 
 
 def _signed(plan: _Planned, drawn: Drawn, signer: Signer, moment: datetime,
@@ -122,50 +185,94 @@ def _signed(plan: _Planned, drawn: Drawn, signer: Signer, moment: datetime,
     schema().assertValid(unsigned)
     document = to_bytes(sign(unsigned, signer, moment))
     return Receipt(form_code=drawn.form_code, series=drawn.series, number=drawn.number,
+                   issuer_tax_code=drawn.issuer, collector_code=plan.collector_code,
                    status="issued", issued_on=drawn.issued_on, drawn_by=actor, drawn_at=moment,
                    payment_id=plan.payment_id, amount=plan.amount, signed_at=moment,
                    document=document.decode("utf-8"), lookup_code=plan.lookup_code)
+
+
+def _key(receipt: Receipt, home: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(dossier code, collector code) of an issued receipt; a receipt without a collector (none
+    left after migration 0027, but read safely) is its dossier's agency's."""
+    code = _dossier_of(receipt)
+    return code, receipt.collector_code or home.get(code or "")
+
+
+def _wanted(session: Session, payment: Payment, share: tuple[int, int] | None,
+            issued: list[Receipt], settings: ReceiptSettings,
+            agencies: Mapping[str, Agency]) -> tuple[list[Receipt], list[_Planned]]:
+    """(the receipts of this share already issued, the ones still owed)."""
+    dossier_id, amount = share if share is not None else (payment.dossier_id, payment.amount)
+    dossier = session.get(Dossier, dossier_id) if dossier_id else None
+    if dossier is None:
+        log.warning("no receipt for payment %s: it matches no dossier", payment.id)
+        return [], []
+    home_code = next((a.code for a in agencies.values() if a.id == dossier.agency_id), "")
+    mine = [r for r in issued if _key(r, {dossier.code: home_code})[0] in (dossier.code, None)]
+    have = {_key(r, {dossier.code: home_code})[1] for r in mine}
+    plans = _plan(session, payment, dossier, amount, settings, agencies)
+    return mine, [p for p in plans if p.collector_code not in have]
+
+
+def _issue_plans(session: Session, plans: list[_Planned], *, settings: ReceiptSettings,
+                 signer_of: SignerOf, moment: datetime, actor: str) -> list[Receipt]:
+    """Draw, sign (with the organisation's signer) and register each of ``plans``, the draws
+    in order of organisation (every issuer takes counters in one order: no two transactions
+    wait on each other), each in a SAVEPOINT: a failure gives its number back and costs
+    nothing else. An organisation whose certificate cannot be loaded gets nothing (logged)."""
+    out: list[Receipt] = []
+    for plan in sorted(plans, key=lambda p: p.issuer):
+        signer = signer_of(plan.issuer)
+        if signer is None:
+            continue
+        try:
+            with session.begin_nested():
+                drawn = next_number(session, settings, moment=moment, issuer=plan.issuer)
+                receipt = _signed(plan, drawn, signer, moment, actor)
+                # registered once, signed: the number is in the register in this transaction
+                session.add(receipt)
+                session.flush()
+        except (ReconError, ValueError, KeyError, etree.DocumentInvalid) as exc:
+            log.error("no receipt for payment %s (collector %s): %s; its number was given "
+                      "back", plan.payment_id, plan.collector_code, exc)
+            continue
+        out.append(receipt)
+    return out
+
+
+def _issued_of(session: Session, payment: Payment, just_recorded: bool) -> list[Receipt]:
+    if just_recorded:
+        return []
+    return list(session.scalars(select(Receipt).where(
+        Receipt.payment_id == payment.id, Receipt.status == "issued").order_by(Receipt.id)))
+
+
+def issue_receipts(session: Session, payment: Payment, *, settings: ReceiptSettings,
+                   signer: Signer, moment: datetime, actor: str = "system",
+                   share: tuple[int, int] | None = None,
+                   just_recorded: bool = False) -> list[Receipt]:
+    """Issue, sign and register the receipts of ``payment`` (of one ``share`` of a split
+    transfer: (dossier id, amount)): one per collecting organisation of the dossier's fee
+    lines; those already issued are returned, not issued again. ``just_recorded``: the payment
+    was inserted in this transaction, so it has no receipt yet (none is looked for)."""
+    if not settings.enabled or payment.status != "succeeded":
+        return []
+    agencies = _agencies(session)
+    mine, plans = _wanted(session, payment, share, _issued_of(session, payment, just_recorded),
+                          settings, agencies)
+    return mine + _issue_plans(session, plans, settings=settings,
+                               signer_of=lambda _issuer: signer, moment=moment, actor=actor)
 
 
 def issue_receipt(session: Session, payment: Payment, *, settings: ReceiptSettings,
                   signer: Signer, moment: datetime, actor: str = "system",
                   share: tuple[int, int] | None = None,
                   just_recorded: bool = False) -> Receipt | None:
-    """Issue, sign and register the receipt of ``payment``; the existing one if it has one.
-
-    ``share``: (dossier id, amount) of one allocation of a split transfer: the receipt is that
-    dossier's, for that amount (one receipt per share; the existing one of that dossier, if
-    any). ``just_recorded``: the payment was inserted in this transaction, so it has no receipt
-    yet (none is looked for)."""
-    if not settings.enabled or payment.status != "succeeded":
-        return None
-    dossier_id, amount = share if share is not None else (payment.dossier_id, payment.amount)
-    dossier = session.get(Dossier, dossier_id) if dossier_id else None
-    issued = [] if just_recorded else list(session.scalars(select(Receipt).where(
-        Receipt.payment_id == payment.id, Receipt.status == "issued").order_by(Receipt.id)))
-    if share is None and issued:
-        return issued[0]
-    if share is not None and dossier is not None:
-        for existing in issued:
-            if _dossier_of(existing) == dossier.code:
-                return existing
-    if dossier is None:
-        log.warning("no receipt for payment %s: it matches no dossier", payment.id)
-        return None
-    plan = _plan(session, payment, dossier, amount, settings)
-    if plan is None:
-        return None
-    try:
-        with session.begin_nested():
-            drawn = next_number(session, settings, moment=moment)
-            receipt = _signed(plan, drawn, signer, moment, actor)
-            # registered once, signed: the number is in the register in this transaction
-            session.add(receipt)
-            session.flush()
-    except (ReconError, ValueError, KeyError, etree.DocumentInvalid) as exc:
-        log.error("no receipt for payment %s: %s; its number was given back", payment.id, exc)
-        return None
-    return receipt
+    """The first of :func:`issue_receipts` (a dossier with one collector has one receipt), or
+    None when none could be issued."""
+    found = issue_receipts(session, payment, settings=settings, signer=signer, moment=moment,
+                           actor=actor, share=share, just_recorded=just_recorded)
+    return found[0] if found else None
 
 
 @dataclass
@@ -176,6 +283,7 @@ class Receipting:
 
     settings: ReceiptSettings
     _signer: Signer | None = field(default=None, repr=False)
+    _own: dict[str, Signer | None] = field(default_factory=dict, repr=False)
 
     @property
     def enabled(self) -> bool:
@@ -192,9 +300,27 @@ class Receipting:
                 return None
         return self._signer
 
+    def signer_for(self, issuer: str) -> Signer | None:
+        """The signer of the organisation with MST ``issuer``: its own certificate in
+        ``RECON_RECEIPT_P12_DIR`` when there is one, else the default (:meth:`signer`). An own
+        certificate that cannot be opened signs nothing (logged): never another's key."""
+        path = own_certificate(self.settings, issuer)
+        if path is None:
+            return self.signer()
+        if issuer not in self._own:
+            try:
+                self._own[issuer] = load_own_signer(self.settings, path)
+            except (ReconError, ValueError, OSError) as exc:
+                log.error("no receipt issued for the organisation %s: its certificate %s "
+                          "cannot be loaded (%s); fix it, then `recon receipts issue-missing`",
+                          issuer, path, exc)
+                return None
+        return self._own[issuer]
+
     def issue(self, session: Session, payment: Payment, *, moment: datetime,
               actor: str = "system", just_recorded: bool = False) -> list[Receipt]:
-        """The receipts of ``payment``: one, or one per allocation of a split transfer.
+        """The receipts of ``payment``: one per collecting organisation of its dossier's fee
+        lines, for its dossier or for each allocation of a split transfer.
         ``just_recorded``: the payment was inserted in this transaction and matched to one
         dossier, so it has no allocation and no receipt yet (neither is looked for: two
         queries fewer on every new payment)."""
@@ -208,15 +334,17 @@ class Receipting:
         signer = self.signer()
         if signer is None:
             return []
-        issued: list[Receipt] = []
-        wanted: list[tuple[int, int] | None] = list(shares) if shares else [None]
-        for share in wanted:
-            receipt = issue_receipt(session, payment, settings=self.settings, signer=signer,
-                                    moment=moment, actor=actor, share=share,
-                                    just_recorded=just_recorded)
-            if receipt is not None:
-                issued.append(receipt)
-        return issued
+        agencies = _agencies(session)
+        issued = _issued_of(session, payment, just_recorded)
+        kept: list[Receipt] = []
+        plans: list[_Planned] = []
+        for share in (list(shares) if shares else [None]):
+            mine, owed = _wanted(session, payment, share, issued, self.settings, agencies)
+            kept += mine
+            plans += owed
+        # every share's receipts drawn together, in order of organisation (no lock cycles)
+        return kept + _issue_plans(session, plans, settings=self.settings,
+                                   signer_of=self.signer_for, moment=moment, actor=actor)
 
 
 _CACHE: dict[tuple[tuple[str, str], ...], Receipting] = {}
@@ -241,13 +369,25 @@ def inline_receipting(env: Mapping[str, str]) -> Receipting | None:
 
 def missing(session: Session) -> list[int]:
     """The succeeded payments owed a receipt that have none (their issuing failed, or the
-    worker issues them): matched to a dossier whose fees they pay in full and without an issued
-    receipt, or split with fewer receipts than shares, in order of payment (recorded, id). (A
-    part payment gets none: a person issues it.)"""
+    worker issues them), in order of payment (recorded, id): matched to a dossier whose fees
+    they pay in full, or split, with fewer issued receipts than they are owed (one per
+    collecting organisation of each dossier paid). (A part payment gets none: a person issues
+    it.)"""
     issued = (select(Receipt.payment_id, func.count().label("n")).where(
         Receipt.status == "issued").group_by(Receipt.payment_id).subquery())
-    shares = (select(PaymentAllocation.payment_id, func.count().label("n"))
+    collectors = (
+        select(FeeLine.dossier_id,
+               func.count(func.distinct(func.coalesce(FeeLine.collector_code, Agency.code)))
+               .label("n"))
+        .join(Dossier, Dossier.id == FeeLine.dossier_id)
+        .join(Agency, Agency.id == Dossier.agency_id)
+        .group_by(FeeLine.dossier_id).subquery())
+    shares = (select(PaymentAllocation.payment_id,
+                     func.sum(func.coalesce(collectors.c.n, 0)).label("n"))
+              .outerjoin(collectors, collectors.c.dossier_id == PaymentAllocation.dossier_id)
               .group_by(PaymentAllocation.payment_id).subquery())
+    own = (select(collectors.c.n).where(collectors.c.dossier_id == Payment.dossier_id)
+           .correlate(Payment).scalar_subquery())
     fees = (select(func.sum(FeeLine.amount)).where(FeeLine.dossier_id == Payment.dossier_id)
             .correlate(Payment).scalar_subquery())
     rows = session.execute(
@@ -256,7 +396,7 @@ def missing(session: Session) -> list[int]:
         .where(Payment.status == "succeeded",
                or_(and_(Payment.dossier_id.is_not(None), Payment.amount == fees),
                    shares.c.n.is_not(None)),
-               func.coalesce(issued.c.n, 0) < func.coalesce(shares.c.n, 1))
+               func.coalesce(issued.c.n, 0) < func.coalesce(shares.c.n, own, 1))
         .order_by(Payment.received_at, Payment.id))
     return [int(r[0]) for r in rows]
 
@@ -302,10 +442,10 @@ SWEEP_BATCH: Final = 200
 
 def _owed(session: Session, payments: list[Payment],
           settings: ReceiptSettings) -> list[_Planned]:
-    """The receipts ``payments`` are owed and have not, in their order: one each, or one per
-    share of a split transfer whose dossier has none yet. Read per batch (allocations, issued
-    receipts, dossiers with their fee lines, the lookup codes): a few queries, not a few per
-    payment."""
+    """The receipts ``payments`` are owed and have not, in their order: one per collecting
+    organisation of the dossier paid, or of each share of a split transfer, less those issued.
+    Read per batch (allocations, issued receipts, dossiers with their fee lines, agencies, the
+    lookup codes): a few queries, not a few per payment."""
     ids = [p.id for p in payments]
     shares: dict[int, list[tuple[int, int]]] = {}
     for a in session.scalars(select(PaymentAllocation).where(
@@ -319,24 +459,29 @@ def _owed(session: Session, payments: list[Payment],
     wanted: list[tuple[Payment, int, int]] = []
     for payment in payments:
         mine = shares.get(payment.id)
-        had = issued.get(payment.id, [])
         if not mine:
-            if had or payment.dossier_id is None:
+            if payment.dossier_id is None:
                 continue
             mine = [(payment.dossier_id, payment.amount)]
         wanted.extend((payment, d, amount) for d, amount in mine)
     dossiers = {d.id: d for d in session.scalars(
         select(Dossier).where(Dossier.id.in_({d for _p, d, _a in wanted}))
         .options(selectinload(Dossier.fee_lines))).unique()}
-    codes = _fresh_codes(session, len(wanted))
+    agencies = _agencies(session)
+    home = {a.id: a.code for a in agencies.values()}
+    codes = _fresh_codes(session, sum(
+        len({f.collector_code for f in dossiers[d].fee_lines}) + 1
+        for _p, d, _a in wanted if d in dossiers))
     plans = []
-    for (payment, dossier_id, amount), code in zip(wanted, codes, strict=True):
+    for payment, dossier_id, amount in wanted:
         dossier = dossiers.get(dossier_id)
-        if dossier is None or dossier.code in {_dossier_of(r) for r in issued.get(payment.id, [])}:
-            continue  # gone, or this share's receipt is issued
-        plan = _plan(session, payment, dossier, amount, settings, code=code)
-        if plan is not None:
-            plans.append(plan)
+        if dossier is None:
+            continue  # gone
+        homes = {dossier.code: home.get(dossier.agency_id, "")}
+        have = {_key(r, homes)[1] for r in issued.get(payment.id, [])
+                if _key(r, homes)[0] in (dossier.code, None)}
+        plans += [p for p in _plan(session, payment, dossier, amount, settings, agencies,
+                                   codes=codes) if p.collector_code not in have]
     return plans
 
 
@@ -353,11 +498,13 @@ def _fresh_codes(session: Session, count: int) -> list[str]:
 def issue_batch(db: Database, clock: Clock, receipts: Receipting, *, actor: str,
                 limit: int = SWEEP_BATCH) -> int:
     """Issue up to ``limit`` owed receipts (:func:`missing`) in one transaction, in order of
-    payment: the counter is locked first (two sweeps take turns, and the second sees what the
-    first issued), the payments owed are read and locked (one another issuer holds is left
-    for the next sweep), one block of consecutive numbers is drawn for all of them (one counter
-    update), and each is signed and registered. A receipt that cannot be signed keeps its
-    number as ``spoiled`` (never skipped). The number of receipts issued."""
+    payment: the default organisation's counter ('' ) is locked first, as the sweeps' turn (two
+    sweeps take turns, and the second sees what the first issued; '' sorts first, so the
+    order of counter locks stays one), the payments owed are read and locked (one another
+    issuer holds is left for the next sweep), one block of consecutive numbers is drawn per
+    organisation (one counter update each), and each receipt is signed and registered. A
+    receipt that cannot be signed keeps its number as ``spoiled`` (never skipped). The number
+    of receipts issued."""
     signer = receipts.signer()
     if signer is None:
         return 0
@@ -375,20 +522,29 @@ def issue_batch(db: Database, clock: Clock, receipts: Receipting, *, actor: str,
             plans.extend(_owed(session, [locked[i] for i in chunk if i in locked], settings))
             if len(plans) >= limit:
                 break
-        plans = plans[:limit]
+        # an organisation whose own certificate cannot be loaded waits (logged), numberless
+        plans = [p for p in plans[:limit] if receipts.signer_for(p.issuer) is not None]
         if not plans:
             return 0
+        # one block of consecutive numbers per organisation, in order of organisation (every
+        # issuer takes counters in one order), each in order of payment
+        numbered: list[tuple[_Planned, Drawn]] = []
+        for issuer in sorted({p.issuer for p in plans}):
+            theirs = [p for p in plans if p.issuer == issuer]
+            numbered += zip(theirs, draw_block(session, settings, moment=moment,
+                                               count=len(theirs), issuer=issuer), strict=True)
         issued = 0
-        for plan, drawn in zip(plans, draw_block(session, settings, moment=moment,
-                                                 count=len(plans)), strict=True):
+        for plan, drawn in numbered:
             try:
-                receipt = _signed(plan, drawn, signer, moment, actor)
+                receipt = _signed(plan, drawn, receipts.signer_for(plan.issuer) or signer,
+                                  moment, actor)
                 issued += 1
             except (ReconError, ValueError, KeyError, etree.DocumentInvalid) as exc:
                 log.error("no receipt for payment %s: %s; its number %s is kept as spoiled",
                           plan.payment_id, exc, drawn.number)
                 receipt = Receipt(form_code=drawn.form_code, series=drawn.series,
-                                  number=drawn.number, status="spoiled",
+                                  number=drawn.number, issuer_tax_code=drawn.issuer,
+                                  collector_code=plan.collector_code, status="spoiled",
                                   issued_on=drawn.issued_on, drawn_by=actor, drawn_at=moment,
                                   payment_id=plan.payment_id, amount=plan.amount,
                                   spoiled_reason=f"signing failed: {exc}"[:500],

@@ -34,6 +34,10 @@ class ReceiptSettings:
     tax_code: str | None = None  # the collecting organisation's MST
     p12_file: str | None = None
     p12_password: str | None = None
+    # RECON_RECEIPT_P12_DIR: a folder of organisations' own certificates, ``<MST>.p12`` (with
+    # its password in ``<MST>.password`` beside it, else RECON_RECEIPT_P12_PASSWORD); an
+    # organisation without one signs with RECON_RECEIPT_P12_FILE's
+    p12_dir: str | None = None
     # days after a receipt's day by whose end its summary table must have been sent
     summary_grace_days: int = 1
     issue_mode: str = "inline"
@@ -92,6 +96,7 @@ class ReceiptSettings:
             tax_code=env.get("RECON_RECEIPT_TAX_CODE") or None,
             p12_file=env.get("RECON_RECEIPT_P12_FILE") or None,
             p12_password=env.get("RECON_RECEIPT_P12_PASSWORD") or None,
+            p12_dir=env.get("RECON_RECEIPT_P12_DIR") or None,
             summary_grace_days=_days(env.get("RECON_RECEIPT_SUMMARY_GRACE_DAYS")),
             issue_mode=_issue_mode(env.get("RECON_RECEIPTS_ISSUE")),
             sweep_seconds=_sweep_seconds(env.get("RECON_RECEIPTS_SWEEP_SECONDS")),

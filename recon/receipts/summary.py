@@ -64,8 +64,13 @@ class Summary:
 
 
 def agency_of(session: Session, receipt: Receipt) -> int | None:
-    """The agency (collecting organisation) of a receipt: its payment's dossier's, or for a
-    share of a split transfer, the dossier the receipt names."""
+    """The agency (collecting organisation) of a receipt: the collector it was issued for
+    (migration 0027), else its payment's dossier's, or for a share of a split transfer, the
+    dossier the receipt names."""
+    if receipt.collector_code:
+        found = session.scalar(select(Agency.id).where(Agency.code == receipt.collector_code))
+        if found is not None:
+            return found
     payment = session.get(Payment, receipt.payment_id) if receipt.payment_id else None
     if payment is not None and payment.dossier_id is not None:
         return session.scalar(select(Dossier.agency_id).where(Dossier.id == payment.dossier_id))
@@ -116,7 +121,8 @@ def summaries(session: Session, day: date, *, agency_code: str | None = None,
                 receipt.form_code, receipt.series, receipt.number, receipt.issued_on,
                 content.payer.name, content.total, receipt.kind,
                 (related.form_code, related.series, related.number) if related else None))
-        result.append(Summary(agency, day, tax_code, tuple(rows)))
+        # the organisation's own MST, else the deployment's (RECON_RECEIPT_TAX_CODE)
+        result.append(Summary(agency, day, agency.tax_code or tax_code, tuple(rows)))
     return result
 
 

@@ -253,7 +253,7 @@ def approve_correction(correction_id: int) -> BaseResponse | tuple[str, int]:
         with database().transaction() as s:
             new = corrections.approve(s, _clock(), correction_id, actor=g.principal.actor,
                                       person=g.principal.person, settings=receipts_on.settings,
-                                      signer=signer, scope=scope(),
+                                      signer=receipts_on.signer_for, scope=scope(),
                                       note=request.form.get("note"))
             number = f"{new.form_code} {new.series} {new.number:08d}"
     except ReconError as exc:

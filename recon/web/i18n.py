@@ -108,6 +108,7 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "user.scope_set": ("User's agencies set", "Đặt đơn vị được xem cho người dùng"),
     "token.scope_set": ("API token's agencies set", "Đặt đơn vị được xem cho mã truy cập API"),
     "agency.created": ("Agency created", "Tạo đơn vị"),
+    "agency.tax_code": ("Agency tax code set", "Đặt mã số thuế của đơn vị"),
     "dossier.created": ("Dossier created", "Tạo hồ sơ"),
     "dossier.updated": ("Dossier updated", "Cập nhật hồ sơ"),
     "dossier.fees_reassessed": ("Fees reassessed", "Tính lại phí, lệ phí"),

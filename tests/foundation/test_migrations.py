@@ -115,3 +115,61 @@ def test_every_stamped_table_keeps_its_change_triggers(sqlite_template: Path) ->
             continue
         for verb in ("insert", "update"):
             assert (table, f"{table}_change_seq_{verb}") in triggers, (table, verb)
+
+
+def test_0027_receipt_collectors_backfills_the_register(db: Database) -> None:
+    """0027 keys numbering per organisation: receipts issued before it get the collector of
+    the dossier they name and the MST they state (a number without a document, the MST of
+    its series), and the counter goes to that MST; the receipts keep their change stamps."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from recon.cli.admin import upgrade_database
+    from recon.models import Agency, Dossier, Payment, Procedure
+
+    at = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+    with db.transaction() as s:
+        agency = Agency(code="H57.STP", name="Sở Tư pháp", bank_bin="970415",
+                        account_number="1", account_name="STP")
+        dossier = Dossier(code="H57-1", agency=agency, applicant_name="An", received_at=at,
+                          procedure=Procedure(code="P", name="Thủ tục"))
+        s.add(dossier)
+        s.flush()
+        payment = Payment(provider="cash", provider_txn_id="C1", channel="cash", amount=5,
+                          status="succeeded", paid_at=at, dossier_id=dossier.id)
+        s.add(payment)
+        s.flush()
+        payment_id = payment.id
+    # written as 0026 wrote them (no collector, no MST key), then downgraded and upgraded
+    document = ("<CTu><DLCTu><NDCTu><TCThu><Ten>Sở Tư pháp</Ten><MST>3300101234</MST></TCThu>"
+                "<HSo><MHSo>H57-1</MHSo></HSo></NDCTu></DLCTu></CTu>")
+    with db.transaction() as conn:
+        conn.execute(text("INSERT INTO receipt_counters (form_code, series, last_number) "
+                          "VALUES ('EBL01', '26T', 2)"))
+        conn.execute(text(
+            "INSERT INTO receipts (id, form_code, series, number, status, issued_on, drawn_by, "
+            "drawn_at, payment_id, amount, document) VALUES (1, 'EBL01', '26T', 1, 'issued', "
+            "'2026-11-26', 't', CURRENT_TIMESTAMP, :p, 5, :d)"), {"p": payment_id, "d": document})
+        conn.execute(text(
+            "INSERT INTO receipts (id, form_code, series, number, status, issued_on, drawn_by, "
+            "drawn_at, spoiled_reason) VALUES (2, 'EBL01', '26T', 2, 'spoiled', '2026-11-26', "
+            "'t', CURRENT_TIMESTAMP, 'signing failed')"))
+    db.dispose()
+    command.downgrade(alembic_config(db.url), "0026_receipt_changes")
+    db.dispose()
+    upgrade_database(db.url)
+    db.dispose()
+    with db.engine.connect() as conn:
+        assert conn.execute(text(
+            "SELECT id, collector_code, issuer_tax_code FROM receipts ORDER BY id")).all() == [
+            (1, "H57.STP", "3300101234"), (2, None, "3300101234")]
+        assert conn.execute(text(
+            "SELECT issuer_tax_code, form_code, series, last_number FROM receipt_counters")
+        ).all() == [("3300101234", "EBL01", "26T", 2)]
+        if db.dialect == "sqlite":
+            triggers = {r[0] for r in conn.execute(text(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'receipts'"))}
+            assert {"receipts_change_seq_insert", "receipts_change_seq_update"} <= triggers
+    assert "tax_code" in {c["name"] for c in inspect(db.engine).get_columns("agencies")}

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from recon.cli import cli
 from recon.db import Database
+from recon.demo.receipts import DEMO_TAX_CODES
 from recon.models import Receipt
 from recon.receipts.signing import verify
 
@@ -37,15 +38,22 @@ def test_the_demo_march_exports_and_verifies_and_names_a_deleted_receipt(
                                         "--output", str(archive)], catch_exceptions=False)
     assert exported.exit_code == 0, exported.output
     with db.read() as s:
-        march = list(s.execute(select(Receipt.number).where(
-            Receipt.issued_on >= date(2021, 3, 1), Receipt.issued_on < date(2021, 4, 1),
-            Receipt.status == "issued").order_by(Receipt.number)).scalars())
-        before = int(s.scalar(select(func.count()).select_from(Receipt).where(
-            Receipt.issued_on < date(2021, 3, 1))) or 0)
-    assert len(march) > 1_000 and before > 1_000
-    # March continues the year's series: its numbers follow February's, consecutively
-    assert march == list(range(before + 1, before + len(march) + 1))
-    assert f"EBL01 21T: numbers {march[0]} to {march[-1]}" in exported.output
+        rows = s.execute(select(Receipt.issuer_tax_code, Receipt.number, Receipt.issued_on)
+                         .where(Receipt.status == "issued")
+                         .order_by(Receipt.issuer_tax_code, Receipt.number)).all()
+    in_march = [(t, n) for t, n, day in rows if date(2021, 3, 1) <= day < date(2021, 4, 1)]
+    organisations = sorted({t for t, _n in in_march})
+    # every demo organisation issues under its own made-up MST, in its own numbering
+    assert len(organisations) > 3 and set(organisations) <= set(DEMO_TAX_CODES.values())
+    for mst in organisations:
+        theirs = [n for t, n in in_march if t == mst]
+        before = sum(1 for t, _n, day in rows if t == mst and day < date(2021, 3, 1))
+        # March continues the organisation's year: its numbers follow February's
+        assert theirs == list(range(before + 1, before + len(theirs) + 1))
+        assert f"MST {mst} EBL01 21T: numbers {theirs[0]} to {theirs[-1]}" in exported.output
+    mst = max(organisations, key=lambda t: sum(1 for o, _n in in_march if o == t))
+    march = [n for t, n in in_march if t == mst]
+    assert len(march) > 500 and len(in_march) > 1_000
 
     with zipfile.ZipFile(archive) as z:
         names = z.namelist()
@@ -53,32 +61,35 @@ def test_the_demo_march_exports_and_verifies_and_names_a_deleted_receipt(
         sample = z.read(manifest[0]["file"])
         register = load_workbook(io.BytesIO(z.read("register.xlsx")), read_only=True)
     xml = [n for n in names if n.endswith(".xml")]
-    assert len(xml) == len(march) == len(manifest)
-    assert [int(r["number"]) for r in manifest] == march
+    assert len(xml) == len(in_march) == len(manifest)
+    assert [int(r["number"]) for r in manifest if r["tax_code"] == mst] == march
     assert all(r["series"] == "21T" and r["form_code"] == "EBL01" and len(r["sha256"]) == 64
-               for r in manifest)
+               and r["tax_code"] in organisations for r in manifest)
     assert verify(sample)  # the signature holds
     sheet = register.worksheets[0]
-    header, *rows = list(sheet.iter_rows(values_only=True))
+    header, *sheet_rows = list(sheet.iter_rows(values_only=True))
     assert header[:4] == ("Mẫu số (ký hiệu mẫu)", "Ký hiệu", "Số", "Trạng thái")
-    assert len(rows) == len(march) and rows[0][2] == f"{march[0]:08d}"
-    assert rows[0][3] == "đã phát hành"
+    assert len(sheet_rows) == len(in_march)
+    assert sheet_rows[0][3] == "đã phát hành"
 
     ok = CliRunner().invoke(cli, ["receipts", "verify", str(archive)], catch_exceptions=False)
     assert ok.exit_code == 0, ok.output
-    assert (f"EBL01 21T: {len(march)} numbers, first {march[0]}, last {march[-1]}"
+    assert (f"MST {mst} EBL01 21T: {len(march)} numbers, first {march[0]}, last {march[-1]}"
             in ok.output)
-    assert f"{len(march)} receipts checked: every signature verifies, no number missing or " \
+    assert f"{len(in_march)} receipts checked: every signature verifies, no number missing or " \
            "used twice." in ok.output
 
     # one receipt's XML deleted by hand from the ZIP: the gap is named, and what to do
     gone = march[len(march) // 2]
-    drop = f"receipts/EBL01-21T-{gone:08d}.xml"
+    # an organisation's files are in its MST's folder
+    drop = f"receipts/{mst}/EBL01-21T-{gone:08d}.xml"
+    assert drop in names
     broken = tmp_path / "thieu-mot.zip"
     _without(archive, broken, drop)
     result = CliRunner().invoke(cli, ["receipts", "verify", str(broken)])
     assert result.exit_code == 1
-    assert f"thiếu số {gone:08d} của mẫu EBL01 ký hiệu 21T (missing: {gone})" in result.output
+    assert (f"thiếu số {gone:08d} của mẫu EBL01 ký hiệu 21T của đơn vị MST {mst} "
+            f"(missing: {gone})") in result.output
     assert "What to do: look each missing number up in the register" in result.output
 
     # the same in the unzipped folder
@@ -91,7 +102,7 @@ def test_the_demo_march_exports_and_verifies_and_names_a_deleted_receipt(
     assert f"thiếu số {gone:08d} của mẫu EBL01 ký hiệu 21T" in result.output
 
     # a file changed after the export is named too (its sha256 is not the manifest's)
-    changed = folder / f"receipts/EBL01-21T-{march[0]:08d}.xml"
+    changed = folder / f"receipts/{mst}/EBL01-21T-{march[0]:08d}.xml"
     changed.write_bytes(changed.read_bytes() + b"\n")
     result = CliRunner().invoke(cli, ["receipts", "verify", str(folder)])
     assert result.exit_code == 1

@@ -54,10 +54,11 @@ def test_gaps_duplicates_and_bad_signatures_are_named(tmp_path: Path, signer: Si
     (tmp_path / "notes.xml").write_bytes(b"<not-a-receipt")
     result = CliRunner().invoke(cli, ["receipts", "verify", str(tmp_path)])
     assert result.exit_code == 1
-    assert ("thiếu các số 00000003–00000004, 00000007–00000008 của mẫu EBL01 ký hiệu 26T "
-            "(missing: 3–4, 7–8)") in result.output
-    assert ("số 00000006 của mẫu EBL01 ký hiệu 26T dùng 2 lần (number 6 used twice or more): "
-            "EBL01-26T-6.xml, copy-of-6.xml") in result.output
+    # numbers are per organisation: the messages name it by its MST
+    assert ("thiếu các số 00000003–00000004, 00000007–00000008 của mẫu EBL01 ký hiệu 26T của "
+            "đơn vị MST 3300101234 (missing: 3–4, 7–8)") in result.output
+    assert ("số 00000006 của mẫu EBL01 ký hiệu 26T của đơn vị MST 3300101234 dùng 2 lần "
+            "(number 6 used twice or more): EBL01-26T-6.xml, copy-of-6.xml") in result.output
     assert "What to do: look each missing number up in the register" in result.output
     assert "EBL01-26T-10.xml: signature: reference #R-EBL01-26T-10: the digest does not " \
            "match" in result.output
