@@ -112,6 +112,34 @@ def agencies_create(ctx: click.Context, code: str, name: str, bank_bin: str, acc
         fail(exc)
 
 
+@agencies_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line")
+@click.pass_context
+def agencies_list(ctx: click.Context, as_json: bool) -> None:
+    """Every agency: its code (what --agency and the API take), name, collection account,
+    tax code and the accounts the Treasury leg reads."""
+    from sqlalchemy import select  # noqa: PLC0415 - fast --help
+
+    from recon.models import Agency  # noqa: PLC0415
+
+    app = database_app(ctx)
+    with app.db.read() as s:
+        rows = s.scalars(select(Agency).order_by(Agency.code)).all()
+        if not rows:
+            click.echo("No agency yet: `recon agencies create CODE --name ... --bin ... "
+                       "--account ... --account-name ...` makes one (or `recon demo`).")
+            return
+        for a in rows:
+            record = {"code": a.code, "name": a.name, "bank_bin": a.bank_bin,
+                      "account_number": a.account_number, "tax_code": a.tax_code,
+                      "transfer_account": a.transfer_account}
+            if as_json:
+                click.echo(json.dumps(record, ensure_ascii=False))
+            else:
+                click.echo(f"{a.code:<16} {a.name}  ({a.bank_bin} / {a.account_number}"
+                           f"{', MST ' + a.tax_code if a.tax_code else ''})")
+
+
 @agencies_group.command("tax-code")
 @click.argument("code")
 @click.option("--tax-code", default=None, metavar="MST",
