@@ -943,34 +943,38 @@ def detect_fee_mismatch(facts: Facts, kind: Kind, emit: Emit) -> None:
     surcharge is expected only of a card the payment says was issued abroad."""
     name, explain_ = kind.name, kind.explain
     book = facts.config.contracts
-    contract_of = book.find if len(book) else None
     contracts: dict[tuple[str, str | None, date], Contract | None] = {}
+
+    def contract_for(provider: str, method: str | None, day: date) -> Contract | None:
+        key = (provider, method, day)
+        try:
+            return contracts[key]
+        except KeyError:
+            found = contracts[key] = book.find(provider, method, day)
+            return found
+
     # the same contract, gross, fee, tier count and card get the same check: lines repeat the
     # few fees of a centre's price list, so most lines find theirs here
     checks: dict[tuple[str, int, int, int, bool | None, str | None], FeeCheck] = {}
-    judged: list[tuple[PaymentRow, SettlementLineRow, Contract | None, date]] = []
-    tiered = False
-    for p, line in facts.settled:
-        contract = None
-        when = line[7] if line[7] is not None else p[6]
-        day = explain.vn_date(when)
-        if contract_of is not None:
-            ckey = (line[1], p[11], day)
-            try:
-                contract = contracts[ckey]
-            except KeyError:
-                contract = contracts[ckey] = contract_of(*ckey)
-            tiered = tiered or (contract is not None and bool(contract.tiers))
-        judged.append((p, line, contract, day))
     counts: dict[int, int] = {}
-    if tiered:  # each line's place in its month's count, in transaction order
-        counter = MonthCounter()
-        timed = [(line[7] if line[7] is not None else p[6], line[0], c, day)
-                 for p, line, c, day in judged if c is not None and c.tiers]
+    if any(c.tiers for c in book.contracts):  # each line's place in its month, in time order
+        timed: list[tuple[datetime, int, Contract, date]] = []
+        for p, line in facts.settled:
+            when = line[7] if line[7] is not None else p[6]
+            day = explain.vn_date(when)
+            c = contract_for(line[1], p[11], day)
+            if c is not None and c.tiers:
+                timed.append((when, line[0], c, day))
         timed.sort(key=itemgetter(0, 1))
+        counter = MonthCounter()
         for _when, line_id, c, day in timed:
             counts[line_id] = counter.next(c, day)
-    for p, line, contract, _day in judged:
+    judge_fees = len(book) > 0
+    for p, line in facts.settled:
+        contract = None
+        if judge_fees:
+            when = line[7] if line[7] is not None else p[6]
+            contract = contract_for(line[1], p[11], explain.vn_date(when))
         gross, fee, net = line[3], line[4], line[5]
         net_ok = net == gross - fee
         check = None
