@@ -30,6 +30,12 @@ logger = logging.getLogger(__name__)
 
 PaymentStatus = Literal["succeeded", "failed", "refunded", "pending"]
 PAYMENT_STATUSES: tuple[PaymentStatus, ...] = ("succeeded", "failed", "refunded", "pending")
+#: how a payer paid (``CallbackEvent.method``; a fee contract's channel names one of them):
+#: by QR, a domestic (ATM/NAPAS) card, an international card, an e-wallet, a linked bank
+#: account, or a card scheme where the acquirer reports it (POS). The same list as
+#: recon.contracts.model.METHODS (a test pins it).
+METHODS: tuple[str, ...] = ("qr", "domestic_card", "intl_card", "wallet", "bank_account",
+                            "visa", "mastercard", "jcb", "amex", "unionpay", "napas")
 
 
 class Clock(Protocol):
@@ -188,6 +194,10 @@ class CallbackEvent:
     ``bank_reference`` is the bank's own reference for the credit (the id a bank statement
     lists it by), from the bank-feed providers that carry one (SePay ``referenceCode``, Casso
     ``data.reference``, payOS ``data.reference``); ``None`` for the others, or when absent.
+    ``method`` is how the payer paid (:data:`METHODS`), read from the provider's own field by
+    the adapter's ``payment_methods`` table; ``None`` when the provider carries no such field
+    or a value the table does not know (never a guess). ``card_foreign`` says whether the card
+    was issued abroad; ``None`` when the call does not say (only our POS format carries it).
     """
 
     provider: str
@@ -201,6 +211,8 @@ class CallbackEvent:
     raw_status: str
     channel: str
     bank_reference: str | None = None
+    method: str | None = None
+    card_foreign: bool | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount < 0:
@@ -213,6 +225,8 @@ class CallbackEvent:
             raise ValueError("provider_txn_id must not be empty")
         if self.bank_reference is not None and not self.bank_reference:
             raise ValueError("bank_reference must be None or non-empty")
+        if self.method is not None and self.method not in METHODS:
+            raise ValueError(f"method must be None or one of {METHODS}, got {self.method!r}")
 
 
 @dataclass(frozen=True)
@@ -412,6 +426,11 @@ class Adapter(ABC):
     carries_memo: ClassVar[bool] = True
     pull_api: ClassVar[type[PullApi] | None] = None
     settlement_profiles: ClassVar[Mapping[str, Mapping[str, object]]] = {}
+    # how the provider's own fields name the payment method: field -> {value, upper-cased ->
+    # one of METHODS}, tried in order (the first field whose value is known wins). The values
+    # are the providers' documented codes as far as recon knows them, not verified against a
+    # merchant contract: an unknown value gives no method (None), never a guess.
+    payment_methods: ClassVar[Mapping[str, Mapping[str, str]]] = {}
     # a provider that pays the centre in batches (None: its money lands on the account itself)
     payout: ClassVar[PayoutSpec | None] = None
 
@@ -443,6 +462,18 @@ class Adapter(ABC):
         :attr:`EnvSpec.arguments`); :class:`NotConfigured` names every missing variable."""
         return cls(**cls.env_spec.arguments_from(env), max_age_seconds=max_age_seconds,
                    clock=clock)
+
+    @classmethod
+    def method_of(cls, fields: Mapping[str, object]) -> str | None:
+        """The payment method the call's ``fields`` name by :attr:`payment_methods`."""
+        for name, table in cls.payment_methods.items():
+            value = fields.get(name)
+            if value is None or isinstance(value, bool):
+                continue
+            method = table.get(str(value).strip().upper())
+            if method is not None:
+                return method
+        return None
 
     # -- verification (template) ------------------------------------------------------------
 

@@ -26,6 +26,7 @@ import hmac
 import secrets as _random
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import ClassVar
 
 from adapters.base import (
     Acknowledgement,
@@ -256,6 +257,12 @@ class MoMoAdapter(Adapter):
     simulated_statuses = ("succeeded", "failed", "pending")
     pull_api = MoMoQuery
     settlement_profiles = SETTLEMENT_PROFILES
+    # payType: paid in the MoMo app (by QR, web or app redirect, mini app) from the wallet,
+    # or by card through MoMo's gateway
+    payment_methods: ClassVar[Mapping[str, Mapping[str, str]]] = {
+        "payType": {"QR": "wallet", "WEBAPP": "wallet", "APP": "wallet", "MINIAPP": "wallet",
+                    "NAPAS": "domestic_card", "CREDIT": "intl_card"},
+    }
 
     def __init__(
         self,
@@ -317,6 +324,7 @@ class MoMoAdapter(Adapter):
             memo=opt_str(body, "orderInfo") or None,
             raw_status=f"resultCode={result_code}",
             channel=self.channel,
+            method=self.method_of(body),
         )
 
     @classmethod

@@ -4,7 +4,10 @@ An acquirer or terminal bridge POSTs JSON: ``event_id, type (sale|void|refund), 
 merchant_id, batch_no, invoice_no, stan, rrn, approval_code, response_code ("00" approved),
 masked_pan (first 6 + last 4 at most), card_brand, entry_mode, amount (VND), currency ("704"),
 transaction_at (ISO 8601 with offset; naive is taken as Vietnam time), reference`` (our payment
-reference, typed or scanned at the terminal).
+reference, typed or scanned at the terminal), and optionally ``issuer_country`` (ISO 3166-1
+alpha-2 of the card's issuer, as the acquirer resolves it from the BIN: a country other than
+``VN`` makes the payment's ``card_foreign`` true, for the fee contract's foreign-card surcharge).
+``card_brand`` gives the payment's method (the card scheme: ``payment_methods``).
 
 Header ``X-Recon-Signature: t=<epoch seconds>,v1=<hex HMAC-SHA256(secret, t + "." + raw body)>``;
 a timestamp further than ``max_age_seconds`` from the time the call was received is a replay.
@@ -26,8 +29,9 @@ from __future__ import annotations
 
 import hmac
 import secrets as _random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
+from typing import ClassVar
 
 from adapters.base import (
     Acknowledgement,
@@ -105,6 +109,19 @@ def _strings(value: object) -> Iterator[str]:
             yield str(item)
 
 
+def _foreign(body: Mapping[str, object]) -> bool | None:
+    """``issuer_country`` (optional, ISO 3166-1 alpha-2 of the card's issuer, as the acquirer
+    resolves it from the BIN): whether the card was issued outside Vietnam; ``None`` absent."""
+    country = opt_str(body, "issuer_country")
+    if country is None or not country.strip():
+        return None
+    code = country.strip().upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise MalformedPayload(f"issuer_country must be a two-letter ISO 3166 country code "
+                               f"such as VN, got {show(country)}")
+    return code != "VN"
+
+
 def sign(secret: str, timestamp: int, body: bytes) -> str:
     """The ``X-Recon-Signature`` header value for ``body`` (for terminal bridges and tests)."""
     digest = hmac.new(utf8(secret), utf8(str(timestamp)) + b"." + body, "sha256").hexdigest()
@@ -124,6 +141,13 @@ class POSAdapter(Adapter):
     link = CallbackLink.typed
     simulated_statuses = ("succeeded", "failed", "refunded")
     carries_memo = False
+    # card_brand: the card scheme the terminal read (the acquirer prices POS by scheme)
+    payment_methods: ClassVar[Mapping[str, Mapping[str, str]]] = {
+        "card_brand": {"VISA": "visa", "MASTERCARD": "mastercard", "MASTER": "mastercard",
+                       "MC": "mastercard", "JCB": "jcb", "AMEX": "amex",
+                       "AMERICAN EXPRESS": "amex", "UNIONPAY": "unionpay", "CUP": "unionpay",
+                       "NAPAS": "napas"},
+    }
 
     def _signed_parts(self, request: RawRequest) -> SignedParts:
         header = parse_signature_header(request.headers.get(HEADER))
@@ -182,6 +206,8 @@ class POSAdapter(Adapter):
             memo=None,
             raw_status=f"type={kind},response_code={response_code}",
             channel=self.channel,
+            method=self.method_of(body),
+            card_foreign=_foreign(body),
         )
 
     @classmethod

@@ -29,6 +29,7 @@ import re
 import secrets as _random
 from collections.abc import Mapping
 from datetime import datetime
+from typing import ClassVar
 from urllib.parse import parse_qsl, quote_plus, urlencode
 
 from adapters.base import (
@@ -377,6 +378,14 @@ class VNPayAdapter(Adapter):
     simulated_statuses = ("succeeded", "failed", "pending", "refunded")
     pull_api = VNPayQuery
     settlement_profiles = SETTLEMENT_PROFILES
+    # vnp_CardType says how the payer paid; vnp_BankCode names the bank for a card, or one of
+    # VNPay's method codes (VNPAYQR, VNBANK, INTCARD) when the payer chose the method
+    payment_methods: ClassVar[Mapping[str, Mapping[str, str]]] = {
+        "vnp_CardType": {"ATM": "domestic_card", "QRCODE": "qr", "VISA": "intl_card",
+                         "MASTERCARD": "intl_card", "JCB": "intl_card", "AMEX": "intl_card",
+                         "CUP": "intl_card"},
+        "vnp_BankCode": {"VNPAYQR": "qr", "VNBANK": "domestic_card", "INTCARD": "intl_card"},
+    }
 
     def __init__(
         self,
@@ -436,6 +445,7 @@ class VNPayAdapter(Adapter):
                 f"vnp_ResponseCode={response_code},vnp_TransactionStatus={transaction_status}"
             ),
             channel=self.channel,
+            method=self.method_of(params),
         )
 
     @classmethod

@@ -22,6 +22,7 @@ import re
 import secrets as _random
 from collections.abc import Mapping
 from datetime import datetime
+from typing import ClassVar
 
 from adapters.base import (
     Acknowledgement,
@@ -152,6 +153,12 @@ class ZaloPayAdapter(Adapter):
     link_field = "app_trans_id"
     carries_memo = False
     pull_api = ZaloPayQuery
+    # data.channel, ZaloPay's payment channel code: 38 the ZaloPay wallet, 39 an ATM card,
+    # 36 Visa/Mastercard/JCB, 41 an international debit card, 37 a linked bank account
+    payment_methods: ClassVar[Mapping[str, Mapping[str, str]]] = {
+        "channel": {"38": "wallet", "39": "domestic_card", "36": "intl_card", "41": "intl_card",
+                    "37": "bank_account"},
+    }
 
     def __init__(
         self,
@@ -203,6 +210,7 @@ class ZaloPayAdapter(Adapter):
             memo=None,
             raw_status="type=1",
             channel=self.channel,
+            method=self.method_of(data),
         )
 
     @classmethod

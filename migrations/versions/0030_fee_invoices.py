@@ -12,7 +12,7 @@ its subscription contract is a figure of the fees page. Downgrading refuses whil
 exists.
 
 Revision ID: 0030_fee_invoices
-Revises: 0027_receipt_collectors
+Revises: 0029_payment_methods
 Create Date: 2026-12-06 16:00:00
 """
 
@@ -27,7 +27,7 @@ from alembic import op
 import recon.db
 
 revision: str = '0030_fee_invoices'
-down_revision: str | None = '0027_receipt_collectors'
+down_revision: str | None = '0029_payment_methods'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -59,8 +59,14 @@ def list_command(path: Path | None, as_json: bool) -> None:
                 price += f", min {format_vnd(c.min_vnd)}"
             if c.max_vnd:
                 price += f", max {format_vnd(c.max_vnd)}"
+            for t in c.tiers:
+                price += f", {t.rate_bp} bp from transaction {t.from_count} of a month"
+            if c.foreign_card_surcharge_bp:
+                price += f", +{c.foreign_card_surcharge_bp} bp foreign card"
+            if c.refund_fee_vnd:
+                price += f", refund {format_vnd(c.refund_fee_vnd)}"
             price += f", rounding {c.rounding}, VAT {'incl.' if c.vat_included else 'excl.'}"
-        click.echo(f"  {c.id:<22} {c.provider:<8} {c.channel:<8} "
+        click.echo(f"  {c.id:<22} {c.provider:<8} {c.channel:<13} "
                    f"{c.valid_from.isoformat()}..{until}  {price}")
 
 

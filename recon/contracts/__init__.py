@@ -8,10 +8,12 @@ TOML file (``RECON_CONTRACTS_FILE``, default ``recon/data/fee_contracts.toml``).
 from __future__ import annotations
 
 from recon.contracts.model import (
+    METHODS,
     ROUNDINGS,
     Contract,
     ContractBook,
     FeeCheck,
+    MonthCounter,
     Tier,
     divide,
 )
@@ -22,6 +24,6 @@ from recon.contracts.source import (
     parse_contracts,
 )
 
-__all__ = ["ROUNDINGS", "Contract", "ContractBook", "FeeCheck", "Tier",
+__all__ = ["METHODS", "ROUNDINGS", "Contract", "ContractBook", "FeeCheck", "MonthCounter", "Tier",
            "contracts_from_settings", "default_contracts_path", "divide", "load_contracts",
            "parse_contracts"]

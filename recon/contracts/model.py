@@ -13,11 +13,23 @@ A ``per_transaction`` contract's fee on a gross amount ``g`` (all integers, VND)
 ``down`` (truncate). The settlement line's ``fee`` is what was deducted, VAT included, so a
 contract quoted without VAT expects the fee plus its VAT.
 
-What recon cannot know from a settlement line, it accepts every reading of
-(:meth:`Contract.accepted_fees`): the volume tier that applies (it depends on the month's
-count, known at month end) and whether a card was issued abroad (the surcharge
-``foreign_card_surcharge_bp``). The line is judged against the nearest of those fees, and a
-difference of at most ``tolerance_vnd`` (default 1 đồng of rounding) is no finding.
+``channel`` is a payment method (:data:`METHODS`: ``qr``, ``domestic_card``, ``intl_card``,
+``wallet``, ``bank_account`` or a card scheme such as ``visa``, ``napas``) or ``"*"``, the
+fallback for any method of the provider, including a payment whose method the provider did not
+report (``None``). An exact method wins over ``"*"``.
+
+Volume tiers are by the month's transaction count: from the ``from_count``-th transaction of a
+Vietnam-time month on, the rate is the tier's (:class:`Tier`). The count is final only at month
+end, and recon seldom sees every transaction the provider counts (lines not yet imported, an
+incremental run's subset): what it counts is a lower bound. So a line is judged against the
+tier its month's count so far reaches (``min_count``) *or any higher tier* -- never a lower
+one. An undercount can only widen what is accepted, never raise a false finding; a provider that
+keeps charging the base rate after the count passed a tier is a finding.
+
+The foreign-card surcharge ``foreign_card_surcharge_bp`` applies only to a card issued abroad:
+``foreign=True`` expects it, ``False`` does not, ``None`` (the provider did not say) accepts
+both readings. The line is judged against the nearest accepted fee, and a difference of at
+most ``tolerance_vnd`` (default 1 đồng of rounding) is no finding.
 
 A ``subscription`` contract (payOS, SePay, Casso: a monthly package, billed apart) expects no
 fee on any line: 0.
@@ -32,6 +44,11 @@ from itertools import pairwise
 from typing import Final, Literal
 
 ROUNDINGS: Final = ("half_up", "up", "down")
+#: the payment methods a contract's ``channel`` may name (besides ``"*"``); the adapters map
+#: each provider's own fields onto these (adapters.base.METHODS is the same list)
+METHODS: Final = ("qr", "domestic_card", "intl_card", "wallet", "bank_account", "visa",
+                  "mastercard", "jcb", "amex", "unionpay", "napas")
+ANY_CHANNEL: Final = "*"
 KINDS: Final = ("per_transaction", "subscription")
 BP: Final = 10_000
 Rounding = Literal["half_up", "up", "down"]
@@ -83,8 +100,8 @@ class Contract:
     overage_vnd: int = 0
     note: str = ""
 
-    def covers(self, provider: str, channel: str, day: date) -> bool:
-        return (self.provider == provider and self.channel in ("*", channel)
+    def covers(self, provider: str, channel: str | None, day: date) -> bool:
+        return (self.provider == provider and self.channel in (ANY_CHANNEL, channel)
                 and self.valid_from <= day and (self.valid_to is None or day <= self.valid_to))
 
     def fee(self, gross: int, *, rate_bp: int | None = None, foreign_card: bool = False) -> int:
@@ -114,30 +131,73 @@ class Contract:
             fee += divide(fee * self.vat_rate_bp, BP, self.rounding)
         return fee
 
-    def accepted_fees(self, gross: int) -> list[int]:
-        """Every fee a line of ``gross`` may carry (base rate first): each tier's rate, with
-        and without the foreign-card surcharge (see the module doc)."""
-        rates = [self.rate_bp, *(t.rate_bp for t in self.tiers)]
-        foreign = (False, True) if self.foreign_card_surcharge_bp else (False,)
-        out: list[int] = []
-        for rate in rates:
-            for f in foreign:
-                value = self.fee(gross, rate_bp=rate, foreign_card=f)
-                if value not in out:
-                    out.append(value)
+    def level_for(self, count: int) -> int:
+        """The tier level the ``count``-th transaction of a month is in: 0 the base rate,
+        ``i`` the ``i``-th tier (tiers rise by ``from_count``)."""
+        level = 0
+        for i, tier in enumerate(self.tiers, start=1):
+            if count >= tier.from_count:
+                level = i
+        return level
+
+    def rate_at(self, level: int) -> int:
+        return self.rate_bp if level == 0 else self.tiers[level - 1].rate_bp
+
+    def readings(self, gross: int, *, min_count: int = 0,
+                 foreign: bool | None = None) -> list[tuple[int, int, bool]]:
+        """Every ``(fee, level, foreign)`` a line of ``gross`` may carry: the tier level the
+        month's count so far reaches (``min_count``; 0: unknown, any tier) and every higher
+        one; with the surcharge, without it, or both when ``foreign`` is ``None`` (see the
+        module doc). Lowest level first, without the surcharge first."""
+        first = self.level_for(min_count)
+        if not self.foreign_card_surcharge_bp:
+            sides: tuple[bool, ...] = (False,)
+        elif foreign is None:
+            sides = (False, True)
+        else:
+            sides = (foreign,)
+        out: list[tuple[int, int, bool]] = []
+        for level in range(first, len(self.tiers) + 1):
+            rate = self.rate_at(level)
+            for side in sides:
+                out.append((self.fee(gross, rate_bp=rate, foreign_card=side), level, side))
         return out
 
+    def accepted_fees(self, gross: int, *, min_count: int = 0,
+                      foreign: bool | None = None) -> list[int]:
+        """The distinct fees of :meth:`readings`, in its order."""
+        out: list[int] = []
+        for value, _level, _side in self.readings(gross, min_count=min_count, foreign=foreign):
+            if value not in out:
+                out.append(value)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
 class FeeCheck:
     """How a line's fee compares with its contract: ``expected`` is the nearest accepted
-    fee, ``ok`` whether the charged fee is within the contract's tolerance of it."""
+    fee, ``ok`` whether the charged fee is within the contract's tolerance of it. ``level`` is
+    the tier of that fee (0: the base rate), ``min_level`` the lowest tier accepted (the one
+    the month's count so far reaches), ``count`` that count (0: not counted); ``surcharged``
+    whether ``expected`` includes the foreign-card surcharge and ``foreign`` what the payment
+    said of its card (``None``: nothing, both readings accepted). ``method`` is the payment's
+    method (``None``: not reported)."""
 
     contract: Contract
     expected: int
     charged: int
     ok: bool
+    level: int = 0
+    min_level: int = 0
+    count: int = 0
+    surcharged: bool = False
+    foreign: bool | None = None
+    method: str | None = None
+
+    @property
+    def rate_bp(self) -> int:
+        """The rate of the tier used, without the surcharge."""
+        return self.contract.rate_at(self.level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,22 +224,51 @@ class ContractBook:
     def providers(self) -> set[str]:
         return set(self._by_provider)
 
-    def find(self, provider: str, channel: str, day: date) -> Contract | None:
+    def find(self, provider: str, channel: str | None, day: date) -> Contract | None:
         for c in self._by_provider.get(provider, ()):
             if c.covers(provider, channel, day):
                 return c
         return None
 
-    def check(self, provider: str, channel: str, day: date, gross: int,
-              charged: int) -> FeeCheck | None:
-        """The line's fee against its contract; ``None`` when no contract covers it."""
+    def check(self, provider: str, channel: str | None, day: date, gross: int,
+              charged: int, *, count: int = 0, foreign: bool | None = None) -> FeeCheck | None:
+        """The line's fee against its contract; ``None`` when no contract covers it.
+        ``channel`` is the payment's method (``None``: unknown, only ``"*"`` covers it),
+        ``count`` the line's place in its month's count for this contract so far (0: not
+        counted), ``foreign`` whether its card was issued abroad (``None``: unknown)."""
         contract = self.find(provider, channel, day)
         if contract is None:
             return None
-        accepted = contract.accepted_fees(gross)
-        nearest = min(accepted, key=lambda f: (abs(charged - f), accepted.index(f)))
-        return FeeCheck(contract, nearest, charged,
-                        abs(charged - nearest) <= contract.tolerance_vnd)
+        return judge(contract, gross, charged, count=count, foreign=foreign, method=channel)
+
+
+def judge(contract: Contract, gross: int, charged: int, *, count: int = 0,
+          foreign: bool | None = None, method: str | None = None) -> FeeCheck:
+    """``charged`` against the nearest reading of ``contract`` (:meth:`Contract.readings`)."""
+    readings = contract.readings(gross, min_count=count, foreign=foreign)
+    value, level, side = min(readings, key=lambda r: abs(charged - r[0]))  # first on a tie
+    return FeeCheck(contract, value, charged, abs(charged - value) <= contract.tolerance_vnd,
+                    level=level, min_level=readings[0][1], count=count, surcharged=side,
+                    foreign=foreign, method=method)
+
+
+class MonthCounter:
+    """Each line's place in its month's count for its contract (the tier's ``count``): feed
+    the lines in transaction order; the month is the Vietnam-time month of ``day``. Only
+    contracts with tiers are counted (the others answer 0: the count would change nothing)."""
+
+    __slots__ = ("_counts",)
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, int, int], int] = {}
+
+    def next(self, contract: Contract, day: date) -> int:
+        if not contract.tiers:
+            return 0
+        key = (contract.id, day.year, day.month)
+        n = self._counts.get(key, 0) + 1
+        self._counts[key] = n
+        return n
 
 
 def overlapping(contracts: Iterable[Contract]) -> list[tuple[Contract, Contract]]:
@@ -198,5 +287,5 @@ def overlapping(contracts: Iterable[Contract]) -> list[tuple[Contract, Contract]
 
 EMPTY: Final = ContractBook()
 
-__all__ = ["EMPTY", "KINDS", "ROUNDINGS", "Contract", "ContractBook", "FeeCheck", "Tier",
-           "divide", "overlapping"]
+__all__ = ["ANY_CHANNEL", "EMPTY", "KINDS", "METHODS", "ROUNDINGS", "Contract", "ContractBook",
+           "FeeCheck", "MonthCounter", "Tier", "divide", "judge", "overlapping"]

@@ -7,7 +7,9 @@
     [[contract]]
     id = "vnpay-demo"                # unique
     provider = "vnpay"
-    channel = "*"                    # a payment channel (vietqr, vnpay, momo, ...) or "*"
+    channel = "*"                    # a payment method (qr, domestic_card, intl_card, wallet,
+                                     # bank_account, visa, mastercard, jcb, amex, unionpay,
+                                     # napas) or "*": any method, and payments with none
     valid_from = 2021-01-01
     valid_to = 2021-12-31            # optional, inclusive
     kind = "per_transaction"         # or "subscription" (payOS, SePay, Casso)
@@ -22,7 +24,7 @@
     vat_rate_bp = 1000               # 10 %, used when vat_included is false
     rounding = "down"                # half_up | up | down
     tolerance_vnd = 1
-    tiers = [{ from_count = 10001, rate_bp = 70 }]
+    tiers = [{ from_count = 10001, rate_bp = 70 }]   # from the month's 10 001st transaction
     note = "..."
 
 Every amount and rate is a whole number (a float such as ``0.88`` is refused: rates are basis
@@ -39,8 +41,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from recon.contracts.model import (
+    ANY_CHANNEL,
     EMPTY,
     KINDS,
+    METHODS,
     ROUNDINGS,
     Contract,
     ContractBook,
@@ -82,6 +86,11 @@ def _contract(raw: Any, i: int, errors: list[str]) -> Contract | None:
         v = raw.get(key)
         if not isinstance(v, str) or not v.strip() or v != v.strip():
             errors.append(f"{where}: {key} must be a non-empty text without outer spaces")
+    channel = raw.get("channel")
+    if isinstance(channel, str) and channel.strip() == channel and channel \
+            and channel != ANY_CHANNEL and channel not in METHODS:
+        errors.append(f"{where}: channel must be \"*\" or a payment method "
+                      f"({', '.join(METHODS)}), got {channel!r}")
     if not _is_date(raw.get("valid_from")):
         errors.append(f"{where}: valid_from must be a TOML date like 2021-01-01")
     valid_to = raw.get("valid_to")
@@ -132,6 +141,12 @@ def _contract(raw: Any, i: int, errors: list[str]) -> Contract | None:
         tiers.append(Tier(t["from_count"], t["rate_bp"]))
     if [t.from_count for t in tiers] != sorted({t.from_count for t in tiers}):
         errors.append(f"{where}: tiers must rise by from_count, each once")
+    if tiers and tiers[0].from_count < 2:
+        errors.append(f"{where}: a tier's from_count must be 2 or more (the month's first "
+                      f"transaction is at the base rate_bp)")
+    for t in tiers:
+        if t.rate_bp > 10_000:
+            errors.append(f"{where}: a tier's rate_bp above 10000 (100 %) is surely a mistake")
     if not isinstance(raw.get("note", ""), str):
         errors.append(f"{where}: note must be text")
     if len(errors) > before:

@@ -20,7 +20,8 @@ figures, exactly (``recon report quarterly --year 2021 --quarter 1`` prints them
   late, gross amounts that differ, transactions settled twice, settlements with no payment, a
   refunded payment that was settled, dossiers paid twice, under- and overpaid transfers,
   transfers whose memo names no reference (unmatched), and fees deducted above the demo's
-  fee contracts (``recon/data/fee_contracts.toml``: each provider's rate is ``FEE_BP``);
+  fee contracts (``recon/data/fee_contracts.toml``: by provider and payment method, MoMo's
+  wallet tiered by the month's count; :func:`demo_method` gives each payment its method);
 - ``SPLIT_TRANSFERS`` SePay or Casso transfers each pay two or three dossiers nobody else pays,
   the memo naming each reference: decided by :func:`recon.payments.split.split_by_references`
   as recording decides, most are split (``payment_allocations``, audited
@@ -55,6 +56,7 @@ from sqlalchemy.orm import Session
 from recon.audit import chain as audit
 from recon.bulk import allocate_ids, insert_rows
 from recon.clock import VN_TZ, Clock
+from recon.contracts import Contract, ContractBook, MonthCounter, load_contracts
 from recon.db import Database
 from recon.demo.catalog import DOSSIER_PREFIX, quarter_bounds
 from recon.engine.payouts import build_batches
@@ -117,7 +119,8 @@ PAYOUT_MEMOS = {  # how the demo's providers describe a payout (real ones: unver
     "pos": "POS KET TOAN {day:%d%m%Y} TID 00012345",
 }
 # a fee fault: the provider deducted this much more than the demo's contract (an undue fixed
-# part); recon/data/fee_contracts.toml holds the contracts FEE_BP follows
+# part); every other fee is the shipped contracts' (recon/data/fee_contracts.toml), by the
+# payment's method and, for a tiered contract, its place in the month's count
 FEE_FAULT_EXTRA = 1_100
 
 # received channel -> (payment channel, weight)
@@ -127,8 +130,6 @@ CHANNEL_MIX: dict[str, tuple[tuple[str, int], ...]] = {
     "postal": (("vietqr", 70), ("vnpay", 20), ("momo", 10)),
 }
 BANK_FEEDS = (("sepay", 60), ("casso", 40))
-FEE_BP = {"vnpay": 88, "momo": 110, "zalopay": 100, "pos": 90, "payos": 0, "sepay": 0,
-          "casso": 0}
 SETTLE_DAYS = {"vnpay": 1, "momo": 1, "zalopay": 1, "pos": 1, "payos": 0, "sepay": 0,
                "casso": 0}
 STATEMENT_BIN = "970415"  # VietinBank: the agencies banking there reconcile SePay and Casso
@@ -529,15 +530,37 @@ def _bank_reference(provider: str, txn: str) -> str | None:
     return None
 
 
+def demo_method(provider: str, n: int) -> tuple[str | None, bool | None]:
+    """The demo payment's method and whether its card is foreign, by its number (no draw from
+    the plan's random stream): VNPay by QR, one in three by domestic card; MoMo and ZaloPay
+    from the wallet; POS by NAPAS card, one in four by Visa (one Visa in five issued abroad);
+    the bank transfers (VietQR via SePay, Casso, payOS) report no method."""
+    if provider == "vnpay":
+        return ("domestic_card" if n % 3 == 0 else "qr"), None
+    if provider in ("momo", "zalopay"):
+        return "wallet", None
+    if provider == "pos":
+        if n % 4 == 0:
+            return "visa", n % 20 == 0
+        return "napas", False
+    return None, None
+
+
+_CARD_FIELDS = {"qr": ("QRCODE", "VNPAYQR"), "domestic_card": ("ATM", "NCB")}
+
+
 def _callback_body(provider: str, p: PaymentPlan, txn: str, ref: str | None, memo: str | None,
-                   order_code: int | None, account: str) -> tuple[str, str, bytes, dict[str, str]]:
-    """(method, query string, body, headers) shaped like the provider's own call."""
+                   order_code: int | None, account: str, method: str | None = None,
+                   foreign: bool | None = None) -> tuple[str, str, bytes, dict[str, str]]:
+    """(HTTP method, query string, body, headers) shaped like the provider's own call;
+    ``method`` and ``foreign`` from :func:`demo_method`."""
     vn = p.paid_at.astimezone(VN_TZ)
     headers = {"Content-Type": "application/json", "X-Recon-Demo": DEMO_NOTE}
     data: dict[str, Any]
     if provider == "vnpay":
         status = "00" if p.status == "succeeded" else "24"
-        query = (f"vnp_Amount={p.amount * 100}&vnp_BankCode=NCB&vnp_CardType=ATM"
+        card_type, bank_code = _CARD_FIELDS[method or "domestic_card"]
+        query = (f"vnp_Amount={p.amount * 100}&vnp_BankCode={bank_code}&vnp_CardType={card_type}"
                  f"&vnp_OrderInfo=Thanh+toan+ho+so+{ref}&vnp_PayDate={vn:%Y%m%d%H%M%S}"
                  f"&vnp_ResponseCode={status}&vnp_TmnCode=DEVTMN01&vnp_TransactionNo={txn}"
                  f"&vnp_TransactionStatus={status}&vnp_TxnRef={ref}&vnp_SecureHash=demo")
@@ -578,14 +601,16 @@ def _callback_body(provider: str, p: PaymentPlan, txn: str, ref: str | None, mem
                 "signature": "demo"}
     else:  # pos
         data = {"event_id": f"evt_{txn}", "type": "sale", "terminal_id": "70012345",
-                "rrn": txn, "response_code": "00", "masked_pan": "970415******1234",
-                "card_brand": "NAPAS", "amount": p.amount, "currency": "704",
-                "transaction_at": vn.isoformat(), "reference": ref}
+                "rrn": txn, "response_code": "00",
+                "masked_pan": "411111******1111" if method == "visa" else "970415******1234",
+                "card_brand": "VISA" if method == "visa" else "NAPAS",
+                "issuer_country": "KR" if foreign else "VN", "amount": p.amount,
+                "currency": "704", "transaction_at": vn.isoformat(), "reference": ref}
         headers["X-Recon-Signature"] = "t=0,v1=demo"
     return "POST", "", json.dumps(data, ensure_ascii=False).encode("utf-8"), headers
 
 
-def _settlement_csv(lines: list[tuple[Any, ...]]) -> bytes:
+def _settlement_csv(lines: list[Sequence[Any]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["provider_txn_id", "amount", "fee", "transaction_at", "settled_on",
@@ -600,7 +625,7 @@ def _file_order(key: tuple[str, date, int | None]) -> tuple[str, date, int]:
     return (key[0], key[1], key[2] or 0)
 
 
-def _statement_csv(agency: Agency, day: date, lines: list[tuple[Any, ...]]) -> bytes:
+def _statement_csv(agency: Agency, day: date, lines: list[Sequence[Any]]) -> bytes:
     """A VietinBank account statement (Sao kê tài khoản) of the credits, as the
     ``vietinbank_statement`` profile reads it: the bank's reference is the id, amounts as
     ``180,000``, a title block above the header and a total below."""
@@ -666,6 +691,24 @@ def seed_payments(db: Database, clock: Clock, *, year: int = 2021, quarter: int 
     return report
 
 
+def _contract(book: ContractBook, provider: str, method: str | None,
+              at: datetime) -> Contract | None:
+    return book.find(provider, method, at.astimezone(VN_TZ).date())
+
+
+def _price(priced: list[tuple[datetime, date, int, list[Any], Contract, bool | None, bool,
+                              int]]) -> None:
+    """Each line's fee by its contract: a tiered contract's rate by the line's place in its
+    month's count, in transaction order (the order the engine counts in: transaction time,
+    then line id, which follows the settlement date and the order within the file)."""
+    counter = MonthCounter()
+    for at, _settled_on, _order, line, contract, foreign, counted, extra in sorted(
+            priced, key=lambda item: item[:3]):
+        count = counter.next(contract, at.astimezone(VN_TZ).date()) if counted else 0
+        rate = contract.rate_at(contract.level_for(count))
+        line[2] = contract.fee(line[1], rate_bp=rate, foreign_card=bool(foreign)) + extra
+
+
 def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
            rng: random.Random) -> dict[str, int]:
     """Bulk-insert the plan: callbacks, intents, payments, settlement files and lines."""
@@ -675,8 +718,12 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
     callbacks: list[tuple[Any, ...]] = []
     # settlement lines grouped by (provider, day, the statement's agency or None for the
     # provider's own report)
-    files: dict[tuple[str, date, int | None], list[tuple[Any, ...]]] = {}
-    twice: list[tuple[tuple[str, date, int | None], tuple[Any, ...]]] = []
+    files: dict[tuple[str, date, int | None], list[Sequence[Any]]] = {}
+    twice: list[tuple[tuple[str, date, int | None], Sequence[Any]]] = []
+    book = load_contracts()
+    # (transaction time, settled on, order, the line, its contract, foreign card, counted in
+    # the month, fault extra): the provider lines whose fee the contracts set
+    priced: list[tuple[datetime, date, int, list[Any], Contract, bool | None, bool, int]] = []
     cashless = [p for p in plan.payments if p.channel != "cash"]
     n_callbacks = len(cashless)
     n_intents = len({p.candidate.dossier_id for p in cashless if p.candidate is not None}) + \
@@ -696,7 +743,7 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
             receipt = f"BL{p.paid_at.astimezone(VN_TZ):%y}-{receipt_no:06d}"
             payments.append((payment_id, "cash", receipt, "cash", p.amount, p.status, p.paid_at,
                              p.paid_at, None, None, None, None, p.candidate.dossier_id, None,
-                             receipt, "user:thungan", now, None, None))
+                             receipt, "user:thungan", now, None, None, None, None))
             continue
         txn = _txn_id(rng, p.provider, p.paid_at, n)
         received_at = p.paid_at + timedelta(seconds=rng.randint(1, 20))
@@ -743,8 +790,9 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
             memo = (f"{ref} {name} nop le phi ho so" if ref else
                     f"{name} chuyen tien nop phi ho so")
         callback_id = next(callback_ids)
+        pay_method, foreign = demo_method(p.provider, n)
         method, query, body, headers = _callback_body(p.provider, p, txn, ref, memo, order_code,
-                                                      agency.account_number)
+                                                      agency.account_number, pay_method, foreign)
         outcome = "accepted" if p.candidate is not None else "unknown_order"
         if split is not None:
             splits.append((payment_id, split, p))
@@ -758,7 +806,8 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
                          str(order_code) if order_code else None, intent_id,
                          p.candidate.dossier_id if p.candidate and p.matched else None,
                          callback_id, None, f"webhook:{p.provider}", now, bank_ref,
-                         refusal_json(split) if isinstance(split, Refusal) else None))
+                         refusal_json(split) if isinstance(split, Refusal) else None,
+                         pay_method, foreign))
         if p.settle in ("none", "missing") or (p.status == "failed"):
             continue
         days = SETTLE_DAYS[p.provider] + (rng.randint(6, 9) if p.settle == "late" else 0)
@@ -766,27 +815,33 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
         gross = p.amount
         if p.settle == "mismatch":  # the provider settled a different gross amount
             gross = p.amount - max(1_000, p.amount // 100_000 * 1_000)
-        fee = gross * FEE_BP[p.provider] // 10_000
-        if p.settle == "fee":  # deducted more than the contract says
-            fee += FEE_FAULT_EXTRA
         statement = (agency.id if p.provider in STATEMENT_PROVIDERS
                      and agency.bank_bin == STATEMENT_BIN else None)
+        line: list[Any]
         if statement is not None:  # the bank's line: its reference, the day it was credited
             assert bank_ref is not None
-            line = (bank_ref, gross, 0, p.paid_at, p.paid_at.astimezone(VN_TZ).date(), memo)
-        else:
-            line = (txn, gross, fee, p.paid_at, settled_on, ref)
+            line = [bank_ref, gross, 0, p.paid_at, p.paid_at.astimezone(VN_TZ).date(), memo]
+        else:  # its fee is set below, once every line's place in its month is known
+            line = [txn, gross, 0, p.paid_at, settled_on, ref]
+            contract = _contract(book, p.provider, pay_method, p.paid_at)
+            if contract is not None:
+                # the lines the engine judges (and counts) are the originals of succeeded
+                # payments, whatever gross they were settled at
+                counted = p.status == "succeeded"
+                priced.append((p.paid_at, settled_on, len(priced), line, contract, foreign,
+                               counted, FEE_FAULT_EXTRA if p.settle == "fee" else 0))
         files.setdefault((p.provider, settled_on, statement), []).append(line)
         if p.settle == "twice":
             twice.append(((p.provider, settled_on, statement), line))
+    _price(priced)
     # a line settled twice comes again in the provider's next file (a file of its own only when
     # there is none: a one-line file resent as such would be the same bytes, which an import
     # refuses as the same file)
-    for (provider, settled_on, statement), line in twice:
+    for (provider, settled_on, statement), again in twice:
         later = sorted(k for k in files if k[0] == provider and k[2] == statement
                        and k[1] > settled_on)
         files.setdefault(later[0] if later else (provider, settled_on + timedelta(days=1),
-                                                 statement), []).append(line)
+                                                 statement), []).append(again)
     # settlements with no recorded payment (the provider's call never reached us)
     keys = sorted(files, key=_file_order)
     for i in range(plan.unexpected_lines):
@@ -796,7 +851,8 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
         amount = rng.choice((2_000, 50_000, 135_000, 200_000))
         at = datetime.combine(settled_on - timedelta(days=SETTLE_DAYS[provider]),
                               datetime.min.time(), VN_TZ) + timedelta(hours=9, minutes=i)
-        fee = amount * FEE_BP[provider] // 10_000
+        stray_contract = _contract(book, provider, None, at)
+        fee = stray_contract.fee(amount) if stray_contract is not None else 0
         stray = _txn_id(rng, provider, at, 900_000 + i)
         files[(provider, settled_on, statement)].append(
             (f"FT21{stray}", amount, 0, at, at.date(), "CHUYEN TIEN") if statement is not None
@@ -839,7 +895,7 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
         "id", "provider", "provider_txn_id", "channel", "amount", "status", "paid_at",
         "received_at", "reference", "memo", "order_id", "intent_id", "dossier_id",
         "callback_id", "receipt_number", "recorded_by", "updated_at", "bank_reference",
-        "split_refusal"), payments)
+        "split_refusal", "method", "card_foreign"), payments)
     allocations = _write_splits(s, clock, splits)
     insert_rows(s, "settlement_files", (
         "id", "provider", "filename", "sha256", "size", "content", "source", "profile",
@@ -924,7 +980,7 @@ def _write_splits(s: Session, clock: Clock,
     return len(shares)
 
 
-def _payout_credits(files: dict[tuple[str, date, int | None], list[tuple[Any, ...]]],
+def _payout_credits(files: dict[tuple[str, date, int | None], list[Sequence[Any]]],
                     faults: dict[str, int], agencies: dict[int, Agency]) -> None:
     """The gateways' payouts on the province centre's VietinBank statement: each batch (the
     providers' settlement lines grouped as the payout pass groups them) credited its net on

@@ -78,6 +78,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 
 from recon.calendar.days import EVERY_DAY, BankingCalendar
 from recon.clock import VN_TZ
+from recon.contracts.model import MonthCounter, judge
 from recon.engine import explain
 from recon.engine.records import (
     SUCCEEDED,
@@ -93,7 +94,7 @@ from recon.engine.records import (
 )
 
 if TYPE_CHECKING:
-    from recon.contracts.model import FeeCheck
+    from recon.contracts.model import Contract, FeeCheck
     from recon.engine.kinds import Kind, KindRegistry
 
 _NEVER: Final = datetime.min.replace(tzinfo=UTC)  # no paid_at is before it: never overdue
@@ -566,7 +567,8 @@ def _match_transactions(
     # ... and with one (and that line)
     settled_too: list[tuple[PaymentRow, TxnKey, SettlementLineRow]] = []
     for p in payments:
-        _pid, provider, txn, _channel, amount, status, _paid, did, intent_id, _ref, bank = p
+        (_pid, provider, txn, _channel, amount, status, _paid, did, intent_id, _ref, bank,
+         _method, _foreign) = p
         key = (provider, txn)
         line = first_line.pop(key, None)
         if line is not None:
@@ -933,25 +935,57 @@ def detect_fee_mismatch(facts: Facts, kind: Kind, emit: Emit) -> None:
     """The original line of a succeeded payment whose fee is not its contract's (beyond the
     contract's tolerance, 1 đồng by default), or whose stated net is not gross - fee (the
     file contradicts itself). The contract is the one of the line's provider and the
-    payment's channel on the transaction's Vietnam date (the line's ``transaction_at``, else
-    the payment's ``paid_at``); a line no contract covers is judged on its net only."""
+    payment's method (``"*"`` when the provider gave none) on the transaction's Vietnam date
+    (the line's ``transaction_at``, else the payment's ``paid_at``); a line no contract covers
+    is judged on its net only. A contract with tiers judges a line by its place in the
+    month's count of that contract's lines seen here, in transaction order: that tier or any
+    higher one (the count is a lower bound; :mod:`recon.contracts.model`). The foreign-card
+    surcharge is expected only of a card the payment says was issued abroad."""
     name, explain_ = kind.name, kind.explain
     book = facts.config.contracts
-    judge = book.check if len(book) else None
-    # the same provider, channel, day, gross and fee get the same check: lines repeat the few
-    # fees of a centre's price list, so most lines find theirs here
-    checks: dict[tuple[str, str, date, int, int], FeeCheck | None] = {}
+    contracts: dict[tuple[str, str | None, date], Contract | None] = {}
+
+    def contract_for(provider: str, method: str | None, day: date) -> Contract | None:
+        key = (provider, method, day)
+        try:
+            return contracts[key]
+        except KeyError:
+            found = contracts[key] = book.find(provider, method, day)
+            return found
+
+    # the same contract, gross, fee, tier count and card get the same check: lines repeat the
+    # few fees of a centre's price list, so most lines find theirs here
+    checks: dict[tuple[str, int, int, int, bool | None, str | None], FeeCheck] = {}
+    counts: dict[int, int] = {}
+    if any(c.tiers for c in book.contracts):  # each line's place in its month, in time order
+        timed: list[tuple[datetime, int, Contract, date]] = []
+        for p, line in facts.settled:
+            when = line[7] if line[7] is not None else p[6]
+            day = explain.vn_date(when)
+            c = contract_for(line[1], p[11], day)
+            if c is not None and c.tiers:
+                timed.append((when, line[0], c, day))
+        timed.sort(key=itemgetter(0, 1))
+        counter = MonthCounter()
+        for _when, line_id, c, day in timed:
+            counts[line_id] = counter.next(c, day)
+    judge_fees = len(book) > 0
     for p, line in facts.settled:
+        contract = None
+        if judge_fees:
+            when = line[7] if line[7] is not None else p[6]
+            contract = contract_for(line[1], p[11], explain.vn_date(when))
         gross, fee, net = line[3], line[4], line[5]
         net_ok = net == gross - fee
         check = None
-        if judge is not None:
-            when = line[7] if line[7] is not None else p[6]
-            key = (line[1], p[3], explain.vn_date(when), gross, fee)
+        if contract is not None:
+            foreign = None if p[12] is None else bool(p[12])
+            key = (contract.id, gross, fee, counts.get(line[0], 0), foreign, p[11])
             try:
                 check = checks[key]
             except KeyError:
-                check = checks[key] = judge(*key)
+                check = checks[key] = judge(contract, gross, fee, count=key[3],
+                                            foreign=foreign, method=p[11])
         fee_ok = check is None or check.ok
         if fee_ok and net_ok:
             continue

@@ -234,10 +234,111 @@ def amount_mismatch(
     )
 
 
+#: a payment method (recon.contracts.model.METHODS) in words, Vietnamese and English
+METHOD_WORDS: dict[str, tuple[str, str]] = {
+    "qr": ("thanh toán QR", "QR payment"),
+    "domestic_card": ("thẻ nội địa (ATM)", "domestic (ATM) card"),
+    "intl_card": ("thẻ quốc tế", "international card"),
+    "wallet": ("ví điện tử", "e-wallet"),
+    "bank_account": ("tài khoản ngân hàng liên kết", "linked bank account"),
+    "visa": ("thẻ Visa", "Visa card"),
+    "mastercard": ("thẻ Mastercard", "Mastercard card"),
+    "jcb": ("thẻ JCB", "JCB card"),
+    "amex": ("thẻ American Express", "American Express card"),
+    "unionpay": ("thẻ UnionPay", "UnionPay card"),
+    "napas": ("thẻ NAPAS", "NAPAS card"),
+}
+
+
+def _method_vi(method: str | None) -> str:
+    if method is None:
+        return "phương thức không được báo"
+    return METHOD_WORDS.get(method, (method, method))[0]
+
+
+def _method_en(method: str | None) -> str:
+    if method is None:
+        return "method not reported"
+    return METHOD_WORDS.get(method, (method, method))[1]
+
+
+def _channel_vi(check: FeeCheck) -> str:
+    c = check.contract
+    if c.channel == "*":
+        return f"kênh: mọi phương thức (giao dịch này: {_method_vi(check.method)})"
+    return f"kênh: {_method_vi(c.channel)}"
+
+
+def _channel_en(check: FeeCheck) -> str:
+    c = check.contract
+    if c.channel == "*":
+        return f"channel: any method (this payment: {_method_en(check.method)})"
+    return f"channel: {_method_en(c.channel)}"
+
+
+def _tier_vi(check: FeeCheck) -> str:
+    c = check.contract
+    if not c.tiers:
+        return ""
+    used = ("mức cơ bản" if check.level == 0 else
+            f"bậc {check.level} (từ giao dịch thứ {c.tiers[check.level - 1].from_count} "
+            f"trong tháng)")
+    text = f"; {used}"
+    if check.count:
+        text += (f"; đây là giao dịch thứ {check.count} trong tháng theo hợp đồng này, nên "
+                 f"chấp nhận từ "
+                 + ("mức cơ bản" if check.min_level == 0 else f"bậc {check.min_level}")
+                 + " trở lên (số giao dịch chỉ chốt vào cuối tháng)")
+    return text
+
+
+def _tier_en(check: FeeCheck) -> str:
+    c = check.contract
+    if not c.tiers:
+        return ""
+    used = ("the base rate" if check.level == 0 else
+            f"tier {check.level} (from the month's transaction "
+            f"{c.tiers[check.level - 1].from_count})")
+    text = f"; {used}"
+    if check.count:
+        text += (f"; this is the month's transaction {check.count} under this contract, so "
+                 + ("the base rate" if check.min_level == 0 else f"tier {check.min_level}")
+                 + " or a higher tier is accepted (the count is final at month end)")
+    return text
+
+
+def _foreign_vi(check: FeeCheck) -> str:
+    bp = check.contract.foreign_card_surcharge_bp
+    if not bp:
+        return ""
+    if check.foreign is None:
+        return (f"; không rõ thẻ phát hành trong hay ngoài nước nên chấp nhận cả có và không có "
+                f"phụ phí thẻ nước ngoài {_pct(bp)}"
+                + (" (gần nhất: có phụ phí)" if check.surcharged else " (gần nhất: không)"))
+    if check.foreign:
+        return f"; thẻ phát hành ở nước ngoài: cộng phụ phí {_pct(bp)}"
+    return "; thẻ phát hành trong nước: không phụ phí thẻ nước ngoài"
+
+
+def _foreign_en(check: FeeCheck) -> str:
+    bp = check.contract.foreign_card_surcharge_bp
+    if not bp:
+        return ""
+    pct = _pct(bp).replace(",", ".")
+    if check.foreign is None:
+        return (f"; whether the card was issued abroad is unknown, so the fee with and without "
+                f"the {pct} foreign-card surcharge are both accepted"
+                + (" (nearest: with it)" if check.surcharged else " (nearest: without it)"))
+    if check.foreign:
+        return f"; card issued abroad: plus the {pct} surcharge"
+    return "; card issued in Vietnam: no foreign-card surcharge"
+
+
 def fee_mismatch(provider: str, txn: str, gross: int, fee: int, net: int,
                  check: FeeCheck | None) -> Pair:
-    """The fee against the contract (``check``; ``None``: no contract covers the line) and,
-    when the file contradicts itself, its stated net against gross - fee."""
+    """The fee against the contract (``check``; ``None``: no contract covers the line),
+    naming the channel, the tier and the surcharge used, and, when the file contradicts
+    itself, its stated net against gross - fee."""
     vi: list[str] = []
     en: list[str] = []
     if check is not None and not check.ok:
@@ -246,11 +347,13 @@ def fee_mismatch(provider: str, txn: str, gross: int, fee: int, net: int,
         more_vi, more_en = ("cao hơn", "more") if fee > check.expected else ("thấp hơn", "less")
         vi.append(
             f"{_cap(_txn_vi(provider, txn))} số tiền {vnd(gross)} bị thu phí {vnd(fee)}, "
-            f"{more_vi} {diff} so với phí theo hợp đồng {c.id} ({_rate_vi(check)}): "
+            f"{more_vi} {diff} so với phí theo hợp đồng {c.id} ({_channel_vi(check)}; "
+            f"{_rate_vi(check)}{_tier_vi(check)}{_foreign_vi(check)}): "
             f"{vnd(check.expected)}.")
         en.append(
             f"{_cap(_txn_en(provider, txn))} of {vnd(gross)} was charged a fee of {vnd(fee)}, "
-            f"{diff} {more_en} than contract {c.id} ({_rate_en(check)}) gives: "
+            f"{diff} {more_en} than contract {c.id} ({_channel_en(check)}; "
+            f"{_rate_en(check)}{_tier_en(check)}{_foreign_en(check)}) gives: "
             f"{vnd(check.expected)}.")
     if net != gross - fee:
         vi.append(
@@ -266,7 +369,8 @@ def _rate_vi(check: FeeCheck) -> str:
     c = check.contract
     if c.kind == "subscription":
         return "thuê bao tháng, không thu phí theo giao dịch"
-    parts = [f"{c.rate_bp // 100},{c.rate_bp % 100:02d}\u00a0%"]
+    rate = check.rate_bp
+    parts = [f"{rate // 100},{rate % 100:02d}\u00a0%"]
     if c.fixed_vnd:
         parts.append(vnd(c.fixed_vnd))
     text = " + ".join(parts)
@@ -281,7 +385,8 @@ def _rate_en(check: FeeCheck) -> str:
     c = check.contract
     if c.kind == "subscription":
         return "a monthly subscription, no fee per transaction"
-    parts = [f"{c.rate_bp // 100}.{c.rate_bp % 100:02d}\u00a0%"]
+    rate = check.rate_bp
+    parts = [f"{rate // 100}.{rate % 100:02d}\u00a0%"]
     if c.fixed_vnd:
         parts.append(vnd(c.fixed_vnd))
     text = " + ".join(parts)

@@ -79,7 +79,8 @@ class Loaded(NamedTuple):
 # stated: ``stated_net`` when the file contradicts itself). tests/reconcile/test_loader_columns.py
 # pins that no other kind depends on them.
 _PAY_COLS = ("p.id, p.provider, p.provider_txn_id, p.channel, p.amount, p.status, "
-             "p.paid_at, p.dossier_id, p.intent_id, p.reference, p.bank_reference")
+             "p.paid_at, p.dossier_id, p.intent_id, p.reference, p.bank_reference, "
+             "p.method, p.card_foreign")
 _LINE_COLS = ("l.id, l.provider, l.provider_txn_id, l.amount, l.fee, "
               "COALESCE(l.stated_net, l.net) AS net, l.settled_on, l.transaction_at")
 _INTENT_COLS = "i.id, i.dossier_id, i.reference, i.amount, i.channel, i.status"

@@ -78,6 +78,11 @@ class PaymentRow(NamedTuple):
     intent_id: int | None = None
     reference: str | None = None
     bank_reference: str | None = None
+    #: how the payer paid (``payments.method``: ``qr``, ``domestic_card``, ``wallet``, a card
+    #: scheme, ...; ``None``: the provider did not say): the fee contract's channel
+    method: str | None = None
+    #: whether the card was issued abroad (``None``: not a card, or the provider did not say)
+    card_foreign: bool | None = None
 
 
 class AllocationRow(NamedTuple):

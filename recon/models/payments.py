@@ -109,6 +109,12 @@ class Payment(Base):
     # the bank's own reference for the credit (SePay referenceCode, Casso/payOS reference):
     # what a bank statement lists it by
     bank_reference: Mapped[str | None] = mapped_column(String(64))
+    # how the payer paid, as the provider's call said (adapters.base.METHODS: qr,
+    # domestic_card, intl_card, wallet, bank_account or a card scheme), and whether the card
+    # was issued abroad; NULL when the provider did not say (migration 0029). The fee
+    # contract's channel is the method (docs/reconciliation.md#fee-contracts).
+    method: Mapped[str | None] = mapped_column(String(16))
+    card_foreign: Mapped[bool | None] = mapped_column(Boolean)
     intent_id: Mapped[int | None] = mapped_column(ForeignKey("payment_intents.id"))
     dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"))
     callback_id: Mapped[int | None] = mapped_column(ForeignKey("callbacks.id"))

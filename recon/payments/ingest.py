@@ -367,6 +367,8 @@ def _payment_event(provider: str, event: CallbackEvent) -> PaymentEvent:
         order_code=event.order_code,
         memo=event.memo,
         bank_reference=event.bank_reference,
+        method=event.method,
+        card_foreign=event.card_foreign,
     )
 
 

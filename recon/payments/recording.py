@@ -72,6 +72,8 @@ class PaymentEvent:
     receipt_number: str | None = None
     dossier_code: str | None = None  # cash at the desk names its dossier directly
     bank_reference: str | None = None  # the bank's reference of a credit (bank statements)
+    method: str | None = None  # how the payer paid (adapters.base.METHODS), if reported
+    card_foreign: bool | None = None  # the card was issued abroad, if reported
 
 
 @dataclass(frozen=True)
@@ -366,6 +368,8 @@ def _payment_values(event: PaymentEvent, now: datetime, *, actor: str, callback_
         "memo": mask_pans_text(event.memo) if event.memo else event.memo,
         "order_id": event.order_id or (str(event.order_code) if event.order_code else None),
         "bank_reference": event.bank_reference,
+        "method": event.method,
+        "card_foreign": event.card_foreign,
         "intent_id": intent_id,
         "dossier_id": dossier_id,
         "callback_id": callback_id,
@@ -546,10 +550,11 @@ WITH ins AS (
     INSERT INTO payments (id, provider, provider_txn_id, channel, amount, status, paid_at,
                           received_at, reference, memo, order_id, intent_id, dossier_id,
                           callback_id, receipt_number, recorded_by, updated_at,
-                          bank_reference)
+                          bank_reference, method, card_foreign)
     VALUES (:id, :provider, :provider_txn_id, :channel, :amount, :status, :paid_at,
             :received_at, :reference, :memo, :order_id, :intent_id, :dossier_id,
-            :callback_id, :receipt_number, :recorded_by, :updated_at, :bank_reference)
+            :callback_id, :receipt_number, :recorded_by, :updated_at, :bank_reference,
+            :method, :card_foreign)
     ON CONFLICT (provider, provider_txn_id) DO NOTHING
     RETURNING id
 ), paid AS (

@@ -1,9 +1,11 @@
 """Fees charged against the fee contracts, per provider and month (the finance fees page).
 
 Each settlement line is judged as the engine judges it (:mod:`recon.contracts`): the contract
-of its provider and its payment's channel on the transaction's date; the month is the month
-the line was settled (Vietnam calendar). The expected fee is summed line by line, since the
-contract's rounding applies to each transaction.
+of its provider and its payment's method on the transaction's date, a tiered contract by the
+line's place in its month's count (lines in transaction order), the foreign-card surcharge by
+the payment's card; the month shown is the month the line was settled (Vietnam calendar). The
+expected fee is summed line by line, since the contract's rounding applies to each
+transaction.
 
 The providers billed by subscription (payOS, SePay, Casso) deduct nothing from a line: their
 month is priced by the contract (:func:`recon.contracts.invoices.expected_charge`: the package
@@ -21,8 +23,9 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from recon.clock import VN_TZ
-from recon.contracts import ContractBook
+from recon.contracts import ContractBook, MonthCounter
 from recon.contracts.invoices import expected_charge
+from recon.contracts.model import judge
 from recon.models import FeeInvoice, Payment, SettlementLine
 from recon.scope import ALL, Scope, line_condition
 
@@ -56,16 +59,20 @@ def fees_by_month(session: Session, book: ContractBook, year: int,
     """One row per (month, provider) of ``year``'s settled lines that ``scope`` sees (a line
     settling one of its agencies' payments), in month then provider order."""
     q = (select(SettlementLine.provider, SettlementLine.amount, SettlementLine.fee,
-                SettlementLine.settled_on, SettlementLine.transaction_at, Payment.channel,
-                Payment.paid_at)
+                SettlementLine.settled_on, SettlementLine.transaction_at, Payment.method,
+                Payment.card_foreign, Payment.paid_at, Payment.status)
          .outerjoin(Payment, and_(Payment.provider == SettlementLine.provider,
                                   Payment.provider_txn_id == SettlementLine.provider_txn_id))
          .where(SettlementLine.settled_on >= date(year, 1, 1),
-                SettlementLine.settled_on < date(year + 1, 1, 1)))
+                SettlementLine.settled_on < date(year + 1, 1, 1))
+         .order_by(func.coalesce(SettlementLine.transaction_at, Payment.paid_at),
+                   SettlementLine.id))
     if not scope.is_all:
         q = q.where(line_condition(scope))
     rows: dict[tuple[date, str], FeeRow] = {}
-    for provider, gross, fee, settled_on, at, channel, paid_at in session.execute(q):
+    counter = MonthCounter()
+    for provider, gross, fee, settled_on, at, method, foreign, paid_at, status in \
+            session.execute(q):
         month = settled_on.replace(day=1)
         row = rows.get((month, provider))
         if row is None:
@@ -75,9 +82,13 @@ def fees_by_month(session: Session, book: ContractBook, year: int,
         row.charged += int(fee)
         when = at or paid_at
         day = when.astimezone(VN_TZ).date() if when is not None else settled_on
-        check = book.check(provider, channel or "*", day, int(gross), int(fee))
-        if check is None:
+        contract = book.find(provider, method, day)
+        if contract is None:
             continue
+        # the engine counts the lines of succeeded payments (a lower bound of the month's)
+        count = counter.next(contract, day) if status == "succeeded" else 0
+        check = judge(contract, int(gross), int(fee), count=count,
+                      foreign=None if foreign is None else bool(foreign), method=method)
         row.covered += 1
         row.charged_covered += int(fee)
         row.expected += check.expected

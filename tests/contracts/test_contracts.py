@@ -21,7 +21,8 @@ from recon.contracts import (
     load_contracts,
     parse_contracts,
 )
-from recon.demo.payments import FEE_BP
+from recon.contracts.model import METHODS, MonthCounter, judge
+from recon.demo.payments import demo_method
 
 
 def _c(**kw: object) -> Contract:
@@ -68,6 +69,61 @@ def test_tiers_and_foreign_cards_are_accepted_readings() -> None:
     assert c.accepted_fees(100_000) == [1_000, 1_600, 800, 1_400]
 
 
+TIERED = _c(rate_bp=100, tiers=(Tier(101, 80), Tier(1_001, 60)), rounding="down")
+
+
+def test_a_tier_applies_from_its_count_and_every_higher_tier_is_accepted() -> None:
+    assert [TIERED.level_for(n) for n in (0, 1, 100, 101, 1_000, 1_001, 10**6)] == [
+        0, 0, 0, 1, 1, 2, 2]
+    # unknown count (0): any tier; the 150th: tier 1 or 2, never the base rate
+    assert TIERED.accepted_fees(100_000) == [1_000, 800, 600]
+    assert TIERED.accepted_fees(100_000, min_count=150) == [800, 600]
+    assert TIERED.accepted_fees(100_000, min_count=5_000) == [600]
+    base_after_tier = judge(TIERED, 100_000, 1_000, count=150)
+    assert not base_after_tier.ok and base_after_tier.expected == 800
+    assert (base_after_tier.level, base_after_tier.min_level) == (1, 1)
+    early_tier = judge(TIERED, 100_000, 600, count=3)  # a higher tier before its count: fine
+    assert early_tier.ok and early_tier.level == 2 and early_tier.min_level == 0
+
+
+def test_the_foreign_surcharge_only_for_a_foreign_card() -> None:
+    visa = _c(channel="visa", rate_bp=180, foreign_card_surcharge_bp=60, rounding="down")
+    assert visa.accepted_fees(100_000, foreign=False) == [1_800]
+    assert visa.accepted_fees(100_000, foreign=True) == [2_400]
+    assert visa.accepted_fees(100_000) == [1_800, 2_400]  # unknown: both readings
+    assert not judge(visa, 100_000, 2_400, foreign=False).ok
+    assert not judge(visa, 100_000, 1_800, foreign=True).ok
+    unknown = judge(visa, 100_000, 2_400)
+    assert unknown.ok and unknown.surcharged and unknown.foreign is None
+
+
+@given(gross=st.integers(0, 10**10), count=st.integers(0, 5_000), more=st.integers(0, 5_000),
+       foreign=st.sampled_from([None, False, True]))
+def test_a_higher_count_never_widens_what_is_accepted(gross: int, count: int, more: int,
+                                                     foreign: bool | None) -> None:
+    """The count is a lower bound: a line judged at a count that later grows accepts a subset
+    afterwards, and the reading of the final count is among those accepted before."""
+    c = _c(rate_bp=150, tiers=(Tier(101, 120), Tier(1_001, 90)), foreign_card_surcharge_bp=60,
+           fixed_vnd=500, vat_included=False, rounding="half_up")
+    before = set(c.accepted_fees(gross, min_count=count, foreign=foreign))
+    after = set(c.accepted_fees(gross, min_count=count + more, foreign=foreign))
+    assert after <= before and after
+    final = c.fee(gross, rate_bp=c.rate_at(c.level_for(count + more)),
+                  foreign_card=bool(foreign))
+    assert final in before
+    for fee in before:
+        assert judge(c, gross, fee, count=count, foreign=foreign).ok
+
+
+def test_the_month_counter_counts_per_contract_and_month() -> None:
+    counter = MonthCounter()
+    flat = _c(id="flat")
+    assert counter.next(flat, date(2021, 1, 5)) == 0  # no tiers: not counted
+    assert [counter.next(TIERED, date(2021, 1, d)) for d in (1, 2, 31)] == [1, 2, 3]
+    assert counter.next(TIERED, date(2021, 2, 1)) == 1
+    assert counter.next(_c(id="other", tiers=(Tier(5, 1),)), date(2021, 1, 9)) == 1
+
+
 def test_refund_fee_returns_the_percentage_when_the_contract_says_so() -> None:
     assert _c(rate_bp=250, refund_fee_vnd=3_000, refund_returns_rate=True).refund_fee(
         100_000) == 3_000
@@ -78,7 +134,7 @@ GOOD = b'''version = 1
 [[contract]]
 id = "momo-wallet-2021"
 provider = "momo"
-channel = "momo"
+channel = "wallet"
 valid_from = 2021-01-01
 valid_to = 2021-06-30
 rate_bp = 110
@@ -86,7 +142,7 @@ rounding = "down"
 [[contract]]
 id = "momo-wallet-2021h2"
 provider = "momo"
-channel = "momo"
+channel = "wallet"
 valid_from = 2021-07-01
 rate_bp = 90
 rounding = "down"
@@ -101,14 +157,16 @@ rate_bp = 200
 
 def test_the_book_finds_the_contract_of_the_transaction_date_and_channel() -> None:
     book = parse_contracts(GOOD)
-    assert book.find("momo", "momo", date(2021, 6, 30)).id == "momo-wallet-2021"  # type: ignore[union-attr]
-    assert book.find("momo", "momo", date(2021, 7, 1)).id == "momo-wallet-2021h2"  # type: ignore[union-attr]
-    assert book.find("momo", "vietqr", date(2021, 7, 1)).id == "momo-any"  # type: ignore[union-attr]
-    assert book.find("momo", "momo", date(2020, 12, 31)) is None
-    assert book.find("vnpay", "vnpay", date(2021, 7, 1)) is None
-    check = book.check("momo", "momo", date(2021, 3, 1), 200_000, 2_201)
+    assert book.find("momo", "wallet", date(2021, 6, 30)).id == "momo-wallet-2021"  # type: ignore[union-attr]
+    assert book.find("momo", "wallet", date(2021, 7, 1)).id == "momo-wallet-2021h2"  # type: ignore[union-attr]
+    assert book.find("momo", "intl_card", date(2021, 7, 1)).id == "momo-any"  # type: ignore[union-attr]
+    # a payment whose method the provider did not report: only "*" covers it
+    assert book.find("momo", None, date(2021, 7, 1)).id == "momo-any"  # type: ignore[union-attr]
+    assert book.find("momo", "wallet", date(2020, 12, 31)) is None
+    assert book.find("vnpay", "qr", date(2021, 7, 1)) is None
+    check = book.check("momo", "wallet", date(2021, 3, 1), 200_000, 2_201)
     assert check is not None and check.ok and check.expected == 2_200  # one đồng of rounding
-    check = book.check("momo", "momo", date(2021, 3, 1), 200_000, 2_202)
+    check = book.check("momo", "wallet", date(2021, 3, 1), 200_000, 2_202)
     assert check is not None and not check.ok
 
 
@@ -153,15 +211,23 @@ max_vnd = 1000
         parse_contracts(GOOD.replace(b"valid_to = 2021-06-30", b"valid_to = 2021-07-01"))
 
 
-def test_the_shipped_contracts_cover_every_demo_provider_at_the_demo_rate() -> None:
+def test_the_shipped_contracts_price_every_demo_method() -> None:
+    """Every method the demo gives a provider's payments has a contract, a per-channel one
+    where the demo prices the method apart, and MoMo's wallet is tiered."""
     book = load_contracts()
-    for provider, bp in FEE_BP.items():
-        contract = book.find(provider, provider, date(2021, 2, 1))
-        assert contract is not None, provider
-        gross = 1_234_567
-        assert contract.fee(gross) == gross * bp // 10_000, provider
+    day = date(2021, 2, 1)
+    for provider in ("vnpay", "momo", "zalopay", "pos"):
+        for n in range(40):
+            method, _foreign = demo_method(provider, n)
+            assert book.find(provider, method, day) is not None, (provider, method)
+    assert book.find("vnpay", "domestic_card", day).id == "vnpay-atm-demo"  # type: ignore[union-attr]
+    assert book.find("vnpay", "qr", day).id == "vnpay-demo"  # type: ignore[union-attr]
+    assert book.find("pos", "visa", day).foreign_card_surcharge_bp  # type: ignore[union-attr]
+    wallet = book.find("momo", "wallet", day)
+    assert wallet is not None and wallet.channel == "wallet" and wallet.tiers
     assert {c.provider for c in book.contracts if c.kind == "subscription"} == {
         "payos", "sepay", "casso"}
+    assert {c.channel for c in book.contracts} <= {"*", *METHODS}
 
 
 def test_contracts_cli(tmp_path: Path) -> None:
@@ -175,6 +241,20 @@ def test_contracts_cli(tmp_path: Path) -> None:
     good.write_bytes(GOOD)
     ok = CliRunner().invoke(cli, ["contracts", "check", str(good)])
     assert ok.exit_code == 0 and "3 contracts (providers: momo)" in ok.output
+    # the new fields are checked too: an unknown method, a tier from the first transaction
+    odd = tmp_path / "odd.toml"
+    odd.write_bytes(GOOD.replace(b'channel = "wallet"\nvalid_from = 2021-07-01',
+                                 b'channel = "momo"\nvalid_from = 2021-07-01')
+                    .replace(b'rate_bp = 200', b'rate_bp = 200\ntiers = [{ from_count = 1, '
+                                               b'rate_bp = 150 }]'))
+    out = CliRunner().invoke(cli, ["contracts", "check", str(odd)])
+    assert out.exit_code == 1, out.output
+    assert "(momo-wallet-2021h2): channel must be \"*\" or a payment method" in out.output
+    assert "(momo-any): a tier's from_count must be 2 or more" in out.output
+    assert "nothing was changed" in out.output
+    listed = CliRunner().invoke(cli, ["contracts", "list"])
+    assert "95 bp from transaction 101 of a month" in listed.output
+    assert "+60 bp foreign card" in listed.output
 
 
 def test_a_bad_contracts_file_stops_the_start(tmp_path: Path) -> None:

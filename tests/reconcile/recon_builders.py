@@ -85,13 +85,15 @@ class World:
             reference: str | None = None, memo: str | None = None,
             dossier_code: str | None = None, status: str = "succeeded",
             paid_at: datetime | None = None, channel: str | None = None,
-            bank_reference: str | None = None) -> int:
+            bank_reference: str | None = None, method: str | None = None,
+            card_foreign: bool | None = None) -> int:
         event = PaymentEvent(
             provider=provider, provider_txn_id=txn or f"T{self._next()}",
             channel=channel or ("vietqr" if provider in {"sepay", "casso", "payos"} else provider),
             amount=amount, status=status,  # type: ignore[arg-type]
             paid_at=paid_at or self.clock.now(), reference=reference, memo=memo,
-            dossier_code=dossier_code, bank_reference=bank_reference)
+            dossier_code=dossier_code, bank_reference=bank_reference, method=method,
+            card_foreign=card_foreign)
         with self.db.transaction() as s:
             return record_payment(s, self.clock, event, actor="test",
                                   reference_prefix=PREFIX).payment.id

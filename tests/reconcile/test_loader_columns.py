@@ -1,4 +1,5 @@
-"""A payment's channel and a settlement line's fee, net and transaction time are read for one
+"""A payment's channel, method and foreign card, and a settlement line's fee, net and
+transaction time are read for one
 kind only, fee_mismatch (the contract of the provider and channel on the transaction's date,
 and the net the file stated). Pin that every other kind's findings, and the reasons for closing
 earlier ones, do not depend on them, and that the loader reads them."""
@@ -20,7 +21,8 @@ def _others(found: list[Discrepancy]) -> list[Discrepancy]:
 def _blank(world: World) -> World:
     return World(
         dossiers=world.dossiers, fee_lines=world.fee_lines, intents=world.intents,
-        payments=[p._replace(channel="") for p in world.payments],
+        payments=[p._replace(channel="", method=None, card_foreign=None)
+                  for p in world.payments],
         lines=[ln._replace(fee=0, net=ln.amount, transaction_at=None) for ln in world.lines],
         as_of=world.as_of, config=world.config)
 
@@ -45,5 +47,6 @@ def test_core_ignores_the_columns_the_loader_leaves_out(world: World, keep: int)
 
 def test_the_loader_reads_them_for_fee_mismatch() -> None:
     assert "p.channel" in _PAY_COLS
+    assert "p.method" in _PAY_COLS and "p.card_foreign" in _PAY_COLS
     assert "l.fee" in _LINE_COLS and "l.transaction_at" in _LINE_COLS
     assert "COALESCE(l.stated_net, l.net) AS net" in _LINE_COLS

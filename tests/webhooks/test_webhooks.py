@@ -107,6 +107,12 @@ def test_valid_call_records_one_matched_payment(hooks: Hooks, provider: str) -> 
         "sepay": body.get("referenceCode"), "casso": body.get("data", {}).get("reference"),
         "payos": "20240521001"}.get(provider)
     assert provider not in ("sepay", "casso") or payment.bank_reference.startswith("FT")
+    # how the payer paid, from the provider's own field (the simulator's: VNPay ATM card,
+    # MoMo payType qr, ZaloPay channel 38, a POS Visa card with no issuer country); the bank
+    # feeds say nothing
+    assert payment.method == {"vnpay": "domestic_card", "momo": "wallet", "zalopay": "wallet",
+                              "pos": "visa"}.get(provider)
+    assert payment.card_foreign is None
 
     (callback,) = hooks.callbacks()
     assert callback.signature_valid is True
