@@ -37,7 +37,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 from typing import Any, Final, NamedTuple, TypeVar
 
@@ -345,7 +345,26 @@ def load_incremental(conn: Connection, *, mark: int, since: datetime, as_of: dat
     reader = _Reader(conn)
     payments, seed_lines, dossier_ids = _changed_seeds(reader, mark=mark, since=since,
                                                        as_of=as_of, config=config)
-    dossiers, intents, lines = _expand(reader, payments, seed_lines, dossier_ids)
+    dossiers, intents, lines = _expand(reader, payments, seed_lines, set(dossier_ids))
+    tiered = sorted({c.provider for c in config.contracts.contracts if c.tiers})
+    counted: set[date] = set()
+    while tiered:  # whole months of a tiered contract's provider (see _tier_months)
+        months = _tier_months(tiered, payments.values(), lines) - counted
+        if not months:
+            break
+        counted |= months
+        seen = {ln.id for ln in seed_lines}
+        for month in sorted(months):
+            start = datetime.combine(month, day_time(), VN_TZ).astimezone(UTC)
+            end = datetime.combine(_next_month(month), day_time(), VN_TZ).astimezone(UTC)
+            window = {"tiered": tiered, "low": start - _TIER_MARGIN, "high": end + _TIER_MARGIN}
+            for p in reader.rows(_TIER_PAYMENTS, _make_payment, kind="payment", params=window,
+                                 expanding=("tiered",)):
+                payments.setdefault(p.id, p)
+            seed_lines += [ln for ln in reader.rows(_TIER_LINES, _make_line, kind="line",
+                                                    params=window, expanding=("tiered",))
+                           if ln.id not in seen]
+        dossiers, intents, lines = _expand(reader, payments, seed_lines, set(dossier_ids))
     previous: set[str] = set()
     open_ids = "SELECT identity FROM discrepancies WHERE status = 'open' AND {IN}"
     previous.update(reader.where_in(open_ids, "dossier_id", [d.id for d in dossiers], _first))
@@ -353,6 +372,31 @@ def load_incremental(conn: Connection, *, mark: int, since: datetime, as_of: dat
     previous.update(reader.where_in(open_ids, "settlement_line_id", [ln.id for ln in lines],
                                     _first))
     return Loaded(dossiers, intents, list(payments.values()), lines, sorted(previous))
+
+
+# A contract with volume tiers judges a line by its place in its month's count of that
+# contract's lines (core.detect_fee_mismatch), so an incremental run that judges any line or
+# payment of such a provider reads every payment and line of that provider in the month (a
+# margin of two days around it: a line's transaction time and its payment's paid_at may differ)
+# and counts as a full run does.
+_TIER_MARGIN = timedelta(days=2)
+_TIER_PAYMENTS = (f"SELECT {_PAY_COLS} FROM payments p WHERE p.provider IN :tiered "
+                  "AND p.paid_at >= :low AND p.paid_at < :high")
+_TIER_LINES = (f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE l.provider IN :tiered "
+               "AND l.transaction_at >= :low AND l.transaction_at < :high")
+
+
+def _tier_months(tiered: Sequence[str], payments: Iterable[PaymentRow],
+                 lines: Iterable[SettlementLineRow]) -> set[date]:
+    """The Vietnam months of the loaded payments and timed lines of the tiered providers."""
+    out = {_vn_month(p.paid_at) for p in payments if p.provider in tiered}
+    out.update(_vn_month(ln.transaction_at) for ln in lines
+               if ln.provider in tiered and ln.transaction_at is not None)
+    return out
+
+
+def _vn_month(moment: datetime) -> date:
+    return moment.astimezone(VN_TZ).date().replace(day=1)
 
 
 def _changed_seeds(reader: _Reader, *, mark: int, since: datetime, as_of: datetime,

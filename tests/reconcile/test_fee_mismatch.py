@@ -209,3 +209,35 @@ def test_a_tier_by_the_months_count(db: Database, clock: FixedClock) -> None:
     assert "đây là giao dịch thứ 3 trong tháng" in d.explanation
     assert "tier 1 (from the month's transaction 3)" in d.explanation_en
     assert "the month's transaction 3 under this contract" in d.explanation_en
+
+
+def test_an_incremental_run_counts_the_whole_month_of_a_tiered_contract(
+        db: Database, clock: FixedClock) -> None:
+    """The month's third wallet payment arrives after a full run judged the first two: the
+    incremental run reads the provider's whole month, so it counts 3 as a full run does (the
+    base rate charged is a finding), and a later change to the first payment's dossier neither
+    resolves nor duplicates it; a full run then agrees, finding for finding."""
+    w = World(db, clock, config=EngineConfig(contracts=parse_contracts(CHANNELS)))
+    base, tier = TOTAL * 110 // 10_000, TOTAL * 90 // 10_000
+    paid = []
+    for _ in range(2):
+        p, txn = _paid_by(w, "momo", method="wallet")
+        paid.append((p, w.settle("momo", txn, TOTAL, fee=base)))
+        w.later(minutes=1)
+    assert w.run().mode == "full" and w.kinds() == []
+    p3, txn3 = _paid_by(w, "momo", method="wallet")
+    third = (p3, w.settle("momo", txn3, TOTAL, fee=base))
+    w.later(minutes=5)
+    assert w.run().mode == "incremental"
+    (d,) = w.discrepancies("open")
+    assert (d.payment_id, d.settlement_line_id) == third
+    assert (d.expected_amount, d.actual_amount) == (tier, base)
+    # touch only the third payment's transaction again: still its month's third
+    w.settle("momo", txn3, TOTAL, fee=base)  # a duplicate line of it
+    w.later(minutes=5)
+    assert w.run().mode == "incremental"
+    incremental = sorted((x.identity, x.status) for x in w.discrepancies())
+    assert ("fee_mismatch:payment=%d:settlement_line=%d" % third, "open") in incremental
+    w.later(minutes=5)
+    assert w.run("full").mode == "full"
+    assert sorted((x.identity, x.status) for x in w.discrepancies()) == incremental
