@@ -1,6 +1,7 @@
 """The demo quarter's remittances to the state budget (issue 18 §3): one C1-02/NS voucher per
 collecting organisation and month, a line per tiểu mục naming its period (kỳ thuế), dated
-between the 5th and the 19th of the following month, paying exactly what the month owes,
+between the 5th and the 19th of the following month, paying exactly what the month owes
+(less the lệ phí the centre already paid into the budget for it: its transfers count),
 except the planned faults (:data:`REMITTANCE_FAULTS`, about 1 % of the amounts owed each): a
 month's sub-item never remitted (``remittance_overdue``), remitted short
 (``remittance_short``), remitted in excess (``remittance_excess``).
@@ -20,9 +21,9 @@ from sqlalchemy import select
 
 from recon.clock import Clock
 from recon.db import Database
-from recon.engine.remittances import Key, next_month
+from recon.engine.remittances import Key, allocate, next_month
 from recon.models import Remittance
-from recon.review.declarations import owed
+from recon.review.declarations import remittance_inputs
 from recon.settlements.remittances import LineIn, VoucherIn, store_vouchers
 
 REMITTANCE_FAULTS: Final = {
@@ -77,7 +78,10 @@ def seed_remittances(db: Database, clock: Clock, *, year: int, quarter: int,
         if s.scalar(select(Remittance.id).where(Remittance.voucher_no.like(f"{PREFIX}-%"))
                     .limit(1)) is not None:
             return 0
-        vouchers, _faults = plan(owed(s), months, seed)
+        inputs = remittance_inputs(s)
+        paid_in = allocate(inputs.owed, inputs.discharges).remitted
+        left = {k: v - paid_in.get(k, 0) for k, v in inputs.owed.items()}
+        vouchers, _faults = plan(left, months, seed)
         return len(store_vouchers(s, clock, vouchers, actor="demo"))
 
 

@@ -23,6 +23,9 @@ class Agency(Base):
     # as a collecting organisation: the account onward transfers are paid into (its dedicated
     # or Treasury account, Circular 74/2022 Art. 3); NULL when not known (migration 0021)
     transfer_account: Mapped[str | None] = mapped_column(String(40))
+    # its "tài khoản phí chờ nộp ngân sách" at the State Treasury (Decree 120/2016 Art. 3(2)(a));
+    # NULL: its deposits are not judged (migration 0028)
+    fee_pending_account: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -881,9 +881,10 @@ def remittances_page() -> str:
                                                  due_day=_due_day())
         unremitted = remittance_reads.not_remitted(
             s, reports.vn_today(now), due_day=_due_day(), collectors=_collectors())
+        by_receivers = remittance_reads.receiver_payments(s, collectors=_collectors())
     return render_template("finance/remittances.html", vouchers=vouchers,
                            unremitted=unremitted, agency_names=dict(_agencies()),
-                           due_day=_due_day())
+                           due_day=_due_day(), by_receivers=by_receivers)
 
 
 @bp.get("/settlement-lines/<int:line_id>/download.csv")

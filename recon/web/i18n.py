@@ -955,6 +955,22 @@ _PHRASES: dict[str, str] = {
     "Period": "Kỳ thuế",
     "Allocated to (month)": "Phân bổ vào tháng",
     "owed": "phải nộp",
+    "Paid in by the receiving centre": "Đơn vị tiếp nhận nộp thay vào ngân sách",
+    "Charges (lệ phí) a receiving centre paid into the state budget itself for the collecting "
+    "organisation (Circular 74/2022/TT-BTC, Art. 3): counted as remitted by that organisation "
+    "for the month and sub-item.":
+        "Lệ phí do đơn vị tiếp nhận tự nộp vào ngân sách nhà nước thay cho tổ chức thu (Thông "
+        "tư 74/2022/TT-BTC, Điều 3): được tính là số tổ chức đó đã nộp cho tháng và tiểu mục "
+        "tương ứng.",
+    "Transfer": "Lệnh chuyển",
+    "No receiving centre paid charges into the budget for another organisation.":
+        "Chưa có đơn vị tiếp nhận nào nộp lệ phí vào ngân sách thay tổ chức khác.",
+    "The same money as the receiving centre's transfer {transfer}: counted once, through the "
+    "transfer.":
+        "Cùng khoản tiền với lệnh chuyển {transfer} của đơn vị tiếp nhận: chỉ tính một lần, "
+        "theo lệnh chuyển.",
+    "of which paid by the receiving centre: {amount}":
+        "trong đó đơn vị tiếp nhận nộp thay: {amount}",
     "No voucher recorded yet: import a Treasury statement or record one with `recon "
     "remittances`.":
         "Chưa ghi nhận giấy nộp tiền nào: nhập bảng kê của Kho bạc hoặc ghi từng giấy bằng lệnh "
