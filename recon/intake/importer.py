@@ -194,7 +194,8 @@ def _iter_csv(text: str) -> Iterator[tuple[int, Any, str | None]]:
                                    # optional columns (issue 18 §1, docs/treasury.md)
                                    "retention_bp": row.get("fee_retention_bp"),
                                    "budget_code": row.get("fee_budget_code"),
-                                   "collector_code": row.get("fee_collector_code")})
+                                   "collector_code": row.get("fee_collector_code"),
+                                   "deposit_rule": row.get("fee_deposit_rule")})
     for first_line, record in grouped.values():
         yield first_line, record, None
 
