@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from typing import Final
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from recon.clock import Clock
 from recon.db import Database
@@ -70,6 +71,14 @@ def plan(owes: dict[Key, int], months: list[date], seed: int) -> tuple[list[Vouc
     return vouchers, faults
 
 
+def left_to_remit(session: Session) -> dict[Key, int]:
+    """What each collector owes, less the lệ phí its receiving centre already paid into the
+    budget for it (those transfers count as remitted: docs/remittances.md)."""
+    inputs = remittance_inputs(session)
+    paid_in = allocate(inputs.owed, inputs.discharges).remitted
+    return {k: v - paid_in.get(k, 0) for k, v in inputs.owed.items()}
+
+
 def seed_remittances(db: Database, clock: Clock, *, year: int, quarter: int,
                      seed: int) -> int:
     """Record the demo quarter's vouchers (none when some are there already); how many."""
@@ -78,11 +87,8 @@ def seed_remittances(db: Database, clock: Clock, *, year: int, quarter: int,
         if s.scalar(select(Remittance.id).where(Remittance.voucher_no.like(f"{PREFIX}-%"))
                     .limit(1)) is not None:
             return 0
-        inputs = remittance_inputs(s)
-        paid_in = allocate(inputs.owed, inputs.discharges).remitted
-        left = {k: v - paid_in.get(k, 0) for k, v in inputs.owed.items()}
-        vouchers, _faults = plan(left, months, seed)
+        vouchers, _faults = plan(left_to_remit(s), months, seed)
         return len(store_vouchers(s, clock, vouchers, actor="demo"))
 
 
-__all__ = ["REMITTANCE_FAULTS", "plan", "seed_remittances"]
+__all__ = ["REMITTANCE_FAULTS", "left_to_remit", "plan", "seed_remittances"]

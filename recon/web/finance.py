@@ -43,6 +43,7 @@ from recon.models.reconciliation import DISCREPANCY_KINDS
 from recon.money import format_vnd
 from recon.review import actions as review
 from recon.review import declarations, portal_report, reports, workbench
+from recon.review import deposits as deposit_reads
 from recon.review import forwarding as forwarding_reads
 from recon.review import payouts as payout_reads
 from recon.review import remittances as remittance_reads
@@ -792,7 +793,9 @@ def transfers() -> tuple[str, int]:
     with database().read() as s:
         rows = forwarding_reads.ledgers(s, now=_clock().now(), deadline_hours=deadline,
                                         scope=scope())
-    return render_template("finance/transfers.html", ledgers=rows, deadline=deadline), 200
+        deposits = deposit_reads.deposit_view(s, now=_clock().now(), scope=scope())
+    return render_template("finance/transfers.html", ledgers=rows, deadline=deadline,
+                           deposits=deposits), 200
 
 
 # --------------------------------------------------------------------------- declarations

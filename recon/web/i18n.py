@@ -1016,6 +1016,28 @@ _PHRASES: dict[str, str] = {
     "Collected at": "Thu lúc",
     "Paid by": "Đã chuyển bằng",
     "Hours since collection": "Số giờ kể từ khi thu",
+    # --- deposits of phí into the Treasury fee accounts (/finance/transfers)
+    "Fees deposited into the Treasury fee accounts":
+        "Gửi tiền phí vào tài khoản phí chờ nộp ngân sách",
+    "Daily, weekly or monthly, as each fee's regulation sets, the collecting organisation sends "
+    "the fees (phí) it collected to its fee account awaiting budget remittance at the State "
+    "Treasury (Decree 120/2016/NĐ-CP, Art. 3(2)(a), as amended by Decree 82/2023/NĐ-CP). "
+    "Deposits pay the earliest due first.":
+        "Hằng ngày, hằng tuần hoặc hằng tháng theo quy định của từng loại phí, tổ chức thu phí "
+        "gửi số tiền phí đã thu vào tài khoản phí chờ nộp ngân sách tại Kho bạc Nhà nước (Nghị "
+        "định 120/2016/NĐ-CP, Điều 3 khoản 2 điểm a, sửa đổi bởi Nghị định 82/2023/NĐ-CP). "
+        "Các lần gửi được trừ vào khoản đến hạn sớm nhất trước.",
+    "Fee account awaiting budget remittance": "Tài khoản phí chờ nộp ngân sách",
+    "To deposit": "Phải gửi",
+    "Deposited": "Đã gửi",
+    "Still to deposit": "Còn phải gửi",
+    "No fee under a deposit rule is collected by an organisation with a fee account.":
+        "Chưa có khoản phí nào có quy định kỳ gửi do đơn vị đã có tài khoản phí chờ nộp ngân "
+        "sách thu.",
+    "{agency} has no fee account awaiting budget remittance recorded: its deposits are not "
+    "judged. Record it with `recon transfers fee-account`.":
+        "{agency} chưa được ghi nhận tài khoản phí chờ nộp ngân sách: việc gửi tiền phí của đơn "
+        "vị này không được đối soát. Ghi nhận bằng lệnh `recon transfers fee-account`.",
 }
 
 

@@ -6,10 +6,12 @@ without a fee-pending account."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from flask import Flask
 from sqlalchemy import select
 
 from recon.cli import cli
@@ -27,7 +29,9 @@ from recon.engine.explain import vn_date
 from recon.errors import ValidationError
 from recon.intake.dossiers import dossier_as_dict, parse_dossier, upsert_dossier
 from recon.models import Dossier, Transfer
+from recon.money import format_vnd
 from recon.settlements.transfers import import_debits, record_transfer, set_transfer_account
+from tests.finance.test_roles import _session_client
 from tests.foundation.helpers import AGENCY, dossier_body
 from tests.reconcile.recon_builders import World
 
@@ -184,3 +188,20 @@ def test_the_fee_account_command(w: World, env: dict[str, str]) -> None:
     bad = CliRunner().invoke(cli, ["transfers", "fee-account", "--agency", AGENCY,
                                    "--account", "12-AB"])
     assert bad.exit_code != 0 and "not an account number" in bad.output
+
+
+def test_the_transfers_page_shows_deposits_and_who_is_not_judged(
+        w: World, app: Flask, make_user: Callable[..., str]) -> None:
+    d = _phi_dossier(w)
+    w.pay(80_000, provider="cash", reference=w.intent(d, 80_000, channel="cash"))
+    client = _session_client(app, make_user, "finance", "ketoan1")[0]
+    html = client.get("/finance/transfers").get_data(as_text=True)
+    assert "Gửi tiền phí vào tài khoản phí chờ nộp ngân sách" in html
+    assert f"{AGENCY} – " in html and "không được đối soát" in html
+    set_transfer_account(w.db, w.clock, agency=AGENCY, account="9527000000001", actor="test",
+                         column="fee_pending_account")
+    html = client.get("/finance/transfers").get_data(as_text=True)
+    assert "9527000000001" in html and "không được đối soát" not in html
+    assert format_vnd(80_000) in html
+    english = client.get("/finance/transfers?lang=en").get_data(as_text=True)
+    assert "Fees deposited into the Treasury fee accounts" in english
