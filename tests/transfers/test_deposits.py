@@ -203,5 +203,10 @@ def test_the_transfers_page_shows_deposits_and_who_is_not_judged(
     html = client.get("/finance/transfers").get_data(as_text=True)
     assert "9527000000001" in html and "không được đối soát" not in html
     assert format_vnd(80_000) in html
+    w.run(as_of=w.clock.now() + timedelta(days=20))
+    (found,) = _deposits(w)
+    detail = client.get(f"/finance/discrepancies/{found.id}")
+    assert detail.status_code == 200
+    assert "Chậm gửi tiền phí vào Kho bạc" in detail.get_data(as_text=True)
     english = client.get("/finance/transfers?lang=en").get_data(as_text=True)
     assert "Fees deposited into the Treasury fee accounts" in english
