@@ -737,17 +737,18 @@ def deposit_overdue(collector: str, budget_code: str, period: str, due_days: int
     paid_vi = f" (lệnh {', '.join(deposits)})" if deposits else ""
     paid_en = f" (transfer {', '.join(deposits)})" if deposits else ""
     late = (today - due).days
+    late_vi, late_en = f"{late:,}".replace(",", "."), f"{late:,}"
     return (
         f"{collector} chưa gửi đủ tiền phí tiểu mục {budget_code} thu {span_vi} vào tài khoản "
         f"phí chờ nộp ngân sách tại Kho bạc: phải gửi {vnd(owed)}, đã gửi {vnd(deposited)}"
         f"{paid_vi}, còn thiếu {vnd(owed - deposited)}. Phí này gửi {_PERIOD_VI[period]}, "
-        f"chậm nhất {due_days} ngày sau khi hết kỳ (ngày {date_vi(due)}; đã quá {late} ngày) "
+        f"chậm nhất {due_days} ngày sau khi hết kỳ (ngày {date_vi(due)}; đã quá {late_vi} ngày) "
         "theo quy định của phí (Nghị định 120/2016/NĐ-CP, Điều 3 khoản 2 điểm a, sửa đổi bởi "
         "Nghị định 82/2023/NĐ-CP).",
         f"{collector} has not sent in full the fees (sub-item {budget_code}) collected "
         f"{span_en} to its fee account awaiting budget remittance at the State Treasury: "
         f"{vnd(owed)} due, {vnd(deposited)} deposited{paid_en}, {vnd(owed - deposited)} "
         f"short. This fee is deposited {_PERIOD_EN[period]}, at the latest {due_days} days "
-        f"after the period (by {date_en(due)}; {late} days late) under the fee's regulation "
+        f"after the period (by {date_en(due)}; {late_en} days late) under the fee's regulation "
         "(Decree 120/2016/NĐ-CP, Art. 3(2)(a), as amended by Decree 82/2023/NĐ-CP).",
     )

@@ -478,6 +478,8 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
     result = deposits.apply(result)
     previous_open = deposits.previous(previous_open)
     timings["deposits"] = time.perf_counter() - t_dep
+    say(f"deposits: {len(deposits.outcome.states):,} phí parts under a deposit rule, "
+        f"{len(deposits.outcome.findings):,} overdue in {timings['deposits']:.2f}s")
     # the portal pass (recon/engine/portal_load.py): the portal's daily lists, three ways
     t_portal = time.perf_counter()
     portal = portal_load.prepare(conn, config=config, mode=mode, mark=since_mark)
