@@ -202,8 +202,24 @@ def test_as_intake_shape(quarter: list[dc.DemoDossier]) -> None:
     assert body["procedure_name"] == paid.procedure.name
     assert body["received_at"] == paid.received_at.isoformat()
     assert body["fees"] == [{"kind": f.kind, "name": f.name, "amount": f.amount,
-                             "budget_code": f.budget_code, "retention_bp": f.retention_bp}
+                             "budget_code": f.budget_code, "retention_bp": f.retention_bp,
+                             **({"deposit_rule": f.deposit_rule} if f.deposit_rule else {})}
                             for f in paid.fees]
+
+
+def test_every_phi_carries_a_deposit_rule_and_says_whether_it_was_checked() -> None:
+    from recon.engine.deposits import parse_rule
+
+    fees = [f for p in dc.PROCEDURES for f in p.fees]
+    assert all(f.deposit_rule for f in fees if f.kind == "phi")
+    assert not any(f.deposit_rule for f in fees if f.kind == "le_phi")
+    periods = {parse_rule(f.deposit_rule).period for f in fees if f.deposit_rule}
+    assert periods == {"day", "week", "month"}
+    # only phí chứng thực's "by the 5th of each month" was read in its circular (226/2016)
+    assert {f.budget_code for f in fees if f.deposit_verified} == {"2716"}
+    assert all(f.deposit_rule == "month:5" for f in fees if f.deposit_verified)
+    with pytest.raises(ValueError, match="only a phí"):
+        dc.Fee("le_phi", "Lệ phí", 1_000, "x", budget_code="2771", deposit_rule="month:5")
 
 
 def test_every_fee_carries_its_budget_code_and_share() -> None:

@@ -13,7 +13,7 @@ is checked where it is written (adapters.base.CallbackEvent), not by a CHECK tha
 method would have to migrate.
 
 Revision ID: 0029_payment_methods
-Revises: 0027_receipt_collectors
+Revises: 0028_deposits
 Create Date: 2026-12-06 15:40:00
 """
 
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0029_payment_methods'
-down_revision: str | None = '0027_receipt_collectors'
+down_revision: str | None = '0028_deposits'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

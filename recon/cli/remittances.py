@@ -52,9 +52,14 @@ def import_command(ctx: click.Context, profile: str, file: Path) -> None:
               help="One voucher line (repeat): mã chương, tiểu mục, mã ĐBHC, amount in VND, "
                    "and optionally the dossier code and the period (kỳ thuế).")
 @click.option("--note", default=None, help="Free text kept with the voucher.")
+@click.option("--bank-reference", default=None,
+              help="The bank reference of the payment the voucher records; a voucher for a "
+                   "receiving centre's budget transfer with that reference is the same money "
+                   "(counted once).")
 @click.pass_context
 def record_command(ctx: click.Context, voucher_no: str, day: str, remitter: str,
-                   lines: tuple[str, ...], note: str | None) -> None:
+                   lines: tuple[str, ...], note: str | None,
+                   bank_reference: str | None) -> None:
     """Record one voucher entered by hand (audited)."""
     from recon.settlements.remittances import (  # noqa: PLC0415
         VoucherIn,
@@ -73,7 +78,8 @@ def record_command(ctx: click.Context, voucher_no: str, day: str, remitter: str,
     app = database_app(ctx)
     try:
         new_id = record_voucher(app.db, app.app.extensions["recon.clock"],
-                                VoucherIn(voucher_no, on, remitter.strip(), parsed, note),
+                                VoucherIn(voucher_no, on, remitter.strip(), parsed, note,
+                                          bank_reference),
                                 actor="cli")
     except ValidationError as exc:
         fail(exc)

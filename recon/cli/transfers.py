@@ -28,9 +28,12 @@ def transfers_group() -> None:
 @click.option("--reference", required=True, metavar="BANKREF",
               help="The bank's reference of the transfer (unique per agency).")
 @click.option("--note", default=None, help="A note kept with it.")
+@click.option("--fee-account", is_flag=True, default=False,
+              help="Into the collector's fee account awaiting budget remittance (a deposit); "
+                   "--to may then be the agency itself.")
 @click.pass_context
 def record_command(ctx: click.Context, agency: str, to: str, amount: str, at: str,
-                   reference: str, note: str | None) -> None:
+                   reference: str, note: str | None, fee_account: bool) -> None:
     """Record one onward transfer (audited). Prints it as JSON."""
     from recon.cli.common import database_app, fail  # noqa: PLC0415 - fast --help
     from recon.errors import ReconError  # noqa: PLC0415
@@ -40,7 +43,7 @@ def record_command(ctx: click.Context, agency: str, to: str, amount: str, at: st
     try:
         out = record_transfer(app.db, app.app.extensions["recon.clock"], agency=agency, to=to,
                               amount=amount, at=parse_moment(at), reference=reference,
-                              note=note, actor="cli")
+                              note=note, actor="cli", into_fee_account=fee_account)
     except ReconError as exc:
         fail(exc)
     click.echo(json.dumps(out, ensure_ascii=False))
@@ -119,6 +122,28 @@ def account_command(ctx: click.Context, agency: str, account: str | None) -> Non
     try:
         out = set_transfer_account(app.db, app.app.extensions["recon.clock"], agency=agency,
                                    account=account, actor="cli")
+    except ReconError as exc:
+        fail(exc)
+    click.echo(json.dumps(out, ensure_ascii=False))
+
+
+@transfers_group.command("fee-account")
+@click.option("--agency", required=True, metavar="CODE", help="The collecting organisation.")
+@click.option("--account", default=None, metavar="NUMBER",
+              help="Its fee account awaiting budget remittance (tài khoản phí chờ nộp ngân "
+                   "sách) at the State Treasury; omit to clear it.")
+@click.pass_context
+def fee_account_command(ctx: click.Context, agency: str, account: str | None) -> None:
+    """Set the Treasury account a collector deposits its phí into (statement debits to it are
+    read as deposits). Without one, its deposits are not judged. Audited."""
+    from recon.cli.common import database_app, fail  # noqa: PLC0415 - fast --help
+    from recon.errors import ReconError  # noqa: PLC0415
+    from recon.settlements.transfers import set_transfer_account  # noqa: PLC0415
+
+    app = database_app(ctx)
+    try:
+        out = set_transfer_account(app.db, app.app.extensions["recon.clock"], agency=agency,
+                                   account=account, actor="cli", column="fee_pending_account")
     except ReconError as exc:
         fail(exc)
     click.echo(json.dumps(out, ensure_ascii=False))

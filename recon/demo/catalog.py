@@ -30,6 +30,11 @@ What is real and what is not
   ``budget_verified=True``; the others are plausible codes of the right group, **not checked**.
   Every retained share is a demo value: the real one is set per fee by its circular or by the
   HĐND and depends on whether the collector is funded from fee revenue (docs/treasury.md).
+* Each phí carries its deposit rule (``deposit_rule``: how often the collector sends it to its
+  fee account awaiting budget remittance, LEGS B.4). Only phí chứng thực's "by the 5th of each
+  month" was read in its circular (Circular 226/2016, ``deposit_verified=True``; Circular
+  74/2022 may since have changed it); the others are **demo values, not checked**: monthly by
+  the 5th for most, weekly by Thursday for two circulars' fees, daily for the land appraisal.
   In the demo the agency that receives a dossier also collects its fees, except the centre's
   dossiers of three departments' procedures (recon/demo/transfers.py).
 * ``weight`` is the relative frequency of a procedure among dossiers and ``online_share`` /
@@ -46,6 +51,7 @@ from itertools import accumulate
 from typing import Literal
 
 from recon.clock import VN_TZ
+from recon.engine.deposits import parse_rule
 
 FeeKind = Literal["phi", "le_phi"]
 Channel = Literal["counter", "online", "postal"]
@@ -94,6 +100,10 @@ class Fee:
     budget_code: str = ""  # tiểu mục, 4 digits
     retention_bp: int = 0  # phí only: the share kept, in basis points (5000 = 50 %)
     budget_verified: bool = False
+    # phí only: how often it is deposited into the fee account awaiting budget remittance
+    # (recon.engine.deposits.parse_rule); ``deposit_verified``: read in the fee's circular
+    deposit_rule: str = ""
+    deposit_verified: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in FEE_KINDS:
@@ -106,6 +116,10 @@ class Fee:
             raise ValueError(f"{self.name}: budget_code must be a 4-digit tiểu mục")
         if not 0 <= self.retention_bp <= 10_000 or (self.kind == "le_phi" and self.retention_bp):
             raise ValueError(f"{self.name}: retention_bp is 0..10000, and 0 for a lệ phí")
+        if self.deposit_rule:
+            if self.kind != "phi":
+                raise ValueError(f"{self.name}: only a phí has a deposit rule")
+            parse_rule(self.deposit_rule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +198,8 @@ class DemoDossier:
             "received_at": self.received_at.isoformat(),
             "received_channel": self.received_channel,
             "fees": [{"kind": f.kind, "name": f.name, "amount": f.amount,
-                      "budget_code": f.budget_code, "retention_bp": f.retention_bp}
+                      "budget_code": f.budget_code, "retention_bp": f.retention_bp,
+                      **({"deposit_rule": f.deposit_rule} if f.deposit_rule else {})}
                      for f in self.fees],
         }
 
@@ -280,7 +295,8 @@ PROCEDURES: tuple[Procedure, ...] = (
         # 2.000 đ/trang; from the 3rd page 1.000 đ/trang, at most 200.000 đ/bản. The demo
         # charges one page per dossier.
         fees=(Fee("phi", "Phí chứng thực bản sao từ bản chính (01 trang)", 2_000, _TT226,
-              budget_code="2716", budget_verified=True),),
+              budget_code="2716",
+              deposit_rule="month:5", deposit_verified=True, budget_verified=True),),
         weight=20,
         online_share=0.15,
     ),
@@ -295,7 +311,8 @@ PROCEDURES: tuple[Procedure, ...] = (
         level="xa",
         # 10.000 đ/trường hợp: from memory, high confidence.
         fees=(Fee("phi", "Phí chứng thực chữ ký", 10_000, _TT226, rate_verified=False,
-              budget_code="2716", budget_verified=True),),
+              budget_code="2716",
+              deposit_rule="month:5", deposit_verified=True, budget_verified=True),),
         weight=6,
         online_share=0.0,  # the signer must sign in front of the officer
     ),
@@ -306,7 +323,8 @@ PROCEDURES: tuple[Procedure, ...] = (
         level="xa",
         # 50.000 đ/hợp đồng, giao dịch: from memory, high confidence.
         fees=(Fee("phi", "Phí chứng thực hợp đồng, giao dịch", 50_000, _TT226,
-                  rate_verified=False, budget_code="2716", budget_verified=True),),
+                  rate_verified=False, budget_code="2716",
+                  deposit_rule="month:5", deposit_verified=True, budget_verified=True),),
         weight=3,
         online_share=0.0,
     ),
@@ -319,7 +337,7 @@ PROCEDURES: tuple[Procedure, ...] = (
         # 8.000 đ per copy of an extract: from memory, fairly confident.
         fees=(Fee("phi", "Phí khai thác, sử dụng thông tin trong Cơ sở dữ liệu hộ tịch "
                   "(01 bản sao trích lục)", 8_000, "Thông tư 281/2016/TT-BTC",
-                  rate_verified=False, budget_code="2717"),),
+                  rate_verified=False, budget_code="2717", deposit_rule="month:5"),),
         weight=7,
         online_share=0.55,
         postal_share=0.03,
@@ -376,7 +394,8 @@ PROCEDURES: tuple[Procedure, ...] = (
         level="tinh",
         # 200.000 đ/lần; 100.000 đ for students, người có công (not modelled).
         fees=(Fee("phi", "Phí cung cấp thông tin lý lịch tư pháp", 200_000,
-                  "Thông tư 244/2016/TT-BTC", budget_code="2719", retention_bp=4_000),),
+                  "Thông tư 244/2016/TT-BTC", budget_code="2719",
+                  deposit_rule="week:thu", retention_bp=4_000),),
         weight=5,
         online_share=0.6,
         postal_share=0.05,
@@ -406,7 +425,7 @@ PROCEDURES: tuple[Procedure, ...] = (
             Fee("le_phi", "Lệ phí đăng ký doanh nghiệp", 50_000, "Thông tư 47/2019/TT-BTC",
                 budget_code="2861", budget_verified=True),
             Fee("phi", "Phí công bố nội dung đăng ký doanh nghiệp", 100_000,
-                "Thông tư 47/2019/TT-BTC", budget_code="2662"),
+                "Thông tư 47/2019/TT-BTC", budget_code="2662", deposit_rule="week:thu"),
         ),
         weight=1.5,
         online_share=0.85,
@@ -458,7 +477,8 @@ PROCEDURES: tuple[Procedure, ...] = (
                 "gắn liền với đất", 100_000, _HDND, rate_verified=False, budget_code="2805",
                 budget_verified=True),
             Fee("phi", "Phí thẩm định hồ sơ cấp Giấy chứng nhận quyền sử dụng đất", 500_000,
-                _HDND, rate_verified=False, budget_code="2627", retention_bp=7_000,
+                _HDND, rate_verified=False, budget_code="2627",
+                deposit_rule="day:1", retention_bp=7_000,
                 budget_verified=True),
         ),
         weight=3,
@@ -478,7 +498,8 @@ PROCEDURES: tuple[Procedure, ...] = (
         # certain that table governs the Công Thương sector.
         fees=(Fee("phi", "Phí thẩm định cấp Giấy chứng nhận cơ sở đủ điều kiện an toàn thực "
                   "phẩm (cơ sở kinh doanh thực phẩm)", 1_000_000, "Thông tư 67/2021/TT-BTC",
-                  rate_verified=False, budget_code="2632", retention_bp=9_000),),
+                  rate_verified=False, budget_code="2632",
+                  deposit_rule="month:5", retention_bp=9_000),),
         weight=0.5,
         online_share=0.4,
     ),
@@ -491,7 +512,8 @@ PROCEDURES: tuple[Procedure, ...] = (
         # 1.200.000 đ in cities and towns under a province (all demo districts are); 600.000 đ
         # elsewhere.
         fees=(Fee("phi", "Phí thẩm định cấp Giấy phép bán lẻ rượu (tại thành phố, thị xã)",
-                  1_200_000, "Thông tư 168/2016/TT-BTC", budget_code="2641", retention_bp=5_000),),
+                  1_200_000, "Thông tư 168/2016/TT-BTC", budget_code="2641",
+                  deposit_rule="month:5", retention_bp=5_000),),
         weight=0.3,
         online_share=0.5,
         code_verified=False,
@@ -507,7 +529,8 @@ PROCEDURES: tuple[Procedure, ...] = (
         # 1.000.000 đ per room, at most 6.000.000 đ (not checked).
         fees=(Fee("phi", "Phí thẩm định cấp Giấy phép đủ điều kiện kinh doanh dịch vụ karaoke "
                   "(01–03 phòng, tại thành phố, thị xã)", 4_000_000,
-                  "Thông tư 01/2021/TT-BTC", budget_code="2647", retention_bp=5_000),),
+                  "Thông tư 01/2021/TT-BTC", budget_code="2647",
+                  deposit_rule="month:5", retention_bp=5_000),),
         weight=0.05,
         online_share=0.3,
     ),

@@ -1,6 +1,7 @@
 """The demo quarter's remittances to the state budget (issue 18 §3): one C1-02/NS voucher per
 collecting organisation and month, a line per tiểu mục naming its period (kỳ thuế), dated
-between the 5th and the 19th of the following month, paying exactly what the month owes,
+between the 5th and the 19th of the following month, paying exactly what the month owes
+(less the lệ phí the centre already paid into the budget for it: its transfers count),
 except the planned faults (:data:`REMITTANCE_FAULTS`, about 1 % of the amounts owed each): a
 month's sub-item never remitted (``remittance_overdue``), remitted short
 (``remittance_short``), remitted in excess (``remittance_excess``).
@@ -17,12 +18,13 @@ from datetime import date, timedelta
 from typing import Final
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from recon.clock import Clock
 from recon.db import Database
-from recon.engine.remittances import Key, next_month
+from recon.engine.remittances import Key, allocate, next_month
 from recon.models import Remittance
-from recon.review.declarations import owed
+from recon.review.declarations import remittance_inputs
 from recon.settlements.remittances import LineIn, VoucherIn, store_vouchers
 
 REMITTANCE_FAULTS: Final = {
@@ -69,6 +71,14 @@ def plan(owes: dict[Key, int], months: list[date], seed: int) -> tuple[list[Vouc
     return vouchers, faults
 
 
+def left_to_remit(session: Session) -> dict[Key, int]:
+    """What each collector owes, less the lệ phí its receiving centre already paid into the
+    budget for it (those transfers count as remitted: docs/remittances.md)."""
+    inputs = remittance_inputs(session)
+    paid_in = allocate(inputs.owed, inputs.discharges).remitted
+    return {k: v - paid_in.get(k, 0) for k, v in inputs.owed.items()}
+
+
 def seed_remittances(db: Database, clock: Clock, *, year: int, quarter: int,
                      seed: int) -> int:
     """Record the demo quarter's vouchers (none when some are there already); how many."""
@@ -77,8 +87,8 @@ def seed_remittances(db: Database, clock: Clock, *, year: int, quarter: int,
         if s.scalar(select(Remittance.id).where(Remittance.voucher_no.like(f"{PREFIX}-%"))
                     .limit(1)) is not None:
             return 0
-        vouchers, _faults = plan(owed(s), months, seed)
+        vouchers, _faults = plan(left_to_remit(s), months, seed)
         return len(store_vouchers(s, clock, vouchers, actor="demo"))
 
 
-__all__ = ["REMITTANCE_FAULTS", "plan", "seed_remittances"]
+__all__ = ["REMITTANCE_FAULTS", "left_to_remit", "plan", "seed_remittances"]

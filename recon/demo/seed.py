@@ -180,6 +180,8 @@ def seed_demo(db: Database, clock: Clock, *, dossiers: int = 28_300, seed: int =
     seed_payments(db, clock, year=year, quarter=quarter, seed=seed)
     from recon.demo.transfers import seed_transfers  # noqa: PLC0415 - issue 18 §2: onward transfers
     seed_transfers(db, clock, year=year, quarter=quarter, seed=seed)
+    from recon.demo.deposits import seed_deposits  # noqa: PLC0415 - phí into the fee accounts
+    seed_deposits(db, clock, year=year, quarter=quarter, seed=seed)
     from recon.demo.remittances import seed_remittances  # noqa: PLC0415 - issue 18 §3
 
     seed_remittances(db, clock, year=year, quarter=quarter, seed=seed)

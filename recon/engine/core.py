@@ -134,6 +134,7 @@ def make_identity(
     agency_id: int | None = None,
     month: int | None = None,
     budget_item: int | None = None,
+    period: int | None = None,
 ) -> str:
     """``kind`` plus the ids of its subject (``Kind.subject``), e.g.
     ``duplicate_payment:dossier=12:payment=99``. Ids outside the subject are not part of it."""
@@ -141,7 +142,7 @@ def make_identity(
     return registry.make_identity(kind, dossier_id=dossier_id, payment_id=payment_id,
                                   settlement_line_id=settlement_line_id,
                                   transfer_id=transfer_id, agency_id=agency_id,
-                                  month=month, budget_item=budget_item)
+                                  month=month, budget_item=budget_item, period=period)
 
 
 def parse_identity(identity: str, *, kinds: KindRegistry | None = None,
@@ -868,6 +869,14 @@ def _found_by_the_remittance_pass(facts: Facts, kind: Kind, emit: Emit) -> None:
     del facts, kind, emit
 
 
+def _found_by_the_deposit_pass(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """Emits nothing here: the core sees neither deposit rules nor deposits. The run's
+    deposit pass (:mod:`recon.engine.deposits`, read by :mod:`recon.engine.deposit_load`)
+    finds these and adds them to the result."""
+    del facts, kind, emit
+
+
+detect_deposit_overdue = _found_by_the_deposit_pass
 detect_remittance_overdue = _found_by_the_remittance_pass
 detect_remittance_short = _found_by_the_remittance_pass
 detect_remittance_excess = _found_by_the_remittance_pass

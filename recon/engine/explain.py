@@ -833,3 +833,37 @@ def remittance_excess(collector: str, budget_code: str, month: date, owed: int,
         f"{vnd(owed)} due, {vnd(remitted)} remitted (voucher {_vouchers(vouchers)}), "
         f"{vnd(remitted - owed)} in excess.",
     )
+
+
+# --------------------------------------------------------------------------- deposits
+
+_PERIOD_VI = {"day": "hằng ngày", "week": "hằng tuần", "month": "hằng tháng"}
+_PERIOD_EN = {"day": "daily", "week": "weekly", "month": "monthly"}
+
+
+def deposit_overdue(collector: str, budget_code: str, period: str, due_days: int,
+                    start: date, end: date, due: date, owed: int, deposited: int,
+                    deposits: tuple[str, ...], today: date) -> Pair:
+    """A collector's phí of one period (one tiểu mục) not sent in full to its fee account
+    awaiting budget remittance by the fee's due date."""
+    span_vi = (f"ngày {date_vi(start)}" if start == end
+               else f"từ {date_vi(start)} đến {date_vi(end)}")
+    span_en = date_en(start) if start == end else f"{date_en(start)} to {date_en(end)}"
+    paid_vi = f" (lệnh {', '.join(deposits)})" if deposits else ""
+    paid_en = f" (transfer {', '.join(deposits)})" if deposits else ""
+    late = (today - due).days
+    late_vi, late_en = f"{late:,}".replace(",", "."), f"{late:,}"
+    return (
+        f"{collector} chưa gửi đủ tiền phí tiểu mục {budget_code} thu {span_vi} vào tài khoản "
+        f"phí chờ nộp ngân sách tại Kho bạc: phải gửi {vnd(owed)}, đã gửi {vnd(deposited)}"
+        f"{paid_vi}, còn thiếu {vnd(owed - deposited)}. Phí này gửi {_PERIOD_VI[period]}, "
+        f"chậm nhất {due_days} ngày sau khi hết kỳ (ngày {date_vi(due)}; đã quá {late_vi} ngày) "
+        "theo quy định của phí (Nghị định 120/2016/NĐ-CP, Điều 3 khoản 2 điểm a, sửa đổi bởi "
+        "Nghị định 82/2023/NĐ-CP).",
+        f"{collector} has not sent in full the fees (sub-item {budget_code}) collected "
+        f"{span_en} to its fee account awaiting budget remittance at the State Treasury: "
+        f"{vnd(owed)} due, {vnd(deposited)} deposited{paid_en}, {vnd(owed - deposited)} "
+        f"short. This fee is deposited {_PERIOD_EN[period]}, at the latest {due_days} days "
+        f"after the period (by {date_en(due)}; {late_en} days late) under the fee's regulation "
+        "(Decree 120/2016/NĐ-CP, Art. 3(2)(a), as amended by Decree 82/2023/NĐ-CP).",
+    )

@@ -18,24 +18,29 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, text
 
 from recon.db import UTCDateTime
+from recon.engine import explain
 from recon.engine.core import Reconciliation, WithPass
 from recon.engine.forwarding import (
+    BUDGET,
     FORWARD_KINDS,
     FeeLineShare,
     ForwardOutcome,
     OwedPart,
     TransferRow,
+    allocate,
     match_forwarding,
     owed_parts,
 )
 from recon.engine.records import Discrepancy
+from recon.engine.remittances import BudgetTransfer, Discharge, month_of
 
 _FORWARDED = (
     "SELECT f.dossier_id FROM fee_lines f JOIN dossiers d ON d.id = f.dossier_id "
     "JOIN agencies a ON a.id = d.agency_id "
     "WHERE f.collector_code IS NOT NULL AND f.collector_code <> a.code")
 _LINES = (
-    "SELECT d.id, a.code, f.amount, f.kind, COALESCE(f.collector_code, a.code) "
+    "SELECT d.id, a.code, f.amount, f.kind, COALESCE(f.collector_code, a.code), "
+    "COALESCE(f.budget_code, '') "
     "FROM fee_lines f JOIN dossiers d ON d.id = f.dossier_id "
     "JOIN agencies a ON a.id = d.agency_id "
     f"WHERE d.id IN ({_FORWARDED}) ORDER BY d.id, f.position")
@@ -44,7 +49,9 @@ _PAYMENTS = (
     f"AND dossier_id IN ({_FORWARDED}) ORDER BY dossier_id, paid_at, id")
 _TRANSFERS = (
     "SELECT t.id, a.code, t.destination, t.amount, t.transferred_at, t.bank_reference "
-    "FROM transfers t JOIN agencies a ON a.id = t.agency_id")
+    "FROM transfers t JOIN agencies a ON a.id = t.agency_id "
+    # a collector's deposit into its own fee-pending account is no onward transfer
+    "WHERE t.destination <> a.code")
 _NAMES = "SELECT code, name FROM agencies"
 _OPEN = "SELECT identity FROM discrepancies WHERE status = 'open' AND kind IN :kinds"
 
@@ -52,9 +59,9 @@ _OPEN = "SELECT identity FROM discrepancies WHERE status = 'open' AND kind IN :k
 def read_parts(conn: Connection) -> list[OwedPart]:
     """Every part of a succeeded payment owed onward."""
     lines: dict[int, tuple[str, list[FeeLineShare]]] = {}
-    for dossier_id, receiver, amount, kind, collector in conn.execute(text(_LINES)):
+    for dossier_id, receiver, amount, kind, collector, code in conn.execute(text(_LINES)):
         lines.setdefault(int(dossier_id), (receiver, []))[1].append(
-            FeeLineShare(int(amount), kind, collector))
+            FeeLineShare(int(amount), kind, collector, code))
     payments: dict[int, list[tuple[int, int, datetime]]] = {}
     for pid, dossier_id, amount, paid_at in conn.execute(
             text(_PAYMENTS).columns(paid_at=UTCDateTime())):
@@ -78,6 +85,31 @@ def outcome(conn: Connection, *, as_of: datetime, deadline_hours: int) -> Forwar
     """Read and allocate as of ``as_of``; nothing is written (the finance pages use this)."""
     return match_forwarding(read_parts(conn), read_transfers(conn), as_of=as_of,
                             deadline_hours=deadline_hours, names=read_names(conn))
+
+
+def budget_paid(conn: Connection) -> tuple[list[Discharge], list[BudgetTransfer]]:
+    """What the receivers' transfers into the budget paid (each lệ phí part's collector,
+    tiểu mục and month, per transfer), and those transfers with the collectors they paid for:
+    the remittance pass counts them as remitted (issue 18 §2–3)."""
+    parts, transfers = allocate(read_parts(conn), read_transfers(conn))
+    budget = {t.transfer.id: t.transfer for t in transfers
+              if t.transfer.destination == BUDGET}
+    out: list[Discharge] = []
+    collectors: dict[int, set[str]] = {tid: set() for tid in budget}
+    for state in parts:
+        part = state.part
+        for tid, amount in zip(state.by, state.amounts, strict=True):
+            t = budget.get(tid)
+            if t is None:
+                continue
+            collectors[tid].add(part.collector)
+            out.append(Discharge(tid, t.reference, t.receiver,
+                                 explain.vn_date(t.transferred_at), part.collector,
+                                 part.budget_code, month_of(explain.vn_date(part.paid_at)),
+                                 amount))
+    found = [BudgetTransfer(t.id, t.reference, t.receiver, explain.vn_date(t.transferred_at),
+                            t.amount, frozenset(collectors[t.id])) for t in budget.values()]
+    return out, found
 
 
 class ForwardReconciliation(WithPass):
@@ -119,5 +151,5 @@ def prepare(conn: Connection, *, as_of: datetime, deadline_hours: int) -> Forwar
     return ForwardPass(found, list(opened))
 
 
-__all__ = ["ForwardPass", "ForwardReconciliation", "outcome", "prepare", "read_names", "read_parts",
-           "read_transfers"]
+__all__ = ["ForwardPass", "ForwardReconciliation", "budget_paid", "outcome", "prepare",
+           "read_names", "read_parts", "read_transfers"]

@@ -56,6 +56,7 @@ class OwedPart(NamedTuple):
     amount: int
     paid_at: datetime
     position: int = 0
+    budget_code: str = ""  # the line's tiểu mục ("" when it has none)
 
     @property
     def destination(self) -> str:
@@ -81,6 +82,7 @@ class PartState:
     paid: int = 0
     paid_at: datetime | None = None  # when the last đồng was paid
     by: list[int] = field(default_factory=list)  # the transfers' ids
+    amounts: list[int] = field(default_factory=list)  # what each of ``by`` paid of it
 
     @property
     def remaining(self) -> int:
@@ -141,6 +143,7 @@ class FeeLineShare(NamedTuple):
     amount: int
     kind: str
     collector: str
+    budget_code: str = ""
 
 
 def owed_parts(dossier_id: int, receiver: str, lines: Sequence[FeeLineShare],
@@ -156,7 +159,7 @@ def owed_parts(dossier_id: int, receiver: str, lines: Sequence[FeeLineShare],
         for position, (line, part) in enumerate(zip(lines, shares, strict=True)):
             if part and line.collector != receiver:
                 out.append(OwedPart(payment_id, dossier_id, receiver, line.collector,
-                                    line.kind, part, paid_at, position))
+                                    line.kind, part, paid_at, position, line.budget_code))
     return out
 
 
@@ -185,6 +188,7 @@ def allocate(parts: Iterable[OwedPart], transfers: Iterable[TransferRow]
             state.paid += pay
             ts.applied += pay
             state.by.append(t.id)
+            state.amounts.append(pay)
             if state.remaining == 0:
                 state.paid_at = t.transferred_at
     return states, out

@@ -5,7 +5,8 @@ about it:
 
 - ``subject``: what its identity is about, in order (``dossier``, ``payment``,
   ``settlement_line``, or a pair of them; the remittance kinds name a collecting ``agency``, a
-  ``month`` as YYYYMM and a ``budget_item``, the tiểu mục). The identity is ``kind`` plus those ids
+  ``month`` as YYYYMM and a ``budget_item``, the tiểu mục; ``deposit_overdue`` a ``period``'s
+  first day as YYYYMMDD instead of the month). The identity is ``kind`` plus those ids
   (:meth:`KindRegistry.make_identity`) and never changes between runs;
 - ``stage``: ``"transactions"`` for a kind found from payments and settlement lines alone
   (reported early to the runner, while the dossiers still load), ``"dossiers"`` for one that
@@ -60,7 +61,7 @@ Detector = Callable[["Facts", "Kind", Emit], None]
 Reason = Callable[[dict[str, int], "Reconciliation"], Pair]
 
 SUBJECT_PARTS: Final = ("dossier", "payment", "settlement_line", "portal_line", "transfer",
-                         "agency", "month", "budget_item")
+                         "agency", "month", "period", "budget_item")
 SEVERITIES: Final = ("high", "medium", "low")
 STAGES: Final = ("transactions", "dossiers")
 NAME_LENGTH: Final = 24  # discrepancies.kind is a VARCHAR(24)
@@ -155,13 +156,14 @@ class KindRegistry:
         agency_id: int | None = None,
         month: int | None = None,
         budget_item: int | None = None,
+        period: int | None = None,
     ) -> str:
         """``kind`` plus the ids of its subject, e.g.
         ``duplicate_payment:dossier=12:payment=99``. Ids outside the subject are not part."""
         ids = {"dossier": dossier_id, "payment": payment_id,
                "settlement_line": settlement_line_id, "portal_line": portal_line_id,
                "transfer": transfer_id, "agency": agency_id, "month": month,
-               "budget_item": budget_item}
+               "period": period, "budget_item": budget_item}
         entry = self[kind]
         subject = next((shape for shape in (entry.subject, *entry.alternatives)
                         if all(ids[p] is not None for p in shape)), entry.subject)
@@ -313,6 +315,11 @@ def _entries() -> Sequence[Kind]:
              core.detect_remittance_excess,
              explain.remittance_excess, lifecycle.reason_remittance_excess,
              "Nộp ngân sách thừa", "Remitted too much", "medium"),
+        # found by the run's deposit pass (recon.engine.deposits): the per-fee deposit rule
+        Kind("deposit_overdue", ("agency", "period", "budget_item"), "transactions",
+             core.detect_deposit_overdue, explain.deposit_overdue,
+             lifecycle.reason_deposit_overdue,
+             "Chậm gửi tiền phí vào Kho bạc", "Fees not deposited on time", "high"),
     )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from recon.clock import VN_TZ
-from recon.engine import explain, forwarding, payouts, portal, remittances
+from recon.engine import deposits, explain, forwarding, payouts, portal, remittances
 from recon.engine.core import Reconciliation, settlement_deadline
 from recon.engine.explain import date_en, date_vi, vnd
 from recon.engine.records import SUCCEEDED, Discrepancy, PaymentRow
@@ -554,3 +554,28 @@ def _remittance_reason(ids: dict[str, int], result: Reconciliation) -> Pair:
 reason_remittance_overdue = _remittance_reason
 reason_remittance_short = _remittance_reason
 reason_remittance_excess = _remittance_reason
+
+
+# --------------------------------------------------------------------------- deposits
+#
+# Found by the run's deposit pass (recon.engine.deposits, read by deposit_load); its outcome
+# rides on the result (DepositReconciliation.deposits).
+
+def reason_deposit_overdue(ids: dict[str, int], result: Reconciliation) -> Pair:
+    outcome = getattr(result, "deposits", None)
+    if not isinstance(outcome, deposits.DepositOutcome):
+        return _fallback(result)
+    item = outcome.item_of(ids)
+    if item is None or item[0] not in outcome.judged_collectors:
+        return ("Không còn khoản phí nào phải gửi cho kỳ này (hoặc đơn vị chưa có tài khoản phí "
+                "chờ nộp ngân sách).",
+                "No fee of this period is owed any more (or the organisation has no fee "
+                "account awaiting budget remittance).")
+    states = outcome.of_item(item)
+    if states and all(s.remaining == 0 for s in states):
+        paid = sum(s.paid for s in states)
+        return (f"Đã gửi đủ {vnd(paid)} vào tài khoản phí chờ nộp ngân sách.",
+                f"{vnd(paid)} is now deposited in full in the fee account awaiting budget "
+                "remittance.")
+    return ("Chưa đến hạn gửi tại thời điểm đối soát.",
+            "Not due yet as of this run.")

@@ -16,6 +16,15 @@ is the remitting organisation's, for its tiểu mục:
    voucher's own; what is left over goes to the latest of those months (an excess), or, when
    nothing was ever owed, to the month before the voucher's.
 
+**Paid in by the receiver** (issue 18 §2–3). A lệ phí received by a centre for another
+collector is paid into the budget by the centre itself (Circular 74/2022 Art. 3): the
+forwarding allocation says which transfer into the budget paid which part. Those parts count
+as *remitted* for the part's collector, tiểu mục and month (:func:`discharge_lines`; they are
+allocated first, exactly where they belong, and never settle a month). A C1-02/NS voucher that
+is the Treasury's record of such a transfer is the **same money**, counted once: through the
+transfer (:func:`same_money` tells them apart; the voucher is then left out of the
+allocation).
+
 **Judged.** A (collector, month, tiểu mục) is judged once its deadline is over (the
 ``due_day``-th of the following month, by the end of that day, Vietnam time: Law 38/2019/QH14
 Art. 44 for the monthly declaration, payment following it) or once a voucher dated after the
@@ -78,17 +87,20 @@ class VoucherLine:
     amount: int
     month: date | None = None
     position: int = 0
+    paid_by: str | None = None  # a transfer by this receiving agency, not a voucher
 
 
 @dataclass(frozen=True, slots=True)
 class Allocated:
-    """``amount`` of voucher line ``line_id`` allocated to ``key``."""
+    """``amount`` of voucher line ``line_id`` allocated to ``key`` (``paid_by``: the receiving
+    agency whose transfer into the budget it is, ``line_id`` then the transfer's id)."""
 
     line_id: int
     voucher_no: str
     voucher_date: date
     key: Key
     amount: int
+    paid_by: str | None = None
 
 
 @dataclass
@@ -96,6 +108,7 @@ class Allocation:
     parts: list[Allocated] = field(default_factory=list)
     remitted: dict[Key, int] = field(default_factory=dict)
     settled: dict[Key, date] = field(default_factory=dict)  # latest voucher after the month
+    by_receiver: dict[Key, int] = field(default_factory=dict)  # of remitted: paid by receivers
 
     def vouchers(self, key: Key) -> list[str]:
         seen: list[str] = []
@@ -119,14 +132,18 @@ def allocate(owed: Mapping[Key, int], lines: Iterable[VoucherLine]) -> Allocatio
         if amount <= 0:
             return
         out.parts.append(Allocated(line.line_id, line.voucher_no, line.voucher_date, key,
-                                   amount))
+                                   amount, line.paid_by))
         out.remitted[key] = out.remitted.get(key, 0) + amount
         left[key] = left.get(key, 0) - amount
-        if line.voucher_date >= next_month(key[2]):
+        if line.paid_by is not None:
+            # a receiver's transfer does not say the collector settled the month
+            out.by_receiver[key] = out.by_receiver.get(key, 0) + amount
+        elif line.voucher_date >= next_month(key[2]):
             out.settled[key] = max(out.settled.get(key, line.voucher_date), line.voucher_date)
 
-    for line in sorted(lines, key=lambda ln: (ln.voucher_date, ln.voucher_no, ln.position,
-                                              ln.line_id)):
+    # the receivers' transfers first: each pays exactly the parts it discharged
+    for line in sorted(lines, key=lambda ln: (ln.paid_by is None, ln.voucher_date,
+                                              ln.voucher_no, ln.position, ln.line_id)):
         if line.amount <= 0:
             raise ValueError(f"voucher {line.voucher_no}: a line's amount must be positive")
         if line.month is not None:
@@ -145,6 +162,117 @@ def allocate(owed: Mapping[Key, int], lines: Iterable[VoucherLine]) -> Allocatio
         if rest:
             month = candidates[-1] if candidates else previous_month(upto)
             put(line, (line.remitter, line.budget_code, month), rest)
+    return out
+
+
+# --------------------------------------------------------------------------- paid by receivers
+
+
+@dataclass(frozen=True, slots=True)
+class Discharge:
+    """``amount`` of a lệ phí part collected by ``collector`` (tiểu mục ``budget_code``, paid
+    by the citizen in ``month``) that transfer ``transfer_id`` of ``receiver`` paid into the
+    budget on ``day`` (Vietnam date)."""
+
+    transfer_id: int
+    reference: str
+    receiver: str
+    day: date
+    collector: str
+    budget_code: str
+    month: date
+    amount: int
+
+
+def discharge_lines(discharges: Iterable[Discharge]) -> list[VoucherLine]:
+    """The receivers' transfers as allocation lines: one per transfer, collector, tiểu mục and
+    month, naming its month (``voucher_no`` is the transfer's reference and receiver)."""
+    summed: dict[tuple[int, str, str, date], int] = {}
+    first: dict[int, Discharge] = {}
+    for d in discharges:
+        if d.amount <= 0:
+            continue
+        key = (d.transfer_id, d.collector, d.budget_code, month_of(d.month))
+        summed[key] = summed.get(key, 0) + d.amount
+        first.setdefault(d.transfer_id, d)
+    out: list[VoucherLine] = []
+    for n, ((tid, collector, code, month), amount) in enumerate(sorted(summed.items())):
+        d = first[tid]
+        out.append(VoucherLine(tid, transfer_label(d.reference, d.receiver), d.day, collector,
+                               code, amount, month, n, paid_by=d.receiver))
+    return out
+
+
+def transfer_label(reference: str, receiver: str) -> str:
+    """How a receiver's transfer is named among vouchers: ``FT21… (H57.TTPVHCC)``."""
+    return f"{reference} ({receiver})"
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetTransfer:
+    """A transfer into the budget by ``receiver`` on ``day`` (Vietnam date), and the
+    collectors whose lệ phí it paid."""
+
+    id: int
+    reference: str
+    receiver: str
+    day: date
+    amount: int
+    collectors: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherTotal:
+    """A C1-02/NS voucher as :func:`same_money` sees it: its total and the bank reference of
+    the payment it records, where the Treasury's statement gives one."""
+
+    voucher_no: str
+    voucher_date: date
+    remitter: str
+    total: int
+    bank_reference: str | None = None
+
+
+def _ref(text: str | None) -> str:
+    return (text or "").strip().upper()
+
+
+def same_money(vouchers: Iterable[VoucherTotal], transfers: Iterable[BudgetTransfer]
+               ) -> dict[str, int]:
+    """Which vouchers record a receiver's transfer into the budget (voucher number -> the
+    transfer's id): the voucher's remitter is the transfer's receiver or one of the collectors
+    it paid for, and
+
+    1. the voucher carries the transfer's bank reference; or
+    2. the voucher carries **no** bank reference, is dated the transfer's day and its total is
+       the transfer's amount (the earliest such transfer not matched yet).
+
+    A voucher naming another reference is other money. Each transfer matches one voucher."""
+    ordered = sorted(transfers, key=lambda t: (t.day, t.id))
+    taken: set[int] = set()
+    out: dict[str, int] = {}
+
+    def whose(t: BudgetTransfer) -> frozenset[str]:
+        return t.collectors | {t.receiver}
+
+    rest: list[VoucherTotal] = []
+    for v in sorted(vouchers, key=lambda v: (v.voucher_date, v.voucher_no)):
+        if not _ref(v.bank_reference):
+            rest.append(v)
+            continue
+        for t in ordered:
+            if t.id not in taken and _ref(t.reference) == _ref(v.bank_reference) \
+                    and v.remitter in whose(t):
+                out[v.voucher_no] = t.id
+                taken.add(t.id)
+                break
+    for v in rest:
+        for t in ordered:
+            if t.id not in taken and t.day == v.voucher_date and t.amount == v.total \
+                    and v.remitter in whose(t):
+                out[v.voucher_no] = t.id
+                taken.add(t.id)
+                break
     return out
 
 
@@ -248,6 +376,17 @@ class RemittanceInputs:
     lines: Sequence[VoucherLine]
     agency_ids: Mapping[str, int]
     names: Mapping[str, str] = field(default_factory=dict)
+    #: the receivers' transfers into the budget, as lines (:func:`discharge_lines`)
+    discharges: Sequence[VoucherLine] = ()
+    #: vouchers that record one of those transfers (voucher number -> its label)
+    same_as: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def counted(self) -> list[VoucherLine]:
+        """What the allocation counts: the vouchers not recording a receiver's transfer, and
+        the transfers."""
+        return [*(ln for ln in self.lines if ln.voucher_no not in self.same_as),
+                *self.discharges]
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +435,7 @@ def findings_of(inputs: RemittanceInputs, as_of: datetime, *,
     """Allocate and judge as of ``as_of`` (its Vietnam date); collectors with no agency id are
     left out (the intake admits only known agencies as collectors)."""
     today = explain.vn_date(as_of)
-    allocation = allocate(inputs.owed, inputs.lines)
+    allocation = allocate(inputs.owed, inputs.counted)
     judged = judge(inputs.owed, allocation, today, due_day=due_day)
     keys: dict[tuple[int, int, int], Key] = {}
     for key in {*inputs.owed, *allocation.remitted}:
@@ -354,6 +493,8 @@ __all__ = [
     "Ageing",
     "Allocated",
     "Allocation",
+    "BudgetTransfer",
+    "Discharge",
     "Judged",
     "Key",
     "RemittanceConfig",
@@ -361,9 +502,11 @@ __all__ = [
     "RemittanceOutcome",
     "RemittanceReconciliation",
     "VoucherLine",
+    "VoucherTotal",
     "ageing",
     "allocate",
     "budget_item",
+    "discharge_lines",
     "due_on",
     "findings_of",
     "identity",
@@ -372,5 +515,7 @@ __all__ = [
     "next_month",
     "owed_from_rows",
     "previous_month",
+    "same_money",
+    "transfer_label",
     "with_remittances",
 ]

@@ -64,7 +64,15 @@ from sqlalchemy import Connection, bindparam, text
 
 from recon.clock import Clock
 from recon.db import Database
-from recon.engine import changes, closed, forward_load, payout_load, portal_load, receipt_load
+from recon.engine import (
+    changes,
+    closed,
+    deposit_load,
+    forward_load,
+    payout_load,
+    portal_load,
+    receipt_load,
+)
 from recon.engine.core import Reconciliation, reconcile
 from recon.engine.kinds import KINDS
 from recon.engine.lifecycle import Classification, classify
@@ -470,6 +478,14 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
     result = forwarding.apply(result)
     previous_open = forwarding.previous(previous_open)
     timings["forwarding"] = time.perf_counter() - t_fwd
+    # the deposit pass (recon/engine/deposit_load.py): phí into the fee-pending accounts
+    t_dep = time.perf_counter()
+    deposits = deposit_load.prepare(conn, as_of=as_of)
+    result = deposits.apply(result)
+    previous_open = deposits.previous(previous_open)
+    timings["deposits"] = time.perf_counter() - t_dep
+    say(f"deposits: {len(deposits.outcome.states):,} phí parts under a deposit rule, "
+        f"{len(deposits.outcome.findings):,} overdue in {timings['deposits']:.2f}s")
     # the portal pass (recon/engine/portal_load.py): the portal's daily lists, three ways
     t_portal = time.perf_counter()
     portal = portal_load.prepare(conn, config=config, mode=mode, mark=since_mark)

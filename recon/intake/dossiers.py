@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from recon.audit import chain as audit
 from recon.clock import Clock, as_utc
+from recon.engine.deposits import DepositRule, parse_rule, rule_of
 from recon.errors import Conflict, FieldError, NotFound, ValidationError
 from recon.models import Agency, Dossier, FeeLine, Payment, PaymentAllocation, Procedure
 from recon.models.dossiers import FEE_KINDS, RECEIVED_CHANNELS, fold_name
@@ -41,6 +42,9 @@ class FeeInput:
     retention_bp: int | None = None
     budget_code: str | None = None
     collector_code: str | None = None
+    # how often a phí is deposited into the collector's fee-pending account (docs/treasury.md)
+    deposit_period: str | None = None
+    deposit_due_days: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +139,7 @@ def _fees(raw: object, errors: list[FieldError], line: int | None,
                 errors.append(FieldError(f"{where}.amount", str(exc), line))
         retention, budget, collector = _shares(item, str(kind), where, errors, line,
                                                amounts_as_text)
+        rule = _deposit_rule(item, str(kind), where, errors, line)
         key = (str(kind), str(name).strip())
         if key in seen:
             errors.append(FieldError(where, f"duplicate fee line {kind} {name!r}: list each fee "
@@ -142,7 +147,8 @@ def _fees(raw: object, errors: list[FieldError], line: int | None,
         seen.add(key)
         # fee names, kinds and procedure names repeat across a file: share one string each
         fees.append(FeeInput(sys.intern(str(kind)), sys.intern(str(name).strip()), amount,
-                             retention, budget, collector))
+                             retention, budget, collector,
+                             rule.period if rule else None, rule.due_days if rule else None))
     return tuple(fees)
 
 
@@ -194,6 +200,29 @@ def _shares(item: Mapping[str, Any], kind: str, where: str, errors: list[FieldEr
     return retention, budget, collector
 
 
+def _deposit_rule(item: Mapping[str, Any], kind: str, where: str, errors: list[FieldError],
+                  line: int | None) -> DepositRule | None:
+    """A fee line's optional ``deposit_rule`` (phí only): ``month:5``, ``week:thu``, ``day:1``
+    (:func:`recon.engine.deposits.parse_rule`)."""
+    raw = item.get("deposit_rule")
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if not isinstance(raw, str):
+        errors.append(FieldError(f"{where}.deposit_rule", "must be text such as month:5, "
+                                 "week:thu or day:1", line))
+        return None
+    if kind != "phi":
+        errors.append(FieldError(f"{where}.deposit_rule", "only a phí is deposited into the "
+                                 "fee account awaiting budget remittance: leave it out for a "
+                                 "lệ phí", line))
+        return None
+    try:
+        return parse_rule(raw)
+    except ValueError as exc:
+        errors.append(FieldError(f"{where}.deposit_rule", str(exc), line))
+        return None
+
+
 def parse_dossier(obj: object, *, line: int | None = None,
                   amounts_as_text: bool = False) -> DossierInput:
     """Validate one dossier; raise ValidationError listing every problem found."""
@@ -241,10 +270,16 @@ def fee_tuples(fees: Sequence[FeeInput] | Sequence[FeeLine]) -> list[tuple[str, 
 
 
 def share_tuples(fees: Sequence[FeeInput] | Sequence[FeeLine]
-                 ) -> list[tuple[str, str, int | None, str | None, str | None]]:
-    """What issue 18 adds to a fee line: who collects it, what it keeps, its tiểu mục."""
-    return sorted((f.kind, f.name, f.retention_bp, f.budget_code, f.collector_code)
-                  for f in fees)
+                 ) -> list[tuple[str, str, int | None, str | None, str | None, str]]:
+    """What issue 18 adds to a fee line: who collects it, what it keeps, its tiểu mục, its
+    deposit rule."""
+    return sorted((f.kind, f.name, f.retention_bp, f.budget_code, f.collector_code,
+                   _rule_text(f.deposit_period, f.deposit_due_days)) for f in fees)
+
+
+def _rule_text(period: str | None, due_days: int | None) -> str:
+    rule = rule_of(period, due_days)
+    return rule.text() if rule else ""
 
 
 def dossier_as_dict(dossier: Dossier, paid: int | None = None) -> dict[str, Any]:
@@ -261,7 +296,8 @@ def dossier_as_dict(dossier: Dossier, paid: int | None = None) -> dict[str, Any]
         "status": dossier.status,
         "fees": [{"kind": f.kind, "name": f.name, "amount": f.amount,
                   "retention_bp": f.retention_bp, "budget_code": f.budget_code,
-                  "collector_code": f.collector_code}
+                  "collector_code": f.collector_code,
+                  "deposit_rule": _rule_text(f.deposit_period, f.deposit_due_days) or None}
                  for f in dossier.fee_lines],
         "total_assessed": total,
     }
@@ -447,7 +483,8 @@ def _create(session: Session, clock: Clock, inp: DossierInput, agency: Agency,
 def _fee_line(position: int, fee: FeeInput) -> FeeLine:
     return FeeLine(position=position, kind=fee.kind, name=fee.name, amount=fee.amount,
                    retention_bp=fee.retention_bp, budget_code=fee.budget_code,
-                   collector_code=fee.collector_code)
+                   collector_code=fee.collector_code, deposit_period=fee.deposit_period,
+                   deposit_due_days=fee.deposit_due_days)
 
 
 def _update(session: Session, clock: Clock, dossier: Dossier, inp: DossierInput, actor: str,
@@ -501,6 +538,8 @@ def _update(session: Session, clock: Clock, dossier: Dossier, inp: DossierInput,
             fee_line.retention_bp = new.retention_bp
             fee_line.budget_code = new.budget_code
             fee_line.collector_code = new.collector_code
+            fee_line.deposit_period = new.deposit_period
+            fee_line.deposit_due_days = new.deposit_due_days
     if not changed and old_fees == new_fees:
         return "unchanged"
     dossier.updated_at = clock.now()

@@ -36,7 +36,7 @@ DOSSIER_COLUMNS = ("id", "code", "agency_id", "procedure_id", "applicant_name", 
                    "received_channel", "status", "created_at", "updated_at",
                    "applicant_name_folded")
 FEE_COLUMNS = ("dossier_id", "position", "kind", "name", "amount", "retention_bp",
-               "budget_code", "collector_code")
+               "budget_code", "collector_code", "deposit_period", "deposit_due_days")
 MAX_ERRORS_REPORTED = 1000
 CSV_COLUMNS = ("code", "agency_code", "procedure_code", "procedure_name", "applicant_name",
                "received_at", "fee_kind", "fee_name", "fee_amount")
@@ -194,7 +194,8 @@ def _iter_csv(text: str) -> Iterator[tuple[int, Any, str | None]]:
                                    # optional columns (issue 18 §1, docs/treasury.md)
                                    "retention_bp": row.get("fee_retention_bp"),
                                    "budget_code": row.get("fee_budget_code"),
-                                   "collector_code": row.get("fee_collector_code")})
+                                   "collector_code": row.get("fee_collector_code"),
+                                   "deposit_rule": row.get("fee_deposit_rule")})
     for first_line, record in grouped.values():
         yield first_line, record, None
 
@@ -375,7 +376,7 @@ def write_dossiers(session: Session, clock: Clock, inputs: list[DossierInput],
                  i.applicant_name_folded)
                 for id_, i in zip(ids, fresh, strict=True)))
             fee_rows = [(id_, pos, f.kind, f.name, f.amount, f.retention_bp, f.budget_code,
-                         f.collector_code)
+                         f.collector_code, f.deposit_period, f.deposit_due_days)
                         for id_, inp in zip(ids, fresh, strict=True)
                         for pos, f in enumerate(inp.fees)]
             if fee_rows:  # fee line ids come from the database's own default

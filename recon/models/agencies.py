@@ -26,6 +26,9 @@ class Agency(Base):
     # its tax code (MST: 10 digits, or 10-3 for a dependent unit) as it signs e-receipts;
     # NULL: it issues under RECON_RECEIPT_TAX_CODE (migration 0027, docs/receipts.md)
     tax_code: Mapped[str | None] = mapped_column(String(14))
+    # its "tài khoản phí chờ nộp ngân sách" at the State Treasury (Decree 120/2016 Art. 3(2)(a));
+    # NULL: its deposits are not judged (migration 0028)
+    fee_pending_account: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

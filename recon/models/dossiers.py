@@ -3,7 +3,16 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+)
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
@@ -98,6 +107,10 @@ class FeeLine(Base):
     collector_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
     retention_bp: Mapped[int | None] = mapped_column(Integer, nullable=True)
     budget_code: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    # how often a phí is deposited into the collector's fee-pending account (migration 0028,
+    # docs/treasury.md): "day", "week" or "month", due ``deposit_due_days`` after the period
+    deposit_period: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    deposit_due_days: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
     # stamped by the database (migration 0009); deleting a line stamps its dossier
     change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)
 

@@ -54,6 +54,9 @@ class Remittance(Base):
     source: Mapped[str] = mapped_column(String(10))
     file_id: Mapped[int | None] = mapped_column(ForeignKey("remittance_files.id"))
     note: Mapped[str | None] = mapped_column(Text)
+    # the bank reference of the payment the voucher records, where known (0028): a voucher for
+    # a receiver's budget debit is the same money as that debit (docs/remittances.md)
+    bank_reference: Mapped[str | None] = mapped_column(String(100))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(100))
 

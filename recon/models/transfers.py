@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Integer,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -62,5 +64,9 @@ class Transfer(Base):
     source: Mapped[str] = mapped_column(String(10))
     file_id: Mapped[int | None] = mapped_column(ForeignKey("transfer_files.id"))
     line_no: Mapped[int | None] = mapped_column(Integer)
+    # into the destination's fee-pending account at the Treasury: a deposit (0028); the
+    # destination may then be the sending agency itself
+    into_fee_account: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))

@@ -27,12 +27,17 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from recon.clock import VN_TZ
+from recon.engine import forward_load
 from recon.engine.remittances import (
     Allocation,
     Key,
     RemittanceInputs,
     VoucherLine,
+    VoucherTotal,
+    discharge_lines,
     month_of,
+    same_money,
+    transfer_label,
 )
 from recon.engine.remittances import allocate as allocate_remittances
 from recon.models import Agency, Dossier, FeeLine, Payment, Remittance, RemittanceLine
@@ -84,7 +89,8 @@ class Declaration:
             if self.annual:
                 out.update(declared=r.declared, difference=r.settlement_difference)
             else:
-                out.update(remitted=r.remitted, difference=r.difference)
+                out.update(remitted=r.remitted, remitted_by_receiver=r.remitted_by_receiver,
+                       difference=r.difference)
             return out
 
         return {
@@ -187,7 +193,7 @@ def monthly(session: Session, month: date, *, collectors: Sequence[str] | None =
     parts, unallocated, total = _month_parts(session, first, collectors)
     out = group(parts, _names(session))
     inputs = remittance_inputs(session)
-    allocation = allocate_remittances(inputs.owed, inputs.lines)
+    allocation = allocate_remittances(inputs.owed, inputs.counted)
     recorded = _fill_remitted(out, allocation, first)
     return Declaration(f"{month:%Y-%m}", False, out, unallocated, total,
                        list(collectors) if collectors is not None else None,
@@ -198,7 +204,8 @@ def monthly(session: Session, month: date, *, collectors: Sequence[str] | None =
 def _fill_remitted(collectors: list[CollectorDeclaration], allocation: Allocation,
                    month: date) -> bool:
     """Each row's "remitted": the month's allocation to its collector and tiểu mục, spread
-    over the sub-item's rows (several retention rates) in order, the rest on its last row."""
+    over the sub-item's rows (several retention rates) in order, the rest on its last row;
+    ``remitted_by_receiver`` likewise, what the receiving centre paid in itself."""
     found = False
     for decl in collectors:
         by_code: dict[str, list[DeclarationRow]] = {}
@@ -206,11 +213,15 @@ def _fill_remitted(collectors: list[CollectorDeclaration], allocation: Allocatio
             by_code.setdefault(row.budget_code, []).append(row)
         for code, rows in by_code.items():
             left = allocation.remitted.get((decl.code, code, month), 0)
+            by_receiver = allocation.by_receiver.get((decl.code, code, month), 0)
             found = found or left > 0
             for row in rows:
                 take = min(left, row.to_remit) if row is not rows[-1] else left
                 row.remitted = take
                 left -= take
+                theirs = min(by_receiver, take) if row is not rows[-1] else by_receiver
+                row.remitted_by_receiver = theirs
+                by_receiver -= theirs
     return found
 
 
@@ -304,12 +315,32 @@ def voucher_lines(session: Session, collectors: Sequence[str] | None = None
             for i, no, on, who, code, amount, period, pos, dossier in rows]
 
 
+def voucher_totals(session: Session) -> list[VoucherTotal]:
+    """Every voucher's total and bank reference (for :func:`~recon.engine.remittances.
+    same_money`)."""
+    return [VoucherTotal(no, on, who, int(total or 0), ref) for no, on, who, ref, total in
+            session.execute(
+                select(Remittance.voucher_no, Remittance.voucher_date, Remittance.remitter_code,
+                       Remittance.bank_reference, func.sum(RemittanceLine.amount))
+                .join(RemittanceLine, RemittanceLine.remittance_id == Remittance.id)
+                .group_by(Remittance.id, Remittance.voucher_no, Remittance.voucher_date,
+                          Remittance.remitter_code, Remittance.bank_reference))]
+
+
 def remittance_inputs(session: Session) -> RemittanceInputs:
-    """What the remittance pass judges (every collector, every month)."""
+    """What the remittance pass judges (every collector, every month): what is owed, the
+    vouchers, and the lệ phí the receiving centres paid into the budget themselves (their
+    transfers, allocated by the forwarding pass), a voucher recording such a transfer being
+    counted once, through the transfer (docs/remittances.md)."""
     agencies = session.execute(select(Agency.code, Agency.id, Agency.name)).all()
+    discharges, transfers = forward_load.budget_paid(session.connection())
+    labels = {t.id: transfer_label(t.reference, t.receiver) for t in transfers}
+    same = same_money(voucher_totals(session), transfers)
     return RemittanceInputs(owed(session), voucher_lines(session),
                             {c: int(i) for c, i, _n in agencies},
-                            {c: f"{c} – {n}" for c, _i, n in agencies})
+                            {c: f"{c} – {n}" for c, _i, n in agencies},
+                            discharge_lines(discharges),
+                            {no: labels[tid] for no, tid in same.items()})
 
 
 def annual(session: Session, year: int, *, collectors: Sequence[str] | None = None

@@ -74,7 +74,7 @@ def not_remitted(session: Session, today: date, *, due_day: int = DEFAULT_DUE_DA
                  collectors: Sequence[str] | None = None) -> list[Ageing]:
     """Per collector: collected, not yet remitted, by days past the deadline."""
     inputs = remittance_inputs(session)
-    rows = ageing(inputs.owed, allocate(inputs.owed, inputs.lines), today, due_day=due_day)
+    rows = ageing(inputs.owed, allocate(inputs.owed, inputs.counted), today, due_day=due_day)
     return [r for r in rows if collectors is None or r.collector in collectors]
 
 
@@ -88,6 +88,23 @@ class VoucherView:
     total: int
     lines: list[dict[str, Any]] = field(default_factory=list)
     allocated: list[dict[str, Any]] = field(default_factory=list)
+    bank_reference: str | None = None
+    #: the receiver's transfer into the budget this voucher records (counted through it)
+    same_as: str | None = None
+
+
+@dataclass
+class ReceiverPayment:
+    """Lệ phí a receiving centre paid into the budget itself for a collector (its transfer),
+    counted as remitted for that collector, month and tiểu mục."""
+
+    transfer: str  # its bank reference and receiver
+    day: date
+    receiver: str
+    collector: str
+    budget_code: str
+    month: str  # MM/YYYY
+    amount: int
 
 
 def voucher_page(session: Session, *, collectors: Sequence[str] | None = None,
@@ -98,16 +115,20 @@ def voucher_page(session: Session, *, collectors: Sequence[str] | None = None,
         query = query.where(Remittance.remitter_code.in_(collectors))
     vouchers = list(session.scalars(query.limit(limit)))
     inputs = remittance_inputs(session)
-    allocation = allocate(inputs.owed, inputs.lines)
+    allocation = allocate(inputs.owed, inputs.counted)
     by_line: dict[int, list[dict[str, Any]]] = {}
     for part in allocation.parts:
+        if part.paid_by is not None:  # a transfer's, listed by receiver_payments
+            continue
         by_line.setdefault(part.line_id, []).append({
             "month": f"{part.key[2]:%m/%Y}", "budget_code": part.key[1],
             "owed": inputs.owed.get(part.key, 0), "amount": part.amount,
             "due": due_on(part.key[2], due_day)})
     out: list[VoucherView] = []
     for v in vouchers:
-        view = VoucherView(v.id, v.voucher_no, v.voucher_date, v.remitter_code, v.source, 0)
+        view = VoucherView(v.id, v.voucher_no, v.voucher_date, v.remitter_code, v.source, 0,
+                           bank_reference=v.bank_reference,
+                           same_as=inputs.same_as.get(v.voucher_no))
         for ln in v.lines:
             view.total += ln.amount
             view.lines.append({"position": ln.position, "dossier_code": ln.dossier_code,
@@ -119,15 +140,31 @@ def voucher_page(session: Session, *, collectors: Sequence[str] | None = None,
     return out
 
 
+def receiver_payments(session: Session, *, collectors: Sequence[str] | None = None,
+                      limit: int = 500) -> list[ReceiverPayment]:
+    """The lệ phí receiving centres paid into the budget for their collectors (newest first),
+    each counted as remitted for the collector (docs/remittances.md)."""
+    inputs = remittance_inputs(session)
+    out = [ReceiverPayment(ln.voucher_no, ln.voucher_date, ln.paid_by or "", ln.remitter,
+                           ln.budget_code, f"{ln.month:%m/%Y}" if ln.month else "—",
+                           ln.amount)
+           for ln in inputs.discharges
+           if collectors is None or ln.remitter in collectors or ln.paid_by in collectors]
+    out.sort(key=lambda r: (r.day, r.transfer, r.collector, r.budget_code), reverse=True)
+    return out[:limit]
+
+
 def voucher_count(session: Session) -> int:
     return int(session.scalar(select(func.count(Remittance.id))) or 0)
 
 
 __all__ = [
     "DUE_DAY_SETTING",
+    "ReceiverPayment",
     "VoucherView",
     "due_day_of",
     "not_remitted",
+    "receiver_payments",
     "remittance_config",
     "voucher_count",
     "voucher_page",

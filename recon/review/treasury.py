@@ -123,6 +123,8 @@ class DeclarationRow:
     kept: int = 0
     to_remit: int = 0
     remitted: int = 0  # the vouchers allocated to it (recon.review.declarations)
+    #: of ``remitted``: paid into the budget by the receiving centre (its transfers)
+    remitted_by_receiver: int = 0
     declared: int = 0  # 02/PH column (8): what the months declared (annual only)
 
     @property

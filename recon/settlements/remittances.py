@@ -61,6 +61,8 @@ class VoucherIn:
     remitter: str
     lines: tuple[LineIn, ...]
     note: str | None = None
+    #: the bank reference of the payment it records (a receiver's budget debit: the same money)
+    bank_reference: str | None = None
 
 
 def parse_period(text: str) -> date:
@@ -93,6 +95,9 @@ def _check(session: Session, voucher: VoucherIn, where: str, line_no: int | None
     errors: list[FieldError] = []
     if not voucher.voucher_no.strip() or len(voucher.voucher_no) > 40:
         errors.append(FieldError(f"{where}voucher_no", "must be 1 to 40 characters", line_no))
+    if voucher.bank_reference is not None and len(voucher.bank_reference) > 100:
+        errors.append(FieldError(f"{where}bank_reference", "must be at most 100 characters",
+                                 line_no))
     if not voucher.lines:
         errors.append(FieldError(f"{where}lines", "a voucher needs at least one line", line_no))
     known = session.scalar(select(Agency.id).where(Agency.code == voucher.remitter))
@@ -138,7 +143,8 @@ def _store(session: Session, voucher: VoucherIn, *, source: str, actor: str, now
            file_id: int | None) -> Remittance:
     row = Remittance(voucher_no=voucher.voucher_no.strip(), voucher_date=voucher.voucher_date,
                      remitter_code=voucher.remitter, source=source, file_id=file_id,
-                     note=voucher.note, recorded_at=now, recorded_by=actor[:100])
+                     note=voucher.note, recorded_at=now, recorded_by=actor[:100],
+                     bank_reference=(voucher.bank_reference or "").strip() or None)
     session.add(row)
     session.flush()
     for i, ln in enumerate(voucher.lines, start=1):
@@ -153,6 +159,7 @@ def _store(session: Session, voucher: VoucherIn, *, source: str, actor: str, now
 def _voucher_data(voucher: VoucherIn) -> dict[str, Any]:
     return {"voucher_no": voucher.voucher_no, "voucher_date": voucher.voucher_date.isoformat(),
             "remitter": voucher.remitter, "total": sum(ln.amount for ln in voucher.lines),
+            "bank_reference": voucher.bank_reference,
             "lines": [{"chapter": ln.chapter, "budget_code": ln.budget_code,
                        "area_code": ln.area_code, "amount": ln.amount,
                        "dossier_code": ln.dossier_code,
@@ -213,8 +220,8 @@ def store_vouchers(session: Session, clock: Clock, vouchers: Sequence[VoucherIn]
 
 #: the fields of a statement row (one voucher line) and the column titles each profile reads
 FIELDS: Final = ("voucher_no", "voucher_date", "remitter", "dossier_code", "period", "chapter",
-                 "budget_code", "area_code", "amount")
-OPTIONAL: Final = frozenset({"dossier_code", "period"})
+                 "budget_code", "area_code", "amount", "bank_reference")
+OPTIONAL: Final = frozenset({"dossier_code", "period", "bank_reference"})
 
 
 @dataclass(frozen=True)
@@ -253,7 +260,8 @@ PROFILES: Final[dict[str, StatementProfile]] = {
          "chapter": ("Mã chương", "Chương"),
          "budget_code": ("Mã NDKT", "Mã tiểu mục", "Tiểu mục"),
          "area_code": ("Mã ĐBHC", "ĐBHC"),
-         "amount": ("Số tiền VND", "Số tiền")},
+         "amount": ("Số tiền VND", "Số tiền"),
+         "bank_reference": ("Số tham chiếu", "Mã tham chiếu", "Số tham chiếu ngân hàng")},
         date_formats=("%d/%m/%Y", "%Y-%m-%d"), thousands_separator="."),
 }
 
@@ -323,7 +331,7 @@ def parse_statement(data: bytes, filename: str, profile: StatementProfile
     the line of its first row. Every problem is collected; any one refuses the file."""
     errors: list[FieldError] = []
     header: dict[str, int] | None = None
-    vouchers: dict[str, tuple[int, date, str, list[LineIn]]] = {}
+    vouchers: dict[str, tuple[int, date, str, list[LineIn], str]] = {}
     for number, cells in _rows(data, filename, profile):
         if header is None:
             if all(_text(c) == "" for c in cells):
@@ -382,7 +390,8 @@ def parse_statement(data: bytes, filename: str, profile: StatementProfile
                                          f"{vouchers[no][0]}", number))
         errors += row_errors
         if not row_errors:
-            vouchers.setdefault(no, (number, on, who, []))[3].append(line)
+            vouchers.setdefault(no, (number, on, who, [], _text(cell("bank_reference"))))[
+                3].append(line)
     if header is None:
         raise ValidationError(FieldError("file", "is empty: no header row"),
                               hint="Export the statement again with its column titles.")
@@ -392,8 +401,8 @@ def parse_statement(data: bytes, filename: str, profile: StatementProfile
     if not vouchers:
         raise ValidationError(FieldError("file", "has no voucher line"),
                               hint="Check that this is the statement of C1-02/NS vouchers.")
-    return [(first, VoucherIn(no, on, who, tuple(lines)))
-            for no, (first, on, who, lines) in vouchers.items()]
+    return [(first, VoucherIn(no, on, who, tuple(lines), bank_reference=ref or None))
+            for no, (first, on, who, lines, ref) in vouchers.items()]
 
 
 @dataclass(frozen=True)

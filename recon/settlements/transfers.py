@@ -12,6 +12,11 @@ of its bank statement. docs/transfers.md has the rules.
   one of the budget's accounts (``RECON_BUDGET_ACCOUNTS``). Other debits (bank fees, refunds,
   salaries) are not onward transfers: they are counted and left out. A debit whose reference
   is already recorded is left out too (statements overlap), and counted.
+- A **deposit** is a transfer into a collector's fee account awaiting budget remittance at the
+  Treasury (``agencies.fee_pending_account``, ``recon transfers fee-account``): a debit to it
+  is recorded with ``into_fee_account`` and the collector as destination, even when the
+  collector deposits from its own account (then it is no onward transfer). The deposit pass
+  judges them (:mod:`recon.engine.deposits`).
 """
 
 from __future__ import annotations
@@ -80,7 +85,8 @@ def _as_dict(t: Transfer, agency_code: str) -> dict[str, Any]:
     return {"id": t.id, "agency": agency_code, "to": t.destination, "amount": t.amount,
             "at": t.transferred_at.isoformat(), "reference": t.bank_reference,
             "counterparty_account": t.counterparty_account, "note": t.note,
-            "source": t.source, "file_id": t.file_id}
+            "source": t.source, "file_id": t.file_id,
+            "into_fee_account": bool(t.into_fee_account)}
 
 
 def _already(session: Session, agency: Agency, reference: str) -> Transfer | None:
@@ -89,10 +95,12 @@ def _already(session: Session, agency: Agency, reference: str) -> Transfer | Non
 
 
 def record_transfer(db: Database, clock: Clock, *, agency: str, to: str, amount: object,
-                    at: datetime, reference: str, actor: str, note: str | None = None
-                    ) -> dict[str, Any]:
-    """Record one transfer by hand (audited). Raises :class:`ValidationError`,
-    :class:`NotFound` (an unknown agency) or :class:`Conflict` (the reference is recorded)."""
+                    at: datetime, reference: str, actor: str, note: str | None = None,
+                    into_fee_account: bool = False) -> dict[str, Any]:
+    """Record one transfer by hand (audited); ``into_fee_account``: into ``to``'s fee account
+    awaiting budget remittance (a deposit; ``to`` may be ``agency`` itself). Raises
+    :class:`ValidationError`, :class:`NotFound` (an unknown agency) or :class:`Conflict` (the
+    reference is recorded)."""
     errors: list[FieldError] = []
     try:
         value = parse_vnd(amount, allow_zero=False)
@@ -110,18 +118,26 @@ def record_transfer(db: Database, clock: Clock, *, agency: str, to: str, amount:
     try:
         with db.transaction() as session:
             sender = _agency(session, agency, "agency")
+            if into_fee_account and to == BUDGET:
+                raise ValidationError(FieldError("to", "a deposit goes to a collector's fee "
+                                                 "account, not to the budget"),
+                                      hint="Give the collector's agency code (or the agency "
+                                           "itself).")
             if to not in (BUDGET, sender.code):
                 _agency(session, to, "to")
-            elif to == sender.code:
+            elif to == sender.code and not into_fee_account:
                 raise ValidationError(FieldError("to", "is the agency itself"),
-                                      hint=f"Give the collector's agency code, or {BUDGET}.")
+                                      hint=f"Give the collector's agency code, or {BUDGET}; "
+                                           "a deposit into its own fee account takes "
+                                           "--fee-account.")
             previous = _already(session, sender, reference)
             if previous is not None:
                 raise _duplicate(previous, sender.code)
             row = Transfer(agency_id=sender.id, destination=to, amount=value,
                            transferred_at=at, bank_reference=reference,
                            note=(note or "").strip() or None, source="manual",
-                           created_at=clock.now(), created_by=actor[:100])
+                           created_at=clock.now(), created_by=actor[:100],
+                           into_fee_account=into_fee_account)
             session.add(row)
             session.flush()
             out = _as_dict(row, sender.code)
@@ -145,20 +161,23 @@ def _duplicate(previous: Transfer, agency: str) -> Conflict:
 
 
 def set_transfer_account(db: Database, clock: Clock, *, agency: str, account: str | None,
-                         actor: str) -> dict[str, Any]:
-    """A collector's account for onward transfers (None clears it); audited."""
+                         actor: str, column: str = "transfer_account") -> dict[str, Any]:
+    """A collector's account for onward transfers (None clears it); audited. ``column``
+    ``fee_pending_account``: its fee account awaiting budget remittance at the Treasury."""
+    if column not in ("transfer_account", "fee_pending_account"):
+        raise ValueError(f"unknown account column {column!r}")
     number = None if account is None else account.strip().replace(" ", "")
     if number is not None and (not number.isdigit() or len(number) > 40):
         raise ValidationError(FieldError("account", f"{account!r} is not an account number"),
                               hint="Digits only, at most 40. Nothing changed.")
     with db.transaction() as session:
         row = _agency(session, agency, "agency")
-        before = row.transfer_account
-        row.transfer_account = number
-        audit.record(session, clock, actor=actor, action="agencies.transfer_account",
+        before = getattr(row, column)
+        setattr(row, column, number)
+        audit.record(session, clock, actor=actor, action=f"agencies.{column}",
                      entity_type="agency", entity_id=row.id,
                      data={"code": row.code, "before": before, "after": number})
-    return {"agency": agency, "transfer_account": number}
+    return {"agency": agency, column: number}
 
 
 @dataclass
@@ -219,6 +238,9 @@ def import_debits(db: Database, clock: Clock, *, agency: str, path: str | Path,
         accounts = {acct: code for code, acct in session.execute(
             select(Agency.code, Agency.transfer_account)
             .where(Agency.transfer_account.is_not(None)))}
+        fee_accounts = {acct: code for code, acct in session.execute(
+            select(Agency.code, Agency.fee_pending_account)
+            .where(Agency.fee_pending_account.is_not(None)))}
         known = set(session.scalars(select(Transfer.bank_reference)
                                     .where(Transfer.agency_id == sender.id)))
         file_row = TransferFile(agency_id=sender.id, filename=source.name[:255], sha256=sha,
@@ -230,8 +252,10 @@ def import_debits(db: Database, clock: Clock, *, agency: str, path: str | Path,
         count = total = not_onward = already = 0
         for line in parsed.lines:
             account = line.counterparty or ""
-            to = BUDGET if account in budget_set else accounts.get(account)
-            if to is None or to == sender.code:
+            deposit = account not in budget_set and account in fee_accounts
+            to = BUDGET if account in budget_set else fee_accounts.get(account) or \
+                accounts.get(account)
+            if to is None or (to == sender.code and not deposit):
                 not_onward += 1
                 continue
             if line.provider_txn_id in known:
@@ -245,7 +269,7 @@ def import_debits(db: Database, clock: Clock, *, agency: str, path: str | Path,
                                  counterparty_account=account, note=line.reference,
                                  source="statement", file_id=file_row.id,
                                  line_no=line.line_no, created_at=now,
-                                 created_by=actor[:100]))
+                                 created_by=actor[:100], into_fee_account=deposit))
             count += 1
             total += line.amount
         file_row.row_count = count

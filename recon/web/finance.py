@@ -43,6 +43,7 @@ from recon.models.reconciliation import DISCREPANCY_KINDS
 from recon.money import format_vnd
 from recon.review import actions as review
 from recon.review import declarations, portal_report, reports, workbench
+from recon.review import deposits as deposit_reads
 from recon.review import forwarding as forwarding_reads
 from recon.review import payouts as payout_reads
 from recon.review import remittances as remittance_reads
@@ -798,7 +799,9 @@ def transfers() -> tuple[str, int]:
     with database().read() as s:
         rows = forwarding_reads.ledgers(s, now=_clock().now(), deadline_hours=deadline,
                                         scope=scope())
-    return render_template("finance/transfers.html", ledgers=rows, deadline=deadline), 200
+        deposits = deposit_reads.deposit_view(s, now=_clock().now(), scope=scope())
+    return render_template("finance/transfers.html", ledgers=rows, deadline=deadline,
+                           deposits=deposits), 200
 
 
 # --------------------------------------------------------------------------- declarations
@@ -887,9 +890,10 @@ def remittances_page() -> str:
                                                  due_day=_due_day())
         unremitted = remittance_reads.not_remitted(
             s, reports.vn_today(now), due_day=_due_day(), collectors=_collectors())
+        by_receivers = remittance_reads.receiver_payments(s, collectors=_collectors())
     return render_template("finance/remittances.html", vouchers=vouchers,
                            unremitted=unremitted, agency_names=dict(_agencies()),
-                           due_day=_due_day())
+                           due_day=_due_day(), by_receivers=by_receivers)
 
 
 @bp.get("/settlement-lines/<int:line_id>/download.csv")

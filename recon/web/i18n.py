@@ -148,6 +148,9 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "transfers.imported": ("Statement of debits imported", "Nhập sao kê tiền chuyển đi"),
     "agencies.transfer_account": ("Collector's account set",
                                   "Đặt tài khoản nhận tiền thu hộ"),
+    "agencies.fee_pending_account": ("Collector's fee account awaiting budget remittance set",
+                                     "Đặt tài khoản phí chờ nộp ngân sách"),
+    "demo.deposits_seeded": ("Demo fee deposits created", "Tạo dữ liệu gửi tiền phí mẫu"),
     "period.close_proposed": ("Month close proposed", "Đề xuất khóa sổ tháng"),
     "period.closed": ("Month closed", "Khóa sổ tháng"),
     "period.close_rejected": ("Month close withdrawn", "Rút đề xuất khóa sổ"),
@@ -979,6 +982,22 @@ _PHRASES: dict[str, str] = {
     "Period": "Kỳ thuế",
     "Allocated to (month)": "Phân bổ vào tháng",
     "owed": "phải nộp",
+    "Paid in by the receiving centre": "Đơn vị tiếp nhận nộp thay vào ngân sách",
+    "Charges (lệ phí) a receiving centre paid into the state budget itself for the collecting "
+    "organisation (Circular 74/2022/TT-BTC, Art. 3): counted as remitted by that organisation "
+    "for the month and sub-item.":
+        "Lệ phí do đơn vị tiếp nhận tự nộp vào ngân sách nhà nước thay cho tổ chức thu (Thông "
+        "tư 74/2022/TT-BTC, Điều 3): được tính là số tổ chức đó đã nộp cho tháng và tiểu mục "
+        "tương ứng.",
+    "Transfer": "Lệnh chuyển",
+    "No receiving centre paid charges into the budget for another organisation.":
+        "Chưa có đơn vị tiếp nhận nào nộp lệ phí vào ngân sách thay tổ chức khác.",
+    "The same money as the receiving centre's transfer {transfer}: counted once, through the "
+    "transfer.":
+        "Cùng khoản tiền với lệnh chuyển {transfer} của đơn vị tiếp nhận: chỉ tính một lần, "
+        "theo lệnh chuyển.",
+    "of which paid by the receiving centre: {amount}":
+        "trong đó đơn vị tiếp nhận nộp thay: {amount}",
     "No voucher recorded yet: import a Treasury statement or record one with `recon "
     "remittances`.":
         "Chưa ghi nhận giấy nộp tiền nào: nhập bảng kê của Kho bạc hoặc ghi từng giấy bằng lệnh "
@@ -1024,6 +1043,28 @@ _PHRASES: dict[str, str] = {
     "Collected at": "Thu lúc",
     "Paid by": "Đã chuyển bằng",
     "Hours since collection": "Số giờ kể từ khi thu",
+    # --- deposits of phí into the Treasury fee accounts (/finance/transfers)
+    "Fees deposited into the Treasury fee accounts":
+        "Gửi tiền phí vào tài khoản phí chờ nộp ngân sách",
+    "Daily, weekly or monthly, as each fee's regulation sets, the collecting organisation sends "
+    "the fees (phí) it collected to its fee account awaiting budget remittance at the State "
+    "Treasury (Decree 120/2016/NĐ-CP, Art. 3(2)(a), as amended by Decree 82/2023/NĐ-CP). "
+    "Deposits pay the earliest due first.":
+        "Hằng ngày, hằng tuần hoặc hằng tháng theo quy định của từng loại phí, tổ chức thu phí "
+        "gửi số tiền phí đã thu vào tài khoản phí chờ nộp ngân sách tại Kho bạc Nhà nước (Nghị "
+        "định 120/2016/NĐ-CP, Điều 3 khoản 2 điểm a, sửa đổi bởi Nghị định 82/2023/NĐ-CP). "
+        "Các lần gửi được trừ vào khoản đến hạn sớm nhất trước.",
+    "Fee account awaiting budget remittance": "Tài khoản phí chờ nộp ngân sách",
+    "To deposit": "Phải gửi",
+    "Deposited": "Đã gửi",
+    "Still to deposit": "Còn phải gửi",
+    "No fee under a deposit rule is collected by an organisation with a fee account.":
+        "Chưa có khoản phí nào có quy định kỳ gửi do đơn vị đã có tài khoản phí chờ nộp ngân "
+        "sách thu.",
+    "{agency} has no fee account awaiting budget remittance recorded: its deposits are not "
+    "judged. Record it with `recon transfers fee-account`.":
+        "{agency} chưa được ghi nhận tài khoản phí chờ nộp ngân sách: việc gửi tiền phí của đơn "
+        "vị này không được đối soát. Ghi nhận bằng lệnh `recon transfers fee-account`.",
 }
 
 

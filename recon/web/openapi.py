@@ -118,6 +118,14 @@ SCHEMAS: dict[str, Schema] = {
         "collector_code": nullable({"type": "string", "minLength": 1, "maxLength": 40,
                                     "pattern": r"\S", "description": "the agency collecting "
                                     "this fee; absent: the dossier's agency"}),
+        "deposit_rule": nullable({
+            "type": "string",
+            "pattern": r"^((day|week|month):([0-9]|[1-5][0-9]|60)|week:(mon|tue|wed|thu|fri|sat"
+                       r"|sun))$",
+            "description": "phí only: how often it is deposited into the collector's fee "
+                           "account awaiting budget remittance, PERIOD:DAYS after the period "
+                           "(month:5 = by the 5th of the next month; week:thu; day:1); "
+                           "docs/treasury.md", "examples": ["month:5", "week:thu"]}),
     }, ["kind", "name", "amount"]),
     "DossierIn": obj({
         "code": {"type": "string", "pattern": f"^{CODE_PATTERN.pattern}$",
@@ -149,6 +157,7 @@ SCHEMAS: dict[str, Schema] = {
         "retention_bp": nullable({"type": "integer", "minimum": 0, "maximum": 10000}),
         "budget_code": nullable(STR),
         "collector_code": nullable(STR),
+        "deposit_rule": nullable(STR),
     }),
     "Dossier": obj({
         "code": STR,

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from recon.cli import cli
 from recon.db import Database
 from recon.demo.catalog import generate_quarter, quarter_bounds
+from recon.demo.deposits import DEPOSIT_FAULTS
 from recon.demo.payments import (
     FAULTS,
     PAYOUT_FAULTS,
@@ -172,6 +173,7 @@ def test_the_demo_reconciles_to_its_planned_faults_and_no_more(
     planned["portal_mismatch"] = sum(PORTAL_FAULTS.values())
     planned |= TRANSFER_FAULTS  # the onward transfers' (recon/demo/transfers.py)
     planned.update(REMITTANCE_FAULTS)  # the C1-02/NS vouchers' (recon/demo/remittances.py)
+    planned.update(DEPOSIT_FAULTS)  # the phí deposits' (recon/demo/deposits.py)
     # every kind of the registry is counted; the demo plans no fault of the others; with
     # receipts off (the default) no receipt is judged
     assert counts == {kind: planned.get(kind, 0) for kind in KINDS}

@@ -237,7 +237,7 @@ def test_an_incremental_run_counts_the_whole_month_of_a_tiered_contract(
     w.later(minutes=5)
     assert w.run().mode == "incremental"
     incremental = sorted((x.identity, x.status) for x in w.discrepancies())
-    assert ("fee_mismatch:payment=%d:settlement_line=%d" % third, "open") in incremental
+    assert (f"fee_mismatch:payment={third[0]}:settlement_line={third[1]}", "open") in incremental
     w.later(minutes=5)
     assert w.run("full").mode == "full"
     assert sorted((x.identity, x.status) for x in w.discrepancies()) == incremental
