@@ -47,6 +47,22 @@ def test_agency_created_and_audited(agency: str, db: Database) -> None:
         assert s.scalar(select(AuditEvent.action)) == "agency.created"
 
 
+def test_agencies_list_names_the_codes_the_hints_point_to(env: dict[str, str],
+                                                         db: Database) -> None:
+    empty = run("agencies", "list")
+    assert empty.exit_code == 0 and "recon agencies create" in empty.output
+    run("agencies", "create", AGENCY, "--name", "Trung tâm Phục vụ HCC Huế", "--bin", "970415",
+        "--account", "113000000000", "--account-name", "Trung tam Phuc vu HCC",
+        "--tax-code", "3300101234")
+    listed = run("agencies", "list")
+    assert listed.exit_code == 0
+    assert AGENCY in listed.output and "Trung tâm Phục vụ HCC Huế" in listed.output
+    assert "MST 3300101234" in listed.output
+    (record,) = [json.loads(line) for line in run("agencies", "list", "--json").output.splitlines()]
+    assert (record["code"], record["tax_code"], record["account_number"]) == (
+        AGENCY, "3300101234", "113000000000")
+
+
 def test_user_password_from_stdin(env: dict[str, str], db: Database) -> None:
     result = run("users", "create", "lan", "--role", "finance", "--all-agencies",
                  input="a-long-password\n")
