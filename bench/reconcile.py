@@ -276,8 +276,8 @@ def kept_database(pg_url: str, name: str, n: int,
                   total: int | None = None) -> Iterator[tuple[str, bool]]:
     """PostgreSQL database ``name`` beside ``pg_url``, kept afterwards: ``(url, built)``.
     Created, migrated and built with ``n`` dossiers the first time (``built`` true); later,
-    reset to the as-built state (``built`` false). It must have been built with the same ``n``
-    (and ``total``, for --history)."""
+    migrated to the latest schema and reset to the as-built state (``built`` false). It must
+    have been built with the same ``n`` (and ``total``, for --history)."""
     total = n if total is None else total
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
         raise SystemExit(f"--reuse-database: {name!r} is not a plain lower-case identifier")
@@ -305,6 +305,7 @@ def kept_database(pg_url: str, name: str, n: int,
                     f"database {name!r} exists but was not built by this bench with --dossiers "
                     f"{n} and {total} in all (found {built}); drop it (--drop-database "
                     f"{name}) or pick another")
+            upgrade_database(url)  # a database kept across a new migration catches up
             reset_postgresql(engine)
         else:
             upgrade_database(url)
