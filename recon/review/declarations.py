@@ -237,8 +237,7 @@ def owed(session: Session, collectors: Sequence[str] | None = None) -> dict[Key,
     (``paid_at``, then id), and each fee line its own span (by position), so a line's part of
     a payment is the overlap of the two spans -- what :func:`_month_parts` and
     :func:`recon.review.treasury.allocate` give payment by payment (held to them in
-    tests/finance/test_owed_fast.py). The server sums the parts per month
-    (Vietnam time),
+    tests/finance/test_owed_fast.py). The server sums the parts per month (Vietnam time),
     collector, kind, tiểu mục and retention rate; the split is then applied to each row's
     total, as :func:`recon.review.treasury.group` does."""
     rows: dict[tuple[date, str, str, str, int], int] = {}
