@@ -6,14 +6,15 @@ hold:
 
 - ``receipt_missing``: a succeeded payment owed a receipt with none issued, once
   ``grace_minutes`` have passed since it was recorded. Owed means what issuing at payment and
-  ``recon receipts issue-missing`` issue: a payment matched to a dossier whose assessed total it
-  pays in full, and each share of a split transfer. (A part payment is already an
-  ``underpaid``/``overpaid`` finding; a person issues its receipt.) Subject: the dossier and
-  the payment, so each share of a split is its own finding.
-- ``receipt_mismatch``: the receipts issued for one (payment, dossier) state another total
-  than what was paid (the payment's amount, or the share's), or other fee lines than the
-  dossier's (phí / lệ phí and amounts; judged when the payment paid the assessed total), or a
-  dossier the payment did not pay. Receipts are added up, so an adjustment receipt (a
+  ``recon receipts issue-missing`` issue: a payment matched to a dossier, one receipt per
+  collecting organisation of the fee lines it covers after the dossier's earlier succeeded
+  payments (:func:`line_parts`: a part payment is owed its parts; money beyond the fees none),
+  and each share of a split transfer. Subject: the dossier and the payment (and the agency
+  when it is not the dossier's), so each share of a split is its own finding.
+- ``receipt_mismatch``: the receipts issued for one (payment, dossier, collector) state
+  another total than the parts of that collector's lines the payment covers, or other fee
+  lines (phí / lệ phí and amounts), or a dossier the payment did not pay, or a collector
+  whose lines it covers none of. Receipts are added up, so an adjustment receipt (a
   negative amount for the same payment) that corrects one makes the finding go away.
 - ``receipt_orphan``: a receipt for a payment that failed, for one refunded whose receipts
   still add up to more than 0 (no adjusting receipt), or for no payment at all (subject: the
