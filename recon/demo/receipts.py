@@ -9,9 +9,12 @@ organisation collecting its dossier's fee lines (a department for the centre's d
 procedures), under that organisation's made-up MST (:data:`DEMO_TAX_CODES`), numbered 1, 2,
 3 … per organisation in the order of collection in the series of 2021 (``EBL01 21T`` with the
 default settings), signed a
-few seconds after the payment was recorded: payments that pay their dossier's fees in full
-(cash, transfers, gateways, card, a dossier's second payment too) and each share of a split
-transfer. A part payment (under- or overpaid) gets none: a person issues it.
+few seconds after the payment was recorded: each payment of a dossier gets one per collecting
+organisation of the fee lines it covers after the dossier's earlier succeeded payments, with
+those lines' parts (:func:`recon.engine.receipt_check.line_parts`, the rule issuing and the
+receipt pass use: an underpaid transfer's receipt states what it paid, an overpaid one's only
+the fees, a dossier paid twice gets none for the second payment), and each share of a split
+transfer that pays its dossier's fees gets its dossier's lines.
 
 The faults (:data:`RECEIPT_FAULTS`, scaled with the quarter), so that ``recon reconcile``
 with ``RECON_RECEIPTS=on`` finds exactly them:
@@ -41,6 +44,7 @@ from recon.audit import chain as audit
 from recon.bulk import allocate_ids, insert_rows
 from recon.clock import VN_TZ, Clock
 from recon.db import Database
+from recon.engine.receipt_check import covered_before, line_parts
 from recon.models import AuditEvent, Dossier, FeeLine, Payment, PaymentAllocation
 from recon.models.agencies import Agency
 from recon.models.receipts import ReceiptCounter
@@ -120,6 +124,9 @@ def _scaled(base: int, num: int, den: int) -> int:
 
 @dataclass
 class _Owed:
+    """One receipt owed: ``parts`` the (position, part) of the fee lines it states, all of
+    ``collector``'s (None: every line of the dossier, in its one collector's name)."""
+
     payment_id: int | None
     dossier_id: int
     amount: int
@@ -127,6 +134,8 @@ class _Owed:
     channel: str
     reference: str
     at: datetime
+    collector: str | None = None
+    parts: tuple[tuple[int, int], ...] | None = None
 
 
 def seed_receipts(db: Database, clock: Clock, *, env: Mapping[str, str], instance: Path,
@@ -187,6 +196,19 @@ def _owed(s: Session, year: int, quarter: int
             select(PaymentAllocation.payment_id, PaymentAllocation.dossier_id,
                    PaymentAllocation.amount)):
         shares.setdefault(share_payment, []).append((share_dossier, share_amount))
+    lines: dict[int, list[tuple[int, int, str]]] = {}  # (position, amount, collector)
+    for of_dossier, position, line_amount, collector in s.execute(
+            select(FeeLine.dossier_id, FeeLine.position, FeeLine.amount,
+                   func.coalesce(FeeLine.collector_code, Agency.code))
+            .join(Dossier, Dossier.id == FeeLine.dossier_id)
+            .join(Agency, Agency.id == Dossier.agency_id)
+            .order_by(FeeLine.dossier_id, FeeLine.position)):
+        lines.setdefault(int(of_dossier), []).append(
+            (int(position), int(line_amount), str(collector)))
+    covered = covered_before((int(i), int(d or 0), int(a)) for i, d, a in s.execute(
+        select(Payment.id, Payment.dossier_id, Payment.amount)
+        .where(Payment.status == "succeeded", Payment.dossier_id.is_not(None))
+        .order_by(Payment.dossier_id, Payment.paid_at, Payment.id)))
     owed: list[_Owed] = []
     failed: list[_Owed] = []
     paid_dossiers: set[int] = set()
@@ -208,8 +230,12 @@ def _owed(s: Session, year: int, quarter: int
         if pid in shares:
             owed += [_Owed(pid, sd, sa, provider, channel, ref, at)
                      for sd, sa in sorted(shares[pid]) if fees.get(sd) == sa]
-        elif did is not None and fees.get(did) == amount:
-            owed.append(_Owed(pid, did, amount, provider, channel, ref, at))
+        elif did is not None and did in lines:
+            its = lines[did]
+            for who, taken in line_parts([a for _p, a, _c in its], [c for _p, _a, c in its],
+                                         covered.get(pid, 0), amount).items():
+                owed.append(_Owed(pid, did, sum(part for _i, part in taken), provider, channel,
+                                  ref, at, who, tuple((its[i][0], part) for i, part in taken)))
     unpaid = [_Owed(None, did, int(fees[did]), "cash", "cash", "", received + timedelta(hours=1))
               for did, received in s.execute(
                   select(Dossier.id, Dossier.received_at)
@@ -257,11 +283,13 @@ def _issue(s: Session, settings: ReceiptSettings, signer: Signer,
         code, applicant, home, procedure = info[o.dossier_id]
         # the demo's departments collect every line of their procedures' dossiers (one
         # collector per dossier: one receipt each), numbered in their own sequence
-        collector = collector_of.get(o.dossier_id, home)
+        collector = o.collector or collector_of.get(o.dossier_id, home)
         issuer = issuers[collector]
         number = counters[(issuer, series)] = counters.get((issuer, series), 0) + 1
-        items = [FeeItem(FEE_KIND_WORDS[kind], name, amount)
-                 for _p, kind, name, amount in sorted(lines[o.dossier_id])]
+        taken = dict(o.parts) if o.parts is not None else None
+        items = [FeeItem(FEE_KIND_WORDS[kind], name, amount if taken is None else taken[p])
+                 for p, kind, name, amount in sorted(lines[o.dossier_id])
+                 if taken is None or p in taken]
         if stated != o.amount:  # the largest line typed short
             at = max(range(len(items)), key=lambda i: (items[i].amount, -i))
             wrong = items[at]

@@ -6,14 +6,15 @@ hold:
 
 - ``receipt_missing``: a succeeded payment owed a receipt with none issued, once
   ``grace_minutes`` have passed since it was recorded. Owed means what issuing at payment and
-  ``recon receipts issue-missing`` issue: a payment matched to a dossier whose assessed total it
-  pays in full, and each share of a split transfer. (A part payment is already an
-  ``underpaid``/``overpaid`` finding; a person issues its receipt.) Subject: the dossier and
-  the payment, so each share of a split is its own finding.
-- ``receipt_mismatch``: the receipts issued for one (payment, dossier) state another total
-  than what was paid (the payment's amount, or the share's), or other fee lines than the
-  dossier's (phí / lệ phí and amounts; judged when the payment paid the assessed total), or a
-  dossier the payment did not pay. Receipts are added up, so an adjustment receipt (a
+  ``recon receipts issue-missing`` issue: a payment matched to a dossier, one receipt per
+  collecting organisation of the fee lines it covers after the dossier's earlier succeeded
+  payments (:func:`line_parts`: a part payment is owed its parts; money beyond the fees none),
+  and each share of a split transfer. Subject: the dossier and the payment (and the agency
+  when it is not the dossier's), so each share of a split is its own finding.
+- ``receipt_mismatch``: the receipts issued for one (payment, dossier, collector) state
+  another total than the parts of that collector's lines the payment covers, or other fee
+  lines (phí / lệ phí and amounts), or a dossier the payment did not pay, or a collector
+  whose lines it covers none of. Receipts are added up, so an adjustment receipt (a
   negative amount for the same payment) that corrects one makes the finding go away.
 - ``receipt_orphan``: a receipt for a payment that failed, for one refunded whose receipts
   still add up to more than 0 (no adjusting receipt), or for no payment at all (subject: the
@@ -35,6 +36,7 @@ from typing import Final, NamedTuple
 
 from recon.engine import explain
 from recon.engine.core import Reconciliation, WithPass
+from recon.engine.forwarding import spread
 from recon.engine.records import SUCCEEDED, Discrepancy
 
 RECEIPT_KINDS: Final = ("receipt_missing", "receipt_mismatch", "receipt_orphan")
@@ -89,6 +91,46 @@ class DossierFees(NamedTuple):
             out.setdefault(who, []).append(line)
         return out
 
+    def parts_by_collector(self, covered_before: int, paid: int
+                           ) -> dict[str, list[tuple[str, int]]]:
+        """collector -> (kind, part) of its lines that a payment of ``paid`` takes after
+        ``covered_before`` VND of the dossier's earlier payments (:func:`line_parts`)."""
+        out: dict[str, list[tuple[str, int]]] = {}
+        collectors = [self.collectors[i] if i < len(self.collectors) else self.home
+                      for i in range(len(self.lines))]
+        for who, items in line_parts([a for _k, a in self.lines], collectors, covered_before,
+                                     paid).items():
+            out[who] = [(self.lines[i][0], part) for i, part in items]
+        return out
+
+
+def line_parts(amounts: Sequence[int], collectors: Sequence[str], covered_before: int,
+               paid: int) -> dict[str, list[tuple[int, int]]]:
+    """What a receipt of a payment states, per collecting organisation: the payment covers the
+    dossier's fee lines (``amounts``, in position order; ``collectors`` in step) after what
+    its earlier succeeded payments covered (``covered_before``), as the Treasury leg spreads
+    it (:func:`recon.engine.forwarding.spread`). collector -> (line index, part) of its lines
+    with a positive part, the collectors in the order of their first such line; what exceeds
+    the fees is no line's (an overpayment: no receipt). Pure."""
+    parts, _left = spread(amounts, covered_before, paid)
+    out: dict[str, list[tuple[int, int]]] = {}
+    for i, part in enumerate(parts):
+        if part > 0:
+            out.setdefault(collectors[i], []).append((i, part))
+    return out
+
+
+def covered_before(payments: Iterable[tuple[int, int, int]]) -> dict[int, int]:
+    """payment id -> what the succeeded payments of its dossier before it covered, from
+    ``payments`` as (id, dossier id, amount) in order of (paid_at, id) within each dossier
+    (the order forwarding and the declarations spread payments in). Pure."""
+    running: dict[int, int] = {}
+    out: dict[int, int] = {}
+    for pid, did, amount in payments:
+        out[pid] = running.get(did, 0)
+        running[did] = out[pid] + amount
+    return out
+
 
 class ReceiptRow(NamedTuple):
     """An issued receipt: its register row and what its signed document states."""
@@ -135,15 +177,19 @@ def check_receipts(
     as_of: datetime,
     config: ReceiptCheckConfig,
     agencies: Mapping[str, int] | None = None,
+    covered: Mapping[int, int] | None = None,
 ) -> ReceiptOutcome:
     """Judge ``payments`` (with their split ``shares``: payment id -> (dossier id, amount)) and
     every issued receipt in ``receipts`` (those of the payments given, and those of no
     payment). ``dossiers`` must hold every dossier a payment or a share names, and those the
-    payment-less receipts name (by code) when known. A payment that pays a dossier's assessed
-    total (or a share) is owed one receipt per collecting organisation of its fee lines, and
-    each is judged apart: its identity names the organisation (``agency=``, its id in
-    ``agencies``: code -> id) unless it is the dossier's own agency. Deterministic; sorted by
-    identity."""
+    payment-less receipts name (by code) when known. A payment of a dossier is owed one receipt
+    per collecting organisation of the fee lines it covers after its dossier's earlier
+    succeeded payments (``covered``: payment id -> what they covered, :func:`covered_before`;
+    absent: 0), each stating those lines' parts (:meth:`DossierFees.parts_by_collector`); a
+    share of a split transfer that pays its dossier's assessed total, one per collector of all
+    its lines. Each is judged apart: its identity names the organisation (``agency=``, its id
+    in ``agencies``: code -> id) unless it is the dossier's own agency. Deterministic; sorted
+    by identity."""
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         raise ValueError("as_of must be a timezone-aware datetime")
     by_code = {d.code: d for d in dossiers.values()}
@@ -181,15 +227,16 @@ def check_receipts(
             d = by_code.get(r.dossier_code or "")
             did = d.id if d is not None else (p.dossier_id if not shares.get(p.id) else None)
             groups.setdefault(did, []).append(r)
+        split = bool(shares.get(p.id))
         for did, amount in owed:
             dossier = dossiers.get(did)
             got = groups.get(did, [])
-            full = dossier is not None and dossier.lines and (
-                did in {s[0] for s in shares.get(p.id, ())} or amount == dossier.total)
             code = dossier.code if dossier is not None else str(did)
-            if not full or dossier is None or amount != dossier.total:
-                # a part payment (or share): its receipts are judged as a whole
-                if not got and full and p.recorded_at + grace <= as_of:
+            if dossier is None or not dossier.lines or (split and amount != dossier.total):
+                # no fee lines, or a split's share that is not its dossier's assessed total:
+                # its receipts are judged as a whole against what was paid
+                if not got and dossier is not None and dossier.lines and \
+                        p.recorded_at + grace <= as_of:
                     vi, en = explain.receipt_missing(
                         code, p.provider, p.provider_txn_id, amount, p.recorded_at,
                         config.grace_minutes)
@@ -199,7 +246,10 @@ def check_receipts(
                 elif got:
                     out += _mismatch(p, did, code, got, amount, None, None, "")
                 continue
-            parts = dossier.by_collector()
+            # what the payment's receipts state, per collector: the dossier's fee lines it
+            # covers after its earlier payments (a share of a split pays its dossier whole)
+            before = 0 if split else (covered or {}).get(p.id, 0)
+            parts = dossier.parts_by_collector(before, amount)
             for collector, lines in parts.items():
                 mine_c = [r for r in got if (r.collector_code or dossier.home) == collector]
                 suffix = _agency_part(collector, dossier.home, agencies)
@@ -216,11 +266,15 @@ def check_receipts(
                             vi, en))
                     continue
                 out += _mismatch(p, did, label, mine_c, owed_c, lines, suffix, "")
+            assessed = dossier.by_collector()
             strays = [r for r in got if (r.collector_code or dossier.home) not in parts]
-            for collector in sorted({r.collector_code or "" for r in strays}):
-                theirs = [r for r in strays if (r.collector_code or "") == collector]
-                out += _mismatch(p, did, f"{code} ({collector})", theirs, 0, None,
-                                 _agency_part(collector, dossier.home, agencies), "collector")
+            for collector in sorted({r.collector_code or dossier.home for r in strays}):
+                theirs = [r for r in strays if (r.collector_code or dossier.home) == collector]
+                # a collector with lines the payment covers none of is owed nothing
+                out += _mismatch(p, did, f"{code} ({collector})", theirs, 0,
+                                 [] if collector in assessed else None,
+                                 _agency_part(collector, dossier.home, agencies),
+                                 "" if collector in assessed else "collector")
         for did, got in sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
             if did in owed_ids:
                 continue

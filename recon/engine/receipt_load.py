@@ -34,6 +34,7 @@ from recon.engine.receipt_check import (
     ReceiptReconciliation,
     ReceiptRow,
     check_receipts,
+    covered_before,
 )
 
 FEE_KIND_WORDS = {"phi": "phí", "le_phi": "lệ phí"}  # fee_lines.kind -> the receipt's word
@@ -53,6 +54,9 @@ _TOUCHED = (
     "WHERE d.change_seq >= :mark",
     "SELECT id FROM payments WHERE status = 'succeeded' AND received_at >= :low "
     "AND received_at < :high",
+    # what a part payment is owed follows its dossier's earlier payments
+    "SELECT q.id FROM payments p JOIN payments q ON q.dossier_id = p.dossier_id "
+    "WHERE p.change_seq >= :mark",
 )
 _OPEN = ("SELECT identity, payment_id FROM discrepancies WHERE status = 'open' "
          "AND kind IN :kinds")
@@ -63,6 +67,9 @@ _FEES = ("SELECT d.id, d.code, f.kind, f.amount, COALESCE(f.collector_code, a.co
          "FROM dossiers d JOIN agencies a ON a.id = d.agency_id LEFT JOIN fee_lines f "
          "ON f.dossier_id = d.id WHERE {where} ORDER BY d.id, f.position")
 _AGENCIES = "SELECT code, id FROM agencies"
+#: a dossier's succeeded payments in the order they cover its fee lines (as forwarding reads)
+_EARLIER = ("SELECT id, dossier_id, amount FROM payments WHERE status = 'succeeded' "
+            "AND dossier_id IN :ids ORDER BY dossier_id, paid_at, id")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
@@ -125,8 +132,11 @@ def prepare(conn: Connection, *, config: ReceiptCheckConfig | None, mode: str,
     codes = {r.dossier_code for r in receipts if r.dossier_code}
     dossiers = _dossiers(conn, sorted(dossier_ids), sorted(codes))
     agencies = {str(code): int(aid) for code, aid in conn.execute(text(_AGENCIES))}
+    covered = _covered(conn, sorted({p.dossier_id for p in payments
+                                     if p.dossier_id is not None}))
     outcome = check_receipts(payments=payments, shares=shares, dossiers=dossiers,
-                             receipts=receipts, as_of=as_of, config=config, agencies=agencies)
+                             receipts=receipts, as_of=as_of, config=config, agencies=agencies,
+                             covered=covered)
     seen = outcome.seen_payments
     previous = [r[0] for r in opened if mode == "full" or r[1] is None or r[1] in seen]
     return ReceiptPass(outcome, previous)
@@ -177,6 +187,15 @@ def _dossiers(conn: Connection, ids: list[int], codes: list[str]) -> dict[int, D
                 entry[3].append(collector)
     return {did: DossierFees(did, code, tuple(lines), tuple(collectors), home)
             for did, (code, home, lines, collectors) in found.items()}
+
+
+def _covered(conn: Connection, dossier_ids: list[int]) -> dict[int, int]:
+    """payment id -> what its dossier's earlier succeeded payments covered."""
+    rows: list[tuple[int, int, int]] = []
+    for chunk in _chunks(dossier_ids):
+        rows += [(int(pid), int(did), int(amount)) for pid, did, amount in conn.execute(
+            _bind(text(_EARLIER), "ids"), {"ids": chunk})]
+    return covered_before(rows)
 
 
 def _chunks(values: list[Any]) -> Iterable[list[Any]]:

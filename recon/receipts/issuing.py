@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from recon.clock import Clock
 from recon.db import Database
+from recon.engine.receipt_check import covered_before, line_parts
 from recon.errors import ConfigurationError, ReconError
 from recon.models.agencies import Agency
 from recon.models.dossiers import Dossier, FeeLine
@@ -117,16 +118,6 @@ class _Planned:
     lookup_code: str
 
 
-def by_collector(lines: list[FeeLine], default: str) -> list[tuple[str, list[FeeLine]]]:
-    """A dossier's fee lines grouped by collecting organisation (``collector_code``; None: the
-    dossier's agency ``default``), in line order, the groups in the order of their first line
-    (pure)."""
-    groups: dict[str, list[FeeLine]] = {}
-    for line in sorted(lines, key=lambda f: f.position):
-        groups.setdefault(line.collector_code or default, []).append(line)
-    return list(groups.items())
-
-
 def issuer_of(agency: Agency, settings: ReceiptSettings) -> str:
     """The MST ``agency`` issues receipts under: its own, else RECON_RECEIPT_TAX_CODE, else ''
     (the organisation whose numbering it draws from)."""
@@ -135,19 +126,27 @@ def issuer_of(agency: Agency, settings: ReceiptSettings) -> str:
 
 def _plan(session: Session, payment: Payment, dossier: Dossier, amount: int,
           settings: ReceiptSettings, agencies: Mapping[str, Agency], *,
-          codes: list[str] | None = None) -> list[_Planned]:
+          codes: list[str] | None = None, before: int | None = None) -> list[_Planned]:
     """The receipts of ``amount`` of ``payment`` for ``dossier``: one per collecting
-    organisation of its fee lines, each with that organisation's lines and amount; none
-    (logged) when the amount is not the dossier's fees (a part payment: a person issues it),
-    and none for a collector that is no known agency (logged; ``receipt_missing`` follows)."""
+    organisation of the fee lines it covers after ``before`` VND of the dossier's earlier
+    succeeded payments (:func:`recon.engine.receipt_check.line_parts`), each with those lines'
+    parts and their sum (a part payment's receipts carry its parts; what exceeds the fees is
+    no line's). ``before`` None: a share of a split transfer, receipted only when it is the
+    dossier's assessed total (logged otherwise). None for a collector that is no known agency
+    (logged; ``receipt_missing`` follows)."""
     fees = sum(line.amount for line in dossier.fee_lines)
-    if not dossier.fee_lines or fees != amount:
+    if not dossier.fee_lines or (before is None and fees != amount):
         log.warning("no receipt for payment %s: it paid %s VND, the dossier %s assesses %s VND;"
                     " a person issues it", payment.id, amount, dossier.code, fees)
         return []
     home = next((a for a in agencies.values() if a.id == dossier.agency_id), None)
     plans = []
-    for code, lines in by_collector(list(dossier.fee_lines), home.code if home else ""):
+    ordered = sorted(dossier.fee_lines, key=lambda f: f.position)
+    parts = line_parts([f.amount for f in ordered],
+                       [f.collector_code or (home.code if home else "") for f in ordered],
+                       before or 0, amount)
+    for code, taken in parts.items():
+        lines = [(ordered[i], part) for i, part in taken]
         agency = agencies.get(code)
         if agency is None:
             log.error("no receipt for payment %s: the dossier %s names the collector %r, which "
@@ -156,9 +155,9 @@ def _plan(session: Session, payment: Payment, dossier: Dossier, amount: int,
             continue
         issuer = issuer_of(agency, settings)
         plans.append(_Planned(
-            payment_id=payment.id, amount=sum(line.amount for line in lines),
-            items=tuple(FeeItem(FEE_KIND_WORDS[line.kind], line.name, line.amount)
-                        for line in lines),
+            payment_id=payment.id, amount=sum(part for _line, part in lines),
+            items=tuple(FeeItem(FEE_KIND_WORDS[line.kind], line.name, part)
+                        for line, part in lines),
             collector=Party(agency.name, issuer or None), collector_code=agency.code,
             issuer=issuer, payer=Party(dossier.applicant_name),
             method=PAYMENT_METHODS.get(payment.channel, payment.channel.upper()),
@@ -210,8 +209,22 @@ def _wanted(session: Session, payment: Payment, share: tuple[int, int] | None,
     home_code = next((a.code for a in agencies.values() if a.id == dossier.agency_id), "")
     mine = [r for r in issued if _key(r, {dossier.code: home_code})[0] in (dossier.code, None)]
     have = {_key(r, {dossier.code: home_code})[1] for r in mine}
-    plans = _plan(session, payment, dossier, amount, settings, agencies)
+    before = None if share is not None else _covered(session, [dossier.id]).get(payment.id, 0)
+    plans = _plan(session, payment, dossier, amount, settings, agencies, before=before)
     return mine, [p for p in plans if p.collector_code not in have]
+
+
+def _covered(session: Session, dossier_ids: list[int]) -> dict[int, int]:
+    """payment id -> what the earlier succeeded payments of its dossier covered, for the
+    payments of ``dossier_ids`` (in the order forwarding spreads them: paid_at, id)."""
+    if not dossier_ids:
+        return {}
+    return covered_before((int(pid), int(did or 0), int(amount)) for pid, did, amount in
+                          session.execute(select(Payment.id, Payment.dossier_id, Payment.amount)
+                                          .where(Payment.status == "succeeded",
+                                                 Payment.dossier_id.in_(dossier_ids))
+                                          .order_by(Payment.dossier_id, Payment.paid_at,
+                                                    Payment.id)))
 
 
 def _issue_plans(session: Session, plans: list[_Planned], *, settings: ReceiptSettings,
@@ -369,10 +382,11 @@ def inline_receipting(env: Mapping[str, str]) -> Receipting | None:
 
 def missing(session: Session) -> list[int]:
     """The succeeded payments owed a receipt that have none (their issuing failed, or the
-    worker issues them), in order of payment (recorded, id): matched to a dossier whose fees
-    they pay in full, or split, with fewer issued receipts than they are owed (one per
-    collecting organisation of each dossier paid). (A part payment gets none: a person issues
-    it.)"""
+    worker issues them), in order of payment (recorded, id): matched to a dossier, with fewer
+    issued receipts than collecting organisations of the fee lines they cover after the
+    dossier's earlier payments (a part payment's parts too; a payment covering no line, all
+    paid before it, is owed none), or split, with fewer issued receipts than they are owed
+    (one per collecting organisation of each dossier paid)."""
     issued = (select(Receipt.payment_id, func.count().label("n")).where(
         Receipt.status == "issued").group_by(Receipt.payment_id).subquery())
     collectors = (
@@ -388,17 +402,41 @@ def missing(session: Session) -> list[int]:
               .group_by(PaymentAllocation.payment_id).subquery())
     own = (select(collectors.c.n).where(collectors.c.dossier_id == Payment.dossier_id)
            .correlate(Payment).scalar_subquery())
-    fees = (select(func.sum(FeeLine.amount)).where(FeeLine.dossier_id == Payment.dossier_id)
-            .correlate(Payment).scalar_subquery())
+    # candidates: at most as many receipts as the collectors of all the dossier's lines
     rows = session.execute(
-        select(Payment.id).outerjoin(issued, issued.c.payment_id == Payment.id)
+        select(Payment.id, Payment.dossier_id, Payment.amount,
+               func.coalesce(issued.c.n, 0), shares.c.n.is_(None))
+        .outerjoin(issued, issued.c.payment_id == Payment.id)
         .outerjoin(shares, shares.c.payment_id == Payment.id)
         .where(Payment.status == "succeeded",
-               or_(and_(Payment.dossier_id.is_not(None), Payment.amount == fees),
+               or_(and_(Payment.dossier_id.is_not(None), own.is_not(None)),
                    shares.c.n.is_not(None)),
                func.coalesce(issued.c.n, 0) < func.coalesce(shares.c.n, own, 1))
-        .order_by(Payment.received_at, Payment.id))
-    return [int(r[0]) for r in rows]
+        .order_by(Payment.received_at, Payment.id)).all()
+    own_rows = [r for r in rows if r[4]]
+    dossier_ids = sorted({int(r[1]) for r in own_rows})
+    covered = _covered(session, dossier_ids)
+    lines: dict[int, tuple[list[int], list[str]]] = {}
+    for chunk in range(0, len(dossier_ids), 5_000):
+        for did, amount, collector in session.execute(
+                select(FeeLine.dossier_id, FeeLine.amount,
+                       func.coalesce(FeeLine.collector_code, Agency.code))
+                .join(Dossier, Dossier.id == FeeLine.dossier_id)
+                .join(Agency, Agency.id == Dossier.agency_id)
+                .where(FeeLine.dossier_id.in_(dossier_ids[chunk:chunk + 5_000]))
+                .order_by(FeeLine.dossier_id, FeeLine.position)):
+            entry = lines.setdefault(int(did), ([], []))
+            entry[0].append(int(amount))
+            entry[1].append(str(collector))
+    out = []
+    for pid, did, amount, have, unsplit in rows:
+        if unsplit:
+            amounts, who = lines.get(int(did), ([], []))
+            owed = len(line_parts(amounts, who, covered.get(int(pid), 0), int(amount)))
+            if int(have) >= owed:
+                continue
+        out.append(int(pid))
+    return out
 
 
 @dataclass(frozen=True)
@@ -464,6 +502,8 @@ def _owed(session: Session, payments: list[Payment],
                 continue
             mine = [(payment.dossier_id, payment.amount)]
         wanted.extend((payment, d, amount) for d, amount in mine)
+    covered = _covered(session, sorted({p.dossier_id for p in payments
+                                        if p.dossier_id is not None and p.id not in shares}))
     dossiers = {d.id: d for d in session.scalars(
         select(Dossier).where(Dossier.id.in_({d for _p, d, _a in wanted}))
         .options(selectinload(Dossier.fee_lines))).unique()}
@@ -480,8 +520,9 @@ def _owed(session: Session, payments: list[Payment],
         homes = {dossier.code: home.get(dossier.agency_id, "")}
         have = {_key(r, homes)[1] for r in issued.get(payment.id, [])
                 if _key(r, homes)[0] in (dossier.code, None)}
+        before = None if payment.id in shares else covered.get(payment.id, 0)
         plans += [p for p in _plan(session, payment, dossier, amount, settings, agencies,
-                                   codes=codes) if p.collector_code not in have]
+                                   codes=codes, before=before) if p.collector_code not in have]
     return plans
 
 

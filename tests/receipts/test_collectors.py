@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from lxml import etree
 from sqlalchemy import select
 
 from recon.cli import cli
@@ -23,9 +24,12 @@ from recon.engine.receipt_check import (
     DossierFees,
     PaidRow,
     ReceiptCheckConfig,
+    ReceiptOutcome,
     ReceiptRow,
     check_receipts,
+    covered_before,
 )
+from recon.engine.receipt_load import prepare
 from recon.errors import ValidationError
 from recon.intake.agencies import clean_tax_code
 from recon.models import Agency, Dossier, FeeLine, Payment, Procedure, Receipt
@@ -331,3 +335,207 @@ def test_export_agency_scope_is_one_organisations_numbering(
                                        str(tmp_path / "x.zip"), "--agency", "H57.X"])
     assert refused.exit_code != 0 and "has no MST of its own" in refused.output
     assert not (tmp_path / "x.zip").exists()
+
+
+# --------------------------------------------------------------------------- part payments
+
+
+def _paid_in_parts(db: Database) -> dict[str, int]:
+    """A two-collector dossier (line 1 the department's phí 100.000 ₫, line 2 the centre's lệ
+    phí 1.005 ₫) paid in two parts, 60.000 then 41.005 (the second's paid_at earlier than
+    its id order would say: the order is (paid_at, id)), and a second dossier paid 150.000
+    (more than its fees), then 101.005 again (all paid before it: owed no receipt)."""
+    _agencies(db)
+    with db.transaction() as s:
+        centre = s.scalars(select(Agency).where(Agency.code == "H57.TTPVHCC")).one()
+        procedure = s.scalars(select(Procedure)).one()
+        out: dict[str, int] = {}
+        for code, payments in (("H57-P1", (("second", 41_005, 9), ("first", 60_000, 5))),
+                               ("H57-P2", (("over", 150_000, 20), ("again", 101_005, 30)))):
+            dossier = Dossier(code=code, agency=centre, procedure=procedure,
+                              applicant_name="Nguyễn Thị Hoa", received_at=PAID)
+            dossier.fee_lines = [
+                FeeLine(position=1, kind="phi", name="Phí cung cấp thông tin", amount=100_000,
+                        collector_code="H57.STP"),
+                FeeLine(position=2, kind="le_phi", name="Lệ phí cấp", amount=1_005)]
+            s.add(dossier)
+            s.flush()
+            for name, amount, seconds in payments:
+                payment = Payment(provider="sepay", provider_txn_id=f"T-{name}",
+                                  channel="vietqr", amount=amount, status="succeeded",
+                                  paid_at=PAID + timedelta(seconds=seconds),
+                                  received_at=PAID + timedelta(seconds=seconds),
+                                  dossier_id=dossier.id)
+                s.add(payment)
+                s.flush()
+                out[name] = payment.id
+    return out
+
+
+def _receipt_rows(db: Database) -> list[tuple[int | None, str | None, str, int, int,
+                                              list[tuple[str, int]], str]]:
+    with db.read() as s:
+        rows = list(s.scalars(select(Receipt).order_by(Receipt.issuer_tax_code,
+                                                       Receipt.number)))
+    out = []
+    for r in rows:
+        document = (r.document or "").encode("utf-8")
+        assert verify(document)
+        content = read(document)
+        words = etree.fromstring(document).findtext(".//TgTienBChu") or ""
+        out.append((r.payment_id, r.collector_code, r.issuer_tax_code, r.number, r.amount,
+                    [(i.kind, i.amount) for i in content.items], words))
+    return out
+
+
+def _expected_parts(ids: dict[str, int]) -> list[tuple[int | None, str | None, str, int, int,
+                                                      list[tuple[str, int]], str]]:
+    return [
+        # the centre: its lệ phí is covered by the second part, then by the overpayment
+        (ids["second"], "H57.TTPVHCC", CENTRE_MST, 1, 1_005, [("lệ phí", 1_005)],
+         "Một nghìn không trăm linh năm đồng"),
+        (ids["over"], "H57.TTPVHCC", CENTRE_MST, 2, 1_005, [("lệ phí", 1_005)],
+         "Một nghìn không trăm linh năm đồng"),
+        # the department: line 1 in parts (60.000 first, the 40.000 left second), then the
+        # overpayment's 100.000 (its excess is no fee: no receipt states it)
+        (ids["first"], "H57.STP", DEPT_MST, 1, 60_000, [("phí", 60_000)],
+         "Sáu mươi nghìn đồng"),
+        (ids["second"], "H57.STP", DEPT_MST, 2, 40_000, [("phí", 40_000)],
+         "Bốn mươi nghìn đồng"),
+        (ids["over"], "H57.STP", DEPT_MST, 3, 100_000, [("phí", 100_000)],
+         "Một trăm nghìn đồng")]
+
+
+def test_part_payments_get_their_parts_inline(
+        db: Database, settings: ReceiptSettings, keys: tuple[Path, Path],
+        tmp_path: Path) -> None:
+    ids = _paid_in_parts(db)
+    signer = load_signer(settings)
+    with db.read() as s:
+        # owed: the parts and the overpayment; the payment after the fees were paid is not
+        assert missing(s) == [ids["first"], ids["second"], ids["over"]]
+    for name in ("first", "second", "over", "again"):
+        with db.transaction() as s:
+            payment = s.get(Payment, ids[name])
+            assert payment is not None
+            issued = issue_receipts(s, payment, settings=settings, signer=signer, moment=PAID)
+            assert len(issued) == {"first": 1, "second": 2, "over": 2, "again": 0}[name]
+    assert _receipt_rows(db) == _expected_parts(ids)
+    with db.read() as s:
+        assert missing(s) == []
+        documents = [(r.document or "").encode("utf-8") for r in s.scalars(select(Receipt))]
+    for document in documents:
+        assert _xmlsec1(document, keys[1], tmp_path) == 0
+
+
+def test_part_payments_by_the_worker_sweep_and_the_cli(
+        env: dict[str, str], db: Database, settings: ReceiptSettings, clock: FixedClock,
+        keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = _paid_in_parts(db)
+    # the sweep, in batches of 2: each organisation numbered in order of payment
+    total = 0
+    while (done := issue_batch(db, clock, Receipting(settings), actor="t", limit=2)):
+        total += done
+    assert total == 5
+    assert _receipt_rows(db) == _expected_parts(ids)
+    with db.read() as s:
+        assert missing(s) == []
+    # issue-missing has nothing left to issue (the payment after the fees owes none)
+    for key, value in (("RECON_RECEIPTS", "on"), ("RECON_RECEIPT_P12_FILE", str(keys[0])),
+                       ("RECON_RECEIPT_P12_PASSWORD", PASSWORD),
+                       ("RECON_RECEIPT_TAX_CODE", FALLBACK)):
+        monkeypatch.setenv(key, value)
+    result = CliRunner().invoke(cli, ["receipts", "issue-missing"], catch_exceptions=False)
+    assert result.exit_code == 0 and "0 payment(s) without a receipt" in result.output
+
+
+def test_issue_missing_issues_part_payments(
+        env: dict[str, str], db: Database, keys: tuple[Path, Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = _paid_in_parts(db)
+    for key, value in (("RECON_RECEIPTS", "on"), ("RECON_RECEIPT_P12_FILE", str(keys[0])),
+                       ("RECON_RECEIPT_P12_PASSWORD", PASSWORD),
+                       ("RECON_RECEIPT_TAX_CODE", FALLBACK)):
+        monkeypatch.setenv(key, value)
+    result = CliRunner().invoke(cli, ["receipts", "issue-missing"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "3 payment(s) without a receipt: 5 receipt(s) issued, 0 payment(s) still" in (
+        result.output)
+    assert _receipt_rows(db) == _expected_parts(ids)
+
+
+def test_the_receipt_pass_judges_part_payments_by_their_parts(
+        db: Database, settings: ReceiptSettings) -> None:
+    ids = _paid_in_parts(db)
+    as_of = PAID + timedelta(hours=1)
+    config = ReceiptCheckConfig()
+
+    def findings() -> list[str]:
+        with db.read() as s:
+            found = prepare(s.connection(), config=config, mode="full", as_of=as_of)
+            assert found is not None
+            outcome: ReceiptOutcome = found._outcome  # the pass's own findings
+        return [d.identity for d in outcome.findings]
+
+    with db.read() as s:
+        agency = {a.code: a.id for a in s.scalars(select(Agency))}
+        dossier = {d.code: d.id for d in s.scalars(select(Dossier))}
+    d1, d2, stp = dossier["H57-P1"], dossier["H57-P2"], agency["H57.STP"]
+    # nothing issued: each part owed is missing (the payment after the fees owes none)
+    assert findings() == sorted([
+        f"receipt_missing:dossier={d1}:payment={ids['first']}:agency={stp}",
+        f"receipt_missing:dossier={d1}:payment={ids['second']}",
+        f"receipt_missing:dossier={d1}:payment={ids['second']}:agency={stp}",
+        f"receipt_missing:dossier={d2}:payment={ids['over']}",
+        f"receipt_missing:dossier={d2}:payment={ids['over']}:agency={stp}"])
+    signer = load_signer(settings)
+    for name in ("first", "second", "over"):
+        with db.transaction() as s:
+            payment = s.get(Payment, ids[name])
+            assert payment is not None
+            issue_receipts(s, payment, settings=settings, signer=signer, moment=PAID)
+    assert findings() == []
+    # the first part's receipt re-stated as the whole line: a mismatch of that part only
+    with db.transaction() as s:
+        first = s.scalars(select(Receipt).where(Receipt.payment_id == ids["first"])).one()
+        first.document = None
+        first.amount = 100_000
+    assert findings() == [
+        f"receipt_mismatch:dossier={d1}:payment={ids['first']}:agency={stp}"]
+
+
+def test_the_pure_pass_on_part_payments() -> None:
+    at = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+    fees = DossierFees(10, "H57-001", (("phí", 100_000), ("lệ phí", 1_005)),
+                       ("H57.STP", "H57.TTPVHCC"), "H57.TTPVHCC")
+    agencies = {"H57.TTPVHCC": 1, "H57.STP": 2}
+    first = PaidRow(1, "sepay", "T1", 60_000, "succeeded", at, 10)
+    second = PaidRow(2, "sepay", "T2", 41_005, "succeeded", at, 10)
+    covered = covered_before([(1, 10, 60_000), (2, 10, 41_005)])
+    assert covered == {1: 0, 2: 60_000}
+    assert fees.parts_by_collector(60_000, 41_005) == {"H57.STP": [("phí", 40_000)],
+                                                       "H57.TTPVHCC": [("lệ phí", 1_005)]}
+
+    def found(*receipts: ReceiptRow) -> list[str]:
+        return [d.identity for d in check_receipts(
+            payments=[first, second], shares={}, dossiers={10: fees}, receipts=list(receipts),
+            as_of=at + timedelta(hours=1), config=ReceiptCheckConfig(),
+            agencies=agencies, covered=covered).findings]
+
+    def rcpt(rid: int, pid: int, amount: int, kind: str, collector: str) -> ReceiptRow:
+        return ReceiptRow(rid, "EBL01", "26T", rid, pid, amount, "H57-001",
+                          ((kind, amount),), collector)
+
+    good = [rcpt(1, 1, 60_000, "phí", "H57.STP"), rcpt(2, 2, 40_000, "phí", "H57.STP"),
+            rcpt(3, 2, 1_005, "lệ phí", "H57.TTPVHCC")]
+    assert found(*good) == []
+    assert found(*good[:2]) == ["receipt_missing:dossier=10:payment=2"]
+    # the first part receipted for the whole line; a receipt of the centre for the first
+    # part, which covers none of its line
+    assert found(rcpt(1, 1, 100_000, "phí", "H57.STP"), *good[1:]) == [
+        "receipt_mismatch:dossier=10:payment=1:agency=2"]
+    assert found(*good, rcpt(4, 1, 1_005, "lệ phí", "H57.TTPVHCC")) == [
+        "receipt_mismatch:dossier=10:payment=1"]
+    # the parts' lines of another kind than the lines they cover
+    assert found(rcpt(1, 1, 60_000, "lệ phí", "H57.STP"), *good[1:]) == [
+        "receipt_mismatch:dossier=10:payment=1:agency=2"]

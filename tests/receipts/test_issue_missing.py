@@ -32,7 +32,7 @@ def p12(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _recorded_without_key(env: dict[str, str], db: Database, clock: FixedClock,
                           tmp_path: Path) -> Hooks:
-    """Three succeeded payments (webhook, cash, and a part payment that is owed none),
+    """Three succeeded payments (webhook, cash, and a part payment owed the part it pays),
     recorded with receipts on but no key: none has a receipt."""
     hooks = make_hooks(env, db, clock, RECON_RECEIPTS="on",
                        RECON_RECEIPT_P12_FILE=str(tmp_path / "missing.p12"))
@@ -62,18 +62,20 @@ def test_issue_missing_issues_each_once_with_progress(
     monkeypatch.setenv("RECON_RECEIPT_P12_PASSWORD", PASSWORD)
     result = CliRunner().invoke(cli, ["receipts", "issue-missing"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "2 payment(s) without a receipt: 2 receipt(s) issued, 0 payment(s) still" in (
+    assert "3 payment(s) without a receipt: 3 receipt(s) issued, 0 payment(s) still" in (
         result.output)
     assert "Issuing missing receipts" in result.output + (result.stderr or "")
     with db.read() as s:
-        full = [p.id for p in s.scalars(select(Payment).order_by(Payment.id))
-                if p.amount == TOTAL]
+        paid = [p.id for p in s.scalars(select(Payment).order_by(Payment.id))]
         documents = [r.document for r in s.scalars(select(Receipt))]
-    assert _issued(db) == [(1, full[0], "issued"), (2, full[1], "issued")]
+        part = s.scalars(select(Receipt).where(Receipt.payment_id == paid[2])).one()
+    assert _issued(db) == [(1, paid[0], "issued"), (2, paid[1], "issued"),
+                           (3, paid[2], "issued")]
+    assert part.amount == TOTAL - 30_000  # the part payment's receipt states what it paid
     assert all(d is not None and verify(d.encode("utf-8")) for d in documents)
     again = CliRunner().invoke(cli, ["receipts", "issue-missing"], catch_exceptions=False)
     assert again.exit_code == 0 and "0 payment(s) without a receipt" in again.output
-    assert len(_issued(db)) == 2
+    assert len(_issued(db)) == 3
 
 
 def test_issue_missing_says_what_to_do_when_receipts_are_off(
@@ -101,4 +103,5 @@ def test_the_scheduler_sweeps_when_receipts_are_on(
     sweep = {job.id: job for job in scheduler.get_jobs()}["receipts-issue-missing"]
     assert (sweep.coalesce, sweep.max_instances) == (True, 1)
     jobs.issue_missing_receipts()
-    assert [(n, status) for n, _p, status in _issued(db)] == [(1, "issued"), (2, "issued")]
+    assert [(n, status) for n, _p, status in _issued(db)] == [(1, "issued"), (2, "issued"),
+                                                              (3, "issued")]

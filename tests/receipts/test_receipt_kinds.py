@@ -62,7 +62,8 @@ def _open(db: Database) -> dict[str, str]:
 
 def _seed(env: dict[str, str], db: Database, clock: FixedClock, tmp_path: Path) -> list[int]:
     """A SePay payment and a cash payment that pay their dossiers in full, and a part payment
-    in cash (owed no automatic receipt), recorded with receipts on but no key: no receipt."""
+    in cash (owed a receipt for the part it pays), recorded with receipts on but no key: no
+    receipt."""
     hooks = make_hooks(env, db, clock, RECON_RECEIPTS="on",
                        RECON_RECEIPT_P12_FILE=str(tmp_path / "missing.p12"))
     assert is_accepted("sepay", hooks.send(hooks.call("sepay", hooks.intent("sepay"))))
@@ -106,18 +107,19 @@ def test_nothing_is_judged_with_receipts_off(env: dict[str, str], db: Database,
 def test_missing_then_issued_then_wrong_then_refunded(
         env: dict[str, str], db: Database, clock: FixedClock, p12: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    sepay, cash_full, _cash_part = _seed(env, db, clock, tmp_path)
+    sepay, cash_full, cash_part = _seed(env, db, clock, tmp_path)
     _receipts_on(monkeypatch, p12)
     # within the grace period (10 minutes by default) nothing is missing yet
     early = _reconcile("--full", at=T0 + timedelta(minutes=5))
     assert early["counts"]["receipt_missing"] == 0
     full = _reconcile("--full")
-    assert _receipt_counts(full) == {"receipt_missing": 2, "receipt_mismatch": 0,
+    assert _receipt_counts(full) == {"receipt_missing": 3, "receipt_mismatch": 0,
                                      "receipt_orphan": 0}
     with db.read() as s:
         found = {d.payment_id: d for d in s.scalars(select(Discrepancy).where(
             Discrepancy.kind == "receipt_missing"))}
-    assert set(found) == {sepay, cash_full}  # the part payment is owed no automatic receipt
+    assert set(found) == {sepay, cash_full, cash_part}  # the part payment is owed its part
+    assert found[cash_part].expected_amount == TOTAL - 30_000
     assert "recon receipts issue-missing" in found[sepay].explanation
     assert "biên lai điện tử" in found[sepay].explanation
 
@@ -125,7 +127,7 @@ def test_missing_then_issued_then_wrong_then_refunded(
     issued = CliRunner().invoke(cli, ["receipts", "issue-missing"], catch_exceptions=False)
     assert issued.exit_code == 0, issued.output
     inc = _reconcile("--incremental", at=T0 + timedelta(hours=2))
-    assert inc["mode"] == "incremental" and inc["auto_resolved"] == 2
+    assert inc["mode"] == "incremental" and inc["auto_resolved"] == 3
     assert set(_open(db).values()) == {"auto_resolved"}
     with db.read() as s:
         reasons = [d.auto_resolved_reason for d in s.scalars(select(Discrepancy).where(
