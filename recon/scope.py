@@ -12,7 +12,7 @@ services add the conditions below to their selects. Each kind of row reaches its
   statement's line by the payment's bank reference);
 - a discrepancy through its dossier, its payment or its settlement line (any one in scope),
   or the onward transfer it is about, or the collecting organisation its identity names
-  (the remittance kinds);
+  (the remittance kinds and ``deposit_overdue``);
 - an audit event through the entity it is about (dossier, intent, payment, discrepancy,
   period); events about anything else (users, tokens, runs, imports) only with the whole
   deployment;
@@ -175,9 +175,11 @@ def discrepancy_condition(scope: Scope, discrepancy: Any = Discrepancy) -> Colum
         discrepancy.identity.in_(
             select(literal("forward_mismatch:transfer=") + cast(Transfer.id, String))
             .where(agency_condition(Transfer.agency_id, scope))),
-        # a finding about what a collecting organisation owes the budget (remittance_*):
-        # its identity names the agency (remittance_short:agency=7:month=202103:…)
-        *(discrepancy.identity.like(f"remittance!_%:agency={agency}:%", escape="!")
+        # a finding about what a collecting organisation owes the budget (remittance_*) or
+        # its fee-pending account (deposit_overdue): its identity names the agency
+        # (remittance_short:agency=7:month=202103:…, deposit_overdue:agency=7:period=…)
+        *(discrepancy.identity.like(f"{prefix}:agency={agency}:%", escape="!")
+          for prefix in ("remittance!_%", "deposit!_overdue")
           for agency in sorted(scope.agencies)),
     )
 

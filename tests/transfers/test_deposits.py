@@ -27,9 +27,11 @@ from recon.engine.deposits import (
 )
 from recon.engine.explain import vn_date
 from recon.errors import ValidationError
+from recon.intake.agencies import create_agency
 from recon.intake.dossiers import dossier_as_dict, parse_dossier, upsert_dossier
-from recon.models import Dossier, Transfer
+from recon.models import Agency, Discrepancy, Dossier, Transfer
 from recon.money import format_vnd
+from recon.scope import Scope, discrepancy_condition
 from recon.settlements.transfers import import_debits, record_transfer, set_transfer_account
 from tests.finance.test_roles import _session_client
 from tests.foundation.helpers import AGENCY, dossier_body
@@ -164,6 +166,31 @@ def test_overdue_found_incrementally_as_fully_and_resolved_by_the_deposit(w: Wor
     # a deposit into one's own fee account is no onward transfer
     assert not [x for x in w.discrepancies() if x.kind.startswith("forward_")]
     assert p
+
+
+def test_an_agency_sees_the_deposit_findings_of_its_own_collector(w: World) -> None:
+    """A deposit finding is about no dossier, payment or line: an officer of the collector
+    sees it through the agency its identity names, an officer of another agency does not."""
+    d = _phi_dossier(w)
+    w.pay(80_000, provider="cash", reference=w.intent(d, 80_000, channel="cash"))
+    set_transfer_account(w.db, w.clock, agency=AGENCY, account="9527000000001", actor="test",
+                         column="fee_pending_account")
+    w.run(as_of=w.clock.now() + timedelta(days=30))
+    (found,) = _deposits(w)
+    with w.db.transaction() as s:
+        other = create_agency(s, w.clock, code="KHAC", name="Cơ quan khác", bank_bin="970415",
+                              account_number="113000000009", account_name="KHAC",
+                              actor="test").id
+    with w.db.read() as s:
+        own = s.scalar(select(Agency.id).where(Agency.code == AGENCY))
+        assert own is not None
+
+        def seen(scope: Scope) -> list[str]:
+            return list(s.scalars(select(Discrepancy.identity).where(
+                Discrepancy.kind == "deposit_overdue", discrepancy_condition(scope))))
+        assert seen(Scope.everything()) == [found.identity]
+        assert seen(Scope.of([own])) == [found.identity]
+        assert seen(Scope.of([other])) == []
 
 
 def test_a_statement_debit_to_the_fee_account_is_a_deposit(w: World) -> None:
