@@ -1,10 +1,10 @@
 """receipt figures: what an issued receipt's signed XML states, as columns (issue 19)
 
-``receipts`` gains ``dossier_code`` (MHSo), ``total`` (TgTien, VND) and ``fee_lines`` (each
+``receipts`` gains ``dossier_code`` (MHSo), ``total`` (TgTien, VND) and ``lines`` (each
 KThu's LKThu and STien as compact JSON ``[["phí",50000],...]``), all nullable. Every writer of
 a signed receipt stores them with its document in one transaction (``recon.receipts.document
 .figures``); the run's receipt pass reads them instead of parsing every receipt's XML, and
-parses the XML of a row whose ``fee_lines`` is NULL. The signature stays the XML's (``recon
+parses the XML of a row whose ``lines`` is NULL. The signature stays the XML's (``recon
 receipts verify``).
 
 Plain ADD COLUMN (no batch copy on SQLite), so ``receipts``' change triggers (0024) stay.
@@ -72,18 +72,18 @@ def _backfill(bind: sa.Connection) -> None:
                 values.append({**found, "id": int(rid)})
         if values:
             bind.execute(sa.text("UPDATE receipts SET dossier_code = :c, total = :t, "
-                                 "fee_lines = :l WHERE id = :id"), values)
+                                 "lines = :l WHERE id = :id"), values)
 
 
 def upgrade() -> None:
     op.add_column('receipts', sa.Column('dossier_code', sa.String(length=CODE_LENGTH),
                                         nullable=True))
     op.add_column('receipts', sa.Column('total', sa.BigInteger(), nullable=True))
-    op.add_column('receipts', sa.Column('fee_lines', sa.Text(), nullable=True))
+    op.add_column('receipts', sa.Column('lines', sa.Text(), nullable=True))
     _backfill(op.get_bind())
 
 
 def downgrade() -> None:
     # plain DROP COLUMN (SQLite >= 3.35): no batch copy, the change triggers stay
-    for column in ('fee_lines', 'total', 'dossier_code'):
+    for column in ('lines', 'total', 'dossier_code'):
         op.drop_column('receipts', column)

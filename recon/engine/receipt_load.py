@@ -13,7 +13,7 @@ the run's result. Runs only when receipts are on (``EngineConfig.receipts`` set)
 Receipts that belong to no payment are few (the register ties each receipt to its payment) and
 always read whole. A receipt's total, fee lines and dossier are what its signed document states
 (what the payer holds): read from the columns that repeat them (``dossier_code``, ``total``,
-``fee_lines``: migration 0031, written with the document in one transaction by
+``lines``: migration 0031, written with the document in one transaction by
 ``recon.receipts.document.figures``), or parsed from the XML where those are NULL. The pass
 compares what was issued with what was paid; whether the XML is intact (its signature) is
 ``recon receipts verify``'s check.
@@ -38,8 +38,8 @@ from recon.engine.receipt_check import (
     ReceiptReconciliation,
     ReceiptRow,
     check_receipts,
+    decode_lines,
 )
-from recon.models.receipts import decode_fee_lines
 
 FEE_KIND_WORDS = {"phi": "phí", "le_phi": "lệ phí"}  # fee_lines.kind -> the receipt's word
 _CHUNK = 5_000
@@ -64,7 +64,7 @@ _OPEN = ("SELECT identity, payment_id FROM discrepancies WHERE status = 'open' "
 _SHARES = "SELECT payment_id, dossier_id, amount FROM payment_allocations WHERE payment_id IN :ids"
 # the document only where its figures are not stored (rows older than 0031 not backfilled)
 _RECEIPTS = ("SELECT id, form_code, series, number, payment_id, amount, collector_code, "
-             "dossier_code, total, fee_lines, CASE WHEN fee_lines IS NULL THEN document END "
+             "dossier_code, total, lines, CASE WHEN lines IS NULL THEN document END "
              "FROM receipts WHERE status = 'issued' AND ")
 _FEES = ("SELECT d.id, d.code, f.kind, f.amount, COALESCE(f.collector_code, a.code), a.code "
          "FROM dossiers d JOIN agencies a ON a.id = d.agency_id LEFT JOIN fee_lines f "
@@ -171,9 +171,9 @@ def _receipts(conn: Connection, query: str, params: dict[str, Any] | None) -> li
 def _figures(code: str | None, total: int | None, lines: str | None, document: str | None
              ) -> tuple[str | None, int | None, tuple[tuple[str, int], ...]]:
     """(dossier code, total, fee lines) from a receipt's stored columns, or from its XML
-    where they are not stored (``fee_lines`` NULL)."""
+    where they are not stored (``lines`` NULL)."""
     if lines is not None:
-        return code, None if total is None else int(total), decode_fee_lines(lines)
+        return code, None if total is None else int(total), decode_lines(lines)
     return (None, None, ()) if not document else read_document(document)
 
 

@@ -9,7 +9,6 @@ never signed is kept as ``spoiled`` with the reason.
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -34,28 +33,8 @@ RECEIPT_KINDS = ("original", "replacement", "adjustment")
 CORRECTED_AS = ("replaced", "adjusted")
 CORRECTION_STATUSES = ("proposed", "approved", "rejected")
 #: the columns that repeat what an issued receipt's signed XML states (0031)
-FIGURE_COLUMNS = ("dossier_code", "total", "fee_lines")
+FIGURE_COLUMNS = ("dossier_code", "total", "lines")
 
-
-def encode_fee_lines(lines: tuple[tuple[str, int], ...]) -> str:
-    """``receipts.fee_lines``: the receipt's lines as compact JSON ``[["phí", 50000], ...]``."""
-    return json.dumps([[kind, amount] for kind, amount in lines], ensure_ascii=False,
-                      separators=(",", ":"))
-
-
-def decode_fee_lines(stored: str) -> tuple[tuple[str, int], ...]:
-    """The inverse of :func:`encode_fee_lines`; ValueError on anything else (an amount is a
-    whole number of VND, never a float)."""
-    lines = json.loads(stored)
-    if not isinstance(lines, list):
-        raise ValueError(f"receipts.fee_lines is not a list: {stored[:80]!r}")
-    out: list[tuple[str, int]] = []
-    for line in lines:
-        if (not isinstance(line, list) or len(line) != 2 or not isinstance(line[0], str)
-                or isinstance(line[1], bool) or not isinstance(line[1], int)):
-            raise ValueError(f"receipts.fee_lines has a malformed line: {line!r}")
-        out.append((line[0], line[1]))
-    return tuple(out)
 
 
 class ReceiptCounter(Base):
@@ -124,7 +103,7 @@ class Receipt(Base):
     # (the pass then reads the XML). ``recon receipts verify`` checks the XML's signature.
     dossier_code: Mapped[str | None] = mapped_column(String(64))  # MHSo
     total: Mapped[int | None] = mapped_column(BigInteger)  # TgTien, VND
-    fee_lines: Mapped[str | None] = mapped_column(Text)  # [[LKThu, STien], ...] as JSON
+    lines: Mapped[str | None] = mapped_column(Text)  # [[LKThu, STien], ...] as JSON
 
     # corrections (0026): a replacement or adjustment names the receipt it corrects; the
     # corrected receipt stays issued and is marked ``replaced`` or ``adjusted``

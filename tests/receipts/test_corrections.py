@@ -160,7 +160,7 @@ def test_an_adjustment_carries_the_negative_difference(
             "Âm một nghìn không trăm linh năm đồng")
         assert root.findtext("DLCTu/TTChung/TTCTLQuan/GChu", "").startswith("Điều chỉnh cho")
         assert s.get(Receipt, original_id).corrected_as == "adjusted"  # type: ignore[union-attr]
-        assert (new.total, new.fee_lines) == (-1005, '[["lệ phí",-1005]]')
+        assert (new.total, new.lines) == (-1005, '[["lệ phí",-1005]]')
     assert assert_figures_stored(db) == 2  # the original and its adjustment
 
 

@@ -17,8 +17,7 @@ from recon.cli.admin import alembic_config, upgrade_database
 from recon.clock import FixedClock
 from recon.db import Database
 from recon.engine import receipt_load
-from recon.engine.receipt_check import ReceiptRow
-from recon.models.receipts import decode_fee_lines, encode_fee_lines
+from recon.engine.receipt_check import ReceiptRow, decode_lines, encode_lines
 from recon.receipts import corrections
 from recon.receipts.issuing import load_signer
 from recon.receipts.settings import ReceiptSettings
@@ -90,7 +89,7 @@ def test_the_pass_reads_the_columns_and_the_xml_alike(
     # rows without stored figures (issued before 0031, not backfilled) are read from the XML
     with db.transaction() as s:
         s.execute(text("UPDATE receipts SET dossier_code = NULL, total = NULL, "
-                       "fee_lines = NULL WHERE id <> :keep"), {"keep": ids[1]})
+                       "lines = NULL WHERE id <> :keep"), {"keep": ids[1]})
     from_xml = _read(db)
     assert len(parsed) == 2
     assert from_xml == from_columns
@@ -115,16 +114,16 @@ def test_0031_fills_the_figures_of_receipts_issued_before_it(
     db.dispose()
     with db.engine.connect() as conn:
         columns = set(conn.execute(text("SELECT * FROM receipts WHERE id = 99")).keys())
-    assert "fee_lines" not in columns and "total" not in columns
+    assert "lines" not in columns and "total" not in columns
     db.dispose()
     upgrade_database(db.url)
     db.dispose()
     assert assert_figures_stored(db) == 3
     assert _read(db) == expected
     with db.engine.connect() as conn:
-        assert conn.execute(text("SELECT dossier_code, total, fee_lines FROM receipts "
+        assert conn.execute(text("SELECT dossier_code, total, lines FROM receipts "
                                  "WHERE id = 99")).one() == (None, None, None)
-        assert conn.execute(text("SELECT COUNT(*) FROM receipts WHERE fee_lines IS NOT NULL "
+        assert conn.execute(text("SELECT COUNT(*) FROM receipts WHERE lines IS NOT NULL "
                                  "AND id IN (:a, :b, :c)"),
                             dict(zip("abc", ids, strict=True))).scalar() == 3
         if db.dialect == "sqlite":  # plain ADD/DROP COLUMN: the change triggers stay
@@ -136,9 +135,9 @@ def test_0031_fills_the_figures_of_receipts_issued_before_it(
 
 def test_fee_lines_round_trip_and_refuse_anything_but_whole_vnd() -> None:
     lines = (("phí", 100_000), ("lệ phí", -1_005))
-    assert encode_fee_lines(lines) == '[["phí",100000],["lệ phí",-1005]]'
-    assert decode_fee_lines(encode_fee_lines(lines)) == lines
-    assert decode_fee_lines("[]") == ()
+    assert encode_lines(lines) == '[["phí",100000],["lệ phí",-1005]]'
+    assert decode_lines(encode_lines(lines)) == lines
+    assert decode_lines("[]") == ()
     for bad in ('[["phí",1.5]]', '[["phí",true]]', '[["phí"]]', '{"phí":1}', '[[1,2]]'):
-        with pytest.raises(ValueError, match="fee_lines"):
-            decode_fee_lines(bad)
+        with pytest.raises(ValueError, match=r"receipts\.lines"):
+            decode_lines(bad)
