@@ -36,7 +36,6 @@ CORRECTION_STATUSES = ("proposed", "approved", "rejected")
 FIGURE_COLUMNS = ("dossier_code", "total", "lines")
 
 
-
 class ReceiptCounter(Base):
     """The last number drawn in one ``(issuer_tax_code, form_code, series)``: one numbering per
     collecting organisation (its MST; '' when none is configured), form and series (the series
