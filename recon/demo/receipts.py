@@ -47,8 +47,16 @@ from recon.db import Database
 from recon.engine.receipt_check import covered_before, line_parts
 from recon.models import AuditEvent, Dossier, FeeLine, Payment, PaymentAllocation
 from recon.models.agencies import Agency
-from recon.models.receipts import ReceiptCounter
-from recon.receipts.document import FeeItem, Party, ReceiptContent, build, schema, to_bytes
+from recon.models.receipts import FIGURE_COLUMNS, ReceiptCounter
+from recon.receipts.document import (
+    FeeItem,
+    Party,
+    ReceiptContent,
+    build,
+    figures,
+    schema,
+    to_bytes,
+)
 from recon.receipts.issuing import FEE_KIND_WORDS, PAYMENT_METHODS
 from recon.receipts.numbering import issue_date
 from recon.receipts.settings import ReceiptSettings
@@ -303,13 +311,14 @@ def _issue(s: Session, settings: ReceiptSettings, signer: Signer,
         unsigned = build(content)
         validator.assertValid(unsigned)
         document = to_bytes(sign(unsigned, signer, signed_at)).decode("utf-8")
+        stored = figures(content)  # the XML's dossier, total and lines, as columns
         rows.append((next(ids), collector, issuer, settings.form_code, series, number, "issued",
                      signed_at.astimezone(VN_TZ).date(), "demo", signed_at, o.payment_id,
-                     stated, signed_at, document))
+                     stated, signed_at, document, *(stored[c] for c in FIGURE_COLUMNS)))
     insert_rows(s, "receipts", ("id", "collector_code", "issuer_tax_code", "form_code", "series",
                                 "number", "status", "issued_on",
                                 "drawn_by", "drawn_at", "payment_id", "amount", "signed_at",
-                                "document"), rows)
+                                "document", *FIGURE_COLUMNS), rows)
     for (issuer, series), last in sorted(counters.items()):
         counter = s.scalar(select(ReceiptCounter).where(
             ReceiptCounter.issuer_tax_code == issuer,

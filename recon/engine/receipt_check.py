@@ -28,6 +28,7 @@ incremental run judges only the payments that changed).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -355,6 +356,28 @@ class ReceiptReconciliation(WithPass):
         return self._seen_dossiers is None or ids.get("dossier") in self._seen_dossiers
 
 
+def encode_lines(lines: Iterable[tuple[str, int]]) -> str:
+    """``receipts.lines`` (migration 0031): a receipt's fee lines (LKThu, STien) as compact
+    JSON ``[["phí",50000],...]``."""
+    return json.dumps([[kind, amount] for kind, amount in lines], ensure_ascii=False,
+                      separators=(",", ":"))
+
+
+def decode_lines(stored: str) -> tuple[tuple[str, int], ...]:
+    """The inverse of :func:`encode_lines`; ValueError on anything else (an amount is a whole
+    number of VND, never a float)."""
+    lines = json.loads(stored)
+    if not isinstance(lines, list):
+        raise ValueError(f"receipts.lines is not a list of fee lines: {stored[:80]!r}")
+    out: list[tuple[str, int]] = []
+    for line in lines:
+        if (not isinstance(line, list) or len(line) != 2 or not isinstance(line[0], str)
+                or isinstance(line[1], bool) or not isinstance(line[1], int)):
+            raise ValueError(f"receipts.lines has a malformed fee line: {line!r}")
+        out.append((line[0], line[1]))
+    return tuple(out)
+
+
 __all__ = [
     "DEFAULT_GRACE_MINUTES",
     "RECEIPT_KINDS",
@@ -365,5 +388,7 @@ __all__ = [
     "ReceiptReconciliation",
     "ReceiptRow",
     "check_receipts",
+    "decode_lines",
+    "encode_lines",
     "receipt_label",
 ]

@@ -11,8 +11,12 @@ the run's result. Runs only when receipts are on (``EngineConfig.receipts`` set)
   judges, and claims to have seen, those payments only.
 
 Receipts that belong to no payment are few (the register ties each receipt to its payment) and
-always read whole. A receipt's total, fee lines and dossier are read from its signed document
-(what the payer holds), not from the register's columns.
+always read whole. A receipt's total, fee lines and dossier are what its signed document states
+(what the payer holds): read from the columns that repeat them (``dossier_code``, ``total``,
+``lines``: migration 0031, written with the document in one transaction by
+``recon.receipts.document.figures``), or parsed from the XML where those are NULL. The pass
+compares what was issued with what was paid; whether the XML is intact (its signature) is
+``recon receipts verify``'s check.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from recon.engine.receipt_check import (
     ReceiptRow,
     check_receipts,
     covered_before,
+    decode_lines,
 )
 
 FEE_KIND_WORDS = {"phi": "phí", "le_phi": "lệ phí"}  # fee_lines.kind -> the receipt's word
@@ -61,8 +66,10 @@ _TOUCHED = (
 _OPEN = ("SELECT identity, payment_id FROM discrepancies WHERE status = 'open' "
          "AND kind IN :kinds")
 _SHARES = "SELECT payment_id, dossier_id, amount FROM payment_allocations WHERE payment_id IN :ids"
-_RECEIPTS = ("SELECT id, form_code, series, number, payment_id, amount, document, "
-             "collector_code FROM receipts WHERE status = 'issued' AND ")
+# the document only where its figures are not stored (rows older than 0031 not backfilled)
+_RECEIPTS = ("SELECT id, form_code, series, number, payment_id, amount, collector_code, "
+             "dossier_code, total, lines, CASE WHEN lines IS NULL THEN document END "
+             "FROM receipts WHERE status = 'issued' AND ")
 _FEES = ("SELECT d.id, d.code, f.kind, f.amount, COALESCE(f.collector_code, a.code), a.code "
          "FROM dossiers d JOIN agencies a ON a.id = d.agency_id LEFT JOIN fee_lines f "
          "ON f.dossier_id = d.id WHERE {where} ORDER BY d.id, f.position")
@@ -161,14 +168,23 @@ def _receipts(conn: Connection, query: str, params: dict[str, Any] | None) -> li
     if params is not None:
         clause = _bind(clause, "ids")
     out: list[ReceiptRow] = []
-    for rid, form_code, series, number, pid, amount, document, collector in conn.execute(
-            clause, params or {}):
-        code, total, lines = (None, None, ()) if not document else read_document(document)
+    for (rid, form_code, series, number, pid, amount, collector, stored_code, stored_total,
+         stored_lines, document) in conn.execute(clause, params or {}):
+        code, total, lines = _figures(stored_code, stored_total, stored_lines, document)
         stated = total if total is not None else int(amount or 0)
         out.append(ReceiptRow(int(rid), form_code, series, int(number),
                               None if pid is None else int(pid), stated, code, lines,
                               collector))
     return out
+
+
+def _figures(code: str | None, total: int | None, lines: str | None, document: str | None
+             ) -> tuple[str | None, int | None, tuple[tuple[str, int], ...]]:
+    """(dossier code, total, fee lines) from a receipt's stored columns, or from its XML
+    where they are not stored (``lines`` NULL)."""
+    if lines is not None:
+        return code, None if total is None else int(total), decode_lines(lines)
+    return (None, None, ()) if not document else read_document(document)
 
 
 def _dossiers(conn: Connection, ids: list[int], codes: list[str]) -> dict[int, DossierFees]:

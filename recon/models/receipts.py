@@ -32,6 +32,8 @@ RECEIPT_KINDS = ("original", "replacement", "adjustment")
 #: what became of an issued receipt that was corrected (it stays issued and readable)
 CORRECTED_AS = ("replaced", "adjusted")
 CORRECTION_STATUSES = ("proposed", "approved", "rejected")
+#: the columns that repeat what an issued receipt's signed XML states (0031)
+FIGURE_COLUMNS = ("dossier_code", "total", "lines")
 
 
 class ReceiptCounter(Base):
@@ -95,6 +97,12 @@ class Receipt(Base):
     change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)
     # the random code printed on the receipt (MTCuu), by which the payer looks it up
     lookup_code: Mapped[str | None] = mapped_column(String(16))
+    # what the signed XML states, for the run's receipt pass (0031): written with the document
+    # in one transaction (recon.receipts.document.figures); NULL on rows without a document
+    # (the pass then reads the XML). ``recon receipts verify`` checks the XML's signature.
+    dossier_code: Mapped[str | None] = mapped_column(String(64))  # MHSo
+    total: Mapped[int | None] = mapped_column(BigInteger)  # TgTien, VND
+    lines: Mapped[str | None] = mapped_column(Text)  # [[LKThu, STien], ...] as JSON
 
     # corrections (0026): a replacement or adjustment names the receipt it corrects; the
     # corrected receipt stays issued and is marked ``replaced`` or ``adjusted``

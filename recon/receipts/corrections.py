@@ -34,6 +34,7 @@ from recon.receipts.document import (
     Party,
     Related,
     build,
+    figures,
     read,
     schema,
     to_bytes,
@@ -205,6 +206,8 @@ def approve(session: Session, clock: Clock, correction_id: int, *, actor: str,
             f"the certificate of the organisation {original.issuer_tax_code} cannot be loaded",
             hint="Fix its file in RECON_RECEIPT_P12_DIR (the log says why), then approve again.")
     new.document = to_bytes(sign(unsigned, chosen, now)).decode("utf-8")
+    for column, value in figures(content).items():
+        setattr(new, column, value)
     new.status = "issued"
     new.signed_at = now
     new.kind = correction.kind

@@ -15,6 +15,7 @@ from pathlib import Path
 from lxml import etree
 
 from recon.clock import VN_TZ
+from recon.engine.receipt_check import encode_lines
 from recon.receipts.words import amount_in_words
 
 SCHEMA_PATH = Path(__file__).with_name("receipt.xsd")
@@ -87,6 +88,15 @@ class ReceiptContent:
     @property
     def element_id(self) -> str:
         return f"R-{self.form_code}-{self.series}-{self.number}"
+
+
+def figures(content: ReceiptContent) -> dict[str, object]:
+    """The register columns (``receipts.dossier_code``, ``total``, ``lines``: migration
+    0031) that repeat what :func:`build` writes of ``content`` (MHSo, TgTien, each KThu's
+    LKThu and STien), for the run's receipt pass to read without parsing the XML. Every writer
+    of a signed receipt stores them with its document, in the same transaction."""
+    return {"dossier_code": content.dossier_code or None, "total": content.total,
+            "lines": encode_lines((i.kind, i.amount) for i in content.items)}
 
 
 def local_time(moment: datetime) -> str:

@@ -28,7 +28,7 @@ from recon.models.agencies import Agency
 from recon.models.dossiers import Dossier, FeeLine
 from recon.models.payments import Payment, PaymentAllocation
 from recon.models.receipts import Receipt
-from recon.receipts.document import FeeItem, Party, ReceiptContent, build, schema, to_bytes
+from recon.receipts.document import FeeItem, Party, ReceiptContent, build, figures, schema, to_bytes
 from recon.receipts.numbering import Drawn, draw_block, lock_counter, next_number
 from recon.receipts.settings import ReceiptSettings
 from recon.receipts.signing import Signer, sign
@@ -187,7 +187,8 @@ def _signed(plan: _Planned, drawn: Drawn, signer: Signer, moment: datetime,
                    issuer_tax_code=drawn.issuer, collector_code=plan.collector_code,
                    status="issued", issued_on=drawn.issued_on, drawn_by=actor, drawn_at=moment,
                    payment_id=plan.payment_id, amount=plan.amount, signed_at=moment,
-                   document=document.decode("utf-8"), lookup_code=plan.lookup_code)
+                   document=document.decode("utf-8"), lookup_code=plan.lookup_code,
+                   **figures(content))
 
 
 def _key(receipt: Receipt, home: Mapping[str, str]) -> tuple[str | None, str | None]:

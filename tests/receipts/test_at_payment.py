@@ -16,6 +16,7 @@ from recon.db import Database
 from recon.models import Payment, PaymentAllocation, Receipt
 from recon.payments.intents import record_cash
 from recon.receipts.signing import verify
+from tests.receipts.figures import assert_figures_stored
 from tests.receipts.keys import PASSWORD, make_keys
 from tests.webhooks.whkit import TOTAL, Hooks, is_accepted, make_hooks
 
@@ -88,6 +89,7 @@ def test_webhook_cash_and_split_each_get_signed_consecutive_receipts(
     # a redelivery issues nothing more
     hooks.send(hooks.call("sepay", intent, provider_txn_id=payments[0].provider_txn_id))
     assert len(_receipts(hooks)) == 4
+    assert assert_figures_stored(db) == 4  # issued inline: the columns say what the XML says
 
 
 def test_receipts_off_issue_nothing(env: dict[str, str], db: Database, clock: FixedClock,

@@ -26,6 +26,7 @@ from recon.receipts.notice import SCHEMA_PATH as NOTICE_SCHEMA
 from recon.receipts.settings import ReceiptSettings
 from recon.receipts.signing import DS, Signer, verify
 from recon.scope import Scope
+from tests.receipts.figures import assert_figures_stored
 from tests.receipts.keys import PASSWORD, make_keys
 from tests.receipts.test_issuing import PAID, _payment
 
@@ -159,6 +160,8 @@ def test_an_adjustment_carries_the_negative_difference(
             "Âm một nghìn không trăm linh năm đồng")
         assert root.findtext("DLCTu/TTChung/TTCTLQuan/GChu", "").startswith("Điều chỉnh cho")
         assert s.get(Receipt, original_id).corrected_as == "adjusted"  # type: ignore[union-attr]
+        assert (new.total, new.lines) == (-1005, '[["lệ phí",-1005]]')
+    assert assert_figures_stored(db) == 2  # the original and its adjustment
 
 
 @pytest.mark.parametrize(("kind", "lines", "payer", "field"), [

@@ -19,6 +19,7 @@ from recon.db import Database
 from recon.demo.receipts import DEMO_TAX_CODES
 from recon.models import Receipt
 from recon.receipts.signing import verify
+from tests.receipts.figures import assert_figures_stored
 
 
 def _without(source: Path, target: Path, drop: str) -> None:
@@ -54,6 +55,8 @@ def test_the_demo_march_exports_and_verifies_and_names_a_deleted_receipt(
     mst = max(organisations, key=lambda t: sum(1 for o, _n in in_march if o == t))
     march = [n for t, n in in_march if t == mst]
     assert len(march) > 500 and len(in_march) > 1_000
+    # every demo receipt's stored figures (0031) say what its signed XML says
+    assert assert_figures_stored(db) == len(rows)
 
     with zipfile.ZipFile(archive) as z:
         names = z.namelist()

@@ -18,6 +18,7 @@ from recon.models import Payment, Receipt
 from recon.payments.intents import record_cash
 from recon.receipts.signing import verify
 from recon.scheduler import Jobs, ScheduleConfig, _add_jobs
+from tests.receipts.figures import assert_figures_stored
 from tests.receipts.keys import PASSWORD, make_keys
 from tests.webhooks.whkit import TOTAL, Hooks, is_accepted, make_hooks
 
@@ -76,6 +77,7 @@ def test_issue_missing_issues_each_once_with_progress(
     again = CliRunner().invoke(cli, ["receipts", "issue-missing"], catch_exceptions=False)
     assert again.exit_code == 0 and "0 payment(s) without a receipt" in again.output
     assert len(_issued(db)) == 3
+    assert assert_figures_stored(db) == 3
 
 
 def test_issue_missing_says_what_to_do_when_receipts_are_off(

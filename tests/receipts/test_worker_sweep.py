@@ -21,6 +21,7 @@ from recon.receipts.issuing import Receipting, issue_batch, receipting, sweep_ow
 from recon.receipts.settings import ReceiptSettings
 from recon.receipts.signing import verify
 from recon.scheduler import ScheduleConfig
+from tests.receipts.figures import assert_figures_stored
 from tests.receipts.keys import PASSWORD, make_keys
 from tests.receipts.test_at_payment import CODE_B, CODE_C, CODE_D, _cash, _dossier_code, _split
 from tests.webhooks.whkit import TOTAL, Hooks, is_accepted, make_hooks
@@ -84,6 +85,7 @@ def test_worker_mode_webhook_issues_nothing_and_one_sweep_issues_all_in_payment_
     with db.read() as s:
         assert all(verify(r.document.encode("utf-8"))
                    for r in s.scalars(select(Receipt)) if r.document)
+    assert assert_figures_stored(db) == 4  # issued by the sweep
     # a second sweep finds nothing owed
     assert sweep_owed(db, clock, _receipting(hooks), actor="scheduler:receipts:test") == 0
     assert len(_register(db)) == 4
