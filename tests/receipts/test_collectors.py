@@ -28,6 +28,7 @@ from recon.engine.receipt_check import (
     ReceiptRow,
     check_receipts,
     covered_before,
+    encode_lines,
 )
 from recon.engine.receipt_load import prepare
 from recon.errors import ValidationError
@@ -499,7 +500,8 @@ def test_the_receipt_pass_judges_part_payments_by_their_parts(
     with db.transaction() as s:
         first = s.scalars(select(Receipt).where(Receipt.payment_id == ids["first"])).one()
         first.document = None
-        first.amount = 100_000
+        first.amount = first.total = 100_000  # the register's amount and the stored figures
+        first.lines = encode_lines([("phí", 100_000)])
     assert findings() == [
         f"receipt_mismatch:dossier={d1}:payment={ids['first']}:agency={stp}"]
 
