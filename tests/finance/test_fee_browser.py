@@ -52,7 +52,8 @@ def test_finance_reads_a_fee_mismatch(tmp_path: Path) -> None:
         sign_in(page, base, "ketoan", PASSWORD, f"/finance/discrepancies/{finding_id}")
         body = page.inner_text("main")
         assert "Sai phí theo hợp đồng" in body
-        assert "vnpay-demo (0,88 %, đã gồm VAT)" in body.replace("\u00a0", " ")
+        assert ("vnpay-demo (kênh: mọi phương thức (giao dịch này: phương thức không được báo); "
+                "0,88 %, đã gồm VAT)") in body.replace("\u00a0", " ")
         assert "2.684 ₫" in body.replace("\u00a0", " ")  # charged
         assert "1.584 ₫" in body.replace("\u00a0", " ")  # per contract
         page.screenshot(path=str(ARTIFACTS / "fee_mismatch_detail.png"), full_page=True)
