@@ -61,6 +61,21 @@ class AppContext:
         return db
 
 
+#: the most problems a refused file prints, one a line (the count of the rest follows)
+MAX_PRINTED_ERRORS = 10_000
+
+
+def print_validation(exc: ValidationError, what: str, done: str = "nothing was imported"
+                     ) -> None:
+    """Every problem of a refused file or record, one a line, then what to do."""
+    click.secho(f"Error: {len(exc.errors)} problem(s) in {what}; {done}.", fg="red", err=True)
+    for item in exc.errors[:MAX_PRINTED_ERRORS]:
+        click.echo(f"  {item}", err=True)
+    if len(exc.errors) > MAX_PRINTED_ERRORS:
+        click.echo(f"  … and {len(exc.errors) - MAX_PRINTED_ERRORS} more", err=True)
+    click.echo(f"What to do: {exc.hint}", err=True)
+
+
 def fail(exc: ReconError | str, *, code: int = 1) -> NoReturn:
     """Print an error (every field for a validation error) and what to do next; exit."""
     if isinstance(exc, str):

@@ -9,20 +9,9 @@ from pathlib import Path
 import click
 
 from adapters import PROVIDERS
-from recon.cli.common import database_app, fail
+from recon.cli.common import database_app, fail, print_validation
 from recon.cli.progress import ProgressLine
 from recon.errors import ReconError, ValidationError
-
-MAX_PRINTED_ERRORS = 1_000
-
-
-def _print_validation(exc: ValidationError, what: str, done: str) -> None:
-    click.secho(f"Error: {len(exc.errors)} problem(s) in {what}; {done}.", fg="red", err=True)
-    for item in exc.errors[:MAX_PRINTED_ERRORS]:
-        click.echo(f"  {item}", err=True)
-    if len(exc.errors) > MAX_PRINTED_ERRORS:
-        click.echo(f"  … and {len(exc.errors) - MAX_PRINTED_ERRORS} more", err=True)
-    click.echo(f"What to do: {exc.hint}", err=True)
 
 
 @click.group("fee-invoices")
@@ -56,7 +45,7 @@ def import_command(ctx: click.Context, provider: str | None, file: Path) -> None
             if writing.done:
                 writing.finish()
     except ValidationError as exc:
-        _print_validation(exc, file.name, "nothing was imported")
+        print_validation(exc, file.name, "nothing was imported")
         raise SystemExit(1) from None
     except ReconError as exc:
         fail(exc)
@@ -107,7 +96,7 @@ def record_command(ctx: click.Context, provider: str, number: str, day: str, mon
         new_id = record_invoice(app.db, app.app.extensions["recon.clock"], invoice,
                                 actor="cli")
     except ValidationError as exc:
-        _print_validation(exc, "the invoice", "nothing was changed")
+        print_validation(exc, "the invoice", "nothing was changed")
         raise SystemExit(1) from None
     click.echo(json.dumps({"id": new_id, "provider": provider, "number": invoice.number,
                            "amount": total, "charged_as": charged_as}, ensure_ascii=False))

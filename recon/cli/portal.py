@@ -8,9 +8,8 @@ from pathlib import Path
 
 import click
 
-from recon.cli.common import app_context, database_app, fail
+from recon.cli.common import app_context, database_app, fail, print_validation
 from recon.cli.progress import ProgressLine
-from recon.cli.settlements import _print_validation
 from recon.config import Settings
 from recon.errors import ReconError, ValidationError
 from recon.portal.importer import import_portal_list, profiles_from_settings
@@ -57,7 +56,7 @@ def portal_import(ctx: click.Context, agency: str, profile: str | None, day: str
             if writing.done:
                 writing.finish()
     except ValidationError as exc:
-        _print_validation(exc, file.name)
+        print_validation(exc, file.name)
         raise SystemExit(1) from None
     except ReconError as exc:
         fail(exc)

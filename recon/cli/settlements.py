@@ -9,24 +9,12 @@ from pathlib import Path
 import click
 
 from adapters import PROVIDERS
-from recon.cli.common import app_context, database_app, fail
+from recon.cli.common import app_context, database_app, fail, print_validation
 from recon.cli.progress import ProgressLine
 from recon.config import Settings
 from recon.errors import ReconError, ValidationError
 from recon.settlements.fetch import fetch
 from recon.settlements.importer import import_settlement, profiles_from_settings
-
-MAX_PRINTED_ERRORS = 10_000
-
-
-def _print_validation(exc: ValidationError, what: str) -> None:
-    click.secho(f"Error: {len(exc.errors)} problem(s) in {what}; nothing was imported.",
-                fg="red", err=True)
-    for item in exc.errors[:MAX_PRINTED_ERRORS]:
-        click.echo(f"  {item}", err=True)
-    if len(exc.errors) > MAX_PRINTED_ERRORS:
-        click.echo(f"  … and {len(exc.errors) - MAX_PRINTED_ERRORS} more", err=True)
-    click.echo(f"What to do: {exc.hint}", err=True)
 
 
 @click.group("settlements")
@@ -64,7 +52,7 @@ def settlements_import(ctx: click.Context, provider: str, profile: str | None,
             if writing.done:
                 writing.finish()
     except ValidationError as exc:
-        _print_validation(exc, file.name)
+        print_validation(exc, file.name)
         raise SystemExit(1) from None
     except ReconError as exc:
         fail(exc)
@@ -98,7 +86,7 @@ def settlements_fetch(ctx: click.Context, provider: str, day: str | None) -> Non
             if checking.done:
                 checking.finish()
     except ValidationError as exc:
-        _print_validation(exc, f"{provider}'s answer")
+        print_validation(exc, f"{provider}'s answer")
         raise SystemExit(1) from None
     except ReconError as exc:
         fail(exc)
