@@ -1,0 +1,41 @@
+"""fee line partial indexes: the forwarding and deposit passes read only their few lines (issue 15)
+
+Every run's forwarding pass reads the dossiers with a fee line another organisation collects
+(``collector_code IS NOT NULL``), and its deposit pass those with a phí under a deposit rule
+(``deposit_period IS NOT NULL``). Without an index each of those reads scanned every fee line
+(about 0.19 s a scan at 2,000,000 lines on PostgreSQL, two to four scans a run, incremental
+runs included); a partial index on ``dossier_id`` holds only the lines concerned.
+
+Plain CREATE INDEX on both databases (SQLite supports partial indexes), so no table is copied
+and ``fee_lines``' change triggers stay.
+
+Revision ID: 0035_fee_line_indexes
+Revises: 0031_receipt_figures
+Create Date: 2026-12-06 19:10:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0035_fee_line_indexes'
+down_revision: str | None = '0031_receipt_figures'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_INDEXES = (("ix_fee_lines_collected_elsewhere", "collector_code IS NOT NULL"),
+            ("ix_fee_lines_deposit_rule", "deposit_period IS NOT NULL"))
+
+
+def upgrade() -> None:
+    for name, where in _INDEXES:
+        op.create_index(name, "fee_lines", ["dossier_id"],
+                        postgresql_where=sa.text(where), sqlite_where=sa.text(where))
+
+
+def downgrade() -> None:
+    for name, _where in _INDEXES:
+        op.drop_index(name, table_name="fee_lines")
