@@ -72,6 +72,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
 from bench.common import DEFAULT_PG, scratch_database
+from bench.payout_credits import add_credits
 from recon.cli.admin import upgrade_database
 
 AS_OF = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam
@@ -493,12 +494,15 @@ def _contracts_file() -> str:
     return str(path)
 
 
+def _child_env(url: str) -> dict[str, str]:
+    return {**os.environ, "RECON_DATABASE_URL": url, "RECON_ENV": "development"}
+
+
 def reconcile_in_child(url: str, *args: str) -> tuple[dict[str, Any], float, float]:
     """``recon reconcile ARGS`` in a child: its JSON summary (with the child's CPU seconds
     added), wall seconds, peak RSS MiB."""
     contracts = _contracts_file()
-    env = {**os.environ, "RECON_DATABASE_URL": url, "RECON_ENV": "development",
-           "RECON_CONTRACTS_FILE": contracts}
+    env = {**_child_env(url), "RECON_CONTRACTS_FILE": contracts}
     started = time.perf_counter()
     try:
         proc = subprocess.Popen([sys.executable, "-m", "recon.cli", "reconcile", *args],
@@ -549,13 +553,17 @@ def plain_scan_seconds(engine: Engine) -> float:
 # simplifications: a payment's dossier is its own ``dossier_id`` (no fallback to its intent's),
 # a repeat is any later succeeded payment of the same amount on an overpaid dossier (recon's
 # greedy fit of repeats into the excess is left out), one settlement deadline for every
-# provider but cash, no bank references, no tolerance flag. A peer writes nothing, explains
-# nothing and has no incremental mode: it is a lower bound on the work, not a replacement.
+# provider but cash, no bank references, no tolerance flag, no payout pass (batches and bank
+# credits). A peer writes nothing, explains nothing and has no incremental mode: it is a lower
+# bound on the work, not a replacement.
 
 PEER_FEES = "SELECT dossier_id, amount FROM fee_lines"
 PEER_PAYMENTS = ("SELECT id, provider, provider_txn_id, amount, status, paid_at, dossier_id "
                  "FROM payments")
-PEER_LINES = "SELECT id, provider, provider_txn_id, amount, settled_on FROM settlement_lines"
+# the providers' reports only: the centre's bank statement (the payout credits,
+# bench/payout_credits.py) is the payout pass's, which no peer does
+PEER_LINES = ("SELECT id, provider, provider_txn_id, amount, settled_on FROM settlement_lines "
+              "WHERE file_id IN (SELECT id FROM settlement_files WHERE profile IS NULL)")
 
 
 def _peer_cutoff(as_of: datetime) -> datetime:
@@ -833,9 +841,11 @@ def main() -> None:
         else _built_scratch(kind, args.database_url, n, total))
     with database as (url, built):
         engine = create_engine(url)
+        credited = add_credits(engine, _child_env(url))
         build_seconds = time.perf_counter() - t0
         print(f"{'built' if built else 'reset'} {total:,} dossiers ({n:,} open) in "
-              f"{build_seconds:.1f}s", file=sys.stderr)
+              f"{build_seconds:.1f}s" + (f", {credited:,} bank credits added" if credited
+                                         else ""), file=sys.stderr)
         with engine.connect() as conn:
             sizes = {t: int(conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one())
                      for t in ("dossiers", "fee_lines", "payment_intents", "payments",
