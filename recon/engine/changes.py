@@ -9,10 +9,13 @@ The next incremental run reads the rows stamped at or above the previous run's m
 superset of what it has not seen; re-reading a row is harmless).
 
 - **PostgreSQL** stamps the writing transaction's id (``pg_current_xact_id()``). A run's mark
-  is the ``xmin`` of a snapshot taken before it loads (:func:`take_mark`, in the transaction
-  that opens the run): every transaction below ``xmin`` had finished by then, so what it
-  committed was in the run's later read snapshot. A transaction still running then (even one
-  that began writing long before) has an id at or above the mark and is read next time.
+  is the oldest id that a transaction *of this database* still running at a snapshot taken
+  before the run loads holds (else the snapshot's ``xmax``; :func:`take_mark`, in the
+  transaction that opens the run): every writer of recon's tables below the mark had finished
+  by then, so what it committed was in the run's later read snapshot. A transaction still
+  running then (even one that began writing long before) has an id at or above the mark and is
+  read next time. Transactions of other databases on the same server are left out: they
+  cannot write recon's tables, and a long one would otherwise hold every mark back.
 - **SQLite** has one writer at a time. Triggers stamp the value of a one-row counter
   (``recon_change_counter``); :func:`take_mark` bumps it in the run's opening write
   transaction and the mark is the new value. A row stamped below it was committed before the
@@ -75,13 +78,51 @@ class Previous(NamedTuple):
 def take_mark(conn: Connection) -> int:
     """This run's mark, in the transaction that opens the run (before its read snapshot)."""
     if conn.dialect.name == "postgresql":
-        return int(conn.exec_driver_sql(
-            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint").scalar_one())
+        return _pg_mark(conn)
     conn.exec_driver_sql(
         "INSERT INTO recon_change_counter (id, value) VALUES (1, 1) "
         "ON CONFLICT (id) DO UPDATE SET value = recon_change_counter.value + 1")
     return int(conn.exec_driver_sql(
         "SELECT value FROM recon_change_counter WHERE id = 1").scalar_one())
+
+
+#: the ids of the transactions running in this database (read after the snapshot): each
+#: session's ``backend_xid``, and, should a role see no other role's ``backend_xid``, the
+#: transaction-id locks every writing transaction holds on its own id (``pg_locks`` shows
+#: every session's), and the prepared transactions'
+_PG_RUNNING_HERE: Final = (
+    "SELECT backend_xid::text::bigint FROM pg_stat_activity "
+    "WHERE datname = current_database() AND backend_xid IS NOT NULL "
+    "UNION SELECT l.transactionid::text::bigint FROM pg_locks l "
+    "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'transactionid' "
+    "AND l.granted AND a.datname = current_database() "
+    "UNION SELECT transaction::text::bigint FROM pg_prepared_xacts "
+    "WHERE database = current_database()")
+
+
+def _pg_mark(conn: Connection) -> int:
+    """The oldest transaction of *this database* still running at a snapshot taken now, else
+    the snapshot's ``xmax`` (the next id to be given out).
+
+    ``pg_snapshot_xmin`` alone would be the oldest transaction running on the whole server:
+    a long one in another database (which cannot write recon's tables) would hold every mark
+    back and make each incremental run re-read all changes since. So the snapshot's running
+    ids (``xip``, full 64-bit ids) are kept only where a transaction of this database holds
+    one, as ``pg_stat_activity`` and ``pg_prepared_xacts`` show them *after* the snapshot (the
+    statistics snapshot is cleared first): a transaction running at the snapshot is either
+    still listed then, and kept, or finished, and then committed before this run's read
+    snapshot, which sees it. ``backend_xid`` is a 32-bit id: it is compared with the low 32
+    bits of each running id."""
+    snapshot, own = conn.exec_driver_sql(
+        "SELECT pg_current_snapshot()::text, "
+        "pg_current_xact_id_if_assigned()::text::bigint").one()
+    conn.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+    here = {int(x) for x in conn.exec_driver_sql(_PG_RUNNING_HERE).scalars()}
+    _xmin, xmax, running = str(snapshot).split(":")
+    mine = [int(x) for x in running.split(",") if x and (int(x) & 0xFFFFFFFF) in here]
+    if own is not None:  # the opening transaction's own writes count too
+        mine.append(int(own))
+    return min([*mine, int(xmax)])
 
 
 def last_success(conn: Connection) -> Previous | None:

@@ -244,6 +244,51 @@ def test_a_transaction_that_commits_after_a_run_read_is_read_next_time(
 
 
 
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_long_transaction_in_another_database_does_not_hold_the_mark_back(
+        backend: str, empty_pg: str) -> None:
+    """A transaction of another database on the same server (it cannot write recon's tables)
+    is left out of the mark; one of recon's own database, begun at the same moment, holds it
+    back (its writes are read next time)."""
+    del backend
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    other = create_engine(make_url(empty_pg).set(database="postgres"))
+    db = Database(empty_pg)
+    try:
+        w = World(db, FixedClock(T0))
+        d = w.dossier()
+        w.pay(TOTAL, reference=w.intent(d, TOTAL), paid_at=T0 - timedelta(days=5))
+        w.run(as_of=T0)
+
+        def touch() -> None:
+            with db.engine.begin() as conn:
+                conn.execute(text("UPDATE payments SET amount = amount"))
+
+        with other.connect() as elsewhere:
+            elsewhere.begin()
+            foreign = int(elsewhere.execute(text(
+                "SELECT pg_current_xact_id()::text::bigint")).scalar_one())
+            touch()  # a later transaction completes: the snapshot's xmax passes the foreign one
+            w.run(as_of=T0 + timedelta(minutes=1))
+            # the run's own transactions began after it: the mark lies beyond it
+            assert w.runs()[-1].change_mark is not None
+            assert w.runs()[-1].change_mark > foreign
+            with db.engine.connect() as here:
+                here.begin()
+                local = int(here.execute(text(
+                    "SELECT pg_current_xact_id()::text::bigint")).scalar_one())
+                touch()
+                w.run(as_of=T0 + timedelta(minutes=2))
+                assert w.runs()[-1].change_mark == local
+                here.rollback()
+            elsewhere.rollback()
+    finally:
+        db.dispose()
+        other.dispose()
+
+
 def test_0009_change_seq_downgrades_and_upgrades_with_data(db: Database) -> None:
     """Downgrading to 0008 drops the columns, triggers and counter and keeps every row;
     upgrading again stamps new writes, and the first run after it is a full one."""
