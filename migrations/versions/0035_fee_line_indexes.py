@@ -1,13 +1,16 @@
-"""fee line partial indexes: the forwarding and deposit passes read only their few lines (issue 15)
+"""partial indexes for the few rows every run reads: fee lines collected elsewhere or under a
+deposit rule, refunded payments (issue 15)
 
 Every run's forwarding pass reads the dossiers with a fee line another organisation collects
 (``collector_code IS NOT NULL``), and its deposit pass those with a phí under a deposit rule
 (``deposit_period IS NOT NULL``). Without an index each of those reads scanned every fee line
 (about 0.19 s a scan at 2,000,000 lines on PostgreSQL, two to four scans a run, incremental
-runs included); a partial index on ``dossier_id`` holds only the lines concerned.
+runs included); a partial index on ``dossier_id`` holds only the lines concerned. The payout
+pass reads the refunded payments of the providers that pay in batches (its chargebacks): a
+scan of every payment (0.09 s at 1M), now a partial index on ``provider``.
 
 Plain CREATE INDEX on both databases (SQLite supports partial indexes), so no table is copied
-and ``fee_lines``' change triggers stay.
+and the tables' change triggers stay.
 
 Revision ID: 0035_fee_line_indexes
 Revises: 0031_receipt_figures
@@ -26,16 +29,18 @@ down_revision: str | None = '0031_receipt_figures'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_INDEXES = (("ix_fee_lines_collected_elsewhere", "collector_code IS NOT NULL"),
-            ("ix_fee_lines_deposit_rule", "deposit_period IS NOT NULL"))
+_INDEXES = (("ix_fee_lines_collected_elsewhere", "fee_lines", "dossier_id",
+             "collector_code IS NOT NULL"),
+            ("ix_fee_lines_deposit_rule", "fee_lines", "dossier_id", "deposit_period IS NOT NULL"),
+            ("ix_payments_refunded", "payments", "provider", "status = 'refunded'"))
 
 
 def upgrade() -> None:
-    for name, where in _INDEXES:
-        op.create_index(name, "fee_lines", ["dossier_id"],
+    for name, table, column, where in _INDEXES:
+        op.create_index(name, table, [column],
                         postgresql_where=sa.text(where), sqlite_where=sa.text(where))
 
 
 def downgrade() -> None:
-    for name, _where in _INDEXES:
-        op.drop_index(name, table_name="fee_lines")
+    for name, table, _column, _where in _INDEXES:
+        op.drop_index(name, table_name=table)

@@ -67,8 +67,11 @@ _STATED_NETS = (
     "AND l.stated_net <> l.net AND l.provider IN :providers")
 _REFUNDED = ("SELECT provider, provider_txn_id, amount FROM payments "
              "WHERE status = 'refunded' AND provider IN :providers")
-_HORIZON = ("SELECT MAX(l.settled_on) FROM settlement_lines l "
-            "JOIN settlement_files f ON f.id = l.file_id WHERE f.profile IN :statements")
+# (the newest line first down the settled_on index, to the first of a statement: the statements
+# are the newest data, where a MAX over a join scanned every line, 0.13 s at 1M)
+_HORIZON = ("SELECT l.settled_on FROM settlement_lines l "
+            "JOIN settlement_files f ON f.id = l.file_id WHERE f.profile IN :statements "
+            "ORDER BY l.settled_on DESC LIMIT 1")
 _OPEN = ("SELECT identity, settlement_line_id FROM discrepancies "
          "WHERE status = 'open' AND kind IN :kinds")
 

@@ -93,6 +93,10 @@ class Payment(Base):
         Index("ix_payments_provider_bank_reference", "provider", "bank_reference",
               postgresql_where=text("bank_reference IS NOT NULL"),
               sqlite_where=text("bank_reference IS NOT NULL")),
+        # the payout pass's chargebacks, read by every run (migration 0035)
+        Index("ix_payments_refunded", "provider",
+              postgresql_where=text("status = 'refunded'"),
+              sqlite_where=text("status = 'refunded'")),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
