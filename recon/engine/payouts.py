@@ -22,6 +22,15 @@ over days that are no banking day (VNPay: LEGS.md A.2), the session day is the l
 day on or before that date, so Friday, Saturday and Sunday are one batch. The batch's credit is
 expected ``days`` banking days after its session day (``add_banking_days(session_on, days)``).
 
+**Refunds.** A refund line (``SettlementLineRow.refund_of`` set) belongs to the batch of its
+own session day, like a sale, and lowers it: the batch's gross less the amount refunded, its
+fee plus the refund fee charged, its net less both (the provider takes the refunded amount and
+its refund fee out of that payout; a contract that returns the percentage fee charges a lower
+refund fee, never a negative one). A refunded payment is then *not* also a chargeback
+deduction (:class:`Deduction`) of its provider when a refund line of it is among the lines:
+the refund is counted once, in its batch (the loader leaves out of the deductions every
+refunded payment that has a refund line at all, whatever the window).
+
 **Credits.** A statement line (a credit on the centre's account) belongs to the first provider
 whose payout memo pattern (:class:`ProviderPayout`) it matches; the others are none of this
 module's business.
@@ -280,8 +289,10 @@ def build_batches(lines: Iterable[SettlementLineRow], config: PayoutConfig) -> l
         out.append(PayoutBatch(
             provider=provider, session_on=session_on, last_day=last,
             expected_on=config.add_banking_days(session_on, spec.days), lines=tuple(rows),
-            gross=sum(r.amount for r in rows), fee=sum(r.fee for r in rows),
-            net=sum(r.net for r in rows), pays_gross=spec.pays_gross,
+            gross=sum(-r.amount if r.refund_of is not None else r.amount for r in rows),
+            fee=sum(r.fee for r in rows),
+            net=sum(-(r.amount + r.fee) if r.refund_of is not None else r.net for r in rows),
+            pays_gross=spec.pays_gross,
         ))
     return out
 
@@ -318,7 +329,11 @@ def match_payouts(
             mine.setdefault(provider, []).append(credit)
             credit_of[credit.id] = (provider, credit)
     spare: dict[str, list[Deduction]] = {}
+    refunded_in_batches = {(ln.provider, ln.refund_of) for ln in lines
+                           if ln.refund_of is not None}
     for d in sorted(deductions, key=lambda d: (d.provider, d.kind, d.reference, d.amount)):
+        if d.kind == "chargeback" and (d.provider, d.reference) in refunded_in_batches:
+            continue  # its refund line is in a batch already: never counted twice
         spare.setdefault(d.provider, []).append(d)
 
     matches: list[PayoutMatch] = []
