@@ -937,10 +937,10 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
                           hashlib.sha256(content).hexdigest(), len(content), content, "demo",
                           profile, imported, "demo", len(lines),
                           sum(line[1] for line in lines)))
-        for line_no, line in enumerate(lines, start=1):
-            txn, gross, fee, at, day, ref = line[:6]
+        for line_no, row in enumerate(lines, start=1):
+            txn, gross, fee, at, day, ref = row[:6]
             line_rows.append((next(line_ids), file_id, line_no, provider, txn, gross, fee,
-                              gross - fee, at, day, ref, now, *_line_kind(line)))
+                              gross - fee, at, day, ref, now, *_line_kind(row)))
     insert_rows(s, "callbacks", (
         "id", "provider", "received_at", "method", "path", "query_string", "headers", "body",
         "remote_addr", "request_id", "signature_valid", "outcome", "outcome_detail",
@@ -1061,7 +1061,8 @@ def _payout_credits(files: dict[tuple[str, date, int | None], list[Sequence[Any]
             rows.append(SettlementLineRow(len(rows) + 1, provider, txn, gross, fee,
                                           gross - fee, day, at,
                                           (original or txn) if kind == "refund" else None))
-    batches = build_batches(rows, config)
+    # a session of refunds only is credited nothing (its lack goes to the next session)
+    batches = [b for b in build_batches(rows, config) if not b.carries_forward]
     if not batches:
         return
 

@@ -169,6 +169,20 @@ def test_a_refund_line_lowers_its_batch_and_is_not_deducted_again() -> None:
     assert old.matches[-1].named == "deduction"
 
 
+def test_a_session_of_refunds_only_is_taken_off_the_next_one() -> None:
+    """Monday sees only a refund (100,000 and a 3,000 refund fee): nothing is credited for it
+    (never payout_missing); Tuesday's batch owes 103,000 less, and its credit is exact."""
+    refund = line(1, MON, 100_000, fee=3_000)._replace(refund_of="T0")
+    sale = line(2, TUE, 400_000, fee=4_000)
+    batches = build_batches([refund, sale], CONFIG)
+    assert [(b.session_on, b.net, b.carried_in, b.expected_credit, b.carries_forward)
+            for b in batches] == [(MON, -103_000, 0, 0, True),
+                                  (TUE, 396_000, -103_000, 293_000, False)]
+    outcome = match_payouts(lines=[refund, sale], credits=[credit(7, date(2026, 10, 7), 293_000)],
+                            config=CONFIG, as_of=at(date(2026, 10, 20)))
+    assert kinds(outcome) == [] and outcome.states == {1: "paid", 2: "paid"}
+
+
 def test_a_fee_invoice_deducted_is_named() -> None:
     outcome = match_payouts(
         lines=[line(1, MON, 500_000)], credits=[credit(7, TUE, 450_000)],
