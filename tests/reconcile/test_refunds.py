@@ -107,6 +107,12 @@ def test_a_refund_at_the_contract_fee_reverses_the_sale(w: World) -> None:
     assert w.open_identities() == []
     (resolved,) = w.discrepancies("auto_resolved")
     assert "refund line" in (resolved.auto_resolved_reason_en or "")
+    from recon.review import workbench
+    with w.db.read() as s:
+        story = workbench.story(s, resolved.id)
+        assert story is not None and [pay.id for pay in story.payments] == [p]
+        assert [(ln.kind, ln.provider_txn_id) for ln in story.lines] == [
+            ("sale", txn), ("refund", f"RF{txn}")]
     assert "dòng hoàn tiền" in (resolved.auto_resolved_reason or "")
     with w.db.read() as s:
         refund = s.scalars(select(SettlementLine).where(SettlementLine.kind == "refund")).one()
@@ -133,6 +139,14 @@ def test_a_refund_fee_above_the_contract_is_a_fee_mismatch(w: World) -> None:
     assert ("charged a refund fee of 4.500\u00a0₫, 1.500\u00a0₫ more than contract "
             "vnpay-test's refund fee") in d.explanation_en
     _full_agrees(w)
+    # the detail page's story: the payment, its sale line and its refund line
+    from recon.review import workbench
+    with w.db.read() as s:
+        story = workbench.story(s, d.id)
+        assert story is not None
+        assert [pay.id for pay in story.payments] == [p]
+        assert [(ln.kind, ln.provider_txn_id) for ln in story.lines] == [
+            ("sale", txn), ("refund", txn)]
 
 
 def test_the_percentage_is_expected_unless_the_contract_returns_it(w: World) -> None:
