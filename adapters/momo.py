@@ -142,7 +142,7 @@ SETTLEMENT_PROFILES: Mapping[str, Mapping[str, object]] = {
                        "1,234,000",
         "header_row": "auto",
         "stop_at": ["Tổng cộng"],
-        "optional_columns": ["net_amount", "reference"],
+        "optional_columns": ["net_amount", "reference", "kind", "original_txn_id"],
         "datetime_formats": ["%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "iso"],
         "date_formats": ["%d/%m/%Y", "iso"],
         "thousands_separator": ",",
@@ -157,7 +157,13 @@ SETTLEMENT_PROFILES: Mapping[str, Mapping[str, object]] = {
             "net_amount": ["Số tiền thực nhận", "Thực nhận"],
             "transaction_at": ["Thời gian giao dịch", "Thời gian thanh toán"],
             "settled_on": ["Ngày thanh toán cho đối tác", "Ngày quyết toán"],
+            # the transaction type (sale or refund) and a refund's original transaction;
+            # titles and values as the usual export shows them (unverified: add yours)
+            "kind": ["Loại giao dịch", "Loại GD"],
+            "original_txn_id": ["Mã giao dịch gốc", "originalTransId"],
         },
+        "kind_values": {"sale": ["Thanh toán", "PAYMENT"],
+                        "refund": ["Hoàn tiền", "HOAN TIEN", "REFUND"]},
         "filters": [{"column": "Trạng thái", "equals": ["Thành công"]}],
     },
 }

@@ -137,7 +137,7 @@ SETTLEMENT_PROFILES: Mapping[str, Mapping[str, object]] = {
                        "XLSX, amounts as 1.234.000",
         "header_row": "auto",
         "stop_at": ["Tổng cộng", "Tổng"],
-        "optional_columns": ["net_amount", "reference"],
+        "optional_columns": ["net_amount", "reference", "kind", "original_txn_id"],
         "datetime_formats": ["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "iso"],
         "date_formats": ["%d/%m/%Y", "iso"],
         "thousands_separator": ".",
@@ -152,7 +152,14 @@ SETTLEMENT_PROFILES: Mapping[str, Mapping[str, object]] = {
             "net_amount": ["Thực nhận", "Số tiền thực nhận"],
             "transaction_at": ["Thời gian thanh toán", "Ngày thanh toán"],
             "settled_on": ["Ngày quyết toán", "Ngày đối soát"],
+            # the transaction type (sale or refund) and a refund's original transaction;
+            # titles and values as the usual export shows them (unverified: add yours)
+            "kind": ["Loại giao dịch", "Loại GD"],
+            "original_txn_id": ["Mã GD gốc", "Mã giao dịch gốc"],
         },
+        "kind_values": {"sale": ["Thanh toán", "Thanh toán thường", "PAYMENT"],
+                        "refund": ["Hoàn tiền", "Hoàn tiền toàn phần", "Hoàn tiền một phần",
+                                   "HOAN TIEN", "REFUND"]},
         "filters": [{"column": "Trạng thái", "equals": ["Thành công", "Giao dịch thành công"]}],
     },
 }

@@ -13,7 +13,7 @@ Plain CREATE INDEX on both databases (SQLite supports partial indexes), so no ta
 and the tables' change triggers stay.
 
 Revision ID: 0035_fee_line_indexes
-Revises: 0031_receipt_figures
+Revises: 0032_settlement_line_kinds
 Create Date: 2026-12-06 19:10:00
 """
 
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0035_fee_line_indexes'
-down_revision: str | None = '0031_receipt_figures'
+down_revision: str | None = '0032_settlement_line_kinds'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

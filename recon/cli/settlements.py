@@ -119,7 +119,10 @@ def settlements_profiles(ctx: click.Context, as_json: bool) -> None:
     width = max(len(name) for name in profiles)
     for profile in profiles.values():
         providers = ",".join(profile.providers) or "-"
-        click.echo(f"{profile.name:<{width}}  {providers:<38}  {profile.description}"
+        kinds = ""
+        if "kind" in profile.columns:  # the transaction types it reads as refunds
+            kinds = "  [refunds: " + ", ".join(profile.kind_values.get("refund", ())) + "]"
+        click.echo(f"{profile.name:<{width}}  {providers:<38}  {profile.description}{kinds}"
                    + ("" if profile.origin == "built-in" else f"  [{profile.origin}]"))
 
 

@@ -118,6 +118,16 @@ PAYOUT_MEMOS = {  # how the demo's providers describe a payout (real ones: unver
     "zalopay": "ZALOPAY THANH TOAN {day:%d%m%Y}",
     "pos": "POS KET TOAN {day:%d%m%Y} TID 00012345",
 }
+# refunds: payments of dossiers nobody else pays, refunded after their sale was settled; the
+# provider's files carry the sale's line and, a few days later, a refund line (amount: the gross
+# refunded; fee: the contract's refund fee). REFUND_FAULTS of them are charged REFUND_FEE_EXTRA
+# above that refund fee (fee_mismatch findings; the others reconcile: no finding)
+REFUNDS = 60
+REFUND_FAULTS = {"fee_mismatch": 2}
+REFUND_FEE_EXTRA = 2_000
+REFUND_PROVIDERS = ("vnpay", "momo", "zalopay", "pos")
+REFUND_AFTER = timedelta(days=3, hours=2)
+REFUND_MIN = 20_000  # refunds of at least this much (a refund fee never exceeds them)
 # a fee fault: the provider deducted this much more than the demo's contract (an undue fixed
 # part); every other fee is the shipped contracts' (recon/data/fee_contracts.toml), by the
 # payment's method and, for a tiered contract, its place in the month's count
@@ -160,6 +170,7 @@ class PaymentPlan:
     paid_at: datetime
     matched: bool = True
     settle: str = "normal"  # normal | missing | late | mismatch | twice | fee | none
+    # | refund | refund_fee (settled, then refunded with a refund line; refund_fee: a fault)
     intent_amount: int | None = None
     kind: str = "clean"
     # a transfer paying several dossiers (candidate None): each one's dossier, and how it is
@@ -436,6 +447,9 @@ def plan_quarter(candidates: list[Candidate], *, cashless: int, amount: int | No
                                  _paid_at(rng, donor, quarter_end), matched=False,
                                  kind="unmatched_payment"))
     extra += _split_transfers(rng, groups, quarter_end)
+    # refunded payments with a refund line, last (their own random stream: the rest of the
+    # quarter is drawn as without them)
+    extra += _refunds(leftover[faults["status_mismatch"]:], quarter_end, fault_scale)
     all_payments = payments + extra
     cashless_ids = {p.candidate.dossier_id for p in all_payments
                     if p.candidate and p.matched and p.status == "succeeded"
@@ -446,13 +460,34 @@ def plan_quarter(candidates: list[Candidate], *, cashless: int, amount: int | No
     counts = Counter(p.kind for p in all_payments if p.kind != "clean")
     settle_fault = {"missing": "missing_settlement", "late": "late_settlement",
                     "mismatch": "amount_mismatch", "twice": "duplicate_settlement",
-                    "fee": "fee_mismatch"}
+                    "fee": "fee_mismatch", "refund_fee": "fee_mismatch"}
     counts.update(settle_fault[p.settle] for p in all_payments if p.settle in settle_fault)
     counts["unexpected_settlement"] = faults["unexpected_settlement"]
     payout_faults = {k: faults[k] for k in PAYOUT_FAULTS}
     counts.update(payout_faults)
     return Plan(all_payments, len(cashless_ids), total, len(cash_picks),
                 faults["unexpected_settlement"], dict(sorted(counts.items())), payout_faults)
+
+
+def _refunds(unpaid: Sequence[Candidate], quarter_end: datetime,
+             fault_scale: tuple[int, int]) -> list[PaymentPlan]:
+    """``REFUNDS`` (scaled) gateway payments of dossiers nobody else pays, refunded: each
+    settled, then refunded by a refund line; ``REFUND_FAULTS`` of them with a wrong refund
+    fee, spread over the list."""
+    count = _scaled(REFUNDS, *fault_scale)
+    wrong_count = _scaled(REFUND_FAULTS["fee_mismatch"], *fault_scale)
+    picked = [c for c in unpaid if c.assessed >= REFUND_MIN][:count]
+    wrong = {int((k + 0.5) * len(picked) / wrong_count) for k in range(wrong_count)
+             } if picked and wrong_count else set()
+    rng = random.Random(f"recon-demo-refunds:{len(picked)}")  # noqa: S311
+    out = []
+    for i, c in enumerate(picked):
+        provider = REFUND_PROVIDERS[i % len(REFUND_PROVIDERS)]
+        out.append(PaymentPlan(c, provider, provider, c.assessed, "refunded",
+                               _paid_at(rng, c, quarter_end),
+                               intent_amount=c.assessed,
+                               settle="refund_fee" if i in wrong else "refund"))
+    return out
 
 
 def _split_groups(dossiers: Sequence[Candidate], count: int, refused: int,
@@ -610,14 +645,24 @@ def _callback_body(provider: str, p: PaymentPlan, txn: str, ref: str | None, mem
     return "POST", "", json.dumps(data, ensure_ascii=False).encode("utf-8"), headers
 
 
+def _line_kind(line: Sequence[Any]) -> tuple[str, str | None]:
+    """A demo line's kind and a refund's original id (a refund line has two more fields)."""
+    return (line[6], line[7]) if len(line) > 6 else ("sale", None)
+
+
 def _settlement_csv(lines: list[Sequence[Any]]) -> bytes:
+    """The canonical CSV; with the kind and original_txn_id columns when a line is a refund."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
+    kinds = any(len(line) > 6 for line in lines)
     writer.writerow(["provider_txn_id", "amount", "fee", "transaction_at", "settled_on",
-                     "net_amount", "reference"])
-    for txn, amount, fee, at, settled_on, ref in lines:
+                     "net_amount", "reference"] + (["kind", "original_txn_id"] if kinds else []))
+    for line in lines:
+        txn, amount, fee, at, settled_on, ref = line[:6]
+        kind, original = _line_kind(line)
         writer.writerow([txn, amount, fee, at.astimezone(VN_TZ).isoformat(),
-                         settled_on.isoformat(), amount - fee, ref or ""])
+                         settled_on.isoformat(), amount - fee, ref or ""]
+                        + ([kind, original or ""] if kinds else []))
     return out.getvalue().encode("utf-8")
 
 
@@ -831,6 +876,18 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
                 priced.append((p.paid_at, settled_on, len(priced), line, contract, foreign,
                                counted, FEE_FAULT_EXTRA if p.settle == "fee" else 0))
         files.setdefault((p.provider, settled_on, statement), []).append(line)
+        if p.settle in ("refund", "refund_fee"):  # refunded a few days later: a refund line
+            at = p.paid_at + REFUND_AFTER
+            on = at.astimezone(VN_TZ).date() + timedelta(days=SETTLE_DAYS[p.provider])
+            refund_contract = _contract(book, p.provider, pay_method, at)
+            refund_fee = 0 if refund_contract is None else refund_contract.refund_fee(gross)
+            if p.settle == "refund_fee":
+                refund_fee += REFUND_FEE_EXTRA
+            # half the refunds carry an id of their own and name the sale; the others carry
+            # the sale's id
+            own, original = (f"RF{txn}", txn) if n % 2 else (txn, None)
+            files.setdefault((p.provider, on, None), []).append(
+                [own, gross, refund_fee, at, on, ref, "refund", original])
         if p.settle == "twice":
             twice.append(((p.provider, settled_on, statement), line))
     _price(priced)
@@ -880,9 +937,10 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
                           hashlib.sha256(content).hexdigest(), len(content), content, "demo",
                           profile, imported, "demo", len(lines),
                           sum(line[1] for line in lines)))
-        for line_no, (txn, gross, fee, at, day, ref) in enumerate(lines, start=1):
+        for line_no, row in enumerate(lines, start=1):
+            txn, gross, fee, at, day, ref = row[:6]
             line_rows.append((next(line_ids), file_id, line_no, provider, txn, gross, fee,
-                              gross - fee, at, day, ref, now))
+                              gross - fee, at, day, ref, now, *_line_kind(row)))
     insert_rows(s, "callbacks", (
         "id", "provider", "received_at", "method", "path", "query_string", "headers", "body",
         "remote_addr", "request_id", "signature_valid", "outcome", "outcome_detail",
@@ -902,7 +960,8 @@ def _write(s: Session, clock: Clock, plan: Plan, agencies: dict[int, Agency],
         "imported_at", "imported_by", "row_count", "total_amount"), file_rows)
     insert_rows(s, "settlement_lines", (
         "id", "file_id", "line_no", "provider", "provider_txn_id", "amount", "fee", "net",
-        "transaction_at", "settled_on", "reference", "created_at"), line_rows)
+        "transaction_at", "settled_on", "reference", "created_at", "kind", "original_txn_id"),
+        line_rows)
     return {"payments": len(payments), "intents": len(intents),
             "splits": len(splits), "allocations": allocations,
             "callbacks": len(callbacks), "files": len(file_rows), "lines": len(line_rows)}
@@ -996,10 +1055,14 @@ def _payout_credits(files: dict[tuple[str, date, int | None], list[Sequence[Any]
                                                      key=lambda kv: _file_order(kv[0])):
         if statement is not None or provider not in config.providers:
             continue
-        for txn, gross, fee, at, day, _ref in lines:
+        for line in lines:
+            txn, gross, fee, at, day, _ref = line[:6]
+            kind, original = _line_kind(line)
             rows.append(SettlementLineRow(len(rows) + 1, provider, txn, gross, fee,
-                                          gross - fee, day, at))
-    batches = build_batches(rows, config)
+                                          gross - fee, day, at,
+                                          (original or txn) if kind == "refund" else None))
+    # a session of refunds only is credited nothing (its lack goes to the next session)
+    batches = [b for b in build_batches(rows, config) if not b.carries_forward]
     if not batches:
         return
 

@@ -148,7 +148,8 @@ def fell_due(since: datetime, as_of: datetime,
     """Conditions on payments ``p`` (with their parameters and the names to expand) for the
     payments whose ``missing_settlement`` may differ between ``since`` (the previous run's
     ``as_of``) and ``as_of``: paid between the two cutoffs of their provider's deadline,
-    succeeded, of a provider that settles, without a settlement line under their own id. One
+    succeeded, of a provider that settles, without a sale line under their own id (a refund
+    line settles nothing). One
     condition per distinct number of settlement days; none when the cutoffs are equal."""
     explicit = dict(config.settlement_days)
     exempt = sorted(config.no_settlement_providers) or [""]
@@ -170,7 +171,7 @@ def fell_due(since: datetime, as_of: datetime,
         yield (f"p.paid_at >= :low AND p.paid_at < :high AND {providers} "
                "AND p.status = 'succeeded' AND p.provider NOT IN :exempt AND NOT EXISTS ("
                "SELECT 1 FROM settlement_lines l WHERE l.provider = p.provider "
-               "AND l.provider_txn_id = p.provider_txn_id)", params, names)
+               "AND l.provider_txn_id = p.provider_txn_id AND l.kind = 'sale')", params, names)
 
 
 __all__ = ["CHANGED", "CHANGED_DOSSIERS", "REOPENED", "Previous", "decide", "fell_due",

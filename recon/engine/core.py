@@ -50,6 +50,25 @@ line settled first (``settled_on``, then ``id``) is the original, and every othe
   passed: ``missing_settlement`` (see :func:`settlement_deadline`). Providers in
   ``config.no_settlement_providers`` (``cash``) never are.
 
+Refunds -- a line of kind ``refund`` (``SettlementLineRow.refund_of`` set: the id of the sale
+it reverses, the file's original id or else its own) never settles a payment: it is in no
+group above, so it is never an original, a duplicate, an ``unexpected_settlement`` of a sale,
+an ``amount_mismatch`` nor what keeps a payment from being ``missing_settlement``. It is paired
+with the payment ``(line's provider, refund_of)`` (own ids only, not bank references) and
+judged on its own:
+
+- paired with a *refunded* payment: its fee is judged against the refund fee of the payment's
+  contract (``Contract.refund_fee(gross)``, on the refund line's transaction date) and its
+  stated net as any line's: ``fee_mismatch``, subject payment + refund line. That payment's
+  own sale line is then *not* a ``status_mismatch``: the sale was settled and the refund
+  reverses it, as it should;
+- paired with a payment that is not refunded (succeeded or failed): ``status_mismatch``,
+  subject payment + refund line (the provider refunded what recon holds otherwise);
+- paired with no payment: ``unexpected_settlement`` of the refund line.
+
+The refunded gross is not compared with the payment's amount (a refund may be partial), and
+several refund lines of one sale are each judged on their fee.
+
 Bank references -- a bank statement lists a SePay, Casso or payOS credit by the *bank's*
 reference, which the provider reports beside its own id (``PaymentRow.bank_reference``). A
 payment with no line under its own ``(provider, provider_txn_id)`` takes, failing that, the
@@ -81,6 +100,7 @@ from recon.clock import VN_TZ
 from recon.contracts.model import MonthCounter, judge
 from recon.engine import explain
 from recon.engine.records import (
+    REFUNDED,
     SUCCEEDED,
     AllocationRow,
     Discrepancy,
@@ -301,11 +321,17 @@ class Reconciliation:
         if self._lines_by_key is None:
             by_key: dict[TxnKey, list[SettlementLineRow]] = {}
             for ln in self._lines:
-                by_key.setdefault((ln.provider, ln.provider_txn_id), []).append(ln)
+                if ln.refund_of is None:  # a refund line settles nothing
+                    by_key.setdefault((ln.provider, ln.provider_txn_id), []).append(ln)
             for group in by_key.values():
                 group.sort(key=_line_order)
             self._lines_by_key = by_key
         return list(self._lines_by_key.get((provider, provider_txn_id), ()))
+
+    def refund_lines_of(self, payment: PaymentRow) -> list[SettlementLineRow]:
+        """The refund lines paired with ``payment`` (``refund_of`` its own id), by id."""
+        return sorted((ln for ln in self._lines if ln.refund_of == payment.provider_txn_id
+                       and ln.provider == payment.provider), key=_line_order)
 
     def bank_claimant(self, provider: str, provider_txn_id: str) -> PaymentRow | None:
         """The payment that took the lines keyed ``(provider, provider_txn_id)`` by its bank
@@ -447,7 +473,10 @@ class Facts:
       the payment's own original;
     - ``bank_claims``: ``(provider, bank reference) -> payment`` for groups taken that way;
     - ``first_pay`` / ``pay_groups``: the succeeded matched payments by dossier (the first
-      seen; all of them when there are more than one).
+      seen; all of them when there are more than one);
+    - ``refund_lines``: the refund lines by ``(provider, refund_of)``; ``refund_paired``:
+      ``(payment, refund line)`` for each refund line whose sale is a recorded payment;
+      ``refund_strays``: the refund lines whose sale is not.
 
     Once the dossiers are loaded (before the dossier-stage detectors run): ``dossiers``,
     ``assessed`` (``None``: each row's own ``total_assessed``), ``balances`` (one
@@ -471,6 +500,9 @@ class Facts:
         "line_groups",
         "pay_groups",
         "payments",
+        "refund_lines",
+        "refund_paired",
+        "refund_strays",
         "refusals",
         "settled",
         "settled_not_succeeded",
@@ -508,6 +540,11 @@ class Facts:
         self.bank_claims: dict[TxnKey, PaymentRow] = {}
         self.first_pay: dict[int, PaymentRow] = {}
         self.pay_groups: dict[int, list[PaymentRow]] = {}
+        # refund lines (see the module doc): by (provider, the sale's id); each paired with
+        # its payment, or a stray with none
+        self.refund_lines: dict[TxnKey, list[SettlementLineRow]] = {}
+        self.refund_paired: list[tuple[PaymentRow, SettlementLineRow]] = []
+        self.refund_strays: list[SettlementLineRow] = []
         self.dossiers: dict[int, DossierRow] = {}
         self.assessed: dict[int, int] | None = None
         self.balances: list[Balance] = []
@@ -537,7 +574,11 @@ def _match_transactions(
     # settlement lines, grouped by provider transaction ------------------------------------
     first_line = facts.unclaimed  # what is left once payments took theirs is unclaimed
     line_groups = facts.line_groups
+    refund_lines = facts.refund_lines
     for row in settlement_lines:
+        if row[8] is not None:  # a refund: never a settlement of its sale (_pair_refunds)
+            refund_lines.setdefault((row[1], row[8]), []).append(row)
+            continue
         key = (row[1], row[2])
         held = first_line.setdefault(key, row)
         if held is not row:
@@ -649,6 +690,33 @@ def _match_transactions(
             group_payment[bank_key] = p
             facts.first_settled[bank_key] = own
             facts.settled_twice.append((p, own, extra))
+    if refund_lines:
+        _pair_refunds(facts, payments)
+
+
+def _pair_refunds(facts: Facts, payments: Sequence[PaymentRow]) -> None:
+    """Each refund line with the payment of its sale (see the module doc); a refunded payment
+    with a refund line is no ``status_mismatch`` for its sale line."""
+    refund_lines = facts.refund_lines
+    paired = facts.refund_paired
+    found: set[TxnKey] = set()
+    reversed_ids: set[int] = set()
+    for p in payments:
+        key = (p[1], p[2])
+        lines = refund_lines.get(key)
+        if lines is None:
+            continue
+        found.add(key)
+        if p[5] == REFUNDED:
+            reversed_ids.add(p[0])
+        for line in lines:
+            paired.append((p, line))
+    for key, lines in refund_lines.items():
+        if key not in found:
+            facts.refund_strays.extend(lines)
+    if reversed_ids:
+        facts.settled_not_succeeded[:] = [
+            pair for pair in facts.settled_not_succeeded if pair[0][0] not in reversed_ids]
 
 
 def _add_dossiers(
@@ -1009,6 +1077,38 @@ def detect_fee_mismatch(facts: Facts, kind: Kind, emit: Emit) -> None:
             facts.dossier_of(p), p[0], line[0], line[1], expected, actual, actual - expected,
             vi, en,
         ))
+    if facts.refund_paired:
+        _refund_fees(facts, kind, emit, contract_for)
+
+
+def _refund_fees(facts: Facts, kind: Kind, emit: Emit,
+                 contract_for: Callable[[str, str | None, date], Contract | None]) -> None:
+    """A refund line of a refunded payment: its fee against the refund fee of the payment's
+    contract on the refund's Vietnam date (its ``transaction_at``, else its ``settled_on``),
+    and its stated net against gross - fee; no contract: the net only."""
+    name = kind.name
+    for p, line in facts.refund_paired:
+        if p[5] != REFUNDED:
+            continue
+        day = explain.vn_date(line[7]) if line[7] is not None else line[6]
+        contract = contract_for(line[1], p[11], day)
+        gross, fee, net = line[3], line[4], line[5]
+        expected = None if contract is None else contract.refund_fee(gross)
+        fee_ok = contract is None or abs(fee - (expected or 0)) <= contract.tolerance_vnd
+        net_ok = net == gross - fee
+        if fee_ok and net_ok:
+            continue
+        vi, en = explain.refund_fee_mismatch(line[1], line[2], p[2], gross, fee, net,
+                                             None if fee_ok else contract)
+        if fee_ok:
+            want, actual = gross - fee, net
+        else:
+            assert expected is not None
+            want, actual = expected, fee
+        emit(Discrepancy(
+            f"{name}:payment={p[0]}:settlement_line={line[0]}", name,
+            facts.dossier_of(p), p[0], line[0], line[1], want, actual, actual - want, vi, en,
+        ))
 
 
 def detect_status_mismatch(facts: Facts, kind: Kind, emit: Emit) -> None:
@@ -1020,13 +1120,28 @@ def detect_status_mismatch(facts: Facts, kind: Kind, emit: Emit) -> None:
             f"{name}:payment={p[0]}:settlement_line={line[0]}", name,
             facts.dossier_of(p), p[0], line[0], p[1], 0, line[3], line[3], vi, en,
         ))
+    for p, line in facts.refund_paired:  # a refund of a payment that is not refunded
+        if p[5] == REFUNDED:
+            continue
+        vi, en = explain.refund_status_mismatch(p[1], p[2], line[2], p[5], line[3], line[6])
+        emit(Discrepancy(
+            f"{name}:payment={p[0]}:settlement_line={line[0]}", name,
+            facts.dossier_of(p), p[0], line[0], p[1], 0, line[3], line[3], vi, en,
+        ))
 
 
 def detect_unexpected_settlement(facts: Facts, kind: Kind, emit: Emit) -> None:
-    """The original line of a group no payment took."""
+    """The original line of a group no payment took, and a refund line whose sale is no
+    recorded payment."""
     name, explain_ = kind.name, kind.explain
     for line in facts.unclaimed.values():
         vi, en = explain_(line[1], line[2], line[3], line[6])
+        emit(Discrepancy(
+            f"{name}:settlement_line={line[0]}", name,
+            None, None, line[0], line[1], 0, line[3], line[3], vi, en,
+        ))
+    for line in facts.refund_strays:
+        vi, en = explain.refund_unexpected(line[1], line[2], line[8], line[3], line[6])
         emit(Discrepancy(
             f"{name}:settlement_line={line[0]}", name,
             None, None, line[0], line[1], 0, line[3], line[3], vi, en,

@@ -16,7 +16,7 @@ from recon.money import format_vnd
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from recon.contracts.model import FeeCheck
+    from recon.contracts.model import Contract, FeeCheck
     from recon.engine.portal import PortalEntry, PortalPayment, ProviderLine
 
 PROVIDER_NAMES = {
@@ -363,6 +363,85 @@ def fee_mismatch(provider: str, txn: str, gross: int, fee: int, net: int,
             f"The settlement file contradicts itself: it states a net of {vnd(net)}, but "
             f"{vnd(gross)} less the {vnd(fee)} fee is {vnd(gross - fee)}.")
     return " ".join(vi), " ".join(en)
+
+
+def _refund_terms_vi(c: Contract) -> str:
+    parts = [f"phí xử lý hoàn tiền {vnd(c.refund_fee_vnd)}"]
+    if c.refund_returns_rate or c.kind == "subscription":
+        parts.append("không thu phí phần trăm")
+    else:
+        parts.append(f"cộng {_pct(c.rate_bp)} số tiền hoàn")
+    vat = "đã gồm VAT" if c.vat_included else f"chưa gồm VAT {_pct(c.vat_rate_bp)}"
+    return ", ".join(parts) + f", {vat}"
+
+
+def _refund_terms_en(c: Contract) -> str:
+    parts = [f"a refund processing fee of {vnd(c.refund_fee_vnd)}"]
+    if c.refund_returns_rate or c.kind == "subscription":
+        parts.append("no percentage fee")
+    else:
+        parts.append(f"plus {_pct(c.rate_bp).replace(',', '.')} of the amount refunded")
+    vat = ("VAT included" if c.vat_included else
+           f"plus {_pct(c.vat_rate_bp).replace(',', '.')} VAT")
+    return ", ".join(parts) + f", {vat}"
+
+
+def refund_fee_mismatch(provider: str, txn: str, sale_txn: str, gross: int, fee: int,
+                        net: int, contract: Contract | None) -> Pair:
+    """A refund line's fee against its contract's refund fee (``contract``; ``None``: the fee
+    agrees or no contract covers it), and, when the file contradicts itself, its net."""
+    vi: list[str] = []
+    en: list[str] = []
+    of_vi = "" if sale_txn == txn else f" (hoàn cho giao dịch mã {sale_txn})"
+    of_en = "" if sale_txn == txn else f" (refunding transaction {sale_txn})"
+    if contract is not None:
+        expected = contract.refund_fee(gross)
+        diff = vnd(abs(fee - expected))
+        more_vi, more_en = ("cao hơn", "more") if fee > expected else ("thấp hơn", "less")
+        vi.append(
+            f"Dòng hoàn tiền {_txn_vi(provider, txn)}{of_vi} số tiền hoàn {vnd(gross)} bị thu "
+            f"phí hoàn tiền {vnd(fee)}, {more_vi} {diff} so với phí hoàn tiền theo hợp đồng "
+            f"{contract.id} ({_refund_terms_vi(contract)}): {vnd(expected)}.")
+        en.append(
+            f"The refund line of {_txn_en(provider, txn)}{of_en} for {vnd(gross)} was charged "
+            f"a refund fee of {vnd(fee)}, {diff} {more_en} than contract {contract.id}'s "
+            f"refund fee ({_refund_terms_en(contract)}) gives: {vnd(expected)}.")
+    if net != gross - fee:
+        vi.append(
+            f"Dòng hoàn tiền tự mâu thuẫn: số tiền ròng ghi {vnd(net)} nhưng {vnd(gross)} trừ "
+            f"phí {vnd(fee)} là {vnd(gross - fee)}.")
+        en.append(
+            f"The refund line contradicts itself: it states a net of {vnd(net)}, but "
+            f"{vnd(gross)} less the {vnd(fee)} fee is {vnd(gross - fee)}.")
+    return " ".join(vi), " ".join(en)
+
+
+def refund_status_mismatch(provider: str, sale_txn: str, txn: str, status: str, gross: int,
+                           settled_on: date) -> Pair:
+    """A refund line whose sale is a payment recon does not hold as refunded."""
+    line_vi = "" if txn == sale_txn else f" (mã dòng hoàn {txn})"
+    line_en = "" if txn == sale_txn else f" (refund line {txn})"
+    return (
+        f"{provider_vi(provider)} báo hoàn tiền {vnd(gross)} ngày {date_vi(settled_on)} cho "
+        f"giao dịch mã {sale_txn}{line_vi}, nhưng hệ thống ghi nhận khoản thanh toán này là "
+        f"{status_vi(status)}, không phải đã hoàn tiền.",
+        f"{provider_en(provider)} reports a refund of {vnd(gross)} on {date_en(settled_on)} "
+        f"for transaction {sale_txn}{line_en}, but recon records that payment as {status}, "
+        f"not refunded.",
+    )
+
+
+def refund_unexpected(provider: str, txn: str, sale_txn: str | None, gross: int,
+                      settled_on: date) -> Pair:
+    """A refund line whose sale is no recorded payment."""
+    sale = sale_txn or txn
+    return (
+        f"Báo cáo quyết toán của {provider_vi(provider)} ngày {date_vi(settled_on)} có dòng "
+        f"hoàn tiền mã {txn} số tiền {vnd(gross)} cho giao dịch mã {sale}, nhưng hệ thống "
+        f"không ghi nhận khoản thanh toán nào có mã đó.",
+        f"{provider_en(provider)}'s settlement of {date_en(settled_on)} lists refund {txn} "
+        f"for {vnd(gross)} of transaction {sale}, but no such payment was recorded.",
+    )
 
 
 def _rate_vi(check: FeeCheck) -> str:

@@ -23,7 +23,7 @@ from recon.clock import VN_TZ
 from recon.engine import deposits, explain, forwarding, payouts, portal, remittances
 from recon.engine.core import Reconciliation, settlement_deadline
 from recon.engine.explain import date_en, date_vi, vnd
-from recon.engine.records import SUCCEEDED, Discrepancy, PaymentRow
+from recon.engine.records import REFUNDED, SUCCEEDED, Discrepancy, PaymentRow
 
 Pair = tuple[str, str]
 
@@ -269,6 +269,13 @@ def reason_unexpected_settlement(ids: dict[str, int], result: Reconciliation) ->
     line = result.settlement_line(ids["settlement_line"])
     if line is None:
         return _GONE_LINE
+    if line.refund_of is not None:  # a refund line: its sale's payment is now recorded
+        return (
+            f"Khoản thanh toán được hoàn (giao dịch {explain.provider_vi(line.provider)} mã "
+            f"{line.refund_of}) nay đã được ghi nhận.",
+            f"The refunded payment ({explain.provider_en(line.provider)} transaction "
+            f"{line.refund_of}) has now been recorded.",
+        )
     claimant = result.bank_claimant(line.provider, line.provider_txn_id)
     lines = (result.settlement_lines_for(line.provider, line.provider_txn_id)
              if claimant is None else result.settlement_lines_of(claimant))
@@ -307,6 +314,13 @@ def _payment_and_line(
     line = result.settlement_line(ids["settlement_line"])
     if line is None:
         return _GONE_LINE
+    if line.refund_of is not None:  # a refund line: paired with its sale's payment
+        if (line.provider, line.refund_of) != (payment.provider, payment.provider_txn_id):
+            return (
+                "Dòng hoàn tiền nay không còn ứng với khoản thanh toán này.",
+                "The refund line no longer refers to this payment.",
+            )
+        return check(payment, line.amount)
     lines = result.settlement_lines_of(payment)
     if all(ln.id != line.id for ln in lines):
         return (
@@ -339,8 +353,14 @@ def reason_fee_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
     line = result.settlement_line(ids["settlement_line"])
 
     def check(payment: PaymentRow, _gross: int) -> Pair:
-        if payment.status != SUCCEEDED:
+        refund = line is not None and line.refund_of is not None
+        if payment.status != (REFUNDED if refund else SUCCEEDED):
             return _status_changed(payment)
+        if refund and line is not None and line.net == line.amount - line.fee:
+            return (
+                f"Phí hoàn tiền {vnd(line.fee)} của dòng hoàn tiền nay khớp với hợp đồng phí.",
+                f"The refund line's fee of {vnd(line.fee)} now agrees with the fee contract.",
+            )
         if line is not None and line.net == line.amount - line.fee:
             return (
                 f"Phí {vnd(line.fee)} của dòng quyết toán nay khớp với hợp đồng phí.",
@@ -352,9 +372,22 @@ def reason_fee_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
 
 
 def reason_status_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
+    line = result.settlement_line(ids["settlement_line"])
+
     def check(payment: PaymentRow, _gross: int) -> Pair:
+        if line is not None and line.refund_of is not None:  # a refund of a payment
+            if payment.status == REFUNDED:
+                return _status_changed(payment)
+            return _fallback(result)
         if payment.status == SUCCEEDED:
             return _status_changed(payment)
+        if payment.status == REFUNDED and result.refund_lines_of(payment):
+            return (
+                "Nhà cung cấp nay đã báo dòng hoàn tiền cho giao dịch này: khoản quyết toán đã "
+                "được hoàn lại.",
+                "The provider now reports a refund line for this transaction: the settlement "
+                "is reversed.",
+            )
         return _fallback(result)
 
     return _payment_and_line(ids, result, check)

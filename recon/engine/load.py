@@ -73,6 +73,10 @@ class Loaded(NamedTuple):
 
 # --------------------------------------------------------------------------- SQL
 
+#: a refund line's sale (SettlementLineRow.refund_of; NULL for a sale): what pairs it (0032)
+REFUND_OF = ("CASE WHEN l.kind = 'refund' THEN COALESCE(l.original_txn_id, l.provider_txn_id) "
+             "END AS refund_of")
+
 # The loader reads only what the core reads. The gross amount is what is reconciled; a
 # payment's channel and a line's fee, net and transaction time are read for fee_mismatch only
 # (the contract of the provider and channel on the transaction's date; the net the file
@@ -82,7 +86,8 @@ _PAY_COLS = ("p.id, p.provider, p.provider_txn_id, p.channel, p.amount, p.status
              "p.paid_at, p.dossier_id, p.intent_id, p.reference, p.bank_reference, "
              "p.method, p.card_foreign")
 _LINE_COLS = ("l.id, l.provider, l.provider_txn_id, l.amount, l.fee, "
-              "COALESCE(l.stated_net, l.net) AS net, l.settled_on, l.transaction_at")
+              "COALESCE(l.stated_net, l.net) AS net, l.settled_on, l.transaction_at, "
+              f"{REFUND_OF}")
 _INTENT_COLS = "i.id, i.dossier_id, i.reference, i.amount, i.channel, i.status"
 _FEE_TOTAL = ("CAST(COALESCE((SELECT SUM(f.amount) FROM fee_lines f WHERE f.dossier_id = d.id),"
               " 0) AS BIGINT)")
@@ -453,6 +458,7 @@ def _expand(reader: _Reader, payments: dict[int, PaymentRow],
     # payments of the transactions the new lines settle: by their own id, or by the bank's
     # reference (a bank statement line)
     seed_keys = {(ln.provider, ln.provider_txn_id) for ln in seed_lines}
+    seed_keys |= {(ln.provider, ln.refund_of) for ln in seed_lines if ln.refund_of is not None}
     add_payments(_by_keys(reader, "payments p", _PAY_COLS, "p", seed_keys, _make_payment,
                           "payment"))
     add_payments(_by_bank_references(reader, seed_keys))
@@ -512,6 +518,7 @@ def _expand(reader: _Reader, payments: dict[int, PaymentRow],
     # every settlement line of their transactions ---------------------------------------
     keys = seed_keys | bank_keys | {(p.provider, p.provider_txn_id) for p in payments.values()}
     lines = _by_keys(reader, "settlement_lines l", _LINE_COLS, "l", keys, _make_line, "line")
+    lines += _refunds_by_original(reader, keys, {ln.id for ln in lines})
 
     dossiers = reader.where_in(f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d WHERE {{IN}}",
                                "d.id", ordered_dossiers, _make_dossier)
@@ -546,6 +553,8 @@ _OPEN_KEYS = (
     "UNION SELECT provider, bank_reference FROM payments WHERE paid_at >= {h} "
     "AND bank_reference IS NOT NULL "
     "UNION SELECT l.provider, l.provider_txn_id FROM settlement_lines l WHERE " + _OPEN_LINE
+    + " UNION SELECT l.provider, l.original_txn_id FROM settlement_lines l WHERE "
+    "l.original_txn_id IS NOT NULL AND " + _OPEN_LINE
 )
 # rows before the horizon linked to the open months: each is a seed of the expansion, which
 # reads it with its whole dossier and transactions (rarely any). Each ``IN`` stands alone in
@@ -708,8 +717,9 @@ def load_open(conn: Connection, *, month: date, previous: changes.Previous | Non
 
 
 def _by_keys(reader: _Reader, table: str, cols: str, alias: str, keys: set[tuple[str, str]],
-             make: Callable[[Sequence[Any]], _R], kind: str) -> list[_R]:
-    """Rows of ``table`` whose (provider, provider_txn_id) is in ``keys``, per provider (the
+             make: Callable[[Sequence[Any]], _R], kind: str,
+             column: str = "provider_txn_id") -> list[_R]:
+    """Rows of ``table`` whose (provider, ``column``) is in ``keys``, per provider (the
     index is on both columns)."""
     by_provider: dict[str, list[str]] = {}
     for provider, txn in sorted(keys):
@@ -718,8 +728,17 @@ def _by_keys(reader: _Reader, table: str, cols: str, alias: str, keys: set[tuple
     for provider, txns in by_provider.items():
         out.extend(reader.where_in(
             f"SELECT {cols} FROM {table} WHERE {alias}.provider = :provider AND {{IN}}",
-            f"{alias}.provider_txn_id", txns, make, kind=kind, params={"provider": provider}))
+            f"{alias}.{column}", txns, make, kind=kind, params={"provider": provider}))
     return out
+
+
+def _refunds_by_original(reader: _Reader, keys: set[tuple[str, str]],
+                         known: set[int]) -> list[SettlementLineRow]:
+    """The refund lines that name one of ``keys`` as their sale's original id (those whose
+    own id is the sale's come with the sale's key)."""
+    return [ln for ln in _by_keys(reader, "settlement_lines l", _LINE_COLS, "l", keys,
+                                  _make_line, "line", column="original_txn_id")
+            if ln.id not in known]
 
 
 def _by_bank_references(reader: _Reader, keys: set[tuple[str, str]]) -> list[PaymentRow]:
@@ -854,6 +873,7 @@ def with_splits(conn: Connection, loaded: Loaded) -> tuple[Loaded, Splits]:
         keys |= {(p.provider, p.bank_reference) for p in added if p.bank_reference is not None}
         lines += [ln for ln in _by_keys(reader, "settlement_lines l", _LINE_COLS, "l", keys,
                                         _make_line, "line") if ln.id not in known]
+        lines += _refunds_by_original(reader, keys, {ln.id for ln in lines})
     previous = set(loaded.previous_open)
     open_ids = "SELECT identity FROM discrepancies WHERE status = 'open' AND {IN}"
     previous.update(reader.where_in(open_ids, "dossier_id",

@@ -35,6 +35,7 @@ from sqlalchemy import Connection, bindparam, text
 from recon.db import UTCDateTime
 from recon.engine.core import Reconciliation
 from recon.engine.explain import vn_date
+from recon.engine.load import REFUND_OF
 from recon.engine.payouts import (
     PAYOUT_KINDS,
     BankCredit,
@@ -49,9 +50,11 @@ from recon.engine.payouts import (
 )
 from recon.engine.records import Discrepancy, SettlementLineRow
 
+# (REFUND_OF is a constant of recon.engine.load: a refund line's sale, NULL for a sale)
 _BATCH_LINES = (
-    "SELECT l.id, l.provider, l.provider_txn_id, l.amount, l.fee, l.net, l.settled_on, "
-    "l.transaction_at FROM settlement_lines l JOIN settlement_files f ON f.id = l.file_id "
+    "SELECT l.id, l.provider, l.provider_txn_id, l.amount, l.fee, l.net, "  # noqa: S608
+    f"l.settled_on, l.transaction_at, {REFUND_OF} FROM settlement_lines l "
+    "JOIN settlement_files f ON f.id = l.file_id "
     "WHERE l.provider IN :providers AND (f.profile IS NULL OR f.profile NOT IN :statements)")
 _CREDITS = (
     "SELECT l.id, l.provider_txn_id, l.amount, l.settled_on, COALESCE(l.reference, ''), "
@@ -65,8 +68,15 @@ _CHANGED_DAYS = (
 _STATED_NETS = (
     "SELECT l.id, l.net FROM settlement_lines l WHERE l.stated_net IS NOT NULL "
     "AND l.stated_net <> l.net AND l.provider IN :providers")
-_REFUNDED = ("SELECT provider, provider_txn_id, amount FROM payments "
-             "WHERE status = 'refunded' AND provider IN :providers")
+# the refunded payments (chargebacks) that have no refund line: a refund line enters its batch
+# instead (recon.engine.payouts, "Refunds"), so the refund is never deducted twice
+_REFUNDED = ("SELECT p.provider, p.provider_txn_id, p.amount FROM payments p "
+             "WHERE p.status = 'refunded' AND p.provider IN :providers AND NOT EXISTS ("
+             "SELECT 1 FROM settlement_lines r WHERE r.provider = p.provider "
+             "AND r.kind = 'refund' AND r.original_txn_id = p.provider_txn_id) "
+             "AND NOT EXISTS (SELECT 1 FROM settlement_lines r WHERE r.provider = p.provider "
+             "AND r.kind = 'refund' AND r.original_txn_id IS NULL "
+             "AND r.provider_txn_id = p.provider_txn_id)")
 # (the newest line first down the settled_on index, to the first of a statement: the statements
 # are the newest data, where a MAX over a join scanned every line, 0.13 s at 1M)
 _HORIZON = ("SELECT l.settled_on FROM settlement_lines l "
@@ -241,7 +251,7 @@ def _read_rows(conn: Connection, params: dict[str, Any], window: str, *, batch: 
                ) -> tuple[list[SettlementLineRow], list[BankCredit], list[Deduction]]:
     """:func:`_read` through SQLAlchemy rows (SQLite; the reference of :func:`_read_pg`)."""
     lines = [SettlementLineRow(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), int(r[5]),
-                               _day(r[6]), r[7])
+                               _day(r[6]), r[7], r[8])
              for r in conn.execute(_bind(text(_BATCH_LINES + window), "providers", "statements")
                                    .columns(transaction_at=UTCDateTime()), params)] if batch else []
     credits = [BankCredit(int(r[0]), r[1], int(r[2]), _day(r[3]), r[4] or "", r[5],

@@ -22,6 +22,18 @@ over days that are no banking day (VNPay: LEGS.md A.2), the session day is the l
 day on or before that date, so Friday, Saturday and Sunday are one batch. The batch's credit is
 expected ``days`` banking days after its session day (``add_banking_days(session_on, days)``).
 
+**Refunds.** A refund line (``SettlementLineRow.refund_of`` set) belongs to the batch of its
+own session day, like a sale, and lowers it: the batch's gross less the amount refunded, its
+fee plus the refund fee charged, its net less both (the provider takes the refunded amount and
+its refund fee out of that payout; a contract that returns the percentage fee charges a lower
+refund fee, never a negative one). A session whose refunds exceed its sales is credited
+nothing (``carries_forward``, state ``paid``): what it lacks is taken off the provider's next
+session (``carried_in``), as the provider takes it off its next payout. A refunded payment is
+then *not* also a chargeback
+deduction (:class:`Deduction`) of its provider when a refund line of it is among the lines:
+the refund is counted once, in its batch (the loader leaves out of the deductions every
+refunded payment that has a refund line at all, whatever the window).
+
 **Credits.** A statement line (a credit on the centre's account) belongs to the first provider
 whose payout memo pattern (:class:`ProviderPayout`) it matches; the others are none of this
 module's business.
@@ -196,14 +208,29 @@ class PayoutBatch(NamedTuple):
     fee: int
     net: int
     pays_gross: bool = False
+    #: what earlier sessions of the provider whose refunds exceeded their sales left to take
+    #: off this one (<= 0; see "Refunds" in the module doc)
+    carried_in: int = 0
 
     @property
     def first_line_id(self) -> int:
         return self.lines[0].id
 
     @property
+    def owed(self) -> int:
+        """Its own lines' credit (net, or gross), plus what earlier sessions carried in:
+        negative when its refunds exceed its sales."""
+        return (self.gross if self.pays_gross else self.net) + self.carried_in
+
+    @property
     def expected_credit(self) -> int:
-        return self.gross if self.pays_gross else self.net
+        return max(self.owed, 0)
+
+    @property
+    def carries_forward(self) -> bool:
+        """Nothing to credit: its refunds exceed its sales, the rest goes to the next session."""
+        return self.owed < 0 or (self.owed == 0 and any(
+            line.refund_of is not None for line in self.lines))
 
 
 class PayoutMatch(NamedTuple):
@@ -280,9 +307,25 @@ def build_batches(lines: Iterable[SettlementLineRow], config: PayoutConfig) -> l
         out.append(PayoutBatch(
             provider=provider, session_on=session_on, last_day=last,
             expected_on=config.add_banking_days(session_on, spec.days), lines=tuple(rows),
-            gross=sum(r.amount for r in rows), fee=sum(r.fee for r in rows),
-            net=sum(r.net for r in rows), pays_gross=spec.pays_gross,
+            gross=sum(-r.amount if r.refund_of is not None else r.amount for r in rows),
+            fee=sum(r.fee for r in rows),
+            net=sum(-(r.amount + r.fee) if r.refund_of is not None else r.net for r in rows),
+            pays_gross=spec.pays_gross,
         ))
+    return _carry_refunds(out)
+
+
+def _carry_refunds(batches: list[PayoutBatch]) -> list[PayoutBatch]:
+    """A session whose refunds exceed its sales hands what it lacks to the provider's next
+    session (``batches`` sorted by provider and session)."""
+    carry: dict[str, int] = {}
+    out: list[PayoutBatch] = []
+    for own in batches:
+        owed = carry.pop(own.provider, 0)
+        batch = own._replace(carried_in=owed) if owed else own
+        if batch.carries_forward:
+            carry[batch.provider] = batch.owed
+        out.append(batch)
     return out
 
 
@@ -318,7 +361,11 @@ def match_payouts(
             mine.setdefault(provider, []).append(credit)
             credit_of[credit.id] = (provider, credit)
     spare: dict[str, list[Deduction]] = {}
+    refunded_in_batches = {(ln.provider, ln.refund_of) for ln in lines
+                           if ln.refund_of is not None}
     for d in sorted(deductions, key=lambda d: (d.provider, d.kind, d.reference, d.amount)):
+        if d.kind == "chargeback" and (d.provider, d.reference) in refunded_in_batches:
+            continue  # its refund line is in a batch already: never counted twice
         spare.setdefault(d.provider, []).append(d)
 
     matches: list[PayoutMatch] = []
@@ -328,8 +375,8 @@ def match_payouts(
         spec = config.providers[provider]
         queue = by_provider.get(provider, [])
         for credit in provider_credits:
-            open_ = [b for b in queue if b.first_line_id not in paid_by and _within(
-                b, credit, config)]
+            open_ = [b for b in queue if b.first_line_id not in paid_by
+                     and not b.carries_forward and _within(b, credit, config)]
             found = _match_one(credit, provider, open_, spec, config,
                                 spare.get(provider, []))
             if found is None:
@@ -345,7 +392,9 @@ def match_payouts(
     states: dict[int, str] = {}
     for batch in batches:
         match = paid_by.get(batch.first_line_id)
-        if match is not None:
+        if batch.carries_forward:  # nothing to credit: the next session owes less
+            states[batch.first_line_id] = "paid"
+        elif match is not None:
             states[batch.first_line_id] = "paid" if match.named == "" else "differs"
         else:
             due = today > batch.expected_on and (

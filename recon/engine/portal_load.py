@@ -160,7 +160,8 @@ def _payments(conn: Connection, days: set[Day], entries: Sequence[PortalEntry]
 
 def _provider_lines(conn: Connection, txns: Iterable[str]) -> list[ProviderLine]:
     sql = text("SELECT id, provider, provider_txn_id, amount FROM settlement_lines "
-               "WHERE provider_txn_id IN :ids").bindparams(bindparam("ids", expanding=True))
+               "WHERE kind = 'sale' AND provider_txn_id IN :ids").bindparams(
+                   bindparam("ids", expanding=True))
     out = []
     for chunk in chunks(sorted(t for t in txns if t)):
         out += [ProviderLine(int(r[0]), r[1], r[2], int(r[3]))

@@ -24,6 +24,7 @@ from recon.calendar.days import EVERY_DAY, BankingCalendar
 from recon.contracts.model import EMPTY, ContractBook
 
 SUCCEEDED: Final = "succeeded"
+REFUNDED: Final = "refunded"
 DEFAULT_SETTLEMENT_DAYS: Final = 2
 
 
@@ -112,7 +113,13 @@ class SettlementLineRow(NamedTuple):
 
     ``net`` is the net the file stated: normally ``amount - fee``; a line whose file
     contradicts itself keeps its stated net (``settlement_lines.stated_net``) and is a
-    ``fee_mismatch``."""
+    ``fee_mismatch``.
+
+    ``refund_of`` is ``None`` for a sale (``settlement_lines.kind = 'sale'``). For a refund
+    line it is the provider transaction id of the sale it reverses: the file's original id
+    (``original_txn_id``), else the line's own id. A refund line never settles a payment; it
+    is paired with the payment of that id (see :mod:`recon.engine.core`). Its ``amount`` is
+    the gross refunded and its ``fee`` the refund fee charged (both non-negative)."""
 
     id: int
     provider: str
@@ -122,6 +129,7 @@ class SettlementLineRow(NamedTuple):
     net: int
     settled_on: date
     transaction_at: datetime | None = None
+    refund_of: str | None = None
 
 
 class Discrepancy(NamedTuple):
@@ -143,7 +151,8 @@ class Discrepancy(NamedTuple):
     status_mismatch        0                          the line's gross amount       >= 0
     fee_mismatch           the contract's fee         the fee charged               != 0
                            (net wrong, fee right:     (the line's stated net)
-                           gross - fee)
+                           gross - fee; a refund
+                           line: the refund fee)
     ====================== ========================== ============================= =========
 
     ``within_tolerance`` is true only for an ``amount_mismatch`` whose absolute delta is within

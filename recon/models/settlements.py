@@ -40,7 +40,8 @@ class SettlementFile(Base):
 
 
 class SettlementLine(Base):
-    """One settled transaction: gross amount, fee, net. The same id may appear twice (a fault)."""
+    """One settled transaction (a sale or a refund): gross amount, fee, net. The same id may
+    appear twice (a fault)."""
 
     __tablename__ = "settlement_lines"
     __table_args__ = (
@@ -48,11 +49,14 @@ class SettlementLine(Base):
         CheckConstraint("amount >= 0", name="amount_non_negative"),
         CheckConstraint("fee >= 0", name="fee_non_negative"),
         CheckConstraint("net = amount - fee", name="net_is_amount_less_fee"),
+        CheckConstraint("kind IN ('sale', 'refund')", name="kind_known"),
         Index("ix_settlement_lines_provider_txn", "provider", "provider_txn_id"),
         Index("ix_settlement_lines_created_at", "created_at"),
         # a full run reads the open months, the payout pass its window of days (migration 0014)
         Index("ix_settlement_lines_settled_on", "settled_on"),
         Index("ix_settlement_lines_transaction_at", "transaction_at"),
+        # a payment's refund lines (migration 0032)
+        Index("ix_settlement_lines_provider_original", "provider", "original_txn_id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -69,6 +73,12 @@ class SettlementLine(Base):
     transaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     settled_on: Mapped[date] = mapped_column(Date)
     reference: Mapped[str | None] = mapped_column(String(255))
+    # a sale (the payment settled) or a refund (money given back to the payer: amount is the
+    # gross refunded, fee the refund fee charged); migration 0032
+    kind: Mapped[str] = mapped_column(String(10), default="sale", server_default="sale")
+    # a refund line's sale, as the file names it (NULL: the refund carries the sale's own id,
+    # or the file does not say); the engine pairs a refund on this, else on provider_txn_id
+    original_txn_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # stamped by the database on every write (migration 0009): what incremental runs read
     change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)

@@ -56,8 +56,9 @@ def latest_year(session: Session, default: int) -> int:
 
 def fees_by_month(session: Session, book: ContractBook, year: int,
                   scope: Scope = ALL) -> list[FeeRow]:
-    """One row per (month, provider) of ``year``'s settled lines that ``scope`` sees (a line
-    settling one of its agencies' payments), in month then provider order."""
+    """One row per (month, provider) of ``year``'s settled sale lines that ``scope`` sees (a
+    line settling one of its agencies' payments), in month then provider order. Refund lines
+    are left out: their fee is a refund fee (the run's ``fee_mismatch`` judges it)."""
     q = (select(SettlementLine.provider, SettlementLine.amount, SettlementLine.fee,
                 SettlementLine.settled_on, SettlementLine.transaction_at, Payment.method,
                 Payment.card_foreign, Payment.paid_at, Payment.status)
@@ -67,6 +68,7 @@ def fees_by_month(session: Session, book: ContractBook, year: int,
                 SettlementLine.settled_on < date(year + 1, 1, 1))
          .order_by(func.coalesce(SettlementLine.transaction_at, Payment.paid_at),
                    SettlementLine.id))
+    q = q.where(SettlementLine.kind == "sale")  # refund fees: judged by the run (0032)
     if not scope.is_all:
         q = q.where(line_condition(scope))
     rows: dict[tuple[date, str], FeeRow] = {}

@@ -660,6 +660,7 @@ def story(session: Session, discrepancy_id: int, scope: Scope = ALL) -> Story | 
         for p in session.scalars(select(Payment).where(
                 Payment.provider == line.provider,
                 or_(Payment.provider_txn_id == line.provider_txn_id,
+                    Payment.provider_txn_id == (line.original_txn_id or line.provider_txn_id),
                     Payment.bank_reference == line.provider_txn_id))):
             payments[p.id] = p
     intent_ids = {i.id for i in intents}
@@ -676,7 +677,9 @@ def story(session: Session, discrepancy_id: int, scope: Scope = ALL) -> Story | 
     lines: list[SettlementLine] = []
     if keys:
         lines = list(session.scalars(select(SettlementLine).where(
-            tuple_(SettlementLine.provider, SettlementLine.provider_txn_id).in_(sorted(keys)))
+            or_(tuple_(SettlementLine.provider, SettlementLine.provider_txn_id).in_(
+                sorted(keys)), tuple_(SettlementLine.provider, SettlementLine.original_txn_id)
+                .in_(sorted(keys))))  # and the refund lines naming them (0032)
             .order_by(SettlementLine.settled_on, SettlementLine.id)))
     files: dict[int, FileView] = {}
     file_ids = {ln.file_id for ln in lines}

@@ -8,7 +8,8 @@ statements) ship in ``recon/data/settlement_profiles.toml``, and an operator add
 them, without code, in a TOML or JSON file named by ``RECON_SETTLEMENT_PROFILES``. The
 ``canonical`` profile reads recon's own format (PROVIDERS.md §3), for every provider::
 
-    provider_txn_id,amount,fee,transaction_at,settled_on[,net_amount][,reference]
+    provider_txn_id,amount,fee,transaction_at,settled_on[,net_amount][,reference][,kind]
+    [,original_txn_id]
 
 Rules that hold for every profile:
 
@@ -25,6 +26,16 @@ Rules that hold for every profile:
   any, nothing is written. Pass 2 stores the file itself (kept verbatim, hashed: the same bytes
   are refused a second time and nothing changes), its lines and one audit event, in one
   transaction.
+
+Lines are sales unless the profile reads a ``kind`` column (the file's transaction type): its
+values are mapped by the profile's ``kind_values`` (``{sale = [...], refund = [...]}``; by
+default ``sale`` and ``refund``, compared case-folded). A value the mapping does not name, or
+a blank one, is a row error that refuses the file, naming the value and the key to add it to.
+A refund line keeps non-negative figures (``amount`` the gross refunded, ``fee`` the refund
+fee charged, which may exceed a small refund); its stated net may be ``amount - fee`` or
+``amount + fee`` (what the provider takes back), anything else is kept as ``stated_net``. An
+``original_txn_id`` column names the sale a refund reverses (kept for refund lines only;
+without it the refund's own id is the sale's).
 
 Several lines may carry the same ``(provider, provider_txn_id)``: a transaction settled twice is
 a discrepancy the reconciliation engine reports, not an import error.
@@ -63,7 +74,11 @@ from recon.models import SettlementFile, SettlementLine
 from recon.money import MAX_VND
 
 FIELDS: tuple[str, ...] = ("provider_txn_id", "amount", "fee", "net_amount", "transaction_at",
-                           "settled_on", "reference", "counterparty")
+                           "settled_on", "reference", "counterparty", "kind", "original_txn_id")
+#: a settlement line's kinds (settlement_lines.kind, migration 0032), and the file values a
+#: profile maps to them when it declares no kind_values
+LINE_KINDS: tuple[str, ...] = ("sale", "refund")
+DEFAULT_KIND_VALUES: dict[str, tuple[str, ...]] = {"sale": ("sale",), "refund": ("refund",)}
 # counterparty: the other side's account number (a statement of debits: where the money went,
 # recon/settlements/transfers.py); settlement lines do not keep it
 MONEY_FIELDS = frozenset({"amount", "fee", "net_amount"})
@@ -79,7 +94,8 @@ REFERENCE_MAX = 255
 XLSX_MAGIC = b"PK\x03\x04"
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 LINE_COLUMNS = ("file_id", "line_no", "provider", "provider_txn_id", "amount", "fee", "net",
-                "stated_net", "transaction_at", "settled_on", "reference", "created_at")
+                "stated_net", "transaction_at", "settled_on", "reference", "created_at", "kind",
+                "original_txn_id")
 
 Progress = Callable[[int], None]
 Cell = object  # str (CSV), or whatever openpyxl gives: str, int, float, datetime, date, bool, None
@@ -137,6 +153,17 @@ class Profile:
     sheet: str | int | None = None  # XLSX: sheet name or 1-based index; default the first
     filters: tuple[RowFilter, ...] = ()
     origin: str = "built-in"
+    # the file's transaction types per line kind (read only with a kind column)
+    kind_values: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: dict(DEFAULT_KIND_VALUES))
+
+    def kind_of(self, value: str) -> str | None:
+        """The line kind a transaction type of the file stands for (``None``: not declared)."""
+        wanted = _norm(value)
+        for kind, values in self.kind_values.items():
+            if any(_norm(v) == wanted for v in values):
+                return kind
+        return None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -154,6 +181,7 @@ class Profile:
             "header_row": self.header_row if self.header_row is not None else "auto",
             "skip_rows": self.skip_rows, "stop_at": list(self.stop_at), "sheet": self.sheet,
             "filters": [f.describe() for f in self.filters], "origin": self.origin,
+            "kind_values": {k: list(v) for k, v in self.kind_values.items()},
         }
 
 
@@ -161,7 +189,7 @@ _PROFILE_KEYS = frozenset({
     "description", "providers", "format", "columns", "optional_columns", "strict_header",
     "datetime_formats", "date_formats", "decimal_separator", "thousands_separator", "strip",
     "blank_is_zero", "delimiter", "encoding", "header_row", "skip_rows", "stop_at", "sheet",
-    "filters"})
+    "filters", "kind_values"})
 _FILTER_KEYS = frozenset({"column", "nonblank", "positive", "equals", "not_equals"})
 
 
@@ -271,6 +299,7 @@ def _build_profile(name: str, raw: object, origin: str) -> Profile:
             raise ValueError(f"filter {i} tests nothing: give nonblank, positive, equals or "
                              "not_equals")
         filters.append(row_filter)
+    kind_values = _kind_values(raw.get("kind_values"), "kind" in columns)
     providers = _strings(raw.get("providers", []), "providers")
     unknown_providers = set(providers) - set(PROVIDERS)
     if unknown_providers:
@@ -284,7 +313,34 @@ def _build_profile(name: str, raw: object, origin: str) -> Profile:
         strip=_strings(raw.get("strip", []), "strip"), blank_is_zero=blank_is_zero,
         delimiter=delimiter, encoding=encoding, header_row=header_row, skip_rows=skip_rows,
         stop_at=_strings(raw.get("stop_at", []), "stop_at"), sheet=sheet,
-        filters=tuple(filters), origin=origin)
+        filters=tuple(filters), origin=origin, kind_values=kind_values)
+
+
+def _kind_values(raw: object, has_column: bool) -> dict[str, tuple[str, ...]]:
+    """A profile's ``kind_values``: each line kind to the file's values for it (defaults:
+    ``sale``, ``refund``); only with a ``kind`` column; one value names one kind."""
+    if raw is None:
+        return dict(DEFAULT_KIND_VALUES)
+    if not has_column:
+        raise ValueError("kind_values needs a kind column in columns (the file's transaction "
+                         "type)")
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError("kind_values must be a table such as {sale = [\"PAYMENT\"], "
+                         "refund = [\"REFUND\", \"Hoàn tiền\"]}")
+    unknown = set(raw) - set(LINE_KINDS)
+    if unknown:
+        raise ValueError("kind_values: unknown kind(s) " + ", ".join(sorted(unknown))
+                         + "; kinds are " + ", ".join(LINE_KINDS))
+    out = {kind: _strings(values, f"kind_values.{kind}") for kind, values in raw.items()}
+    seen: dict[str, str] = {}
+    for kind, values in out.items():
+        for value in values:
+            if not _norm(value):
+                raise ValueError(f"kind_values.{kind}: a value is blank")
+            other = seen.setdefault(_norm(value), kind)
+            if other != kind:
+                raise ValueError(f"kind_values: {value!r} is under both {other} and {kind}")
+    return out
 
 
 def parse_profiles(document: Mapping[str, Any], origin: str) -> dict[str, Profile]:
@@ -844,6 +900,9 @@ class ParsedLine:
     # the file's net when it is not amount - fee (kept, reported as a fee_mismatch)
     stated_net: int | None = None
     counterparty: str | None = None
+    # sale or refund (migration 0032); a refund's sale as the file names it
+    kind: str = "sale"
+    original_txn_id: str | None = None
 
 
 @dataclass
@@ -1007,6 +1066,27 @@ def _parse_row(profile: Profile, layout: _Layout, number: int, cells: Sequence[C
     counterparty = None
     if "counterparty" in layout.positions:
         counterparty = _cell_text(cell("counterparty")).replace(" ", "")[:40] or None
+    kind = "sale"
+    if "kind" in layout.positions:
+        raw_kind = _cell_text(cell("kind"))
+        found_kind = profile.kind_of(raw_kind) if raw_kind else None
+        if found_kind is None:
+            listed = "; ".join(f"{k}: " + ", ".join(repr(v) for v in vs)
+                               for k, vs in profile.kind_values.items())
+            what = ("is blank" if not raw_kind
+                    else f"has the unknown transaction type {_show(raw_kind)}")
+            errors.append(FieldError(title("kind"), (
+                f"{what}; profile {profile.name} knows {listed}. Add the value to "
+                f"kind_values.sale or kind_values.refund of profile {profile.name} (in your "
+                f"{PROFILES_ENV} file), or correct the row"), number))
+        else:
+            kind = found_kind
+    original: str | None = None
+    if "original_txn_id" in layout.positions and not _blank(cell("original_txn_id")):
+        try:
+            original = _text_id(cell("original_txn_id"))
+        except _CellError as exc:
+            errors.append(FieldError(title("original_txn_id"), str(exc), number))
     if len(errors) > before:
         return None
     amount: int = values["amount"]
@@ -1019,17 +1099,20 @@ def _parse_row(profile: Profile, layout: _Layout, number: int, cells: Sequence[C
                                      f"amount {amount}", number))
             return None
     fee = fee or 0
-    if fee > amount:
+    if fee > amount and kind == "sale":  # a refund's fee may exceed a small refund
         errors.append(FieldError(title("fee"), f"fee {fee} is more than the gross amount "
                                  f"{amount}", number))
         return None
     # a net that is not amount - fee: the file contradicts itself. The line is kept as the
     # provider sent it (net = amount - fee for the sums, stated_net the file's figure) and the
-    # engine reports it as a fee_mismatch; refusing it would lose the rest of the file.
-    stated = net if net is not None and net != amount - fee else None
+    # engine reports it as a fee_mismatch; refusing it would lose the rest of the file. A
+    # refund's net may also be amount + fee (what the provider takes back).
+    consistent = (amount - fee,) if kind == "sale" else (amount - fee, amount + fee)
+    stated = net if net is not None and net not in consistent else None
     assert settled_on is not None
     return ParsedLine(number, values["provider_txn_id"], amount, fee, amount - fee,
-                      transaction_at, settled_on, reference, stated, counterparty)
+                      transaction_at, settled_on, reference, stated, counterparty, kind,
+                      original if kind == "refund" else None)
 
 
 def parse_settlement(data: bytes, filename: str, profile: Profile, *,
@@ -1286,7 +1369,7 @@ def store_settlement(db: Database, clock: Clock, *, provider: str, filename: str
                     (file_row.id, ln.line_no, provider, ln.provider_txn_id, ln.amount, ln.fee,
                      ln.net, ln.stated_net, ln.transaction_at,
                      ln.settled_on.isoformat() if sqlite else ln.settled_on,
-                     ln.reference, now) for ln in batch))
+                     ln.reference, now, ln.kind, ln.original_txn_id) for ln in batch))
                 if progress:
                     progress(len(batch))
             settled = [ln.settled_on for ln in kept]
@@ -1376,18 +1459,20 @@ def file_as_dict(row: SettlementFile) -> dict[str, Any]:
 
 
 def canonical_csv(lines: Iterable[ParsedLine | Mapping[str, Any]]) -> str:
-    """Lines written as the canonical CSV (for tests, conversions and exports)."""
+    """Lines written as the canonical CSV (for tests, conversions and exports), with each
+    line's kind (``sale`` unless given) and a refund's ``original_txn_id``."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["provider_txn_id", "amount", "fee", "net_amount", "transaction_at",
-                     "settled_on", "reference"])
+                     "settled_on", "reference", "kind", "original_txn_id"])
     for ln in lines:
         row: Mapping[str, Any] = ln if isinstance(ln, Mapping) else asdict(ln)
         at = row.get("transaction_at")
         settled = row["settled_on"]
         writer.writerow([row["provider_txn_id"], row["amount"], row["fee"], row["net"],
                          at.isoformat() if at else "", settled.isoformat(),
-                         row.get("reference") or ""])
+                         row.get("reference") or "", row.get("kind") or "sale",
+                         row.get("original_txn_id") or ""])
     return out.getvalue()
 
 

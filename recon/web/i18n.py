@@ -318,6 +318,8 @@ _PHRASES: dict[str, str] = {
     "Fees": "Phí dịch vụ",
     "Settlement deadline": "Hạn quyết toán",
     "File states": "Tệp ghi",
+    "Refund line": "Dòng hoàn tiền",
+    "refunding": "hoàn cho giao dịch",
     "banking days": "ngày làm việc",
     "Overdue (banking days)": "Quá hạn (ngày làm việc)",
     "Fees charged against the contracts": "Phí đã thu so với hợp đồng",

@@ -119,9 +119,12 @@ def worlds(draw: st.DrawFn) -> World:
     for lid, (provider, txn) in zip(line_ids, line_keys, strict=True):
         gross = draw(st.sampled_from(AMOUNTS))
         fee = draw(st.integers(0, gross))
+        # now and then a refund line: of its own id's sale, or naming another sale's id
+        refund_of = draw(st.none() | st.none() | st.none() | st.just(txn)
+                         | st.sampled_from("ABCDXY"))
         lines.append(SettlementLineRow(
             lid, provider, txn, gross, fee, gross - fee,
-            date(2026, 11, 20) + timedelta(days=draw(st.integers(0, 6))), None,
+            date(2026, 11, 20) + timedelta(days=draw(st.integers(0, 6))), None, refund_of,
         ))
 
     config = EngineConfig(
@@ -139,7 +142,8 @@ def line_owners(world: World) -> dict[tuple[str, str], int]:
     the payment whose own id it is; else, lowest id first, a payment with no line of its own
     whose bank reference it is; else, lowest id first, a settled payment whose bank reference
     it is."""
-    line_keys = {(ln.provider, ln.provider_txn_id) for ln in world.lines}
+    line_keys = {(ln.provider, ln.provider_txn_id) for ln in world.lines
+                 if ln.refund_of is None}  # a refund line settles nothing
     owners = {(p.provider, p.provider_txn_id): p.id for p in world.payments
               if (p.provider, p.provider_txn_id) in line_keys}
     with_reference = sorted((p for p in world.payments
@@ -246,7 +250,19 @@ def test_each_settlement_line_gets_at_most_one_finding(world: World) -> None:
             per_line[d.settlement_line_id].append(d.kind)
     assert all(len(kinds) == 1 for kinds in per_line.values())
     owners = line_owners(world)
+    by_key = {(p.provider, p.provider_txn_id): p for p in world.payments}
     for ln in world.lines:
+        if ln.refund_of is not None:  # paired with its sale's payment, judged on its own
+            sale = by_key.get((ln.provider, ln.refund_of))
+            if sale is None:
+                assert per_line[ln.id] == ["unexpected_settlement"]
+            elif sale.status != "refunded":
+                assert per_line[ln.id] == ["status_mismatch"]
+                assert all(d.payment_id == sale.id for d in result.discrepancies
+                           if d.settlement_line_id == ln.id)
+            else:
+                assert per_line[ln.id] == []
+            continue
         owner = owners.get((ln.provider, ln.provider_txn_id))
         if owner is None:
             assert per_line[ln.id] in (["unexpected_settlement"], ["duplicate_settlement"])
@@ -254,6 +270,15 @@ def test_each_settlement_line_gets_at_most_one_finding(world: World) -> None:
             assert per_line[ln.id] != ["unexpected_settlement"]
             assert all(d.payment_id == owner for d in result.discrepancies
                        if d.settlement_line_id == ln.id)
+    # a refunded payment whose refund line came is no status_mismatch for its sale lines
+    refunded = {(ln.provider, ln.refund_of) for ln in world.lines if ln.refund_of is not None}
+    for d in result.discrepancies:
+        if d.kind == "status_mismatch":
+            p = next(x for x in world.payments if x.id == d.payment_id)
+            line = next(x for x in world.lines if x.id == d.settlement_line_id)
+            if line.refund_of is None:
+                assert not (p.status == "refunded"
+                            and (p.provider, p.provider_txn_id) in refunded)
 
 
 @given(worlds())

@@ -137,6 +137,52 @@ def test_a_chargeback_deducted_is_matched_with_the_difference_named() -> None:
     assert outcome.states == {1: "differs"}
 
 
+def test_a_refund_line_lowers_its_batch_and_is_not_deducted_again() -> None:
+    """A refund line (VNP99 refunded, 180,000 plus a 3,000 refund fee) lowers Tuesday's
+    batch: its net is 500,000 - 5,000 - 183,000. The chargeback of VNP99 is not also offered
+    as a deduction: the refund is counted once."""
+    sale = line(1, MON, 500_000, fee=5_000)
+    refund = line(2, TUE, 180_000, fee=3_000)._replace(provider_txn_id="RF99",
+                                                        refund_of="VNP99")
+    other = line(3, TUE, 400_000, fee=4_000)
+    batches = build_batches([sale, refund, other], CONFIG)
+    assert [(b.session_on, b.gross, b.fee, b.net) for b in batches] == [
+        (MON, 500_000, 5_000, 495_000), (TUE, 220_000, 7_000, 213_000)]
+    chargeback = Deduction("vnpay", "chargeback", "VNP99", 180_000)
+    paid = match_payouts(
+        lines=[sale, refund, other],
+        credits=[credit(7, TUE, 495_000), credit(8, date(2026, 10, 7), 213_000)],
+        deductions=[chargeback], config=CONFIG, as_of=at(date(2026, 10, 9)))
+    assert kinds(paid) == [] and paid.states == {1: "paid", 2: "paid"}
+    # credited the batch less the refund once more: a mismatch left unexplained (the
+    # chargeback is not taken to explain it), never a second deduction
+    short = match_payouts(
+        lines=[sale, refund, other],
+        credits=[credit(7, TUE, 495_000), credit(8, date(2026, 10, 7), 213_000 - 180_000)],
+        deductions=[chargeback], config=CONFIG, as_of=at(date(2026, 10, 9)))
+    assert kinds(short) == [("payout_mismatch", 8, -180_000)]
+    assert short.matches[-1].named == "unexplained" and short.matches[-1].deduction is None
+    # without the refund line the chargeback still explains a short credit, as before
+    old = match_payouts(lines=[sale, other], credits=[credit(7, TUE, 495_000),
+                                                    credit(8, date(2026, 10, 7), 216_000)],
+                        deductions=[chargeback], config=CONFIG, as_of=at(date(2026, 10, 9)))
+    assert old.matches[-1].named == "deduction"
+
+
+def test_a_session_of_refunds_only_is_taken_off_the_next_one() -> None:
+    """Monday sees only a refund (100,000 and a 3,000 refund fee): nothing is credited for it
+    (never payout_missing); Tuesday's batch owes 103,000 less, and its credit is exact."""
+    refund = line(1, MON, 100_000, fee=3_000)._replace(refund_of="T0")
+    sale = line(2, TUE, 400_000, fee=4_000)
+    batches = build_batches([refund, sale], CONFIG)
+    assert [(b.session_on, b.net, b.carried_in, b.expected_credit, b.carries_forward)
+            for b in batches] == [(MON, -103_000, 0, 0, True),
+                                  (TUE, 396_000, -103_000, 293_000, False)]
+    outcome = match_payouts(lines=[refund, sale], credits=[credit(7, date(2026, 10, 7), 293_000)],
+                            config=CONFIG, as_of=at(date(2026, 10, 20)))
+    assert kinds(outcome) == [] and outcome.states == {1: "paid", 2: "paid"}
+
+
 def test_a_fee_invoice_deducted_is_named() -> None:
     outcome = match_payouts(
         lines=[line(1, MON, 500_000)], credits=[credit(7, TUE, 450_000)],

@@ -173,3 +173,62 @@ def test_0027_receipt_collectors_backfills_the_register(db: Database) -> None:
                 "AND tbl_name = 'receipts'"))}
             assert {"receipts_change_seq_insert", "receipts_change_seq_update"} <= triggers
     assert "tax_code" in {c["name"] for c in inspect(db.engine).get_columns("agencies")}
+
+
+def test_0032_settlement_line_kinds_upgrade_and_downgrade_with_data(db: Database) -> None:
+    """0032 adds settlement_lines.kind (NOT NULL, 'sale' by default, CHECK sale/refund) and
+    original_txn_id with its index; downgrading to 0031 drops them and keeps every line;
+    upgrading again reads every line as a sale. The change stamps keep working throughout."""
+    import pytest
+    from alembic import command
+    from sqlalchemy.exc import DBAPIError
+
+    from recon.cli.admin import upgrade_database
+
+    def columns() -> set[str]:
+        return {c["name"] for c in inspect(db.engine).get_columns("settlement_lines")}
+
+    def indexes() -> set[str]:
+        return {i["name"] for i in inspect(db.engine).get_indexes("settlement_lines")
+                if i["name"]}
+
+    def add_line(conn: object, line_id: int, extra: str = "", values: str = "") -> None:
+        conn.execute(text(  # type: ignore[attr-defined]
+            "INSERT INTO settlement_lines (id, file_id, line_no, provider, provider_txn_id, "
+            f"amount, fee, net, settled_on, created_at{extra}) VALUES ({line_id}, 1, "
+            f"{line_id}, 'vnpay', 'T{line_id}', 100000, 3000, 97000, '2026-11-27', "
+            f"CURRENT_TIMESTAMP{values})"))
+
+    assert {"kind", "original_txn_id"} <= columns()
+    assert "ix_settlement_lines_provider_original" in indexes()
+    with db.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO settlement_files (id, provider, filename, sha256, size, content, "
+            "source, imported_at, imported_by, row_count, total_amount) VALUES (1, 'vnpay', "
+            "'f.csv', :sha, 1, :content, 'upload', CURRENT_TIMESTAMP, 'test', 2, 200000)"),
+            {"sha": "0" * 64, "content": b"x"})
+        add_line(conn, 1)
+        add_line(conn, 2, ", kind, original_txn_id", ", 'refund', 'T1'")
+    with pytest.raises(DBAPIError), db.engine.begin() as conn:
+        add_line(conn, 3, ", kind", ", 'chargeback'")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT id, kind, original_txn_id, change_seq IS NOT NULL "
+                                 "FROM settlement_lines ORDER BY id")).all() == [
+            (1, "sale", None, True), (2, "refund", "T1", True)]
+    db.dispose()
+    command.downgrade(alembic_config(db.url), "0031_receipt_figures")
+    db.dispose()
+    assert not {"kind", "original_txn_id"} & columns()
+    assert "ix_settlement_lines_provider_original" not in indexes()
+    with db.engine.begin() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM settlement_lines")).scalar_one() == 2
+        add_line(conn, 4)
+        assert conn.execute(text(
+            "SELECT change_seq IS NOT NULL FROM settlement_lines WHERE id = 4")).scalar_one()
+    db.dispose()
+    upgrade_database(db.url)
+    db.dispose()
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT id, kind, original_txn_id FROM settlement_lines "
+                                 "ORDER BY id")).all() == [
+            (1, "sale", None), (2, "sale", None), (4, "sale", None)]

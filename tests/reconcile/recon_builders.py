@@ -99,7 +99,9 @@ class World:
                                   reference_prefix=PREFIX).payment.id
 
     def settle(self, provider: str, txn: str, amount: int, *, fee: int = 0,
-               settled_on: date | None = None) -> int:
+               settled_on: date | None = None, kind: str = "sale",
+               original_txn_id: str | None = None, transaction_at: datetime | None = None,
+               ) -> int:
         n = self._next()
         with self.db.transaction() as s:
             f = SettlementFile(provider=provider, filename=f"s{n}.csv", sha256=f"{n:064d}",
@@ -111,7 +113,9 @@ class World:
                                   provider_txn_id=txn, amount=amount, fee=fee,
                                   net=amount - fee, settled_on=settled_on or
                                   (self.clock.now() + timedelta(days=1)).date(),
-                                  created_at=self.clock.now())
+                                  created_at=self.clock.now(), kind=kind,
+                                  original_txn_id=original_txn_id,
+                                  transaction_at=transaction_at)
             s.add(line)
             s.flush()
             return line.id

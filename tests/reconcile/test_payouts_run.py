@@ -14,12 +14,14 @@ from recon.clock import FixedClock
 from recon.db import Database
 from recon.engine.payouts import weekend_add_banking_days
 from recon.engine.records import EngineConfig
+from recon.settlements.importer import import_settlement
 from recon.settlements.payouts import engine_config, payout_config
 from tests.reconcile.payout_builders import (
     FRI,
     MON,
     at_day,
     credit,
+    gateway_file,
     pay_and_settle,
     statement_of_wednesday,
     vn,
@@ -166,3 +168,33 @@ def test_a_payout_less_a_chargeback_names_it(w: World) -> None:
     assert (d.kind, d.expected_amount, d.actual_amount, d.delta) == (
         "payout_mismatch", 98000, 48000, -50000)
     assert "V9" in d.explanation and "chargeback" in (d.explanation_en or "")
+
+
+def test_a_refund_line_in_a_batch_is_counted_once(w: World) -> None:
+    """V9 refunded on Monday with a refund line in VNPay's file (50,000 and a 3,000 refund
+    fee): Monday's batch is 98,000 - 53,000, and a credit of 45,000 pays it exactly; the
+    refunded payment is no chargeback deduction any more (the refund counted twice would make
+    a 45,000 credit less 50,000)."""
+    pay_and_settle(w)
+    d = w.dossier(amounts=(50000,))
+    reference = w.intent(d, 50000, channel="vnpay")
+    w.pay(50000, provider="vnpay", txn="V9", reference=reference, paid_at=vn(FRI))
+    w.pay(50000, provider="vnpay", txn="V9", reference=reference, paid_at=vn(FRI),
+          status="refunded")
+    body = gateway_file([("V9", 50000, 0, FRI)])  # no kind column: a sale
+    refund = (b"provider_txn_id,amount,fee,transaction_at,settled_on,kind,original_txn_id\r\n"
+              + f"RF9,50000,3000,{vn(MON).isoformat()},{MON.isoformat()},refund,V9\r\n"
+              .encode())
+    import_settlement(w.db, w.clock, "vnpay", body, "vnpay-v9.csv", actor="test")
+    import_settlement(w.db, w.clock, "vnpay", refund, "vnpay-refunds.csv", actor="test")
+    credit(w, MON, [("FT001", 196000 + 50000, "VNPAY TT PHIEN 20/11")])
+    credit(w, MON + timedelta(days=1), [("FT004", 98000 - 53000, "VNPAY TT PHIEN 23/11")])
+    statement_of_wednesday(w)
+    at_day(w, MON + timedelta(days=3))
+    w.run("full", as_of=w.clock.now())
+    assert w.kinds() == ["unexpected_settlement"]  # FT003 only: both batches paid exactly
+    full = sorted((d.identity, d.status) for d in w.discrepancies())
+    # an incremental run after a new line agrees
+    w.later(hours=1)
+    assert w.run(as_of=w.clock.now()).mode == "incremental"
+    assert sorted((d.identity, d.status) for d in w.discrepancies()) == full

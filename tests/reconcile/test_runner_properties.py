@@ -6,6 +6,9 @@
 - a rerun changes nothing;
 - every succeeded payment is either matched to a dossier or reported unmatched.
 
+Settlement lines are now and then refund lines (``RF<key>`` naming ``K<key>``): judged against
+the payment of their sale, never its settlement, alike in both kinds of run.
+
 SePay transactions carry a bank reference and may be settled by a bank statement line keyed by
 it: keys 2 and 5 share one (the lower payment id takes the line), and key 4's is key 2's own id
 (which key 2 keeps when it is paid).
@@ -50,6 +53,7 @@ class Settle:
     extra: int  # added to the payment's amount (0 = clean)
     day: int  # settled_on = T0 + day
     by_bank: bool = False  # a bank statement line: keyed by the bank's reference (SePay keys)
+    refund: bool = False  # a refund line RF<key> naming K<key> as its sale (never by_bank)
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,8 @@ events = st.one_of(
     st.builds(Pay, key=keys, dossier=st.one_of(st.none(), st.integers(0, 2)),
               amount_kind=st.integers(0, 3), minutes=st.integers(0, 6000)),
     st.builds(Settle, key=keys, extra=st.sampled_from([0, 0, 0, 1000]),
-              day=st.integers(0, 4), by_bank=st.booleans()),
+              day=st.integers(0, 4), by_bank=st.booleans(),
+              refund=st.sampled_from([False, False, True])),
     st.builds(Refund, key=keys),
     st.builds(Later, hours=st.sampled_from([1, 6, 20, 30, 50])),
     st.just(Run()),
@@ -166,7 +171,9 @@ def play(db: Database, script: list[Event], *, mode: str,
                 continue
             base = txn_facts(event.key)[0] if event.key in facts else 66000
             w.settle(provider, _line_txn(event), base + event.extra,
-                     settled_on=(T0 + timedelta(days=event.day)).date())
+                     settled_on=(T0 + timedelta(days=event.day)).date(),
+                     kind="refund" if event.refund else "sale",
+                     original_txn_id=f"K{event.key}" if event.refund else None)
         elif isinstance(event, Later):
             w.later(hours=event.hours)
         else:
@@ -206,6 +213,8 @@ def _check_every_payment_accounted(db: Database) -> None:
 
 
 def _line_txn(event: Settle) -> str:
+    if event.refund:
+        return f"RF{event.key}"
     if event.by_bank and event.key in BANK_REFERENCES:
         return BANK_REFERENCES[event.key]
     return f"K{event.key}"

@@ -506,3 +506,54 @@ def test_choose_profile_prefers_canonical() -> None:
     with pytest.raises(ValidationError):
         choose_profile(profiles, "momo", None, (FIXTURES / "vnpay_merchant.csv").read_bytes(),
                        "v.csv")
+
+
+# --------------------------------------------------------------------------- line kinds
+
+
+def _kinds_profile(extra: dict[str, Any]) -> Any:
+    from recon.settlements.importer import parse_profiles
+    raw = {"columns": {"provider_txn_id": "id", "amount": "gross", "fee": "fee",
+                       "settled_on": "day", "kind": "type", "original_txn_id": "of"},
+           "optional_columns": ["original_txn_id"], **extra}
+    return parse_profiles({"profiles": {"typed": raw}}, "test")["typed"]
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"kind_values": {"refund": ["R"], "chargeback": ["C"]}}, r"unknown kind\(s\) chargeback"),
+    ({"kind_values": {"sale": ["X"], "refund": ["x"]}}, "under both sale and refund"),
+    ({"kind_values": {"refund": [" "]}}, "is blank"),
+])
+def test_kind_values_are_checked_when_the_profiles_load(extra: dict[str, Any],
+                                                        message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        _kinds_profile(extra)
+
+
+def test_kind_values_need_a_kind_column() -> None:
+    from recon.settlements.importer import parse_profiles
+    with pytest.raises(ConfigurationError, match="kind_values needs a kind column"):
+        parse_profiles({"profiles": {"p": {
+            "columns": {"provider_txn_id": "id", "amount": "gross", "settled_on": "day"},
+            "kind_values": {"refund": ["R"]}}}}, "test")
+
+
+def test_refund_rows_keep_their_figures_and_an_unknown_type_is_named() -> None:
+    from recon.settlements.importer import parse_settlement
+    profile = _kinds_profile({"kind_values": {"sale": ["PAY"], "refund": ["Hoàn tiền"]}})
+    body = ("id,gross,fee,day,type,of\n"
+            "A1,180000,1584,2026-11-26,pay,\n"
+            "R1,2000,3000,2026-11-27,HOÀN TIỀN,A1\n"      # a refund fee above a small refund
+            "A2,5000,6000,2026-11-27,PAY,\n"              # a sale's fee above its gross: error
+            "R2,1000,0,2026-11-27,Refund-partial,A1\n"    # a type the profile does not map
+            "R3,1000,0,2026-11-27,,A1\n").encode()        # blank
+    parsed = parse_settlement(body, "typed.csv", profile)
+    assert [(ln.provider_txn_id, ln.kind, ln.original_txn_id, ln.amount, ln.fee)
+            for ln in parsed.lines] == [("A1", "sale", None, 180000, 1584),
+                                        ("R1", "refund", "A1", 2000, 3000)]
+    errors = {(e.line, e.message.split(";")[0]) for e in parsed.errors}
+    assert errors == {(4, "fee 6000 is more than the gross amount 5000"),
+                      (5, "has the unknown transaction type 'Refund-partial'"),
+                      (6, "is blank")}
+    unknown = next(e for e in parsed.errors if e.line == 5)
+    assert "kind_values.sale or kind_values.refund of profile typed" in unknown.message
