@@ -321,10 +321,14 @@ _PHRASES: dict[str, str] = {
     "banking days": "ngày làm việc",
     "Overdue (banking days)": "Quá hạn (ngày làm việc)",
     "Fees charged against the contracts": "Phí đã thu so với hợp đồng",
-    "Fees charged per provider and month, against each provider's fee contract (by the "
-    "transaction's date). Contracts: {origin}.":
-        "Phí nhà cung cấp đã trừ theo từng tháng, so với hợp đồng phí của nhà cung cấp (theo "
-        "ngày giao dịch). Hợp đồng: {origin}.",
+    "Fees the providers deducted from their settlement lines, per provider and the month the "
+    "lines were settled, against the fee contracts: each line by the contract in force on its "
+    "transaction's date. A subscription provider deducts nothing from its lines: its month is "
+    "set against its invoices below. Contracts: {origin}.":
+        "Phí nhà cung cấp đã trừ trên các dòng quyết toán, theo nhà cung cấp và tháng quyết "
+        "toán, so với hợp đồng phí: mỗi dòng theo hợp đồng có hiệu lực vào ngày giao dịch. Nhà "
+        "cung cấp thu phí thuê bao không trừ phí trên từng dòng: tháng của họ được đối chiếu "
+        "với hóa đơn ở bảng dưới. Hợp đồng: {origin}.",
     "Fee charged": "Phí đã thu",
     "Fee per contract": "Phí theo hợp đồng",
     "Lines off contract": "Dòng sai phí",
@@ -346,6 +350,14 @@ _PHRASES: dict[str, str] = {
     "billed": "thanh toán riêng",
     "No subscription and no fee invoice in this year.":
         "Không có thuê bao hay hóa đơn phí nào trong năm này.",
+    "Finding": "Chênh lệch",
+    "Fee invoices": "Hóa đơn phí",
+    "Invoice": "Hóa đơn",
+    "Issued on": "Ngày lập",
+    "How it is paid": "Cách thanh toán",
+    "Replaces": "Thay thế hóa đơn",
+    "replaced by {number}": "đã thay bằng {number}",
+    "No contract in force": "Không có hợp đồng hiệu lực",
     "Only a user who sees every agency sees the providers' invoices (they are the "
     "centre's).":
         "Chỉ người dùng xem được mọi đơn vị mới xem được hóa đơn của nhà cung cấp (hóa đơn "
