@@ -887,8 +887,9 @@ def fee_invoice_mismatch(provider: str, month: date, numbers: Sequence[str], inv
     more_vi = "nhiều hơn" if diff > 0 else "ít hơn"
     more_en = "more" if diff > 0 else "less"
     count_vi = f"{transactions:,}".replace(",", ".")
-    over_vi = (f", cộng {vnd(overage)} cho mỗi giao dịch vượt {included:,} giao dịch".replace(
-        ",", ".") if overage else "")
+    included_vi = f"{included:,}".replace(",", ".")
+    over_vi = f", cộng {vnd(overage)} cho mỗi giao dịch vượt {included_vi} giao dịch" if (
+        overage) else ""
     over_en = f", plus {vnd(overage)} per transaction above {included:,}" if overage else ""
     vat_vi = "" if vat_included else ", chưa gồm VAT (cộng VAT)"
     vat_en = "" if vat_included else ", VAT added"

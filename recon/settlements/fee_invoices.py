@@ -113,19 +113,19 @@ def _replacements(session: Session, invoices: Sequence[tuple[int | None, Invoice
     for provider, replaces, number in session.execute(
             select(FeeInvoice.provider, FeeInvoice.replaces, FeeInvoice.number)
             .where(tuple_(FeeInvoice.provider, FeeInvoice.replaces).in_(wanted))):
-        taken[(provider, replaces)] = number
+        taken[(provider, str(replaces))] = number
     errors: list[FieldError] = []
     for line, invoice in invoices:
         if invoice.replaces:
             key = (invoice.provider, invoice.replaces)
-            period = known.get(key)
-            if period is None:
+            billed = known.get(key)
+            if billed is None:
                 errors.append(FieldError("replaces", f"invoice {invoice.replaces} of "
                                          f"{invoice.provider} is not recorded (record it "
                                          "first, or put it on an earlier line)", line))
-            elif period != invoice.period:
+            elif billed != invoice.period:
                 errors.append(FieldError("replaces", f"invoice {invoice.replaces} bills "
-                                         f"{period:%m/%Y}, not {invoice.period:%m/%Y}: a "
+                                         f"{billed:%m/%Y}, not {invoice.period:%m/%Y}: a "
                                          "replacement bills the same month", line))
             elif key in taken:
                 errors.append(FieldError("replaces", f"invoice {invoice.replaces} is already "

@@ -337,11 +337,15 @@ _PHRASES: dict[str, str] = {
     "No settlement line in this year.": "Không có dòng quyết toán nào trong năm này.",
     "Subscriptions and fee invoices": "Phí thuê bao và hóa đơn phí",
     "Per provider and month: what the subscription contract expects (the package, plus the "
-    "overage for each transaction above what it includes) against the fee invoices recorded "
-    "for that month (`recon fee-invoices import`).":
+    "overage for each transaction above what it includes) against the fee invoices in force "
+    "for that month (an invoice a replacement corrects no longer counts). A difference beyond "
+    "the contract's tolerance, or an invoice no contract covers, is a finding of the "
+    "reconciliation run.":
         "Theo từng nhà cung cấp và tháng: số tiền theo hợp đồng thuê bao (giá gói, cộng phí "
-        "cho mỗi giao dịch vượt số giao dịch của gói) so với các hóa đơn phí đã ghi nhận cho "
-        "tháng đó (`recon fee-invoices import`).",
+        "cho mỗi giao dịch vượt số giao dịch của gói) so với các hóa đơn phí còn hiệu lực của "
+        "tháng đó (hóa đơn đã bị thay thế không còn được tính). Chênh lệch vượt mức cho phép "
+        "của hợp đồng, hoặc hóa đơn không có hợp đồng, là một chênh lệch do lần đối soát ghi "
+        "nhận.",
     "Included": "Gói gồm",
     "Expected by contract": "Theo hợp đồng",
     "Invoiced": "Theo hóa đơn",
@@ -350,7 +354,7 @@ _PHRASES: dict[str, str] = {
     "billed": "thanh toán riêng",
     "No subscription and no fee invoice in this year.":
         "Không có thuê bao hay hóa đơn phí nào trong năm này.",
-    "Finding": "Chênh lệch",
+    "Finding of the run": "Kết quả đối soát",
     "Fee invoices": "Hóa đơn phí",
     "Invoice": "Hóa đơn",
     "Issued on": "Ngày lập",

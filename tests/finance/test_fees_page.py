@@ -89,7 +89,7 @@ def test_subscriptions_against_their_invoices(app: Flask, make_user: Callable[..
 
     def cells(provider: str) -> list[str]:
         row = re.search(rf'<tr data-provider="{provider}" data-month="2026-11"><td>11/2026'
-                        rf'</td><td>[^<]*</td><td class="mono">[^<]*</td>(.*?)</tr>',
+                        rf'</td><td>[^<]*</td><td class="mono nowrap">[^<]*</td>(.*?)</tr>',
                         page.split('data-testid="subscriptions"')[1], re.S)
         assert row is not None, provider
         return [re.sub(r"<[^>]+>", "", c).strip()

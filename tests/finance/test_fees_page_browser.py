@@ -107,8 +107,9 @@ def test_the_fees_page_in_vietnamese_and_english(tmp_path: Path) -> None:
         page.locator("[data-testid=fees-table] tr[data-provider=vnpay] "
                      "[data-testid=fees-findings]").click()
         page.wait_for_url("**/finance/discrepancies?**")
-        queue = page.inner_text("main")
-        assert "Sai phí theo hợp đồng" in queue and "Hóa đơn phí lệch" not in queue
+        rows = page.locator("[data-testid=queue-row]")
+        assert rows.count() == 1 and "Sai phí theo hợp đồng" in rows.inner_text()
+        assert page.locator("[data-testid=kind-fee_mismatch]").is_checked()
         page.go_back()
         page.wait_for_url("**/finance/fees?year=2026")
 
