@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 import pytest
 from flask import Flask
 
+from recon.accounts.scopes import set_user_scope, user_id_by_name
 from recon.clock import FixedClock
 from recon.contracts import ContractBook, load_contracts
 from recon.contracts.invoices import HEADER, InvoiceIn
@@ -20,6 +21,7 @@ from recon.engine import EngineConfig
 from recon.errors import ValidationError
 from recon.settlements.fee_invoices import import_invoices, list_invoices, record_invoice
 from tests.finance.test_roles import _session_client
+from tests.foundation.helpers import AGENCY
 from tests.reconcile.recon_builders import TOTAL, World, state
 
 NOV = date(2026, 11, 1)  # the test clock's month
@@ -163,3 +165,46 @@ def test_the_finding_on_its_page_and_on_the_fees_page(
     assert invoice_id > 0
     english = client.get(f"/finance/discrepancies/{found.id}?lang=en").get_data(as_text=True)
     assert "Fee invoice differs from contract" in english and "Expected by contract" in english
+
+
+def test_a_user_of_some_agencies_does_not_see_the_centres_invoice_finding(
+        app: Flask, make_user: Callable[..., str], w: World) -> None:
+    """A provider's invoice is the centre's, not an agency's: a user narrowed to the very agency
+    whose payments the invoice's month counts gets 404 for the finding, and the fees page keeps
+    the invoices hidden."""
+    _sepay_month(w, 221_000)
+    w.run("full", as_of=w.clock.now())
+    (found,) = _findings(w, "open")
+    client, _csrf = _session_client(app, make_user, "finance", "ketoan-hue")
+    with w.db.transaction() as s:
+        set_user_scope(s, w.clock, user_id_by_name(s, "ketoan-hue"), [AGENCY])
+    assert client.get(f"/finance/discrepancies/{found.id}").status_code == 404
+    fees = client.get("/finance/fees?year=2026").get_data(as_text=True)
+    assert 'data-testid="subscriptions-hidden"' in fees and "SP-2026-11" not in fees
+    queue = client.get("/finance/discrepancies?kind=fee_invoice_mismatch").get_data(
+        as_text=True)
+    assert 'data-testid="queue-row"' not in queue
+
+
+def test_the_command_records_a_replacement_and_lists_it(env: dict[str, str], db: Database,
+                                                        ) -> None:
+    from click.testing import CliRunner
+
+    from recon.cli import cli
+
+    runner = CliRunner()
+    base = ["fee-invoices", "record", "--provider", "casso", "--date", "2026-12-01",
+            "--month", "2026-11", "--how", "billed"]
+    first = runner.invoke(cli, [*base, "--number", "CA-11", "--amount", "160.000"],
+                          catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    wrong = runner.invoke(cli, [*base, "--number", "CA-11B", "--amount", "150000",
+                                "--replaces", "CA-99"])
+    assert wrong.exit_code == 1 and "invoice CA-99 of casso is not recorded" in wrong.output
+    fixed = runner.invoke(cli, [*base, "--number", "CA-11B", "--amount", "150000",
+                                "--replaces", "CA-11"], catch_exceptions=False)
+    assert fixed.exit_code == 0, fixed.output
+    listed = runner.invoke(cli, ["fee-invoices", "list", "--month", "2026-11"],
+                           catch_exceptions=False)
+    lines = [ln for ln in listed.output.splitlines() if "CA-11B" in ln]
+    assert len(lines) == 1 and lines[0].endswith("billed  replaces CA-11")
