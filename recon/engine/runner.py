@@ -493,6 +493,8 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
     result = invoices.apply(result)
     previous_open = invoices.previous(previous_open)
     timings["fee_invoices"] = time.perf_counter() - t_inv
+    say(f"fee invoices: {len(invoices.outcome.months):,} provider-months invoiced, "
+        f"{len(invoices.outcome.findings):,} off contract in {timings['fee_invoices']:.2f}s")
     # the portal pass (recon/engine/portal_load.py): the portal's daily lists, three ways
     t_portal = time.perf_counter()
     portal = portal_load.prepare(conn, config=config, mode=mode, mark=since_mark)
