@@ -108,13 +108,13 @@ class InvoiceOutcome:
     active: bool = True  # False: the book holds no contract, nothing was judged
 
     def month_of(self, invoice_id: int) -> MonthJudgement | None:
-        """The month an invoice (in force or replaced) belongs to, as judged now."""
-        replacing = self.replaced_by.get(invoice_id)
-        for m in self.months:
-            ids = {i.id for i in m.invoices}
-            if invoice_id in ids or (replacing is not None and replacing.id in ids):
-                return m
-        return None
+        """The month an invoice (in force, or replaced, through any chain of replacements)
+        belongs to, as judged now."""
+        current, seen = invoice_id, set()
+        while current in self.replaced_by and current not in seen:
+            seen.add(current)
+            current = self.replaced_by[current].id
+        return next((m for m in self.months if any(i.id == current for i in m.invoices)), None)
 
 
 def replacements(invoices: Iterable[InvoiceRow]) -> dict[int, InvoiceRow]:

@@ -63,6 +63,11 @@ def test_a_replacement_takes_the_place_of_the_invoice_it_corrects() -> None:
     out = judge_invoices([fixed, wrong], {}, BOOK)
     assert out.findings == [] and out.month_of(3) is out.month_of(9)
     assert out.months[0].invoices == (fixed,)
+    # a chain of replacements: the first invoice belongs to the month of the last
+    third = InvoiceRow(12, "sepay", "SP-2C", FEB, 199_000, replaces="SP-2B")
+    chained = judge_invoices([wrong, fixed._replace(amount=1), third], {}, BOOK)
+    assert chained.findings == [] and chained.month_of(3) is chained.month_of(12)
+    assert chained.month_of(3) is not None and chained.month_of(3).invoices == (third,)
     # a replacement still wrong is a finding about the replacement
     still = InvoiceRow(9, "sepay", "SP-2B", FEB, 200_000, replaces="SP-2")
     (found,) = judge_invoices([wrong, still], {}, BOOK).findings
