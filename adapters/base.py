@@ -400,6 +400,32 @@ class PayoutSpec:
             raise ValueError(f"payout days must be a whole number >= 0, got {self.days!r}")
 
 
+#: an operator's override mapping a value to this takes the value out: no method (None)
+UNKNOWN_METHOD = "unknown"
+
+
+def merge_methods(defaults: Mapping[str, Mapping[str, str]],
+                  override: Mapping[str, Mapping[str, str]]
+                  ) -> dict[str, dict[str, str]]:
+    """The effective method table: ``defaults`` (an adapter's :attr:`Adapter.payment_methods`)
+    with ``override`` laid over it per field and value (values compared upper-cased); a value
+    overridden to :data:`UNKNOWN_METHOD` is removed. Fields keep the adapter's order (the
+    first field whose value is known wins). Pure."""
+    out = {name: dict(values) for name, values in defaults.items()}
+    for name, values in override.items():
+        table = out.setdefault(name, {})
+        for value, method in values.items():
+            key = value.strip().upper()
+            if method == UNKNOWN_METHOD:
+                table.pop(key, None)
+            elif method in METHODS:
+                table[key] = method
+            else:
+                raise ValueError(f"{name} {value!r}: {method!r} is not one of {METHODS} or "
+                                 f"{UNKNOWN_METHOD!r}")
+    return out
+
+
 class Adapter(ABC):
     """One payment provider: its callback protocol, and every other fact recon knows of it.
 
@@ -463,10 +489,27 @@ class Adapter(ABC):
         return cls(**cls.env_spec.arguments_from(env), max_age_seconds=max_age_seconds,
                    clock=clock)
 
-    @classmethod
-    def method_of(cls, fields: Mapping[str, object]) -> str | None:
-        """The payment method the call's ``fields`` name by :attr:`payment_methods`."""
-        for name, table in cls.payment_methods.items():
+    #: the operator's table replacing :attr:`payment_methods` for this instance (None: the
+    #: adapter's own); see :meth:`use_methods`
+    _method_table: Mapping[str, Mapping[str, str]] | None = None
+
+    def use_methods(self, table: Mapping[str, Mapping[str, str]]) -> None:
+        """Read payment methods by ``table`` (field -> {value, upper-cased -> one of
+        :data:`METHODS`}) instead of :attr:`payment_methods`: the operator's effective table,
+        :func:`merge_methods` of the adapter's and the operator's file."""
+        for name, values in table.items():
+            for value, method in values.items():
+                if method not in METHODS or value != value.strip().upper():
+                    raise ValueError(f"{self.name}: {name} {value!r} -> {method!r} is not a "
+                                     f"method of {METHODS}")
+        self._method_table = {name: dict(values) for name, values in table.items()}
+
+    def method_of(self, fields: Mapping[str, object]) -> str | None:
+        """The payment method the call's ``fields`` name by :attr:`payment_methods` (or the
+        table given to :meth:`use_methods`)."""
+        table_of = self._method_table if self._method_table is not None else \
+            self.payment_methods
+        for name, table in table_of.items():
             value = fields.get(name)
             if value is None or isinstance(value, bool):
                 continue

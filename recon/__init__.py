@@ -27,9 +27,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     # here, naming its problems, rather than the first reconciliation run
     from recon.calendar import calendar_from_settings  # noqa: PLC0415
     from recon.contracts import contracts_from_settings  # noqa: PLC0415
+    from recon.payments.methods import methods_from_settings  # noqa: PLC0415
 
     calendar_from_settings(settings.env)
     contracts_from_settings(settings.env)
+    methods_from_settings(settings.env)  # the operator's payment method codes
     # a bad RECON_RECEIPT* value stops the start too, not the first payment's recording
     from recon.receipts.issuing import receipting  # noqa: PLC0415
 

@@ -13,7 +13,7 @@ Plain CREATE INDEX on both databases (SQLite supports partial indexes), so no ta
 and the tables' change triggers stay.
 
 Revision ID: 0035_fee_line_indexes
-Revises: 0032_settlement_line_kinds
+Revises: 0033_fee_invoice_mismatch
 Create Date: 2026-12-06 19:10:00
 """
 
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0035_fee_line_indexes'
-down_revision: str | None = '0032_settlement_line_kinds'
+down_revision: str | None = '0033_fee_invoice_mismatch'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

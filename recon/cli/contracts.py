@@ -18,7 +18,7 @@ from recon.cli.common import fail
 
 @click.group("contracts")
 def contracts_group() -> None:
-    """Fee contracts (hợp đồng phí): list them, check a file."""
+    """Fee contracts (hợp đồng phí): list them, check a file; the payment method codes."""
 
 
 @contracts_group.command("list")
@@ -82,6 +82,54 @@ def check_command(path: Path) -> None:
         fail(f"{exc}. Fix the file and check it again; nothing was changed.")
     providers = ", ".join(sorted(book.providers())) or "none"
     click.echo(f"OK: {path}: {len(book)} contracts (providers: {providers})")
+
+
+@contracts_group.command("methods")
+@click.option("--provider", default=None, help="Only this provider.")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path),
+              help="A payment methods file to show (default: RECON_PAYMENT_METHODS).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of lines.")
+def methods_command(provider: str | None, path: Path | None, as_json: bool) -> None:
+    """The effective payment method codes: per provider and field, each value the provider
+    sends and the method (contract channel) it means; the adapter's, with RECON_PAYMENT_METHODS
+    laid over it (marked "file")."""
+    from adapters import PROVIDERS, adapter_class  # noqa: PLC0415
+    from recon.payments.methods import (  # noqa: PLC0415
+        VARIABLE,
+        effective_table,
+        load_methods,
+        methods_from_settings,
+    )
+
+    if provider is not None and provider not in PROVIDERS:
+        fail(f"unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}")
+    try:
+        override = load_methods(path) if path else methods_from_settings(os.environ)
+    except ValueError as exc:
+        fail(str(exc))
+    source = str(path) if path else (os.environ.get(VARIABLE) or "").strip()
+    chosen = [provider] if provider else list(PROVIDERS)
+    tables = {p: effective_table(p, override) for p in chosen}
+    if as_json:
+        click.echo(json.dumps({"file": source or None, "providers": tables},
+                              ensure_ascii=False, sort_keys=False))
+        return
+    laid = f"with {source}" if source else f"no {VARIABLE} file"
+    click.echo(f"Payment method codes: the adapters' own, {laid}.")
+    for name in chosen:
+        own = adapter_class(name).payment_methods
+        if not tables[name]:
+            click.echo(f"{name}: no method field (its payments carry no method: the \"*\" "
+                       "contract)")
+            continue
+        for field, values in tables[name].items():
+            click.echo(f"{name}.{field}:")
+            for value, method in values.items():
+                mark = "" if own.get(field, {}).get(value) == method else "  (file)"
+                click.echo(f"  {value:<18} {method}{mark}")
+            removed = sorted(set(own.get(field, {})) - set(values))
+            for value in removed:
+                click.echo(f"  {value:<18} unknown  (file: taken out)")
 
 
 COMMANDS: list[click.Command] = [contracts_group]

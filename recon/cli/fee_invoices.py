@@ -26,7 +26,8 @@ def fee_invoices_group() -> None:
 @click.pass_context
 def import_command(ctx: click.Context, provider: str | None, file: Path) -> None:
     """Import a CSV or XLSX FILE of invoices, one a row, header
-    provider,number,issued_on,period,amount,vat_amount,charged_as,note. All or nothing; the same
+    provider,number,issued_on,period,amount,vat_amount,charged_as,note (and optionally
+    replaces: the number of the invoice a row corrects). All or nothing; the same
     file or an invoice already recorded is refused. Prints a JSON summary."""
     from recon.settlements.fee_invoices import import_invoices  # noqa: PLC0415
 
@@ -65,9 +66,12 @@ def import_command(ctx: click.Context, provider: str | None, file: Path) -> None
               help="deducted: the provider takes it off a payout; billed: paid apart.")
 @click.option("--vat", default=None, metavar="VND", help="The VAT it states (optional).")
 @click.option("--note", default=None, help="Free text kept with the invoice.")
+@click.option("--replaces", default=None, metavar="NUMBER",
+              help="The number of the provider's invoice this one corrects (same month).")
 @click.pass_context
 def record_command(ctx: click.Context, provider: str, number: str, day: str, month: str,
-                   amount: str, charged_as: str, vat: str | None, note: str | None) -> None:
+                   amount: str, charged_as: str, vat: str | None, note: str | None,
+                   replaces: str | None) -> None:
     """Record one invoice entered by hand (audited)."""
     from recon.contracts.invoices import (  # noqa: PLC0415
         InvoiceIn,
@@ -91,7 +95,8 @@ def record_command(ctx: click.Context, provider: str, number: str, day: str, mon
     except ValueError as exc:
         fail(f"--amount/--vat {exc}")
     app = database_app(ctx)
-    invoice = InvoiceIn(provider, number.strip(), on, period, total, charged_as, tax, note)
+    invoice = InvoiceIn(provider, number.strip(), on, period, total, charged_as, tax, note,
+                        replaces.strip() if replaces is not None else None)
     try:
         new_id = record_invoice(app.db, app.app.extensions["recon.clock"], invoice,
                                 actor="cli")
@@ -125,7 +130,8 @@ def list_command(ctx: click.Context, month: str | None) -> None:
     for v in views:
         vat = f" (VAT {format_vnd(v.vat_amount)})" if v.vat_amount is not None else ""
         click.echo(f"{v.period:%m/%Y}  {v.provider:<8} {v.number:<24} {v.issued_on:%d/%m/%Y}  "
-                   f"{format_vnd(v.amount)}{vat}  {v.charged_as}")
+                   f"{format_vnd(v.amount)}{vat}  {v.charged_as}"
+                   + (f"  replaces {v.replaces}" if v.replaces else ""))
 
 
 COMMANDS: list[click.Command] = [fee_invoices_group]

@@ -17,7 +17,11 @@ order)::
   ``180.000`` or ``180,000``; never ``1.5``, ``1,000.5`` or a negative);
 - ``vat_amount``: the VAT the invoice states (optional; at most the amount);
 - ``charged_as``: ``deducted`` (taken off a payout) or ``billed`` (paid apart);
-- ``note``: free text (optional).
+- ``note``: free text (optional);
+- ``replaces``: the number of the provider's invoice this one corrects (optional; a
+  replacement invoice, hóa đơn thay thế): the replaced invoice no longer counts for its month.
+  It must be recorded already, or be on an earlier line of the same file, for the same
+  provider and month, and not replaced yet.
 
 Every problem of a file is collected with its line number; any one refuses the whole file.
 
@@ -38,11 +42,11 @@ from typing import Final
 from recon.contracts.model import BP, Contract, divide
 
 FIELDS: Final = ("provider", "number", "issued_on", "period", "amount", "vat_amount",
-                 "charged_as", "note")
-OPTIONAL: Final = frozenset({"provider", "vat_amount", "note"})
+                 "charged_as", "note", "replaces")
+OPTIONAL: Final = frozenset({"provider", "vat_amount", "note", "replaces"})
 CHARGED_AS: Final = ("deducted", "billed")
 MAX_VND: Final = 10**15
-HEADER: Final = ",".join(FIELDS)
+HEADER: Final = ",".join(f for f in FIELDS if f != "replaces")
 _GROUPED = re.compile(r"\d{1,3}(?:([.,])\d{3})(?:\1\d{3})*")
 
 
@@ -72,6 +76,7 @@ class InvoiceIn:
     charged_as: str
     vat_amount: int | None = None
     note: str | None = None
+    replaces: str | None = None
 
 
 def _text(value: object) -> str:
@@ -164,6 +169,10 @@ def check_invoice(invoice: InvoiceIn, providers: Collection[str],
                                    f"billed (paid apart), got {invoice.charged_as!r}", line))
     if invoice.period.day != 1:
         errors.append(InvoiceError("period", "must be a month's first day", line))
+    if invoice.replaces is not None and (not invoice.replaces or len(invoice.replaces) > 64
+                                         or invoice.replaces == invoice.number):
+        errors.append(InvoiceError("replaces", "must name another invoice's number (1 to 64 "
+                                   "characters)", line))
     return errors
 
 
@@ -225,7 +234,7 @@ def parse_rows(rows: Iterable[tuple[int, list[object]]], providers: Collection[s
         invoice = InvoiceIn(who, _text(cell("number")), parsed["issued_on"],  # type: ignore[arg-type]
                             parsed["period"], parsed["amount"],  # type: ignore[arg-type]
                             _text(cell("charged_as")).casefold(), vat,
-                            _text(cell("note")) or None)
+                            _text(cell("note")) or None, _text(cell("replaces")) or None)
         problems = check_invoice(invoice, providers, number)
         key = (invoice.provider, invoice.number)
         if key in seen:

@@ -6,6 +6,9 @@ providers (``recon.demo.payments.PAYOUT_SHORT`` short, a planned ``payout_mismat
 by exactly this invoice, so the run names it as the difference instead of leaving it
 unexplained; the count of findings is unchanged.
 
+One planned fault (:data:`INVOICE_FAULTS`): SePay's invoice for the quarter's second month asks
+:data:`OVERCHARGE` more than its contract's charge, one ``fee_invoice_mismatch``.
+
 Deterministic; a second seeding adds nothing. The amounts are the demo contracts' figures
 (recon/data/fee_contracts.toml), not any provider's price.
 """
@@ -29,6 +32,10 @@ from recon.settlements.payouts import payout_config
 
 PREFIX: Final = "DEMO-HD"
 DEDUCTING: Final = ("vnpay", "momo")  # who may take the demo's invoice off a payout
+#: the planned fee invoice faults: one subscription month invoiced above its contract
+INVOICE_FAULTS: Final = {"fee_invoice_mismatch": 1}
+OVERCHARGE: Final = 22_000
+OVERCHARGED: Final = "sepay"  # whose second month of the quarter is overcharged
 
 
 def _vat_of(amount: int) -> int:
@@ -46,7 +53,7 @@ def subscription_invoices(db: Database, book: ContractBook, months: list[date]
     next month, asking what the contract expects."""
     out: list[InvoiceIn] = []
     with db.read() as s:
-        for month in months:
+        for position, month in enumerate(months):
             start = datetime.combine(month, time(), VN_TZ)
             end = datetime.combine(_next_month(month), time(), VN_TZ)
             for contract in book.contracts:
@@ -58,6 +65,8 @@ def subscription_invoices(db: Database, book: ContractBook, months: list[date]
                     Payment.status.in_(("succeeded", "refunded")),
                     Payment.paid_at >= start, Payment.paid_at < end)) or 0)
                 amount = expected_charge(contract, count)
+                if position == 1 and contract.provider == OVERCHARGED:
+                    amount += OVERCHARGE  # the planned fee_invoice_mismatch
                 out.append(InvoiceIn(
                     contract.provider, f"{PREFIX}-{contract.provider.upper()}-{month:%Y%m}",
                     _next_month(month), month, amount, "billed", _vat_of(amount),
@@ -100,4 +109,5 @@ def seed_fee_invoices(db: Database, clock: Clock, *, year: int, quarter: int) ->
         return len(store_invoices(s, clock, invoices, actor="demo"))
 
 
-__all__ = ["deducted_invoice", "seed_fee_invoices", "subscription_invoices"]
+__all__ = ["INVOICE_FAULTS", "OVERCHARGE", "OVERCHARGED", "deducted_invoice",
+           "seed_fee_invoices", "subscription_invoices"]

@@ -155,6 +155,7 @@ def make_identity(
     month: int | None = None,
     budget_item: int | None = None,
     period: int | None = None,
+    fee_invoice_id: int | None = None,
 ) -> str:
     """``kind`` plus the ids of its subject (``Kind.subject``), e.g.
     ``duplicate_payment:dossier=12:payment=99``. Ids outside the subject are not part of it."""
@@ -162,7 +163,8 @@ def make_identity(
     return registry.make_identity(kind, dossier_id=dossier_id, payment_id=payment_id,
                                   settlement_line_id=settlement_line_id,
                                   transfer_id=transfer_id, agency_id=agency_id,
-                                  month=month, budget_item=budget_item, period=period)
+                                  month=month, budget_item=budget_item, period=period,
+                                  fee_invoice_id=fee_invoice_id)
 
 
 def parse_identity(identity: str, *, kinds: KindRegistry | None = None,
@@ -945,6 +947,13 @@ def _found_by_the_deposit_pass(facts: Facts, kind: Kind, emit: Emit) -> None:
 
 
 detect_deposit_overdue = _found_by_the_deposit_pass
+
+
+def detect_fee_invoice_mismatch(facts: Facts, kind: Kind, emit: Emit) -> None:
+    """Emits nothing here: the core sees no invoice. The run's fee invoice pass
+    (:mod:`recon.engine.fee_invoices`, read by :mod:`recon.engine.fee_invoice_load`) finds
+    these and adds them to the result."""
+    del facts, kind, emit
 detect_remittance_overdue = _found_by_the_remittance_pass
 detect_remittance_short = _found_by_the_remittance_pass
 detect_remittance_excess = _found_by_the_remittance_pass

@@ -946,3 +946,59 @@ def deposit_overdue(collector: str, budget_code: str, period: str, due_days: int
         f"after the period (by {date_en(due)}; {late_en} days late) under the fee's regulation "
         "(Decree 120/2016/NĐ-CP, Art. 3(2)(a), as amended by Decree 82/2023/NĐ-CP).",
     )
+
+
+def _invoices_vi(numbers: Sequence[str]) -> str:
+    return f"hóa đơn {', '.join(numbers)}" if len(numbers) == 1 else \
+        f"các hóa đơn {', '.join(numbers)}"
+
+
+def _invoices_en(numbers: Sequence[str]) -> str:
+    return f"invoice{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}"
+
+
+def fee_invoice_mismatch(provider: str, month: date, numbers: Sequence[str], invoiced: int,
+                         contract: str, expected: int, transactions: int, included: int,
+                         monthly: int, overage: int, vat_included: bool, tolerance: int,
+                         replaced: Sequence[str] = ()) -> Pair:
+    """A subscription provider's month invoiced other than its contract's charge."""
+    diff = invoiced - expected
+    more_vi = "nhiều hơn" if diff > 0 else "ít hơn"
+    more_en = "more" if diff > 0 else "less"
+    count_vi = f"{transactions:,}".replace(",", ".")
+    included_vi = f"{included:,}".replace(",", ".")
+    over_vi = f", cộng {vnd(overage)} cho mỗi giao dịch vượt {included_vi} giao dịch" if (
+        overage) else ""
+    over_en = f", plus {vnd(overage)} per transaction above {included:,}" if overage else ""
+    vat_vi = "" if vat_included else ", chưa gồm VAT (cộng VAT)"
+    vat_en = "" if vat_included else ", VAT added"
+    fix_vi = f" (thay thế hóa đơn {', '.join(replaced)})" if replaced else ""
+    fix_en = f" (replacing invoice {', '.join(replaced)})" if replaced else ""
+    return (
+        f"{_cap(_invoices_vi(numbers))}{fix_vi} của {provider_vi(provider)} cho tháng "
+        f"{month:%m/%Y} đòi {vnd(invoiced)}, {more_vi} {vnd(abs(diff))} so với phí thuê bao "
+        f"theo hợp đồng {contract} là {vnd(expected)} (gói {vnd(monthly)}/tháng{over_vi}"
+        f"{vat_vi}; {count_vi} giao dịch trong tháng; sai lệch cho phép {vnd(tolerance)}). "
+        "Đối chiếu với nhà cung cấp; khi có hóa đơn thay thế, ghi hóa đơn đó với số hóa đơn "
+        "bị thay thế.",
+        f"{_cap(_invoices_en(numbers))}{fix_en} of {provider_en(provider)} for "
+        f"{month:%Y-%m} ask{'s' if len(numbers) == 1 else ''} {vnd(invoiced)}, {vnd(abs(diff))} "
+        f"{more_en} than the subscription fee of contract {contract}, {vnd(expected)} "
+        f"(package {vnd(monthly)} a month{over_en}{vat_en}; {transactions:,} transactions "
+        f"that month; tolerance {vnd(tolerance)}). Check with the provider; record its "
+        "replacement invoice naming the invoice it replaces.",
+    )
+
+
+def fee_invoice_without_contract(provider: str, month: date, numbers: Sequence[str],
+                                 invoiced: int) -> Pair:
+    """An invoice for a month in which no contract of its provider is in force."""
+    return (
+        f"{_cap(_invoices_vi(numbers))} của {provider_vi(provider)} cho tháng {month:%m/%Y} "
+        f"đòi {vnd(invoiced)}, nhưng không có hợp đồng phí nào của {provider_vi(provider)} "
+        "có hiệu lực trong tháng đó. Kiểm tra hợp đồng (RECON_CONTRACTS_FILE) hoặc hóa đơn.",
+        f"{_cap(_invoices_en(numbers))} of {provider_en(provider)} for {month:%Y-%m} "
+        f"ask{'s' if len(numbers) == 1 else ''} {vnd(invoiced)}, but no fee contract of "
+        f"{provider_en(provider)} is in force in that month. Check the contracts "
+        "(RECON_CONTRACTS_FILE) or the invoice.",
+    )

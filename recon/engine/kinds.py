@@ -6,7 +6,8 @@ about it:
 - ``subject``: what its identity is about, in order (``dossier``, ``payment``,
   ``settlement_line``, or a pair of them; the remittance kinds name a collecting ``agency``, a
   ``month`` as YYYYMM and a ``budget_item``, the tiểu mục; ``deposit_overdue`` a ``period``'s
-  first day as YYYYMMDD instead of the month). The identity is ``kind`` plus those ids
+  first day as YYYYMMDD instead of the month; ``fee_invoice_mismatch`` a ``fee_invoice``, the
+  id of a provider's invoice). The identity is ``kind`` plus those ids
   (:meth:`KindRegistry.make_identity`) and never changes between runs;
 - ``stage``: ``"transactions"`` for a kind found from payments and settlement lines alone
   (reported early to the runner, while the dossiers still load), ``"dossiers"`` for one that
@@ -61,7 +62,7 @@ Detector = Callable[["Facts", "Kind", Emit], None]
 Reason = Callable[[dict[str, int], "Reconciliation"], Pair]
 
 SUBJECT_PARTS: Final = ("dossier", "payment", "settlement_line", "portal_line", "transfer",
-                         "agency", "month", "period", "budget_item")
+                         "agency", "month", "period", "budget_item", "fee_invoice")
 SEVERITIES: Final = ("high", "medium", "low")
 STAGES: Final = ("transactions", "dossiers")
 NAME_LENGTH: Final = 24  # discrepancies.kind is a VARCHAR(24)
@@ -157,13 +158,14 @@ class KindRegistry:
         month: int | None = None,
         budget_item: int | None = None,
         period: int | None = None,
+        fee_invoice_id: int | None = None,
     ) -> str:
         """``kind`` plus the ids of its subject, e.g.
         ``duplicate_payment:dossier=12:payment=99``. Ids outside the subject are not part."""
         ids = {"dossier": dossier_id, "payment": payment_id,
                "settlement_line": settlement_line_id, "portal_line": portal_line_id,
                "transfer": transfer_id, "agency": agency_id, "month": month,
-               "period": period, "budget_item": budget_item}
+               "period": period, "budget_item": budget_item, "fee_invoice": fee_invoice_id}
         entry = self[kind]
         subject = next((shape for shape in (entry.subject, *entry.alternatives)
                         if all(ids[p] is not None for p in shape)), entry.subject)
@@ -320,6 +322,12 @@ def _entries() -> Sequence[Kind]:
              core.detect_deposit_overdue, explain.deposit_overdue,
              lifecycle.reason_deposit_overdue,
              "Chậm gửi tiền phí vào Kho bạc", "Fees not deposited on time", "high"),
+        # found by the run's fee invoice pass (recon.engine.fee_invoices): a subscription
+        # provider's monthly invoice against its contract
+        Kind("fee_invoice_mismatch", ("fee_invoice",), "transactions",
+             core.detect_fee_invoice_mismatch, explain.fee_invoice_mismatch,
+             lifecycle.reason_fee_invoice_mismatch,
+             "Hóa đơn phí lệch hợp đồng", "Fee invoice differs from contract", "medium"),
     )
 
 

@@ -20,7 +20,15 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from recon.clock import VN_TZ
-from recon.engine import deposits, explain, forwarding, payouts, portal, remittances
+from recon.engine import (
+    deposits,
+    explain,
+    fee_invoices,
+    forwarding,
+    payouts,
+    portal,
+    remittances,
+)
 from recon.engine.core import Reconciliation, settlement_deadline
 from recon.engine.explain import date_en, date_vi, vnd
 from recon.engine.records import REFUNDED, SUCCEEDED, Discrepancy, PaymentRow
@@ -612,3 +620,33 @@ def reason_deposit_overdue(ids: dict[str, int], result: Reconciliation) -> Pair:
                 "remittance.")
     return ("Chưa đến hạn gửi tại thời điểm đối soát.",
             "Not due yet as of this run.")
+
+
+# --------------------------------------------------------------------------- fee invoices
+#
+# Found by the run's fee invoice pass (recon.engine.fee_invoices, read by fee_invoice_load);
+# its outcome rides on the result (FeeInvoiceReconciliation.fee_invoices).
+
+def reason_fee_invoice_mismatch(ids: dict[str, int], result: Reconciliation) -> Pair:
+    outcome = getattr(result, "fee_invoices", None)
+    if not isinstance(outcome, fee_invoices.InvoiceOutcome):
+        return _fallback(result)
+    invoice_id = ids.get("fee_invoice", 0)
+    newer = outcome.replaced_by.get(invoice_id)
+    month = outcome.month_of(invoice_id)
+    if newer is not None:
+        if month is not None and month.ok:
+            return (f"Hóa đơn đã được thay thế bằng hóa đơn {newer.number}; tháng "
+                    f"{month.month:%m/%Y} nay khớp hợp đồng ({vnd(month.invoiced)}).",
+                    f"The invoice was replaced by invoice {newer.number}; "
+                    f"{month.month:%Y-%m} now agrees with the contract "
+                    f"({vnd(month.invoiced)}).")
+        return (f"Hóa đơn đã được thay thế bằng hóa đơn {newer.number} (hóa đơn mới được "
+                "đối chiếu riêng).",
+                f"The invoice was replaced by invoice {newer.number} (the new invoice is "
+                "judged on its own).")
+    if month is not None and month.ok:
+        return (f"Tháng {month.month:%m/%Y} nay khớp hợp đồng: {vnd(month.invoiced)}.",
+                f"{month.month:%Y-%m} now agrees with the contract: {vnd(month.invoiced)}.")
+    return ("Hóa đơn không còn được đối chiếu (hợp đồng hoặc hóa đơn đã thay đổi).",
+            "The invoice is no longer judged (the contracts or the invoices changed).")

@@ -68,6 +68,7 @@ from recon.engine import (
     changes,
     closed,
     deposit_load,
+    fee_invoice_load,
     forward_load,
     payout_load,
     portal_load,
@@ -486,6 +487,14 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
     timings["deposits"] = time.perf_counter() - t_dep
     say(f"deposits: {len(deposits.outcome.states):,} phí parts under a deposit rule, "
         f"{len(deposits.outcome.findings):,} overdue in {timings['deposits']:.2f}s")
+    # the fee invoice pass (recon/engine/fee_invoice_load.py): subscriptions' invoices
+    t_inv = time.perf_counter()
+    invoices = fee_invoice_load.prepare(conn, config.contracts)
+    result = invoices.apply(result)
+    previous_open = invoices.previous(previous_open)
+    timings["fee_invoices"] = time.perf_counter() - t_inv
+    say(f"fee invoices: {len(invoices.outcome.months):,} provider-months invoiced, "
+        f"{len(invoices.outcome.findings):,} off contract in {timings['fee_invoices']:.2f}s")
     # the portal pass (recon/engine/portal_load.py): the portal's daily lists, three ways
     t_portal = time.perf_counter()
     portal = portal_load.prepare(conn, config=config, mode=mode, mark=since_mark)

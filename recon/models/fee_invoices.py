@@ -1,5 +1,5 @@
 """The providers' fee invoices (issue 17 §1–§2) and the files they were imported from
-(migration 0030). docs/reconciliation.md#fee-invoices."""
+(migration 0030; ``replaces``: 0033). docs/reconciliation.md#fee-invoices."""
 
 from __future__ import annotations
 
@@ -61,6 +61,9 @@ class FeeInvoice(Base):
     vat_amount: Mapped[int | None] = mapped_column(BigInteger)
     charged_as: Mapped[str] = mapped_column(String(10))
     note: Mapped[str | None] = mapped_column(Text)
+    # the number of the provider's invoice this one corrects (a replacement invoice, 0033):
+    # the replaced one no longer counts
+    replaces: Mapped[str | None] = mapped_column(String(64))
     file_id: Mapped[int | None] = mapped_column(ForeignKey("fee_invoice_files.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(100))

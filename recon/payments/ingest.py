@@ -75,6 +75,7 @@ from recon.clock import Clock
 from recon.config import Settings
 from recon.db import Database, retrying
 from recon.models import Callback
+from recon.payments.methods import apply_methods
 from recon.payments.recording import (
     MatchKeys,
     MatchShape,
@@ -519,6 +520,7 @@ def _decide_before_recording(provider: str, raw: RawRequest, clock: Clock,
     except NotConfigured as exc:
         return Decision(Outcome.not_configured, Outcome.not_configured.value,
                         _clip(str(exc)), None), not_configured_ack(provider, str(exc))
+    apply_methods(adapter, settings.env)  # the operator's method codes (RECON_PAYMENT_METHODS)
     event, decision = _parse(adapter, raw)
     if decision is not None:
         return decision, cls.acknowledge(decision.outcome, decision.detail)

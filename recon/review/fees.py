@@ -12,6 +12,9 @@ month is priced by the contract (:func:`recon.contracts.invoices.expected_charge
 plus the overage per transaction above what it includes, counted over the provider's succeeded
 and refunded payments paid that month, Vietnam time) and set against the fee invoices recorded
 for that month (:func:`subscriptions_by_month`), whether billed apart or deducted from a payout.
+An invoice another one replaces (``fee_invoices.replaces``) no longer counts; it is listed as
+replaced. Each month's ``fee_invoice_mismatch`` (the run's fee invoice pass,
+:mod:`recon.engine.fee_invoices`) is linked from its row.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from recon.clock import VN_TZ
 from recon.contracts import ContractBook, MonthCounter
 from recon.contracts.invoices import expected_charge
 from recon.contracts.model import judge
-from recon.models import FeeInvoice, Payment, SettlementLine
+from recon.engine.fee_invoices import KIND as INVOICE_KIND
+from recon.engine.fee_invoices import InvoiceRow, covered_in_month, replacements
+from recon.models import Discrepancy, FeeInvoice, Payment, SettlementLine
 from recon.scope import ALL, Scope, line_condition
 
 
@@ -113,6 +118,10 @@ class SubscriptionRow:
     expected: int | None = None
     invoiced: int = 0
     invoices: list[tuple[str, str]] = field(default_factory=list)  # (number, charged_as)
+    replaced: list[tuple[str, str]] = field(default_factory=list)  # (number, replaced by)
+    invoice_ids: list[int] = field(default_factory=list)  # in force, by id
+    finding: tuple[int, str] | None = None  # its fee_invoice_mismatch: (id, status)
+    covered: bool = True  # some contract of the provider is in force in the month
 
     @property
     def difference(self) -> int | None:
@@ -150,14 +159,28 @@ def subscriptions_by_month(session: Session, book: ContractBook, year: int
             rows[(month, provider)] = SubscriptionRow(month, provider, transactions=int(count))
     invoices = session.execute(
         select(FeeInvoice.period, FeeInvoice.provider, FeeInvoice.number, FeeInvoice.amount,
-               FeeInvoice.charged_as)
+               FeeInvoice.charged_as, FeeInvoice.id, FeeInvoice.replaces)
         .where(FeeInvoice.period >= months[0], FeeInvoice.period <= months[-1])
-        .order_by(FeeInvoice.period, FeeInvoice.provider, FeeInvoice.number))
-    for period, provider, number, amount, charged_as in invoices:
+        .order_by(FeeInvoice.period, FeeInvoice.provider, FeeInvoice.number)).all()
+    gone = replacements(InvoiceRow(int(r[5]), r[1], r[2], r[0], int(r[3]), r[6])
+                        for r in invoices)
+    for period, provider, number, amount, charged_as, invoice_id, _replaces in invoices:
         row = rows.setdefault((period, provider), SubscriptionRow(period, provider))
+        if invoice_id in gone:
+            row.replaced.append((number, gone[invoice_id].number))
+            continue
         row.invoiced += int(amount)
         row.invoices.append((number, charged_as))
+        row.invoice_ids.append(int(invoice_id))
+    leads = {f"{INVOICE_KIND}:fee_invoice={min(r.invoice_ids)}": r
+             for r in rows.values() if r.invoice_ids}
+    if leads:
+        for did, identity, status in session.execute(
+                select(Discrepancy.id, Discrepancy.identity, Discrepancy.status)
+                .where(Discrepancy.identity.in_(sorted(leads)))):
+            leads[identity].finding = (int(did), status)
     for (month, provider), row in list(rows.items()):
+        row.covered = covered_in_month(book, provider, month)
         contract = book.find(provider, "*", month)  # the contract in force on the 1st
         if contract is None or contract.kind != "subscription":
             if not row.invoices:  # no contract and nothing billed: nothing to show
@@ -169,5 +192,26 @@ def subscriptions_by_month(session: Session, book: ContractBook, year: int
     return [rows[k] for k in sorted(rows)]
 
 
-__all__ = ["FeeRow", "SubscriptionRow", "fees_by_month", "latest_year",
+def invoice_month(session: Session, book: ContractBook, identity: str
+                  ) -> tuple[SubscriptionRow, list[FeeInvoice]] | None:
+    """The month a ``fee_invoice_mismatch`` is about (its row as the fees page shows it) and
+    every invoice of that provider and month, replaced ones included; None when its invoice is
+    gone."""
+    _kind, _sep, rest = identity.partition(":fee_invoice=")
+    if not (rest.isascii() and rest.isdigit()):
+        return None
+    invoice = session.get(FeeInvoice, int(rest))
+    if invoice is None:
+        return None
+    row = next((r for r in subscriptions_by_month(session, book, invoice.period.year)
+                if r.provider == invoice.provider and r.month == invoice.period), None)
+    if row is None:
+        return None
+    its = list(session.scalars(select(FeeInvoice).where(
+        FeeInvoice.provider == invoice.provider, FeeInvoice.period == invoice.period)
+        .order_by(FeeInvoice.id)))
+    return row, its
+
+
+__all__ = ["FeeRow", "SubscriptionRow", "fees_by_month", "invoice_month", "latest_year",
            "subscriptions_by_month"]

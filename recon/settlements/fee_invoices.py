@@ -97,12 +97,55 @@ def _duplicates(session: Session, keys: Sequence[tuple[str, str]]) -> Validation
              "number if this is another invoice.")
 
 
+def _replacements(session: Session, invoices: Sequence[tuple[int | None, InvoiceIn]]
+                  ) -> ValidationError | None:
+    """Each invoice that ``replaces`` another must name one recorded already or on an earlier
+    line, of its provider and month, not replaced yet."""
+    wanted = sorted({(i.provider, i.replaces) for _, i in invoices if i.replaces})
+    if not wanted:
+        return None
+    known: dict[tuple[str, str], date] = {}
+    taken: dict[tuple[str, str], str] = {}
+    for provider, number, period in session.execute(
+            select(FeeInvoice.provider, FeeInvoice.number, FeeInvoice.period)
+            .where(tuple_(FeeInvoice.provider, FeeInvoice.number).in_(wanted))):
+        known[(provider, number)] = period
+    for provider, replaces, number in session.execute(
+            select(FeeInvoice.provider, FeeInvoice.replaces, FeeInvoice.number)
+            .where(tuple_(FeeInvoice.provider, FeeInvoice.replaces).in_(wanted))):
+        taken[(provider, str(replaces))] = number
+    errors: list[FieldError] = []
+    for line, invoice in invoices:
+        if invoice.replaces:
+            key = (invoice.provider, invoice.replaces)
+            billed = known.get(key)
+            if billed is None:
+                errors.append(FieldError("replaces", f"invoice {invoice.replaces} of "
+                                         f"{invoice.provider} is not recorded (record it "
+                                         "first, or put it on an earlier line)", line))
+            elif billed != invoice.period:
+                errors.append(FieldError("replaces", f"invoice {invoice.replaces} bills "
+                                         f"{billed:%m/%Y}, not {invoice.period:%m/%Y}: a "
+                                         "replacement bills the same month", line))
+            elif key in taken:
+                errors.append(FieldError("replaces", f"invoice {invoice.replaces} is already "
+                                         f"replaced by {taken[key]}", line))
+            else:
+                taken[key] = invoice.number
+        known.setdefault((invoice.provider, invoice.number), invoice.period)
+    if not errors:
+        return None
+    return ValidationError(errors, hint="A replacement names the invoice it corrects; nothing "
+                                        "was changed.")
+
+
 def _store(session: Session, invoice: InvoiceIn, *, actor: str, now: datetime,
            file_id: int | None) -> FeeInvoice:
     row = FeeInvoice(provider=invoice.provider, number=invoice.number,
                      issued_on=invoice.issued_on, period=invoice.period, amount=invoice.amount,
                      vat_amount=invoice.vat_amount, charged_as=invoice.charged_as,
-                     note=invoice.note, file_id=file_id, recorded_at=now, recorded_by=actor[:100])
+                     note=invoice.note, replaces=invoice.replaces, file_id=file_id,
+                     recorded_at=now, recorded_by=actor[:100])
     session.add(row)
     return row
 
@@ -111,7 +154,7 @@ def _data(invoice: InvoiceIn) -> dict[str, Any]:
     return {"provider": invoice.provider, "number": invoice.number,
             "issued_on": invoice.issued_on.isoformat(), "period": invoice.period.isoformat()[:7],
             "amount": invoice.amount, "vat_amount": invoice.vat_amount,
-            "charged_as": invoice.charged_as}
+            "charged_as": invoice.charged_as, "replaces": invoice.replaces}
 
 
 def record_invoice(db: Database, clock: Clock, invoice: InvoiceIn, *, actor: str) -> int:
@@ -124,7 +167,7 @@ def record_invoice(db: Database, clock: Clock, invoice: InvoiceIn, *, actor: str
     key = [(invoice.provider, invoice.number)]
     try:
         with db.transaction() as session:
-            duplicate = _duplicates(session, key)
+            duplicate = _duplicates(session, key) or _replacements(session, [(None, invoice)])
             if duplicate is not None:
                 raise duplicate
             row = _store(session, invoice, actor=actor, now=clock.now(), file_id=None)
@@ -148,7 +191,8 @@ def store_invoices(session: Session, clock: Clock, invoices: Sequence[InvoiceIn]
         errors += _field_errors(check_invoice(invoice, list(PROVIDERS)))
     if errors:
         raise ValidationError(errors, hint="Correct the invoices; nothing was changed.")
-    duplicate = _duplicates(session, [(i.provider, i.number) for i in invoices])
+    duplicate = _duplicates(session, [(i.provider, i.number) for i in invoices]) or \
+        _replacements(session, [(None, i) for i in invoices])
     if duplicate is not None:
         raise duplicate
     now = clock.now()
@@ -194,7 +238,7 @@ def import_invoices(db: Database, clock: Clock, data: bytes, filename: str, *,
                     FieldError("file", f"was already imported as file {seen[0]} "
                                f"({seen[1]}, {seen[2]:%Y-%m-%d %H:%M} UTC)"),
                     hint="Nothing was changed; a file of invoices is imported once.")
-            duplicate = _duplicates(session, keys)
+            duplicate = _duplicates(session, keys) or _replacements(session, parsed)
             if duplicate is not None:
                 raise duplicate
             file_row = FeeInvoiceFile(filename=filename[:255], sha256=sha, size=len(data),
@@ -235,6 +279,7 @@ class InvoiceView:
     note: str | None
     file_id: int | None
     recorded_by: str
+    replaces: str | None = None
 
 
 def list_invoices(session: Session, *, month: date | None = None,
@@ -243,7 +288,8 @@ def list_invoices(session: Session, *, month: date | None = None,
     number."""
     q = select(FeeInvoice.id, FeeInvoice.provider, FeeInvoice.number, FeeInvoice.issued_on,
                FeeInvoice.period, FeeInvoice.amount, FeeInvoice.vat_amount, FeeInvoice.charged_as,
-               FeeInvoice.note, FeeInvoice.file_id, FeeInvoice.recorded_by)
+               FeeInvoice.note, FeeInvoice.file_id, FeeInvoice.recorded_by,
+               FeeInvoice.replaces)
     if month is not None:
         q = q.where(FeeInvoice.period == month.replace(day=1))
     if year is not None:

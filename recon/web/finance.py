@@ -294,9 +294,17 @@ def _render_detail(discrepancy_id: int, *, error: str | None = None, status: int
         with database().read() as s:  # both sides: what was owed onward, the transfers
             forward = forwarding_reads.overdue_sides(
                 s, d.payment_id, now=_clock().now(), deadline_hours=_forward_deadline())
+    invoice_side = None
+    if d.kind == "fee_invoice_mismatch" and scope().is_all:
+        from recon.contracts import contracts_from_settings  # noqa: PLC0415
+        from recon.review.fees import invoice_month  # noqa: PLC0415
+
+        book = contracts_from_settings(current_app.extensions["recon.settings"].env)
+        with database().read() as s:  # the month's invoices against its contract
+            invoice_side = invoice_month(s, book, d.identity)
     return render_template(
         "finance/detail.html", story=story, d=story.discrepancy, error=error, payout=sides,
-        forward=forward,
+        forward=forward, invoice_side=invoice_side,
         form=form or {}, me=g.principal.actor, overdue=_overdue(story),
         whole_scope=scope().is_all,
         back=_back_link(),

@@ -323,10 +323,14 @@ _PHRASES: dict[str, str] = {
     "banking days": "ngày làm việc",
     "Overdue (banking days)": "Quá hạn (ngày làm việc)",
     "Fees charged against the contracts": "Phí đã thu so với hợp đồng",
-    "Fees charged per provider and month, against each provider's fee contract (by the "
-    "transaction's date). Contracts: {origin}.":
-        "Phí nhà cung cấp đã trừ theo từng tháng, so với hợp đồng phí của nhà cung cấp (theo "
-        "ngày giao dịch). Hợp đồng: {origin}.",
+    "Fees the providers deducted from their settlement lines, per provider and the month the "
+    "lines were settled, against the fee contracts: each line by the contract in force on its "
+    "transaction's date. A subscription provider deducts nothing from its lines: its month is "
+    "set against its invoices below. Contracts: {origin}.":
+        "Phí nhà cung cấp đã trừ trên các dòng quyết toán, theo nhà cung cấp và tháng quyết "
+        "toán, so với hợp đồng phí: mỗi dòng theo hợp đồng có hiệu lực vào ngày giao dịch. Nhà "
+        "cung cấp thu phí thuê bao không trừ phí trên từng dòng: tháng của họ được đối chiếu "
+        "với hóa đơn ở bảng dưới. Hợp đồng: {origin}.",
     "Fee charged": "Phí đã thu",
     "Fee per contract": "Phí theo hợp đồng",
     "Lines off contract": "Dòng sai phí",
@@ -335,11 +339,15 @@ _PHRASES: dict[str, str] = {
     "No settlement line in this year.": "Không có dòng quyết toán nào trong năm này.",
     "Subscriptions and fee invoices": "Phí thuê bao và hóa đơn phí",
     "Per provider and month: what the subscription contract expects (the package, plus the "
-    "overage for each transaction above what it includes) against the fee invoices recorded "
-    "for that month (`recon fee-invoices import`).":
+    "overage for each transaction above what it includes) against the fee invoices in force "
+    "for that month (an invoice a replacement corrects no longer counts). A difference beyond "
+    "the contract's tolerance, or an invoice no contract covers, is a finding of the "
+    "reconciliation run.":
         "Theo từng nhà cung cấp và tháng: số tiền theo hợp đồng thuê bao (giá gói, cộng phí "
-        "cho mỗi giao dịch vượt số giao dịch của gói) so với các hóa đơn phí đã ghi nhận cho "
-        "tháng đó (`recon fee-invoices import`).",
+        "cho mỗi giao dịch vượt số giao dịch của gói) so với các hóa đơn phí còn hiệu lực của "
+        "tháng đó (hóa đơn đã bị thay thế không còn được tính). Chênh lệch vượt mức cho phép "
+        "của hợp đồng, hoặc hóa đơn không có hợp đồng, là một chênh lệch do lần đối soát ghi "
+        "nhận.",
     "Included": "Gói gồm",
     "Expected by contract": "Theo hợp đồng",
     "Invoiced": "Theo hóa đơn",
@@ -348,6 +356,14 @@ _PHRASES: dict[str, str] = {
     "billed": "thanh toán riêng",
     "No subscription and no fee invoice in this year.":
         "Không có thuê bao hay hóa đơn phí nào trong năm này.",
+    "Finding of the run": "Kết quả đối soát",
+    "Fee invoices": "Hóa đơn phí",
+    "Invoice": "Hóa đơn",
+    "Issued on": "Ngày lập",
+    "How it is paid": "Cách thanh toán",
+    "Replaces": "Thay thế hóa đơn",
+    "replaced by {number}": "đã thay bằng {number}",
+    "No contract in force": "Không có hợp đồng hiệu lực",
     "Only a user who sees every agency sees the providers' invoices (they are the "
     "centre's).":
         "Chỉ người dùng xem được mọi đơn vị mới xem được hóa đơn của nhà cung cấp (hóa đơn "

@@ -46,8 +46,9 @@ def test_each_built_in_kind_names_its_own_detector_sentence_and_reason() -> None
     # 14th: fee_mismatch (0016_fee_contracts); 15th: multi_reference_unsplit (0018_allocations)
     # 16th-17th: forward_overdue, forward_mismatch (0021_transfers); 18th-20th: the remittance
     # kinds (0022_remittances); 21st: portal_mismatch (0023_portal); 22nd-24th: the receipt
-    # kinds (0024_receipt_kinds); 25th: deposit_overdue (0028_deposits)
-    assert len(REGISTRY) == len(KINDS) == 25
+    # kinds (0024_receipt_kinds); 25th: deposit_overdue (0028_deposits); 26th:
+    # fee_invoice_mismatch (0033_fee_invoice_mismatch)
+    assert len(REGISTRY) == len(KINDS) == 26
     for kind in REGISTRY:
         assert kind.detector is getattr(core, f"detect_{kind.name}")
         assert kind.explain is getattr(explain, kind.name)
@@ -87,10 +88,12 @@ def test_finance_pages_name_each_kind_by_its_registry_label() -> None:
 def test_identities_follow_the_subjects() -> None:
     for kind in REGISTRY:
         given = {"dossier_id": 1, "payment_id": 2, "settlement_line_id": 3, "transfer_id": 4,
-                 "agency_id": 5, "month": 202103, "budget_item": 2716, "period": 20210301}
+                 "agency_id": 5, "month": 202103, "budget_item": 2716, "period": 20210301,
+                 "fee_invoice_id": 6}
         identity = make_identity(kind.name, **given)
         expected = {"dossier": 1, "payment": 2, "settlement_line": 3, "transfer": 4,
-                    "agency": 5, "month": 202103, "budget_item": 2716, "period": 20210301}
+                    "agency": 5, "month": 202103, "budget_item": 2716, "period": 20210301,
+                    "fee_invoice": 6}
         assert parse_identity(identity) == (
             kind.name, {part: expected[part] for part in kind.subject})
 
@@ -174,10 +177,12 @@ def test_0008_downgrades_and_upgrades_keeping_every_discrepancy(db: Database) ->
 
     # the kinds 0008 admits (0011_periods adds late_for_closed_period, 0015 the payout kinds,
     # 0016 fee_mismatch, 0018 multi_reference_unsplit, 0021 the forward kinds, 0022 the
-    # remittance kinds, 0023 portal_mismatch, 0024 the receipt kinds, 0028 deposit_overdue)
+    # remittance kinds, 0023 portal_mismatch, 0024 the receipt kinds, 0028 deposit_overdue,
+    # 0033 fee_invoice_mismatch)
     kinds_0008 = [n for n in REGISTRY.names
                   if n not in ("late_for_closed_period", "fee_mismatch",
-                               "multi_reference_unsplit", "portal_mismatch", "deposit_overdue")
+                               "multi_reference_unsplit", "portal_mismatch", "deposit_overdue",
+                               "fee_invoice_mismatch")
                   and not n.startswith(("payout_", "forward_", "remittance_", "receipt_"))]
     for i, kind in enumerate(kinds_0008):
         _insert(db, f"{kind}:dossier={i}", kind)

@@ -19,6 +19,7 @@ from recon.cli import cli
 from recon.db import Database
 from recon.demo.catalog import generate_quarter, quarter_bounds
 from recon.demo.deposits import DEPOSIT_FAULTS
+from recon.demo.fee_invoices import INVOICE_FAULTS, OVERCHARGE, OVERCHARGED
 from recon.demo.payments import (
     FAULTS,
     PAYOUT_FAULTS,
@@ -178,6 +179,7 @@ def test_the_demo_reconciles_to_its_planned_faults_and_no_more(
     planned |= TRANSFER_FAULTS  # the onward transfers' (recon/demo/transfers.py)
     planned.update(REMITTANCE_FAULTS)  # the C1-02/NS vouchers' (recon/demo/remittances.py)
     planned.update(DEPOSIT_FAULTS)  # the phí deposits' (recon/demo/deposits.py)
+    planned.update(INVOICE_FAULTS)  # the fee invoices' (recon/demo/fee_invoices.py)
     # every kind of the registry is counted; the demo plans no fault of the others; with
     # receipts off (the default) no receipt is judged
     assert counts == {kind: planned.get(kind, 0) for kind in KINDS}
@@ -193,6 +195,15 @@ def test_the_demo_reconciles_to_its_planned_faults_and_no_more(
     named = [t for t in payout_texts if t and deducted.number in t]
     assert len(named) == 1 and "fee invoice" in named[0]
     assert {i.provider for i in invoices if i.charged_as == "billed"} == {"sepay", "casso"}
+    # the planned fee_invoice_mismatch: SePay's second month, OVERCHARGE above its contract
+    with db.read() as s:
+        [wrong] = s.scalars(select(Discrepancy).where(
+            Discrepancy.kind == "fee_invoice_mismatch")).all()
+    [overcharged] = [i for i in invoices if wrong.identity == f"fee_invoice_mismatch:"
+                     f"fee_invoice={i.id}"]
+    assert overcharged.provider == OVERCHARGED and overcharged.period.month == 2
+    assert wrong.delta == OVERCHARGE and wrong.actual_amount == overcharged.amount
+    assert overcharged.number in wrong.explanation and "thuê bao" in wrong.explanation
     # the demo issued its receipts (with its own key); with receipts on they are judged and
     # exactly the planned receipt faults are found, as new findings
     monkeypatch.setenv("RECON_RECEIPTS", "on")

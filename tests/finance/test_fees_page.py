@@ -31,8 +31,11 @@ def test_fees_per_provider_and_month(app: Flask, make_user: Callable[..., str], 
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
     assert cells[0] == "11/2026" and cells[2] == "vnpay-demo"
     nbsp = "\u00a0"
-    assert cells[3:9] == ["2", f"360.000{nbsp}₫", f"4.268{nbsp}₫", f"3.168{nbsp}₫",
-                          f"+1.100{nbsp}₫", "1"]
+    assert cells[3:8] == ["2", f"360.000{nbsp}₫", f"4.268{nbsp}₫", f"3.168{nbsp}₫",
+                          f"+1.100{nbsp}₫"]
+    # the line off contract links to the fee_mismatch findings of the provider
+    assert cells[8] == ('<a href="/finance/discrepancies?kind=fee_mismatch&amp;provider=vnpay" '
+                        'data-testid="fees-findings">1</a>')
     bad = client.get("/finance/fees?year=abc")
     assert bad.status_code == 422
     empty = client.get("/finance/fees?year=2020").get_data(as_text=True)
@@ -86,16 +89,17 @@ def test_subscriptions_against_their_invoices(app: Flask, make_user: Callable[..
 
     def cells(provider: str) -> list[str]:
         row = re.search(rf'<tr data-provider="{provider}" data-month="2026-11"><td>11/2026'
-                        rf'</td><td>[^<]*</td><td class="mono">[^<]*</td>(.*?)</tr>',
+                        rf'</td><td>[^<]*</td><td class="mono nowrap">[^<]*</td>(.*?)</tr>',
                         page.split('data-testid="subscriptions"')[1], re.S)
         assert row is not None, provider
         return [re.sub(r"<[^>]+>", "", c).strip()
                 for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
 
     assert cells("sepay") == ["2", "3.000", f"199.000{nbsp}₫", f"210.000{nbsp}₫",
-                              f"+11.000{nbsp}₫", "SP-2026-11 (thanh toán riêng)"]
+                              f"+11.000{nbsp}₫", "SP-2026-11 (thanh toán riêng)", "—"]
+    # VNPay prices per transaction (its contract is no subscription): nothing to judge
     assert cells("vnpay") == ["0", "—", "—", f"330.000{nbsp}₫", "—",
-                              "VNP-HD-7 (trừ vào tiền chuyển về)"]
+                              "VNP-HD-7 (trừ vào tiền chuyển về)", "—"]
     english = client.get("/finance/fees?year=2026&lang=en").get_data(as_text=True)
     assert "Subscriptions and fee invoices" in english and "deducted from a payout" in english
     empty = client.get("/finance/fees?year=2020").get_data(as_text=True)
