@@ -245,12 +245,14 @@ def build_postgresql(engine: Engine, n: int, total: int | None = None) -> None:
         conn.execute(text("VACUUM ANALYZE"))
 
 
-# Undo a finished bench run on a kept database (--reuse-database): its discrepancies, runs and
-# audit events, and the 1,000 events. A scratch database only: session_replication_role =
+# Undo a finished bench run on a kept database (--reuse-database): its discrepancies, runs,
+# audit events and kept owed parts (the first run builds them again, as after the upgrade),
+# and the 1,000 events. A scratch database only: session_replication_role =
 # replica skips the audit table's append-only trigger (and the foreign-key triggers).
 PG_RESET = """
 SET LOCAL session_replication_role = replica;
 TRUNCATE discrepancies, recon_runs, audit_events, period_snapshots;
+TRUNCATE owed_parts, owed_totals, owed_state;
 DELETE FROM settlement_lines WHERE created_at = :at;
 DELETE FROM payments WHERE provider_txn_id LIKE 'TXN%' AND updated_at = :at;
 UPDATE payments SET status = 'succeeded', updated_at = paid_at WHERE updated_at = :at
