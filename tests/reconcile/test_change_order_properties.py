@@ -189,6 +189,7 @@ class Play:
             if isinstance(e, Pay):
                 self.facts.setdefault(e.key, (e.dossier, e.amount_kind, e.minutes))
         self.checked = 0
+        self.remittances: list[set[str]] = []  # after each checked run: the open ones
 
     def at(self, skew: int) -> None:
         """The writer's clock: ``skew`` hours off the scheduler's."""
@@ -278,9 +279,10 @@ class Play:
                 f"{sorted(expected - open_in_db(self.db))}, extra "
                 f"{sorted(open_in_db(self.db) - expected)}")
             self.checked += 1
+            self.remittances.append({f[0] for f in expected if f[0].startswith("remittance_")})
 
 
-def check(db: Database, script: list[Event]) -> None:
+def check(db: Database, script: list[Event]) -> Play:
     play = Play(db, script)
     play.apply(Run(full=True))
     for event in script:
@@ -288,6 +290,7 @@ def check(db: Database, script: list[Event]) -> None:
     play.apply(Run(offset=1))
     play.apply(Run(offset=-1))
     assert play.checked >= 2
+    return play
 
 
 @pytest.fixture(scope="module")
@@ -326,3 +329,26 @@ def test_every_incremental_run_leaves_open_what_a_full_run_would(
         check(harness.fresh(), script)
     finally:
         harness.close()
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_remittance_findings_open_move_and_close_in_incremental_runs(
+        backend: str, sqlite_template: Path, change_tmp: Path,
+        request: pytest.FixtureRequest) -> None:
+    """A month falls due unremitted (overdue), its dossier is reassessed and paid again (the
+    amount owed moves), then its payments are refunded (nothing owed: the finding closes):
+    every incremental run, reading the kept parts of the changed dossiers only, leaves what the
+    whole-history query says."""
+    pg = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    harness = Harness(backend, sqlite_template, change_tmp, pg)
+    try:
+        play = check(harness.fresh(), [
+            Pay(key=1, dossier=0, amount_kind=1, minutes=0), Run(offset=192),
+            Intake(dossier=0, fees=3), Pay(key=7, dossier=0, amount_kind=1, minutes=5),
+            Run(offset=192), Refund(key=1), Refund(key=7), Run(offset=192)])
+    finally:
+        harness.close()
+    overdue = [sorted(found) for found in play.remittances[:3]]
+    assert overdue[0] and overdue[0] == overdue[1]  # one month, one collector: moved amount
+    assert all(i.startswith("remittance_overdue:") for i in overdue[0])
+    assert play.remittances[2] == set()  # refunded: nothing is owed any more
