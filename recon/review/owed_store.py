@@ -15,8 +15,11 @@ history. The remittance pass used to run it in every run. Instead:
   status, amount or time) -- and the dossiers of an agency whose code changed (its code is the
   collector of every fee line without one) are recomputed; the totals move by their new parts
   less their old. Its cost is that of the changed dossiers, not of the history.
-- **Full** (:func:`rebuild`): every part is recomputed on the server into a temporary table and
-  only the differences are written (a steady rerun writes nothing); the totals likewise.
+- **Full**: the changed dossiers as above, then every dossier recomputed on the server and
+  summed (:func:`whole_totals`, the reference query's work) and compared with the kept totals
+  in the same snapshot; only if they differ (the tables drifted) are every dossier's parts
+  rebuilt (:func:`rebuild`: into a temporary table, only the differences written). A steady
+  rerun writes nothing. The first run after the upgrade builds the tables with :func:`rebuild`.
 
 Both run in a transaction of their own (:func:`refresh`), which takes its own mark
 (:func:`recon.engine.changes.take_mark`) before it reads and stores it in ``owed_state`` with
@@ -62,7 +65,7 @@ REBUILD_ABOVE: Final = 200_000
 
 _PARTS: Final = """
 SELECT x.dossier_id, x.month, x.collector, x.kind, x.budget_code, x.retention_bp,
-       CAST(SUM(x.part) AS BIGINT)
+       CAST(SUM(x.part) AS BIGINT) AS amount
 FROM (SELECT p.dossier_id, p.month, COALESCE(f.collector_code, p.receiver) AS collector,
              f.kind, COALESCE(f.budget_code, '') AS budget_code,
              CASE WHEN f.kind = 'le_phi' THEN 0 ELSE COALESCE(f.retention_bp, 0) END
@@ -220,15 +223,23 @@ class Refreshed:
     """What :func:`refresh` did: the collected amounts, how, and the rows it wrote."""
 
     collected: dict[PartKey, int]
-    how: str  # "incremental", "full" or "built" (the tables were never built)
-    count: int  # incremental: the dossiers recomputed; else the parts computed
+    #: "incremental", "full" (and every dossier checked: in line), "built" (the tables were
+    #: never built), "rebuilt" (too many changed dossiers), "repaired" (a full run found the
+    #: tables drifted and rebuilt them)
+    how: str
+    count: int  # incremental and full: the changed dossiers recomputed; else the parts built
     written: int  # part and total rows inserted, updated or deleted
 
     def describe(self) -> str:
         what = {"incremental": f"{self.count:,} changed dossiers recomputed",
-                "full": f"every dossier recomputed ({self.count:,} parts)",
+                "full": f"{self.count:,} changed dossiers recomputed, every dossier's sums "
+                        "checked against the kept totals: in line",
                 "built": "the tables were never built: built them from every dossier "
-                         f"({self.count:,} parts)"}[self.how]
+                         f"({self.count:,} parts)",
+                "rebuilt": f"more than {REBUILD_ABOVE:,} dossiers changed: rebuilt from "
+                           f"every dossier ({self.count:,} parts)",
+                "repaired": "the kept totals differed from every dossier's sums: rebuilt "
+                            f"from every dossier ({self.count:,} parts)"}[self.how]
         return f"owed parts: {what}, {self.written:,} rows written"
 
 
@@ -294,7 +305,7 @@ def update(conn: Connection, *, mark: int, agencies: Mapping[int, str],
 
 
 def rebuild(conn: Connection, *, mark: int, agencies: Mapping[int, str],
-            how: str = "full") -> Refreshed:
+            how: str = "rebuilt") -> Refreshed:
     """Recompute every dossier on the server and write only what differs, in the caller's
     write transaction."""
     pg = conn.dialect.name == "postgresql"
@@ -327,11 +338,24 @@ def rebuild(conn: Connection, *, mark: int, agencies: Mapping[int, str],
     return Refreshed(after, how, parts, written)
 
 
+def whole_totals(conn: Connection) -> dict[PartKey, int]:
+    """Every dossier's parts summed per row of the declarations, on the server: the work of
+    :func:`~recon.review.declarations.owed`, at the grain of ``owed_totals``."""
+    sql = _parts_sql(conn, False).replace("SELECT x.dossier_id, x.month", "SELECT x.month", 1)
+    sql = sql.replace("GROUP BY x.dossier_id, x.month", "GROUP BY x.month", 1)
+    return {_key(r[:5]): int(r[5]) for r in conn.execute(text(sql)) if int(r[5])}
+
+
 def refresh(conn: Connection, *, full: bool) -> Refreshed:
     """Bring the tables up to date in ``conn``'s transaction, which must be a fresh write
     transaction (on PostgreSQL ``REPEATABLE READ``): the mark is taken first, before anything
-    is read. ``full``: recompute every dossier; else the changed ones (every one when the
-    tables were never built, or when more than :data:`REBUILD_ABOVE` changed)."""
+    is read. The changed dossiers are recomputed (every one when the tables were never built,
+    or when more than :data:`REBUILD_ABOVE` changed). ``full``: every dossier is recomputed
+    too, on the server, and its sums compared with the kept totals (in one snapshot): when
+    they differ (the tables drifted: a payment moved to another dossier, rows changed by hand
+    with the triggers off), every dossier's parts are rebuilt, only the differences
+    written. A steady full run so costs the whole-history query the pass always ran, and
+    writes nothing."""
     mark = changes.take_mark(conn)
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL jit = off")  # compiling costs these scans more
@@ -340,12 +364,17 @@ def refresh(conn: Connection, *, full: bool) -> Refreshed:
     agencies = agency_codes(conn)
     if state is None:
         return rebuild(conn, mark=mark, agencies=agencies, how="built")
-    if full:
-        return rebuild(conn, mark=mark, agencies=agencies)
     dossiers = changed_dossiers(conn, state, agencies)
     if len(dossiers) > REBUILD_ABOVE:
-        return rebuild(conn, mark=mark, agencies=agencies)
-    return update(conn, mark=mark, agencies=agencies, dossiers=dossiers)
+        return rebuild(conn, mark=mark, agencies=agencies, how="rebuilt")
+    done = update(conn, mark=mark, agencies=agencies, dossiers=dossiers)
+    if not full:
+        return done
+    if whole_totals(conn) == done.collected:
+        return Refreshed(done.collected, "full", done.count, done.written)
+    again = rebuild(conn, mark=mark, agencies=agencies, how="repaired")
+    again.written += done.written
+    return again
 
 
 def refresh_on(conn: Connection, *, full: bool, say: Callable[[str], None] | None = None
@@ -365,4 +394,4 @@ def refresh_on(conn: Connection, *, full: bool, say: Callable[[str], None] | Non
 __all__ = ["CHUNK", "REBUILD_ABOVE", "PartKey", "Parts", "Refreshed", "State",
            "agency_codes", "changed_dossiers", "current", "fresh_parts", "owed_of",
            "read_state", "read_totals", "rebuild", "refresh", "refresh_on", "stored_parts",
-           "update"]
+           "update", "whole_totals"]
