@@ -15,6 +15,10 @@ payment and fee line). These tables keep it between runs (``recon/review/owed_st
 
 Derived data only: no change triggers (nothing reads them by ``change_seq``), no foreign keys.
 
+Also ``ix_fee_lines_collected_elsewhere``, a partial index of the fee lines that name a
+collector: the forwarding and remittance passes read those in every run, and found them by
+scanning every fee line.
+
 Revision ID: 0034_owed_parts
 Revises: 0031_receipt_figures
 Create Date: 2026-12-06 19:10:00
@@ -73,7 +77,13 @@ def upgrade() -> None:
     )
 
 
+    op.create_index('ix_fee_lines_collected_elsewhere', 'fee_lines', ['dossier_id'],
+                    postgresql_where=sa.text('collector_code IS NOT NULL'),
+                    sqlite_where=sa.text('collector_code IS NOT NULL'))
+
+
 def downgrade() -> None:
+    op.drop_index('ix_fee_lines_collected_elsewhere', table_name='fee_lines')
     op.drop_table('owed_state')
     op.drop_table('owed_totals')
     op.drop_table('owed_parts')

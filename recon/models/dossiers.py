@@ -12,6 +12,7 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     String,
+    text,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -93,6 +94,11 @@ class FeeLine(Base):
         CheckConstraint("amount >= 0", name="amount_non_negative"),
         CheckConstraint("kind IN ('phi', 'le_phi')", name="kind_known"),
         Index("ix_fee_lines_dossier_position", "dossier_id", "position", unique=True),
+        # the fee lines another organisation collects (the forwarding and remittance passes'
+        # reads, in every run): found without scanning every fee line (0034)
+        Index("ix_fee_lines_collected_elsewhere", "dossier_id",
+              postgresql_where=text("collector_code IS NOT NULL"),
+              sqlite_where=text("collector_code IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
