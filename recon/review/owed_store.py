@@ -309,6 +309,17 @@ def rebuild(conn: Connection, *, mark: int, agencies: Mapping[int, str],
     """Recompute every dossier on the server and write only what differs, in the caller's
     write transaction."""
     pg = conn.dialect.name == "postgresql"
+    if how == "built":  # nothing to compare with: straight in
+        conn.execute(text("DELETE FROM owed_parts"))
+        conn.execute(text("DELETE FROM owed_totals"))
+        parts = conn.execute(text(
+            f"INSERT INTO owed_parts ({_COLUMNS}) {_parts_sql(conn, False)}")).rowcount or 0
+        after = {_key(r[:5]): int(r[5]) for r in conn.execute(text(
+            f"SELECT {', '.join(_KEY)}, CAST(SUM(amount) AS BIGINT) FROM owed_parts "
+            f"GROUP BY {', '.join(_KEY)}"))}
+        written = parts + _write_totals(conn, {}, after)
+        _write_state(conn, mark, agencies, built=True)
+        return Refreshed(after, how, parts, written)
     if not pg:
         conn.exec_driver_sql("DROP TABLE IF EXISTS temp.owed_fresh")
     conn.exec_driver_sql(
