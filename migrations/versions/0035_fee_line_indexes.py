@@ -1,11 +1,11 @@
-"""partial indexes for the few rows every run reads: fee lines collected elsewhere or under a
-deposit rule, refunded payments (issue 15)
+"""partial indexes for the few rows every run reads: fee lines under a deposit rule, refunded
+payments (issue 15)
 
-Every run's forwarding pass reads the dossiers with a fee line another organisation collects
-(``collector_code IS NOT NULL``), and its deposit pass those with a phí under a deposit rule
-(``deposit_period IS NOT NULL``). Without an index each of those reads scanned every fee line
-(about 0.19 s a scan at 2,000,000 lines on PostgreSQL, two to four scans a run, incremental
-runs included); a partial index on ``dossier_id`` holds only the lines concerned. The payout
+Every run's deposit pass reads the dossiers with a phí under a deposit rule (``deposit_period
+IS NOT NULL``). Without an index that read scanned every fee line (about 0.19 s a scan at
+2,000,000 lines on PostgreSQL, twice a run, incremental runs included); a partial index on
+``dossier_id`` holds only the lines concerned (0034 has the same for the lines another
+organisation collects, the forwarding and remittance passes' read). The payout
 pass reads the refunded payments of the providers that pay in batches (its chargebacks): a
 scan of every payment (0.09 s at 1M), now a partial index on ``provider``.
 
@@ -13,7 +13,7 @@ Plain CREATE INDEX on both databases (SQLite supports partial indexes), so no ta
 and the tables' change triggers stay.
 
 Revision ID: 0035_fee_line_indexes
-Revises: 0033_fee_invoice_mismatch
+Revises: 0034_owed_parts
 Create Date: 2026-12-06 19:10:00
 """
 
@@ -25,13 +25,12 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0035_fee_line_indexes'
-down_revision: str | None = '0033_fee_invoice_mismatch'
+down_revision: str | None = '0034_owed_parts'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_INDEXES = (("ix_fee_lines_collected_elsewhere", "fee_lines", "dossier_id",
-             "collector_code IS NOT NULL"),
-            ("ix_fee_lines_deposit_rule", "fee_lines", "dossier_id", "deposit_period IS NOT NULL"),
+_INDEXES = (("ix_fee_lines_deposit_rule", "fee_lines", "dossier_id",
+             "deposit_period IS NOT NULL"),
             ("ix_payments_refunded", "payments", "provider", "status = 'refunded'"))
 
 

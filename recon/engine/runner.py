@@ -441,7 +441,8 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
             # reads and matches on this one, and the remittance pass's read (the server's
             # work: one aggregate over every payment and fee line) on one more
             if config.remittances is not None:
-                remitted = load.beside(config.remittances.read)
+                remitted = load.beside(config.remittances.reader(
+                    mode, write=not dry_run, say=say))
             payouts = payout_pass(load.lines)  # its batch lines: the load's, not a copy
             payments, lines = load.payments(), load.lines()
             t1 = time.perf_counter()
@@ -525,7 +526,8 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
         # the remittance pass (recon/engine/remittances.py) judges every month in every run:
         # what is owed per collector, month and tiểu mục, against the C1-02/NS vouchers
         t_r = time.perf_counter()
-        inputs = remitted.result() if remitted is not None else config.remittances.read(conn)
+        inputs = (remitted.result() if remitted is not None else
+                  config.remittances.reader(mode, write=not dry_run, say=say)(conn))
         outcome = remittance_findings(inputs, as_of,
                                       due_day=config.remittances.due_day)
         result = with_remittances(result, outcome)

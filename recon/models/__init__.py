@@ -21,7 +21,14 @@ from recon.models.receipts import (
     ReceiptSummary,
 )
 from recon.models.reconciliation import ChangeCounter, Discrepancy, ReconRun
-from recon.models.remittances import Remittance, RemittanceFile, RemittanceLine
+from recon.models.remittances import (
+    OwedPart,
+    OwedState,
+    OwedTotal,
+    Remittance,
+    RemittanceFile,
+    RemittanceLine,
+)
 from recon.models.scopes import TokenAgency, UserAgency
 from recon.models.security import LoginAttempt, WebSession
 from recon.models.settlements import SettlementFile, SettlementLine
@@ -41,6 +48,9 @@ __all__ = [
     "FeeInvoiceFile",
     "FeeLine",
     "LoginAttempt",
+    "OwedPart",
+    "OwedState",
+    "OwedTotal",
     "Payment",
     "PaymentAllocation",
     "PaymentIntent",

@@ -94,10 +94,12 @@ class FeeLine(Base):
         CheckConstraint("amount >= 0", name="amount_non_negative"),
         CheckConstraint("kind IN ('phi', 'le_phi')", name="kind_known"),
         Index("ix_fee_lines_dossier_position", "dossier_id", "position", unique=True),
-        # the forwarding and deposit passes read only these few lines (migration 0035)
+        # the fee lines another organisation collects (the forwarding and remittance passes'
+        # reads, in every run): found without scanning every fee line (0034)
         Index("ix_fee_lines_collected_elsewhere", "dossier_id",
               postgresql_where=text("collector_code IS NOT NULL"),
               sqlite_where=text("collector_code IS NOT NULL")),
+        # the deposit pass reads only the lines under a deposit rule (0035)
         Index("ix_fee_lines_deposit_rule", "dossier_id",
               postgresql_where=text("deposit_period IS NOT NULL"),
               sqlite_where=text("deposit_period IS NOT NULL")),

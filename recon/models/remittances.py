@@ -85,3 +85,51 @@ class RemittanceLine(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
 
     remittance: Mapped[Remittance] = relationship(back_populates="lines")
+
+
+class OwedPart(Base):
+    """What one dossier's succeeded payments contribute to what is owed the budget, per Vietnam
+    month (``yyyymm``), collector, kind, tiểu mục ('' when none) and retention rate (0 for a
+    lệ phí): the sum of its fee lines' parts (migration 0034). Kept between runs so that a run
+    recomputes only the dossiers that changed (:mod:`recon.review.owed_store`)."""
+
+    __tablename__ = "owed_parts"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    dossier_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collector: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    budget_code: Mapped[str] = mapped_column(String(4), primary_key=True)
+    retention_bp: Mapped[int] = mapped_column(Integer, primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class OwedTotal(Base):
+    """The sum of :class:`OwedPart` per (month, collector, kind, tiểu mục, retention rate),
+    kept by delta (0034): what the declarations' rows collect, before the split."""
+
+    __tablename__ = "owed_totals"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collector: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    budget_code: Mapped[str] = mapped_column(String(4), primary_key=True)
+    retention_bp: Mapped[int] = mapped_column(Integer, primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class OwedState(Base):
+    """The one row saying what :class:`OwedPart` and :class:`OwedTotal` hold (0034): the parts
+    as of a snapshot whose every later change is stamped at or above ``change_mark``, and the
+    agency codes (id -> code, JSON) they were computed with. No row: never built."""
+
+    __tablename__ = "owed_state"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    change_mark: Mapped[int] = mapped_column(BigInteger)
+    agencies: Mapped[str] = mapped_column(Text)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -18,7 +18,7 @@ filters the declarations the same way as every other report.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Final
@@ -326,16 +326,20 @@ def voucher_totals(session: Session) -> list[VoucherTotal]:
                           Remittance.remitter_code, Remittance.bank_reference))]
 
 
-def remittance_inputs(session: Session) -> RemittanceInputs:
+def remittance_inputs(session: Session, owed_amounts: Mapping[Key, int] | None = None
+                      ) -> RemittanceInputs:
     """What the remittance pass judges (every collector, every month): what is owed, the
     vouchers, and the lệ phí the receiving centres paid into the budget themselves (their
     transfers, allocated by the forwarding pass), a voucher recording such a transfer being
-    counted once, through the transfer (docs/remittances.md)."""
+    counted once, through the transfer (docs/remittances.md). ``owed_amounts``: what is owed
+    when the caller has it already (a run: :mod:`recon.review.owed_store`); else
+    :func:`owed`."""
     agencies = session.execute(select(Agency.code, Agency.id, Agency.name)).all()
     discharges, transfers = forward_load.budget_paid(session.connection())
     labels = {t.id: transfer_label(t.reference, t.receiver) for t in transfers}
     same = same_money(voucher_totals(session), transfers)
-    return RemittanceInputs(owed(session), voucher_lines(session),
+    return RemittanceInputs(owed(session) if owed_amounts is None else owed_amounts,
+                            voucher_lines(session),
                             {c: int(i) for c, i, _n in agencies},
                             {c: f"{c} – {n}" for c, _i, n in agencies},
                             discharge_lines(discharges),

@@ -11,7 +11,7 @@ Vouchers are recorded and imported by :mod:`recon.settlements.remittances`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Final
@@ -31,6 +31,7 @@ from recon.engine.remittances import (
 )
 from recon.errors import FieldError, ValidationError
 from recon.models import Remittance
+from recon.review import owed_store
 from recon.review.declarations import remittance_inputs
 
 DUE_DAY_SETTING: Final = "RECON_REMITTANCE_DUE_DAY"
@@ -57,14 +58,36 @@ def with_remittance_pass(config: EngineConfig, env: Mapping[str, str]) -> Engine
 
 
 def remittance_config(env: Mapping[str, str]) -> RemittanceConfig:
-    """The run's remittance pass, reading on the run's connection."""
-    return RemittanceConfig(read=_read_on, due_day=due_day_of(env))
+    """The run's remittance pass, reading on the run's connection, what is owed kept between
+    runs (:mod:`recon.review.owed_store`)."""
+    return RemittanceConfig(read=_read_on, due_day=due_day_of(env), run_read=_run_reader)
 
 
 def _read_on(conn: Any) -> RemittanceInputs:
     """The pass's inputs, read on the run's connection (inside its transaction)."""
     with Session(bind=conn) as session:
         return remittance_inputs(session)
+
+
+def _run_reader(mode: str, write: bool, say: Callable[[str], None]
+                ) -> Callable[[Any], RemittanceInputs]:
+    """A run's reader: what is owed from the kept parts, brought up to date in a transaction
+    of their own (a full run recomputes every dossier, an incremental one the changed ones,
+    either builds them if they never were); a dry run writes nothing and adds the changed
+    dossiers' delta in memory. The vouchers and transfers are read on the run's connection."""
+    def read(conn: Any) -> RemittanceInputs:
+        if write:
+            collected: dict[owed_store.PartKey, int] | None = owed_store.refresh_on(
+                conn, full=mode == "full", say=say).collected
+        else:
+            collected = owed_store.current(conn)
+            if collected is None:
+                say("owed parts: the tables were never built; a dry run writes nothing, "
+                    "so what is owed is read by the whole-history query")
+        with Session(bind=conn) as session:
+            return remittance_inputs(session, None if collected is None
+                                     else owed_store.owed_of(collected))
+    return read
 
 
 # --------------------------------------------------------------------------- pages

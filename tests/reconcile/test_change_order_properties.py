@@ -7,8 +7,12 @@ runs in between, and writers whose clocks run behind or ahead of the scheduler's
 
 "What a full run computes" is the pure core over a full load in one snapshot, less the
 findings a person resolved (no run touches those): what ``recon reconcile --full`` would leave
-open, without writing it. Examples are derandomized (the same ones every time); those that
-found bugs while this was built are kept below as ``@example``\\ s.
+open, without writing it. The runs have the remittance pass (due on the 1st, so the month
+paid in falls due among the runs' ``as_of``): its findings are held to what the whole-history
+query (``declarations.owed``) says is owed, while the runs read the parts kept between runs
+(``recon.review.owed_store``), recomputing only the changed dossiers. Examples are
+derandomized (the same ones every time); those that found bugs while this was built are kept
+below as ``@example``\\ s.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from sqlalchemy import text
 from recon.clock import FixedClock
 from recon.db import Database
 from recon.engine import EngineConfig, reconcile
+from recon.engine.remittances import findings_of as remittance_findings
 from recon.engine.runner import load_full, read_snapshot
 from recon.review.actions import approve, reopen, resolve
+from recon.review.remittances import with_remittance_pass
 from tests.conftest import T0, backends
 from tests.reconcile.recon_builders import World
 from tests.reconcile.test_runner_properties import BANK_REFERENCES, PROVIDERS, Harness
@@ -133,17 +139,24 @@ def open_in_db(db: Database) -> set[Finding]:
 
 
 def open_after_full(db: Database, as_of: datetime, config: EngineConfig) -> set[Finding]:
-    """What a full run as of ``as_of`` would leave open now (nothing is written)."""
+    """What a full run as of ``as_of`` would leave open now (nothing is written), with the
+    remittance pass's findings judged on what the whole-history query says is owed (the
+    reference the kept parts of recon.review.owed_store stand for)."""
     with read_snapshot(db) as conn:
         loaded = load_full(conn, parallel=False)
         by_hand = set(conn.execute(text(
             "SELECT identity FROM discrepancies WHERE status = 'resolved'")).scalars())
+        remitted = config.remittances.read(conn) if config.remittances is not None else None
     result = reconcile(dossiers=loaded.dossiers, intents=loaded.intents,
                        payments=loaded.payments, settlement_lines=loaded.lines, as_of=as_of,
                        config=config)
+    found = list(result.discrepancies)
+    if remitted is not None and config.remittances is not None:
+        found += remittance_findings(remitted, as_of,
+                                     due_day=config.remittances.due_day).findings
     return {(d.identity, d.expected_amount, d.actual_amount, d.delta, d.explanation,
              d.explanation_en, bool(d.within_tolerance))
-            for d in result.discrepancies if d.identity not in by_hand}
+            for d in found if d.identity not in by_hand}
 
 
 def _provider(key: int) -> str:
@@ -162,7 +175,10 @@ class Play:
     def __init__(self, db: Database, script: list[Event]) -> None:
         self.db = db
         self.now = T0  # the scheduler's clock
-        self.w = World(db, FixedClock(T0))
+        # with the remittance pass, due on the 1st: the month paid in (11/2026) falls due
+        # within the runs' as_of (up to a week ahead), so its findings open and close
+        self.w = World(db, FixedClock(T0), config=with_remittance_pass(
+            EngineConfig(), {"RECON_REMITTANCE_DUE_DAY": "1"}))
         self.codes = [f"000.00.21.H57-CHG-{i:04d}" for i in range(3)]
         self.fees = [FEES[i] for i in range(3)]
         self.ids = [self.w.dossier(code, amounts=fees)
@@ -173,6 +189,7 @@ class Play:
             if isinstance(e, Pay):
                 self.facts.setdefault(e.key, (e.dossier, e.amount_kind, e.minutes))
         self.checked = 0
+        self.remittances: list[set[str]] = []  # after each checked run: the open ones
 
     def at(self, skew: int) -> None:
         """The writer's clock: ``skew`` hours off the scheduler's."""
@@ -262,9 +279,10 @@ class Play:
                 f"{sorted(expected - open_in_db(self.db))}, extra "
                 f"{sorted(open_in_db(self.db) - expected)}")
             self.checked += 1
+            self.remittances.append({f[0] for f in expected if f[0].startswith("remittance_")})
 
 
-def check(db: Database, script: list[Event]) -> None:
+def check(db: Database, script: list[Event]) -> Play:
     play = Play(db, script)
     play.apply(Run(full=True))
     for event in script:
@@ -272,6 +290,7 @@ def check(db: Database, script: list[Event]) -> None:
     play.apply(Run(offset=1))
     play.apply(Run(offset=-1))
     assert play.checked >= 2
+    return play
 
 
 @pytest.fixture(scope="module")
@@ -310,3 +329,26 @@ def test_every_incremental_run_leaves_open_what_a_full_run_would(
         check(harness.fresh(), script)
     finally:
         harness.close()
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_remittance_findings_open_move_and_close_in_incremental_runs(
+        backend: str, sqlite_template: Path, change_tmp: Path,
+        request: pytest.FixtureRequest) -> None:
+    """A month falls due unremitted (overdue), its dossier is reassessed and paid again (the
+    amount owed moves), then its payments are refunded (nothing owed: the finding closes):
+    every incremental run, reading the kept parts of the changed dossiers only, leaves what the
+    whole-history query says."""
+    pg = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    harness = Harness(backend, sqlite_template, change_tmp, pg)
+    try:
+        play = check(harness.fresh(), [
+            Pay(key=1, dossier=0, amount_kind=1, minutes=0), Run(offset=192),
+            Intake(dossier=0, fees=3), Pay(key=7, dossier=0, amount_kind=1, minutes=5),
+            Run(offset=192), Refund(key=1), Refund(key=7), Run(offset=192)])
+    finally:
+        harness.close()
+    overdue = [sorted(found) for found in play.remittances[:3]]
+    assert overdue[0] and overdue[0] == overdue[1]  # one month, one collector: moved amount
+    assert all(i.startswith("remittance_overdue:") for i in overdue[0])
+    assert play.remittances[2] == set()  # refunded: nothing is owed any more
