@@ -8,7 +8,11 @@ payments (chargebacks) and the fee invoices a provider deducts from a payout
 (:func:`fee_invoice_deductions`, migration 0030). All of them carry ``change_seq`` (migrations
 0009 and 0030), so:
 
-- a **full** run reads every batch line and every credit;
+- a **full** run reads every batch line and every credit; one with closed months behind
+  (:func:`recon.engine.load.horizon`) reads those from the first open day less twice
+  ``PayoutConfig.reach()`` on, and judges and claims only those from that day less the reach
+  on, as an incremental window does (below): what lies earlier is closed and was judged
+  before, and its open findings stay as they are, not read, not resolved;
 - an **incremental** run reads the lines stamped at or after the previous run's mark, and the
   days around them and around the previous run's ``as_of`` (where deadlines may have passed
   since), and the days from the billed month's start to the issue date of each deducted
@@ -61,6 +65,7 @@ _CREDITS = (
     "l.transaction_at, l.file_id FROM settlement_lines l "
     "JOIN settlement_files f ON f.id = l.file_id WHERE f.profile IN :statements")
 _WINDOW = " AND l.settled_on >= :low AND l.settled_on <= :high"
+_FROM = " AND l.settled_on >= :low"
 _CHANGED_DAYS = (
     "SELECT MIN(l.settled_on), MAX(l.settled_on) FROM settlement_lines l "
     "JOIN settlement_files f ON f.id = l.file_id WHERE l.change_seq >= :mark "
@@ -82,6 +87,7 @@ _REFUNDED = ("SELECT p.provider, p.provider_txn_id, p.amount FROM payments p "
 _HORIZON = ("SELECT l.settled_on FROM settlement_lines l "
             "JOIN settlement_files f ON f.id = l.file_id WHERE f.profile IN :statements "
             "ORDER BY l.settled_on DESC LIMIT 1")
+_CREDIT_KINDS = frozenset({"payout_mismatch", "payout_unexpected"})  # about a credit
 _OPEN = ("SELECT identity, settlement_line_id FROM discrepancies "
          "WHERE status = 'open' AND kind IN :kinds")
 
@@ -89,12 +95,14 @@ _OPEN = ("SELECT identity, settlement_line_id FROM discrepancies "
 class PayoutPass:
     """One run's payout pass (see the module doc)."""
 
-    def __init__(self, outcome: PayoutOutcome, seen: set[int], previous_open: list[str]
-                 ) -> None:
+    def __init__(self, outcome: PayoutOutcome, seen: set[int], previous_open: list[str],
+                 *, bounded: bool = False, kept: frozenset[int] = frozenset()) -> None:
         self.outcome = outcome
         self.seen = seen
         self.previous_open = previous_open
-        self.claimed = claimed_credit_ids(outcome)
+        self.claimed = claimed_credit_ids(outcome) | kept
+        # a full run from a horizon: the payout findings it did not judge are not its own
+        self.bounded = bounded
 
     def early(self, settled: Callable[[list[Discrepancy]], None] | None
               ) -> Callable[[list[Discrepancy]], None] | None:
@@ -109,23 +117,31 @@ class PayoutPass:
         return hand_on
 
     def apply(self, result: Reconciliation) -> PayoutReconciliation:
-        return with_payouts(result, self.outcome, self.seen)
+        return with_payouts(result, self.outcome, self.seen, claimed=self.claimed)
 
     def previous(self, loaded: Sequence[str]) -> list[str]:
-        """The open identities the run classifies: the loader's and the payout pass's."""
+        """The open identities the run classifies: the loader's and the payout pass's. A full
+        run from a horizon classifies all it reads (not partially): the payout findings the
+        pass did not judge (before its window) leave the loader's, so none is resolved."""
+        if self.bounded:
+            loaded = [i for i in loaded if i.partition(":")[0] not in PAYOUT_KINDS]
         return sorted({*loaded, *self.previous_open})
 
 
 def prepare(conn: Connection, *, config: PayoutConfig | None, mode: str, as_of: datetime,
             mark: int | None = None, since: datetime | None = None,
             loaded_lines: Callable[[], Sequence[SettlementLineRow]] | None = None,
+            opens: date | None = None,
             ) -> PayoutPass | None:
     """Read and match (``None`` when the run has no payout configuration).
 
     ``loaded_lines`` (a full run): every settlement line the run's full load read, in the same
     snapshot. The batch lines are then taken from them (:func:`batch_lines_of`) instead of
     read and kept a second time; only the credits, the refunds and the few lines whose file
-    stated another net are read."""
+    stated another net are read.
+
+    ``opens`` (a full run with closed months behind): the first open day; the pass reads and
+    judges from it as the module doc says."""
     if config is None or not config.providers:
         return None
     providers = sorted(config.providers)
@@ -133,21 +149,33 @@ def prepare(conn: Connection, *, config: PayoutConfig | None, mode: str, as_of: 
     params: dict[str, Any] = {"providers": providers, "statements": statements}
     window = ""
     inner_low: date | None = None
-    if mode != "full":
-        assert mark is not None and since is not None
-        low, high = vn_date(since), vn_date(as_of)
-        changed = conn.execute(_bind(text(_CHANGED_DAYS), "providers", "statements"),
-                               {**params, "mark": mark}).first()
-        if changed is not None and changed[0] is not None:
-            low, high = min(low, _day(changed[0])), max(high, _day(changed[1]))
-        invoiced = changed_invoice_days(conn, providers, mark)
-        if invoiced is not None:
-            low, high = min(low, invoiced[0]), max(high, invoiced[1])
+    if mode != "full" or opens is not None:
+        # the days to judge: an incremental run's from its previous as_of to this one, a
+        # bounded full run's from the first open day on; either widened to the days of the
+        # lines and deducted invoices stamped since the previous run's mark
+        if mode != "full":
+            assert mark is not None and since is not None
+            low, high = vn_date(since), vn_date(as_of)
+        else:
+            assert opens is not None
+            low, high = opens, date.max
+        if mark is not None:
+            changed = conn.execute(_bind(text(_CHANGED_DAYS), "providers", "statements"),
+                                   {**params, "mark": mark}).first()
+            if changed is not None and changed[0] is not None:
+                low, high = min(low, _day(changed[0])), max(high, _day(changed[1]))
+            invoiced = changed_invoice_days(conn, providers, mark)
+            if invoiced is not None:
+                low, high = min(low, invoiced[0]), max(high, invoiced[1])
         reach = timedelta(days=config.reach())
         inner_low = low - reach
-        params.update(low=inner_low - reach, high=high + reach)
-        window = _WINDOW
-    if loaded_lines is not None and mode == "full":
+        params["low"] = inner_low - reach
+        if high == date.max:
+            window = _FROM
+        else:
+            params["high"] = high + reach
+            window = _WINDOW
+    if loaded_lines is not None and mode == "full" and opens is None:
         _none, credits, deductions = _read(conn, params, window, batch=False)
         nets = {int(r[0]): int(r[1])
                 for r in conn.execute(_bind(text(_STATED_NETS), "providers"), params)}
@@ -167,7 +195,12 @@ def prepare(conn: Connection, *, config: PayoutConfig | None, mode: str, as_of: 
         outcome.findings[:] = [d for d in outcome.findings if d.settlement_line_id in seen]
     opened = conn.execute(_bind(text(_OPEN), "kinds"), {"kinds": list(PAYOUT_KINDS)}).all()
     previous = [r[0] for r in opened if inner_low is None or r[1] in seen]
-    return PayoutPass(outcome, seen, previous)
+    bounded = opens is not None and mode == "full"
+    # a bounded full run's core reads the subjects of every open finding: the credits of
+    # those before the window stay the pass's (their unexpected_settlement is not the core's)
+    kept = frozenset(r[1] for r in opened if bounded and r[1] not in seen
+                     and r[0].partition(":")[0] in _CREDIT_KINDS)
+    return PayoutPass(outcome, seen, previous, bounded=bounded, kept=kept)
 
 
 def batch_lines_of(lines: Iterable[SettlementLineRow], providers: Container[str],

@@ -530,11 +530,12 @@ def drop_claimed(findings: Iterable[Discrepancy], claimed: frozenset[int]) -> li
             if not (d.kind == "unexpected_settlement" and d.settlement_line_id in claimed)]
 
 
-def with_payouts(base: Reconciliation, outcome: PayoutOutcome,
-                 seen_lines: set[int]) -> PayoutReconciliation:
-    """The run's result: the core's findings less the payout credits' ``unexpected_settlement``,
-    plus the payout findings."""
-    kept = drop_claimed(base.discrepancies, claimed_credit_ids(outcome))
+def with_payouts(base: Reconciliation, outcome: PayoutOutcome, seen_lines: set[int], *,
+                 claimed: frozenset[int] | None = None) -> PayoutReconciliation:
+    """The run's result: the core's findings less the payout credits' ``unexpected_settlement``
+    (``claimed``: the outcome's credits when not given), plus the payout findings."""
+    kept = drop_claimed(base.discrepancies,
+                        claimed_credit_ids(outcome) if claimed is None else claimed)
     merged = sorted([*kept, *outcome.findings], key=lambda d: d.identity)
     return PayoutReconciliation(base, outcome, seen_lines, merged)
 

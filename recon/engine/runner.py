@@ -57,7 +57,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import Connection, bindparam, text
@@ -404,13 +404,15 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
                         ) -> tuple[RunSummary, Reconciliation, Classification]:
     # the payout pass (recon/engine/payout_load.py) reads and matches before the core runs:
     # the credits it claims leave the core's early findings
-    def payout_pass(loaded_lines: Callable[[], list[SettlementLineRow]] | None = None
+    def payout_pass(loaded_lines: Callable[[], list[SettlementLineRow]] | None = None,
+                    opens: date | None = None, opens_mark: int | None = None,
                     ) -> payout_load.PayoutPass | None:
         nonlocal settled
         started = time.perf_counter()
         found = payout_load.prepare(conn, config=config.payouts, mode=mode, as_of=as_of,
-                                    mark=since_mark, since=window_start,
-                                    loaded_lines=loaded_lines)
+                                    mark=since_mark if opens is None else opens_mark,
+                                    since=window_start, loaded_lines=loaded_lines,
+                                    opens=opens)
         if found is not None:
             settled = found.early(settled)
             timings["payouts"] = time.perf_counter() - started
@@ -425,7 +427,7 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
     remitted: Future[RemittanceInputs] | None = None  # the remittance pass's read, under way
     if month is not None and last is not None and last.mark is not None:
         # closed months behind: read the open ones, and what links to them or is still open
-        payouts = payout_pass()
+        payouts = payout_pass(opens=month, opens_mark=last.mark)  # see its module doc
         say(f"reading the open months from {month:%m/%Y}")
         loaded, splits = with_splits(conn, load_open(conn, month=month, previous=last,
                                                      as_of=as_of, config=config))

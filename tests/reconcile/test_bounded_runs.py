@@ -259,3 +259,59 @@ def test_a_finding_that_changes_is_written_and_only_it(db: Database, clock: Fixe
     unmatched = f"unmatched_payment:payment={other}"
     assert after[unmatched] == before[unmatched]
     assert after[unmatched][3] == first.run_id
+
+
+def test_the_open_months_read_every_row_linked_across_the_horizon(
+        db: Database, clock: FixedClock) -> None:
+    """The shapes a bounded read could miss (issue 15 §3): a line settled before the horizon
+    for a payment of the open months, bank references matching across it both ways, and
+    payments carrying no dossier of their own (through their intent) on either side. What
+    is read, and what a run would write, is what reading everything gives."""
+    h = History(db, clock)
+    w = h.w
+    # a line of September for a payment of October (the line came first)
+    code = w.codes[w.dossier(received_at=received(SEP, 25))]
+    early_line_paid = w.pay(180000, dossier_code=code, paid_at=vn(OCT, 3))
+    early_line = w.settle("vnpay", w.txn_of(early_line_paid), 180000,
+                          settled_on=date(2026, 9, 26))
+    # a September transfer whose bank statement line lies in October, and an October transfer
+    # whose statement line lies in September (its reference is in the open months' keys)
+    code = w.codes[w.dossier(received_at=received(SEP, 27))]
+    bank_early = w.pay(180000, provider="sepay", txn="SE901", dossier_code=code,
+                       paid_at=vn(SEP, 29), bank_reference="FT26273000001")
+    w.settle("sepay", "FT26273000001", 180000, settled_on=date(2026, 10, 1))
+    code = w.codes[w.dossier(received_at=received(OCT, 4))]
+    bank_late = w.pay(180000, provider="sepay", txn="SE902", dossier_code=code,
+                      paid_at=vn(OCT, 5), bank_reference="FT26273000002")
+    bank_late_line = w.settle("sepay", "FT26273000002", 180000, settled_on=date(2026, 9, 30))
+    # a dossier paid in September and, through its intent alone, in October; and one paid
+    # through its intent alone in September and directly in October
+    intent_dossier = w.dossier(received_at=received(SEP, 10))
+    intent_early = w.pay(90000, dossier_code=w.codes[intent_dossier], paid_at=vn(SEP, 11))
+    intent_late = w.pay(90000, reference=w.intent(intent_dossier, 90000), paid_at=vn(OCT, 6))
+    other = w.dossier(received_at=received(SEP, 12))
+    intent_before = w.pay(90000, reference=w.intent(other, 90000), paid_at=vn(SEP, 13))
+    direct_after = w.pay(90000, dossier_code=w.codes[other], paid_at=vn(OCT, 7))
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE payments SET dossier_id = NULL WHERE id IN (:a, :b)"),
+                     {"a": intent_late, "b": intent_before})
+    w.run("full")
+    close(db, AUG, SEP)
+    w.later(hours=1)
+    with read_snapshot(db) as conn:
+        previous = last_success(conn)
+        assert previous is not None and previous.mark is not None
+        everything = load_full(conn, parallel=False)
+        changed = changed_payments(conn, previous.mark)
+        for parallel in (False, True):
+            bounded = load_open(conn, month=OCT, previous=previous, as_of=clock.now(),
+                                config=w.config, parallel=parallel)
+            payments = {p.id for p in bounded.payments}
+            assert {early_line_paid, bank_early, bank_late, intent_early, intent_late,
+                    intent_before, direct_after} <= payments
+            assert {early_line, bank_late_line} <= {ln.id for ln in bounded.lines}
+            assert {intent_dossier, other} <= {d.id for d in bounded.dossiers}
+            # August's clean payment is not read (unless a shared server's mark lags)
+            assert h.clean not in payments - changed
+            assert writes(conn, bounded, clock.now(), w.config, clock.now()) == writes(
+                conn, everything, clock.now(), w.config, clock.now())
