@@ -725,7 +725,8 @@ def _add_dossiers(
     facts: Facts, dossier_rows: Sequence[DossierRow], fee_lines: Sequence[FeeLineRow] | None
 ) -> None:
     """Fill the dossier indexes of ``facts``; raise ``ValueError`` on inconsistent input."""
-    dossier_by_id = facts.dossiers = {d[0]: d for d in dossier_rows}
+    dossier_by_id = facts.dossiers = dict(zip(map(itemgetter(0), dossier_rows), dossier_rows,
+                                              strict=True))
     if len(dossier_by_id) != len(dossier_rows):
         raise ValueError("dossier ids must be unique")
     assessed: dict[int, int] | None = None  # None: each row's own total_assessed
@@ -744,11 +745,12 @@ def _add_dossiers(
                 )
     facts.assessed = assessed
     balance = facts.balances.append
-    pay_groups = facts.pay_groups
+    group_of = facts.pay_groups.get
+    dossier_of = dossier_by_id.get
     for did, first in facts.first_pay.items():
-        group_or_none = pay_groups.get(did)
+        group_or_none = group_of(did)
         paid = first[4] if group_or_none is None else sum(x[4] for x in group_or_none)
-        dossier = dossier_by_id.get(did)
+        dossier = dossier_of(did)
         if dossier is None:
             raise ValueError(f"payment {first[0]} is matched to dossier {did}, not given")
         due = dossier[2] if assessed is None else assessed[did]
@@ -1056,22 +1058,35 @@ def detect_fee_mismatch(facts: Facts, kind: Kind, emit: Emit) -> None:
         for _when, line_id, c, day in timed:
             counts[line_id] = counter.next(c, day)
     judge_fees = len(book) > 0
+    offset = explain.VN_OFFSET
+    # a line's check, by what decides it: provider, method, Vietnam day, gross, fee, card,
+    # tier count (one look-up per line; most lines of a day repeat a few fees)
+    verdicts: dict[tuple[str, str | None, date, int, int, object, int], FeeCheck | None] = {}
     for p, line in facts.settled:
-        contract = None
-        if judge_fees:
-            when = line[7] if line[7] is not None else p[6]
-            contract = contract_for(line[1], p[11], explain.vn_date(when))
         gross, fee, net = line[3], line[4], line[5]
         net_ok = net == gross - fee
         check = None
-        if contract is not None:
-            foreign = None if p[12] is None else bool(p[12])
-            key = (contract.id, gross, fee, counts.get(line[0], 0), foreign, p[11])
+        if judge_fees:
+            at = line[7]
+            if at is None:
+                at = p[6]
+            # explain.vn_date, inlined (a call per line is a tenth of this loop)
+            day = ((at + offset).date() if at.tzinfo is UTC and offset is not None
+                   else explain.vn_date(at))
+            vkey = (line[1], p[11], day, gross, fee, p[12], counts.get(line[0], 0) if counts
+                    else 0)
             try:
-                check = checks[key]
+                check = verdicts[vkey]
             except KeyError:
-                check = checks[key] = judge(contract, gross, fee, count=key[3],
-                                            foreign=foreign, method=p[11])
+                contract = contract_for(line[1], p[11], day)
+                if contract is not None:
+                    foreign = None if p[12] is None else bool(p[12])
+                    key = (contract.id, gross, fee, vkey[6], foreign, p[11])
+                    check = checks.get(key)
+                    if check is None:
+                        check = checks[key] = judge(contract, gross, fee, count=key[3],
+                                                    foreign=foreign, method=p[11])
+                verdicts[vkey] = check
         fee_ok = check is None or check.ok
         if fee_ok and net_ok:
             continue

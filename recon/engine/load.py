@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
+from operator import itemgetter
 from typing import Any, Final, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Date, Engine, bindparam, text
@@ -198,12 +199,34 @@ class _Reader:
             return self.rows(sql, make, kind=kind, params=params)
         raw: Any = self.conn.connection.dbapi_connection
         out: list[_R] = []
+        shared = _SHARED.get(kind or "", ())
+        pool: dict[Any, Any] = {}
         with raw.cursor(name=f"recon_scan_{kind or 'x'}", binary=True) as cursor:
             cursor.itersize = SCAN_BATCH
             cursor.execute(sql, params)
             while batch := cursor.fetchmany(SCAN_BATCH):
-                out.extend(map(make, batch))
+                if shared:
+                    out.extend(map(make, _sharing(batch, shared, pool)))
+                else:
+                    out.extend(map(make, batch))
         return out
+
+
+#: the columns of a scan's rows holding a handful of distinct strings (payments: provider,
+#: channel, status; lines: provider), which psycopg makes one str per row of: a row keeps the
+#: scan's one object per value instead (64 bytes a value: about 250 MB at a million dossiers,
+#: for about 0.1 µs a column and row)
+_SHARED: Final[dict[str, tuple[int, ...]]] = {"payment": (1, 3, 5), "line": (1,)}
+
+
+def _sharing(batch: Sequence[Sequence[Any]], columns: tuple[int, ...],
+             pool: dict[Any, Any]) -> Iterator[tuple[Any, ...]]:
+    """``batch``'s rows, each value of ``columns`` replaced by the equal one ``pool`` holds
+    (the first seen): column by column in C, no Python statement per row."""
+    parts: list[Iterable[Any]] = [map(itemgetter(i), batch) for i in range(len(batch[0]))]
+    for i in columns:
+        parts[i] = map(pool.setdefault, map(itemgetter(i), batch), map(itemgetter(i), batch))
+    return zip(*parts, strict=True)
 
 
 @contextlib.contextmanager

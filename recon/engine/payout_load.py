@@ -32,6 +32,8 @@ import functools
 import re
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
@@ -211,6 +213,8 @@ def batch_lines_of(lines: Iterable[SettlementLineRow], providers: Container[str]
     statement profile), with the net the line computed (``nets``: by line id, where its file
     stated another; the load reads the stated one, for ``fee_mismatch``). What
     :data:`_BATCH_LINES` reads, without reading it again."""
+    if not statement_lines and not nets:  # the usual case: the payout providers' lines
+        return list(compress(lines, map(providers.__contains__, map(_provider_of, lines))))
     out: list[SettlementLineRow] = []
     for line in lines:
         if line.provider in providers and line.id not in statement_lines:
@@ -323,6 +327,7 @@ def _read_pg(conn: Connection, params: dict[str, Any], window: str, *, batch: bo
 
 
 _make_line = functools.partial(tuple.__new__, SettlementLineRow)
+_provider_of = itemgetter(1)
 _make_credit = functools.partial(tuple.__new__, BankCredit)
 
 

@@ -72,12 +72,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import Final, NamedTuple
 
 from recon.engine import explain
 from recon.engine.core import Reconciliation, WithPass
-from recon.engine.explain import vn_date
+from recon.engine.explain import VN_OFFSET, vn_date
 from recon.engine.records import Discrepancy, SettlementLineRow
 
 AddBankingDays = Callable[[date, int], date]
@@ -283,22 +284,39 @@ def session_day(day: date, spec: ProviderPayout, add_banking_days: AddBankingDay
 
 def build_batches(lines: Iterable[SettlementLineRow], config: PayoutConfig) -> list[PayoutBatch]:
     """The batches of the providers that pay in batches, sorted by provider and session."""
-    groups: dict[tuple[str, date], list[SettlementLineRow]] = {}
-    sessions: dict[tuple[str, date], tuple[str, date]] = {}  # (provider, day) -> its key
+    # first by (provider, Vietnam day), then each day's lines into its session: a full run
+    # groups every batch line (half a million at a million dossiers), so the per-line work is
+    # one date and one dict look-up
+    specs = config.providers
+    by_day: dict[tuple[str, date], list[SettlementLineRow]] = {}
     for line in lines:
-        spec = config.providers.get(line.provider)
-        if spec is None:
+        provider = line[1]
+        if provider not in specs:
             continue
-        day = vn_date(line.transaction_at) if line.transaction_at is not None else line.settled_on
-        key = sessions.get((line.provider, day))
-        if key is None:
-            key = sessions[line.provider, day] = (
-                line.provider, session_day(day, spec, config.add_banking_days))
-        groups.setdefault(key, []).append(line)
+        at = line[7]
+        if at is None:
+            day = line[6]
+        elif at.tzinfo is UTC and VN_OFFSET is not None:
+            day = (at + VN_OFFSET).date()  # what vn_date gives, without the call
+        else:
+            day = vn_date(at)
+        rows_of_day = by_day.get((provider, day))
+        if rows_of_day is None:
+            by_day[provider, day] = [line]
+        else:
+            rows_of_day.append(line)
+    groups: dict[tuple[str, date], list[SettlementLineRow]] = {}
+    for (provider, day), rows_of_day in by_day.items():
+        key = (provider, session_day(day, specs[provider], config.add_banking_days))
+        held = groups.get(key)
+        if held is None:
+            groups[key] = rows_of_day
+        else:
+            held.extend(rows_of_day)
     out: list[PayoutBatch] = []
     for (provider, session_on), rows in sorted(groups.items()):
-        spec = config.providers[provider]
-        rows.sort(key=lambda r: r.id)
+        spec = specs[provider]
+        rows.sort(key=_line_id)
         last = session_on
         if spec.merge_non_banking_days:
             while not is_banking_day(config.add_banking_days, last + timedelta(days=1)) and (
@@ -327,6 +345,9 @@ def _carry_refunds(batches: list[PayoutBatch]) -> list[PayoutBatch]:
             carry[batch.provider] = batch.owed
         out.append(batch)
     return out
+
+
+_line_id = itemgetter(0)
 
 
 # --------------------------------------------------------------------------- matching

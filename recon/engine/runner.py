@@ -276,7 +276,8 @@ def _run_reconciliation(
                     summary, result, classification = _compute(
                         conn, run_id=run_id, mode=actual, requested=mode, as_of=at,
                         window_start=window, config=cfg, dry_run=False, say=say,
-                        settled=None if early is None else early.submit, since_mark=since_mark)
+                        settled=None if early is None else early.submit, since_mark=since_mark,
+                        more=None if early is None else early.submit_more)
                 t0 = time.perf_counter()
                 say(f"writing {summary.new} new, {summary.still_open} still open, "
                     f"{summary.auto_resolved} auto-resolved")
@@ -322,8 +323,10 @@ def _run_reconciliation(
 class _EarlyWrite:
     """Upserts the findings the core hands over before it walks the dossiers, on a worker
     thread, in the run's write transaction (``conn``, which nothing else touches until
-    :meth:`result`). Leaving the context waits for the worker, so an error elsewhere rolls the
-    transaction back only once it is idle."""
+    :meth:`result`); then, handed over as soon as the core returns (:meth:`submit_more`), its
+    dossier-stage findings, while the later passes run (no pass drops one of those). Leaving
+    the context waits for the worker, so an error elsewhere rolls the transaction back only
+    once it is idle."""
 
     def __init__(self, conn: Connection, *, run_id: int, now: datetime,
                  held: closed.Held | None = None) -> None:
@@ -334,6 +337,7 @@ class _EarlyWrite:
         self.seconds = 0.0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-write")
         self._future: Future[list[str]] | None = None
+        self._more: Future[list[str]] | None = None
         self._identities: set[str] = set()
 
     def submit(self, findings: list[Discrepancy]) -> None:
@@ -342,19 +346,30 @@ class _EarlyWrite:
         self._identities = {d.identity for d in findings}
         self._future = self._pool.submit(self._write, findings)
 
+    def submit_more(self, findings: list[Discrepancy]) -> None:
+        """The core's dossier-stage findings (disjoint from the first ones), written after
+        them on the same worker."""
+        if self._future is None or self._more is not None:
+            raise RuntimeError("the dossier-stage findings come once, after the early ones")
+        self._identities.update(d.identity for d in findings)
+        self._more = self._pool.submit(self._write, findings)
+
     def _write(self, findings: list[Discrepancy]) -> list[str]:
         started = time.perf_counter()
         try:
             return persist(self.conn, run_id=self.run_id, now=self.now, findings=findings,
                            held=self.held)
         finally:
-            self.seconds = time.perf_counter() - started
+            self.seconds += time.perf_counter() - started
 
     def result(self) -> tuple[set[str], list[str]]:
         """The identities written, and those of them reopened."""
         if self._future is None:
             return set(), []
-        return self._identities, self._future.result()
+        reopened = self._future.result()
+        if self._more is not None:
+            reopened = reopened + self._more.result()
+        return self._identities, reopened
 
     def __enter__(self) -> _EarlyWrite:
         return self
@@ -386,6 +401,7 @@ def _compute(conn: Connection, *, run_id: int | None, mode: str, requested: str,
              dry_run: bool, say: Progress,
              settled: Callable[[list[Discrepancy]], None] | None = None,
              since_mark: int | None = None,
+             more: Callable[[list[Discrepancy]], None] | None = None,
              ) -> tuple[RunSummary, Reconciliation, Classification]:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -393,7 +409,7 @@ def _compute(conn: Connection, *, run_id: int | None, mode: str, requested: str,
     return _load_and_reconcile(conn, run_id=run_id, mode=mode, requested=requested,
                                as_of=as_of, window_start=window_start, config=config,
                                dry_run=dry_run, say=say, t0=t0, timings=timings,
-                               settled=settled, since_mark=since_mark)
+                               settled=settled, since_mark=since_mark, more=more)
 
 
 def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requested: str,
@@ -401,6 +417,7 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
                         dry_run: bool, say: Progress, t0: float, timings: dict[str, float],
                         settled: Callable[[list[Discrepancy]], None] | None = None,
                         since_mark: int | None = None,
+                        more: Callable[[list[Discrepancy]], None] | None = None,
                         ) -> tuple[RunSummary, Reconciliation, Classification]:
     # the payout pass (recon/engine/payout_load.py) reads and matches before the core runs:
     # the credits it claims leave the core's early findings
@@ -456,6 +473,9 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
                                payments=payments, settlement_lines=lines, as_of=as_of,
                                config=config, settled=settled,
                                allocations=splits.allocations, unsplit=splits.unsplit)
+            if more is not None:  # written while the later passes run
+                stage = {k.name for k in result.kinds.dossier_kinds}
+                more([d for d in result.discrepancies if d.kind in stage])
             loaded = load.loaded()
             loaded_at = load.dossiers_done or time.perf_counter()
     else:
