@@ -522,26 +522,41 @@ def _expand(reader: _Reader, payments: dict[int, PaymentRow],
     # payment the core gives them (one whose own id is theirs, else the lowest id carrying the
     # reference), so those payments are read too, with their whole dossiers; rarely any
     bank_keys: set[tuple[str, str]] = set()
+    # the line keys whose bank-reference payments are read (the seed lines' above)
+    line_keys_read = set(seed_keys)
     while True:
-        wanted = {(p.provider, p.bank_reference) for p in payments.values()
-                  if p.bank_reference is not None and p.bank_reference != p.provider_txn_id}
-        wanted -= bank_keys
-        if not wanted:
-            break
-        bank_keys |= wanted
-        rivals = [p for p in (*_by_keys(reader, "payments p", _PAY_COLS, "p", wanted,
-                                        _make_payment, "payment"),
-                              *_by_bank_references(reader, wanted)) if p.id not in payments]
-        if not rivals:
-            break
-        add_payments(rivals)
-        whole_dossiers(rivals)
-    ordered_dossiers = sorted(dossier_ids)
+        while True:
+            wanted = {(p.provider, p.bank_reference) for p in payments.values()
+                      if p.bank_reference is not None and p.bank_reference != p.provider_txn_id}
+            wanted -= bank_keys
+            if not wanted:
+                break
+            bank_keys |= wanted
+            rivals = [p for p in (*_by_keys(reader, "payments p", _PAY_COLS, "p", wanted,
+                                            _make_payment, "payment"),
+                                  *_by_bank_references(reader, wanted)) if p.id not in payments]
+            if not rivals:
+                break
+            add_payments(rivals)
+            whole_dossiers(rivals)
 
-    # every settlement line of their transactions ---------------------------------------
-    keys = seed_keys | bank_keys | {(p.provider, p.provider_txn_id) for p in payments.values()}
-    lines = _by_keys(reader, "settlement_lines l", _LINE_COLS, "l", keys, _make_line, "line")
-    lines += _refunds_by_original(reader, keys, {ln.id for ln in lines})
+        # every settlement line of their transactions -----------------------------------
+        keys = (seed_keys | bank_keys
+                | {(p.provider, p.provider_txn_id) for p in payments.values()})
+        lines = _by_keys(reader, "settlement_lines l", _LINE_COLS, "l", keys, _make_line,
+                         "line")
+        lines += _refunds_by_original(reader, keys, {ln.id for ln in lines})
+        # a line read through a payment's own id may go to another payment that carries that
+        # id as its bank reference (the core gives it to the own id's payment, which may
+        # have just arrived): that payment and its open findings about the line are read too
+        new_keys = {(ln.provider, ln.provider_txn_id) for ln in lines} - line_keys_read
+        line_keys_read |= new_keys
+        holders = [p for p in _by_bank_references(reader, new_keys) if p.id not in payments]
+        if not holders:
+            break
+        add_payments(holders)
+        whole_dossiers(holders)
+    ordered_dossiers = sorted(dossier_ids)
 
     dossiers = reader.where_in(f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d WHERE {{IN}}",
                                "d.id", ordered_dossiers, _make_dossier)
