@@ -397,18 +397,19 @@ class RemittanceConfig:
 
     read: Callable[[Any], RemittanceInputs]
     due_day: int = DEFAULT_DUE_DAY
-    #: the reader of a run (``mode``, ``write``: not a dry run, ``say``: its progress), where
-    #: what is owed is kept between runs (:mod:`recon.review.owed_store`); None: ``read``
-    run_read: Callable[[str, bool, Callable[[str], None]],
+    #: the reader of a run (``mode``, ``write``: not a dry run, ``say``: its progress,
+    #: ``since``: a full run's first open instant, with closed months behind), where what is
+    #: owed is kept between runs (:mod:`recon.review.owed_store`); None: ``read``
+    run_read: Callable[[str, bool, Callable[[str], None], datetime | None],
                        Callable[[Any], RemittanceInputs]] | None = None
 
     def __post_init__(self) -> None:
         due_on(date(2021, 1, 1), self.due_day)  # refuses a day outside 1..31
 
-    def reader(self, mode: str, *, write: bool, say: Callable[[str], None]
-               ) -> Callable[[Any], RemittanceInputs]:
+    def reader(self, mode: str, *, write: bool, say: Callable[[str], None],
+               since: datetime | None = None) -> Callable[[Any], RemittanceInputs]:
         """What a run of ``mode`` reads its inputs with (on its connection)."""
-        return self.read if self.run_read is None else self.run_read(mode, write, say)
+        return self.read if self.run_read is None else self.run_read(mode, write, say, since)
 
 
 def budget_item(code: str) -> int:

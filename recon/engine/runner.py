@@ -58,11 +58,12 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import Connection, bindparam, text
 
-from recon.clock import Clock
+from recon.clock import VN_TZ, Clock
 from recon.db import Database
 from recon.engine import (
     changes,
@@ -548,8 +549,12 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
         # the remittance pass (recon/engine/remittances.py) judges every month in every run:
         # what is owed per collector, month and tiểu mục, against the C1-02/NS vouchers
         t_r = time.perf_counter()
+        # (with closed months behind, a full run rechecks what the open months owe)
+        since = (None if month is None else
+                 datetime.combine(month, day_time(), VN_TZ).astimezone(UTC))
         inputs = (remitted.result() if remitted is not None else
-                  config.remittances.reader(mode, write=not dry_run, say=say)(conn))
+                  config.remittances.reader(mode, write=not dry_run, say=say,
+                                            since=since)(conn))
         outcome = remittance_findings(inputs, as_of,
                                       due_day=config.remittances.due_day)
         result = with_remittances(result, outcome)

@@ -19,7 +19,8 @@ history. The remittance pass used to run it in every run. Instead:
   summed (:func:`whole_totals`, the reference query's work) and compared with the kept totals
   in the same snapshot; only if they differ (the tables drifted) are every dossier's parts
   rebuilt (:func:`rebuild`: into a temporary table, only the differences written). A steady
-  rerun writes nothing. The first run after the upgrade builds the tables with :func:`rebuild`.
+  rerun writes nothing. With closed months behind (``since``), only the open months are
+  recomputed and compared. The first run after the upgrade builds the tables with :func:`rebuild`.
 
 Both run in a transaction of their own (:func:`refresh`), which takes its own mark
 (:func:`recon.engine.changes.take_mark`) before it reads and stores it in ``owed_state`` with
@@ -43,13 +44,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Final
 
 from sqlalchemy import Connection, bindparam, text
 
-from recon.db import utcnow
+from recon.db import UTCDateTime, utcnow
 from recon.engine import changes
+from recon.engine.explain import vn_date
 from recon.engine.remittances import Key
 from recon.review.declarations import _MONTH_PG, _MONTH_SQLITE
 from recon.review.treasury import LE_PHI, split
@@ -349,15 +351,40 @@ def rebuild(conn: Connection, *, mark: int, agencies: Mapping[int, str],
     return Refreshed(after, how, parts, written)
 
 
-def whole_totals(conn: Connection) -> dict[PartKey, int]:
+#: the dossiers with a payment from ``since`` on (a full run's open months)
+_SINCE: Final = "(SELECT q.dossier_id FROM payments q WHERE q.paid_at >= :since)"
+
+
+def whole_totals(conn: Connection, since: datetime | None = None) -> dict[PartKey, int]:
     """Every dossier's parts summed per row of the declarations, on the server: the work of
-    :func:`~recon.review.declarations.owed`, at the grain of ``owed_totals``."""
-    sql = _parts_sql(conn, False).replace("SELECT x.dossier_id, x.month", "SELECT x.month", 1)
-    sql = sql.replace("GROUP BY x.dossier_id, x.month", "GROUP BY x.month", 1)
-    return {_key(r[:5]): int(r[5]) for r in conn.execute(text(sql)) if int(r[5])}
+    :func:`~recon.review.declarations.owed`, at the grain of ``owed_totals``. With ``since``
+    (the first instant of the first open month), only the rows of the months from then on:
+    the dossiers with a payment since, each still recomputed whole."""
+    month = _MONTH_PG if conn.dialect.name == "postgresql" else _MONTH_SQLITE
+    sql = (_PARTS.replace("{MONTH}", month)
+           .replace("{PAYMENTS}", f"AND p.dossier_id IN {_SINCE}" if since else "")
+           .replace("{FEE_LINES}", f"WHERE f.dossier_id IN {_SINCE}" if since else "")
+           .replace("SELECT x.dossier_id, x.month", "SELECT x.month", 1)
+           .replace("GROUP BY x.dossier_id, x.month", "GROUP BY x.month", 1))
+    query = text(sql)
+    params: dict[str, Any] = {}
+    if since is not None:
+        query = query.bindparams(bindparam("since", type_=UTCDateTime()))
+        params["since"] = since
+    first = _yyyymm(since)
+    return {_key(r[:5]): int(r[5]) for r in conn.execute(query, params)
+            if int(r[5]) and int(r[0]) >= first}
 
 
-def refresh(conn: Connection, *, full: bool) -> Refreshed:
+def _yyyymm(since: datetime | None) -> int:
+    """The Vietnam month of ``since`` as yyyymm (0 for None: every month)."""
+    if since is None:
+        return 0
+    day = vn_date(since)
+    return day.year * 100 + day.month
+
+
+def refresh(conn: Connection, *, full: bool, since: datetime | None = None) -> Refreshed:
     """Bring the tables up to date in ``conn``'s transaction, which must be a fresh write
     transaction (on PostgreSQL ``REPEATABLE READ``): the mark is taken first, before anything
     is read. The changed dossiers are recomputed (every one when the tables were never built,
@@ -366,7 +393,9 @@ def refresh(conn: Connection, *, full: bool) -> Refreshed:
     they differ (the tables drifted: a payment moved to another dossier, rows changed by hand
     with the triggers off), every dossier's parts are rebuilt, only the differences
     written. A steady full run so costs the whole-history query the pass always ran, and
-    writes nothing."""
+    writes nothing. ``since`` (a full run with closed months behind: the first instant of the
+    first open month): only the open months are recomputed and compared (the dossiers with a
+    payment since); the closed months' parts stay as the incremental updates keep them."""
     mark = changes.take_mark(conn)
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL jit = off")  # compiling costs these scans more
@@ -381,22 +410,23 @@ def refresh(conn: Connection, *, full: bool) -> Refreshed:
     done = update(conn, mark=mark, agencies=agencies, dossiers=dossiers)
     if not full:
         return done
-    if whole_totals(conn) == done.collected:
+    first = _yyyymm(since)
+    if whole_totals(conn, since) == {k: v for k, v in done.collected.items() if k[0] >= first}:
         return Refreshed(done.collected, "full", done.count, done.written)
     again = rebuild(conn, mark=mark, agencies=agencies, how="repaired")
     again.written += done.written
     return again
 
 
-def refresh_on(conn: Connection, *, full: bool, say: Callable[[str], None] | None = None
-               ) -> Refreshed:
+def refresh_on(conn: Connection, *, full: bool, say: Callable[[str], None] | None = None,
+               since: datetime | None = None) -> Refreshed:
     """:func:`refresh` in a transaction of its own on a connection of ``conn``'s engine."""
     engine = conn.engine
     with engine.connect() as raw:
         own = (raw.execution_options(isolation_level="REPEATABLE READ")
                if engine.dialect.name == "postgresql" else raw)
         with own.begin():
-            done = refresh(own, full=full)
+            done = refresh(own, full=full, since=since)
     if say is not None:
         say(done.describe())
     return done

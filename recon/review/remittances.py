@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Final
 
 from sqlalchemy import func, select
@@ -69,16 +69,17 @@ def _read_on(conn: Any) -> RemittanceInputs:
         return remittance_inputs(session)
 
 
-def _run_reader(mode: str, write: bool, say: Callable[[str], None]
-                ) -> Callable[[Any], RemittanceInputs]:
+def _run_reader(mode: str, write: bool, say: Callable[[str], None],
+                since: datetime | None = None) -> Callable[[Any], RemittanceInputs]:
     """A run's reader: what is owed from the kept parts, brought up to date in a transaction
-    of their own (a full run recomputes every dossier, an incremental one the changed ones,
-    either builds them if they never were); a dry run writes nothing and adds the changed
-    dossiers' delta in memory. The vouchers and transfers are read on the run's connection."""
+    of their own (a full run recomputes every dossier, or with closed months behind those of
+    the open months, ``since``; an incremental one the changed ones; either builds them if
+    they never were); a dry run writes nothing and adds the changed dossiers' delta in
+    memory. The vouchers and transfers are read on the run's connection."""
     def read(conn: Any) -> RemittanceInputs:
         if write:
             collected: dict[owed_store.PartKey, int] | None = owed_store.refresh_on(
-                conn, full=mode == "full", say=say).collected
+                conn, full=mode == "full", say=say, since=since).collected
         else:
             collected = owed_store.current(conn)
             if collected is None:

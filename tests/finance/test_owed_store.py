@@ -25,13 +25,14 @@ from tests.finance.test_owed_fast import _INSTANTS, _dossier, _fee, _payment
 _run = itertools.count(1)  # every example's codes are its own (the data accumulates)
 
 
-def _refresh(db: Database, *, full: bool = False) -> owed_store.Refreshed:
+def _refresh(db: Database, *, full: bool = False,
+             since: datetime | None = None) -> owed_store.Refreshed:
     """As a run does: in a write transaction of its own."""
     with db.engine.connect() as raw:
         conn = (raw.execution_options(isolation_level="REPEATABLE READ")
                 if db.dialect == "postgresql" else raw)
         with conn.begin():
-            return owed_store.refresh(conn, full=full)
+            return owed_store.refresh(conn, full=full, since=since)
 
 
 def _reference(db: Database) -> dict[Any, int]:
@@ -257,3 +258,33 @@ def test_a_full_refresh_repairs_tables_that_drifted(db: Database) -> None:
     assert owed_store.owed_of(repaired.collected) == _reference(db) == _current(db)
     _tables_agree(db)
     assert _refresh(db, full=True).how == "full"
+
+
+def test_with_closed_months_behind_a_full_refresh_rechecks_the_open_months_only(
+        db: Database) -> None:
+    """A full run with the months before March closed recomputes March on (the dossiers paid
+    since) and leaves February's kept parts as they are: a drift there is not read; one in
+    March is, and repaired."""
+    world = World(db)
+    world.write([(1, [("le_phi", 500, None, "1001", None)],
+                  [(500, "succeeded", _INSTANTS[0], True)]),  # 28/02 in Vietnam
+                 (1, [("le_phi", 300, None, "1001", None)],
+                  [(300, "succeeded", _INSTANTS[2], True)])])  # 15/03
+    _refresh(db)
+    march = datetime(2021, 2, 28, 17, tzinfo=UTC)  # 01/03/2021 00:00 in Vietnam
+
+    def drift(month: int) -> None:
+        with db.transaction() as s:
+            s.execute(update(OwedTotal).where(OwedTotal.month == month,
+                                              OwedTotal.collector == world.codes[1])
+                      .values(amount=OwedTotal.amount + 7))
+
+    assert _refresh(db, full=True, since=march).how == "full"
+    drift(202102)
+    assert _refresh(db, full=True, since=march).how == "full"  # February is closed: not read
+    assert _current(db) != _reference(db)
+    drift(202103)
+    repaired = _refresh(db, full=True, since=march)
+    assert repaired.how == "repaired"  # March drifted: every part rebuilt, February's too
+    assert owed_store.owed_of(repaired.collected) == _reference(db) == _current(db)
+    _tables_agree(db)
