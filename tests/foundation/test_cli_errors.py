@@ -29,6 +29,7 @@ pytestmark = pytest.mark.slow
 NO_DATABASE = frozenset({"vietqr encode", "vietqr decode", "vietqr banks",
                          "settlements profiles", "portal profiles", "receipts verify",
                          "calendar show", "calendar check", "contracts list", "contracts check",
+                         "contracts methods",
                          "receipts certificates"})
 #: the commands that look at the database only when they have work (`spool-import`: an empty
 #: spool has nothing to import, whatever the database's state; with calls waiting, a database
