@@ -90,18 +90,15 @@ _LINE_COLS = ("l.id, l.provider, l.provider_txn_id, l.amount, l.fee, "
               "COALESCE(l.stated_net, l.net) AS net, l.settled_on, l.transaction_at, "
               f"{REFUND_OF}")
 _INTENT_COLS = "i.id, i.dossier_id, i.reference, i.amount, i.channel, i.status"
-_FEE_TOTAL = ("CAST(COALESCE((SELECT SUM(f.amount) FROM fee_lines f WHERE f.dossier_id = d.id),"
-              " 0) AS BIGINT)")
+#: a dossier's assessed total: the sum of its fee lines, kept by the database (migration 0037)
+_FEE_TOTAL = "d.fee_total"
 
-# Every dossier with its fees' total, in id order (a merge of the two primary orders, no
-# hash); a full load keeps those its payments, their intents, open discrepancies and split
-# payments' allocations name (FullLoad.dossiers). The filter used to be a semi-join on the
-# server against the union of those ids: about twice the cost of this query at 1M dossiers.
-_FULL_DOSSIERS = """
-SELECT d.id, d.code, CAST(COALESCE(SUM(f.amount), 0) AS BIGINT)
-FROM dossiers d LEFT JOIN fee_lines f ON f.dossier_id = d.id
-GROUP BY d.id, d.code
-"""
+# Every dossier with its fees' total; a full load keeps those its payments, their intents,
+# open discrepancies and split payments' allocations name (FullLoad.dossiers). The filter used
+# to be a semi-join on the server against the union of those ids: about twice the cost of
+# this query at 1M dossiers. (The total was a join and an aggregate over every fee line until
+# 0037: 1.86 s of the server's time at 1M dossiers, against 0.12 s for this scan.)
+_FULL_DOSSIERS = "SELECT d.id, d.code, d.fee_total FROM dossiers d"
 _LINKED_DOSSIERS = ("SELECT dossier_id FROM discrepancies WHERE status = 'open' "
                     "AND dossier_id IS NOT NULL UNION SELECT dossier_id FROM payment_allocations")
 _FULL_PAYMENTS = f"SELECT {_PAY_COLS} FROM payments p"

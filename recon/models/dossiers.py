@@ -67,6 +67,10 @@ class Dossier(Base):
     status: Mapped[str] = mapped_column(String(20), default="received")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # the sum of the fee lines' amounts, kept by the database's triggers on fee_lines
+    # (migration 0037) whatever writes them; never written by the application. What the
+    # engine's loads read as a dossier's assessed total (recon/engine/load.py)
+    fee_total: Mapped[int] = mapped_column(BigInteger, server_default="0", deferred=True)
     # stamped by the database on every write (migration 0009): what incremental runs read
     change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)
 

@@ -272,6 +272,12 @@ class Play:
         self.w.clock = FixedClock(self.now)
         as_of = self.now + timedelta(hours=e.offset)
         summary = self.w.run("full" if e.full else "incremental", as_of=as_of)
+        # what the loads read as assessed: the fee lines' sum the database keeps (0037)
+        with self.db.engine.connect() as conn:
+            drift = conn.execute(text(
+                "SELECT d.id FROM dossiers d WHERE d.fee_total <> COALESCE((SELECT SUM(f.amount) "
+                "FROM fee_lines f WHERE f.dossier_id = d.id), 0)")).all()
+        assert drift == []
         if summary.mode == "incremental":
             expected = open_after_full(self.db, as_of, self.w.config)
             assert open_in_db(self.db) == expected, (
