@@ -5,7 +5,8 @@ of its provider and its payment's method on the transaction's date, a tiered con
 line's place in its month's count (lines in transaction order), the foreign-card surcharge by
 the payment's card; the month shown is the month the line was settled (Vietnam calendar). The
 expected fee is summed line by line, since the contract's rounding applies to each
-transaction.
+transaction. Those are sale lines; refund lines (kind ``refund``) are priced apart by
+:func:`refund_fees_by_month` against the contract's refund fee, as the run judges them.
 
 The providers billed by subscription (payOS, SePay, Casso) deduct nothing from a line: their
 month is priced by the contract (:func:`recon.contracts.invoices.expected_charge`: the package
@@ -32,7 +33,7 @@ from recon.contracts.model import judge
 from recon.engine.fee_invoices import KIND as INVOICE_KIND
 from recon.engine.fee_invoices import InvoiceRow, covered_in_month, replacements
 from recon.models import Discrepancy, FeeInvoice, Payment, SettlementLine
-from recon.scope import ALL, Scope, line_condition
+from recon.scope import ALL, Scope, line_condition, payment_condition
 
 
 @dataclass
@@ -102,6 +103,52 @@ def fees_by_month(session: Session, book: ContractBook, year: int,
         row.mismatched += 0 if check.ok else 1
         if check.contract.id not in row.contracts:
             row.contracts.append(check.contract.id)
+    return [rows[k] for k in sorted(rows)]
+
+
+def refund_fees_by_month(session: Session, book: ContractBook, year: int,
+                         scope: Scope = ALL) -> list[FeeRow]:
+    """One row per (month, provider) of ``year``'s settled refund lines, as the run judges
+    their fee (:func:`recon.engine.core.detect_fee_mismatch`): each against
+    :meth:`~recon.contracts.model.Contract.refund_fee` of the refunded amount, by the contract
+    of its provider and its sale's payment method (the payment of the line's
+    ``original_txn_id``, else of its own id; unknown: ``"*"`` only) on the refund's Vietnam
+    date (its ``transaction_at``, else its ``settled_on``), within the contract's tolerance.
+    ``gross`` is the amount refunded, ``charged`` the refund fees charged. The run raises a
+    ``fee_mismatch`` for a refund of a *refunded* payment only (another is a
+    ``status_mismatch`` or an ``unexpected_settlement``); here every refund line a contract
+    covers is priced. ``scope`` sees a refund line whose sale's payment it sees."""
+    sale_id = func.coalesce(SettlementLine.original_txn_id, SettlementLine.provider_txn_id)
+    q = (select(SettlementLine.provider, SettlementLine.amount, SettlementLine.fee,
+                SettlementLine.settled_on, SettlementLine.transaction_at, Payment.method)
+         .outerjoin(Payment, and_(Payment.provider == SettlementLine.provider,
+                                  Payment.provider_txn_id == sale_id))
+         .where(SettlementLine.kind == "refund",
+                SettlementLine.settled_on >= date(year, 1, 1),
+                SettlementLine.settled_on < date(year + 1, 1, 1))
+         .order_by(SettlementLine.id))
+    if not scope.is_all:
+        q = q.where(Payment.id.is_not(None), payment_condition(scope))
+    rows: dict[tuple[date, str], FeeRow] = {}
+    for provider, gross, fee, settled_on, at, method in session.execute(q):
+        month = settled_on.replace(day=1)
+        row = rows.get((month, provider))
+        if row is None:
+            row = rows[(month, provider)] = FeeRow(month, provider)
+        row.lines += 1
+        row.gross += int(gross)
+        row.charged += int(fee)
+        day = at.astimezone(VN_TZ).date() if at is not None else settled_on
+        contract = book.find(provider, method, day)
+        if contract is None:
+            continue
+        expected = contract.refund_fee(int(gross))
+        row.covered += 1
+        row.charged_covered += int(fee)
+        row.expected += expected
+        row.mismatched += 0 if abs(int(fee) - expected) <= contract.tolerance_vnd else 1
+        if contract.id not in row.contracts:
+            row.contracts.append(contract.id)
     return [rows[k] for k in sorted(rows)]
 
 
@@ -214,4 +261,4 @@ def invoice_month(session: Session, book: ContractBook, identity: str
 
 
 __all__ = ["FeeRow", "SubscriptionRow", "fees_by_month", "invoice_month", "latest_year",
-           "subscriptions_by_month"]
+           "refund_fees_by_month", "subscriptions_by_month"]

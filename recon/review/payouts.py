@@ -19,8 +19,22 @@ from sqlalchemy.orm import Session
 
 from recon.engine.payout_load import read_window
 from recon.engine.payouts import BankCredit, PayoutBatch, PayoutConfig, PayoutMatch
+from recon.engine.records import SettlementLineRow
 from recon.models import Discrepancy
 from recon.scope import ALL, Scope
+
+
+def in_net(line: SettlementLineRow) -> int:
+    """What a line adds to its batch's net as :mod:`recon.engine.payouts` counts it: a sale
+    its stated net; a refund (``refund_of`` set) minus the amount refunded and minus its refund
+    fee, ``-(amount + fee)`` (the provider takes both out of the payout). A batch's ``net`` is
+    the sum of its lines' (``tests/finance/test_payouts_page.py`` holds the two together)."""
+    return -(line.amount + line.fee) if line.refund_of is not None else line.net
+
+
+def refunds_of(batch: PayoutBatch) -> tuple[SettlementLineRow, ...]:
+    """The batch's refund lines, in line order."""
+    return tuple(line for line in batch.lines if line.refund_of is not None)
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,15 @@ class BatchView:
     @property
     def credit(self) -> BankCredit | None:
         return None if self.match is None else self.match.credit
+
+    @property
+    def refunds(self) -> tuple[SettlementLineRow, ...]:
+        return refunds_of(self.batch)
+
+    @property
+    def refunds_in_net(self) -> int:
+        """What its refund lines take off its net (<= 0)."""
+        return sum(in_net(line) for line in self.refunds)
 
 
 @dataclass(frozen=True)
@@ -171,22 +194,45 @@ def statement_line(session: Session, line_id: int, config: PayoutConfig,
 
 HEADER_KEYS = ("Provider", "Session from", "Session to", "Transactions", "Gross", "Fee", "Net",
                "Expected credit", "State", "Bank reference", "Credited on", "Credited",
-               "Difference")
-AMOUNT_COLUMNS = frozenset({4, 5, 6, 11, 12})
+               "Difference", "Refund lines", "Refunded", "Refund fees", "Refunds in the net")
+AMOUNT_COLUMNS = frozenset({4, 5, 6, 11, 12, 14, 15, 16})
 
 
 def export_rows(page: PayoutPage) -> Iterator[list[Any]]:
     """One row per batch, in the order of :data:`HEADER_KEYS` (labels translated by the
-    view; cells made inert by the house's export functions)."""
+    view; cells made inert by the house's export functions). Gross, fee and net are the
+    engine's (refunds already taken off); the last four columns are its refund lines'."""
     for view in page.batches:
         b, c = view.batch, view.credit
+        refunds = view.refunds
         yield [b.provider, b.session_on.isoformat(), b.last_day.isoformat(), len(b.lines),
                b.gross, b.fee, b.net, b.expected_on.isoformat(), view.state,
                "" if c is None else c.bank_reference,
                "" if c is None else c.booked_on.isoformat(),
                "" if c is None else c.amount,
-               "" if view.match is None else view.match.difference]
+               "" if view.match is None else view.match.difference,
+               len(refunds), sum(line.amount for line in refunds),
+               sum(line.fee for line in refunds), view.refunds_in_net]
 
 
-__all__ = ["LINE_HEADER_KEYS", "BatchView", "CreditView", "PayoutPage", "PayoutSides",
-           "export_rows", "month_bounds", "payout_page", "sides", "statement_line"]
+LINES_HEADER_KEYS = ("Provider", "Session from", "Provider transaction", "Kind",
+                     "Original transaction", "Settled on", "Gross", "Fee", "Net",
+                     "In the batch net")
+LINES_AMOUNT_COLUMNS = frozenset({6, 7, 8, 9})
+
+
+def export_line_rows(page: PayoutPage) -> Iterator[list[Any]]:
+    """One row per line of each batch, in the order of :data:`LINES_HEADER_KEYS`: its kind
+    (``sale`` or ``refund``, labelled by the view), a refund's sale (the transaction it
+    reverses) and what it adds to the batch's net (:func:`in_net`)."""
+    for view in page.batches:
+        b = view.batch
+        for line in b.lines:
+            yield [b.provider, b.session_on.isoformat(), line.provider_txn_id,
+                   "sale" if line.refund_of is None else "refund", line.refund_of or "",
+                   line.settled_on.isoformat(), line.amount, line.fee, line.net, in_net(line)]
+
+
+__all__ = ["LINES_HEADER_KEYS", "LINE_HEADER_KEYS", "BatchView", "CreditView", "PayoutPage",
+           "PayoutSides", "export_line_rows", "export_rows", "in_net", "month_bounds",
+           "payout_page", "refunds_of", "sides", "statement_line"]

@@ -134,7 +134,7 @@ def _finance_context() -> dict[str, Any]:
             "kind_label": kind_label, "status_label": status_label,
             "resolution_label": resolution_label, "channel_label": channel_label,
             "provider_label": provider_label, "payment_status_label": payment_status_label,
-            "payout_state_label": payout_state_label,
+            "payout_state_label": payout_state_label, "in_net": payout_reads.in_net,
             "run_mode_label": run_mode_label, "num": num, "action_label": action_label,
             "actor_label": actor_label, "entity_label": entity_label, "entity_ref": entity_ref,
             "outcome_label": outcome_label, "action_labels": i18n.ACTION_LABELS,
@@ -528,6 +528,7 @@ def fees() -> tuple[str, int]:
     from recon.review.fees import (  # noqa: PLC0415
         fees_by_month,
         latest_year,
+        refund_fees_by_month,
         subscriptions_by_month,
     )
 
@@ -544,9 +545,11 @@ def fees() -> tuple[str, int]:
                 error = tr("The filters are not valid: {message}").format(message=raw)
         seen = scope()
         rows = fees_by_month(s, book, year, seen)
+        refunds = refund_fees_by_month(s, book, year, seen)
         subscriptions = subscriptions_by_month(s, book, year) if seen.is_all else None
-    return render_template("finance/fees.html", rows=rows, year=year, error=error,
-                           book=book, subscriptions=subscriptions), 422 if error else 200
+    return render_template("finance/fees.html", rows=rows, refunds=refunds, year=year,
+                           error=error, book=book, subscriptions=subscriptions
+                           ), 422 if error else 200
 
 
 #: detail lines of the Art. 36 report on one page (the downloads hold all of them)
@@ -782,13 +785,20 @@ def payouts_export(fmt: str) -> Response:
     with database().read() as s:
         page = payout_reads.payout_page(s, config=_payout_config(), now=_clock().now(),
                                         month=month, provider=provider, scope=scope())
-    header = [tr(k) for k in payout_reads.HEADER_KEYS]
-    rows = [[provider_label(r[0]), *r[1:8], payout_state_label(r[8]), *r[9:]]
-            for r in payout_reads.export_rows(page)]
+    if request.args.get("part") == "lines":  # each batch's lines, refunds labelled
+        header = [tr(k) for k in payout_reads.LINES_HEADER_KEYS]
+        rows = [[provider_label(r[0]), *r[1:3],
+                 i18n.txn_type_label("payment" if r[3] == "sale" else "refund"), *r[4:]]
+                for r in payout_reads.export_line_rows(page)]
+        amounts, name = payout_reads.LINES_AMOUNT_COLUMNS, f"chuyen-tien-ve-{month:%Y-%m}-dong"
+    else:
+        header = [tr(k) for k in payout_reads.HEADER_KEYS]
+        rows = [[provider_label(r[0]), *r[1:8], payout_state_label(r[8]), *r[9:]]
+                for r in payout_reads.export_rows(page)]
+        amounts, name = payout_reads.AMOUNT_COLUMNS, f"chuyen-tien-ve-{month:%Y-%m}"
     chunks = (workbench.csv_chunks(header, rows) if fmt == "csv"
-              else workbench.xlsx_chunks(f"payouts-{month:%Y-%m}", header, rows,
-                                         payout_reads.AMOUNT_COLUMNS))
-    return _download(chunks, f"chuyen-tien-ve-{month:%Y-%m}.{fmt}", fmt)
+              else workbench.xlsx_chunks(f"payouts-{month:%Y-%m}", header, rows, amounts))
+    return _download(chunks, f"{name}.{fmt}", fmt)
 
 
 # --------------------------------------------------------------------------- onward transfers

@@ -337,6 +337,22 @@ _PHRASES: dict[str, str] = {
     "Lines without contract": "Dòng chưa có hợp đồng",
     "Contract": "Hợp đồng",
     "No settlement line in this year.": "Không có dòng quyết toán nào trong năm này.",
+    "Refund fees against the contracts": "Phí hoàn tiền so với hợp đồng",
+    "Refund lines (money the provider gave back to the payer), per provider and the month they "
+    "were settled, apart from the sales above: the refund fee each was charged against the "
+    "contract's refund fee (its processing fee, plus the percentage of the amount refunded "
+    "unless the contract returns it), by the contract of the sale's payment method in force on "
+    "the refund's date.":
+        "Các dòng hoàn tiền (tiền nhà cung cấp đã hoàn lại cho người nộp), theo nhà cung cấp và "
+        "tháng quyết toán, tách riêng khỏi các giao dịch thanh toán ở bảng trên: phí hoàn tiền "
+        "đã thu trên mỗi dòng so với phí hoàn tiền theo hợp đồng (phí xử lý, cộng tỷ lệ phần "
+        "trăm trên số tiền hoàn nếu hợp đồng không hoàn lại phần này), theo hợp đồng của phương "
+        "thức thanh toán của giao dịch gốc có hiệu lực vào ngày hoàn tiền.",
+    "Refund lines": "Số dòng hoàn tiền",
+    "Refunded": "Số tiền hoàn",
+    "Refund fee charged": "Phí hoàn tiền đã thu",
+    "Refund fee per contract": "Phí hoàn tiền theo hợp đồng",
+    "No refund line in this year.": "Không có dòng hoàn tiền nào trong năm này.",
     "Subscriptions and fee invoices": "Phí thuê bao và hóa đơn phí",
     "Per provider and month: what the subscription contract expects (the package, plus the "
     "overage for each transaction above what it includes) against the fee invoices in force "
@@ -932,6 +948,17 @@ _PHRASES: dict[str, str] = {
     "Credited on": "Ngày ghi có",
     "Credited": "Số tiền ghi có",
     "Lines of the batch": "Các giao dịch của đợt",
+    "Refund": "Hoàn tiền",
+    "In the batch net": "Tính vào thực nhận của đợt",
+    "A refund line lowers the batch's net by the amount refunded and its refund fee: the "
+    "provider takes both out of the payout.":
+        "Dòng hoàn tiền làm giảm số thực nhận của đợt bằng số tiền hoàn cộng phí hoàn tiền: "
+        "nhà cung cấp trừ cả hai vào khoản chuyển về.",
+    "of which {count} refunds: {amount}": "trong đó {count} dòng hoàn tiền: {amount}",
+    "Lines of the batches": "Các giao dịch của các đợt",
+    "Refund fees": "Phí hoàn tiền",
+    "Refunds in the net": "Hoàn tiền tính vào thực nhận",
+    "Original transaction": "Giao dịch gốc",
     "Credits no batch explains": "Khoản ghi có không khớp đợt nào",
     "No batch in this month.": "Không có đợt chuyển tiền nào trong tháng.",
     "Previous month": "Tháng trước",

@@ -104,3 +104,77 @@ def test_subscriptions_against_their_invoices(app: Flask, make_user: Callable[..
     assert "Subscriptions and fee invoices" in english and "deducted from a payout" in english
     empty = client.get("/finance/fees?year=2020").get_data(as_text=True)
     assert "Không có thuê bao hay hóa đơn phí nào trong năm này." in empty
+
+
+def _row_cells(html: str, provider: str) -> list[str]:
+    row = re.search(rf'<tr data-provider="{provider}" data-month="2026-11">(.*?)</tr>', html,
+                    re.S)
+    assert row is not None, provider
+    return [re.sub(r"<[^>]+>", "", c).strip()
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
+
+
+def test_refund_fees_apart_from_the_sales(app: Flask, make_user: Callable[..., str],
+                                          db: Database, clock: FixedClock) -> None:
+    """Refund lines priced by the contract's refund fee (the shipped vnpay-demo: 3.000 ₫, the
+    percentage returned; momo-demo: 2.000 ₫ + 1,10 % of the amount refunded, rounded down),
+    in their own table; the sales' row is what it was before they came; the line off contract
+    is the fee_mismatch the run finds."""
+    from recon.accounts.scopes import set_user_scope, user_id_by_name
+    from recon.contracts import contracts_from_settings
+    from recon.engine import EngineConfig
+    from tests.foundation.helpers import AGENCY
+
+    book = contracts_from_settings(app.extensions["recon.settings"].env)
+    w = World(db, clock, config=EngineConfig(contracts=book))
+    for extra in (0, 1_100):
+        d = w.dossier()
+        p = w.pay(TOTAL, reference=w.intent(d, TOTAL))
+        w.settle("vnpay", w.txn_of(p), TOTAL, fee=FEE + extra)
+    client, _csrf = _session_client(app, make_user, "finance", "ketoan")
+    before = client.get("/finance/fees?year=2026").get_data(as_text=True)
+    assert "Không có dòng hoàn tiền nào trong năm này." in before
+    sales = _row_cells(before.split('data-testid="refund-fees"')[0], "vnpay")
+    nbsp = "\u00a0"
+    assert sales[3:8] == ["2", f"360.000{nbsp}₫", f"4.268{nbsp}₫", f"3.168{nbsp}₫",
+                          f"+1.100{nbsp}₫"]
+
+    d = w.dossier()
+    reference = w.intent(d, TOTAL, channel="vnpay")
+    w.pay(TOTAL, txn="VR1", reference=reference)
+    w.pay(TOTAL, txn="VR1", reference=reference, status="refunded")
+    within = w.settle("vnpay", "RF1", TOTAL, fee=3_000, kind="refund", original_txn_id="VR1")
+    off = w.settle("vnpay", "VR1", 100_000, fee=4_500, kind="refund")  # its sale's own id
+    w.settle("momo", "MR9", 180_000, fee=3_980, kind="refund", original_txn_id="M-NONE")
+    after = client.get("/finance/fees?year=2026").get_data(as_text=True)
+    assert "Phí hoàn tiền so với hợp đồng" in after and "Phí hoàn tiền đã thu" in after
+    sales_part, refund_part = after.split('data-testid="refund-fees"')
+    refund_part = refund_part.split('data-testid="subscriptions"')[0]
+    assert _row_cells(sales_part, "vnpay") == sales  # the sales' figures are unchanged
+    assert 'data-provider="momo"' not in sales_part  # a refund makes no sale row
+    # month, provider, contract, lines, refunded, charged, per contract, difference, off, none
+    assert _row_cells(refund_part, "vnpay") == [
+        "11/2026", "VNPay", "vnpay-demo", "2", f"280.000{nbsp}₫", f"7.500{nbsp}₫",
+        f"6.000{nbsp}₫", f"+1.500{nbsp}₫", "1", "0"]
+    assert ('<a href="/finance/discrepancies?kind=fee_mismatch&amp;provider=vnpay" '
+            'data-testid="refund-fees-findings">1</a>') in refund_part
+    assert _row_cells(refund_part, "momo") == [
+        "11/2026", "MoMo", "momo-demo", "1", f"180.000{nbsp}₫", f"3.980{nbsp}₫",
+        f"3.980{nbsp}₫", f"0{nbsp}₫", "0", "0"]
+    # the run judges the same refund line off contract, against the same 3.000 ₫
+    w.run("full")
+    found = [x for x in w.discrepancies("open")
+             if x.kind == "fee_mismatch" and x.settlement_line_id in (within, off)]
+    assert [(x.settlement_line_id, x.expected_amount, x.actual_amount) for x in found] == [
+        (off, 3_000, 4_500)]
+    english = client.get("/finance/fees?year=2026&lang=en").get_data(as_text=True)
+    assert "Refund fees against the contracts" in english and "Refund fee per contract" in english
+    # a user of the agency sees the refunds of its payments, not a refund of a sale no
+    # payment of its carries
+    scoped, _ = _session_client(app, make_user, "finance", "ketoan-hue")
+    with db.transaction() as s:
+        set_user_scope(s, clock, user_id_by_name(s, "ketoan-hue"), [AGENCY])
+    mine = scoped.get("/finance/fees?year=2026").get_data(as_text=True)
+    mine_refunds = mine.split('data-testid="refund-fees"')[1]
+    assert _row_cells(mine_refunds, "vnpay")[3:6] == ["2", f"280.000{nbsp}₫", f"7.500{nbsp}₫"]
+    assert 'data-provider="momo"' not in mine_refunds

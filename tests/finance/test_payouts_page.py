@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -16,10 +17,17 @@ from openpyxl import load_workbook
 from recon.accounts.scopes import set_user_scope, user_id_by_name
 from recon.clock import FixedClock
 from recon.db import Database
-from recon.settlements.payouts import engine_config
+from recon.review import payouts as payout_reads
+from recon.settlements.payouts import engine_config, payout_config
 from tests.finance.test_roles import _session_client
 from tests.foundation.helpers import AGENCY
-from tests.reconcile.payout_builders import MON, credit, pay_and_settle, statement_of_wednesday
+from tests.reconcile.payout_builders import (
+    MON,
+    credit,
+    pay_and_settle,
+    statement_of_wednesday,
+    vn,
+)
 from tests.reconcile.recon_builders import World
 
 
@@ -142,3 +150,84 @@ def test_a_user_of_some_agencies_sees_no_batch_and_downloads_no_statement_line(
     assert client.get(f"/finance/settlement-lines/{line}/download.csv").status_code == 404
     found = {d.kind: d.id for d in world.discrepancies("open")}
     assert client.get(f"/finance/discrepancies/{found['payout_unexpected']}").status_code == 404
+
+
+@pytest.fixture
+def refunds(world: World) -> World:
+    """Monday's session also holds two refund lines: one of V1 (the file names its sale: 30.000
+    ₫ refunded, 3.000 ₫ refund fee) and one carrying its sale's own id V2 (10.000 ₫, 3.000
+    ₫). The engine takes each off the batch's net with its fee: 98.000 - 33.000 - 13.000 =
+    52.000 ₫. Friday's credited session is untouched."""
+    for txn, gross, original in (("R1", 30000, "V1"), ("V2", 10000, None)):
+        world.settle("vnpay", txn, gross, fee=3000, settled_on=MON, kind="refund",
+                     original_txn_id=original, transaction_at=vn(MON))
+    return world
+
+
+def test_refund_lines_are_labelled_and_lower_the_batch_net(
+        finance: tuple[FlaskClient, str], refunds: World) -> None:
+    client, csrf = finance
+    page = client.get("/finance/payouts?month=2026-11").get_data(as_text=True)
+    nbsp = "\u00a0"
+    assert page.count('data-kind="refund"') == 2 and page.count('data-kind="sale"') == 3
+    assert page.count('data-testid="payout-refund">Hoàn tiền</span>') == 2
+    assert "hoàn cho giao dịch V1" in page and "hoàn cho giao dịch V2" not in page
+    cells = re.findall(r'data-kind="(\w+)"><td class="mono">(\w+).*?'
+                       r'data-testid="payout-line-in-net">([^<]*)<', page, re.S)
+    assert sorted(cells) == sorted([
+        ("sale", "V1", f"98.000{nbsp}₫"), ("sale", "V2", f"98.000{nbsp}₫"),
+        ("sale", "V3", f"98.000{nbsp}₫"), ("refund", "R1", f"-33.000{nbsp}₫"),
+        ("refund", "V2", f"-13.000{nbsp}₫")])
+    # the batch nets as the engine counts them: Friday's unchanged and credited
+    assert f"196.000{nbsp}₫" in page and 'data-state="paid"' in page
+    assert (f'52.000{nbsp}₫<br><small data-testid="payout-refunds">trong đó 2 dòng hoàn tiền: '
+            f'-46.000{nbsp}₫</small>') in page
+    client.post("/lang/en?next=/finance/payouts", data={"csrf_token": csrf})
+    english = client.get("/finance/payouts?month=2026-11").get_data(as_text=True)
+    assert 'data-testid="payout-refund">Refund</span>' in english
+    assert "In the batch net" in english and "refunding V1" in english
+
+
+def test_a_batch_net_is_the_sum_of_its_lines_shares(db: Database, refunds: World) -> None:
+    """What the page shows per line adds up to the engine's net of every batch."""
+    with db.read() as s:
+        page = payout_reads.payout_page(s, config=payout_config({}), now=refunds.clock.now(),
+                                        month=MON)
+    nets = {b.batch.session_on: (b.batch.net, sum(map(payout_reads.in_net, b.batch.lines)),
+                                 b.refunds_in_net) for b in page.batches}
+    assert nets == {MON - timedelta(days=3): (196000, 196000, 0),
+                    MON: (52000, 52000, -46000)}
+
+
+def test_exports_carry_the_refunds(finance: tuple[FlaskClient, str], refunds: World) -> None:
+    client, _ = finance
+    response = client.get("/finance/payouts/export.csv?month=2026-11")
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][13:] == ["Số dòng hoàn tiền", "Số tiền hoàn", "Phí hoàn tiền",
+                            "Hoàn tiền tính vào thực nhận"]
+    by_state = {r[8]: r for r in rows[1:]}
+    paid, missing = by_state["Đã ghi có"], by_state["Chưa nhận được"]
+    assert (paid[3:7], paid[11], paid[13:]) == (["2", "200000", "4000", "196000"], "196000",
+                                                ["0", "0", "0", "0"])
+    assert (missing[3:7], missing[13:]) == (["3", "60000", "8000", "52000"],
+                                            ["2", "40000", "6000", "-46000"])
+    lines = client.get("/finance/payouts/export.csv?month=2026-11&part=lines")
+    assert lines.status_code == 200 and "-dong.csv" in lines.headers["Content-Disposition"]
+    table = list(csv.reader(io.StringIO(lines.get_data(as_text=True).lstrip("\ufeff"))))
+    assert table[0] == ["Nhà cung cấp", "Phiên từ ngày", "Mã giao dịch", "Loại",
+                        "Giao dịch gốc", "Ngày đối soát", "Số tiền gộp", "Phí", "Thực nhận",
+                        "Tính vào thực nhận của đợt"]
+    assert sorted(r[2:5] + r[6:] for r in table[1:]) == sorted([
+        ["V1", "Thanh toán", "", "100000", "2000", "98000", "98000"],
+        ["V2", "Thanh toán", "", "100000", "2000", "98000", "98000"],
+        ["V3", "Thanh toán", "", "100000", "2000", "98000", "98000"],
+        ["R1", "Hoàn tiền", "V1", "30000", "3000", "27000", "-33000"],
+        ["V2", "Hoàn tiền", "V2", "10000", "3000", "7000", "-13000"]])
+    xlsx = client.get("/finance/payouts/export.xlsx?month=2026-11&part=lines")
+    sheet = load_workbook(io.BytesIO(xlsx.data)).active
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert len(values) == 6 and sorted(v[9] for v in values[1:]) == [
+        -33000, -13000, 98000, 98000, 98000]
+    batches = load_workbook(io.BytesIO(client.get(
+        "/finance/payouts/export.xlsx?month=2026-11").data)).active
+    assert sorted(r[16].value for r in list(batches.iter_rows())[1:]) == [-46000, 0]
