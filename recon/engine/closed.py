@@ -14,8 +14,10 @@ A run still reads and judges everything, but before it writes (:func:`hold`, cal
   payment of 03/2021, a closed month, arrived on …"): ``expected_amount`` is the difference the
   closed month froze (0 when it had none), ``actual_amount`` the difference that holds now,
   ``delta`` the change. Its identity names what changed, the first the run knows of: the
-  payment (``late_for_closed_period:payment=N``; a settlement line's by the transaction id it
-  carries), else the settlement line no payment claims (an ``unexpected_settlement``:
+  payment (``late_for_closed_period:payment=N``; a settlement line's paired as the core pairs
+  it: a sale line by its own transaction id, a refund line by its sale's, ``original_txn_id``
+  else its own; the sentence names the line of the payment that arrived last, a refund line as
+  such), else the settlement line no payment claims (an ``unexpected_settlement``:
   ``…:settlement_line=N``), else the dossier (an underpaid or overpaid dossier, e.g. after a
   late reassessment, which intake keeps: ``…:dossier=N``). Findings of that kind are never
   auto-resolved by a run: a person closes them.
@@ -167,6 +169,26 @@ def _since(period: _Closed) -> datetime:
     return period.approved_at or datetime.combine(period.month, time(), UTC) + timedelta(days=31)
 
 
+#: a settlement line's sale, as the core pairs a line with its payment: a sale line's own
+#: transaction id, a refund line's ``original_txn_id`` else its own (the expression of
+#: :data:`recon.engine.load.REFUND_OF`, with a sale's own id instead of NULL)
+SALE_OF: Final = ("CASE WHEN l.kind = 'refund' THEN COALESCE(l.original_txn_id, "
+                  "l.provider_txn_id) ELSE l.provider_txn_id END")
+# the lines of the findings, each with its payment (if one; SALE_OF is a constant)
+_LINES = ("SELECT l.id, l.transaction_at, l.settled_on, l.provider, "  # noqa: S608
+          "l.provider_txn_id, l.created_at, p.id FROM settlement_lines l "
+          "LEFT JOIN payments p ON p.provider = l.provider "
+          f"AND p.provider_txn_id = {SALE_OF} WHERE l.id IN :ids")
+# the last line of a payment stored after its month was closed: its sale lines (a sale, or a
+# refund that names no other sale) and the refund lines naming it; both halves read an index
+# ((provider, provider_txn_id), (provider, original_txn_id))
+_ARRIVED = (
+    "SELECT l.created_at, l.kind, l.provider_txn_id FROM settlement_lines l "
+    "WHERE l.provider = :p AND l.created_at > :since AND ("
+    "(l.provider_txn_id = :t AND (l.kind <> 'refund' OR l.original_txn_id IS NULL)) "
+    "OR (l.kind = 'refund' AND l.original_txn_id = :t)) "
+    "ORDER BY l.created_at DESC, l.id DESC LIMIT 1")
+
 #: the subjects dated in a month (a remittance finding's agency, month and sub-item are not:
 #: it is about what is owed after the month, and is never held back)
 _DATED: Final = ("dossier", "payment", "settlement_line")
@@ -219,13 +241,12 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
               "d.agency_id FROM payments p LEFT JOIN dossiers d ON d.id = p.dossier_id "
               "WHERE p.id IN :ids", want["payment"], paid_at=UTCDateTime())}
     lines: dict[int, _Line] = {}
-    line_payment: dict[int, int] = {}  # a line's payment, by the line's own transaction id
+    # a line's payment, paired as the core pairs them: a sale by its own transaction id, a
+    # refund by its sale's (original_txn_id, else its own)
+    line_payment: dict[int, int] = {}
     for i, at, on, provider, txn, created, pay in _fetch(
-            conn, "SELECT l.id, l.transaction_at, l.settled_on, l.provider, "
-                  "l.provider_txn_id, l.created_at, p.id FROM settlement_lines l "
-                  "LEFT JOIN payments p ON p.provider = l.provider "
-                  "AND p.provider_txn_id = l.provider_txn_id WHERE l.id IN :ids",
-            want["settlement_line"], transaction_at=UTCDateTime(), created_at=UTCDateTime()):
+            conn, _LINES, want["settlement_line"], transaction_at=UTCDateTime(),
+            created_at=UTCDateTime()):
         lines[i] = _Line(i, at or _as_date(on), provider, txn, _utc(created))
         if pay is not None:
             line_payment[i] = pay
@@ -330,13 +351,15 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
 
 def _late(conn: Connection, payment: _Payment, period: _Closed, old: int, new: int,
           now_vi: str, now_en: str) -> Discrepancy:
-    arrived = conn.execute(text(
-        "SELECT MAX(created_at) FROM settlement_lines WHERE provider = :p "
-        "AND provider_txn_id = :t AND created_at > :since"
-    ).bindparams(bindparam("since", type_=UTCDateTime())).columns(), {
-        "p": payment.provider, "t": payment.txn, "since": _since(period)}).scalar()
-    vi, en = explain.late_for_closed_period(period.month, payment.paid_at, payment.provider,
-                                            payment.txn, _utc(arrived), now_vi, now_en)
+    """The payment's late finding: the line of it that arrived last after the close (a sale
+    line, or a refund line of it, paired as the core pairs them), if one did."""
+    arrived = conn.execute(text(_ARRIVED).bindparams(bindparam("since", type_=UTCDateTime()))
+                           .columns(created_at=UTCDateTime()), {
+        "p": payment.provider, "t": payment.txn, "since": _since(period)}).first()
+    refund = arrived[2] if arrived is not None and arrived[1] == "refund" else None
+    vi, en = explain.late_for_closed_period(
+        period.month, payment.paid_at, payment.provider, payment.txn,
+        None if arrived is None else _utc(arrived[0]), now_vi, now_en, refund_line=refund)
     return Discrepancy(f"{LATE}:payment={payment.id}", LATE, payment.dossier_id, payment.id,
                        None, payment.provider, old, new, new - old, vi, en)
 

@@ -507,17 +507,28 @@ def status_mismatch(provider: str, txn: str, status: str, gross: int, settled_on
 
 
 def late_for_closed_period(month: date, paid: datetime, provider: str, txn: str,
-                           arrived: datetime | None, now_vi: str, now_en: str) -> Pair:
+                           arrived: datetime | None, now_vi: str, now_en: str, *,
+                           refund_line: str | None = None) -> Pair:
     """Late data for a payment of a closed month: the closed month is not changed; this finding
-    reports it in the current month (``now_vi`` / ``now_en``: what the data says now)."""
+    reports it in the current month (``now_vi`` / ``now_en``: what the data says now).
+    ``arrived``: when the payment's last line stored after the close came; ``refund_line``:
+    that line's own transaction id when it is a refund line of the payment (named when it is
+    not the payment's ``txn``)."""
     day = vn_date(paid)
     if arrived is not None:
         when = vn_date(arrived)
+        if refund_line is None:
+            line_vi, line_en = "Một dòng đối soát", "A settlement line"
+        elif refund_line == txn:
+            line_vi, line_en = "Một dòng hoàn tiền", "A refund line"
+        else:
+            line_vi = f"Một dòng hoàn tiền mã {refund_line}"
+            line_en = f"A refund line ({refund_line})"
         return (
-            f"Một dòng đối soát cho khoản thanh toán {provider_vi(provider)} {txn} ngày "
+            f"{line_vi} cho khoản thanh toán {provider_vi(provider)} {txn} ngày "
             f"{day:%d/%m/%Y} (tháng {month:%m/%Y}, đã khóa sổ) đến ngày {when:%d/%m/%Y}. "
             f"Tháng đã khóa không thay đổi; {now_vi}",
-            f"A settlement line for a payment of {month:%m/%Y}, a closed month "
+            f"{line_en} for a payment of {month:%m/%Y}, a closed month "
             f"({provider_en(provider)} {txn}, paid {day:%Y-%m-%d}), arrived on "
             f"{when:%Y-%m-%d}. The closed month is left unchanged; {now_en}",
         )

@@ -4,9 +4,9 @@
 Batches are the settlement lines of the providers that pay in batches (their own reports,
 never a bank statement); credits are the lines of the files imported with a bank-statement
 profile (``PayoutConfig.statement_profiles``); deductions are the providers' refunded
-payments (chargebacks) and the fee invoices a provider deducts from a payout
-(:func:`fee_invoice_deductions`, migration 0030). All of them carry ``change_seq`` (migrations
-0009 and 0030), so:
+payments (chargebacks) and the fee invoices in force a provider deducts from a payout
+(:func:`fee_invoice_deductions`, migration 0030; an invoice another replaces is none, 0033).
+All of them carry ``change_seq`` (migrations 0009 and 0030), so:
 
 - a **full** run reads every batch line and every credit; one with closed months behind
   (:func:`recon.engine.load.horizon`) reads those from the first open day less twice
@@ -16,7 +16,8 @@ payments (chargebacks) and the fee invoices a provider deducts from a payout
 - an **incremental** run reads the lines stamped at or after the previous run's mark, and the
   days around them and around the previous run's ``as_of`` (where deadlines may have passed
   since), and the days from the billed month's start to the issue date of each deducted
-  invoice stamped since the mark (the credit it shortened lies near them): a window of days
+  invoice stamped since the mark, or replaced by an invoice stamped since the mark (the credit
+  it shortened lies near them, and a replaced invoice no longer explains it): a window of days
   widened by ``PayoutConfig.reach()`` on each side. It judges, and
   claims to have seen, only what lies inside the window less that margin on the early side
   (a batch or credit at the edge may miss its other half), so an open finding outside stays
@@ -41,6 +42,7 @@ from sqlalchemy import Connection, bindparam, text
 from recon.db import UTCDateTime
 from recon.engine.core import Reconciliation
 from recon.engine.explain import vn_date
+from recon.engine.fee_invoices import InvoiceRow, replacements
 from recon.engine.load import REFUND_OF
 from recon.engine.payouts import (
     PAYOUT_KINDS,
@@ -238,27 +240,44 @@ def read_window(conn: Connection, *, config: PayoutConfig, as_of: datetime, low:
                          deductions=deductions, statements_until=_horizon(conn, params))
 
 
-_DEDUCTED_INVOICES = ("SELECT provider, number, amount FROM fee_invoices "
-                      "WHERE charged_as = 'deducted' AND provider IN :providers")
-_CHANGED_INVOICES = ("SELECT MIN(period), MAX(issued_on) FROM fee_invoices "
-                     "WHERE charged_as = 'deducted' AND provider IN :providers "
-                     "AND change_seq >= :mark")
+# (every invoice of the payout providers, whatever it is charged as: a billed invoice may
+# replace a deducted one, which then no longer stands)
+_INVOICES = ("SELECT id, provider, number, period, amount, replaces, charged_as "
+             "FROM fee_invoices WHERE provider IN :providers")
+# the deducted invoices stamped since the mark, and those an invoice stamped since the mark
+# replaces (the replaced invoice's credit is judged again without it)
+_CHANGED_INVOICES = ("SELECT MIN(i.period), MAX(i.issued_on) FROM fee_invoices i "
+                     "WHERE i.charged_as = 'deducted' AND i.provider IN :providers "
+                     "AND (i.change_seq >= :mark OR EXISTS (SELECT 1 FROM fee_invoices r "
+                     "WHERE r.provider = i.provider AND r.replaces = i.number "
+                     "AND r.id <> i.id AND r.change_seq >= :mark))")
 
 
 def fee_invoice_deductions(conn: Connection, providers: Sequence[str]) -> list[Deduction]:
     """The fee invoices the providers that pay in batches deducted from a payout: each a
     ``fee_invoice`` deduction named by the invoice's number (a short credit is matched with
-    the invoice named). Few rows (a handful a month), read whole by every run."""
-    rows = conn.execute(_bind(text(_DEDUCTED_INVOICES), "providers"),
-                        {"providers": list(providers) or [""]})
-    return [Deduction(r[0], "fee_invoice", r[1], int(r[2])) for r in rows]
+    the invoice named). Only an invoice in force is offered: one that another invoice of its
+    provider replaces (``replaces``, migration 0033; decided by
+    :func:`~recon.engine.fee_invoices.replacements`, as the fee invoice pass decides) no
+    longer stands, so of a chain of replacements only the newest may explain a credit, and
+    only if it is deducted itself.
+    Few rows (a handful a month), read whole by every run."""
+    rows = conn.execute(_bind(text(_INVOICES), "providers"),
+                        {"providers": list(providers) or [""]}).all()
+    invoices = [InvoiceRow(int(r[0]), r[1], r[2], _day(r[3]), int(r[4]), r[5]) for r in rows]
+    gone = replacements(invoices)
+    return [Deduction(i.provider, "fee_invoice", i.number, i.amount)
+            for i, r in zip(invoices, rows, strict=True)
+            if r[6] == "deducted" and i.id not in gone]
 
 
 def changed_invoice_days(conn: Connection, providers: Sequence[str], mark: int
                          ) -> tuple[date, date] | None:
     """From the earliest billed month's start to the latest issue date of the deducted
-    invoices stamped at or after ``mark`` (``None``: none): the days an incremental run reads
-    again, so the credit an invoice shortened is judged with it."""
+    invoices stamped at or after ``mark``, and of the deducted invoices replaced by an
+    invoice stamped at or after ``mark`` (``None``: none): the days an incremental run reads
+    again, so the credit an invoice shortened (or one a replaced invoice explained) is judged
+    again as a full run judges it."""
     row = conn.execute(_bind(text(_CHANGED_INVOICES), "providers"),
                        {"providers": list(providers) or [""], "mark": mark}).first()
     if row is None or row[0] is None:

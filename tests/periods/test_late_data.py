@@ -5,13 +5,15 @@ payment of a closed month is kept and reported in the current open month as a
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 
+import pytest
 from sqlalchemy import select
 
 from recon.clock import FixedClock
 from recon.db import Database
 from recon.engine.closed import LATE
+from recon.engine.explain import vn_date
 from recon.models import AuditEvent, Discrepancy, Period, ReconRun, SettlementLine
 from recon.periods import month_of
 from recon.review import actions
@@ -104,6 +106,11 @@ def test_a_new_finding_for_a_closed_month_is_not_written_there(db: Database,
     assert w.kinds() == ["late_for_closed_period"]  # no duplicate_settlement dated in April
     late = _one(db, "late_for_closed_period")
     assert (late.expected_amount, late.actual_amount) == (0, 170_000)
+
+
+def vn_day(when: datetime) -> str:
+    """A moment's Vietnam date as the Vietnamese sentences write it."""
+    return f"{vn_date(when):%d/%m/%Y}"
 
 
 def _close_april(db: Database, clock: FixedClock) -> int:
@@ -223,3 +230,91 @@ def test_the_run_counts_what_a_closed_month_let_it_write(db: Database,
         data = json.loads(event.data)
     assert data["auto_resolved"] == [] and data["new_by_kind"] == {LATE: 1}
     assert _one(db, "missing_settlement").status == "open"
+
+
+@pytest.mark.parametrize("mode", ["full", "auto"])
+@pytest.mark.parametrize("own_id", ["VNP-RF-1", None])  # None: the line carries the sale's id
+def test_a_late_refund_line_is_reported_on_its_sale_of_the_closed_month(
+        db: Database, clock: FixedClock, mode: str, own_id: str | None) -> None:
+    """A refund line is paired with its sale through ``original_txn_id`` (else its own id), as
+    the core pairs it: arriving after April was closed, it is one late finding about April's
+    payment, whose sentence says a refund line arrived and when."""
+    w = World(db, clock)
+    dossier = w.dossier()
+    pid = w.pay(180_000, dossier_code=w.codes[dossier], paid_at=vn(2021, 4, 5))
+    txn = w.txn_of(pid)
+    w.settle("vnpay", txn, 180_000, settled_on=date(2021, 4, 6))
+    w.run("full")
+    assert w.open_identities() == []
+    _close_april(db, clock)
+
+    w.later(days=1)
+    line = w.settle("vnpay", own_id or txn, 180_000, settled_on=date(2021, 4, 20),
+                    kind="refund", original_txn_id=txn if own_id else None,
+                    transaction_at=vn(2021, 4, 20, 10))
+    summary = w.run(mode)
+    assert (summary.new, summary.held) == (1, 1)
+    assert summary.counts["status_mismatch"] == 0 and summary.counts[LATE] == 1
+    assert w.kinds() == [LATE]
+    late = _one(db, LATE)
+    assert (late.identity, late.payment_id, late.dossier_id, late.settlement_line_id) == (
+        f"{LATE}:payment={pid}", pid, dossier, None)
+    assert (late.expected_amount, late.actual_amount, late.delta) == (0, 180_000, 180_000)
+    arrived = clock.now()
+    named_en = f" ({own_id})" if own_id else ""
+    named_vi = f" mã {own_id}" if own_id else ""
+    assert (f"A refund line{named_en} for a payment of 04/2021, a closed month (VNPay {txn}, "
+            f"paid 2021-04-05), arrived on {arrived:%Y-%m-%d}. The closed month is left "
+            "unchanged; VNPay reports a refund of 180.000\u00a0₫") in (late.explanation_en or "")
+    assert "recon records that payment as succeeded, not refunded" in (late.explanation_en or "")
+    assert (f"Một dòng hoàn tiền{named_vi} cho khoản thanh toán VNPay {txn} ngày 05/04/2021 "
+            f"(tháng 04/2021, đã khóa sổ) đến ngày {vn_day(arrived)}. Tháng đã khóa không "
+            "thay đổi; VNPay báo hoàn tiền 180.000\u00a0₫") in late.explanation
+    assert "không phải đã hoàn tiền" in late.explanation
+    with db.read() as s:
+        refund = s.get_one(SettlementLine, line)
+        assert (refund.kind, refund.provider_txn_id) == ("refund", own_id or txn)
+
+    again = w.run("full")  # the same late finding, still open; nothing about the line itself
+    assert (again.new, again.still_open, again.counts[LATE]) == (0, 1, 1)
+    assert w.open_identities() == [f"{LATE}:payment={pid}"]
+
+
+@pytest.mark.parametrize("mode", ["full", "auto"])
+def test_a_refund_line_of_an_unknown_sale_whose_payment_comes_after_the_close(
+        db: Database, clock: FixedClock, mode: str) -> None:
+    """April's refund line VNP-RF-9 of sale T-LATE was an unexpected settlement when April
+    closed; T-LATE's payment (of April, refunded) is recorded afterwards, and the refund line
+    pairs with it. What changed is about that payment: the late finding names it (the refund
+    line is its, through ``original_txn_id``), not the line."""
+    w = World(db, clock)
+    dossier = w.dossier(amounts=(50_000,))
+    line = w.settle("vnpay", "VNP-RF-9", 50_000, settled_on=date(2021, 4, 20), kind="refund",
+                    original_txn_id="T-LATE", transaction_at=vn(2021, 4, 20, 10))
+    w.run("full")
+    stray = _one(db, "unexpected_settlement")
+    assert stray.settlement_line_id == line
+    with db.transaction() as s:
+        period_id = close.propose(s, clock, actor="user:maker", month=APRIL, carry_forward={
+            d.id: "chờ VNPay xác nhận giao dịch gốc" for d in w.discrepancies("open")}).id
+    with db.transaction() as s:
+        close.approve(s, clock, period_id, actor="user:checker")
+
+    w.later(days=1)
+    pid = w.pay(50_000, txn="T-LATE", dossier_code=w.codes[dossier], paid_at=vn(2021, 4, 18),
+                status="refunded")
+    w.run(mode)
+    lates = [d for d in w.discrepancies("open") if d.kind == LATE]
+    assert [(d.identity, d.payment_id, d.settlement_line_id) for d in lates] == [
+        (f"{LATE}:payment={pid}", pid, None)]
+    late = lates[0]
+    assert (late.expected_amount, late.actual_amount, late.delta) == (50_000, 0, -50_000)
+    assert late.explanation_en == (
+        "A payment of 04/2021, a closed month (VNPay T-LATE, paid 2021-04-18), changed after "
+        "the month was closed. The closed month is left unchanged; The refunded payment "
+        "(VNPay transaction T-LATE) has now been recorded.")
+    assert late.explanation.startswith(
+        "Khoản thanh toán VNPay T-LATE ngày 18/04/2021 thuộc tháng 04/2021 đã khóa sổ thay đổi "
+        "sau khi khóa sổ. Tháng đã khóa không thay đổi; Khoản thanh toán được hoàn")
+    still = _one(db, "unexpected_settlement")  # April's finding is as it was
+    assert (still.status, still.last_run_id) == ("open", stray.last_run_id)

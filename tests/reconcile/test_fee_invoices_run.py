@@ -18,6 +18,7 @@ from recon.calendar.days import EVERY_DAY
 from recon.clock import FixedClock
 from recon.contracts.invoices import HEADER, InvoiceIn
 from recon.db import Database
+from recon.engine.payout_load import fee_invoice_deductions
 from recon.engine.payouts import weekend_add_banking_days
 from recon.errors import ValidationError
 from recon.models import AuditEvent, FeeInvoice, FeeInvoiceFile
@@ -35,7 +36,7 @@ from tests.reconcile.payout_builders import (
     statement_of_wednesday,
     vn,
 )
-from tests.reconcile.recon_builders import World
+from tests.reconcile.recon_builders import World, state
 
 INVOICE = 30_000  # what VNPay took off Monday's payout
 
@@ -181,6 +182,95 @@ def test_an_invoice_imported_later_is_named_by_the_next_incremental_run(w: World
     assert after.identity == before.identity  # type: ignore[attr-defined]
     assert "VNP-HD-0042" in after.explanation  # type: ignore[attr-defined]
     assert "fee invoice" in (after.explanation_en or "")  # type: ignore[attr-defined]
+
+
+def _invoice(w: World, number: str, amount: int, *, replaces: str | None = None,
+             charged_as: str = "deducted", issued_on: date = MON) -> None:
+    record_invoice(w.db, w.clock, InvoiceIn("vnpay", number, issued_on, date(2026, 11, 1),
+                                            amount, charged_as, replaces=replaces),
+                   actor="test")
+
+
+def test_a_payout_less_the_replacement_names_the_replacement(w: World) -> None:
+    """VNP-HD-0042 asked 25.000 ₫; its replacement VNP-HD-0043 asks the 30.000 ₫ VNPay took."""
+    _short_credit(w)
+    _invoice(w, "VNP-HD-0042", INVOICE - 5_000)
+    _invoice(w, "VNP-HD-0043", INVOICE, replaces="VNP-HD-0042")
+    w.run("full", as_of=w.clock.now())
+    d = _payout(w)
+    assert (d.kind, d.expected_amount, d.actual_amount, d.delta) == (  # type: ignore[attr-defined]
+        "payout_mismatch", 98000, 68000, -INVOICE)
+    assert "VNP-HD-0043" in d.explanation and "VNP-HD-0042" not in d.explanation  # type: ignore[attr-defined]
+    assert "fee invoice VNP-HD-0043" in (d.explanation_en or "")  # type: ignore[attr-defined]
+    assert "VNP-HD-0042" not in (d.explanation_en or "")  # type: ignore[attr-defined]
+
+
+def test_a_replaced_invoice_explains_no_payout(w: World) -> None:
+    """VNPay took 30.000 ₫, the amount of VNP-HD-0042, but VNP-HD-0043 replaced that invoice
+    (25.000 ₫): the credit is short by an amount nothing standing explains."""
+    _short_credit(w)
+    _invoice(w, "VNP-HD-0042", INVOICE)
+    _invoice(w, "VNP-HD-0043", INVOICE - 5_000, replaces="VNP-HD-0042")
+    w.run("full", as_of=w.clock.now())
+    d = _payout(w)
+    assert (d.kind, d.expected_amount, d.actual_amount, d.delta) == (  # type: ignore[attr-defined]
+        "payout_mismatch", 98000, 68000, -INVOICE)
+    for text_ in (d.explanation, d.explanation_en or ""):  # type: ignore[attr-defined]
+        assert "VNP-HD-0042" not in text_ and "VNP-HD-0043" not in text_
+    assert "fee invoice" not in (d.explanation_en or "")  # type: ignore[attr-defined]
+    assert "hóa đơn phí" not in d.explanation  # type: ignore[attr-defined]
+
+
+def test_only_the_newest_of_a_chain_of_replacements_stands(w: World) -> None:
+    _short_credit(w)
+    _invoice(w, "VNP-HD-0042", INVOICE)
+    _invoice(w, "VNP-HD-0043", INVOICE, replaces="VNP-HD-0042")
+    _invoice(w, "VNP-HD-0044", INVOICE - 1_000, replaces="VNP-HD-0043")
+    w.run("full", as_of=w.clock.now())
+    d = _payout(w)
+    assert "fee invoice" not in (d.explanation_en or "")  # type: ignore[attr-defined]
+    with w.db.engine.connect() as conn:
+        offered = fee_invoice_deductions(conn, ["vnpay"])
+    assert [(x.reference, x.amount) for x in offered] == [("VNP-HD-0044", INVOICE - 1_000)]
+
+
+@pytest.mark.parametrize(("amount", "charged_as", "named"), [
+    (INVOICE - 5_000, "deducted", None),  # the correction asks less: nothing explains it
+    (INVOICE, "billed", None),  # billed apart now: no deduction at all
+    (INVOICE, "deducted", "VNP-HD-0043"),  # the same amount: the replacement explains it
+])
+def test_a_replacement_between_runs_is_judged_incrementally_as_a_full_run_does(
+        w: World, amount: int, charged_as: str, named: str | None) -> None:
+    _short_credit(w)
+    _invoice(w, "VNP-HD-0042", INVOICE)
+    w.run("full", as_of=w.clock.now())
+    before = _payout(w)
+    assert "fee invoice VNP-HD-0042" in (before.explanation_en or "")  # type: ignore[attr-defined]
+    # weeks later (the credit is far outside the days since the last run); the replacement
+    # is dated on the day of the one it replaces, so only the replaced invoice's days bring
+    # the credit back into the window
+    at_day(w, MON + timedelta(days=70))
+    w.run("auto", as_of=w.clock.now())
+    w.later(hours=1)
+    _invoice(w, "VNP-HD-0043", amount, replaces="VNP-HD-0042", charged_as=charged_as,
+             issued_on=date(2026, 11, 2))
+    w.later(minutes=5)
+    summary = w.run("auto", as_of=w.clock.now())
+    assert summary.mode == "incremental"
+    after = _payout(w)
+    assert after.identity == before.identity  # type: ignore[attr-defined]
+    assert "VNP-HD-0042" not in after.explanation  # type: ignore[attr-defined]
+    assert "VNP-HD-0042" not in (after.explanation_en or "")  # type: ignore[attr-defined]
+    if named is None:
+        assert "fee invoice" not in (after.explanation_en or "")  # type: ignore[attr-defined]
+    else:
+        assert f"fee invoice {named}" in (after.explanation_en or "")  # type: ignore[attr-defined]
+        assert named in after.explanation  # type: ignore[attr-defined]
+    incremental = state(w.db)
+    w.later(minutes=5)
+    full = w.run("full", as_of=w.clock.now())
+    assert (full.new, full.auto_resolved, full.reopened) == (0, 0, 0)
+    assert state(w.db) == incremental
 
 
 def test_the_command_imports_records_and_lists(env: dict[str, str], db: Database,
