@@ -191,7 +191,8 @@ def prepare(conn: Connection, *, config: PayoutConfig | None, mode: str, as_of: 
     outcome = match_payouts(lines=lines, credits=credits, config=config, as_of=as_of,
                             deductions=deductions, statements_until=_horizon(conn, params))
     if inner_low is None:
-        seen = {ln.id for ln in lines} | {c.id for c in credits}
+        seen = set(map(_line_id, lines))
+        seen.update(map(_line_id, credits))
     else:
         keep = inner_low
         seen = {b.first_line_id for b in outcome.batches if b.session_on >= keep}
@@ -347,6 +348,7 @@ def _read_pg(conn: Connection, params: dict[str, Any], window: str, *, batch: bo
 
 _make_line = functools.partial(tuple.__new__, SettlementLineRow)
 _provider_of = itemgetter(1)
+_line_id = itemgetter(0)
 _make_credit = functools.partial(tuple.__new__, BankCredit)
 
 

@@ -289,6 +289,7 @@ def build_batches(lines: Iterable[SettlementLineRow], config: PayoutConfig) -> l
     # one date and one dict look-up
     specs = config.providers
     by_day: dict[tuple[str, date], list[SettlementLineRow]] = {}
+    refund_days: set[tuple[str, date]] = set()  # (provider, day)s holding a refund line
     for line in lines:
         provider = line[1]
         if provider not in specs:
@@ -305,9 +306,14 @@ def build_batches(lines: Iterable[SettlementLineRow], config: PayoutConfig) -> l
             by_day[provider, day] = [line]
         else:
             rows_of_day.append(line)
+        if line[8] is not None:
+            refund_days.add((provider, day))
     groups: dict[tuple[str, date], list[SettlementLineRow]] = {}
+    with_refunds: set[tuple[str, date]] = set()  # the sessions holding a refund line
     for (provider, day), rows_of_day in by_day.items():
         key = (provider, session_day(day, specs[provider], config.add_banking_days))
+        if (provider, day) in refund_days:
+            with_refunds.add(key)
         held = groups.get(key)
         if held is None:
             groups[key] = rows_of_day
@@ -322,13 +328,15 @@ def build_batches(lines: Iterable[SettlementLineRow], config: PayoutConfig) -> l
             while not is_banking_day(config.add_banking_days, last + timedelta(days=1)) and (
                     last - session_on).days < _LOOKBACK:
                 last += timedelta(days=1)
+        if (provider, session_on) in with_refunds:
+            gross = sum(-r.amount if r.refund_of is not None else r.amount for r in rows)
+            net = sum(-(r.amount + r.fee) if r.refund_of is not None else r.net for r in rows)
+        else:  # sales only (most sessions): summed column by column in C
+            gross, net = sum(map(_amount, rows)), sum(map(_net, rows))
         out.append(PayoutBatch(
             provider=provider, session_on=session_on, last_day=last,
             expected_on=config.add_banking_days(session_on, spec.days), lines=tuple(rows),
-            gross=sum(-r.amount if r.refund_of is not None else r.amount for r in rows),
-            fee=sum(r.fee for r in rows),
-            net=sum(-(r.amount + r.fee) if r.refund_of is not None else r.net for r in rows),
-            pays_gross=spec.pays_gross,
+            gross=gross, fee=sum(map(_fee, rows)), net=net, pays_gross=spec.pays_gross,
         ))
     return _carry_refunds(out)
 
@@ -348,6 +356,9 @@ def _carry_refunds(batches: list[PayoutBatch]) -> list[PayoutBatch]:
 
 
 _line_id = itemgetter(0)
+_amount = itemgetter(3)
+_fee = itemgetter(4)
+_net = itemgetter(5)
 
 
 # --------------------------------------------------------------------------- matching
