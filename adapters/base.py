@@ -426,6 +426,35 @@ def merge_methods(defaults: Mapping[str, Mapping[str, str]],
     return out
 
 
+def checked_methods(owner: str, table: Mapping[str, Mapping[str, str]]
+                    ) -> dict[str, dict[str, str]]:
+    """A copy of the method ``table`` (field -> {value, upper-cased -> one of :data:`METHODS`});
+    ValueError naming ``owner`` for a value that is not upper-cased or a method not known."""
+    for name, values in table.items():
+        for value, method in values.items():
+            if method not in METHODS or value != value.strip().upper():
+                raise ValueError(f"{owner}: {name} {value!r} -> {method!r} is not a "
+                                 f"method of {METHODS}")
+    return {name: dict(values) for name, values in table.items()}
+
+
+def read_method(table: Mapping[str, Mapping[str, str]],
+                fields: Mapping[str, object]) -> str | None:
+    """The payment method ``fields`` name by ``table``: its fields tried in order, the first
+    whose value (upper-cased) the table knows wins; None when none is known (an unknown or
+    missing value is no method, never a guess). Pure: the one reading of a provider's method
+    code, for callbacks (:meth:`Adapter.method_of`) and query answers
+    (:meth:`adapters.pull.ConfirmApi.method_of`) alike."""
+    for name, values in table.items():
+        value = fields.get(name)
+        if value is None or isinstance(value, bool):
+            continue
+        method = values.get(str(value).strip().upper())
+        if method is not None:
+            return method
+    return None
+
+
 class Adapter(ABC):
     """One payment provider: its callback protocol, and every other fact recon knows of it.
 
@@ -497,26 +526,13 @@ class Adapter(ABC):
         """Read payment methods by ``table`` (field -> {value, upper-cased -> one of
         :data:`METHODS`}) instead of :attr:`payment_methods`: the operator's effective table,
         :func:`merge_methods` of the adapter's and the operator's file."""
-        for name, values in table.items():
-            for value, method in values.items():
-                if method not in METHODS or value != value.strip().upper():
-                    raise ValueError(f"{self.name}: {name} {value!r} -> {method!r} is not a "
-                                     f"method of {METHODS}")
-        self._method_table = {name: dict(values) for name, values in table.items()}
+        self._method_table = checked_methods(self.name, table)
 
     def method_of(self, fields: Mapping[str, object]) -> str | None:
         """The payment method the call's ``fields`` name by :attr:`payment_methods` (or the
-        table given to :meth:`use_methods`)."""
-        table_of = self._method_table if self._method_table is not None else \
-            self.payment_methods
-        for name, table in table_of.items():
-            value = fields.get(name)
-            if value is None or isinstance(value, bool):
-                continue
-            method = table.get(str(value).strip().upper())
-            if method is not None:
-                return method
-        return None
+        table given to :meth:`use_methods`): :func:`read_method`."""
+        return read_method(self._method_table if self._method_table is not None
+                           else self.payment_methods, fields)
 
     # -- verification (template) ------------------------------------------------------------
 

@@ -77,6 +77,13 @@ from adapters.pull import (
 
 QUERY_PATH = "/v2/gateway/api/query"
 
+#: payType (the IPN's and the query answer's): paid in the MoMo app (by QR, web or app
+#: redirect, mini app) from the wallet, or by card through MoMo's gateway
+PAYMENT_METHODS: Mapping[str, Mapping[str, str]] = {
+    "payType": {"QR": "wallet", "WEBAPP": "wallet", "APP": "wallet", "MINIAPP": "wallet",
+                "NAPAS": "domestic_card", "CREDIT": "intl_card"},
+}
+
 #: the IPN fields in signing order (after accessKey)
 SIGNED_FIELDS = (
     "amount", "extraData", "message", "orderId", "orderInfo", "orderType", "partnerCode",
@@ -209,6 +216,8 @@ class MoMoQuery(ConfirmApi):
 
     default_base = "https://payment.momo.vn"  # sandbox: https://test-payment.momo.vn
     required = ("RECON_MOMO_PARTNER_CODE", "RECON_MOMO_ACCESS_KEY", "RECON_MOMO_SECRET_KEY")
+    payment_methods = PAYMENT_METHODS
+    method_fields = ("payType",)  # the query answer carries payType, as the IPN does
 
     def request(self, order: WaitingOrder, now: datetime) -> ApiRequest:
         path, body = build_query_request(
@@ -230,7 +239,8 @@ class MoMoQuery(ConfirmApi):
             payment = ConfirmedPayment(
                 provider_txn_id=id_text(doc.get("transId"), "MoMo transId"),
                 amount=exact_vnd(doc.get("amount"), "MoMo amount"),
-                paid_at=epoch_ms(when, "MoMo lastUpdated/responseTime"))
+                paid_at=epoch_ms(when, "MoMo lastUpdated/responseTime"),
+                method=self.method_of(doc))
             return QueryOutcome("paid", f"MoMo 0: {message}", (payment,))
         if code in QUERY_REFUSED_US:
             raise ProtocolError(f"MoMo refused our request ({code}: {message}): check "
@@ -263,12 +273,7 @@ class MoMoAdapter(Adapter):
     simulated_statuses = ("succeeded", "failed", "pending")
     pull_api = MoMoQuery
     settlement_profiles = SETTLEMENT_PROFILES
-    # payType: paid in the MoMo app (by QR, web or app redirect, mini app) from the wallet,
-    # or by card through MoMo's gateway
-    payment_methods: ClassVar[Mapping[str, Mapping[str, str]]] = {
-        "payType": {"QR": "wallet", "WEBAPP": "wallet", "APP": "wallet", "MINIAPP": "wallet",
-                    "NAPAS": "domestic_card", "CREDIT": "intl_card"},
-    }
+    payment_methods: ClassVar[Mapping[str, Mapping[str, str]]] = PAYMENT_METHODS
 
     def __init__(
         self,

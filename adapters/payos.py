@@ -146,6 +146,9 @@ class PayOSQuery(ConfirmApi):
     default_base = "https://api-merchant.payos.vn"
     required = ("RECON_PAYOS_CLIENT_ID", "RECON_PAYOS_API_KEY", "RECON_PAYOS_CHECKSUM_KEY")
     credentials = ("RECON_PAYOS_CLIENT_ID", "RECON_PAYOS_API_KEY")
+    # no method_fields: a payment link is paid by a VietQR bank transfer, and neither the
+    # answer's transactions nor the webhook's data name a method (no payment_methods table):
+    # recorded with none, as the webhook records it
 
     def request(self, order: WaitingOrder, now: datetime) -> ApiRequest:
         return ApiRequest("GET", PAYMENT_REQUEST_PATH.format(order_code=order.order_code),

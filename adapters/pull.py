@@ -5,7 +5,10 @@ answers checked and read. No HTTP, no database: ``recon/settlements/fetch.py`` m
 An adapter whose provider has an API recon pulls names its class in ``Adapter.pull_api``:
 
 - a :class:`ConfirmApi` asks about one order still waiting for its callback and reads the
-  answer as a :class:`QueryOutcome` (payOS, VNPay, ZaloPay, MoMo);
+  answer as a :class:`QueryOutcome` (payOS, VNPay, ZaloPay, MoMo); each payment it confirms
+  carries the method the answer states, read by the adapter's own ``payment_methods`` table
+  (:meth:`ConfirmApi.method_of`, the same reading and the same operator overrides as the
+  callbacks'), from the fields of that table the answer has (``method_fields``);
 - a :class:`StatementApi` pages through the bank account's transactions of one day, each read
   as a :class:`StatementLine` (SePay).
 
@@ -26,7 +29,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
 
-from adapters.base import NotConfigured
+from adapters.base import METHODS, NotConfigured, checked_methods, read_method
 from adapters.fields import MAX_VND, VN_TZ
 
 State = Literal["paid", "waiting", "failed", "not_found"]
@@ -72,6 +75,16 @@ class ConfirmedPayment:
     paid_at: datetime
     memo: str | None = None
     bank_reference: str | None = None  # the bank's reference of the credit (payOS: its id)
+    #: how the payer paid (:data:`adapters.base.METHODS`), as the answer states it, read by
+    #: :meth:`ConfirmApi.method_of`; None when the answer has no such field or a value the
+    #: table does not know (never a guess)
+    method: str | None = None
+    #: the card was issued abroad, where the answer states it (no query answer does today)
+    card_foreign: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.method is not None and self.method not in METHODS:
+            raise ValueError(f"method must be None or one of {METHODS}, got {self.method!r}")
 
 
 @dataclass(frozen=True)
@@ -135,7 +148,34 @@ class PullApi(ABC):
 
 
 class ConfirmApi(PullApi):
-    """Asks the provider about one order still waiting for its callback."""
+    """Asks the provider about one order still waiting for its callback.
+
+    The method of a payment it confirms is read as a callback's is: by the adapter's
+    ``payment_methods`` (the same object, named here as ``payment_methods``), or the operator's
+    effective table given to :meth:`use_methods` (``RECON_PAYMENT_METHODS``, applied by
+    ``recon.payments.methods.apply_query_methods``), restricted to ``method_fields``: the
+    fields of that table the provider's answer has. None of them (the default): the answer
+    states no method, and its payments get none."""
+
+    #: the adapter's ``payment_methods`` table (the same object: one table, one truth)
+    payment_methods: ClassVar[Mapping[str, Mapping[str, str]]] = {}
+    #: the fields of :attr:`payment_methods` the answer carries, in the table's order of trust
+    method_fields: ClassVar[tuple[str, ...]] = ()
+    #: the operator's effective table (None: :attr:`payment_methods`); see :meth:`use_methods`
+    _method_table: Mapping[str, Mapping[str, str]] | None = None
+
+    def use_methods(self, table: Mapping[str, Mapping[str, str]]) -> None:
+        """Read methods by ``table`` instead of :attr:`payment_methods`: the operator's
+        effective table, as :meth:`adapters.base.Adapter.use_methods` takes it."""
+        self._method_table = checked_methods(type(self).__name__, table)
+
+    def method_of(self, fields: Mapping[str, object]) -> str | None:
+        """The payment method the answer's ``fields`` name (:func:`adapters.base.read_method`
+        over the table's :attr:`method_fields`); None when it names none the table knows."""
+        table = self._method_table if self._method_table is not None else \
+            self.payment_methods
+        return read_method({name: values for name, values in table.items()
+                            if name in self.method_fields}, fields)
 
     @abstractmethod
     def request(self, order: WaitingOrder, now: datetime) -> ApiRequest:

@@ -130,6 +130,16 @@ QUERYDR_RESPONSE_FIELDS = (
     "vnp_PromotionAmount",
 )
 
+#: how VNPay names the method (``payment_methods``, of the IPN and of a querydr answer alike):
+#: vnp_CardType says how the payer paid; vnp_BankCode names the bank for a card, or one of
+#: VNPay's method codes (VNPAYQR, VNBANK, INTCARD) when the payer chose the method
+PAYMENT_METHODS: Mapping[str, Mapping[str, str]] = {
+    "vnp_CardType": {"ATM": "domestic_card", "QRCODE": "qr", "VISA": "intl_card",
+                     "MASTERCARD": "intl_card", "JCB": "intl_card", "AMEX": "intl_card",
+                     "CUP": "intl_card"},
+    "vnp_BankCode": {"VNPAYQR": "qr", "VNBANK": "domestic_card", "INTCARD": "intl_card"},
+}
+
 #: the merchant portal's transaction report (the usual shape; contracts differ in titles)
 SETTLEMENT_PROFILES: Mapping[str, Mapping[str, object]] = {
     "vnpay_merchant": {
@@ -310,6 +320,11 @@ class VNPayQuery(ConfirmApi):
     default_base = "https://merchant.vnpay.vn"  # sandbox: https://sandbox.vnpayment.vn
     required = ("RECON_VNPAY_TMN_CODE", "RECON_VNPAY_HASH_SECRET")
     optional = ("RECON_VNPAY_QUERY_IP",)  # the vnp_IpAddr sent (default 127.0.0.1)
+    payment_methods = PAYMENT_METHODS
+    # the answer's method fields, as the IPN's: vnp_BankCode is among the fields its
+    # vnp_SecureHash signs (QUERYDR_RESPONSE_FIELDS); vnp_CardType is not, and the published
+    # descriptions of the answer do not list it (unverified): read when the answer has it
+    method_fields = ("vnp_CardType", "vnp_BankCode")
 
     def request(self, order: WaitingOrder, now: datetime) -> ApiRequest:
         path, body = build_querydr(
@@ -340,13 +355,13 @@ class VNPayQuery(ConfirmApi):
         status = str(doc.get("vnp_TransactionStatus", ""))
         detail = f"VNPay transaction status {status}"
         if status == "00":
-            return QueryOutcome("paid", detail, (_querydr_payment(doc),))
+            return QueryOutcome("paid", detail, (_querydr_payment(doc, self.method_of(doc)),))
         if status == "02":
             return QueryOutcome("failed", detail + " (failed)")
         return QueryOutcome("waiting", detail)
 
 
-def _querydr_payment(doc: Mapping[str, object]) -> ConfirmedPayment:
+def _querydr_payment(doc: Mapping[str, object], method: str | None) -> ConfirmedPayment:
     raw_amount = doc.get("vnp_Amount")
     hundredths = exact_vnd(raw_amount, "VNPay vnp_Amount")
     if hundredths % 100:
@@ -360,7 +375,7 @@ def _querydr_payment(doc: Mapping[str, object]) -> ConfirmedPayment:
     return ConfirmedPayment(
         provider_txn_id=id_text(doc.get("vnp_TransactionNo"), "VNPay vnp_TransactionNo"),
         amount=hundredths // 100, paid_at=paid_at,
-        memo=str(doc.get("vnp_OrderInfo") or "") or None)
+        memo=str(doc.get("vnp_OrderInfo") or "") or None, method=method)
 
 
 class VNPayAdapter(Adapter):
@@ -385,14 +400,7 @@ class VNPayAdapter(Adapter):
     simulated_statuses = ("succeeded", "failed", "pending", "refunded")
     pull_api = VNPayQuery
     settlement_profiles = SETTLEMENT_PROFILES
-    # vnp_CardType says how the payer paid; vnp_BankCode names the bank for a card, or one of
-    # VNPay's method codes (VNPAYQR, VNBANK, INTCARD) when the payer chose the method
-    payment_methods: ClassVar[Mapping[str, Mapping[str, str]]] = {
-        "vnp_CardType": {"ATM": "domestic_card", "QRCODE": "qr", "VISA": "intl_card",
-                         "MASTERCARD": "intl_card", "JCB": "intl_card", "AMEX": "intl_card",
-                         "CUP": "intl_card"},
-        "vnp_BankCode": {"VNPAYQR": "qr", "VNBANK": "domestic_card", "INTCARD": "intl_card"},
-    }
+    payment_methods: ClassVar[Mapping[str, Mapping[str, str]]] = PAYMENT_METHODS
 
     def __init__(
         self,

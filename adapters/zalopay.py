@@ -110,6 +110,9 @@ class ZaloPayQuery(ConfirmApi):
 
     default_base = "https://openapi.zalopay.vn"  # sandbox: https://sb-openapi.zalopay.vn
     required = ("RECON_ZALOPAY_APP_ID", "RECON_ZALOPAY_KEY1")
+    # no method_fields: the /v2/query answer (its return codes, is_processing, amount,
+    # discount_amount, zp_trans_id, ...) has no channel field, unlike the callback's data, so
+    # a payment it confirms is recorded with no method (never guessed)
 
     def order_id(self, order: WaitingOrder) -> str:
         return order.provider_order_id or app_trans_id_for(order.reference, order.created_at)

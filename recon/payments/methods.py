@@ -22,6 +22,10 @@ maps to ``"unknown"`` is removed, everything else stays. Only the fields an adap
 be named (a new field needs the adapter to read it); a provider without a method field (payOS,
 SePay, Casso: their money always comes by bank transfer) cannot be named.
 
+The same effective table reads the providers' query answers (``recon settlements fetch``:
+:func:`apply_query_methods`), so a payment a query confirms gets the method its callback would
+have given it.
+
 Validated when the app starts and when a command reads it: every problem is named with the file,
 the line where it can be found and the key (``vnpay.vnp_CardType.CUP``), and what to write
 instead; a bad file stops the start. Unset: the adapters' tables as they are.
@@ -38,6 +42,7 @@ from typing import Final
 
 from adapters import PROVIDERS, adapter_class
 from adapters.base import METHODS, UNKNOWN_METHOD, Adapter, merge_methods
+from adapters.pull import ConfirmApi
 
 VARIABLE: Final = "RECON_PAYMENT_METHODS"
 FORMAT_VERSION: Final = 1
@@ -174,5 +179,15 @@ def apply_methods(adapter: Adapter, env: Mapping[str, str]) -> Adapter:
     return adapter
 
 
+def apply_query_methods(api: ConfirmApi, provider: str, env: Mapping[str, str]) -> ConfirmApi:
+    """``provider``'s query API reading methods by the same effective table as its webhooks
+    (:func:`apply_methods`): unchanged without an override."""
+    override = methods_from_settings(env)
+    if provider in override:
+        api.use_methods(effective_table(provider, override))
+    return api
+
+
 __all__ = ["FORMAT_VERSION", "VARIABLE", "MethodsFileError", "apply_methods",
-           "effective_table", "load_methods", "methods_from_settings", "parse_methods"]
+           "apply_query_methods", "effective_table", "load_methods", "methods_from_settings",
+           "parse_methods"]

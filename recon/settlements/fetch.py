@@ -18,7 +18,10 @@ What to ask and how to read the answer is the provider's adapter's (``Adapter.pu
 - a **confirmation** API (payOS payment-requests, VNPay querydr, ZaloPay /v2/query, MoMo
   /v2/gateway/api/query) confirms intents still waiting for their callback: each paid
   transaction it reports is recorded through :func:`payments.recording.record_payment` (exactly
-  once per provider transaction) with an audit event holding the provider's raw answer.
+  once per provider transaction) with an audit event holding the provider's raw answer, and
+  with the method the answer states, read by the adapter's table and the operator's
+  ``RECON_PAYMENT_METHODS`` as a webhook's is (:func:`payments.methods.apply_query_methods`;
+  none when the answer names none, or a code the table does not know).
 
 Configuration (``RECON_`` variables): ``<PROVIDER>_API_BASE`` (default: the adapter's),
 ``FETCH_CONNECT_TIMEOUT``, ``FETCH_READ_TIMEOUT``, ``FETCH_ATTEMPTS``, ``FETCH_BACKOFF``
@@ -57,6 +60,7 @@ from recon.config import Settings
 from recon.db import Database
 from recon.errors import ConfigurationError, FieldError, ReconError, ValidationError
 from recon.models import PaymentIntent
+from recon.payments.methods import MethodsFileError, apply_query_methods
 from recon.payments.recording import PaymentEvent, record_payment
 from recon.receipts.issuing import receipting
 from recon.settlements.importer import ImportSummary, ParsedLine, check_provider, store_settlement
@@ -447,6 +451,12 @@ def confirm_waiting(db: Database, clock: Clock, settings: Settings, provider: st
     actor = actor or f"fetch:{provider}"
     api = configured(api_class, provider, settings)
     assert isinstance(api, ConfirmApi)
+    try:  # the operator's method codes, as the webhooks read them; checked before any call
+        apply_query_methods(api, provider, settings.env)
+    except MethodsFileError as exc:
+        raise ConfigurationError(str(exc), hint="Correct the file RECON_PAYMENT_METHODS "
+                                 "names (or unset it) and run the fetch again; nothing was "
+                                 "asked or recorded.") from None
     own = client is None
     client = client or client_for(provider, settings)
     try:
@@ -496,7 +506,8 @@ def _record(db: Database, clock: Clock, settings: Settings, provider: str,
                 channel=intent.channel, amount=paid.amount, status="succeeded",
                 paid_at=paid.paid_at, reference=intent.reference,
                 order_code=intent.order_code if _asks_by_order_code(provider) else None,
-                order_id=order_id, memo=paid.memo, bank_reference=paid.bank_reference)
+                order_id=order_id, memo=paid.memo, bank_reference=paid.bank_reference,
+                method=paid.method, card_foreign=paid.card_foreign)
             result = record_payment(session, clock, event, actor=actor,
                                     reference_prefix=settings.reference_prefix,
                                     receipts=receipting(settings.env))
@@ -507,12 +518,13 @@ def _record(db: Database, clock: Clock, settings: Settings, provider: str,
                              data={"provider": provider, "txn": paid.provider_txn_id,
                                    "intent_id": intent.id, "reference": intent.reference,
                                    "state": outcome.state, "detail": outcome.detail,
-                                   "response": raw[:RAW_AUDIT_LIMIT]})
+                                   "method": paid.method, "response": raw[:RAW_AUDIT_LIMIT]})
             else:
                 summary.already_recorded += 1
             summary.payments.append({"reference": intent.reference,
                                      "provider_txn_id": paid.provider_txn_id,
-                                     "amount": paid.amount, "outcome": result.outcome})
+                                     "amount": paid.amount, "method": paid.method,
+                                     "outcome": result.outcome})
 
 
 # ---------------------------------------------------------------------------------------------

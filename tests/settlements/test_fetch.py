@@ -403,7 +403,8 @@ def _sha512(secret: str, message: str) -> str:
 
 
 def vnpay_route(fake: FakeProviders, amounts: dict[str, str], *,
-                bad_response_hash: bool = False) -> None:
+                bad_response_hash: bool = False, method: dict[str, str] | None = None) -> None:
+    """``method``: the answer's method fields (default ``vnp_BankCode`` NCB, no card type)."""
     secret = VNPAY_KEYS["RECON_VNPAY_HASH_SECRET"]
 
     def handler(seen: Seen) -> Any:
@@ -420,7 +421,7 @@ def vnpay_route(fake: FakeProviders, amounts: dict[str, str], *,
                "vnp_Amount": amount, "vnp_BankCode": "NCB", "vnp_PayDate": "20261126093512",
                "vnp_TransactionNo": "14509170", "vnp_TransactionType": "01",
                "vnp_TransactionStatus": "00", "vnp_OrderInfo": "Thanh toan le phi",
-               "vnp_PromotionCode": "", "vnp_PromotionAmount": ""}
+               "vnp_PromotionCode": "", "vnp_PromotionAmount": "", **(method or {})}
         doc["vnp_SecureHash"] = _sha512(
             "wrong" if bad_response_hash else secret,
             "|".join(doc[k] for k in VNPAY_RESPONSE_ORDER))
@@ -499,7 +500,9 @@ def test_zalopay_query_is_maced_with_key1(db: Database, clock: FixedClock,
     assert payment.paid_at == datetime.fromtimestamp(1795675200, tz=UTC)
 
 
-def momo_route(fake: FakeProviders, results: dict[str, int]) -> None:
+def momo_route(fake: FakeProviders, results: dict[str, int], *,
+               pay_type: str | None = "qr") -> None:
+    """``pay_type``: the answer's payType (None: left out)."""
     keys = MOMO_KEYS
 
     def handler(seen: Seen) -> Any:
@@ -513,10 +516,12 @@ def momo_route(fake: FakeProviders, results: dict[str, int]) -> None:
         code = results.get(body["orderId"], 42)
         doc: dict[str, Any] = {"partnerCode": body["partnerCode"], "orderId": body["orderId"],
                                "requestId": body["requestId"], "extraData": "",
-                               "amount": 180000, "transId": 3108111745, "payType": "qr",
+                               "amount": 180000, "transId": 3108111745,
                                "resultCode": code, "refundTrans": [],
                                "message": "Thành công." if code == 0 else "Đang chờ",
                                "responseTime": 1795675300000, "lastUpdated": 1795675200000}
+        if pay_type is not None:
+            doc["payType"] = pay_type
         return json_answer(doc)
     fake.route("POST", "/v2/gateway/api/query", handler)
 
