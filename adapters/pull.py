@@ -150,16 +150,16 @@ class PullApi(ABC):
 class ConfirmApi(PullApi):
     """Asks the provider about one order still waiting for its callback.
 
-    The method of a payment it confirms is read as a callback's is: by the adapter's
-    ``payment_methods`` (the same object, named here as ``payment_methods``), or the operator's
-    effective table given to :meth:`use_methods` (``RECON_PAYMENT_METHODS``, applied by
-    ``recon.payments.methods.apply_query_methods``), restricted to ``method_fields``: the
+    The method of a payment it confirms is read as a callback's is: by :attr:`payment_methods`
+    (the adapter's own table, the same object), or the operator's effective table given to
+    :meth:`use_methods` (``RECON_PAYMENT_METHODS``, applied by
+    ``recon.payments.methods.apply_query_methods``), restricted to :attr:`method_fields`: the
     fields of that table the provider's answer has. None of them (the default): the answer
     states no method, and its payments get none."""
 
     #: the adapter's ``payment_methods`` table (the same object: one table, one truth)
     payment_methods: ClassVar[Mapping[str, Mapping[str, str]]] = {}
-    #: the fields of :attr:`payment_methods` the answer carries, in the table's order of trust
+    #: the fields of :attr:`payment_methods` the answer carries (tried in the table's order)
     method_fields: ClassVar[tuple[str, ...]] = ()
     #: the operator's effective table (None: :attr:`payment_methods`); see :meth:`use_methods`
     _method_table: Mapping[str, Mapping[str, str]] | None = None
