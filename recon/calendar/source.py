@@ -133,6 +133,13 @@ def _package_holidays(year: int) -> dict[date, str]:
     return dict(holidays.country_holidays(COUNTRY, years=year, language="vi").items())
 
 
+def load_package() -> None:
+    """Import the ``holidays`` package's countries now (about 90 ms: the package imports every
+    country's module to find Vietnam's) rather than when a run first counts a deadline: a
+    command that runs reconciliation loads it with the rest of its code."""
+    import holidays.countries  # noqa: F401, PLC0415 - the import is the point
+
+
 @lru_cache(maxsize=64)
 def _package_year(year: int) -> tuple[tuple[date, str], ...]:
     return tuple(sorted(_package_holidays(year).items()))
@@ -192,5 +199,5 @@ def reasons(year: int, announced: CalendarFile, calendar: BankingCalendar,
 
 
 __all__ = ["COUNTRY", "FORMAT_VERSION", "CalendarFile", "DayEntry", "calendar_from_settings",
-           "default_calendar_path", "load_calendar", "parse_calendar_file", "reasons",
-           "vietnam_calendar"]
+           "default_calendar_path", "load_calendar", "load_package", "parse_calendar_file",
+           "reasons", "vietnam_calendar"]

@@ -50,12 +50,17 @@ def reconcile_command(ctx: click.Context, as_of: str | None, dry_run: bool,
     Exits 0 without doing anything (and says so) when another run holds the lock.
     """
     from recon.audit.chain import record_on  # noqa: PLC0415 - keep `recon --help` fast
+    from recon.calendar.source import load_package  # noqa: PLC0415
     from recon.engine.runner import (  # noqa: PLC0415
         Mode,
         RunInProgress,
         overlap_from_env,
         run_reconciliation,
     )
+
+    # the holidays package with the rest of the run's code, not in the run (every run counts
+    # a banking deadline; a scheduler process pays this once)
+    load_package()
 
     at = parse_as_of(as_of)
     app = database_app(ctx)

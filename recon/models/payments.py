@@ -97,6 +97,11 @@ class Payment(Base):
         Index("ix_payments_refunded", "provider",
               postgresql_where=text("status = 'refunded'"),
               sqlite_where=text("status = 'refunded'")),
+        # the few payments reaching their dossier only through their intent: the incremental
+        # load reads a dossier's through it (migration 0038)
+        Index("ix_payments_intent_no_dossier", "intent_id",
+              postgresql_where=text("dossier_id IS NULL AND intent_id IS NOT NULL"),
+              sqlite_where=text("dossier_id IS NULL AND intent_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
