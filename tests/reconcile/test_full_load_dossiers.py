@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Connection, insert
 
 from recon.db import Database
-from recon.engine.load import load_full, read_snapshot
+from recon.engine.load import _membership, load_full, read_snapshot
 from recon.models import (
     Agency,
     Discrepancy,
@@ -73,3 +75,13 @@ def test_a_full_load_keeps_the_dossiers_something_names(db: Database, parallel: 
     assert set(got) == {ids[n] for n in ("paid", "by_intent", "open", "split")}
     assert got[ids["paid"]].code == "HS-paid"
     assert [got[ids[n]].total_assessed for n in ("paid", "by_intent")] == [180_000, 180_001]
+
+
+@given(wanted=st.lists(st.integers(1, 3_000)), ids=st.lists(st.integers(1, 3_000)),
+       sparse=st.booleans())
+def test_membership_is_set_membership(wanted: list[int], ids: list[int], sparse: bool) -> None:
+    """The kept dossiers' test, by bytes or by a set (ids far apart), is plain membership."""
+    if sparse:  # beyond the bytes' bound: the set
+        wanted = [w * 10**9 for w in wanted]
+        ids = [i * 10**9 for i in ids]
+    assert [bool(x) for x in _membership(iter(wanted), ids)] == [i in set(wanted) for i in ids]
