@@ -302,6 +302,17 @@ def _call_in_snapshot(engine: Engine, snapshot: str, read: Callable[[Connection]
         return read(conn)
 
 
+def read_beside(conn: Connection, pool: ThreadPoolExecutor | None,
+                read: Callable[[Connection], _T]) -> Future[_T] | None:
+    """``read`` on ``pool``, on a connection of its own in ``conn``'s snapshot (PostgreSQL: a
+    read whose work is the server's, such as the remittance pass's, while this connection
+    loads); ``None`` without a pool or elsewhere (the caller reads in turn)."""
+    if pool is None or conn.dialect.name != "postgresql":
+        return None
+    snapshot = str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+    return pool.submit(_call_in_snapshot, conn.engine, snapshot, read)
+
+
 def _tune_scans(conn: Connection) -> None:
     """Plan whole-table cursors for every row, not the first 10 %; no JIT (compiling costs a
     streaming scan more than it saves); timestamps in UTC: under any other session time zone

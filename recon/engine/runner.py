@@ -86,6 +86,7 @@ from recon.engine.load import (
     load_incremental,
     load_open,
     load_splits_full,
+    read_beside,
     read_snapshot,
     with_splits,
 )
@@ -447,13 +448,20 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
         # closed months behind: read the open ones, and what links to them or is still open
         payouts = payout_pass(opens=month, opens_mark=last.mark)  # see its module doc
         say(f"reading the open months from {month:%m/%Y}")
-        loaded, splits = with_splits(conn, load_open(conn, month=month, previous=last,
-                                                     as_of=as_of, config=config))
-        loaded_at = t1 = time.perf_counter()
-        result = reconcile(dossiers=loaded.dossiers, intents=loaded.intents,
-                           payments=loaded.payments, settlement_lines=loaded.lines,
-                           as_of=as_of, config=config, allocations=splits.allocations,
-                           unsplit=splits.unsplit)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-beside") as side:
+            if config.remittances is not None:
+                # the remittance pass's check of what the open months owe (the server's
+                # work) on a connection of its own while the open months load
+                opens_at = datetime.combine(month, day_time(), VN_TZ).astimezone(UTC)
+                remitted = read_beside(conn, side, config.remittances.reader(
+                    mode, write=not dry_run, say=say, since=opens_at))
+            loaded, splits = with_splits(conn, load_open(conn, month=month, previous=last,
+                                                         as_of=as_of, config=config))
+            loaded_at = t1 = time.perf_counter()
+            result = reconcile(dossiers=loaded.dossiers, intents=loaded.intents,
+                               payments=loaded.payments, settlement_lines=loaded.lines,
+                               as_of=as_of, config=config, allocations=splits.allocations,
+                               unsplit=splits.unsplit)
     elif mode == "full":
         month = None
         with full_load(conn) as load:
