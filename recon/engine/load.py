@@ -330,8 +330,8 @@ class FullLoad:
     """A full load under way. On PostgreSQL the three big tables are read at once on three
     connections sharing the caller's snapshot (``pg_export_snapshot``): the server produces one
     while Python builds the rows of another, and the core can walk the settlement lines and
-    payments while the dossiers (the costliest query: every fee line summed) still arrive.
-    Elsewhere everything is read at once, in order."""
+    payments while the dossiers still arrive (each with the fee total the database keeps,
+    0037). Elsewhere everything is read at once, in order."""
 
     def __init__(self, conn: Connection, pool: ThreadPoolExecutor | None,
                  side: ThreadPoolExecutor | None = None) -> None:
