@@ -81,13 +81,7 @@ def fees_by_month(session: Session, book: ContractBook, year: int,
     counter = MonthCounter()
     for provider, gross, fee, settled_on, at, method, foreign, paid_at, status in \
             session.execute(q):
-        month = settled_on.replace(day=1)
-        row = rows.get((month, provider))
-        if row is None:
-            row = rows[(month, provider)] = FeeRow(month, provider)
-        row.lines += 1
-        row.gross += int(gross)
-        row.charged += int(fee)
+        row = _count_line(rows, provider, settled_on, gross, fee)
         when = at or paid_at
         day = when.astimezone(VN_TZ).date() if when is not None else settled_on
         contract = book.find(provider, method, day)
@@ -104,6 +98,20 @@ def fees_by_month(session: Session, book: ContractBook, year: int,
         if check.contract.id not in row.contracts:
             row.contracts.append(check.contract.id)
     return [rows[k] for k in sorted(rows)]
+
+
+def _count_line(rows: dict[tuple[date, str], FeeRow], provider: str, settled_on: date,
+                gross: int, fee: int) -> FeeRow:
+    """The row of the line's settlement month and provider (made when new), the line counted
+    in it with its gross and the fee charged."""
+    month = settled_on.replace(day=1)
+    row = rows.get((month, provider))
+    if row is None:
+        row = rows[(month, provider)] = FeeRow(month, provider)
+    row.lines += 1
+    row.gross += int(gross)
+    row.charged += int(fee)
+    return row
 
 
 def refund_fees_by_month(session: Session, book: ContractBook, year: int,
@@ -131,13 +139,7 @@ def refund_fees_by_month(session: Session, book: ContractBook, year: int,
         q = q.where(Payment.id.is_not(None), payment_condition(scope))
     rows: dict[tuple[date, str], FeeRow] = {}
     for provider, gross, fee, settled_on, at, method in session.execute(q):
-        month = settled_on.replace(day=1)
-        row = rows.get((month, provider))
-        if row is None:
-            row = rows[(month, provider)] = FeeRow(month, provider)
-        row.lines += 1
-        row.gross += int(gross)
-        row.charged += int(fee)
+        row = _count_line(rows, provider, settled_on, gross, fee)
         day = at.astimezone(VN_TZ).date() if at is not None else settled_on
         contract = book.find(provider, method, day)
         if contract is None:
