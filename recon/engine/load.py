@@ -93,7 +93,7 @@ _LINE_COLS = ("l.id, l.provider, l.provider_txn_id, l.amount, l.fee, "
               f"{REFUND_OF}")
 _INTENT_COLS = "i.id, i.dossier_id, i.reference, i.amount, i.channel, i.status"
 #: a dossier's assessed total: the sum of its fee lines, kept by the database (migration 0037)
-_FEE_TOTAL = "d.fee_total"
+_FEE_TOTAL = "d.fee_total AS fee_total"
 
 # Every dossier with its fees' total; a full load keeps those its payments, their intents,
 # open discrepancies and split payments' allocations name (FullLoad.dossiers). The filter used
