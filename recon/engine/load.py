@@ -440,8 +440,7 @@ def load_incremental(conn: Connection, *, mark: int, since: datetime, as_of: dat
         counted |= months
         seen = {ln.id for ln in seed_lines}
         for month in sorted(months):
-            start = datetime.combine(month, day_time(), VN_TZ).astimezone(UTC)
-            end = datetime.combine(_next_month(month), day_time(), VN_TZ).astimezone(UTC)
+            start, end = month_start(month), month_start(_next_month(month))
             window = {"tiered": tiered, "low": start - _TIER_MARGIN, "high": end + _TIER_MARGIN}
             for p in reader.rows(_TIER_PAYMENTS, _make_payment, kind="payment", params=window,
                                  expanding=("tiered",)):
@@ -734,9 +733,14 @@ def horizon(conn: Connection) -> date | None:
     return None if month == first else month
 
 
+def month_start(month: date) -> datetime:
+    """The first instant (UTC) of the Vietnam month ``month`` (its first day)."""
+    return datetime.combine(month, day_time(), VN_TZ).astimezone(UTC)
+
+
 def _horizon_params(month: date, pg: bool) -> tuple[dict[str, str], dict[str, Any]]:
     """The placeholders ``{h}``/``{hd}`` for ``month`` on this dialect, and their values."""
-    start = datetime.combine(month, day_time(), VN_TZ).astimezone(UTC)
+    start = month_start(month)
     if pg:
         return {"h": "%(h)s", "hd": "%(hd)s"}, {"h": start, "hd": month}
     return ({"h": ":h", "hd": ":hd"},

@@ -58,12 +58,11 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from datetime import time as day_time
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import Connection, bindparam, text
 
-from recon.clock import VN_TZ, Clock
+from recon.clock import Clock
 from recon.db import Database
 from recon.engine import (
     changes,
@@ -86,6 +85,7 @@ from recon.engine.load import (
     load_incremental,
     load_open,
     load_splits_full,
+    month_start,
     read_beside,
     read_snapshot,
     with_splits,
@@ -452,9 +452,8 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
             if config.remittances is not None:
                 # the remittance pass's check of what the open months owe (the server's
                 # work) on a connection of its own while the open months load
-                opens_at = datetime.combine(month, day_time(), VN_TZ).astimezone(UTC)
                 remitted = read_beside(conn, side, config.remittances.reader(
-                    mode, write=not dry_run, say=say, since=opens_at))
+                    mode, write=not dry_run, say=say, since=month_start(month)))
             loaded, splits = with_splits(conn, load_open(conn, month=month, previous=last,
                                                          as_of=as_of, config=config))
             loaded_at = t1 = time.perf_counter()
@@ -558,11 +557,10 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
         # what is owed per collector, month and tiểu mục, against the C1-02/NS vouchers
         t_r = time.perf_counter()
         # (with closed months behind, a full run rechecks what the open months owe)
-        since = (None if month is None else
-                 datetime.combine(month, day_time(), VN_TZ).astimezone(UTC))
         inputs = (remitted.result() if remitted is not None else
                   config.remittances.reader(mode, write=not dry_run, say=say,
-                                            since=since)(conn))
+                                            since=None if month is None else
+                                            month_start(month))(conn))
         outcome = remittance_findings(inputs, as_of,
                                       due_day=config.remittances.due_day)
         result = with_remittances(result, outcome)
