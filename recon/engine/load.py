@@ -627,54 +627,60 @@ def _expand(reader: _Reader, payments: dict[int, PaymentRow],
 # A full run reads the open months: the rows dated from the *horizon* on (the first Vietnam
 # month, from the earliest month holding data, that is not closed for every agency), and of the
 # rows before it only those linked to them or to open work. ``{h}`` is the horizon as an instant
-# (payments' ``paid_at``, lines' ``transaction_at``), ``{hd}`` as a date (lines' ``settled_on``).
+# (payments' ``paid_at``, lines' ``transaction_at``), ``{hd}`` as a date (lines' ``settled_on``),
+# ``{lo}`` the first dossier id of the open months' dense range (:data:`_FIRST_OPEN_DOSSIER`).
+#
+# Nothing here joins the open months against the history on the server: hashing a million
+# open ids or keys against every older row made each such read cost the history's size (4-5 s
+# each at 5M dossiers with 1M open). The open rows are read by their indexes' ranges, and the
+# rows before the horizon that link to them by ranges and keys computed from them.
 _OPEN_PAYMENTS = f"SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at >= {{h}}"
 _OPEN_LINE = "(l.settled_on >= {hd} OR l.transaction_at >= {h})"
 _OPEN_LINES = f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE {_OPEN_LINE}"
-#: the dossiers of the open months' payments, directly or through their intent
-_OPEN_DOSSIER_IDS = (
-    "SELECT p.dossier_id FROM payments p WHERE p.paid_at >= {h} AND p.dossier_id IS NOT NULL "
-    "UNION SELECT i.dossier_id FROM payments p JOIN payment_intents i ON i.id = p.intent_id "
-    "WHERE p.paid_at >= {h} AND p.dossier_id IS NULL AND i.dossier_id IS NOT NULL"
-)
-# (each dossier's fee total by its index: a join over every fee line would scan the history)
-_OPEN_DOSSIERS = (f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d "
-                  f"WHERE d.id IN ({_OPEN_DOSSIER_IDS})")
 _OPEN_INTENTS = (f"SELECT {_INTENT_COLS} FROM payment_intents i WHERE i.id IN "
                  "(SELECT intent_id FROM payments WHERE paid_at >= {h} AND dossier_id IS NULL "
                  "AND intent_id IS NOT NULL)")
+#: the first dossier received in the open months: dossier ids are a sequence's, so the open
+#: months' dossiers lie (almost all) from its id on; those below it are read by id
+_FIRST_OPEN_DOSSIER = ("SELECT d.id FROM dossiers d WHERE d.received_at >= {h} "
+                       "ORDER BY d.received_at LIMIT 1")
+#: the dossiers from that id on (kept: those of the open months' payments)
+_DOSSIERS_FROM = f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d WHERE d.id >= {{lo}}"
+#: payments before the horizon of the dossiers from that id on (kept: the open dossiers'),
+#: by the dossier index's range
+_EARLIER_FROM = (f"SELECT {_PAY_COLS} FROM payments p WHERE p.dossier_id >= {{lo}} "
+                 "AND p.paid_at < {h}")
+#: payments before the horizon reaching a dossier only through their intent (their partial
+#: index, 0038: few), with that dossier (kept: the open dossiers')
+_EARLIER_THROUGH_INTENTS = (
+    f"SELECT {_PAY_COLS}, i.dossier_id FROM payments p "
+    "JOIN payment_intents i ON i.id = p.intent_id "
+    "WHERE p.dossier_id IS NULL AND p.intent_id IS NOT NULL AND p.paid_at < {h}")
+#: the open months' lines naming a sale's id of their own (refunds; kept for any line)
+_OPEN_ORIGINALS = ("SELECT l.provider, l.original_txn_id FROM settlement_lines l WHERE "
+                   "l.original_txn_id IS NOT NULL AND " + _OPEN_LINE)
 #: the transactions of the open months: of their payments (own id, bank reference), of their
 #: settlement lines. Only ever the right side of an ``IN``, which ignores duplicates: ``UNION
-#: ALL`` (a ``UNION`` sorted about two million keys on disk to drop them, most of each query's
-#: time on a 5M-dossier history). ``_OPEN_OTHER_KEYS`` leaves out the payments' own ids: a
-#: payment before the horizon cannot carry one (``(provider, provider_txn_id)`` is unique, and
-#: the payment that does is in the open months), so only its bank reference may meet them.
-_OPEN_OTHER_KEYS = (
-    "SELECT provider, bank_reference FROM payments WHERE paid_at >= {h} "
+#: ALL`` (a ``UNION`` sorted about two million keys on disk to drop them).
+_OPEN_KEYS = (
+    "SELECT provider, provider_txn_id FROM payments WHERE paid_at >= {h} "
+    "UNION ALL SELECT provider, bank_reference FROM payments WHERE paid_at >= {h} "
     "AND bank_reference IS NOT NULL "
     "UNION ALL SELECT l.provider, l.provider_txn_id FROM settlement_lines l WHERE " + _OPEN_LINE
     + " UNION ALL SELECT l.provider, l.original_txn_id FROM settlement_lines l WHERE "
     "l.original_txn_id IS NOT NULL AND " + _OPEN_LINE
 )
-_OPEN_KEYS = ("SELECT provider, provider_txn_id FROM payments WHERE paid_at >= {h} "
-              "UNION ALL " + _OPEN_OTHER_KEYS)
-# rows before the horizon linked to the open months: each is a seed of the expansion, which
-# reads it with its whole dossier and transactions (rarely any). Each ``IN`` stands alone in
-# its WHERE (never under an OR), so PostgreSQL plans it as a hashed semi-join that may spill,
-# not as a subplan run again for every row.
-_EARLIER_OF_OPEN_DOSSIERS = (
+#: payments before the horizon whose bank reference is one of the open months' transactions
+#: (the partial index holds only payments with a reference)
+_EARLIER_BY_REFERENCE = (
     f"SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at < {{h}} "
-    f"AND p.dossier_id IN ({_OPEN_DOSSIER_IDS}) "
-    f"UNION ALL SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at < {{h}} "
-    "AND p.dossier_id IS NULL AND p.intent_id IN (SELECT i2.id FROM payment_intents i2 "
-    f"WHERE i2.dossier_id IN ({_OPEN_DOSSIER_IDS}))"
-)
-_EARLIER_OF_OPEN_KEYS = (
+    f"AND p.bank_reference IS NOT NULL AND (p.provider, p.bank_reference) IN ({_OPEN_KEYS})")
+#: payments before the horizon whose own id is one of the open months' transactions, joined
+#: on the server (:func:`_earlier_by_keys` looks most of them up in memory)
+_EARLIER_BY_OWN_ID = (
     f"SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at < {{h}} "
-    f"AND (p.provider, p.provider_txn_id) IN ({_OPEN_OTHER_KEYS}) "
-    f"UNION ALL SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at < {{h}} "
-    f"AND p.bank_reference IS NOT NULL AND (p.provider, p.bank_reference) IN ({_OPEN_KEYS})"
-)
+    f"AND (p.provider, p.provider_txn_id) IN ({_OPEN_KEYS})")
+#: lines before the horizon of the open months' transactions
 _EARLIER_LINES = (f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE l.settled_on < {{hd}} "
                   "AND (l.transaction_at IS NULL OR l.transaction_at < {h}) "
                   f"AND (l.provider, l.provider_txn_id) IN ({_OPEN_KEYS})")
@@ -739,12 +745,130 @@ def month_start(month: date) -> datetime:
 
 
 def _horizon_params(month: date, pg: bool) -> tuple[dict[str, str], dict[str, Any]]:
-    """The placeholders ``{h}``/``{hd}`` for ``month`` on this dialect, and their values."""
+    """The placeholders ``{h}``/``{hd}``/``{lo}`` for ``month`` on this dialect, and the
+    values of the first two (``lo`` is bound once known)."""
     start = month_start(month)
     if pg:
-        return {"h": "%(h)s", "hd": "%(hd)s"}, {"h": start, "hd": month}
-    return ({"h": ":h", "hd": ":hd"},
+        return {"h": "%(h)s", "hd": "%(hd)s", "lo": "%(lo)s"}, {"h": start, "hd": month}
+    return ({"h": ":h", "hd": ":hd", "lo": ":lo"},
             {"h": start.strftime("%Y-%m-%d %H:%M:%S.%f"), "hd": month.isoformat()})
+
+
+class _OpenReads:
+    """The open months' reads, on PostgreSQL each on a connection of its own in the caller's
+    snapshot (at most four at once: the server produces one while Python builds the rows of
+    another), elsewhere one after the other on the caller's connection."""
+
+    def __init__(self, reader: _Reader, pool: ThreadPoolExecutor | None,
+                 names: Mapping[str, str], values: Mapping[str, Any]) -> None:
+        self.reader, self.pool, self.names, self.values = reader, pool, names, values
+        self.snapshot = (str(reader.conn.exec_driver_sql("SELECT pg_export_snapshot()")
+                             .scalar_one()) if pool is not None else None)
+
+    def sql(self, template: str) -> str:
+        return template.format(**self.names)
+
+    def scan(self, template: str, make: Callable[[Sequence[Any]], _R], kind: str,
+             **params: Any) -> Future[list[_R]]:
+        values = {**self.values, **params}
+        if self.pool is not None and self.snapshot is not None:
+            return self.pool.submit(_scan_in_snapshot, self.reader.conn.engine, self.snapshot,
+                                    self.sql(template), make, kind, values)
+        done: Future[list[_R]] = Future()
+        done.set_result(self.reader.scan(self.sql(template), make, kind=kind, params=values))
+        return done
+
+    def rows(self, template: str, make: Callable[[Sequence[Any]], _R], *,
+             kind: str | None = None) -> list[_R]:
+        """A small read on the caller's connection (SQLAlchemy's ``:name`` placeholders)."""
+        sql = self.sql(template)
+        for name in self.names:
+            sql = sql.replace(f"%({name})s", f":{name}")
+        return self.reader.rows(sql, make, kind=kind, params=self.values)
+
+
+def _payment_and_dossier(row: Sequence[Any]) -> tuple[PaymentRow, int | None]:
+    return _make_payment(row[:-1]), row[-1]
+
+
+#: residual keys above this many are joined on the server instead of probed one by one
+_PROBE_AT_MOST: Final = 200_000
+
+
+def _earlier_by_keys(reader: _Reader, open_payments: Sequence[PaymentRow],
+                     open_lines: Sequence[SettlementLineRow],
+                     originals: Iterable[tuple[str, str]], earlier: Iterable[PaymentRow],
+                     horizon_at: datetime, joined: Callable[[], list[PaymentRow]],
+                     ) -> list[PaymentRow]:
+    """Payments before the horizon whose own id is one of the open months' transactions
+    (a line's id or sale id, a payment's bank reference). ``(provider, provider_txn_id)`` is
+    unique: a key an open payment holds as its own id (or a payment already read, in
+    ``earlier``) names no other payment, so only the rest is looked up, by the unique index
+    (the lines of the open months whose payment lies before the horizon, and lines without
+    a payment: a few). More than :data:`_PROBE_AT_MOST` of them: ``joined()``, one join on
+    the server."""
+    keys: set[tuple[str, str]] = {(ln.provider, ln.provider_txn_id) for ln in open_lines}
+    keys.update(originals)
+    keys.update((p.provider, p.bank_reference) for p in open_payments
+                if p.bank_reference is not None)
+    keys.difference_update((p.provider, p.provider_txn_id) for p in open_payments)
+    keys.difference_update((p.provider, p.provider_txn_id) for p in earlier)
+    if len(keys) > _PROBE_AT_MOST:
+        return joined()
+    return [p for p in _by_keys(reader, "payments p", _PAY_COLS, "p", keys, _make_payment,
+                                "payment")
+            if p.paid_at is not None and p.paid_at < horizon_at]
+
+
+def _read_open(reader: _Reader, month: date, *, parallel: bool,
+               ) -> tuple[list[PaymentRow], list[SettlementLineRow], list[DossierRow],
+                          list[IntentRow], list[PaymentRow], list[SettlementLineRow]]:
+    """The open months' payments, lines, dossiers and intents, and the payments and lines
+    before the horizon that link to them (the seeds of :func:`_expand`)."""
+    names, values = _horizon_params(month, reader.pg)
+    pool = (ThreadPoolExecutor(max_workers=4, thread_name_prefix="recon-load")
+            if reader.pg and parallel else None)
+    with pool or contextlib.nullcontext():
+        reads = _OpenReads(reader, pool, names, values)
+        first = reads.rows(_FIRST_OPEN_DOSSIER, _first)
+        lo = first[0] if first else (reads.rows("SELECT MAX(id) FROM dossiers", _first)[0]
+                                     or 0) + 1
+        payments_f = reads.scan(_OPEN_PAYMENTS, _make_payment, "payment")
+        lines_f = reads.scan(_OPEN_LINES, _make_line, "line")
+        from_lo_f = reads.scan(_DOSSIERS_FROM, _make_dossier, "dossier", lo=lo)
+        earlier_from_f = reads.scan(_EARLIER_FROM, _make_payment, "payment", lo=lo)
+        earlier_lines_f = reads.scan(_EARLIER_LINES, _make_line, "line")
+        by_reference_f = reads.scan(_EARLIER_BY_REFERENCE, _make_payment, "payment")
+        intents = reads.rows(_OPEN_INTENTS, _make_intent)
+        through_intents = reads.rows(_EARLIER_THROUGH_INTENTS, _payment_and_dossier,
+                                     kind="payment")
+        originals = reads.rows(_OPEN_ORIGINALS, tuple)
+        open_payments = payments_f.result()
+        # the open dossiers: of the open payments, directly or through their intent
+        wanted = {*filter(None, map(_dossier_of_payment, open_payments)),
+                  *(i.dossier_id for i in intents if i.dossier_id is not None)}
+        from_lo = from_lo_f.result()
+        dossiers = list(compress(from_lo, _membership(wanted, list(map(_first, from_lo)))))
+        below = sorted(d for d in wanted if d < lo)
+        dossiers += reader.where_in(f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d "
+                                    "WHERE {IN}", "d.id", below, _make_dossier, any_of=True)
+        # their payments before the horizon
+        horizon_at = month_start(month)
+        earlier_from = earlier_from_f.result()
+        earlier = list(compress(earlier_from, _membership(
+            wanted, list(map(_dossier_of_payment, earlier_from)))))
+        earlier += [p for p in reader.where_in(f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}",
+                                               "p.dossier_id", below, _make_payment,
+                                               kind="payment", any_of=True)
+                    if p.paid_at is not None and p.paid_at < horizon_at]
+        earlier += [p for p, dossier in through_intents if dossier in wanted]
+        open_lines = lines_f.result()
+        earlier += _earlier_by_keys(
+            reader, open_payments, open_lines, originals, earlier, horizon_at,
+            lambda: reads.rows(_EARLIER_BY_OWN_ID, _make_payment, kind="payment"))
+        earlier += by_reference_f.result()
+        return (open_payments, open_lines, dossiers, intents, earlier,
+                earlier_lines_f.result())
 
 
 def load_open(conn: Connection, *, month: date, previous: changes.Previous | None,
@@ -756,30 +880,8 @@ def load_open(conn: Connection, *, month: date, previous: changes.Previous | Non
     since its ``as_of``, and the subjects of every open discrepancy. What is left unread is
     closed, unchanged and judged already: the run would write nothing about it."""
     reader = _Reader(conn)
-    names, values = _horizon_params(month, reader.pg)
-
-    def sql(template: str) -> str:
-        return template.format(**names)
-
-    big = [(_OPEN_PAYMENTS, _make_payment, "payment"), (_OPEN_LINES, _make_line, "line"),
-           (_OPEN_DOSSIERS, _make_dossier, "dossier"),
-           (_EARLIER_OF_OPEN_DOSSIERS, _make_payment, "payment"),
-           (_EARLIER_OF_OPEN_KEYS, _make_payment, "payment"),
-           (_EARLIER_LINES, _make_line, "line")]
-    results: list[list[Any]]
-    if reader.pg and parallel:
-        snapshot = str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
-        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="recon-load") as pool:
-            futures = [pool.submit(_scan_in_snapshot, conn.engine, snapshot, sql(q), make,
-                                   kind, values) for q, make, kind in big]
-            intents = reader.rows(sql(_OPEN_INTENTS).replace("%(h)s", ":h"), _make_intent,
-                                  params=values)
-            results = [f.result() for f in futures]
-    else:
-        results = [reader.scan(sql(q), make, kind=kind, params=values) for q, make, kind in big]
-        intents = reader.rows(sql(_OPEN_INTENTS).replace("%(h)s", ":h"), _make_intent,
-                              params=values)
-    open_payments, open_lines, open_dossiers, earlier_a, earlier_b, earlier_lines = results
+    open_payments, open_lines, open_dossiers, intents, earlier, earlier_lines = _read_open(
+        reader, month, parallel=parallel)
     payments: dict[int, PaymentRow] = {p.id: p for p in open_payments}
     lines: dict[int, SettlementLineRow] = {ln.id: ln for ln in open_lines}
     dossiers: dict[int, DossierRow] = {d.id: d for d in open_dossiers}
@@ -787,7 +889,7 @@ def load_open(conn: Connection, *, month: date, previous: changes.Previous | Non
 
     # the seeds of the expansion: linked from before the horizon, changed, fallen due, and
     # the subjects of open discrepancies, each unless the open months hold it already
-    seed_payments: dict[int, PaymentRow] = {p.id: p for p in (*earlier_a, *earlier_b)}
+    seed_payments: dict[int, PaymentRow] = {p.id: p for p in earlier}
     seed_lines: list[SettlementLineRow] = list(earlier_lines)
     seed_dossiers: set[int] = set()
     if previous is not None and previous.mark is not None:

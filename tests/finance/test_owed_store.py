@@ -98,14 +98,16 @@ class World:
             dossier_id=dossier if matched else None).returning(Payment.id)).scalar_one()
         (self.payments if matched and dossier is not None else self.unmatched).append(pid)
 
-    def write(self, dossiers: list[tuple[int, list[Any], list[Any]]]) -> None:
+    def write(self, dossiers: list[tuple[int, list[Any], list[Any]]],
+              received: list[datetime] | None = None) -> None:
         with self.db.transaction() as s:
-            for agency, fees, payments in dossiers:
+            for n, (agency, fees, payments) in enumerate(dossiers):
                 i = len(self.dossiers)
                 dossier = s.execute(insert(Dossier).values(
                     code=f"S{self.n}-HS-{i}", agency_id=self.agencies[agency],
                     procedure_id=self.procedure, applicant_name="Nguyễn Văn A",
-                    received_at=datetime(2021, 1, 1, tzinfo=UTC)).returning(Dossier.id)
+                    received_at=received[n] if received else datetime(2021, 1, 1, tzinfo=UTC)
+                ).returning(Dossier.id)
                 ).scalar_one()
                 self.dossiers.append(dossier)
                 self._lines(s, dossier, fees)
@@ -288,3 +290,24 @@ def test_with_closed_months_behind_a_full_refresh_rechecks_the_open_months_only(
     assert repaired.how == "repaired"  # March drifted: every part rebuilt, February's too
     assert owed_store.owed_of(repaired.collected) == _reference(db) == _current(db)
     _tables_agree(db)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(dossiers=st.lists(st.tuples(_dossier, st.sampled_from(_INSTANTS)), max_size=8))
+def test_the_open_months_totals_are_the_whole_historys_from_their_first_month(
+        db: Database, dossiers: list[tuple[tuple[int, list[Any], list[Any]], datetime]]) -> None:
+    """A full run with closed months behind recomputes only the dossiers paid since (by the
+    dossier index's range from the first one received since, and by id below it): its sums
+    are the whole history's for those months, whatever order the dossiers were received and
+    paid in (received after their payment, received before the first open month and paid in
+    it, several in the same instant)."""
+    world = World(db)
+    world.write([d for d, _ in dossiers], received=[at for _, at in dossiers])
+    with db.engine.connect() as conn:
+        whole = owed_store.whole_totals(conn)
+        for since, first in ((datetime(2021, 2, 28, 17, tzinfo=UTC), 202103),
+                             (datetime(2021, 3, 31, 17, tzinfo=UTC), 202104),
+                             (datetime(2021, 1, 31, 17, tzinfo=UTC), 202102)):
+            assert owed_store.whole_totals(conn, since) == {
+                k: v for k, v in whole.items() if k[0] >= first}
