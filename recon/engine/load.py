@@ -787,6 +787,25 @@ class _OpenReads:
         return self.reader.rows(sql, make, kind=kind, params=self.values)
 
 
+def _payment_keys(rows: Iterable[PaymentRow]) -> Iterator[tuple[str, str]]:
+    """Each payment's (provider, provider_txn_id), column by column in C."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    return zip(map(_provider, rows), map(_txn, rows), strict=True)
+
+
+def _line_keys(rows: Sequence[SettlementLineRow]) -> Iterator[tuple[str, str]]:
+    """Each line's (provider, provider_txn_id), column by column in C."""
+    return zip(map(_provider, rows), map(_txn, rows), strict=True)
+
+
+_provider, _txn = itemgetter(1), itemgetter(2)  # of PaymentRow and SettlementLineRow alike
+
+
+def _by_id(rows: Sequence[_R]) -> dict[Any, _R]:
+    """``rows`` by their first column (the id), built in C."""
+    return dict(zip(map(_first, rows), rows, strict=True))
+
+
 def _payment_and_dossier(row: Sequence[Any]) -> tuple[PaymentRow, int | None]:
     return _make_payment(row[:-1]), row[-1]
 
@@ -807,12 +826,12 @@ def _earlier_by_keys(reader: _Reader, open_payments: Sequence[PaymentRow],
     (the lines of the open months whose payment lies before the horizon, and lines without
     a payment: a few). More than :data:`_PROBE_AT_MOST` of them: ``joined()``, one join on
     the server."""
-    keys: set[tuple[str, str]] = {(ln.provider, ln.provider_txn_id) for ln in open_lines}
+    keys: set[tuple[str, str]] = set(_line_keys(open_lines))
     keys.update(originals)
     keys.update((p.provider, p.bank_reference) for p in open_payments
                 if p.bank_reference is not None)
-    keys.difference_update((p.provider, p.provider_txn_id) for p in open_payments)
-    keys.difference_update((p.provider, p.provider_txn_id) for p in earlier)
+    keys.difference_update(_payment_keys(open_payments))
+    keys.difference_update(_payment_keys(earlier))
     if len(keys) > _PROBE_AT_MOST:
         return joined()
     return [p for p in _by_keys(reader, "payments p", _PAY_COLS, "p", keys, _make_payment,
@@ -882,10 +901,10 @@ def load_open(conn: Connection, *, month: date, previous: changes.Previous | Non
     reader = _Reader(conn)
     open_payments, open_lines, open_dossiers, intents, earlier, earlier_lines = _read_open(
         reader, month, parallel=parallel)
-    payments: dict[int, PaymentRow] = {p.id: p for p in open_payments}
-    lines: dict[int, SettlementLineRow] = {ln.id: ln for ln in open_lines}
-    dossiers: dict[int, DossierRow] = {d.id: d for d in open_dossiers}
-    intent_rows: dict[int, IntentRow] = {i.id: i for i in intents}
+    payments: dict[int, PaymentRow] = _by_id(open_payments)
+    lines: dict[int, SettlementLineRow] = _by_id(open_lines)
+    dossiers: dict[int, DossierRow] = _by_id(open_dossiers)
+    intent_rows: dict[int, IntentRow] = _by_id(intents)
 
     # the seeds of the expansion: linked from before the horizon, changed, fallen due, and
     # the subjects of open discrepancies, each unless the open months hold it already
@@ -897,18 +916,19 @@ def load_open(conn: Connection, *, month: date, previous: changes.Previous | Non
             reader, mark=previous.mark, since=previous.as_of, as_of=as_of, config=config)
         seed_payments.update((i, p) for i, p in changed.items() if i not in payments)
         seed_lines += [ln for ln in changed_lines if ln.id not in lines]
-        seed_dossiers |= changed_dossiers - set(dossiers)
+        seed_dossiers |= {d for d in changed_dossiers if d not in dossiers}
     subjects = reader.rows(_OPEN_SUBJECTS, tuple)
     previous_open = sorted(r[0] for r in subjects)
-    seed_dossiers |= {r[1] for r in subjects if r[1] is not None} - set(dossiers)
-    want_payments = {r[2] for r in subjects if r[2] is not None} - set(payments)
-    want_lines = {r[3] for r in subjects if r[3] is not None} - set(lines)
+    # (each dict is looked up, never copied into a set: a million keys each)
+    seed_dossiers |= {r[1] for r in subjects if r[1] is not None and r[1] not in dossiers}
+    want_payments = {r[2] for r in subjects if r[2] is not None and r[2] not in payments}
+    want_lines = {r[3] for r in subjects if r[3] is not None and r[3] not in lines}
     seed_payments.update((p.id, p) for p in reader.where_in(
         f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}", "p.id", sorted(want_payments),
         _make_payment, kind="payment"))
     seed_lines += reader.where_in(f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE {{IN}}",
                                   "l.id", sorted(want_lines), _make_line, kind="line")
-    for known in set(seed_payments) & set(payments):
+    for known in [i for i in seed_payments if i in payments]:
         del seed_payments[known]
     if seed_payments or seed_lines or seed_dossiers:
         more_dossiers, more_intents, more_lines = _expand(reader, seed_payments, seed_lines,
@@ -1000,6 +1020,8 @@ _ALL_ALLOCATIONS = f"SELECT {_ALLOC_COLS} FROM payment_allocations a"
 _REFUSALS = ("SELECT p.id, p.split_refusal FROM payments p WHERE p.split_refusal IS NOT NULL "
              "AND p.dossier_id IS NULL")
 _make_allocation = _maker(AllocationRow)
+#: :func:`with_splits` for more dossiers than this reads every allocation
+_ALL_ALLOCATIONS_ABOVE: Final = 50_000
 
 
 class Splits(NamedTuple):
@@ -1037,14 +1059,23 @@ def with_splits(conn: Connection, loaded: Loaded) -> tuple[Loaded, Splits]:
     new_dossiers = list(dossiers)
     added: list[PaymentRow] = []
     by = f"SELECT {_ALLOC_COLS} FROM payment_allocations a WHERE {{IN}}"
+    # a load of many dossiers (the open months) takes every allocation at once (split
+    # payments are few: a million dossier ids bound and hashed cost seconds)
+    every = (reader.rows(_ALL_ALLOCATIONS, _make_allocation)
+             if len(new_dossiers) > _ALL_ALLOCATIONS_ABOVE else None)
     while new_payments or new_dossiers:
-        found = [*reader.where_in(by, "a.payment_id", [p.id for p in new_payments],
-                                  _make_allocation),
-                 *reader.where_in(by, "a.dossier_id", new_dossiers, _make_allocation)]
+        if every is not None:
+            of_payments, of_dossiers = {p.id for p in new_payments}, set(new_dossiers)
+            found = [r for r in every
+                     if r.payment_id in of_payments or r.dossier_id in of_dossiers]
+        else:
+            found = [*reader.where_in(by, "a.payment_id", [p.id for p in new_payments],
+                                      _make_allocation),
+                     *reader.where_in(by, "a.dossier_id", new_dossiers, _make_allocation)]
         for row in found:
             allocations.setdefault((row.payment_id, row.dossier_id), row)
-        want_payments = sorted({r.payment_id for r in found} - set(payments))
-        want_dossiers = sorted({r.dossier_id for r in found} - set(dossiers))
+        want_payments = sorted({r.payment_id for r in found if r.payment_id not in payments})
+        want_dossiers = sorted({r.dossier_id for r in found if r.dossier_id not in dossiers})
         more = reader.where_in(f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}", "p.id",
                                want_payments, _make_payment, kind="payment")
         more += [p for p in reader.where_in(
@@ -1071,9 +1102,10 @@ def with_splits(conn: Connection, loaded: Loaded) -> tuple[Loaded, Splits]:
         lines += _refunds_by_original(reader, keys, {ln.id for ln in lines})
     previous = set(loaded.previous_open)
     open_ids = "SELECT identity FROM discrepancies WHERE status = 'open' AND {IN}"
-    previous.update(reader.where_in(open_ids, "dossier_id",
-                                    sorted(set(dossiers) - {d.id for d in loaded.dossiers}),
-                                    _first))
+    if len(dossiers) > len(loaded.dossiers):  # (only ever added to)
+        previous.update(reader.where_in(open_ids, "dossier_id",
+                                        sorted(set(dossiers) - {d.id for d in loaded.dossiers}),
+                                        _first))
     previous.update(reader.where_in(open_ids, "payment_id", [p.id for p in added], _first))
     unsplit = reader.where_in(f"{_REFUSALS} AND {{IN}}", "p.id",
                               sorted(p.id for p in payments.values() if p.dossier_id is None),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from recon.audit.chain import record_on
 from recon.clock import FixedClock
+from recon.engine import load
 from recon.engine.records import EngineConfig
 from recon.engine.runner import run_reconciliation
 from recon.intake.dossiers import parse_dossier, upsert_dossier
@@ -16,6 +18,15 @@ from tests.foundation.helpers import dossier_body
 from tests.webhooks.whkit import CODE, TOTAL, Hooks
 
 CODE_B = "000.00.21.H57-210401-0002"
+
+
+@pytest.fixture(autouse=True, params=["by id", "every allocation"])
+def allocations_read(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A partial load reads the allocations of its dossiers by id, or, for many dossiers
+    (the open months), every allocation at once: both complete the load alike."""
+    if request.param == "every allocation":
+        monkeypatch.setattr(load, "_ALL_ALLOCATIONS_ABOVE", 0)
+    return str(request.param)
 
 
 def _run(hooks: Hooks, mode: str) -> None:
