@@ -41,7 +41,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 from itertools import chain, compress, repeat
-from operator import itemgetter
+from operator import is_not, itemgetter
 from typing import Any, Final, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Date, Engine, bindparam, text
@@ -798,7 +798,12 @@ def _line_keys(rows: Sequence[SettlementLineRow]) -> Iterator[tuple[str, str]]:
     return zip(map(_provider, rows), map(_txn, rows), strict=True)
 
 
-_provider, _txn = itemgetter(1), itemgetter(2)  # of PaymentRow and SettlementLineRow alike
+# (the same positions in PaymentRow and SettlementLineRow)
+_provider = itemgetter(PaymentRow._fields.index("provider"))
+_txn = itemgetter(PaymentRow._fields.index("provider_txn_id"))
+assert SettlementLineRow._fields[1:3] == PaymentRow._fields[1:3] == ("provider",
+                                                                     "provider_txn_id")
+_bank_reference = itemgetter(PaymentRow._fields.index("bank_reference"))
 
 
 def _by_id(rows: Sequence[_R]) -> dict[Any, _R]:
@@ -828,8 +833,9 @@ def _earlier_by_keys(reader: _Reader, open_payments: Sequence[PaymentRow],
     the server."""
     keys: set[tuple[str, str]] = set(_line_keys(open_lines))
     keys.update(originals)
-    keys.update((p.provider, p.bank_reference) for p in open_payments
-                if p.bank_reference is not None)
+    references = list(map(_bank_reference, open_payments))
+    keys.update(compress(zip(map(_provider, open_payments), references, strict=True),
+                         map(is_not, references, repeat(None))))
     keys.difference_update(_payment_keys(open_payments))
     keys.difference_update(_payment_keys(earlier))
     if len(keys) > _PROBE_AT_MOST:
