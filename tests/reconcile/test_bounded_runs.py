@@ -8,11 +8,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import Connection, select, text
 
 from recon.clock import VN_TZ, FixedClock
 from recon.db import Database
-from recon.engine import EngineConfig, closed, reconcile
+from recon.engine import EngineConfig, closed, load, reconcile
 from recon.engine.changes import last_success
 from recon.engine.lifecycle import classify
 from recon.engine.load import Loaded, horizon, load_full, load_open, read_snapshot
@@ -261,12 +262,17 @@ def test_a_finding_that_changes_is_written_and_only_it(db: Database, clock: Fixe
     assert after[unmatched][3] == first.run_id
 
 
+@pytest.mark.parametrize("keys", ["looked up", "joined on the server"])
 def test_the_open_months_read_every_row_linked_across_the_horizon(
-        db: Database, clock: FixedClock) -> None:
+        db: Database, clock: FixedClock, keys: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The shapes a bounded read could miss (issue 15 §3): a line settled before the horizon
     for a payment of the open months, bank references matching across it both ways, and
     payments carrying no dossier of their own (through their intent) on either side. What
-    is read, and what a run would write, is what reading everything gives."""
+    is read, and what a run would write, is what reading everything gives, whether the
+    transactions' keys no open payment holds are looked up one by one or (too many of them)
+    joined on the server."""
+    if keys == "joined on the server":
+        monkeypatch.setattr(load, "_PROBE_AT_MOST", 0)
     h = History(db, clock)
     w = h.w
     # a line of September for a payment of October (the line came first)
