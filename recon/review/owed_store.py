@@ -456,13 +456,13 @@ def _summed(conn: Connection, sql: str, params: Mapping[str, Any],
     if pg and first:
         conn.exec_driver_sql("SET LOCAL enable_sort = off")
         conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
-    try:
-        return {_key(r[:5]): int(r[5]) for r in conn.execute(query, dict(params))
-                if int(r[5]) and int(r[0]) >= first}
-    finally:
-        if pg and first:
-            conn.exec_driver_sql("SET LOCAL enable_sort = DEFAULT")
-            conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = DEFAULT")
+    # (a failure aborts the transaction, which drops the settings with it)
+    summed = {_key(r[:5]): int(r[5]) for r in conn.execute(query, dict(params))
+              if int(r[5]) and int(r[0]) >= first}
+    if pg and first:
+        conn.exec_driver_sql("SET LOCAL enable_sort = DEFAULT")
+        conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = DEFAULT")
+    return summed
 
 
 def _yyyymm(since: datetime | None) -> int:

@@ -298,9 +298,18 @@ def test_the_open_months_read_every_row_linked_across_the_horizon(
     other = w.dossier(received_at=received(SEP, 12))
     intent_before = w.pay(90000, reference=w.intent(other, 90000), paid_at=vn(SEP, 13))
     direct_after = w.pay(90000, dossier_code=w.codes[other], paid_at=vn(OCT, 7))
+    # a September sale refunded in October before it was settled: only the refund line's
+    # original id names it
+    code = w.codes[w.dossier(received_at=received(SEP, 14))]
+    refunded_sale = w.pay(180000, dossier_code=code, paid_at=vn(SEP, 15))
+    refund_line = w.settle("vnpay", "RF-OCT-1", 180000, settled_on=date(2026, 10, 8),
+                           kind="refund", original_txn_id=w.txn_of(refunded_sale))
     with db.engine.begin() as conn:
         conn.execute(text("UPDATE payments SET dossier_id = NULL WHERE id IN (:a, :b)"),
                      {"a": intent_late, "b": intent_before})
+        # (refunded as recorded: no open finding names it, only the line's original id does)
+        conn.execute(text("UPDATE payments SET status = 'refunded' WHERE id = :p"),
+                     {"p": refunded_sale})
     w.run("full")
     close(db, AUG, SEP)
     w.later(hours=1)
@@ -317,6 +326,7 @@ def test_the_open_months_read_every_row_linked_across_the_horizon(
                     intent_before, direct_after} <= payments
             assert {early_line, bank_late_line} <= {ln.id for ln in bounded.lines}
             assert {intent_dossier, other} <= {d.id for d in bounded.dossiers}
+            assert refunded_sale in payments and refund_line in {ln.id for ln in bounded.lines}
             # August's clean payment is not read (unless a shared server's mark lags)
             assert h.clean not in payments - changed
             assert writes(conn, bounded, clock.now(), w.config, clock.now()) == writes(
