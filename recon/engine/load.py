@@ -628,7 +628,7 @@ def _expand(reader: _Reader, payments: dict[int, PaymentRow],
 # month, from the earliest month holding data, that is not closed for every agency), and of the
 # rows before it only those linked to them or to open work. ``{h}`` is the horizon as an instant
 # (payments' ``paid_at``, lines' ``transaction_at``), ``{hd}`` as a date (lines' ``settled_on``),
-# ``{lo}`` the first dossier id of the open months' dense range (:data:`_FIRST_OPEN_DOSSIER`).
+# ``{lo}`` the first dossier id of the open months' dense range (:func:`first_open_dossier`).
 #
 # Nothing here joins the open months against the history on the server: hashing a million
 # open ids or keys against every older row made each such read cost the history's size (4-5 s
@@ -640,10 +640,6 @@ _OPEN_LINES = f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE {_OPEN_LINE}"
 _OPEN_INTENTS = (f"SELECT {_INTENT_COLS} FROM payment_intents i WHERE i.id IN "
                  "(SELECT intent_id FROM payments WHERE paid_at >= {h} AND dossier_id IS NULL "
                  "AND intent_id IS NOT NULL)")
-#: the first dossier received in the open months: dossier ids are a sequence's, so the open
-#: months' dossiers lie (almost all) from its id on; those below it are read by id
-_FIRST_OPEN_DOSSIER = ("SELECT d.id FROM dossiers d WHERE d.received_at >= {h} "
-                       "ORDER BY d.received_at LIMIT 1")
 #: the dossiers from that id on (kept: those of the open months' payments)
 _DOSSIERS_FROM = f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d WHERE d.id >= {{lo}}"
 #: payments before the horizon of the dossiers from that id on (kept: the open dossiers'),
@@ -744,6 +740,19 @@ def month_start(month: date) -> datetime:
     return datetime.combine(month, day_time(), VN_TZ).astimezone(UTC)
 
 
+def first_open_dossier(conn: Connection, since: datetime) -> int:
+    """The id from which the dossiers received from ``since`` on lie (almost all: dossier ids
+    are a sequence's): the first one received since, else one past the last. A read of the
+    open months takes the range from it, and the few below it by id."""
+    first = conn.execute(text("SELECT id FROM dossiers WHERE received_at >= :since "
+                              "ORDER BY received_at LIMIT 1")
+                         .bindparams(bindparam("since", type_=UTCDateTime())),
+                         {"since": since}).first()
+    if first is not None:
+        return int(first[0])
+    return int(conn.execute(text("SELECT COALESCE(MAX(id), 0) + 1 FROM dossiers")).scalar_one())
+
+
 def _horizon_params(month: date, pg: bool) -> tuple[dict[str, str], dict[str, Any]]:
     """The placeholders ``{h}``/``{hd}``/``{lo}`` for ``month`` on this dialect, and the
     values of the first two (``lo`` is bound once known)."""
@@ -787,14 +796,9 @@ class _OpenReads:
         return self.reader.rows(sql, make, kind=kind, params=self.values)
 
 
-def _payment_keys(rows: Iterable[PaymentRow]) -> Iterator[tuple[str, str]]:
-    """Each payment's (provider, provider_txn_id), column by column in C."""
-    rows = rows if isinstance(rows, list) else list(rows)
-    return zip(map(_provider, rows), map(_txn, rows), strict=True)
-
-
-def _line_keys(rows: Sequence[SettlementLineRow]) -> Iterator[tuple[str, str]]:
-    """Each line's (provider, provider_txn_id), column by column in C."""
+def _keys(rows: Sequence[PaymentRow] | Sequence[SettlementLineRow],
+          ) -> Iterator[tuple[str, str]]:
+    """Each payment's or line's (provider, provider_txn_id), column by column in C."""
     return zip(map(_provider, rows), map(_txn, rows), strict=True)
 
 
@@ -821,7 +825,7 @@ _PROBE_AT_MOST: Final = 200_000
 
 def _earlier_by_keys(reader: _Reader, open_payments: Sequence[PaymentRow],
                      open_lines: Sequence[SettlementLineRow],
-                     originals: Iterable[tuple[str, str]], earlier: Iterable[PaymentRow],
+                     originals: Iterable[tuple[str, str]], earlier: Sequence[PaymentRow],
                      horizon_at: datetime, joined: Callable[[], list[PaymentRow]],
                      ) -> list[PaymentRow]:
     """Payments before the horizon whose own id is one of the open months' transactions
@@ -831,13 +835,13 @@ def _earlier_by_keys(reader: _Reader, open_payments: Sequence[PaymentRow],
     (the lines of the open months whose payment lies before the horizon, and lines without
     a payment: a few). More than :data:`_PROBE_AT_MOST` of them: ``joined()``, one join on
     the server."""
-    keys: set[tuple[str, str]] = set(_line_keys(open_lines))
+    keys: set[tuple[str, str]] = set(_keys(open_lines))
     keys.update(originals)
     references = list(map(_bank_reference, open_payments))
     keys.update(compress(zip(map(_provider, open_payments), references, strict=True),
                          map(is_not, references, repeat(None))))
-    keys.difference_update(_payment_keys(open_payments))
-    keys.difference_update(_payment_keys(earlier))
+    keys.difference_update(_keys(open_payments))
+    keys.difference_update(_keys(earlier))
     if len(keys) > _PROBE_AT_MOST:
         return joined()
     return [p for p in _by_keys(reader, "payments p", _PAY_COLS, "p", keys, _make_payment,
@@ -855,9 +859,7 @@ def _read_open(reader: _Reader, month: date, *, parallel: bool,
             if reader.pg and parallel else None)
     with pool or contextlib.nullcontext():
         reads = _OpenReads(reader, pool, names, values)
-        first = reads.rows(_FIRST_OPEN_DOSSIER, _first)
-        lo = first[0] if first else (reads.rows("SELECT MAX(id) FROM dossiers", _first)[0]
-                                     or 0) + 1
+        lo = first_open_dossier(reader.conn, month_start(month))
         payments_f = reads.scan(_OPEN_PAYMENTS, _make_payment, "payment")
         lines_f = reads.scan(_OPEN_LINES, _make_line, "line")
         from_lo_f = reads.scan(_DOSSIERS_FROM, _make_dossier, "dossier", lo=lo)

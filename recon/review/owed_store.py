@@ -52,6 +52,7 @@ from sqlalchemy import Connection, bindparam, text
 from recon.db import UTCDateTime, utcnow
 from recon.engine import changes
 from recon.engine.explain import vn_date
+from recon.engine.load import first_open_dossier
 from recon.engine.remittances import Key
 from recon.review.declarations import _MONTH_PG, _MONTH_SQLITE
 from recon.review.treasury import LE_PHI, split
@@ -398,11 +399,8 @@ def _analyze(conn: Connection) -> None:
         conn.exec_driver_sql("ANALYZE owed_parts, owed_totals")
 
 
-#: the first dossier received from ``since`` on: dossier ids are a sequence's, so the open
-#: months' dossiers lie (almost all) from its id on
-_FIRST_SINCE: Final = ("SELECT id FROM dossiers WHERE received_at >= :since "
-                       "ORDER BY received_at LIMIT 1")
-#: the dossiers below that id with a payment from ``since`` on (a few)
+#: the dossiers below the open months' first (:func:`~recon.engine.load.first_open_dossier`)
+#: with a payment from ``since`` on (a few)
 _BELOW_SINCE: Final = ("SELECT DISTINCT dossier_id FROM payments WHERE paid_at >= :since "
                        "AND dossier_id < :lo")
 
@@ -422,11 +420,7 @@ def whole_totals(conn: Connection, since: datetime | None = None) -> dict[PartKe
     if since is None:
         return _summed(conn, sql.replace("{PAYMENTS}", "").replace("{FEE_LINES}", ""), {}, 0)
     first = _yyyymm(since)
-    found = [r[0] for r in conn.execute(
-        text(_FIRST_SINCE).bindparams(bindparam("since", type_=UTCDateTime())),
-        {"since": since})]
-    lo = found[0] if found else int(conn.execute(text(
-        "SELECT COALESCE(MAX(id), 0) + 1 FROM dossiers")).scalar_one())
+    lo = first_open_dossier(conn, since)
     below = sorted(int(r[0]) for r in conn.execute(
         text(_BELOW_SINCE).bindparams(bindparam("since", type_=UTCDateTime())),
         {"since": since, "lo": lo}))
