@@ -108,16 +108,21 @@ SELECT i,
        timestamptz '2026-01-01 01:00:00+00' + (i - :base) * interval '15 seconds' AS paid_at
 FROM generate_series(1, :total) i;
 
+-- each dossier written once, with its fee lines' sum (as the bulk importer does: 0039)
 INSERT INTO dossiers (id, code, agency_id, procedure_id, applicant_name, received_at,
-                      received_channel, status, created_at, updated_at)
+                      received_channel, status, created_at, updated_at, fee_total)
 SELECT i, '000.00.21.H57-B-' || lpad(i::text, 8, '0'), 1, 1 + i % 40, 'Nguyễn Văn Bench',
-       paid_at - interval '1 hour', 'counter', 'received', paid_at, paid_at
+       paid_at - interval '1 hour', 'counter', 'received', paid_at, paid_at, total
 FROM g;
+
+SET LOCAL recon.fee_total_by_writer = 'on';
 
 INSERT INTO fee_lines (id, dossier_id, position, kind, name, amount)
 SELECT 2 * i - 1, i, 1, 'le_phi', 'Lệ phí', 100000 + (i % 7) * 1000 FROM g
 UNION ALL
 SELECT 2 * i, i, 2, 'phi', 'Phí thẩm định', 50000 FROM g;
+
+SET LOCAL recon.fee_total_by_writer = 'off';
 
 INSERT INTO payment_intents (id, dossier_id, channel, amount, reference, status, created_by,
                              created_at, expires_at, paid_at, closed_at, updated_at)

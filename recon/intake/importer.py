@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from recon.audit import chain as audit
-from recon.bulk import allocate_ids, insert_rows
+from recon.bulk import allocate_ids, fee_totals_written, insert_rows
 from recon.clock import VN_TZ, Clock
 from recon.db import Database
 from recon.errors import DuplicateFile, FieldError, ValidationError
@@ -370,17 +370,19 @@ def write_dossiers(session: Session, clock: Clock, inputs: list[DossierInput],
         fresh = [i for i in batch if i.code not in existing]
         if fresh:
             ids = allocate_ids(session, "dossiers", len(fresh))
-            insert_rows(session, "dossiers", DOSSIER_COLUMNS, (
-                (id_, i.code, agencies[i.agency_code], procedures[i.procedure_code],
-                 i.applicant_name, i.received_at, i.received_channel, "received", now, now,
-                 i.applicant_name_folded)
-                for id_, i in zip(ids, fresh, strict=True)))
             fee_rows = [(id_, pos, f.kind, f.name, f.amount, f.retention_bp, f.budget_code,
                          f.collector_code, f.deposit_period, f.deposit_due_days)
                         for id_, inp in zip(ids, fresh, strict=True)
                         for pos, f in enumerate(inp.fees)]
-            if fee_rows:  # fee line ids come from the database's own default
-                insert_rows(session, "fee_lines", FEE_COLUMNS, fee_rows)
+            # each new dossier is written once, with its total (see fee_totals_written)
+            with fee_totals_written(session) as by_writer:
+                insert_rows(session, "dossiers", (*DOSSIER_COLUMNS, "fee_total"), (
+                    (id_, i.code, agencies[i.agency_code], procedures[i.procedure_code],
+                     i.applicant_name, i.received_at, i.received_channel, "received", now,
+                     now, i.applicant_name_folded, i.total_assessed if by_writer else 0)
+                    for id_, i in zip(ids, fresh, strict=True)))
+                if fee_rows:  # fee line ids come from the database's own default
+                    insert_rows(session, "fee_lines", FEE_COLUMNS, fee_rows)
             summary.created += len(fresh)
             summary.fee_lines += len(fee_rows)
             summary.total_assessed += sum(i.total_assessed for i in fresh)

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 
+from recon.bulk import fee_totals_written
 from recon.cli import cli
 from recon.clock import FixedClock
 from recon.db import Database
@@ -89,3 +90,74 @@ def test_fee_totals_follow_every_write(client: FlaskClient, db: Database, clock:
     assert (totals["A"], totals["B"], totals["I-1"], totals["I-2"]) == (57_006, 500, 2_000, 0)
     assert _stamp(db, "B") != before_b
     assert _stamp(db, "I-5") == before_i5  # a renamed line moves no total
+
+
+def _commands(db: Database, code: str) -> tuple[int, list[int]]:
+    """PostgreSQL: the command of its transaction that wrote a dossier's row as it is now,
+    and those that wrote its fee lines (``cmin``: a row the trigger's update rewrote was
+    written by a command after its lines')."""
+    with db.read() as s:
+        dossier = s.execute(text("SELECT id, cmin::text::bigint FROM dossiers "
+                                 "WHERE code = :c"), {"c": code}).one()
+        lines = s.scalars(text("SELECT cmin::text::bigint FROM fee_lines "
+                               "WHERE dossier_id = :d"), {"d": dossier[0]})
+        return int(dossier[1]), sorted(int(x) for x in lines)
+
+
+def test_a_bulk_import_writes_each_new_dossier_once(db: Database, env: dict[str, str],
+                                                    clock: FixedClock, tmp_path: Path) -> None:
+    """The importer writes a new dossier with its total; on PostgreSQL the fee lines' insert
+    trigger then leaves the row alone (0039): the dossier's row is the one written before its
+    lines (an update by the trigger would have written a new one after them). The totals are
+    the sums on both databases, and a reassessment through the same importer still moves
+    them."""
+    seed_agency(db, clock)
+    bodies = [dossier_body(code=f"W-{i}", fees=[
+        {"kind": "le_phi", "name": "Lệ phí", "amount": 2_000 * (i + 1)},
+        {"kind": "phi", "name": "Phí", "amount": 700}]) for i in range(30)]
+    path = tmp_path / "w.jsonl"
+    path.write_text("\n".join(json.dumps(b, ensure_ascii=False) for b in bodies) + "\n",
+                    encoding="utf-8")
+    done = CliRunner().invoke(cli, ["dossiers", "import", str(path)], catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    totals = _consistent(db)
+    assert totals["W-0"] == 2_700 and totals["W-29"] == 60_700
+    if db.dialect == "postgresql":
+        for code in ("W-0", "W-17", "W-29"):
+            own, lines = _commands(db, code)
+            assert len(lines) == 2 and own < lines[0], (code, own, lines)
+    # the same file with one dossier reassessed: existing dossiers go by the upsert rule
+    bodies[3]["fees"] = [{"kind": "le_phi", "name": "Lệ phí", "amount": 9_000}]
+    path.write_text("\n".join(json.dumps(b, ensure_ascii=False) for b in bodies) + "\n",
+                    encoding="utf-8")
+    again = CliRunner().invoke(cli, ["dossiers", "import", str(path)], catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    assert _consistent(db)["W-3"] == 9_000
+
+
+def test_fee_lines_after_the_writers_block_move_the_totals_again(db: Database,
+                                                                 clock: FixedClock) -> None:
+    """The setting that spares the trigger holds only inside the block: a line inserted
+    after it, in the same transaction, moves its dossier's total (PostgreSQL), and SQLite's
+    triggers are never spared."""
+    seed_agency(db, clock)
+    with db.transaction() as s:
+        agency = s.scalar(text("SELECT id FROM agencies"))
+        s.execute(text("INSERT INTO procedures (code, name, created_at) "
+                       "VALUES ('1.000001', 'Thủ tục thử', :t)"), {"t": clock.now()})
+        procedure = s.scalar(text("SELECT id FROM procedures WHERE code = '1.000001'"))
+        with fee_totals_written(s) as by_writer:
+            s.execute(text(
+                "INSERT INTO dossiers (code, agency_id, procedure_id, applicant_name, "
+                "received_at, received_channel, status, created_at, updated_at, fee_total) "
+                "VALUES ('S-1', :a, :p, 'Lê Văn Tám', :t, 'counter', 'received', :t, :t, "
+                ":total)"),
+                {"a": agency, "p": procedure, "t": clock.now(),
+                 "total": 4_000 if by_writer else 0})
+            dossier = s.scalar(text("SELECT id FROM dossiers WHERE code = 'S-1'"))
+            s.execute(text("INSERT INTO fee_lines (dossier_id, position, kind, name, amount) "
+                           "VALUES (:d, 0, 'phi', 'Phí', 4000)"), {"d": dossier})
+        assert by_writer == (db.dialect == "postgresql")
+        s.execute(text("INSERT INTO fee_lines (dossier_id, position, kind, name, amount) "
+                       "VALUES (:d, 1, 'le_phi', 'Lệ phí', 600)"), {"d": dossier})
+    assert _consistent(db)["S-1"] == 4_600
