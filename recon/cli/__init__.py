@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from recon.cli.common import AppContext, fail
+from recon.cli.common import AppContext, fail, finish, run_as_process
 from recon.cli.faults import TRACEBACK_ENV, database_error_line, unexpected_line
 from recon.errors import ReconError
 
@@ -64,6 +64,7 @@ _register()
 def main() -> None:
     """Run the command. Whatever goes wrong ends in one line on stderr saying what to do and a
     non-zero exit, never a traceback (``RECON_TRACEBACK=1`` shows one for a bug)."""
+    run_as_process()
     try:
         cli.main(prog_name="recon", standalone_mode=False)
     except click.exceptions.Abort:
@@ -86,6 +87,7 @@ def main() -> None:
         if os.environ.get(TRACEBACK_ENV) == "1":
             raise
         fail(unexpected_line(exc), code=2)
+    finish()
 
 
 __all__ = ["cli", "main"]

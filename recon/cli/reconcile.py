@@ -11,7 +11,7 @@ from typing import IO, cast
 
 import click
 
-from recon.cli.common import database_app, fail
+from recon.cli.common import database_app, end_without_freeing, fail
 from recon.clock import as_utc
 from recon.errors import ReconError
 
@@ -70,6 +70,7 @@ def reconcile_command(ctx: click.Context, as_of: str | None, dry_run: bool,
     def progress(message: str) -> None:
         click.echo(f"[{time.monotonic() - started:6.2f}s] {message}", err=True)
 
+    kept: list[object] = []
     try:
         from recon.review.remittances import with_remittance_pass  # noqa: PLC0415
         from recon.settlements.payouts import engine_config  # noqa: PLC0415
@@ -80,7 +81,7 @@ def reconcile_command(ctx: click.Context, as_of: str | None, dry_run: bool,
             app.db, clock=app.app.extensions["recon.clock"], audit=record_on, config=config,
             as_of=at, mode=cast(Mode, mode or "auto"), dry_run=dry_run,
             triggered_by=f"cli:{_who()}",
-            overlap=overlap_from_env(settings.env), progress=progress)
+            overlap=overlap_from_env(settings.env), progress=progress, retain=kept)
     except RunInProgress as exc:
         click.echo(f"{exc.message} {exc.hint}", err=True)
         click.echo(json.dumps({"status": "skipped", "reason": "another run is in progress",
@@ -91,6 +92,8 @@ def reconcile_command(ctx: click.Context, as_of: str | None, dry_run: bool,
     out = summary.as_dict()
     out["seconds"] = round(time.monotonic() - started, 3)
     click.echo(json.dumps(out, ensure_ascii=False))
+    # the run has committed and said so: the process ends without freeing its rows
+    end_without_freeing(kept, app.db.dispose)
 
 
 def _who() -> str:

@@ -212,10 +212,13 @@ def run_reconciliation(
     triggered_by: str = "cli",
     overlap: timedelta = DEFAULT_OVERLAP,
     progress: Progress | None = None,
+    retain: list[object] | None = None,
 ) -> RunSummary:
     """One reconciliation run (see the module docstring). Raises :class:`RunInProgress` when
     another run holds the lock (nothing is written then). ``audit`` writes the run's audit
-    event in its write transaction (:func:`recon.audit.chain.record_on`)."""
+    event in its write transaction (:func:`recon.audit.chain.record_on`). ``retain``: the
+    run's result (and the rows it holds) is appended there instead of freed on return, for a
+    caller that exits next (:func:`recon.cli.common.end_without_freeing`)."""
     # Millions of fresh tuples and no cycles among them: the cyclic collector would rescan
     # them again and again while they are built, and all of them in one pass (half a second
     # at a million dossiers) as soon as it is switched back on. So it stays off until the run
@@ -226,7 +229,7 @@ def run_reconciliation(
     try:
         return _run_reconciliation(db, clock=clock, audit=audit, config=config, as_of=as_of,
                                    mode=mode, dry_run=dry_run, triggered_by=triggered_by,
-                                   overlap=overlap, progress=progress)
+                                   overlap=overlap, progress=progress, retain=retain)
     finally:
         if collecting:
             gc.enable()
@@ -244,7 +247,9 @@ def _run_reconciliation(
     triggered_by: str,
     overlap: timedelta,
     progress: Progress | None,
+    retain: list[object] | None,
 ) -> RunSummary:
+    keep = retain.append if retain is not None else (lambda _result: None)
     cfg = config if config is not None else EngineConfig()
     at = as_of if as_of is not None else clock.now()
     if at.tzinfo is None or at.utcoffset() is None:
@@ -254,9 +259,10 @@ def _run_reconciliation(
     if dry_run:
         with read_snapshot(db) as conn:
             actual, window, since_mark = _decide(mode, changes.last_success(conn), at, overlap)
-            summary, _result, _classification = _compute(
+            summary, result, _classification = _compute(
                 conn, run_id=None, mode=actual, requested=mode, as_of=at, window_start=window,
                 config=cfg, dry_run=True, say=say, since_mark=since_mark)
+            keep(result)
             return summary
 
     with RunLock(db):
@@ -319,6 +325,7 @@ def _run_reconciliation(
             analyze_discrepancies(db)
             summary.timings["analyze"] = time.perf_counter() - t2
         summary.seconds = time.perf_counter() - started
+    keep(result)
     return summary
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,6 +72,26 @@ def test_reconcile_prints_a_json_summary_last(world: World) -> None:
                                "2026-12-05T10:05:00").stdout.splitlines()[-1])
     assert again["mode"] == "incremental" and again["new"] == 0
     assert again["as_of"] == "2026-12-05T03:05:00+00:00"  # no offset: Vietnam time
+
+
+def test_the_command_as_the_process_ends_with_its_summary_and_its_run_kept(
+        world: World) -> None:
+    """As the process itself (not under a test's runner), `recon reconcile` exits as soon as
+    its run has committed and printed, without freeing the rows it read: its output is whole
+    (a pipe buffers it), its run is recorded, and the next run finds the lock free."""
+    command = [sys.executable, "-m", "recon.cli", "reconcile", "--full", "--as-of"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    first = subprocess.run([*command, AS_OF_LATE.isoformat()], env=env, capture_output=True,
+                           text=True, timeout=120, check=False)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "succeeded" and summary["new"] == 5
+    assert "writing 5 new" in first.stderr
+    again = subprocess.run([*command, AS_OF_LATE.isoformat()], env=env, capture_output=True,
+                           text=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout.strip().splitlines()[-1])["still_open"] == 5
+    assert [r.status for r in world.runs()] == ["succeeded", "succeeded"]
 
 
 def test_reconcile_dry_run_writes_nothing(world: World) -> None:
