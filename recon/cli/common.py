@@ -126,13 +126,18 @@ def run_as_process() -> None:
     _Ending.process = True
 
 
+def is_the_process() -> bool:
+    """Whether the command is the process itself (:func:`recon.cli.main`), not run under a
+    test's runner: only then may it end without freeing (:func:`end_without_freeing`)."""
+    return _Ending.process
+
+
 def end_without_freeing(keep: object, close: Callable[[], None]) -> None:
-    """When the command is the process, it ends as soon as the command returns, without
-    freeing ``keep`` (a full run's millions of rows: about half a second of the interpreter at
-    a million dossiers, after the run committed and said so) nor tearing the interpreter down:
-    :func:`finish` flushes the output, calls ``close`` (the database pool's connections closed
-    as they should be) and exits. Under a test's runner this does nothing: ``keep`` is freed as
-    usual."""
+    """The process ends as soon as the command returns, without freeing ``keep`` (a full run's
+    millions of rows: about half a second of the interpreter at a million dossiers, after the
+    run committed and said so) nor tearing the interpreter down: :func:`finish` calls
+    ``close`` (the database pool's connections closed as they should be), flushes the output
+    and exits. Only when :func:`is_the_process`; otherwise ``keep`` is freed as usual."""
     if _Ending.process:
         _Ending.kept.append(keep)
         _Ending.closers.append(close)

@@ -11,7 +11,7 @@ from typing import IO, cast
 
 import click
 
-from recon.cli.common import database_app, end_without_freeing, fail
+from recon.cli.common import database_app, end_without_freeing, fail, is_the_process
 from recon.clock import as_utc
 from recon.errors import ReconError
 
@@ -70,7 +70,8 @@ def reconcile_command(ctx: click.Context, as_of: str | None, dry_run: bool,
     def progress(message: str) -> None:
         click.echo(f"[{time.monotonic() - started:6.2f}s] {message}", err=True)
 
-    kept: list[object] = []
+    # as the process itself, the run's rows are kept to its end rather than freed
+    kept: list[object] | None = [] if is_the_process() else None
     try:
         from recon.review.remittances import with_remittance_pass  # noqa: PLC0415
         from recon.settlements.payouts import engine_config  # noqa: PLC0415
@@ -92,8 +93,8 @@ def reconcile_command(ctx: click.Context, as_of: str | None, dry_run: bool,
     out = summary.as_dict()
     out["seconds"] = round(time.monotonic() - started, 3)
     click.echo(json.dumps(out, ensure_ascii=False))
-    # the run has committed and said so: the process ends without freeing its rows
-    end_without_freeing(kept, app.db.dispose)
+    if kept is not None:  # the run has committed and said so: nothing left to free
+        end_without_freeing(kept, app.db.dispose)
 
 
 def _who() -> str:

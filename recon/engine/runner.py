@@ -231,6 +231,10 @@ def run_reconciliation(
                                    mode=mode, dry_run=dry_run, triggered_by=triggered_by,
                                    overlap=overlap, progress=progress, retain=retain)
     finally:
+        if retain is not None:
+            # the rows the caller keeps leave the collector's generations: switched back on,
+            # it would otherwise walk them all at once, for nothing (they hold no cycle)
+            gc.freeze()
         if collecting:
             gc.enable()
 
