@@ -468,10 +468,12 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
             loaded, splits = with_splits(conn, load_open(conn, month=month, previous=last,
                                                          as_of=as_of, config=config))
             loaded_at = t1 = time.perf_counter()
+            # the findings written while the core and the later passes go on, as below
             result = reconcile(dossiers=loaded.dossiers, intents=loaded.intents,
                                payments=loaded.payments, settlement_lines=loaded.lines,
-                               as_of=as_of, config=config, allocations=splits.allocations,
-                               unsplit=splits.unsplit)
+                               as_of=as_of, config=config, settled=settled,
+                               allocations=splits.allocations, unsplit=splits.unsplit)
+            _hand_over_dossier_findings(result, more)
     elif mode == "full":
         month = None
         with full_load(conn) as load:
@@ -492,9 +494,7 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
                                payments=payments, settlement_lines=lines, as_of=as_of,
                                config=config, settled=settled,
                                allocations=splits.allocations, unsplit=splits.unsplit)
-            if more is not None:  # written while the later passes run
-                stage = {k.name for k in result.kinds.dossier_kinds}
-                more([d for d in result.discrepancies if d.kind in stage])
+            _hand_over_dossier_findings(result, more)
             loaded = load.loaded()
             loaded_at = load.dossiers_done or time.perf_counter()
     else:
@@ -603,6 +603,15 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
     return summary, result, classification
 
 
+
+
+def _hand_over_dossier_findings(result: Reconciliation,
+                                more: Callable[[list[Discrepancy]], None] | None) -> None:
+    """The core's dossier-stage findings to ``more`` (the early write), written while the
+    later passes run (no pass drops one of those)."""
+    if more is not None:
+        stage = {k.name for k in result.kinds.dossier_kinds}
+        more([d for d in result.discrepancies if d.kind in stage])
 
 
 def _close_run(conn: Connection, clock: Clock, run_id: int, summary: RunSummary,
