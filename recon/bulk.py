@@ -8,12 +8,13 @@ ids we allocate). Values are written exactly as the ORM types would store them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import psycopg
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import recon.models  # noqa: F401 - every table registered on Base.metadata
@@ -102,7 +103,24 @@ def fee_totals_written(session: Session) -> Iterator[bool]:
         yield False
         return
     connection = session.connection()
+    if not _trigger_stands_aside(session):  # a schema before 0039: the trigger adds them
+        yield False
+        return
     connection.exec_driver_sql(f"SET LOCAL {FEE_TOTAL_BY_WRITER} = 'on'")
-    yield True
-    # (an error aborts the transaction, which drops the setting with it)
+    try:
+        yield True
+    except BaseException:
+        # (a database error aborted the transaction, which drops the setting with it; a
+        # Python error may not have: set it back if the transaction still can)
+        with suppress(SQLAlchemyError):
+            connection.exec_driver_sql(f"SET LOCAL {FEE_TOTAL_BY_WRITER} = 'off'")
+        raise
     connection.exec_driver_sql(f"SET LOCAL {FEE_TOTAL_BY_WRITER} = 'off'")
+
+
+def _trigger_stands_aside(session: Session) -> bool:
+    """Whether the fee lines' insert trigger honours :data:`FEE_TOTAL_BY_WRITER` (0039): code
+    ahead of its schema must not write the totals the trigger adds too."""
+    source = session.connection().exec_driver_sql(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'recon_fee_lines_total_insert'").scalar()
+    return source is not None and FEE_TOTAL_BY_WRITER in str(source)

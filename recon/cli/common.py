@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from contextlib import suppress
 from typing import NoReturn
 
 import click
@@ -147,9 +148,12 @@ def finish() -> None:
     """End the process now if a command asked to (:func:`end_without_freeing`)."""
     if not _Ending.kept:
         return
+    # the command has done its work and said so: nothing here may turn that into a failure
     for close in _Ending.closers:
-        close()
+        with suppress(Exception):
+            close()
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a reader gone (a closed pipe), a closed file
+            stream.flush()
     os._exit(0)

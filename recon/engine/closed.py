@@ -104,6 +104,10 @@ class Held:
     findings: set[str] = field(default_factory=set)
     resolutions: set[str] = field(default_factory=set)
     late: dict[str, Discrepancy] = field(default_factory=dict)
+    #: what each late finding was made from, in an order of their own (a finding before a
+    #: resolution, then by identity): when several make the same late finding, the first in
+    #: that order stands, however the run split its writes
+    late_from: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.findings or self.resolutions or self.late)
@@ -321,6 +325,9 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
 
     late: dict[str, Discrepancy] = {}
     for found, gone, period in held_back:
+        made_from = found if found is not None else gone
+        assert made_from is not None
+        source = (int(found is None), made_from.identity)
         if found is not None:
             log.findings.add(found.identity)
             before = stored.get(found.identity)
@@ -343,8 +350,14 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
             finding = report(period, ids.get("payment") or line_payment.get(line or 0), line,
                              ids.get("dossier"), before[1] or 0, 0, gone.reason,
                              gone.reason_en)
-        if finding is not None and finding.identity not in late:
+        if finding is None:
+            continue
+        # made already, in this write or an earlier one of the run (the early write's): the
+        # first in order stands (made again here, it is written again: the upsert replaces it)
+        earlier = log.late_from.get(finding.identity)
+        if earlier is None or source < earlier:
             late[finding.identity] = finding
+            log.late_from[finding.identity] = source
     log.late.update(late)
     return keep + sorted(late.values()), keep_res
 

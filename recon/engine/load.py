@@ -254,8 +254,10 @@ class _Reader:
         shared = _SHARED.get(kind or "", ())
         pool: dict[Any, Any] = {}
         if STREAMED:
-            with raw.cursor(binary=True) as cursor:
-                rows = cursor.stream(sql, params, size=SCAN_BATCH)
+            # closed however the reading ends: a stream left open mid-way holds the
+            # connection, and the rollback after an error would wait for it forever
+            with raw.cursor(binary=True) as cursor, contextlib.closing(
+                    cursor.stream(sql, params, size=SCAN_BATCH)) as rows:
                 if not shared:
                     return list(map(make, rows))
                 while batch := list(islice(rows, SCAN_BATCH)):

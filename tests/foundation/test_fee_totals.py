@@ -12,6 +12,7 @@ from typing import Any
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from recon.bulk import fee_totals_written
 from recon.cli import cli
@@ -161,3 +162,19 @@ def test_fee_lines_after_the_writers_block_move_the_totals_again(db: Database,
         s.execute(text("INSERT INTO fee_lines (dossier_id, position, kind, name, amount) "
                        "VALUES (:d, 1, 'le_phi', 'Lệ phí', 600)"), {"d": dossier})
     assert _consistent(db)["S-1"] == 4_600
+
+
+def test_code_ahead_of_its_schema_leaves_the_totals_to_the_trigger(db: Database) -> None:
+    """On a PostgreSQL schema before 0039 (a deployment that runs the new code before
+    `recon db upgrade`), the insert trigger would add the lines to totals the writer wrote
+    too: the writer is told to write none. At 0039 it writes them (SQLite: never)."""
+    pg = db.dialect == "postgresql"
+    with Session(db.engine) as s:  # rolled back when it closes: the schema stays as it is
+        with fee_totals_written(s) as by_writer:
+            assert by_writer is pg
+        if pg:  # 0037's body, as 0039's downgrade puts it back
+            s.execute(text(
+                "CREATE OR REPLACE FUNCTION recon_fee_lines_total_insert() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$"))
+        with fee_totals_written(s) as by_writer:
+            assert by_writer is False

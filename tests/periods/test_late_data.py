@@ -318,3 +318,34 @@ def test_a_refund_line_of_an_unknown_sale_whose_payment_comes_after_the_close(
         "sau khi khóa sổ. Tháng đã khóa không thay đổi; Khoản thanh toán được hoàn")
     still = _one(db, "unexpected_settlement")  # April's finding is as it was
     assert (still.status, still.last_run_id) == ("open", stray.last_run_id)
+
+
+@pytest.mark.parametrize(("settled", "made_from"), [
+    (170_000, "amount_mismatch"),  # its line short, found before the dossiers are walked
+    (None, "duplicate_payment"),   # never settled: missing_settlement, found before too
+], ids=["line short", "never settled"])
+def test_one_late_finding_from_several_whatever_the_writes(
+        db: Database, clock: FixedClock, settled: int | None, made_from: str) -> None:
+    """A second payment of a closed month's dossier arrives late: two findings about it are
+    held back (a duplicate payment, found with the dossiers, and one about its settlement,
+    found before them), and both make the same late finding. The one made from the first
+    of them by identity is written, as one write of everything would: on PostgreSQL a full
+    run writes the early findings on a worker while the core walks the dossiers, and the
+    later write used to replace the first's late finding with its own."""
+    w = World(db, clock)
+    dossier = w.dossier(received_at="2021-04-01T09:00:00+07:00")
+    first = w.pay(180_000, dossier_code=w.codes[dossier], paid_at=vn(2021, 4, 5))
+    w.settle("vnpay", w.txn_of(first), 180_000, settled_on=date(2021, 4, 6))
+    w.run("full")
+    _close_april(db, clock)
+    w.later(days=1)
+    second = w.pay(180_000, dossier_code=w.codes[dossier], paid_at=vn(2021, 4, 5, 11))
+    if settled is not None:
+        w.settle("vnpay", w.txn_of(second), settled, settled_on=date(2021, 4, 6))
+    summary = w.run("full")
+    assert summary.held == 2
+    late = _one(db, LATE)
+    assert late.payment_id == second
+    # (the late finding: what the closed month held, 0, against what the finding says now)
+    reference = {"amount_mismatch": (0, -10_000), "duplicate_payment": (0, 180_000)}
+    assert (late.expected_amount, late.actual_amount) == reference[made_from], late.explanation

@@ -6,13 +6,14 @@ is held to the rows it was given on random batches."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from recon.db import Database
 from recon.engine import load
@@ -68,3 +69,52 @@ def test_sharing_changes_no_value_and_keeps_one_object_per_value(
     for c in columns:
         for value in {r[c] for r in rows}:
             assert len({id(r[c]) for r in got if r[c] == value}) == 1, (c, value)
+
+
+class _Failed(Exception):
+    """A row builder that gives up mid-way."""
+
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "server cursor"])
+def test_a_scan_that_fails_midway_raises_and_frees_its_connection(
+        db: Database, streamed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error reaches the caller and the transaction rolls back: a stream left open holds
+    its connection, and the rollback would wait for it forever (the scan runs on a thread
+    here, so that a hang fails the test instead of the suite)."""
+    monkeypatch.setattr(load, "STREAMED", streamed)
+    monkeypatch.setattr(load, "SCAN_BATCH", 7)
+    with db.engine.begin() as conn:
+        for n in range(60):
+            conn.execute(insert(Payment).values(
+                provider="vnpay", provider_txn_id=f"T{n}", channel="vnpay", amount=1_000,
+                status="succeeded", paid_at=NOW + timedelta(minutes=n)))
+    built: list[Any] = []
+
+    def make(row: Any) -> Any:
+        if len(built) == 20:
+            raise _Failed
+        built.append(row)
+        return _make_payment(row)
+
+    outcome: list[BaseException] = []
+
+    def scan() -> None:
+        try:
+            with read_snapshot(db) as conn:
+                _Reader(conn).scan(_FULL_PAYMENTS, make, kind="payment")
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome.append(exc)
+
+    worker = threading.Thread(target=scan, daemon=True)
+    worker.start()
+    worker.join(60)
+    if worker.is_alive():  # free the stuck connection, so that the teardown can go on
+        if db.dialect == "postgresql":
+            with db.engine.connect() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE datname = current_database() "
+                                  "AND pid <> pg_backend_pid()"))
+        pytest.fail("the failed scan's rollback never returned")
+    assert len(outcome) == 1 and isinstance(outcome[0], _Failed), outcome
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM payments")).scalar_one() == 60
