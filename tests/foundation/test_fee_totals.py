@@ -37,6 +37,22 @@ def _consistent(db: Database) -> dict[str, int]:
     return {code: kept for code, (kept, _summed) in totals.items()}
 
 
+def _bodies(prefix: str, n: int, step: int, phi: int) -> list[dict[str, Any]]:
+    """``n`` dossiers, each a lệ phí of ``step`` × (its number + 1) and a phí of ``phi``."""
+    return [dossier_body(code=f"{prefix}-{i}", fees=[
+        {"kind": "le_phi", "name": "Lệ phí", "amount": step * (i + 1)},
+        {"kind": "phi", "name": "Phí", "amount": phi}]) for i in range(n)]
+
+
+def _import(path: Path, bodies: list[dict[str, Any]]) -> None:
+    """``recon dossiers import`` of ``bodies`` as JSON Lines (the bulk importer: ``COPY`` on
+    PostgreSQL, ``executemany`` on SQLite)."""
+    path.write_text("\n".join(json.dumps(b, ensure_ascii=False) for b in bodies) + "\n",
+                    encoding="utf-8")
+    done = CliRunner().invoke(cli, ["dossiers", "import", str(path)], catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+
+
 def _stamp(db: Database, code: str) -> int | None:
     with db.read() as s:
         return s.scalar(select(Dossier.change_seq).where(Dossier.code == code))
@@ -60,15 +76,7 @@ def test_fee_totals_follow_every_write(client: FlaskClient, db: Database, clock:
                                       {"kind": "phi", "name": "Phí", "amount": 7_000}]))
     assert _consistent(db)["A"] == 57_000
     # the bulk importer (COPY on PostgreSQL, executemany on SQLite)
-    bodies = [dossier_body(code=f"I-{i}", fees=[
-        {"kind": "le_phi", "name": "Lệ phí", "amount": 1_000 * (i + 1)},
-        {"kind": "phi", "name": "Phí", "amount": 500}]) for i in range(40)]
-    path = tmp_path / "d.jsonl"
-    path.write_text("\n".join(json.dumps(b, ensure_ascii=False) for b in bodies) + "\n",
-                    encoding="utf-8")
-    imported = CliRunner().invoke(cli, ["dossiers", "import", str(path)],
-                                  catch_exceptions=False)
-    assert imported.exit_code == 0, imported.output
+    _import(tmp_path / "d.jsonl", _bodies("I", 40, 1_000, 500))
     totals = _consistent(db)
     assert totals["I-0"] == 1_500 and totals["I-39"] == 40_500
     # SQL by hand: an amount changed, a line moved to another dossier, lines deleted, a line
@@ -113,14 +121,8 @@ def test_a_bulk_import_writes_each_new_dossier_once(db: Database, env: dict[str,
     the sums on both databases, and a reassessment through the same importer still moves
     them."""
     seed_agency(db, clock)
-    bodies = [dossier_body(code=f"W-{i}", fees=[
-        {"kind": "le_phi", "name": "Lệ phí", "amount": 2_000 * (i + 1)},
-        {"kind": "phi", "name": "Phí", "amount": 700}]) for i in range(30)]
-    path = tmp_path / "w.jsonl"
-    path.write_text("\n".join(json.dumps(b, ensure_ascii=False) for b in bodies) + "\n",
-                    encoding="utf-8")
-    done = CliRunner().invoke(cli, ["dossiers", "import", str(path)], catch_exceptions=False)
-    assert done.exit_code == 0, done.output
+    bodies = _bodies("W", 30, 2_000, 700)
+    _import(tmp_path / "w.jsonl", bodies)
     totals = _consistent(db)
     assert totals["W-0"] == 2_700 and totals["W-29"] == 60_700
     if db.dialect == "postgresql":
@@ -129,10 +131,7 @@ def test_a_bulk_import_writes_each_new_dossier_once(db: Database, env: dict[str,
             assert len(lines) == 2 and own < lines[0], (code, own, lines)
     # the same file with one dossier reassessed: existing dossiers go by the upsert rule
     bodies[3]["fees"] = [{"kind": "le_phi", "name": "Lệ phí", "amount": 9_000}]
-    path.write_text("\n".join(json.dumps(b, ensure_ascii=False) for b in bodies) + "\n",
-                    encoding="utf-8")
-    again = CliRunner().invoke(cli, ["dossiers", "import", str(path)], catch_exceptions=False)
-    assert again.exit_code == 0, again.output
+    _import(tmp_path / "w.jsonl", bodies)
     assert _consistent(db)["W-3"] == 9_000
 
 
