@@ -86,7 +86,7 @@ def insert_rows(session: Session, table: str, columns: Sequence[str],
 
 #: the setting under which PostgreSQL's fee-line insert trigger leaves ``dossiers.fee_total``
 #: alone (migration 0039): the writer has written each new dossier's total with the dossier
-FEE_TOTAL_BY_WRITER = "recon.fee_total_by_writer"
+FEE_TOTAL_BY_WRITER = "recon.fee_total_by_writer"  # a PostgreSQL setting, not an audit action
 
 
 @contextmanager
