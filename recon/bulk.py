@@ -109,13 +109,11 @@ def fee_totals_written(session: Session) -> Iterator[bool]:
     connection.exec_driver_sql(f"SET LOCAL {FEE_TOTAL_BY_WRITER} = 'on'")
     try:
         yield True
-    except BaseException:
-        # (a database error aborted the transaction, which drops the setting with it; a
-        # Python error may not have: set it back if the transaction still can)
+    finally:
+        # (after a database error the transaction is aborted, which drops the setting with
+        # it: the reset then fails quietly, and the error that aborted it is the one raised)
         with suppress(SQLAlchemyError):
             connection.exec_driver_sql(f"SET LOCAL {FEE_TOTAL_BY_WRITER} = 'off'")
-        raise
-    connection.exec_driver_sql(f"SET LOCAL {FEE_TOTAL_BY_WRITER} = 'off'")
 
 
 def _trigger_stands_aside(session: Session) -> bool:

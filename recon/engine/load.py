@@ -250,28 +250,26 @@ class _Reader:
         if not self.pg:
             return self.rows(sql, make, kind=kind, params=params)
         raw: Any = self.conn.connection.dbapi_connection
-        out: list[_R] = []
         shared = _SHARED.get(kind or "", ())
-        pool: dict[Any, Any] = {}
-        if STREAMED:
+        cursor = (raw.cursor(binary=True) if STREAMED
+                  else raw.cursor(name=f"recon_scan_{kind or 'x'}", binary=True))
+        with cursor:
+            if STREAMED:
+                rows = cursor.stream(sql, params, size=SCAN_BATCH)
+            else:
+                cursor.itersize = SCAN_BATCH
+                cursor.execute(sql, params)
+                rows = iter(cursor)
             # closed however the reading ends: a stream left open mid-way holds the
             # connection, and the rollback after an error would wait for it forever
-            with raw.cursor(binary=True) as cursor, contextlib.closing(
-                    cursor.stream(sql, params, size=SCAN_BATCH)) as rows:
+            with contextlib.closing(rows):
                 if not shared:
                     return list(map(make, rows))
+                out: list[_R] = []
+                pool: dict[Any, Any] = {}
                 while batch := list(islice(rows, SCAN_BATCH)):
                     out.extend(map(make, _sharing(batch, shared, pool)))
-            return out
-        with raw.cursor(name=f"recon_scan_{kind or 'x'}", binary=True) as cursor:
-            cursor.itersize = SCAN_BATCH
-            cursor.execute(sql, params)
-            while batch := cursor.fetchmany(SCAN_BATCH):
-                if shared:
-                    out.extend(map(make, _sharing(batch, shared, pool)))
-                else:
-                    out.extend(map(make, batch))
-        return out
+                return out
 
 
 #: the columns of a scan's rows holding a handful of distinct strings (payments: provider,
