@@ -116,3 +116,23 @@ def test_bench_endpoints_live_outside_the_application(env: dict[str, str], db: D
     bench = app({"RECON_BENCH_ENDPOINTS": "1"})
     assert {"bench_endpoints.bare", "bench_endpoints.durable"} <= set(bench.view_functions)
     assert bench.test_client().post("/_bench/bare").status_code == 204
+
+
+def test_a_command_starts_without_the_pdf_library_or_a_password_hash(tmp_path: Path) -> None:
+    """Every command builds the app; the PDF library (fpdf2, a third of a second to import)
+    comes with the first receipt PDF asked for, and the dummy password hash with the first
+    login of an unknown name, not with each start."""
+    probe = (
+        "import sys\n"
+        "import recon.cli\n"
+        "from recon import create_app\n"
+        "from recon.accounts import auth\n"
+        "from recon.config import load_settings\n"
+        "create_app(load_settings())\n"
+        "print('fpdf' in sys.modules, auth._dummy_hash.cache_info().currsize)\n")
+    env = {**os.environ, "RECON_ENV": "development",
+           "RECON_DATABASE_URL": f"sqlite:///{tmp_path / 'start.db'}",
+           "RECON_INSTANCE_PATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                          text=True, check=True, cwd=ROOT, timeout=120)
+    assert done.stdout.split() == ["False", "0"], done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -90,12 +91,16 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None or not user.active:
         # spend the same time as a real check so names cannot be probed by timing
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
 
 
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check a password against when the user does not exist: made on the first
+    such login, not at import (a tenth of a second of every command's start-up)."""
+    return generate_password_hash("not-a-real-password")
 
 
 def create_token(session: Session, clock: Clock, *, name: str, role: str, user: str | None,

@@ -33,7 +33,6 @@ from recon.config import Settings
 from recon.errors import NotFound
 from recon.models.receipts import Receipt
 from recon.receipts import lookup
-from recon.receipts.pdf import render_pdf
 from recon.receipts.reads import visible_receipt
 from recon.receipts.view import ReceiptView, read
 from recon.vietqr.render import png_data_uri
@@ -110,6 +109,10 @@ def _may_finance() -> bool:
 
 
 def _pdf_response(view: ReceiptView) -> Response:
+    # fpdf2 is imported on the first PDF asked for, not at every start (a third of a
+    # second of each command's and worker's start-up)
+    from recon.receipts.pdf import render_pdf  # noqa: PLC0415
+
     response = Response(render_pdf(view, lookup_url=lookup_url(view.lookup_code)),
                         mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{view.file_stem}.pdf"'
