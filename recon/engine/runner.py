@@ -291,8 +291,9 @@ def _run_reconciliation(
                         settled=None if early is None else early.submit, since_mark=since_mark,
                         more=None if early is None else early.submit_more)
                 t0 = time.perf_counter()
-                say(f"writing {summary.new} new, {summary.still_open} still open, "
-                    f"{summary.auto_resolved} auto-resolved")
+                # (the counts follow the write: with closed months behind, what they hold back
+                # and the late findings it makes are known only once written)
+                say(f"writing {len(result.discrepancies):,} findings")
                 if early is None:
                     wconn = stack.enter_context(db.engine.begin())
                     now = clock.now()
@@ -314,6 +315,9 @@ def _run_reconciliation(
                         len(classification.new), len(classification.still_open),
                         len(classification.resolved), held.count)
                 summary.reopened = len(reopened)
+                say(f"wrote {summary.new} new, {summary.still_open} still open, "
+                    f"{summary.auto_resolved} auto-resolved"
+                    + (f", {summary.held} held back for closed months" if held else ""))
                 summary.open_by_kind = open_by_kind(wconn)
                 summary.timings["write"] = time.perf_counter() - t0
                 summary.seconds = time.perf_counter() - started

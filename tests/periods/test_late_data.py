@@ -230,6 +230,14 @@ def test_the_run_counts_what_a_closed_month_let_it_write(db: Database,
         data = json.loads(event.data)
     assert data["auto_resolved"] == [] and data["new_by_kind"] == {LATE: 1}
     assert _one(db, "missing_settlement").status == "open"
+    # the next night, nothing changed: the late finding is still open, nothing is new or
+    # resolved, and the progress says so (it used to count the held finding as new and the
+    # late one as resolved, from before the write)
+    said: list[str] = []
+    again = w.run("full", progress=said.append)
+    assert (again.new, again.still_open, again.auto_resolved, again.held) == (0, 1, 0, 1)
+    assert [m for m in said if m.startswith("wrote")] == [
+        "wrote 0 new, 1 still open, 0 auto-resolved, 1 held back for closed months"]
 
 
 @pytest.mark.parametrize("mode", ["full", "auto"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -126,10 +127,11 @@ class World:
                                  {"i": payment_id}).scalar_one())
 
     def run(self, mode: str = "auto", *, as_of: datetime | None = None,
-            dry_run: bool = False) -> RunSummary:
+            dry_run: bool = False, progress: Callable[[str], None] | None = None,
+            ) -> RunSummary:
         return run_reconciliation(self.db, clock=self.clock, audit=record_on, config=self.config,
                                   as_of=as_of, mode=mode, dry_run=dry_run,  # type: ignore[arg-type]
-                                  triggered_by="test")
+                                  triggered_by="test", progress=progress)
 
     def later(self, **delta: float) -> None:
         self.clock.advance(timedelta(**delta))

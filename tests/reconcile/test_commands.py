@@ -86,7 +86,7 @@ def test_the_command_as_the_process_ends_with_its_summary_and_its_run_kept(
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout.strip().splitlines()[-1])
     assert summary["status"] == "succeeded" and summary["new"] == 5
-    assert "writing 5 new" in first.stderr
+    assert "wrote 5 new, 0 still open" in first.stderr
     again = subprocess.run([*command, AS_OF_LATE.isoformat()], env=env, capture_output=True,
                            text=True, timeout=120, check=False)
     assert again.returncode == 0, again.stderr
