@@ -70,6 +70,7 @@ _CREDITS = (
     "JOIN settlement_files f ON f.id = l.file_id WHERE f.profile IN :statements")
 _WINDOW = " AND l.settled_on >= :low AND l.settled_on <= :high"
 _FROM = " AND l.settled_on >= :low"
+_BEFORE_OPENS = " AND l.settled_on >= :low AND l.settled_on < :opens"
 _CHANGED_DAYS = (
     "SELECT MIN(l.settled_on), MAX(l.settled_on) FROM settlement_lines l "
     "JOIN settlement_files f ON f.id = l.file_id WHERE l.change_seq >= :mark "
@@ -179,12 +180,17 @@ def prepare(conn: Connection, *, config: PayoutConfig | None, mode: str, as_of: 
         else:
             params["high"] = high + reach
             window = _WINDOW
-    if loaded_lines is not None and mode == "full" and opens is None:
+    if loaded_lines is not None and mode == "full":
         _none, credits, deductions = _read(conn, params, window, batch=False)
-        nets = {int(r[0]): int(r[1])
-                for r in conn.execute(_bind(text(_STATED_NETS), "providers"), params)}
-        lines = batch_lines_of(loaded_lines(), config.providers, {c.id for c in credits},
-                               nets)
+        nets = {int(r[0]): int(r[1]) for r in conn.execute(
+            _bind(text(_STATED_NETS + window), "providers"), params)}
+        loaded = loaded_lines()
+        if opens is not None:
+            # the open months' load holds every line settled from the first open day on;
+            # the days before it that the window reaches back to are read here
+            loaded = [*compress(loaded, map(opens.__le__, map(_settled_on, loaded))),
+                      *_read_lines(conn, {**params, "opens": opens}, _BEFORE_OPENS)]
+        lines = batch_lines_of(loaded, config.providers, {c.id for c in credits}, nets)
     else:
         lines, credits, deductions = _read(conn, params, window)
     deductions = [*deductions, *fee_invoice_deductions(conn, providers)]
@@ -293,31 +299,35 @@ def _horizon(conn: Connection, params: dict[str, Any]) -> date:
     return date.min if last is None else _day(last)
 
 
-def _read(conn: Connection, params: dict[str, Any], window: str, *, batch: bool = True
+def _read(conn: Connection, params: dict[str, Any], window: str, *, batch: bool = True,
+          credits: bool = True,
           ) -> tuple[list[SettlementLineRow], list[BankCredit], list[Deduction]]:
-    """The batch lines (none unless ``batch``), the credits and the deductions."""
+    """The batch lines (none unless ``batch``), the credits and the deductions (neither
+    unless ``credits``)."""
     if (conn.dialect.name == "postgresql" and conn.connection.dbapi_connection is not None
             and conn.connection.dbapi_connection.info.parameter_status("TimeZone") == "UTC"):
         # (a run's read snapshot sets the session's time zone to UTC: the aware datetimes
         # come back in UTC, as UTCDateTime gives them)
-        return _read_pg(conn, params, window, batch=batch)
-    return _read_rows(conn, params, window, batch=batch)
+        return _read_pg(conn, params, window, batch=batch, credits=credits)
+    return _read_rows(conn, params, window, batch=batch, credits=credits)
 
 
-def _read_rows(conn: Connection, params: dict[str, Any], window: str, *, batch: bool = True
+def _read_rows(conn: Connection, params: dict[str, Any], window: str, *, batch: bool = True,
+               credits: bool = True,
                ) -> tuple[list[SettlementLineRow], list[BankCredit], list[Deduction]]:
     """:func:`_read` through SQLAlchemy rows (SQLite; the reference of :func:`_read_pg`)."""
     lines = [SettlementLineRow(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), int(r[5]),
                                _day(r[6]), r[7], r[8])
              for r in conn.execute(_bind(text(_BATCH_LINES + window), "providers", "statements")
                                    .columns(transaction_at=UTCDateTime()), params)] if batch else []
-    credits = [BankCredit(int(r[0]), r[1], int(r[2]), _day(r[3]), r[4] or "", r[5],
-                          int(r[6]))
-               for r in conn.execute(_bind(text(_CREDITS + window), "statements")
-                                   .columns(transaction_at=UTCDateTime()), params)]
+    if not credits:
+        return lines, [], []
+    bank = [BankCredit(int(r[0]), r[1], int(r[2]), _day(r[3]), r[4] or "", r[5], int(r[6]))
+            for r in conn.execute(_bind(text(_CREDITS + window), "statements")
+                                  .columns(transaction_at=UTCDateTime()), params)]
     deductions = [Deduction(r[0], "chargeback", r[1], int(r[2]))
                   for r in conn.execute(_bind(text(_REFUNDED), "providers"), params)]
-    return lines, credits, deductions
+    return lines, bank, deductions
 
 
 def _pg_sql(sql: str) -> str:
@@ -327,7 +337,8 @@ def _pg_sql(sql: str) -> str:
     return re.sub(r":(\w+)", r"%(\1)s", re.sub(r"\bIN :(\w+)", r"= ANY(:\1)", sql))
 
 
-def _read_pg(conn: Connection, params: dict[str, Any], window: str, *, batch: bool = True
+def _read_pg(conn: Connection, params: dict[str, Any], window: str, *, batch: bool = True,
+             credits: bool = True,
              ) -> tuple[list[SettlementLineRow], list[BankCredit], list[Deduction]]:
     """:func:`_read` on PostgreSQL: binary rows built straight into the tuples, no SQLAlchemy
     row per line (a full run's batch lines are most of the settlement lines). ``settled_on``
@@ -338,16 +349,26 @@ def _read_pg(conn: Connection, params: dict[str, Any], window: str, *, batch: bo
         if batch:
             cursor.execute(_pg_sql(_BATCH_LINES + window), params)
             lines = list(map(_make_line, cursor.fetchall()))
+        if not credits:
+            return lines, [], []
         cursor.execute(_pg_sql(_CREDITS + window), params)
-        credits = list(map(_make_credit, cursor.fetchall()))
+        bank = list(map(_make_credit, cursor.fetchall()))
         cursor.execute(_pg_sql(_REFUNDED), params)
         deductions = [Deduction(r[0], "chargeback", r[1], int(r[2]))
                       for r in cursor.fetchall()]
-    return lines, credits, deductions
+    return lines, bank, deductions
+
+
+def _read_lines(conn: Connection, params: dict[str, Any], window: str
+               ) -> list[SettlementLineRow]:
+    """The batch lines of ``window`` alone."""
+    lines, _credits, _deductions = _read(conn, params, window, credits=False)
+    return lines
 
 
 _make_line = functools.partial(tuple.__new__, SettlementLineRow)
 _provider_of = itemgetter(1)
+_settled_on = itemgetter(SettlementLineRow._fields.index("settled_on"))
 _line_id = itemgetter(0)
 _make_credit = functools.partial(tuple.__new__, BankCredit)
 

@@ -315,9 +315,9 @@ def _run_reconciliation(
                         len(classification.new), len(classification.still_open),
                         len(classification.resolved), held.count)
                 summary.reopened = len(reopened)
-                say(f"wrote {summary.new} new, {summary.still_open} still open, "
-                    f"{summary.auto_resolved} auto-resolved"
-                    + (f", {summary.held} held back for closed months" if held else ""))
+                say(f"wrote {summary.new:,} new, {summary.still_open:,} still open, "
+                    f"{summary.auto_resolved:,} auto-resolved"
+                    + (f", {summary.held:,} held back for closed months" if held else ""))
                 summary.open_by_kind = open_by_kind(wconn)
                 summary.timings["write"] = time.perf_counter() - t0
                 summary.seconds = time.perf_counter() - started
@@ -461,7 +461,6 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
     remitted: Future[RemittanceInputs] | None = None  # the remittance pass's read, under way
     if month is not None and last is not None and last.mark is not None:
         # closed months behind: read the open ones, and what links to them or is still open
-        payouts = payout_pass(opens=month, opens_mark=last.mark)  # see its module doc
         say(f"reading the open months from {month:%m/%Y}")
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-beside") as side:
             if config.remittances is not None:
@@ -471,7 +470,11 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
                     mode, write=not dry_run, say=say, since=month_start(month)))
             loaded, splits = with_splits(conn, load_open(conn, month=month, previous=last,
                                                          as_of=as_of, config=config))
-            loaded_at = t1 = time.perf_counter()
+            loaded_at = time.perf_counter()
+            # the payout pass before the core (see its module doc), its batch lines from
+            # the open months' load and the few days before the first open one
+            payouts = payout_pass(lambda: loaded.lines, opens=month, opens_mark=last.mark)
+            t1 = time.perf_counter()
             # the findings written while the core and the later passes go on, as below
             result = reconcile(dossiers=loaded.dossiers, intents=loaded.intents,
                                payments=loaded.payments, settlement_lines=loaded.lines,
