@@ -262,15 +262,19 @@ def test_a_finding_that_changes_is_written_and_only_it(db: Database, clock: Fixe
     assert after[unmatched][3] == first.run_id
 
 
+@pytest.mark.parametrize("ids", ["each under one provider", "one under two providers"])
 @pytest.mark.parametrize("keys", ["looked up", "joined on the server"])
 def test_the_open_months_read_every_row_linked_across_the_horizon(
-        db: Database, clock: FixedClock, keys: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        db: Database, clock: FixedClock, keys: str, ids: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """The shapes a bounded read could miss (issue 15 §3): a line settled before the horizon
     for a payment of the open months, bank references matching across it both ways, and
     payments carrying no dossier of their own (through their intent) on either side. What
     is read, and what a run would write, is what reading everything gives, whether the
     transactions' keys no open payment holds are looked up one by one or (too many of them)
-    joined on the server."""
+    joined on the server, and whether the open payments' transaction ids are each under one
+    provider or not (a key is a pair: the id alone would hide a payment before the horizon
+    whose id another provider's open payment carries)."""
     if keys == "joined on the server":
         monkeypatch.setattr(load, "_PROBE_AT_MOST", 0)
     h = History(db, clock)
@@ -304,6 +308,19 @@ def test_the_open_months_read_every_row_linked_across_the_horizon(
     refunded_sale = w.pay(180000, dossier_code=code, paid_at=vn(SEP, 15))
     refund_line = w.settle("vnpay", "RF-OCT-1", 180000, settled_on=date(2026, 10, 8),
                            kind="refund", original_txn_id=w.txn_of(refunded_sale))
+    # a September payment whose transaction id an October payment of another provider also
+    # carries, settled in October: the id is held in the open months, but not by its provider
+    code = w.codes[w.dossier(received_at=received(SEP, 16))]
+    same_id_early = w.pay(180000, provider="vnpay", txn="SAME-ID-1", dossier_code=code,
+                          paid_at=vn(SEP, 17))
+    code = w.codes[w.dossier(received_at=received(OCT, 9))]
+    w.pay(180000, provider="momo", txn="SAME-ID-1", dossier_code=code, paid_at=vn(OCT, 10))
+    same_id_line = w.settle("vnpay", "SAME-ID-1", 180000, settled_on=date(2026, 10, 11))
+    if ids == "one under two providers":  # two open payments with one id
+        for provider in ("vnpay", "momo"):
+            code = w.codes[w.dossier(received_at=received(OCT, 12))]
+            w.pay(90000, provider=provider, txn="SAME-ID-2", dossier_code=code,
+                  paid_at=vn(OCT, 13))
     with db.engine.begin() as conn:
         conn.execute(text("UPDATE payments SET dossier_id = NULL WHERE id IN (:a, :b)"),
                      {"a": intent_late, "b": intent_before})
@@ -327,6 +344,7 @@ def test_the_open_months_read_every_row_linked_across_the_horizon(
             assert {early_line, bank_late_line} <= {ln.id for ln in bounded.lines}
             assert {intent_dossier, other} <= {d.id for d in bounded.dossiers}
             assert refunded_sale in payments and refund_line in {ln.id for ln in bounded.lines}
+            assert same_id_early in payments and same_id_line in {ln.id for ln in bounded.lines}
             # August's clean payment is not read (unless a shared server's mark lags)
             assert h.clean not in payments - changed
             assert writes(conn, bounded, clock.now(), w.config, clock.now()) == writes(
