@@ -33,8 +33,8 @@ import functools
 import re
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from itertools import compress
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import ge, itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
@@ -188,7 +188,7 @@ def prepare(conn: Connection, *, config: PayoutConfig | None, mode: str, as_of: 
         if opens is not None:
             # the open months' load holds every line settled from the first open day on;
             # the days before it that the window reaches back to are read here
-            loaded = [*compress(loaded, map(opens.__le__, map(_settled_on, loaded))),
+            loaded = [*compress(loaded, map(ge, map(_settled_on, loaded), repeat(opens))),
                       *_read_lines(conn, {**params, "opens": opens}, _BEFORE_OPENS)]
         lines = batch_lines_of(loaded, config.providers, {c.id for c in credits}, nets)
     else:

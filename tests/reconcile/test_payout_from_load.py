@@ -109,13 +109,16 @@ def test_a_line_whose_file_stated_another_net_keeps_its_own_net_in_its_batch() -
 
 @settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(lines=lines_st, opens_after=st.integers(0, 40), earlier=st.booleans())
+@given(lines=lines_st, opens_after=st.integers(0, 40), earlier=st.booleans(),
+       mark=st.sampled_from([None, 0]))
 def test_a_bounded_pass_takes_the_open_months_lines_from_their_load(
-        db: Database, lines: list[Any], opens_after: int, earlier: bool) -> None:
+        db: Database, lines: list[Any], opens_after: int, earlier: bool,
+        mark: int | None) -> None:
     """With closed months behind, the open months' load holds every line settled from the
     first open day on, and some earlier ones (linked to the open months: ``earlier``); the
     pass takes its batch lines from it and reads only the days before that its window
-    reaches, and finds what the pass reading all of its own finds."""
+    reaches (``mark`` 0: every line changed since the last run, which widens the window to
+    the earliest), and finds what the pass reading all of its own finds."""
     opens = DAY0 + timedelta(days=opens_after)
     with db.engine.connect() as conn:
         outer = conn.begin()
@@ -126,16 +129,18 @@ def test_a_bounded_pass_takes_the_open_months_lines_from_their_load(
             everything = load_full(conn, parallel=False).lines
             loaded = [ln for ln in everything if ln.settled_on >= opens or earlier]
             fast = payout_load.prepare(conn, config=CONFIG, mode="full", as_of=AS_OF,
-                                       opens=opens, loaded_lines=lambda: loaded)
+                                       opens=opens, mark=mark, loaded_lines=lambda: loaded)
             reference = payout_load.prepare(conn, config=CONFIG, mode="full", as_of=AS_OF,
-                                            opens=opens)
+                                            opens=opens, mark=mark)
         finally:
             outer.rollback()
     assert _shown(fast) == _shown(reference)
     # the window reached back before the first open day: the batches of those days are in
     reach = timedelta(days=CONFIG.reach())
     assert fast is not None
+    low = opens if mark is None or not lines else min(
+        opens, *(DAY0 + timedelta(days=ln[5]) for ln in lines))
     assert sum(len(b.lines) for b in fast.outcome.batches) == sum(
         1 for ln in lines if ln[1] in CONFIG.providers
         and PROFILES[ln[0]] != "vietinbank_statement"
-        and DAY0 + timedelta(days=ln[5]) >= opens - 2 * reach)
+        and DAY0 + timedelta(days=ln[5]) >= low - 2 * reach)
