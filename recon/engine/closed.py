@@ -83,6 +83,14 @@ def _closed(conn: Connection) -> dict[tuple[date, int | None], _Closed]:
 
 
 def _fetch(conn: Connection, sql: str, ids: set[int], **types: Any) -> list[Any]:
+    """``sql``'s rows for ``ids`` (its ``IN :ids``): on PostgreSQL in one statement with an
+    array (the subjects of a run's every finding, some ninety thousand ids at 1M open
+    dossiers, took 1.4 s as 180 lists of 500 bound values), elsewhere by chunks."""
+    if not ids:
+        return []
+    if conn.dialect.name == "postgresql":
+        return list(conn.execute(text(sql.replace("IN :ids", "= ANY(CAST(:ids AS bigint[]))"))
+                                 .columns(**types), {"ids": sorted(ids)}).all())
     out: list[Any] = []
     for chunk in chunks(sorted(ids)):
         out.extend(conn.execute(text(sql).bindparams(bindparam("ids", expanding=True))
