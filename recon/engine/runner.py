@@ -263,9 +263,14 @@ def _run_reconciliation(
     if dry_run:
         with read_snapshot(db) as conn:
             actual, window, since_mark = _decide(mode, changes.last_success(conn), at, overlap)
-            summary, result, _classification = _compute(
+            summary, result, classification = _compute(
                 conn, run_id=None, mode=actual, requested=mode, as_of=at, window_start=window,
                 config=cfg, dry_run=True, say=say, since_mark=since_mark)
+            # what a run would write: a closed month's findings held back, as a run holds them
+            # (read only), so a dry run counts as the run would
+            held = closed.Held()
+            closed.hold(conn, result.discrepancies, classification.resolved, clock.now(), held)
+            _count_as_held(summary, result, classification, held)
             keep(result)
             return summary
 
@@ -308,12 +313,7 @@ def _run_reconciliation(
                                                      findings=rest,
                                                      resolved=classification.resolved,
                                                      held=held))
-                if held:  # the counts are what was written
-                    summary.counts = held.counts(summary.counts, result.discrepancies)
-                    classification = held.correct(classification)
-                    summary.new, summary.still_open, summary.auto_resolved, summary.held = (
-                        len(classification.new), len(classification.still_open),
-                        len(classification.resolved), held.count)
+                classification = _count_as_held(summary, result, classification, held)
                 summary.reopened = len(reopened)
                 say(f"wrote {summary.new:,} new, {summary.still_open:,} still open, "
                     f"{summary.auto_resolved:,} auto-resolved"
@@ -335,6 +335,19 @@ def _run_reconciliation(
         summary.seconds = time.perf_counter() - started
     keep(result)
     return summary
+
+
+def _count_as_held(summary: RunSummary, result: Reconciliation,
+                   classification: Classification, held: closed.Held) -> Classification:
+    """The run's counts and classification as written: what closed months held back taken
+    out, the late findings made instead in (:meth:`closed.Held.correct`)."""
+    if not held:
+        return classification
+    summary.counts = held.counts(summary.counts, result.discrepancies)
+    corrected = held.correct(classification)
+    summary.new, summary.still_open, summary.auto_resolved, summary.held = (
+        len(corrected.new), len(corrected.still_open), len(corrected.resolved), held.count)
+    return corrected
 
 
 class _EarlyWrite:

@@ -234,6 +234,9 @@ def test_the_run_counts_what_a_closed_month_let_it_write(db: Database,
     # resolved, and the progress says so (it used to count the held finding as new and the
     # late one as resolved, from before the write)
     said: list[str] = []
+    dry = w.run("full", dry_run=True)  # counts what the run would write
+    assert (dry.new, dry.still_open, dry.auto_resolved, dry.held) == (0, 1, 0, 1)
+    assert dry.counts["missing_settlement"] == 0 and dry.counts[LATE] == 1
     again = w.run("full", progress=said.append)
     assert (again.new, again.still_open, again.auto_resolved, again.held) == (0, 1, 0, 1)
     assert [m for m in said if m.startswith("wrote")] == [
