@@ -40,6 +40,8 @@ from sqlalchemy import (
     Engine,
     Integer,
     MetaData,
+    TextClause,
+    bindparam,
     create_engine,
     event,
     text,
@@ -357,6 +359,17 @@ class Database:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def by_ids(conn: Connection, sql: str) -> TextClause:
+    """``sql``, whose ``IN :ids`` takes a list of integer ids, as a statement: on PostgreSQL
+    ``= ANY(:ids)`` with the list bound as one array (an index condition; 600 bound values
+    planned and bound one by one took half as long again, and ninety thousand as 180 lists of
+    500 took 1.4 s), elsewhere an expanded ``IN`` (bind at most a few thousand at a time:
+    SQLite's variable limit)."""
+    if conn.dialect.name == "postgresql":
+        return text(sql.replace("IN :ids", "= ANY(CAST(:ids AS bigint[]))"))
+    return text(sql).bindparams(bindparam("ids", expanding=True))
 
 
 @functools.lru_cache(maxsize=1)
