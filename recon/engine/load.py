@@ -41,7 +41,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 from itertools import chain, compress, islice, repeat
-from operator import is_not, itemgetter
+from operator import itemgetter
 from typing import Any, Final, NamedTuple, TypeVar
 
 import psycopg
@@ -646,8 +646,10 @@ def _expand(reader: _Reader, payments: dict[int, PaymentRow],
 #
 # Nothing here joins the open months against the history on the server: hashing a million
 # open ids or keys against every older row made each such read cost the history's size (4-5 s
-# each at 5M dossiers with 1M open). The open rows are read by their indexes' ranges, and the
-# rows before the horizon that link to them by ranges and keys computed from them.
+# each at 5M dossiers with 1M open). The open rows are read by their indexes' ranges; the rows
+# before the horizon that link to them by the dossiers' ids (a range, and a few below it), by
+# intents, and through the transactions whose rows lie on both sides of the horizon, which
+# ``transaction_spans`` holds (migration 0040).
 _OPEN_PAYMENTS = f"SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at >= {{h}}"
 _OPEN_LINE = "(l.settled_on >= {hd} OR l.transaction_at >= {h})"
 _OPEN_LINES = f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE {_OPEN_LINE}"
@@ -666,34 +668,28 @@ _EARLIER_THROUGH_INTENTS = (
     f"SELECT {_PAY_COLS}, i.dossier_id FROM payments p "
     "JOIN payment_intents i ON i.id = p.intent_id "
     "WHERE p.dossier_id IS NULL AND p.intent_id IS NOT NULL AND p.paid_at < {h}")
-#: the open months' lines naming a sale's id of their own (refunds; kept for any line)
-_OPEN_ORIGINALS = ("SELECT l.provider, l.original_txn_id FROM settlement_lines l WHERE "
-                   "l.original_txn_id IS NOT NULL AND " + _OPEN_LINE)
-#: the transactions of the open months: of their payments (own id, bank reference), of their
-#: settlement lines. Only ever the right side of an ``IN``, which ignores duplicates: ``UNION
-#: ALL`` (a ``UNION`` sorted about two million keys on disk to drop them).
-_OPEN_KEYS = (
-    "SELECT provider, provider_txn_id FROM payments WHERE paid_at >= {h} "
-    "UNION ALL SELECT provider, bank_reference FROM payments WHERE paid_at >= {h} "
-    "AND bank_reference IS NOT NULL "
-    "UNION ALL SELECT l.provider, l.provider_txn_id FROM settlement_lines l WHERE " + _OPEN_LINE
-    + " UNION ALL SELECT l.provider, l.original_txn_id FROM settlement_lines l WHERE "
-    "l.original_txn_id IS NOT NULL AND " + _OPEN_LINE
-)
-#: payments before the horizon whose bank reference is one of the open months' transactions
-#: (the partial index holds only payments with a reference)
-_EARLIER_BY_REFERENCE = (
-    f"SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at < {{h}} "
-    f"AND p.bank_reference IS NOT NULL AND (p.provider, p.bank_reference) IN ({_OPEN_KEYS})")
-#: payments before the horizon whose own id is one of the open months' transactions, joined
-#: on the server (:func:`_earlier_by_keys` looks most of them up in memory)
-_EARLIER_BY_OWN_ID = (
-    f"SELECT {_PAY_COLS} FROM payments p WHERE p.paid_at < {{h}} "
-    f"AND (p.provider, p.provider_txn_id) IN ({_OPEN_KEYS})")
-#: lines before the horizon of the open months' transactions
-_EARLIER_LINES = (f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE l.settled_on < {{hd}} "
-                  "AND (l.transaction_at IS NULL OR l.transaction_at < {h}) "
-                  f"AND (l.provider, l.provider_txn_id) IN ({_OPEN_KEYS})")
+#: the transactions whose rows lie on both sides of the horizon: of ``transaction_spans``
+#: (migration 0040: each transaction's first and last month, kept by triggers), those whose
+#: first month is before the horizon and last month from it on, by the partial index of the
+#: spans of more than one month; a few thousand
+_ACROSS = ("SELECT s.provider, s.txn_id FROM transaction_spans s "
+           "WHERE s.first_month < s.last_month AND s.last_month >= {hd} "
+           "AND s.first_month < {hd}")
+#: payments before the horizon of a transaction across it, by their own id or their bank
+#: reference (a payment may come twice)
+_EARLIER_ACROSS = (
+    f"SELECT {_PAY_COLS} FROM ({_ACROSS}) s JOIN payments p ON p.provider = s.provider "
+    "AND p.provider_txn_id = s.txn_id WHERE p.paid_at < {h} "
+    f"UNION ALL SELECT {_PAY_COLS} FROM ({_ACROSS}) s JOIN payments p "
+    "ON p.provider = s.provider AND p.bank_reference = s.txn_id WHERE p.paid_at < {h}")
+_EARLIER_LINE = "l.settled_on < {hd} AND (l.transaction_at IS NULL OR l.transaction_at < {h})"
+#: lines before the horizon of a transaction across it, by their own id or their sale's id
+#: (a line may come twice)
+_EARLIER_LINES_ACROSS = (
+    f"SELECT {_LINE_COLS} FROM ({_ACROSS}) s JOIN settlement_lines l "
+    f"ON l.provider = s.provider AND l.provider_txn_id = s.txn_id WHERE {_EARLIER_LINE} "
+    f"UNION ALL SELECT {_LINE_COLS} FROM ({_ACROSS}) s JOIN settlement_lines l "
+    f"ON l.provider = s.provider AND l.original_txn_id = s.txn_id WHERE {_EARLIER_LINE}")
 _OPEN_SUBJECTS = ("SELECT identity, dossier_id, payment_id, settlement_line_id "
                   "FROM discrepancies WHERE status = 'open'")
 
@@ -810,20 +806,6 @@ class _OpenReads:
         return self.reader.rows(sql, make, kind=kind, params=self.values)
 
 
-def _keys(rows: Sequence[PaymentRow] | Sequence[SettlementLineRow],
-          ) -> Iterator[tuple[str, str]]:
-    """Each payment's or line's (provider, provider_txn_id), column by column in C."""
-    return zip(map(_provider, rows), map(_txn, rows), strict=True)
-
-
-# (the same positions in PaymentRow and SettlementLineRow)
-_provider = itemgetter(PaymentRow._fields.index("provider"))
-_txn = itemgetter(PaymentRow._fields.index("provider_txn_id"))
-assert SettlementLineRow._fields[1:3] == PaymentRow._fields[1:3] == ("provider",
-                                                                     "provider_txn_id")
-_bank_reference = itemgetter(PaymentRow._fields.index("bank_reference"))
-
-
 def _by_id(rows: Sequence[_R]) -> dict[Any, _R]:
     """``rows`` by their first column (the id), built in C."""
     return dict(zip(map(_first, rows), rows, strict=True))
@@ -831,36 +813,6 @@ def _by_id(rows: Sequence[_R]) -> dict[Any, _R]:
 
 def _payment_and_dossier(row: Sequence[Any]) -> tuple[PaymentRow, int | None]:
     return _make_payment(row[:-1]), row[-1]
-
-
-#: residual keys above this many are joined on the server instead of probed one by one
-_PROBE_AT_MOST: Final = 200_000
-
-
-def _earlier_by_keys(reader: _Reader, open_payments: Sequence[PaymentRow],
-                     open_lines: Sequence[SettlementLineRow],
-                     originals: Iterable[tuple[str, str]], earlier: Sequence[PaymentRow],
-                     horizon_at: datetime, joined: Callable[[], list[PaymentRow]],
-                     ) -> list[PaymentRow]:
-    """Payments before the horizon whose own id is one of the open months' transactions
-    (a line's id or sale id, a payment's bank reference). ``(provider, provider_txn_id)`` is
-    unique: a key an open payment holds as its own id (or a payment already read, in
-    ``earlier``) names no other payment, so only the rest is looked up, by the unique index
-    (the lines of the open months whose payment lies before the horizon, and lines without
-    a payment: a few). More than :data:`_PROBE_AT_MOST` of them: ``joined()``, one join on
-    the server."""
-    keys: set[tuple[str, str]] = set(_keys(open_lines))
-    keys.update(originals)
-    references = list(map(_bank_reference, open_payments))
-    keys.update(compress(zip(map(_provider, open_payments), references, strict=True),
-                         map(is_not, references, repeat(None))))
-    keys.difference_update(_keys(open_payments))
-    keys.difference_update(_keys(earlier))
-    if len(keys) > _PROBE_AT_MOST:
-        return joined()
-    return [p for p in _by_keys(reader, "payments p", _PAY_COLS, "p", keys, _make_payment,
-                                "payment")
-            if p.paid_at is not None and p.paid_at < horizon_at]
 
 
 def _read_open(reader: _Reader, month: date, *, parallel: bool,
@@ -878,12 +830,12 @@ def _read_open(reader: _Reader, month: date, *, parallel: bool,
         lines_f = reads.scan(_OPEN_LINES, _make_line, "line")
         from_lo_f = reads.scan(_DOSSIERS_FROM, _make_dossier, "dossier", lo=lo)
         earlier_from_f = reads.scan(_EARLIER_FROM, _make_payment, "payment", lo=lo)
-        earlier_lines_f = reads.scan(_EARLIER_LINES, _make_line, "line")
-        by_reference_f = reads.scan(_EARLIER_BY_REFERENCE, _make_payment, "payment")
         intents = reads.rows(_OPEN_INTENTS, _make_intent)
         through_intents = reads.rows(_EARLIER_THROUGH_INTENTS, _payment_and_dossier,
                                      kind="payment")
-        originals = reads.rows(_OPEN_ORIGINALS, tuple)
+        across = reads.rows(_EARLIER_ACROSS, _make_payment, kind="payment")
+        lines_across = list(_by_id(reads.rows(_EARLIER_LINES_ACROSS, _make_line,
+                                              kind="line")).values())
         open_payments = payments_f.result()
         # the open dossiers: of the open payments, directly or through their intent
         wanted = {*filter(None, map(_dossier_of_payment, open_payments)),
@@ -903,13 +855,8 @@ def _read_open(reader: _Reader, month: date, *, parallel: bool,
                                                kind="payment", any_of=True)
                     if p.paid_at is not None and p.paid_at < horizon_at]
         earlier += [p for p, dossier in through_intents if dossier in wanted]
-        open_lines = lines_f.result()
-        earlier += _earlier_by_keys(
-            reader, open_payments, open_lines, originals, earlier, horizon_at,
-            lambda: reads.rows(_EARLIER_BY_OWN_ID, _make_payment, kind="payment"))
-        earlier += by_reference_f.result()
-        return (open_payments, open_lines, dossiers, intents, earlier,
-                earlier_lines_f.result())
+        earlier += across
+        return open_payments, lines_f.result(), dossiers, intents, earlier, lines_across
 
 
 def load_open(conn: Connection, *, month: date, previous: changes.Previous | None,

@@ -31,7 +31,7 @@ from recon.models.remittances import (
 )
 from recon.models.scopes import TokenAgency, UserAgency
 from recon.models.security import LoginAttempt, WebSession
-from recon.models.settlements import SettlementFile, SettlementLine
+from recon.models.settlements import SettlementFile, SettlementLine, TransactionSpan
 from recon.models.transfers import Transfer, TransferFile
 from recon.models.users import ApiToken, User
 
@@ -72,6 +72,7 @@ __all__ = [
     "SettlementFile",
     "SettlementLine",
     "TokenAgency",
+    "TransactionSpan",
     "Transfer",
     "TransferFile",
     "User",

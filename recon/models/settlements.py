@@ -12,6 +12,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -84,3 +85,25 @@ class SettlementLine(Base):
     change_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, deferred=True)
 
     file: Mapped[SettlementFile] = relationship(back_populates="lines")
+
+
+class TransactionSpan(Base):
+    """The first and last Vietnam month of the rows naming a transaction (provider, id):
+    payments by their own id or bank reference (``paid_at``'s month), settlement lines by their
+    own id or sale's id (the later of the months of ``settled_on`` and ``transaction_at``).
+    Kept by triggers (migration 0040), widened, never narrowed. A full run with closed months
+    behind reads, from before its horizon, the rows of the spans across it (the partial index
+    holds the spans of more than one month)."""
+
+    __tablename__ = "transaction_spans"
+    __table_args__ = (
+        CheckConstraint("first_month <= last_month", name="first_month_first"),
+        Index("ix_transaction_spans_across", "last_month",
+              postgresql_where=text("first_month < last_month"),
+              sqlite_where=text("first_month < last_month")),
+    )
+
+    provider: Mapped[str] = mapped_column(String(20), primary_key=True)
+    txn_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_month: Mapped[date] = mapped_column(Date)
+    last_month: Mapped[date] = mapped_column(Date)

@@ -117,6 +117,21 @@ def test_every_stamped_table_keeps_its_change_triggers(sqlite_template: Path) ->
             assert (table, f"{table}_change_seq_{verb}") in triggers, (table, verb)
 
 
+def test_payments_and_lines_keep_their_span_triggers(sqlite_template: Path) -> None:
+    """0040's triggers keep ``transaction_spans``; a later batch-mode copy of ``payments`` or
+    ``settlement_lines`` would drop them, and full runs with closed months behind would stop
+    reading the rows linked across their horizon."""
+    conn = sqlite3.connect(sqlite_template)
+    try:
+        triggers = set(conn.execute("SELECT tbl_name, name FROM sqlite_master "
+                                    "WHERE type = 'trigger'").fetchall())
+    finally:
+        conn.close()
+    for table in ("payments", "settlement_lines"):
+        for verb in ("insert", "update"):
+            assert (table, f"{table}_spans_{verb}") in triggers, (table, verb)
+
+
 def test_0027_receipt_collectors_backfills_the_register(db: Database) -> None:
     """0027 keys numbering per organisation: receipts issued before it get the collector of
     the dossier they name and the MST they state (a number without a document, the MST of
