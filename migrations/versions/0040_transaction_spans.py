@@ -19,7 +19,9 @@ What a row contributes, at its month:
   months of ``settled_on`` and ``transaction_at`` (a line is in the open months when either is).
 
 Kept by triggers whatever writes the rows (the ORM, a webhook's insert, the bulk importer's
-``COPY``, SQL by hand), each an upsert on the primary key that widens a span, never narrows it
+``COPY``, SQL by hand; not a write with triggers disabled, such as ``session_replication_role
+= replica`` or a logical replica's apply: after one, downgrade to 0039 and upgrade again to
+compute the spans afresh), each an upsert on the primary key that widens a span, never narrows it
 (a row deleted or moved away leaves its span as it was: a run may read a few rows more than it
 needs, never fewer). They never read ``payments`` or ``settlement_lines``: no plan of theirs
 depends on those tables' statistics, and a webhook's insert costs one more index entry.
@@ -80,12 +82,14 @@ def _named(paid: str, line: str, payments: str | None, lines: str | None) -> str
 
 
 def _upsert(named: str, *, pg: bool) -> str:
-    """Every transaction in ``named`` widened to its rows' months (the WHERE keeps SQLite's
-    parser from reading the upsert's ON as a join's)."""
+    """Every transaction in ``named`` widened to its rows' months, in key order (two
+    statements upserting the same transactions lock their rows in one order: no deadlock);
+    the WHERE keeps SQLite's parser from reading the upsert's ON as a join's."""
     least, greatest = ("LEAST", "GREATEST") if pg else ("min", "max")
     return ("INSERT INTO transaction_spans (provider, txn_id, first_month, last_month) "
             f"SELECT provider, txn_id, MIN(month), MAX(month) FROM ({named}) n WHERE true "
-            "GROUP BY provider, txn_id ON CONFLICT (provider, txn_id) DO UPDATE SET "
+            "GROUP BY provider, txn_id ORDER BY provider, txn_id "
+            "ON CONFLICT (provider, txn_id) DO UPDATE SET "
             f"first_month = {least}(transaction_spans.first_month, excluded.first_month), "
             f"last_month = {greatest}(transaction_spans.last_month, excluded.last_month) "
             "WHERE excluded.first_month < transaction_spans.first_month "
@@ -135,12 +139,15 @@ def upgrade() -> None:
                            name=op.f('ck_transaction_spans_first_month_first')),
         sa.PrimaryKeyConstraint('provider', 'txn_id', name=op.f('pk_transaction_spans')),
     )
-    paid, line = (_PG_PAID, _PG_LINE) if pg else (_SQLITE_PAID, _SQLITE_LINE)
-    op.execute(_upsert(_named(paid, line, "payments", "settlement_lines"), pg=pg))
     op.create_index('ix_transaction_spans_across', 'transaction_spans', ['last_month'],
                     postgresql_where=sa.text('first_month < last_month'),
                     sqlite_where=sa.text('first_month < last_month'))
+    # the triggers first: on PostgreSQL each takes a lock on its table that keeps writers
+    # out until this migration commits, so no row is written between the backfill's read
+    # and the triggers (writes wait for the backfill: about a minute at 5M payments)
     _triggers(pg)
+    paid, line = (_PG_PAID, _PG_LINE) if pg else (_SQLITE_PAID, _SQLITE_LINE)
+    op.execute(_upsert(_named(paid, line, "payments", "settlement_lines"), pg=pg))
 
 
 def downgrade() -> None:

@@ -334,7 +334,7 @@ def _tune_scans(conn: Connection) -> None:
     ``timestamptz`` through ``zoneinfo``, over twice the cost of the value itself. The values
     are the same instants either way."""
     conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
-    # room to hash the semi-joins of a bounded read (the open months' keys) in memory
+    # room for a load's hashes (the open months' intents, the splits) in memory
     conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
     conn.exec_driver_sql("SET LOCAL jit = off")
     conn.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")

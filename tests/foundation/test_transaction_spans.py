@@ -134,14 +134,26 @@ def test_spans_follow_every_write(db: Database, clock: FixedClock) -> None:
                      {"i": g})
         conn.execute(text("UPDATE settlement_lines SET settled_on = :on "
                           "WHERE provider_txn_id = 'RF-C'"), {"on": date(2026, 3, 20)})
+        # a line's transaction time moved into April, a line given another id and another
+        # sale's id
+        conn.execute(text("UPDATE settlement_lines SET transaction_at = :at "
+                          "WHERE provider_txn_id = 'M1'"),
+                     {"at": sqlite_datetime(_vn(2026, 4, 1, 0, 5)) if db.dialect == "sqlite"
+                      else _vn(2026, 4, 1, 0, 5)})
+        conn.execute(text("UPDATE settlement_lines SET provider_txn_id = 'E2', "
+                          "original_txn_id = 'SE9' WHERE provider_txn_id = 'E'"))
     kept = _kept(db)
+    assert kept[("momo", "M1")] == (feb, apr)
+    assert kept[("vnpay", "E2")] == kept[("vnpay", "SE9")] == (mar, mar)
     assert kept[("vnpay", "B")] == (feb, apr)
     assert kept[("sepay", "FT2")] == (jan, mar)
     # the refund moved back into March: the spans it named are widened, never narrowed
     assert kept[("vnpay", "C")] == kept[("vnpay", "RF-C")] == (mar, apr)
     expected = _expected(db)
     assert expected[("vnpay", "C")] == expected[("vnpay", "RF-C")] == (mar, mar)
-    moved = {("vnpay", "C"), ("vnpay", "RF-C")}
+    # (and E, whose line took another id: its span keeps March)
+    assert kept[("vnpay", "E")] == (jan, mar) and expected[("vnpay", "E")] == (jan, jan)
+    moved = {("vnpay", "C"), ("vnpay", "RF-C"), ("vnpay", "E")}
     assert ({k: v for k, v in kept.items() if k not in moved}
             == {k: v for k, v in expected.items() if k not in moved})
 
@@ -156,4 +168,18 @@ def test_spans_follow_every_write(db: Database, clock: FixedClock) -> None:
     rebuilt = _kept(db)
     assert rebuilt == _expected(db)
     assert rebuilt[("vnpay", "A")] == (jan, jan) and rebuilt[("vnpay", "C")] == (mar, mar)
-    assert rebuilt[("vnpay", "E")] == (jan, mar)
+    assert rebuilt[("vnpay", "E")] == (jan, jan)
+
+
+def test_the_triggers_stand_at_the_head(db: Database) -> None:
+    """Both tables keep their insert and update triggers on either database (a later
+    migration that rebuilt a table would drop them)."""
+    with db.engine.connect() as conn:
+        if db.dialect == "postgresql":
+            names = set(conn.execute(text(
+                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")).scalars())
+        else:
+            names = set(conn.execute(text(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
+    assert {f"{t}_spans_{v}" for t in ("payments", "settlement_lines")
+            for v in ("insert", "update")} <= names

@@ -281,7 +281,7 @@ def test_the_open_months_read_every_row_linked_across_the_horizon(
     early_line = w.settle("vnpay", w.txn_of(early_line_paid), 180000,
                           settled_on=date(2026, 9, 26))
     # a September transfer whose bank statement line lies in October, and an October transfer
-    # whose statement line lies in September (its reference is in the open months' keys)
+    # whose statement line lies in September (its reference is a transaction of the open months)
     code = w.codes[w.dossier(received_at=received(SEP, 27))]
     bank_early = w.pay(180000, provider="sepay", txn="SE901", dossier_code=code,
                        paid_at=vn(SEP, 29), bank_reference="FT26273000001")
