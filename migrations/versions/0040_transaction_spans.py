@@ -62,23 +62,13 @@ _SQLITE_LINE = ("max(date({t}.settled_on, 'start of month'), COALESCE(date(subst
                 "{t}.transaction_at, 1, 19), '+7 hours', 'start of month'), ''))")
 
 
-def _named(paid: str, line: str, payments: str | None, lines: str | None) -> str:
-    """(provider, txn_id, month) of every transaction the rows of ``payments`` and ``lines``
-    name (either may be None: no rows)."""
-    parts = []
-    if payments is not None:
-        month = paid.format(t="p")
-        parts += [f"SELECT p.provider, p.provider_txn_id AS txn_id, {month} AS month "
-                  f"FROM {payments} p",
-                  f"SELECT p.provider, p.bank_reference, {month} FROM {payments} p "
-                  "WHERE p.bank_reference IS NOT NULL"]
-    if lines is not None:
-        month = line.format(t="l")
-        parts += [f"SELECT l.provider, l.provider_txn_id AS txn_id, {month} AS month "
-                  f"FROM {lines} l",
-                  f"SELECT l.provider, l.original_txn_id, {month} FROM {lines} l "
-                  "WHERE l.original_txn_id IS NOT NULL"]
-    return " UNION ALL ".join(parts)
+def _named(month: str, rows: str, second: str) -> str:
+    """(provider, txn_id, month) of every transaction the rows of ``rows`` name: their own id
+    and, when set, the column ``second`` (a payment's bank reference, a line's sale's id)."""
+    at = month.format(t="r")
+    return (f"SELECT r.provider, r.provider_txn_id AS txn_id, {at} AS month FROM {rows} r "
+            f"UNION ALL SELECT r.provider, r.{second}, {at} FROM {rows} r "
+            f"WHERE r.{second} IS NOT NULL")
 
 
 def _upsert(named: str, *, pg: bool) -> str:
@@ -96,22 +86,23 @@ def _upsert(named: str, *, pg: bool) -> str:
             "OR excluded.last_month > transaction_spans.last_month")
 
 
-#: (table, the columns a span is computed from: an update of one of them moves it)
+#: (table, its second column naming a transaction, the columns a span is computed from: an
+#: update of one of them moves it)
 _TABLES = (
-    ("payments", ("provider", "provider_txn_id", "bank_reference", "paid_at")),
-    ("settlement_lines", ("provider", "provider_txn_id", "original_txn_id", "settled_on",
-                          "transaction_at")),
+    ("payments", "bank_reference", ("provider", "provider_txn_id", "bank_reference", "paid_at")),
+    ("settlement_lines", "original_txn_id", ("provider", "provider_txn_id", "original_txn_id",
+                                             "settled_on", "transaction_at")),
 )
 
 
 def _triggers(pg: bool) -> None:
     paid, line = (_PG_PAID, _PG_LINE) if pg else (_SQLITE_PAID, _SQLITE_LINE)
-    for table, columns in _TABLES:
+    for table, second, columns in _TABLES:
+        month = paid if table == "payments" else line
         new = "(SELECT " + ", ".join(f"NEW.{c} AS {c}" for c in columns) + ")"
         sources = {"insert": "added" if pg else new, "update": new}
         for verb, source in sources.items():
-            named = (_named(paid, line, source, None) if table == "payments"
-                     else _named(paid, line, None, source))
+            named = _named(month, source, second)
             when = (f"AFTER INSERT ON {table}" if verb == "insert"
                     else f"AFTER UPDATE OF {', '.join(columns)} ON {table}")
             if not pg:
@@ -147,12 +138,13 @@ def upgrade() -> None:
     # and the triggers (writes wait for the backfill: about a minute at 5M payments)
     _triggers(pg)
     paid, line = (_PG_PAID, _PG_LINE) if pg else (_SQLITE_PAID, _SQLITE_LINE)
-    op.execute(_upsert(_named(paid, line, "payments", "settlement_lines"), pg=pg))
+    op.execute(_upsert(_named(paid, "payments", "bank_reference") + " UNION ALL "
+                       + _named(line, "settlement_lines", "original_txn_id"), pg=pg))
 
 
 def downgrade() -> None:
     pg = op.get_bind().dialect.name == 'postgresql'
-    for table, _columns in _TABLES:
+    for table, _second, _columns in _TABLES:
         for verb in ("insert", "update"):
             if pg:
                 op.execute(f"DROP TRIGGER IF EXISTS {table}_spans_{verb} ON {table}")
