@@ -36,7 +36,7 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
@@ -878,7 +878,41 @@ def load_open(conn: Connection, *, month: date, previous: changes.Previous | Non
     links to them from before, what changed since the ``previous`` run's mark, what fell due
     since its ``as_of``, and the subjects of every open discrepancy. What is left unread is
     closed, unchanged and judged already: the run would write nothing about it."""
+    return _read_open_rows(_Reader(conn), month=month, previous=previous, as_of=as_of,
+                           config=config, parallel=parallel).loaded()
+
+
+def load_open_with_splits(conn: Connection, *, month: date,
+                          previous: changes.Previous | None, as_of: datetime,
+                          config: EngineConfig, parallel: bool = True,
+                          ) -> tuple[Loaded, Splits]:
+    """:func:`with_splits` of :func:`load_open`, the rows by id built once."""
     reader = _Reader(conn)
+    rows = _read_open_rows(reader, month=month, previous=previous, as_of=as_of,
+                           config=config, parallel=parallel)
+    return _completed_for_splits(reader, rows.payments, rows.dossiers,
+                                 list(rows.lines.values()), list(rows.intents.values()),
+                                 rows.previous_open)
+
+
+class _OpenRows(NamedTuple):
+    """The rows of a bounded full load, by id."""
+
+    dossiers: dict[int, DossierRow]
+    intents: dict[int, IntentRow]
+    payments: dict[int, PaymentRow]
+    lines: dict[int, SettlementLineRow]
+    previous_open: list[str]
+
+    def loaded(self) -> Loaded:
+        return Loaded(list(self.dossiers.values()), list(self.intents.values()),
+                      list(self.payments.values()), list(self.lines.values()),
+                      self.previous_open)
+
+
+def _read_open_rows(reader: _Reader, *, month: date, previous: changes.Previous | None,
+                    as_of: datetime, config: EngineConfig, parallel: bool) -> _OpenRows:
+    """:func:`load_open`'s rows, by id."""
     open_payments, open_lines, open_dossiers, intents, earlier, earlier_lines = _read_open(
         reader, month, parallel=parallel)
     payments: dict[int, PaymentRow] = _by_id(open_payments)
@@ -921,8 +955,7 @@ def load_open(conn: Connection, *, month: date, previous: changes.Previous | Non
             dossiers.setdefault(d.id, d)
         for i in more_intents:
             intent_rows.setdefault(i.id, i)
-    return Loaded(list(dossiers.values()), list(intent_rows.values()), list(payments.values()),
-                  list(lines.values()), previous_open)
+    return _OpenRows(dossiers, intent_rows, payments, lines, previous_open)
 
 
 def _by_keys(reader: _Reader, table: str, cols: str, alias: str, keys: set[tuple[str, str]],
@@ -1031,12 +1064,22 @@ def with_splits(conn: Connection, loaded: Loaded) -> tuple[Loaded, Splits]:
     allocation to a loaded dossier with its payment (and that payment's settlement lines), to
     a fixed point; and the refusals of the loaded payments. A reassessed dossier so sees the
     share a split payment gave it."""
-    reader = _Reader(conn)
-    payments = {p.id: p for p in loaded.payments}
-    dossiers = {d.id: d for d in loaded.dossiers}
+    return _completed_for_splits(_Reader(conn), _by_id(loaded.payments),
+                                 _by_id(loaded.dossiers), loaded.lines, loaded.intents,
+                                 loaded.previous_open)
+
+
+def _completed_for_splits(reader: _Reader, payments: dict[int, PaymentRow],
+                          dossiers: dict[int, DossierRow], loaded_lines: list[SettlementLineRow],
+                          intents: list[IntentRow], previous_open: list[str],
+                          ) -> tuple[Loaded, Splits]:
+    """:func:`with_splits` of the rows by id (``payments`` and ``dossiers`` are added to in
+    place; a load that keeps them so need not build them again)."""
+    loaded_dossiers = len(dossiers)
+    added_dossiers: list[int] = []
     allocations: dict[tuple[int, int], AllocationRow] = {}
     new_payments = [p for p in payments.values() if p.dossier_id is None]
-    new_dossiers = list(dossiers)
+    new_dossiers = first_round = list(dossiers)
     added: list[PaymentRow] = []
     by = f"SELECT {_ALLOC_COLS} FROM payment_allocations a WHERE {{IN}}"
     # a load of many dossiers (the open months) takes every allocation at once (split
@@ -1045,7 +1088,10 @@ def with_splits(conn: Connection, loaded: Loaded) -> tuple[Loaded, Splits]:
              if len(new_dossiers) > _ALL_ALLOCATIONS_ABOVE else None)
     while new_payments or new_dossiers:
         if every is not None:
-            of_payments, of_dossiers = {p.id for p in new_payments}, set(new_dossiers)
+            # (the first round's dossiers are the load's: looked up in place, a million)
+            of_dossiers: Collection[int] = (dossiers if new_dossiers is first_round
+                                            else set(new_dossiers))
+            of_payments = {p.id for p in new_payments}
             found = [r for r in every
                      if r.payment_id in of_payments or r.dossier_id in of_dossiers]
         else:
@@ -1063,6 +1109,8 @@ def with_splits(conn: Connection, loaded: Loaded) -> tuple[Loaded, Splits]:
             _make_payment, kind="payment") if p.id not in payments]
         for d in reader.where_in(f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d "
                                  "WHERE {IN}", "d.id", want_dossiers, _make_dossier):
+            if d.id not in dossiers:
+                added_dossiers.append(d.id)
             dossiers[d.id] = d
         new_payments = []
         for p in more:
@@ -1072,7 +1120,7 @@ def with_splits(conn: Connection, loaded: Loaded) -> tuple[Loaded, Splits]:
                 if p.dossier_id is None:
                     new_payments.append(p)
         new_dossiers = want_dossiers
-    lines = list(loaded.lines)
+    lines = list(loaded_lines)
     if added:
         known = {ln.id for ln in lines}
         keys = {(p.provider, p.provider_txn_id) for p in added}
@@ -1080,16 +1128,14 @@ def with_splits(conn: Connection, loaded: Loaded) -> tuple[Loaded, Splits]:
         lines += [ln for ln in _by_keys(reader, "settlement_lines l", _LINE_COLS, "l", keys,
                                         _make_line, "line") if ln.id not in known]
         lines += _refunds_by_original(reader, keys, {ln.id for ln in lines})
-    previous = set(loaded.previous_open)
+    previous = set(previous_open)
     open_ids = "SELECT identity FROM discrepancies WHERE status = 'open' AND {IN}"
-    if len(dossiers) > len(loaded.dossiers):  # (only ever added to)
-        previous.update(reader.where_in(open_ids, "dossier_id",
-                                        sorted(set(dossiers) - {d.id for d in loaded.dossiers}),
-                                        _first))
+    if len(dossiers) > loaded_dossiers:  # (only ever added to)
+        previous.update(reader.where_in(open_ids, "dossier_id", sorted(added_dossiers), _first))
     previous.update(reader.where_in(open_ids, "payment_id", [p.id for p in added], _first))
     unsplit = reader.where_in(f"{_REFUSALS} AND {{IN}}", "p.id",
                               sorted(p.id for p in payments.values() if p.dossier_id is None),
                               _unsplit_row)
-    completed = Loaded(list(dossiers.values()), loaded.intents, list(payments.values()), lines,
+    completed = Loaded(list(dossiers.values()), intents, list(payments.values()), lines,
                        sorted(previous))
     return completed, Splits(sorted(allocations.values()), unsplit)

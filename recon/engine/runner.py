@@ -83,7 +83,7 @@ from recon.engine.load import (
     horizon,
     load_full,
     load_incremental,
-    load_open,
+    load_open_with_splits,
     load_splits_full,
     month_start,
     read_beside,
@@ -481,8 +481,8 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
                 # work) on a connection of its own while the open months load
                 remitted = read_beside(conn, side, config.remittances.reader(
                     mode, write=not dry_run, say=say, since=month_start(month)))
-            loaded, splits = with_splits(conn, load_open(conn, month=month, previous=last,
-                                                         as_of=as_of, config=config))
+            loaded, splits = load_open_with_splits(conn, month=month, previous=last,
+                                                   as_of=as_of, config=config)
             loaded_at = time.perf_counter()
             # the payout pass before the core (see its module doc), its batch lines from
             # the open months' load and the few days before the first open one
