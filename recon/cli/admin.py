@@ -30,8 +30,10 @@ from recon.accounts.scopes import set_token_scope, set_user_scope, user_id_by_na
 from recon.audit import chain as audit
 from recon.cli.common import app_context, database_app, fail
 from recon.cli.faults import fault_line, migrations_problem
+from recon.cli.progress import ProgressLine
 from recon.clock import VN_TZ
 from recon.db import MIGRATIONS, Database, classify_fault
+from recon.engine import spans
 from recon.errors import ReconError
 from recon.intake.agencies import create_agency
 
@@ -80,6 +82,50 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
         fail(f"migration failed: {' '.join(str(exc).split())[:300]}. Check --revision "
              "(`recon db upgrade` with no option goes to the latest).")
     click.echo(f"Database is at revision {db.ping()['revision']} ({db.dialect}).")
+
+
+@db_group.command("spans")
+@click.option("--repair", is_flag=True,
+              help="Widen every span that is missing or too narrow (safe while serving).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def db_spans(ctx: click.Context, repair: bool, as_json: bool) -> None:
+    """Check transaction_spans (each transaction's first and last month, which a full run
+    with closed months reads across its horizon) against every payment and settlement line,
+    or repair it. Needed only after rows were written with the database's triggers off (a
+    restore or a replica's apply that disabled them). Exits 1 when a check finds a gap."""
+    db = database_app(ctx).db
+    with db.engine.connect() as conn:
+        counts = spans.row_counts(conn)
+    lines: dict[str, ProgressLine] = {}
+
+    def advance(table: str, rows: int) -> None:
+        if table not in lines:  # a table's line starts with its first range
+            for done in lines.values():
+                done.finish()
+            lines[table] = ProgressLine(f"{'Repairing' if repair else 'Checking'} spans of "
+                                        f"{table}", total=counts[table], unit="rows")
+        lines[table].advance(rows)
+
+    with db.engine.begin() as conn:
+        found = (spans.repair if repair else spans.check)(conn, advance)
+    for line in lines.values():
+        line.finish()
+    if as_json:
+        click.echo(json.dumps({"repaired": repair, "rows": found.rows, "total": found.total,
+                               "more": found.more,
+                               "examples": sorted(map(list, found.uncovered))[:20]}))
+    read = ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in found.rows.items())
+    count = f"{'more than ' if found.more else ''}{found.total:,}"
+    if repair:
+        click.echo(f"{count} transactions' spans widened or added ({read} read).", err=as_json)
+    elif found.total:
+        click.echo(f"{count} transactions have a span missing or too narrow ({read} "
+                   "read): a full run with closed months behind may not read all their rows. "
+                   "Run `recon db spans --repair` (safe while the service runs).", err=True)
+        sys.exit(1)
+    else:
+        click.echo(f"Every transaction's span covers its rows ({read} read).", err=as_json)
 
 
 @click.group("agencies")

@@ -8,17 +8,22 @@ horizon through it (``tests/reconcile/test_bounded_runs.py``)."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from alembic import command
+from click.testing import CliRunner, Result
 from sqlalchemy import select, text
 
 from recon.bulk import sqlite_datetime
+from recon.cli import cli
 from recon.cli.admin import alembic_config, upgrade_database
 from recon.clock import VN_TZ, FixedClock
 from recon.db import Database
+from recon.engine import spans
 from recon.models import TransactionSpan
 from recon.settlements.importer import import_settlement
 from tests.reconcile.recon_builders import World
@@ -183,3 +188,61 @@ def test_the_triggers_stand_at_the_head(db: Database) -> None:
                 "SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
     assert {f"{t}_spans_{v}" for t in ("payments", "settlement_lines")
             for v in ("insert", "update")} <= names
+
+
+def _spans_command(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["db", "spans", *args], catch_exceptions=False)
+
+
+def test_a_gap_left_by_writes_without_triggers_is_found_and_repaired(
+        env: dict[str, str], db: Database, clock: FixedClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`recon db spans` checks the table against every payment and line and `--repair`
+    widens what is missing or too narrow, in ranges of ids (here of two rows, so that a
+    transaction's rows fall into different ranges), never narrowing a span."""
+    monkeypatch.setattr(spans, "RANGE", 2)
+    w = World(db, clock)
+    jan, feb, mar = (date(2026, m, 1) for m in (1, 2, 3))
+    w.pay(180000, txn="A", paid_at=_vn(2026, 1, 31))
+    w.pay(90000, txn="B", paid_at=_vn(2026, 1, 10))
+    w.pay(50000, provider="sepay", txn="SE1", paid_at=_vn(2026, 1, 20), bank_reference="FT1")
+    w.settle("vnpay", "B", 90000, settled_on=date(2026, 1, 11))
+    w.settle("vnpay", "RF-B", 90000, settled_on=date(2026, 3, 2), kind="refund",
+             original_txn_id="B")
+    w.settle("sepay", "FT1", 50000, settled_on=date(2026, 2, 3))
+    w.settle("vnpay", "A", 180000, settled_on=date(2026, 2, 1))
+    assert _spans_command().exit_code == 0
+    # rows written with the triggers off (PostgreSQL: a replica's apply; SQLite has no such
+    # switch): spans missing, or too narrow
+    with db.engine.begin() as conn:
+        if db.dialect == "postgresql":
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            conn.execute(text("UPDATE settlement_lines SET settled_on = :on "
+                              "WHERE provider_txn_id = 'FT1'"), {"on": date(2026, 3, 3)})
+        else:
+            conn.execute(text("UPDATE transaction_spans SET first_month = :m "
+                              "WHERE txn_id = 'FT1'"), {"m": feb})
+        conn.execute(text("DELETE FROM transaction_spans WHERE txn_id = 'A'"))
+        conn.execute(text("UPDATE transaction_spans SET first_month = :m WHERE txn_id = 'B'"),
+                     {"m": mar})
+    broken = _kept(db)
+    assert broken != _expected(db)
+
+    found = _spans_command()
+    assert found.exit_code == 1
+    assert "3 transactions have a span missing or too narrow" in found.output
+    assert "recon db spans --repair" in found.output
+    assert _kept(db) == broken  # a check writes nothing
+
+    repaired = _spans_command("--repair", "--json")
+    assert repaired.exit_code == 0
+    report = json.loads(repaired.stdout.splitlines()[0])
+    assert report["repaired"] is True and report["total"] == 3
+    assert report["rows"] == {"payments": 3, "settlement_lines": 4}
+    kept = _kept(db)
+    assert kept == _expected(db)
+    assert kept[("vnpay", "A")] == (jan, feb) and kept[("vnpay", "B")] == (jan, mar)
+    assert kept[("sepay", "FT1")] == (jan, mar if db.dialect == "postgresql" else feb)
+    assert _spans_command().exit_code == 0
+    again = _spans_command("--repair", "--json")
+    assert json.loads(again.stdout.splitlines()[0])["total"] == 0
