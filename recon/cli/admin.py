@@ -86,8 +86,11 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
 
 @db_group.command("spans")
 @click.option("--repair", is_flag=True,
-              help="Widen every span that is missing or too narrow (safe while serving).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+              help="Widen every span that is missing or too narrow (only widens; one range "
+                   "of ids per transaction: safe while the service runs).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the result as JSON (total counts distinct transactions up to "
+                   "100,000; `more` says there were more).")
 @click.pass_context
 def db_spans(ctx: click.Context, repair: bool, as_json: bool) -> None:
     """Check transaction_spans (each transaction's first and last month, which a full run
@@ -95,20 +98,30 @@ def db_spans(ctx: click.Context, repair: bool, as_json: bool) -> None:
     or repair it. Needed only after rows were written with the database's triggers off (a
     restore or a replica's apply that disabled them). Exits 1 when a check finds a gap."""
     db = database_app(ctx).db
-    with db.engine.connect() as conn:
-        counts = spans.row_counts(conn)
     lines: dict[str, ProgressLine] = {}
 
     def advance(table: str, rows: int) -> None:
         if table not in lines:  # a table's line starts with its first range
             for done in lines.values():
                 done.finish()
-            lines[table] = ProgressLine(f"{'Repairing' if repair else 'Checking'} spans of "
-                                        f"{table}", total=counts[table], unit="rows")
+            lines[table] = ProgressLine(f"{'Repairing' if repair else 'Checking'} the spans "
+                                        f"of {table.replace('_', ' ')}", total=counts[table],
+                                        unit="rows")
         lines[table].advance(rows)
 
-    with db.engine.begin() as conn:
-        found = (spans.repair if repair else spans.check)(conn, advance)
+    try:
+        counts = spans.row_counts(db)
+        found = (spans.repair if repair else spans.check)(db, advance)
+    except (DBAPIError, PoolTimeout) as exc:
+        for line in lines.values():
+            line.finish(failed=True)
+        fault = classify_fault(exc)
+        if fault is not None:
+            fail(fault_line(fault, db.url))
+        cause = exc.orig if isinstance(exc, DBAPIError) else exc
+        fail(f"the spans could not be {'repaired' if repair else 'checked'}: "
+             f"{' '.join(str(cause).split())[:300]}. Run `recon db upgrade` if the database "
+             "is behind, then run this again (a repair interrupted only leaves ranges to do).")
     for line in lines.values():
         line.finish()
     if as_json:

@@ -1020,6 +1020,7 @@ __all__ = [
     "load_full",
     "load_incremental",
     "load_open",
+    "load_open_with_splits",
     "load_splits_full",
     "read_snapshot",
     "with_splits",

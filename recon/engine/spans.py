@@ -18,11 +18,14 @@ safe to run at any time, beside the webhooks, as often as wanted.
 # ruff: noqa: S608 - SQL built from this module's constants (table names, month expressions) only
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
 from sqlalchemy import Connection, text
+
+from recon.db import Database
 
 #: ids per statement: a range's rows are grouped in memory on the server
 RANGE: Final = 200_000
@@ -61,18 +64,21 @@ def _spans(dialect: str, table: str) -> str:
 
 
 def _uncovered(dialect: str, table: str) -> str:
-    return (f"SELECT n.provider, n.txn_id FROM ({_spans(dialect, table)}) n "
-            "LEFT JOIN transaction_spans s "
+    """The range's spans that ``transaction_spans`` lacks or holds narrower."""
+    return (f"SELECT n.provider, n.txn_id, n.first_month, n.last_month "
+            f"FROM ({_spans(dialect, table)}) n LEFT JOIN transaction_spans s "
             "ON s.provider = n.provider AND s.txn_id = n.txn_id WHERE s.txn_id IS NULL "
             "OR n.first_month < s.first_month OR n.last_month > s.last_month")
 
 
 def _widen(dialect: str, table: str) -> str:
-    """The upsert of the range's spans, in key order (as the triggers: no deadlock with
-    them); the WHERE keeps SQLite's parser from reading the upsert's ON as a join's."""
+    """The upsert of the range's uncovered spans only (an upsert locks every row it meets,
+    even one it leaves as it is: the spans already right are not met), in key order (as the
+    triggers: no deadlock with them); the WHERE keeps SQLite's parser from reading the
+    upsert's ON as a join's."""
     least, greatest = ("LEAST", "GREATEST") if dialect == "postgresql" else ("min", "max")
     return ("INSERT INTO transaction_spans (provider, txn_id, first_month, last_month) "
-            f"SELECT * FROM ({_spans(dialect, table)}) n WHERE true "
+            f"SELECT * FROM ({_uncovered(dialect, table)}) u WHERE true "
             "ORDER BY provider, txn_id ON CONFLICT (provider, txn_id) DO UPDATE SET "
             f"first_month = {least}(transaction_spans.first_month, excluded.first_month), "
             f"last_month = {greatest}(transaction_spans.last_month, excluded.last_month) "
@@ -104,54 +110,81 @@ class Spans:
                 continue
             if len(self.uncovered) >= COUNTED:
                 self.more = True
-                return
-            self.uncovered.add(key)
+            else:
+                self.uncovered.add(key)
 
 
 Progress = Callable[[str, int], None]  # (table, rows of the range just done; 0 as it starts)
 
 
-def _ranges(conn: Connection, table: str) -> Iterator[tuple[int, int, int]]:
-    """[lo, hi) ranges of ``table``'s ids, each with its row count."""
-    low, high = conn.execute(text(f"SELECT MIN(id), MAX(id) FROM {table}")).one()
-    if low is None:
-        return
-    for lo in range(int(low), int(high) + 1, RANGE):
-        hi = lo + RANGE
-        count = conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE id >= :lo AND id < :hi"),
-                             {"lo": lo, "hi": hi}).scalar_one()
-        yield lo, hi, int(count)
+def _ranges(conn: Connection, table: str) -> list[tuple[int, int, int]]:
+    """[lo, hi) ranges of ``table``'s ids holding rows, each with its row count."""
+    counts = conn.execute(text(f"SELECT id / {RANGE}, COUNT(*) FROM {table} "
+                               f"GROUP BY id / {RANGE} ORDER BY 1")).all()
+    return [(int(k) * RANGE, (int(k) + 1) * RANGE, int(n)) for k, n in counts]
 
 
-def row_counts(conn: Connection) -> dict[str, int]:
+def row_counts(db: Database) -> dict[str, int]:
     """How many rows :func:`check` and :func:`repair` go through, per table."""
-    return {t: int(conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()) for t in TABLES}
+    with _reading(db) as conn:
+        return {t: int(conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one())
+                for t in TABLES}
 
 
-def check(conn: Connection, progress: Progress | None = None) -> Spans:
-    """The transactions whose span is missing or narrower than their rows' months (read
-    only)."""
-    return _each_range(conn, _uncovered, progress)
-
-
-def repair(conn: Connection, progress: Progress | None = None) -> Spans:
-    """Every span widened to its rows' months (inserted when missing), in the caller's
-    transaction; what it found is what it wrote."""
-    return _each_range(conn, _widen, progress)
-
-
-def _each_range(conn: Connection, statement: Callable[[str, str], str],
-                progress: Progress | None) -> Spans:
-    dialect = conn.dialect.name
+def check(db: Database, progress: Progress | None = None) -> Spans:
+    """The transactions whose span is missing or narrower than their rows' months, read in
+    one snapshot that takes no write lock."""
     out = Spans()
-    for table in TABLES:
-        sql = text(statement(dialect, table))
+    with _reading(db) as conn:
+        for table in TABLES:
+            sql = text(_uncovered(conn.dialect.name, table))
+            for lo, hi in _walk(conn, table, out, progress):
+                out.add((str(r[0]), str(r[1])) for r in conn.execute(sql, {"lo": lo, "hi": hi}))
+    return out
+
+
+def repair(db: Database, progress: Progress | None = None) -> Spans:
+    """Every span missing or too narrow widened to its rows' months (inserted when missing),
+    one range of ids per transaction (each holds its few locks for a moment: writers beside
+    it hardly wait; a range interrupted is done again by the next repair, which only widens);
+    what it found is what it wrote."""
+    out = Spans()
+    with _reading(db) as conn:
+        plan = {table: _ranges(conn, table) for table in TABLES}
+    for table, ranges in plan.items():
         out.rows[table] = 0
         if progress is not None:
-            progress(table, 0)  # the table's work starts
-        for lo, hi, count in _ranges(conn, table):
-            out.add((str(p), str(t)) for p, t in conn.execute(sql, {"lo": lo, "hi": hi}))
+            progress(table, 0)
+        for lo, hi, count in ranges:
+            with db.engine.begin() as conn:
+                sql = text(_widen(conn.dialect.name, table))
+                out.add((str(r[0]), str(r[1])) for r in conn.execute(sql, {"lo": lo, "hi": hi}))
             out.rows[table] += count
             if progress is not None:
                 progress(table, count)
     return out
+
+
+def _walk(conn: Connection, table: str, out: Spans,
+          progress: Progress | None) -> Iterator[tuple[int, int]]:
+    """``table``'s ranges of ids, counted into ``out`` and told to ``progress`` as each is
+    done."""
+    out.rows[table] = 0
+    if progress is not None:
+        progress(table, 0)  # the table's work starts
+    for lo, hi, count in _ranges(conn, table):
+        yield lo, hi
+        out.rows[table] += count
+        if progress is not None:
+            progress(table, count)
+
+
+@contextlib.contextmanager
+def _reading(db: Database) -> Iterator[Connection]:
+    """One snapshot for reading: no write lock on SQLite (a check beside the webhooks makes
+    none of them wait), repeatable read on PostgreSQL."""
+    engine = db.engine.execution_options(recon_readonly=True)
+    if db.dialect == "postgresql":
+        engine = engine.execution_options(isolation_level="REPEATABLE READ")
+    with engine.connect() as conn, conn.begin():
+        yield conn

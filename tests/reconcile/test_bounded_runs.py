@@ -19,10 +19,12 @@ from recon.engine.changes import last_success
 from recon.engine.lifecycle import classify
 from recon.engine.load import (
     Loaded,
+    Splits,
     horizon,
     load_full,
     load_open,
     load_open_with_splits,
+    load_splits_full,
     read_snapshot,
     with_splits,
 )
@@ -410,6 +412,17 @@ def test_a_transfer_split_across_the_horizon_is_read_with_both_dossiers(
             parallel=False))
         assert [sorted(rows) for rows in again] == [sorted(rows) for rows in bounded]
         assert sorted(again_splits.allocations) == sorted(splits.allocations)
+        assert sorted(again_splits.unsplit) == sorted(splits.unsplit)
+        # ... and the core finds over it what it finds over everything
+        everything, every_split = load_full(conn, parallel=False), load_splits_full(conn)
+
+        def found(rows: Loaded, split: Splits) -> list[Any]:
+            return reconcile(dossiers=rows.dossiers, intents=rows.intents,
+                             payments=rows.payments, settlement_lines=rows.lines,
+                             as_of=clock.now(), config=w.config, allocations=split.allocations,
+                             unsplit=split.unsplit).discrepancies
+
+        assert found(bounded, splits) == found(everything, every_split)
     summary = w.run("full")
     assert summary.open_from == OCT.isoformat()
     assert w.kinds() == []  # a dossier or payment not read: underpaid, or a share unmatched
