@@ -30,7 +30,7 @@ With no closed month (the usual case) this is one small query and changes nothin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
@@ -82,15 +82,38 @@ def _closed(conn: Connection) -> dict[tuple[date, int | None], _Closed]:
     return out
 
 
-def _fetch(conn: Connection, sql: str, ids: set[int], **types: Any) -> list[Any]:
+def _fetch(conn: Connection, sql: str, ids: set[int], *, until: _Until | None = None,
+           **types: Any) -> list[Any]:
     """``sql``'s rows for ``ids`` (its ``IN :ids``): on PostgreSQL in one statement (the
     subjects of a run's every finding, some ninety thousand ids at 1M open dossiers), elsewhere
-    by chunks."""
+    by chunks. ``until``: ``sql`` ends with a condition on ``:until`` (an instant) or
+    ``:until_day`` (a date), bound here."""
     if not ids:
         return []
     query = by_ids(conn, sql).columns(**types)
+    params: dict[str, Any] = {}
+    if until is not None:
+        query = query.bindparams(bindparam("until", type_=UTCDateTime()))
+        params = {"until": until.instant, "until_day": until.day}
     parts = [sorted(ids)] if conn.dialect.name == "postgresql" else chunks(sorted(ids))
-    return [row for part in parts for row in conn.execute(query, {"ids": part}).all()]
+    return [row for part in parts
+            for row in conn.execute(query, {**params, "ids": part}).all()]
+
+
+@dataclass(frozen=True, slots=True)
+class _Until:
+    """The end of the latest closed month: its next month's first day, and that day's first
+    instant in Vietnam. A subject dated from then on lies in no closed month."""
+
+    day: date
+    instant: datetime
+
+    @classmethod
+    def after(cls, months: Iterable[date]) -> _Until:
+        last = max(months)
+        day = last.replace(year=last.year + 1, month=1) if last.month == 12 else last.replace(
+            month=last.month + 1)
+        return cls(day, datetime.combine(day, time(), VN_TZ).astimezone(UTC))
 
 
 def _as_date(value: Any) -> date:
@@ -186,6 +209,16 @@ _LINES = ("SELECT l.id, l.transaction_at, l.settled_on, l.provider, "  # noqa: S
           "l.provider_txn_id, l.created_at, p.id FROM settlement_lines l "
           "LEFT JOIN payments p ON p.provider = l.provider "
           f"AND p.provider_txn_id = {SALE_OF} WHERE l.id IN :ids")
+_PAYMENTS = ("SELECT p.id, p.paid_at, p.provider, p.provider_txn_id, p.dossier_id, "
+             "d.agency_id FROM payments p LEFT JOIN dossiers d ON d.id = p.dossier_id "
+             "WHERE p.id IN :ids")
+#: the subjects dated before the end of the latest closed month (a line by its transaction
+#: time, else its settlement day, as :func:`hold` dates it): only those can be held back
+_DOSSIERS_UNTIL = ("SELECT id, received_at, agency_id, code, updated_at FROM dossiers "
+                   "WHERE id IN :ids AND received_at < :until")
+_PAYMENTS_UNTIL = _PAYMENTS + " AND p.paid_at < :until"
+_LINES_UNTIL = (_LINES + " AND ((l.transaction_at IS NOT NULL AND l.transaction_at < :until) "
+                "OR (l.transaction_at IS NULL AND l.settled_on < :until_day))")
 # the last line of a payment stored after its month was closed: its sale lines (a sale, or a
 # refund that names no other sale) and the refund lines naming it; both halves read an index
 # ((provider, provider_txn_id), (provider, original_txn_id))
@@ -227,42 +260,32 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
             first = REGISTRY[d.kind].subject[0]
             subjects.append((first, {"dossier": d.dossier_id, "payment": d.payment_id,
                                      "settlement_line": d.settlement_line_id}.get(first) or 0))
-            if d.payment_id:  # its late finding's payment
-                subjects.append(("payment", d.payment_id))
     for r in resolved:
         if r.kind != LATE and REGISTRY[r.kind].subject[0] in _DATED:
             _, ids = REGISTRY.parse_identity(r.identity)
             res_ids[r.identity] = ids
             first = REGISTRY[r.kind].subject[0]
             subjects.append((first, ids.get(first, 0)))  # another shape: no such part
-            if "payment" in ids:  # a resolution's payment, for its late finding
-                subjects.append(("payment", ids["payment"]))
     want = {part: {i for p, i in subjects if p == part and i}
             for part in ("dossier", "payment", "settlement_line")}
+    # of the subjects, those dated before the end of the latest closed month only: the rest
+    # can lie in no closed month (in a steady run, almost all of them: not read at all)
+    until = _Until.after(m for m, _agency in closed)
     dossiers = {row[0]: _Dossier(row[0], row[1], row[2], row[3], _utc(row[4])) for row in _fetch(
-        conn, "SELECT id, received_at, agency_id, code, updated_at FROM dossiers "
-              "WHERE id IN :ids", want["dossier"], received_at=UTCDateTime(),
+        conn, _DOSSIERS_UNTIL, want["dossier"], until=until, received_at=UTCDateTime(),
         updated_at=UTCDateTime())}
-    payments = {p[0]: _Payment(*p) for p in _fetch(
-        conn, "SELECT p.id, p.paid_at, p.provider, p.provider_txn_id, p.dossier_id, "
-              "d.agency_id FROM payments p LEFT JOIN dossiers d ON d.id = p.dossier_id "
-              "WHERE p.id IN :ids", want["payment"], paid_at=UTCDateTime())}
+    payments = {p[0]: _Payment(*p) for p in _fetch(conn, _PAYMENTS_UNTIL, want["payment"],
+                                                   until=until, paid_at=UTCDateTime())}
     lines: dict[int, _Line] = {}
     # a line's payment, paired as the core pairs them: a sale by its own transaction id, a
     # refund by its sale's (original_txn_id, else its own)
     line_payment: dict[int, int] = {}
     for i, at, on, provider, txn, created, pay in _fetch(
-            conn, _LINES, want["settlement_line"], transaction_at=UTCDateTime(),
-            created_at=UTCDateTime()):
+            conn, _LINES_UNTIL, want["settlement_line"], until=until,
+            transaction_at=UTCDateTime(), created_at=UTCDateTime()):
         lines[i] = _Line(i, at or _as_date(on), provider, txn, _utc(created))
         if pay is not None:
             line_payment[i] = pay
-    if line_payment:
-        payments.update((p[0], _Payment(*p)) for p in _fetch(
-            conn, "SELECT p.id, p.paid_at, p.provider, p.provider_txn_id, p.dossier_id, "
-                  "d.agency_id FROM payments p LEFT JOIN dossiers d ON d.id = p.dossier_id "
-                  "WHERE p.id IN :ids", set(line_payment.values()) - set(payments),
-            paid_at=UTCDateTime()))
 
     def period_of(part: str, ident: int | None) -> _Closed | None:
         if ident is None:
@@ -304,6 +327,18 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
             held_back.append((None, r, period))
     if not held_back:
         return keep, keep_res
+    # the payments the late findings are made on, whenever they were paid: of the held
+    # findings, their own payment and their line's
+    made_on: set[int | None] = set()
+    for found, gone, _period in held_back:
+        if found is not None:
+            made_on |= {found.payment_id, line_payment.get(found.settlement_line_id or 0)}
+        elif gone is not None:
+            ids = res_ids[gone.identity]
+            made_on |= {ids.get("payment"), line_payment.get(ids.get("settlement_line") or 0)}
+    payments.update((p[0], _Payment(*p)) for p in _fetch(
+        conn, _PAYMENTS, {i for i in made_on if i and i not in payments},
+        paid_at=UTCDateTime()))
 
     identities = [h[0].identity if h[0] is not None else h[1].identity  # type: ignore[union-attr]
                   for h in held_back]
