@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, Date, bindparam, text
 
 from recon.clock import VN_TZ
 from recon.db import UTCDateTime, by_ids
@@ -94,6 +94,8 @@ def _fetch(conn: Connection, sql: str, ids: set[int], *, until: _Until | None = 
     params: dict[str, Any] = {}
     if until is not None:
         query = query.bindparams(bindparam("until", type_=UTCDateTime()))
+        if ":until_day" in sql:
+            query = query.bindparams(bindparam("until_day", type_=Date()))
         params = {"until": until.instant, "until_day": until.day}
     parts = [sorted(ids)] if conn.dialect.name == "postgresql" else chunks(sorted(ids))
     return [row for part in parts
@@ -110,7 +112,7 @@ class _Until:
 
     @classmethod
     def after(cls, months: Iterable[date]) -> _Until:
-        last = max(months)
+        last = max(months).replace(day=1)
         day = last.replace(year=last.year + 1, month=1) if last.month == 12 else last.replace(
             month=last.month + 1)
         return cls(day, datetime.combine(day, time(), VN_TZ).astimezone(UTC))
@@ -280,12 +282,7 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
     # a line's payment, paired as the core pairs them: a sale by its own transaction id, a
     # refund by its sale's (original_txn_id, else its own)
     line_payment: dict[int, int] = {}
-    for i, at, on, provider, txn, created, pay in _fetch(
-            conn, _LINES_UNTIL, want["settlement_line"], until=until,
-            transaction_at=UTCDateTime(), created_at=UTCDateTime()):
-        lines[i] = _Line(i, at or _as_date(on), provider, txn, _utc(created))
-        if pay is not None:
-            line_payment[i] = pay
+    _add_lines(conn, _LINES_UNTIL, want["settlement_line"], lines, line_payment, until)
 
     def period_of(part: str, ident: int | None) -> _Closed | None:
         if ident is None:
@@ -327,15 +324,18 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
             held_back.append((None, r, period))
     if not held_back:
         return keep, keep_res
-    # the payments the late findings are made on, whenever they were paid: of the held
-    # findings, their own payment and their line's
-    made_on: set[int | None] = set()
+    # what the late findings are made on, whenever it is dated: the held findings' lines
+    # (each with its payment) and payments
+    named: list[tuple[int | None, int | None]] = []  # (payment, line) of each held one
     for found, gone, _period in held_back:
         if found is not None:
-            made_on |= {found.payment_id, line_payment.get(found.settlement_line_id or 0)}
+            named.append((found.payment_id, found.settlement_line_id))
         elif gone is not None:
             ids = res_ids[gone.identity]
-            made_on |= {ids.get("payment"), line_payment.get(ids.get("settlement_line") or 0)}
+            named.append((ids.get("payment"), ids.get("settlement_line")))
+    _add_lines(conn, _LINES, {line for _p, line in named if line and line not in lines},
+               lines, line_payment)
+    made_on = {payment or line_payment.get(line or 0) for payment, line in named}
     payments.update((p[0], _Payment(*p)) for p in _fetch(
         conn, _PAYMENTS, {i for i in made_on if i and i not in payments},
         paid_at=UTCDateTime()))
@@ -398,6 +398,18 @@ def hold(conn: Connection, findings: Sequence[Discrepancy], resolved: Sequence[R
             log.late_from[finding.identity] = source
     log.late.update(late)
     return keep + sorted(late.values()), keep_res
+
+
+def _add_lines(conn: Connection, sql: str, ids: set[int], lines: dict[int, _Line],
+               line_payment: dict[int, int], until: _Until | None = None) -> None:
+    """The lines ``ids`` read by ``sql`` (:data:`_LINES` or its dated form) into ``lines``,
+    and each one's payment into ``line_payment``."""
+    for i, at, on, provider, txn, created, pay in _fetch(
+            conn, sql, ids, until=until, transaction_at=UTCDateTime(),
+            created_at=UTCDateTime()):
+        lines[i] = _Line(i, at or _as_date(on), provider, txn, _utc(created))
+        if pay is not None:
+            line_payment[i] = pay
 
 
 def _late(conn: Connection, payment: _Payment, period: _Closed, old: int, new: int,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from sqlalchemy import text
+
 from recon.clock import VN_TZ, FixedClock
 from recon.db import Database
 from recon.engine import closed
@@ -32,7 +34,7 @@ def _finding(kind: str, *, dossier: int | None = None, payment: int | None = Non
 def test_a_closed_month_holds_its_subjects_to_the_microsecond(
         db: Database, clock: FixedClock) -> None:
     w = World(db, clock)
-    august = w.dossier(received_at="2026-08-31T23:59:59+07:00")
+    august = w.dossier(received_at="2026-08-31T23:59:59.999999+07:00")
     september = w.dossier(received_at="2026-09-01T00:00:00+07:00")
     last = w.pay(50000, txn="P-AUG", paid_at=LAST_OF_AUGUST)
     first = w.pay(50000, txn="P-SEP", paid_at=FIRST_OF_SEPTEMBER)
@@ -46,7 +48,24 @@ def test_a_closed_month_holds_its_subjects_to_the_microsecond(
     next_day = w.settle("vnpay", "L-NEXT", 50000, settled_on=date(2026, 9, 1))
     time_after = w.settle("vnpay", "L-AFTER", 50000, settled_on=date(2026, 8, 31),
                           transaction_at=FIRST_OF_SEPTEMBER)
+    # a line of August for a payment of September: held, its late finding on that payment
+    paired = w.pay(50000, txn="L-PAIR", paid_at=FIRST_OF_SEPTEMBER)
+    paired_line = w.settle("vnpay", "L-PAIR", 50000, settled_on=date(2026, 8, 31))
+    # October closed for the dossiers' agency only, September open between: a payment of
+    # September is not held, one of October for that agency's dossier is
+    october = w.dossier(received_at="2026-10-01T08:00:00+07:00")
+    in_october = w.pay(50000, txn="P-OCT", dossier_code=w.codes[october],
+                       paid_at=datetime(2026, 10, 2, tzinfo=VN_TZ))
     close(db, AUG)
+    with db.engine.begin() as conn:
+        agency = conn.execute(text("SELECT agency_id FROM dossiers WHERE id = :d"),
+                              {"d": october}).scalar_one()
+        conn.execute(text(
+            "INSERT INTO periods (month, agency_id, scope_key, status, approved_by, "
+            "approved_at, created_at, updated_at) VALUES (:m, :a, :a, 'closed', "
+            "'user:checker', :at, :at, :at)"),
+            {"m": date(2026, 10, 1), "a": agency, "at": clock.now().strftime(
+                "%Y-%m-%d %H:%M:%S.%f") if db.dialect == "sqlite" else clock.now()})
     findings = [
         _finding("missing_settlement", payment=last),
         _finding("missing_settlement", payment=first),
@@ -56,6 +75,8 @@ def test_a_closed_month_holds_its_subjects_to_the_microsecond(
         _finding("unexpected_settlement", line=time_after),
         _finding("duplicate_payment", dossier=august, payment=repeat),
         _finding("underpaid", dossier=september),
+        _finding("duplicate_settlement", line=paired_line),
+        _finding("missing_settlement", payment=in_october),
     ]
     held = closed.Held()
     with db.engine.connect() as conn:
@@ -63,7 +84,9 @@ def test_a_closed_month_holds_its_subjects_to_the_microsecond(
     assert held.findings == {
         f"missing_settlement:payment={last}", f"unexpected_settlement:settlement_line={by_time}",
         f"unexpected_settlement:settlement_line={by_day}",
-        f"duplicate_payment:dossier={august}:payment={repeat}"}
+        f"duplicate_payment:dossier={august}:payment={repeat}",
+        f"duplicate_settlement:settlement_line={paired_line}",
+        f"missing_settlement:payment={in_october}"}
     assert {d.identity for d in keep if d.kind != closed.LATE} == {
         f"missing_settlement:payment={first}",
         f"unexpected_settlement:settlement_line={next_day}",
@@ -72,6 +95,7 @@ def test_a_closed_month_holds_its_subjects_to_the_microsecond(
     late = {d.identity: d for d in keep if d.kind == closed.LATE}
     assert set(late) == {f"{closed.LATE}:payment={last}", f"{closed.LATE}:payment={repeat}",
                          f"{closed.LATE}:settlement_line={by_time}",
-                         f"{closed.LATE}:settlement_line={by_day}"}
+                         f"{closed.LATE}:settlement_line={by_day}",
+                         f"{closed.LATE}:payment={paired}", f"{closed.LATE}:payment={in_october}"}
     # the repeat's late finding names its own payment, paid after the close
     assert "P-REPEAT" in late[f"{closed.LATE}:payment={repeat}"].explanation
