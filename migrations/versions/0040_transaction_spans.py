@@ -20,7 +20,8 @@ What a row contributes, at its month:
 
 Kept by triggers whatever writes the rows (the ORM, a webhook's insert, the bulk importer's
 ``COPY``, SQL by hand; not a write with triggers disabled, such as ``session_replication_role
-= replica`` or a logical replica's apply), each an upsert on the primary key that widens a
+= replica`` or a logical replica's apply: ``recon db spans --repair`` widens what they left
+out), each an upsert on the primary key that widens a
 span, never narrows it
 (a row deleted or moved away leaves its span as it was: a run may read a few rows more than it
 needs, never fewer). They never read ``payments`` or ``settlement_lines``: no plan of theirs

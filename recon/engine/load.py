@@ -859,7 +859,7 @@ def _across_rows(reader: _Reader, month: date, keys: Sequence[tuple[str, str]],
     payments = _by_id([p for p in (*_by_keys(reader, "payments p", _PAY_COLS, "p", wanted,
                                              _make_payment, "payment"),
                                    *_by_bank_references(reader, wanted))
-                       if p.paid_at is not None and p.paid_at < horizon_at])
+                       if p.paid_at < horizon_at])
     lines = _by_id([ln for ln in (*_by_keys(reader, "settlement_lines l", _LINE_COLS, "l",
                                             wanted, _make_line, "line"),
                                   *_by_keys(reader, "settlement_lines l", _LINE_COLS, "l",

@@ -138,7 +138,7 @@ def check(db: Database, progress: Progress | None = None) -> Spans:
     with _reading(db) as conn:
         for table in TABLES:
             sql = text(_uncovered(conn.dialect.name, table))
-            for lo, hi in _walk(conn, table, out, progress):
+            for lo, hi in _walk(table, _ranges(conn, table), out, progress):
                 out.add((str(r[0]), str(r[1])) for r in conn.execute(sql, {"lo": lo, "hi": hi}))
     return out
 
@@ -151,28 +151,23 @@ def repair(db: Database, progress: Progress | None = None) -> Spans:
     out = Spans()
     with _reading(db) as conn:
         plan = {table: _ranges(conn, table) for table in TABLES}
+    sql = {table: text(_widen(db.dialect, table)) for table in TABLES}
     for table, ranges in plan.items():
-        out.rows[table] = 0
-        if progress is not None:
-            progress(table, 0)
-        for lo, hi, count in ranges:
+        for lo, hi in _walk(table, ranges, out, progress):
             with db.engine.begin() as conn:
-                sql = text(_widen(conn.dialect.name, table))
-                out.add((str(r[0]), str(r[1])) for r in conn.execute(sql, {"lo": lo, "hi": hi}))
-            out.rows[table] += count
-            if progress is not None:
-                progress(table, count)
+                out.add((str(r[0]), str(r[1]))
+                        for r in conn.execute(sql[table], {"lo": lo, "hi": hi}))
     return out
 
 
-def _walk(conn: Connection, table: str, out: Spans,
+def _walk(table: str, ranges: list[tuple[int, int, int]], out: Spans,
           progress: Progress | None) -> Iterator[tuple[int, int]]:
-    """``table``'s ranges of ids, counted into ``out`` and told to ``progress`` as each is
-    done."""
+    """``table``'s ``ranges`` of ids, counted into ``out`` and told to ``progress`` as each
+    is done."""
     out.rows[table] = 0
     if progress is not None:
         progress(table, 0)  # the table's work starts
-    for lo, hi, count in _ranges(conn, table):
+    for lo, hi, count in ranges:
         yield lo, hi
         out.rows[table] += count
         if progress is not None:
