@@ -656,9 +656,9 @@ _OPEN_LINES = f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE {_OPEN_LINE}"
 _OPEN_INTENTS = (f"SELECT {_INTENT_COLS} FROM payment_intents i WHERE i.id IN "
                  "(SELECT intent_id FROM payments WHERE paid_at >= {h} AND dossier_id IS NULL "
                  "AND intent_id IS NOT NULL)")
-#: the dossiers from that id on (kept: those of the open months' payments)
+#: the dossiers from that id on (all read whole: see _read_open)
 _DOSSIERS_FROM = f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d WHERE d.id >= {{lo}}"
-#: payments before the horizon of the dossiers from that id on (kept: the open dossiers'),
+#: payments before the horizon of the dossiers from that id on,
 #: by the dossier index's range
 _EARLIER_FROM = (f"SELECT {_PAY_COLS} FROM payments p WHERE p.dossier_id >= {{lo}} "
                  "AND p.paid_at < {h}")
@@ -823,24 +823,26 @@ def _read_open(reader: _Reader, month: date, *, parallel: bool,
                                      kind="payment")
         across, lines_across = _across_rows(reader, month, reads.rows(_ACROSS, _pair))
         open_payments = payments_f.result()
-        # the open dossiers: of the open payments, directly or through their intent
-        wanted = {*filter(None, map(_dossier_of_payment, open_payments)),
-                  *(i.dossier_id for i in intents if i.dossier_id is not None)}
-        from_lo = from_lo_f.result()
-        dossiers = list(compress(from_lo, _membership(wanted, list(map(_first, from_lo)))))
-        below = sorted(d for d in wanted if d < lo)
+        # every dossier from ``lo`` on is read whole (its payments before the horizon too):
+        # the open months' dossiers, paid or not, and the few of older months numbered among
+        # them; below ``lo``, those the open payments name, directly or through their intent
+        # (walked in C: no Python statement per payment)
+        below_ids = {*filter(lo.__gt__, filter(None, map(_dossier_of_payment, open_payments))),
+                     *(i.dossier_id for i in intents
+                       if i.dossier_id is not None and i.dossier_id < lo)}
+        below = sorted(below_ids)
+        dossiers = from_lo_f.result()
         dossiers += reader.where_in(f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d "
                                     "WHERE {IN}", "d.id", below, _make_dossier, any_of=True)
         # their payments before the horizon
         horizon_at = month_start(month)
-        earlier_from = earlier_from_f.result()
-        earlier = list(compress(earlier_from, _membership(
-            wanted, list(map(_dossier_of_payment, earlier_from)))))
+        earlier = earlier_from_f.result()
         earlier += [p for p in reader.where_in(f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}",
                                                "p.dossier_id", below, _make_payment,
                                                kind="payment", any_of=True)
                     if p.paid_at is not None and p.paid_at < horizon_at]
-        earlier += [p for p, dossier in through_intents if dossier in wanted]
+        earlier += [p for p, dossier in through_intents
+                    if dossier is not None and (dossier >= lo or dossier in below_ids)]
         earlier += across
         return open_payments, lines_f.result(), dossiers, intents, earlier, lines_across
 

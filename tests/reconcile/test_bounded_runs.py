@@ -358,6 +358,45 @@ def test_the_open_months_read_every_row_linked_across_the_horizon(
                 conn, everything, clock.now(), w.config, clock.now())
 
 
+def test_every_dossier_numbered_from_the_open_months_on_is_read_whole(
+        db: Database, clock: FixedClock) -> None:
+    """The dossiers from the first one received in the open months on are read whole, paid or
+    not: an October dossier nobody has paid yet, and dossiers received and paid in September
+    but numbered after October's first one (ids need not follow the day received), one with
+    its September payment and line, one with the payment its intent alone links. What a run
+    would write is what reading everything gives."""
+    h = History(db, clock)
+    w = h.w
+    unpaid = w.dossier(received_at=received(OCT, 20))
+    numbered_late = w.dossier(received_at=received(SEP, 18))
+    paid_early = w.pay(180000, dossier_code=w.codes[numbered_late], paid_at=vn(SEP, 19))
+    settled_early = w.settle("vnpay", w.txn_of(paid_early), 180000,
+                             settled_on=date(2026, 9, 20))
+    # ... and one paid in September through its intent alone
+    through_intent = w.dossier(received_at=received(SEP, 22), amounts=(90000,))
+    intent_paid = w.pay(90000, reference=w.intent(through_intent, 90000), paid_at=vn(SEP, 23))
+    w.settle("vnpay", w.txn_of(intent_paid), 90000, settled_on=date(2026, 9, 24))
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE payments SET dossier_id = NULL WHERE id = :p"),
+                     {"p": intent_paid})
+    w.run("full")
+    assert w.kinds() == ["underpaid"]  # History's short dossier: the others are clean
+    close(db, AUG, SEP)
+    w.later(hours=1)
+    with read_snapshot(db) as conn:
+        previous = last_success(conn)
+        assert previous is not None
+        everything = load_full(conn, parallel=False)
+        for parallel in (False, True):
+            bounded = load_open(conn, month=OCT, previous=previous, as_of=clock.now(),
+                                config=w.config, parallel=parallel)
+            assert {unpaid, numbered_late, through_intent} <= {d.id for d in bounded.dossiers}
+            assert {paid_early, intent_paid} <= {p.id for p in bounded.payments}
+            assert settled_early in {ln.id for ln in bounded.lines}
+            assert writes(conn, bounded, clock.now(), w.config, clock.now()) == writes(
+                conn, everything, clock.now(), w.config, clock.now())
+
+
 @pytest.mark.parametrize("allocations_read", ["by id", "every allocation"])
 @pytest.mark.parametrize("transfer_in", ["open month", "closed month"])
 def test_a_transfer_split_across_the_horizon_is_read_with_both_dossiers(
