@@ -40,7 +40,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
-from itertools import chain, compress, islice, repeat
+from itertools import chain, compress, filterfalse, islice, repeat
 from operator import itemgetter
 from typing import Any, Final, NamedTuple, TypeVar
 
@@ -933,7 +933,7 @@ def _read_open_rows(reader: _Reader, *, month: date, previous: changes.Previous 
         seed_payments.update((i, p) for i, p in changed.items() if i not in payments)
         seed_lines += [ln for ln in changed_lines if ln.id not in lines]
         seed_dossiers |= {d for d in changed_dossiers if d not in dossiers}
-    subjects = reader.rows(_OPEN_SUBJECTS, tuple)
+    subjects = reader.scan(_OPEN_SUBJECTS, tuple)  # (tens of thousands: binary rows)
     previous_open = sorted(r[0] for r in subjects)
     # (each dict is looked up, never copied into a set: a million keys each)
     seed_dossiers |= {r[1] for r in subjects if r[1] is not None and r[1] not in dossiers}
@@ -1081,8 +1081,10 @@ def _completed_for_splits(reader: _Reader, payments: dict[int, PaymentRow],
     loaded_dossiers = len(dossiers)
     added_dossiers: list[int] = []
     allocations: dict[tuple[int, int], AllocationRow] = {}
-    new_payments = [p for p in payments.values() if p.dossier_id is None]
-    new_dossiers = first_round = list(dossiers)
+    # (a million payments each walked once, in C: those with no dossier of their own)
+    dossierless = list(filterfalse(_dossier_of_payment, payments.values()))
+    new_payments = dossierless
+    new_dossiers: Collection[int] = dossiers  # the first round's: the load's, by id
     added: list[PaymentRow] = []
     by = f"SELECT {_ALLOC_COLS} FROM payment_allocations a WHERE {{IN}}"
     # a load of many dossiers (the open months) takes every allocation at once (split
@@ -1092,7 +1094,7 @@ def _completed_for_splits(reader: _Reader, payments: dict[int, PaymentRow],
     while new_payments or new_dossiers:
         if every is not None:
             # (the first round's dossiers are the load's: looked up in place, a million)
-            of_dossiers: Collection[int] = (dossiers if new_dossiers is first_round
+            of_dossiers: Collection[int] = (dossiers if new_dossiers is dossiers
                                             else set(new_dossiers))
             of_payments = {p.id for p in new_payments}
             found = [r for r in every
@@ -1137,7 +1139,8 @@ def _completed_for_splits(reader: _Reader, payments: dict[int, PaymentRow],
         previous.update(reader.where_in(open_ids, "dossier_id", sorted(added_dossiers), _first))
     previous.update(reader.where_in(open_ids, "payment_id", [p.id for p in added], _first))
     unsplit = reader.where_in(f"{_REFUSALS} AND {{IN}}", "p.id",
-                              sorted(p.id for p in payments.values() if p.dossier_id is None),
+                              sorted(p.id for p in chain(dossierless, added)
+                                     if p.dossier_id is None),
                               _unsplit_row)
     completed = Loaded(list(dossiers.values()), intents, list(payments.values()), lines,
                        sorted(previous))
