@@ -519,14 +519,21 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
             loaded_at = load.dossiers_done or time.perf_counter()
     else:
         assert window_start is not None and since_mark is not None
-        payouts = payout_pass()
-        loaded, splits = with_splits(conn, load_incremental(
-            conn, mark=since_mark, since=window_start, as_of=as_of, config=config))
-        loaded_at = t1 = time.perf_counter()
-        result = reconcile(dossiers=loaded.dossiers, intents=loaded.intents,
-                           payments=loaded.payments, settlement_lines=loaded.lines,
-                           as_of=as_of, config=config, allocations=splits.allocations,
-                           unsplit=splits.unsplit)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-beside") as side:
+            if config.remittances is not None:
+                # the remittance pass's update of what the changed dossiers owe (its own
+                # transaction) and its read, on a connection of their own while this one
+                # reads what changed: both are mostly the server's waiting
+                remitted = read_beside(conn, side, config.remittances.reader(
+                    mode, write=not dry_run, say=say))
+            payouts = payout_pass()
+            loaded, splits = with_splits(conn, load_incremental(
+                conn, mark=since_mark, since=window_start, as_of=as_of, config=config))
+            loaded_at = t1 = time.perf_counter()
+            result = reconcile(dossiers=loaded.dossiers, intents=loaded.intents,
+                               payments=loaded.payments, settlement_lines=loaded.lines,
+                               as_of=as_of, config=config, allocations=splits.allocations,
+                               unsplit=splits.unsplit)
     timings["load"] = loaded_at - t0
     say(f"loaded {len(loaded.dossiers):,} dossiers, {len(loaded.payments):,} payments, "
         f"{len(loaded.lines):,} settlement lines in {loaded_at - t0:.2f}s")
