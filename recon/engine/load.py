@@ -582,10 +582,8 @@ def _expand(reader: _Reader, payments: dict[int, PaymentRow],
         # (the few payments without a dossier of their own, through their partial index
         # (0038), hashed against the dossiers' intents: none, and the intents are not read;
         # the semi-join probed every payment of each intent, 13 ms for 999 dossiers at 1M)
-        add_payments(reader.where_in(
-            f"SELECT {_PAY_COLS} FROM payments p JOIN payment_intents i ON i.id = p.intent_id "
-            "WHERE p.dossier_id IS NULL AND p.intent_id IS NOT NULL AND {IN}", "i.dossier_id",
-            todo, _make_payment, kind="payment", any_of=True))
+        add_payments(reader.where_in(_THROUGH_INTENTS_OF, "i.dossier_id", todo, _make_payment,
+                                     kind="payment", any_of=True))
         _add_intents_for(reader, payments.values(), intents)
 
     # every payment of those dossiers ---------------------------------------------------
@@ -663,11 +661,15 @@ _DOSSIERS_FROM = f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d WHERE d.id 
 _EARLIER_FROM = (f"SELECT {_PAY_COLS} FROM payments p WHERE p.dossier_id >= {{lo}} "
                  "AND p.paid_at < {h}")
 #: payments before the horizon reaching a dossier only through their intent (their partial
-#: index, 0038: few), with that dossier (kept: the open dossiers')
+#: index, 0038: few), with that dossier (kept: those of the dossiers the load reads whole)
 _EARLIER_THROUGH_INTENTS = (
     f"SELECT {_PAY_COLS}, i.dossier_id FROM payments p "
     "JOIN payment_intents i ON i.id = p.intent_id "
     "WHERE p.dossier_id IS NULL AND p.intent_id IS NOT NULL AND p.paid_at < {h}")
+#: the payments reaching the dossiers ``{IN}`` only through their intent
+_THROUGH_INTENTS_OF = (f"SELECT {_PAY_COLS} FROM payments p "
+                       "JOIN payment_intents i ON i.id = p.intent_id "
+                       "WHERE p.dossier_id IS NULL AND p.intent_id IS NOT NULL AND {IN}")
 #: the transactions whose rows lie on both sides of the horizon: of ``transaction_spans``
 #: (migration 0040: each transaction's first and last month, kept by triggers), those whose
 #: first month is before the horizon and last month from it on, by the partial index of the
@@ -806,8 +808,9 @@ def _payment_and_dossier(row: Sequence[Any]) -> tuple[PaymentRow, int | None]:
 def _read_open(reader: _Reader, month: date, *, parallel: bool,
                ) -> tuple[list[PaymentRow], list[SettlementLineRow], list[DossierRow],
                           list[IntentRow], list[PaymentRow], list[SettlementLineRow]]:
-    """The open months' payments, lines, dossiers and intents, and the payments and lines
-    before the horizon that link to them (the seeds of :func:`_expand`)."""
+    """The open months' payments, lines and intents, the dossiers from the first one received
+    in them on (every one, read whole) and those below it the open payments name, and the
+    payments and lines before the horizon that link to them (the seeds of :func:`_expand`)."""
     names, values = _horizon_params(month, reader.pg)
     pool = (ThreadPoolExecutor(max_workers=4, thread_name_prefix="recon-load")
             if reader.pg and parallel else None)
@@ -875,11 +878,13 @@ def _across_rows(reader: _Reader, month: date, keys: Sequence[tuple[str, str]],
 def load_open(conn: Connection, *, month: date, previous: changes.Previous | None,
               as_of: datetime, config: EngineConfig, parallel: bool = True) -> Loaded:
     """A full run's rows when the months before ``month`` are closed (:func:`horizon`): the
-    open months' payments, settlement lines and dossiers (on PostgreSQL read at once on
-    connections sharing the snapshot), and, expanded to whole dossiers and transactions, what
-    links to them from before, what changed since the ``previous`` run's mark, what fell due
-    since its ``as_of``, and the subjects of every open discrepancy. What is left unread is
-    closed, unchanged and judged already: the run would write nothing about it."""
+    open months' payments and settlement lines, every dossier numbered from the first one
+    received in them on (paid or not) and those below it the open payments name (on
+    PostgreSQL read at once on connections sharing the snapshot), and, expanded to whole
+    dossiers and transactions, what links to them from before, what changed since the
+    ``previous`` run's mark, what fell due since its ``as_of``, and the subjects of every open
+    discrepancy. What is left unread is closed, unchanged and judged already: the run would
+    write nothing about it."""
     return _read_open_rows(_Reader(conn), month=month, previous=previous, as_of=as_of,
                            config=config, parallel=parallel).loaded()
 
@@ -1112,6 +1117,10 @@ def _completed_for_splits(reader: _Reader, payments: dict[int, PaymentRow],
         more += [p for p in reader.where_in(
             f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}", "p.dossier_id", want_dossiers,
             _make_payment, kind="payment") if p.id not in payments]
+        # ... and those reaching them only through their intent: each dossier read whole
+        more += [p for p in reader.where_in(_THROUGH_INTENTS_OF, "i.dossier_id", want_dossiers,
+                                            _make_payment, kind="payment", any_of=True)
+                 if p.id not in payments]
         for d in reader.where_in(f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d "
                                  "WHERE {IN}", "d.id", want_dossiers, _make_dossier):
             if d.id not in dossiers:
@@ -1127,6 +1136,10 @@ def _completed_for_splits(reader: _Reader, payments: dict[int, PaymentRow],
         new_dossiers = want_dossiers
     lines = list(loaded_lines)
     if added:
+        # the intents of those carrying no dossier of their own, as the core needs them
+        intent_rows = _by_id(intents)
+        _add_intents_for(reader, added, intent_rows)
+        intents = list(intent_rows.values())
         known = {ln.id for ln in lines}
         keys = {(p.provider, p.provider_txn_id) for p in added}
         keys |= {(p.provider, p.bank_reference) for p in added if p.bank_reference is not None}

@@ -465,3 +465,53 @@ def test_a_transfer_split_across_the_horizon_is_read_with_both_dossiers(
     summary = w.run("full")
     assert summary.open_from == OCT.isoformat()
     assert w.kinds() == []  # a dossier or payment not read: underpaid, or a share unmatched
+
+
+def test_a_dossier_reached_by_a_split_share_is_read_with_its_payment_through_an_intent(
+        db: Database, clock: FixedClock) -> None:
+    """A September transfer split between an October dossier nobody else has paid and a
+    September one paid the rest by a September payment that reaches it only through its
+    intent: the bounded load reaches the September dossier by the share, and reads it whole,
+    that payment and its intent included. A dossier read without it would look underpaid,
+    and the run would report that, late, for a closed month."""
+    w = World(db, clock)
+    paid_twice = w.dossier(received_at=received(SEP, 20), amounts=(180000,))
+    share_only = w.dossier(received_at=received(OCT, 3), amounts=(90000,))
+    transfer = w.pay(180000, paid_at=vn(SEP, 25))
+    w.settle("vnpay", w.txn_of(transfer), 180000, settled_on=date(2026, 9, 26))
+    by_intent = w.pay(90000, reference=w.intent(paid_twice, 90000), paid_at=vn(SEP, 27))
+    w.settle("vnpay", w.txn_of(by_intent), 90000, settled_on=date(2026, 9, 28))
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE payments SET dossier_id = NULL WHERE id IN (:p, :q)"),
+                     {"p": transfer, "q": by_intent})
+        for dossier in (share_only, paid_twice):
+            conn.execute(text("INSERT INTO payment_allocations (payment_id, dossier_id, amount, "
+                              "created_at) VALUES (:p, :d, 90000, :at)"),
+                         {"p": transfer, "d": dossier, "at": clock.now()})
+    w.run("full")
+    assert w.kinds() == []  # each dossier paid in full, both payments settled
+    close(db, AUG, SEP)
+    w.later(hours=1)
+    with read_snapshot(db) as conn:
+        previous = last_success(conn)
+        assert previous is not None
+        bounded, splits = load_open_with_splits(conn, month=OCT, previous=previous,
+                                                as_of=clock.now(), config=w.config,
+                                                parallel=False)
+        assert {share_only, paid_twice} <= {d.id for d in bounded.dossiers}
+        assert {transfer, by_intent} <= {p.id for p in bounded.payments}
+        intent_id = conn.execute(text("SELECT intent_id FROM payments WHERE id = :p"),
+                                 {"p": by_intent}).scalar_one()
+        assert intent_id in {i.id for i in bounded.intents}
+        everything, every_split = load_full(conn, parallel=False), load_splits_full(conn)
+
+        def found(rows: Loaded, split: Splits) -> list[Any]:
+            return reconcile(dossiers=rows.dossiers, intents=rows.intents,
+                             payments=rows.payments, settlement_lines=rows.lines,
+                             as_of=clock.now(), config=w.config, allocations=split.allocations,
+                             unsplit=split.unsplit).discrepancies
+
+        assert found(bounded, splits) == found(everything, every_split) == []
+    summary = w.run("full")
+    assert summary.open_from == OCT.isoformat()
+    assert w.kinds() == []  # not underpaid, nor late for a closed month
