@@ -143,22 +143,28 @@ def decide(requested: Mode, previous: Previous | None) -> str:
     return "incremental"
 
 
-def fell_due(since: datetime, as_of: datetime,
-             config: EngineConfig) -> Iterator[tuple[str, dict[str, Any], tuple[str, ...]]]:
+def fell_due(since: datetime, as_of: datetime, config: EngineConfig, *,
+             before: datetime | None = None,
+             ) -> Iterator[tuple[str, dict[str, Any], tuple[str, ...]]]:
     """Conditions on payments ``p`` (with their parameters and the names to expand) for the
     payments whose ``missing_settlement`` may differ between ``since`` (the previous run's
     ``as_of``) and ``as_of``: paid between the two cutoffs of their provider's deadline,
     succeeded, of a provider that settles, without a sale line under their own id (a refund
     line settles nothing). One
-    condition per distinct number of settlement days; none when the cutoffs are equal."""
+    condition per distinct number of settlement days; none when the cutoffs are equal.
+    ``before``: only those paid before it (a bounded full run reads every payment from its
+    horizon on anyway; what fell due among them needs no look-up of its own)."""
     explicit = dict(config.settlement_days)
     exempt = sorted(config.no_settlement_providers) or [""]
     for days in sorted({config.default_settlement_days, *explicit.values()}):
         a = settlement_cutoff(since, days, config.calendar)
         b = settlement_cutoff(as_of, days, config.calendar)
-        if a == b:
+        low, high = min(a, b), max(a, b)
+        if before is not None:
+            high = min(high, before)
+        if low >= high:
             continue
-        params: dict[str, Any] = {"low": min(a, b), "high": max(a, b), "exempt": exempt}
+        params: dict[str, Any] = {"low": low, "high": high, "exempt": exempt}
         if days == config.default_settlement_days:
             others = sorted(p for p, d in explicit.items() if d != days) or [""]
             providers = "p.provider NOT IN :others"

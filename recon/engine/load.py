@@ -498,11 +498,11 @@ def _vn_month(moment: datetime) -> date:
 
 
 def _changed_seeds(reader: _Reader, *, mark: int, since: datetime, as_of: datetime,
-                   config: EngineConfig,
+                   config: EngineConfig, before: datetime | None = None,
                    ) -> tuple[dict[int, PaymentRow], list[SettlementLineRow], set[int]]:
     """What changed at or after ``mark``, the subjects of discrepancies opened again since,
-    and the payments whose settlement deadline lies between ``since`` and ``as_of``: payments
-    by id, settlement lines, dossier ids."""
+    and the payments whose settlement deadline lies between ``since`` and ``as_of`` (paid
+    before ``before``, if given): payments by id, settlement lines, dossier ids."""
     ws = {"mark": mark}
     payments: dict[int, PaymentRow] = {}
 
@@ -530,7 +530,7 @@ def _changed_seeds(reader: _Reader, *, mark: int, since: datetime, as_of: dateti
         kind="line")]
     # ... and what fell due, or stopped being due: succeeded payments, still without a
     # settlement line, whose deadline lies between the previous as_of and this one
-    for condition, params, names in changes.fell_due(since, as_of, config):
+    for condition, params, names in changes.fell_due(since, as_of, config, before=before):
         add_payments(reader.rows(f"SELECT {_PAY_COLS} FROM payments p WHERE {condition}",
                                  _make_payment, kind="payment", params=params,
                                  expanding=names))
@@ -933,8 +933,10 @@ def _read_open_rows(reader: _Reader, *, month: date, previous: changes.Previous 
     seed_lines: list[SettlementLineRow] = list(earlier_lines)
     seed_dossiers: set[int] = set()
     if previous is not None and previous.mark is not None:
+        # (what fell due from the horizon on is read by the scans: only earlier payments)
         changed, changed_lines, changed_dossiers = _changed_seeds(
-            reader, mark=previous.mark, since=previous.as_of, as_of=as_of, config=config)
+            reader, mark=previous.mark, since=previous.as_of, as_of=as_of, config=config,
+            before=month_start(month))
         seed_payments.update((i, p) for i, p in changed.items() if i not in payments)
         seed_lines += [ln for ln in changed_lines if ln.id not in lines]
         seed_dossiers |= {d for d in changed_dossiers if d not in dossiers}

@@ -515,3 +515,33 @@ def test_a_dossier_reached_by_a_split_share_is_read_with_its_payment_through_an_
     summary = w.run("full")
     assert summary.open_from == OCT.isoformat()
     assert w.kinds() == []  # not underpaid, nor late for a closed month
+
+
+def test_a_payment_of_a_closed_month_that_falls_due_later_is_read_as_reading_everything_does(
+        db: Database, clock: FixedClock) -> None:
+    """A payment of September's last evening and one of October's first day, neither settled
+    nor due when the previous run judged them: by the next run, September closed, both are
+    overdue. The September one is read because it fell due since that run (the look-up of
+    what fell due covers the days before the horizon; the open months are read whole), and
+    the run writes what reading everything writes."""
+    w = World(db, clock)
+    late_evening = w.pay(180000, dossier_code=w.codes[w.dossier(received_at=received(SEP, 29))],
+                         paid_at=vn(SEP, 30, hour=22))
+    first_day = w.pay(180000, dossier_code=w.codes[w.dossier(received_at=received(OCT, 1))],
+                      paid_at=vn(OCT, 1))
+    w.run("full", as_of=vn(OCT, 1, hour=0))
+    assert w.kinds() == []  # not due yet
+    close(db, AUG, SEP)
+    w.later(hours=1)
+    as_of = vn(OCT, 20)
+    with read_snapshot(db) as conn:
+        previous = last_success(conn)
+        assert previous is not None
+        bounded = load_open(conn, month=OCT, previous=previous, as_of=as_of, config=w.config,
+                            parallel=False)
+        assert {late_evening, first_day} <= {p.id for p in bounded.payments}
+        everything = load_full(conn, parallel=False)
+        expected = writes(conn, everything, as_of, w.config, clock.now())
+        assert writes(conn, bounded, as_of, w.config, clock.now()) == expected
+        assert [i for i, *_ in expected[0] if i.startswith("missing_settlement")] == [
+            f"missing_settlement:payment={first_day}"]  # September's is held back
