@@ -1070,10 +1070,11 @@ def load_splits_full(conn: Connection) -> Splits:
 
 def with_splits(conn: Connection, loaded: Loaded) -> tuple[Loaded, Splits]:
     """A partial load (open months, incremental) completed for split payments: every
-    allocation of a loaded payment with its dossier (read whole: every payment of it), every
-    allocation to a loaded dossier with its payment (and that payment's settlement lines), to
-    a fixed point; and the refusals of the loaded payments. A reassessed dossier so sees the
-    share a split payment gave it."""
+    allocation of a loaded payment with its dossier, every allocation to a loaded dossier with
+    its payment, each read whole as the expansion reads its seeds (every payment of a dossier,
+    through its intent alone too; every line of a transaction; the payments a bank reference
+    may go to, with their dossiers), to a fixed point; and the refusals of the loaded
+    payments. A reassessed dossier so sees the share a split payment gave it."""
     return _completed_for_splits(_Reader(conn), _by_id(loaded.payments),
                                  _by_id(loaded.dossiers), loaded.lines, loaded.intents,
                                  loaded.previous_open)
@@ -1098,6 +1099,9 @@ def _completed_for_splits(reader: _Reader, payments: dict[int, PaymentRow],
     # payments are few: a million dossier ids bound and hashed cost seconds)
     every = (reader.rows(_ALL_ALLOCATIONS, _make_allocation)
              if len(new_dossiers) > _ALL_ALLOCATIONS_ABOVE else None)
+    lines = list(loaded_lines)
+    known_lines: set[int] | None = None
+    intent_rows: dict[int, IntentRow] | None = None
     while new_payments or new_dossiers:
         if every is not None:
             # (the first round's dossiers are the load's: looked up in place, a million)
@@ -1113,41 +1117,41 @@ def _completed_for_splits(reader: _Reader, payments: dict[int, PaymentRow],
         for row in found:
             allocations.setdefault((row.payment_id, row.dossier_id), row)
         want_payments = sorted({r.payment_id for r in found if r.payment_id not in payments})
-        want_dossiers = sorted({r.dossier_id for r in found if r.dossier_id not in dossiers})
-        more = reader.where_in(f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}", "p.id",
-                               want_payments, _make_payment, kind="payment")
-        more += [p for p in reader.where_in(
-            f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}", "p.dossier_id", want_dossiers,
-            _make_payment, kind="payment") if p.id not in payments]
-        # ... and those reaching them only through their intent: each dossier read whole
-        more += [p for p in reader.where_in(_THROUGH_INTENTS_OF, "i.dossier_id", want_dossiers,
-                                            _make_payment, kind="payment", any_of=True)
-                 if p.id not in payments]
-        for d in reader.where_in(f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d "
-                                 "WHERE {IN}", "d.id", want_dossiers, _make_dossier):
-            if d.id not in dossiers:
-                added_dossiers.append(d.id)
-            dossiers[d.id] = d
-        new_payments = []
-        for p in more:
+        want_dossiers = {r.dossier_id for r in found if r.dossier_id not in dossiers}
+        new_payments, new_dossiers = [], []
+        if not want_payments and not want_dossiers:
+            break
+        # what the shares reach, read whole as the open months' seeds are (_expand): every
+        # payment of their dossiers (those through their intent alone too), every line of
+        # their transactions, the payments a bank reference may go to, each with its
+        # dossier, and the intents of those with no dossier of their own
+        reached = {p.id: p for p in reader.where_in(
+            f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}", "p.id", want_payments,
+            _make_payment, kind="payment")}
+        more_dossiers, more_intents, more_lines = _expand(reader, reached, [], want_dossiers)
+        for p in reached.values():
             if p.id not in payments:
                 payments[p.id] = p
                 added.append(p)
                 if p.dossier_id is None:
                     new_payments.append(p)
-        new_dossiers = want_dossiers
-    lines = list(loaded_lines)
-    if added:
-        # the intents of those carrying no dossier of their own, as the core needs them
-        intent_rows = _by_id(intents)
-        _add_intents_for(reader, added, intent_rows)
+        for d in more_dossiers:
+            if d.id not in dossiers:
+                dossiers[d.id] = d
+                added_dossiers.append(d.id)
+                new_dossiers.append(d.id)
+        if more_intents:
+            intent_rows = intent_rows if intent_rows is not None else _by_id(intents)
+            for i in more_intents:
+                intent_rows.setdefault(i.id, i)
+        if more_lines:
+            known_lines = known_lines if known_lines is not None else {ln.id for ln in lines}
+            for ln in more_lines:
+                if ln.id not in known_lines:
+                    known_lines.add(ln.id)
+                    lines.append(ln)
+    if intent_rows is not None:
         intents = list(intent_rows.values())
-        known = {ln.id for ln in lines}
-        keys = {(p.provider, p.provider_txn_id) for p in added}
-        keys |= {(p.provider, p.bank_reference) for p in added if p.bank_reference is not None}
-        lines += [ln for ln in _by_keys(reader, "settlement_lines l", _LINE_COLS, "l", keys,
-                                        _make_line, "line") if ln.id not in known]
-        lines += _refunds_by_original(reader, keys, {ln.id for ln in lines})
     previous = set(previous_open)
     open_ids = "SELECT identity FROM discrepancies WHERE status = 'open' AND {IN}"
     if len(dossiers) > loaded_dossiers:  # (only ever added to)

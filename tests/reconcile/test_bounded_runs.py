@@ -85,6 +85,44 @@ def changed_payments(conn: Connection, mark: int) -> set[int]:
                             {"m": mark}).scalars())
 
 
+def split_transfer(db: Database, clock: FixedClock, transfer: int, dossiers: tuple[int, ...],
+                   *, through_intent: tuple[int, ...] = ()) -> None:
+    """``transfer`` made a payment of no dossier of its own, split 90.000 ₫ to each of
+    ``dossiers``; the payments ``through_intent`` left linked by their intent alone."""
+    with db.engine.begin() as conn:
+        for payment in (transfer, *through_intent):
+            conn.execute(text("UPDATE payments SET dossier_id = NULL WHERE id = :p"),
+                         {"p": payment})
+        for dossier in dossiers:
+            conn.execute(text("INSERT INTO payment_allocations (payment_id, dossier_id, amount, "
+                              "created_at) VALUES (:p, :d, 90000, :at)"),
+                         {"p": transfer, "d": dossier, "at": clock.now()})
+
+
+def core_findings(rows: Loaded, split: Splits, as_of: datetime,
+                  config: EngineConfig) -> list[Any]:
+    """What the core finds over ``rows`` and ``split``."""
+    return reconcile(dossiers=rows.dossiers, intents=rows.intents, payments=rows.payments,
+                     settlement_lines=rows.lines, as_of=as_of, config=config,
+                     allocations=split.allocations, unsplit=split.unsplit).discrepancies
+
+
+def clean_then_closed(w: World, db: Database) -> None:
+    """A full run that finds nothing, then August and September closed an hour later."""
+    w.run("full")
+    assert w.kinds() == []  # each dossier paid in full, every payment settled
+    close(db, AUG, SEP)
+    w.later(hours=1)
+
+
+def open_months_with_splits(conn: Connection, w: World) -> tuple[Loaded, Splits]:
+    """The bounded load of October on, completed for split payments, after the last run."""
+    previous = last_success(conn)
+    assert previous is not None
+    return load_open_with_splits(conn, month=OCT, previous=previous, as_of=w.clock.now(),
+                                 config=w.config, parallel=False)
+
+
 class History:
     """Two closed months (August, September 2026) behind two open ones, with a dossier of
     each shape: clean and closed, short and still open, received in a closed month and paid
@@ -424,44 +462,25 @@ def test_a_transfer_split_across_the_horizon_is_read_with_both_dossiers(
         w.settle("vnpay", w.txn_of(transfer), 180000, settled_on=date(2026, 9, 26))
         own = w.pay(50000, dossier_code=w.codes[alone], paid_at=vn(OCT, 2))
         w.settle("vnpay", w.txn_of(own), 50000, settled_on=date(2026, 10, 3))
-    with db.engine.begin() as conn:
-        conn.execute(text("UPDATE payments SET dossier_id = NULL WHERE id = :p"),
-                     {"p": transfer})
-        for dossier in (alone, other):
-            conn.execute(text("INSERT INTO payment_allocations (payment_id, dossier_id, amount, "
-                              "created_at) VALUES (:p, :d, 90000, :at)"),
-                         {"p": transfer, "d": dossier, "at": clock.now()})
-    w.run("full")
-    assert w.kinds() == []  # each dossier paid in full, both payments settled
-    close(db, AUG, SEP)
-    w.later(hours=1)
+    split_transfer(db, clock, transfer, (alone, other))
+    clean_then_closed(w, db)
     with read_snapshot(db) as conn:
-        previous = last_success(conn)
-        assert previous is not None
-        bounded, splits = load_open_with_splits(conn, month=OCT, previous=previous,
-                                                as_of=clock.now(), config=w.config,
-                                                parallel=False)
+        bounded, splits = open_months_with_splits(conn, w)
         assert {alone, other} <= {d.id for d in bounded.dossiers}
         assert {own, transfer} <= {p.id for p in bounded.payments}
         assert sorted((a.payment_id, a.dossier_id) for a in splits.allocations) == sorted(
             [(transfer, alone), (transfer, other)])
         # the same as completing the plain open months' load
         again, again_splits = with_splits(conn, load_open(
-            conn, month=OCT, previous=previous, as_of=clock.now(), config=w.config,
+            conn, month=OCT, previous=last_success(conn), as_of=clock.now(), config=w.config,
             parallel=False))
         assert [sorted(rows) for rows in again] == [sorted(rows) for rows in bounded]
         assert sorted(again_splits.allocations) == sorted(splits.allocations)
         assert sorted(again_splits.unsplit) == sorted(splits.unsplit)
         # ... and the core finds over it what it finds over everything
         everything, every_split = load_full(conn, parallel=False), load_splits_full(conn)
-
-        def found(rows: Loaded, split: Splits) -> list[Any]:
-            return reconcile(dossiers=rows.dossiers, intents=rows.intents,
-                             payments=rows.payments, settlement_lines=rows.lines,
-                             as_of=clock.now(), config=w.config, allocations=split.allocations,
-                             unsplit=split.unsplit).discrepancies
-
-        assert found(bounded, splits) == found(everything, every_split)
+        assert core_findings(bounded, splits, clock.now(), w.config) == core_findings(
+            everything, every_split, clock.now(), w.config)
     summary = w.run("full")
     assert summary.open_from == OCT.isoformat()
     assert w.kinds() == []  # a dossier or payment not read: underpaid, or a share unmatched
@@ -481,37 +500,18 @@ def test_a_dossier_reached_by_a_split_share_is_read_with_its_payment_through_an_
     w.settle("vnpay", w.txn_of(transfer), 180000, settled_on=date(2026, 9, 26))
     by_intent = w.pay(90000, reference=w.intent(paid_twice, 90000), paid_at=vn(SEP, 27))
     w.settle("vnpay", w.txn_of(by_intent), 90000, settled_on=date(2026, 9, 28))
-    with db.engine.begin() as conn:
-        conn.execute(text("UPDATE payments SET dossier_id = NULL WHERE id IN (:p, :q)"),
-                     {"p": transfer, "q": by_intent})
-        for dossier in (share_only, paid_twice):
-            conn.execute(text("INSERT INTO payment_allocations (payment_id, dossier_id, amount, "
-                              "created_at) VALUES (:p, :d, 90000, :at)"),
-                         {"p": transfer, "d": dossier, "at": clock.now()})
-    w.run("full")
-    assert w.kinds() == []  # each dossier paid in full, both payments settled
-    close(db, AUG, SEP)
-    w.later(hours=1)
+    split_transfer(db, clock, transfer, (share_only, paid_twice), through_intent=(by_intent,))
+    clean_then_closed(w, db)
     with read_snapshot(db) as conn:
-        previous = last_success(conn)
-        assert previous is not None
-        bounded, splits = load_open_with_splits(conn, month=OCT, previous=previous,
-                                                as_of=clock.now(), config=w.config,
-                                                parallel=False)
+        bounded, splits = open_months_with_splits(conn, w)
         assert {share_only, paid_twice} <= {d.id for d in bounded.dossiers}
         assert {transfer, by_intent} <= {p.id for p in bounded.payments}
         intent_id = conn.execute(text("SELECT intent_id FROM payments WHERE id = :p"),
                                  {"p": by_intent}).scalar_one()
         assert intent_id in {i.id for i in bounded.intents}
         everything, every_split = load_full(conn, parallel=False), load_splits_full(conn)
-
-        def found(rows: Loaded, split: Splits) -> list[Any]:
-            return reconcile(dossiers=rows.dossiers, intents=rows.intents,
-                             payments=rows.payments, settlement_lines=rows.lines,
-                             as_of=clock.now(), config=w.config, allocations=split.allocations,
-                             unsplit=split.unsplit).discrepancies
-
-        assert found(bounded, splits) == found(everything, every_split) == []
+        assert core_findings(bounded, splits, clock.now(), w.config) == core_findings(
+            everything, every_split, clock.now(), w.config) == []
     summary = w.run("full")
     assert summary.open_from == OCT.isoformat()
     assert w.kinds() == []  # not underpaid, nor late for a closed month
@@ -545,3 +545,34 @@ def test_a_payment_of_a_closed_month_that_falls_due_later_is_read_as_reading_eve
         assert writes(conn, bounded, as_of, w.config, clock.now()) == expected
         assert [i for i, *_ in expected[0] if i.startswith("missing_settlement")] == [
             f"missing_settlement:payment={first_day}"]  # September's is held back
+
+
+def test_a_payment_reached_by_a_split_share_brings_the_payment_its_bank_line_goes_to(
+        db: Database, clock: FixedClock) -> None:
+    """A September bank transfer of a dossier reached only by a split share carries the same
+    bank reference as an earlier transfer of another September dossier, whose statement line
+    the core gives to the earlier one (the lowest id carrying it). The bounded load reads that
+    earlier payment too, so the line is not taken for a second settlement of the later one."""
+    w = World(db, clock)
+    other = w.dossier(received_at=received(SEP, 8), amounts=(180000,))
+    share_and_bank = w.dossier(received_at=received(SEP, 9), amounts=(180000,))
+    share_only = w.dossier(received_at=received(OCT, 3), amounts=(90000,))
+    earlier = w.pay(180000, provider="sepay", txn="SE801", dossier_code=w.codes[other],
+                    paid_at=vn(SEP, 10), bank_reference="FT26253000007")
+    later = w.pay(90000, provider="sepay", txn="SE802", dossier_code=w.codes[share_and_bank],
+                  paid_at=vn(SEP, 11), bank_reference="FT26253000007")
+    w.settle("sepay", "FT26253000007", 180000, settled_on=date(2026, 9, 12))
+    w.settle("sepay", "SE802", 90000, settled_on=date(2026, 9, 12))  # the later one's own
+    transfer = w.pay(180000, paid_at=vn(SEP, 25))
+    w.settle("vnpay", w.txn_of(transfer), 180000, settled_on=date(2026, 9, 26))
+    split_transfer(db, clock, transfer, (share_only, share_and_bank))
+    with read_snapshot(db) as conn:
+        assert core_findings(load_full(conn, parallel=False), load_splits_full(conn),
+                             clock.now(), w.config) == []
+    clean_then_closed(w, db)
+    with read_snapshot(db) as conn:
+        bounded, splits = open_months_with_splits(conn, w)
+        assert {transfer, later, earlier} <= {p.id for p in bounded.payments}
+        assert core_findings(bounded, splits, clock.now(), w.config) == []
+    w.run("full")
+    assert w.kinds() == []  # no second settlement, nothing late for a closed month
