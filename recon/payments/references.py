@@ -233,6 +233,19 @@ def find_reference_matches(
     return sorted(found.values(), key=ReferenceMatch.rank)
 
 
+def without_overlaps(matches: list[ReferenceMatch]) -> list[ReferenceMatch]:
+    """``matches`` (best first) less each that shares a character of the memo with a better
+    one, best first. Two references a payer wrote never overlap; a reference's tail glued to
+    the next word across a separator can make a valid look-alike (``HS69UJTHSEM3.NGUYEN``
+    holds ``HSEM3NGUYENV``: about one memo in 6,000 of that shape), which must not make a
+    transfer look as if it paid two dossiers."""
+    kept: list[ReferenceMatch] = []
+    for match in matches:
+        if all(match.end <= k.start or match.start >= k.end for k in kept):
+            kept.append(match)
+    return kept
+
+
 def find_references(
     memo: str, prefix: str = DEFAULT_PREFIX, *, length: int = REFERENCE_LENGTH
 ) -> list[str]:
@@ -253,4 +266,5 @@ __all__ = [
     "is_valid",
     "mint",
     "normalize",
+    "without_overlaps",
 ]

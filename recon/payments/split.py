@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from recon.payments.references import find_reference_matches
+from recon.payments.references import find_reference_matches, without_overlaps
 
 _ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
@@ -74,10 +74,11 @@ class Refusal:
 
 def memo_references(memo: str | None, prefix: str) -> list[str]:
     """Every valid reference in ``memo`` in the order written, a repeated one as often as it
-    is written (so that a duplicate can be named)."""
+    is written (so that a duplicate can be named); of references overlapping in the memo,
+    the best (:func:`recon.payments.references.without_overlaps`)."""
     if not memo:
         return []
-    matches = find_reference_matches(memo, prefix)
+    matches = without_overlaps(find_reference_matches(memo, prefix))
     # find_reference_matches keeps each reference once; count how often each is written
     normalized = memo.translate(_ASCII_UPPER)  # ASCII only: indices stay the memo's
     out: list[tuple[int, str]] = []

@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recon.payments.references import mint
+from recon.payments.references import find_references, mint
 from recon.payments.split import (
     AllocationPlan,
     Owed,
@@ -62,6 +62,28 @@ def test_memo_references_in_order_with_repeats() -> None:
     assert is_multi_reference(memo, "HS")
     assert not is_multi_reference(f"chuyen tien {A}", "HS")
     assert memo_references(None, "HS") == []
+
+
+#: a bank feed's memo around a reference, whose tail and the next word make a valid look-alike
+LOOK_ALIKE_MEMO = "MBVCB.3278907687.HS69UJTHSEM3.NGUYEN VAN A chuyen tien"
+
+
+def test_a_look_alike_overlapping_a_reference_is_not_a_second_one() -> None:
+    # the one-reference matcher still tries both, best first: only an intent's can match
+    assert find_references(LOOK_ALIKE_MEMO, "HS") == ["HS69UJTHSEM3", "HSEM3NGUYENV"]
+    assert memo_references(LOOK_ALIKE_MEMO, "HS") == ["HS69UJTHSEM3"]
+    assert not is_multi_reference(LOOK_ALIKE_MEMO, "HS")
+    # two references written apart stay two, each without its look-alike
+    two = f"{LOOK_ALIKE_MEMO} va HS23V6HSZD8Y.NGUYEN VAN B"
+    assert memo_references(two, "HS") == ["HS69UJTHSEM3", "HS23V6HSZD8Y"]
+
+
+def test_a_bank_feed_memo_names_its_one_reference_whatever_was_minted() -> None:
+    rng = random.Random(2026)
+    for _ in range(20_000):  # about three look-alikes among them
+        ref = mint(rng=rng.randrange)
+        memo = f"MBVCB.3278907687.{ref}.NGUYEN VAN A chuyen tien"
+        assert memo_references(memo, "HS") == [ref], memo
 
 
 owed_st = st.integers(min_value=0, max_value=5_000_000)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from recon.models import AuditEvent, Payment, PaymentAllocation
+from recon.payments import intents as intents_module
 from tests.webhooks.whkit import TOTAL, Hooks, is_accepted
 
 CODE_B = "000.00.21.H57-210401-0002"
@@ -116,3 +118,19 @@ def test_each_split_dossier_reads_as_paid_at_the_desk_and_in_reports(hooks: Hook
         assert paid_amounts(s, ids) == {ids[0]: TOTAL, ids[1]: TOTAL}
         assert _outstanding_figure(s, None, None).count == outstanding_before - 2
         assert CODE_B not in {r.code for r in owing_queue(s, day).rows}  # owes nothing now
+
+
+def test_a_look_alike_in_the_memo_leaves_the_transfer_matched_to_its_intent(
+        hooks: Hooks, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reference's tail and the next word of the memo make a valid look-alike: the
+    transfer is still one payment of its intent, not a refused two-dossier transfer."""
+    monkeypatch.setattr(intents_module, "mint", lambda prefix: "HS69UJTHSEM3")
+    intent = hooks.intent("sepay")
+    assert intent.reference == "HS69UJTHSEM3"
+    response = hooks.send(hooks.call("sepay", intent))  # memo: MBVCB.….HS69UJTHSEM3.NGUYEN …
+    assert is_accepted("sepay", response)
+    (payment,) = hooks.payments()
+    assert payment.intent_id == intent.id
+    with hooks.db.read() as s:
+        assert s.scalar(select(Payment.split_refusal).where(Payment.id == payment.id)) is None
+    assert _events(hooks, "payment.split_refused") == []
