@@ -64,10 +64,14 @@ _BATCH_LINES = (
     f"l.settled_on, l.transaction_at, {REFUND_OF} FROM settlement_lines l "
     "JOIN settlement_files f ON f.id = l.file_id "
     "WHERE l.provider IN :providers AND (f.profile IS NULL OR f.profile NOT IN :statements)")
+# the credits: the lines of the statement files, named by their ids (file_id's index). Joined
+# to the files by their profile, the planner took a statement for an average file (most lines
+# are the providers' reports) and walked every line of the window for a few hundred credits:
+# 0.35 s of a bounded full run at 5M dossiers, on its critical path, against 2 ms.
+_STATEMENT_FILES = "SELECT f.id FROM settlement_files f WHERE f.profile IN :statements"
 _CREDITS = (
     "SELECT l.id, l.provider_txn_id, l.amount, l.settled_on, COALESCE(l.reference, ''), "
-    "l.transaction_at, l.file_id FROM settlement_lines l "
-    "JOIN settlement_files f ON f.id = l.file_id WHERE f.profile IN :statements")
+    "l.transaction_at, l.file_id FROM settlement_lines l WHERE l.file_id IN :statement_files")
 _WINDOW = " AND l.settled_on >= :low AND l.settled_on <= :high"
 _FROM = " AND l.settled_on >= :low"
 _BEFORE_OPENS = " AND l.settled_on >= :low AND l.settled_on < :opens"
@@ -322,12 +326,20 @@ def _read_rows(conn: Connection, params: dict[str, Any], window: str, *, batch: 
                                    .columns(transaction_at=UTCDateTime()), params)] if batch else []
     if not credits:
         return lines, [], []
+    files = _statement_files(conn, params)
     bank = [BankCredit(int(r[0]), r[1], int(r[2]), _day(r[3]), r[4] or "", r[5], int(r[6]))
-            for r in conn.execute(_bind(text(_CREDITS + window), "statements")
-                                  .columns(transaction_at=UTCDateTime()), params)]
+            for r in conn.execute(_bind(text(_CREDITS + window), "statement_files")
+                                  .columns(transaction_at=UTCDateTime()),
+                                  {**params, "statement_files": files})]
     deductions = [Deduction(r[0], "chargeback", r[1], int(r[2]))
                   for r in conn.execute(_bind(text(_REFUNDED), "providers"), params)]
     return lines, bank, deductions
+
+
+def _statement_files(conn: Connection, params: Mapping[str, Any]) -> list[int]:
+    """The ids of the files imported with a bank-statement profile (a handful a month)."""
+    return [int(i) for i in conn.execute(_bind(text(_STATEMENT_FILES), "statements"),
+                                         {"statements": params["statements"]}).scalars()]
 
 
 def _pg_sql(sql: str) -> str:
@@ -344,6 +356,7 @@ def _read_pg(conn: Connection, params: dict[str, Any], window: str, *, batch: bo
     row per line (a full run's batch lines are most of the settlement lines). ``settled_on``
     comes as a date, ``transaction_at`` as an aware datetime, the amounts as ints."""
     raw: Any = conn.connection.dbapi_connection
+    files = _statement_files(conn, params) if credits else []
     with raw.cursor(binary=True) as cursor:
         lines: list[SettlementLineRow] = []
         if batch:
@@ -351,7 +364,7 @@ def _read_pg(conn: Connection, params: dict[str, Any], window: str, *, batch: bo
             lines = list(map(_make_line, cursor.fetchall()))
         if not credits:
             return lines, [], []
-        cursor.execute(_pg_sql(_CREDITS + window), params)
+        cursor.execute(_pg_sql(_CREDITS + window), {**params, "statement_files": files})
         bank = list(map(_make_credit, cursor.fetchall()))
         cursor.execute(_pg_sql(_REFUNDED), params)
         deductions = [Deduction(r[0], "chargeback", r[1], int(r[2]))

@@ -58,6 +58,11 @@ class SettlementLine(Base):
         Index("ix_settlement_lines_transaction_at", "transaction_at"),
         # a payment's refund lines (migration 0032)
         Index("ix_settlement_lines_provider_original", "provider", "original_txn_id"),
+        # the few lines whose file stated another net, read by the payout pass of every run
+        # (migration 0041)
+        Index("ix_settlement_lines_stated_net", "settled_on",
+              postgresql_where=text("stated_net IS NOT NULL"),
+              sqlite_where=text("stated_net IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
