@@ -307,7 +307,10 @@ def _read(conn: Connection, params: dict[str, Any], window: str, *, batch: bool 
           credits: bool = True,
           ) -> tuple[list[SettlementLineRow], list[BankCredit], list[Deduction]]:
     """The batch lines (none unless ``batch``), the credits and the deductions (neither
-    unless ``credits``)."""
+    unless ``credits``). The two readers below take the statement files' ids in ``params``
+    (``statement_files``), looked up here once."""
+    if credits:
+        params = {**params, "statement_files": _statement_files(conn, params)}
     if (conn.dialect.name == "postgresql" and conn.connection.dbapi_connection is not None
             and conn.connection.dbapi_connection.info.parameter_status("TimeZone") == "UTC"):
         # (a run's read snapshot sets the session's time zone to UTC: the aware datetimes
@@ -326,11 +329,9 @@ def _read_rows(conn: Connection, params: dict[str, Any], window: str, *, batch: 
                                    .columns(transaction_at=UTCDateTime()), params)] if batch else []
     if not credits:
         return lines, [], []
-    files = _statement_files(conn, params)
     bank = [BankCredit(int(r[0]), r[1], int(r[2]), _day(r[3]), r[4] or "", r[5], int(r[6]))
             for r in conn.execute(_bind(text(_CREDITS + window), "statement_files")
-                                  .columns(transaction_at=UTCDateTime()),
-                                  {**params, "statement_files": files})]
+                                  .columns(transaction_at=UTCDateTime()), params)]
     deductions = [Deduction(r[0], "chargeback", r[1], int(r[2]))
                   for r in conn.execute(_bind(text(_REFUNDED), "providers"), params)]
     return lines, bank, deductions
@@ -356,7 +357,6 @@ def _read_pg(conn: Connection, params: dict[str, Any], window: str, *, batch: bo
     row per line (a full run's batch lines are most of the settlement lines). ``settled_on``
     comes as a date, ``transaction_at`` as an aware datetime, the amounts as ints."""
     raw: Any = conn.connection.dbapi_connection
-    files = _statement_files(conn, params) if credits else []
     with raw.cursor(binary=True) as cursor:
         lines: list[SettlementLineRow] = []
         if batch:
@@ -364,7 +364,7 @@ def _read_pg(conn: Connection, params: dict[str, Any], window: str, *, batch: bo
             lines = list(map(_make_line, cursor.fetchall()))
         if not credits:
             return lines, [], []
-        cursor.execute(_pg_sql(_CREDITS + window), {**params, "statement_files": files})
+        cursor.execute(_pg_sql(_CREDITS + window), params)
         bank = list(map(_make_credit, cursor.fetchall()))
         cursor.execute(_pg_sql(_REFUNDED), params)
         deductions = [Deduction(r[0], "chargeback", r[1], int(r[2]))
