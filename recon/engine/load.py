@@ -801,53 +801,105 @@ def _by_id(rows: Sequence[_R]) -> dict[Any, _R]:
     return dict(zip(map(_first, rows), rows, strict=True))
 
 
+class _Dossiers:
+    """The dossiers a partial load holds, looked up and added to by id: those read by id and,
+    in a bounded full load, every one numbered from ``lo`` on, from a scan that may still be
+    under way. Lookups never wait for that scan (an id from ``lo`` on is in it: it reads them
+    all in the load's snapshot), so the load completes, and the core walks the payments and
+    lines, while the dossiers' rows are still being built; :meth:`rows` waits for them."""
+
+    __slots__ = ("_by_id", "_lo", "_scan", "_span", "done_at")
+
+    def __init__(self, by_id: dict[int, DossierRow], *, lo: int | None = None,
+                 scan: Future[list[DossierRow]] | None = None, span: int = 0) -> None:
+        self._by_id, self._lo, self._scan, self._span = by_id, lo, scan, span
+        self.done_at: float | None = None
+
+    def __contains__(self, dossier_id: object) -> bool:
+        return dossier_id in self._by_id or (
+            self._lo is not None and isinstance(dossier_id, int) and dossier_id >= self._lo)
+
+    def add(self, row: DossierRow) -> bool:
+        """Hold ``row`` unless its dossier is held already; whether it was added."""
+        if row.id in self:
+            return False
+        self._by_id[row.id] = row
+        return True
+
+    def at_most(self) -> int:
+        """How many dossiers are held, at most (the scan's ids are a range)."""
+        return len(self._by_id) + self._span
+
+    def ids(self) -> list[int]:
+        """Every held dossier's id (waits for the scan)."""
+        return [d.id for d in self.rows()]
+
+    def rows(self) -> list[DossierRow]:
+        """Every held dossier (waits for the scan, the first time)."""
+        # (those held by id are all below ``lo``: :meth:`add` refuses the scan's)
+        scanned = self._scan.result() if self._scan is not None else []
+        if self.done_at is None:
+            self.done_at = time.perf_counter()
+        return [*scanned, *self._by_id.values()]
+
+
 def _payment_and_dossier(row: Sequence[Any]) -> tuple[PaymentRow, int | None]:
     return _make_payment(row[:-1]), row[-1]
 
 
-def _read_open(reader: _Reader, month: date, *, parallel: bool,
-               ) -> tuple[list[PaymentRow], list[SettlementLineRow], list[DossierRow],
+#: what a bounded load runs on its own connection while its scans go on, handed the open
+#: months' settlement lines (a call that waits for their scan)
+WhileScanning = Callable[[Callable[[], list[SettlementLineRow]]], None]
+
+
+def _read_open(reader: _Reader, month: date, pool: ThreadPoolExecutor | None,
+               while_scanning: WhileScanning | None = None,
+               ) -> tuple[list[PaymentRow], list[SettlementLineRow], _Dossiers,
                           list[IntentRow], list[PaymentRow], list[SettlementLineRow]]:
     """The open months' payments, lines and intents, the dossiers from the first one received
     in them on (every one, read whole) and those below it the open payments name, and the
-    payments and lines before the horizon that link to them (the seeds of :func:`_expand`)."""
+    payments and lines before the horizon that link to them (the seeds of :func:`_expand`).
+    ``while_scanning`` runs on the caller's connection once its own reads are done, while the
+    scans (on ``pool``, PostgreSQL) still build their rows. The dossiers' scan is left under
+    way (see :class:`_Dossiers`)."""
     names, values = _horizon_params(month, reader.pg)
-    pool = (ThreadPoolExecutor(max_workers=4, thread_name_prefix="recon-load")
-            if reader.pg and parallel else None)
-    with pool or contextlib.nullcontext():
-        reads = _OpenReads(reader, pool, names, values)
-        lo = first_open_dossier(reader.conn, month_start(month))
-        payments_f = reads.scan(_OPEN_PAYMENTS, _make_payment, "payment")
-        lines_f = reads.scan(_OPEN_LINES, _make_line, "line")
-        from_lo_f = reads.scan(_DOSSIERS_FROM, _make_dossier, "dossier", lo=lo)
-        earlier_from_f = reads.scan(_EARLIER_FROM, _make_payment, "payment", lo=lo)
-        intents = reads.rows(_OPEN_INTENTS, _make_intent)
-        through_intents = reads.rows(_EARLIER_THROUGH_INTENTS, _payment_and_dossier,
-                                     kind="payment")
-        across, lines_across = _across_rows(reader, month, reads.rows(_ACROSS, _pair))
-        open_payments = payments_f.result()
-        # every dossier from ``lo`` on is read whole (its payments before the horizon too):
-        # the open months' dossiers, paid or not, and the few of older months numbered among
-        # them; below ``lo``, those the open payments name, directly or through their intent
-        # (walked in C: no Python statement per payment)
-        below_ids = {*filter(lo.__gt__, filter(None, map(_dossier_of_payment, open_payments))),
-                     *(i.dossier_id for i in intents
-                       if i.dossier_id is not None and i.dossier_id < lo)}
-        below = sorted(below_ids)
-        dossiers = from_lo_f.result()
-        dossiers += reader.where_in(f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d "
-                                    "WHERE {IN}", "d.id", below, _make_dossier, any_of=True)
-        # their payments before the horizon
-        horizon_at = month_start(month)
-        earlier = earlier_from_f.result()
-        earlier += [p for p in reader.where_in(f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}",
-                                               "p.dossier_id", below, _make_payment,
-                                               kind="payment", any_of=True)
-                    if p.paid_at is not None and p.paid_at < horizon_at]
-        earlier += [p for p, dossier in through_intents
-                    if dossier is not None and (dossier >= lo or dossier in below_ids)]
-        earlier += across
-        return open_payments, lines_f.result(), dossiers, intents, earlier, lines_across
+    reads = _OpenReads(reader, pool, names, values)
+    lo = first_open_dossier(reader.conn, month_start(month))
+    span = max(0, int(reader.conn.execute(text(
+        "SELECT COALESCE(MAX(id), 0) FROM dossiers")).scalar_one()) - lo + 1)
+    payments_f = reads.scan(_OPEN_PAYMENTS, _make_payment, "payment")
+    lines_f = reads.scan(_OPEN_LINES, _make_line, "line")
+    from_lo_f = reads.scan(_DOSSIERS_FROM, _make_dossier, "dossier", lo=lo)
+    earlier_from_f = reads.scan(_EARLIER_FROM, _make_payment, "payment", lo=lo)
+    intents = reads.rows(_OPEN_INTENTS, _make_intent)
+    through_intents = reads.rows(_EARLIER_THROUGH_INTENTS, _payment_and_dossier,
+                                 kind="payment")
+    across, lines_across = _across_rows(reader, month, reads.rows(_ACROSS, _pair))
+    if while_scanning is not None:
+        while_scanning(lines_f.result)
+    open_payments = payments_f.result()
+    # every dossier from ``lo`` on is read whole (its payments before the horizon too):
+    # the open months' dossiers, paid or not, and the few of older months numbered among
+    # them; below ``lo``, those the open payments name, directly or through their intent
+    # (walked in C: no Python statement per payment)
+    below_ids = {*filter(lo.__gt__, filter(None, map(_dossier_of_payment, open_payments))),
+                 *(i.dossier_id for i in intents
+                   if i.dossier_id is not None and i.dossier_id < lo)}
+    below = sorted(below_ids)
+    dossiers = _Dossiers(_by_id(reader.where_in(
+        f"SELECT d.id, d.code, {_FEE_TOTAL} FROM dossiers d WHERE {{IN}}", "d.id", below,
+        _make_dossier, any_of=True)), lo=lo, scan=from_lo_f, span=span)
+    # their payments before the horizon
+    horizon_at = month_start(month)
+    earlier = earlier_from_f.result()
+    earlier += [p for p in reader.where_in(f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}",
+                                           "p.dossier_id", below, _make_payment,
+                                           kind="payment", any_of=True)
+                if p.paid_at is not None and p.paid_at < horizon_at]
+    earlier += [p for p, dossier in through_intents
+                if dossier is not None and (dossier >= lo or dossier in below_ids)]
+    earlier += across
+    return open_payments, lines_f.result(), dossiers, intents, earlier, lines_across
 
 
 def _pair(row: Sequence[Any]) -> tuple[str, str]:
@@ -885,8 +937,10 @@ def load_open(conn: Connection, *, month: date, previous: changes.Previous | Non
     ``previous`` run's mark, what fell due since its ``as_of``, and the subjects of every open
     discrepancy. What is left unread is closed, unchanged and judged already: the run would
     write nothing about it."""
-    return _read_open_rows(_Reader(conn), month=month, previous=previous, as_of=as_of,
-                           config=config, parallel=parallel).loaded()
+    reader = _Reader(conn)
+    with _scan_pool(reader, parallel) as pool:
+        return _read_open_rows(reader, month=month, previous=previous, as_of=as_of,
+                               config=config, pool=pool).loaded()
 
 
 def load_open_with_splits(conn: Connection, *, month: date,
@@ -894,37 +948,87 @@ def load_open_with_splits(conn: Connection, *, month: date,
                           config: EngineConfig, parallel: bool = True,
                           ) -> tuple[Loaded, Splits]:
     """:func:`with_splits` of :func:`load_open`, the rows by id built once."""
+    with open_load(conn, month=month, previous=previous, as_of=as_of, config=config,
+                   parallel=parallel) as load:
+        return load.loaded(), load.splits
+
+
+class OpenLoad:
+    """A bounded full load completed for split payments (:func:`open_load`): everything but
+    the dossiers' rows, which :meth:`dossiers` waits for (the core asks for them only after
+    walking the payments and lines, as with :class:`FullLoad`)."""
+
+    def __init__(self, completed: _Completed) -> None:
+        self._completed = completed
+        self.payments, self.lines = completed.payments, completed.lines
+        self.intents, self.previous_open = completed.intents, completed.previous_open
+        self.splits = completed.splits
+
+    def dossiers(self) -> list[DossierRow]:
+        return self._completed.dossiers.rows()
+
+    @property
+    def dossiers_done(self) -> float | None:
+        """When the dossiers' rows were ready (``perf_counter``), once asked for."""
+        return self._completed.dossiers.done_at
+
+    def loaded(self) -> Loaded:
+        return Loaded(self.dossiers(), self.intents, self.payments, self.lines,
+                      self.previous_open)
+
+
+@contextlib.contextmanager
+def open_load(conn: Connection, *, month: date, previous: changes.Previous | None,
+              as_of: datetime, config: EngineConfig, parallel: bool = True,
+              while_scanning: WhileScanning | None = None) -> Iterator[OpenLoad]:
+    """:func:`load_open_with_splits` whose dossiers' scan (PostgreSQL) goes on while the
+    caller reconciles: the block runs once the rest is read and completed, and its end waits
+    for the scan. ``while_scanning`` is handed the open months' lines, every line settled from
+    the first day of ``month`` on (those the load adds to them are all settled before it),
+    and runs on ``conn`` while the other scans go on."""
     reader = _Reader(conn)
-    rows = _read_open_rows(reader, month=month, previous=previous, as_of=as_of,
-                           config=config, parallel=parallel)
-    return _completed_for_splits(reader, rows.payments, rows.dossiers,
-                                 list(rows.lines.values()), list(rows.intents.values()),
-                                 rows.previous_open)
+    with _scan_pool(reader, parallel) as pool:
+        rows = _read_open_rows(reader, month=month, previous=previous, as_of=as_of,
+                               config=config, pool=pool, while_scanning=while_scanning)
+        yield OpenLoad(_completed_for_splits(
+            reader, rows.payments, rows.dossiers, list(rows.lines.values()),
+            list(rows.intents.values()), rows.previous_open))
+
+
+@contextlib.contextmanager
+def _scan_pool(reader: _Reader, parallel: bool) -> Iterator[ThreadPoolExecutor | None]:
+    """The open months' scans' threads (PostgreSQL: at most four at once, each on a connection
+    of its own in the caller's snapshot), shut down when their rows are all in."""
+    if not (reader.pg and parallel):
+        yield None
+        return
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="recon-load") as pool:
+        yield pool
 
 
 class _OpenRows(NamedTuple):
     """The rows of a bounded full load, by id."""
 
-    dossiers: dict[int, DossierRow]
+    dossiers: _Dossiers
     intents: dict[int, IntentRow]
     payments: dict[int, PaymentRow]
     lines: dict[int, SettlementLineRow]
     previous_open: list[str]
 
     def loaded(self) -> Loaded:
-        return Loaded(list(self.dossiers.values()), list(self.intents.values()),
+        return Loaded(self.dossiers.rows(), list(self.intents.values()),
                       list(self.payments.values()), list(self.lines.values()),
                       self.previous_open)
 
 
 def _read_open_rows(reader: _Reader, *, month: date, previous: changes.Previous | None,
-                    as_of: datetime, config: EngineConfig, parallel: bool) -> _OpenRows:
+                    as_of: datetime, config: EngineConfig, pool: ThreadPoolExecutor | None,
+                    while_scanning: WhileScanning | None = None) -> _OpenRows:
     """:func:`load_open`'s rows, by id."""
-    open_payments, open_lines, open_dossiers, intents, earlier, earlier_lines = _read_open(
-        reader, month, parallel=parallel)
+    open_payments, open_lines, dossiers, intents, earlier, earlier_lines = _read_open(
+        reader, month, pool, while_scanning)
     payments: dict[int, PaymentRow] = _by_id(open_payments)
     lines: dict[int, SettlementLineRow] = _by_id(open_lines)
-    dossiers: dict[int, DossierRow] = _by_id(open_dossiers)
     intent_rows: dict[int, IntentRow] = _by_id(intents)
 
     # the seeds of the expansion: linked from before the horizon, changed, fallen due, and
@@ -961,7 +1065,7 @@ def _read_open_rows(reader: _Reader, *, month: date, previous: changes.Previous 
         for ln in more_lines:
             lines.setdefault(ln.id, ln)
         for d in more_dossiers:
-            dossiers.setdefault(d.id, d)
+            dossiers.add(d)
         for i in more_intents:
             intent_rows.setdefault(i.id, i)
     return _OpenRows(dossiers, intent_rows, payments, lines, previous_open)
@@ -1022,6 +1126,7 @@ __all__ = [
     "CHUNK",
     "FullLoad",
     "Loaded",
+    "OpenLoad",
     "Splits",
     "chunks",
     "full_load",
@@ -1031,6 +1136,7 @@ __all__ = [
     "load_open",
     "load_open_with_splits",
     "load_splits_full",
+    "open_load",
     "read_snapshot",
     "with_splits",
 ]
@@ -1075,45 +1181,63 @@ def with_splits(conn: Connection, loaded: Loaded) -> tuple[Loaded, Splits]:
     through its intent alone too; every line of a transaction; the payments a bank reference
     may go to, with their dossiers), to a fixed point; and the refusals of the loaded
     payments. A reassessed dossier so sees the share a split payment gave it."""
-    return _completed_for_splits(_Reader(conn), _by_id(loaded.payments),
-                                 _by_id(loaded.dossiers), loaded.lines, loaded.intents,
-                                 loaded.previous_open)
+    completed = _completed_for_splits(_Reader(conn), _by_id(loaded.payments),
+                                      _Dossiers(_by_id(loaded.dossiers)), loaded.lines,
+                                      loaded.intents, loaded.previous_open)
+    return completed.loaded(), completed.splits
+
+
+class _Completed(NamedTuple):
+    """A partial load completed for split payments (:func:`_completed_for_splits`)."""
+
+    dossiers: _Dossiers
+    intents: list[IntentRow]
+    payments: list[PaymentRow]
+    lines: list[SettlementLineRow]
+    previous_open: list[str]
+    splits: Splits
+
+    def loaded(self) -> Loaded:
+        return Loaded(self.dossiers.rows(), self.intents, self.payments, self.lines,
+                      self.previous_open)
 
 
 def _completed_for_splits(reader: _Reader, payments: dict[int, PaymentRow],
-                          dossiers: dict[int, DossierRow], loaded_lines: list[SettlementLineRow],
-                          intents: list[IntentRow], previous_open: list[str],
-                          ) -> tuple[Loaded, Splits]:
+                          dossiers: _Dossiers, loaded_lines: list[SettlementLineRow],
+                          intents: list[IntentRow], previous_open: list[str]) -> _Completed:
     """:func:`with_splits` of the rows by id (``payments`` and ``dossiers`` are added to in
-    place; a load that keeps them so need not build them again)."""
-    loaded_dossiers = len(dossiers)
+    place; a load that keeps them so need not build them again). Never waits for the
+    dossiers' scan of a bounded load, but where it holds few (their ids are read then)."""
     added_dossiers: list[int] = []
     allocations: dict[tuple[int, int], AllocationRow] = {}
     # (a million payments each walked once, in C: those with no dossier of their own)
     dossierless = list(filterfalse(_dossier_of_payment, payments.values()))
     new_payments = dossierless
-    new_dossiers: Collection[int] = dossiers  # the first round's: the load's, by id
+    first = True  # the first round's dossiers: the load's
     added: list[PaymentRow] = []
     by = f"SELECT {_ALLOC_COLS} FROM payment_allocations a WHERE {{IN}}"
     # a load of many dossiers (the open months) takes every allocation at once (split
     # payments are few: a million dossier ids bound and hashed cost seconds)
     every = (reader.rows(_ALL_ALLOCATIONS, _make_allocation)
-             if len(new_dossiers) > _ALL_ALLOCATIONS_ABOVE else None)
+             if dossiers.at_most() > _ALL_ALLOCATIONS_ABOVE else None)
+    new_dossiers: Collection[int] = ()
     lines = list(loaded_lines)
     known_lines: set[int] | None = None
     intent_rows: dict[int, IntentRow] | None = None
-    while new_payments or new_dossiers:
+    while first or new_payments or new_dossiers:
         if every is not None:
             # (the first round's dossiers are the load's: looked up in place, a million)
-            of_dossiers: Collection[int] = (dossiers if new_dossiers is dossiers
-                                            else set(new_dossiers))
+            of_dossiers: Collection[int] | _Dossiers = dossiers if first else set(new_dossiers)
             of_payments = {p.id for p in new_payments}
             found = [r for r in every
                      if r.payment_id in of_payments or r.dossier_id in of_dossiers]
         else:
             found = [*reader.where_in(by, "a.payment_id", [p.id for p in new_payments],
                                       _make_allocation),
-                     *reader.where_in(by, "a.dossier_id", new_dossiers, _make_allocation)]
+                     *reader.where_in(by, "a.dossier_id",
+                                      dossiers.ids() if first else new_dossiers,
+                                      _make_allocation)]
+        first = False
         for row in found:
             allocations.setdefault((row.payment_id, row.dossier_id), row)
         want_payments = sorted({r.payment_id for r in found if r.payment_id not in payments})
@@ -1136,8 +1260,7 @@ def _completed_for_splits(reader: _Reader, payments: dict[int, PaymentRow],
                 if p.dossier_id is None:
                     new_payments.append(p)
         for d in more_dossiers:
-            if d.id not in dossiers:
-                dossiers[d.id] = d
+            if dossiers.add(d):
                 added_dossiers.append(d.id)
                 new_dossiers.append(d.id)
         if more_intents:
@@ -1154,13 +1277,12 @@ def _completed_for_splits(reader: _Reader, payments: dict[int, PaymentRow],
         intents = list(intent_rows.values())
     previous = set(previous_open)
     open_ids = "SELECT identity FROM discrepancies WHERE status = 'open' AND {IN}"
-    if len(dossiers) > loaded_dossiers:  # (only ever added to)
+    if added_dossiers:
         previous.update(reader.where_in(open_ids, "dossier_id", sorted(added_dossiers), _first))
     previous.update(reader.where_in(open_ids, "payment_id", [p.id for p in added], _first))
     unsplit = reader.where_in(f"{_REFUSALS} AND {{IN}}", "p.id",
                               sorted(p.id for p in chain(dossierless, added)
                                      if p.dossier_id is None),
                               _unsplit_row)
-    completed = Loaded(list(dossiers.values()), intents, list(payments.values()), lines,
-                       sorted(previous))
-    return completed, Splits(sorted(allocations.values()), unsplit)
+    return _Completed(dossiers, intents, list(payments.values()), lines, sorted(previous),
+                      Splits(sorted(allocations.values()), unsplit))

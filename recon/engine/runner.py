@@ -83,9 +83,9 @@ from recon.engine.load import (
     horizon,
     load_full,
     load_incremental,
-    load_open_with_splits,
     load_splits_full,
     month_start,
+    open_load,
     read_beside,
     read_snapshot,
     with_splits,
@@ -481,19 +481,31 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
                 # work) on a connection of its own while the open months load
                 remitted = read_beside(conn, side, config.remittances.reader(
                     mode, write=not dry_run, say=say, since=month_start(month)))
-            loaded, splits = load_open_with_splits(conn, month=month, previous=last,
-                                                   as_of=as_of, config=config)
-            loaded_at = time.perf_counter()
-            # the payout pass before the core (see its module doc), its batch lines from
-            # the open months' load and the few days before the first open one
-            payouts = payout_pass(lambda: loaded.lines, opens=month, opens_mark=last.mark)
-            t1 = time.perf_counter()
-            # the findings written while the core and the later passes go on, as below
-            result = reconcile(dossiers=loaded.dossiers, intents=loaded.intents,
-                               payments=loaded.payments, settlement_lines=loaded.lines,
-                               as_of=as_of, config=config, settled=settled,
-                               allocations=splits.allocations, unsplit=splits.unsplit)
-            _hand_over_dossier_findings(result, more)
+            opened_mark = last.mark
+
+            def payouts_while_scanning(lines: Callable[[], list[SettlementLineRow]]) -> None:
+                # the payout pass before the core (see its module doc), on this connection
+                # while the open months' scans go on: its batch lines from their lines (every
+                # line settled from the first open day on) and the few days before it
+                nonlocal payouts
+                payouts = payout_pass(lines, opens=month, opens_mark=opened_mark)
+
+            with open_load(conn, month=month, previous=last, as_of=as_of, config=config,
+                           while_scanning=payouts_while_scanning) as bounded:
+                t1 = time.perf_counter()
+                say(f"loaded {len(bounded.payments):,} payments, "
+                    f"{len(bounded.lines):,} settlement lines in {t1 - t0:.2f}s; "
+                    "reconciling while the dossiers load")
+                # the findings written while the core and the later passes go on, as below;
+                # the core walks lines and payments first, and asks for the dossiers only then
+                result = reconcile(dossiers=bounded.dossiers, intents=bounded.intents,
+                                   payments=bounded.payments, settlement_lines=bounded.lines,
+                                   as_of=as_of, config=config, settled=settled,
+                                   allocations=bounded.splits.allocations,
+                                   unsplit=bounded.splits.unsplit)
+                _hand_over_dossier_findings(result, more)
+                loaded = bounded.loaded()
+                loaded_at = bounded.dossiers_done or time.perf_counter()
     elif mode == "full":
         month = None
         with full_load(conn) as load:
