@@ -188,12 +188,15 @@ def prepare(conn: Connection, *, config: PayoutConfig | None, mode: str, as_of: 
         _none, credits, deductions = _read(conn, params, window, batch=False)
         nets = {int(r[0]): int(r[1]) for r in conn.execute(
             _bind(text(_STATED_NETS + window), "providers"), params)}
+        # the open months' load holds every line settled from the first open day on; the
+        # days before it that the window reaches back to are read here, first (the load's
+        # lines may still be coming)
+        before = ([] if opens is None else
+                  _read_lines(conn, {**params, "opens": opens}, _BEFORE_OPENS))
         loaded = loaded_lines()
         if opens is not None:
-            # the open months' load holds every line settled from the first open day on;
-            # the days before it that the window reaches back to are read here
             loaded = [*compress(loaded, map(ge, map(_settled_on, loaded), repeat(opens))),
-                      *_read_lines(conn, {**params, "opens": opens}, _BEFORE_OPENS)]
+                      *before]
         lines = batch_lines_of(loaded, config.providers, {c.id for c in credits}, nets)
     else:
         lines, credits, deductions = _read(conn, params, window)
