@@ -42,7 +42,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 from itertools import chain, compress, filterfalse, islice, repeat
 from operator import itemgetter
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, Generic, NamedTuple, TypeVar
 
 import psycopg
 from sqlalchemy import Connection, Date, Engine, bindparam, text
@@ -680,8 +680,14 @@ _THROUGH_INTENTS_OF = (f"SELECT {_PAY_COLS} FROM payments p "
 _ACROSS = ("SELECT s.provider, s.txn_id FROM transaction_spans s "
            "WHERE s.first_month < s.last_month AND s.last_month >= {hd} "
            "AND s.first_month < {hd}")
-_OPEN_SUBJECTS = ("SELECT identity, dossier_id, payment_id, settlement_line_id "
-                  "FROM discrepancies WHERE status = 'open'")
+#: the subjects of every open discrepancy, and whether the open months' scans read their
+#: payment and their line (by the scans' own conditions)
+_OPEN_SUBJECTS = ("SELECT d.identity, d.dossier_id, d.payment_id, d.settlement_line_id, "
+                  "CASE WHEN p.paid_at >= {h} THEN 1 ELSE 0 END, "
+                  f"CASE WHEN {_OPEN_LINE} THEN 1 ELSE 0 END "
+                  "FROM discrepancies d LEFT JOIN payments p ON p.id = d.payment_id "
+                  "LEFT JOIN settlement_lines l ON l.id = d.settlement_line_id "
+                  "WHERE d.status = 'open'")
 
 
 def _next_month(month: date) -> date:
@@ -799,6 +805,50 @@ class _OpenReads:
 def _by_id(rows: Sequence[_R]) -> dict[Any, _R]:
     """``rows`` by their first column (the id), built in C."""
     return dict(zip(map(_first, rows), rows, strict=True))
+
+
+class _Held(Generic[_R]):
+    """A partial load's payments or settlement lines: in a bounded full load, every row of its
+    open months' scan (exactly the rows ``is_open`` holds: read in the load's snapshot), and
+    those added to them. A row is looked up by its own dates, never hashed (a million rows by
+    id cost a bounded run 0.15 s on its critical path); an id alone hashes the scan's ids, the
+    first time (a split payment's share: rarely)."""
+
+    __slots__ = ("_added", "_ids", "_is_open", "_scanned")
+
+    def __init__(self, scanned: list[_R], is_open: Callable[[_R], bool] | None = None,
+                 added: dict[Any, _R] | None = None) -> None:
+        self._scanned, self._is_open = scanned, is_open
+        self._added: dict[Any, _R] = {} if added is None else added
+        self._ids: set[Any] | None = None
+
+    @classmethod
+    def of(cls, rows: Sequence[_R]) -> _Held[_R]:
+        """``rows``, by id (a load without a scan)."""
+        return cls([], None, _by_id(rows))
+
+    def holds(self, row: _R) -> bool:
+        return (self._is_open is not None and self._is_open(row)) or row[0] in self._added
+
+    def add(self, row: _R) -> bool:
+        """Hold ``row`` unless it is held already; whether it was added."""
+        if self.holds(row):
+            return False
+        self._added[row[0]] = row
+        return True
+
+    def __contains__(self, ident: object) -> bool:
+        if ident in self._added:
+            return True
+        if self._ids is None:
+            self._ids = set(map(_first, self._scanned))
+        return ident in self._ids
+
+    def __iter__(self) -> Iterator[_R]:
+        return chain(self._scanned, self._added.values())
+
+    def rows(self) -> list[_R]:
+        return [*self._scanned, *self._added.values()]
 
 
 class _Dossiers:
@@ -991,7 +1041,7 @@ def open_load(conn: Connection, *, month: date, previous: changes.Previous | Non
         rows = _read_open_rows(reader, month=month, previous=previous, as_of=as_of,
                                config=config, pool=pool, while_scanning=while_scanning)
         yield OpenLoad(_completed_for_splits(
-            reader, rows.payments, rows.dossiers, list(rows.lines.values()),
+            reader, rows.payments, rows.dossiers, rows.lines.rows(),
             list(rows.intents.values()), rows.previous_open))
 
 
@@ -1011,14 +1061,13 @@ class _OpenRows(NamedTuple):
 
     dossiers: _Dossiers
     intents: dict[int, IntentRow]
-    payments: dict[int, PaymentRow]
-    lines: dict[int, SettlementLineRow]
+    payments: _Held[PaymentRow]
+    lines: _Held[SettlementLineRow]
     previous_open: list[str]
 
     def loaded(self) -> Loaded:
-        return Loaded(self.dossiers.rows(), list(self.intents.values()),
-                      list(self.payments.values()), list(self.lines.values()),
-                      self.previous_open)
+        return Loaded(self.dossiers.rows(), list(self.intents.values()), self.payments.rows(),
+                      self.lines.rows(), self.previous_open)
 
 
 def _read_open_rows(reader: _Reader, *, month: date, previous: changes.Previous | None,
@@ -1027,8 +1076,17 @@ def _read_open_rows(reader: _Reader, *, month: date, previous: changes.Previous 
     """:func:`load_open`'s rows, by id."""
     open_payments, open_lines, dossiers, intents, earlier, earlier_lines = _read_open(
         reader, month, pool, while_scanning)
-    payments: dict[int, PaymentRow] = _by_id(open_payments)
-    lines: dict[int, SettlementLineRow] = _by_id(open_lines)
+    horizon_at = month_start(month)
+
+    def open_payment(p: PaymentRow) -> bool:  # (the open payments' scan's condition)
+        return p.paid_at is not None and p.paid_at >= horizon_at
+
+    def open_line(ln: SettlementLineRow) -> bool:  # (the open lines' scan's condition)
+        return ln.settled_on >= month or (ln.transaction_at is not None
+                                          and ln.transaction_at >= horizon_at)
+
+    payments = _Held(open_payments, open_payment)
+    lines = _Held(open_lines, open_line)
     intent_rows: dict[int, IntentRow] = _by_id(intents)
 
     # the seeds of the expansion: linked from before the horizon, changed, fallen due, and
@@ -1041,29 +1099,31 @@ def _read_open_rows(reader: _Reader, *, month: date, previous: changes.Previous 
         changed, changed_lines, changed_dossiers = _changed_seeds(
             reader, mark=previous.mark, since=previous.as_of, as_of=as_of, config=config,
             before=month_start(month))
-        seed_payments.update((i, p) for i, p in changed.items() if i not in payments)
-        seed_lines += [ln for ln in changed_lines if ln.id not in lines]
+        seed_payments.update((i, p) for i, p in changed.items() if not payments.holds(p))
+        seed_lines += [ln for ln in changed_lines if not lines.holds(ln)]
         seed_dossiers |= {d for d in changed_dossiers if d not in dossiers}
-    subjects = reader.scan(_OPEN_SUBJECTS, tuple)  # (tens of thousands: binary rows)
+    names, values = _horizon_params(month, reader.pg)
+    subjects = reader.scan(_OPEN_SUBJECTS.format(**names), tuple,  # (tens of thousands)
+                           params=values)
     previous_open = sorted(r[0] for r in subjects)
-    # (each dict is looked up, never copied into a set: a million keys each)
+    # (the payments and lines the scans did not read, by the scans' conditions)
     seed_dossiers |= {r[1] for r in subjects if r[1] is not None and r[1] not in dossiers}
-    want_payments = {r[2] for r in subjects if r[2] is not None and r[2] not in payments}
-    want_lines = {r[3] for r in subjects if r[3] is not None and r[3] not in lines}
+    want_payments = {r[2] for r in subjects if r[2] is not None and not r[4]}
+    want_lines = {r[3] for r in subjects if r[3] is not None and not r[5]}
     seed_payments.update((p.id, p) for p in reader.where_in(
         f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}", "p.id", sorted(want_payments),
         _make_payment, kind="payment"))
     seed_lines += reader.where_in(f"SELECT {_LINE_COLS} FROM settlement_lines l WHERE {{IN}}",
                                   "l.id", sorted(want_lines), _make_line, kind="line")
-    for known in [i for i in seed_payments if i in payments]:
+    for known in [i for i, p in seed_payments.items() if payments.holds(p)]:
         del seed_payments[known]
     if seed_payments or seed_lines or seed_dossiers:
         more_dossiers, more_intents, more_lines = _expand(reader, seed_payments, seed_lines,
                                                           seed_dossiers)
         for p in seed_payments.values():
-            payments.setdefault(p.id, p)
+            payments.add(p)
         for ln in more_lines:
-            lines.setdefault(ln.id, ln)
+            lines.add(ln)
         for d in more_dossiers:
             dossiers.add(d)
         for i in more_intents:
@@ -1181,7 +1241,7 @@ def with_splits(conn: Connection, loaded: Loaded) -> tuple[Loaded, Splits]:
     through its intent alone too; every line of a transaction; the payments a bank reference
     may go to, with their dossiers), to a fixed point; and the refusals of the loaded
     payments. A reassessed dossier so sees the share a split payment gave it."""
-    completed = _completed_for_splits(_Reader(conn), _by_id(loaded.payments),
+    completed = _completed_for_splits(_Reader(conn), _Held.of(loaded.payments),
                                       _Dossiers(_by_id(loaded.dossiers)), loaded.lines,
                                       loaded.intents, loaded.previous_open)
     return completed.loaded(), completed.splits
@@ -1202,7 +1262,7 @@ class _Completed(NamedTuple):
                       self.previous_open)
 
 
-def _completed_for_splits(reader: _Reader, payments: dict[int, PaymentRow],
+def _completed_for_splits(reader: _Reader, payments: _Held[PaymentRow],
                           dossiers: _Dossiers, loaded_lines: list[SettlementLineRow],
                           intents: list[IntentRow], previous_open: list[str]) -> _Completed:
     """:func:`with_splits` of the rows by id (``payments`` and ``dossiers`` are added to in
@@ -1211,7 +1271,7 @@ def _completed_for_splits(reader: _Reader, payments: dict[int, PaymentRow],
     added_dossiers: list[int] = []
     allocations: dict[tuple[int, int], AllocationRow] = {}
     # (a million payments each walked once, in C: those with no dossier of their own)
-    dossierless = list(filterfalse(_dossier_of_payment, payments.values()))
+    dossierless = list(filterfalse(_dossier_of_payment, payments))
     new_payments = dossierless
     first = True  # the first round's dossiers: the load's
     added: list[PaymentRow] = []
@@ -1254,8 +1314,7 @@ def _completed_for_splits(reader: _Reader, payments: dict[int, PaymentRow],
             _make_payment, kind="payment")}
         more_dossiers, more_intents, more_lines = _expand(reader, reached, [], want_dossiers)
         for p in reached.values():
-            if p.id not in payments:
-                payments[p.id] = p
+            if payments.add(p):
                 added.append(p)
                 if p.dossier_id is None:
                     new_payments.append(p)
@@ -1284,5 +1343,5 @@ def _completed_for_splits(reader: _Reader, payments: dict[int, PaymentRow],
                               sorted(p.id for p in chain(dossierless, added)
                                      if p.dossier_id is None),
                               _unsplit_row)
-    return _Completed(dossiers, intents, list(payments.values()), lines, sorted(previous),
+    return _Completed(dossiers, intents, payments.rows(), lines, sorted(previous),
                       Splits(sorted(allocations.values()), unsplit))
