@@ -680,14 +680,8 @@ _THROUGH_INTENTS_OF = (f"SELECT {_PAY_COLS} FROM payments p "
 _ACROSS = ("SELECT s.provider, s.txn_id FROM transaction_spans s "
            "WHERE s.first_month < s.last_month AND s.last_month >= {hd} "
            "AND s.first_month < {hd}")
-#: the subjects of every open discrepancy, and whether the open months' scans read their
-#: payment and their line (by the scans' own conditions)
-_OPEN_SUBJECTS = ("SELECT d.identity, d.dossier_id, d.payment_id, d.settlement_line_id, "
-                  "CASE WHEN p.paid_at >= {h} THEN 1 ELSE 0 END, "
-                  f"CASE WHEN {_OPEN_LINE} THEN 1 ELSE 0 END "
-                  "FROM discrepancies d LEFT JOIN payments p ON p.id = d.payment_id "
-                  "LEFT JOIN settlement_lines l ON l.id = d.settlement_line_id "
-                  "WHERE d.status = 'open'")
+_OPEN_SUBJECTS = ("SELECT identity, dossier_id, payment_id, settlement_line_id "
+                  "FROM discrepancies WHERE status = 'open'")
 
 
 def _next_month(month: date) -> date:
@@ -843,6 +837,10 @@ class _Held(Generic[_R]):
         if self._ids is None:
             self._ids = set(map(_first, self._scanned))
         return ident in self._ids
+
+    def missing(self, ids: set[Any]) -> set[Any]:
+        """Those of ``ids`` not held (the scan's ids walked once, in C, not hashed)."""
+        return ids - ids.intersection(map(_first, self._scanned)) - self._added.keys()
 
     def __iter__(self) -> Iterator[_R]:
         return chain(self._scanned, self._added.values())
@@ -1102,14 +1100,11 @@ def _read_open_rows(reader: _Reader, *, month: date, previous: changes.Previous 
         seed_payments.update((i, p) for i, p in changed.items() if not payments.holds(p))
         seed_lines += [ln for ln in changed_lines if not lines.holds(ln)]
         seed_dossiers |= {d for d in changed_dossiers if d not in dossiers}
-    names, values = _horizon_params(month, reader.pg)
-    subjects = reader.scan(_OPEN_SUBJECTS.format(**names), tuple,  # (tens of thousands)
-                           params=values)
+    subjects = reader.scan(_OPEN_SUBJECTS, tuple)  # (tens of thousands: binary rows)
     previous_open = sorted(r[0] for r in subjects)
-    # (the payments and lines the scans did not read, by the scans' conditions)
     seed_dossiers |= {r[1] for r in subjects if r[1] is not None and r[1] not in dossiers}
-    want_payments = {r[2] for r in subjects if r[2] is not None and not r[4]}
-    want_lines = {r[3] for r in subjects if r[3] is not None and not r[5]}
+    want_payments = payments.missing({r[2] for r in subjects if r[2] is not None})
+    want_lines = lines.missing({r[3] for r in subjects if r[3] is not None})
     seed_payments.update((p.id, p) for p in reader.where_in(
         f"SELECT {_PAY_COLS} FROM payments p WHERE {{IN}}", "p.id", sorted(want_payments),
         _make_payment, kind="payment"))

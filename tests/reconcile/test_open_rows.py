@@ -88,6 +88,7 @@ def test_an_id_alone_is_looked_up_among_the_scan_and_the_added() -> None:
     held.add(payment(7, 8))
     assert 1 in held and 2 in held and 7 in held
     assert 3 not in held and None not in held
+    assert held.missing({1, 3, 7, 9}) == {3, 9}
 
 
 def test_without_a_scan_the_rows_are_held_by_id() -> None:
