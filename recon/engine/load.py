@@ -806,7 +806,8 @@ class _Held(Generic[_R]):
     open months' scan (exactly the rows ``is_open`` holds: read in the load's snapshot), and
     those added to them. A row is looked up by its own dates, never hashed (a million rows by
     id cost a bounded run 0.15 s on its critical path); an id alone hashes the scan's ids, the
-    first time (a split payment's share: rarely)."""
+    first time. On SQLite, where the scans compare timestamps as text, the rows are held by id
+    (:meth:`of`)."""
 
     __slots__ = ("_added", "_ids", "_is_open", "_scanned")
 
@@ -840,6 +841,8 @@ class _Held(Generic[_R]):
 
     def missing(self, ids: set[Any]) -> set[Any]:
         """Those of ``ids`` not held (the scan's ids walked once, in C, not hashed)."""
+        if not ids:
+            return set()
         return ids - ids.intersection(map(_first, self._scanned)) - self._added.keys()
 
     def __iter__(self) -> Iterator[_R]:
@@ -861,7 +864,13 @@ class _Dossiers:
     def __init__(self, by_id: dict[int, DossierRow], *, lo: int | None = None,
                  scan: Future[list[DossierRow]] | None = None, span: int = 0) -> None:
         self._by_id, self._lo, self._scan, self._span = by_id, lo, scan, span
+        #: when the scan's rows were all in (``perf_counter``; without a scan, when asked for)
         self.done_at: float | None = None
+        if scan is not None:
+            scan.add_done_callback(self._scanned)
+
+    def _scanned(self, _scan: Future[list[DossierRow]]) -> None:
+        self.done_at = time.perf_counter()
 
     def __contains__(self, dossier_id: object) -> bool:
         return dossier_id in self._by_id or (
@@ -1017,7 +1026,7 @@ class OpenLoad:
 
     @property
     def dossiers_done(self) -> float | None:
-        """When the dossiers' rows were ready (``perf_counter``), once asked for."""
+        """When the dossiers' scan was done (``perf_counter``; ``None`` while it goes on)."""
         return self._completed.dossiers.done_at
 
     def loaded(self) -> Loaded:
@@ -1083,8 +1092,12 @@ def _read_open_rows(reader: _Reader, *, month: date, previous: changes.Previous 
         return ln.settled_on >= month or (ln.transaction_at is not None
                                           and ln.transaction_at >= horizon_at)
 
-    payments = _Held(open_payments, open_payment)
-    lines = _Held(open_lines, open_line)
+    # (on SQLite the scans compare timestamps as text: a value stored in another format than
+    # the application writes would be judged otherwise by Python, so they are held by id;
+    # PostgreSQL compares the values themselves, as Python does)
+    payments = (_Held(open_payments, open_payment) if reader.pg
+                else _Held.of(open_payments))
+    lines = _Held(open_lines, open_line) if reader.pg else _Held.of(open_lines)
     intent_rows: dict[int, IntentRow] = _by_id(intents)
 
     # the seeds of the expansion: linked from before the horizon, changed, fallen due, and
@@ -1295,7 +1308,7 @@ def _completed_for_splits(reader: _Reader, payments: _Held[PaymentRow],
         first = False
         for row in found:
             allocations.setdefault((row.payment_id, row.dossier_id), row)
-        want_payments = sorted({r.payment_id for r in found if r.payment_id not in payments})
+        want_payments = sorted(payments.missing({r.payment_id for r in found}))
         want_dossiers = {r.dossier_id for r in found if r.dossier_id not in dossiers}
         new_payments, new_dossiers = [], []
         if not want_payments and not want_dossiers:

@@ -505,7 +505,8 @@ def _load_and_reconcile(conn: Connection, *, run_id: int | None, mode: str, requ
                                    unsplit=bounded.splits.unsplit)
                 _hand_over_dossier_findings(result, more)
                 loaded = bounded.loaded()
-                loaded_at = bounded.dossiers_done or time.perf_counter()
+                # (the dossiers' scan may be done before the rest of the load)
+                loaded_at = max(t1, bounded.dossiers_done or time.perf_counter())
     elif mode == "full":
         month = None
         with full_load(conn) as load:

@@ -221,6 +221,29 @@ def test_a_full_run_reads_the_open_months_and_what_open_work_refers_to(
         assert second.loaded["payments"] == third.loaded["payments"] == 7
 
 
+def test_a_timestamp_stored_in_another_format_is_read_once(db: Database,
+                                                          clock: FixedClock) -> None:
+    """A payment's time written by another tool in another text format (SQLite keeps text:
+    ``T`` for the space, no fraction) is held once, as the open months' scan read it: never
+    twice, never dropped, whatever Python makes of the same instant."""
+    h = History(db, clock)
+    h.w.run("full")
+    close(db, AUG, SEP)
+    h.w.later(hours=1)
+    with db.engine.begin() as conn:  # 30/09 23:00 in Vietnam: before the horizon
+        conn.execute(text("UPDATE payments SET paid_at = :at WHERE id = :id"),
+                     {"at": "2026-09-30T16:00:00+00:00", "id": h.settled_late})
+    with read_snapshot(db) as conn:
+        previous = last_success(conn)
+        assert previous is not None
+        bounded, _splits = open_months_with_splits(conn, h.w)
+        everything = load_full(conn, parallel=False)
+    ids = [p.id for p in bounded.payments]
+    assert len(ids) == len(set(ids))
+    assert h.settled_late in ids
+    assert {p.id for p in everything.payments} >= set(ids)
+
+
 def test_without_open_discrepancies_a_closed_month_is_not_read_at_all(
         db: Database, clock: FixedClock) -> None:
     h = History(db, clock)

@@ -45,7 +45,9 @@ def test_the_rows_wait_for_the_scan_and_hold_each_dossier_once() -> None:
     reader.start()
     reader.join(timeout=0.2)
     assert reader.is_alive() and not got  # still waiting for the scan
+    assert held.done_at is None
     scan.set_result([row(10), row(11), row(12)])
+    assert held.done_at is not None  # when the scan's rows were all in
     reader.join(timeout=5)
     assert [d.id for d in got[0]] == [10, 11, 12, 3, 7]
     assert held.ids() == [10, 11, 12, 3, 7]
