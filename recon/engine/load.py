@@ -805,17 +805,16 @@ class _Held(Generic[_R]):
     """A partial load's payments or settlement lines: in a bounded full load, every row of its
     open months' scan (exactly the rows ``is_open`` holds: read in the load's snapshot), and
     those added to them. A row is looked up by its own dates, never hashed (a million rows by
-    id cost a bounded run 0.15 s on its critical path); an id alone hashes the scan's ids, the
-    first time. On SQLite, where the scans compare timestamps as text, the rows are held by id
-    (:meth:`of`)."""
+    id cost a bounded run 0.15 s on its critical path); ids alone are looked up by walking the
+    scan's once (:meth:`missing`). On SQLite, where the scans compare timestamps as text, the
+    rows are held by id (:meth:`of`)."""
 
-    __slots__ = ("_added", "_ids", "_is_open", "_scanned")
+    __slots__ = ("_added", "_is_open", "_scanned")
 
     def __init__(self, scanned: list[_R], is_open: Callable[[_R], bool] | None = None,
                  added: dict[Any, _R] | None = None) -> None:
         self._scanned, self._is_open = scanned, is_open
         self._added: dict[Any, _R] = {} if added is None else added
-        self._ids: set[Any] | None = None
 
     @classmethod
     def of(cls, rows: Sequence[_R]) -> _Held[_R]:
@@ -831,13 +830,6 @@ class _Held(Generic[_R]):
             return False
         self._added[row[0]] = row
         return True
-
-    def __contains__(self, ident: object) -> bool:
-        if ident in self._added:
-            return True
-        if self._ids is None:
-            self._ids = set(map(_first, self._scanned))
-        return ident in self._ids
 
     def missing(self, ids: set[Any]) -> set[Any]:
         """Those of ``ids`` not held (the scan's ids walked once, in C, not hashed)."""
@@ -1030,8 +1022,7 @@ class OpenLoad:
         return self._completed.dossiers.done_at
 
     def loaded(self) -> Loaded:
-        return Loaded(self.dossiers(), self.intents, self.payments, self.lines,
-                      self.previous_open)
+        return self._completed.loaded()
 
 
 @contextlib.contextmanager

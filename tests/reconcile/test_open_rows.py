@@ -88,13 +88,14 @@ def test_a_row_of_the_scan_is_found_by_its_dates_and_never_held_twice() -> None:
 def test_an_id_alone_is_looked_up_among_the_scan_and_the_added() -> None:
     held = _Held([payment(1, 10), payment(2, 11)], is_open)
     held.add(payment(7, 8))
-    assert 1 in held and 2 in held and 7 in held
-    assert 3 not in held and None not in held
+    assert held.missing({1, 2, 7}) == set()
+    assert held.missing({3}) == {3}
     assert held.missing({1, 3, 7, 9}) == {3, 9}
+    assert held.missing(set()) == set()
 
 
 def test_without_a_scan_the_rows_are_held_by_id() -> None:
     held = _Held.of([payment(4, 8), payment(5, 11)])
-    assert held.holds(payment(4, 8)) and 5 in held and 6 not in held
+    assert held.holds(payment(4, 8)) and held.missing({5, 6}) == {6}
     assert held.add(payment(5, 11)) is False and held.add(payment(6, 9)) is True
     assert [p.id for p in held.rows()] == [4, 5, 6]
