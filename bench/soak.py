@@ -369,13 +369,17 @@ def check(url: str, tally: Tally) -> dict[str, Any]:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            figures = {name: int(conn.execute(text(sql)).scalar_one())
-                       for name, sql in QUERIES.items()}
+            figures: dict[str, Any] = {name: int(conn.execute(text(sql)).scalar_one())
+                                       for name, sql in QUERIES.items()}
             stored = {(str(p), str(t)) for p, t in conn.execute(text(
                 "SELECT provider, provider_txn_id FROM payments"))}
+            failed = [f"run {i} ({by}): {error}" for i, by, error in conn.execute(text(
+                "SELECT id, triggered_by, error FROM recon_runs WHERE status <> 'succeeded' "
+                "ORDER BY id LIMIT 5"))]
     finally:
         engine.dispose()
     sent = set(tally.sent)
+    figures["runs_not_succeeded_sample"] = failed
     figures["sent_distinct"] = len(sent)
     figures["sent_missing"] = len(sent - stored)  # sent, answered, and not recorded: lost
     figures["stored_not_sent"] = len(stored - sent)

@@ -330,6 +330,7 @@ def start_background(app: Flask) -> Any:
     scheduler.start()
     atexit.register(jobs.stop)
     app.extensions["recon.scheduler"] = scheduler
+    app.extensions["recon.scheduler_jobs"] = jobs
     log.info("background reconciliation every %s; full at %r; intent expiry every %s",
              config.interval, config.full_cron, config.expiry_interval)
     return scheduler
@@ -347,11 +348,21 @@ def run_blocking(app: Flask, *, install_signals: bool = True,
     scheduler = BlockingScheduler(timezone=config.timezone)
     jobs = Jobs(app, name=_name())
     _add_jobs(scheduler, jobs, config)
+    stopper: list[threading.Thread] = []
     if install_signals and threading.current_thread() is threading.main_thread():
         def _stop(signum: int, _frame: object) -> None:
+            if stopper:
+                log.info("signal %s: already stopping after the run in progress", signum)
+                return
             log.info("signal %s: stopping after the run in progress", signum)
             jobs.stop()
-            scheduler.shutdown(wait=False)
+            # Shut down on a thread of its own, waiting for the jobs under way, and have the
+            # main thread join it below: when the main thread ends, Python stops every thread
+            # pool from taking work, and a run under way that then starts one of its own
+            # (the scans, the early write) would fail.
+            stopper.append(threading.Thread(target=scheduler.shutdown, kwargs={"wait": True},
+                                            name="recon-scheduler-stop"))
+            stopper[0].start()
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
@@ -361,8 +372,23 @@ def run_blocking(app: Flask, *, install_signals: bool = True,
     if on_start is not None:
         on_start(scheduler)
     scheduler.start()
+    for thread in stopper:  # the loop may end before the jobs under way: wait for them
+        thread.join()
+
+
+def stop_background(app: Flask) -> None:
+    """For ``recon serve`` once it stops serving: no new job starts, and the jobs under way
+    finish before this returns (before the main thread ends: Python then stops every thread
+    pool from taking work, and a run that starts one of its own would fail)."""
+    jobs: Jobs | None = app.extensions.pop("recon.scheduler_jobs", None)
+    scheduler = app.extensions.pop("recon.scheduler", None)
+    if jobs is not None:
+        jobs.stop()
+    if scheduler is not None and scheduler.running:
+        scheduler.shutdown(wait=True)
 
 
 def install(app: Flask) -> None:
     """Let ``recon serve`` start the background scheduler (``recon.start_scheduler``)."""
     app.extensions.setdefault("recon.start_scheduler", start_background)
+    app.extensions.setdefault("recon.stop_scheduler", stop_background)
