@@ -44,7 +44,8 @@ def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
     finally:
         scheduler_stop = app.extensions.get("recon.stop_scheduler")
         if scheduling and scheduler_stop is not None:
-            click.echo("stopping: a reconciliation under way finishes first", err=True)
+            click.echo("stopping the scheduler (a reconciliation under way finishes first)",
+                       err=True)
             scheduler_stop(app)
 
 

@@ -81,4 +81,4 @@ def test_serve_ctrl_c_lets_the_background_run_finish(pg_with_dossiers: str,
     proc = Proc(process, log)
     _signal_inside_the_first_run(pg_with_dossiers, proc, signal.SIGINT)
     _the_run_finished(pg_with_dossiers, proc)
-    assert "a reconciliation under way finishes first" in proc.output()
+    assert "stopping the scheduler (a reconciliation under way finishes first)" in proc.output()
