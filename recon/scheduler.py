@@ -26,6 +26,7 @@ the last *successful* run, whoever made it, so a skipped or failed tick leaves n
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import signal
@@ -360,7 +361,7 @@ def run_blocking(app: Flask, *, install_signals: bool = True,
             # main thread join it below: when the main thread ends, Python stops every thread
             # pool from taking work, and a run under way that then starts one of its own
             # (the scans, the early write) would fail.
-            stopper.append(threading.Thread(target=scheduler.shutdown, kwargs={"wait": True},
+            stopper.append(threading.Thread(target=_shut_down, args=(scheduler,),
                                             name="recon-scheduler-stop"))
             stopper[0].start()
 
@@ -371,9 +372,18 @@ def run_blocking(app: Flask, *, install_signals: bool = True,
              config.expiry_interval)
     if on_start is not None:
         on_start(scheduler)
-    scheduler.start()
+    if not jobs.stopping.is_set():  # (a signal before the start: nothing to start)
+        scheduler.start()
     for thread in stopper:  # the loop may end before the jobs under way: wait for them
         thread.join()
+
+
+def _shut_down(scheduler: Any) -> None:
+    """Shut ``scheduler`` down once the jobs under way have finished (if it ever started)."""
+    from apscheduler.schedulers import SchedulerNotRunningError  # noqa: PLC0415
+
+    with contextlib.suppress(SchedulerNotRunningError):
+        scheduler.shutdown(wait=True)
 
 
 def stop_background(app: Flask) -> None:
