@@ -33,9 +33,8 @@ class QuietRequestHandler(WSGIRequestHandler):
 def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
     """Run the web app (development server; use gunicorn in production)."""
     app = database_app(ctx).app
-    scheduler_start = app.extensions.get("recon.start_scheduler")
-    scheduling = scheduler_start is not None and not no_scheduler
-    if scheduler_start is not None and scheduling:
+    scheduler_start = None if no_scheduler else app.extensions.get("recon.start_scheduler")
+    if scheduler_start is not None:
         scheduler_start(app)
     click.echo(f"recon is serving on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
     try:
@@ -43,7 +42,7 @@ def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
                 request_handler=QuietRequestHandler)
     finally:
         scheduler_stop = app.extensions.get("recon.stop_scheduler")
-        if scheduling and scheduler_stop is not None:
+        if scheduler_start is not None and scheduler_stop is not None:
             click.echo("stopping the scheduler (a reconciliation under way finishes first)",
                        err=True)
             scheduler_stop(app)
